@@ -1,0 +1,137 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module layout follows ../shared/DESIGN.md: dependencies point one way,
+// from the command line down to SwitchboardCore.
+let package = Package(
+    name: "switchboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"]),
+        .executable(name: "fake-upstream", targets: ["fake-upstream"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "SwitchboardCore"
+        ),
+        .target(
+            name: "Dialects",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "Policy",
+            dependencies: ["SwitchboardCore"],
+            resources: [.copy("Resources/model_prices.json")]
+        ),
+        .target(
+            name: "Storage",
+            dependencies: [
+                "SwitchboardCore",
+                "Policy",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Upstream",
+            dependencies: [
+                "SwitchboardCore",
+                "Dialects",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "SwitchboardCore",
+                "Dialects",
+                "Policy",
+                "Storage",
+                "Upstream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                "SwitchboardCore",
+                "Dialects",
+                "Engine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .target(
+            name: "SwitchboardApp",
+            dependencies: [
+                "SwitchboardCore",
+                "Policy",
+                "Storage",
+                "Upstream",
+                "Engine",
+                "HTTPServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "switchboard",
+            dependencies: [
+                "SwitchboardApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "SwitchboardTesting",
+            dependencies: [
+                "SwitchboardCore",
+                "Dialects",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "fake-upstream",
+            dependencies: [
+                "SwitchboardTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "SwitchboardTests",
+            dependencies: [
+                "SwitchboardCore",
+                "Dialects",
+                "Policy",
+                "Storage",
+                "Upstream",
+                "Engine",
+                "HTTPServer",
+                "SwitchboardApp",
+                "SwitchboardTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

@@ -1,0 +1,58 @@
+public import NIOCore
+public import SwitchboardCore
+
+/// Renders gateway errors in each dialect's own shape, as JSON bodies and as
+/// the final event of a stream that already started.
+public enum ErrorBody {
+    /// The JSON body of an error response.
+    public static func json(_ error: GatewayError, dialect: Dialect, requestID: String) -> ByteBuffer {
+        ByteBuffer(string: jsonText(error, dialect: dialect, requestID: requestID))
+    }
+
+    /// The SSE event that ends a stream with this error.
+    public static func streamEvent(_ error: GatewayError, dialect: Dialect, requestID: String) -> ByteBuffer {
+        let body = jsonText(error, dialect: dialect, requestID: requestID)
+        switch dialect {
+        case .openAIChat: return ByteBuffer(string: "data: \(body)\n\n")
+        case .anthropicMessages: return ByteBuffer(string: "event: error\ndata: \(body)\n\n")
+        }
+    }
+
+    static func jsonText(_ error: GatewayError, dialect: Dialect, requestID: String) -> String {
+        let message = jsonStringLiteral(error.message)
+        switch dialect {
+        case .openAIChat:
+            let param = error.param.map(jsonStringLiteral) ?? "null"
+            return #"{"error":{"message":\#(message),"type":"\#(openAIType(error.status))","param":\#(param),"code":"\#(error.code.rawValue)"}}"#
+        case .anthropicMessages:
+            return #"{"type":"error","error":{"type":"\#(anthropicType(error.status))","message":\#(message)}}"#
+        }
+    }
+
+    /// OpenAI's error `type` for a status.
+    static func openAIType(_ status: Int) -> String {
+        switch status {
+        case 401: return "authentication_error"
+        case 403: return "permission_error"
+        case 429: return "rate_limit_error"
+        case 400..<500: return "invalid_request_error"
+        default: return "server_error"
+        }
+    }
+
+    /// Anthropic's error `type` for a status.
+    static func anthropicType(_ status: Int) -> String {
+        switch status {
+        case 401: return "authentication_error"
+        case 402: return "billing_error"
+        case 403: return "permission_error"
+        case 404: return "not_found_error"
+        case 413: return "request_too_large"
+        case 429: return "rate_limit_error"
+        case 400..<500: return "invalid_request_error"
+        case 504: return "timeout_error"
+        case 529: return "overloaded_error"
+        default: return "api_error"
+        }
+    }
+}

@@ -1,0 +1,125 @@
+public import NIOCore
+
+/// One server-sent event, with the exact bytes it arrived as.
+public struct SSEEvent: Sendable {
+    /// The event's bytes as received, through the blank line that ended it, so a
+    /// relay can forward it untouched.
+    public var raw: ByteBuffer
+    /// The `event:` field, if any.
+    public var event: String?
+    /// The `data:` lines joined with newlines; empty when there were none.
+    public var data: String
+    /// Whether the event had at least one `data:` line.
+    public var hasData: Bool
+
+    /// Creates an event.
+    public init(raw: ByteBuffer, event: String?, data: String, hasData: Bool) {
+        self.raw = raw
+        self.event = event
+        self.data = data
+        self.hasData = hasData
+    }
+}
+
+/// Splits a byte stream into server-sent events, whatever the chunk boundaries.
+///
+/// Lines may end in CRLF, LF or CR (the SSE specification allows all three). A CR
+/// that ends a chunk is held until the next byte shows whether an LF follows, so
+/// an event's raw bytes never split a line ending.
+public struct SSEParser: Sendable {
+    /// The largest event accepted; a longer one is a broken upstream, not a slow one.
+    public let maxEventBytes: Int
+
+    private var pending = ByteBuffer()
+    /// Offset (from the reader index) where the current line starts.
+    private var lineStart = 0
+    /// Offset where scanning for a line ending resumes.
+    private var scanFrom = 0
+    private var eventName: String?
+    private var dataLines: [String] = []
+    private var sawData = false
+
+    /// Creates a parser.
+    public init(maxEventBytes: Int = 16 * 1024 * 1024) { self.maxEventBytes = maxEventBytes }
+
+    /// An event grew past `maxEventBytes`.
+    public struct EventTooLarge: Error {}
+
+    /// Feeds a chunk and returns the events it completed.
+    public mutating func push(_ chunk: ByteBuffer) throws -> [SSEEvent] {
+        var chunk = chunk
+        pending.writeBuffer(&chunk)
+        var events: [SSEEvent] = []
+        while let (lineEnd, terminatorLength) = nextLineEnding() {
+            let lineLength = lineEnd - lineStart
+            let next = lineEnd + terminatorLength
+            if lineLength == 0 {
+                events.append(takeEvent(length: next))
+            } else {
+                processLine(from: lineStart, length: lineLength)
+                lineStart = next
+                scanFrom = next
+            }
+        }
+        if pending.readableBytes > maxEventBytes { throw EventTooLarge() }
+        return events
+    }
+
+    /// Bytes of an event the stream ended in the middle of (nil when none), for
+    /// callers that forward them anyway.
+    public mutating func finish() -> ByteBuffer? {
+        defer { self = SSEParser(maxEventBytes: maxEventBytes) }
+        return pending.readableBytes > 0 ? pending : nil
+    }
+
+    private mutating func nextLineEnding() -> (Int, Int)? {
+        let view = pending.readableBytesView
+        let base = view.startIndex
+        var index = base + scanFrom
+        while index < view.endIndex {
+            let byte = view[index]
+            if byte == UInt8(ascii: "\n") { return (index - base, 1) }
+            if byte == UInt8(ascii: "\r") {
+                guard index + 1 < view.endIndex else {
+                    scanFrom = index - base
+                    return nil  // wait: an LF may follow in the next chunk
+                }
+                return (index - base, view[index + 1] == UInt8(ascii: "\n") ? 2 : 1)
+            }
+            index += 1
+        }
+        scanFrom = index - base
+        return nil
+    }
+
+    private mutating func processLine(from start: Int, length: Int) {
+        let view = pending.readableBytesView
+        let line = view[(view.startIndex + start)..<(view.startIndex + start + length)]
+        if line.first == UInt8(ascii: ":") { return }  // comment
+        let colon = line.firstIndex(of: UInt8(ascii: ":"))
+        let nameBytes = line[line.startIndex..<(colon ?? line.endIndex)]
+        var valueBytes = colon.map { line[($0 + 1)...] } ?? line[line.endIndex...]
+        if valueBytes.first == UInt8(ascii: " ") { valueBytes = valueBytes.dropFirst() }
+        switch String(decoding: nameBytes, as: UTF8.self) {
+        case "data":
+            dataLines.append(String(decoding: valueBytes, as: UTF8.self))
+            sawData = true
+        case "event":
+            eventName = String(decoding: valueBytes, as: UTF8.self)
+        default:
+            break  // id, retry and unknown fields pass through in the raw bytes
+        }
+    }
+
+    private mutating func takeEvent(length: Int) -> SSEEvent {
+        let raw = pending.readSlice(length: length)!
+        let event = SSEEvent(raw: raw, event: eventName, data: dataLines.joined(separator: "\n"), hasData: sawData)
+        pending.discardReadBytes()
+        lineStart = 0
+        scanFrom = 0
+        eventName = nil
+        dataLines = []
+        sawData = false
+        return event
+    }
+}

@@ -1,0 +1,125 @@
+import Dialects
+import Foundation
+import Logging
+import NIOCore
+import Policy
+import Storage
+import SwitchboardCore
+import Upstream
+
+/// The request pipeline: authenticate, select, send, relay, settle.
+/// It knows nothing of the HTTP server; `HTTPServer` adapts it.
+public final class Gateway: Sendable {
+    /// Settings that shape the pipeline.
+    public struct Configuration: Sendable {
+        /// How many times a request may move to another account before giving up.
+        public var maxFailovers: Int
+        /// The largest upstream error body read (for classification and pass-through).
+        public var maxErrorBodyBytes: Int
+
+        public init(maxFailovers: Int = 3, maxErrorBodyBytes: Int = 64 * 1024) {
+            self.maxFailovers = maxFailovers
+            self.maxErrorBodyBytes = maxErrorBodyBytes
+        }
+    }
+
+    let snapshots: SnapshotHolder
+    let transport: UpstreamTransport
+    let ledger: LedgerWriter
+    let prices: PriceTable
+    let hasher: KeyHasher
+    let configuration: Configuration
+    let logger: Logger
+
+    /// Creates the pipeline.
+    public init(
+        snapshots: SnapshotHolder, transport: UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
+        hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger
+    ) {
+        self.snapshots = snapshots
+        self.transport = transport
+        self.ledger = ledger
+        self.prices = prices
+        self.hasher = hasher
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The key a credential belongs to, if it is usable now.
+    public func authenticate(_ credential: String?) -> KeyEntry? {
+        guard let credential, !credential.isEmpty else { return nil }
+        return snapshots.snapshot.keys.authenticate(hash: hasher.hash(credential), now: Date())
+    }
+
+    /// Handles one generation request (chat completions or messages).
+    public func handle(_ request: GatewayRequest) async -> GatewayResponse {
+        let settlement = Settlement(
+            row: LedgerRow(requestID: request.requestID, createdAt: Date(), dialect: request.dialect.rawValue, status: 0, outcome: ""),
+            ledger: ledger, started: request.receivedAt)
+        guard let key = authenticate(request.credential) else {
+            return fail(GatewayError(.unauthorized), request: request, settlement: settlement, outcome: "unauthorized")
+        }
+        settlement.update {
+            $0.keyID = key.id
+            $0.keyName = key.name
+        }
+        let client: ClientRequest
+        do {
+            client = try ClientRequest.inspect(request.body, dialect: request.dialect)
+        } catch {
+            return fail(error, request: request, settlement: settlement, outcome: "client_error")
+        }
+        settlement.update {
+            $0.model = client.model
+            $0.stream = client.stream
+        }
+        switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect) {
+        case .unknownModel:
+            return fail(
+                GatewayError(.modelNotFound, message: "The model \(jsonStringLiteral(client.model)) does not exist or this key cannot use it.", param: "model"),
+                request: request, settlement: settlement, outcome: "client_error")
+        case .otherDialectOnly:
+            return fail(
+                GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format; this gateway does not translate between formats yet.", param: "model"),
+                request: request, settlement: settlement, outcome: "client_error")
+        case .noneUsable:
+            return fail(GatewayError(.noUsableAccount), request: request, settlement: settlement, outcome: "no_account")
+        case .candidates(let accounts):
+            return await relay(client, request: request, accounts: accounts, settlement: settlement)
+        }
+    }
+
+    /// The models a key may use, in the asking client's shape.
+    public func models(credential: String?, shape: ModelList.Shape, requestID: String, dialect: Dialect) -> GatewayResponse {
+        guard authenticate(credential) != nil else {
+            return errorResponse(GatewayError(.unauthorized), dialect: dialect, requestID: requestID)
+        }
+        let entries = snapshots.snapshot.accounts.listedModels().map {
+            ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue)
+        }
+        return GatewayResponse(
+            status: 200, headers: [("content-type", "application/json")], body: .full(ModelList.body(entries, shape: shape)))
+    }
+
+    /// An error response in the dialect's shape.
+    public func errorResponse(_ error: GatewayError, dialect: Dialect, requestID: String) -> GatewayResponse {
+        var headers = [("content-type", "application/json")]
+        if let retry = error.retryAfterSeconds { headers.append(("retry-after", String(retry))) }
+        return GatewayResponse(
+            status: error.status, headers: headers, body: .full(ErrorBody.json(error, dialect: dialect, requestID: requestID)))
+    }
+
+    /// Settles a request that failed before any upstream answer reached the client.
+    func fail(_ error: GatewayError, request: GatewayRequest, settlement: Settlement, outcome: String) -> GatewayResponse {
+        settlement.settle(status: error.status, outcome: outcome, errorCode: error.code.rawValue)
+        return errorResponse(error, dialect: request.dialect, requestID: request.requestID)
+    }
+
+    /// The cost of usage on a model, and whether a price was found.
+    func price(_ usage: TokenUsage, model: String, upstreamModel: String, provider: Provider) -> (Money, Bool) {
+        guard let price = prices.price(for: upstreamModel, provider: provider) ?? prices.price(for: model, provider: provider) else {
+            return (.zero, false)
+        }
+        return (price.cost(usage), true)
+    }
+}

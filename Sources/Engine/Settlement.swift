@@ -1,0 +1,52 @@
+import Foundation
+import Storage
+import Synchronization
+
+/// The one ledger row of one request, written exactly once.
+///
+/// Every path out of a request settles it; should a path be missed (a client gone
+/// before its stream started, say), the row is written as `abandoned` when the
+/// settlement is released, so no request goes unrecorded.
+final class Settlement: Sendable {
+    private let row: Mutex<LedgerRow?>
+    private let ledger: LedgerWriter
+    private let started: ContinuousClock.Instant
+
+    init(row: LedgerRow, ledger: LedgerWriter, started: ContinuousClock.Instant) {
+        self.row = Mutex(row)
+        self.ledger = ledger
+        self.started = started
+    }
+
+    /// Edits the row before settling (who served, how many attempts).
+    func update(_ change: (inout LedgerRow) -> Void) {
+        row.withLock { if $0 != nil { change(&$0!) } }
+    }
+
+    /// Finishes the row and queues it; later calls do nothing.
+    func settle(status: Int, outcome: String, errorCode: String? = nil, _ change: (inout LedgerRow) -> Void = { _ in }) {
+        let finished = row.withLock { current -> LedgerRow? in
+            guard var final = current else { return nil }
+            current = nil
+            final.status = status
+            final.outcome = outcome
+            final.errorCode = errorCode ?? final.errorCode
+            final.latencyMs = Self.milliseconds(started.duration(to: .now))
+            change(&final)
+            return final
+        }
+        if let finished { ledger.record(finished) }
+    }
+
+    /// Milliseconds since the request arrived.
+    func elapsedMs() -> Int64 { Self.milliseconds(started.duration(to: .now)) }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attos) = duration.components
+        return seconds * 1000 + attos / 1_000_000_000_000_000
+    }
+
+    deinit {
+        settle(status: 499, outcome: "abandoned")
+    }
+}

@@ -1,0 +1,37 @@
+import Policy
+import Synchronization
+
+/// Everything a request decides on, frozen: keys and accounts. A new snapshot
+/// replaces the old one as a whole; readers never see half an update.
+public final class Snapshot: Sendable {
+    /// Keys by hash.
+    public let keys: KeyDirectory
+    /// Accounts by model.
+    public let accounts: AccountDirectory
+    /// The store revision this snapshot was built from.
+    public let revision: Int64
+
+    /// Creates a snapshot.
+    public init(keys: KeyDirectory, accounts: AccountDirectory, revision: Int64) {
+        self.keys = keys
+        self.accounts = accounts
+        self.revision = revision
+    }
+
+    /// An empty snapshot, before the first load.
+    public static let empty = Snapshot(keys: KeyDirectory(), accounts: AccountDirectory(), revision: -1)
+}
+
+/// Holds the current snapshot; the hot path does one locked load of a reference.
+public final class SnapshotHolder: Sendable {
+    private let current: Mutex<Snapshot>
+
+    /// Holds the given snapshot.
+    public init(_ snapshot: Snapshot = .empty) { current = Mutex(snapshot) }
+
+    /// The snapshot in force.
+    public var snapshot: Snapshot { current.withLock { $0 } }
+
+    /// Replaces the snapshot.
+    public func replace(with snapshot: Snapshot) { current.withLock { $0 = snapshot } }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import Policy
+import Storage
+
+/// Builds snapshots from the store, opening account secrets on the way.
+public struct SnapshotLoader: Sendable {
+    let store: any GatewayStore
+    let box: SecretBox
+    let logger: Logger
+
+    /// Creates a loader.
+    public init(store: any GatewayStore, box: SecretBox, logger: Logger) {
+        self.store = store
+        self.box = box
+        self.logger = logger
+    }
+
+    /// Reads keys and accounts as of the store's current revision.
+    ///
+    /// A secret that does not open makes only its account unusable, with the
+    /// reason attached; it never stops the server.
+    public func load() async throws -> Snapshot {
+        let revision = try await store.revision()
+        let keys = try await store.listKeys()
+        let accounts = try await store.listAccounts()
+        var byHash: [String: KeyEntry] = [:]
+        for key in keys {
+            byHash[key.hash] = KeyEntry(
+                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil, expiresAt: key.expiresAt)
+        }
+        let entries = accounts.map { record -> AccountEntry in
+            var secret: String?
+            var reason: String?
+            do {
+                secret = try box.open(record.secret)
+            } catch {
+                reason = "secret unavailable: \(error)"
+                logger.error("account secret cannot be opened", metadata: ["account": "\(record.name)", "reason": "\(error)"])
+            }
+            return AccountEntry(
+                id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: secret,
+                models: record.models, modelMap: record.modelMap, priority: record.priority, enabled: record.enabled,
+                unusableReason: reason)
+        }
+        return Snapshot(keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision)
+    }
+}

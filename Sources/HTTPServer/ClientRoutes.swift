@@ -1,0 +1,102 @@
+import Dialects
+import Foundation
+import Engine
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+
+/// The client-facing API: the routes real SDKs and agent CLIs call.
+public struct ClientRoutes: Sendable {
+    let gateway: Gateway
+    /// The largest request body accepted.
+    let maxBodyBytes: Int
+
+    /// Creates the routes.
+    public init(gateway: Gateway, maxBodyBytes: Int) {
+        self.gateway = gateway
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Adds the routes to a router.
+    public func register(on router: Router<GatewayRequestContext>) {
+        router.post("/v1/chat/completions") { request, context in
+            try await self.generate(request, context: context, dialect: .openAIChat)
+        }
+        router.post("/v1/messages") { request, context in
+            try await self.generate(request, context: context, dialect: .anthropicMessages)
+        }
+        router.get("/v1/models") { request, context in
+            let anthropic = request.headers[HeaderNames.anthropicVersion] != nil
+            let response = gateway.models(
+                credential: Self.credential(request), shape: anthropic ? .anthropic : .openAI,
+                requestID: context.requestID, dialect: anthropic ? .anthropicMessages : .openAIChat)
+            return Self.convert(response)
+        }
+        // Liveness, and the preconnect probes agent CLIs send to the base URL.
+        router.get("/health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
+        router.head("/") { _, _ in Response(status: .ok) }
+        router.head("/api/hello") { _, _ in Response(status: .ok) }
+    }
+
+    /// Reads the body within the limit and hands the request to the engine.
+    func generate(_ request: Request, context: GatewayRequestContext, dialect: Dialect) async throws -> Response {
+        // Refuse a declared oversize body before reading a byte of it.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            return tooLarge(dialect: dialect, context: context)
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return tooLarge(dialect: dialect, context: context)
+        }
+        var headers: [(name: String, value: String)] = []
+        for (name, text) in HeaderNames.passedToEngine {
+            if let value = request.headers[name] { headers.append((text, value)) }
+        }
+        let response = await gateway.handle(
+            GatewayRequest(
+                requestID: context.requestID, dialect: dialect, credential: Self.credential(request), headers: headers,
+                body: body, receivedAt: context.receivedAt))
+        return Self.convert(response)
+    }
+
+    private func tooLarge(dialect: Dialect, context: GatewayRequestContext) -> Response {
+        let limit = maxBodyBytes >= 1 << 20 ? "\(maxBodyBytes >> 20) MiB" : "\(maxBodyBytes) bytes"
+        return ErrorRendering.response(
+            GatewayError(.bodyTooLarge, message: "The request body is larger than this gateway accepts (\(limit))."),
+            dialect: dialect, requestID: context.requestID)
+    }
+
+    /// The key a request presents: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`.
+    static func credential(_ request: Request) -> String? {
+        if let authorization = request.headers[.authorization] {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                return String(parts[1]).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return request.headers[HeaderNames.apiKey] ?? request.headers[HeaderNames.googAPIKey]
+    }
+
+    /// Turns the engine's answer into a Hummingbird response.
+    static func convert(_ response: GatewayResponse) -> Response {
+        var headers = HTTPFields()
+        for (name, value) in response.headers {
+            if let field = HeaderNames.name(name) { headers[field] = value }
+        }
+        switch response.body {
+        case .full(let buffer):
+            return Response(status: .init(code: response.status), headers: headers, body: .init(byteBuffer: buffer))
+        case .stream(let producer):
+            return Response(
+                status: .init(code: response.status), headers: headers,
+                body: ResponseBody { writer in
+                    await producer { buffer in try await writer.write(buffer) }
+                    try await writer.finish(nil)
+                })
+        }
+    }
+}
+

@@ -1,0 +1,41 @@
+import Foundation
+
+/// What the hot path knows about one downstream key: enough to authenticate and
+/// attribute a request without a database round trip.
+public struct KeyEntry: Sendable, Equatable {
+    /// The key's database id.
+    public var id: Int64
+    /// The key's unique name.
+    public var name: String
+    /// Whether the key may be used (not revoked or disabled).
+    public var enabled: Bool
+    /// When the key stops working, if ever.
+    public var expiresAt: Date?
+
+    /// Creates an entry.
+    public init(id: Int64, name: String, enabled: Bool, expiresAt: Date?) {
+        self.id = id
+        self.name = name
+        self.enabled = enabled
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Every key, by its keyed hash; an immutable snapshot swapped in as a whole.
+public struct KeyDirectory: Sendable {
+    private let byHash: [String: KeyEntry]
+
+    /// A directory of the given keys, by hex hash.
+    public init(byHash: [String: KeyEntry] = [:]) { self.byHash = byHash }
+
+    /// The number of keys.
+    public var count: Int { byHash.count }
+
+    /// The key with this hash if it is usable at `now`. Unknown, disabled and
+    /// expired keys all answer nil, so callers cannot tell them apart.
+    public func authenticate(hash: String, now: Date) -> KeyEntry? {
+        guard let entry = byHash[hash], entry.enabled else { return nil }
+        if let expiry = entry.expiresAt, expiry <= now { return nil }
+        return entry
+    }
+}

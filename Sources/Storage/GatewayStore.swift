@@ -1,0 +1,65 @@
+import Foundation
+
+/// Durable state: keys, accounts, settings and the ledger. The hot path never
+/// waits on it; snapshots are built from it and ledger rows are written to it in
+/// batches.
+///
+/// SQLite is the embedded implementation; every implementation passes the same
+/// store test suite.
+public protocol GatewayStore: Sendable {
+    /// Brings the schema to the newest version.
+    func migrate() async throws
+    /// A number that changes whenever keys or accounts change, from any process.
+    func revision() async throws -> Int64
+
+    /// Creates a key; fails if the name is taken.
+    func insertKey(_ key: KeyInput) async throws -> KeyRecord
+    /// Creates or updates the key with this name (config-declared keys).
+    func upsertKey(_ key: KeyInput) async throws -> KeyRecord
+    /// Every key, oldest first.
+    func listKeys() async throws -> [KeyRecord]
+    /// Revokes a key by name; false when there is none.
+    func revokeKey(name: String, at: Date) async throws -> Bool
+
+    /// Creates or updates the account with this name.
+    func upsertAccount(_ account: AccountInput) async throws -> AccountRecord
+    /// Every account, oldest first.
+    func listAccounts() async throws -> [AccountRecord]
+    /// Deletes an account by name; false when there is none.
+    func removeAccount(name: String) async throws -> Bool
+
+    /// A stored setting.
+    func setting(_ name: String) async throws -> String?
+    /// Stores a setting only if it is not set yet; returns the value now stored.
+    func initializeSetting(_ name: String, to value: String) async throws -> String
+
+    /// Writes ledger rows; a row whose request id is already stored is skipped,
+    /// so a retried batch never doubles a row. Also advances keys' last-used time.
+    func appendLedger(_ rows: [LedgerRow]) async throws
+    /// The newest ledger rows, newest first.
+    func recentLedger(limit: Int) async throws -> [LedgerRow]
+    /// Totals by key and by model since a time (all time when nil).
+    func usageReport(since: Date?) async throws -> UsageReport
+
+    /// Releases the connection.
+    func close() async throws
+}
+
+/// Why a store operation failed, without values that could be secret.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        case duplicateName = "duplicate_name"
+        case notFound = "not_found"
+        case badDatabaseURL = "bad_database_url"
+        case schemaTooNew = "schema_too_new"
+        case corrupt = "corrupt_row"
+    }
+
+    public var code: Code
+    public var description: String
+
+    public init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+}

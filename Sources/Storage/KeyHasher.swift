@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+
+/// Hashes downstream keys with HMAC-SHA256 under a server secret, so a stolen
+/// database does not allow keys to be checked offline without that secret.
+///
+/// The hash secret is random, stored sealed under the master key in settings
+/// (so rotating the master key never invalidates keys).
+public struct KeyHasher: Sendable {
+    private let secret: SymmetricKey
+
+    /// A hasher with the given secret.
+    public init(secret: SymmetricKey) { self.secret = secret }
+
+    /// The hex hash of a key.
+    public func hash(_ key: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(key.utf8), using: secret).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The setting that holds the sealed hash secret.
+    static let settingName = "key_hash_secret"
+
+    /// Loads the hash secret from the store, creating it on first use.
+    public static func load(store: any GatewayStore, box: SecretBox) async throws -> KeyHasher {
+        let fresh = try box.seal(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() })
+        let stored = try await store.initializeSetting(settingName, to: encode(fresh))
+        guard let sealed = decode(stored) else {
+            throw SecretBox.OpenError(description: "the stored key hash secret is damaged")
+        }
+        let text = try box.open(sealed)
+        guard let data = Data(base64Encoded: text) else {
+            throw SecretBox.OpenError(description: "the stored key hash secret is damaged")
+        }
+        return KeyHasher(secret: SymmetricKey(data: data))
+    }
+
+    static func encode(_ sealed: SealedSecret) -> String { sealed.keyID + ":" + sealed.combined.base64EncodedString() }
+
+    static func decode(_ text: String) -> SealedSecret? {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let data = Data(base64Encoded: String(parts[1])) else { return nil }
+        return SealedSecret(keyID: String(parts[0]), combined: data)
+    }
+}
+
+/// Makes new downstream keys: a recognisable prefix and 32 random bytes.
+public enum KeyGenerator {
+    /// Every generated key starts with this.
+    public static let prefix = "sk-sb-"
+
+    private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// A new key: the prefix and 32 random bytes in base62 (43 characters).
+    public static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        // Base62 by repeated division of the 256-bit number.
+        var digits: [UInt8] = []
+        while bytes.contains(where: { $0 != 0 }) || digits.count < 43 {
+            var remainder = 0
+            for index in bytes.indices {
+                let value = remainder * 256 + Int(bytes[index])
+                bytes[index] = UInt8(value / 62)
+                remainder = value % 62
+            }
+            digits.append(alphabet[remainder])
+        }
+        return prefix + String(decoding: digits.reversed(), as: UTF8.self)
+    }
+
+    /// The display prefix of a key: the generated prefix when it has it, else its first six characters.
+    public static func displayPrefix(of key: String) -> String {
+        key.hasPrefix(prefix) ? prefix : String(key.prefix(6))
+    }
+
+    /// The last four characters.
+    public static func lastFour(of key: String) -> String { String(key.suffix(4)) }
+}

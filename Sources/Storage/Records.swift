@@ -1,0 +1,204 @@
+import Foundation
+import SwitchboardCore
+
+/// A downstream key as stored: never the key itself, only its keyed hash.
+public struct KeyRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    /// The hex HMAC-SHA256 of the key under the server's hash secret.
+    public var hash: String
+    /// The key's recognisable start, e.g. `sk-sb-`.
+    public var prefix: String
+    /// The key's last four characters, to tell keys apart in listings.
+    public var lastFour: String
+    public var enabled: Bool
+    /// Where the key was declared: `config` or `cli`.
+    public var source: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+
+    /// The state shown to admins.
+    public func state(now: Date) -> String {
+        if revokedAt != nil { return "revoked" }
+        if !enabled { return "disabled" }
+        if let expiresAt, expiresAt <= now { return "expired" }
+        return "active"
+    }
+}
+
+/// A new or changed key, before the store gives it an id.
+public struct KeyInput: Sendable {
+    public var name: String
+    public var hash: String
+    public var prefix: String
+    public var lastFour: String
+    public var source: String
+    public var expiresAt: Date?
+
+    public init(name: String, hash: String, prefix: String, lastFour: String, source: String, expiresAt: Date? = nil) {
+        self.name = name
+        self.hash = hash
+        self.prefix = prefix
+        self.lastFour = lastFour
+        self.source = source
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A secret sealed with AES-GCM, and the id of the master key that sealed it.
+public struct SealedSecret: Sendable, Equatable {
+    /// Identifies the master key (not the key itself).
+    public var keyID: String
+    /// Nonce, ciphertext and tag, as AES-GCM's combined form.
+    public var combined: Data
+
+    public init(keyID: String, combined: Data) {
+        self.keyID = keyID
+        self.combined = combined
+    }
+}
+
+/// An upstream account as stored; its secret stays sealed.
+public struct AccountRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var provider: Provider
+    public var baseURL: String
+    public var secret: SealedSecret
+    public var models: [String]
+    public var modelMap: [String: String]
+    public var priority: Int
+    public var enabled: Bool
+    public var notes: String
+    public var source: String
+    public var createdAt: Date
+}
+
+/// A new or changed account.
+public struct AccountInput: Sendable {
+    public var name: String
+    public var provider: Provider
+    public var baseURL: String
+    public var secret: SealedSecret
+    public var models: [String]
+    public var modelMap: [String: String]
+    public var priority: Int
+    public var enabled: Bool
+    public var notes: String
+    public var source: String
+
+    public init(
+        name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
+        modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String
+    ) {
+        self.name = name
+        self.provider = provider
+        self.baseURL = baseURL
+        self.secret = secret
+        self.models = models
+        self.modelMap = modelMap
+        self.priority = priority
+        self.enabled = enabled
+        self.notes = notes
+        self.source = source
+    }
+}
+
+/// One request's record: exactly one per request id.
+public struct LedgerRow: Sendable, Equatable {
+    public var requestID: String
+    public var createdAt: Date
+    public var keyID: Int64?
+    public var keyName: String?
+    public var accountID: Int64?
+    public var accountName: String?
+    public var provider: String?
+    public var dialect: String
+    /// The model the client asked for.
+    public var model: String?
+    /// The model name sent upstream.
+    public var upstreamModel: String?
+    /// The HTTP status the client got.
+    public var status: Int
+    /// `ok`, `client_error`, `upstream_error`, `client_disconnected`, `unauthorized`, …
+    public var outcome: String
+    /// The gateway error code or upstream error type, if any.
+    public var errorCode: String?
+    public var stream: Bool
+    public var usage: TokenUsage
+    public var cost: Money
+    /// Whether a price was found for the model.
+    public var priced: Bool
+    /// Whether the response ended before its usage was complete.
+    public var usageIncomplete: Bool
+    public var latencyMs: Int64
+    public var firstByteMs: Int64?
+    /// How many upstream attempts were made.
+    public var attempts: Int
+
+    public init(
+        requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,
+        accountName: String? = nil, provider: String? = nil, dialect: String, model: String? = nil,
+        upstreamModel: String? = nil, status: Int, outcome: String, errorCode: String? = nil, stream: Bool = false,
+        usage: TokenUsage = .zero, cost: Money = .zero, priced: Bool = false, usageIncomplete: Bool = false,
+        latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0
+    ) {
+        self.requestID = requestID
+        self.createdAt = createdAt
+        self.keyID = keyID
+        self.keyName = keyName
+        self.accountID = accountID
+        self.accountName = accountName
+        self.provider = provider
+        self.dialect = dialect
+        self.model = model
+        self.upstreamModel = upstreamModel
+        self.status = status
+        self.outcome = outcome
+        self.errorCode = errorCode
+        self.stream = stream
+        self.usage = usage
+        self.cost = cost
+        self.priced = priced
+        self.usageIncomplete = usageIncomplete
+        self.latencyMs = latencyMs
+        self.firstByteMs = firstByteMs
+        self.attempts = attempts
+    }
+}
+
+/// Totals for one group of ledger rows (a key, a model).
+public struct UsageTotals: Sendable, Equatable {
+    /// The key or model name; `(none)` for rows without one.
+    public var name: String
+    public var requests: Int64
+    public var errors: Int64
+    public var inputTokens: Int64
+    public var cacheReadTokens: Int64
+    public var cacheWriteTokens: Int64
+    public var outputTokens: Int64
+    public var cost: Money
+
+    public init(
+        name: String, requests: Int64, errors: Int64, inputTokens: Int64, cacheReadTokens: Int64,
+        cacheWriteTokens: Int64, outputTokens: Int64, cost: Money
+    ) {
+        self.name = name
+        self.requests = requests
+        self.errors = errors
+        self.inputTokens = inputTokens
+        self.cacheReadTokens = cacheReadTokens
+        self.cacheWriteTokens = cacheWriteTokens
+        self.outputTokens = outputTokens
+        self.cost = cost
+    }
+}
+
+/// Ledger totals by key and by model.
+public struct UsageReport: Sendable, Equatable {
+    public var byKey: [UsageTotals]
+    public var byModel: [UsageTotals]
+    public var total: UsageTotals
+}

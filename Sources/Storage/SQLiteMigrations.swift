@@ -1,0 +1,95 @@
+/// The SQLite schema, as numbered steps applied in order and never edited once
+/// released: a new change is a new step.
+enum SQLiteMigrations {
+    /// Each step's statements (sqlite-nio prepares one statement per query).
+    static let steps: [[String]] = [
+        // 1: keys, accounts, settings, ledger, and the revision that tells a running
+        //    server that another process (the CLI) changed keys or accounts.
+        [
+            """
+            CREATE TABLE settings (
+                name TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )
+            """,
+            "INSERT INTO settings (name, value) VALUES ('revision', '0')",
+            """
+            CREATE TABLE keys (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                hash TEXT NOT NULL UNIQUE,
+                prefix TEXT NOT NULL,
+                last_four TEXT NOT NULL,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                source TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                last_used_at INTEGER,
+                expires_at INTEGER,
+                revoked_at INTEGER
+            )
+            """,
+            """
+            CREATE TABLE accounts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                provider TEXT NOT NULL,
+                base_url TEXT NOT NULL,
+                secret_key_id TEXT NOT NULL,
+                secret_sealed BLOB NOT NULL,
+                models TEXT NOT NULL,
+                model_map TEXT NOT NULL DEFAULT '{}',
+                priority INTEGER NOT NULL DEFAULT 0,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                notes TEXT NOT NULL DEFAULT '',
+                source TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE ledger (
+                request_id TEXT PRIMARY KEY,
+                created_at INTEGER NOT NULL,
+                key_id INTEGER,
+                key_name TEXT,
+                account_id INTEGER,
+                account_name TEXT,
+                provider TEXT,
+                dialect TEXT NOT NULL,
+                model TEXT,
+                upstream_model TEXT,
+                status INTEGER NOT NULL,
+                outcome TEXT NOT NULL,
+                error_code TEXT,
+                stream INTEGER NOT NULL,
+                input_uncached INTEGER NOT NULL,
+                cache_read INTEGER NOT NULL,
+                cache_write_5m INTEGER NOT NULL,
+                cache_write_1h INTEGER NOT NULL,
+                output INTEGER NOT NULL,
+                reasoning INTEGER NOT NULL,
+                cost_picos INTEGER NOT NULL,
+                priced INTEGER NOT NULL,
+                usage_incomplete INTEGER NOT NULL,
+                latency_ms INTEGER NOT NULL,
+                first_byte_ms INTEGER,
+                attempts INTEGER NOT NULL
+            )
+            """,
+            "CREATE INDEX ledger_created_at ON ledger (created_at)",
+            "CREATE INDEX ledger_key ON ledger (key_id, created_at)",
+            "CREATE INDEX ledger_model ON ledger (model, created_at)",
+        ] + revisionTriggers(table: "keys", columns: "name, hash, enabled, expires_at, revoked_at")
+            + revisionTriggers(table: "accounts", columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled"),
+    ]
+
+    /// Triggers that bump the revision when rows change in ways snapshots care
+    /// about (not, say, a key's last-used time).
+    static func revisionTriggers(table: String, columns: String) -> [String] {
+        let bump = "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'revision';"
+        return [
+            "CREATE TRIGGER \(table)_revision_insert AFTER INSERT ON \(table) BEGIN \(bump) END",
+            "CREATE TRIGGER \(table)_revision_update AFTER UPDATE OF \(columns) ON \(table) BEGIN \(bump) END",
+            "CREATE TRIGGER \(table)_revision_delete AFTER DELETE ON \(table) BEGIN \(bump) END",
+        ]
+    }
+}

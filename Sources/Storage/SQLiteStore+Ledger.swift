@@ -1,0 +1,102 @@
+import Foundation
+import SQLiteNIO
+import SwitchboardCore
+
+extension SQLiteStore {
+    static let ledgerColumns = [
+        "request_id", "created_at", "key_id", "key_name", "account_id", "account_name", "provider", "dialect",
+        "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
+        "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
+        "latency_ms", "first_byte_ms", "attempts",
+    ]
+
+    /// Rows per INSERT statement, well under SQLite's limit of bound variables.
+    static let ledgerRowsPerStatement = 400
+
+    public func appendLedger(_ rows: [LedgerRow]) async throws {
+        guard !rows.isEmpty else { return }
+        let placeholders = "(" + Array(repeating: "?", count: Self.ledgerColumns.count).joined(separator: ",") + ")"
+        try await transaction {
+            var start = 0
+            while start < rows.count {
+                let chunk = rows[start..<min(rows.count, start + Self.ledgerRowsPerStatement)]
+                let sql = "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
+                    + Array(repeating: placeholders, count: chunk.count).joined(separator: ",")
+                    + " ON CONFLICT (request_id) DO NOTHING"
+                _ = try await connection.query(sql, chunk.flatMap(Self.binds))
+                start += chunk.count
+            }
+            var lastUse: [Int64: Int64] = [:]
+            for row in rows { if let key = row.keyID { lastUse[key] = max(lastUse[key] ?? 0, row.createdAt.millisecondsSince1970) } }
+            for (key, time) in lastUse {
+                _ = try await connection.query(
+                    "UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+                    [.integer(Int(time)), .integer(Int(key))])
+            }
+        }
+    }
+
+    public func recentLedger(limit: Int) async throws -> [LedgerRow] {
+        try await query("SELECT * FROM ledger ORDER BY created_at DESC, rowid DESC LIMIT ?", [.integer(limit)])
+            .map(Self.ledgerRow)
+    }
+
+    public func usageReport(since: Date?) async throws -> UsageReport {
+        let filter = "WHERE created_at >= ?"
+        let binds: [SQLiteData] = [.integer(Int(since?.millisecondsSince1970 ?? 0))]
+        let sums = """
+            COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+            SUM(input_uncached) AS input, SUM(cache_read) AS cache_read,
+            SUM(cache_write_5m + cache_write_1h) AS cache_write, SUM(output) AS output, SUM(cost_picos) AS cost
+            """
+        func totals(_ row: SQLiteRow, name: String) -> UsageTotals {
+            UsageTotals(
+                name: name, requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
+                inputTokens: row.int("input") ?? 0, cacheReadTokens: row.int("cache_read") ?? 0,
+                cacheWriteTokens: row.int("cache_write") ?? 0, outputTokens: row.int("output") ?? 0,
+                cost: Money(picos: row.int("cost") ?? 0))
+        }
+        let byKey = try await query(
+            "SELECT key_name AS name, \(sums) FROM ledger \(filter) GROUP BY key_name ORDER BY cost DESC, name", binds)
+        let byModel = try await query(
+            "SELECT model AS name, \(sums) FROM ledger \(filter) GROUP BY model ORDER BY cost DESC, name", binds)
+        let all = try await query("SELECT \(sums) FROM ledger \(filter)", binds)
+        return UsageReport(
+            byKey: byKey.map { totals($0, name: $0.text("name") ?? "(none)") },
+            byModel: byModel.map { totals($0, name: $0.text("name") ?? "(none)") },
+            total: all.first.map { totals($0, name: "total") }
+                ?? UsageTotals(name: "total", requests: 0, errors: 0, inputTokens: 0, cacheReadTokens: 0,
+                    cacheWriteTokens: 0, outputTokens: 0, cost: .zero))
+    }
+
+    static func binds(_ row: LedgerRow) -> [SQLiteData] {
+        [
+            .text(row.requestID), .integer(Int(row.createdAt.millisecondsSince1970)), row.keyID.sqlite,
+            row.keyName.sqlite, row.accountID.sqlite, row.accountName.sqlite, row.provider.sqlite, .text(row.dialect),
+            row.model.sqlite, row.upstreamModel.sqlite, .integer(row.status), .text(row.outcome), row.errorCode.sqlite,
+            .integer(row.stream ? 1 : 0), .integer(Int(row.usage.inputUncached)), .integer(Int(row.usage.cacheRead)),
+            .integer(Int(row.usage.cacheWrite5m)), .integer(Int(row.usage.cacheWrite1h)),
+            .integer(Int(row.usage.output)), .integer(Int(row.usage.reasoning)), .integer(Int(row.cost.picos)),
+            .integer(row.priced ? 1 : 0), .integer(row.usageIncomplete ? 1 : 0), .integer(Int(row.latencyMs)),
+            row.firstByteMs.sqlite, .integer(row.attempts),
+        ]
+    }
+
+    static func ledgerRow(_ row: SQLiteRow) throws -> LedgerRow {
+        guard let id = row.text("request_id"), let created = row.date("created_at"), let dialect = row.text("dialect")
+        else { throw StoreError(.corrupt, "a ledger row is missing required columns") }
+        return LedgerRow(
+            requestID: id, createdAt: created, keyID: row.int("key_id"), keyName: row.text("key_name"),
+            accountID: row.int("account_id"), accountName: row.text("account_name"), provider: row.text("provider"),
+            dialect: dialect, model: row.text("model"), upstreamModel: row.text("upstream_model"),
+            status: Int(row.int("status") ?? 0), outcome: row.text("outcome") ?? "", errorCode: row.text("error_code"),
+            stream: row.int("stream") == 1,
+            usage: TokenUsage(
+                inputUncached: row.int("input_uncached") ?? 0, cacheRead: row.int("cache_read") ?? 0,
+                cacheWrite5m: row.int("cache_write_5m") ?? 0, cacheWrite1h: row.int("cache_write_1h") ?? 0,
+                output: row.int("output") ?? 0, reasoning: row.int("reasoning") ?? 0),
+            cost: Money(picos: row.int("cost_picos") ?? 0), priced: row.int("priced") == 1,
+            usageIncomplete: row.int("usage_incomplete") == 1, latencyMs: row.int("latency_ms") ?? 0,
+            firstByteMs: row.int("first_byte_ms"), attempts: Int(row.int("attempts") ?? 0))
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Logging
+import Storage
+
+/// Upserts the accounts and keys a config file declares. Keys are hashed here;
+/// their plaintext is never stored.
+enum ConfigSeeder {
+    static func seed(_ config: Configuration, into context: StoreContext, logger: Logger) async throws {
+        for account in config.accounts {
+            guard !account.apiKey.isEmpty else {
+                throw ConfigurationError("account \(account.name) has no api_key; set it in the file or in SWITCHBOARD_ACCOUNT_\(Configuration.envSafe(account.name))_API_KEY")
+            }
+            _ = try await context.store.upsertAccount(
+                AccountInput(
+                    name: account.name, provider: account.provider, baseURL: account.baseURL,
+                    secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
+                    priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config"))
+        }
+        for key in config.keys {
+            guard !key.key.isEmpty else {
+                throw ConfigurationError("key \(key.name) has no key; set it in the file or in SWITCHBOARD_KEY_\(Configuration.envSafe(key.name))")
+            }
+            _ = try await context.store.upsertKey(
+                KeyInput(
+                    name: key.name, hash: context.hasher.hash(key.key), prefix: KeyGenerator.displayPrefix(of: key.key),
+                    lastFour: KeyGenerator.lastFour(of: key.key), source: "config", expiresAt: key.expiresAt))
+        }
+        if !config.accounts.isEmpty || !config.keys.isEmpty {
+            logger.info("configuration file applied", metadata: ["accounts": "\(config.accounts.count)", "keys": "\(config.keys.count)"])
+        }
+    }
+}

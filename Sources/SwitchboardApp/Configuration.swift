@@ -1,0 +1,93 @@
+import Foundation
+import SwitchboardCore
+
+/// Everything `switchboard` reads at start: from a YAML file, then overridden by
+/// `SWITCHBOARD_*` environment variables (one per top-level setting).
+public struct Configuration: Sendable {
+    /// Where the server listens, `host:port`.
+    public var listen = "127.0.0.1:8080"
+    /// The database URL: `sqlite:PATH` (default), or a plain path.
+    public var database = "sqlite:switchboard-data/switchboard.db"
+    /// Where the master key file lives; the database's directory when unset.
+    public var dataDirectory: String?
+    /// A LiteLLM-format price file that replaces the bundled table.
+    public var pricesFile: String?
+    /// The largest request body accepted, in bytes.
+    public var maxBodyBytes = 32 * 1024 * 1024
+    /// How many times a request may move to another account.
+    public var maxFailovers = 3
+    /// Longest wait for an upstream connection.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Longest wait for an upstream response head.
+    public var firstByteTimeout: Duration = .seconds(600)
+    /// Longest silence in an upstream stream.
+    public var streamIdleTimeout: Duration = .seconds(300)
+    /// How long shutdown waits for in-flight requests.
+    public var shutdownTimeout: Duration = .seconds(30)
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
+    public var logLevel = "info"
+    /// Upstream accounts declared in the file, upserted at start.
+    public var accounts: [AccountDeclaration] = []
+    /// Downstream keys declared in the file, upserted at start.
+    public var keys: [KeyDeclaration] = []
+    /// The master key from the environment, when given.
+    public var masterKey: String?
+
+    /// Creates the defaults.
+    public init() {}
+
+    /// An upstream account in the config file.
+    public struct AccountDeclaration: Sendable, Equatable {
+        public var name: String
+        public var provider: Provider
+        public var baseURL: String
+        public var apiKey: String
+        public var models: [String]
+        public var modelMap: [String: String] = [:]
+        public var priority = 0
+        public var enabled = true
+        public var notes = ""
+    }
+
+    /// A downstream key in the config file.
+    public struct KeyDeclaration: Sendable, Equatable {
+        public var name: String
+        public var key: String
+        public var expiresAt: Date?
+    }
+
+    /// The SQLite file path named by `database`.
+    public func sqlitePath() throws -> String {
+        var url = database
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            throw ConfigurationError("PostgreSQL is not supported by this build yet; use sqlite:PATH")
+        }
+        if url.hasPrefix("sqlite://") { url.removeFirst("sqlite://".count) }
+        else if url.hasPrefix("sqlite:") { url.removeFirst("sqlite:".count) }
+        guard !url.isEmpty else { throw ConfigurationError("database must name a file, e.g. sqlite:switchboard-data/switchboard.db") }
+        return url
+    }
+
+    /// The directory holding the master key file.
+    public func resolvedDataDirectory() throws -> String {
+        if let dataDirectory { return dataDirectory }
+        let directory = ((try sqlitePath()) as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
+    }
+
+    /// The host and port to listen on.
+    public func listenAddress() throws -> (host: String, port: Int) {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw ConfigurationError("listen must be host:port, e.g. 127.0.0.1:8080 (got \(listen))") }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}
+
+/// A configuration problem, said in terms of the file or variable at fault.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

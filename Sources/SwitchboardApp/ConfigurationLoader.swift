@@ -1,0 +1,156 @@
+import Foundation
+import SwitchboardCore
+import Yams
+
+extension Configuration {
+    /// Settings a file may hold at the top level, with their environment names.
+    static let topLevelKeys: [String] = [
+        "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
+        "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "accounts", "keys",
+    ]
+
+    /// The environment variable that overrides a top-level setting.
+    public static func environmentName(_ key: String) -> String { "SWITCHBOARD_" + key.uppercased() }
+
+    /// Loads the file (when given), then applies the environment.
+    public static func load(file: String?, environment: [String: String]) throws -> Configuration {
+        var config = Configuration()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigurationError("cannot read the configuration file \(file)")
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            let parsed: Any?
+            do { parsed = try Yams.load(yaml: text) } catch {
+                throw ConfigurationError("\(file) is not valid YAML: \(error)")
+            }
+            if let parsed {
+                guard let root = parsed as? [String: Any] else { throw ConfigurationError("\(file) must hold a mapping of settings") }
+                try config.apply(file: root, environment: environment)
+            }
+        }
+        try config.apply(environment: environment)
+        return config
+    }
+
+    mutating func apply(file root: [String: Any], environment: [String: String]) throws {
+        let reader = ValueReader(environment: environment)
+        try reader.rejectUnknown(root, allowed: Self.topLevelKeys, at: "the configuration")
+        for (key, value) in root where key != "accounts" && key != "keys" {
+            try set(key, reader.scalarText(value, at: key))
+        }
+        if let list = root["accounts"] {
+            accounts = try reader.list(list, at: "accounts").enumerated().map { index, item in
+                try AccountDeclaration(item, reader: reader, at: "accounts[\(index)]")
+            }
+        }
+        if let list = root["keys"] {
+            keys = try reader.list(list, at: "keys").enumerated().map { index, item in
+                try KeyDeclaration(item, reader: reader, at: "keys[\(index)]")
+            }
+        }
+        try applySecretOverrides(environment: environment)
+    }
+
+    mutating func apply(environment: [String: String]) throws {
+        for key in Self.topLevelKeys where key != "accounts" && key != "keys" {
+            if let value = environment[Self.environmentName(key)] { try set(key, value) }
+        }
+        if let master = environment["SWITCHBOARD_MASTER_KEY"], !master.isEmpty { masterKey = master }
+    }
+
+    /// `SWITCHBOARD_ACCOUNT_<NAME>_API_KEY` and `SWITCHBOARD_KEY_<NAME>` replace the
+    /// secrets of declared accounts and keys, so files need not hold them.
+    mutating func applySecretOverrides(environment: [String: String]) throws {
+        for index in accounts.indices {
+            if let secret = environment["SWITCHBOARD_ACCOUNT_\(Self.envSafe(accounts[index].name))_API_KEY"] {
+                accounts[index].apiKey = secret
+            }
+        }
+        for index in keys.indices {
+            if let secret = environment["SWITCHBOARD_KEY_\(Self.envSafe(keys[index].name))"] { keys[index].key = secret }
+        }
+    }
+
+    /// `openai-1` → `OPENAI_1`.
+    public static func envSafe(_ name: String) -> String {
+        String(name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+
+    mutating func set(_ key: String, _ value: String) throws {
+        let source = "\(key) (\(Self.environmentName(key)))"
+        switch key {
+        case "listen": listen = value
+        case "database": database = value
+        case "data_dir": dataDirectory = value
+        case "prices_file": pricesFile = value.isEmpty ? nil : value
+        case "max_body_size":
+            guard let bytes = ByteSize.parse(value), bytes > 0 else { throw ConfigurationError("\(source) must be a size such as 33554432 or 32MiB") }
+            maxBodyBytes = bytes
+        case "max_failovers":
+            guard let count = Int(value), count >= 0 else { throw ConfigurationError("\(source) must be a whole number ≥ 0") }
+            maxFailovers = count
+        case "connect_timeout": connectTimeout = try DurationText.parse(value, source: source)
+        case "first_byte_timeout": firstByteTimeout = try DurationText.parse(value, source: source)
+        case "stream_idle_timeout": streamIdleTimeout = try DurationText.parse(value, source: source)
+        case "shutdown_timeout": shutdownTimeout = try DurationText.parse(value, source: source)
+        case "log_level":
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(value) else { throw ConfigurationError("\(source) must be one of \(levels.joined(separator: ", "))") }
+            logLevel = value
+        default: throw ConfigurationError("unknown setting \(key)")
+        }
+    }
+}
+
+extension Configuration.AccountDeclaration {
+    static let allowedKeys = ["name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes"]
+
+    /// The API root used when an account names none.
+    public static func defaultBaseURL(_ provider: Provider) -> String {
+        switch provider {
+        case .openai: return "https://api.openai.com/v1"
+        case .anthropic: return "https://api.anthropic.com"
+        case .gemini: return "https://generativelanguage.googleapis.com"
+        }
+    }
+
+    init(_ value: Any, reader: ValueReader, at path: String) throws {
+        let map = try reader.mapping(value, at: path)
+        try reader.rejectUnknown(map, allowed: Self.allowedKeys, at: path)
+        name = try reader.requiredText(map, "name", at: path)
+        let providerText = try reader.requiredText(map, "provider", at: path)
+        guard let provider = Provider(rawValue: providerText) else {
+            throw ConfigurationError("\(path).provider must be openai, anthropic or gemini (got \(providerText))")
+        }
+        self.provider = provider
+        baseURL = try map["base_url"].map { try reader.scalarText($0, at: "\(path).base_url") } ?? Self.defaultBaseURL(provider)
+        apiKey = try map["api_key"].map { try reader.scalarText($0, at: "\(path).api_key") } ?? ""
+        models = try reader.textList(map["models"] ?? [Any](), at: "\(path).models")
+        guard !models.isEmpty else { throw ConfigurationError("\(path).models must list at least one model") }
+        if let mapValue = map["model_map"] {
+            let raw = try reader.mapping(mapValue, at: "\(path).model_map")
+            modelMap = try raw.mapValues { try reader.scalarText($0, at: "\(path).model_map") }
+        }
+        if let value = map["priority"] {
+            guard let number = Int(try reader.scalarText(value, at: "\(path).priority")) else {
+                throw ConfigurationError("\(path).priority must be a whole number")
+            }
+            priority = number
+        }
+        if let value = map["enabled"] { enabled = try reader.bool(value, at: "\(path).enabled") }
+        if let value = map["notes"] { notes = try reader.scalarText(value, at: "\(path).notes") }
+    }
+}
+
+extension Configuration.KeyDeclaration {
+    static let allowedKeys = ["name", "key", "expires_at"]
+
+    init(_ value: Any, reader: ValueReader, at path: String) throws {
+        let map = try reader.mapping(value, at: path)
+        try reader.rejectUnknown(map, allowed: Self.allowedKeys, at: path)
+        name = try reader.requiredText(map, "name", at: path)
+        key = try map["key"].map { try reader.scalarText($0, at: "\(path).key") } ?? ""
+        if let value = map["expires_at"] { expiresAt = try reader.date(value, at: "\(path).expires_at") }
+    }
+}

@@ -1,0 +1,128 @@
+import Engine
+import Foundation
+import HTTPServer
+import Hummingbird
+import Logging
+import NIOCore
+import Policy
+import ServiceLifecycle
+import Storage
+import Upstream
+
+/// The composition root: turns a configuration into the running gateway. `serve`
+/// and the tests build the server the same way.
+public struct Switchboard: Sendable {
+    /// The HTTP application, with the gateway's services inside it.
+    public let application: Application<RouterResponder<GatewayRequestContext>>
+    /// The durable parts.
+    public let storeContext: StoreContext
+    /// The engine.
+    public let gateway: Gateway
+    /// The ledger writer (tests flush it).
+    public let ledger: LedgerWriter
+    /// The snapshot refresher (tests run it on demand).
+    public let refresher: SnapshotRefresher
+    /// The settings in force.
+    public let configuration: Configuration
+
+    /// Builds everything and applies the config file's accounts and keys.
+    /// - Parameter onListening: called with the bound port once the server listens.
+    public static func build(
+        _ config: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> Switchboard {
+        let context = try await StoreContext.open(config, logger: logger)
+        try await ConfigSeeder.seed(config, into: context, logger: logger)
+        let prices: PriceTable
+        if let file = config.pricesFile {
+            prices = try PriceTable(contentsOf: file)
+            logger.info("price table loaded", metadata: ["file": "\(file)", "models": "\(prices.entries.count)"])
+        } else {
+            prices = try PriceTable.bundled()
+        }
+        let loader = SnapshotLoader(store: context.store, box: context.box, logger: logger)
+        let holder = SnapshotHolder(try await loader.load())
+        let ledger = LedgerWriter(store: context.store, logger: logger)
+        let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
+        let transport = UpstreamTransport(
+            configuration: .init(
+                connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
+                idleTimeout: config.streamIdleTimeout.timeAmount))
+        let gateway = Gateway(
+            snapshots: holder, transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
+            configuration: .init(maxFailovers: config.maxFailovers), logger: logger)
+        let router = ServerBuilder.router(routes: ClientRoutes(gateway: gateway, maxBodyBytes: config.maxBodyBytes))
+        let (host, port) = try config.listenAddress()
+        announce(holder.snapshot, logger: logger)
+        // Services stop in reverse order: the HTTP server first (in-flight streams
+        // finish), then the refresher, then the ledger drains, then the transport.
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            services: [TransportService(transport: transport), ledger, refresher],
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                logger.info("switchboard listening", metadata: ["address": "\(host):\(bound)"])
+                await onListening(bound)
+            },
+            logger: logger)
+        return Switchboard(
+            application: application, storeContext: context, gateway: gateway, ledger: ledger, refresher: refresher,
+            configuration: config)
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully within the
+    /// configured time, and closes the store.
+    public func run(logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: application)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [],
+                logger: logger
+            ).withShutdownTimeout(configuration.shutdownTimeout))
+        do {
+            try await group.run()
+        } catch {
+            try? await storeContext.store.close()
+            throw error
+        }
+        try await storeContext.store.close()
+    }
+
+    /// Logs what is missing for a first request to work.
+    static func announce(_ snapshot: Snapshot, logger: Logger) {
+        if snapshot.accounts.accounts.isEmpty {
+            logger.notice("no upstream accounts yet: add one with `switchboard accounts add --name NAME --provider openai --api-key-env VAR --models gpt-4o-mini`, or under accounts: in the config file")
+        }
+        if snapshot.keys.count == 0 {
+            logger.notice("no client keys yet: create one with `switchboard keys create --name NAME`, or under keys: in the config file")
+        }
+    }
+}
+
+extension ServiceGroupConfiguration {
+    func withShutdownTimeout(_ timeout: Duration) -> Self {
+        var copy = self
+        copy.maximumGracefulShutdownDuration = timeout
+        copy.maximumCancellationDuration = .seconds(5)
+        return copy
+    }
+}
+
+extension Duration {
+    /// The same span as a NIO `TimeAmount`.
+    var timeAmount: TimeAmount {
+        let (seconds, attos) = components
+        return .nanoseconds(seconds * 1_000_000_000 + attos / 1_000_000_000)
+    }
+}
+
+/// Owns the upstream HTTP client: waits for shutdown, then closes its connections.
+struct TransportService: Service {
+    let transport: UpstreamTransport
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await transport.shutdown()
+    }
+}

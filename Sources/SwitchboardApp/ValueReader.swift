@@ -1,0 +1,119 @@
+import Foundation
+
+/// Reads typed values out of parsed YAML, with errors that name the path at
+/// fault, and expands `${VAR}` in strings from the environment.
+struct ValueReader {
+    let environment: [String: String]
+
+    func mapping(_ value: Any, at path: String) throws -> [String: Any] {
+        guard let map = value as? [String: Any] else { throw ConfigurationError("\(path) must be a mapping") }
+        return map
+    }
+
+    func list(_ value: Any, at path: String) throws -> [Any] {
+        guard let list = value as? [Any] else { throw ConfigurationError("\(path) must be a list") }
+        return list
+    }
+
+    func rejectUnknown(_ map: [String: Any], allowed: [String], at path: String) throws {
+        let unknown = map.keys.filter { !allowed.contains($0) }.sorted()
+        guard unknown.isEmpty else {
+            throw ConfigurationError("\(path) has unknown setting(s) \(unknown.joined(separator: ", ")); known: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    /// A scalar as text: strings (with `${VAR}` expanded), numbers and booleans.
+    func scalarText(_ value: Any, at path: String) throws -> String {
+        switch value {
+        case let text as String: return try expand(text, at: path)
+        case let flag as Bool: return flag ? "true" : "false"
+        case let number as Int: return String(number)
+        case let number as Double: return String(number)
+        case let date as Date: return ISO8601DateFormatter().string(from: date)
+        default: throw ConfigurationError("\(path) must be a single value")
+        }
+    }
+
+    func requiredText(_ map: [String: Any], _ key: String, at path: String) throws -> String {
+        guard let value = map[key] else { throw ConfigurationError("\(path).\(key) is required") }
+        let text = try scalarText(value, at: "\(path).\(key)")
+        guard !text.isEmpty else { throw ConfigurationError("\(path).\(key) must not be empty") }
+        return text
+    }
+
+    func textList(_ value: Any, at path: String) throws -> [String] {
+        try list(value, at: path).enumerated().map { try scalarText($1, at: "\(path)[\($0)]") }
+    }
+
+    func bool(_ value: Any, at path: String) throws -> Bool {
+        if let flag = value as? Bool { return flag }
+        switch try scalarText(value, at: path).lowercased() {
+        case "true", "yes", "1": return true
+        case "false", "no", "0": return false
+        default: throw ConfigurationError("\(path) must be true or false")
+        }
+    }
+
+    func date(_ value: Any, at path: String) throws -> Date {
+        if let date = value as? Date { return date }
+        let text = try scalarText(value, at: path)
+        guard let date = ISO8601DateFormatter().date(from: text) else {
+            throw ConfigurationError("\(path) must be a time such as 2027-01-01T00:00:00Z")
+        }
+        return date
+    }
+
+    /// Replaces `${NAME}` with the environment's value; a missing variable is an error.
+    func expand(_ text: String, at path: String) throws -> String {
+        guard text.contains("${") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw ConfigurationError("\(path) has an unclosed ${")
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard let value = environment[name] else {
+                throw ConfigurationError("\(path) refers to ${\(name)}, which is not set in the environment")
+            }
+            result += value
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+}
+
+/// Sizes written as bytes (`33554432`) or with a unit (`32MiB`, `512KiB`, `1GiB`, `10MB`).
+enum ByteSize {
+    static func parse(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Int)] = [
+            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1_000_000_000), ("MB", 1_000_000),
+            ("KB", 1000), ("B", 1),
+        ]
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            guard let number = Int(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) else { return nil }
+            return number * factor
+        }
+        return Int(trimmed)
+    }
+}
+
+/// Durations written as seconds (`30`) or with a unit (`500ms`, `10s`, `5m`, `1h`).
+enum DurationText {
+    static func parse(_ text: String, source: String) throws -> Duration {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        var seconds: Double?
+        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
+            if let number = Double(trimmed.dropLast(suffix.count)) { seconds = number * factor }
+            break
+        }
+        if seconds == nil { seconds = Double(trimmed) }
+        guard let seconds, seconds >= 0, seconds.isFinite else {
+            throw ConfigurationError("\(source) must be a duration such as 30, 500ms, 10s, 5m or 1h")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}

@@ -1,0 +1,63 @@
+/// How a failed upstream attempt is understood; it alone drives retry, cooldown and
+/// failover, and it is decided in one place (`FailureClass.classify`).
+public enum FailureClass: String, Sendable, Hashable {
+    /// The upstream refused the account's credentials (401, 403).
+    case credential
+    /// The upstream rate limited the account (429).
+    case rateLimited = "rate_limited"
+    /// The upstream is overloaded (529, 503 overloaded).
+    case overloaded
+    /// The connection failed, timed out, or the upstream broke (other 5xx).
+    case transient
+    /// The client's own request was at fault (other 4xx); never the account's fault.
+    case callerFault = "caller_fault"
+
+    /// Whether another account may be tried for the same request.
+    public var allowsFailover: Bool { self != .callerFault }
+
+    /// Classifies an upstream HTTP status that is not a success.
+    ///
+    /// `bodyHint` is a short prefix of the error body, consulted only to tell a 503
+    /// "overloaded" answer from other 503s; it is never logged or shown.
+    public static func classify(status: Int, bodyHint: String = "") -> FailureClass {
+        switch status {
+        case 401, 403: return .credential
+        case 429: return .rateLimited
+        case 529: return .overloaded
+        case 503 where bodyHint.lowercased().contains("overload"): return .overloaded
+        case 408: return .transient
+        case 400..<500: return .callerFault
+        default: return .transient
+        }
+    }
+
+    /// Classifies a transport failure (nothing usable came back).
+    public static func classify(transport: TransportFailure) -> FailureClass { .transient }
+
+    /// The error the client sees when every attempt ended in this class.
+    public var clientError: GatewayError.Code {
+        switch self {
+        case .credential: return .upstreamAuthFailed
+        case .rateLimited: return .upstreamRateLimited
+        case .overloaded: return .upstreamOverloaded
+        case .transient: return .upstreamUnavailable
+        case .callerFault: return .invalidRequest
+        }
+    }
+}
+
+/// A failure to talk to the upstream at all, independent of the HTTP client used.
+public enum TransportFailure: String, Sendable, Hashable, Error {
+    /// The connection was refused or could not be made.
+    case connectFailed = "connect_failed"
+    /// No response head arrived before the first-byte deadline.
+    case firstByteTimeout = "first_byte_timeout"
+    /// The stream went silent longer than the idle timeout.
+    case idleTimeout = "idle_timeout"
+    /// The connection was reset or closed early.
+    case connectionReset = "connection_reset"
+    /// The response could not be read (bad framing, too large).
+    case badResponse = "bad_response"
+    /// Anything else.
+    case other
+}

@@ -1,0 +1,86 @@
+/// What went wrong with a request, as a fixed code the client's dialect renders.
+///
+/// Messages are fixed or built from values the client sent itself (a model name);
+/// they never carry keys, upstream secrets, prompts or upstream bodies.
+public struct GatewayError: Error, Hashable, Sendable {
+    /// The fixed codes, each with its HTTP status and meaning.
+    public enum Code: String, Sendable, CaseIterable {
+        case invalidJSON = "invalid_json"
+        case invalidRequest = "invalid_request"
+        case missingModel = "missing_model"
+        case bodyTooLarge = "body_too_large"
+        case unauthorized = "invalid_api_key"
+        case modelNotFound = "model_not_found"
+        case routeNotFound = "route_not_found"
+        case methodNotAllowed = "method_not_allowed"
+        case noUsableAccount = "no_usable_account"
+        case upstreamRateLimited = "upstream_rate_limited"
+        case upstreamOverloaded = "upstream_overloaded"
+        case upstreamUnavailable = "upstream_unavailable"
+        case upstreamTimeout = "upstream_timeout"
+        case upstreamAuthFailed = "upstream_auth_failed"
+        case upstreamBadResponse = "upstream_bad_response"
+        case shuttingDown = "shutting_down"
+        case internalError = "internal_error"
+
+        /// The HTTP status a client gets for this code.
+        public var status: Int {
+            switch self {
+            case .invalidJSON, .invalidRequest, .missingModel: return 400
+            case .unauthorized: return 401
+            case .modelNotFound, .routeNotFound: return 404
+            case .methodNotAllowed: return 405
+            case .bodyTooLarge: return 413
+            case .upstreamRateLimited: return 429
+            case .internalError: return 500
+            case .upstreamAuthFailed, .upstreamBadResponse: return 502
+            case .noUsableAccount, .upstreamUnavailable, .shuttingDown: return 503
+            case .upstreamOverloaded: return 529
+            case .upstreamTimeout: return 504
+            }
+        }
+    }
+
+    /// The fixed code.
+    public var code: Code
+    /// A human sentence safe to show the client.
+    public var message: String
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    public var retryAfterSeconds: Int?
+    /// The request field at fault, where there is one (OpenAI's `param`).
+    public var param: String?
+
+    /// Creates an error; the message defaults to the code's standard sentence.
+    public init(_ code: Code, message: String? = nil, retryAfterSeconds: Int? = nil, param: String? = nil) {
+        self.code = code
+        self.message = message ?? GatewayError.standardMessage(code)
+        self.retryAfterSeconds = retryAfterSeconds
+        self.param = param
+    }
+
+    /// The HTTP status.
+    public var status: Int { code.status }
+
+    /// The sentence used when no more specific one is given.
+    public static func standardMessage(_ code: Code) -> String {
+        switch code {
+        case .invalidJSON: return "The request body is not valid JSON."
+        case .invalidRequest: return "The request is not valid."
+        case .missingModel: return "The request body must name a model in the \"model\" field."
+        case .bodyTooLarge: return "The request body is larger than this gateway accepts."
+        case .unauthorized: return "Invalid API key. Provide a valid Switchboard key."
+        case .modelNotFound: return "The model does not exist or this key cannot use it."
+        case .routeNotFound: return "There is no such route on this gateway."
+        case .methodNotAllowed: return "This route does not accept that method."
+        case .noUsableAccount: return "No upstream account can serve this model right now."
+        case .upstreamRateLimited: return "The upstream provider is rate limiting requests. Retry later."
+        case .upstreamOverloaded: return "The upstream provider is overloaded. Retry later."
+        case .upstreamUnavailable: return "The upstream provider could not be reached."
+        case .upstreamTimeout: return "The upstream provider did not answer in time."
+        case .upstreamAuthFailed: return "The gateway's upstream credentials were refused."
+        case .upstreamBadResponse: return "The upstream provider sent a response the gateway could not use."
+        case .shuttingDown: return "The gateway is shutting down. Retry shortly."
+        case .internalError: return "The gateway failed to handle the request."
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// Token counts of one request, normalised across dialects.
+///
+/// Each dialect counts differently (Anthropic's `input_tokens` excludes cache
+/// tokens, OpenAI's `prompt_tokens` includes them); adapters convert into this
+/// shape so that pricing and the ledger see one meaning.
+public struct TokenUsage: Hashable, Sendable {
+    /// Input tokens neither read from nor written to a prompt cache.
+    public var inputUncached: Int64
+    /// Input tokens read from a prompt cache.
+    public var cacheRead: Int64
+    /// Input tokens written to a cache that lives five minutes.
+    public var cacheWrite5m: Int64
+    /// Input tokens written to a cache that lives one hour.
+    public var cacheWrite1h: Int64
+    /// Output tokens, reasoning included.
+    public var output: Int64
+    /// The part of `output` spent on reasoning, where the upstream reports it.
+    public var reasoning: Int64
+
+    /// Creates usage from its parts.
+    public init(
+        inputUncached: Int64 = 0, cacheRead: Int64 = 0, cacheWrite5m: Int64 = 0,
+        cacheWrite1h: Int64 = 0, output: Int64 = 0, reasoning: Int64 = 0
+    ) {
+        self.inputUncached = inputUncached
+        self.cacheRead = cacheRead
+        self.cacheWrite5m = cacheWrite5m
+        self.cacheWrite1h = cacheWrite1h
+        self.output = output
+        self.reasoning = reasoning
+    }
+
+    /// No tokens.
+    public static let zero = TokenUsage()
+
+    /// Every input token, cached or not: the prompt size the pricing tiers look at.
+    public var totalInput: Int64 { inputUncached + cacheRead + cacheWrite5m + cacheWrite1h }
+
+    /// Input and output together.
+    public var total: Int64 { totalInput + output }
+}

@@ -1,0 +1,79 @@
+import NIOCore
+import Policy
+import SwitchboardCore
+
+/// One attempt to send a request to one upstream account.
+public struct UpstreamRequest: Sendable {
+    /// The account it goes to (its base URL and secret).
+    public var account: AccountEntry
+    /// The operation, which decides the path under the account's base URL.
+    public var operation: Operation
+    /// The body, already rewritten for this account.
+    public var body: ByteBuffer
+    /// Client headers that must reach the upstream (`anthropic-version`, …), by lowercase name.
+    public var forwardedHeaders: [(name: String, value: String)]
+
+    /// The upstream operations the gateway knows.
+    public enum Operation: Sendable {
+        case openAIChat
+        case anthropicMessages
+    }
+
+    /// Creates a request.
+    public init(account: AccountEntry, operation: Operation, body: ByteBuffer, forwardedHeaders: [(name: String, value: String)]) {
+        self.account = account
+        self.operation = operation
+        self.body = body
+        self.forwardedHeaders = forwardedHeaders
+    }
+
+    /// The client headers that are forwarded upstream; everything else (the
+    /// client's own credentials above all) stays behind.
+    public static let forwardableHeaders: Set<String> = ["anthropic-version", "anthropic-beta", "user-agent"]
+
+    /// The Anthropic API version sent when the client names none.
+    public static let defaultAnthropicVersion = "2023-06-01"
+
+    /// The full URL: the account's base URL joined with the operation's path.
+    public var url: String {
+        var base = account.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        switch operation {
+        case .openAIChat:
+            return base + "/chat/completions"
+        case .anthropicMessages:
+            // Accept base URLs written with or without the trailing `/v1`.
+            return base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"
+        }
+    }
+
+    /// The headers sent upstream: the account's credentials in the provider's own
+    /// form, then the forwarded client headers.
+    public var headers: [(String, String)] {
+        var headers: [(String, String)] = [("content-type", "application/json")]
+        let secret = account.secret ?? ""
+        switch account.provider {
+        case .openai: headers.append(("authorization", "Bearer " + secret))
+        case .anthropic: headers.append(("x-api-key", secret))
+        case .gemini: headers.append(("x-goog-api-key", secret))
+        }
+        headers += forwardedHeaders.map { ($0.name, $0.value) }
+        if operation == .anthropicMessages, !forwardedHeaders.contains(where: { $0.name == "anthropic-version" }) {
+            headers.append(("anthropic-version", Self.defaultAnthropicVersion))
+        }
+        return headers
+    }
+}
+
+/// An upstream's answer: status and head now, the body as it arrives.
+public struct UpstreamResponse: Sendable {
+    /// The HTTP status.
+    public var status: Int
+    /// The response headers, lowercase names.
+    public var headers: [(name: String, value: String)]
+    /// The body, read with backpressure.
+    public var body: UpstreamBody
+
+    /// The first value of a header.
+    public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+}

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SwitchboardCore
+
+/// Sends requests to providers over one pooled `HTTPClient`.
+public final class UpstreamTransport: Sendable {
+    /// Timeouts and pool size.
+    public struct Configuration: Sendable {
+        /// Longest wait for a TCP (and TLS) connection.
+        public var connectTimeout: TimeAmount
+        /// Longest wait for the response head.
+        public var firstByteTimeout: TimeAmount
+        /// Longest silence while a response body streams.
+        public var idleTimeout: TimeAmount
+        /// Connections kept per upstream host.
+        public var connectionsPerHost: Int
+        /// The largest non-streamed response body read.
+        public var maxResponseBytes: Int
+
+        public init(
+            connectTimeout: TimeAmount = .seconds(10), firstByteTimeout: TimeAmount = .seconds(600),
+            idleTimeout: TimeAmount = .seconds(300), connectionsPerHost: Int = 512,
+            maxResponseBytes: Int = 64 * 1024 * 1024
+        ) {
+            self.connectTimeout = connectTimeout
+            self.firstByteTimeout = firstByteTimeout
+            self.idleTimeout = idleTimeout
+            self.connectionsPerHost = connectionsPerHost
+            self.maxResponseBytes = maxResponseBytes
+        }
+    }
+
+    let client: HTTPClient
+    /// The settings in force.
+    public let configuration: Configuration
+
+    /// Creates the transport on the shared event loop group.
+    public init(configuration: Configuration = .init()) {
+        var config = HTTPClient.Configuration()
+        config.timeout = .init(connect: configuration.connectTimeout, read: configuration.idleTimeout)
+        config.connectionPool = .init(idleTimeout: .seconds(60))
+        config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.connectionsPerHost
+        // A refused connection must fail now so the next account can be tried,
+        // not be retried until the connect timeout.
+        config.connectionPool.retryConnectionEstablishment = false
+        config.redirectConfiguration = .disallow
+        config.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
+        self.configuration = configuration
+    }
+
+    /// Sends one request and returns once the response head arrived.
+    public func send(_ request: UpstreamRequest) async throws(TransportFailure) -> UpstreamResponse {
+        var outbound = HTTPClientRequest(url: request.url)
+        outbound.method = .POST
+        for (name, value) in request.headers { outbound.headers.add(name: name, value: value) }
+        outbound.body = .bytes(request.body)
+        do {
+            let response = try await client.execute(outbound, timeout: configuration.firstByteTimeout)
+            return UpstreamResponse(
+                status: Int(response.status.code),
+                headers: response.headers.map { ($0.name.lowercased(), $0.value) },
+                body: UpstreamBody(response.body))
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    /// Closes pooled connections.
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+
+    /// Maps the HTTP client's errors to the gateway's transport failures.
+    static func classify(_ error: any Error) -> TransportFailure {
+        if let failure = error as? TransportFailure { return failure }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded: return .firstByteTimeout
+            case .readTimeout: return .idleTimeout
+            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout: return .connectFailed
+            case .remoteConnectionClosed: return .connectionReset
+            case .bodyLengthMismatch: return .badResponse
+            default: return .other
+            }
+        }
+        if error is NIOConnectionError { return .connectFailed }
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH: return .connectFailed
+            case ECONNRESET, EPIPE: return .connectionReset
+            default: return .other
+            }
+        }
+        if let channel = error as? ChannelError {
+            switch channel {
+            case .connectTimeout: return .connectFailed
+            case .eof, .ioOnClosedChannel, .alreadyClosed, .outputClosed, .inputClosed: return .connectionReset
+            default: return .other
+            }
+        }
+        if error is NIOTooManyBytesError || error is HTTPParserError { return .badResponse }
+        return .other
+    }
+}
+
+/// A response body read chunk by chunk; reading slowly slows the upstream.
+public struct UpstreamBody: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+    let base: HTTPClientResponse.Body
+
+    init(_ base: HTTPClientResponse.Body) { self.base = base }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: HTTPClientResponse.Body.AsyncIterator
+
+        public mutating func next() async throws -> ByteBuffer? {
+            do {
+                return try await base.next()
+            } catch {
+                throw UpstreamTransport.classify(error)
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
+
+    /// Reads the whole body, up to `limit` bytes.
+    public func collect(upTo limit: Int) async throws(TransportFailure) -> ByteBuffer {
+        do {
+            return try await base.collect(upTo: limit)
+        } catch {
+            throw UpstreamTransport.classify(error)
+        }
+    }
+}
