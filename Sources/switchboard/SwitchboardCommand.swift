@@ -4,6 +4,7 @@ import Logging
 import SwitchboardApp
 
 /// `switchboard`: the gateway and its admin commands.
+@main
 struct SwitchboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",

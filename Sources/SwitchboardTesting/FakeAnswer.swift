@@ -1,0 +1,195 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The bodies the fake sends, in each provider's exact shape.
+struct FakeAnswer: Sendable {
+    let format: FakeUpstream.Format
+    let model: String
+    let behaviour: FakeBehaviour
+    let text: String
+    let includeUsage: Bool
+
+    init(format: FakeUpstream.Format, model: String, behaviour: FakeBehaviour, request: [String: Any], headers: [String: String]) {
+        self.format = format
+        self.model = model
+        self.behaviour = behaviour
+        self.includeUsage = ((request["stream_options"] as? [String: Any])?["include_usage"] as? Bool) ?? false
+        if behaviour == .echo {
+            let summary: [String: Any] = [
+                "model": model,
+                "anthropic_beta": headers["anthropic-beta"] ?? "",
+                "anthropic_version": headers["anthropic-version"] ?? "",
+                "user_agent": headers["user-agent"] ?? "",
+                "stream_options": request["stream_options"].map { "\($0)" } ?? "",
+                "client_credential_seen": headers.keys.contains("x-goog-api-key"),
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])) ?? Data()
+            self.text = String(decoding: data, as: UTF8.self)
+        } else {
+            self.text = FakeUsage.text
+        }
+    }
+
+    var cached: Bool { behaviour == .cached }
+
+    // MARK: Usage
+
+    var openAIUsage: [String: Any] {
+        var usage: [String: Any] = [
+            "prompt_tokens": FakeUsage.prompt, "completion_tokens": FakeUsage.output,
+            "total_tokens": FakeUsage.prompt + FakeUsage.output,
+        ]
+        if cached {
+            usage["prompt_tokens"] = FakeUsage.prompt + FakeUsage.cacheRead
+            usage["total_tokens"] = FakeUsage.prompt + FakeUsage.cacheRead + FakeUsage.output
+            usage["prompt_tokens_details"] = ["cached_tokens": FakeUsage.cacheRead]
+        }
+        return usage
+    }
+
+    func anthropicUsage(outputTokens: Int64) -> [String: Any] {
+        var usage: [String: Any] = [
+            "input_tokens": FakeUsage.prompt, "output_tokens": outputTokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+        ]
+        if cached {
+            usage["cache_read_input_tokens"] = FakeUsage.cacheRead
+            usage["cache_creation_input_tokens"] = FakeUsage.cacheWrite5m + FakeUsage.cacheWrite1h
+            usage["cache_creation"] = [
+                "ephemeral_5m_input_tokens": FakeUsage.cacheWrite5m, "ephemeral_1h_input_tokens": FakeUsage.cacheWrite1h,
+            ]
+        }
+        return usage
+    }
+
+    // MARK: Bodies
+
+    func json() -> Response {
+        let body: [String: Any]
+        switch format {
+        case .openAI:
+            body = [
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                "choices": [[
+                    "index": 0, "message": ["role": "assistant", "content": text, "refusal": NSNull()],
+                    "finish_reason": "stop", "logprobs": NSNull(),
+                ]],
+                "usage": openAIUsage, "system_fingerprint": NSNull(),
+            ]
+        case .anthropic:
+            body = [
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+                "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
+                "usage": anthropicUsage(outputTokens: FakeUsage.output),
+            ]
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.encode(body)))
+    }
+
+    func error(status: Int) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == 429 { headers[HTTPField.Name("retry-after")!] = "7" }
+        let body: [String: Any]
+        switch format {
+        case .openAI:
+            let type = status == 401 ? "invalid_request_error" : status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error"
+            body = ["error": ["message": "fake upstream error \(status)", "type": type, "param": NSNull(), "code": "fake_\(status)"]]
+        case .anthropic:
+            let type = [400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error"][status] ?? "api_error"
+            body = ["type": "error", "error": ["type": type, "message": "fake upstream error \(status)"]]
+        }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: Self.encode(body)))
+    }
+
+    func stream(onFinish: @escaping @Sendable () -> Void) -> Response {
+        let events = streamEvents()
+        let behaviour = behaviour
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                defer { onFinish() }
+                for (index, event) in events.enumerated() {
+                    try await writer.write(ByteBuffer(string: event))
+                    switch behaviour {
+                    case .dropAfterFirstChunk:
+                        throw FakeDrop()  // Hummingbird closes the connection mid-body
+                    case .slowStream(_, let pause):
+                        try await Task.sleep(for: .milliseconds(pause))
+                    case .truncatedStream where index == events.count - 2:
+                        try await writer.finish(nil)
+                        return
+                    default:
+                        break
+                    }
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    struct FakeDrop: Error {}
+
+    /// The stream's events, each a complete SSE frame.
+    func streamEvents() -> [String] {
+        var words = FakeUsage.words
+        if case .slowStream(let count, _) = behaviour { words = (0..<count).map { "w\($0) " } }
+        if behaviour == .echo { words = [text] }
+        switch format {
+        case .openAI:
+            func chunk(_ delta: [String: Any], finish: String?) -> String {
+                var body: [String: Any] = [
+                    "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                    "system_fingerprint": NSNull(),
+                    "choices": [["index": 0, "delta": delta, "logprobs": NSNull(), "finish_reason": finish.map { $0 as Any } ?? NSNull()]],
+                ]
+                if includeUsage { body["usage"] = NSNull() }
+                return "data: " + Self.text(body) + "\n\n"
+            }
+            var events = [chunk(["role": "assistant", "content": ""], finish: nil)]
+            events += words.map { chunk(["content": $0], finish: nil) }
+            events.append(chunk([:], finish: "stop"))
+            if includeUsage {
+                let usageChunk: [String: Any] = [
+                    "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+                    "choices": [Any](), "usage": openAIUsage,
+                ]
+                events.append("data: " + Self.text(usageChunk) + "\n\n")
+            }
+            events.append("data: [DONE]\n\n")
+            return events
+        case .anthropic:
+            func event(_ name: String, _ body: [String: Any]) -> String {
+                "event: \(name)\ndata: " + Self.text(body) + "\n\n"
+            }
+            var events = [
+                event("message_start", [
+                    "type": "message_start",
+                    "message": [
+                        "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [Any](),
+                        "stop_reason": NSNull(), "stop_sequence": NSNull(), "usage": anthropicUsage(outputTokens: 1),
+                    ],
+                ]),
+                event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]),
+                event("ping", ["type": "ping"]),
+            ]
+            events += words.map {
+                event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": $0]])
+            }
+            events.append(event("content_block_stop", ["type": "content_block_stop", "index": 0]))
+            events.append(event("message_delta", [
+                "type": "message_delta", "delta": ["stop_reason": "end_turn", "stop_sequence": NSNull()],
+                "usage": ["output_tokens": FakeUsage.output],
+            ]))
+            events.append(event("message_stop", ["type": "message_stop"]))
+            return events
+        }
+    }
+
+    static func text(_ object: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func encode(_ object: [String: Any]) -> ByteBuffer { ByteBuffer(string: text(object)) }
+}

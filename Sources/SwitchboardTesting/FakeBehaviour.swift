@@ -1,0 +1,53 @@
+/// How the fake upstream answers, chosen by the model name it receives, so a
+/// test picks a failure by asking for a model.
+public enum FakeBehaviour: Equatable, Sendable {
+    /// A normal answer.
+    case normal
+    /// A normal answer whose usage includes prompt-cache tokens.
+    case cached
+    /// A normal answer whose text is a JSON summary of what the fake received.
+    case echo
+    /// An error status in the provider's format (401, 429 with Retry-After, 500, 529, 400).
+    case status(Int)
+    /// Waits before sending the response head.
+    case slowFirstByte(milliseconds: Int)
+    /// Sends the first stream event, then breaks the connection.
+    case dropAfterFirstChunk
+    /// Ends the stream cleanly but without its end marker.
+    case truncatedStream
+    /// Streams many events with a pause between them (for slow and gone clients).
+    case slowStream(events: Int, pauseMilliseconds: Int)
+
+    /// The behaviour a model name asks for.
+    public init(model: String) {
+        switch model {
+        case let m where m.hasSuffix("-cached"): self = .cached
+        case "echo": self = .echo
+        case "fail-400": self = .status(400)
+        case "fail-401": self = .status(401)
+        case "fail-429": self = .status(429)
+        case "fail-500": self = .status(500)
+        case "fail-529": self = .status(529)
+        case "slow-first-byte": self = .slowFirstByte(milliseconds: 1500)
+        case "drop-after-first-chunk": self = .dropAfterFirstChunk
+        case "truncated-stream": self = .truncatedStream
+        case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
+        default: self = .normal
+        }
+    }
+}
+
+/// The usage the fake reports, fixed so tests can assert exact ledger rows.
+public enum FakeUsage {
+    /// Prompt tokens (all of them, cached included) and output tokens.
+    public static let prompt: Int64 = 21
+    public static let output: Int64 = 9
+    /// For `-cached` models: tokens read from and written to the cache.
+    public static let cacheRead: Int64 = 100
+    public static let cacheWrite5m: Int64 = 30
+    public static let cacheWrite1h: Int64 = 20
+    /// The words of every answer; streams send one per event.
+    public static let words = ["Hello", " from", " the", " fake", " upstream", "."]
+    /// The whole answer text.
+    public static var text: String { words.joined() }
+}

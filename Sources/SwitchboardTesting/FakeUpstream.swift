@@ -1,0 +1,113 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A fake LLM provider on loopback that speaks the OpenAI Chat Completions and
+/// Anthropic Messages wire formats, JSON and SSE, with behaviour chosen by the
+/// model name (see `FakeBehaviour`). The providers themselves cannot be reached
+/// from tests; everything else in a test is real.
+public final class FakeUpstream: Sendable {
+    /// One request the fake received.
+    public struct Received: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        public var body: [String: any Sendable]
+        public var rawBody: String
+    }
+
+    private let log = Mutex<[Received]>([])
+    private let inFlight = InFlightCounter()
+    /// The upstream keys accepted; any other gets 401.
+    public let acceptedKeys: Set<String>
+
+    /// Creates a fake that accepts the given upstream keys.
+    public init(acceptedKeys: Set<String>) { self.acceptedKeys = acceptedKeys }
+
+    /// Every request received so far.
+    public var received: [Received] { log.withLock { $0 } }
+
+    /// The most requests that were in flight at once.
+    public var peakInFlight: Int { inFlight.state.withLock { $0.peak } }
+
+    /// Requests in flight now.
+    public var currentInFlight: Int { inFlight.state.withLock { $0.now } }
+
+    /// Forgets what was received.
+    public func reset() {
+        log.withLock { $0.removeAll() }
+        inFlight.state.withLock { $0 = (0, 0) }
+    }
+
+    /// The HTTP application serving the fake on `host:port` (0 picks a free port).
+    public func application(
+        host: String = "127.0.0.1", port: Int = 0, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.post("/v1/chat/completions") { request, context in
+            try await self.serve(request, context: context, format: .openAI)
+        }
+        router.post("/v1/messages") { request, context in
+            try await self.serve(request, context: context, format: .anthropic)
+        }
+        var logger = Logger(label: "fake-upstream")
+        logger.logLevel = .warning
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port)),
+            onServerRunning: { await onListening($0.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    enum Format { case openAI, anthropic }
+
+    private func serve(_ request: Request, context: BasicRequestContext, format: Format) async throws -> Response {
+        inFlight.state.withLock {
+            $0.now += 1
+            $0.peak = max($0.peak, $0.now)
+        }
+        var request = request
+        let bytes = try await request.collectBody(upTo: 64 << 20)
+        let raw = String(buffer: bytes)
+        let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        log.withLock {
+            $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw))
+        }
+        let key: String?
+        switch format {
+        case .openAI: key = headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }
+        case .anthropic: key = headers["x-api-key"]
+        }
+        let model = json["model"] as? String ?? ""
+        let stream = json["stream"] as? Bool ?? false
+        let behaviour = FakeBehaviour(model: model)
+        let answer = FakeAnswer(format: format, model: model, behaviour: behaviour, request: json, headers: headers)
+        let counter = inFlight
+        let release: @Sendable () -> Void = { counter.state.withLock { $0.now -= 1 } }
+        guard let key, acceptedKeys.contains(key) else {
+            release()
+            return answer.error(status: 401)
+        }
+        switch behaviour {
+        case .status(let status):
+            release()
+            return answer.error(status: status)
+        case .slowFirstByte(let ms):
+            try? await Task.sleep(for: .milliseconds(ms))
+        default:
+            break
+        }
+        guard stream else {
+            release()
+            return answer.json()
+        }
+        return answer.stream(onFinish: release)
+    }
+}
+
+/// Requests in flight at the fake, now and at the most.
+final class InFlightCounter: Sendable {
+    let state = Mutex<(now: Int, peak: Int)>((0, 0))
+}
