@@ -45,10 +45,17 @@ public struct SSEParser: Sendable {
     /// An event grew past `maxEventBytes`.
     public struct EventTooLarge: Error {}
 
+    /// Whether the stream has ended, so a final CR needs no LF to complete it.
+    private var ended = false
+
     /// Feeds a chunk and returns the events it completed.
     public mutating func push(_ chunk: ByteBuffer) throws -> [SSEEvent] {
         var chunk = chunk
         pending.writeBuffer(&chunk)
+        return try drain()
+    }
+
+    private mutating func drain() throws -> [SSEEvent] {
         var events: [SSEEvent] = []
         while let (lineEnd, terminatorLength) = nextLineEnding() {
             let lineLength = lineEnd - lineStart
@@ -65,11 +72,15 @@ public struct SSEParser: Sendable {
         return events
     }
 
-    /// Bytes of an event the stream ended in the middle of (nil when none), for
-    /// callers that forward them anyway.
-    public mutating func finish() -> ByteBuffer? {
-        defer { self = SSEParser(maxEventBytes: maxEventBytes) }
-        return pending.readableBytes > 0 ? pending : nil
+    /// Ends the stream: returns the events a final CR completes, and the bytes of
+    /// an event the stream ended in the middle of (nil when none), for callers
+    /// that forward them anyway.
+    public mutating func finish() -> (events: [SSEEvent], unfinished: ByteBuffer?) {
+        ended = true
+        let events = (try? drain()) ?? []
+        let rest = pending.readableBytes > 0 ? pending : nil
+        self = SSEParser(maxEventBytes: maxEventBytes)
+        return (events, rest)
     }
 
     private mutating func nextLineEnding() -> (Int, Int)? {
@@ -81,6 +92,7 @@ public struct SSEParser: Sendable {
             if byte == UInt8(ascii: "\n") { return (index - base, 1) }
             if byte == UInt8(ascii: "\r") {
                 guard index + 1 < view.endIndex else {
+                    if ended { return (index - base, 1) }
                     scanFrom = index - base
                     return nil  // wait: an LF may follow in the next chunk
                 }

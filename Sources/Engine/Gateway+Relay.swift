@@ -129,11 +129,14 @@ extension Gateway {
         do {
             try await pass(first)
             while let chunk = try await rest.next() { try await pass(chunk) }
-            if var tail = parser.finish() {
-                var out = ByteBuffer()
-                out.writeBuffer(&tail)
-                try? await write(out)
+            let end = parser.finish()
+            var out = ByteBuffer()
+            for event in end.events where observer.observe(event) == .forward {
+                var raw = event.raw
+                out.writeBuffer(&raw)
             }
+            if var unfinished = end.unfinished { out.writeBuffer(&unfinished) }
+            if out.readableBytes > 0 { try? await write(out) }
             if !observer.completed {
                 outcome = "upstream_error"
                 errorCode = "stream_truncated"

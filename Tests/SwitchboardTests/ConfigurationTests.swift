@@ -1,0 +1,106 @@
+import Foundation
+import SwitchboardApp
+import SwitchboardCore
+import Testing
+
+@Suite struct ConfigurationTests {
+    /// The example from the README, verbatim.
+    static let example = """
+        listen: 127.0.0.1:8080
+        database: sqlite:switchboard-data/switchboard.db
+        accounts:
+          - name: openai-1
+            provider: openai            # openai (any OpenAI-compatible base URL) | anthropic | gemini
+            base_url: http://127.0.0.1:9001/v1
+            api_key: sk-upstream-1
+            models: [gpt-4o-mini]
+          - name: anthropic-1
+            provider: anthropic
+            base_url: http://127.0.0.1:9001
+            api_key: sk-ant-upstream-1
+            models: [claude-sonnet-4-5]
+        keys:
+          - name: laptop-1
+            key: sk-sb-laptop-0123456789abcdef
+        """
+
+    func load(_ text: String, environment: [String: String] = [:]) throws -> Configuration {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/switchboard.yaml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try Configuration.load(file: path, environment: environment)
+    }
+
+    @Test func theReadmeExampleLoadsAsWritten() throws {
+        let config = try load(Self.example)
+        #expect(try config.listenAddress() == ("127.0.0.1", 8080))
+        #expect(try config.sqlitePath() == "switchboard-data/switchboard.db")
+        #expect(try config.resolvedDataDirectory() == "switchboard-data")
+        #expect(config.accounts.map(\.name) == ["openai-1", "anthropic-1"])
+        #expect(config.accounts[0].provider == .openai && config.accounts[0].baseURL == "http://127.0.0.1:9001/v1")
+        #expect(config.accounts[1].models == ["claude-sonnet-4-5"] && config.accounts[1].apiKey == "sk-ant-upstream-1")
+        #expect(config.keys.map(\.key) == ["sk-sb-laptop-0123456789abcdef"])
+        #expect(config.maxBodyBytes == 32 * 1024 * 1024)
+    }
+
+    @Test func environmentOverridesEverySetting() throws {
+        let config = try load(Self.example, environment: [
+            "SWITCHBOARD_LISTEN": "0.0.0.0:9999", "SWITCHBOARD_DATABASE": "sqlite:/tmp/x.db",
+            "SWITCHBOARD_MAX_BODY_SIZE": "1MiB", "SWITCHBOARD_MAX_FAILOVERS": "1", "SWITCHBOARD_FIRST_BYTE_TIMEOUT": "90s",
+            "SWITCHBOARD_STREAM_IDLE_TIMEOUT": "5m", "SWITCHBOARD_CONNECT_TIMEOUT": "500ms", "SWITCHBOARD_SHUTDOWN_TIMEOUT": "2",
+            "SWITCHBOARD_LOG_LEVEL": "debug", "SWITCHBOARD_DATA_DIR": "/tmp/data", "SWITCHBOARD_PRICES_FILE": "/tmp/p.json",
+            "SWITCHBOARD_ACCOUNT_OPENAI_1_API_KEY": "sk-from-env", "SWITCHBOARD_KEY_LAPTOP_1": "sk-sb-from-env",
+            "SWITCHBOARD_MASTER_KEY": "mk",
+        ])
+        #expect(config.listen == "0.0.0.0:9999")
+        #expect(try config.sqlitePath() == "/tmp/x.db")
+        #expect(config.maxBodyBytes == 1 << 20)
+        #expect(config.maxFailovers == 1)
+        #expect(config.firstByteTimeout == .seconds(90))
+        #expect(config.streamIdleTimeout == .seconds(300))
+        #expect(config.connectTimeout == .milliseconds(500))
+        #expect(config.shutdownTimeout == .seconds(2))
+        #expect(config.logLevel == "debug")
+        #expect(config.dataDirectory == "/tmp/data" && config.pricesFile == "/tmp/p.json")
+        #expect(config.accounts[0].apiKey == "sk-from-env" && config.keys[0].key == "sk-sb-from-env")
+        #expect(config.masterKey == "mk")
+    }
+
+    @Test func noFileMeansDefaults() throws {
+        let config = try Configuration.load(file: nil, environment: [:])
+        #expect(config.listen == "127.0.0.1:8080")
+        #expect(try config.sqlitePath() == "switchboard-data/switchboard.db")
+        #expect(config.accounts.isEmpty && config.keys.isEmpty)
+    }
+
+    @Test func secretsCanComeFromTheEnvironmentInline() throws {
+        let text = Self.example.replacingOccurrences(of: "api_key: sk-upstream-1", with: "api_key: ${OPENAI_KEY}")
+        #expect(try load(text, environment: ["OPENAI_KEY": "sk-inline"]).accounts[0].apiKey == "sk-inline")
+        #expect(throws: ConfigurationError.self) { _ = try load(text) }
+    }
+
+    @Test(arguments: [
+        ("listen: 127.0.0.1:8080\nlisen: x", "unknown setting"),
+        ("accounts:\n  - name: a\n    provider: azure\n    models: [m]", "provider"),
+        ("accounts:\n  - name: a\n    provider: openai\n    models: []", "at least one model"),
+        ("accounts:\n  - name: a\n    provider: openai\n    models: [m]\n    rpm: 5", "unknown setting"),
+        ("keys:\n  - key: sk-x", "name is required"),
+        ("max_body_size: lots", "max_body_size"),
+        ("first_byte_timeout: soon", "first_byte_timeout"),
+        ("- just\n- a list", "mapping"),
+    ])
+    func mistakesAreRefusedWithTheirPlace(text: String, mention: String) {
+        #expect { _ = try load(text) } throws: { "\($0)".contains(mention) }
+    }
+
+    @Test func listenAddressesAreChecked() throws {
+        var config = Configuration()
+        config.listen = "nonsense"
+        #expect(throws: ConfigurationError.self) { _ = try config.listenAddress() }
+        config.listen = "[::1]:8080"
+        #expect(try config.listenAddress() == ("::1", 8080))
+        config.database = "postgres://localhost/db"
+        #expect(throws: ConfigurationError.self) { _ = try config.sqlitePath() }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Storage
+import SwitchboardCore
+import Testing
+
+/// The store contract. Every backend must pass it; SQLite on a real file today.
+@Suite struct StoreTests {
+    func withStore(_ body: (any GatewayStore, String) async throws -> Void) async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/db/switchboard.db"
+        let store = try await SQLiteStore.open(path: path, logger: quietLogger())
+        try await store.migrate()
+        do {
+            try await body(store, path)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+    }
+
+    func key(_ name: String, hash: String) -> KeyInput {
+        KeyInput(name: name, hash: hash, prefix: "sk-sb-", lastFour: String(hash.suffix(4)), source: "cli")
+    }
+
+    @Test func migratingTwiceIsHarmlessAndTheFileSurvivesReopening() async throws {
+        try await withStore { store, path in
+            try await store.migrate()
+            _ = try await store.insertKey(key("a", hash: "h1"))
+            try await store.close()
+            let reopened = try await SQLiteStore.open(path: path, logger: quietLogger())
+            try await reopened.migrate()
+            #expect(try await reopened.listKeys().map(\.name) == ["a"])
+            try await reopened.close()
+        }
+    }
+
+    @Test func keysAreUniqueByNameAndRevocable() async throws {
+        try await withStore { store, _ in
+            let created = try await store.insertKey(key("laptop", hash: "h1"))
+            #expect(created.enabled && created.revokedAt == nil && created.source == "cli")
+            await #expect(throws: StoreError.self) { _ = try await store.insertKey(key("laptop", hash: "h2")) }
+            #expect(try await store.revokeKey(name: "laptop", at: Date()))
+            #expect(try await store.revokeKey(name: "nobody", at: Date()) == false)
+            let listed = try await store.listKeys()
+            #expect(listed.count == 1 && listed[0].enabled == false && listed[0].revokedAt != nil)
+            #expect(listed[0].state(now: Date()) == "revoked")
+        }
+    }
+
+    @Test func upsertingAKeyWithANewSecretReactivatesIt() async throws {
+        try await withStore { store, _ in
+            _ = try await store.upsertKey(key("cfg", hash: "old"))
+            _ = try await store.revokeKey(name: "cfg", at: Date())
+            let same = try await store.upsertKey(key("cfg", hash: "old"))
+            #expect(same.revokedAt != nil, "re-declaring the same key does not undo a revocation")
+            let replaced = try await store.upsertKey(key("cfg", hash: "new"))
+            #expect(replaced.hash == "new" && replaced.enabled && replaced.revokedAt == nil)
+        }
+    }
+
+    @Test func revisionMovesOnConfigurationChangesOnly() async throws {
+        try await withStore { store, _ in
+            let start = try await store.revision()
+            _ = try await store.insertKey(key("a", hash: "h1"))
+            let afterKey = try await store.revision()
+            #expect(afterKey > start)
+            let created = try await store.listKeys()[0]
+            try await store.appendLedger([LedgerRow(requestID: "r1", createdAt: Date(), keyID: created.id, dialect: "openai_chat", status: 200, outcome: "ok")])
+            #expect(try await store.revision() == afterKey, "recording use must not reload every snapshot")
+            #expect(try await store.listKeys()[0].lastUsedAt != nil)
+            _ = try await store.upsertAccount(account("acc"))
+            #expect(try await store.revision() > afterKey)
+        }
+    }
+
+    func account(_ name: String, models: [String] = ["m"]) -> AccountInput {
+        AccountInput(
+            name: name, provider: .anthropic, baseURL: "http://127.0.0.1:1", secret: SealedSecret(keyID: "k", combined: Data([1, 2, 3])),
+            models: models, modelMap: ["m": "m-upstream"], priority: 2, notes: "n", source: "config")
+    }
+
+    @Test func accountsRoundTripAndUpsertByName() async throws {
+        try await withStore { store, _ in
+            let first = try await store.upsertAccount(account("acc"))
+            #expect(first.models == ["m"] && first.modelMap == ["m": "m-upstream"] && first.priority == 2)
+            #expect(first.secret == SealedSecret(keyID: "k", combined: Data([1, 2, 3])))
+            let second = try await store.upsertAccount(account("acc", models: ["x", "y"]))
+            #expect(second.id == first.id && second.models == ["x", "y"])
+            #expect(try await store.listAccounts().count == 1)
+            #expect(try await store.removeAccount(name: "acc"))
+            #expect(try await store.removeAccount(name: "acc") == false)
+        }
+    }
+
+    @Test func ledgerRowsAreWrittenOnceEvenWhenABatchIsRetried() async throws {
+        try await withStore { store, _ in
+            let usage = TokenUsage(inputUncached: 10, cacheRead: 5, cacheWrite5m: 2, cacheWrite1h: 1, output: 7, reasoning: 3)
+            let rows = (0..<1000).map { index in
+                LedgerRow(
+                    requestID: "req_\(index)", createdAt: Date(), keyName: index % 2 == 0 ? "even" : "odd", dialect: "openai_chat",
+                    model: "m", status: 200, outcome: "ok", usage: usage, cost: Money(picos: 1_000_000), priced: true, attempts: 1)
+            }
+            try await store.appendLedger(rows)
+            try await store.appendLedger(Array(rows[500...]))  // a retried half batch
+            let report = try await store.usageReport(since: nil)
+            #expect(report.total.requests == 1000)
+            #expect(report.total.cost == Money(picos: 1_000_000_000))
+            #expect(report.total.inputTokens == 10_000 && report.total.cacheWriteTokens == 3000)
+            #expect(report.byKey.map(\.name).sorted() == ["even", "odd"])
+            let recent = try await store.recentLedger(limit: 1)
+            #expect(recent.first?.usage == usage)
+        }
+    }
+
+    @Test func settingsAreSetOnce() async throws {
+        try await withStore { store, _ in
+            let first = try await store.initializeSetting("s", to: "first")
+            #expect(first == "first")
+            #expect(try await store.initializeSetting("s", to: "second") == "first")
+            #expect(try await store.setting("s") == "first")
+        }
+    }
+}
