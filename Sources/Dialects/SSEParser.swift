@@ -69,6 +69,13 @@ public struct SSEParser: Sendable {
             }
         }
         if pending.readableBytes > maxEventBytes { throw EventTooLarge() }
+        // Reclaim consumed bytes once per chunk, not once per event: events are
+        // slices of this buffer, so compacting per event would copy the rest each time.
+        if pending.readableBytes == 0 {
+            pending.clear()
+        } else if pending.readerIndex > 64 * 1024 {
+            pending.discardReadBytes()
+        }
         return events
     }
 
@@ -84,23 +91,27 @@ public struct SSEParser: Sendable {
     }
 
     private mutating func nextLineEnding() -> (Int, Int)? {
-        let view = pending.readableBytesView
-        let base = view.startIndex
-        var index = base + scanFrom
-        while index < view.endIndex {
-            let byte = view[index]
-            if byte == UInt8(ascii: "\n") { return (index - base, 1) }
-            if byte == UInt8(ascii: "\r") {
-                guard index + 1 < view.endIndex else {
-                    if ended { return (index - base, 1) }
-                    scanFrom = index - base
-                    return nil  // wait: an LF may follow in the next chunk
+        let ended = self.ended
+        let found: (Int, Int)?? = pending.withUnsafeReadableBytes { bytes in
+            var index = scanFrom
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\n") { return (index, 1) }
+                if byte == UInt8(ascii: "\r") {
+                    guard index + 1 < bytes.count else {
+                        // Wait: an LF may follow in the next chunk, unless the stream ended.
+                        return ended ? (index, 1) : .some(nil)
+                    }
+                    return (index, bytes[index + 1] == UInt8(ascii: "\n") ? 2 : 1)
                 }
-                return (index - base, view[index + 1] == UInt8(ascii: "\n") ? 2 : 1)
+                index += 1
             }
-            index += 1
+            return .some(nil)
         }
-        scanFrom = index - base
+        if case .some(.some(let ending)) = found { return ending }
+        // Nothing complete: resume after what was scanned (but keep a lone trailing CR in view).
+        let count = pending.readableBytes
+        scanFrom = count > 0 && pending.getInteger(at: pending.readerIndex + count - 1, as: UInt8.self) == UInt8(ascii: "\r") ? count - 1 : count
         return nil
     }
 
@@ -126,7 +137,6 @@ public struct SSEParser: Sendable {
     private mutating func takeEvent(length: Int) -> SSEEvent {
         let raw = pending.readSlice(length: length)!
         let event = SSEEvent(raw: raw, event: eventName, data: dataLines.joined(separator: "\n"), hasData: sawData)
-        pending.discardReadBytes()
         lineStart = 0
         scanFrom = 0
         eventName = nil

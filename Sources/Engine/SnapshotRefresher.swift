@@ -11,7 +11,7 @@ public struct SnapshotRefresher: Service {
     let logger: Logger
 
     /// Creates the service.
-    public init(loader: SnapshotLoader, holder: SnapshotHolder, interval: Duration = .milliseconds(500), logger: Logger) {
+    public init(loader: SnapshotLoader, holder: SnapshotHolder, interval: Duration = .milliseconds(250), logger: Logger) {
         self.loader = loader
         self.holder = holder
         self.interval = interval

@@ -54,6 +54,13 @@ public struct Configuration: Sendable {
         public var name: String
         public var key: String
         public var expiresAt: Date?
+
+        /// A key declaration.
+        public init(name: String, key: String, expiresAt: Date? = nil) {
+            self.name = name
+            self.key = key
+            self.expiresAt = expiresAt
+        }
     }
 
     /// The SQLite file path named by `database`.

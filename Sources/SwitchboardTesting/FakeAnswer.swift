@@ -103,7 +103,7 @@ struct FakeAnswer: Sendable {
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: Self.encode(body)))
     }
 
-    func stream(onFinish: @escaping @Sendable () -> Void) -> Response {
+    func stream(onWrite: @escaping @Sendable () -> Void, onFinish: @escaping @Sendable () -> Void) -> Response {
         let events = streamEvents()
         let behaviour = behaviour
         return Response(
@@ -112,6 +112,7 @@ struct FakeAnswer: Sendable {
                 defer { onFinish() }
                 for (index, event) in events.enumerated() {
                     try await writer.write(ByteBuffer(string: event))
+                    onWrite()
                     switch behaviour {
                     case .dropAfterFirstChunk:
                         throw FakeDrop()  // Hummingbird closes the connection mid-body
@@ -134,6 +135,7 @@ struct FakeAnswer: Sendable {
     func streamEvents() -> [String] {
         var words = FakeUsage.words
         if case .slowStream(let count, _) = behaviour { words = (0..<count).map { "w\($0) " } }
+        if case .bigStream(let count, let size) = behaviour { words = Array(repeating: String(repeating: "x", count: size), count: count) }
         if behaviour == .echo { words = [text] }
         switch format {
         case .openAI:
@@ -147,7 +149,7 @@ struct FakeAnswer: Sendable {
                 return "data: " + Self.text(body) + "\n\n"
             }
             var events = [chunk(["role": "assistant", "content": ""], finish: nil)]
-            events += words.map { chunk(["content": $0], finish: nil) }
+            events += Self.mapSharing(words) { chunk(["content": $0], finish: nil) }
             events.append(chunk([:], finish: "stop"))
             if includeUsage {
                 let usageChunk: [String: Any] = [
@@ -173,7 +175,7 @@ struct FakeAnswer: Sendable {
                 event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]),
                 event("ping", ["type": "ping"]),
             ]
-            events += words.map {
+            events += Self.mapSharing(words) {
                 event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": $0]])
             }
             events.append(event("content_block_stop", ["type": "content_block_stop", "index": 0]))
@@ -183,6 +185,18 @@ struct FakeAnswer: Sendable {
             ]))
             events.append(event("message_stop", ["type": "message_stop"]))
             return events
+        }
+    }
+
+    /// Maps words to events, building each distinct event once so that a long
+    /// stream of one repeated word shares one string instead of holding copies.
+    static func mapSharing(_ words: [String], _ transform: (String) -> String) -> [String] {
+        var cache: [String: String] = [:]
+        return words.map { word in
+            if let event = cache[word] { return event }
+            let event = transform(word)
+            cache[word] = event
+            return event
         }
     }
 

@@ -17,6 +17,8 @@ public enum FakeBehaviour: Equatable, Sendable {
     case truncatedStream
     /// Streams many events with a pause between them (for slow and gone clients).
     case slowStream(events: Int, pauseMilliseconds: Int)
+    /// Streams many large events as fast as the reader takes them (for backpressure).
+    case bigStream(events: Int, bytesPerEvent: Int)
 
     /// The behaviour a model name asks for.
     public init(model: String) {
@@ -32,6 +34,8 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "drop-after-first-chunk": self = .dropAfterFirstChunk
         case "truncated-stream": self = .truncatedStream
         case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
+        case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
+        case "big-stream": self = .bigStream(events: 100_000, bytesPerEvent: 2_500)
         default: self = .normal
         }
     }

@@ -35,10 +35,14 @@ public final class FakeUpstream: Sendable {
     /// Requests in flight now.
     public var currentInFlight: Int { inFlight.state.withLock { $0.now } }
 
+    /// Stream events written so far (a write completes once the reader took it).
+    public var streamedEvents: Int { inFlight.written.withLock { $0 } }
+
     /// Forgets what was received.
     public func reset() {
         log.withLock { $0.removeAll() }
         inFlight.state.withLock { $0 = (0, 0) }
+        inFlight.written.withLock { $0 = 0 }
     }
 
     /// The HTTP application serving the fake on `host:port` (0 picks a free port).
@@ -53,7 +57,7 @@ public final class FakeUpstream: Sendable {
             try await self.serve(request, context: context, format: .anthropic)
         }
         var logger = Logger(label: "fake-upstream")
-        logger.logLevel = .warning
+        logger.logLevel = .critical
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { await onListening($0.localAddress?.port ?? port) }, logger: logger)
@@ -103,11 +107,12 @@ public final class FakeUpstream: Sendable {
             release()
             return answer.json()
         }
-        return answer.stream(onFinish: release)
+        return answer.stream(onWrite: { counter.written.withLock { $0 += 1 } }, onFinish: release)
     }
 }
 
 /// Requests in flight at the fake, now and at the most.
 final class InFlightCounter: Sendable {
     let state = Mutex<(now: Int, peak: Int)>((0, 0))
+    let written = Mutex(0)
 }

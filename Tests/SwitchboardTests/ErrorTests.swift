@@ -1,0 +1,94 @@
+import Foundation
+import SwitchboardCore
+import Testing
+
+/// Bad input gets the right status and a body in the route's own format.
+@Suite struct ErrorTests {
+    @Test func everyKeyFormIsAccepted() async throws {
+        try await withHarness { harness in
+            for style in [Harness.AuthStyle.bearer, .xAPIKey, .googAPIKey] {
+                let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), auth: style)
+                #expect(reply.status == 200, "\(style)")
+            }
+        }
+    }
+
+    @Test func badKeysGetTheSame401EveryTimeAndNeverAnEcho() async throws {
+        try await withHarness { harness in
+            let secretLooking = "sk-sb-this-is-not-a-real-key-but-do-not-echo-it"
+            _ = try await harness.switchboard.storeContext.store.revokeKey(name: "test-key", at: Date())
+            await harness.switchboard.refresher.refreshIfChanged()
+            for path in ["/v1/chat/completions", "/v1/messages"] {
+                let body = path == "/v1/messages" ? Harness.messages("claude-sonnet-4-5") : Harness.chat("gpt-4o-mini")
+                let missing = try await harness.send(path, body: body, key: nil)
+                let unknown = try await harness.send(path, body: body, key: secretLooking)
+                let revoked = try await harness.send(path, body: body, key: Harness.key)
+                #expect(missing.status == 401 && unknown.status == 401 && revoked.status == 401)
+                #expect(missing.body == unknown.body && unknown.body == revoked.body)
+                #expect(!unknown.body.contains(secretLooking) && !revoked.body.contains(Harness.key))
+                if path == "/v1/messages" {
+                    #expect(unknown.json["type"] as? String == "error")
+                    #expect((unknown.json["error"] as? [String: Any])?["type"] as? String == "authentication_error")
+                } else {
+                    #expect((unknown.json["error"] as? [String: Any])?["code"] as? String == "invalid_api_key")
+                }
+            }
+            #expect(harness.fake.received.isEmpty, "nothing reaches the upstream without a valid key")
+            let rows = try await harness.ledger(atLeast: 6)
+            #expect(rows.filter { $0.outcome == "unauthorized" }.count == 6)
+        }
+    }
+
+    @Test func malformedMissingAndUnknownModels() async throws {
+        try await withHarness { harness in
+            let malformed = try await harness.send("/v1/chat/completions", body: #"{"model": "gpt-4o-mini", "messages": [}"#)
+            #expect(malformed.status == 400)
+            #expect((malformed.json["error"] as? [String: Any])?["code"] as? String == "invalid_json")
+
+            let missing = try await harness.send("/v1/messages", body: #"{"messages":[]}"#)
+            #expect(missing.status == 400)
+            #expect((missing.json["error"] as? [String: Any])?["type"] as? String == "invalid_request_error")
+
+            let unknownOpenAI = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-9-imaginary"))
+            #expect(unknownOpenAI.status == 404)
+            #expect((unknownOpenAI.json["error"] as? [String: Any])?["code"] as? String == "model_not_found")
+            let unknownAnthropic = try await harness.send("/v1/messages", body: Harness.messages("claude-imaginary"))
+            #expect(unknownAnthropic.status == 404)
+            #expect((unknownAnthropic.json["error"] as? [String: Any])?["type"] as? String == "not_found_error")
+
+            let crossDialect = try await harness.send("/v1/messages", body: Harness.messages("gpt-4o-mini"))
+            #expect(crossDialect.status == 400)
+            #expect(harness.fake.received.isEmpty)
+        }
+    }
+
+    @Test func oversizedBodiesAreRefusedWith413() async throws {
+        try await withHarness(configure: { $0.maxBodyBytes = 4096 }) { harness in
+            let big = Harness.chat("gpt-4o-mini", extra: #","padding":""# + String(repeating: "x", count: 8192) + #"""#)
+            let declared = try await harness.send("/v1/chat/completions", body: big)
+            #expect(declared.status == 413)
+            #expect((declared.json["error"] as? [String: Any])?["code"] as? String == "body_too_large")
+            let anthropic = try await harness.send("/v1/messages", body: big)
+            #expect(anthropic.status == 413)
+            #expect((anthropic.json["error"] as? [String: Any])?["type"] as? String == "request_too_large")
+            let small = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
+            #expect(small.status == 200)
+        }
+    }
+
+    @Test func unknownRoutesAnswerInFormatWithARequestID() async throws {
+        try await withHarness { harness in
+            let openAI = try await harness.send("/v1/nothing-here", body: "{}")
+            #expect(openAI.status == 404)
+            #expect((openAI.json["error"] as? [String: Any])?["code"] as? String == "route_not_found")
+            #expect(openAI.headers.first(name: "x-request-id") != nil)
+            let anthropic = try await harness.send("/v1/messages/nothing", body: "{}")
+            #expect(anthropic.status == 404)
+            #expect(anthropic.json["type"] as? String == "error")
+            let health = try await harness.send("/health", method: .GET, key: nil)
+            #expect(health.status == 200 && health.headers.first(name: "x-request-id") != nil)
+            let hello = try await harness.send("/api/hello", method: .HEAD, key: nil)
+            #expect(hello.status == 200)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import SwitchboardApp
+import SwitchboardCore
+import Testing
+
+/// Failures upstream: which move the request to another account, which reach
+/// the client, and in what form.
+@Suite struct FailoverTests {
+    /// Two OpenAI accounts for `gpt-4o-mini`: a broken one first, a healthy one second.
+    static func brokenThenHealthy(_ broken: @escaping (Int) -> Configuration.AccountDeclaration) -> (Int) -> [Configuration.AccountDeclaration] {
+        { port in
+            let healthy = Harness.defaultAccounts(fakePort: port)[0].with(name: "healthy", models: ["gpt-4o-mini"], priority: 1)
+            return [broken(port), healthy]
+        }
+    }
+
+    @Test func aRefusedConnectionMovesToTheNextAccount() async throws {
+        let accounts = Self.brokenThenHealthy { port in
+            Harness.defaultAccounts(fakePort: port)[0].with(name: "refused", baseURL: "http://127.0.0.1:1/v1", models: ["gpt-4o-mini"], priority: 0)
+        }
+        try await withHarness(accounts: accounts) { harness in
+            for stream in [false, true] {
+                let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini", stream: stream))
+                #expect(reply.status == 200)
+                let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+                #expect(row.accountName == "healthy" && row.attempts == 2 && row.outcome == "ok")
+            }
+        }
+    }
+
+    @Test(arguments: ["fail-500", "fail-429", "fail-401", "slow-first-byte"])
+    func upstreamFailuresMoveToTheNextAccount(model: String) async throws {
+        let accounts = Self.brokenThenHealthy { port in
+            Harness.defaultAccounts(fakePort: port)[0].with(name: "broken", models: ["gpt-4o-mini"], modelMap: ["gpt-4o-mini": model], priority: 0)
+        }
+        try await withHarness(accounts: accounts, configure: { $0.firstByteTimeout = .seconds(1) }) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini", stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.body.hasSuffix("data: [DONE]\n\n"))
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.accountName == "healthy" && row.attempts == 2)
+        }
+    }
+
+    @Test func whenEveryAttemptFailsTheStatusFollowsTheLastFailure() async throws {
+        try await withHarness(configure: { $0.firstByteTimeout = .seconds(1) }) { harness in
+            let limited = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-429"))
+            #expect(limited.status == 429)
+            #expect(limited.headers.first(name: "retry-after") == "7")
+            #expect((limited.json["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
+
+            let overloaded = try await harness.send("/v1/messages", body: Harness.messages("fail-529"))
+            #expect(overloaded.status == 529)
+            #expect((overloaded.json["error"] as? [String: Any])?["type"] as? String == "overloaded_error")
+
+            let badCredential = try await harness.send("/v1/messages", body: Harness.messages("fail-401"))
+            #expect(badCredential.status == 502)
+            #expect(!badCredential.body.contains("fake upstream"), "upstream details are not leaked")
+
+            let broken = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-500"))
+            #expect(broken.status == 503)
+
+            let slow = try await harness.send("/v1/chat/completions", body: Harness.chat("slow-first-byte"))
+            #expect(slow.status == 504)
+
+            let row = try await harness.row(limited.headers.first(name: "x-request-id"))
+            #expect(row.status == 429 && row.outcome == "upstream_error" && row.accountName == "openai-1")
+        }
+    }
+
+    @Test func theClientsOwnMistakeIsReturnedAndNotRetried() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            let base = Harness.defaultAccounts(fakePort: port)[0]
+            return [base.with(name: "a", models: ["fail-400"], priority: 0), base.with(name: "b", models: ["fail-400"], priority: 1)]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-400"))
+            #expect(reply.status == 400)
+            #expect((reply.json["error"] as? [String: Any])?["code"] as? String == "fake_400")
+            #expect(harness.fake.received.count == 1)
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.outcome == "client_error" && row.attempts == 1)
+        }
+    }
+
+    @Test func failoverStopsAfterTheConfiguredNumberOfSwitches() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            let base = Harness.defaultAccounts(fakePort: port)[0]
+            return (0..<5).map { base.with(name: "a\($0)", models: ["fail-500"], priority: $0) }
+        }
+        try await withHarness(accounts: accounts, configure: { $0.maxFailovers = 2 }) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-500"))
+            #expect(reply.status == 503)
+            #expect(harness.fake.received.count == 3, "one attempt and two switches")
+        }
+    }
+
+    @Test(arguments: [("/v1/chat/completions", true), ("/v1/messages", false)])
+    func afterTheFirstByteAFailureEndsTheStreamWithAnErrorEvent(path: String, openAI: Bool) async throws {
+        try await withHarness { harness in
+            for model in ["drop-after-first-chunk", "truncated-stream"] {
+                let body = openAI ? Harness.chat(model, stream: true) : Harness.messages(model, stream: true)
+                let reply = try await harness.send(path, body: body)
+                #expect(reply.status == 200)
+                let frames = reply.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+                #expect(frames.count >= 2)
+                let last = try #require(frames.last)
+                if openAI {
+                    #expect(last.hasPrefix("data: {\"error\":"))
+                } else {
+                    #expect(last.hasPrefix("event: error\ndata: {\"type\":\"error\""))
+                }
+                #expect(harness.fake.received.filter { $0.body["model"] as? String == model }.count == 1, "no retry after bytes reached the client")
+                let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+                #expect(row.outcome == "upstream_error" && row.usageIncomplete)
+            }
+        }
+    }
+}

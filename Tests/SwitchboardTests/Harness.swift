@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Storage
+import SwitchboardApp
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// A running gateway in front of a fake upstream, both on loopback ports.
+struct Harness: Sendable {
+    let port: Int
+    let fakePort: Int
+    let fake: FakeUpstream
+    let switchboard: Switchboard
+    let client: HTTPClient
+
+    /// The client key every harness declares.
+    static let key = "sk-sb-test-0123456789abcdefghijklmnop"
+    /// The upstream secrets the fake accepts.
+    static let openAISecret = "sk-upstream-openai"
+    static let anthropicSecret = "sk-upstream-anthropic"
+
+    /// The models both default accounts list; the fake's behaviour follows the name.
+    static let behaviourModels = [
+        "echo", "fail-400", "fail-401", "fail-429", "fail-500", "fail-529", "slow-first-byte", "drop-after-first-chunk",
+        "truncated-stream", "slow-stream", "short-slow-stream", "big-stream",
+    ]
+
+    /// Accounts against the fake on `port`: one OpenAI, one Anthropic.
+    static func defaultAccounts(fakePort port: Int) -> [Configuration.AccountDeclaration] {
+        [
+            .init(name: "openai-1", provider: .openai, baseURL: "http://127.0.0.1:\(port)/v1", apiKey: openAISecret,
+                  models: ["gpt-4o-mini"] + behaviourModels),
+            .init(name: "anthropic-1", provider: .anthropic, baseURL: "http://127.0.0.1:\(port)", apiKey: anthropicSecret,
+                  models: ["claude-sonnet-4-5"] + behaviourModels),
+        ]
+    }
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// A response read whole.
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+
+        /// The body parsed as a JSON object.
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+    }
+
+    /// Sends a request and reads the whole answer.
+    func send(
+        _ path: String, method: HTTPMethod = .POST, body: String? = nil, key: String? = Harness.key,
+        auth: AuthStyle = .bearer, headers: [(String, String)] = []
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = method
+        if let key { request.headers.add(name: auth.header, value: auth == .bearer ? "Bearer \(key)" : key) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
+    }
+
+    /// How a key is presented.
+    enum AuthStyle: Sendable {
+        case bearer, xAPIKey, googAPIKey
+        var header: String {
+            switch self {
+            case .bearer: return "authorization"
+            case .xAPIKey: return "x-api-key"
+            case .googAPIKey: return "x-goog-api-key"
+            }
+        }
+    }
+
+    /// A chat completions body.
+    static func chat(_ model: String, stream: Bool = false, extra: String = "") -> String {
+        #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"user","content":"hi"}]\#(extra)}"#
+    }
+
+    /// A messages body.
+    static func messages(_ model: String, stream: Bool = false) -> String {
+        #"{"model":"\#(model)","max_tokens":64,"stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
+    }
+
+    /// Waits until the ledger holds at least `count` rows, then returns them, newest first.
+    func ledger(atLeast count: Int) async throws -> [LedgerRow] {
+        for _ in 0..<100 {
+            await switchboard.ledger.flush()
+            let rows = try await switchboard.storeContext.store.recentLedger(limit: 10_000)
+            if rows.count >= count { return rows }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await switchboard.storeContext.store.recentLedger(limit: 10_000)
+    }
+
+    /// The ledger row of one request.
+    func row(_ requestID: String?) async throws -> LedgerRow {
+        let id = try #require(requestID)
+        for _ in 0..<100 {
+            await switchboard.ledger.flush()
+            if let row = try await switchboard.storeContext.store.recentLedger(limit: 10_000).first(where: { $0.requestID == id }) {
+                return row
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("no ledger row for \(id)")
+        throw CancellationError()
+    }
+}
+
+/// Starts a fake upstream and a gateway in front of it, runs `body`, stops both.
+func withHarness(
+    accounts: ((Int) -> [Configuration.AccountDeclaration])? = nil,
+    configure: (inout Configuration) -> Void = { _ in },
+    _ body: (Harness) async throws -> Void
+) async throws {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let fake = FakeUpstream(acceptedKeys: [Harness.openAISecret, Harness.anthropicSecret])
+    let (fakePorts, fakeContinuation) = AsyncStream.makeStream(of: Int.self)
+    let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(timeout: .init(connect: .seconds(5))))
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await fake.application(onListening: { fakeContinuation.yield($0) }).run() }
+        var fakeIterator = fakePorts.makeAsyncIterator()
+        let fakePort = try #require(await fakeIterator.next())
+
+        var config = Configuration()
+        config.listen = "127.0.0.1:0"
+        config.database = "sqlite:\(directory)/switchboard.db"
+        config.accounts = (accounts ?? Harness.defaultAccounts)(fakePort)
+        config.keys = [.init(name: "test-key", key: Harness.key, expiresAt: nil)]
+        config.logLevel = "critical"
+        configure(&config)
+        let switchboard = try await Switchboard.build(config, logger: quietLogger()) { continuation.yield($0) }
+        group.addTask { try await switchboard.application.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = try #require(await iterator.next())
+        let harness = Harness(port: port, fakePort: fakePort, fake: fake, switchboard: switchboard, client: client)
+        do {
+            try await body(harness)
+        } catch {
+            group.cancelAll()
+            try? await client.shutdown()
+            try? await switchboard.storeContext.store.close()
+            throw error
+        }
+        group.cancelAll()
+        try? await group.waitForAll()
+        try await client.shutdown()
+        try await switchboard.storeContext.store.close()
+    }
+}
+
+extension Configuration.AccountDeclaration {
+    /// A copy with other settings.
+    func with(name: String? = nil, baseURL: String? = nil, models: [String]? = nil, modelMap: [String: String]? = nil, priority: Int? = nil) -> Self {
+        var copy = self
+        if let name { copy.name = name }
+        if let baseURL { copy.baseURL = baseURL }
+        if let models { copy.models = models }
+        if let modelMap { copy.modelMap = modelMap }
+        if let priority { copy.priority = priority }
+        return copy
+    }
+}
