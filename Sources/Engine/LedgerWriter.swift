@@ -38,7 +38,13 @@ public final class LedgerWriter: Service, Sendable {
             try? await Task.sleep(for: interval)
             await flush()
         }
-        // Final drain; retry a few times so a busy database does not lose rows.
+        // The final drain runs in a task of its own: shutdown cancels this service
+        // when its time is up, and cancelled database calls would drop the rows.
+        await Task.detached { await self.drainBeforeExit() }.value
+    }
+
+    /// Writes what is left, retrying a few times so a busy database loses nothing.
+    private func drainBeforeExit() async {
         for _ in 0..<50 where pendingCount > 0 {
             await flush()
             if pendingCount > 0 { try? await Task.sleep(for: .milliseconds(100)) }

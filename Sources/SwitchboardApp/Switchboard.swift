@@ -7,6 +7,7 @@ import NIOCore
 import Policy
 import ServiceLifecycle
 import Storage
+import UnixSignals
 import Upstream
 
 /// The composition root: turns a configuration into the running gateway. `serve`
@@ -70,16 +71,20 @@ public struct Switchboard: Sendable {
             configuration: config)
     }
 
+    /// The service group that runs the gateway; graceful shutdown is bounded by
+    /// the configured time, after which remaining work is cancelled.
+    public func serviceGroup(signals: [UnixSignal], logger: Logger) -> ServiceGroup {
+        var config = ServiceGroupConfiguration(
+            services: [.init(service: application)], gracefulShutdownSignals: signals, cancellationSignals: [], logger: logger)
+        config.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        config.maximumCancellationDuration = .seconds(5)
+        return ServiceGroup(configuration: config)
+    }
+
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully within the
     /// configured time, and closes the store.
     public func run(logger: Logger) async throws {
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: application)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                cancellationSignals: [],
-                logger: logger
-            ).withShutdownTimeout(configuration.shutdownTimeout))
+        let group = serviceGroup(signals: [.sigterm, .sigint], logger: logger)
         do {
             try await group.run()
         } catch {
@@ -97,15 +102,6 @@ public struct Switchboard: Sendable {
         if snapshot.keys.count == 0 {
             logger.notice("no client keys yet: create one with `switchboard keys create --name NAME`, or under keys: in the config file")
         }
-    }
-}
-
-extension ServiceGroupConfiguration {
-    func withShutdownTimeout(_ timeout: Duration) -> Self {
-        var copy = self
-        copy.maximumGracefulShutdownDuration = timeout
-        copy.maximumCancellationDuration = .seconds(5)
-        return copy
     }
 }
 
