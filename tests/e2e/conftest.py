@@ -1,0 +1,145 @@
+"""Starts the fake upstream and the real gateway binary for the SDK tests.
+
+The gateway runs exactly as a user runs it: `switchboard serve --config FILE`,
+embedded SQLite on disk. Only the provider is fake (this machine cannot reach
+the real ones); it speaks the OpenAI and Anthropic wire formats on loopback.
+"""
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
+KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
+OPENAI_SECRET = "sk-upstream-e2e-openai"
+ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
+BEHAVIOUR_MODELS = ["echo", "fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream"]
+
+
+class Gateway:
+    def __init__(self, port, db_path, process):
+        self.port = port
+        self.db_path = db_path
+        self.process = process
+        self.openai_base = f"http://127.0.0.1:{port}/v1"
+        self.anthropic_base = f"http://127.0.0.1:{port}"
+
+    def ledger_row(self, request_id, timeout=10.0):
+        """The ledger row of one request, read from the gateway's SQLite file."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with sqlite3.connect(self.db_path) as db:
+                db.row_factory = sqlite3.Row
+                row = db.execute("SELECT * FROM ledger WHERE request_id = ?", (request_id,)).fetchone()
+                if row is not None:
+                    return dict(row)
+            time.sleep(0.05)
+        raise AssertionError(f"no ledger row for {request_id}")
+
+    def ledger_count(self, request_id):
+        with sqlite3.connect(self.db_path) as db:
+            return db.execute("SELECT COUNT(*) FROM ledger WHERE request_id = ?", (request_id,)).fetchone()[0]
+
+
+class Output:
+    """Collects a process's output on a thread, so a full pipe never blocks it."""
+
+    def __init__(self, process):
+        self.lines = []
+        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.thread.start()
+
+    def _read(self, process):
+        for line in process.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, pattern, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                match = re.search(pattern, line)
+                if match:
+                    return match
+            time.sleep(0.05)
+        raise RuntimeError("process did not start:\n" + "".join(self.lines))
+
+    def text(self):
+        self.thread.join(timeout=10)
+        return "".join(self.lines)
+
+
+@pytest.fixture(scope="session")
+def gateway():
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-e2e-"))
+    fake = subprocess.Popen(
+        [str(BIN / "fake-upstream"), "0", f"{OPENAI_SECRET},{ANTHROPIC_SECRET}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    fake_port = int(Output(fake).wait_for(r"listening (\d+)").group(1))
+    models = ", ".join(BEHAVIOUR_MODELS)
+    config = workdir / "switchboard.yaml"
+    config.write_text(f"""
+listen: 127.0.0.1:0
+database: sqlite:{workdir}/data/switchboard.db
+accounts:
+  - name: openai-1
+    provider: openai
+    base_url: http://127.0.0.1:{fake_port}/v1
+    api_key: ${{E2E_OPENAI_SECRET}}
+    models: [gpt-4o-mini, {models}]
+  - name: anthropic-1
+    provider: anthropic
+    base_url: http://127.0.0.1:{fake_port}
+    api_key: {ANTHROPIC_SECRET}
+    models: [claude-sonnet-4-5, {models}]
+keys:
+  - name: e2e
+    key: {KEY}
+""")
+    env = dict(os.environ, E2E_OPENAI_SECRET=OPENAI_SECRET)
+    env.pop("SWITCHBOARD_MASTER_KEY", None)
+    process = subprocess.Popen(
+        [str(BIN / "switchboard"), "serve", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir,
+    )
+    output = Output(process)
+    port = int(output.wait_for(r"address=127\.0\.0\.1:(\d+) .*switchboard listening").group(1))
+    yield Gateway(port, workdir / "data" / "switchboard.db", process)
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=30)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+    output = output.text()
+    assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
+    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET):
+        assert secret not in output, "a secret was logged"
+
+
+@pytest.fixture(scope="session")
+def prices():
+    return json.loads((ROOT / "Sources" / "Policy" / "Resources" / "model_prices.json").read_text())
+
+
+def expected_cost_picos(prices, model, uncached=0, cache_read=0, cache_write_5m=0, output=0):
+    """The exact cost in picodollars, from the bundled LiteLLM-format table."""
+    entry = prices[model]
+    rate = lambda field: Decimal(str(entry[field])) * Decimal(10) ** 12
+    total = uncached * rate("input_cost_per_token") + output * rate("output_cost_per_token")
+    if cache_read:
+        total += cache_read * rate("cache_read_input_token_cost")
+    if cache_write_5m:
+        total += cache_write_5m * rate("cache_creation_input_token_cost")
+    assert total == total.to_integral_value()
+    return int(total)
