@@ -1,5 +1,4 @@
 import Dialects
-import Foundation
 import Engine
 import Hummingbird
 import NIOCore
@@ -72,9 +71,10 @@ public struct ClientRoutes: Sendable {
     /// The key a request presents: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`.
     static func credential(_ request: Request) -> String? {
         if let authorization = request.headers[.authorization] {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return String(parts[1]).trimmingCharacters(in: .whitespaces)
+            let utf8 = authorization.utf8
+            if utf8.count > 7, utf8.prefix(7).map({ $0 | 0x20 }).elementsEqual("bearer ".utf8) {
+                let token = utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
+                return String(Substring(token))
             }
         }
         return request.headers[HeaderNames.apiKey] ?? request.headers[HeaderNames.googAPIKey]

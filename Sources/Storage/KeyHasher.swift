@@ -14,7 +14,7 @@ public struct KeyHasher: Sendable {
 
     /// The hex hash of a key.
     public func hash(_ key: String) -> String {
-        HMAC<SHA256>.authenticationCode(for: Data(key.utf8), using: secret).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(key.utf8), using: secret))
     }
 
     /// The setting that holds the sealed hash secret.
@@ -75,4 +75,19 @@ public enum KeyGenerator {
 
     /// The last four characters.
     public static func lastFour(of key: String) -> String { String(key.suffix(4)) }
+}
+
+/// Lowercase hex, without Foundation's formatter (which is slow on the hot path).
+enum Hex {
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

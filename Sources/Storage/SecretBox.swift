@@ -22,7 +22,7 @@ public struct SecretBox: Sendable {
     public init(masterKey: SymmetricKey) {
         self.key = masterKey
         let digest = SHA256.hash(data: Data("switchboard-key-id".utf8) + masterKey.withUnsafeBytes { Data($0) })
-        self.keyID = digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        self.keyID = Hex.encode(digest.prefix(8))
     }
 
     /// Seals a secret.

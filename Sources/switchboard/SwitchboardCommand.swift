@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import SwitchboardApp
 
 /// `switchboard`: the gateway and its admin commands.
@@ -11,6 +13,14 @@ struct SwitchboardCommand: AsyncParsableCommand {
         abstract: "A self-hosted LLM API gateway.",
         subcommands: [Serve.self, Keys.self, Accounts.self, Usage.self],
         defaultSubcommand: Serve.self)
+
+    /// Runs Swift concurrency's jobs on NIO's event loops first: request handlers
+    /// and the sockets they use then share threads instead of hopping between two
+    /// pools on every await. It must happen before any other task runs.
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }
 
 /// The options every subcommand shares: where the configuration is.

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Benchmark: the gateway in front of a fast fake upstream (nginx serving fixed
+# OpenAI bodies), loaded with wrk on loopback in bounded runs. Prints requests/s,
+# p50/p99 latency, the latency the gateway adds, CPU time per request and RSS,
+# for JSON and streaming chat completions. Installs nginx and wrk if missing.
+#
+#   bench/run.sh            # 10 s per run
+#   DURATION=30 bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light wrk
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+swift build -c release --product switchboard >/dev/null
+BIN="$(swift build -c release --show-bin-path)/switchboard"
+WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
+UPSTREAM_PORT=18901
+GATEWAY_PORT=18900
+KEY=sk-sb-bench-0123456789abcdefghijklmnopqrstuvw
+
+cleanup() {
+  [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  sleep 0.5
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- the fake upstream: fixed bodies, the shape and size of real answers -----
+JSON_BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"completion_tokens":9,"total_tokens":30},"system_fingerprint":null}'
+{
+  printf 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":null}\n\n'
+  for word in Hello '!' ' How' ' can' ' I' ' help' ' you' ' today' '?'; do
+    printf 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":null}],"usage":null}\n\n' "$word"
+  done
+  printf 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\n\n'
+  printf 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":21,"completion_tokens":9,"total_tokens":30}}\n\n'
+  printf 'data: [DONE]\n\n'
+} > "$WORK/stream.sse"
+printf '%s' "$JSON_BODY" > "$WORK/chat.json"
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT reuseport;
+    location = /json/v1/chat/completions { default_type application/json; return 200 '$(cat "$WORK/chat.json")'; }
+    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$(cat "$WORK/stream.sse")'; }
+  }
+}
+NGINX
+"$NGINX" -c "$WORK/nginx.conf" -p "$WORK" -e "$WORK/nginx-error.log"
+
+# --- the gateway -----------------------------------------------------------
+cat > "$WORK/switchboard.yaml" <<YAML
+listen: 127.0.0.1:$GATEWAY_PORT
+database: sqlite:$WORK/data/switchboard.db
+log_level: warning
+accounts:
+  - name: json
+    provider: openai
+    base_url: http://127.0.0.1:$UPSTREAM_PORT/json/v1
+    api_key: sk-upstream-bench
+    models: [gpt-4o-mini]
+  - name: stream
+    provider: openai
+    base_url: http://127.0.0.1:$UPSTREAM_PORT/stream/v1
+    api_key: sk-upstream-bench
+    models: [gpt-4o-mini-stream]
+    model_map: {gpt-4o-mini-stream: gpt-4o-mini}
+keys:
+  - name: bench
+    key: $KEY
+YAML
+(cd "$WORK" && exec "$BIN" serve --config "$WORK/switchboard.yaml" 2>"$WORK/gateway.log") &
+GATEWAY_PID=$!
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/health" && break
+  sleep 0.1
+done
+sleep 1
+IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
+
+# --- load ------------------------------------------------------------------
+cat > "$WORK/json.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+cat > "$WORK/stream.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini-stream","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+
+cpu_ticks() { awk '{print $14 + $15}' /proc/$GATEWAY_PID/stat; }
+TICKS=$(getconf CLK_TCK)
+
+# run NAME URL SCRIPT CONNECTIONS → one result line
+run() {
+  local name=$1 url=$2 script=$3 conns=$4 threads=1
+  [ "$conns" -gt 1 ] && threads=2
+  local before after out reqs rps p50 p99 cpu_us
+  before=$(cpu_ticks)
+  out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url")
+  after=$(cpu_ticks)
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  if [[ $url == *":$GATEWAY_PORT"* ]]; then
+    cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+  else
+    cpu_us="-"
+  fi
+  if echo "$out" | grep -q "Non-2xx"; then echo "!! $name: non-2xx responses" >&2; echo "$out" >&2; fi
+  printf '%-28s %4s %10s %10s %10s %12s\n' "$name" "$conns" "$rps" "$p50" "$p99" "$cpu_us"
+}
+
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v } else { sub(/s$/, "", v); print v * 1000 } }'; }
+
+UP_JSON="http://127.0.0.1:$UPSTREAM_PORT/json/v1/chat/completions"
+UP_STREAM="http://127.0.0.1:$UPSTREAM_PORT/stream/v1/chat/completions"
+GW="http://127.0.0.1:$GATEWAY_PORT/v1/chat/completions"
+
+# Warm up connections and caches.
+wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
+wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
+
+echo "Switchboard benchmark: $(nproc) cores, ${DURATION}s per run, wrk and nginx on the same machine"
+printf '%-28s %4s %10s %10s %10s %12s\n' "run" "conn" "req/s" "p50" "p99" "cpu µs/req"
+R1=$(run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" 1); echo "$R1"
+R2=$(run "through gateway, JSON" "$GW" "$WORK/json.lua" 1); echo "$R2"
+R3=$(run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" 1); echo "$R3"
+R4=$(run "through gateway, stream" "$GW" "$WORK/stream.lua" 1); echo "$R4"
+run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" 50
+run "through gateway, JSON" "$GW" "$WORK/json.lua" 50
+run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" 50
+run "through gateway, stream" "$GW" "$WORK/stream.lua" 50
+
+added() { awk -v a="$(to_ms "$(echo "$1" | awk '{print $(NF-2)}')")" -v b="$(to_ms "$(echo "$2" | awk '{print $(NF-2)}')")" 'BEGIN { printf "%.3f ms", a - b }'; }
+echo
+echo "latency the gateway adds at p50, concurrency 1: JSON $(added "$R2" "$R1"), stream $(added "$R4" "$R3")"
+PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$GATEWAY_PID/status)
+echo "gateway RSS: idle $((IDLE_RSS_KB / 1024)) MB, peak $((PEAK_RSS_KB / 1024)) MB"
+ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ledger').fetchone()[0])" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
+echo "ledger rows written: $ROWS"
