@@ -1,4 +1,5 @@
 public import SwitchboardCore
+import Foundation
 
 /// What a relay does with one upstream event.
 public enum StreamVerdict: Sendable, Equatable {
@@ -51,7 +52,12 @@ public struct OpenAIChatStreamObserver: StreamObserver {
         }
         var data = event.data
         return data.withUTF8 { bytes in
-            let reader = JSONReader(UnsafeRawBufferPointer(bytes))
+            let raw = UnsafeRawBufferPointer(bytes)
+            // Most chunks carry `"usage":null` and no error: skip parsing them.
+            guard Self.mayHaveObject(named: "usage", in: raw) || Self.mayHaveObject(named: "error", in: raw) else {
+                return .forward
+            }
+            let reader = JSONReader(raw)
             guard let root = try? reader.validateDocument(), root.kind == .object else { return .forward }
             if let error = reader.member("error", of: root), error.kind == .object {
                 upstreamErrorType = reader.member("type", of: error).flatMap(reader.string) ?? "error"
@@ -63,6 +69,32 @@ public struct OpenAIChatStreamObserver: StreamObserver {
             let usageOnly = choices.map { reader.isEmptyContainer($0) } ?? true
             return usageOnly && !clientWantsUsage ? .drop : .forward
         }
+    }
+}
+
+extension OpenAIChatStreamObserver {
+    /// Whether `"name"` followed by `:` and `{` appears anywhere in the text. A
+    /// top-level member holding an object always matches, so a miss proves there
+    /// is none; a hit (even inside a string) only costs a full parse.
+    static func mayHaveObject(named name: StaticString, in bytes: UnsafeRawBufferPointer) -> Bool {
+        let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        guard bytes.count > key.count + 3 else { return false }
+        var index = 0
+        while index + key.count + 2 < bytes.count {
+            if bytes[index] == UInt8(ascii: "\""), bytes[index + key.count + 1] == UInt8(ascii: "\""),
+                memcmp(bytes.baseAddress! + index + 1, key.baseAddress!, key.count) == 0
+            {
+                var next = index + key.count + 2
+                while next < bytes.count, bytes[next] == 0x20 || bytes[next] == 0x09 || bytes[next] == 0x0A || bytes[next] == 0x0D { next += 1 }
+                if next < bytes.count, bytes[next] == UInt8(ascii: ":") {
+                    next += 1
+                    while next < bytes.count, bytes[next] == 0x20 || bytes[next] == 0x09 || bytes[next] == 0x0A || bytes[next] == 0x0D { next += 1 }
+                    if next < bytes.count, bytes[next] == UInt8(ascii: "{") { return true }
+                }
+            }
+            index += 1
+        }
+        return false
     }
 }
 

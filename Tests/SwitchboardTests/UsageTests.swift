@@ -1,4 +1,4 @@
-import Dialects
+@testable import Dialects
 import NIOCore
 import SwitchboardCore
 import Testing
@@ -74,5 +74,22 @@ import Testing
 
         var none = #"{"type":"message"}"#
         #expect(none.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .anthropicMessages) } == nil)
+    }
+}
+
+@Suite struct UsagePrefilterTests {
+    func check(_ text: String, _ name: StaticString) -> Bool {
+        var text = text
+        return text.withUTF8 { OpenAIChatStreamObserver.mayHaveObject(named: name, in: UnsafeRawBufferPointer($0)) }
+    }
+
+    @Test func findsObjectsAndSkipsNulls() {
+        #expect(check(#"{"choices":[],"usage":{"prompt_tokens":1}}"#, "usage"))
+        #expect(check(#"{"usage" : { "prompt_tokens":1}}"#, "usage"))
+        #expect(check("{\"usage\"\n:\n{}}", "usage"))
+        #expect(!check(#"{"choices":[{"delta":{"content":"hi"}}],"usage":null}"#, "usage"))
+        #expect(!check(#"{"usage":null}"#, "error"))
+        #expect(check(#"{"error":{"message":"x"}}"#, "error"))
+        #expect(!check(#"{"usage"#, "usage"))
     }
 }
