@@ -39,6 +39,23 @@ import Testing
         }
     }
 
+    @Test func expiredKeysAreRefusedLikeUnknownOnes() async throws {
+        let expired = "sk-sb-expired-0123456789abcdefghijkl"
+        let future = "sk-sb-future-0123456789abcdefghijklm"
+        try await withHarness(configure: {
+            $0.keys += [
+                .init(name: "expired", key: expired, expiresAt: Date().addingTimeInterval(-60)),
+                .init(name: "future", key: future, expiresAt: Date().addingTimeInterval(3600)),
+            ]
+        }) { harness in
+            let refused = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: expired)
+            let unknown = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: "sk-sb-nope")
+            #expect(refused.status == 401 && refused.body == unknown.body)
+            let accepted = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: future)
+            #expect(accepted.status == 200)
+        }
+    }
+
     @Test func malformedMissingAndUnknownModels() async throws {
         try await withHarness { harness in
             let malformed = try await harness.send("/v1/chat/completions", body: #"{"model": "gpt-4o-mini", "messages": [}"#)

@@ -27,10 +27,12 @@ BEHAVIOUR_MODELS = ["echo", "fail-429", "fail-529", "fail-500", "drop-after-firs
 
 
 class Gateway:
-    def __init__(self, port, db_path, process):
+    def __init__(self, port, db_path, process, config, env):
         self.port = port
         self.db_path = db_path
         self.process = process
+        self.config = config
+        self.env = env
         self.openai_base = f"http://127.0.0.1:{port}/v1"
         self.anthropic_base = f"http://127.0.0.1:{port}"
 
@@ -45,6 +47,15 @@ class Gateway:
                     return dict(row)
             time.sleep(0.05)
         raise AssertionError(f"no ledger row for {request_id}")
+
+    def cli(self, *args):
+        """Runs a `switchboard` admin command against the running gateway's database."""
+        result = subprocess.run(
+            [str(BIN / "switchboard"), *args, "--config", str(self.config)],
+            capture_output=True, text=True, env=self.env, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout, result.stderr
 
     def ledger_count(self, request_id):
         with sqlite3.connect(self.db_path) as db:
@@ -114,7 +125,7 @@ keys:
     )
     output = Output(process)
     port = int(output.wait_for(r"address=127\.0\.0\.1:(\d+) .*switchboard listening").group(1))
-    yield Gateway(port, workdir / "data" / "switchboard.db", process)
+    yield Gateway(port, workdir / "data" / "switchboard.db", process, config, env)
     process.send_signal(signal.SIGTERM)
     try:
         code = process.wait(timeout=30)
