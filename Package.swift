@@ -51,10 +51,10 @@ let package = Package(
             name: "Upstream",
             dependencies: [
                 "SwitchboardCore",
-                "Dialects",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
@@ -67,7 +67,6 @@ let package = Package(
                 "Upstream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -75,6 +74,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "Dialects",
+                "Upstream",
                 "Engine",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]

@@ -7,18 +7,21 @@ import Storage
 import SwitchboardCore
 import Upstream
 
-/// The request pipeline: authenticate, select, send, relay, settle.
+/// The request pipeline: authenticate, read, select, send, relay, settle.
 /// It knows nothing of the HTTP server; `HTTPServer` adapts it.
 public final class Gateway: Sendable {
     /// Settings that shape the pipeline.
     public struct Configuration: Sendable {
         /// How many times a request may move to another account before giving up.
         public var maxFailovers: Int
+        /// The largest request body accepted.
+        public var maxBodyBytes: Int
         /// The largest upstream error body read (for classification and pass-through).
         public var maxErrorBodyBytes: Int
 
-        public init(maxFailovers: Int = 3, maxErrorBodyBytes: Int = 64 * 1024) {
+        public init(maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024) {
             self.maxFailovers = maxFailovers
+            self.maxBodyBytes = maxBodyBytes
             self.maxErrorBodyBytes = maxErrorBodyBytes
         }
     }
@@ -51,8 +54,14 @@ public final class Gateway: Sendable {
         return snapshots.snapshot.keys.authenticate(hash: hasher.hash(credential), now: Date())
     }
 
-    /// Handles one generation request (chat completions or messages).
+    /// Handles one generation request (chat completions or messages). Every call
+    /// leaves exactly one ledger row.
     public func handle(_ request: GatewayRequest) async -> GatewayResponse {
+        guard !ledger.isBacklogged else {
+            // The ledger cannot keep up (the database is failing): serving would
+            // mean requests without records, so refuse until it recovers.
+            return errorResponse(GatewayError(.ledgerUnavailable, retryAfterSeconds: 5), dialect: request.dialect, requestID: request.requestID)
+        }
         let settlement = Settlement(
             row: LedgerRow(requestID: request.requestID, createdAt: Date(), dialect: request.dialect.rawValue, status: 0, outcome: ""),
             ledger: ledger, started: request.receivedAt)
@@ -65,7 +74,7 @@ public final class Gateway: Sendable {
         }
         let client: ClientRequest
         do {
-            client = try ClientRequest.inspect(request.body, dialect: request.dialect)
+            client = try ClientRequest.inspect(try await readBody(request.body), dialect: request.dialect)
         } catch {
             return fail(error, request: request, settlement: settlement, outcome: "client_error")
         }
@@ -82,21 +91,42 @@ public final class Gateway: Sendable {
             return fail(
                 GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format; this gateway does not translate between formats yet.", param: "model"),
                 request: request, settlement: settlement, outcome: "client_error")
-        case .noneUsable:
+        case .noneUsable(let skipped):
+            // Account names and reasons are for admins: logged, not told to the client.
+            logger.warning("no usable account", metadata: [
+                "request": "\(request.requestID)", "model": "\(client.model)",
+                "skipped": "\(skipped.map { "\($0.account): \($0.reason)" }.joined(separator: "; "))",
+            ])
             return fail(GatewayError(.noUsableAccount), request: request, settlement: settlement, outcome: "no_account")
         case .candidates(let accounts):
             return await relay(client, request: request, accounts: accounts, settlement: settlement)
         }
     }
 
-    /// The models a key may use, in the asking client's shape.
-    public func models(credential: String?, shape: ModelList.Shape, requestID: String, dialect: Dialect) -> GatewayResponse {
+    /// Reads the body within the configured limit; a declared oversize body is
+    /// refused before a byte of it is read.
+    func readBody(_ source: BodySource) async throws(GatewayError) -> ByteBuffer {
+        let limit = configuration.maxBodyBytes
+        let tooLarge = GatewayError(.bodyTooLarge, message: "The request body is larger than this gateway accepts (\(ByteCount.describe(limit))).")
+        if let declared = source.declaredLength, declared > limit { throw tooLarge }
+        do {
+            return try await source.read(limit)
+        } catch .tooLarge {
+            throw tooLarge
+        } catch {
+            throw GatewayError(.invalidRequest, message: "The request body could not be read.")
+        }
+    }
+
+    /// The models a key may use from a client speaking `dialect`, in its shape.
+    public func models(credential: String?, dialect: Dialect, requestID: String) -> GatewayResponse {
         guard authenticate(credential) != nil else {
             return errorResponse(GatewayError(.unauthorized), dialect: dialect, requestID: requestID)
         }
-        let entries = snapshots.snapshot.accounts.listedModels().map {
+        let entries = snapshots.snapshot.accounts.servableModels(dialect: dialect).map {
             ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue)
         }
+        let shape: ModelList.Shape = dialect == .anthropicMessages ? .anthropic : .openAI
         return GatewayResponse(
             status: 200, headers: [("content-type", "application/json")], body: .full(ModelList.body(entries, shape: shape)))
     }
@@ -105,6 +135,7 @@ public final class Gateway: Sendable {
     public func errorResponse(_ error: GatewayError, dialect: Dialect, requestID: String) -> GatewayResponse {
         var headers = [("content-type", "application/json")]
         if let retry = error.retryAfterSeconds { headers.append(("retry-after", String(retry))) }
+        if error.code == .bodyTooLarge { headers.append(("connection", "close")) }
         return GatewayResponse(
             status: error.status, headers: headers, body: .full(ErrorBody.json(error, dialect: dialect, requestID: requestID)))
     }
@@ -121,5 +152,12 @@ public final class Gateway: Sendable {
             return (.zero, false)
         }
         return (price.cost(usage), true)
+    }
+}
+
+/// Byte counts for people.
+enum ByteCount {
+    static func describe(_ bytes: Int) -> String {
+        bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
 }

@@ -11,15 +11,15 @@ public struct GatewayRequest: Sendable {
     public var credential: String?
     /// Request headers, lowercase names.
     public var headers: [(name: String, value: String)]
-    /// The body as received.
-    public var body: ByteBuffer
+    /// The body, read only once the key is known to be good.
+    public var body: BodySource
     /// When the request arrived, for latency.
     public var receivedAt: ContinuousClock.Instant
 
     /// Creates a request.
     public init(
         requestID: String, dialect: Dialect, credential: String?, headers: [(name: String, value: String)],
-        body: ByteBuffer, receivedAt: ContinuousClock.Instant = .now
+        body: BodySource, receivedAt: ContinuousClock.Instant = .now
     ) {
         self.requestID = requestID
         self.dialect = dialect
@@ -31,6 +31,37 @@ public struct GatewayRequest: Sendable {
 
     /// The first value of a header.
     public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+}
+
+/// A request body not read yet: the engine reads it after authentication, so an
+/// unauthenticated client cannot make the gateway buffer megabytes.
+public struct BodySource: Sendable {
+    /// The length the client declared, if it did.
+    public var declaredLength: Int?
+    /// Reads the whole body, failing once it passes `limit` bytes.
+    public var read: @Sendable (_ limit: Int) async throws(BodyReadFailure) -> ByteBuffer
+
+    /// Creates a source.
+    public init(declaredLength: Int?, read: @escaping @Sendable (_ limit: Int) async throws(BodyReadFailure) -> ByteBuffer) {
+        self.declaredLength = declaredLength
+        self.read = read
+    }
+
+    /// A body already in memory.
+    public static func buffer(_ buffer: ByteBuffer) -> BodySource {
+        BodySource(declaredLength: buffer.readableBytes) { limit throws(BodyReadFailure) in
+            guard buffer.readableBytes <= limit else { throw .tooLarge }
+            return buffer
+        }
+    }
+}
+
+/// Why a request body could not be read.
+public enum BodyReadFailure: Error, Sendable {
+    /// It is larger than the gateway accepts.
+    case tooLarge
+    /// The client stopped sending it.
+    case unreadable
 }
 
 /// Writes one piece of a streamed response; waits while the client is slow.

@@ -6,32 +6,53 @@ import SwitchboardCore
 
 /// Writes ledger rows off the response path, in batches.
 ///
-/// `record` only appends to memory; the service flushes every interval and once
-/// more after graceful shutdown, when the HTTP server (shut down first) has no
-/// request left that could add a row. A failed batch stays queued and is retried;
-/// the store skips request ids it already has, so a retry never doubles a row.
+/// `record` only appends to memory; the service flushes every interval. At
+/// shutdown it keeps flushing until no request is still open (every open
+/// request settles, however it ends) or a hard deadline passes. A failed batch
+/// stays queued and is retried; the store skips request ids it already has, so a
+/// retry never doubles a row.
 public final class LedgerWriter: Service, Sendable {
     let store: any GatewayStore
     let interval: Duration
     let logger: Logger
+    /// Rows queued beyond this mean the database is failing; new requests are refused.
+    let backlogLimit: Int
+    /// How long the final drain waits for open requests to settle.
+    let drainDeadline: Duration
     private let queue = Mutex<[LedgerRow]>([])
+    private let openRequests = Atomic<Int>(0)
     /// One flush at a time, so two flushes never race over the same rows.
     private let flushLock = AsyncLock()
 
     /// Creates the writer.
-    public init(store: any GatewayStore, interval: Duration = .milliseconds(100), logger: Logger) {
+    public init(
+        store: any GatewayStore, interval: Duration = .milliseconds(100), backlogLimit: Int = 100_000,
+        drainDeadline: Duration = .seconds(10), logger: Logger
+    ) {
         self.store = store
         self.interval = interval
+        self.backlogLimit = backlogLimit
+        self.drainDeadline = drainDeadline
         self.logger = logger
     }
 
-    /// Queues a row. Never blocks, never fails.
-    public func record(_ row: LedgerRow) {
+    /// A request started; it will `record` exactly one row.
+    func opened() { openRequests.add(1, ordering: .relaxed) }
+
+    /// Queues the row of a request that `opened`. Never blocks, never fails.
+    func record(_ row: LedgerRow) {
         queue.withLock { $0.append(row) }
+        openRequests.subtract(1, ordering: .relaxed)
     }
 
     /// Rows waiting to be written.
     public var pendingCount: Int { queue.withLock { $0.count } }
+
+    /// Requests that have not settled yet.
+    public var openCount: Int { openRequests.load(ordering: .relaxed) }
+
+    /// Whether so many rows wait that the database is evidently not taking them.
+    public var isBacklogged: Bool { pendingCount > backlogLimit }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -43,14 +64,15 @@ public final class LedgerWriter: Service, Sendable {
         await Task.detached { await self.drainBeforeExit() }.value
     }
 
-    /// Writes what is left, retrying a few times so a busy database loses nothing.
+    /// Writes until nothing is queued and no request is open, or the deadline passes.
     private func drainBeforeExit() async {
-        for _ in 0..<50 where pendingCount > 0 {
+        let deadline = ContinuousClock.now + drainDeadline
+        while pendingCount > 0 || openCount > 0, ContinuousClock.now < deadline {
             await flush()
-            if pendingCount > 0 { try? await Task.sleep(for: .milliseconds(100)) }
+            if pendingCount > 0 || openCount > 0 { try? await Task.sleep(for: .milliseconds(50)) }
         }
-        if pendingCount > 0 {
-            logger.critical("ledger rows could not be written before exit", metadata: ["rows": "\(pendingCount)"])
+        if pendingCount > 0 || openCount > 0 {
+            logger.critical("ledger rows could not be written before exit", metadata: ["queued": "\(pendingCount)", "open": "\(openCount)"])
         }
     }
 
@@ -71,4 +93,3 @@ public final class LedgerWriter: Service, Sendable {
         }
     }
 }
-

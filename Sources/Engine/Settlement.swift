@@ -16,6 +16,7 @@ final class Settlement: Sendable {
         self.row = Mutex(row)
         self.ledger = ledger
         self.started = started
+        ledger.opened()
     }
 
     /// Edits the row before settling (who served, how many attempts).

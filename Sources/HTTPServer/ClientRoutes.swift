@@ -7,29 +7,21 @@ import SwitchboardCore
 /// The client-facing API: the routes real SDKs and agent CLIs call.
 public struct ClientRoutes: Sendable {
     let gateway: Gateway
-    /// The largest request body accepted.
-    let maxBodyBytes: Int
 
     /// Creates the routes.
-    public init(gateway: Gateway, maxBodyBytes: Int) {
-        self.gateway = gateway
-        self.maxBodyBytes = maxBodyBytes
-    }
+    public init(gateway: Gateway) { self.gateway = gateway }
 
     /// Adds the routes to a router.
     public func register(on router: Router<GatewayRequestContext>) {
         router.post("/v1/chat/completions") { request, context in
-            try await self.generate(request, context: context, dialect: .openAIChat)
+            await self.generate(request, context: context, dialect: .openAIChat)
         }
         router.post("/v1/messages") { request, context in
-            try await self.generate(request, context: context, dialect: .anthropicMessages)
+            await self.generate(request, context: context, dialect: .anthropicMessages)
         }
         router.get("/v1/models") { request, context in
-            let anthropic = request.headers[HeaderNames.anthropicVersion] != nil
-            let response = gateway.models(
-                credential: Self.credential(request), shape: anthropic ? .anthropic : .openAI,
-                requestID: context.requestID, dialect: anthropic ? .anthropicMessages : .openAIChat)
-            return Self.convert(response)
+            let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
+            return Self.convert(gateway.models(credential: Self.credential(request), dialect: dialect, requestID: context.requestID))
         }
         // Liveness, and the preconnect probes agent CLIs send to the base URL.
         router.get("/health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
@@ -37,35 +29,28 @@ public struct ClientRoutes: Sendable {
         router.head("/api/hello") { _, _ in Response(status: .ok) }
     }
 
-    /// Reads the body within the limit and hands the request to the engine.
-    func generate(_ request: Request, context: GatewayRequestContext, dialect: Dialect) async throws -> Response {
-        // Refuse a declared oversize body before reading a byte of it.
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
-            return tooLarge(dialect: dialect, context: context)
-        }
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: maxBodyBytes)
-        } catch is NIOTooManyBytesError {
-            return tooLarge(dialect: dialect, context: context)
-        }
+    /// Hands a generation request to the engine, which reads the body only once
+    /// the key is known to be good.
+    func generate(_ request: Request, context: GatewayRequestContext, dialect: Dialect) async -> Response {
         var headers: [(name: String, value: String)] = []
         for (name, text) in HeaderNames.passedToEngine {
             if let value = request.headers[name] { headers.append((text, value)) }
+        }
+        let stream = request.body
+        let body = BodySource(declaredLength: request.headers[.contentLength].flatMap(Int.init)) { limit throws(BodyReadFailure) in
+            do {
+                return try await stream.collect(upTo: limit)
+            } catch is NIOTooManyBytesError {
+                throw .tooLarge
+            } catch {
+                throw .unreadable
+            }
         }
         let response = await gateway.handle(
             GatewayRequest(
                 requestID: context.requestID, dialect: dialect, credential: Self.credential(request), headers: headers,
                 body: body, receivedAt: context.receivedAt))
         return Self.convert(response)
-    }
-
-    private func tooLarge(dialect: Dialect, context: GatewayRequestContext) -> Response {
-        let limit = maxBodyBytes >= 1 << 20 ? "\(maxBodyBytes >> 20) MiB" : "\(maxBodyBytes) bytes"
-        return ErrorRendering.response(
-            GatewayError(.bodyTooLarge, message: "The request body is larger than this gateway accepts (\(limit))."),
-            dialect: dialect, requestID: context.requestID)
     }
 
     /// The key a request presents: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`.
@@ -99,4 +84,3 @@ public struct ClientRoutes: Sendable {
         }
     }
 }
-

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Upstream
 
 /// Header names used on every request, made once.
 enum HeaderNames {
@@ -10,12 +11,8 @@ enum HeaderNames {
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let retryAfter = HTTPField.Name("retry-after")!
 
-    /// Request headers the engine may need, by lowercase name.
-    static let passedToEngine: [(HTTPField.Name, String)] = [
-        (anthropicVersion, "anthropic-version"),
-        (anthropicBeta, "anthropic-beta"),
-        (.userAgent, "user-agent"),
-    ]
+    /// Request headers the engine may need (those it forwards upstream), by lowercase name.
+    static let passedToEngine: [(HTTPField.Name, String)] = UpstreamRequest.forwardableHeaders.map { (HTTPField.Name($0)!, $0) }
 
     /// A name for a header the engine returns; the common ones are not rebuilt.
     static func name(_ text: String) -> HTTPField.Name? {
@@ -23,6 +20,7 @@ enum HeaderNames {
         case "content-type": return .contentType
         case "cache-control": return .cacheControl
         case "retry-after": return retryAfter
+        case "connection": return .connection
         default: return HTTPField.Name(text)
         }
     }

@@ -46,6 +46,11 @@ public struct AccountEntry: Sendable, Equatable {
     public func upstreamModel(for model: String) -> String { modelMap[model] ?? model }
 }
 
+extension AccountEntry: CustomStringConvertible {
+    /// The account without its secret, safe to log.
+    public var description: String { "Account(\(name), \(provider.rawValue), \(baseURL))" }
+}
+
 /// The outcome of choosing accounts for a request.
 public enum Selection: Sendable, Equatable {
     /// Accounts to try, in order.
@@ -105,10 +110,12 @@ public struct AccountDirectory: Sendable {
         return usable.isEmpty ? .noneUsable(skipped) : .candidates(usable)
     }
 
-    /// The models a client speaking any dialect can reach, with their provider, sorted.
-    public func listedModels() -> [(model: String, provider: Provider)] {
+    /// The models a client speaking `dialect` can be served now (by an enabled,
+    /// usable account of that dialect), with their provider, sorted.
+    public func servableModels(dialect: Dialect) -> [(model: String, provider: Provider)] {
         byModel.compactMap { model, accounts in
-            accounts.first { $0.enabled }.map { (model, $0.provider) }
+            accounts.first { $0.enabled && $0.unusableReason == nil && $0.provider.nativeDialect == dialect }
+                .map { (model, $0.provider) }
         }.sorted { $0.model < $1.model }
     }
 }

@@ -4,8 +4,8 @@ import Foundation
 /// Hashes downstream keys with HMAC-SHA256 under a server secret, so a stolen
 /// database does not allow keys to be checked offline without that secret.
 ///
-/// The hash secret is random, stored sealed under the master key in settings
-/// (so rotating the master key never invalidates keys).
+/// The hash secret is random and stored sealed under the master key in
+/// settings, so a master key rotation re-seals it instead of invalidating keys.
 public struct KeyHasher: Sendable {
     private let secret: SymmetricKey
 
@@ -27,7 +27,14 @@ public struct KeyHasher: Sendable {
         guard let sealed = decode(stored) else {
             throw SecretBox.OpenError(description: "the stored key hash secret is damaged")
         }
-        let text = try box.open(sealed)
+        let text: String
+        do {
+            text = try box.open(sealed)
+        } catch {
+            // Without this secret no client key can be checked: refuse to start,
+            // and say how to recover.
+            throw SecretBox.OpenError(description: "the key hash secret in the database does not open with this master key (\(box.keyID)); it was sealed with \(sealed.keyID). Start with the master key this database was created with (SWITCHBOARD_MASTER_KEY or master.key in the data directory)")
+        }
         guard let data = Data(base64Encoded: text) else {
             throw SecretBox.OpenError(description: "the stored key hash secret is damaged")
         }

@@ -12,16 +12,16 @@ extension SQLiteStore {
             .text(account.notes), .text(account.source),
         ]
         return try await transaction {
-            let existing = try await connection.query("SELECT id FROM accounts WHERE name = ?", [.text(account.name)])
+            let existing = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(account.name)])
             if let id = existing.first?.int("id") {
-                _ = try await connection.query(
+                _ = try await execute(
                     """
                     UPDATE accounts SET provider = ?, base_url = ?, secret_key_id = ?, secret_sealed = ?, models = ?,
                         model_map = ?, priority = ?, enabled = ?, notes = ?, source = ? WHERE id = ?
                     """, binds + [.integer(Int(id))])
                 return try await accountRow(id: id)
             }
-            _ = try await connection.query(
+            _ = try await execute(
                 """
                 INSERT INTO accounts (provider, base_url, secret_key_id, secret_sealed, models, model_map, priority,
                     enabled, notes, source, name, created_at)
@@ -37,15 +37,15 @@ extension SQLiteStore {
 
     public func removeAccount(name: String) async throws -> Bool {
         try await transaction {
-            let rows = try await connection.query("SELECT id FROM accounts WHERE name = ?", [.text(name)])
+            let rows = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(name)])
             guard let id = rows.first?.int("id") else { return false }
-            _ = try await connection.query("DELETE FROM accounts WHERE id = ?", [.integer(Int(id))])
+            _ = try await execute("DELETE FROM accounts WHERE id = ?", [.integer(Int(id))])
             return true
         }
     }
 
     private func accountRow(id: Int64) async throws -> AccountRecord {
-        let rows = try await connection.query("SELECT * FROM accounts WHERE id = ?", [.integer(Int(id))])
+        let rows = try await execute("SELECT * FROM accounts WHERE id = ?", [.integer(Int(id))])
         guard let row = rows.first else { throw StoreError(.notFound, "account \(id) vanished") }
         return try Self.accountRecord(row)
     }

@@ -4,7 +4,7 @@ import SQLiteNIO
 extension SQLiteStore {
     public func insertKey(_ key: KeyInput) async throws -> KeyRecord {
         try await transaction {
-            let existing = try await connection.query("SELECT id FROM keys WHERE name = ?", [.text(key.name)])
+            let existing = try await execute("SELECT id FROM keys WHERE name = ?", [.text(key.name)])
             guard existing.isEmpty else { throw StoreError(.duplicateName, "a key named '\(key.name)' already exists") }
             return try await insertKeyRow(key)
         }
@@ -12,9 +12,9 @@ extension SQLiteStore {
 
     public func upsertKey(_ key: KeyInput) async throws -> KeyRecord {
         try await transaction {
-            let existing = try await connection.query("SELECT id FROM keys WHERE name = ?", [.text(key.name)])
+            let existing = try await execute("SELECT id FROM keys WHERE name = ?", [.text(key.name)])
             guard let id = existing.first?.int("id") else { return try await insertKeyRow(key) }
-            _ = try await connection.query(
+            _ = try await execute(
                 """
                 UPDATE keys SET hash = ?, prefix = ?, last_four = ?, source = ?, expires_at = ?,
                     enabled = CASE WHEN hash = ? THEN enabled ELSE 1 END,
@@ -33,9 +33,9 @@ extension SQLiteStore {
 
     public func revokeKey(name: String, at date: Date) async throws -> Bool {
         try await transaction {
-            let rows = try await connection.query("SELECT id FROM keys WHERE name = ?", [.text(name)])
+            let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
             guard let id = rows.first?.int("id") else { return false }
-            _ = try await connection.query(
+            _ = try await execute(
                 "UPDATE keys SET enabled = 0, revoked_at = COALESCE(revoked_at, ?) WHERE id = ?",
                 [.integer(Int(date.millisecondsSince1970)), .integer(Int(id))])
             return true
@@ -43,7 +43,7 @@ extension SQLiteStore {
     }
 
     private func insertKeyRow(_ key: KeyInput) async throws -> KeyRecord {
-        _ = try await connection.query(
+        _ = try await execute(
             """
             INSERT INTO keys (name, hash, prefix, last_four, enabled, source, created_at, expires_at)
             VALUES (?, ?, ?, ?, 1, ?, ?, ?)
@@ -55,7 +55,7 @@ extension SQLiteStore {
     }
 
     private func keyRow(id: Int64) async throws -> KeyRecord {
-        let rows = try await connection.query("SELECT * FROM keys WHERE id = ?", [.integer(Int(id))])
+        let rows = try await execute("SELECT * FROM keys WHERE id = ?", [.integer(Int(id))])
         guard let row = rows.first else { throw StoreError(.notFound, "key \(id) vanished") }
         return try Self.keyRecord(row)
     }

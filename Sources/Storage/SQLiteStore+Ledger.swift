@@ -23,13 +23,13 @@ extension SQLiteStore {
                 let sql = "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
                     + Array(repeating: placeholders, count: chunk.count).joined(separator: ",")
                     + " ON CONFLICT (request_id) DO NOTHING"
-                _ = try await connection.query(sql, chunk.flatMap(Self.binds))
+                _ = try await execute(sql, chunk.flatMap(Self.binds))
                 start += chunk.count
             }
             var lastUse: [Int64: Int64] = [:]
             for row in rows { if let key = row.keyID { lastUse[key] = max(lastUse[key] ?? 0, row.createdAt.millisecondsSince1970) } }
             for (key, time) in lastUse {
-                _ = try await connection.query(
+                _ = try await execute(
                     "UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
                     [.integer(Int(time)), .integer(Int(key))])
             }

@@ -9,7 +9,9 @@ import SwitchboardCore
 ///
 /// One connection serves the process; `AsyncLock` keeps a transaction's
 /// statements together. The server and the CLI may open the same file at once;
-/// SQLite's own locking (with a busy handler that waits) keeps them apart.
+/// SQLite's own locking keeps them apart: a statement that meets the other's
+/// write lock sleeps and retries for up to 10 s (`busy_timeout`, which replaces
+/// sqlite-nio's handler that retries without sleeping).
 public final class SQLiteStore: GatewayStore {
     let connection: SQLiteConnection
     let lock = AsyncLock()
@@ -24,52 +26,58 @@ public final class SQLiteStore: GatewayStore {
         }
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         let store = SQLiteStore(connection: connection)
-        for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
-            _ = try await connection.query(pragma)
+        for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+            _ = try await store.execute(pragma)
         }
         return store
     }
 
     /// Runs statements under the lock as one transaction.
     func transaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await lock.withLock {
-            _ = try await connection.query("BEGIN IMMEDIATE")
-            do {
-                let result = try await body()
-                _ = try await connection.query("COMMIT")
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
-            }
+        try await lock.withLock { try await unlockedTransaction(body) }
+    }
+
+    /// A transaction for a caller that already holds the lock.
+    private func unlockedTransaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        _ = try await execute("BEGIN IMMEDIATE")
+        do {
+            let result = try await body()
+            _ = try await execute("COMMIT")
+            return result
+        } catch {
+            _ = try? await execute("ROLLBACK")
+            throw error
         }
     }
 
     /// Runs one statement under the lock.
     func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        try await lock.withLock { try await connection.query(sql, binds) }
+        try await lock.withLock { try await execute(sql, binds) }
+    }
+
+    /// Runs one statement, to completion even if the calling task is cancelled:
+    /// a cancelled statement inside a transaction would leave the transaction
+    /// open (its ROLLBACK cancelled too) and fail every write after it. The
+    /// future-based call does not observe task cancellation.
+    func execute(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await connection.query(sql, binds).get()
     }
 
     public func migrate() async throws {
         try await lock.withLock {
-            _ = try await connection.query(
+            _ = try await execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-            let rows = try await connection.query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+            let rows = try await execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
             let current = Int(rows.first?.column("v")?.integer ?? 0)
             guard current <= SQLiteMigrations.steps.count else {
                 throw StoreError(.schemaTooNew, "the database schema (version \(current)) is newer than this build understands")
             }
             for (offset, statements) in SQLiteMigrations.steps.enumerated() where offset + 1 > current {
-                _ = try await connection.query("BEGIN IMMEDIATE")
-                do {
-                    for statement in statements { _ = try await connection.query(statement) }
-                    _ = try await connection.query(
+                try await unlockedTransaction {
+                    for statement in statements { _ = try await execute(statement) }
+                    _ = try await execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                         [.integer(offset + 1), .integer(Int(Date().millisecondsSince1970))])
-                    _ = try await connection.query("COMMIT")
-                } catch {
-                    _ = try? await connection.query("ROLLBACK")
-                    throw error
                 }
             }
         }
@@ -86,9 +94,9 @@ public final class SQLiteStore: GatewayStore {
 
     public func initializeSetting(_ name: String, to value: String) async throws -> String {
         try await transaction {
-            _ = try await connection.query(
+            _ = try await execute(
                 "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", [.text(name), .text(value)])
-            let rows = try await connection.query("SELECT value FROM settings WHERE name = ?", [.text(name)])
+            let rows = try await execute("SELECT value FROM settings WHERE name = ?", [.text(name)])
             return rows.first?.column("value")?.string ?? value
         }
     }

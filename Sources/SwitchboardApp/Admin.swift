@@ -39,11 +39,16 @@ public struct Admin: Sendable {
                 notes: declaration.notes, source: "cli"))
     }
 
-    /// Every account, with whether its secret opens under the current master key.
-    public func listAccounts() async throws -> [(AccountRecord, secretOK: Bool)] {
+    /// Every account, with why its secret does not open under the current master
+    /// key (nil when it opens).
+    public func listAccounts() async throws -> [(AccountRecord, secretProblem: String?)] {
         try await context.store.listAccounts().map { record in
-            let opens = (try? context.box.open(record.secret)) != nil
-            return (record, opens)
+            do {
+                _ = try context.box.open(record.secret)
+                return (record, nil)
+            } catch {
+                return (record, "\(error)")
+            }
         }
     }
 

@@ -98,3 +98,20 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension Configuration: CustomStringConvertible {
+    /// The settings without any secret, safe to log.
+    public var description: String {
+        "Configuration(listen: \(listen), database: \(database), accounts: \(accounts.map(\.name)), keys: \(keys.map(\.name)))"
+    }
+}
+
+extension Configuration.AccountDeclaration: CustomStringConvertible {
+    /// The account without its secret.
+    public var description: String { "Account(\(name), \(provider.rawValue), \(baseURL), \(models))" }
+}
+
+extension Configuration.KeyDeclaration: CustomStringConvertible {
+    /// The key's name only.
+    public var description: String { "Key(\(name))" }
+}

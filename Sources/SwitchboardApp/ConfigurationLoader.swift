@@ -22,7 +22,7 @@ extension Configuration {
             let text = String(decoding: data, as: UTF8.self)
             let parsed: Any?
             do { parsed = try Yams.load(yaml: text) } catch {
-                throw ConfigurationError("\(file) is not valid YAML: \(error)")
+                throw ConfigurationError("\(file) is not valid YAML: \(Self.describe(yamlError: error))")
             }
             if let parsed {
                 guard let root = parsed as? [String: Any] else { throw ConfigurationError("\(file) must hold a mapping of settings") }
@@ -31,6 +31,20 @@ extension Configuration {
         }
         try config.apply(environment: environment)
         return config
+    }
+
+    /// Where and what the YAML problem is, without the line's text: the line may
+    /// hold a secret.
+    static func describe(yamlError error: any Error) -> String {
+        guard let error = error as? YamlError else { return "unreadable" }
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return "\(problem) at line \(mark.line), column \(mark.column)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return "duplicate keys \(duplicates.joined(separator: ", ")) at line \(context.mark.line)"
+        default:
+            return "unreadable"
+        }
     }
 
     mutating func apply(file root: [String: Any], environment: [String: String]) throws {

@@ -31,8 +31,8 @@ public struct Switchboard: Sendable {
     public static func build(
         _ config: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Switchboard {
-        let context = try await StoreContext.open(config, logger: logger)
-        try await ConfigSeeder.seed(config, into: context, logger: logger)
+        // Check everything that can be wrong with the settings before opening anything.
+        let (host, port) = try config.listenAddress()
         let prices: PriceTable
         if let file = config.pricesFile {
             prices = try PriceTable(contentsOf: file)
@@ -40,8 +40,16 @@ public struct Switchboard: Sendable {
         } else {
             prices = try PriceTable.bundled()
         }
+        let context = try await StoreContext.open(config, logger: logger)
+        let holder: SnapshotHolder
         let loader = SnapshotLoader(store: context.store, box: context.box, logger: logger)
-        let holder = SnapshotHolder(try await loader.load())
+        do {
+            try await ConfigSeeder.seed(config, into: context, logger: logger)
+            holder = SnapshotHolder(try await loader.load())
+        } catch {
+            try? await context.store.close()
+            throw error
+        }
         let ledger = LedgerWriter(store: context.store, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
         let transport = UpstreamTransport(
@@ -50,9 +58,8 @@ public struct Switchboard: Sendable {
                 idleTimeout: config.streamIdleTimeout.timeAmount))
         let gateway = Gateway(
             snapshots: holder, transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
-            configuration: .init(maxFailovers: config.maxFailovers), logger: logger)
-        let router = ServerBuilder.router(routes: ClientRoutes(gateway: gateway, maxBodyBytes: config.maxBodyBytes))
-        let (host, port) = try config.listenAddress()
+            configuration: .init(maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes), logger: logger)
+        let router = ServerBuilder.router(routes: ClientRoutes(gateway: gateway))
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.

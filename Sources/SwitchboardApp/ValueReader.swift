@@ -93,26 +93,30 @@ enum ByteSize {
             ("KB", 1000), ("B", 1),
         ]
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            guard let number = Int(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)) else { return nil }
+            guard let number = Int(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)),
+                number >= 0, number <= (1 << 40) / factor
+            else { return nil }
             return number * factor
         }
-        return Int(trimmed)
+        guard let bytes = Int(trimmed), bytes <= 1 << 40 else { return nil }
+        return bytes
     }
 }
 
-/// Durations written as seconds (`30`) or with a unit (`500ms`, `10s`, `5m`, `1h`).
-enum DurationText {
-    static func parse(_ text: String, source: String) throws -> Duration {
+/// Durations written as seconds (`30`) or with a unit (`500ms`, `10s`, `5m`, `1h`, `7d`).
+public enum DurationText {
+    /// Parses a duration; `source` names the setting in the error.
+    public static func parse(_ text: String, source: String) throws -> Duration {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
         var seconds: Double?
         for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
             if let number = Double(trimmed.dropLast(suffix.count)) { seconds = number * factor }
             break
         }
         if seconds == nil { seconds = Double(trimmed) }
-        guard let seconds, seconds >= 0, seconds.isFinite else {
-            throw ConfigurationError("\(source) must be a duration such as 30, 500ms, 10s, 5m or 1h")
+        guard let seconds, seconds >= 0, seconds <= 366 * 86400 else {
+            throw ConfigurationError("\(source) must be a duration such as 30, 500ms, 10s, 5m, 1h or 7d (at most a year)")
         }
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }

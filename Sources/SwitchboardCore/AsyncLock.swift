@@ -43,8 +43,14 @@ public final class AsyncLock: Sendable {
                 state.head = 0
                 return nil
             }
-            defer { state.head += 1 }
-            return state.waiters[state.head]
+            let next = state.waiters[state.head]
+            state.head += 1
+            if state.head >= 64, state.head * 2 >= state.waiters.count {
+                // Drop the handed-over waiters so the list does not grow without end.
+                state.waiters.removeFirst(state.head)
+                state.head = 0
+            }
+            return next
         }
         next?.resume()  // ownership passes straight to the next waiter
     }

@@ -21,12 +21,25 @@ public enum FailureClass: String, Sendable, Hashable {
     /// "overloaded" answer from other 503s; it is never logged or shown.
     public static func classify(status: Int, bodyHint: String = "") -> FailureClass {
         switch status {
-        case 401, 403: return .credential
+        case 401, 402, 403: return .credential  // 402: the account is out of credit
+        case 404: return .transient  // the account's base URL or model is wrong, not the client's request
         case 429: return .rateLimited
         case 529: return .overloaded
         case 503 where bodyHint.lowercased().contains("overload"): return .overloaded
         case 408: return .transient
         case 400..<500: return .callerFault
+        default: return .transient
+        }
+    }
+
+    /// Classifies an error an upstream reported inside a stream (the `type` of an
+    /// Anthropic `event: error` or an OpenAI `{"error":…}` chunk).
+    public static func classify(errorType: String) -> FailureClass {
+        switch errorType {
+        case "overloaded_error": return .overloaded
+        case "rate_limit_error", "rate_limit_exceeded", "requests", "tokens": return .rateLimited
+        case "authentication_error", "permission_error", "billing_error", "insufficient_quota": return .credential
+        case "invalid_request_error", "request_too_large", "not_found_error": return .callerFault
         default: return .transient
         }
     }

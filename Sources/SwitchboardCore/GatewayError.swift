@@ -21,6 +21,7 @@ public struct GatewayError: Error, Hashable, Sendable {
         case upstreamAuthFailed = "upstream_auth_failed"
         case upstreamBadResponse = "upstream_bad_response"
         case shuttingDown = "shutting_down"
+        case ledgerUnavailable = "ledger_unavailable"
         case internalError = "internal_error"
 
         /// The HTTP status a client gets for this code.
@@ -34,7 +35,7 @@ public struct GatewayError: Error, Hashable, Sendable {
             case .upstreamRateLimited: return 429
             case .internalError: return 500
             case .upstreamAuthFailed, .upstreamBadResponse: return 502
-            case .noUsableAccount, .upstreamUnavailable, .shuttingDown: return 503
+            case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable: return 503
             case .upstreamOverloaded: return 529
             case .upstreamTimeout: return 504
             }
@@ -80,6 +81,7 @@ public struct GatewayError: Error, Hashable, Sendable {
         case .upstreamAuthFailed: return "The gateway's upstream credentials were refused."
         case .upstreamBadResponse: return "The upstream provider sent a response the gateway could not use."
         case .shuttingDown: return "The gateway is shutting down. Retry shortly."
+        case .ledgerUnavailable: return "The gateway cannot record requests right now. Retry shortly."
         case .internalError: return "The gateway failed to handle the request."
         }
     }

@@ -97,7 +97,7 @@ struct FakeAnswer: Sendable {
             let type = status == 401 ? "invalid_request_error" : status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error"
             body = ["error": ["message": "fake upstream error \(status)", "type": type, "param": NSNull(), "code": "fake_\(status)"]]
         case .anthropic:
-            let type = [400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error"][status] ?? "api_error"
+            let type = [400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"][status] ?? "api_error"
             body = ["type": "error", "error": ["type": type, "message": "fake upstream error \(status)"]]
         }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: Self.encode(body)))
@@ -110,12 +110,23 @@ struct FakeAnswer: Sendable {
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 defer { onFinish() }
+                if behaviour == .errorFirstStream {
+                    try await writer.write(ByteBuffer(string: errorEvent()))
+                    try await writer.finish(nil)
+                    return
+                }
                 for (index, event) in events.enumerated() {
                     try await writer.write(ByteBuffer(string: event))
                     onWrite()
                     switch behaviour {
                     case .dropAfterFirstChunk:
                         throw FakeDrop()  // Hummingbird closes the connection mid-body
+                    case .cutMidEvent:
+                        let next = events[index + 1]
+                        try await writer.write(ByteBuffer(string: String(next.prefix(next.count / 2))))
+                        throw FakeDrop()
+                    case .stallMidStream(let ms) where index == 2:
+                        try await Task.sleep(for: .milliseconds(ms))
                     case .slowStream(_, let pause):
                         try await Task.sleep(for: .milliseconds(pause))
                     case .truncatedStream where index == events.count - 2:
@@ -130,6 +141,16 @@ struct FakeAnswer: Sendable {
     }
 
     struct FakeDrop: Error {}
+
+    /// An overloaded error as the provider sends it inside a stream.
+    func errorEvent() -> String {
+        switch format {
+        case .openAI:
+            return "data: " + Self.text(["error": ["message": "fake overloaded", "type": "server_error", "param": NSNull(), "code": NSNull()]]) + "\n\n"
+        case .anthropic:
+            return "event: error\ndata: " + Self.text(["type": "error", "error": ["type": "overloaded_error", "message": "fake overloaded"]]) + "\n\n"
+        }
+    }
 
     /// The stream's events, each a complete SSE frame.
     func streamEvents() -> [String] {

@@ -15,6 +15,12 @@ public enum FakeBehaviour: Equatable, Sendable {
     case dropAfterFirstChunk
     /// Ends the stream cleanly but without its end marker.
     case truncatedStream
+    /// Sends one event and half of the next, then breaks the connection.
+    case cutMidEvent
+    /// Sends a few events, then goes silent for a long time.
+    case stallMidStream(milliseconds: Int)
+    /// Answers 200 but the stream's first event is an overloaded error.
+    case errorFirstStream
     /// Streams many events with a pause between them (for slow and gone clients).
     case slowStream(events: Int, pauseMilliseconds: Int)
     /// Streams many large events as fast as the reader takes them (for backpressure).
@@ -27,12 +33,17 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "echo": self = .echo
         case "fail-400": self = .status(400)
         case "fail-401": self = .status(401)
+        case "fail-402": self = .status(402)
+        case "fail-404": self = .status(404)
         case "fail-429": self = .status(429)
         case "fail-500": self = .status(500)
         case "fail-529": self = .status(529)
         case "slow-first-byte": self = .slowFirstByte(milliseconds: 1500)
         case "drop-after-first-chunk": self = .dropAfterFirstChunk
         case "truncated-stream": self = .truncatedStream
+        case "cut-mid-event": self = .cutMidEvent
+        case "stall-mid-stream": self = .stallMidStream(milliseconds: 5_000)
+        case "error-first-stream": self = .errorFirstStream
         case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
         case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
         case "big-stream": self = .bigStream(events: 100_000, bytesPerEvent: 2_500)

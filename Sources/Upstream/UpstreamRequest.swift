@@ -1,12 +1,15 @@
 import NIOCore
-import Policy
 import SwitchboardCore
 
 /// One attempt to send a request to one upstream account.
 public struct UpstreamRequest: Sendable {
-    /// The account it goes to (its base URL and secret).
-    public var account: AccountEntry
-    /// The operation, which decides the path under the account's base URL.
+    /// The provider, which decides how credentials are sent.
+    public var provider: Provider
+    /// The account's API root.
+    public var baseURL: String
+    /// The account's credential.
+    public var secret: String
+    /// The operation, which decides the path under the base URL.
     public var operation: Operation
     /// The body, already rewritten for this account.
     public var body: ByteBuffer
@@ -20,8 +23,13 @@ public struct UpstreamRequest: Sendable {
     }
 
     /// Creates a request.
-    public init(account: AccountEntry, operation: Operation, body: ByteBuffer, forwardedHeaders: [(name: String, value: String)]) {
-        self.account = account
+    public init(
+        provider: Provider, baseURL: String, secret: String, operation: Operation, body: ByteBuffer,
+        forwardedHeaders: [(name: String, value: String)]
+    ) {
+        self.provider = provider
+        self.baseURL = baseURL
+        self.secret = secret
         self.operation = operation
         self.body = body
         self.forwardedHeaders = forwardedHeaders
@@ -29,14 +37,14 @@ public struct UpstreamRequest: Sendable {
 
     /// The client headers that are forwarded upstream; everything else (the
     /// client's own credentials above all) stays behind.
-    public static let forwardableHeaders: Set<String> = ["anthropic-version", "anthropic-beta", "user-agent"]
+    public static let forwardableHeaders = ["anthropic-version", "anthropic-beta", "user-agent"]
 
     /// The Anthropic API version sent when the client names none.
     public static let defaultAnthropicVersion = "2023-06-01"
 
-    /// The full URL: the account's base URL joined with the operation's path.
+    /// The full URL: the base URL joined with the operation's path.
     public var url: String {
-        var base = account.baseURL
+        var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         switch operation {
         case .openAIChat:
@@ -47,12 +55,11 @@ public struct UpstreamRequest: Sendable {
         }
     }
 
-    /// The headers sent upstream: the account's credentials in the provider's own
-    /// form, then the forwarded client headers.
+    /// The headers sent upstream: the credential in the provider's own form, then
+    /// the forwarded client headers.
     public var headers: [(String, String)] {
         var headers: [(String, String)] = [("content-type", "application/json")]
-        let secret = account.secret ?? ""
-        switch account.provider {
+        switch provider {
         case .openai: headers.append(("authorization", "Bearer " + secret))
         case .anthropic: headers.append(("x-api-key", secret))
         case .gemini: headers.append(("x-goog-api-key", secret))
@@ -65,14 +72,19 @@ public struct UpstreamRequest: Sendable {
     }
 }
 
+extension UpstreamRequest: CustomStringConvertible {
+    /// Names the destination, never the secret or the body.
+    public var description: String { "UpstreamRequest(\(provider.rawValue), \(url))" }
+}
+
 /// An upstream's answer: status and head now, the body as it arrives.
 public struct UpstreamResponse: Sendable {
     /// The HTTP status.
     public var status: Int
     /// The response headers, lowercase names.
     public var headers: [(name: String, value: String)]
-    /// The body, read with backpressure.
-    public var body: UpstreamBody
+    /// The body, read chunk by chunk.
+    public var body: UpstreamReader
 
     /// The first value of a header.
     public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -40,7 +39,10 @@ public final class UpstreamTransport: Sendable {
     /// Creates the transport on the shared event loop group.
     public init(configuration: Configuration = .init()) {
         var config = HTTPClient.Configuration()
-        config.timeout = .init(connect: configuration.connectTimeout, read: configuration.idleTimeout)
+        // No client read timeout: the client's timer also runs while a slow
+        // downstream client holds the stream back. `UpstreamReader` times idle
+        // reads itself, and `send` bounds the wait for the response head.
+        config.timeout = .init(connect: configuration.connectTimeout)
         config.connectionPool = .init(idleTimeout: .seconds(60))
         config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.connectionsPerHost
         // A refused connection must fail now so the next account can be tried,
@@ -63,7 +65,7 @@ public final class UpstreamTransport: Sendable {
             return UpstreamResponse(
                 status: Int(response.status.code),
                 headers: response.headers.map { ($0.name.lowercased(), $0.value) },
-                body: UpstreamBody(response.body))
+                body: UpstreamReader(response.body, idleTimeout: configuration.idleTimeout.duration))
         } catch {
             throw Self.classify(error)
         }
@@ -82,7 +84,7 @@ public final class UpstreamTransport: Sendable {
             case .deadlineExceeded: return .firstByteTimeout
             case .readTimeout: return .idleTimeout
             case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout: return .connectFailed
-            case .remoteConnectionClosed: return .connectionReset
+            case .remoteConnectionClosed, .cancelled: return .connectionReset
             case .bodyLengthMismatch: return .badResponse
             default: return .other
             }
@@ -107,33 +109,7 @@ public final class UpstreamTransport: Sendable {
     }
 }
 
-/// A response body read chunk by chunk; reading slowly slows the upstream.
-public struct UpstreamBody: AsyncSequence, Sendable {
-    public typealias Element = ByteBuffer
-    let base: HTTPClientResponse.Body
-
-    init(_ base: HTTPClientResponse.Body) { self.base = base }
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: HTTPClientResponse.Body.AsyncIterator
-
-        public mutating func next() async throws -> ByteBuffer? {
-            do {
-                return try await base.next()
-            } catch {
-                throw UpstreamTransport.classify(error)
-            }
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator()) }
-
-    /// Reads the whole body, up to `limit` bytes.
-    public func collect(upTo limit: Int) async throws(TransportFailure) -> ByteBuffer {
-        do {
-            return try await base.collect(upTo: limit)
-        } catch {
-            throw UpstreamTransport.classify(error)
-        }
-    }
+extension TimeAmount {
+    /// The same span as a `Duration`.
+    var duration: Duration { .nanoseconds(nanoseconds) }
 }

@@ -31,7 +31,7 @@ struct Accounts: AsyncParsableCommand {
                 }
                 secret = value
             } else {
-                secret = (readLine(strippingNewline: true) ?? "").trimmingCharacters(in: .whitespaces)
+                secret = SecretInput.read(prompt: "API key for \(name): ")
             }
             let modelList = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             let record = try await options.withStore {
@@ -50,11 +50,11 @@ struct Accounts: AsyncParsableCommand {
 
         func run() async throws {
             let accounts = try await options.withStore { try await Admin(context: $0).listAccounts() }
-            let rows = accounts.map { record, secretOK -> [String: String] in
+            let rows = accounts.map { record, secretProblem -> [String: String] in
                 [
                     "name": record.name, "provider": record.provider.rawValue, "base_url": record.baseURL,
                     "models": record.models.joined(separator: ","), "priority": String(record.priority),
-                    "state": !record.enabled ? "disabled" : (secretOK ? "enabled" : "secret unreadable"),
+                    "state": !record.enabled ? "disabled" : (secretProblem.map { "unusable: \($0)" } ?? "enabled"),
                     "source": record.source,
                 ]
             }

@@ -22,15 +22,4 @@ enum Format {
         print(line(columns.map { $0.uppercased() }))
         for row in rows { print(line(columns.map { row[$0] ?? "" })) }
     }
-
-    /// `30m`, `24h`, `7d` in seconds.
-    static func span(_ text: String) -> Double? {
-        guard let unit = text.last, let number = Double(text.dropLast()) else { return nil }
-        switch unit {
-        case "m": return number * 60
-        case "h": return number * 3600
-        case "d": return number * 86400
-        default: return nil
-        }
-    }
 }

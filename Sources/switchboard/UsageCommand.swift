@@ -12,8 +12,9 @@ struct Usage: AsyncParsableCommand {
     func run() async throws {
         var start: Date?
         if let since {
-            guard let seconds = Format.span(since) else { throw ValidationError("--since must look like 30m, 24h or 7d") }
-            start = Date().addingTimeInterval(-seconds)
+            let span: Duration
+            do { span = try DurationText.parse(since, source: "--since") } catch { throw ValidationError("\(error)") }
+            start = Date().addingTimeInterval(-Double(span.components.seconds))
         }
         let report = try await options.withStore { try await Admin(context: $0).usage(since: start) }
         func row(_ totals: UsageTotals) -> [String: String] {

@@ -90,6 +90,11 @@ import Testing
             #expect((anthropic.json["error"] as? [String: Any])?["type"] as? String == "request_too_large")
             let small = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
             #expect(small.status == 200)
+            let row = try await harness.row(declared.headers.first(name: "x-request-id"))
+            #expect(row.status == 413 && row.errorCode == "body_too_large" && row.keyName == "test-key")
+            // Without a valid key the body is not even looked at.
+            let stranger = try await harness.send("/v1/chat/completions", body: big, key: "sk-sb-nope")
+            #expect(stranger.status == 401)
         }
     }
 

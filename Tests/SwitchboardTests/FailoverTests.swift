@@ -28,7 +28,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["fail-500", "fail-429", "fail-401", "slow-first-byte"])
+    @Test(arguments: ["fail-500", "fail-429", "fail-401", "fail-402", "fail-404", "slow-first-byte", "error-first-stream"])
     func upstreamFailuresMoveToTheNextAccount(model: String) async throws {
         let accounts = Self.brokenThenHealthy { port in
             Harness.defaultAccounts(fakePort: port)[0].with(name: "broken", models: ["gpt-4o-mini"], modelMap: ["gpt-4o-mini": model], priority: 0)
@@ -98,22 +98,36 @@ import Testing
     @Test(arguments: [("/v1/chat/completions", true), ("/v1/messages", false)])
     func afterTheFirstByteAFailureEndsTheStreamWithAnErrorEvent(path: String, openAI: Bool) async throws {
         try await withHarness { harness in
-            for model in ["drop-after-first-chunk", "truncated-stream"] {
+            for model in ["drop-after-first-chunk", "truncated-stream", "cut-mid-event"] {
                 let body = openAI ? Harness.chat(model, stream: true) : Harness.messages(model, stream: true)
                 let reply = try await harness.send(path, body: body)
                 #expect(reply.status == 200)
                 let frames = reply.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
                 #expect(frames.count >= 2)
                 let last = try #require(frames.last)
-                if openAI {
-                    #expect(last.hasPrefix("data: {\"error\":"))
-                } else {
-                    #expect(last.hasPrefix("event: error\ndata: {\"type\":\"error\""))
-                }
+                // The error is a whole event of its own, which the client's parser can read.
+                let prefix = openAI ? "data: " : "event: error\ndata: "
+                #expect(last.hasPrefix(prefix), "\(model): \(last)")
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(last.dropFirst(prefix.count).utf8)) as? [String: Any])
+                #expect(json["error"] != nil)
                 #expect(harness.fake.received.filter { $0.body["model"] as? String == model }.count == 1, "no retry after bytes reached the client")
                 let row = try await harness.row(reply.headers.first(name: "x-request-id"))
                 #expect(row.outcome == "upstream_error" && row.usageIncomplete)
             }
+        }
+    }
+
+    @Test(arguments: [("/v1/chat/completions", true), ("/v1/messages", false)])
+    func aStreamThatGoesSilentEndsWithATimeoutEvent(path: String, openAI: Bool) async throws {
+        try await withHarness(configure: { $0.streamIdleTimeout = .milliseconds(500) }) { harness in
+            let body = openAI ? Harness.chat("stall-mid-stream", stream: true) : Harness.messages("stall-mid-stream", stream: true)
+            let started = ContinuousClock.now
+            let reply = try await harness.send(path, body: body)
+            #expect(ContinuousClock.now - started < .seconds(4), "the gateway gave up before the upstream woke")
+            #expect(reply.status == 200)
+            #expect(reply.body.contains("upstream_timeout") || reply.body.contains("timeout_error"))
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.outcome == "upstream_error" && row.errorCode == "idle_timeout")
         }
     }
 }

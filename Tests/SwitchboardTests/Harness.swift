@@ -26,7 +26,8 @@ struct Harness: Sendable {
     /// The models both default accounts list; the fake's behaviour follows the name.
     static let behaviourModels = [
         "echo", "fail-400", "fail-401", "fail-429", "fail-500", "fail-529", "slow-first-byte", "drop-after-first-chunk",
-        "truncated-stream", "slow-stream", "short-slow-stream", "big-stream",
+        "truncated-stream", "slow-stream", "short-slow-stream", "big-stream", "cut-mid-event", "stall-mid-stream",
+        "error-first-stream", "fail-402", "fail-404",
     ]
 
     /// Accounts against the fake on `port`: one OpenAI, one Anthropic.
@@ -117,7 +118,8 @@ struct Harness: Sendable {
     }
 }
 
-/// Starts a fake upstream and a gateway in front of it, runs `body`, stops both.
+/// Starts a fake upstream and a gateway in front of it, runs `body`, stops the
+/// gateway (while the fake still answers), then the fake.
 func withHarness(
     accounts: ((Int) -> [Configuration.AccountDeclaration])? = nil,
     configure: (inout Configuration) -> Void = { _ in },
@@ -129,8 +131,8 @@ func withHarness(
     let (fakePorts, fakeContinuation) = AsyncStream.makeStream(of: Int.self)
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(timeout: .init(connect: .seconds(5))))
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await fake.application(onListening: { fakeContinuation.yield($0) }).run() }
+    try await withThrowingTaskGroup(of: Void.self) { upstream in
+        upstream.addTask { try await fake.application(onListening: { fakeContinuation.yield($0) }).run() }
         var fakeIterator = fakePorts.makeAsyncIterator()
         let fakePort = try #require(await fakeIterator.next())
 
@@ -142,22 +144,27 @@ func withHarness(
         config.logLevel = "critical"
         configure(&config)
         let switchboard = try await Switchboard.build(config, logger: quietLogger()) { continuation.yield($0) }
-        group.addTask { try await switchboard.application.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
-        let harness = Harness(port: port, fakePort: fakePort, fake: fake, switchboard: switchboard, client: client)
-        do {
-            try await body(harness)
-        } catch {
-            group.cancelAll()
-            try? await client.shutdown()
-            try? await switchboard.storeContext.store.close()
-            throw error
+        let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { gateway in
+            gateway.addTask { try? await switchboard.application.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { return .failure(CancellationError()) }
+            let harness = Harness(port: port, fakePort: fakePort, fake: fake, switchboard: switchboard, client: client)
+            let result: Result<Void, any Error>
+            do {
+                try await body(harness)
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            gateway.cancelAll()  // the gateway stops and drains its ledger while the fake still runs
+            await gateway.waitForAll()
+            return result
         }
-        group.cancelAll()
-        try? await group.waitForAll()
+        upstream.cancelAll()
+        try? await upstream.waitForAll()
         try await client.shutdown()
         try await switchboard.storeContext.store.close()
+        try outcome.get()
     }
 }
 
