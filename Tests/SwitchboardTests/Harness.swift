@@ -158,6 +158,8 @@ func withHarness(
             }
             gateway.cancelAll()  // the gateway stops and drains its ledger while the fake still runs
             await gateway.waitForAll()
+            // Stopped by cancellation, the gateway must still have written every row.
+            #expect(switchboard.ledger.pendingCount == 0 && switchboard.ledger.openCount == 0, "ledger rows lost at shutdown")
             return result
         }
         upstream.cancelAll()

@@ -8,7 +8,10 @@ import Testing
 /// disturb the timing of other tests.
 @Suite(.serialized) struct HeavyTests {
     @Test func aSlowClientSlowsTheUpstream() async throws {
-        try await withHarness { harness in
+        // A short idle timeout: a client that pauses longer than it must not trip
+        // it, because the gateway is then waiting on the client, not the upstream.
+        let idle = Duration.seconds(3)
+        try await withHarness(configure: { $0.streamIdleTimeout = idle }) { harness in
             var request = HTTPClientRequest(url: harness.base + "/v1/messages")
             request.method = .POST
             request.headers.add(name: "x-api-key", value: Harness.key)
@@ -16,6 +19,7 @@ import Testing
             let response = try await harness.client.execute(request, timeout: .seconds(30))
             var iterator = response.body.makeAsyncIterator()
             _ = try await iterator.next()
+            let pauseStarted = ContinuousClock.now
             // Stop reading. Socket buffers fill (the kernel may hold tens of megabytes);
             // then the upstream must be held back, not read into the gateway's memory.
             var previous = -1
@@ -27,6 +31,17 @@ import Testing
             }
             #expect(written == previous, "the upstream stalls while the client does not read")
             #expect(written < 100_000, "only part of the 250 MB stream was written: \(written) events")
+            // Pause well past the idle timeout: the gateway waits on the client, which is no upstream silence.
+            try await Task.sleep(until: pauseStarted + idle + .seconds(1))
+            // Reading again lets the upstream go on, with no timeout error.
+            var read = 0
+            var sawError = false
+            while harness.fake.streamedEvents == written, read < 200_000_000, let chunk = try await iterator.next() {
+                read += chunk.readableBytes
+                sawError = sawError || String(buffer: chunk).contains("event: error")
+            }
+            #expect(harness.fake.streamedEvents > written, "the stream resumed after \(read) bytes")
+            #expect(sawError == false)
             // Walking away ends the upstream stream too.
             _ = consume iterator
             _ = consume response
