@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import SQLiteNIO
 import SwitchboardCore
 
