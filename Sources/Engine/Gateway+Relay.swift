@@ -80,7 +80,7 @@ extension Gateway {
         } catch {
             return .failed(AttemptFailure(
                 failureClass: FailureClass.classify(transport: error), detail: error.rawValue,
-                timedOut: error == .firstByteTimeout))
+                timedOut: error == .firstByteTimeout || error == .idleTimeout))
         }
         guard (200..<300).contains(response.status) else { return await refused(response, context: context) }
         let contentType = response.header("content-type") ?? "application/json"

@@ -20,8 +20,8 @@ public struct Configuration: Sendable {
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.
     public var firstByteTimeout: Duration = .seconds(600)
-    /// Longest silence in an upstream stream.
-    public var streamIdleTimeout: Duration = .seconds(300)
+    /// Longest silence from the upstream once the request is sent.
+    public var streamIdleTimeout: Duration = .seconds(600)
     /// How long shutdown waits for in-flight requests.
     public var shutdownTimeout: Duration = .seconds(30)
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.

@@ -21,7 +21,7 @@ public final class UpstreamTransport: Sendable {
 
         public init(
             connectTimeout: TimeAmount = .seconds(10), firstByteTimeout: TimeAmount = .seconds(600),
-            idleTimeout: TimeAmount = .seconds(300), connectionsPerHost: Int = 512,
+            idleTimeout: TimeAmount = .seconds(600), connectionsPerHost: Int = 512,
             maxResponseBytes: Int = 64 * 1024 * 1024
         ) {
             self.connectTimeout = connectTimeout
@@ -39,10 +39,9 @@ public final class UpstreamTransport: Sendable {
     /// Creates the transport on the shared event loop group.
     public init(configuration: Configuration = .init()) {
         var config = HTTPClient.Configuration()
-        // No client read timeout: the client's timer also runs while a slow
-        // downstream client holds the stream back. `UpstreamReader` times idle
-        // reads itself, and `send` bounds the wait for the response head.
-        config.timeout = .init(connect: configuration.connectTimeout)
+        // The read timeout starts once the request is sent, so it also bounds the
+        // wait for the response head: the head waits for the smaller of the two.
+        config.timeout = .init(connect: configuration.connectTimeout, read: configuration.idleTimeout)
         config.connectionPool = .init(idleTimeout: .seconds(60))
         config.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = configuration.connectionsPerHost
         // A refused connection must fail now so the next account can be tried,
@@ -65,7 +64,7 @@ public final class UpstreamTransport: Sendable {
             return UpstreamResponse(
                 status: Int(response.status.code),
                 headers: response.headers.map { ($0.name.lowercased(), $0.value) },
-                body: UpstreamReader(response.body, idleTimeout: configuration.idleTimeout.duration))
+                body: UpstreamReader(response.body))
         } catch {
             throw Self.classify(error)
         }
@@ -107,9 +106,4 @@ public final class UpstreamTransport: Sendable {
         if error is NIOTooManyBytesError || error is HTTPParserError { return .badResponse }
         return .other
     }
-}
-
-extension TimeAmount {
-    /// The same span as a `Duration`.
-    var duration: Duration { .nanoseconds(nanoseconds) }
 }

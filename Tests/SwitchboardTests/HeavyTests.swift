@@ -8,10 +8,7 @@ import Testing
 /// disturb the timing of other tests.
 @Suite(.serialized) struct HeavyTests {
     @Test func aSlowClientSlowsTheUpstream() async throws {
-        // A short idle timeout: a client that pauses longer than it must not trip
-        // it, because the gateway is then waiting on the client, not the upstream.
-        let idle = Duration.seconds(3)
-        try await withHarness(configure: { $0.streamIdleTimeout = idle }) { harness in
+        try await withHarness { harness in
             var request = HTTPClientRequest(url: harness.base + "/v1/messages")
             request.method = .POST
             request.headers.add(name: "x-api-key", value: Harness.key)
@@ -19,7 +16,6 @@ import Testing
             let response = try await harness.client.execute(request, timeout: .seconds(30))
             var iterator = response.body.makeAsyncIterator()
             _ = try await iterator.next()
-            let pauseStarted = ContinuousClock.now
             // Stop reading. Socket buffers fill (the kernel may hold tens of megabytes);
             // then the upstream must be held back, not read into the gateway's memory.
             var previous = -1
@@ -31,8 +27,6 @@ import Testing
             }
             #expect(written == previous, "the upstream stalls while the client does not read")
             #expect(written < 100_000, "only part of the 250 MB stream was written: \(written) events")
-            // Pause well past the idle timeout: the gateway waits on the client, which is no upstream silence.
-            try await Task.sleep(until: pauseStarted + idle + .seconds(1))
             // Reading again lets the upstream go on, with no timeout error.
             var read = 0
             var sawError = false
