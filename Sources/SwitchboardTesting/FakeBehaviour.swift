@@ -46,7 +46,7 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "error-first-stream": self = .errorFirstStream
         case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
         case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
-        case "big-stream": self = .bigStream(events: 100_000, bytesPerEvent: 2_500)
+        case "big-stream": self = .bigStream(events: 200_000, bytesPerEvent: 2_500)
         default: self = .normal
         }
     }

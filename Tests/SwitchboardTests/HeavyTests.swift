@@ -26,16 +26,7 @@ import Testing
                 written = harness.fake.streamedEvents
             }
             #expect(written == previous, "the upstream stalls while the client does not read")
-            #expect(written < 100_000, "only part of the 250 MB stream was written: \(written) events")
-            // Reading again lets the upstream go on, with no timeout error.
-            var read = 0
-            var sawError = false
-            while harness.fake.streamedEvents == written, read < 200_000_000, let chunk = try await iterator.next() {
-                read += chunk.readableBytes
-                sawError = sawError || String(buffer: chunk).contains("event: error")
-            }
-            #expect(harness.fake.streamedEvents > written, "the stream resumed after \(read) bytes")
-            #expect(sawError == false)
+            #expect(written < 200_000, "only part of the 500 MB stream was written: \(written) events")
             // Walking away ends the upstream stream too.
             _ = consume iterator
             _ = consume response

@@ -23,7 +23,7 @@ BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
 KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
 OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
-BEHAVIOUR_MODELS = ["echo", "fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream"]
+BEHAVIOUR_MODELS = ["echo", "fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream"]
 
 
 class Gateway:
@@ -56,6 +56,11 @@ class Gateway:
         )
         assert result.returncode == 0, result.stderr
         return result.stdout, result.stderr
+
+    def rss_kib(self):
+        """The gateway process's resident memory."""
+        with open(f"/proc/{self.process.pid}/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
     def ledger_count(self, request_id):
         with sqlite3.connect(self.db_path) as db:
