@@ -42,6 +42,7 @@ let package = Package(
             name: "Storage",
             dependencies: [
                 "SwitchboardCore",
+                "Policy",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,10 +117,12 @@ let package = Package(
         .target(
             name: "SwitchboardTesting",
             dependencies: [
+                "SwitchboardCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(

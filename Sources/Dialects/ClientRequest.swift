@@ -19,6 +19,9 @@ public struct ClientRequest: Sendable {
     public var clientWantsUsage: Bool
     /// The client's output cap, where it set one.
     public var maxTokens: Int64?
+    /// The conversation this request belongs to, from the body: an explicit
+    /// session id, else a fingerprint of its start; nil when there is neither.
+    public var sessionHint: String?
 
     /// Where the model string sits in `body`.
     var modelRange: Range<Int>
@@ -50,10 +53,12 @@ public struct ClientRequest: Sendable {
             if dialect == .openAIChat, stream {
                 (wantsUsage, usageEdit) = openAIUsageEdit(reader: reader, root: root, streamOptions: last("stream_options"))
             }
+            let session = SessionHint.explicit(reader: reader, root: root, dialect: dialect)
+                ?? SessionHint.fingerprint(reader: reader, root: root, dialect: dialect, bytes: bytes)
             return .success(
                 ClientRequest(
                     dialect: dialect, body: body, model: model, stream: stream,
-                    clientWantsUsage: wantsUsage, maxTokens: maxTokens,
+                    clientWantsUsage: wantsUsage, maxTokens: maxTokens, sessionHint: session,
                     modelRange: modelSpan.start..<modelSpan.end, usageEdit: usageEdit))
         }
         return try result.get()

@@ -11,7 +11,7 @@ extension Gateway {
     struct AttemptFailure: Sendable {
         var failureClass: FailureClass
         var detail: String
-        var retryAfterSeconds: Int?
+        var retryAfter: Duration?
         var timedOut = false
     }
 
@@ -19,50 +19,125 @@ extension Gateway {
     struct RelayContext: Sendable {
         var client: ClientRequest
         var request: GatewayRequest
-        var account: AccountEntry
+        var lease: AccountLease
         var upstreamModel: String
         var settlement: Settlement
+
+        var account: AccountEntry { lease.account }
     }
 
-    /// Tries the candidates in order until one answers; moves on only while
-    /// nothing has reached the client.
+    /// Headers in which clients name their session: Claude Code's, then Codex's.
+    public static let sessionHeaders = ["x-claude-code-session-id", "session-id", "session_id"]
+
+    /// The session a request belongs to: the client's own session header, else
+    /// what the body says (see `ClientRequest.sessionHint`).
+    static func sessionKey(_ request: GatewayRequest, _ client: ClientRequest) -> String? {
+        for name in sessionHeaders {
+            if let value = request.header(name), !value.isEmpty { return "h:" + value.prefix(200) }
+        }
+        return client.sessionHint
+    }
+
+    /// Takes accounts from the pool in its order and tries them until one
+    /// answers; moves on only while nothing has reached the client, and never to
+    /// an account this request already tried.
     func relay(_ client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement) async
         -> GatewayResponse
     {
         let forwarded = request.headers.filter { UpstreamRequest.forwardableHeaders.contains($0.name) }
-        var lastFailure = AttemptFailure(failureClass: .transient, detail: "no_attempt")
-        var attempts = 0
-        for account in accounts.prefix(1 + max(0, configuration.maxFailovers)) {
-            attempts += 1
+        let session = Self.sessionKey(request, client)
+        var tried: Set<Int64> = []
+        var route = Route()
+        var lastFailure: AttemptFailure?
+        var lastSkipped: [AccountPool.Skipped] = []
+        attempts: while tried.count <= max(0, configuration.maxFailovers) {
+            let lease: AccountLease
+            switch pool.pick(from: accounts, excluding: tried, session: session) {
+            case .lease(let granted, let skipped):
+                route.note(skipped, now: pool.clock.now())
+                lease = granted
+            case .none(let skipped):
+                lastSkipped = skipped
+                // Everything is full: queue for the first account that has room
+                // in its queue, unless an attempt already failed.
+                guard lastFailure == nil,
+                    let queued = skipped.first(where: { $0.reason == .full(canWait: true) }),
+                    let granted = await pool.waitForSlot(on: queued.account, session: session)
+                else { break attempts }
+                route.note(skipped.filter { $0.account.id != queued.account.id }, now: pool.clock.now())
+                lease = granted
+            }
+            tried.insert(lease.account.id)
+            let account = lease.account
             let upstreamModel = account.upstreamModel(for: client.model)
+            let attempts = tried.count
+            let routeText = route.text
             settlement.update {
                 $0.accountID = account.id
                 $0.accountName = account.name
                 $0.provider = account.provider.rawValue
                 $0.upstreamModel = upstreamModel
                 $0.attempts = attempts
+                $0.route = routeText
             }
             let outbound = UpstreamRequest(
                 provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
                 operation: client.dialect == .openAIChat ? .openAIChat : .anthropicMessages,
                 body: client.upstreamBody(model: upstreamModel), forwardedHeaders: forwarded)
             let context = RelayContext(
-                client: client, request: request, account: account, upstreamModel: upstreamModel, settlement: settlement)
+                client: client, request: request, lease: lease, upstreamModel: upstreamModel, settlement: settlement)
             switch await attempt(outbound, context: context) {
             case .answered(let response):
                 return response
             case .failed(let failure):
+                lease.finish(.failed(failure.failureClass, retryAfter: failure.retryAfter, detail: failure.detail))
                 lastFailure = failure
+                route.failed(account.name, failure.failureClass)
                 logger.warning("upstream attempt failed", metadata: [
                     "request": "\(request.requestID)", "account": "\(account.name)",
                     "class": "\(failure.failureClass.rawValue)", "detail": "\(failure.detail)",
                 ])
             }
         }
-        let error = lastFailure.timedOut
+        let routeText = route.text
+        settlement.update { $0.route = routeText }
+        guard let lastFailure else { return refuse(skipped: lastSkipped, request: request, model: client.model, settlement: settlement) }
+        var error = lastFailure.timedOut
             ? GatewayError(.upstreamTimeout)
-            : GatewayError(lastFailure.failureClass.clientError, retryAfterSeconds: lastFailure.retryAfterSeconds)
+            : GatewayError(lastFailure.failureClass.clientError)
+        if lastFailure.failureClass == .rateLimited || lastFailure.failureClass == .overloaded {
+            error.retryAfterSeconds = retryAfter(accounts, fallback: lastFailure.retryAfter)
+        }
         return fail(error, request: request, settlement: settlement, outcome: "upstream_error")
+    }
+
+    /// The answer when no account could take the request at all: 429 with the
+    /// soonest recovery when every one is only temporarily out, else 503.
+    func refuse(skipped: [AccountPool.Skipped], request: GatewayRequest, model: String, settlement: Settlement) -> GatewayResponse {
+        let now = pool.clock.now()
+        logger.warning("no usable account", metadata: [
+            "request": "\(request.requestID)", "model": "\(model)",
+            "skipped": "\(skipped.map { "\($0.account.name)=\($0.reason.compact(now: now))" }.joined(separator: " "))",
+        ])
+        let temporary = skipped.filter(\.reason.isTemporary)
+        guard !temporary.isEmpty else {
+            return fail(GatewayError(.noUsableAccount), request: request, settlement: settlement, outcome: "no_account")
+        }
+        let cooling = temporary.allSatisfy { if case .coolingDown = $0.reason { return true } else { return false } }
+        var error = GatewayError(cooling ? .accountsCoolingDown : .accountsAtCapacity)
+        error.retryAfterSeconds = temporary.compactMap(\.reason.recovery).min()
+            .map { RetryAfter.seconds(.milliseconds(Int64(max(0, $0.timeIntervalSince(now)) * 1000))) } ?? 1
+        return fail(error, request: request, settlement: settlement, outcome: "no_account")
+    }
+
+    /// Seconds until the first of the accounts comes out of cooldown, for a
+    /// client's `Retry-After`; the upstream's own hint when none is cooling.
+    func retryAfter(_ accounts: [AccountEntry], fallback: Duration?) -> Int {
+        let now = pool.clock.now()
+        if let soonest = pool.status(of: accounts).compactMap(\.cooldownUntil).min() {
+            return RetryAfter.seconds(.milliseconds(Int64(max(0, soonest.timeIntervalSince(now)) * 1000)))
+        }
+        return fallback.map(RetryAfter.seconds) ?? 1
     }
 
     /// The result of one attempt: an answer for the client, or a failure that
@@ -94,6 +169,7 @@ extension Gateway {
             return .failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
         let usage = body.withUnsafeReadableBytes { UsageReader.fromResponseBody($0, dialect: context.client.dialect) }
+        context.lease.finish(.served(tokens: usage?.total ?? 0))
         settleAnswered(context, status: response.status, usage: usage ?? .zero, complete: usage != nil, firstByteMs: context.settlement.elapsedMs())
         return .answered(GatewayResponse(status: response.status, headers: [("content-type", contentType)], body: .full(body)))
     }
@@ -107,9 +183,10 @@ extension Gateway {
         let failureClass = FailureClass.classify(status: response.status, bodyHint: hint)
         guard failureClass == .callerFault else {
             return .failed(AttemptFailure(
-                failureClass: failureClass, detail: "status_\(response.status)",
-                retryAfterSeconds: RetryAfter.seconds(from: response.headers)))
+                failureClass: failureClass, detail: "upstream answered \(response.status)",
+                retryAfter: RetryAfter.hint(from: response.headers, now: pool.clock.now())))
         }
+        context.lease.finish(.notBlamed(tokens: 0))
         context.settlement.settle(status: response.status, outcome: "client_error", errorCode: "upstream_\(response.status)")
         guard let errorBody else {
             // Too large or broken to pass on: say so in the client's own format.
@@ -137,4 +214,27 @@ extension Gateway {
             $0.firstByteMs = firstByteMs
         }
     }
+}
+
+/// Why this account: the accounts a request passed over or failed on, in order,
+/// for the ledger row and the request log.
+struct Route {
+    private var parts: [String] = []
+    private var seen: Set<String> = []
+
+    /// Notes skipped accounts (once each; tried ones are already noted as failed).
+    mutating func note(_ skipped: [AccountPool.Skipped], now: Date) {
+        for entry in skipped where entry.reason != .alreadyTried && seen.insert(entry.account.name).inserted {
+            parts.append("\(entry.account.name)=\(entry.reason.compact(now: now))")
+        }
+    }
+
+    /// Notes an account that was tried and failed.
+    mutating func failed(_ name: String, _ failureClass: FailureClass) {
+        seen.insert(name)
+        parts.append("\(name)=failed(\(failureClass.rawValue))")
+    }
+
+    /// The compact form, nil when the first choice served.
+    var text: String? { parts.isEmpty ? nil : parts.joined(separator: " ") }
 }

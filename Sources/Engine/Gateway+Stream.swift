@@ -141,6 +141,17 @@ extension Gateway {
             errorCode = upstreamError
         }
         let usage = relay.observer.usage
+        let tokens = usage?.total ?? 0
+        switch outcome {
+        case "ok": context.lease.finish(.served(tokens: tokens))
+        case "upstream_error" where errorCode != "stream_event_too_large":
+            let failureClass = relay.observer.upstreamErrorType.map(FailureClass.classify(errorType:)) ?? .transient
+            context.lease.finish(
+                failureClass == .callerFault
+                    ? .notBlamed(tokens: tokens)
+                    : .failed(failureClass, retryAfter: nil, detail: "stream ended: \(errorCode ?? "error")"))
+        default: context.lease.finish(.notBlamed(tokens: tokens))
+        }
         settleAnswered(
             context, status: status, usage: usage ?? .zero, complete: usage != nil && outcome == "ok",
             firstByteMs: firstByteMs, outcome: outcome, errorCode: errorCode)

@@ -27,6 +27,8 @@ public final class Gateway: Sendable {
     }
 
     let snapshots: SnapshotHolder
+    /// The accounts' live state: load, windows, cooldowns, health, sessions.
+    public let pool: AccountPool
     let transport: UpstreamTransport
     let ledger: LedgerWriter
     let prices: PriceTable
@@ -36,10 +38,11 @@ public final class Gateway: Sendable {
 
     /// Creates the pipeline.
     public init(
-        snapshots: SnapshotHolder, transport: UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
+        snapshots: SnapshotHolder, pool: AccountPool, transport: UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
         hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger
     ) {
         self.snapshots = snapshots
+        self.pool = pool
         self.transport = transport
         self.ledger = ledger
         self.prices = prices
@@ -91,13 +94,6 @@ public final class Gateway: Sendable {
             return fail(
                 GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format; this gateway does not translate between formats yet.", param: "model"),
                 request: request, settlement: settlement, outcome: "client_error")
-        case .noneUsable(let skipped):
-            // Account names and reasons are for admins: logged, not told to the client.
-            logger.warning("no usable account", metadata: [
-                "request": "\(request.requestID)", "model": "\(client.model)",
-                "skipped": "\(skipped.map { "\($0.account): \($0.reason)" }.joined(separator: "; "))",
-            ])
-            return fail(GatewayError(.noUsableAccount), request: request, settlement: settlement, outcome: "no_account")
         case .candidates(let accounts):
             return await relay(client, request: request, accounts: accounts, settlement: settlement)
         }
@@ -116,6 +112,12 @@ public final class Gateway: Sendable {
         } catch {
             throw GatewayError(.invalidRequest, message: "The request body could not be read.")
         }
+    }
+
+    /// Every account with its live state (load, windows, cooldown, health), for admins.
+    public func accountStatus() -> [(account: AccountEntry, status: AccountStatus)] {
+        let accounts = snapshots.snapshot.accounts.accounts
+        return Array(zip(accounts, pool.status(of: accounts))).map { ($0, $1) }
     }
 
     /// The models a key may use from a client speaking `dialect`, in its shape.

@@ -76,6 +76,23 @@ public final class LedgerWriter: Service, Sendable {
         }
     }
 
+    /// The request log: one line per request once its row is stored, with who
+    /// served it and why (never keys, prompts or upstream bodies).
+    private func logRequest(_ row: LedgerRow) {
+        guard logger.logLevel <= .info else { return }
+        var metadata: Logger.Metadata = [
+            "request": "\(row.requestID)", "status": "\(row.status)", "outcome": "\(row.outcome)",
+            "latency_ms": "\(row.latencyMs)",
+        ]
+        if let key = row.keyName { metadata["key"] = "\(key)" }
+        if let model = row.model { metadata["model"] = "\(model)" }
+        if let account = row.accountName { metadata["account"] = "\(account)" }
+        if let route = row.route { metadata["route"] = "\(route)" }
+        if let code = row.errorCode { metadata["error"] = "\(code)" }
+        if row.usage.total > 0 { metadata["tokens"] = "\(row.usage.total)" }
+        logger.info("request", metadata: metadata)
+    }
+
     /// Writes every queued row now.
     public func flush() async {
         await flushLock.withLock {
@@ -86,6 +103,7 @@ public final class LedgerWriter: Service, Sendable {
             guard !batch.isEmpty else { return }
             do {
                 try await store.appendLedger(batch)
+                for row in batch { logRequest(row) }
             } catch {
                 logger.error("ledger write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
                 queue.withLock { $0.insert(contentsOf: batch, at: 0) }

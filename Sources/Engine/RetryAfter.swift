@@ -1,13 +1,92 @@
-/// Reads how long an upstream asks to wait.
+import Foundation
+
+/// Reads how long an upstream asks an account to wait, from whichever headers it
+/// sent: `retry-after-ms`, `retry-after` (seconds or an HTTP date), Anthropic's
+/// `anthropic-ratelimit-*-reset` (RFC 3339 times) and OpenAI's
+/// `x-ratelimit-reset-*` (durations such as `6m0s`, `20ms`).
 enum RetryAfter {
-    /// Whole seconds from `retry-after-ms` or `retry-after` (seconds form), rounded up.
-    static func seconds(from headers: [(name: String, value: String)]) -> Int? {
-        if let ms = headers.first(where: { $0.name == "retry-after-ms" }).flatMap({ Double($0.value) }), ms >= 0 {
-            return Int((ms / 1000).rounded(.up))
+    /// The wait, or nil when the upstream named none.
+    static func hint(from headers: [(name: String, value: String)], now: Date = Date()) -> Duration? {
+        func value(_ name: String) -> String? { headers.first { $0.name == name }?.value.trimmingCharacters(in: .whitespaces) }
+        if let ms = value("retry-after-ms").flatMap(Double.init), ms >= 0, ms.isFinite {
+            return .milliseconds(Int64(ms.rounded(.up)))
         }
-        if let seconds = headers.first(where: { $0.name == "retry-after" }).flatMap({ Double($0.value) }), seconds >= 0 {
-            return Int(seconds.rounded(.up))
+        if let text = value("retry-after") {
+            if let seconds = Double(text), seconds >= 0, seconds.isFinite { return .milliseconds(Int64((seconds * 1000).rounded(.up))) }
+            if let date = httpDate(text) { return untilDate(date, now: now) }
         }
-        return nil
+        // Reset headers per limit; the limits at zero are the ones that bit.
+        var resets: [(wait: Duration, exhausted: Bool)] = []
+        for limit in ["requests", "tokens", "input-tokens", "output-tokens"] {
+            if let text = value("anthropic-ratelimit-\(limit)-reset"), let date = rfc3339(text) {
+                resets.append((untilDate(date, now: now), value("anthropic-ratelimit-\(limit)-remaining") == "0"))
+            }
+        }
+        for limit in ["requests", "tokens"] {
+            if let text = value("x-ratelimit-reset-\(limit)"), let wait = goDuration(text) {
+                resets.append((wait, value("x-ratelimit-remaining-\(limit)") == "0"))
+            }
+        }
+        let exhausted = resets.filter(\.exhausted).map(\.wait)
+        return exhausted.max() ?? resets.map(\.wait).min()
+    }
+
+    /// Whole seconds for a client's `Retry-After`, rounded up, at least 1.
+    static func seconds(_ wait: Duration) -> Int {
+        let (whole, attos) = wait.components
+        return max(1, Int(whole) + (attos > 0 ? 1 : 0))
+    }
+
+    private static func untilDate(_ date: Date, now: Date) -> Duration {
+        .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
+    }
+
+    /// `2026-12-03T10:00:00Z`, with or without fractional seconds.
+    static func rfc3339(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// `Wed, 21 Oct 2015 07:28:00 GMT`.
+    static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+
+    /// Go's duration format as OpenAI sends it: `1h2m3.5s`, `6m0s`, `20ms`, `0.5s`.
+    static func goDuration(_ text: String) -> Duration? {
+        var total = 0.0
+        var number = ""
+        var index = text.startIndex
+        var sawUnit = false
+        while index < text.endIndex {
+            let character = text[index]
+            if character.isNumber || character == "." {
+                number.append(character)
+                index = text.index(after: index)
+                continue
+            }
+            var unit = String(character)
+            index = text.index(after: index)
+            if unit == "m", index < text.endIndex, text[index] == "s" {
+                unit = "ms"
+                index = text.index(after: index)
+            }
+            guard let value = Double(number) else { return nil }
+            switch unit {
+            case "h": total += value * 3600
+            case "m": total += value * 60
+            case "s": total += value
+            case "ms": total += value / 1000
+            default: return nil
+            }
+            number = ""
+            sawUnit = true
+        }
+        guard sawUnit, number.isEmpty, total.isFinite else { return nil }
+        return .milliseconds(Int64((total * 1000).rounded(.up)))
     }
 }

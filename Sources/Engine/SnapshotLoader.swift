@@ -41,7 +41,7 @@ public struct SnapshotLoader: Sendable {
             return AccountEntry(
                 id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: secret,
                 models: record.models, modelMap: record.modelMap, priority: record.priority, enabled: record.enabled,
-                unusableReason: reason)
+                unusableReason: reason, limits: record.limits, generation: record.generation)
         }
         return Snapshot(keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision)
     }

@@ -1,3 +1,4 @@
+import Engine
 import HTTPTypes
 import Upstream
 
@@ -11,8 +12,10 @@ enum HeaderNames {
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let retryAfter = HTTPField.Name("retry-after")!
 
-    /// Request headers the engine may need (those it forwards upstream), by lowercase name.
-    static let passedToEngine: [(HTTPField.Name, String)] = UpstreamRequest.forwardableHeaders.map { (HTTPField.Name($0)!, $0) }
+    /// Request headers the engine may need (those it forwards upstream and those
+    /// that name a session), by lowercase name.
+    static let passedToEngine: [(HTTPField.Name, String)] = (UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders)
+        .map { (HTTPField.Name($0)!, $0) }
 
     /// A name for a header the engine returns; the common ones are not rebuilt.
     static func name(_ text: String) -> HTTPField.Name? {

@@ -23,12 +23,17 @@ public struct AccountEntry: Sendable, Equatable {
     /// Why the account cannot serve even though enabled (e.g. its secret does not
     /// decrypt); nil when it can.
     public var unusableReason: String?
+    /// Its own caps on requests, tokens and concurrency.
+    public var limits: AccountLimits
+    /// Grows each time an admin enables the account; the pool clears the
+    /// account's cooldown and health mark when it sees a new value.
+    public var generation: Int64
 
     /// Creates an entry.
     public init(
         id: Int64, name: String, provider: Provider, baseURL: String, secret: String?,
         models: [String], modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true,
-        unusableReason: String? = nil
+        unusableReason: String? = nil, limits: AccountLimits = .init(), generation: Int64 = 0
     ) {
         self.id = id
         self.name = name
@@ -40,6 +45,8 @@ public struct AccountEntry: Sendable, Equatable {
         self.priority = priority
         self.enabled = enabled
         self.unusableReason = unusableReason
+        self.limits = limits
+        self.generation = generation
     }
 
     /// The name to send upstream for a client's model name.
@@ -51,25 +58,15 @@ extension AccountEntry: CustomStringConvertible {
     public var description: String { "Account(\(name), \(provider.rawValue), \(baseURL))" }
 }
 
-/// The outcome of choosing accounts for a request.
+/// The accounts that list a model, before the pool looks at their live state.
 public enum Selection: Sendable, Equatable {
-    /// Accounts to try, in order.
+    /// Accounts that serve the model in the client's dialect, by priority then age;
+    /// disabled ones included, so the pool can say why it skipped them.
     case candidates([AccountEntry])
     /// No account lists the model at all.
     case unknownModel
     /// Accounts list the model but only speak other dialects.
     case otherDialectOnly
-    /// Accounts list the model but none can serve now; each skipped one and why.
-    case noneUsable([(account: String, reason: String)])
-
-    public static func == (lhs: Selection, rhs: Selection) -> Bool {
-        switch (lhs, rhs) {
-        case let (.candidates(a), .candidates(b)): return a == b
-        case (.unknownModel, .unknownModel), (.otherDialectOnly, .otherDialectOnly): return true
-        case let (.noneUsable(a), .noneUsable(b)): return a.map(\.account) == b.map(\.account) && a.map(\.reason) == b.map(\.reason)
-        default: return false
-        }
-    }
 }
 
 /// Every account, indexed by model; an immutable snapshot swapped in as a whole.
@@ -90,24 +87,13 @@ public struct AccountDirectory: Sendable {
         }
     }
 
-    /// Chooses the accounts that may serve `model` for a client speaking `dialect`,
-    /// in the order to try them: lower priority value first, then older account.
+    /// The accounts that list `model` for a client speaking `dialect`, by priority
+    /// then age; which of them can serve now is the pool's decision.
     public func select(model: String, dialect: Dialect) -> Selection {
         guard let listed = byModel[model], !listed.isEmpty else { return .unknownModel }
         let sameDialect = listed.filter { $0.provider.nativeDialect == dialect }
         guard !sameDialect.isEmpty else { return .otherDialectOnly }
-        var skipped: [(account: String, reason: String)] = []
-        var usable: [AccountEntry] = []
-        for account in sameDialect {
-            if !account.enabled {
-                skipped.append((account.name, "disabled"))
-            } else if let reason = account.unusableReason {
-                skipped.append((account.name, reason))
-            } else {
-                usable.append(account)
-            }
-        }
-        return usable.isEmpty ? .noneUsable(skipped) : .candidates(usable)
+        return .candidates(sameDialect)
     }
 
     /// The models a client speaking `dialect` can be served now (by an enabled,

@@ -27,6 +27,11 @@ public protocol GatewayStore: Sendable {
     func listAccounts() async throws -> [AccountRecord]
     /// Deletes an account by name; false when there is none.
     func removeAccount(name: String) async throws -> Bool
+    /// Enables or disables an account by name (enabling bumps its generation);
+    /// nil when there is none.
+    func setAccountEnabled(name: String, enabled: Bool) async throws -> AccountRecord?
+    /// Replaces the sealed secrets of the given accounts, all or none.
+    func replaceSecrets(_ secrets: [Int64: SealedSecret]) async throws
 
     /// A stored setting.
     func setting(_ name: String) async throws -> String?

@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import SwitchboardCore
 
 /// A downstream key as stored: never the key itself, only its keyed hash.
@@ -74,6 +75,10 @@ public struct AccountRecord: Sendable, Equatable {
     public var notes: String
     public var source: String
     public var createdAt: Date
+    /// Caps on requests, tokens and concurrency.
+    public var limits: AccountLimits
+    /// Grows each time the account is enabled; a running server then clears its cooldown.
+    public var generation: Int64
 }
 
 /// A new or changed account.
@@ -88,10 +93,12 @@ public struct AccountInput: Sendable {
     public var enabled: Bool
     public var notes: String
     public var source: String
+    public var limits: AccountLimits
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
-        modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String
+        modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
+        limits: AccountLimits = .init()
     ) {
         self.name = name
         self.provider = provider
@@ -103,6 +110,7 @@ public struct AccountInput: Sendable {
         self.enabled = enabled
         self.notes = notes
         self.source = source
+        self.limits = limits
     }
 }
 
@@ -137,13 +145,16 @@ public struct LedgerRow: Sendable, Equatable {
     public var firstByteMs: Int64?
     /// How many upstream attempts were made.
     public var attempts: Int
+    /// Why this account: the accounts skipped or failed before it, compactly
+    /// (`openai-1=cooling(rate_limited,12s) openai-2=failed(transient)`); nil when none were.
+    public var route: String?
 
     public init(
         requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,
         accountName: String? = nil, provider: String? = nil, dialect: String, model: String? = nil,
         upstreamModel: String? = nil, status: Int, outcome: String, errorCode: String? = nil, stream: Bool = false,
         usage: TokenUsage = .zero, cost: Money = .zero, priced: Bool = false, usageIncomplete: Bool = false,
-        latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0
+        latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0, route: String? = nil
     ) {
         self.requestID = requestID
         self.createdAt = createdAt
@@ -166,6 +177,7 @@ public struct LedgerRow: Sendable, Equatable {
         self.latencyMs = latencyMs
         self.firstByteMs = firstByteMs
         self.attempts = attempts
+        self.route = route
     }
 }
 

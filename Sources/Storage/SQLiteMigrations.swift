@@ -80,6 +80,21 @@ enum SQLiteMigrations {
             "CREATE INDEX ledger_model ON ledger (model, created_at)",
         ] + revisionTriggers(table: "keys", columns: "name, hash, enabled, expires_at, revoked_at")
             + revisionTriggers(table: "accounts", columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled"),
+        // 2: account caps and enable generation; why-this-account on ledger rows.
+        [
+            "ALTER TABLE accounts ADD COLUMN max_rpm INTEGER",
+            "ALTER TABLE accounts ADD COLUMN max_tpm INTEGER",
+            "ALTER TABLE accounts ADD COLUMN max_concurrency INTEGER",
+            "ALTER TABLE accounts ADD COLUMN max_waiting INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE accounts ADD COLUMN wait_timeout_ms INTEGER NOT NULL DEFAULT 30000",
+            "ALTER TABLE accounts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE ledger ADD COLUMN route TEXT",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import SQLiteNIO
+import Policy
 import SwitchboardCore
 
 extension SQLiteStore {
@@ -9,7 +10,10 @@ extension SQLiteStore {
             .text(account.provider.rawValue), .text(account.baseURL), .text(account.secret.keyID),
             .blob(ByteBuffer(bytes: account.secret.combined)), .text(Self.encodeList(account.models)),
             .text(Self.encodeMap(account.modelMap)), .integer(account.priority), .integer(account.enabled ? 1 : 0),
-            .text(account.notes), .text(account.source),
+            .text(account.notes), .text(account.source), account.limits.maxRPM.sqlite, account.limits.maxTPM.sqlite,
+            account.limits.maxConcurrency.sqlite, .integer(account.limits.maxWaiting),
+            .integer(Int(account.limits.waitTimeout.components.seconds * 1000
+                + account.limits.waitTimeout.components.attoseconds / 1_000_000_000_000_000)),
         ]
         return try await transaction {
             let existing = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(account.name)])
@@ -17,15 +21,17 @@ extension SQLiteStore {
                 _ = try await execute(
                     """
                     UPDATE accounts SET provider = ?, base_url = ?, secret_key_id = ?, secret_sealed = ?, models = ?,
-                        model_map = ?, priority = ?, enabled = ?, notes = ?, source = ? WHERE id = ?
+                        model_map = ?, priority = ?, enabled = ?, notes = ?, source = ?, max_rpm = ?, max_tpm = ?,
+                        max_concurrency = ?, max_waiting = ?, wait_timeout_ms = ? WHERE id = ?
                     """, binds + [.integer(Int(id))])
                 return try await accountRow(id: id)
             }
             _ = try await execute(
                 """
                 INSERT INTO accounts (provider, base_url, secret_key_id, secret_sealed, models, model_map, priority,
-                    enabled, notes, source, name, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    enabled, notes, source, max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, name,
+                    created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, binds + [.text(account.name), .integer(Int(Date().millisecondsSince1970))])
             return try await accountRow(id: Int64(try await connection.lastAutoincrementID()))
         }
@@ -41,6 +47,29 @@ extension SQLiteStore {
             guard let id = rows.first?.int("id") else { return false }
             _ = try await execute("DELETE FROM accounts WHERE id = ?", [.integer(Int(id))])
             return true
+        }
+    }
+
+    public func setAccountEnabled(name: String, enabled: Bool) async throws -> AccountRecord? {
+        try await transaction {
+            let rows = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(name)])
+            guard let id = rows.first?.int("id") else { return nil }
+            // Enabling bumps the generation: a running server clears the account's
+            // cooldown and health mark when it sees the new value.
+            _ = try await execute(
+                "UPDATE accounts SET enabled = ?, generation = generation + ? WHERE id = ?",
+                [.integer(enabled ? 1 : 0), .integer(enabled ? 1 : 0), .integer(Int(id))])
+            return try await accountRow(id: id)
+        }
+    }
+
+    public func replaceSecrets(_ secrets: [Int64: SealedSecret]) async throws {
+        try await transaction {
+            for (id, secret) in secrets.sorted(by: { $0.key < $1.key }) {
+                _ = try await execute(
+                    "UPDATE accounts SET secret_key_id = ?, secret_sealed = ? WHERE id = ?",
+                    [.text(secret.keyID), .blob(ByteBuffer(bytes: secret.combined)), .integer(Int(id))])
+            }
         }
     }
 
@@ -61,7 +90,12 @@ extension SQLiteStore {
             secret: SealedSecret(keyID: keyID, combined: Data(sealed.readableBytesView)),
             models: decodeList(row.text("models") ?? "[]"), modelMap: decodeMap(row.text("model_map") ?? "{}"),
             priority: Int(row.int("priority") ?? 0), enabled: row.int("enabled") == 1, notes: row.text("notes") ?? "",
-            source: row.text("source") ?? "", createdAt: created)
+            source: row.text("source") ?? "", createdAt: created,
+            limits: AccountLimits(
+                maxRPM: row.int("max_rpm").map(Int.init), maxTPM: row.int("max_tpm").map(Int.init),
+                maxConcurrency: row.int("max_concurrency").map(Int.init), maxWaiting: Int(row.int("max_waiting") ?? 0),
+                waitTimeout: .milliseconds(row.int("wait_timeout_ms") ?? 30000)),
+            generation: row.int("generation") ?? 0)
     }
 
     static func encodeList(_ list: [String]) -> String {

@@ -130,3 +130,7 @@ extension Optional where Wrapped == String {
 extension Optional where Wrapped == Int64 {
     var sqlite: SQLiteData { self.map { .integer(Int($0)) } ?? .null }
 }
+
+extension Optional where Wrapped == Int {
+    var sqlite: SQLiteData { self.map { .integer($0) } ?? .null }
+}

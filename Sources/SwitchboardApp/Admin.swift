@@ -36,7 +36,7 @@ public struct Admin: Sendable {
                 name: declaration.name, provider: declaration.provider, baseURL: declaration.baseURL,
                 secret: try context.box.seal(declaration.apiKey), models: declaration.models,
                 modelMap: declaration.modelMap, priority: declaration.priority, enabled: declaration.enabled,
-                notes: declaration.notes, source: "cli"))
+                notes: declaration.notes, source: "cli", limits: declaration.limits))
     }
 
     /// Every account, with why its secret does not open under the current master

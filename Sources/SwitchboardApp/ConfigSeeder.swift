@@ -14,7 +14,7 @@ enum ConfigSeeder {
                 AccountInput(
                     name: account.name, provider: account.provider, baseURL: account.baseURL,
                     secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
-                    priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config"))
+                    priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits))
         }
         for key in config.keys {
             guard !key.key.isEmpty else {

@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import SwitchboardCore
 
 /// Everything `switchboard` reads at start: from a YAML file, then overridden by
@@ -16,6 +17,8 @@ public struct Configuration: Sendable {
     public var maxBodyBytes = 32 * 1024 * 1024
     /// How many times a request may move to another account.
     public var maxFailovers = 3
+    /// Cooldowns after upstream failures, and session stickiness.
+    public var pool = PoolSettings()
     /// Longest wait for an upstream connection.
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.
@@ -47,6 +50,7 @@ public struct Configuration: Sendable {
         public var priority = 0
         public var enabled = true
         public var notes = ""
+        public var limits = AccountLimits()
     }
 
     /// A downstream key in the config file.

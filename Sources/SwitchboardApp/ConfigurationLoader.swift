@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import SwitchboardCore
 import Yams
 
@@ -6,7 +7,9 @@ extension Configuration {
     /// Settings a file may hold at the top level, with their environment names.
     static let topLevelKeys: [String] = [
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
-        "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "accounts", "keys",
+        "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
+        "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
+        "session_ttl", "accounts", "keys",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -108,6 +111,19 @@ extension Configuration {
         case "first_byte_timeout": firstByteTimeout = try DurationText.parse(value, source: source)
         case "stream_idle_timeout": streamIdleTimeout = try DurationText.parse(value, source: source)
         case "shutdown_timeout": shutdownTimeout = try DurationText.parse(value, source: source)
+        case "rate_limit_cooldown": pool.rateLimitCooldown = try DurationText.parse(value, source: source)
+        case "rate_limit_cooldown_max": pool.rateLimitCooldownMax = try DurationText.parse(value, source: source)
+        case "overload_cooldown":
+            pool.overloadCooldown = try DurationText.parse(value, source: source)
+            guard pool.overloadCooldown <= PoolSettings.overloadCooldownCap else {
+                throw ConfigurationError("\(source) must be at most 10s: overload is brief, longer waits belong to the 429 ladder")
+            }
+        case "transient_failures":
+            guard let count = Int(value), count >= 1 else { throw ConfigurationError("\(source) must be a whole number ≥ 1") }
+            pool.transientFailures = count
+        case "transient_window": pool.transientWindow = try DurationText.parse(value, source: source)
+        case "transient_cooldown": pool.transientCooldown = try DurationText.parse(value, source: source)
+        case "session_ttl": pool.sessionTTL = try DurationText.parse(value, source: source)
         case "log_level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw ConfigurationError("\(source) must be one of \(levels.joined(separator: ", "))") }
@@ -118,7 +134,10 @@ extension Configuration {
 }
 
 extension Configuration.AccountDeclaration {
-    static let allowedKeys = ["name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes"]
+    static let allowedKeys = [
+        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
+        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout",
+    ]
 
     /// The API root used when an account names none.
     public static func defaultBaseURL(_ provider: Provider) -> String {
@@ -154,6 +173,20 @@ extension Configuration.AccountDeclaration {
         }
         if let value = map["enabled"] { enabled = try reader.bool(value, at: "\(path).enabled") }
         if let value = map["notes"] { notes = try reader.scalarText(value, at: "\(path).notes") }
+        func count(_ name: String, minimum: Int) throws -> Int? {
+            guard let value = map[name] else { return nil }
+            guard let number = Int(try reader.scalarText(value, at: "\(path).\(name)")), number >= minimum else {
+                throw ConfigurationError("\(path).\(name) must be a whole number ≥ \(minimum)")
+            }
+            return number
+        }
+        limits.maxRPM = try count("max_rpm", minimum: 1)
+        limits.maxTPM = try count("max_tpm", minimum: 1)
+        limits.maxConcurrency = try count("max_concurrency", minimum: 1)
+        limits.maxWaiting = try count("max_waiting", minimum: 0) ?? 0
+        if let value = map["wait_timeout"] {
+            limits.waitTimeout = try DurationText.parse(try reader.scalarText(value, at: "\(path).wait_timeout"), source: "\(path).wait_timeout")
+        }
     }
 }
 

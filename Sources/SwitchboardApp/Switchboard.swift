@@ -7,6 +7,7 @@ import NIOCore
 import Policy
 import ServiceLifecycle
 import Storage
+import SwitchboardCore
 import UnixSignals
 import Upstream
 
@@ -27,9 +28,12 @@ public struct Switchboard: Sendable {
     public let configuration: Configuration
 
     /// Builds everything and applies the config file's accounts and keys.
-    /// - Parameter onListening: called with the bound port once the server listens.
+    /// - Parameters:
+    ///   - clock: the time cooldowns, windows and sessions follow (a mock one in tests).
+    ///   - onListening: called with the bound port once the server listens.
     public static func build(
-        _ config: Configuration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        _ config: Configuration, logger: Logger, clock: any GatewayClock = SystemClock(),
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Switchboard {
         // Check everything that can be wrong with the settings before opening anything.
         let (host, port) = try config.listenAddress()
@@ -57,7 +61,7 @@ public struct Switchboard: Sendable {
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
                 idleTimeout: config.streamIdleTimeout.timeAmount))
         let gateway = Gateway(
-            snapshots: holder, transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
+            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
             configuration: .init(maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes), logger: logger)
         let router = ServerBuilder.router(routes: ClientRoutes(gateway: gateway))
         announce(holder.snapshot, logger: logger)

@@ -14,6 +14,8 @@ public struct GatewayError: Error, Hashable, Sendable {
         case routeNotFound = "route_not_found"
         case methodNotAllowed = "method_not_allowed"
         case noUsableAccount = "no_usable_account"
+        case accountsCoolingDown = "accounts_cooling_down"
+        case accountsAtCapacity = "accounts_at_capacity"
         case upstreamRateLimited = "upstream_rate_limited"
         case upstreamOverloaded = "upstream_overloaded"
         case upstreamUnavailable = "upstream_unavailable"
@@ -32,7 +34,7 @@ public struct GatewayError: Error, Hashable, Sendable {
             case .modelNotFound, .routeNotFound: return 404
             case .methodNotAllowed: return 405
             case .bodyTooLarge: return 413
-            case .upstreamRateLimited: return 429
+            case .upstreamRateLimited, .accountsCoolingDown, .accountsAtCapacity: return 429
             case .internalError: return 500
             case .upstreamAuthFailed, .upstreamBadResponse: return 502
             case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable: return 503
@@ -74,6 +76,8 @@ public struct GatewayError: Error, Hashable, Sendable {
         case .routeNotFound: return "There is no such route on this gateway."
         case .methodNotAllowed: return "This route does not accept that method."
         case .noUsableAccount: return "No upstream account can serve this model right now."
+        case .accountsCoolingDown: return "Every upstream account for this model is cooling down after rate limits. Retry after the time given."
+        case .accountsAtCapacity: return "Every upstream account for this model is at its request, token or concurrency cap. Retry shortly."
         case .upstreamRateLimited: return "The upstream provider is rate limiting requests. Retry later."
         case .upstreamOverloaded: return "The upstream provider is overloaded. Retry later."
         case .upstreamUnavailable: return "The upstream provider could not be reached."

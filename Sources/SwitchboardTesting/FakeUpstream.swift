@@ -34,6 +34,12 @@ public final class FakeUpstream: Sendable {
     /// Requests in flight now.
     public var currentInFlight: Int { inFlight.state.withLock { $0.now } }
 
+    /// The most requests in flight at once with one upstream key (one account).
+    public func peakInFlight(key: String) -> Int { inFlight.perKey.withLock { $0[key]?.peak ?? 0 } }
+
+    /// Requests in flight now with one upstream key.
+    public func currentInFlight(key: String) -> Int { inFlight.perKey.withLock { $0[key]?.now ?? 0 } }
+
     /// Stream events written so far (a write completes once the reader took it).
     public var streamedEvents: Int { inFlight.written.withLock { $0 } }
 
@@ -41,6 +47,7 @@ public final class FakeUpstream: Sendable {
     public func reset() {
         log.withLock { $0.removeAll() }
         inFlight.state.withLock { $0 = (0, 0) }
+        inFlight.perKey.withLock { $0 = [:] }
         inFlight.written.withLock { $0 = 0 }
     }
 
@@ -88,7 +95,15 @@ public final class FakeUpstream: Sendable {
         let behaviour = FakeBehaviour(model: model)
         let answer = FakeAnswer(format: format, model: model, behaviour: behaviour, request: json, headers: headers)
         let counter = inFlight
-        let release: @Sendable () -> Void = { counter.state.withLock { $0.now -= 1 } }
+        let keyName = key ?? ""
+        counter.perKey.withLock {
+            $0[keyName, default: (0, 0)].now += 1
+            $0[keyName]!.peak = max($0[keyName]!.peak, $0[keyName]!.now)
+        }
+        let release: @Sendable () -> Void = {
+            counter.state.withLock { $0.now -= 1 }
+            counter.perKey.withLock { $0[keyName]?.now -= 1 }
+        }
         guard let key, acceptedKeys.contains(key) else {
             release()
             return answer.error(status: 401)
@@ -114,4 +129,5 @@ public final class FakeUpstream: Sendable {
 final class InFlightCounter: Sendable {
     let state = Mutex<(now: Int, peak: Int)>((0, 0))
     let written = Mutex(0)
+    let perKey = Mutex<[String: (now: Int, peak: Int)]>([:])
 }

@@ -20,10 +20,13 @@ import Testing
         }
         try await withHarness(accounts: accounts) { harness in
             for stream in [false, true] {
-                let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini", stream: stream))
+                // A different conversation each time, so no sticky session skips the broken account.
+                let body = #"{"model":"gpt-4o-mini","stream":\#(stream),"messages":[{"role":"user","content":"hi \#(stream)"}]}"#
+                let reply = try await harness.send("/v1/chat/completions", body: body)
                 #expect(reply.status == 200)
                 let row = try await harness.row(reply.headers.first(name: "x-request-id"))
                 #expect(row.accountName == "healthy" && row.attempts == 2 && row.outcome == "ok")
+                #expect(row.route == "refused=failed(transient)")
             }
         }
     }
@@ -49,14 +52,18 @@ import Testing
             #expect(limited.headers.first(name: "retry-after") == "7")
             #expect((limited.json["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
 
+            // Each failure cools its account; move past the cooldown so the next case reaches the upstream.
+            harness.clock.advance(by: .seconds(3600))
             let overloaded = try await harness.send("/v1/messages", body: Harness.messages("fail-529"))
             #expect(overloaded.status == 529)
             #expect((overloaded.json["error"] as? [String: Any])?["type"] as? String == "overloaded_error")
 
+            harness.clock.advance(by: .seconds(3600))
             let badCredential = try await harness.send("/v1/messages", body: Harness.messages("fail-401"))
             #expect(badCredential.status == 502)
             #expect(!badCredential.body.contains("fake upstream"), "upstream details are not leaked")
 
+            harness.clock.advance(by: .seconds(3600))
             let broken = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-500"))
             #expect(broken.status == 503)
 

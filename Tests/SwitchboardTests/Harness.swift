@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Policy
 import NIOCore
 import NIOHTTP1
 import Storage
@@ -16,6 +17,8 @@ struct Harness: Sendable {
     let fake: FakeUpstream
     let switchboard: Switchboard
     let client: HTTPClient
+    /// The gateway's clock: cooldowns end when a test moves it.
+    let clock: MockClock
 
     /// The client key every harness declares.
     static let key = "sk-sb-test-0123456789abcdefghijklmnop"
@@ -130,7 +133,9 @@ func withHarness(
     let fake = FakeUpstream(acceptedKeys: [Harness.openAISecret, Harness.anthropicSecret])
     let (fakePorts, fakeContinuation) = AsyncStream.makeStream(of: Int.self)
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(timeout: .init(connect: .seconds(5))))
+    var clientConfiguration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5)))
+    clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
     try await withThrowingTaskGroup(of: Void.self) { upstream in
         upstream.addTask { try await fake.application(onListening: { fakeContinuation.yield($0) }).run() }
         var fakeIterator = fakePorts.makeAsyncIterator()
@@ -143,12 +148,13 @@ func withHarness(
         config.keys = [.init(name: "test-key", key: Harness.key, expiresAt: nil)]
         config.logLevel = "critical"
         configure(&config)
-        let switchboard = try await Switchboard.build(config, logger: quietLogger()) { continuation.yield($0) }
+        let clock = MockClock(start: Date())
+        let switchboard = try await Switchboard.build(config, logger: quietLogger(), clock: clock) { continuation.yield($0) }
         let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { gateway in
             gateway.addTask { try? await switchboard.application.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { return .failure(CancellationError()) }
-            let harness = Harness(port: port, fakePort: fakePort, fake: fake, switchboard: switchboard, client: client)
+            let harness = Harness(port: port, fakePort: fakePort, fake: fake, switchboard: switchboard, client: client, clock: clock)
             let result: Result<Void, any Error>
             do {
                 try await body(harness)
@@ -172,8 +178,12 @@ func withHarness(
 
 extension Configuration.AccountDeclaration {
     /// A copy with other settings.
-    func with(name: String? = nil, baseURL: String? = nil, models: [String]? = nil, modelMap: [String: String]? = nil, priority: Int? = nil) -> Self {
+    func with(
+        name: String? = nil, baseURL: String? = nil, models: [String]? = nil, modelMap: [String: String]? = nil,
+        priority: Int? = nil, limits: AccountLimits? = nil
+    ) -> Self {
         var copy = self
+        if let limits { copy.limits = limits }
         if let name { copy.name = name }
         if let baseURL { copy.baseURL = baseURL }
         if let models { copy.models = models }

@@ -1,0 +1,36 @@
+import Synchronization
+import SwitchboardCore
+
+/// What one attempt on an account came to, as far as the account is concerned.
+public enum AttemptOutcome: Sendable, Equatable {
+    /// The account answered; these tokens count against its window.
+    case served(tokens: Int64)
+    /// The attempt ended for reasons that are not the account's (the client's own
+    /// bad request, the client leaving); its tokens still count.
+    case notBlamed(tokens: Int64)
+    /// The account failed; `retryAfter` is the wait the upstream named, if any.
+    case failed(FailureClass, retryAfter: Duration?, detail: String)
+}
+
+/// A slot on an account, held for one attempt. It goes back exactly once: by
+/// `finish`, or when the lease is dropped (a client gone mid-stream), so no slot
+/// can leak.
+public final class AccountLease: Sendable {
+    /// The account the slot is on.
+    public let account: AccountEntry
+    private let pool: AccountPool
+    private let done = Atomic<Bool>(false)
+
+    init(account: AccountEntry, pool: AccountPool) {
+        self.account = account
+        self.pool = pool
+    }
+
+    /// Returns the slot with the attempt's outcome; later calls do nothing.
+    public func finish(_ outcome: AttemptOutcome) {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        pool.finish(account, outcome)
+    }
+
+    deinit { finish(.notBlamed(tokens: 0)) }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import Synchronization
+import SwitchboardCore
+
+/// The live side of the upstream accounts: who is busy, cooling down, capped or
+/// unhealthy, which session sits on which account. It decides, the engine acts:
+/// `pick` hands out a lease on the best usable account, `finish` takes the
+/// attempt's outcome back and applies cooldowns and health marks.
+///
+/// Static facts (models, priority, limits, enabled) come with each call in the
+/// `AccountEntry`s of the current snapshot; only what changes per request lives here.
+public final class AccountPool: Sendable {
+    public let settings: PoolSettings
+    /// The clock every decision reads; a mock one in tests.
+    public let clock: any GatewayClock
+    private let state = Mutex(PoolState())
+
+    struct PoolState: Sendable {
+        var accounts: [Int64: AccountState] = [:]
+        var sessions: [String: SessionBinding] = [:]
+        var nextWaiterID: UInt64 = 0
+    }
+
+    struct SessionBinding: Sendable {
+        var accountID: Int64
+        var expiresAt: Date
+    }
+
+    /// Creates an empty pool.
+    public init(settings: PoolSettings = .init(), clock: any GatewayClock = SystemClock()) {
+        self.settings = settings
+        self.clock = clock
+    }
+
+    /// The outcome of a pick.
+    public enum Pick: Sendable {
+        /// A slot on this account; every skipped account and why, in candidate order.
+        case lease(AccountLease, skipped: [Skipped])
+        /// No candidate can take the request now; each one and why.
+        case none(skipped: [Skipped])
+    }
+
+    /// An account passed over, and why.
+    public struct Skipped: Sendable, Equatable {
+        public var account: AccountEntry
+        public var reason: SkipReason
+    }
+
+    /// Chooses an account among `candidates` and takes a slot on it: the
+    /// session's account when it is usable, else by priority, then load, then
+    /// least recently used. Accounts in `tried` are never chosen again.
+    public func pick(from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil) -> Pick {
+        let now = clock.now()
+        let outcome: (AccountEntry?, [Skipped]) = state.withLock { pool in
+            var usable: [(entry: AccountEntry, load: Int, lastUsed: Date)] = []
+            var skipped: [Skipped] = []
+            for entry in candidates {
+                if tried.contains(entry.id) {
+                    skipped.append(Skipped(account: entry, reason: .alreadyTried))
+                    continue
+                }
+                var account = pool.account(entry)
+                if let reason = account.skipReason(entry, now: now) {
+                    skipped.append(Skipped(account: entry, reason: reason))
+                } else {
+                    usable.append((entry, account.inFlight, account.lastUsed ?? .distantPast))
+                }
+                pool.accounts[entry.id] = account
+            }
+            var chosen: AccountEntry?
+            if let session, let binding = pool.sessions[session], binding.expiresAt > now {
+                chosen = usable.first { $0.entry.id == binding.accountID }?.entry
+            }
+            if chosen == nil {
+                chosen = usable.min { a, b in
+                    (a.entry.priority, a.load, a.lastUsed, a.entry.id) < (b.entry.priority, b.load, b.lastUsed, b.entry.id)
+                }?.entry
+            }
+            guard let chosen else { return (nil, skipped) }
+            pool.accounts[chosen.id]!.grant(chosen, now: now)
+            if let session { pool.bind(session, to: chosen.id, now: now, settings: settings) }
+            return (chosen, skipped)
+        }
+        guard let chosen = outcome.0 else { return .none(skipped: outcome.1) }
+        return .lease(AccountLease(account: chosen, pool: self), skipped: outcome.1)
+    }
+
+    /// Waits for a slot on a full account, up to its `wait_timeout`; nil when the
+    /// queue is full, the wait times out, the task is cancelled, or the account
+    /// stops being usable while waiting.
+    public func waitForSlot(on account: AccountEntry, session: String? = nil) async -> AccountLease? {
+        let timeout = account.limits.waitTimeout
+        let lease = await withTaskGroup(of: AccountLease?.self) { group -> AccountLease? in
+            group.addTask { await self.queue(on: account, session: session) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            var result: AccountLease?
+            while let next = await group.next() {
+                group.cancelAll()
+                if let next {
+                    if result == nil { result = next } else { next.finish(.notBlamed(tokens: 0)) }
+                }
+            }
+            return result
+        }
+        return lease
+    }
+
+    private func queue(on account: AccountEntry, session: String?) async -> AccountLease? {
+        let id = state.withLock { pool -> UInt64 in
+            pool.nextWaiterID += 1
+            return pool.nextWaiterID
+        }
+        let granted = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let now = clock.now()
+                let immediate: Bool? = state.withLock { pool in
+                    if Task.isCancelled { return false }
+                    var current = pool.account(account)
+                    defer { pool.accounts[account.id] = current }
+                    switch current.skipReason(account, now: now) {
+                    case nil:
+                        current.grant(account, now: now)
+                        return true
+                    case .full(canWait: true):
+                        current.waiters.append(.init(id: id, continuation: continuation))
+                        return nil
+                    default:
+                        return false
+                    }
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { pool -> AccountState.Waiter? in
+                guard let index = pool.accounts[account.id]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return pool.accounts[account.id]!.waiters.remove(at: index)
+            }
+            waiter?.continuation.resume(returning: false)
+        }
+        guard granted else { return nil }
+        if let session { state.withLock { $0.bind(session, to: account.id, now: clock.now(), settings: settings) } }
+        return AccountLease(account: account, pool: self)
+    }
+
+    /// Takes back a slot with what happened on it. Called once per lease, by the lease.
+    func finish(_ account: AccountEntry, _ outcome: AttemptOutcome) {
+        let now = clock.now()
+        let wake: [(CheckedContinuation<Bool, Never>, Bool)] = state.withLock { pool in
+            var current = pool.account(account)
+            current.inFlight = max(0, current.inFlight - 1)
+            apply(outcome, to: &current, now: now)
+            var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
+            // Hand freed slots to queued requests; if the account stopped being
+            // usable for anything but load, let them go to try elsewhere.
+            while !current.waiters.isEmpty {
+                let reason = current.skipReason(account, now: now)
+                if reason == nil {
+                    current.grant(account, now: now)
+                    wake.append((current.waiters.removeFirst().continuation, true))
+                } else if case .full = reason {
+                    break
+                } else {
+                    wake += current.waiters.map { ($0.continuation, false) }
+                    current.waiters = []
+                }
+            }
+            pool.accounts[account.id] = current
+            return wake
+        }
+        for (continuation, granted) in wake { continuation.resume(returning: granted) }
+    }
+
+    private func apply(_ outcome: AttemptOutcome, to account: inout AccountState, now: Date) {
+        switch outcome {
+        case .served(let tokens):
+            account.window.addTokens(tokens, at: now)
+            account.totalTokens += tokens
+            account.rateLimitStreak = 0
+            account.transientTimes = []
+        case .notBlamed(let tokens):
+            account.window.addTokens(tokens, at: now)
+            account.totalTokens += tokens
+        case .failed(let failureClass, let hint, let detail):
+            account.totalFailures += 1
+            account.lastError = detail
+            account.lastErrorAt = now
+            switch failureClass {
+            case .rateLimited:
+                let wait: Duration
+                if let hint {
+                    wait = min(hint, settings.rateLimitCooldownMax)
+                } else {
+                    account.rateLimitStreak += 1
+                    let factor = 1 << min(account.rateLimitStreak - 1, 20)
+                    wait = min(settings.rateLimitCooldown * factor, settings.rateLimitCooldownMax)
+                }
+                account.coolDown(for: wait, cause: .rateLimited, now: now)
+            case .overloaded:
+                account.coolDown(
+                    for: min(hint ?? settings.overloadCooldown, PoolSettings.overloadCooldownCap), cause: .overloaded, now: now)
+            case .credential:
+                account.unhealthy = detail
+            case .transient:
+                let windowStart = now.addingTimeInterval(-settings.transientWindow.seconds)
+                account.transientTimes = account.transientTimes.filter { $0 > windowStart } + [now]
+                if account.transientTimes.count >= settings.transientFailures {
+                    account.coolDown(for: settings.transientCooldown, cause: .transientFailures, now: now)
+                    account.transientTimes = []
+                }
+            case .callerFault:
+                break
+            }
+        }
+    }
+
+    /// Clears an account's cooldown and health mark at once (an admin enabled it,
+    /// or a health probe succeeded).
+    public func clearTrouble(accountID: Int64) {
+        state.withLock { $0.accounts[accountID]?.clearTrouble() }
+    }
+
+    /// Marks an account unhealthy (a health probe failed on its credentials).
+    public func markUnhealthy(accountID: Int64, reason: String) {
+        state.withLock { $0.accounts[accountID]?.unhealthy = reason }
+    }
+
+    /// The live state of the given accounts, for admins.
+    public func status(of accounts: [AccountEntry]) -> [AccountStatus] {
+        let now = clock.now()
+        return state.withLock { pool in
+            accounts.map { entry in
+                var current = pool.account(entry)
+                let reason = current.skipReason(entry, now: now)
+                pool.accounts[entry.id] = current
+                return AccountStatus(entry: entry, state: current, reason: reason, now: now)
+            }
+        }
+    }
+}
+
+extension AccountPool.PoolState {
+    /// The state for an account, new or carried over; an account an admin
+    /// re-enabled since (newer generation) starts with a clean slate.
+    mutating func account(_ entry: AccountEntry) -> AccountState {
+        guard var current = accounts[entry.id] else { return AccountState(generation: entry.generation) }
+        if current.generation != entry.generation {
+            current.generation = entry.generation
+            current.clearTrouble()
+        }
+        return current
+    }
+
+    /// Puts a session on an account, or refreshes its expiry.
+    mutating func bind(_ session: String, to accountID: Int64, now: Date, settings: PoolSettings) {
+        if sessions[session] == nil, sessions.count >= settings.maxSessions {
+            sessions = sessions.filter { $0.value.expiresAt > now }
+            if sessions.count >= settings.maxSessions {
+                // Still full of live sessions: forget the half closest to expiry.
+                let keep = sessions.sorted { $0.value.expiresAt > $1.value.expiresAt }.prefix(settings.maxSessions / 2)
+                sessions = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
+        }
+        sessions[session] = AccountPool.SessionBinding(
+            accountID: accountID, expiresAt: now.addingTimeInterval(settings.sessionTTL.seconds))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// One account's live state in this process: load, windows, cooldown, health.
+/// Only `AccountPool` touches it, under its lock.
+struct AccountState: Sendable {
+    /// The account's enable generation last seen; a newer one (an admin enabled
+    /// it) clears cooldown and health marks.
+    var generation: Int64
+    var inFlight = 0
+    var waiters: [Waiter] = []
+    var window = SecondBuckets()
+    var requestTimes = RequestTimes()
+    var cooldownUntil: Date?
+    var cooldownCause: CooldownCause?
+    /// 429s without a hint in a row; lengthens the next cooldown.
+    var rateLimitStreak = 0
+    var transientTimes: [Date] = []
+    /// Why the upstream refused the account's credentials, until an admin or a probe clears it.
+    var unhealthy: String?
+    var lastUsed: Date?
+    var lastError: String?
+    var lastErrorAt: Date?
+    var totalRequests: Int64 = 0
+    var totalTokens: Int64 = 0
+    var totalFailures: Int64 = 0
+
+    /// A request queued for a slot; resumed with true when given one.
+    struct Waiter: Sendable {
+        var id: UInt64
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    init(generation: Int64) { self.generation = generation }
+
+    /// Forgets cooldowns, failure counts and health marks.
+    mutating func clearTrouble() {
+        cooldownUntil = nil
+        cooldownCause = nil
+        rateLimitStreak = 0
+        transientTimes = []
+        unhealthy = nil
+    }
+
+    /// Why the account cannot take a request now, or nil when it can.
+    mutating func skipReason(_ account: AccountEntry, now: Date) -> SkipReason? {
+        if !account.enabled { return .disabled }
+        if let reason = account.unusableReason ?? unhealthy { return .unhealthy(reason) }
+        if let until = cooldownUntil {
+            if until > now { return .coolingDown(until: until, cause: cooldownCause ?? .rateLimited) }
+            cooldownUntil = nil
+            cooldownCause = nil
+        }
+        let limits = account.limits
+        if let cap = limits.maxRPM {
+            requestTimes.prune(now)
+            if requestTimes.count >= cap { return .requestCap(until: requestTimes.oldestLeavesAt ?? now) }
+        }
+        if let cap = limits.maxTPM, window.totals(at: now).tokens >= Int64(cap) {
+            return .tokenCap(until: window.tokensFreeAt(now))
+        }
+        if let cap = limits.maxConcurrency, inFlight >= cap {
+            return .full(canWait: waiters.count < limits.maxWaiting)
+        }
+        return nil
+    }
+
+    /// Takes a slot for a request starting now.
+    mutating func grant(_ account: AccountEntry, now: Date) {
+        inFlight += 1
+        if account.limits.maxRPM != nil { requestTimes.append(now) }
+        window.addRequest(at: now)
+        lastUsed = now
+        totalRequests += 1
+    }
+
+    /// Starts or extends a cooldown; a shorter one never cuts a longer one short.
+    mutating func coolDown(for duration: Duration, cause: CooldownCause, now: Date) {
+        let until = now.addingTimeInterval(max(1, duration.seconds))
+        if let current = cooldownUntil, current >= until { return }
+        cooldownUntil = until
+        cooldownCause = cause
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, fractional.
+    var seconds: TimeInterval {
+        let (whole, attos) = components
+        return Double(whole) + Double(attos) / 1e18
+    }
+}
