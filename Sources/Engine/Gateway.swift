@@ -29,7 +29,8 @@ public final class Gateway: Sendable {
     let snapshots: SnapshotHolder
     /// The accounts' live state: load, windows, cooldowns, health, sessions.
     public let pool: AccountPool
-    let transport: UpstreamTransport
+    /// The HTTP client to upstreams.
+    public let transport: UpstreamTransport
     let ledger: LedgerWriter
     let prices: PriceTable
     let hasher: KeyHasher

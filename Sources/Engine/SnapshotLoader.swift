@@ -6,11 +6,11 @@ import Storage
 /// Builds snapshots from the store, opening account secrets on the way.
 public struct SnapshotLoader: Sendable {
     let store: any GatewayStore
-    let box: SecretBox
+    let box: SecretKeyring
     let logger: Logger
 
     /// Creates a loader.
-    public init(store: any GatewayStore, box: SecretBox, logger: Logger) {
+    public init(store: any GatewayStore, box: SecretKeyring, logger: Logger) {
         self.store = store
         self.box = box
         self.logger = logger

@@ -222,6 +222,33 @@ public final class AccountPool: Sendable {
         state.withLock { $0.accounts[accountID]?.clearTrouble() }
     }
 
+    /// Carries state saved by an earlier run over a restart: health marks,
+    /// cooldowns and totals. A newer generation (an admin enabled the account
+    /// meanwhile) drops the marks and cooldowns, as it would have live.
+    public func restore(_ saved: [AccountStatus], accounts: [AccountEntry]) {
+        let now = clock.now()
+        state.withLock { pool in
+            for entry in accounts {
+                guard let old = saved.first(where: { $0.id == entry.id }), pool.accounts[entry.id] == nil else { continue }
+                var restored = AccountState(generation: entry.generation)
+                restored.totalRequests = old.totalRequests
+                restored.totalTokens = old.totalTokens
+                restored.totalFailures = old.totalFailures
+                restored.lastUsed = old.lastUsed
+                restored.lastError = old.lastError
+                restored.lastErrorAt = old.lastErrorAt
+                if old.generation == entry.generation {
+                    restored.unhealthy = old.healthMark
+                    if let until = old.cooldownUntil, until > now {
+                        restored.cooldownUntil = until
+                        restored.cooldownCause = old.cooldownCause.flatMap(CooldownCause.init(rawValue:))
+                    }
+                }
+                pool.accounts[entry.id] = restored
+            }
+        }
+    }
+
     /// Marks an account unhealthy (a health probe failed on its credentials).
     public func markUnhealthy(accountID: Int64, reason: String) {
         state.withLock { $0.accounts[accountID]?.unhealthy = reason }

@@ -1,9 +1,11 @@
 import Foundation
 
 /// One account's live state, as admins see it.
-public struct AccountStatus: Sendable {
+public struct AccountStatus: Sendable, Equatable, Codable {
     public var id: Int64
     public var name: String
+    /// The enable generation this state belongs to.
+    public var generation: Int64
     /// `ready`, `disabled`, `unhealthy`, `cooling_down`, `rpm_cap`, `tpm_cap` or `full`.
     public var state: String
     /// Why the account is not ready, in words; nil when ready.
@@ -20,10 +22,14 @@ public struct AccountStatus: Sendable {
     public var lastErrorAt: Date?
     public var cooldownUntil: Date?
     public var cooldownCause: String?
+    /// The pool's own health mark (the upstream refused the credentials), apart
+    /// from reasons the configuration gives (disabled, secret unusable).
+    public var healthMark: String?
 
     init(entry: AccountEntry, state current: AccountState, reason skip: SkipReason?, now: Date) {
         id = entry.id
         name = entry.name
+        generation = current.generation
         switch skip {
         case nil: (state, reason) = ("ready", nil)
         case .disabled: (state, reason) = ("disabled", "disabled by an admin")
@@ -46,5 +52,6 @@ public struct AccountStatus: Sendable {
         lastErrorAt = current.lastErrorAt
         cooldownUntil = current.cooldownUntil.flatMap { $0 > now ? $0 : nil }
         cooldownCause = cooldownUntil == nil ? nil : current.cooldownCause?.rawValue
+        healthMark = current.unhealthy
     }
 }

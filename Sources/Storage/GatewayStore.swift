@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 
 /// Durable state: keys, accounts, settings and the ledger. The hot path never
 /// waits on it; snapshots are built from it and ledger rows are written to it in
@@ -30,8 +31,13 @@ public protocol GatewayStore: Sendable {
     /// Enables or disables an account by name (enabling bumps its generation);
     /// nil when there is none.
     func setAccountEnabled(name: String, enabled: Bool) async throws -> AccountRecord?
-    /// Replaces the sealed secrets of the given accounts, all or none.
-    func replaceSecrets(_ secrets: [Int64: SealedSecret]) async throws
+    /// Saves accounts' live state (one row per account, replaced).
+    func saveAccountStatus(_ statuses: [AccountStatus], at: Date) async throws
+    /// The live state last saved for each account, and when.
+    func accountStatuses() async throws -> [(status: AccountStatus, updatedAt: Date)]
+    /// Replaces the sealed secrets of the given accounts and the given settings,
+    /// all or none (a master key rotation).
+    func replaceSecrets(_ secrets: [Int64: SealedSecret], settings: [String: String]) async throws
 
     /// A stored setting.
     func setting(_ name: String) async throws -> String?

@@ -41,6 +41,16 @@ public struct KeyHasher: Sendable {
         return KeyHasher(secret: SymmetricKey(data: data))
     }
 
+    /// The hash secret re-sealed under a new master key, as the setting to store
+    /// (the secret itself, and so every key's hash, stays the same).
+    public static func resealed(store: any GatewayStore, from old: SecretBox, to new: SecretBox) async throws -> (name: String, value: String) {
+        guard let stored = try await store.setting(settingName), let sealed = decode(stored) else {
+            throw SecretBox.OpenError(description: "the stored key hash secret is missing or damaged")
+        }
+        let plaintext = sealed.keyID == new.keyID ? try new.open(sealed) : try old.open(sealed)
+        return (settingName, encode(try new.seal(plaintext)))
+    }
+
     static func encode(_ sealed: SealedSecret) -> String { sealed.keyID + ":" + sealed.combined.base64EncodedString() }
 
     static func decode(_ text: String) -> SealedSecret? {

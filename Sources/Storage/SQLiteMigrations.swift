@@ -95,6 +95,17 @@ enum SQLiteMigrations {
                 columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
                     + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation")[1],
         ],
+        // 3: each account's live state as the server last saw it, for the CLI and
+        //    for the next start (health marks and cooldowns survive restarts).
+        [
+            """
+            CREATE TABLE account_status (
+                account_id INTEGER PRIMARY KEY,
+                status TEXT NOT NULL,
+                updated_at INTEGER NOT NULL
+            )
+            """
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

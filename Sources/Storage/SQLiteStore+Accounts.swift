@@ -63,8 +63,40 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceSecrets(_ secrets: [Int64: SealedSecret]) async throws {
+    public func saveAccountStatus(_ statuses: [AccountStatus], at: Date) async throws {
+        guard !statuses.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
         try await transaction {
+            for status in statuses {
+                let text = String(decoding: try encoder.encode(status), as: UTF8.self)
+                _ = try await execute(
+                    """
+                    INSERT INTO account_status (account_id, status, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT (account_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
+                    """, [.integer(Int(status.id)), .text(text), .integer(Int(at.millisecondsSince1970))])
+            }
+            // Accounts deleted since leave no state behind.
+            _ = try await execute("DELETE FROM account_status WHERE account_id NOT IN (SELECT id FROM accounts)")
+        }
+    }
+
+    public func accountStatuses() async throws -> [(status: AccountStatus, updatedAt: Date)] {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        return try await query("SELECT * FROM account_status ORDER BY account_id").compactMap { row in
+            guard let text = row.text("status"), let at = row.date("updated_at"),
+                let status = try? decoder.decode(AccountStatus.self, from: Data(text.utf8))
+            else { return nil }
+            return (status, at)
+        }
+    }
+
+    public func replaceSecrets(_ secrets: [Int64: SealedSecret], settings: [String: String]) async throws {
+        try await transaction {
+            for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+                _ = try await execute("UPDATE settings SET value = ? WHERE name = ?", [.text(value), .text(name)])
+            }
             for (id, secret) in secrets.sorted(by: { $0.key < $1.key }) {
                 _ = try await execute(
                     "UPDATE accounts SET secret_key_id = ?, secret_sealed = ? WHERE id = ?",

@@ -68,21 +68,36 @@ public enum MasterKeyLoader {
             return (key, "environment")
         }
         let path = (dataDirectory as NSString).appendingPathComponent(fileName)
-        if let data = FileManager.default.contents(atPath: path) {
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let key = parse(text) else { throw LoadError(description: "the master key file \(path) is not a 32-byte base64 or hex key") }
+        if FileManager.default.fileExists(atPath: path) {
+            guard let key = try read(path) else { throw LoadError(description: "the master key file \(path) is not a 32-byte base64 or hex key") }
             return (key, path)
         }
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let key = SymmetricKey(size: .bits256)
+        try create(path, key: key)
+        return (key, path)
+    }
+
+    /// The file a rotation writes the new key to before it is in force.
+    public static let nextFileName = "master.key.next"
+
+    /// Reads a key file; nil when it holds no valid key.
+    public static func read(_ path: String) throws -> SymmetricKey? {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LoadError(description: "cannot read the master key file \(path)")
+        }
+        return parse(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Writes a new key file, mode 0600 from the start (never world-readable,
+    /// not even briefly), flushed to disk; fails if the file exists.
+    public static func create(_ path: String, key: SymmetricKey) throws {
         let text = key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
-        // Create the file with 0600 from the start: never world-readable, not even briefly.
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw LoadError(description: "cannot create the master key file \(path)") }
         defer { close(fd) }
         let written = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-        guard written == text.utf8.count else { throw LoadError(description: "cannot write the master key file \(path)") }
-        return (key, path)
+        guard written == text.utf8.count, fsync(fd) == 0 else { throw LoadError(description: "cannot write the master key file \(path)") }
     }
 
     /// Reads 32 bytes from base64 or hex text.

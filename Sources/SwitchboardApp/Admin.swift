@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Storage
 import SwitchboardCore
@@ -27,52 +28,62 @@ public struct Admin: Sendable {
     /// Revokes a key; false when there is no key by that name.
     public func revokeKey(name: String) async throws -> Bool { try await context.store.revokeKey(name: name, at: Date()) }
 
-    /// Adds or replaces an account, sealing its secret.
-    public func addAccount(_ declaration: Configuration.AccountDeclaration) async throws -> AccountRecord {
-        guard !declaration.apiKey.isEmpty else { throw ConfigurationError("an account needs an API key") }
-        guard !declaration.models.isEmpty else { throw ConfigurationError("an account needs at least one model") }
-        return try await context.store.upsertAccount(
-            AccountInput(
-                name: declaration.name, provider: declaration.provider, baseURL: declaration.baseURL,
-                secret: try context.box.seal(declaration.apiKey), models: declaration.models,
-                modelMap: declaration.modelMap, priority: declaration.priority, enabled: declaration.enabled,
-                notes: declaration.notes, source: "cli", limits: declaration.limits))
-    }
-
-    /// Every account, with why its secret does not open under the current master
-    /// key (nil when it opens).
-    public func listAccounts() async throws -> [(AccountRecord, secretProblem: String?)] {
-        try await context.store.listAccounts().map { record in
-            do {
-                _ = try context.box.open(record.secret)
-                return (record, nil)
-            } catch {
-                return (record, "\(error)")
-            }
-        }
-    }
-
-    /// Deletes an account; false when there is none by that name.
-    public func removeAccount(name: String) async throws -> Bool { try await context.store.removeAccount(name: name) }
-
     /// Ledger totals by key and model since a time.
     public func usage(since: Date?) async throws -> UsageReport { try await context.store.usageReport(since: since) }
 }
 
-extension Configuration.AccountDeclaration {
-    /// An account declaration built from command-line values.
-    public init(
-        name: String, provider: Provider, baseURL: String?, apiKey: String, models: [String],
-        modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = ""
-    ) {
-        self.name = name
-        self.provider = provider
-        self.baseURL = baseURL ?? Self.defaultBaseURL(provider)
-        self.apiKey = apiKey
-        self.models = models
-        self.modelMap = modelMap
-        self.priority = priority
-        self.enabled = enabled
-        self.notes = notes
+extension Admin {
+    /// What a master key rotation did.
+    public struct Rotation: Sendable {
+        /// Secrets re-sealed under the new key.
+        public var resealed: Int
+        /// Accounts whose secret did not open under the old key either; left as they were.
+        public var unopenable: [String]
+        /// The id of the key now in force.
+        public var newKeyID: String
+    }
+
+    /// Re-seals every account secret and the key hash secret under a new master
+    /// key, in one transaction. With a key file, the new key is written beside
+    /// it first (`master.key.next`, 0600) and renamed over it after the commit;
+    /// a rotation cut short is finished by the next start or the next rotate.
+    /// With `SWITCHBOARD_MASTER_KEY`, the new key must be given, and the caller
+    /// must restart servers with it.
+    public func rotateMasterKey(newKey given: SymmetricKey?, dataDirectory: String) async throws -> Rotation {
+        let fromFile = context.masterKeySource != "environment"
+        let nextPath = StoreContext.nextKeyPath(dataDirectory)
+        let newKey: SymmetricKey
+        if fromFile {
+            if FileManager.default.fileExists(atPath: nextPath) {
+                guard let pending = try MasterKeyLoader.read(nextPath) else { throw ConfigurationError("\(nextPath) holds no valid key") }
+                if let given, SecretBox(masterKey: given).keyID != SecretBox(masterKey: pending).keyID {
+                    throw ConfigurationError("an unfinished rotation to another key is pending in \(nextPath); run rotate without a new key to finish it")
+                }
+                newKey = pending
+            } else {
+                newKey = given ?? SymmetricKey(size: .bits256)
+                try MasterKeyLoader.create(nextPath, key: newKey)
+            }
+        } else {
+            guard let given else {
+                throw ConfigurationError("the master key comes from SWITCHBOARD_MASTER_KEY: give the new one with --new-key-env")
+            }
+            newKey = given
+        }
+        let old = context.box.box
+        let new = SecretBox(masterKey: newKey)
+        var sealed: [Int64: SealedSecret] = [:]
+        var unopenable: [String] = []
+        for record in try await context.store.listAccounts() where record.secret.keyID != new.keyID {
+            do {
+                sealed[record.id] = try new.seal(try old.open(record.secret))
+            } catch {
+                unopenable.append(record.name)
+            }
+        }
+        let hashSecret = try await KeyHasher.resealed(store: context.store, from: old, to: new)
+        try await context.store.replaceSecrets(sealed, settings: [hashSecret.name: hashSecret.value])
+        if fromFile { try StoreContext.promoteNextKey(dataDirectory) }
+        return Rotation(resealed: sealed.count, unopenable: unopenable, newKeyID: new.keyID)
     }
 }

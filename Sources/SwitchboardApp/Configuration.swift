@@ -19,6 +19,10 @@ public struct Configuration: Sendable {
     public var maxFailovers = 3
     /// Cooldowns after upstream failures, and session stickiness.
     public var pool = PoolSettings()
+    /// How often accounts the upstream refused are probed (free `GET …/models`); 0 turns probing off.
+    public var healthProbeInterval: Duration = .seconds(60)
+    /// The bearer token the admin API requires; the admin API is off without one.
+    public var adminToken: String?
     /// Longest wait for an upstream connection.
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.
@@ -51,6 +55,24 @@ public struct Configuration: Sendable {
         public var enabled = true
         public var notes = ""
         public var limits = AccountLimits()
+
+        /// An account declaration; the base URL defaults to the provider's.
+        public init(
+            name: String, provider: Provider, baseURL: String? = nil, apiKey: String, models: [String],
+            modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "",
+            limits: AccountLimits = .init()
+        ) {
+            self.name = name
+            self.provider = provider
+            self.baseURL = baseURL ?? provider.defaultBaseURL
+            self.apiKey = apiKey
+            self.models = models
+            self.modelMap = modelMap
+            self.priority = priority
+            self.enabled = enabled
+            self.notes = notes
+            self.limits = limits
+        }
     }
 
     /// A downstream key in the config file.

@@ -9,7 +9,7 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "accounts", "keys",
+        "session_ttl", "health_probe_interval", "admin_token", "accounts", "keys",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -124,6 +124,12 @@ extension Configuration {
         case "transient_window": pool.transientWindow = try DurationText.parse(value, source: source)
         case "transient_cooldown": pool.transientCooldown = try DurationText.parse(value, source: source)
         case "session_ttl": pool.sessionTTL = try DurationText.parse(value, source: source)
+        case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
+        case "admin_token":
+            guard value.isEmpty || value.count >= 16 else {
+                throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
+            }
+            adminToken = value.isEmpty ? nil : value
         case "log_level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw ConfigurationError("\(source) must be one of \(levels.joined(separator: ", "))") }
@@ -140,13 +146,7 @@ extension Configuration.AccountDeclaration {
     ]
 
     /// The API root used when an account names none.
-    public static func defaultBaseURL(_ provider: Provider) -> String {
-        switch provider {
-        case .openai: return "https://api.openai.com/v1"
-        case .anthropic: return "https://api.anthropic.com"
-        case .gemini: return "https://generativelanguage.googleapis.com"
-        }
-    }
+    public static func defaultBaseURL(_ provider: Provider) -> String { provider.defaultBaseURL }
 
     init(_ value: Any, reader: ValueReader, at path: String) throws {
         let map = try reader.mapping(value, at: path)

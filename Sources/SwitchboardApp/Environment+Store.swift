@@ -6,7 +6,7 @@ import Storage
 /// hasher, opened the same way by the server and by the CLI.
 public struct StoreContext: Sendable {
     public let store: any GatewayStore
-    public let box: SecretBox
+    public let box: SecretKeyring
     public let hasher: KeyHasher
     /// Where the master key came from (`environment` or a file path).
     public let masterKeySource: String
@@ -17,14 +17,46 @@ public struct StoreContext: Sendable {
         let store = try await SQLiteStore.open(path: try config.sqlitePath(), logger: logger)
         do {
             try await store.migrate()
-            let (key, source) = try MasterKeyLoader.load(
-                environmentValue: config.masterKey, dataDirectory: try config.resolvedDataDirectory())
-            let box = SecretBox(masterKey: key)
-            let hasher = try await KeyHasher.load(store: store, box: box)
-            return StoreContext(store: store, box: box, hasher: hasher, masterKeySource: source)
+            let directory = try config.resolvedDataDirectory()
+            let (key, source) = try MasterKeyLoader.load(environmentValue: config.masterKey, dataDirectory: directory)
+            var box = SecretBox(masterKey: key)
+            let hasher: KeyHasher
+            do {
+                hasher = try await KeyHasher.load(store: store, box: box)
+            } catch {
+                // A rotation that stopped after re-sealing but before putting the
+                // new key file in place: finish it.
+                guard source != "environment", let next = try? MasterKeyLoader.read(Self.nextKeyPath(directory)),
+                    let finished = try? await KeyHasher.load(store: store, box: SecretBox(masterKey: next))
+                else { throw error }
+                try Self.promoteNextKey(directory)
+                logger.notice("finished an interrupted master key rotation")
+                box = SecretBox(masterKey: next)
+                hasher = finished
+            }
+            let keyring: SecretKeyring
+            if source == "environment" {
+                keyring = SecretKeyring(box)
+            } else {
+                // A file key can change under a running server (`secrets rotate`): follow it.
+                keyring = SecretKeyring(box) { (try? MasterKeyLoader.read(source)).flatMap { $0 }.map(SecretBox.init(masterKey:)) }
+            }
+            return StoreContext(store: store, box: keyring, hasher: hasher, masterKeySource: source)
         } catch {
             try? await store.close()
             throw error
+        }
+    }
+
+    static func nextKeyPath(_ directory: String) -> String {
+        (directory as NSString).appendingPathComponent(MasterKeyLoader.nextFileName)
+    }
+
+    /// Puts the rotated key in force: an atomic rename over the old key file.
+    static func promoteNextKey(_ directory: String) throws {
+        let target = (directory as NSString).appendingPathComponent(MasterKeyLoader.fileName)
+        guard rename(nextKeyPath(directory), target) == 0 else {
+            throw ConfigurationError("cannot replace \(target) with the rotated master key")
         }
     }
 }

@@ -63,14 +63,26 @@ public struct Switchboard: Sendable {
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
             configuration: .init(maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes), logger: logger)
-        let router = ServerBuilder.router(routes: ClientRoutes(gateway: gateway))
+        // Health marks and cooldowns carry over from the last run.
+        if let saved = try? await context.store.accountStatuses() {
+            gateway.pool.restore(saved.map(\.status), accounts: holder.snapshot.accounts.accounts)
+        }
+        let accountAdmin = AccountAdmin(
+            store: context.store, box: context.box, gateway: gateway, refresher: refresher, source: "admin_api")
+        let router = ServerBuilder.router(
+            routes: ClientRoutes(gateway: gateway),
+            admin: AdminRoutes(accounts: accountAdmin, transport: transport, token: config.adminToken))
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.
         let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            services: [TransportService(transport: transport), ledger, refresher],
+            services: [
+                TransportService(transport: transport), ledger, refresher,
+                AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
+                HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
+            ],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
                 logger.info("switchboard listening", metadata: ["address": "\(host):\(bound)"])

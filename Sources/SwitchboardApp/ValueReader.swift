@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// Reads typed values out of parsed YAML, with errors that name the path at
 /// fault, and expands `${VAR}` in strings from the environment.
@@ -104,20 +105,14 @@ enum ByteSize {
 }
 
 /// Durations written as seconds (`30`) or with a unit (`500ms`, `10s`, `5m`, `1h`, `7d`).
-public enum DurationText {
+
+/// Durations in settings: `30` (seconds), `500ms`, `10s`, `5m`, `1h`, `7d`.
+enum DurationText {
     /// Parses a duration; `source` names the setting in the error.
-    public static func parse(_ text: String, source: String) throws -> Duration {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        var seconds: Double?
-        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            if let number = Double(trimmed.dropLast(suffix.count)) { seconds = number * factor }
-            break
-        }
-        if seconds == nil { seconds = Double(trimmed) }
-        guard let seconds, seconds >= 0, seconds <= 366 * 86400 else {
+    static func parse(_ text: String, source: String) throws -> Duration {
+        guard let duration = DurationSyntax.parse(text) else {
             throw ConfigurationError("\(source) must be a duration such as 30, 500ms, 10s, 5m, 1h or 7d (at most a year)")
         }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        return duration
     }
 }

@@ -23,4 +23,13 @@ public enum Provider: String, Sendable, CaseIterable, Codable {
         case .gemini: return nil
         }
     }
+
+    /// The API root used when an account names none.
+    public var defaultBaseURL: String {
+        switch self {
+        case .openai: return "https://api.openai.com/v1"
+        case .anthropic: return "https://api.anthropic.com"
+        case .gemini: return "https://generativelanguage.googleapis.com"
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -22,8 +23,16 @@ public final class FakeUpstream: Sendable {
     /// The upstream keys accepted; any other gets 401.
     public let acceptedKeys: Set<String>
 
+    private let refused = Mutex<Set<String>>([])
+
     /// Creates a fake that accepts the given upstream keys.
     public init(acceptedKeys: Set<String>) { self.acceptedKeys = acceptedKeys }
+
+    /// Keys answered with 401 for now, as if the provider revoked them.
+    public var refusedKeys: Set<String> {
+        get { refused.withLock { $0 } }
+        set { refused.withLock { $0 = newValue } }
+    }
 
     /// Every request received so far.
     public var received: [Received] { log.withLock { $0 } }
@@ -61,6 +70,19 @@ public final class FakeUpstream: Sendable {
         }
         router.post("/v1/messages") { request, context in
             try await self.serve(request, context: context, format: .anthropic)
+        }
+        // The free endpoint health probes use; answers 401 to an unknown key.
+        router.get("/v1/models") { request, _ -> Response in
+            let key = request.headers[HTTPField.Name("x-api-key")!]
+                ?? request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
+            guard let key, self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+                return Response(
+                    status: .unauthorized, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)))
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}]}"#)))
         }
         var logger = Logger(label: "fake-upstream")
         logger.logLevel = .critical
@@ -104,7 +126,7 @@ public final class FakeUpstream: Sendable {
             counter.state.withLock { $0.now -= 1 }
             counter.perKey.withLock { $0[keyName]?.now -= 1 }
         }
-        guard let key, acceptedKeys.contains(key) else {
+        guard let key, acceptedKeys.contains(key), !refusedKeys.contains(key) else {
             release()
             return answer.error(status: 401)
         }

@@ -20,6 +20,8 @@ public struct UpstreamRequest: Sendable {
     public enum Operation: Sendable {
         case openAIChat
         case anthropicMessages
+        /// `GET …/models`: free, and answers 401 for a bad credential; used by health probes.
+        case listModels
     }
 
     /// Creates a request.
@@ -52,20 +54,26 @@ public struct UpstreamRequest: Sendable {
         case .anthropicMessages:
             // Accept base URLs written with or without the trailing `/v1`.
             return base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"
+        case .listModels:
+            switch provider {
+            case .openai: return base + "/models"
+            case .anthropic: return base.hasSuffix("/v1") ? base + "/models" : base + "/v1/models"
+            case .gemini: return base + "/v1beta/models"
+            }
         }
     }
 
     /// The headers sent upstream: the credential in the provider's own form, then
     /// the forwarded client headers.
     public var headers: [(String, String)] {
-        var headers: [(String, String)] = [("content-type", "application/json")]
+        var headers: [(String, String)] = operation == .listModels ? [] : [("content-type", "application/json")]
         switch provider {
         case .openai: headers.append(("authorization", "Bearer " + secret))
         case .anthropic: headers.append(("x-api-key", secret))
         case .gemini: headers.append(("x-goog-api-key", secret))
         }
         headers += forwardedHeaders.map { ($0.name, $0.value) }
-        if operation == .anthropicMessages, !forwardedHeaders.contains(where: { $0.name == "anthropic-version" }) {
+        if provider == .anthropic, !forwardedHeaders.contains(where: { $0.name == "anthropic-version" }) {
             headers.append(("anthropic-version", Self.defaultAnthropicVersion))
         }
         return headers

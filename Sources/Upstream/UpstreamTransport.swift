@@ -56,9 +56,13 @@ public final class UpstreamTransport: Sendable {
     /// Sends one request and returns once the response head arrived.
     public func send(_ request: UpstreamRequest) async throws(TransportFailure) -> UpstreamResponse {
         var outbound = HTTPClientRequest(url: request.url)
-        outbound.method = .POST
         for (name, value) in request.headers { outbound.headers.add(name: name, value: value) }
-        outbound.body = .bytes(request.body)
+        if request.operation == .listModels {
+            outbound.method = .GET
+        } else {
+            outbound.method = .POST
+            outbound.body = .bytes(request.body)
+        }
         do {
             let response = try await client.execute(outbound, timeout: configuration.firstByteTimeout)
             return UpstreamResponse(

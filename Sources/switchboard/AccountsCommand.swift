@@ -1,77 +1,203 @@
 import ArgumentParser
+import Engine
 import Foundation
+import Policy
 import SwitchboardApp
 import SwitchboardCore
+import Upstream
 
 struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage upstream provider accounts.", subcommands: [Add.self, List.self, Remove.self])
+        abstract: "Manage upstream provider accounts.",
+        discussion: "Changes reach a running server within a second; enabling an account clears its cooldown and health mark.",
+        subcommands: [Add.self, List.self, Update.self, Enable.self, Disable.self, Test.self, Remove.self])
 
-    struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Add an account, or replace the one with the same name.",
-            discussion: "The secret is read from --api-key-env (an environment variable) or, failing that, from standard input, so it does not land in shell history.")
-        @OptionGroup var options: GlobalOptions
-        @Option(help: "A unique name for the account.") var name: String
-        @Option(help: "openai (any OpenAI-compatible API), anthropic or gemini.") var provider: String
+    /// The settings flags shared by add and update.
+    struct SettingsOptions: ParsableArguments {
+        @Option(help: "openai (any OpenAI-compatible API), anthropic or gemini.") var provider: String?
         @Option(help: "The API root, e.g. https://api.openai.com/v1 (default: the provider's).") var baseUrl: String?
         @Option(help: "Environment variable holding the account's API key.") var apiKeyEnv: String?
-        @Option(help: "Comma-separated model names clients may ask for.") var models: String
-        @Option(help: "Lower goes first.") var priority: Int = 0
-        @Option(help: "Free text for admins.") var notes: String = ""
+        @Option(help: "Comma-separated model names clients may ask for.") var models: String?
+        @Option(help: "Comma-separated client=upstream model renames, e.g. fast=gpt-4o-mini.") var modelMap: String?
+        @Option(help: "Lower goes first.") var priority: Int?
+        @Option(help: "Requests per 60 s (0 removes the cap).") var maxRpm: Int?
+        @Option(help: "Tokens per 60 s (0 removes the cap).") var maxTpm: Int?
+        @Option(help: "Requests in flight at once (0 removes the cap).") var maxConcurrency: Int?
+        @Option(help: "Requests that may queue for a slot when the account is full.") var maxWaiting: Int?
+        @Option(help: "How long a queued request waits, e.g. 30s.") var waitTimeout: String?
+        @Option(help: "Free text for admins.") var notes: String?
 
-        func run() async throws {
-            guard let provider = Provider(rawValue: provider) else {
-                throw ValidationError("--provider must be openai, anthropic or gemini")
+        /// The settings these flags give, reading the secret when `requireSecret`.
+        func settings(name: String, requireSecret: Bool) throws -> AccountSettings {
+            var settings = AccountSettings(name: name)
+            if let provider {
+                guard let parsed = Provider(rawValue: provider) else { throw ValidationError("--provider must be openai, anthropic or gemini") }
+                settings.provider = parsed
             }
-            let secret: String
+            settings.baseURL = baseUrl
             if let apiKeyEnv {
                 guard let value = ProcessInfo.processInfo.environment[apiKeyEnv], !value.isEmpty else {
                     throw ValidationError("the environment variable \(apiKeyEnv) is not set")
                 }
-                secret = value
+                settings.apiKey = value
+            } else if requireSecret {
+                settings.apiKey = SecretInput.read(prompt: "API key for \(name): ")
+            }
+            settings.models = models.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+            if let modelMap {
+                var map: [String: String] = [:]
+                for pair in modelMap.split(separator: ",") {
+                    let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--model-map takes client=upstream pairs") }
+                    map[parts[0]] = parts[1]
+                }
+                settings.modelMap = map
+            }
+            settings.priority = priority
+            settings.notes = notes
+            func cap(_ value: Int?) -> Int?? {
+                guard let value else { return nil }
+                return .some(value <= 0 ? nil : value)
+            }
+            settings.maxRPM = cap(maxRpm)
+            settings.maxTPM = cap(maxTpm)
+            settings.maxConcurrency = cap(maxConcurrency)
+            settings.maxWaiting = maxWaiting
+            if let waitTimeout {
+                guard let parsed = DurationSyntax.parse(waitTimeout) else { throw ValidationError("--wait-timeout must be a duration such as 30s") }
+                settings.waitTimeout = parsed
+            }
+            return settings
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an account.",
+            discussion: "The secret is read from --api-key-env (an environment variable) or, failing that, from standard input, so it does not land in shell history.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "A unique name for the account.") var name: String
+        @OptionGroup var settings: SettingsOptions
+
+        func run() async throws {
+            let wanted = try settings.settings(name: name, requireSecret: true)
+            let view = try await options.withAccounts { try await $0.create(wanted) }
+            print("Added account \(view.name) (\(view.provider.rawValue), \(view.models.joined(separator: ", "))).")
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change some settings of an account; the rest stay.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The account's name.") var name: String
+        @OptionGroup var settings: SettingsOptions
+
+        func run() async throws {
+            let wanted = try settings.settings(name: name, requireSecret: false)
+            let view = try await options.withAccounts { try await $0.update(wanted) }
+            print("Updated account \(view.name).")
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable an account; clears its cooldown and health mark.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() async throws { try await options.setEnabled(name, true) }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable an account; requests in flight finish.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() async throws { try await options.setEnabled(name, false) }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send an account one minimal request (a few tokens on its first model) and show the result.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The account's name.") var name: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let transport = UpstreamTransport(configuration: .init())
+            let result: ProbeResult
+            do {
+                result = try await options.withAccounts { try await $0.test(name, transport: transport) }
+            } catch {
+                try? await transport.shutdown()
+                throw error
+            }
+            try await transport.shutdown()
+            if json {
+                print(String(decoding: try AdminJSON.encode(result, pretty: true), as: UTF8.self))
             } else {
-                secret = SecretInput.read(prompt: "API key for \(name): ")
+                print("\(name): \(result.ok ? "ok" : "failed") — \(result.message) in \(result.latencyMs) ms")
             }
-            let modelList = models.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            let record = try await options.withStore {
-                try await Admin(context: $0).addAccount(
-                    .init(name: name, provider: provider, baseURL: baseUrl, apiKey: secret, models: modelList,
-                          priority: priority, notes: notes))
-            }
-            print("Saved account \(record.name) (\(record.provider.rawValue), \(record.models.joined(separator: ", "))).")
+            if !result.ok { throw ExitCode(2) }
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List accounts (never their secrets).")
+        static let configuration = CommandConfiguration(
+            abstract: "List accounts with their state (never their secrets).",
+            discussion: "The live state (in flight, window, cooldown, last error) is what the running server last saved, at most a second or two old.")
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let accounts = try await options.withStore { try await Admin(context: $0).listAccounts() }
-            let rows = accounts.map { record, secretProblem -> [String: String] in
-                [
-                    "name": record.name, "provider": record.provider.rawValue, "base_url": record.baseURL,
-                    "models": record.models.joined(separator: ","), "priority": String(record.priority),
-                    "state": !record.enabled ? "disabled" : (secretProblem.map { "unusable: \($0)" } ?? "enabled"),
-                    "source": record.source,
+            let views = try await options.withAccounts { try await $0.list() }
+            if json { return print(String(decoding: try AdminJSON.encode(views, pretty: true), as: UTF8.self)) }
+            let now = Date()
+            let rows = views.map { view -> [String: String] in
+                var state = view.enabled ? (view.secret == "ok" ? "enabled" : "unusable") : "disabled"
+                if let live = view.live, view.enabled { state = live.state + (live.reason.map { " (\($0))" } ?? "") }
+                let caps = [
+                    view.maxRpm.map { "rpm \($0)" }, view.maxTpm.map { "tpm \($0)" }, view.maxConcurrency.map { "conc \($0)" },
+                ].compactMap { $0 }.joined(separator: " ")
+                return [
+                    "name": view.name, "provider": view.provider.rawValue, "models": view.models.joined(separator: ","),
+                    "priority": String(view.priority), "caps": caps.isEmpty ? "-" : caps, "state": state,
+                    "in_flight": view.live.map { String($0.inFlight) } ?? "-",
+                    "cooldown": view.live?.cooldownUntil.map { "\(max(0, Int($0.timeIntervalSince(now).rounded(.up))))s" } ?? "-",
+                    "last_error": view.live?.lastError ?? "-", "source": view.source,
                 ]
             }
-            if json { return Format.printJSON(rows) }
-            Format.printTable(rows, columns: ["name", "provider", "base_url", "models", "priority", "state", "source"])
+            Format.printTable(
+                rows, columns: ["name", "provider", "models", "priority", "caps", "state", "in_flight", "cooldown", "last_error", "source"])
         }
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete an account.")
+        static let configuration = CommandConfiguration(abstract: "Delete an account (its ledger rows stay).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The account's name.") var name: String
 
         func run() async throws {
-            let found = try await options.withStore { try await Admin(context: $0).removeAccount(name: name) }
-            guard found else { throw ValidationError("no account named \(name)") }
+            try await options.withAccounts { try await $0.delete(name) }
             print("Removed account \(name).")
+        }
+    }
+}
+
+extension GlobalOptions {
+    /// Enables or disables an account and says so.
+    func setEnabled(_ name: String, _ enabled: Bool) async throws {
+        _ = try await withAccounts { try await $0.setEnabled(name, enabled) }
+        print("\(enabled ? "Enabled" : "Disabled") account \(name).")
+    }
+
+    /// Runs account operations against the store; admin errors become plain messages.
+    func withAccounts<T>(_ body: (AccountAdmin) async throws -> T) async throws -> T {
+        do {
+            return try await withStore { context in
+                try await body(AccountAdmin(store: context.store, box: context.box, source: "cli"))
+            }
+        } catch let error as AdminError {
+            throw ValidationError(error.description)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Storage
 import SwitchboardApp
+import SwitchboardCore
 
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests, tokens and cost by key and by model.")
@@ -12,8 +13,9 @@ struct Usage: AsyncParsableCommand {
     func run() async throws {
         var start: Date?
         if let since {
-            let span: Duration
-            do { span = try DurationText.parse(since, source: "--since") } catch { throw ValidationError("\(error)") }
+            guard let span = DurationSyntax.parse(since) else {
+                throw ValidationError("--since must be a duration such as 30m, 24h or 7d")
+            }
             start = Date().addingTimeInterval(-Double(span.components.seconds))
         }
         let report = try await options.withStore { try await Admin(context: $0).usage(since: start) }

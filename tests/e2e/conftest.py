@@ -23,7 +23,9 @@ BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
 KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
 OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
-BEHAVIOUR_MODELS = ["echo", "fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream"]
+# Models whose name makes the fake upstream misbehave. Each is served by accounts
+# of its own, so the cooldown a failure earns never touches the healthy accounts.
+FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream"]
 
 
 class Gateway:
@@ -102,7 +104,16 @@ def gateway():
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     fake_port = int(Output(fake).wait_for(r"listening (\d+)").group(1))
-    models = ", ".join(BEHAVIOUR_MODELS)
+    faults = "".join(
+        f"""
+  - name: {provider}-{model}
+    provider: {provider}
+    base_url: http://127.0.0.1:{fake_port}{suffix}
+    api_key: {secret}
+    models: [{model}]"""
+        for model in FAULT_MODELS
+        for provider, suffix, secret in (("openai", "/v1", OPENAI_SECRET), ("anthropic", "", ANTHROPIC_SECRET))
+    )
     config = workdir / "switchboard.yaml"
     config.write_text(f"""
 listen: 127.0.0.1:0
@@ -112,12 +123,12 @@ accounts:
     provider: openai
     base_url: http://127.0.0.1:{fake_port}/v1
     api_key: ${{E2E_OPENAI_SECRET}}
-    models: [gpt-4o-mini, {models}]
+    models: [gpt-4o-mini, echo]
   - name: anthropic-1
     provider: anthropic
     base_url: http://127.0.0.1:{fake_port}
     api_key: {ANTHROPIC_SECRET}
-    models: [claude-sonnet-4-5, {models}]
+    models: [claude-sonnet-4-5, echo]{faults}
 keys:
   - name: e2e
     key: {KEY}

@@ -21,7 +21,8 @@ def test_keys_list_never_shows_a_key(gateway):
 def test_accounts_list_never_shows_a_secret(gateway):
     out, _ = gateway.cli("accounts", "list", "--json")
     accounts = {row["name"]: row for row in json.loads(out)}
-    assert accounts["openai-1"]["state"] == "enabled" and accounts["anthropic-1"]["provider"] == "anthropic"
+    assert accounts["openai-1"]["enabled"] is True and accounts["anthropic-1"]["provider"] == "anthropic"
+    assert accounts["openai-1"]["secret"] == "ok"
     assert OPENAI_SECRET not in out and ANTHROPIC_SECRET not in out
 
 

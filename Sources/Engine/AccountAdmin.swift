@@ -1,0 +1,172 @@
+import Foundation
+import Policy
+import Storage
+import SwitchboardCore
+import Upstream
+
+/// One account as admins see it: its settings (never its secret) and, where a
+/// server runs, its live state.
+public struct AccountView: Sendable, Encodable {
+    public var name: String
+    public var provider: Provider
+    public var baseURL: String
+    public var models: [String]
+    public var modelMap: [String: String]
+    public var priority: Int
+    public var enabled: Bool
+    public var notes: String
+    public var source: String
+    public var createdAt: Date
+    public var maxRpm: Int?
+    public var maxTpm: Int?
+    public var maxConcurrency: Int?
+    public var maxWaiting: Int
+    public var waitTimeout: String
+    /// `ok`, or why the secret does not open under the current master key.
+    public var secret: String
+    /// The live state, when known.
+    public var live: AccountStatus?
+    /// When the live state was read (now, in the server; when it was saved, in the CLI).
+    public var liveAt: Date?
+}
+
+/// The one JSON form of admin answers, for the admin API and the CLI alike:
+/// snake_case names, ISO 8601 times, sorted keys.
+public enum AdminJSON {
+    /// Encodes an admin answer.
+    public static func encode(_ value: some Encodable, pretty: Bool = false) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return try encoder.encode(value)
+    }
+}
+
+/// Admin operations on accounts, shared by the admin API (inside the server,
+/// where changes take effect at once) and the CLI (another process, where the
+/// server picks them up within a second).
+public struct AccountAdmin: Sendable {
+    let store: any GatewayStore
+    let box: SecretKeyring
+    /// The running engine, when inside the server.
+    let gateway: Gateway?
+    let refresher: SnapshotRefresher?
+    /// Where changes made here are recorded as coming from (`admin_api`, `cli`).
+    let source: String
+
+    /// Operations on a store; with the gateway and refresher inside the server.
+    public init(store: any GatewayStore, box: SecretKeyring, gateway: Gateway? = nil, refresher: SnapshotRefresher? = nil, source: String) {
+        self.store = store
+        self.box = box
+        self.gateway = gateway
+        self.refresher = refresher
+        self.source = source
+    }
+
+    /// Every account with its state.
+    public func list() async throws -> [AccountView] {
+        let records = try await store.listAccounts()
+        let live: [Int64: (AccountStatus, Date)]
+        if let gateway {
+            let now = gateway.pool.clock.now()
+            live = Dictionary(uniqueKeysWithValues: gateway.accountStatus().map { ($0.account.id, ($0.status, now)) })
+        } else {
+            live = Dictionary(try await store.accountStatuses().map { ($0.status.id, ($0.status, $0.updatedAt)) }) { a, _ in a }
+        }
+        return records.map { view($0, live: live[$0.id]) }
+    }
+
+    /// One account.
+    public func get(_ name: String) async throws -> AccountView {
+        guard let found = try await list().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no account named \(name)") }
+        return found
+    }
+
+    /// Creates an account; the provider, API key and models are required.
+    public func create(_ settings: AccountSettings) async throws -> AccountView {
+        if try await record(settings.name) != nil { throw AdminError(.conflict, "an account named \(settings.name) exists") }
+        guard let provider = settings.provider else { throw AdminError(.invalid, "provider is required") }
+        guard let apiKey = settings.apiKey, !apiKey.isEmpty else { throw AdminError(.invalid, "api_key is required") }
+        guard let models = settings.models, !models.isEmpty else { throw AdminError(.invalid, "models is required") }
+        let input = AccountInput(
+            name: settings.name, provider: provider, baseURL: settings.baseURL ?? provider.defaultBaseURL,
+            secret: try box.seal(apiKey), models: models, modelMap: settings.modelMap ?? [:], priority: settings.priority ?? 0,
+            enabled: settings.enabled ?? true, notes: settings.notes ?? "", source: source,
+            limits: settings.apply(to: AccountLimits()))
+        _ = try await store.upsertAccount(input)
+        return try await changed(settings.name)
+    }
+
+    /// Changes the given settings of an account; the rest stay.
+    public func update(_ settings: AccountSettings) async throws -> AccountView {
+        guard let existing = try await record(settings.name) else { throw AdminError(.notFound, "no account named \(settings.name)") }
+        let input = AccountInput(
+            name: existing.name, provider: settings.provider ?? existing.provider, baseURL: settings.baseURL ?? existing.baseURL,
+            secret: try settings.apiKey.map { try box.seal($0) } ?? existing.secret, models: settings.models ?? existing.models,
+            modelMap: settings.modelMap ?? existing.modelMap, priority: settings.priority ?? existing.priority,
+            enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
+            limits: settings.apply(to: existing.limits))
+        _ = try await store.upsertAccount(input)
+        if let enabled = settings.enabled, enabled != existing.enabled {
+            return try await setEnabled(settings.name, enabled)
+        }
+        return try await changed(settings.name)
+    }
+
+    /// Enables (clearing any cooldown and health mark at once) or disables an account.
+    public func setEnabled(_ name: String, _ enabled: Bool) async throws -> AccountView {
+        guard let record = try await store.setAccountEnabled(name: name, enabled: enabled) else {
+            throw AdminError(.notFound, "no account named \(name)")
+        }
+        if enabled { gateway?.pool.clearTrouble(accountID: record.id) }
+        return try await changed(name)
+    }
+
+    /// Deletes an account; its ledger rows stay.
+    public func delete(_ name: String) async throws {
+        guard try await store.removeAccount(name: name) else { throw AdminError(.notFound, "no account named \(name)") }
+        await refresher?.refreshIfChanged()
+    }
+
+    /// Sends the account one minimal request and reports what happened. Inside
+    /// the server the result counts as a health probe: success clears a health
+    /// mark, refused credentials set one.
+    public func test(_ name: String, transport: UpstreamTransport) async throws -> ProbeResult {
+        guard let record = try await record(name) else { throw AdminError(.notFound, "no account named \(name)") }
+        var entry = AccountEntry(
+            id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: nil,
+            models: record.models, modelMap: record.modelMap)
+        do { entry.secret = try box.open(record.secret) } catch { entry.unusableReason = "secret unavailable: \(error)" }
+        let result = await AccountProbe.run(entry, kind: .minimalRequest, transport: transport)
+        if let pool = gateway?.pool {
+            if result.ok {
+                pool.clearTrouble(accountID: record.id)
+            } else if result.failureClass == FailureClass.credential.rawValue {
+                pool.markUnhealthy(accountID: record.id, reason: result.message)
+            }
+        }
+        return result
+    }
+
+    private func record(_ name: String) async throws -> AccountRecord? {
+        try await store.listAccounts().first { $0.name == name }
+    }
+
+    /// Reloads the server's snapshot (when inside it) and returns the account.
+    private func changed(_ name: String) async throws -> AccountView {
+        await refresher?.refreshIfChanged()
+        return try await get(name)
+    }
+
+    private func view(_ record: AccountRecord, live: (AccountStatus, Date)?) -> AccountView {
+        var secretState = "ok"
+        do { _ = try box.open(record.secret) } catch { secretState = "unusable: \(error)" }
+        return AccountView(
+            name: record.name, provider: record.provider, baseURL: record.baseURL, models: record.models,
+            modelMap: record.modelMap, priority: record.priority, enabled: record.enabled, notes: record.notes,
+            source: record.source, createdAt: record.createdAt, maxRpm: record.limits.maxRPM, maxTpm: record.limits.maxTPM,
+            maxConcurrency: record.limits.maxConcurrency, maxWaiting: record.limits.maxWaiting,
+            waitTimeout: DurationSyntax.format(record.limits.waitTimeout), secret: secretState, live: live?.0, liveAt: live?.1)
+    }
+}

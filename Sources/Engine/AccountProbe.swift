@@ -1,0 +1,72 @@
+import Foundation
+import NIOCore
+import Policy
+import SwitchboardCore
+import Upstream
+
+/// What one probe of an account found; safe to show admins (no upstream body,
+/// which may quote the credential).
+public struct ProbeResult: Sendable, Codable, Equatable {
+    /// Whether the upstream accepted the request.
+    public var ok: Bool
+    /// The upstream's HTTP status, when it answered.
+    public var status: Int?
+    /// How the failure is understood (`credential`, `rate_limited`, …); nil when ok.
+    public var failureClass: String?
+    /// A sentence for admins.
+    public var message: String
+    /// Milliseconds until the answer's head.
+    public var latencyMs: Int64
+}
+
+/// Sends one small request to an account, outside any client request.
+public enum AccountProbe {
+    /// What to send.
+    public enum Kind: Sendable {
+        /// A generation of a few tokens on the account's first model: proves the
+        /// credential, the base URL and the model (costs a few tokens).
+        case minimalRequest
+        /// `GET …/models`: proves the credential and base URL, free.
+        case listModels
+    }
+
+    /// Probes an account and returns what happened.
+    public static func run(_ account: AccountEntry, kind: Kind, transport: UpstreamTransport) async -> ProbeResult {
+        guard let secret = account.secret else {
+            return ProbeResult(ok: false, status: nil, failureClass: "credential", message: account.unusableReason ?? "no usable secret", latencyMs: 0)
+        }
+        let request: UpstreamRequest
+        switch kind {
+        case .listModels:
+            request = UpstreamRequest(
+                provider: account.provider, baseURL: account.baseURL, secret: secret, operation: .listModels,
+                body: ByteBuffer(), forwardedHeaders: [])
+        case .minimalRequest:
+            let model = jsonStringLiteral(account.upstreamModel(for: account.models.first ?? ""))
+            let anthropic = account.provider.nativeDialect == .anthropicMessages
+            let body = anthropic
+                ? #"{"model":\#(model),"max_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#
+                : #"{"model":\#(model),"max_completion_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#
+            request = UpstreamRequest(
+                provider: account.provider, baseURL: account.baseURL, secret: secret,
+                operation: anthropic ? .anthropicMessages : .openAIChat, body: ByteBuffer(string: body), forwardedHeaders: [])
+        }
+        let started = ContinuousClock.now
+        func elapsed() -> Int64 { Settlement.milliseconds(started.duration(to: .now)) }
+        do {
+            let response = try await transport.send(request)
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            if (200..<300).contains(response.status) {
+                return ProbeResult(ok: true, status: response.status, failureClass: nil, message: "the upstream answered \(response.status)", latencyMs: elapsed())
+            }
+            let failureClass = FailureClass.classify(status: response.status)
+            return ProbeResult(
+                ok: false, status: response.status, failureClass: failureClass.rawValue,
+                message: "the upstream answered \(response.status) (\(failureClass.rawValue))", latencyMs: elapsed())
+        } catch {
+            return ProbeResult(
+                ok: false, status: nil, failureClass: FailureClass.classify(transport: error).rawValue,
+                message: "the upstream could not be reached (\(error.rawValue))", latencyMs: elapsed())
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Engine
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+import Upstream
+
+/// The admin API under `/admin`, for accounts: list with live state, create,
+/// update, enable, disable, delete, test. Every call needs
+/// `Authorization: Bearer <admin_token>`; with no token configured the admin API
+/// is off.
+public struct AdminRoutes: Sendable {
+    let accounts: AccountAdmin
+    let transport: UpstreamTransport
+    let token: String?
+
+    /// Creates the routes; `token` nil turns the admin API off.
+    public init(accounts: AccountAdmin, transport: UpstreamTransport, token: String?) {
+        self.accounts = accounts
+        self.transport = transport
+        self.token = token
+    }
+
+    /// The largest admin request body read.
+    static let maxBodyBytes = 1 << 20
+
+    /// Adds the routes to a router.
+    public func register(on router: Router<GatewayRequestContext>) {
+        let group = router.group("/admin")
+        group.get("/accounts") { request, _ in
+            await guarded(request) { try await Self.json(accounts.list()) }
+        }
+        group.post("/accounts") { request, _ in
+            await guarded(request) {
+                let settings = try AccountSettings(json: try await Self.body(request))
+                return try Self.json(await accounts.create(settings), status: .created)
+            }
+        }
+        group.get("/accounts/:name") { request, context in
+            await guarded(request) { try Self.json(await accounts.get(try Self.name(context))) }
+        }
+        group.patch("/accounts/:name") { request, context in
+            await guarded(request) {
+                let settings = try AccountSettings(json: try await Self.body(request), name: try Self.name(context))
+                return try Self.json(await accounts.update(settings))
+            }
+        }
+        group.delete("/accounts/:name") { request, context in
+            await guarded(request) {
+                try await accounts.delete(try Self.name(context))
+                return Response(status: .noContent)
+            }
+        }
+        group.post("/accounts/:name/enable") { request, context in
+            await guarded(request) { try Self.json(await accounts.setEnabled(try Self.name(context), true)) }
+        }
+        group.post("/accounts/:name/disable") { request, context in
+            await guarded(request) { try Self.json(await accounts.setEnabled(try Self.name(context), false)) }
+        }
+        group.post("/accounts/:name/test") { request, context in
+            await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: transport)) }
+        }
+    }
+
+    /// Checks the admin token, runs the operation, and renders its errors.
+    func guarded(_ request: Request, _ operation: () async throws -> Response) async -> Response {
+        guard let token else {
+            return Self.error(AdminError(.notFound, "the admin API is off; set admin_token (SWITCHBOARD_ADMIN_TOKEN) to turn it on"))
+        }
+        let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        guard Self.constantTimeEquals(presented, token) else {
+            return Self.error(AdminError(.unauthorized, "a valid admin token is required"))
+        }
+        do {
+            return try await operation()
+        } catch let error as AdminError {
+            return Self.error(error)
+        } catch {
+            return Self.error(AdminError(.unavailable, "the operation failed: \(error)"))
+        }
+    }
+
+    static func name(_ context: GatewayRequestContext) throws -> String {
+        guard let name = context.parameters.get("name"), !name.isEmpty else { throw AdminError(.invalid, "an account name is required") }
+        return name
+    }
+
+    static func body(_ request: Request) async throws -> [String: JSONValue] {
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch {
+            throw AdminError(.invalid, "the request body is missing or larger than 1 MiB")
+        }
+        guard let object = JSONValue.object(from: Data(buffer.readableBytesView)) else {
+            throw AdminError(.invalid, "the request body must be a JSON object")
+        }
+        return object
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try AdminJSON.encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ error: AdminError) -> Response {
+        let body = #"{"error":{"code":"\#(error.code.rawValue)","message":\#(jsonStringLiteral(error.description))}}"#
+        return Response(
+            status: .init(code: error.code.status), headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a
+    /// guess was right.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for index in 0..<max(x.count, y.count) {
+            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
+        }
+        return difference == 0 && !y.isEmpty
+    }
+}
