@@ -23,6 +23,7 @@ BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
 KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
 OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
+ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 # Models whose name makes the fake upstream misbehave. Each is served by accounts
 # of its own, so the cooldown a failure earns never touches the healthy accounts.
 FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream"]
@@ -50,13 +51,13 @@ class Gateway:
             time.sleep(0.05)
         raise AssertionError(f"no ledger row for {request_id}")
 
-    def cli(self, *args):
+    def cli(self, *args, expect_code=0):
         """Runs a `switchboard` admin command against the running gateway's database."""
         result = subprocess.run(
             [str(BIN / "switchboard"), *args, "--config", str(self.config)],
             capture_output=True, text=True, env=self.env, timeout=60,
         )
-        assert result.returncode == 0, result.stderr
+        assert result.returncode == expect_code, result.stderr
         return result.stdout, result.stderr
 
     def rss_kib(self):
@@ -118,6 +119,7 @@ def gateway():
     config.write_text(f"""
 listen: 127.0.0.1:0
 database: sqlite:{workdir}/data/switchboard.db
+admin_token: {ADMIN_TOKEN}
 accounts:
   - name: openai-1
     provider: openai
@@ -150,7 +152,7 @@ keys:
         fake.wait(timeout=10)
     output = output.text()
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
-    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET):
+    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, ADMIN_TOKEN):
         assert secret not in output, "a secret was logged"
 
 
