@@ -27,7 +27,7 @@ cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   sleep 0.5
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -55,7 +55,10 @@ http {
   server {
     listen 127.0.0.1:$UPSTREAM_PORT reuseport;
     location = /json/v1/chat/completions { default_type application/json; return 200 '$(cat "$WORK/chat.json")'; }
-    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$(cat "$WORK/stream.sse")'; }
+    # \$(…) drops the file's final blank line, which ends the last SSE event: put it back.
+    location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$(cat "$WORK/stream.sse")
+
+'; }
   }
 }
 NGINX
@@ -157,3 +160,9 @@ PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$GATEWAY_PID/status)
 echo "gateway RSS: idle $((IDLE_RSS_KB / 1024)) MB, peak $((PEAK_RSS_KB / 1024)) MB"
 ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ledger').fetchone()[0])" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
 echo "ledger rows written: $ROWS"
+OUTCOMES=$(python3 -c "import sqlite3,sys; print(', '.join(f'{o} {n}' for o, n in sqlite3.connect(sys.argv[1]).execute('select outcome || coalesce(\\' (\\' || error_code || \\')\\', \\'\\'), count(*) from ledger group by 1 order by 2 desc')))" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
+echo "ledger outcomes: $OUTCOMES"
+if grep -q "warning\|error" "$WORK/gateway.log"; then
+  echo "gateway warnings (first 5):"
+  grep "warning\|error" "$WORK/gateway.log" | head -5
+fi

@@ -20,6 +20,9 @@ public protocol StreamObserver: Sendable {
     var completed: Bool { get }
     /// The error type an upstream reported inside the stream, if any (no message).
     var upstreamErrorType: String? { get }
+    /// An end marker the client still needs when the upstream ended the stream
+    /// without its own (nil when none is missing).
+    var missingEnd: String? { get }
 }
 
 /// Makes the observer for a dialect.
@@ -40,14 +43,21 @@ public struct OpenAIChatStreamObserver: StreamObserver {
     public private(set) var usage: TokenUsage?
     public private(set) var completed = false
     public private(set) var upstreamErrorType: String?
+    /// Whether `data: [DONE]` itself arrived.
+    private var sawDone = false
 
     /// Creates an observer.
     public init(clientWantsUsage: Bool) { self.clientWantsUsage = clientWantsUsage }
+
+    /// The usage chunk comes last, after the finish reason; an upstream that then
+    /// closes without `[DONE]` finished its answer, and the client gets the marker.
+    public var missingEnd: String? { completed && !sawDone ? "data: [DONE]\n\n" : nil }
 
     public mutating func observe(_ event: SSEEvent) -> StreamVerdict {
         guard event.hasData else { return .forward }
         if event.data == "[DONE]" {
             completed = true
+            sawDone = true
             return .forward
         }
         var data = event.data
@@ -67,6 +77,7 @@ public struct OpenAIChatStreamObserver: StreamObserver {
             usage = UsageReader.openAIChat(reader, usage: usageSpan)
             let choices = reader.member("choices", of: root)
             let usageOnly = choices.map { reader.isEmptyContainer($0) } ?? true
+            if usageOnly { completed = true }
             return usageOnly && !clientWantsUsage ? .drop : .forward
         }
     }
@@ -111,6 +122,9 @@ public struct AnthropicStreamObserver: StreamObserver {
     public init() {}
 
     public var usage: TokenUsage? { sawUsage ? parts.usage : nil }
+
+    /// `message_stop` is the only end; nothing stands in for it.
+    public var missingEnd: String? { nil }
 
     public mutating func observe(_ event: SSEEvent) -> StreamVerdict {
         switch event.event {

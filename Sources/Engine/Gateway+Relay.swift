@@ -90,6 +90,12 @@ extension Gateway {
             case .answered(let response):
                 return response
             case .failed(let failure):
+                if Task.isCancelled {
+                    // The client left while waiting: not the account's failure, and no one to fail over for.
+                    lease.finish(.notBlamed(tokens: 0))
+                    settlement.settle(status: 499, outcome: "client_disconnected", errorCode: "cancelled")
+                    return errorResponse(GatewayError(.upstreamUnavailable), dialect: request.dialect, requestID: request.requestID)
+                }
                 lease.finish(.failed(failure.failureClass, retryAfter: failure.retryAfter, detail: failure.detail))
                 lastFailure = failure
                 route.failed(account.name, failure.failureClass)

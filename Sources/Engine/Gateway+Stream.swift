@@ -27,8 +27,10 @@ struct StreamRelay: Sendable {
     /// Ends the stream: a final event completed by the end is forwarded; an event
     /// cut in the middle is dropped, as the SSE specification says.
     mutating func finish() -> ByteBuffer {
-        if case .events(let out) = forward(parser.finish().events) { return out }
-        return ByteBuffer()
+        var out = ByteBuffer()
+        if case .events(let last) = forward(parser.finish().events) { out = last }
+        if let end = observer.missingEnd { out.writeString(end) }
+        return out
     }
 
     private mutating func forward(_ events: [SSEEvent]) -> Absorbed {
@@ -119,7 +121,12 @@ extension Gateway {
                 try await send(out)
             }
             try await send(relay.finish())
-            if !relay.observer.completed {
+            if Task.isCancelled {
+                // The client left (or shutdown ran out of time): the body ends
+                // quietly on cancellation; the upstream did nothing wrong.
+                outcome = "cancelled"
+                errorCode = "cancelled"
+            } else if !relay.observer.completed {
                 outcome = "upstream_error"
                 errorCode = "stream_truncated"
                 await endWithError(GatewayError(.upstreamBadResponse, message: "The upstream stream ended early."))

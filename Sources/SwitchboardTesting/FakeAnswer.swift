@@ -129,7 +129,10 @@ struct FakeAnswer: Sendable {
                         try await Task.sleep(for: .milliseconds(ms))
                     case .slowStream(_, let pause):
                         try await Task.sleep(for: .milliseconds(pause))
-                    case .truncatedStream where index == events.count - 2:
+                    case .truncatedStream where index == events.count - 3:
+                        try await writer.finish(nil)  // before the usage and the end marker
+                        return
+                    case .noEndMarker where index == events.count - 2:
                         try await writer.finish(nil)
                         return
                     default:

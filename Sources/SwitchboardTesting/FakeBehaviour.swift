@@ -13,8 +13,10 @@ public enum FakeBehaviour: Equatable, Sendable {
     case slowFirstByte(milliseconds: Int)
     /// Sends the first stream event, then breaks the connection.
     case dropAfterFirstChunk
-    /// Ends the stream cleanly but without its end marker.
+    /// Ends the stream cleanly before its usage and end marker.
     case truncatedStream
+    /// Sends every event but the very last (OpenAI's `[DONE]`, Anthropic's `message_stop`).
+    case noEndMarker
     /// Sends one event and half of the next, then breaks the connection.
     case cutMidEvent
     /// Sends a few events, then goes silent for a long time.
@@ -41,6 +43,7 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "slow-first-byte": self = .slowFirstByte(milliseconds: 1500)
         case "drop-after-first-chunk": self = .dropAfterFirstChunk
         case "truncated-stream": self = .truncatedStream
+        case "no-end-marker": self = .noEndMarker
         case "cut-mid-event": self = .cutMidEvent
         case "stall-mid-stream": self = .stallMidStream(milliseconds: 5_000)
         case "error-first-stream": self = .errorFirstStream

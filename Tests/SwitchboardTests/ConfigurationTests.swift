@@ -25,11 +25,7 @@ import Testing
         """
 
     func load(_ text: String, environment: [String: String] = [:]) throws -> Configuration {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/switchboard.yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return try Configuration.load(file: path, environment: environment)
+        try loadConfiguration(text, environment: environment)
     }
 
     @Test func theReadmeExampleLoadsAsWritten() throws {

@@ -90,6 +90,19 @@ import Testing
         }
     }
 
+    @Test func anOpenAIStreamThatEndsAfterItsUsageWithoutDoneIsComplete() async throws {
+        try await withHarness { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("no-end-marker", stream: true))
+            #expect(reply.body.hasSuffix("data: [DONE]\n\n"), "the client still gets the end marker")
+            #expect(!reply.body.contains(#""error""#))
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.outcome == "ok" && !row.usageIncomplete && row.usage.output == 9)
+            // Anthropic's only end is message_stop: without it the stream is cut.
+            let cut = try await harness.send("/v1/messages", body: Harness.messages("no-end-marker", stream: true))
+            #expect(cut.body.contains("event: error"))
+        }
+    }
+
     @Test func failoverStopsAfterTheConfiguredNumberOfSwitches() async throws {
         let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
             let base = Harness.defaultAccounts(fakePort: port)[0]

@@ -30,7 +30,7 @@ struct Harness: Sendable {
     static let behaviourModels = [
         "echo", "fail-400", "fail-401", "fail-429", "fail-500", "fail-529", "slow-first-byte", "drop-after-first-chunk",
         "truncated-stream", "slow-stream", "short-slow-stream", "big-stream", "cut-mid-event", "stall-mid-stream",
-        "error-first-stream", "fail-402", "fail-404",
+        "error-first-stream", "fail-402", "fail-404", "no-end-marker",
     ]
 
     /// Accounts against the fake on `port`: one OpenAI, one Anthropic.

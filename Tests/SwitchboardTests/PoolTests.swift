@@ -216,6 +216,8 @@ import Testing
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(try status(harness, "capped").inFlight == 0, "slots leaked after clients left")
+            #expect(try status(harness, "capped").totalFailures == 0, "a client leaving is not the account's failure")
+            #expect(try status(harness, "capped").state == "ready")
             // Full capacity again: N at once reach the upstream together.
             harness.fake.reset()
             try await withThrowingTaskGroup(of: Void.self) { group in

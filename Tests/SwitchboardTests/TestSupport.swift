@@ -1,3 +1,4 @@
+import SwitchboardApp
 import Foundation
 import Logging
 
@@ -13,4 +14,13 @@ func quietLogger() -> Logger {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     return logger
+}
+
+/// Loads a configuration from YAML text written to a temporary file.
+func loadConfiguration(_ text: String, environment: [String: String] = [:]) throws -> Configuration {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/switchboard.yaml"
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return try Configuration.load(file: path, environment: environment)
 }
