@@ -23,9 +23,10 @@ public enum ErrorBody {
         switch dialect {
         case .openAIChat:
             let param = error.param.map(jsonStringLiteral) ?? "null"
-            return #"{"error":{"message":\#(message),"type":"\#(openAIType(error.status))","param":\#(param),"code":"\#(error.code.rawValue)"}}"#
+            let type = error.code == .insufficientQuota ? "insufficient_quota" : openAIType(error.status(in: dialect))
+            return #"{"error":{"message":\#(message),"type":"\#(type)","param":\#(param),"code":"\#(error.code.rawValue)"}}"#
         case .anthropicMessages:
-            return #"{"type":"error","error":{"type":"\#(anthropicType(error.status))","message":\#(message)}}"#
+            return #"{"type":"error","error":{"type":"\#(anthropicType(error.status(in: dialect)))","message":\#(message)}}"#
         }
     }
 

@@ -18,17 +18,25 @@ public final class Gateway: Sendable {
         public var maxBodyBytes: Int
         /// The largest upstream error body read (for classification and pass-through).
         public var maxErrorBodyBytes: Int
+        /// How long a request may queue for one of its key's concurrency slots.
+        public var keyWaitTimeout: Duration
 
-        public init(maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024) {
+        public init(
+            maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
+            keyWaitTimeout: Duration = .seconds(30)
+        ) {
             self.maxFailovers = maxFailovers
             self.maxBodyBytes = maxBodyBytes
             self.maxErrorBodyBytes = maxErrorBodyBytes
+            self.keyWaitTimeout = keyWaitTimeout
         }
     }
 
     let snapshots: SnapshotHolder
     /// The accounts' live state: load, windows, cooldowns, health, sessions.
     public let pool: AccountPool
+    /// The keys' live state: slots, windows, money held and spent.
+    public let limiter: KeyLimiter
     /// The HTTP client to upstreams.
     public let transport: UpstreamTransport
     let ledger: LedgerWriter
@@ -39,11 +47,12 @@ public final class Gateway: Sendable {
 
     /// Creates the pipeline.
     public init(
-        snapshots: SnapshotHolder, pool: AccountPool, transport: UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
+        snapshots: SnapshotHolder, pool: AccountPool, limiter: KeyLimiter, transport: UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
         hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger
     ) {
         self.snapshots = snapshots
         self.pool = pool
+        self.limiter = limiter
         self.transport = transport
         self.ledger = ledger
         self.prices = prices
@@ -86,6 +95,12 @@ public final class Gateway: Sendable {
             $0.model = client.model
             $0.stream = client.stream
         }
+        guard key.policy.allows(userAgent: request.header("user-agent")) else {
+            return fail(GatewayError(.clientNotAllowed), request: request, settlement: settlement, outcome: "refused")
+        }
+        guard key.policy.allows(model: client.model) else {
+            return fail(GatewayError(.modelNotAllowed, param: "model"), request: request, settlement: settlement, outcome: "refused")
+        }
         switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect) {
         case .unknownModel:
             return fail(
@@ -96,7 +111,14 @@ public final class Gateway: Sendable {
                 GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format; this gateway does not translate between formats yet.", param: "model"),
                 request: request, settlement: settlement, outcome: "client_error")
         case .candidates(let accounts):
-            return await relay(client, request: request, accounts: accounts, settlement: settlement)
+            switch await admit(key, client: client, request: request, accounts: accounts, settlement: settlement) {
+            case .failure(let error):
+                return fail(error, request: request, settlement: settlement, outcome: "refused")
+            case .success(let admitted):
+                var response = await relay(client, request: request, accounts: admitted.accounts, settlement: settlement)
+                if response.status < 400 { response.headers += admitted.headers }
+                return response
+            }
         }
     }
 
@@ -123,10 +145,13 @@ public final class Gateway: Sendable {
 
     /// The models a key may use from a client speaking `dialect`, in its shape.
     public func models(credential: String?, dialect: Dialect, requestID: String) -> GatewayResponse {
-        guard authenticate(credential) != nil else {
+        guard let key = authenticate(credential) else {
             return errorResponse(GatewayError(.unauthorized), dialect: dialect, requestID: requestID)
         }
-        let entries = snapshots.snapshot.accounts.servableModels(dialect: dialect).map {
+        let reachable = snapshots.snapshot.accounts.servableModels(dialect: dialect).filter {
+            key.policy.allows(model: $0.model) && key.policy.allows(provider: $0.provider)
+        }
+        let entries = reachable.map {
             ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue)
         }
         let shape: ModelList.Shape = dialect == .anthropicMessages ? .anthropic : .openAI
@@ -139,13 +164,14 @@ public final class Gateway: Sendable {
         var headers = [("content-type", "application/json")]
         if let retry = error.retryAfterSeconds { headers.append(("retry-after", String(retry))) }
         if error.code == .bodyTooLarge { headers.append(("connection", "close")) }
+        if error.retryIsFutile { headers.append(("x-should-retry", "false")) }
         return GatewayResponse(
-            status: error.status, headers: headers, body: .full(ErrorBody.json(error, dialect: dialect, requestID: requestID)))
+            status: error.status(in: dialect), headers: headers, body: .full(ErrorBody.json(error, dialect: dialect, requestID: requestID)))
     }
 
     /// Settles a request that failed before any upstream answer reached the client.
     func fail(_ error: GatewayError, request: GatewayRequest, settlement: Settlement, outcome: String) -> GatewayResponse {
-        settlement.settle(status: error.status, outcome: outcome, errorCode: error.code.rawValue)
+        settlement.settle(status: error.status(in: request.dialect), outcome: outcome, errorCode: error.code.rawValue)
         return errorResponse(error, dialect: request.dialect, requestID: request.requestID)
     }
 

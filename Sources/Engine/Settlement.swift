@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import Storage
 import Synchronization
 
@@ -9,6 +10,9 @@ import Synchronization
 /// settlement is released, so no request goes unrecorded.
 final class Settlement: Sendable {
     private let row: Mutex<LedgerRow?>
+    /// The key's slot and holds; settled with the row, at the row's cost, so the
+    /// money a key is charged is exactly what its ledger rows say.
+    private let keyLease = Mutex<KeyLease?>(nil)
     private let ledger: LedgerWriter
     private let started: ContinuousClock.Instant
 
@@ -18,6 +22,9 @@ final class Settlement: Sendable {
         self.started = started
         ledger.opened()
     }
+
+    /// Ties the key's admission to this request's row.
+    func attach(_ lease: KeyLease) { keyLease.withLock { $0 = lease } }
 
     /// Edits the row before settling (who served, how many attempts).
     func update(_ change: (inout LedgerRow) -> Void) {
@@ -36,7 +43,9 @@ final class Settlement: Sendable {
             change(&final)
             return final
         }
-        if let finished { ledger.record(finished) }
+        guard let finished else { return }
+        keyLease.withLock { $0.take() }?.settle(cost: finished.cost.picos, tokens: finished.usage.total)
+        ledger.record(finished)
     }
 
     /// Milliseconds since the request arrived.

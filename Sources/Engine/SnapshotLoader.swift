@@ -27,7 +27,8 @@ public struct SnapshotLoader: Sendable {
         var byHash: [String: KeyEntry] = [:]
         for key in keys {
             byHash[key.hash] = KeyEntry(
-                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil, expiresAt: key.expiresAt)
+                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil, expiresAt: key.expiresAt,
+                policy: key.policy)
         }
         let entries = accounts.map { record -> AccountEntry in
             var secret: String?

@@ -89,23 +89,9 @@ public final class AccountPool: Sendable {
     /// queue is full, the wait times out, the task is cancelled, or the account
     /// stops being usable while waiting.
     public func waitForSlot(on account: AccountEntry, session: String? = nil) async -> AccountLease? {
-        let timeout = account.limits.waitTimeout
-        let lease = await withTaskGroup(of: AccountLease?.self) { group -> AccountLease? in
-            group.addTask { await self.queue(on: account, session: session) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            var result: AccountLease?
-            while let next = await group.next() {
-                group.cancelAll()
-                if let next {
-                    if result == nil { result = next } else { next.finish(.notBlamed(tokens: 0)) }
-                }
-            }
-            return result
+        await TimedWait.run(timeout: account.limits.waitTimeout, discard: { $0.finish(.notBlamed(tokens: 0)) }) {
+            await self.queue(on: account, session: session)
         }
-        return lease
     }
 
     private func queue(on account: AccountEntry, session: String?) async -> AccountLease? {
@@ -113,10 +99,10 @@ public final class AccountPool: Sendable {
             pool.nextWaiterID += 1
             return pool.nextWaiterID
         }
-        let granted = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+        let granted = await QueuedWait.park(
+            enqueue: { continuation in
                 let now = clock.now()
-                let immediate: Bool? = state.withLock { pool in
+                return state.withLock { pool -> Bool? in
                     if Task.isCancelled { return false }
                     var current = pool.account(account)
                     defer { pool.accounts[account.id] = current }
@@ -131,15 +117,13 @@ public final class AccountPool: Sendable {
                         return false
                     }
                 }
-                if let immediate { continuation.resume(returning: immediate) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { pool -> AccountState.Waiter? in
-                guard let index = pool.accounts[account.id]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return pool.accounts[account.id]!.waiters.remove(at: index)
-            }
-            waiter?.continuation.resume(returning: false)
-        }
+            },
+            dequeue: {
+                state.withLock { pool -> CheckedContinuation<Bool, Never>? in
+                    guard let index = pool.accounts[account.id]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    return pool.accounts[account.id]!.waiters.remove(at: index).continuation
+                }
+            })
         guard granted else { return nil }
         if let session { state.withLock { $0.bind(session, to: account.id, now: clock.now(), settings: settings) } }
         return AccountLease(account: account, pool: self)

@@ -11,13 +11,16 @@ public struct KeyEntry: Sendable, Equatable {
     public var enabled: Bool
     /// When the key stops working, if ever.
     public var expiresAt: Date?
+    /// Limits, allow-lists and budgets.
+    public var policy: KeyPolicy
 
     /// Creates an entry.
-    public init(id: Int64, name: String, enabled: Bool, expiresAt: Date?) {
+    public init(id: Int64, name: String, enabled: Bool, expiresAt: Date?, policy: KeyPolicy = .init()) {
         self.id = id
         self.name = name
         self.enabled = enabled
         self.expiresAt = expiresAt
+        self.policy = policy
     }
 }
 

@@ -19,6 +19,9 @@ public protocol GatewayStore: Sendable {
     func upsertKey(_ key: KeyInput) async throws -> KeyRecord
     /// Every key, oldest first.
     func listKeys() async throws -> [KeyRecord]
+    /// What each key spent before now, from the ledger (lifetime cost and tokens,
+    /// and cost since `dayStart`).
+    func keyBaselines(dayStart: Date) async throws -> [Int64: KeyBaseline]
     /// Revokes a key by name; false when there is none.
     func revokeKey(name: String, at: Date) async throws -> Bool
 

@@ -19,6 +19,8 @@ public struct KeyRecord: Sendable, Equatable {
     public var lastUsedAt: Date?
     public var expiresAt: Date?
     public var revokedAt: Date?
+    /// Limits, allow-lists and budgets.
+    public var policy: KeyPolicy = .init()
 
     /// The state shown to admins.
     public func state(now: Date) -> String {
@@ -37,14 +39,19 @@ public struct KeyInput: Sendable {
     public var lastFour: String
     public var source: String
     public var expiresAt: Date?
+    public var policy: KeyPolicy
 
-    public init(name: String, hash: String, prefix: String, lastFour: String, source: String, expiresAt: Date? = nil) {
+    public init(
+        name: String, hash: String, prefix: String, lastFour: String, source: String, expiresAt: Date? = nil,
+        policy: KeyPolicy = .init()
+    ) {
         self.name = name
         self.hash = hash
         self.prefix = prefix
         self.lastFour = lastFour
         self.source = source
         self.expiresAt = expiresAt
+        self.policy = policy
     }
 }
 

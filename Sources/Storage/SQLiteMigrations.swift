@@ -106,6 +106,12 @@ enum SQLiteMigrations {
             )
             """
         ],
+        // 4: each key's limits, allow-lists and budgets, as one JSON document.
+        [
+            "ALTER TABLE keys ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'",
+            "DROP TRIGGER keys_revision_update",
+            revisionTriggers(table: "keys", columns: "name, hash, enabled, expires_at, revoked_at, policy")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import SQLiteNIO
 
 extension SQLiteStore {
@@ -16,13 +17,13 @@ extension SQLiteStore {
             guard let id = existing.first?.int("id") else { return try await insertKeyRow(key) }
             _ = try await execute(
                 """
-                UPDATE keys SET hash = ?, prefix = ?, last_four = ?, source = ?, expires_at = ?,
+                UPDATE keys SET hash = ?, prefix = ?, last_four = ?, source = ?, expires_at = ?, policy = ?,
                     enabled = CASE WHEN hash = ? THEN enabled ELSE 1 END,
                     revoked_at = CASE WHEN hash = ? THEN revoked_at ELSE NULL END
                 WHERE id = ?
                 """,
                 [.text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source), key.expiresAt.sqlite,
-                 .text(key.hash), .text(key.hash), .integer(Int(id))])
+                 .text(Self.encodePolicy(key.policy)), .text(key.hash), .text(key.hash), .integer(Int(id))])
             return try await keyRow(id: id)
         }
     }
@@ -45,11 +46,11 @@ extension SQLiteStore {
     private func insertKeyRow(_ key: KeyInput) async throws -> KeyRecord {
         _ = try await execute(
             """
-            INSERT INTO keys (name, hash, prefix, last_four, enabled, source, created_at, expires_at)
-            VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+            INSERT INTO keys (name, hash, prefix, last_four, enabled, source, created_at, expires_at, policy)
+            VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
             """,
             [.text(key.name), .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source),
-             .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite])
+             .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite, .text(Self.encodePolicy(key.policy))])
         let id = Int64(try await connection.lastAutoincrementID())
         return try await keyRow(id: id)
     }
@@ -67,6 +68,38 @@ extension SQLiteStore {
         return KeyRecord(
             id: id, name: name, hash: hash, prefix: row.text("prefix") ?? "", lastFour: row.text("last_four") ?? "",
             enabled: row.int("enabled") == 1, source: row.text("source") ?? "", createdAt: created,
-            lastUsedAt: row.date("last_used_at"), expiresAt: row.date("expires_at"), revokedAt: row.date("revoked_at"))
+            lastUsedAt: row.date("last_used_at"), expiresAt: row.date("expires_at"), revokedAt: row.date("revoked_at"),
+            policy: decodePolicy(row.text("policy") ?? "{}"))
+    }
+
+    static func encodePolicy(_ policy: KeyPolicy) -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(policy)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    static func decodePolicy(_ text: String) -> KeyPolicy {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (try? decoder.decode(KeyPolicy.self, from: Data(text.utf8))) ?? KeyPolicy()
+    }
+
+    public func keyBaselines(dayStart: Date) async throws -> [Int64: KeyBaseline] {
+        let day = Int((dayStart.timeIntervalSince1970 / 86400).rounded(.down))
+        let rows = try await query(
+            """
+            SELECT key_id, SUM(cost_picos) AS spent,
+                SUM(input_uncached + cache_read + cache_write_5m + cache_write_1h + output) AS tokens,
+                SUM(CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END) AS today
+            FROM ledger WHERE key_id IS NOT NULL GROUP BY key_id
+            """, [.integer(Int(dayStart.millisecondsSince1970))])
+        var baselines: [Int64: KeyBaseline] = [:]
+        for row in rows {
+            guard let id = row.int("key_id") else { continue }
+            baselines[id] = KeyBaseline(
+                spentPicos: row.int("spent") ?? 0, tokens: row.int("tokens") ?? 0, todayPicos: row.int("today") ?? 0, day: day)
+        }
+        return baselines
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Policy
 import Storage
 
 /// Upserts the accounts and keys a config file declares. Keys are hashed here;
@@ -16,6 +17,7 @@ enum ConfigSeeder {
                     secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
                     priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits))
         }
+        let existingKeys = try await context.store.listKeys()
         for key in config.keys {
             guard !key.key.isEmpty else {
                 throw ConfigurationError("key \(key.name) has no key; set it in the file or in SWITCHBOARD_KEY_\(Configuration.envSafe(key.name))")
@@ -23,7 +25,12 @@ enum ConfigSeeder {
             _ = try await context.store.upsertKey(
                 KeyInput(
                     name: key.name, hash: context.hasher.hash(key.key), prefix: KeyGenerator.displayPrefix(of: key.key),
-                    lastFour: KeyGenerator.lastFour(of: key.key), source: "config", expiresAt: key.expiresAt))
+                    lastFour: KeyGenerator.lastFour(of: key.key), source: "config",
+                    expiresAt: key.expiresAt ?? key.expiresInDays.map { days in
+                        // Counted from the key's creation: a restart does not extend it.
+                        existingKeys.first { $0.name == key.name }?.expiresAt ?? Date().addingTimeInterval(Double(days) * 86400)
+                    },
+                    policy: key.policy))
         }
         if !config.accounts.isEmpty || !config.keys.isEmpty {
             logger.info("configuration file applied", metadata: ["accounts": "\(config.accounts.count)", "keys": "\(config.keys.count)"])

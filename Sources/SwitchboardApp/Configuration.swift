@@ -80,12 +80,17 @@ public struct Configuration: Sendable {
         public var name: String
         public var key: String
         public var expiresAt: Date?
+        /// Days from the key's creation to its expiry (kept, not renewed, at later starts).
+        public var expiresInDays: Int?
+        /// Limits, allow-lists and budgets.
+        public var policy = KeyPolicy()
 
         /// A key declaration.
-        public init(name: String, key: String, expiresAt: Date? = nil) {
+        public init(name: String, key: String, expiresAt: Date? = nil, policy: KeyPolicy = .init()) {
             self.name = name
             self.key = key
             self.expiresAt = expiresAt
+            self.policy = policy
         }
     }
 

@@ -191,7 +191,10 @@ extension Configuration.AccountDeclaration {
 }
 
 extension Configuration.KeyDeclaration {
-    static let allowedKeys = ["name", "key", "expires_at"]
+    static let allowedKeys = [
+        "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "on_expiry", "providers", "models",
+        "clients", "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd",
+    ]
 
     init(_ value: Any, reader: ValueReader, at path: String) throws {
         let map = try reader.mapping(value, at: path)
@@ -199,5 +202,43 @@ extension Configuration.KeyDeclaration {
         name = try reader.requiredText(map, "name", at: path)
         key = try map["key"].map { try reader.scalarText($0, at: "\(path).key") } ?? ""
         if let value = map["expires_at"] { expiresAt = try reader.date(value, at: "\(path).expires_at") }
+        expiresInDays = try reader.wholeNumber(map, "expires_in_days", minimum: 1, at: path).map(Int.init)
+        if expiresAt != nil, expiresInDays != nil {
+            throw ConfigurationError("\(path) sets both expires_at and expires_in_days; keep one")
+        }
+        func text(_ name: String) throws -> String? { try map[name].map { try reader.scalarText($0, at: "\(path).\(name)") } }
+        func list(_ name: String) throws -> [String]? { try map[name].map { try reader.textList($0, at: "\(path).\(name)") } }
+        policy.description = try text("description")
+        policy.tags = try list("tags")
+        policy.user = try text("user")
+        if let onExpiry = try text("on_expiry") {
+            guard ["disable", "delete"].contains(onExpiry) else { throw ConfigurationError("\(path).on_expiry must be disable or delete") }
+            policy.onExpiry = onExpiry
+        }
+        if let providers = try list("providers") {
+            policy.providers = try providers.map { name in
+                guard let provider = Provider(rawValue: name) else {
+                    throw ConfigurationError("\(path).providers: \(name) is not openai, anthropic or gemini")
+                }
+                return provider
+            }
+        }
+        policy.models = try list("models")
+        policy.clients = try list("clients")
+        if let value = map["rate_limit"] {
+            let rate = try reader.mapping(value, at: "\(path).rate_limit")
+            let ratePath = "\(path).rate_limit"
+            try reader.rejectUnknown(rate, allowed: ["window_minutes", "requests", "tokens", "cost_usd"], at: ratePath)
+            policy.rateLimit = KeyPolicy.RateLimit(
+                windowMinutes: Int(try reader.wholeNumber(rate, "window_minutes", minimum: 1, at: ratePath) ?? 1),
+                requests: try reader.wholeNumber(rate, "requests", minimum: 1, at: ratePath).map(Int.init),
+                tokens: try reader.wholeNumber(rate, "tokens", minimum: 1, at: ratePath),
+                costPicos: try reader.dollars(rate, "cost_usd", at: ratePath))
+        }
+        policy.concurrency = try reader.wholeNumber(map, "concurrency", minimum: 1, at: path).map(Int.init)
+        policy.maxWaiting = try reader.wholeNumber(map, "max_waiting", minimum: 0, at: path).map(Int.init)
+        policy.tokenLimit = try reader.wholeNumber(map, "token_limit", minimum: 1, at: path)
+        policy.dailyCostPicos = try reader.dollars(map, "daily_cost_usd", at: path)
+        policy.balancePicos = try reader.dollars(map, "balance_usd", at: path)
     }
 }

@@ -61,8 +61,11 @@ public struct Switchboard: Sendable {
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
                 idleTimeout: config.streamIdleTimeout.timeAmount))
         let gateway = Gateway(
-            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
+            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), limiter: KeyLimiter(clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
             configuration: .init(maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes), logger: logger)
+        // What keys spent before this start counts against their budgets.
+        let dayStart = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 86400).rounded(.down) * 86400)
+        gateway.limiter.restore(try await context.store.keyBaselines(dayStart: dayStart))
         // Health marks and cooldowns carry over from the last run.
         if let saved = try? await context.store.accountStatuses() {
             gateway.pool.restore(saved.map(\.status), accounts: holder.snapshot.accounts.accounts)

@@ -55,6 +55,24 @@ struct ValueReader {
         }
     }
 
+    /// An optional whole number ≥ `minimum` under `name`.
+    func wholeNumber(_ map: [String: Any], _ name: String, minimum: Int64, at path: String) throws -> Int64? {
+        guard let value = map[name] else { return nil }
+        guard let number = Int64(try scalarText(value, at: "\(path).\(name)")), number >= minimum else {
+            throw ConfigurationError("\(path).\(name) must be a whole number ≥ \(minimum)")
+        }
+        return number
+    }
+
+    /// An optional amount of US dollars under `name`, exactly, in picodollars.
+    func dollars(_ map: [String: Any], _ name: String, at path: String) throws -> Int64? {
+        guard let value = map[name] else { return nil }
+        guard let money = Money(dollars: try scalarText(value, at: "\(path).\(name)")), money.picos >= 0 else {
+            throw ConfigurationError("\(path).\(name) must be an amount of dollars such as 2 or 0.50")
+        }
+        return money.picos
+    }
+
     func date(_ value: Any, at path: String) throws -> Date {
         if let date = value as? Date { return date }
         let text = try scalarText(value, at: path)

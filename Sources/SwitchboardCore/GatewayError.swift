@@ -16,6 +16,12 @@ public struct GatewayError: Error, Hashable, Sendable {
         case noUsableAccount = "no_usable_account"
         case accountsCoolingDown = "accounts_cooling_down"
         case accountsAtCapacity = "accounts_at_capacity"
+        case clientNotAllowed = "client_not_allowed"
+        case modelNotAllowed = "model_not_allowed"
+        case providerNotAllowed = "provider_not_allowed"
+        case keyRateLimited = "key_rate_limited"
+        case keyConcurrencyLimited = "key_concurrency_limited"
+        case insufficientQuota = "insufficient_quota"
         case upstreamRateLimited = "upstream_rate_limited"
         case upstreamOverloaded = "upstream_overloaded"
         case upstreamUnavailable = "upstream_unavailable"
@@ -34,7 +40,10 @@ public struct GatewayError: Error, Hashable, Sendable {
             case .modelNotFound, .routeNotFound: return 404
             case .methodNotAllowed: return 405
             case .bodyTooLarge: return 413
-            case .upstreamRateLimited, .accountsCoolingDown, .accountsAtCapacity: return 429
+            case .upstreamRateLimited, .accountsCoolingDown, .accountsAtCapacity, .keyRateLimited, .keyConcurrencyLimited,
+                .insufficientQuota:
+                return 429
+            case .clientNotAllowed, .modelNotAllowed, .providerNotAllowed: return 403
             case .internalError: return 500
             case .upstreamAuthFailed, .upstreamBadResponse: return 502
             case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable: return 503
@@ -64,6 +73,16 @@ public struct GatewayError: Error, Hashable, Sendable {
     /// The HTTP status.
     public var status: Int { code.status }
 
+    /// The HTTP status in a dialect: an exhausted quota is Anthropic's 402
+    /// `billing_error` but OpenAI's 429 `insufficient_quota`.
+    public func status(in dialect: Dialect) -> Int {
+        code == .insufficientQuota && dialect == .anthropicMessages ? 402 : code.status
+    }
+
+    /// Whether SDKs should not retry it on their own (`x-should-retry: false`):
+    /// an exhausted quota does not come back by retrying.
+    public var retryIsFutile: Bool { code == .insufficientQuota }
+
     /// The sentence used when no more specific one is given.
     public static func standardMessage(_ code: Code) -> String {
         switch code {
@@ -77,6 +96,12 @@ public struct GatewayError: Error, Hashable, Sendable {
         case .methodNotAllowed: return "This route does not accept that method."
         case .noUsableAccount: return "No upstream account can serve this model right now."
         case .accountsCoolingDown: return "Every upstream account for this model is cooling down after rate limits. Retry after the time given."
+        case .clientNotAllowed: return "This key may not be used from this client."
+        case .modelNotAllowed: return "This key may not use this model."
+        case .providerNotAllowed: return "This key may not use the providers that serve this model."
+        case .keyRateLimited: return "This key's rate limit is reached. Retry after the time given."
+        case .keyConcurrencyLimited: return "This key has as many requests in flight as it may. Retry shortly."
+        case .insufficientQuota: return "This key's quota is used up. Top up its balance or raise its limit."
         case .accountsAtCapacity: return "Every upstream account for this model is at its request, token or concurrency cap. Retry shortly."
         case .upstreamRateLimited: return "The upstream provider is rate limiting requests. Retry later."
         case .upstreamOverloaded: return "The upstream provider is overloaded. Retry later."

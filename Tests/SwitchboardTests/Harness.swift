@@ -95,6 +95,18 @@ struct Harness: Sendable {
         #"{"model":"\#(model)","max_tokens":64,"stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
     }
 
+    /// Starts a streaming request, reads its first chunk, and walks away (the
+    /// connection closes mid-stream when the response is dropped).
+    func startStreamAndLeave(_ body: String) async throws {
+        var request = HTTPClientRequest(url: base + "/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        var iterator = response.body.makeAsyncIterator()
+        _ = try await iterator.next()
+    }
+
     /// Waits until the ledger holds at least `count` rows, then returns them, newest first.
     func ledger(atLeast count: Int) async throws -> [LedgerRow] {
         for _ in 0..<100 {

@@ -201,14 +201,7 @@ import Testing
             // Clients that walk away mid-stream give their slots back.
             harness.fake.reset()
             for n in 0..<cap {
-                var request = HTTPClientRequest(url: harness.base + "/v1/chat/completions")
-                request.method = .POST
-                request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
-                request.body = .bytes(ByteBuffer(string: #"{"model":"slow-stream","stream":true,"messages":[{"role":"user","content":"gone \#(n)"}]}"#))
-                let response = try await harness.client.execute(request, timeout: .seconds(30))
-                var iterator = response.body.makeAsyncIterator()
-                _ = try await iterator.next()
-                // Dropping the response closes the connection mid-stream.
+                try await harness.startStreamAndLeave(#"{"model":"slow-stream","stream":true,"messages":[{"role":"user","content":"gone \#(n)"}]}"#)
             }
             for _ in 0..<200 {
                 let state = try status(harness, "capped")

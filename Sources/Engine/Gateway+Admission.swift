@@ -1,0 +1,92 @@
+import Dialects
+import Foundation
+import Policy
+import SwitchboardCore
+
+extension Gateway {
+    /// Output tokens assumed when a client sets no `max_tokens`, for the hold.
+    static let defaultMaxOutputTokens: Int64 = 16_384
+
+    /// What a key lets through, after its allow-lists and its limiter: the
+    /// accounts it may use and the rate-limit headers for the answer.
+    struct Admitted {
+        var accounts: [AccountEntry]
+        var headers: [(String, String)]
+    }
+
+    /// Admission in the documented order: client, provider and model (403), then
+    /// the limiter's window, slot and budgets in one atomic step (429 / quota).
+    /// The slot and holds are tied to the request's row and settle with it.
+    func admit(
+        _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
+    ) async -> Result<Admitted, GatewayError> {
+        let policy = key.policy
+        let usable = accounts.filter { policy.allows(provider: $0.provider) }
+        guard !usable.isEmpty else { return .failure(GatewayError(.providerNotAllowed)) }
+        let demand = Self.demand(for: client, policy: policy, account: usable[0], prices: prices)
+        switch await limiter.admit(key, demand: demand, waitTimeout: configuration.keyWaitTimeout) {
+        case .admitted(let lease):
+            settlement.attach(lease)
+            return .success(Admitted(accounts: usable, headers: rateLimitHeaders(key, dialect: request.dialect)))
+        case .refused(.rateLimited(let until, let what)):
+            var error = GatewayError(.keyRateLimited, message: "This key's rate limit on \(what) is reached. Retry after the time given.")
+            error.retryAfterSeconds = max(1, Int(until.timeIntervalSince(limiter.clock.now()).rounded(.up)))
+            return .failure(error)
+        case .refused(.concurrency):
+            return .failure(GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1))
+        case .refused(.quotaExhausted(let which)):
+            let what = ["balance": "balance", "daily_cost": "daily cost limit", "token_limit": "token limit"][which] ?? which
+            return .failure(GatewayError(.insufficientQuota, message: "This key's \(what) cannot cover this request. Top it up or raise the limit."))
+        }
+    }
+
+    /// The most a request can cost and use, held until it settles: the prompt
+    /// estimated high (a token per three bytes of body, at the dearest input
+    /// rate) plus `max_tokens` at the output price. Nothing is held for keys that
+    /// meter neither money nor tokens.
+    static func demand(for client: ClientRequest, policy: KeyPolicy, account: AccountEntry, prices: PriceTable) -> KeyDemand {
+        guard policy.meters || policy.tokenLimit != nil else { return KeyDemand(holdPicos: 0, holdTokens: 0) }
+        let input = Int64((client.body.readableBytes + 2) / 3)
+        let output = client.maxTokens ?? defaultMaxOutputTokens
+        let upstreamModel = account.upstreamModel(for: client.model)
+        guard let price = prices.price(for: upstreamModel, provider: account.provider) ?? prices.price(for: client.model, provider: account.provider)
+        else { return KeyDemand(holdPicos: 0, holdTokens: input + output) }
+        let dearestInput = [
+            TokenUsage(inputUncached: input), TokenUsage(cacheWrite5m: input), TokenUsage(cacheWrite1h: input),
+        ].map { price.cost($0).picos }.max() ?? 0
+        let outputCost = price.cost(TokenUsage(inputUncached: input, output: output)).picos - price.cost(TokenUsage(inputUncached: input)).picos
+        return KeyDemand(holdPicos: dearestInput + outputCost, holdTokens: input + output)
+    }
+
+    /// `x-ratelimit-*` (OpenAI routes) or `anthropic-ratelimit-*` (Anthropic
+    /// routes) for a key with a rate window, as of its admission.
+    func rateLimitHeaders(_ key: KeyEntry, dialect: Dialect) -> [(String, String)] {
+        guard let rate = key.policy.rateLimit else { return [] }
+        let usage = limiter.usage(of: key)
+        let now = limiter.clock.now()
+        let reset = now.addingTimeInterval(TimeInterval(usage.windowResetSeconds))
+        var headers: [(String, String)] = []
+        func add(_ kind: String, limit: Int64, remaining: Int64) {
+            switch dialect {
+            case .openAIChat:
+                headers += [
+                    ("x-ratelimit-limit-\(kind)", String(limit)), ("x-ratelimit-remaining-\(kind)", String(max(0, remaining))),
+                    ("x-ratelimit-reset-\(kind)", "\(usage.windowResetSeconds)s"),
+                ]
+            case .anthropicMessages:
+                headers += [
+                    ("anthropic-ratelimit-\(kind)-limit", String(limit)),
+                    ("anthropic-ratelimit-\(kind)-remaining", String(max(0, remaining))),
+                    ("anthropic-ratelimit-\(kind)-reset", Self.rfc3339(reset)),
+                ]
+            }
+        }
+        if let requests = rate.requests { add("requests", limit: Int64(requests), remaining: Int64(requests - usage.windowRequests)) }
+        if let tokens = rate.tokens { add("tokens", limit: tokens, remaining: tokens - usage.windowTokens) }
+        return headers
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+    }
+}

@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Policy
+import SwitchboardApp
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// Key limits on loopback, hammered by many concurrent clients: they hold
+/// exactly, refusals cost nothing, and slots and holds always come back.
+@Suite struct KeyLimitTests {
+    static func chat(_ n: Int, model: String = "gpt-4o-mini", stream: Bool = false) -> String {
+        #"{"model":"\#(model)","stream":\#(stream),"max_tokens":16,"messages":[{"role":"user","content":"request \#(n)"}]}"#
+    }
+
+    /// Sends `count` requests at once; returns their replies.
+    func burst(_ harness: Harness, _ count: Int, body: @escaping @Sendable (Int) -> String = { chat($0) }) async throws -> [Harness.Reply] {
+        try await withThrowingTaskGroup(of: Harness.Reply.self) { group in
+            for n in 0..<count { group.addTask { try await harness.send("/v1/chat/completions", body: body(n)) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    func keyUsage(_ harness: Harness) throws -> KeyUsage {
+        let gateway = harness.switchboard.gateway
+        let key = try #require(gateway.authenticate(Harness.key))
+        return gateway.limiter.usage(of: key)
+    }
+
+    @Test func concurrencyIsNeverExceededAndRefusalsAre429() async throws {
+        try await withHarness(configure: { $0.keys[0].policy.concurrency = 3 }) { harness in
+            let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"c\#($0)"}]}"# }
+            #expect(harness.fake.peakInFlight(key: Harness.openAISecret) <= 3)
+            let refused = replies.filter { $0.status == 429 }
+            #expect(replies.filter { $0.status == 200 }.count >= 3 && !refused.isEmpty)
+            #expect(refused.allSatisfy { ($0.json["error"] as? [String: Any])?["code"] as? String == "key_concurrency_limited" })
+            #expect(refused.allSatisfy { $0.headers.first(name: "retry-after") != nil })
+            #expect(try keyUsage(harness).inFlight == 0)
+        }
+    }
+
+    @Test func aQueueLetsEveryoneThroughAtTheCapAndSlotsComeBack() async throws {
+        try await withHarness(configure: {
+            $0.keys[0].policy.concurrency = 3
+            $0.keys[0].policy.maxWaiting = 30
+        }) { harness in
+            let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"q\#($0)"}]}"# }
+            #expect(replies.allSatisfy { $0.status == 200 })
+            #expect(harness.fake.peakInFlight(key: Harness.openAISecret) == 3)
+            // Clients that leave mid-stream, and upstream failures, give their slots back.
+            for n in 0..<3 {
+                try await harness.startStreamAndLeave(#"{"model":"slow-stream","stream":true,"messages":[{"role":"user","content":"gone \#(n)"}]}"#)
+            }
+            _ = try await burst(harness, 6) { #"{"model":"fail-500","messages":[{"role":"user","content":"f\#($0)"}]}"# }
+            for _ in 0..<200 where try keyUsage(harness).inFlight > 0 { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(try keyUsage(harness).inFlight == 0, "slots leaked")
+            #expect(try keyUsage(harness).heldPicos == 0)
+        }
+    }
+
+    @Test func aRateWindowOfRNeverAdmitsMoreThanR() async throws {
+        try await withHarness(configure: { $0.keys[0].policy.rateLimit = .init(windowMinutes: 1, requests: 5) }) { harness in
+            let replies = try await burst(harness, 20)
+            let counts = Dictionary(grouping: replies.map(\.status), by: { $0 }).mapValues(\.count)
+            #expect(counts == [200: 5, 429: 15])
+            let refused = replies.filter { $0.status == 429 }
+            #expect(refused.allSatisfy { ($0.json["error"] as? [String: Any])?["code"] as? String == "key_rate_limited" })
+            #expect(refused.allSatisfy { Int($0.headers.first(name: "retry-after") ?? "") ?? 0 >= 1 })
+            let ok = try #require(replies.first { $0.status == 200 })
+            #expect(ok.headers.first(name: "x-ratelimit-limit-requests") == "5")
+            #expect(harness.fake.received.count == 5, "refused requests never reach the upstream")
+            // The window slides: a minute later there is room again, and no more than R.
+            harness.clock.advance(by: .seconds(60))
+            #expect(try await burst(harness, 8).filter { $0.status == 200 }.count == 5)
+        }
+    }
+
+    @Test func twoHundredConcurrentRequestsNeverSpendMoreThanTheBalance() async throws {
+        let balance: Int64 = 100_000_000  // $0.0001: about eleven requests at the fake's usage
+        try await withHarness(configure: { $0.keys[0].policy.balancePicos = balance }) { harness in
+            let replies = try await burst(harness, 200)
+            let served = replies.filter { $0.status == 200 }
+            let refused = replies.filter { $0.status == 429 }
+            #expect(!served.isEmpty && served.count + refused.count == 200)
+            #expect(refused.allSatisfy { ($0.json["error"] as? [String: Any])?["type"] as? String == "insufficient_quota" })
+            #expect(refused.allSatisfy { $0.headers.first(name: "x-should-retry") == "false" })
+            let rows = try await harness.ledger(atLeast: 200)
+            let spent = rows.reduce(Int64(0)) { $0 + $1.cost.picos }
+            #expect(spent <= balance, "spent \(spent) of \(balance)")
+            #expect(rows.filter { $0.outcome == "ok" }.count == served.count)
+            // Keep asking one at a time until refused: still never over.
+            var more = 0
+            while try await harness.send("/v1/chat/completions", body: Self.chat(1000 + more)).status == 200 { more += 1 }
+            let final = try await harness.ledger(atLeast: 200 + more + 1).reduce(Int64(0)) { $0 + $1.cost.picos }
+            #expect(final <= balance)
+            let usage = try keyUsage(harness)
+            #expect(usage.heldPicos == 0 && usage.spentPicos == final && (usage.balanceRemainingPicos ?? -1) >= 0)
+            // Anthropic's own answer for the same exhaustion.
+            let anthropic = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5"))
+            #expect(anthropic.status == 402)
+            #expect((anthropic.json["error"] as? [String: Any])?["type"] as? String == "billing_error")
+        }
+    }
+
+    @Test func allowListsRefuseWith403() async throws {
+        try await withHarness(configure: {
+            $0.keys[0].policy.models = ["gpt-*", "claude-sonnet-*"]
+            $0.keys[0].policy.clients = ["claude-cli/*", "OpenAI/*"]
+            $0.keys[0].policy.providers = [.openai]
+        }) { harness in
+            let claude = [("user-agent", "claude-cli/2.0.1 (external, cli)")]
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), headers: claude).status == 200)
+            let model = try await harness.send("/v1/chat/completions", body: Harness.chat("echo"), headers: claude)
+            #expect(model.status == 403 && (model.json["error"] as? [String: Any])?["code"] as? String == "model_not_allowed")
+            let client = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), headers: [("user-agent", "curl/8")])
+            #expect(client.status == 403)
+            let provider = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5"), headers: claude)
+            #expect(provider.status == 403)
+            #expect((provider.json["error"] as? [String: Any])?["type"] as? String == "permission_error")
+            let models = try await harness.send("/v1/models", method: .GET, headers: claude)
+            let ids = ((models.json["data"] as? [[String: Any]]) ?? []).compactMap { $0["id"] as? String }
+            #expect(ids == ["gpt-4o-mini"], "the model list shows only what the key may use")
+            #expect(harness.fake.received.count == 1)
+        }
+    }
+}
