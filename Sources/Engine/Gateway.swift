@@ -61,6 +61,9 @@ public final class Gateway: Sendable {
         self.logger = logger
     }
 
+    /// The key with this id in the current snapshot (usable or not).
+    public func keyEntry(id: Int64) -> KeyEntry? { snapshots.snapshot.keys.entry(id: id) }
+
     /// The key a credential belongs to, if it is usable now.
     public func authenticate(_ credential: String?) -> KeyEntry? {
         guard let credential, !credential.isEmpty else { return nil }
@@ -157,6 +160,17 @@ public final class Gateway: Sendable {
         let shape: ModelList.Shape = dialect == .anthropicMessages ? .anthropic : .openAI
         return GatewayResponse(
             status: 200, headers: [("content-type", "application/json")], body: .full(ModelList.body(entries, shape: shape)))
+    }
+
+    /// `GET /v1/usage`: the calling key's plan, what remains, and its window.
+    public func usage(credential: String?, dialect: Dialect, requestID: String) -> GatewayResponse {
+        guard let key = authenticate(credential) else {
+            return errorResponse(GatewayError(.unauthorized), dialect: dialect, requestID: requestID)
+        }
+        let usage = limiter.usage(of: key)
+        let report = KeyUsageReport(key: key, usage: usage)
+        let body = (try? AdminJSON.encode(report)) ?? Data("{}".utf8)
+        return GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(ByteBuffer(bytes: body)))
     }
 
     /// An error response in the dialect's shape.

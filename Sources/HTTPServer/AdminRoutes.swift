@@ -11,14 +11,22 @@ import Upstream
 /// is off.
 public struct AdminRoutes: Sendable {
     let accounts: AccountAdmin
+    let keys: KeyAdmin
     let transport: UpstreamTransport
     let token: String?
 
     /// Creates the routes; `token` nil turns the admin API off.
-    public init(accounts: AccountAdmin, transport: UpstreamTransport, token: String?) {
+    public init(accounts: AccountAdmin, keys: KeyAdmin, transport: UpstreamTransport, token: String?) {
         self.accounts = accounts
+        self.keys = keys
         self.transport = transport
         self.token = token
+    }
+
+    /// A key just created: the only time its secret is shown.
+    struct CreatedKey: Encodable {
+        var apiKey: String
+        var key: KeyView
     }
 
     /// The largest admin request body read.
@@ -59,6 +67,62 @@ public struct AdminRoutes: Sendable {
         }
         group.post("/accounts/:name/test") { request, context in
             await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: transport)) }
+        }
+        registerKeys(on: group)
+    }
+
+    /// `/admin/keys`: create (shown once), list with usage, update, enable,
+    /// disable, top-up, deduct, stats, delete.
+    func registerKeys(on group: RouterGroup<GatewayRequestContext>) {
+        group.get("/keys") { request, _ in
+            await guarded(request) { try Self.json(await keys.list()) }
+        }
+        group.post("/keys") { request, _ in
+            await guarded(request) {
+                let body = try await Self.body(request)
+                guard case .string(let name)? = body["name"] else { throw AdminError(.invalid, "name is required") }
+                let (view, secret) = try await keys.create(name: name, settings: body, source: "admin_api")
+                return try Self.json(CreatedKey(apiKey: secret, key: view), status: .created)
+            }
+        }
+        group.get("/keys/:name") { request, context in
+            await guarded(request) { try Self.json(await keys.get(try Self.name(context))) }
+        }
+        group.patch("/keys/:name") { request, context in
+            await guarded(request) {
+                let name = try Self.name(context)
+                let body = try await Self.body(request)
+                if case .string(let other)? = body["name"], other != name { throw AdminError(.invalid, "a key cannot be renamed") }
+                return try Self.json(await keys.update(name, settings: body))
+            }
+        }
+        group.delete("/keys/:name") { request, context in
+            await guarded(request) {
+                try await keys.delete(try Self.name(context))
+                return Response(status: .noContent)
+            }
+        }
+        for (action, enabled) in [("enable", true), ("disable", false)] {
+            group.post("/keys/:name/\(action)") { request, context in
+                await guarded(request) { try Self.json(await keys.update(try Self.name(context), settings: ["enabled": .bool(enabled)])) }
+            }
+        }
+        for (action, sign) in [("topup", Int64(1)), ("deduct", Int64(-1))] {
+            group.post("/keys/:name/\(action)") { request, context in
+                await guarded(request) {
+                    let body = try await Self.body(request)
+                    guard let value = body["amount_usd"], let picos = try KeySettings.dollars(value, "amount_usd"), picos > 0 else {
+                        throw AdminError(.invalid, "amount_usd must be a positive amount of dollars")
+                    }
+                    return try Self.json(await keys.adjustBalance(try Self.name(context), by: sign * picos))
+                }
+            }
+        }
+        group.get("/keys/:name/stats") { request, context in
+            await guarded(request) {
+                let days = request.uri.queryParameters.get("days").flatMap { Int($0) } ?? 30
+                return try Self.json(await keys.stats(try Self.name(context), days: min(max(days, 1), 366)))
+            }
         }
     }
 

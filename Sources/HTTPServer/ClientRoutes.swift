@@ -23,6 +23,10 @@ public struct ClientRoutes: Sendable {
             let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
             return Self.convert(gateway.models(credential: Self.credential(request), dialect: dialect, requestID: context.requestID))
         }
+        router.get("/v1/usage") { request, context in
+            let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
+            return Self.convert(gateway.usage(credential: Self.credential(request), dialect: dialect, requestID: context.requestID))
+        }
         // Liveness, and the preconnect probes agent CLIs send to the base URL.
         router.get("/health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
         router.head("/") { _, _ in Response(status: .ok) }

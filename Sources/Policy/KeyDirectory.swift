@@ -27,9 +27,16 @@ public struct KeyEntry: Sendable, Equatable {
 /// Every key, by its keyed hash; an immutable snapshot swapped in as a whole.
 public struct KeyDirectory: Sendable {
     private let byHash: [String: KeyEntry]
+    private let byID: [Int64: KeyEntry]
 
     /// A directory of the given keys, by hex hash.
-    public init(byHash: [String: KeyEntry] = [:]) { self.byHash = byHash }
+    public init(byHash: [String: KeyEntry] = [:]) {
+        self.byHash = byHash
+        self.byID = Dictionary(byHash.values.map { ($0.id, $0) }) { a, _ in a }
+    }
+
+    /// The key with this id, usable or not.
+    public func entry(id: Int64) -> KeyEntry? { byID[id] }
 
     /// The number of keys.
     public var count: Int { byHash.count }

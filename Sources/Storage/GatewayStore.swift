@@ -22,6 +22,12 @@ public protocol GatewayStore: Sendable {
     /// What each key spent before now, from the ledger (lifetime cost and tokens,
     /// and cost since `dayStart`).
     func keyBaselines(dayStart: Date) async throws -> [Int64: KeyBaseline]
+    /// Replaces a key's policy and enabled flag; nil when there is no such key.
+    func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?) async throws -> KeyRecord?
+    /// Deletes a key by name (its ledger rows stay); false when there is none.
+    func deleteKey(name: String) async throws -> Bool
+    /// A key's ledger totals per UTC day since `since`, oldest first.
+    func keyDailyStats(keyID: Int64, since: Date) async throws -> [KeyDayStats]
     /// Revokes a key by name; false when there is none.
     func revokeKey(name: String, at: Date) async throws -> Bool
 

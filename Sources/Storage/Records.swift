@@ -221,3 +221,21 @@ public struct UsageReport: Sendable, Equatable {
     public var byModel: [UsageTotals]
     public var total: UsageTotals
 }
+
+/// One UTC day of a key's ledger rows.
+public struct KeyDayStats: Sendable, Equatable, Codable {
+    /// `2026-12-03`.
+    public var day: String
+    public var requests: Int64
+    public var tokens: Int64
+    public var costPicos: Int64
+    public var meanLatencyMs: Int64
+
+    public init(day: String, requests: Int64, tokens: Int64, costPicos: Int64, meanLatencyMs: Int64) {
+        self.day = day
+        self.requests = requests
+        self.tokens = tokens
+        self.costPicos = costPicos
+        self.meanLatencyMs = meanLatencyMs
+    }
+}

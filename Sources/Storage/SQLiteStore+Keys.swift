@@ -32,6 +32,41 @@ extension SQLiteStore {
         try await query("SELECT * FROM keys ORDER BY id").map(Self.keyRecord)
     }
 
+    public func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?) async throws -> KeyRecord? {
+        try await transaction {
+            let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
+            guard let id = rows.first?.int("id") else { return nil }
+            _ = try await execute(
+                "UPDATE keys SET policy = ?, enabled = ?, expires_at = ? WHERE id = ?",
+                [.text(Self.encodePolicy(policy)), .integer(enabled ? 1 : 0), expiresAt.sqlite, .integer(Int(id))])
+            return try await keyRow(id: id)
+        }
+    }
+
+    public func deleteKey(name: String) async throws -> Bool {
+        try await transaction {
+            let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
+            guard let id = rows.first?.int("id") else { return false }
+            _ = try await execute("DELETE FROM keys WHERE id = ?", [.integer(Int(id))])
+            return true
+        }
+    }
+
+    public func keyDailyStats(keyID: Int64, since: Date) async throws -> [KeyDayStats] {
+        try await query(
+            """
+            SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS requests,
+                SUM(input_uncached + cache_read + cache_write_5m + cache_write_1h + output) AS tokens,
+                SUM(cost_picos) AS cost, AVG(latency_ms) AS latency
+            FROM ledger WHERE key_id = ? AND created_at >= ? GROUP BY day ORDER BY day
+            """, [.integer(Int(keyID)), .integer(Int(since.millisecondsSince1970))]
+        ).map { row in
+            KeyDayStats(
+                day: row.text("day") ?? "", requests: row.int("requests") ?? 0, tokens: row.int("tokens") ?? 0,
+                costPicos: row.int("cost") ?? 0, meanLatencyMs: Int64((row.column("latency")?.double ?? 0).rounded()))
+        }
+    }
+
     public func revokeKey(name: String, at date: Date) async throws -> Bool {
         try await transaction {
             let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])

@@ -1,4 +1,5 @@
 import Crypto
+import Engine
 import Foundation
 import Storage
 import SwitchboardCore
@@ -11,19 +12,8 @@ public struct Admin: Sendable {
     /// Operations on an opened store.
     public init(context: StoreContext) { self.context = context }
 
-    /// Creates a key and returns it with the only copy of its plaintext.
-    public func createKey(name: String, expiresAt: Date? = nil) async throws -> (KeyRecord, String) {
-        guard !name.isEmpty else { throw ConfigurationError("a key needs a name") }
-        let plaintext = KeyGenerator.make()
-        let record = try await context.store.insertKey(
-            KeyInput(
-                name: name, hash: context.hasher.hash(plaintext), prefix: KeyGenerator.displayPrefix(of: plaintext),
-                lastFour: KeyGenerator.lastFour(of: plaintext), source: "cli", expiresAt: expiresAt))
-        return (record, plaintext)
-    }
-
-    /// Every key.
-    public func listKeys() async throws -> [KeyRecord] { try await context.store.listKeys() }
+    /// Key operations on this store (the admin API uses the same, with live usage).
+    public var keys: KeyAdmin { KeyAdmin(store: context.store, hasher: context.hasher) }
 
     /// Revokes a key; false when there is no key by that name.
     public func revokeKey(name: String) async throws -> Bool { try await context.store.revokeKey(name: name, at: Date()) }

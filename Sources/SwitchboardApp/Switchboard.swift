@@ -74,7 +74,10 @@ public struct Switchboard: Sendable {
             store: context.store, box: context.box, gateway: gateway, refresher: refresher, source: "admin_api")
         let router = ServerBuilder.router(
             routes: ClientRoutes(gateway: gateway),
-            admin: AdminRoutes(accounts: accountAdmin, transport: transport, token: config.adminToken))
+            admin: AdminRoutes(
+                accounts: accountAdmin,
+                keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
+                transport: transport, token: config.adminToken))
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.

@@ -64,7 +64,7 @@ import Testing
     @Test func keysCreatedAndRevokedWhileRunningTakeEffectWithinASecond() async throws {
         try await withHarness { harness in
             let admin = Admin(context: harness.switchboard.storeContext)
-            let (_, plaintext) = try await admin.createKey(name: "fresh")
+            let (_, plaintext) = try await admin.keys.create(name: "fresh", settings: [:], source: "test")
             let start = ContinuousClock.now
             var status = 0
             while ContinuousClock.now - start < .milliseconds(1500) {

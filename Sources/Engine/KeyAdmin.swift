@@ -1,0 +1,213 @@
+import Foundation
+import Policy
+import Storage
+import SwitchboardCore
+
+/// One key as admins see it: never the key, its settings with the config
+/// file's names, and its usage.
+public struct KeyView: Sendable, Encodable {
+    public var name: String
+    /// The key's start and last four characters.
+    public var key: String
+    /// `active`, `disabled`, `expired` or `revoked`.
+    public var state: String
+    public var source: String
+    public var createdAt: Date
+    public var lastUsedAt: Date?
+    public var expiresAt: Date?
+    public var description: String?
+    public var tags: [String]?
+    public var user: String?
+    public var onExpiry: String?
+    public var providers: [Provider]?
+    public var models: [String]?
+    public var clients: [String]?
+    public var rateLimit: Rate?
+    public var concurrency: Int?
+    public var maxWaiting: Int?
+    public var tokenLimit: Int64?
+    public var dailyCostUsd: String?
+    public var balanceUsd: String?
+    public var usage: Usage
+
+    public struct Rate: Sendable, Encodable {
+        public var windowMinutes: Int
+        public var requests: Int?
+        public var tokens: Int64?
+        public var costUsd: String?
+    }
+
+    /// Money as exact decimal strings: a balance is never rounded through a float.
+    public struct Usage: Sendable, Encodable {
+        public var inFlight: Int?
+        public var windowRequests: Int?
+        public var windowTokens: Int64?
+        public var windowCostUsd: String?
+        public var windowResetSeconds: Int?
+        public var todayCostUsd: String
+        public var totalCostUsd: String
+        public var totalTokens: Int64
+        public var heldUsd: String?
+        public var balanceRemainingUsd: String?
+    }
+}
+
+/// Admin operations on keys, shared by the admin API (in the server: live usage,
+/// changes at once) and the CLI (usage from the ledger; the server follows
+/// within a second).
+public struct KeyAdmin: Sendable {
+    let store: any GatewayStore
+    let hasher: KeyHasher
+    let gateway: Gateway?
+    let refresher: SnapshotRefresher?
+
+    public init(store: any GatewayStore, hasher: KeyHasher, gateway: Gateway? = nil, refresher: SnapshotRefresher? = nil) {
+        self.store = store
+        self.hasher = hasher
+        self.gateway = gateway
+        self.refresher = refresher
+    }
+
+    /// Every key with its usage.
+    public func list() async throws -> [KeyView] {
+        let records = try await store.listKeys()
+        let baselines = try await store.keyBaselines(dayStart: Self.dayStart(Date()))
+        return records.map { view($0, baseline: baselines[$0.id]) }
+    }
+
+    /// One key.
+    public func get(_ name: String) async throws -> KeyView {
+        guard let found = try await list().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no key named \(name)") }
+        return found
+    }
+
+    /// Creates a key from settings; returns it with the only copy of the key.
+    public func create(name: String, settings json: [String: JSONValue], source: String) async throws -> (KeyView, String) {
+        guard !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if try await store.listKeys().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a key named \(name) exists") }
+        let change = try KeySettings.apply(json, to: KeyPolicy())
+        let plaintext = change.key ?? KeyGenerator.make()
+        guard plaintext.count >= 20 else { throw AdminError(.invalid, "a key must be at least 20 characters") }
+        _ = try await store.insertKey(
+            KeyInput(
+                name: name, hash: hasher.hash(plaintext), prefix: KeyGenerator.displayPrefix(of: plaintext),
+                lastFour: KeyGenerator.lastFour(of: plaintext), source: source, expiresAt: change.expiresAt ?? nil,
+                policy: change.policy))
+        if change.enabled == false { _ = try await update(name, settings: ["enabled": .bool(false)]) }
+        await refresher?.refreshIfChanged()
+        return (try await get(name), plaintext)
+    }
+
+    /// Changes the given settings; the rest stay.
+    public func update(_ name: String, settings json: [String: JSONValue]) async throws -> KeyView {
+        guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
+            throw AdminError(.notFound, "no key named \(name)")
+        }
+        if json["key"] != nil { throw AdminError(.invalid, "a key's secret cannot be changed; create a new key") }
+        let change = try KeySettings.apply(json, to: record.policy)
+        guard record.revokedAt == nil || change.enabled != true else { throw AdminError(.invalid, "a revoked key cannot be enabled") }
+        _ = try await store.updateKey(
+            name: name, policy: change.policy, enabled: change.enabled ?? record.enabled,
+            expiresAt: change.expiresAt ?? record.expiresAt)
+        await refresher?.refreshIfChanged()
+        return try await get(name)
+    }
+
+    /// Adds to (positive) or takes from (negative) a key's balance. A deduction
+    /// larger than what remains is refused.
+    public func adjustBalance(_ name: String, by picos: Int64) async throws -> KeyView {
+        guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
+            throw AdminError(.notFound, "no key named \(name)")
+        }
+        var policy = record.policy
+        let current = policy.balancePicos ?? 0
+        if picos < 0 {
+            let remaining = try await remainingPicos(record)
+            guard -picos <= remaining else {
+                throw AdminError(.invalid, "the deduction (\(Money(picos: -picos))) is larger than the remaining balance (\(Money(picos: remaining)))")
+            }
+        }
+        policy.balancePicos = current + picos
+        _ = try await store.updateKey(name: name, policy: policy, enabled: record.enabled, expiresAt: record.expiresAt)
+        await refresher?.refreshIfChanged()
+        return try await get(name)
+    }
+
+    /// Deletes a key; its ledger rows stay, under its name.
+    public func delete(_ name: String) async throws {
+        guard try await store.deleteKey(name: name) else { throw AdminError(.notFound, "no key named \(name)") }
+        await refresher?.refreshIfChanged()
+    }
+
+    /// A key's totals and per-day series over the last `days` days.
+    public func stats(_ name: String, days: Int) async throws -> KeyStats {
+        guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
+            throw AdminError(.notFound, "no key named \(name)")
+        }
+        let since = Self.dayStart(Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
+        let series = try await store.keyDailyStats(keyID: record.id, since: since)
+        return KeyStats(
+            name: name, requests: series.reduce(0) { $0 + $1.requests }, tokens: series.reduce(0) { $0 + $1.tokens },
+            costUsd: Money(picos: series.reduce(0) { $0 + $1.costPicos }).dollarsString,
+            days: series.map { KeyStats.Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: Money(picos: $0.costPicos).dollarsString, meanLatencyMs: $0.meanLatencyMs) })
+    }
+
+    /// What the balance still covers: live in the server (holds included), from the ledger elsewhere.
+    private func remainingPicos(_ record: KeyRecord) async throws -> Int64 {
+        let balance = record.policy.balancePicos ?? 0
+        if let gateway, let entry = gateway.keyEntry(id: record.id) {
+            return gateway.limiter.usage(of: entry).balanceRemainingPicos ?? balance
+        }
+        let spent = try await store.keyBaselines(dayStart: Self.dayStart(Date()))[record.id]?.spentPicos ?? 0
+        return balance - spent
+    }
+
+    static func dayStart(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
+    }
+
+    private func view(_ record: KeyRecord, baseline: KeyBaseline?) -> KeyView {
+        let policy = record.policy
+        func usd(_ picos: Int64?) -> String? { picos.map { Money(picos: $0).dollarsString } }
+        let usage: KeyView.Usage
+        if let gateway, let entry = gateway.keyEntry(id: record.id) {
+            let live = gateway.limiter.usage(of: entry)
+            usage = KeyView.Usage(
+                inFlight: live.inFlight, windowRequests: live.windowRequests, windowTokens: live.windowTokens,
+                windowCostUsd: usd(live.windowCostPicos), windowResetSeconds: live.windowResetSeconds,
+                todayCostUsd: usd(live.todayCostPicos)!, totalCostUsd: usd(live.spentPicos)!, totalTokens: live.tokens,
+                heldUsd: usd(live.heldPicos), balanceRemainingUsd: usd(live.balanceRemainingPicos))
+        } else {
+            let spent = baseline?.spentPicos ?? 0
+            usage = KeyView.Usage(
+                inFlight: nil, windowRequests: nil, windowTokens: nil, windowCostUsd: nil, windowResetSeconds: nil,
+                todayCostUsd: usd(baseline?.todayPicos ?? 0)!, totalCostUsd: usd(spent)!, totalTokens: baseline?.tokens ?? 0,
+                heldUsd: nil, balanceRemainingUsd: usd(policy.balancePicos.map { $0 - spent }))
+        }
+        return KeyView(
+            name: record.name, key: record.prefix + "…" + record.lastFour, state: record.state(now: Date()), source: record.source,
+            createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, expiresAt: record.expiresAt,
+            description: policy.description, tags: policy.tags, user: policy.user, onExpiry: policy.onExpiry,
+            providers: policy.providers, models: policy.models, clients: policy.clients,
+            rateLimit: policy.rateLimit.map { KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.costPicos)) },
+            concurrency: policy.concurrency, maxWaiting: policy.maxWaiting, tokenLimit: policy.tokenLimit,
+            dailyCostUsd: usd(policy.dailyCostPicos), balanceUsd: usd(policy.balancePicos), usage: usage)
+    }
+}
+
+/// A key's totals and per-day series.
+public struct KeyStats: Sendable, Encodable {
+    public var name: String
+    public var requests: Int64
+    public var tokens: Int64
+    public var costUsd: String
+    public var days: [Day]
+
+    public struct Day: Sendable, Encodable {
+        public var day: String
+        public var requests: Int64
+        public var tokens: Int64
+        public var costUsd: String
+        public var meanLatencyMs: Int64
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Policy
+import SwitchboardCore
+
+/// An admin's change to a key's settings, from JSON with the config file's
+/// names. Only these settings can change; usage, hashes and owners of other
+/// records cannot be set this way (unknown fields are refused). `null` removes
+/// a limit.
+public enum KeySettings {
+    /// The fields an admin request may carry.
+    public static let fields = [
+        "name", "key", "description", "tags", "user", "expires_at", "on_expiry", "providers", "models", "clients",
+        "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd", "enabled",
+    ]
+
+    /// What the JSON asks for, applied to the current policy.
+    public struct Change: Sendable {
+        public var policy: KeyPolicy
+        public var enabled: Bool?
+        /// `.some(nil)` removes the expiry.
+        public var expiresAt: Date??
+        /// A plaintext key to use instead of a generated one (create only).
+        public var key: String?
+    }
+
+    /// Applies the fields of `json` to `policy`.
+    public static func apply(_ json: [String: JSONValue], to policy: KeyPolicy) throws(AdminError) -> Change {
+        if let unknown = json.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw AdminError(.invalid, "unknown or read-only field \(unknown); settable: \(fields.joined(separator: ", "))")
+        }
+        var change = Change(policy: policy)
+        var p = policy
+        for (name, value) in json {
+            switch name {
+            case "name": break
+            case "key": change.key = try text(value, name)
+            case "description": p.description = try text(value, name)
+            case "user": p.user = try text(value, name)
+            case "tags": p.tags = try list(value, name)
+            case "models": p.models = try list(value, name)
+            case "clients": p.clients = try list(value, name)
+            case "providers":
+                p.providers = try list(value, name).map { names throws(AdminError) in
+                    var providers: [Provider] = []
+                    for item in names {
+                        guard let provider = Provider(rawValue: item) else { throw AdminError(.invalid, "providers: \(item) is not openai, anthropic or gemini") }
+                        providers.append(provider)
+                    }
+                    return providers
+                }
+            case "on_expiry":
+                let text = try text(value, name)
+                guard text == nil || text == "disable" || text == "delete" else { throw AdminError(.invalid, "on_expiry must be disable or delete") }
+                p.onExpiry = text
+            case "expires_at":
+                if value == .null { change.expiresAt = .some(nil); break }
+                guard case .string(let raw) = value, let date = try? Date(raw, strategy: .iso8601) else {
+                    throw AdminError(.invalid, "expires_at must be a time such as 2027-01-01T00:00:00Z, or null")
+                }
+                change.expiresAt = .some(date)
+            case "enabled":
+                guard case .bool(let flag) = value else { throw AdminError(.invalid, "enabled must be true or false") }
+                change.enabled = flag
+            case "concurrency": p.concurrency = try whole(value, name, minimum: 1).map(Int.init)
+            case "max_waiting": p.maxWaiting = try whole(value, name, minimum: 0).map(Int.init)
+            case "token_limit": p.tokenLimit = try whole(value, name, minimum: 1)
+            case "daily_cost_usd": p.dailyCostPicos = try dollars(value, name)
+            case "balance_usd": p.balancePicos = try dollars(value, name)
+            case "rate_limit":
+                if value == .null { p.rateLimit = nil; break }
+                guard case .object(let rate) = value else { throw AdminError(.invalid, "rate_limit must be an object or null") }
+                if let unknown = rate.keys.first(where: { !["window_minutes", "requests", "tokens", "cost_usd"].contains($0) }) {
+                    throw AdminError(.invalid, "rate_limit: unknown field \(unknown)")
+                }
+                p.rateLimit = KeyPolicy.RateLimit(
+                    windowMinutes: Int(try rate["window_minutes"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.window_minutes", minimum: 1) } ?? 1),
+                    requests: try rate["requests"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.requests", minimum: 1) }.map(Int.init),
+                    tokens: try rate["tokens"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.tokens", minimum: 1) },
+                    costPicos: try rate["cost_usd"].flatMap { v throws(AdminError) in try dollars(v, "rate_limit.cost_usd") })
+            default: break
+            }
+        }
+        change.policy = p
+        return change
+    }
+
+    static func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? {
+        switch value {
+        case .null: return nil
+        case .string(let text): return text
+        default: throw AdminError(.invalid, "\(name) must be a string or null")
+        }
+    }
+
+    static func list(_ value: JSONValue, _ name: String) throws(AdminError) -> [String]? {
+        if value == .null { return nil }
+        guard case .array(let items) = value else { throw AdminError(.invalid, "\(name) must be a list of strings or null") }
+        var strings: [String] = []
+        for item in items {
+            guard case .string(let text) = item else { throw AdminError(.invalid, "\(name) must be a list of strings or null") }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    static func whole(_ value: JSONValue, _ name: String, minimum: Int64) throws(AdminError) -> Int64? {
+        switch value {
+        case .null: return nil
+        case .number(let number) where number.rounded() == number && number >= Double(minimum) && abs(number) < 1e15:
+            return Int64(number)
+        default: throw AdminError(.invalid, "\(name) must be a whole number ≥ \(minimum), or null")
+        }
+    }
+
+    /// Dollars, exactly: a JSON number is read from its shortest decimal text.
+    public static func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Int64? {
+        switch value {
+        case .null: return nil
+        case .string(let text):
+            guard let money = Money(dollars: text), money.picos >= 0 else { throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50") }
+            return money.picos
+        case .number(let number):
+            guard let money = Money(dollars: number), money.picos >= 0 else { throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50") }
+            return money.picos
+        default: throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50, or null")
+        }
+    }
+}

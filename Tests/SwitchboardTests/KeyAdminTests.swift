@@ -1,0 +1,85 @@
+import Foundation
+import NIOHTTP1
+import Policy
+import SwitchboardApp
+import SwitchboardCore
+import Testing
+
+/// Keys through the admin API and `/v1/usage`.
+@Suite struct KeyAdminTests {
+    static let token = "admin-token-0123456789abcdef"
+
+    func admin(_ harness: Harness, _ path: String, method: HTTPMethod = .GET, body: String? = nil) async throws -> Harness.Reply {
+        try await harness.send("/admin" + path, method: method, body: body, key: Self.token)
+    }
+
+    @Test func createShowsTheKeyOnceAndItWorksAtOnce() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let created = try await admin(harness, "/keys", method: .POST, body: #"{"name":"team-a","balance_usd":"0.50","models":["gpt-*"],"concurrency":2}"#)
+            #expect(created.status == 201)
+            let secret = try #require(created.json["api_key"] as? String)
+            #expect(secret.hasPrefix("sk-sb-") && secret.count >= 49)
+            let view = try #require(created.json["key"] as? [String: Any])
+            #expect(view["balance_usd"] as? String == "0.5" && view["concurrency"] as? Int == 2)
+            let list = try await admin(harness, "/keys")
+            #expect(!list.body.contains(secret), "the key is shown once, at creation")
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: secret).status == 200)
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("echo"), key: secret).status == 403)
+            #expect(try await admin(harness, "/keys", method: .POST, body: #"{"name":"team-a"}"#).status == 409)
+        }
+    }
+
+    @Test func onlySettingsCanChangeNeverUsageOrHashes() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            for field in [#"{"total_cost_usd":0}"#, #"{"hash":"00"}"#, #"{"usage":{}}"#, #"{"key":"sk-sb-new-0123456789abcdefghij"}"#] {
+                let reply = try await admin(harness, "/keys/test-key", method: .PATCH, body: field)
+                #expect(reply.status == 400, "\(field) was accepted")
+            }
+            let updated = try await admin(harness, "/keys/test-key", method: .PATCH, body: #"{"daily_cost_usd":5,"rate_limit":{"requests":10}}"#)
+            #expect(updated.status == 200)
+            #expect(updated.json["daily_cost_usd"] as? String == "5")
+            #expect((updated.json["rate_limit"] as? [String: Any])?["requests"] as? Int == 10)
+            let cleared = try await admin(harness, "/keys/test-key", method: .PATCH, body: #"{"rate_limit":null}"#)
+            #expect(cleared.json["rate_limit"] == nil && cleared.json["daily_cost_usd"] as? String == "5")
+            #expect(try await admin(harness, "/keys/test-key/disable", method: .POST).json["state"] as? String == "disabled")
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 401)
+            #expect(try await admin(harness, "/keys/test-key/enable", method: .POST).json["state"] as? String == "active")
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
+        }
+    }
+
+    @Test func topUpDeductAndUsage() async throws {
+        try await withHarness(configure: {
+            $0.adminToken = Self.token
+            $0.keys[0].policy.balancePicos = 1_000_000_000_000  // $1
+        }) { (harness: Harness) async throws in
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
+            let usage = try await harness.send("/v1/usage", method: .GET)
+            #expect(usage.status == 200)
+            #expect(usage.json["plan"] as? String == "balance" && usage.json["unit"] as? String == "USD")
+            let remaining = try #require(usage.json["remaining"] as? Double)
+            #expect(remaining < 1 && remaining > 0.99)
+
+            let topped = try await admin(harness, "/keys/test-key/topup", method: .POST, body: #"{"amount_usd":"2"}"#)
+            #expect(topped.json["balance_usd"] as? String == "3")
+            let tooMuch = try await admin(harness, "/keys/test-key/deduct", method: .POST, body: #"{"amount_usd":"3"}"#)
+            #expect(tooMuch.status == 400, "more than remains (something was spent)")
+            let deducted = try await admin(harness, "/keys/test-key/deduct", method: .POST, body: #"{"amount_usd":"2.5"}"#)
+            #expect(deducted.status == 200 && deducted.json["balance_usd"] as? String == "0.5")
+
+            let stats = try await admin(harness, "/keys/test-key/stats?days=7")
+            let days = try #require(stats.json["days"] as? [[String: Any]])
+            _ = try await harness.ledger(atLeast: 1)
+            #expect(stats.status == 200 && days.count <= 1)
+            let unlimited = try await withHarnessUsageOfUnlimitedKey(harness)
+            #expect(unlimited == -1)
+        }
+    }
+
+    /// `/v1/usage` for a key with no limits says -1.
+    func withHarnessUsageOfUnlimitedKey(_ harness: Harness) async throws -> Double? {
+        let created = try await admin(harness, "/keys", method: .POST, body: #"{"name":"free"}"#)
+        let secret = try #require(created.json["api_key"] as? String)
+        return try await harness.send("/v1/usage", method: .GET, key: secret).json["remaining"] as? Double
+    }
+}

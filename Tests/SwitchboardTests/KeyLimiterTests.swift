@@ -1,0 +1,91 @@
+import Foundation
+import Policy
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// The key limiter's decisions on a mock clock.
+@Suite struct KeyLimiterTests {
+    let clock = MockClock(start: Date(timeIntervalSince1970: 1_800_000_000))  // 08:00 UTC
+
+    func key(_ change: (inout KeyPolicy) -> Void) -> KeyEntry {
+        var policy = KeyPolicy()
+        change(&policy)
+        return KeyEntry(id: 1, name: "k", enabled: true, expiresAt: nil, policy: policy)
+    }
+
+    func admitted(_ admission: KeyLimiter.Admission) -> KeyLease? {
+        if case .admitted(let lease) = admission { return lease }
+        return nil
+    }
+
+    @Test func aRefusedRequestConsumesNothing() async {
+        let limiter = KeyLimiter(clock: clock)
+        let key = key {
+            $0.rateLimit = .init(windowMinutes: 1, requests: 2)
+            $0.balancePicos = 100
+        }
+        let tooDear = await limiter.admit(key, demand: KeyDemand(holdPicos: 101, holdTokens: 0))
+        #expect(admitted(tooDear) == nil)
+        // The refused request took no window entry: two fit.
+        let a = admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 50, holdTokens: 0)))
+        let b = admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 50, holdTokens: 0)))
+        #expect(a != nil && b != nil)
+        a?.settle(cost: 10, tokens: 5)
+        b?.settle(cost: 10, tokens: 5)
+        #expect(limiter.usage(of: key).balanceRemainingPicos == 80)
+    }
+
+    @Test func dailyCostResetsAtUTCMidnightAndOverrunsAreCounted() async {
+        let limiter = KeyLimiter(clock: clock)
+        let key = key { $0.dailyCostPicos = 100 }
+        admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 60, holdTokens: 0)))?.settle(cost: 90, tokens: 0)
+        #expect(limiter.overrunPicos == 30, "charged the real cost, and the excess over the hold is counted")
+        guard case .refused(.quotaExhausted("daily_cost")) = await limiter.admit(key, demand: KeyDemand(holdPicos: 20, holdTokens: 0)) else {
+            Issue.record("expected the daily limit")
+            return
+        }
+        clock.advance(by: .seconds(16 * 3600))  // past midnight UTC
+        #expect(admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 20, holdTokens: 0))) != nil)
+    }
+
+    @Test func lifetimeTokensCountWhatWasSpentBeforeARestart() async {
+        let limiter = KeyLimiter(clock: clock)
+        limiter.restore([1: KeyBaseline(spentPicos: 0, tokens: 990, todayPicos: 0, day: 0)])
+        let key = key { $0.tokenLimit = 1000 }
+        guard case .refused(.quotaExhausted("token_limit")) = await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 11)) else {
+            Issue.record("expected the token limit")
+            return
+        }
+        #expect(admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 10))) != nil)
+    }
+
+    @Test func aQueuedRequestTakesTheSlotAFinishingOneFrees() async throws {
+        let limiter = KeyLimiter(clock: clock)
+        let key = key {
+            $0.concurrency = 1
+            $0.maxWaiting = 1
+        }
+        let first = try #require(admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 0))))
+        async let second = limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 0), waitTimeout: .seconds(30))
+        while limiter.usage(of: key).waiting == 0 { await Task.yield() }
+        // The queue holds one: another is refused at once.
+        guard case .refused(.concurrency) = await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 0), waitTimeout: .seconds(30)) else {
+            Issue.record("expected a full queue")
+            return
+        }
+        first.settle(cost: 0, tokens: 0)
+        let lease = try #require(admitted(await second))
+        #expect(limiter.usage(of: key).inFlight == 1)
+        lease.settle(cost: 0, tokens: 0)
+        #expect(limiter.usage(of: key).inFlight == 0)
+    }
+
+    @Test func globsMatchWholeNames() {
+        #expect(Glob.matches("claude-*", "claude-sonnet-4-5"))
+        #expect(!Glob.matches("claude-*", "gpt-4o"))
+        #expect(Glob.matches("claude-cli/*", "claude-cli/2.0.1 (external, cli)"))
+        #expect(Glob.matches("gpt-4o-mini", "gpt-4o-mini") && !Glob.matches("gpt-4o", "gpt-4o-mini"))
+        #expect(Glob.matches("*-mini", "gpt-4o-mini") && Glob.matches("g?t-*", "gpt-4o"))
+    }
+}
