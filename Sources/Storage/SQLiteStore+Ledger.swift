@@ -57,7 +57,11 @@ extension SQLiteStore {
                 cost: Money(picos: row.int("cost") ?? 0))
         }
         let byKey = try await query(
-            "SELECT key_name AS name, \(sums) FROM ledger \(filter) GROUP BY key_name ORDER BY cost DESC, name", binds)
+            """
+            SELECT CASE WHEN key_id IS NOT NULL AND key_id NOT IN (SELECT id FROM keys) THEN key_name || ' (deleted)'
+                ELSE key_name END AS name, \(sums)
+            FROM ledger \(filter) GROUP BY key_id, key_name ORDER BY cost DESC, name
+            """, binds)
         let byModel = try await query(
             "SELECT model AS name, \(sums) FROM ledger \(filter) GROUP BY model ORDER BY cost DESC, name", binds)
         let all = try await query("SELECT \(sums) FROM ledger \(filter)", binds)

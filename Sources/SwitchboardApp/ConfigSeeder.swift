@@ -30,10 +30,18 @@ enum ConfigSeeder {
                         // Counted from the key's creation: a restart does not extend it.
                         existingKeys.first { $0.name == key.name }?.expiresAt ?? Date().addingTimeInterval(Double(days) * 86400)
                     },
-                    policy: key.policy))
+                    policy: Self.policy(for: key, existing: existingKeys.first { $0.name == key.name })))
         }
         if !config.accounts.isEmpty || !config.keys.isEmpty {
             logger.info("configuration file applied", metadata: ["accounts": "\(config.accounts.count)", "keys": "\(config.keys.count)"])
         }
+    }
+
+    /// The declared policy, except the balance: the file's `balance_usd` opens the
+    /// balance; top-ups and deductions made since are kept across restarts.
+    static func policy(for key: Configuration.KeyDeclaration, existing: KeyRecord?) -> KeyPolicy {
+        var policy = key.policy
+        if let balance = existing?.policy.balancePicos, policy.balancePicos != nil { policy.balancePicos = balance }
+        return policy
     }
 }

@@ -88,6 +88,7 @@ public struct Switchboard: Sendable {
                 TransportService(transport: transport), ledger, refresher,
                 AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
                 HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
+                KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
             ],
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import Policy
 import Storage
-import SwitchboardApp
+@testable import SwitchboardApp
 import SwitchboardCore
 import Testing
 
@@ -103,5 +103,30 @@ import Testing
         #expect(try server.box.open(record.secret) == "sk-ant-secret", "the running server follows the new key file")
         #expect(server.box.keyID == rotation.newKeyID)
         try await server.store.close()
+    }
+}
+
+@Suite struct KeySeedingTests {
+    @Test func aTopUpSurvivesARestartButOtherSettingsFollowTheFile() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = try loadConfiguration("""
+            keys:
+              - name: k
+                key: sk-sb-k-0123456789abcdefghijklmn
+                balance_usd: 1
+                concurrency: 2
+                models: ["gpt-*"]
+            """)
+        config.database = "sqlite:\(directory)/switchboard.db"
+        let context = try await StoreContext.open(config, logger: quietLogger())
+        try await ConfigSeeder.seed(config, into: context, logger: quietLogger())
+        _ = try await Admin(context: context).keys.adjustBalance("k", by: 2 * Money.picosPerDollar)
+        config.keys[0].policy.concurrency = 5
+        try await ConfigSeeder.seed(config, into: context, logger: quietLogger())  // the next start
+        let policy = try #require(try await context.store.listKeys().first?.policy)
+        #expect(policy.balancePicos == 3 * Money.picosPerDollar)
+        #expect(policy.concurrency == 5 && policy.models == ["gpt-*"])
+        try await context.store.close()
     }
 }

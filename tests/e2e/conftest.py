@@ -24,6 +24,7 @@ KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
 OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
+BROKE_KEY = "sk-sb-e2e-broke-0123456789abcdefghijklmn"
 # Models whose name makes the fake upstream misbehave. Each is served by accounts
 # of its own, so the cooldown a failure earns never touches the healthy accounts.
 FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream"]
@@ -64,6 +65,10 @@ class Gateway:
         """The gateway process's resident memory."""
         with open(f"/proc/{self.process.pid}/status") as status:
             return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    def ledger_rows_for_key(self, key_name):
+        with sqlite3.connect(self.db_path) as db:
+            return db.execute("SELECT COUNT(*) FROM ledger WHERE key_name = ?", (key_name,)).fetchone()[0]
 
     def ledger_count(self, request_id):
         with sqlite3.connect(self.db_path) as db:
@@ -134,6 +139,9 @@ accounts:
 keys:
   - name: e2e
     key: {KEY}
+  - name: broke
+    key: {BROKE_KEY}
+    balance_usd: 0
 """)
     env = dict(os.environ, E2E_OPENAI_SECRET=OPENAI_SECRET)
     env.pop("SWITCHBOARD_MASTER_KEY", None)
@@ -152,7 +160,7 @@ keys:
         fake.wait(timeout=10)
     output = output.text()
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
-    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, ADMIN_TOKEN):
+    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, ADMIN_TOKEN, BROKE_KEY):
         assert secret not in output, "a secret was logged"
 
 

@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Storage
+
+/// Applies keys' `on_expiry` once they expire: disables them (the default) or
+/// deletes them. Their ledger rows stay either way. Expired keys are refused
+/// from the moment they expire regardless; this keeps the store tidy and the
+/// state admins see true.
+public struct KeyHousekeeper: Service {
+    let store: any GatewayStore
+    let refresher: SnapshotRefresher
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any GatewayStore, refresher: SnapshotRefresher, interval: Duration = .seconds(60), logger: Logger) {
+        self.store = store
+        self.refresher = refresher
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await sweep(now: Date())
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    /// Disables or deletes every key that expired by `now`.
+    public func sweep(now: Date) async {
+        do {
+            var changed = false
+            for key in try await store.listKeys() where key.enabled && key.expiresAt.map({ $0 <= now }) == true {
+                if key.policy.onExpiry == "delete" {
+                    _ = try await store.deleteKey(name: key.name)
+                } else {
+                    _ = try await store.updateKey(name: key.name, policy: key.policy, enabled: false, expiresAt: key.expiresAt)
+                }
+                changed = true
+                logger.notice("expired key \(key.policy.onExpiry == "delete" ? "deleted" : "disabled")", metadata: ["key": "\(key.name)"])
+            }
+            if changed { await refresher.refreshIfChanged() }
+        } catch {
+            logger.warning("expired keys could not be swept", metadata: ["error": "\(error)"])
+        }
+    }
+}
