@@ -5,6 +5,7 @@ import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
+import Synchronization
 import Upstream
 
 /// The request pipeline: authenticate, read, select, send, relay, settle.
@@ -20,11 +21,14 @@ public final class Gateway: Sendable {
         public var maxErrorBodyBytes: Int
         /// How long a request may queue for one of its key's concurrency slots.
         public var keyWaitTimeout: Duration
+        /// Refuse models without a price instead of serving them at zero cost.
+        public var refuseUnpriced: Bool
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
-            keyWaitTimeout: Duration = .seconds(30)
+            keyWaitTimeout: Duration = .seconds(30), refuseUnpriced: Bool = false
         ) {
+            self.refuseUnpriced = refuseUnpriced
             self.maxFailovers = maxFailovers
             self.maxBodyBytes = maxBodyBytes
             self.maxErrorBodyBytes = maxErrorBodyBytes
@@ -44,6 +48,13 @@ public final class Gateway: Sendable {
     let hasher: KeyHasher
     let configuration: Configuration
     let logger: Logger
+    /// Requests answered for models without a price (served at zero cost).
+    let unpriced = Atomic<Int>(0)
+    /// Models already warned about, so the log says it once per model.
+    let unpricedModels = Mutex<Set<String>>([])
+
+    /// How many requests were served for models the price table does not know.
+    public var unpricedRequests: Int { unpriced.load(ordering: .relaxed) }
 
     /// Creates the pipeline.
     public init(
@@ -114,6 +125,11 @@ public final class Gateway: Sendable {
                 GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format; this gateway does not translate between formats yet.", param: "model"),
                 request: request, settlement: settlement, outcome: "client_error")
         case .candidates(let accounts):
+            if configuration.refuseUnpriced, !accounts.contains(where: { isPriced(client.model, account: $0) }) {
+                return fail(
+                    GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) has no price, and this gateway refuses unpriced models.", param: "model"),
+                    request: request, settlement: settlement, outcome: "refused")
+            }
             switch await admit(key, client: client, request: request, accounts: accounts, settlement: settlement) {
             case .failure(let error):
                 return fail(error, request: request, settlement: settlement, outcome: "refused")
@@ -189,9 +205,20 @@ public final class Gateway: Sendable {
         return errorResponse(error, dialect: request.dialect, requestID: request.requestID)
     }
 
-    /// The cost of usage on a model, and whether a price was found.
+    /// Whether the table prices a model as this account would send it.
+    func isPriced(_ model: String, account: AccountEntry) -> Bool {
+        prices.price(for: account.upstreamModel(for: model), provider: account.provider) != nil
+            || prices.price(for: model, provider: account.provider) != nil
+    }
+
+    /// The cost of usage on a model, and whether a price was found. An unpriced
+    /// model is counted and logged: it is served at zero cost.
     func price(_ usage: TokenUsage, model: String, upstreamModel: String, provider: Provider) -> (Money, Bool) {
         guard let price = prices.price(for: upstreamModel, provider: provider) ?? prices.price(for: model, provider: provider) else {
+            unpriced.wrappingAdd(1, ordering: .relaxed)
+            if unpricedModels.withLock({ $0.insert(upstreamModel).inserted }) {
+                logger.warning("no price for model; served and recorded at zero cost", metadata: ["model": "\(upstreamModel)"])
+            }
             return (.zero, false)
         }
         return (price.cost(usage), true)

@@ -69,6 +69,9 @@ public struct AdminRoutes: Sendable {
             await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: transport)) }
         }
         registerKeys(on: group)
+        group.get("/stats") { request, _ in
+            await guarded(request) { try Self.json(await accounts.gatewayStats()) }
+        }
     }
 
     /// `/admin/keys`: create (shown once), list with usage, update, enable,

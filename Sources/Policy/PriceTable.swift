@@ -45,6 +45,12 @@ public struct PriceTable: Sendable {
         self.entries = entries
     }
 
+    /// This table with `overrides` replacing or adding entries (per-model prices
+    /// from the config file).
+    public func overriding(with overrides: PriceTable) -> PriceTable {
+        PriceTable(entries: entries.merging(overrides.entries) { _, new in new })
+    }
+
     /// The price for a model: the exact name, then without a `-YYYYMMDD` date
     /// suffix, then prefixed with the provider (`gemini/…`), then without a
     /// provider prefix the client may have added.

@@ -23,6 +23,10 @@ public struct Configuration: Sendable {
     public var healthProbeInterval: Duration = .seconds(60)
     /// The bearer token the admin API requires; the admin API is off without one.
     public var adminToken: String?
+    /// Per-model prices in LiteLLM's format (`input_cost_per_token`, …), over the table.
+    public var priceOverrides: Data?
+    /// Refuse requests for models without a price instead of serving them at zero cost.
+    public var refuseUnpriced = false
     /// Longest wait for an upstream connection.
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.

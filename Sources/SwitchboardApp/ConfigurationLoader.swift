@@ -9,7 +9,7 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "accounts", "keys",
+        "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "prices", "accounts", "keys",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -53,8 +53,17 @@ extension Configuration {
     mutating func apply(file root: [String: Any], environment: [String: String]) throws {
         let reader = ValueReader(environment: environment)
         try reader.rejectUnknown(root, allowed: Self.topLevelKeys, at: "the configuration")
-        for (key, value) in root where key != "accounts" && key != "keys" {
+        for (key, value) in root where !["accounts", "keys", "prices"].contains(key) {
             try set(key, reader.scalarText(value, at: key))
+        }
+        if let prices = root["prices"] {
+            let map = try reader.mapping(prices, at: "prices")
+            guard JSONSerialization.isValidJSONObject(map), let data = try? JSONSerialization.data(withJSONObject: map),
+                let table = try? PriceTable(json: data), table.entries.count == map.count
+            else {
+                throw ConfigurationError("prices must map model names to LiteLLM price fields, e.g. input_cost_per_token: 3e-06")
+            }
+            priceOverrides = data
         }
         if let list = root["accounts"] {
             accounts = try reader.list(list, at: "accounts").enumerated().map { index, item in
@@ -70,7 +79,7 @@ extension Configuration {
     }
 
     mutating func apply(environment: [String: String]) throws {
-        for key in Self.topLevelKeys where key != "accounts" && key != "keys" {
+        for key in Self.topLevelKeys where !["accounts", "keys", "prices"].contains(key) {
             if let value = environment[Self.environmentName(key)] { try set(key, value) }
         }
         if let master = environment["SWITCHBOARD_MASTER_KEY"], !master.isEmpty { masterKey = master }
@@ -124,6 +133,11 @@ extension Configuration {
         case "transient_window": pool.transientWindow = try DurationText.parse(value, source: source)
         case "transient_cooldown": pool.transientCooldown = try DurationText.parse(value, source: source)
         case "session_ttl": pool.sessionTTL = try DurationText.parse(value, source: source)
+        case "refuse_unpriced":
+            guard let flag = ["true": true, "false": false, "yes": true, "no": false][value.lowercased()] else {
+                throw ConfigurationError("\(source) must be true or false")
+            }
+            refuseUnpriced = flag
         case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
         case "admin_token":
             guard value.isEmpty || value.count >= 16 else {

@@ -37,12 +37,15 @@ public struct Switchboard: Sendable {
     ) async throws -> Switchboard {
         // Check everything that can be wrong with the settings before opening anything.
         let (host, port) = try config.listenAddress()
-        let prices: PriceTable
+        var prices: PriceTable
         if let file = config.pricesFile {
             prices = try PriceTable(contentsOf: file)
             logger.info("price table loaded", metadata: ["file": "\(file)", "models": "\(prices.entries.count)"])
         } else {
             prices = try PriceTable.bundled()
+        }
+        if let overrides = config.priceOverrides {
+            prices = prices.overriding(with: try PriceTable(json: overrides))
         }
         let context = try await StoreContext.open(config, logger: logger)
         let holder: SnapshotHolder
@@ -62,7 +65,9 @@ public struct Switchboard: Sendable {
                 idleTimeout: config.streamIdleTimeout.timeAmount))
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), limiter: KeyLimiter(clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
-            configuration: .init(maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes), logger: logger)
+            configuration: .init(
+                maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, refuseUnpriced: config.refuseUnpriced),
+            logger: logger)
         // What keys spent before this start counts against their budgets.
         let dayStart = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 86400).rounded(.down) * 86400)
         gateway.limiter.restore(try await context.store.keyBaselines(dayStart: dayStart))
