@@ -14,20 +14,47 @@ extension Gateway {
         var headers: [(String, String)]
     }
 
+    /// The first step of admission: allowed, and admitted at once, refused, or
+    /// to wait in the key's queue.
+    enum FirstAdmission {
+        case admitted(Admitted)
+        case refused(GatewayError)
+        case mustWait(KeyDemand, accounts: [AccountEntry])
+    }
+
     /// Admission in the documented order: client, provider and model (403), then
     /// the limiter's window, slot and budgets in one atomic step (429 / quota).
     /// The slot and holds are tied to the request's row and settle with it.
-    func admit(
+    func admitNow(
         _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
+    ) -> FirstAdmission {
+        let usable = accounts.filter { key.policy.allows(provider: $0.provider) }
+        guard !usable.isEmpty else { return .refused(GatewayError(.providerNotAllowed)) }
+        let demand = Self.demand(for: client, policy: key.policy, account: usable[0], prices: prices)
+        let admission = limiter.decide(key, demand: demand)
+        if limiter.mayQueue(key, after: admission) { return .mustWait(demand, accounts: usable) }
+        switch admitted(admission, key: key, request: request, accounts: usable, settlement: settlement) {
+        case .success(let admitted): return .admitted(admitted)
+        case .failure(let error): return .refused(error)
+        }
+    }
+
+    /// Waits in the key's queue for a slot, up to `key_wait_timeout`.
+    func admitAfterWaiting(
+        _ key: KeyEntry, demand: KeyDemand, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
     ) async -> Result<Admitted, GatewayError> {
-        let policy = key.policy
-        let usable = accounts.filter { policy.allows(provider: $0.provider) }
-        guard !usable.isEmpty else { return .failure(GatewayError(.providerNotAllowed)) }
-        let demand = Self.demand(for: client, policy: policy, account: usable[0], prices: prices)
-        switch await limiter.admit(key, demand: demand, waitTimeout: configuration.keyWaitTimeout) {
+        let admission = await limiter.wait(key, demand: demand, timeout: configuration.keyWaitTimeout)
+        return admitted(admission, key: key, request: request, accounts: accounts, settlement: settlement)
+    }
+
+    /// Turns the limiter's answer into the accounts to use or the client's error.
+    private func admitted(
+        _ admission: KeyLimiter.Admission, key: KeyEntry, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
+    ) -> Result<Admitted, GatewayError> {
+        switch admission {
         case .admitted(let lease):
             settlement.attach(lease)
-            return .success(Admitted(accounts: usable, headers: rateLimitHeaders(key, dialect: request.dialect)))
+            return .success(Admitted(accounts: accounts, headers: rateLimitHeaders(key, dialect: request.dialect)))
         case .refused(.rateLimited(let until, let what)):
             var error = GatewayError(.keyRateLimited, message: "This key's rate limit on \(what) is reached. Retry after the time given.")
             error.retryAfterSeconds = max(1, Int(until.timeIntervalSince(limiter.clock.now()).rounded(.up)))

@@ -23,11 +23,14 @@ public final class Gateway: Sendable {
         public var keyWaitTimeout: Duration
         /// Refuse models without a price instead of serving them at zero cost.
         public var refuseUnpriced: Bool
+        /// How often a streaming client waiting for a key slot gets a keepalive.
+        public var keepaliveInterval: Duration
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
-            keyWaitTimeout: Duration = .seconds(30), refuseUnpriced: Bool = false
+            keyWaitTimeout: Duration = .seconds(30), refuseUnpriced: Bool = false, keepaliveInterval: Duration = .seconds(5)
         ) {
+            self.keepaliveInterval = keepaliveInterval
             self.refuseUnpriced = refuseUnpriced
             self.maxFailovers = maxFailovers
             self.maxBodyBytes = maxBodyBytes
@@ -130,14 +133,24 @@ public final class Gateway: Sendable {
                     GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) has no price, and this gateway refuses unpriced models.", param: "model"),
                     request: request, settlement: settlement, outcome: "refused")
             }
-            switch await admit(key, client: client, request: request, accounts: accounts, settlement: settlement) {
-            case .failure(let error):
+            let admitted: Admitted
+            switch admitNow(key, client: client, request: request, accounts: accounts, settlement: settlement) {
+            case .refused(let error):
                 return fail(error, request: request, settlement: settlement, outcome: "refused")
-            case .success(let admitted):
-                var response = await relay(client, request: request, accounts: admitted.accounts, settlement: settlement)
-                if response.status < 400 { response.headers += admitted.headers }
-                return response
+            case .mustWait(let demand, let usable) where client.stream:
+                // Answer now and keep the stream alive while the request waits.
+                return waitingStream(key, demand: demand, client: client, request: request, accounts: usable, settlement: settlement)
+            case .mustWait(let demand, let usable):
+                switch await admitAfterWaiting(key, demand: demand, request: request, accounts: usable, settlement: settlement) {
+                case .failure(let error): return fail(error, request: request, settlement: settlement, outcome: "refused")
+                case .success(let after): admitted = after
+                }
+            case .admitted(let now):
+                admitted = now
             }
+            var response = await relay(client, request: request, accounts: admitted.accounts, settlement: settlement)
+            if response.status < 400 { response.headers += admitted.headers }
+            return response
         }
     }
 

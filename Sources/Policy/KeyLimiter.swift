@@ -74,15 +74,26 @@ public final class KeyLimiter: Sendable {
     /// `waitTimeout` when the key allows a queue.
     public func admit(_ key: KeyEntry, demand: KeyDemand, waitTimeout: Duration = .seconds(30)) async -> Admission {
         let first = decide(key, demand: demand)
-        guard case .refused(.concurrency) = first, (key.policy.maxWaiting ?? 0) > 0 else { return first }
+        guard mayQueue(key, after: first) else { return first }
+        return await wait(key, demand: demand, timeout: waitTimeout)
+    }
+
+    /// Whether a refusal is only a full set of slots on a key that allows a queue.
+    public func mayQueue(_ key: KeyEntry, after admission: Admission) -> Bool {
+        guard case .refused(.concurrency) = admission else { return false }
+        return (key.policy.maxWaiting ?? 0) > 0
+    }
+
+    /// Queues for a slot, up to `timeout`.
+    public func wait(_ key: KeyEntry, demand: KeyDemand, timeout: Duration) async -> Admission {
         let late: @Sendable (Admission) -> Void = { if case .admitted(let lease) = $0 { lease.settle(cost: 0, tokens: 0) } }
-        return await TimedWait.run(timeout: waitTimeout, discard: late) { await self.queue(key, demand: demand) }
+        return await TimedWait.run(timeout: timeout, discard: late) { await self.queue(key, demand: demand) }
             ?? .refused(.concurrency)
     }
 
     /// Checks every limit and, when all pass, takes the slot, the window entry
-    /// and the holds in the same step.
-    private func decide(_ key: KeyEntry, demand: KeyDemand) -> Admission {
+    /// and the holds in the same step; never waits.
+    public func decide(_ key: KeyEntry, demand: KeyDemand) -> Admission {
         let now = clock.now()
         let refusal: KeyRefusal? = state.withLock { limiter in
             var current = limiter.key(key.id)

@@ -27,6 +27,10 @@ public struct Configuration: Sendable {
     public var priceOverrides: Data?
     /// Refuse requests for models without a price instead of serving them at zero cost.
     public var refuseUnpriced = false
+    /// How long a request may queue for one of its key's concurrency slots.
+    public var keyWaitTimeout: Duration = .seconds(30)
+    /// How often a streaming request waiting in a key's queue gets a keepalive.
+    public var keepaliveInterval: Duration = .seconds(5)
     /// Longest wait for an upstream connection.
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.

@@ -9,7 +9,7 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "prices", "accounts", "keys",
+        "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval", "prices", "accounts", "keys",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -133,6 +133,10 @@ extension Configuration {
         case "transient_window": pool.transientWindow = try DurationText.parse(value, source: source)
         case "transient_cooldown": pool.transientCooldown = try DurationText.parse(value, source: source)
         case "session_ttl": pool.sessionTTL = try DurationText.parse(value, source: source)
+        case "key_wait_timeout": keyWaitTimeout = try DurationText.parse(value, source: source)
+        case "keepalive_interval":
+            keepaliveInterval = try DurationText.parse(value, source: source)
+            guard keepaliveInterval >= .milliseconds(100) else { throw ConfigurationError("\(source) must be at least 100ms") }
         case "refuse_unpriced":
             guard let flag = ["true": true, "false": false, "yes": true, "no": false][value.lowercased()] else {
                 throw ConfigurationError("\(source) must be true or false")

@@ -66,7 +66,8 @@ public struct Switchboard: Sendable {
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), limiter: KeyLimiter(clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
             configuration: .init(
-                maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, refuseUnpriced: config.refuseUnpriced),
+                maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
+                refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval),
             logger: logger)
         // What keys spent before this start counts against their budgets.
         let dayStart = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 86400).rounded(.down) * 86400)

@@ -125,3 +125,32 @@ import Testing
         }
     }
 }
+
+@Suite struct KeyQueueKeepaliveTests {
+    @Test(arguments: [("/v1/chat/completions", true), ("/v1/messages", false)])
+    func aStreamingClientWaitingForASlotGetsKeepalivesThenItsStream(path: String, openAI: Bool) async throws {
+        try await withHarness(configure: {
+            $0.keys[0].policy.concurrency = 1
+            $0.keys[0].policy.maxWaiting = 2
+            $0.keepaliveInterval = .milliseconds(200)
+        }) { harness in
+            func body(_ n: Int) -> String {
+                openAI
+                    ? #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"k\#(n)"}]}"#
+                    : #"{"model":"short-slow-stream","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"k\#(n)"}]}"#
+            }
+            async let first = harness.send(path, body: body(1))
+            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            let second = try await harness.send(path, body: body(2))
+            #expect(try await first.status == 200)
+            #expect(second.status == 200)
+            let keepalive = openAI ? ": keepalive\n\n" : "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+            #expect(second.body.hasPrefix(keepalive), "keepalives come first, while the request waits")
+            #expect(second.body.components(separatedBy: keepalive).count - 1 >= 2)
+            #expect(second.body.hasSuffix(openAI ? "data: [DONE]\n\n" : "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+            #expect(harness.fake.peakInFlight(key: openAI ? Harness.openAISecret : Harness.anthropicSecret) == 1)
+            let row = try await harness.row(second.headers.first(name: "x-request-id"))
+            #expect(row.outcome == "ok" && row.usage.output > 0)
+        }
+    }
+}

@@ -25,9 +25,10 @@ OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 BROKE_KEY = "sk-sb-e2e-broke-0123456789abcdefghijklmn"
+QUEUED_KEY = "sk-sb-e2e-queued-0123456789abcdefghijklm"
 # Models whose name makes the fake upstream misbehave. Each is served by accounts
 # of its own, so the cooldown a failure earns never touches the healthy accounts.
-FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream"]
+FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream", "short-slow-stream"]
 
 
 class Gateway:
@@ -125,6 +126,7 @@ def gateway():
 listen: 127.0.0.1:0
 database: sqlite:{workdir}/data/switchboard.db
 admin_token: {ADMIN_TOKEN}
+keepalive_interval: 200ms
 accounts:
   - name: openai-1
     provider: openai
@@ -142,6 +144,10 @@ keys:
   - name: broke
     key: {BROKE_KEY}
     balance_usd: 0
+  - name: queued
+    key: {QUEUED_KEY}
+    concurrency: 1
+    max_waiting: 4
 """)
     env = dict(os.environ, E2E_OPENAI_SECRET=OPENAI_SECRET)
     env.pop("SWITCHBOARD_MASTER_KEY", None)
@@ -160,7 +166,7 @@ keys:
         fake.wait(timeout=10)
     output = output.text()
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
-    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, ADMIN_TOKEN, BROKE_KEY):
+    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY):
         assert secret not in output, "a secret was logged"
 
 

@@ -51,3 +51,40 @@ def test_a_top_up_from_the_cli_lets_the_key_spend_while_running(gateway):
     usage = client.get("/usage", cast_to=object)
     assert usage["plan"] == "balance" and 0 < usage["remaining"] < 1
     gateway.cli("keys", "deduct", "broke", "5", expect_code=64)
+
+
+def test_sdks_stream_through_keepalives_while_waiting_for_a_key_slot(gateway):
+    import threading
+
+    from conftest import QUEUED_KEY
+
+    holder_done = threading.Event()
+
+    def hold_the_slot():
+        client = openai.OpenAI(base_url=gateway.openai_base, api_key=QUEUED_KEY, max_retries=0)
+        for _ in client.chat.completions.create(model="short-slow-stream", messages=MESSAGES, stream=True):
+            pass
+        holder_done.set()
+
+    holder = threading.Thread(target=hold_the_slot)
+    holder.start()
+    time.sleep(0.3)  # the holder has the key's only slot
+    oa = openai.OpenAI(base_url=gateway.openai_base, api_key=QUEUED_KEY, max_retries=0)
+    text = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in oa.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+        if chunk.choices
+    )
+    assert text == "Hello from the fake upstream."
+    assert holder_done.is_set(), "the second request waited for the first to finish"
+    holder.join()
+
+    holder = threading.Thread(target=hold_the_slot)
+    holder_done.clear()
+    holder.start()
+    time.sleep(0.3)
+    an = anthropic.Anthropic(base_url=gateway.anthropic_base, api_key=QUEUED_KEY, max_retries=0)
+    with an.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=MESSAGES) as stream:
+        assert "".join(stream.text_stream) == "Hello from the fake upstream."
+        assert stream.get_final_message().usage.output_tokens == 9
+    holder.join()

@@ -1,0 +1,93 @@
+import Dialects
+import NIOCore
+import Policy
+import SwitchboardCore
+
+extension Gateway {
+    /// What the waiting stream's loop hears next.
+    private enum WaitEvent: Sendable {
+        case tick
+        case decided(Result<Admitted, GatewayError>)
+    }
+
+    /// A streaming request that must queue for one of its key's slots: the
+    /// answer starts at once (200, SSE) and carries keepalives in the dialect's
+    /// own form while the request waits, so the client does not time out. Once
+    /// admitted, the upstream stream follows in the same response; a refusal or
+    /// an upstream failure becomes the stream's error event.
+    func waitingStream(
+        _ key: KeyEntry, demand: KeyDemand, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry],
+        settlement: Settlement
+    ) -> GatewayResponse {
+        let keepalive = Self.keepalive(request.dialect)
+        let interval = configuration.keepaliveInterval
+        let producer: StreamProducer = { write in
+            let decision: Result<Admitted, GatewayError>? = await withTaskGroup(of: WaitEvent.self) { group in
+                group.addTask {
+                    .decided(await self.admitAfterWaiting(key, demand: demand, request: request, accounts: accounts, settlement: settlement))
+                }
+                group.addTask {
+                    try? await Task.sleep(for: interval)
+                    return .tick
+                }
+                while let event = await group.next() {
+                    switch event {
+                    case .tick:
+                        do { try await write(ByteBuffer(string: keepalive)) } catch {
+                            group.cancelAll()  // the client left while waiting
+                            return nil
+                        }
+                        group.addTask {
+                            try? await Task.sleep(for: interval)
+                            return .tick
+                        }
+                    case .decided(let result):
+                        group.cancelAll()
+                        return result
+                    }
+                }
+                return nil
+            }
+            guard let decision else {
+                settlement.settle(status: 499, outcome: "client_disconnected", errorCode: "cancelled")
+                return
+            }
+            switch decision {
+            case .failure(let error):
+                settlement.settle(status: error.status(in: request.dialect), outcome: "refused", errorCode: error.code.rawValue)
+                try? await write(ErrorBody.streamEvent(error, dialect: request.dialect, requestID: request.requestID))
+            case .success(let admitted):
+                let response = await self.relay(client, request: request, accounts: admitted.accounts, settlement: settlement)
+                switch response.body {
+                case .stream(let relayed):
+                    await relayed(write)
+                case .full(let body) where response.status >= 400:
+                    // Already a JSON error in the client's format: send it as the stream's error event.
+                    try? await write(Self.errorEvent(body, dialect: request.dialect))
+                case .full(let body):
+                    try? await write(body)
+                }
+            }
+        }
+        return GatewayResponse(
+            status: 200, headers: [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")],
+            body: .stream(producer))
+    }
+
+    /// A keepalive each SDK ignores: an SSE comment for OpenAI, a `ping` event for Anthropic.
+    static func keepalive(_ dialect: Dialect) -> String {
+        switch dialect {
+        case .openAIChat: return ": keepalive\n\n"
+        case .anthropicMessages: return "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+        }
+    }
+
+    /// A JSON error body as the final event of a stream.
+    static func errorEvent(_ body: ByteBuffer, dialect: Dialect) -> ByteBuffer {
+        let json = String(buffer: body)
+        switch dialect {
+        case .openAIChat: return ByteBuffer(string: "data: \(json)\n\n")
+        case .anthropicMessages: return ByteBuffer(string: "event: error\ndata: \(json)\n\n")
+        }
+    }
+}
