@@ -30,8 +30,11 @@ extension Gateway {
     ) -> FirstAdmission {
         let usable = accounts.filter { key.policy.allows(provider: $0.provider) }
         guard !usable.isEmpty else { return .refused(GatewayError(.providerNotAllowed)) }
-        let demand = Self.demand(for: client, policy: key.policy, account: usable[0], prices: prices)
-        let admission = limiter.decide(key, demand: demand)
+        let owner = snapshots.snapshot.owner(of: key)
+        if let owner { settlement.update { $0.userName = owner.user.name } }
+        var demand = Self.demand(for: client, policy: key.policy, owner: owner, account: usable[0], prices: prices)
+        if let group = owner?.group { demand.holdPicos = group.charge(demand.holdPicos) }
+        let admission = limiter.decide(key, owner: owner, demand: demand)
         if limiter.mayQueue(key, after: admission) { return .mustWait(demand, accounts: usable) }
         switch admitted(admission, key: key, request: request, accounts: usable, settlement: settlement) {
         case .success(let admitted): return .admitted(admitted)
@@ -43,7 +46,8 @@ extension Gateway {
     func admitAfterWaiting(
         _ key: KeyEntry, demand: KeyDemand, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
     ) async -> Result<Admitted, GatewayError> {
-        let admission = await limiter.wait(key, demand: demand, timeout: configuration.keyWaitTimeout)
+        let admission = await limiter.wait(
+            key, owner: snapshots.snapshot.owner(of: key), demand: demand, timeout: configuration.keyWaitTimeout)
         return admitted(admission, key: key, request: request, accounts: accounts, settlement: settlement)
     }
 
@@ -62,8 +66,12 @@ extension Gateway {
         case .refused(.concurrency):
             return .failure(GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1))
         case .refused(.quotaExhausted(let which)):
-            let what = ["balance": "balance", "daily_cost": "daily cost limit", "token_limit": "token limit"][which] ?? which
-            return .failure(GatewayError(.insufficientQuota, message: "This key's \(what) cannot cover this request. Top it up or raise the limit."))
+            let what = [
+                "balance": "This key's balance", "daily_cost": "This key's daily cost limit", "token_limit": "This key's token limit",
+                "user_balance": "The key owner's balance", "subscription_daily": "The subscription's daily limit",
+                "subscription_weekly": "The subscription's weekly limit", "subscription_monthly": "The subscription's monthly limit",
+            ][which] ?? "A budget"
+            return .failure(GatewayError(.insufficientQuota, message: "\(what) cannot cover this request. Top it up or raise the limit."))
         }
     }
 
@@ -71,8 +79,10 @@ extension Gateway {
     /// estimated high (a token per three bytes of body, at the dearest input
     /// rate) plus `max_tokens` at the output price. Nothing is held for keys that
     /// meter neither money nor tokens.
-    static func demand(for client: ClientRequest, policy: KeyPolicy, account: AccountEntry, prices: PriceTable) -> KeyDemand {
-        guard policy.meters || policy.tokenLimit != nil else { return KeyDemand(holdPicos: 0, holdTokens: 0) }
+    static func demand(
+        for client: ClientRequest, policy: KeyPolicy, owner: Owner?, account: AccountEntry, prices: PriceTable
+    ) -> KeyDemand {
+        guard policy.meters || policy.tokenLimit != nil || owner?.meters == true else { return KeyDemand(holdPicos: 0, holdTokens: 0) }
         let input = Int64((client.body.readableBytes + 2) / 3)
         let output = client.maxTokens ?? defaultMaxOutputTokens
         let upstreamModel = account.upstreamModel(for: client.model)

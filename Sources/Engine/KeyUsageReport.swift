@@ -27,7 +27,7 @@ struct KeyUsageReport: Encodable {
         var resetSeconds: Int
     }
 
-    init(key entry: KeyEntry, usage: KeyUsage) {
+    init(key entry: KeyEntry, usage: KeyUsage, owner: Owner? = nil, ownerRemaining: Int64? = nil) {
         let policy = entry.policy
         key = entry.name
         func usd(_ picos: Int64) -> Double { Double(picos) / Double(Money.picosPerDollar) }
@@ -35,6 +35,11 @@ struct KeyUsageReport: Encodable {
         var candidates: [(String, Double)] = []
         if let balance = usage.balanceRemainingPicos { candidates.append(("balance", usd(max(0, balance)))) }
         if let daily = policy.dailyCostPicos { candidates.append(("daily", usd(max(0, daily - usage.todayCostPicos - usage.heldPicos)))) }
+        if let owner, let left = ownerRemaining {
+            // A subscription is named after its group; otherwise it is the owner's balance.
+            let plan = owner.group?.hasSubscription == true ? owner.group!.name : "balance"
+            candidates.append((plan, usd(max(0, left))))
+        }
         if let best = candidates.min(by: { $0.1 < $1.1 }) {
             (plan, remaining, unit) = (best.0, best.1, "USD")
         } else if let limit = policy.tokenLimit {

@@ -2,6 +2,7 @@ import Foundation
 import Policy
 import Storage
 import Synchronization
+import SwitchboardCore
 
 /// The one ledger row of one request, written exactly once.
 ///
@@ -43,8 +44,16 @@ final class Settlement: Sendable {
             change(&final)
             return final
         }
-        guard let finished else { return }
-        keyLease.withLock { $0.take() }?.settle(cost: finished.cost.picos, tokens: finished.usage.total)
+        guard var finished else { return }
+        if let lease = keyLease.withLock({ $0.take() }) {
+            // The owner's group multiplier turns list price into what is charged;
+            // the row records the charged amount, the same number the budgets see.
+            if let owner = lease.owner {
+                finished.userName = owner.user.name
+                if let group = owner.group { finished.cost = Money(picos: group.charge(finished.cost.picos)) }
+            }
+            lease.settle(cost: finished.cost.picos, tokens: finished.usage.total)
+        }
         ledger.record(finished)
     }
 

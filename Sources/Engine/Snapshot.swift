@@ -10,12 +10,27 @@ public final class Snapshot: Sendable {
     public let accounts: AccountDirectory
     /// The store revision this snapshot was built from.
     public let revision: Int64
+    /// Users by name.
+    public let users: [String: UserEntry]
+    /// Groups by name.
+    public let groups: [String: GroupEntry]
 
     /// Creates a snapshot.
-    public init(keys: KeyDirectory, accounts: AccountDirectory, revision: Int64) {
+    public init(
+        keys: KeyDirectory, accounts: AccountDirectory, revision: Int64, users: [String: UserEntry] = [:],
+        groups: [String: GroupEntry] = [:]
+    ) {
         self.keys = keys
         self.accounts = accounts
         self.revision = revision
+        self.users = users
+        self.groups = groups
+    }
+
+    /// Whose money a key's requests also spend: its user and the user's group.
+    public func owner(of key: KeyEntry) -> Owner? {
+        guard let name = key.policy.user, let user = users[name] else { return nil }
+        return Owner(user: user, group: user.group.flatMap { groups[$0] })
     }
 
     /// An empty snapshot, before the first load.

@@ -44,6 +44,11 @@ public struct SnapshotLoader: Sendable {
                 models: record.models, modelMap: record.modelMap, priority: record.priority, enabled: record.enabled,
                 unusableReason: reason, limits: record.limits, generation: record.generation)
         }
-        return Snapshot(keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision)
+        let users = try await store.listUsers()
+        let groups = try await store.listGroups()
+        return Snapshot(
+            keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision,
+            users: Dictionary(users.map { ($0.name, $0) }) { a, _ in a },
+            groups: Dictionary(groups.map { ($0.name, $0) }) { a, _ in a })
     }
 }

@@ -6,13 +6,16 @@ import Synchronization
 public final class KeyLease: Sendable {
     /// The key admitted.
     public let key: KeyEntry
+    /// The key's user and group, whose money the request also holds.
+    public let owner: Owner?
     /// What was held.
     public let demand: KeyDemand
     private let limiter: KeyLimiter
     private let done = Atomic<Bool>(false)
 
-    init(key: KeyEntry, demand: KeyDemand, limiter: KeyLimiter) {
+    init(key: KeyEntry, owner: Owner?, demand: KeyDemand, limiter: KeyLimiter) {
         self.key = key
+        self.owner = owner
         self.demand = demand
         self.limiter = limiter
     }
@@ -20,7 +23,7 @@ public final class KeyLease: Sendable {
     /// Releases the slot and holds and charges the real cost; later calls do nothing.
     public func settle(cost: Int64, tokens: Int64) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        limiter.settle(key, demand: demand, cost: cost, tokens: tokens)
+        limiter.settle(key, owner: owner, demand: demand, cost: cost, tokens: tokens)
     }
 
     deinit { settle(cost: 0, tokens: 0) }

@@ -51,6 +51,8 @@ public final class KeyLimiter: Sendable {
     struct LimiterState: Sendable {
         var keys: [Int64: KeyState] = [:]
         var baselines: [Int64: KeyBaseline] = [:]
+        var users: [Int64: UserState] = [:]
+        var userBaselines: [Int64: UserBaseline] = [:]
         var nextWaiterID: UInt64 = 0
         var overrunPicos: Int64 = 0
     }
@@ -60,8 +62,11 @@ public final class KeyLimiter: Sendable {
 
     /// What a key spent before this process started (from the ledger), taken the
     /// first time the key is seen.
-    public func restore(_ baselines: [Int64: KeyBaseline]) {
-        state.withLock { $0.baselines.merge(baselines) { _, new in new } }
+    public func restore(_ baselines: [Int64: KeyBaseline], users: [Int64: UserBaseline] = [:]) {
+        state.withLock {
+            $0.baselines.merge(baselines) { _, new in new }
+            $0.userBaselines.merge(users) { _, new in new }
+        }
     }
 
     /// The outcome of an admission.
@@ -72,10 +77,10 @@ public final class KeyLimiter: Sendable {
 
     /// Admits a request now, or queues it for a concurrency slot up to
     /// `waitTimeout` when the key allows a queue.
-    public func admit(_ key: KeyEntry, demand: KeyDemand, waitTimeout: Duration = .seconds(30)) async -> Admission {
-        let first = decide(key, demand: demand)
+    public func admit(_ key: KeyEntry, owner: Owner? = nil, demand: KeyDemand, waitTimeout: Duration = .seconds(30)) async -> Admission {
+        let first = decide(key, owner: owner, demand: demand)
         guard mayQueue(key, after: first) else { return first }
-        return await wait(key, demand: demand, timeout: waitTimeout)
+        return await wait(key, owner: owner, demand: demand, timeout: waitTimeout)
     }
 
     /// Whether a refusal is only a full set of slots on a key that allows a queue.
@@ -85,30 +90,24 @@ public final class KeyLimiter: Sendable {
     }
 
     /// Queues for a slot, up to `timeout`.
-    public func wait(_ key: KeyEntry, demand: KeyDemand, timeout: Duration) async -> Admission {
+    public func wait(_ key: KeyEntry, owner: Owner? = nil, demand: KeyDemand, timeout: Duration) async -> Admission {
         let late: @Sendable (Admission) -> Void = { if case .admitted(let lease) = $0 { lease.settle(cost: 0, tokens: 0) } }
-        return await TimedWait.run(timeout: timeout, discard: late) { await self.queue(key, demand: demand) }
+        return await TimedWait.run(timeout: timeout, discard: late) { await self.queue(key, owner: owner, demand: demand) }
             ?? .refused(.concurrency)
     }
 
     /// Checks every limit and, when all pass, takes the slot, the window entry
     /// and the holds in the same step; never waits.
-    public func decide(_ key: KeyEntry, demand: KeyDemand) -> Admission {
+    public func decide(_ key: KeyEntry, owner: Owner? = nil, demand: KeyDemand) -> Admission {
         let now = clock.now()
-        let refusal: KeyRefusal? = state.withLock { limiter in
-            var current = limiter.key(key.id)
-            defer { limiter.keys[key.id] = current }
-            if let refusal = current.refusal(key.policy, demand: demand, now: now) { return refusal }
-            current.commit(key.policy, demand: demand, now: now)
-            return nil
-        }
+        let refusal = state.withLock { $0.tryCommit(key, owner: owner, demand: demand, now: now) }
         if let refusal { return .refused(refusal) }
-        return .admitted(KeyLease(key: key, demand: demand, limiter: self))
+        return .admitted(KeyLease(key: key, owner: owner, demand: demand, limiter: self))
     }
 
     /// Waits in the key's queue; a settling request hands its slot over (true),
     /// or wakes the waiter to decide for itself when something else blocks it.
-    private func queue(_ key: KeyEntry, demand: KeyDemand) async -> Admission? {
+    private func queue(_ key: KeyEntry, owner: Owner?, demand: KeyDemand) async -> Admission? {
         let id = state.withLock { limiter -> UInt64 in
             limiter.nextWaiterID += 1
             return limiter.nextWaiterID
@@ -118,14 +117,11 @@ public final class KeyLimiter: Sendable {
                 let now = clock.now()
                 return state.withLock { limiter -> Bool? in
                     if Task.isCancelled { return false }
-                    var current = limiter.key(key.id)
-                    defer { limiter.keys[key.id] = current }
-                    switch current.refusal(key.policy, demand: demand, now: now) {
+                    switch limiter.tryCommit(key, owner: owner, demand: demand, now: now) {
                     case nil:
-                        current.commit(key.policy, demand: demand, now: now)
                         return true
-                    case .concurrency? where current.waiters.count < (key.policy.maxWaiting ?? 0):
-                        current.waiters.append(.init(id: id, demand: demand, continuation: continuation))
+                    case .concurrency? where (limiter.keys[key.id]?.waiters.count ?? 0) < (key.policy.maxWaiting ?? 0):
+                        limiter.keys[key.id]!.waiters.append(.init(id: id, owner: owner, demand: demand, continuation: continuation))
                         return nil
                     default:
                         return false
@@ -138,33 +134,37 @@ public final class KeyLimiter: Sendable {
                     return limiter.keys[key.id]!.waiters.remove(at: index).continuation
                 }
             })
-        if granted { return .admitted(KeyLease(key: key, demand: demand, limiter: self)) }
+        if granted { return .admitted(KeyLease(key: key, owner: owner, demand: demand, limiter: self)) }
         if Task.isCancelled { return nil }
-        return decide(key, demand: demand)
+        return decide(key, owner: owner, demand: demand)
     }
 
     /// Ends a request: releases its slot and holds, charges what it really cost,
     /// and hands the slot to the next queued request that fits.
-    func settle(_ key: KeyEntry, demand: KeyDemand, cost: Int64, tokens: Int64) {
+    func settle(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, cost: Int64, tokens: Int64) {
         let now = clock.now()
         let wake: [(CheckedContinuation<Bool, Never>, Bool)] = state.withLock { limiter in
             var current = limiter.key(key.id)
             current.release(demand, cost: cost, tokens: tokens, now: now)
-            if cost > demand.holdPicos, key.policy.meters { limiter.overrunPicos += cost - demand.holdPicos }
+            limiter.keys[key.id] = current
+            if let owner {
+                var user = limiter.user(owner.user.id, now: now)
+                user.charge(cost, releasing: demand.holdPicos, now: now)
+                limiter.users[owner.user.id] = user
+            }
+            if cost > demand.holdPicos, key.policy.meters || owner?.meters == true { limiter.overrunPicos += cost - demand.holdPicos }
             var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
-            queue: while let waiter = current.waiters.first {
-                switch current.refusal(key.policy, demand: waiter.demand, now: now) {
+            queue: while let waiter = limiter.keys[key.id]?.waiters.first {
+                switch limiter.tryCommit(key, owner: waiter.owner, demand: waiter.demand, now: now) {
                 case nil:
-                    current.commit(key.policy, demand: waiter.demand, now: now)
-                    wake.append((current.waiters.removeFirst().continuation, true))
+                    wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, true))
                 case .concurrency?:
                     break queue
                 default:
                     // A budget or the window blocks it: it decides again and hears why.
-                    wake.append((current.waiters.removeFirst().continuation, false))
+                    wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, false))
                 }
             }
-            limiter.keys[key.id] = current
             return wake
         }
         for (continuation, granted) in wake { continuation.resume(returning: granted) }
@@ -181,6 +181,18 @@ public final class KeyLimiter: Sendable {
             let usage = current.usage(key.policy, now: now)
             limiter.keys[key.id] = current
             return usage
+        }
+    }
+
+    /// What remains of a user's tightest budget (user balance or subscription
+    /// window), nil when none is set.
+    public func remaining(of owner: Owner) -> Int64? {
+        let now = clock.now()
+        return state.withLock { limiter in
+            var user = limiter.user(owner.user.id, now: now)
+            user.advance(now)
+            limiter.users[owner.user.id] = user
+            return user.remaining(owner)
         }
     }
 }
@@ -223,5 +235,26 @@ extension KeyLimiter.LimiterState {
     mutating func key(_ id: Int64) -> KeyState {
         if let existing = keys[id] { return existing }
         return KeyState(baseline: baselines.removeValue(forKey: id))
+    }
+
+    mutating func user(_ id: Int64, now: Date) -> UserState {
+        if let existing = users[id] { return existing }
+        return UserState(baseline: userBaselines.removeValue(forKey: id), now: now)
+    }
+
+    /// The whole admission in one step: the key's window, slot and budgets, then
+    /// its owner's balance and subscription; commits all or nothing.
+    mutating func tryCommit(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, now: Date) -> KeyRefusal? {
+        var current = self.key(key.id)
+        defer { keys[key.id] = current }
+        if let refusal = current.refusal(key.policy, demand: demand, now: now) { return refusal }
+        if let owner {
+            var user = self.user(owner.user.id, now: now)
+            defer { users[owner.user.id] = user }
+            if let refusal = user.refusal(owner, hold: demand.holdPicos, now: now) { return refusal }
+            user.heldPicos += demand.holdPicos
+        }
+        current.commit(key.policy, demand: demand, now: now)
+        return nil
     }
 }

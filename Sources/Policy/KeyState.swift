@@ -18,6 +18,7 @@ struct KeyState: Sendable {
 
     struct Waiter: Sendable {
         var id: UInt64
+        var owner: Owner?
         var demand: KeyDemand
         var continuation: CheckedContinuation<Bool, Never>
     }

@@ -48,6 +48,22 @@ public protocol GatewayStore: Sendable {
     /// all or none (a master key rotation).
     func replaceSecrets(_ secrets: [Int64: SealedSecret], settings: [String: String]) async throws
 
+    /// Every user, oldest first.
+    func listUsers() async throws -> [UserEntry]
+    /// Creates or updates the user with this name (the id is the store's).
+    func upsertUser(_ user: UserEntry) async throws -> UserEntry
+    /// Deletes a user by name (their keys stay, unowned); false when there is none.
+    func deleteUser(name: String) async throws -> Bool
+    /// Every group, oldest first.
+    func listGroups() async throws -> [GroupEntry]
+    /// Creates or updates the group with this name.
+    func upsertGroup(_ group: GroupEntry) async throws -> GroupEntry
+    /// Deletes a group by name; false when there is none.
+    func deleteGroup(name: String) async throws -> Bool
+    /// What each user was charged before `now`: in all, and in the current UTC
+    /// day, week and month.
+    func userBaselines(now: Date) async throws -> [String: UserBaseline]
+
     /// A stored setting.
     func setting(_ name: String) async throws -> String?
     /// Stores a setting only if it is not set yet; returns the value now stored.

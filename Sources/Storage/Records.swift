@@ -155,14 +155,17 @@ public struct LedgerRow: Sendable, Equatable {
     /// Why this account: the accounts skipped or failed before it, compactly
     /// (`openai-1=cooling(rate_limited,12s) openai-2=failed(transient)`); nil when none were.
     public var route: String?
+    /// The user the request was charged to, if its key has one.
+    public var userName: String?
 
     public init(
         requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,
         accountName: String? = nil, provider: String? = nil, dialect: String, model: String? = nil,
         upstreamModel: String? = nil, status: Int, outcome: String, errorCode: String? = nil, stream: Bool = false,
         usage: TokenUsage = .zero, cost: Money = .zero, priced: Bool = false, usageIncomplete: Bool = false,
-        latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0, route: String? = nil
+        latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0, route: String? = nil, userName: String? = nil
     ) {
+        self.userName = userName
         self.requestID = requestID
         self.createdAt = createdAt
         self.keyID = keyID

@@ -112,6 +112,34 @@ enum SQLiteMigrations {
             "DROP TRIGGER keys_revision_update",
             revisionTriggers(table: "keys", columns: "name, hash, enabled, expires_at, revoked_at, policy")[1],
         ],
+        // 5: users (owners of keys, with a balance) and groups (price multiplier,
+        //    subscription caps); the ledger names the user a request was charged to.
+        [
+            """
+            CREATE TABLE users (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                group_name TEXT,
+                balance_picos INTEGER,
+                description TEXT,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE groups (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                multiplier_ppm INTEGER NOT NULL DEFAULT 1000000,
+                daily_picos INTEGER,
+                weekly_picos INTEGER,
+                monthly_picos INTEGER,
+                created_at INTEGER NOT NULL
+            )
+            """,
+            "ALTER TABLE ledger ADD COLUMN user_name TEXT",
+            "CREATE INDEX ledger_user ON ledger (user_name, created_at)",
+        ] + revisionTriggers(table: "users", columns: "name, group_name, balance_picos")
+            + revisionTriggers(table: "groups", columns: "name, multiplier_ppm, daily_picos, weekly_picos, monthly_picos"),
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

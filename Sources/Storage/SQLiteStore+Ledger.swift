@@ -7,7 +7,7 @@ extension SQLiteStore {
         "request_id", "created_at", "key_id", "key_name", "account_id", "account_name", "provider", "dialect",
         "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
         "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
-        "latency_ms", "first_byte_ms", "attempts", "route",
+        "latency_ms", "first_byte_ms", "attempts", "route", "user_name",
     ]
 
     /// Rows per INSERT statement, well under SQLite's limit of bound variables.
@@ -82,7 +82,7 @@ extension SQLiteStore {
             .integer(Int(row.usage.cacheWrite5m)), .integer(Int(row.usage.cacheWrite1h)),
             .integer(Int(row.usage.output)), .integer(Int(row.usage.reasoning)), .integer(Int(row.cost.picos)),
             .integer(row.priced ? 1 : 0), .integer(row.usageIncomplete ? 1 : 0), .integer(Int(row.latencyMs)),
-            row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite,
+            row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite,
         ]
     }
 
@@ -101,6 +101,6 @@ extension SQLiteStore {
                 output: row.int("output") ?? 0, reasoning: row.int("reasoning") ?? 0),
             cost: Money(picos: row.int("cost_picos") ?? 0), priced: row.int("priced") == 1,
             usageIncomplete: row.int("usage_incomplete") == 1, latencyMs: row.int("latency_ms") ?? 0,
-            firstByteMs: row.int("first_byte_ms"), attempts: Int(row.int("attempts") ?? 0), route: row.text("route"))
+            firstByteMs: row.int("first_byte_ms"), attempts: Int(row.int("attempts") ?? 0), route: row.text("route"), userName: row.text("user_name"))
     }
 }

@@ -17,6 +17,22 @@ enum ConfigSeeder {
                     secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
                     priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits))
         }
+        for group in config.groups { _ = try await context.store.upsertGroup(group) }
+        let existingUsers = try await context.store.listUsers()
+        for var user in config.users {
+            if let group = user.group, !config.groups.contains(where: { $0.name == group }),
+                try await !context.store.listGroups().contains(where: { $0.name == group })
+            {
+                throw ConfigurationError("user \(user.name) names group \(group), which does not exist")
+            }
+            // The file's balance opens the account; top-ups since are kept.
+            if let existing = existingUsers.first(where: { $0.name == user.name }), user.balancePicos != nil,
+                let balance = existing.balancePicos
+            {
+                user.balancePicos = balance
+            }
+            _ = try await context.store.upsertUser(user)
+        }
         let existingKeys = try await context.store.listKeys()
         for key in config.keys {
             guard !key.key.isEmpty else {

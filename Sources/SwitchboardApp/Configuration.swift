@@ -45,6 +45,10 @@ public struct Configuration: Sendable {
     public var accounts: [AccountDeclaration] = []
     /// Downstream keys declared in the file, upserted at start.
     public var keys: [KeyDeclaration] = []
+    /// Users declared in the file (owners of keys, with a balance).
+    public var users: [UserEntry] = []
+    /// Groups declared in the file (price multiplier, subscription caps).
+    public var groups: [GroupEntry] = []
     /// The master key from the environment, when given.
     public var masterKey: String?
 

@@ -12,6 +12,9 @@ extension Configuration {
         "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval", "prices", "accounts", "keys",
     ]
 
+    /// Top-level settings that hold lists or maps (no environment override).
+    static let structuredKeys: Set<String> = ["accounts", "keys", "prices", "users", "groups"]
+
     /// The environment variable that overrides a top-level setting.
     public static func environmentName(_ key: String) -> String { "SWITCHBOARD_" + key.uppercased() }
 
@@ -53,7 +56,7 @@ extension Configuration {
     mutating func apply(file root: [String: Any], environment: [String: String]) throws {
         let reader = ValueReader(environment: environment)
         try reader.rejectUnknown(root, allowed: Self.topLevelKeys, at: "the configuration")
-        for (key, value) in root where !["accounts", "keys", "prices"].contains(key) {
+        for (key, value) in root where !Self.structuredKeys.contains(key) {
             try set(key, reader.scalarText(value, at: key))
         }
         if let prices = root["prices"] {
@@ -70,6 +73,41 @@ extension Configuration {
                 try AccountDeclaration(item, reader: reader, at: "accounts[\(index)]")
             }
         }
+        if let list = root["groups"] {
+            groups = try reader.list(list, at: "groups").enumerated().map { index, item in
+                let path = "groups[\(index)]"
+                let map = try reader.mapping(item, at: path)
+                try reader.rejectUnknown(map, allowed: ["name", "multiplier", "subscription"], at: path)
+                var group = GroupEntry(id: 0, name: try reader.requiredText(map, "name", at: path))
+                if let value = map["multiplier"] {
+                    guard let ppm = Money(dollars: try reader.scalarText(value, at: "\(path).multiplier")).map({ $0.picos / 1_000_000 }),
+                        ppm > 0
+                    else { throw ConfigurationError("\(path).multiplier must be a positive number such as 0.8 or 1.5") }
+                    group.multiplierPPM = ppm
+                }
+                if let value = map["subscription"] {
+                    let sub = try reader.mapping(value, at: "\(path).subscription")
+                    let subPath = "\(path).subscription"
+                    try reader.rejectUnknown(sub, allowed: ["daily_usd", "weekly_usd", "monthly_usd"], at: subPath)
+                    group.dailyPicos = try reader.dollars(sub, "daily_usd", at: subPath)
+                    group.weeklyPicos = try reader.dollars(sub, "weekly_usd", at: subPath)
+                    group.monthlyPicos = try reader.dollars(sub, "monthly_usd", at: subPath)
+                }
+                return group
+            }
+        }
+        if let list = root["users"] {
+            users = try reader.list(list, at: "users").enumerated().map { index, item in
+                let path = "users[\(index)]"
+                let map = try reader.mapping(item, at: path)
+                try reader.rejectUnknown(map, allowed: ["name", "group", "balance_usd", "description"], at: path)
+                return UserEntry(
+                    id: 0, name: try reader.requiredText(map, "name", at: path),
+                    group: try map["group"].map { try reader.scalarText($0, at: "\(path).group") },
+                    balancePicos: try reader.dollars(map, "balance_usd", at: path),
+                    description: try map["description"].map { try reader.scalarText($0, at: "\(path).description") })
+            }
+        }
         if let list = root["keys"] {
             keys = try reader.list(list, at: "keys").enumerated().map { index, item in
                 try KeyDeclaration(item, reader: reader, at: "keys[\(index)]")
@@ -79,7 +117,7 @@ extension Configuration {
     }
 
     mutating func apply(environment: [String: String]) throws {
-        for key in Self.topLevelKeys where !["accounts", "keys", "prices"].contains(key) {
+        for key in Self.topLevelKeys where !Self.structuredKeys.contains(key) {
             if let value = environment[Self.environmentName(key)] { try set(key, value) }
         }
         if let master = environment["SWITCHBOARD_MASTER_KEY"], !master.isEmpty { masterKey = master }

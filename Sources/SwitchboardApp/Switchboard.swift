@@ -71,7 +71,11 @@ public struct Switchboard: Sendable {
             logger: logger)
         // What keys spent before this start counts against their budgets.
         let dayStart = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 86400).rounded(.down) * 86400)
-        gateway.limiter.restore(try await context.store.keyBaselines(dayStart: dayStart))
+        let userIDs = holder.snapshot.users.mapValues(\.id)
+        let userBaselines = try await context.store.userBaselines(now: clock.now())
+        gateway.limiter.restore(
+            try await context.store.keyBaselines(dayStart: dayStart),
+            users: Dictionary(userBaselines.compactMap { name, baseline in userIDs[name].map { ($0, baseline) } }) { a, _ in a })
         // Health marks and cooldowns carry over from the last run.
         if let saved = try? await context.store.accountStatuses() {
             gateway.pool.restore(saved.map(\.status), accounts: holder.snapshot.accounts.accounts)
