@@ -28,6 +28,9 @@ public struct ClientRequest: Sendable {
     /// The splice that makes an OpenAI stream report usage, if one is needed.
     var usageEdit: BodyEdit?
 
+    /// The largest `max_tokens` accepted; no model comes near it.
+    public static let maxTokensLimit: Int64 = 10_000_000
+
     /// Validates a body and reads the fields the gateway needs.
     public static func inspect(_ body: ByteBuffer, dialect: Dialect) throws(GatewayError) -> ClientRequest {
         let result: Result<ClientRequest, GatewayError> = body.withUnsafeReadableBytes { bytes in
@@ -47,7 +50,16 @@ public struct ClientRequest: Sendable {
                 return .failure(GatewayError(.missingModel, param: "model"))
             }
             let stream = last("stream").flatMap(reader.bool) ?? false
-            let maxTokens = (last("max_tokens") ?? last("max_completion_tokens")).flatMap(reader.int64)
+            let maxTokensSpan = last("max_tokens") ?? last("max_completion_tokens")
+            let maxTokens = maxTokensSpan.flatMap(reader.int64)
+            if let span = maxTokensSpan, span.kind != .null {
+                // Budgets hold max_tokens at the output price: it must be a sane positive count.
+                guard let value = maxTokens, (1...Self.maxTokensLimit).contains(value) else {
+                    return .failure(GatewayError(
+                        .invalidRequest, message: "max_tokens must be a whole number from 1 to \(Self.maxTokensLimit).",
+                        param: "max_tokens"))
+                }
+            }
             var wantsUsage = false
             var usageEdit: BodyEdit?
             if dialect == .openAIChat, stream {

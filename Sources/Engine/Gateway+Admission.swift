@@ -32,7 +32,9 @@ extension Gateway {
         guard !usable.isEmpty else { return .refused(GatewayError(.providerNotAllowed)) }
         let owner = snapshots.snapshot.owner(of: key)
         if let owner { settlement.update { $0.userName = owner.user.name } }
-        var demand = Self.demand(for: client, policy: key.policy, owner: owner, account: usable[0], prices: prices)
+        // Failover may land on any of them: hold the dearest.
+        var demand = usable.map { Self.demand(for: client, policy: key.policy, owner: owner, account: $0, prices: prices) }
+            .max { $0.holdPicos < $1.holdPicos } ?? KeyDemand(holdPicos: 0, holdTokens: 0)
         if let group = owner?.group { demand.holdPicos = group.charge(demand.holdPicos) }
         let admission = limiter.decide(key, owner: owner, demand: demand)
         if limiter.mayQueue(key, after: admission) { return .mustWait(demand, accounts: usable) }

@@ -50,6 +50,7 @@ extension Gateway {
         var route = Route()
         var lastFailure: AttemptFailure?
         var lastSkipped: [AccountPool.Skipped] = []
+        var waited = false
         attempts: while tried.count <= max(0, configuration.maxFailovers) {
             let lease: AccountLease
             switch pool.pick(from: accounts, excluding: tried, session: session) {
@@ -58,12 +59,19 @@ extension Gateway {
                 lease = granted
             case .none(let skipped):
                 lastSkipped = skipped
-                // Everything is full: queue for the first account that has room
-                // in its queue, unless an attempt already failed.
-                guard lastFailure == nil,
-                    let queued = skipped.first(where: { $0.reason == .full(canWait: true) }),
-                    let granted = await pool.waitForSlot(on: queued.account, session: session)
+                // Everything is full: queue (once) for the first account that has
+                // room in its queue, unless an attempt already failed.
+                guard lastFailure == nil, !waited,
+                    let queued = skipped.first(where: { $0.reason == .full(canWait: true) })
                 else { break attempts }
+                waited = true
+                guard let granted = await pool.waitForSlot(on: queued.account, session: session) else {
+                    if Task.isCancelled {
+                        settlement.settle(status: 499, outcome: "client_disconnected", errorCode: "cancelled")
+                        return errorResponse(GatewayError(.noUsableAccount), dialect: request.dialect, requestID: request.requestID)
+                    }
+                    continue attempts  // the wait ran out or the account changed: look again, once
+                }
                 route.note(skipped.filter { $0.account.id != queued.account.id }, now: pool.clock.now())
                 lease = granted
             }

@@ -39,7 +39,8 @@ public final class Gateway: Sendable {
         }
     }
 
-    let snapshots: SnapshotHolder
+    /// The snapshot in force: keys, accounts, users, groups.
+    public let snapshots: SnapshotHolder
     /// The accounts' live state: load, windows, cooldowns, health, sessions.
     public let pool: AccountPool
     /// The keys' live state: slots, windows, money held and spent.

@@ -108,7 +108,7 @@ public struct KeyAdmin: Sendable {
         guard record.revokedAt == nil || change.enabled != true else { throw AdminError(.invalid, "a revoked key cannot be enabled") }
         _ = try await store.updateKey(
             name: name, policy: change.policy, enabled: change.enabled ?? record.enabled,
-            expiresAt: change.expiresAt ?? record.expiresAt)
+            expiresAt: change.expiresAt ?? record.expiresAt, keepStoredBalance: json["balance_usd"] == nil)
         await refresher?.refreshIfChanged()
         return try await get(name)
     }
@@ -119,16 +119,13 @@ public struct KeyAdmin: Sendable {
         guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
             throw AdminError(.notFound, "no key named \(name)")
         }
-        var policy = record.policy
-        let current = policy.balancePicos ?? 0
         if picos < 0 {
             let remaining = try await remainingPicos(record)
             guard -picos <= remaining else {
                 throw AdminError(.invalid, "the deduction (\(Money(picos: -picos))) is larger than the remaining balance (\(Money(picos: remaining)))")
             }
         }
-        policy.balancePicos = current + picos
-        _ = try await store.updateKey(name: name, policy: policy, enabled: record.enabled, expiresAt: record.expiresAt)
+        _ = try await store.adjustKeyBalance(name: name, by: picos)
         await refresher?.refreshIfChanged()
         return try await get(name)
     }

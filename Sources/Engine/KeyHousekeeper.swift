@@ -29,15 +29,20 @@ public struct KeyHousekeeper: Service {
         }
     }
 
+    /// The setting that marks a key deleted at expiry.
+    public static func tombstone(_ name: String) -> String { "deleted_key:" + name }
+
     /// Disables or deletes every key that expired by `now`.
     public func sweep(now: Date) async {
         do {
             var changed = false
             for key in try await store.listKeys() where key.enabled && key.expiresAt.map({ $0 <= now }) == true {
                 if key.policy.onExpiry == "delete" {
+                    // Remembered, so a config file that still declares it does not bring it back.
+                    _ = try await store.initializeSetting(Self.tombstone(key.name), to: "deleted")
                     _ = try await store.deleteKey(name: key.name)
                 } else {
-                    _ = try await store.updateKey(name: key.name, policy: key.policy, enabled: false, expiresAt: key.expiresAt)
+                    _ = try await store.updateKey(name: key.name, policy: key.policy, enabled: false, expiresAt: key.expiresAt, keepStoredBalance: true)
                 }
                 changed = true
                 logger.notice("expired key \(key.policy.onExpiry == "delete" ? "deleted" : "disabled")", metadata: ["key": "\(key.name)"])

@@ -84,7 +84,7 @@ public enum KeySettings {
         return change
     }
 
-    static func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? {
+    public static func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? {
         switch value {
         case .null: return nil
         case .string(let text): return text

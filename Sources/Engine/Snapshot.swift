@@ -27,6 +27,10 @@ public final class Snapshot: Sendable {
         self.groups = groups
     }
 
+    /// Whether some account's secret names a master key this process has not
+    /// found (yet): the refresher keeps retrying until it appears.
+    public var awaitsMasterKey: Bool { accounts.accounts.contains { $0.unusableReason?.contains("sealed with master key") == true } }
+
     /// Whose money a key's requests also spend: its user and the user's group.
     public func owner(of key: KeyEntry) -> Owner? {
         guard let name = key.policy.user, let user = users[name] else { return nil }

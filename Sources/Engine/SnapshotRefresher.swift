@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps the snapshot in step with the store: polls the store's revision and
 /// reloads when it moved, so a key created or revoked by the CLI (another
@@ -9,6 +10,7 @@ public struct SnapshotRefresher: Service {
     let holder: SnapshotHolder
     let interval: Duration
     let logger: Logger
+    let retryClock = RetryClock()
 
     /// Creates the service.
     public init(loader: SnapshotLoader, holder: SnapshotHolder, interval: Duration = .milliseconds(250), logger: Logger) {
@@ -29,11 +31,28 @@ public struct SnapshotRefresher: Service {
     public func refreshIfChanged() async {
         do {
             let revision = try await loader.store.revision()
-            guard revision != holder.snapshot.revision else { return }
+            // Also retry while secrets name a master key not found yet (a rotation's
+            // rename lands just after its commit).
+            let keyRetry = holder.snapshot.awaitsMasterKey && retryClock.due(every: .seconds(2))
+            guard revision != holder.snapshot.revision || keyRetry else { return }
             holder.replace(with: try await loader.load())
             logger.info("configuration reloaded", metadata: ["revision": "\(revision)"])
         } catch {
             logger.error("configuration reload failed; keeping the previous one", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Spaces out retries: `due` answers true at most once per interval.
+final class RetryClock: Sendable {
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    func due(every interval: Duration) -> Bool {
+        last.withLock { last in
+            let now = ContinuousClock.now
+            if let previous = last, previous.duration(to: now) < interval { return false }
+            last = now
+            return true
         }
     }
 }

@@ -257,7 +257,9 @@ extension AccountPool.PoolState {
     /// re-enabled since (newer generation) starts with a clean slate.
     mutating func account(_ entry: AccountEntry) -> AccountState {
         guard var current = accounts[entry.id] else { return AccountState(generation: entry.generation) }
-        if current.generation != entry.generation {
+        // Only a newer generation (an admin enabled it since) clears trouble; a
+        // request that started before the enable carries an older entry.
+        if entry.generation > current.generation {
             current.generation = entry.generation
             current.clearTrouble()
         }

@@ -57,8 +57,16 @@ public final class KeyLimiter: Sendable {
         var overrunPicos: Int64 = 0
     }
 
+    /// The key as the current snapshot has it (nil once deleted): a slot freed
+    /// by an older request goes to a waiter under today's limits, not the
+    /// limits that request was admitted under.
+    let currentKey: @Sendable (Int64) -> KeyEntry?
+
     /// Creates an empty limiter.
-    public init(clock: any GatewayClock = SystemClock()) { self.clock = clock }
+    public init(clock: any GatewayClock = SystemClock(), currentKey: @escaping @Sendable (Int64) -> KeyEntry? = { _ in nil }) {
+        self.clock = clock
+        self.currentKey = currentKey
+    }
 
     /// What a key spent before this process started (from the ledger), taken the
     /// first time the key is seen.
@@ -136,13 +144,16 @@ public final class KeyLimiter: Sendable {
             })
         if granted { return .admitted(KeyLease(key: key, owner: owner, demand: demand, limiter: self)) }
         if Task.isCancelled { return nil }
-        return decide(key, owner: owner, demand: demand)
+        let latest = currentKey(key.id) ?? key
+        guard latest.enabled else { return .refused(.concurrency) }  // disabled or revoked while waiting
+        return decide(latest, owner: owner, demand: demand)
     }
 
     /// Ends a request: releases its slot and holds, charges what it really cost,
     /// and hands the slot to the next queued request that fits.
     func settle(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, cost: Int64, tokens: Int64) {
         let now = clock.now()
+        let latest = currentKey(key.id)
         let wake: [(CheckedContinuation<Bool, Never>, Bool)] = state.withLock { limiter in
             var current = limiter.key(key.id)
             current.release(demand, cost: cost, tokens: tokens, now: now)
@@ -154,8 +165,13 @@ public final class KeyLimiter: Sendable {
             }
             if cost > demand.holdPicos, key.policy.meters || owner?.meters == true { limiter.overrunPicos += cost - demand.holdPicos }
             var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
+            let policyKey = latest ?? key
             queue: while let waiter = limiter.keys[key.id]?.waiters.first {
-                switch limiter.tryCommit(key, owner: waiter.owner, demand: waiter.demand, now: now) {
+                guard policyKey.enabled else {
+                    wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, false))
+                    continue
+                }
+                switch limiter.tryCommit(policyKey, owner: waiter.owner, demand: waiter.demand, now: now) {
                 case nil:
                     wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, true))
                 case .concurrency?:

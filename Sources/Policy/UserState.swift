@@ -83,3 +83,13 @@ public struct UserBaseline: Sendable, Equatable {
             && a.periodStarts.day == b.periodStarts.day
     }
 }
+
+/// A user's budgets read from ledger totals, outside the server (the CLI).
+public struct UserStateView: Sendable {
+    private var state: UserState
+
+    public init(baseline: UserBaseline) { state = UserState(baseline: baseline, now: Date()) }
+
+    /// What the tightest budget still covers; nil when none is set.
+    public mutating func remaining(_ owner: Owner) -> Int64? { state.remaining(owner) }
+}

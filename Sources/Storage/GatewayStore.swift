@@ -22,8 +22,13 @@ public protocol GatewayStore: Sendable {
     /// What each key spent before now, from the ledger (lifetime cost and tokens,
     /// and cost since `dayStart`).
     func keyBaselines(dayStart: Date) async throws -> [Int64: KeyBaseline]
-    /// Replaces a key's policy and enabled flag; nil when there is no such key.
-    func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?) async throws -> KeyRecord?
+    /// Replaces a key's policy and enabled flag (keeping the stored balance when
+    /// `keepStoredBalance`); nil when there is no such key.
+    func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?, keepStoredBalance: Bool) async throws -> KeyRecord?
+    /// Adds to a key's balance in one statement; nil when there is no such key.
+    func adjustKeyBalance(name: String, by picos: Int64) async throws -> KeyRecord?
+    /// Adds to a user's balance in one statement; false when there is no such user.
+    func adjustUserBalance(name: String, by picos: Int64) async throws -> Bool
     /// Deletes a key by name (its ledger rows stay); false when there is none.
     func deleteKey(name: String) async throws -> Bool
     /// A key's ledger totals per UTC day since `since`, oldest first.
@@ -50,8 +55,9 @@ public protocol GatewayStore: Sendable {
 
     /// Every user, oldest first.
     func listUsers() async throws -> [UserEntry]
-    /// Creates or updates the user with this name (the id is the store's).
-    func upsertUser(_ user: UserEntry) async throws -> UserEntry
+    /// Creates or updates the user with this name (the id is the store's); an
+    /// existing user's balance changes only with `setBalance`.
+    func upsertUser(_ user: UserEntry, setBalance: Bool) async throws -> UserEntry
     /// Deletes a user by name (their keys stay, unowned); false when there is none.
     func deleteUser(name: String) async throws -> Bool
     /// Every group, oldest first.

@@ -42,12 +42,7 @@ extension SQLiteStore {
     }
 
     public func removeAccount(name: String) async throws -> Bool {
-        try await transaction {
-            let rows = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(name)])
-            guard let id = rows.first?.int("id") else { return false }
-            _ = try await execute("DELETE FROM accounts WHERE id = ?", [.integer(Int(id))])
-            return true
-        }
+        try await deleteNamed(name, from: "accounts")
     }
 
     public func setAccountEnabled(name: String, enabled: Bool) async throws -> AccountRecord? {

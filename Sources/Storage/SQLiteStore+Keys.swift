@@ -32,24 +32,36 @@ extension SQLiteStore {
         try await query("SELECT * FROM keys ORDER BY id").map(Self.keyRecord)
     }
 
-    public func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?) async throws -> KeyRecord? {
+    public func updateKey(
+        name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?, keepStoredBalance: Bool
+    ) async throws -> KeyRecord? {
         try await transaction {
             let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
             guard let id = rows.first?.int("id") else { return nil }
+            // Keeping the stored balance inside the UPDATE means a concurrent top-up is never overwritten.
+            let policySQL = keepStoredBalance ? "json_set(?, '$.balance_picos', json_extract(policy, '$.balance_picos'))" : "?"
             _ = try await execute(
-                "UPDATE keys SET policy = ?, enabled = ?, expires_at = ? WHERE id = ?",
+                "UPDATE keys SET policy = \(policySQL), enabled = ?, expires_at = ? WHERE id = ?",
                 [.text(Self.encodePolicy(policy)), .integer(enabled ? 1 : 0), expiresAt.sqlite, .integer(Int(id))])
             return try await keyRow(id: id)
         }
     }
 
-    public func deleteKey(name: String) async throws -> Bool {
+    public func adjustKeyBalance(name: String, by picos: Int64) async throws -> KeyRecord? {
         try await transaction {
             let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
-            guard let id = rows.first?.int("id") else { return false }
-            _ = try await execute("DELETE FROM keys WHERE id = ?", [.integer(Int(id))])
-            return true
+            guard let id = rows.first?.int("id") else { return nil }
+            _ = try await execute(
+                """
+                UPDATE keys SET policy = json_set(policy, '$.balance_picos',
+                    COALESCE(json_extract(policy, '$.balance_picos'), 0) + ?) WHERE id = ?
+                """, [.integer(Int(picos)), .integer(Int(id))])
+            return try await keyRow(id: id)
         }
+    }
+
+    public func deleteKey(name: String) async throws -> Bool {
+        try await deleteNamed(name, from: "keys")
     }
 
     public func keyDailyStats(keyID: Int64, since: Date) async throws -> [KeyDayStats] {

@@ -12,13 +12,15 @@ extension SQLiteStore {
         }
     }
 
-    public func upsertUser(_ user: UserEntry) async throws -> UserEntry {
+    public func upsertUser(_ user: UserEntry, setBalance: Bool) async throws -> UserEntry {
         try await transaction {
             let binds: [SQLiteData] = [user.group.sqlite, user.balancePicos.sqlite, user.description.sqlite]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
+                let balance = setBalance ? "?" : "balance_picos + 0 * COALESCE(?, 0)"
                 _ = try await execute(
-                    "UPDATE users SET group_name = ?, balance_picos = ?, description = ? WHERE id = ?", binds + [.integer(Int(id))])
+                    "UPDATE users SET group_name = ?, balance_picos = \(balance), description = ? WHERE id = ?",
+                    binds + [.integer(Int(id))])
             } else {
                 _ = try await execute(
                     "INSERT INTO users (group_name, balance_picos, description, name, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -31,13 +33,18 @@ extension SQLiteStore {
         return saved
     }
 
-    public func deleteUser(name: String) async throws -> Bool {
+    public func adjustUserBalance(name: String, by picos: Int64) async throws -> Bool {
         try await transaction {
             let rows = try await execute("SELECT id FROM users WHERE name = ?", [.text(name)])
             guard let id = rows.first?.int("id") else { return false }
-            _ = try await execute("DELETE FROM users WHERE id = ?", [.integer(Int(id))])
+            _ = try await execute(
+                "UPDATE users SET balance_picos = COALESCE(balance_picos, 0) + ? WHERE id = ?", [.integer(Int(picos)), .integer(Int(id))])
             return true
         }
+    }
+
+    public func deleteUser(name: String) async throws -> Bool {
+        try await deleteNamed(name, from: "users")
     }
 
     public func listGroups() async throws -> [GroupEntry] {
@@ -74,12 +81,7 @@ extension SQLiteStore {
     }
 
     public func deleteGroup(name: String) async throws -> Bool {
-        try await transaction {
-            let rows = try await execute("SELECT id FROM groups WHERE name = ?", [.text(name)])
-            guard let id = rows.first?.int("id") else { return false }
-            _ = try await execute("DELETE FROM groups WHERE id = ?", [.integer(Int(id))])
-            return true
-        }
+        try await deleteNamed(name, from: "groups")
     }
 
     public func userBaselines(now: Date) async throws -> [String: UserBaseline] {

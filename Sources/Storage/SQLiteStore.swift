@@ -134,3 +134,15 @@ extension Optional where Wrapped == Int64 {
 extension Optional where Wrapped == Int {
     var sqlite: SQLiteData { self.map { .integer($0) } ?? .null }
 }
+
+extension SQLiteStore {
+    /// Deletes the row with this name from a table of named records; false when there is none.
+    func deleteNamed(_ name: String, from table: String) async throws -> Bool {
+        try await transaction {
+            let rows = try await execute("SELECT id FROM \(table) WHERE name = ?", [.text(name)])
+            guard let id = rows.first?.int("id") else { return false }
+            _ = try await execute("DELETE FROM \(table) WHERE id = ?", [.integer(Int(id))])
+            return true
+        }
+    }
+}

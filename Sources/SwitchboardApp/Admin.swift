@@ -74,6 +74,12 @@ extension Admin {
         let hashSecret = try await KeyHasher.resealed(store: context.store, from: old, to: new)
         try await context.store.replaceSecrets(sealed, settings: [hashSecret.name: hashSecret.value])
         if fromFile { try StoreContext.promoteNextKey(dataDirectory) }
-        return Rotation(resealed: sealed.count, unopenable: unopenable, newKeyID: new.keyID)
+        // A secret another process added under the old key while this ran: seal it again too.
+        var late: [Int64: SealedSecret] = [:]
+        for record in try await context.store.listAccounts() where record.secret.keyID == old.keyID {
+            if let plain = try? old.open(record.secret) { late[record.id] = try new.seal(plain) }
+        }
+        if !late.isEmpty { try await context.store.replaceSecrets(late, settings: [:]) }
+        return Rotation(resealed: sealed.count + late.count, unopenable: unopenable, newKeyID: new.keyID)
     }
 }

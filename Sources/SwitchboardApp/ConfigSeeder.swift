@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Logging
 import Policy
@@ -31,10 +32,14 @@ enum ConfigSeeder {
             {
                 user.balancePicos = balance
             }
-            _ = try await context.store.upsertUser(user)
+            _ = try await context.store.upsertUser(user, setBalance: true)
         }
         let existingKeys = try await context.store.listKeys()
         for key in config.keys {
+            if try await context.store.setting(KeyHousekeeper.tombstone(key.name)) != nil {
+                logger.notice("a key the config declares was deleted at its expiry; not recreated", metadata: ["key": "\(key.name)"])
+                continue
+            }
             guard !key.key.isEmpty else {
                 throw ConfigurationError("key \(key.name) has no key; set it in the file or in SWITCHBOARD_KEY_\(Configuration.envSafe(key.name))")
             }

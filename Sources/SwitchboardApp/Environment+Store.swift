@@ -39,7 +39,12 @@ public struct StoreContext: Sendable {
                 keyring = SecretKeyring(box)
             } else {
                 // A file key can change under a running server (`secrets rotate`): follow it.
-                keyring = SecretKeyring(box) { (try? MasterKeyLoader.read(source)).flatMap { $0 }.map(SecretBox.init(masterKey:)) }
+                let next = Self.nextKeyPath(directory)
+                keyring = SecretKeyring(box) {
+                    [source, next].compactMap { path in
+                        FileManager.default.fileExists(atPath: path) ? (try? MasterKeyLoader.read(path)).flatMap { $0 } : nil
+                    }.map(SecretBox.init(masterKey:))
+                }
             }
             return StoreContext(store: store, box: keyring, hasher: hasher, masterKeySource: source)
         } catch {

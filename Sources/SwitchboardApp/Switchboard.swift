@@ -64,7 +64,7 @@ public struct Switchboard: Sendable {
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
                 idleTimeout: config.streamIdleTimeout.timeAmount))
         let gateway = Gateway(
-            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), limiter: KeyLimiter(clock: clock), transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
+            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
             configuration: .init(
                 maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
                 refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval),

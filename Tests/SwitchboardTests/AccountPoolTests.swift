@@ -269,4 +269,14 @@ import Testing
         holder.finish(.served(tokens: 0))
         #expect(pool.status(of: [limited])[0].inFlight == 0)
     }
+
+    @Test func aRequestFromBeforeAnEnableDoesNotWipeANewerMark() throws {
+        let pool = pool()
+        let old = [account(1, generation: 1)]
+        let stale = try #require(pick(pool, old).0)  // a long stream, started on generation 1
+        let renewed = [account(1, generation: 2)]  // an admin enabled the account meanwhile
+        try #require(pick(pool, renewed).0).finish(.failed(.credential, retryAfter: nil, detail: "upstream answered 401"))
+        stale.finish(.served(tokens: 5))
+        #expect(pool.status(of: renewed)[0].state == "unhealthy", "the old request's entry must not reset the account")
+    }
 }

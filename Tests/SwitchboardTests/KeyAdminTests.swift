@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import NIOHTTP1
 import Policy
-import SwitchboardApp
+@testable import SwitchboardApp
 import SwitchboardCore
 import Testing
 
@@ -101,6 +101,11 @@ import Testing
             #expect(try await store.listKeys().first { $0.name == "kept" }?.enabled == false)
             let report = try await store.usageReport(since: nil)
             #expect(report.byKey.contains { $0.name == "gone (deleted)" && $0.requests == 1 })
+            // A config file that still declares it does not bring it back at the next start.
+            var config = harness.switchboard.configuration
+            config.keys.append(.init(name: "gone", key: goneKey))
+            try await ConfigSeeder.seed(config, into: harness.switchboard.storeContext, logger: quietLogger())
+            #expect(try await !store.listKeys().contains { $0.name == "gone" })
         }
     }
 }

@@ -103,6 +103,19 @@ import Testing
         }
     }
 
+    @Test func absurdMaxTokensAreRefusedBeforeTheyReachAnyBudget() async throws {
+        try await withHarness(configure: { $0.keys[0].policy.balancePicos = 1_000_000_000_000 }) { harness in
+            for value in ["9223372036854775807", "-1000000000000000", "0", "1e30"] {
+                let body = #"{"model":"gpt-4o-mini","max_tokens":\#(value),"messages":[{"role":"user","content":"x"}]}"#
+                let reply = try await harness.send("/v1/chat/completions", body: body)
+                #expect(reply.status == 400, "max_tokens \(value)")
+                #expect((reply.json["error"] as? [String: Any])?["param"] as? String == "max_tokens")
+            }
+            #expect(try keyUsage(harness).heldPicos == 0)
+            #expect(try await harness.send("/v1/chat/completions", body: Self.chat(1)).status == 200)
+        }
+    }
+
     @Test func allowListsRefuseWith403() async throws {
         try await withHarness(configure: {
             $0.keys[0].policy.models = ["gpt-*", "claude-sonnet-*"]

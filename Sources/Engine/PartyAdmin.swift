@@ -1,0 +1,189 @@
+import Foundation
+import Policy
+import Storage
+import SwitchboardCore
+
+/// A user as admins see it.
+public struct UserView: Sendable, Encodable {
+    public var name: String
+    public var group: String?
+    public var description: String?
+    public var balanceUsd: String?
+    /// What the tightest of the user's budgets still covers (live in the server,
+    /// from the ledger elsewhere); nil when nothing is limited.
+    public var remainingUsd: String?
+    public var spentUsd: String
+}
+
+/// A group as admins see it.
+public struct GroupView: Sendable, Encodable {
+    public var name: String
+    /// The price multiplier as an exact decimal (`1.5`).
+    public var multiplier: String
+    public var subscription: Subscription?
+
+    public struct Subscription: Sendable, Encodable {
+        public var dailyUsd: String?
+        public var weeklyUsd: String?
+        public var monthlyUsd: String?
+    }
+}
+
+/// Admin operations on users and groups, shared by the admin API and the CLI.
+public struct PartyAdmin: Sendable {
+    let store: any GatewayStore
+    let gateway: Gateway?
+    let refresher: SnapshotRefresher?
+
+    public init(store: any GatewayStore, gateway: Gateway? = nil, refresher: SnapshotRefresher? = nil) {
+        self.store = store
+        self.gateway = gateway
+        self.refresher = refresher
+    }
+
+    // MARK: users
+
+    public func users() async throws -> [UserView] {
+        let groups = Dictionary(try await store.listGroups().map { ($0.name, $0) }) { a, _ in a }
+        let baselines = try await store.userBaselines(now: Date())
+        return try await store.listUsers().map { user in
+            let owner = Owner(user: user, group: user.group.flatMap { groups[$0] })
+            let spent = baselines[user.name]?.spentPicos ?? 0
+            var remaining: Int64?
+            if let gateway, gateway.snapshots.snapshot.users[user.name] != nil {
+                remaining = gateway.limiter.remaining(of: owner)
+            } else if let baseline = baselines[user.name] ?? Optional(UserBaseline(spentPicos: 0, periodStarts: Periods.starts(of: Date()), dayPicos: 0, weekPicos: 0, monthPicos: 0)) {
+                var state = UserStateView(baseline: baseline)
+                remaining = state.remaining(owner)
+            }
+            return UserView(
+                name: user.name, group: user.group, description: user.description,
+                balanceUsd: user.balancePicos.map { Money(picos: $0).dollarsString },
+                remainingUsd: remaining.map { Money(picos: $0).dollarsString }, spentUsd: Money(picos: spent).dollarsString)
+        }
+    }
+
+    public func createUser(_ json: [String: JSONValue]) async throws -> UserView {
+        guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if try await store.listUsers().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a user named \(name) exists") }
+        return try await saveUser(try await applyUser(json, to: UserEntry(id: 0, name: name)), setBalance: true)
+    }
+
+    public func updateUser(_ name: String, _ json: [String: JSONValue]) async throws -> UserView {
+        guard let user = try await store.listUsers().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
+        if json["balance_usd"] != nil { throw AdminError(.invalid, "change a balance with topup or deduct, so every change is deliberate") }
+        return try await saveUser(try await applyUser(json, to: user), setBalance: false)
+    }
+
+    /// Adds to (positive) or takes from (negative) a user's balance; a deduction
+    /// larger than what remains is refused.
+    public func adjustUserBalance(_ name: String, by picos: Int64) async throws -> UserView {
+        guard let user = try await store.listUsers().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
+        if picos < 0 {
+            let remaining = try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0)?.picos }
+                ?? (user.balancePicos ?? 0)
+            guard -picos <= remaining else {
+                throw AdminError(.invalid, "the deduction (\(Money(picos: -picos))) is larger than what remains (\(Money(picos: remaining)))")
+            }
+        }
+        _ = try await store.adjustUserBalance(name: name, by: picos)
+        await refresher?.refreshIfChanged()
+        guard let view = try await users().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
+        return view
+    }
+
+    public func deleteUser(_ name: String) async throws {
+        guard try await store.deleteUser(name: name) else { throw AdminError(.notFound, "no user named \(name)") }
+        await refresher?.refreshIfChanged()
+    }
+
+    private func applyUser(_ json: [String: JSONValue], to user: UserEntry) async throws -> UserEntry {
+        if let unknown = json.keys.sorted().first(where: { !["name", "group", "balance_usd", "description"].contains($0) }) {
+            throw AdminError(.invalid, "unknown or read-only field \(unknown); settable: name, group, balance_usd, description")
+        }
+        if case .string(let other)? = json["name"], other != user.name { throw AdminError(.invalid, "a user cannot be renamed") }
+        var user = user
+        if let value = json["group"] {
+            let group = try KeySettings.text(value, "group")
+            if let group, try await !store.listGroups().contains(where: { $0.name == group }) {
+                throw AdminError(.invalid, "no group named \(group)")
+            }
+            user.group = group
+        }
+        if let value = json["description"] { user.description = try KeySettings.text(value, "description") }
+        if let value = json["balance_usd"] { user.balancePicos = try KeySettings.dollars(value, "balance_usd") }
+        return user
+    }
+
+    private func saveUser(_ user: UserEntry, setBalance: Bool) async throws -> UserView {
+        _ = try await store.upsertUser(user, setBalance: setBalance)
+        await refresher?.refreshIfChanged()
+        guard let view = try await users().first(where: { $0.name == user.name }) else { throw AdminError(.notFound, "no user named \(user.name)") }
+        return view
+    }
+
+    // MARK: groups
+
+    public func groups() async throws -> [GroupView] { try await store.listGroups().map(Self.view) }
+
+    public func createGroup(_ json: [String: JSONValue]) async throws -> GroupView {
+        guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if try await store.listGroups().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a group named \(name) exists") }
+        return try await saveGroup(try Self.applyGroup(json, to: GroupEntry(id: 0, name: name)))
+    }
+
+    public func updateGroup(_ name: String, _ json: [String: JSONValue]) async throws -> GroupView {
+        guard let group = try await store.listGroups().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no group named \(name)") }
+        return try await saveGroup(try Self.applyGroup(json, to: group))
+    }
+
+    public func deleteGroup(_ name: String) async throws {
+        if try await store.listUsers().contains(where: { $0.group == name }) {
+            throw AdminError(.conflict, "users still belong to group \(name); move them first")
+        }
+        guard try await store.deleteGroup(name: name) else { throw AdminError(.notFound, "no group named \(name)") }
+        await refresher?.refreshIfChanged()
+    }
+
+    static func applyGroup(_ json: [String: JSONValue], to group: GroupEntry) throws(AdminError) -> GroupEntry {
+        if let unknown = json.keys.sorted().first(where: { !["name", "multiplier", "subscription"].contains($0) }) {
+            throw AdminError(.invalid, "unknown field \(unknown); settable: name, multiplier, subscription")
+        }
+        if case .string(let other)? = json["name"], other != group.name { throw AdminError(.invalid, "a group cannot be renamed") }
+        var group = group
+        if let value = json["multiplier"] {
+            // A multiplier reads like dollars: an exact decimal, in millionths.
+            guard let picos = try KeySettings.dollars(value, "multiplier"), picos > 0 else {
+                throw AdminError(.invalid, "multiplier must be a positive number such as 0.8 or 1.5")
+            }
+            group.multiplierPPM = picos / 1_000_000
+        }
+        switch json["subscription"] {
+        case nil: break
+        case .null?: (group.dailyPicos, group.weeklyPicos, group.monthlyPicos) = (nil, nil, nil)
+        case .object(let sub)?:
+            if let unknown = sub.keys.first(where: { !["daily_usd", "weekly_usd", "monthly_usd"].contains($0) }) {
+                throw AdminError(.invalid, "subscription: unknown field \(unknown)")
+            }
+            if let v = sub["daily_usd"] { group.dailyPicos = try KeySettings.dollars(v, "daily_usd") }
+            if let v = sub["weekly_usd"] { group.weeklyPicos = try KeySettings.dollars(v, "weekly_usd") }
+            if let v = sub["monthly_usd"] { group.monthlyPicos = try KeySettings.dollars(v, "monthly_usd") }
+        default: throw AdminError(.invalid, "subscription must be an object or null")
+        }
+        return group
+    }
+
+    private func saveGroup(_ group: GroupEntry) async throws -> GroupView {
+        let saved = try await store.upsertGroup(group)
+        await refresher?.refreshIfChanged()
+        return Self.view(saved)
+    }
+
+    static func view(_ group: GroupEntry) -> GroupView {
+        func usd(_ picos: Int64?) -> String? { picos.map { Money(picos: $0).dollarsString } }
+        return GroupView(
+            name: group.name, multiplier: Money(picos: group.multiplierPPM * 1_000_000).dollarsString,
+            subscription: group.hasSubscription
+                ? .init(dailyUsd: usd(group.dailyPicos), weeklyUsd: usd(group.weeklyPicos), monthlyUsd: usd(group.monthlyPicos)) : nil)
+    }
+}
