@@ -12,13 +12,15 @@ import Upstream
 public struct AdminRoutes: Sendable {
     let accounts: AccountAdmin
     let keys: KeyAdmin
+    let parties: PartyAdmin
     let transport: UpstreamTransport
     let token: String?
 
     /// Creates the routes; `token` nil turns the admin API off.
-    public init(accounts: AccountAdmin, keys: KeyAdmin, transport: UpstreamTransport, token: String?) {
+    public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, transport: UpstreamTransport, token: String?) {
         self.accounts = accounts
         self.keys = keys
+        self.parties = parties
         self.transport = transport
         self.token = token
     }
@@ -69,9 +71,56 @@ public struct AdminRoutes: Sendable {
             await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: transport)) }
         }
         registerKeys(on: group)
+        registerParties(on: group)
         group.get("/stats") { request, _ in
             await guarded(request) { try Self.json(await accounts.gatewayStats()) }
         }
+    }
+
+    /// `/admin/users` and `/admin/groups`.
+    func registerParties(on group: RouterGroup<GatewayRequestContext>) {
+        group.get("/users") { request, _ in await guarded(request) { try Self.json(await parties.users()) } }
+        group.post("/users") { request, _ in
+            await guarded(request) { try Self.json(await parties.createUser(try await Self.body(request)), status: .created) }
+        }
+        group.patch("/users/:name") { request, context in
+            await guarded(request) { try Self.json(await parties.updateUser(try Self.name(context), try await Self.body(request))) }
+        }
+        group.delete("/users/:name") { request, context in
+            await guarded(request) {
+                try await parties.deleteUser(try Self.name(context))
+                return Response(status: .noContent)
+            }
+        }
+        for (action, sign) in [("topup", Int64(1)), ("deduct", Int64(-1))] {
+            group.post("/users/:name/\(action)") { request, context in
+                await guarded(request) {
+                    let picos = try Self.amount(try await Self.body(request))
+                    return try Self.json(await parties.adjustUserBalance(try Self.name(context), by: sign * picos))
+                }
+            }
+        }
+        group.get("/groups") { request, _ in await guarded(request) { try Self.json(await parties.groups()) } }
+        group.post("/groups") { request, _ in
+            await guarded(request) { try Self.json(await parties.createGroup(try await Self.body(request)), status: .created) }
+        }
+        group.patch("/groups/:name") { request, context in
+            await guarded(request) { try Self.json(await parties.updateGroup(try Self.name(context), try await Self.body(request))) }
+        }
+        group.delete("/groups/:name") { request, context in
+            await guarded(request) {
+                try await parties.deleteGroup(try Self.name(context))
+                return Response(status: .noContent)
+            }
+        }
+    }
+
+    /// `amount_usd` of a top-up or deduction: positive dollars.
+    static func amount(_ body: [String: JSONValue]) throws -> Int64 {
+        guard let value = body["amount_usd"], let picos = try KeySettings.dollars(value, "amount_usd"), picos > 0 else {
+            throw AdminError(.invalid, "amount_usd must be a positive amount of dollars")
+        }
+        return picos
     }
 
     /// `/admin/keys`: create (shown once), list with usage, update, enable,
@@ -113,10 +162,7 @@ public struct AdminRoutes: Sendable {
         for (action, sign) in [("topup", Int64(1)), ("deduct", Int64(-1))] {
             group.post("/keys/:name/\(action)") { request, context in
                 await guarded(request) {
-                    let body = try await Self.body(request)
-                    guard let value = body["amount_usd"], let picos = try KeySettings.dollars(value, "amount_usd"), picos > 0 else {
-                        throw AdminError(.invalid, "amount_usd must be a positive amount of dollars")
-                    }
+                    let picos = try Self.amount(try await Self.body(request))
                     return try Self.json(await keys.adjustBalance(try Self.name(context), by: sign * picos))
                 }
             }

@@ -87,6 +87,7 @@ public struct Switchboard: Sendable {
             admin: AdminRoutes(
                 accounts: accountAdmin,
                 keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
+                parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher),
                 transport: transport, token: config.adminToken))
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams

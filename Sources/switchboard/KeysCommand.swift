@@ -161,8 +161,8 @@ extension GlobalOptions {
     }
 
     func adjustBalance(_ name: String, _ amount: String, sign: Int64) async throws {
-        guard let money = Money(dollars: amount), money.picos > 0 else { throw ValidationError("the amount must be positive dollars, e.g. 20 or 0.50") }
-        let view = try await withKeys { try await $0.adjustBalance(name, by: sign * money.picos) }
+        let picos = try dollars(amount)
+        let view = try await withKeys { try await $0.adjustBalance(name, by: sign * picos) }
         print("Balance of \(name): \(view.balanceUsd ?? "0") (remaining \(view.usage.balanceRemainingUsd ?? "0")).")
     }
 }

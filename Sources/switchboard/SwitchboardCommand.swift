@@ -11,7 +11,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A self-hosted LLM API gateway.",
-        subcommands: [Serve.self, Keys.self, Accounts.self, Secrets.self, Usage.self],
+        subcommands: [Serve.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self],
         defaultSubcommand: Serve.self)
 
     /// Runs Swift concurrency's jobs on NIO's event loops first: request handlers

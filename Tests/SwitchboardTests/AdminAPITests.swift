@@ -10,7 +10,7 @@ import Testing
     static let token = "admin-token-0123456789abcdef"
 
     func admin(_ harness: Harness, _ path: String, method: HTTPMethod = .GET, body: String? = nil) async throws -> Harness.Reply {
-        try await harness.send("/admin" + path, method: method, body: body, key: Self.token)
+        try await harness.admin(path, method: method, body: body, token: Self.token)
     }
 
     @Test func offWithoutATokenAndClosedToWrongOnes() async throws {

@@ -95,6 +95,11 @@ struct Harness: Sendable {
         #"{"model":"\#(model)","max_tokens":64,"stream":\#(stream),"messages":[{"role":"user","content":"hi"}]}"#
     }
 
+    /// Calls the admin API.
+    func admin(_ path: String, method: HTTPMethod = .GET, body: String? = nil, token: String) async throws -> Reply {
+        try await send("/admin" + path, method: method, body: body, key: token)
+    }
+
     /// Starts a streaming request, reads its first chunk, and walks away (the
     /// connection closes mid-stream when the response is dropped).
     func startStreamAndLeave(_ body: String) async throws {

@@ -11,7 +11,7 @@ import Testing
     static let token = "admin-token-0123456789abcdef"
 
     func admin(_ harness: Harness, _ path: String, method: HTTPMethod = .GET, body: String? = nil) async throws -> Harness.Reply {
-        try await harness.send("/admin" + path, method: method, body: body, key: Self.token)
+        try await harness.admin(path, method: method, body: body, token: Self.token)
     }
 
     @Test func createShowsTheKeyOnceAndItWorksAtOnce() async throws {
@@ -106,6 +106,39 @@ import Testing
             config.keys.append(.init(name: "gone", key: goneKey))
             try await ConfigSeeder.seed(config, into: harness.switchboard.storeContext, logger: quietLogger())
             #expect(try await !store.listKeys().contains { $0.name == "gone" })
+        }
+    }
+}
+
+@Suite struct PartyAdminTests {
+    static let token = "admin-token-0123456789abcdef"
+
+    func admin(_ harness: Harness, _ path: String, method: HTTPMethod = .GET, body: String? = nil) async throws -> Harness.Reply {
+        try await harness.admin(path, method: method, body: body, token: Self.token)
+    }
+
+    @Test func groupsUsersAndKeysTogether() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let group = try await admin(harness, "/groups", method: .POST, body: #"{"name":"pro","multiplier":"2","subscription":{"daily_usd":"1"}}"#)
+            #expect(group.status == 201 && group.json["multiplier"] as? String == "2")
+            #expect((group.json["subscription"] as? [String: Any])?["daily_usd"] as? String == "1")
+            #expect(try await admin(harness, "/users", method: .POST, body: #"{"name":"alice","group":"nobody"}"#).status == 400)
+            let user = try await admin(harness, "/users", method: .POST, body: #"{"name":"alice","group":"pro","balance_usd":"0.5"}"#)
+            #expect(user.status == 201 && user.json["balance_usd"] as? String == "0.5")
+            #expect(try await admin(harness, "/users/alice", method: .PATCH, body: #"{"balance_usd":"9"}"#).status == 400)
+            #expect(try await admin(harness, "/keys/test-key", method: .PATCH, body: #"{"user":"alice"}"#).status == 200)
+
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.userName == "alice" && row.cost.picos == 2 * 8_550_000, "charged at the group's multiplier")
+
+            #expect(try await admin(harness, "/users/alice/deduct", method: .POST, body: #"{"amount_usd":"0.5"}"#).status == 400)
+            let topped = try await admin(harness, "/users/alice/topup", method: .POST, body: #"{"amount_usd":"1.5"}"#)
+            #expect(topped.json["balance_usd"] as? String == "2")
+            #expect(try await admin(harness, "/groups/pro", method: .DELETE).status == 409, "a group with users stays")
+            #expect(try await admin(harness, "/groups").json.isEmpty)  // an array, not an object
+            let groups = try await admin(harness, "/groups")
+            #expect(groups.body.contains(#""name":"pro""#))
         }
     }
 }

@@ -1,5 +1,6 @@
 """Key budgets as the official SDKs see them: an exhausted quota is an error the
 SDK does not retry, in each API's own form."""
+import json
 import time
 
 import anthropic
@@ -88,3 +89,14 @@ def test_sdks_stream_through_keepalives_while_waiting_for_a_key_slot(gateway):
         assert "".join(stream.text_stream) == "Hello from the fake upstream."
         assert stream.get_final_message().usage.output_tokens == 9
     holder.join()
+
+
+def test_users_and_groups_from_the_cli(gateway):
+    out, _ = gateway.cli("groups", "create", "e2e-pro", "--settings", '{"multiplier": 1.5, "subscription": {"monthly_usd": 10}}')
+    assert json.loads(out)["multiplier"] == "1.5"
+    out, _ = gateway.cli("users", "create", "e2e-alice", "--settings", '{"group": "e2e-pro", "balance_usd": "2"}')
+    assert json.loads(out)["balance_usd"] == "2"
+    gateway.cli("users", "topup", "e2e-alice", "1")
+    gateway.cli("users", "deduct", "e2e-alice", "100", expect_code=64)
+    users = {row["name"]: row for row in json.loads(gateway.cli("users", "list")[0])}
+    assert users["e2e-alice"]["balance_usd"] == "3" and users["e2e-alice"]["group"] == "e2e-pro"
