@@ -19,6 +19,7 @@ public struct KeyView: Sendable, Encodable {
     public var tags: [String]?
     public var user: String?
     public var onExpiry: String?
+    public var activateOnFirstUseDays: Int?
     public var providers: [Provider]?
     public var models: [String]?
     public var clients: [String]?
@@ -141,12 +142,7 @@ public struct KeyAdmin: Sendable {
         guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
             throw AdminError(.notFound, "no key named \(name)")
         }
-        let since = Self.dayStart(Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
-        let series = try await store.keyDailyStats(keyID: record.id, since: since)
-        return KeyStats(
-            name: name, requests: series.reduce(0) { $0 + $1.requests }, tokens: series.reduce(0) { $0 + $1.tokens },
-            costUsd: Money(picos: series.reduce(0) { $0 + $1.costPicos }).dollarsString,
-            days: series.map { KeyStats.Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: Money(picos: $0.costPicos).dollarsString, meanLatencyMs: $0.meanLatencyMs) })
+        return try await KeyStats.load(name: name, subject: .key(record.id), days: days, store: store)
     }
 
     /// What the balance still covers: live in the server (holds included), from the ledger elsewhere.
@@ -185,6 +181,7 @@ public struct KeyAdmin: Sendable {
             name: record.name, key: record.prefix + "…" + record.lastFour, state: record.state(now: Date()), source: record.source,
             createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, expiresAt: record.expiresAt,
             description: policy.description, tags: policy.tags, user: policy.user, onExpiry: policy.onExpiry,
+            activateOnFirstUseDays: policy.activateOnFirstUseDays,
             providers: policy.providers, models: policy.models, clients: policy.clients,
             rateLimit: policy.rateLimit.map { KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.costPicos)) },
             concurrency: policy.concurrency, maxWaiting: policy.maxWaiting, tokenLimit: policy.tokenLimit,
@@ -192,7 +189,7 @@ public struct KeyAdmin: Sendable {
     }
 }
 
-/// A key's totals and per-day series.
+/// Totals and a per-day series of ledger rows (a key's, a user's, a group's).
 public struct KeyStats: Sendable, Encodable {
     public var name: String
     public var requests: Int64
@@ -206,5 +203,19 @@ public struct KeyStats: Sendable, Encodable {
         public var tokens: Int64
         public var costUsd: String
         public var meanLatencyMs: Int64
+    }
+}
+
+extension KeyStats {
+    /// The series for the last `days` UTC days.
+    static func load(name: String, subject: LedgerSubject, days: Int, store: any GatewayStore) async throws -> KeyStats {
+        let since = KeyAdmin.dayStart(Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
+        let series = try await store.dailyStats(of: subject, since: since)
+        return KeyStats(
+            name: name, requests: series.reduce(0) { $0 + $1.requests }, tokens: series.reduce(0) { $0 + $1.tokens },
+            costUsd: Money(picos: series.reduce(0) { $0 + $1.costPicos }).dollarsString,
+            days: series.map {
+                Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: Money(picos: $0.costPicos).dollarsString, meanLatencyMs: $0.meanLatencyMs)
+            })
     }
 }

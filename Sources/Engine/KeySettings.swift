@@ -9,7 +9,7 @@ import SwitchboardCore
 public enum KeySettings {
     /// The fields an admin request may carry.
     public static let fields = [
-        "name", "key", "description", "tags", "user", "expires_at", "on_expiry", "providers", "models", "clients",
+        "name", "key", "description", "tags", "user", "expires_at", "activate_on_first_use_days", "on_expiry", "providers", "models", "clients",
         "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd", "enabled",
     ]
 
@@ -61,6 +61,7 @@ public enum KeySettings {
             case "enabled":
                 guard case .bool(let flag) = value else { throw AdminError(.invalid, "enabled must be true or false") }
                 change.enabled = flag
+            case "activate_on_first_use_days": p.activateOnFirstUseDays = try whole(value, name, minimum: 1).map(Int.init)
             case "concurrency": p.concurrency = try whole(value, name, minimum: 1).map(Int.init)
             case "max_waiting": p.maxWaiting = try whole(value, name, minimum: 0).map(Int.init)
             case "token_limit": p.tokenLimit = try whole(value, name, minimum: 1)

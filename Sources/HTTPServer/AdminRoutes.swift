@@ -100,6 +100,12 @@ public struct AdminRoutes: Sendable {
                 }
             }
         }
+        group.get("/users/:name/stats") { request, context in
+            await guarded(request) { try Self.json(await parties.userStats(try Self.name(context), days: Self.days(request))) }
+        }
+        group.get("/groups/:name/stats") { request, context in
+            await guarded(request) { try Self.json(await parties.groupStats(try Self.name(context), days: Self.days(request))) }
+        }
         group.get("/groups") { request, _ in await guarded(request) { try Self.json(await parties.groups()) } }
         group.post("/groups") { request, _ in
             await guarded(request) { try Self.json(await parties.createGroup(try await Self.body(request)), status: .created) }
@@ -113,6 +119,11 @@ public struct AdminRoutes: Sendable {
                 return Response(status: .noContent)
             }
         }
+    }
+
+    /// `?days=N` of a stats request: 1…366, default 30.
+    static func days(_ request: Request) -> Int {
+        min(max(request.uri.queryParameters.get("days").flatMap { Int($0) } ?? 30, 1), 366)
     }
 
     /// `amount_usd` of a top-up or deduction: positive dollars.
@@ -169,8 +180,7 @@ public struct AdminRoutes: Sendable {
         }
         group.get("/keys/:name/stats") { request, context in
             await guarded(request) {
-                let days = request.uri.queryParameters.get("days").flatMap { Int($0) } ?? 30
-                return try Self.json(await keys.stats(try Self.name(context), days: min(max(days, 1), 366)))
+                try Self.json(await keys.stats(try Self.name(context), days: Self.days(request)))
             }
         }
     }

@@ -11,6 +11,8 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public var user: String?
     /// `disable` (default) or `delete`, when the key expires.
     public var onExpiry: String?
+    /// Days of validity counted from the key's first request (its expiry is set then).
+    public var activateOnFirstUseDays: Int?
     /// Upstream providers the key may reach.
     public var providers: [Provider]?
     /// Model name globs the key may ask for (`claude-*`).

@@ -31,8 +31,8 @@ public protocol GatewayStore: Sendable {
     func adjustUserBalance(name: String, by picos: Int64) async throws -> Bool
     /// Deletes a key by name (its ledger rows stay); false when there is none.
     func deleteKey(name: String) async throws -> Bool
-    /// A key's ledger totals per UTC day since `since`, oldest first.
-    func keyDailyStats(keyID: Int64, since: Date) async throws -> [KeyDayStats]
+    /// Ledger totals per UTC day since `since`, oldest first, for a key, a user or a group's users.
+    func dailyStats(of subject: LedgerSubject, since: Date) async throws -> [KeyDayStats]
     /// Revokes a key by name; false when there is none.
     func revokeKey(name: String, at: Date) async throws -> Bool
 

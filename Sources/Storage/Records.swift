@@ -242,3 +242,10 @@ public struct KeyDayStats: Sendable, Equatable, Codable {
         self.meanLatencyMs = meanLatencyMs
     }
 }
+
+/// Whose ledger rows a report covers.
+public enum LedgerSubject: Sendable, Equatable {
+    case key(Int64)
+    case user(String)
+    case group(String)
+}

@@ -64,14 +64,20 @@ extension SQLiteStore {
         try await deleteNamed(name, from: "keys")
     }
 
-    public func keyDailyStats(keyID: Int64, since: Date) async throws -> [KeyDayStats] {
-        try await query(
+    public func dailyStats(of subject: LedgerSubject, since: Date) async throws -> [KeyDayStats] {
+        let (filter, bind): (String, SQLiteData)
+        switch subject {
+        case .key(let id): (filter, bind) = ("key_id = ?", .integer(Int(id)))
+        case .user(let name): (filter, bind) = ("user_name = ?", .text(name))
+        case .group(let name): (filter, bind) = ("user_name IN (SELECT name FROM users WHERE group_name = ?)", .text(name))
+        }
+        return try await query(
             """
             SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS requests,
                 SUM(input_uncached + cache_read + cache_write_5m + cache_write_1h + output) AS tokens,
                 SUM(cost_picos) AS cost, AVG(latency_ms) AS latency
-            FROM ledger WHERE key_id = ? AND created_at >= ? GROUP BY day ORDER BY day
-            """, [.integer(Int(keyID)), .integer(Int(since.millisecondsSince1970))]
+            FROM ledger WHERE \(filter) AND created_at >= ? GROUP BY day ORDER BY day
+            """, [bind, .integer(Int(since.millisecondsSince1970))]
         ).map { row in
             KeyDayStats(
                 day: row.text("day") ?? "", requests: row.int("requests") ?? 0, tokens: row.int("tokens") ?? 0,

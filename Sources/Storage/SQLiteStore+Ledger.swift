@@ -27,11 +27,25 @@ extension SQLiteStore {
                 start += chunk.count
             }
             var lastUse: [Int64: Int64] = [:]
-            for row in rows { if let key = row.keyID { lastUse[key] = max(lastUse[key] ?? 0, row.createdAt.millisecondsSince1970) } }
+            var firstUse: [Int64: Int64] = [:]
+            for row in rows {
+                guard let key = row.keyID else { continue }
+                let time = row.createdAt.millisecondsSince1970
+                lastUse[key] = max(lastUse[key] ?? 0, time)
+                firstUse[key] = min(firstUse[key] ?? .max, time)
+            }
             for (key, time) in lastUse {
                 _ = try await execute(
                     "UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
                     [.integer(Int(time)), .integer(Int(key))])
+            }
+            // A key that activates on first use starts its clock with its first request.
+            for (key, time) in firstUse {
+                _ = try await execute(
+                    """
+                    UPDATE keys SET expires_at = ? + CAST(json_extract(policy, '$.activate_on_first_use_days') AS INTEGER) * 86400000
+                    WHERE id = ? AND expires_at IS NULL AND json_extract(policy, '$.activate_on_first_use_days') IS NOT NULL
+                    """, [.integer(Int(time)), .integer(Int(key))])
             }
         }
     }

@@ -50,7 +50,7 @@ enum ConfigSeeder {
                     expiresAt: key.expiresAt ?? key.expiresInDays.map { days in
                         // Counted from the key's creation: a restart does not extend it.
                         existingKeys.first { $0.name == key.name }?.expiresAt ?? Date().addingTimeInterval(Double(days) * 86400)
-                    },
+                    } ?? (key.policy.activateOnFirstUseDays != nil ? existingKeys.first { $0.name == key.name }?.expiresAt : nil),
                     policy: Self.policy(for: key, existing: existingKeys.first { $0.name == key.name })))
         }
         if !config.accounts.isEmpty || !config.keys.isEmpty {

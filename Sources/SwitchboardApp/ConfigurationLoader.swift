@@ -248,7 +248,8 @@ extension Configuration.AccountDeclaration {
 
 extension Configuration.KeyDeclaration {
     static let allowedKeys = [
-        "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "on_expiry", "providers", "models",
+        "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry",
+        "providers", "models",
         "clients", "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd",
     ]
 
@@ -259,8 +260,9 @@ extension Configuration.KeyDeclaration {
         key = try map["key"].map { try reader.scalarText($0, at: "\(path).key") } ?? ""
         if let value = map["expires_at"] { expiresAt = try reader.date(value, at: "\(path).expires_at") }
         expiresInDays = try reader.wholeNumber(map, "expires_in_days", minimum: 1, at: path).map(Int.init)
-        if expiresAt != nil, expiresInDays != nil {
-            throw ConfigurationError("\(path) sets both expires_at and expires_in_days; keep one")
+        policy.activateOnFirstUseDays = try reader.wholeNumber(map, "activate_on_first_use_days", minimum: 1, at: path).map(Int.init)
+        if [expiresAt != nil, expiresInDays != nil, policy.activateOnFirstUseDays != nil].filter({ $0 }).count > 1 {
+            throw ConfigurationError("\(path) sets more than one of expires_at, expires_in_days and activate_on_first_use_days; keep one")
         }
         func text(_ name: String) throws -> String? { try map[name].map { try reader.scalarText($0, at: "\(path).\(name)") } }
         func list(_ name: String) throws -> [String]? { try map[name].map { try reader.textList($0, at: "\(path).\(name)") } }

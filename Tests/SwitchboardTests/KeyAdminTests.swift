@@ -131,6 +131,10 @@ import Testing
             let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
             #expect(row.userName == "alice" && row.cost.picos == 2 * 8_550_000, "charged at the group's multiplier")
+            for path in ["/users/alice/stats", "/groups/pro/stats"] {
+                let stats = try await admin(harness, path)
+                #expect(stats.json["requests"] as? Int == 1 && stats.json["cost_usd"] as? String == "0.0000171", "\(path)")
+            }
 
             #expect(try await admin(harness, "/users/alice/deduct", method: .POST, body: #"{"amount_usd":"0.5"}"#).status == 400)
             let topped = try await admin(harness, "/users/alice/topup", method: .POST, body: #"{"amount_usd":"1.5"}"#)
@@ -139,6 +143,24 @@ import Testing
             #expect(try await admin(harness, "/groups").json.isEmpty)  // an array, not an object
             let groups = try await admin(harness, "/groups")
             #expect(groups.body.contains(#""name":"pro""#))
+        }
+    }
+}
+
+@Suite struct KeyActivationTests {
+    @Test func aKeyThatActivatesOnFirstUseGetsItsExpiryFromItsFirstRequest() async throws {
+        try await withHarness(configure: { $0.keys[0].policy.activateOnFirstUseDays = 30 }) { harness in
+            let store = harness.switchboard.storeContext.store
+            #expect(try await store.listKeys().first?.expiresAt == nil)
+            let before = Date()
+            _ = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
+            _ = try await harness.ledger(atLeast: 1)
+            let expiry = try #require(try await store.listKeys().first?.expiresAt)
+            let days = expiry.timeIntervalSince(before) / 86400
+            #expect(days > 29.99 && days < 30.01)
+            // A restart that re-applies the config keeps the activated expiry.
+            try await ConfigSeeder.seed(harness.switchboard.configuration, into: harness.switchboard.storeContext, logger: quietLogger())
+            #expect(try await store.listKeys().first?.expiresAt == expiry)
         }
     }
 }

@@ -41,9 +41,16 @@ import Testing
     }
 
     @Test func aQueueLetsEveryoneThroughAtTheCapAndSlotsComeBack() async throws {
+        // Priced, so every request also holds money that must come back.
+        let price = #"{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}"#
+        let prices = Data(#"{"slow-stream":\#(price),"short-slow-stream":\#(price),"fail-500":\#(price),"slow-first-byte":\#(price)}"#.utf8)
         try await withHarness(configure: {
             $0.keys[0].policy.concurrency = 3
             $0.keys[0].policy.maxWaiting = 30
+            $0.keys[0].policy.balancePicos = Money.picosPerDollar
+            $0.priceOverrides = prices
+            $0.firstByteTimeout = .seconds(1)
+            $0.pool.transientFailures = 100  // keep the account serving through the failures below
         }) { harness in
             let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"q\#($0)"}]}"# }
             #expect(replies.allSatisfy { $0.status == 200 })
@@ -53,6 +60,8 @@ import Testing
                 try await harness.startStreamAndLeave(#"{"model":"slow-stream","stream":true,"messages":[{"role":"user","content":"gone \#(n)"}]}"#)
             }
             _ = try await burst(harness, 6) { #"{"model":"fail-500","messages":[{"role":"user","content":"f\#($0)"}]}"# }
+            let timedOut = try await burst(harness, 3) { #"{"model":"slow-first-byte","messages":[{"role":"user","content":"t\#($0)"}]}"# }
+            #expect(timedOut.allSatisfy { $0.status == 504 })
             for _ in 0..<200 where try keyUsage(harness).inFlight > 0 { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try keyUsage(harness).inFlight == 0, "slots leaked")
             #expect(try keyUsage(harness).heldPicos == 0)
@@ -77,8 +86,13 @@ import Testing
     }
 
     @Test func twoHundredConcurrentRequestsNeverSpendMoreThanTheBalance() async throws {
-        let balance: Int64 = 100_000_000  // $0.0001: about eleven requests at the fake's usage
-        try await withHarness(configure: { $0.keys[0].policy.balancePicos = balance }) { harness in
+        let balance = Money.picosPerDollar  // $1.00
+        // A dear price, so $1.00 buys about fifteen of the fake's answers (21 in, 9 out: $0.066 each).
+        let prices = Data(#"{"gpt-4o-mini":{"input_cost_per_token":0.001,"output_cost_per_token":0.005}}"#.utf8)
+        try await withHarness(configure: {
+            $0.keys[0].policy.balancePicos = balance
+            $0.priceOverrides = prices
+        }) { harness in
             let replies = try await burst(harness, 200)
             let served = replies.filter { $0.status == 200 }
             let refused = replies.filter { $0.status == 429 }
@@ -96,10 +110,16 @@ import Testing
             #expect(final <= balance)
             let usage = try keyUsage(harness)
             #expect(usage.heldPicos == 0 && usage.spentPicos == final && (usage.balanceRemainingPicos ?? -1) >= 0)
-            // Anthropic's own answer for the same exhaustion.
+        }
+    }
+
+    @Test func anExhaustedBalanceIsAnthropicsBillingError() async throws {
+        try await withHarness(configure: { $0.keys[0].policy.balancePicos = 0 }) { harness in
             let anthropic = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5"))
             #expect(anthropic.status == 402)
             #expect((anthropic.json["error"] as? [String: Any])?["type"] as? String == "billing_error")
+            #expect(anthropic.headers.first(name: "x-should-retry") == "false")
+            #expect(harness.fake.received.isEmpty)
         }
     }
 
