@@ -90,7 +90,7 @@ extension Gateway {
             }
             let outbound = UpstreamRequest(
                 provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
-                operation: client.dialect == .openAIChat ? .openAIChat : .anthropicMessages,
+                operation: request.operation,
                 body: client.upstreamBody(model: upstreamModel), forwardedHeaders: forwarded)
             let context = RelayContext(
                 client: client, request: request, lease: lease, upstreamModel: upstreamModel, settlement: settlement)

@@ -94,7 +94,7 @@ public final class Gateway: Sendable {
             return errorResponse(GatewayError(.ledgerUnavailable, retryAfterSeconds: 5), dialect: request.dialect, requestID: request.requestID)
         }
         let settlement = Settlement(
-            row: LedgerRow(requestID: request.requestID, createdAt: Date(), dialect: request.dialect.rawValue, status: 0, outcome: ""),
+            row: LedgerRow(requestID: request.requestID, createdAt: Date(), dialect: request.operation.rawValue, status: 0, outcome: ""),
             ledger: ledger, started: request.receivedAt)
         guard let key = authenticate(request.credential) else {
             return fail(GatewayError(.unauthorized), request: request, settlement: settlement, outcome: "unauthorized")

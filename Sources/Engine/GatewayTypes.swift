@@ -1,5 +1,6 @@
 import NIOCore
 import SwitchboardCore
+import Upstream
 
 /// A client request as the engine sees it: no HTTP server types.
 public struct GatewayRequest: Sendable {
@@ -7,6 +8,8 @@ public struct GatewayRequest: Sendable {
     public var requestID: String
     /// The API shape of the route it came in on.
     public var dialect: Dialect
+    /// What the route asks of the upstream (chat, messages, embeddings).
+    public var operation: UpstreamRequest.Operation
     /// The key the client presented, if any.
     public var credential: String?
     /// Request headers, lowercase names.
@@ -18,11 +21,12 @@ public struct GatewayRequest: Sendable {
 
     /// Creates a request.
     public init(
-        requestID: String, dialect: Dialect, credential: String?, headers: [(name: String, value: String)],
-        body: BodySource, receivedAt: ContinuousClock.Instant = .now
+        requestID: String, dialect: Dialect, operation: UpstreamRequest.Operation? = nil, credential: String?,
+        headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now
     ) {
         self.requestID = requestID
         self.dialect = dialect
+        self.operation = operation ?? (dialect == .openAIChat ? .openAIChat : .anthropicMessages)
         self.credential = credential
         self.headers = headers
         self.body = body

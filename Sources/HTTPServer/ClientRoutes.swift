@@ -3,6 +3,7 @@ import Engine
 import Hummingbird
 import NIOCore
 import SwitchboardCore
+import Upstream
 
 /// The client-facing API: the routes real SDKs and agent CLIs call.
 public struct ClientRoutes: Sendable {
@@ -18,6 +19,9 @@ public struct ClientRoutes: Sendable {
         }
         router.post("/v1/messages") { request, context in
             await self.generate(request, context: context, dialect: .anthropicMessages)
+        }
+        router.post("/v1/embeddings") { request, context in
+            await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
         }
         router.get("/v1/models") { request, context in
             let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
@@ -35,7 +39,9 @@ public struct ClientRoutes: Sendable {
 
     /// Hands a generation request to the engine, which reads the body only once
     /// the key is known to be good.
-    func generate(_ request: Request, context: GatewayRequestContext, dialect: Dialect) async -> Response {
+    func generate(
+        _ request: Request, context: GatewayRequestContext, dialect: Dialect, operation: UpstreamRequest.Operation? = nil
+    ) async -> Response {
         var headers: [(name: String, value: String)] = []
         for (name, text) in HeaderNames.passedToEngine {
             if let value = request.headers[name] { headers.append((text, value)) }
@@ -52,7 +58,8 @@ public struct ClientRoutes: Sendable {
         }
         let response = await gateway.handle(
             GatewayRequest(
-                requestID: context.requestID, dialect: dialect, credential: Self.credential(request), headers: headers,
+                requestID: context.requestID, dialect: dialect, operation: operation, credential: Self.credential(request),
+                headers: headers,
                 body: body, receivedAt: context.receivedAt))
         return Self.convert(response)
     }

@@ -71,6 +71,9 @@ public final class FakeUpstream: Sendable {
         router.post("/v1/messages") { request, context in
             try await self.serve(request, context: context, format: .anthropic)
         }
+        router.post("/v1/embeddings") { request, _ -> Response in
+            try await self.embeddings(request)
+        }
         // The free endpoint health probes use; answers 401 to an unknown key.
         router.get("/v1/models") { request, _ -> Response in
             let key = request.headers[HTTPField.Name("x-api-key")!]
@@ -92,6 +95,40 @@ public final class FakeUpstream: Sendable {
     }
 
     enum Format { case openAI, anthropic }
+
+    /// The vector every embedding gets, so tests can check what the SDK decodes.
+    public static let embedding: [Float] = [0.25, -0.5, 1.0]
+    /// Prompt tokens the fake reports per input.
+    public static let embeddingTokensPerInput = 8
+
+    /// OpenAI embeddings: one vector per input, as floats or as base64 of
+    /// little-endian float32 (the `encoding_format` the client asked for).
+    private func embeddings(_ request: Request) async throws -> Response {
+        var request = request
+        let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
+        let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw)) }
+        let key = headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }
+        guard let key, acceptedKeys.contains(key), !refusedKeys.contains(key) else {
+            return Response(
+                status: .unauthorized, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#)))
+        }
+        let inputs = (json["input"] as? [Any])?.count ?? 1
+        let base64 = json["encoding_format"] as? String == "base64"
+        let vector: Any = base64
+            ? Self.embedding.withUnsafeBufferPointer { Data(buffer: $0) }.base64EncodedString()
+            : Self.embedding.map { Double($0) }
+        let body: [String: Any] = [
+            "object": "list", "model": json["model"] as? String ?? "",
+            "data": (0..<inputs).map { ["object": "embedding", "index": $0, "embedding": vector] },
+            "usage": ["prompt_tokens": inputs * Self.embeddingTokensPerInput, "total_tokens": inputs * Self.embeddingTokensPerInput],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: body)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
 
     private func serve(_ request: Request, context: BasicRequestContext, format: Format) async throws -> Response {
         inFlight.state.withLock {

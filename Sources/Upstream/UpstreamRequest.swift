@@ -17,11 +17,13 @@ public struct UpstreamRequest: Sendable {
     public var forwardedHeaders: [(name: String, value: String)]
 
     /// The upstream operations the gateway knows.
-    public enum Operation: Sendable {
-        case openAIChat
-        case anthropicMessages
+    public enum Operation: String, Sendable {
+        case openAIChat = "openai_chat"
+        case anthropicMessages = "anthropic_messages"
+        /// `POST …/embeddings` (OpenAI-compatible).
+        case openAIEmbeddings = "openai_embeddings"
         /// `GET …/models`: free, and answers 401 for a bad credential; used by health probes.
-        case listModels
+        case listModels = "list_models"
     }
 
     /// Creates a request.
@@ -51,6 +53,8 @@ public struct UpstreamRequest: Sendable {
         switch operation {
         case .openAIChat:
             return base + "/chat/completions"
+        case .openAIEmbeddings:
+            return base + "/embeddings"
         case .anthropicMessages:
             // Accept base URLs written with or without the trailing `/v1`.
             return base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"

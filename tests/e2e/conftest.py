@@ -137,7 +137,12 @@ accounts:
     provider: anthropic
     base_url: http://127.0.0.1:{fake_port}
     api_key: {ANTHROPIC_SECRET}
-    models: [claude-sonnet-4-5, echo]{faults}
+    models: [claude-sonnet-4-5, echo]
+  - name: openai-embeddings
+    provider: openai
+    base_url: http://127.0.0.1:{fake_port}/v1
+    api_key: {OPENAI_SECRET}
+    models: [text-embedding-3-small]{faults}
 keys:
   - name: e2e
     key: {KEY}

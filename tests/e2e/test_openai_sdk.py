@@ -82,3 +82,13 @@ def test_a_stream_broken_midway_raises_in_the_sdk(client, gateway):
             pass
     row = gateway.ledger_row(stream.response.headers["x-request-id"])
     assert row["outcome"] == "upstream_error" and row["usage_incomplete"] == 1
+
+
+def test_embeddings_with_the_sdks_default_base64_encoding(gateway):
+    client = openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
+    raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input=["one", "two"])
+    result = raw.parse()
+    assert [item.embedding for item in result.data] == [[0.25, -0.5, 1.0], [0.25, -0.5, 1.0]]
+    assert result.usage.prompt_tokens == 16
+    row = gateway.ledger_row(raw.headers["x-request-id"])
+    assert row["dialect"] == "openai_embeddings" and row["input_uncached"] == 16 and row["cost_picos"] == 16 * 20_000
