@@ -20,6 +20,9 @@ public struct ClientRoutes: Sendable {
         router.post("/v1/messages") { request, context in
             await self.generate(request, context: context, dialect: .anthropicMessages)
         }
+        router.post("/v1/messages/count_tokens") { request, context in
+            Self.convert(await gateway.countTokens(self.gatewayRequest(request, context: context, dialect: .anthropicMessages)))
+        }
         router.post("/v1/embeddings") { request, context in
             await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
         }
@@ -42,6 +45,13 @@ public struct ClientRoutes: Sendable {
     func generate(
         _ request: Request, context: GatewayRequestContext, dialect: Dialect, operation: UpstreamRequest.Operation? = nil
     ) async -> Response {
+        Self.convert(await gateway.handle(gatewayRequest(request, context: context, dialect: dialect, operation: operation)))
+    }
+
+    /// The engine's view of a request: headers it may need, the key, and the body unread.
+    func gatewayRequest(
+        _ request: Request, context: GatewayRequestContext, dialect: Dialect, operation: UpstreamRequest.Operation? = nil
+    ) -> GatewayRequest {
         var headers: [(name: String, value: String)] = []
         for (name, text) in HeaderNames.passedToEngine {
             if let value = request.headers[name] { headers.append((text, value)) }
@@ -56,12 +66,9 @@ public struct ClientRoutes: Sendable {
                 throw .unreadable
             }
         }
-        let response = await gateway.handle(
-            GatewayRequest(
-                requestID: context.requestID, dialect: dialect, operation: operation, credential: Self.credential(request),
-                headers: headers,
-                body: body, receivedAt: context.receivedAt))
-        return Self.convert(response)
+        return GatewayRequest(
+            requestID: context.requestID, dialect: dialect, operation: operation, credential: Self.credential(request),
+            headers: headers, body: body, receivedAt: context.receivedAt)
     }
 
     /// The key a request presents: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`.

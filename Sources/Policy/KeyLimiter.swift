@@ -104,6 +104,23 @@ public final class KeyLimiter: Sendable {
             ?? .refused(.concurrency)
     }
 
+    /// Whether the key (and its owner) could take a request costing nothing now,
+    /// without taking anything: for requests that use no slot and no money.
+    public func check(_ key: KeyEntry, owner: Owner?) -> KeyRefusal? {
+        let now = clock.now()
+        return state.withLock { limiter in
+            var current = limiter.key(key.id)
+            defer { limiter.keys[key.id] = current }
+            var relaxed = key.policy
+            relaxed.concurrency = nil  // no slot is taken
+            if let refusal = current.refusal(relaxed, demand: KeyDemand(holdPicos: 1, holdTokens: 0), now: now) { return refusal }
+            guard let owner else { return nil }
+            var user = limiter.user(owner.user.id, now: now)
+            defer { limiter.users[owner.user.id] = user }
+            return user.refusal(owner, hold: 1, now: now)
+        }
+    }
+
     /// Checks every limit and, when all pass, takes the slot, the window entry
     /// and the holds in the same step; never waits.
     public func decide(_ key: KeyEntry, owner: Owner? = nil, demand: KeyDemand) -> Admission {

@@ -71,6 +71,22 @@ public final class FakeUpstream: Sendable {
         router.post("/v1/messages") { request, context in
             try await self.serve(request, context: context, format: .anthropic)
         }
+        router.post("/v1/messages/count_tokens") { request, _ -> Response in
+            var request = request
+            let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
+            let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            self.log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw)) }
+            guard let key = headers["x-api-key"], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+                return Response(
+                    status: .unauthorized, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)))
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(FakeUsage.prompt)}"#)))
+        }
         router.post("/v1/embeddings") { request, _ -> Response in
             try await self.embeddings(request)
         }

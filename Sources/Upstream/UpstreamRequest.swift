@@ -22,6 +22,8 @@ public struct UpstreamRequest: Sendable {
         case anthropicMessages = "anthropic_messages"
         /// `POST …/embeddings` (OpenAI-compatible).
         case openAIEmbeddings = "openai_embeddings"
+        /// `POST …/v1/messages/count_tokens` (Anthropic).
+        case anthropicCountTokens = "anthropic_count_tokens"
         /// `GET …/models`: free, and answers 401 for a bad credential; used by health probes.
         case listModels = "list_models"
     }
@@ -55,6 +57,8 @@ public struct UpstreamRequest: Sendable {
             return base + "/chat/completions"
         case .openAIEmbeddings:
             return base + "/embeddings"
+        case .anthropicCountTokens:
+            return base.hasSuffix("/v1") ? base + "/messages/count_tokens" : base + "/v1/messages/count_tokens"
         case .anthropicMessages:
             // Accept base URLs written with or without the trailing `/v1`.
             return base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"

@@ -80,3 +80,9 @@ def test_a_stream_broken_midway_raises_in_the_sdk(client):
         with client.messages.stream(model="truncated-stream", max_tokens=64, messages=MESSAGES) as stream:
             for _ in stream.text_stream:
                 pass
+
+
+def test_count_tokens_through_the_sdk(gateway):
+    client = anthropic.Anthropic(base_url=gateway.anthropic_base, api_key=KEY, max_retries=0)
+    counted = client.messages.count_tokens(model="claude-sonnet-4-5", messages=MESSAGES)
+    assert counted.input_tokens == 21
