@@ -22,6 +22,8 @@ public struct ClientRequest: Sendable {
     /// The conversation this request belongs to, from the body: an explicit
     /// session id, else a fingerprint of its start; nil when there is neither.
     public var sessionHint: String?
+    /// Whether this is Claude Code's warmup request: one user message saying "Warmup".
+    public var isWarmup = false
 
     /// Where the model string sits in `body`.
     var modelRange: Range<Int>
@@ -67,11 +69,12 @@ public struct ClientRequest: Sendable {
             }
             let session = SessionHint.explicit(reader: reader, root: root, dialect: dialect)
                 ?? SessionHint.fingerprint(reader: reader, root: root, dialect: dialect, bytes: bytes)
-            return .success(
-                ClientRequest(
-                    dialect: dialect, body: body, model: model, stream: stream,
-                    clientWantsUsage: wantsUsage, maxTokens: maxTokens, sessionHint: session,
-                    modelRange: modelSpan.start..<modelSpan.end, usageEdit: usageEdit))
+            var request = ClientRequest(
+                dialect: dialect, body: body, model: model, stream: stream,
+                clientWantsUsage: wantsUsage, maxTokens: maxTokens, sessionHint: session,
+                modelRange: modelSpan.start..<modelSpan.end, usageEdit: usageEdit)
+            request.isWarmup = dialect == .anthropicMessages && LocalAnswer.isWarmup(reader: reader, root: root)
+            return .success(request)
         }
         return try result.get()
     }

@@ -20,6 +20,7 @@ public struct AccountSettings: Sendable, Equatable {
     public var maxConcurrency: Int??
     public var maxWaiting: Int?
     public var waitTimeout: Duration?
+    public var interceptWarmup: Bool?
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
@@ -27,7 +28,7 @@ public struct AccountSettings: Sendable, Equatable {
     /// The fields an admin request may carry; anything else is refused.
     public static let fields = [
         "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
-        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout",
+        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
     ]
 
     /// Reads settings from a parsed JSON object, refusing unknown fields and wrong types.
@@ -76,6 +77,11 @@ public struct AccountSettings: Sendable, Equatable {
                 strings[source] = target
             }
             modelMap = strings
+        }
+        switch json["intercept_warmup"] {
+        case nil: break
+        case .bool(let flag)?: interceptWarmup = flag
+        default: throw AdminError(.invalid, "intercept_warmup must be true or false")
         }
         switch json["enabled"] {
         case nil: break

@@ -77,6 +77,9 @@ extension Gateway {
             }
             tried.insert(lease.account.id)
             let account = lease.account
+            if account.interceptWarmup, client.isWarmup {
+                return interceptWarmup(client, request: request, lease: lease, settlement: settlement, attempts: tried.count)
+            }
             let upstreamModel = account.upstreamModel(for: client.model)
             let attempts = tried.count
             let routeText = route.text
@@ -123,6 +126,28 @@ extension Gateway {
             error.retryAfterSeconds = retryAfter(accounts, fallback: lastFailure.retryAfter)
         }
         return fail(error, request: request, settlement: settlement, outcome: "upstream_error")
+    }
+
+    /// Answers Claude Code's warmup locally for an account that asks for it: a
+    /// minimal valid message, no upstream request, recorded at zero cost.
+    func interceptWarmup(
+        _ client: ClientRequest, request: GatewayRequest, lease: AccountLease, settlement: Settlement, attempts: Int
+    ) -> GatewayResponse {
+        lease.finish(.notBlamed(tokens: 0))
+        settlement.settle(status: 200, outcome: "warmup_intercepted") {
+            $0.accountID = lease.account.id
+            $0.accountName = lease.account.name
+            $0.provider = lease.account.provider.rawValue
+            $0.attempts = attempts
+            $0.priced = true
+        }
+        let body = LocalAnswer.anthropicMessage(model: client.model, id: "msg_local_" + request.requestID, stream: client.stream)
+        if client.stream {
+            return GatewayResponse(
+                status: 200, headers: [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")],
+                body: .stream({ write in try? await write(body) }))
+        }
+        return GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(body))
     }
 
     /// The answer when no account could take the request at all: 429 with the

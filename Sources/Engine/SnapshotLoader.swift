@@ -39,10 +39,12 @@ public struct SnapshotLoader: Sendable {
                 reason = "secret unavailable: \(error)"
                 logger.error("account secret cannot be opened", metadata: ["account": "\(record.name)", "reason": "\(error)"])
             }
-            return AccountEntry(
+            var entry = AccountEntry(
                 id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: secret,
                 models: record.models, modelMap: record.modelMap, priority: record.priority, enabled: record.enabled,
                 unusableReason: reason, limits: record.limits, generation: record.generation)
+            entry.interceptWarmup = record.interceptWarmup
+            return entry
         }
         let users = try await store.listUsers()
         let groups = try await store.listGroups()

@@ -28,6 +28,8 @@ public struct AccountEntry: Sendable, Equatable {
     /// Grows each time an admin enables the account; the pool clears the
     /// account's cooldown and health mark when it sees a new value.
     public var generation: Int64
+    /// Whether Claude Code's warmup requests are answered without the upstream.
+    public var interceptWarmup: Bool = false
 
     /// Creates an entry.
     public init(

@@ -86,6 +86,8 @@ public struct AccountRecord: Sendable, Equatable {
     public var limits: AccountLimits
     /// Grows each time the account is enabled; a running server then clears its cooldown.
     public var generation: Int64
+    /// Whether Claude Code's warmup requests are answered without the upstream.
+    public var interceptWarmup: Bool = false
 }
 
 /// A new or changed account.
@@ -101,12 +103,14 @@ public struct AccountInput: Sendable {
     public var notes: String
     public var source: String
     public var limits: AccountLimits
+    public var interceptWarmup: Bool
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
         modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
-        limits: AccountLimits = .init()
+        limits: AccountLimits = .init(), interceptWarmup: Bool = false
     ) {
+        self.interceptWarmup = interceptWarmup
         self.name = name
         self.provider = provider
         self.baseURL = baseURL

@@ -140,6 +140,15 @@ enum SQLiteMigrations {
             "CREATE INDEX ledger_user ON ledger (user_name, created_at)",
         ] + revisionTriggers(table: "users", columns: "name, group_name, balance_picos")
             + revisionTriggers(table: "groups", columns: "name, multiplier_ppm, daily_picos, weekly_picos, monthly_picos"),
+        // 6: accounts may answer Claude Code's warmup requests themselves.
+        [
+            "ALTER TABLE accounts ADD COLUMN intercept_warmup INTEGER NOT NULL DEFAULT 0",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

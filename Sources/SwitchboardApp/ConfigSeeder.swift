@@ -16,7 +16,8 @@ enum ConfigSeeder {
                 AccountInput(
                     name: account.name, provider: account.provider, baseURL: account.baseURL,
                     secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
-                    priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits))
+                    priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits,
+                    interceptWarmup: account.interceptWarmup))
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
         let existingUsers = try await context.store.listUsers()

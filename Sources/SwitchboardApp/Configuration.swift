@@ -67,6 +67,8 @@ public struct Configuration: Sendable {
         public var enabled = true
         public var notes = ""
         public var limits = AccountLimits()
+        /// Answer Claude Code's warmup requests without the upstream.
+        public var interceptWarmup = false
 
         /// An account declaration; the base URL defaults to the provider's.
         public init(

@@ -198,7 +198,7 @@ extension Configuration {
 extension Configuration.AccountDeclaration {
     static let allowedKeys = [
         "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
-        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout",
+        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
     ]
 
     /// The API root used when an account names none.
@@ -240,6 +240,7 @@ extension Configuration.AccountDeclaration {
         limits.maxTPM = try count("max_tpm", minimum: 1)
         limits.maxConcurrency = try count("max_concurrency", minimum: 1)
         limits.maxWaiting = try count("max_waiting", minimum: 0) ?? 0
+        if let value = map["intercept_warmup"] { interceptWarmup = try reader.bool(value, at: "\(path).intercept_warmup") }
         if let value = map["wait_timeout"] {
             limits.waitTimeout = try DurationText.parse(try reader.scalarText(value, at: "\(path).wait_timeout"), source: "\(path).wait_timeout")
         }

@@ -26,6 +26,7 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Requests that may queue for a slot when the account is full.") var maxWaiting: Int?
         @Option(help: "How long a queued request waits, e.g. 30s.") var waitTimeout: String?
         @Option(help: "Free text for admins.") var notes: String?
+        @Option(help: "Answer Claude Code's warmup requests without the upstream (true/false).") var interceptWarmup: Bool?
 
         /// The settings these flags give, reading the secret when `requireSecret`.
         func settings(name: String, requireSecret: Bool) throws -> AccountSettings {
@@ -55,6 +56,7 @@ struct Accounts: AsyncParsableCommand {
             }
             settings.priority = priority
             settings.notes = notes
+            settings.interceptWarmup = interceptWarmup
             func cap(_ value: Int?) -> Int?? {
                 guard let value else { return nil }
                 return .some(value <= 0 ? nil : value)
