@@ -11,7 +11,11 @@ public enum ErrorBody {
 
     /// The SSE event that ends a stream with this error.
     public static func streamEvent(_ error: GatewayError, dialect: Dialect, requestID: String) -> ByteBuffer {
-        let body = jsonText(error, dialect: dialect, requestID: requestID)
+        streamEvent(json: jsonText(error, dialect: dialect, requestID: requestID), dialect: dialect)
+    }
+
+    /// An error body already in the dialect's JSON shape, framed as the stream's final event.
+    public static func streamEvent(json body: String, dialect: Dialect) -> ByteBuffer {
         switch dialect {
         case .openAIChat: return ByteBuffer(string: "data: \(body)\n\n")
         case .anthropicMessages: return ByteBuffer(string: "event: error\ndata: \(body)\n\n")

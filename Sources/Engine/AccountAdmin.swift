@@ -65,13 +65,6 @@ public struct AccountAdmin: Sendable {
         self.source = source
     }
 
-    /// Counters admins watch: requests for unpriced models, money charged past holds.
-    public func gatewayStats() async -> GatewayStats {
-        GatewayStats(
-            unpricedRequests: gateway?.unpricedRequests ?? 0,
-            overrunUsd: Money(picos: gateway?.limiter.overrunPicos ?? 0).dollarsString)
-    }
-
     /// Every account with its state.
     public func list() async throws -> [AccountView] {
         let records = try await store.listAccounts()
@@ -177,12 +170,4 @@ public struct AccountAdmin: Sendable {
             maxConcurrency: record.limits.maxConcurrency, maxWaiting: record.limits.maxWaiting,
             waitTimeout: DurationSyntax.format(record.limits.waitTimeout), interceptWarmup: record.interceptWarmup, secret: secretState, live: live?.0, liveAt: live?.1)
     }
-}
-
-/// Gateway-wide counters for admins.
-public struct GatewayStats: Sendable, Encodable {
-    /// Requests served for models without a price (recorded at zero cost).
-    public var unpricedRequests: Int
-    /// Money charged beyond what requests held (estimates too low), in dollars.
-    public var overrunUsd: String
 }

@@ -63,7 +63,7 @@ extension Gateway {
             return .success(Admitted(accounts: accounts, headers: rateLimitHeaders(key, dialect: request.dialect)))
         case .refused(.rateLimited(let until, let what)):
             var error = GatewayError(.keyRateLimited, message: "This key's rate limit on \(what) is reached. Retry after the time given.")
-            error.retryAfterSeconds = max(1, Int(until.timeIntervalSince(limiter.clock.now()).rounded(.up)))
+            error.retryAfterSeconds = RetryAfter.seconds(until: until, now: limiter.clock.now())
             return .failure(error)
         case .refused(.concurrency):
             return .failure(GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1))

@@ -164,17 +164,15 @@ extension Gateway {
         }
         let cooling = temporary.allSatisfy { if case .coolingDown = $0.reason { return true } else { return false } }
         var error = GatewayError(cooling ? .accountsCoolingDown : .accountsAtCapacity)
-        error.retryAfterSeconds = temporary.compactMap(\.reason.recovery).min()
-            .map { RetryAfter.seconds(.milliseconds(Int64(max(0, $0.timeIntervalSince(now)) * 1000))) } ?? 1
+        error.retryAfterSeconds = temporary.compactMap(\.reason.recovery).min().map { RetryAfter.seconds(until: $0, now: now) } ?? 1
         return fail(error, request: request, settlement: settlement, outcome: "no_account")
     }
 
     /// Seconds until the first of the accounts comes out of cooldown, for a
     /// client's `Retry-After`; the upstream's own hint when none is cooling.
     func retryAfter(_ accounts: [AccountEntry], fallback: Duration?) -> Int {
-        let now = pool.clock.now()
         if let soonest = pool.status(of: accounts).compactMap(\.cooldownUntil).min() {
-            return RetryAfter.seconds(.milliseconds(Int64(max(0, soonest.timeIntervalSince(now)) * 1000)))
+            return RetryAfter.seconds(until: soonest, now: pool.clock.now())
         }
         return fallback.map(RetryAfter.seconds) ?? 1
     }

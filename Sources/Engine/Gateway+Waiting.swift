@@ -63,7 +63,7 @@ extension Gateway {
                     await relayed(write)
                 case .full(let body) where response.status >= 400:
                     // Already a JSON error in the client's format: send it as the stream's error event.
-                    try? await write(Self.errorEvent(body, dialect: request.dialect))
+                    try? await write(ErrorBody.streamEvent(json: String(buffer: body), dialect: request.dialect))
                 case .full(let body):
                     try? await write(body)
                 }
@@ -79,15 +79,6 @@ extension Gateway {
         switch dialect {
         case .openAIChat: return ": keepalive\n\n"
         case .anthropicMessages: return "event: ping\ndata: {\"type\": \"ping\"}\n\n"
-        }
-    }
-
-    /// A JSON error body as the final event of a stream.
-    static func errorEvent(_ body: ByteBuffer, dialect: Dialect) -> ByteBuffer {
-        let json = String(buffer: body)
-        switch dialect {
-        case .openAIChat: return ByteBuffer(string: "data: \(json)\n\n")
-        case .anthropicMessages: return ByteBuffer(string: "event: error\ndata: \(json)\n\n")
         }
     }
 }

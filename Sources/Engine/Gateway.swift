@@ -57,6 +57,11 @@ public final class Gateway: Sendable {
     /// Models already warned about, so the log says it once per model.
     let unpricedModels = Mutex<Set<String>>([])
 
+    /// Counters admins watch: requests for unpriced models, money charged past holds.
+    public var stats: GatewayStats {
+        GatewayStats(unpricedRequests: unpricedRequests, overrunUsd: Money(picos: limiter.overrunPicos).dollarsString)
+    }
+
     /// How many requests were served for models the price table does not know.
     public var unpricedRequests: Int { unpriced.load(ordering: .relaxed) }
 
@@ -245,4 +250,12 @@ enum ByteCount {
     static func describe(_ bytes: Int) -> String {
         bytes >= 1 << 20 && bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
+}
+
+/// Gateway-wide counters for admins.
+public struct GatewayStats: Sendable, Encodable {
+    /// Requests served for models without a price (recorded at zero cost).
+    public var unpricedRequests: Int
+    /// Money charged beyond what requests held (estimates too low), in dollars.
+    public var overrunUsd: String
 }

@@ -72,7 +72,7 @@ public struct KeyAdmin: Sendable {
     /// Every key with its usage.
     public func list() async throws -> [KeyView] {
         let records = try await store.listKeys()
-        let baselines = try await store.keyBaselines(dayStart: Self.dayStart(Date()))
+        let baselines = try await store.keyBaselines(now: Date())
         return records.map { view($0, baseline: baselines[$0.id]) }
     }
 
@@ -151,12 +151,8 @@ public struct KeyAdmin: Sendable {
         if let gateway, let entry = gateway.keyEntry(id: record.id) {
             return gateway.limiter.usage(of: entry).balanceRemainingPicos ?? balance
         }
-        let spent = try await store.keyBaselines(dayStart: Self.dayStart(Date()))[record.id]?.spentPicos ?? 0
+        let spent = try await store.keyBaselines(now: Date())[record.id]?.spentPicos ?? 0
         return balance - spent
-    }
-
-    static func dayStart(_ date: Date) -> Date {
-        Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
     }
 
     private func view(_ record: KeyRecord, baseline: KeyBaseline?) -> KeyView {
@@ -209,7 +205,7 @@ public struct KeyStats: Sendable, Encodable {
 extension KeyStats {
     /// The series for the last `days` UTC days.
     static func load(name: String, subject: LedgerSubject, days: Int, store: any GatewayStore) async throws -> KeyStats {
-        let since = KeyAdmin.dayStart(Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
+        let since = Periods.dayStart(of: Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
         let series = try await store.dailyStats(of: subject, since: since)
         return KeyStats(
             name: name, requests: series.reduce(0) { $0 + $1.requests }, tokens: series.reduce(0) { $0 + $1.tokens },

@@ -49,13 +49,8 @@ public struct PartyAdmin: Sendable {
         return try await store.listUsers().map { user in
             let owner = Owner(user: user, group: user.group.flatMap { groups[$0] })
             let spent = baselines[user.name]?.spentPicos ?? 0
-            var remaining: Int64?
-            if let gateway, gateway.snapshots.snapshot.users[user.name] != nil {
-                remaining = gateway.limiter.remaining(of: owner)
-            } else if let baseline = baselines[user.name] ?? Optional(UserBaseline(spentPicos: 0, periodStarts: Periods.starts(of: Date()), dayPicos: 0, weekPicos: 0, monthPicos: 0)) {
-                var state = UserStateView(baseline: baseline)
-                remaining = state.remaining(owner)
-            }
+            let remaining = gateway.map { $0.limiter.remaining(of: owner) }
+                ?? UserBaseline.remaining(baselines[user.name], owner: owner, now: Date())
             return UserView(
                 name: user.name, group: user.group, description: user.description,
                 balanceUsd: user.balancePicos.map { Money(picos: $0).dollarsString },

@@ -37,6 +37,9 @@ enum RetryAfter {
         return max(1, Int(whole) + (attos > 0 ? 1 : 0))
     }
 
+    /// Whole seconds from `now` until `date`, for a client's `Retry-After` (at least 1).
+    static func seconds(until date: Date, now: Date) -> Int { seconds(untilDate(date, now: now)) }
+
     private static func untilDate(_ date: Date, now: Date) -> Duration {
         .milliseconds(Int64(max(0, date.timeIntervalSince(now)) * 1000))
     }

@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SwitchboardCore
-import Upstream
 
 /// The admin API under `/admin`, for accounts: list with live state, create,
 /// update, enable, disable, delete, test. Every call needs
@@ -13,15 +12,17 @@ public struct AdminRoutes: Sendable {
     let accounts: AccountAdmin
     let keys: KeyAdmin
     let parties: PartyAdmin
-    let transport: UpstreamTransport
+    let gateway: Gateway
     let token: String?
 
     /// Creates the routes; `token` nil turns the admin API off.
-    public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, transport: UpstreamTransport, token: String?) {
+    public init(
+        accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, gateway: Gateway, token: String?
+    ) {
+        self.gateway = gateway
         self.accounts = accounts
         self.keys = keys
         self.parties = parties
-        self.transport = transport
         self.token = token
     }
 
@@ -68,12 +69,12 @@ public struct AdminRoutes: Sendable {
             await guarded(request) { try Self.json(await accounts.setEnabled(try Self.name(context), false)) }
         }
         group.post("/accounts/:name/test") { request, context in
-            await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: transport)) }
+            await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: gateway.transport)) }
         }
         registerKeys(on: group)
         registerParties(on: group)
         group.get("/stats") { request, _ in
-            await guarded(request) { try Self.json(await accounts.gatewayStats()) }
+            await guarded(request) { try Self.json(gateway.stats) }
         }
     }
 

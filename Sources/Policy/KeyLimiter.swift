@@ -236,10 +236,10 @@ public struct KeyBaseline: Sendable, Equatable {
     public var tokens: Int64
     /// Today's cost (UTC) so far.
     public var todayPicos: Int64
-    /// The UTC day `todayPicos` belongs to (days since 1970).
-    public var day: Int
+    /// The start of the UTC day `todayPicos` belongs to.
+    public var day: Date
 
-    public init(spentPicos: Int64, tokens: Int64, todayPicos: Int64, day: Int) {
+    public init(spentPicos: Int64, tokens: Int64, todayPicos: Int64, day: Date) {
         self.spentPicos = spentPicos
         self.tokens = tokens
         self.todayPicos = todayPicos

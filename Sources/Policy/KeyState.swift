@@ -13,7 +13,8 @@ struct KeyState: Sendable {
     var heldTokens: Int64 = 0
     var spentPicos: Int64
     var tokens: Int64
-    var day: Int
+    /// The UTC day `dayPicos` counts.
+    var day: Date
     var dayPicos: Int64
 
     struct Waiter: Sendable {
@@ -26,19 +27,22 @@ struct KeyState: Sendable {
     init(baseline: KeyBaseline?) {
         spentPicos = baseline?.spentPicos ?? 0
         tokens = baseline?.tokens ?? 0
-        day = baseline?.day ?? 0
+        day = baseline?.day ?? .distantPast
         dayPicos = baseline?.todayPicos ?? 0
     }
 
-    static func utcDay(_ date: Date) -> Int { Int((date.timeIntervalSince1970 / 86400).rounded(.down)) }
-
-    /// Drops what left the window, and rolls the day over.
-    mutating func advance(_ policy: KeyPolicy, now: Date) {
-        let today = Self.utcDay(now)
+    /// Starts a new day's count when `now` is past the current one.
+    mutating func rollDay(_ now: Date) {
+        let today = Periods.dayStart(of: now)
         if today != day {
             day = today
             dayPicos = 0
         }
+    }
+
+    /// Drops what left the window, and rolls the day over.
+    mutating func advance(_ policy: KeyPolicy, now: Date) {
+        rollDay(now)
         let window = policy.rateLimit?.window ?? 0
         let start = now.addingTimeInterval(-window)
         if let first = requestTimes.firstIndex(where: { $0 > start }) { requestTimes.removeFirst(first) } else { requestTimes = [] }
@@ -83,11 +87,7 @@ struct KeyState: Sendable {
         heldTokens -= demand.holdTokens
         spentPicos += cost
         tokens += used
-        let today = Self.utcDay(now)
-        if today != day {
-            day = today
-            dayPicos = 0
-        }
+        rollDay(now)
         dayPicos += cost
         if used > 0 || cost > 0 { windowUsage.append((now, used, cost)) }
     }

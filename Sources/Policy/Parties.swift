@@ -76,10 +76,16 @@ public enum Periods {
         return calendar
     }
 
+    /// The start of the UTC day holding `date`: plain arithmetic, cheap enough
+    /// for every admission.
+    public static func dayStart(of date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86400).rounded(.down) * 86400)
+    }
+
     /// The start of the UTC day, week and month holding `date`.
     public static func starts(of date: Date) -> (day: Date, week: Date, month: Date) {
         let calendar = utc
-        let day = calendar.startOfDay(for: date)
+        let day = dayStart(of: date)
         let week = calendar.dateInterval(of: .weekOfYear, for: date)?.start ?? day
         let month = calendar.dateInterval(of: .month, for: date)?.start ?? day
         return (day, week, month)

@@ -19,8 +19,10 @@ struct UserState: Sendable {
         monthPicos = baseline.map { $0.periodStarts.month == starts.month ? $0.monthPicos : 0 } ?? 0
     }
 
-    /// Starts new periods when `now` left the current ones.
+    /// Starts new periods when `now` left the current ones (weeks and months
+    /// only change with a day, so the calendar is consulted once a day).
     mutating func advance(_ now: Date) {
+        guard Periods.dayStart(of: now) != periodStarts.day else { return }
         let starts = Periods.starts(of: now)
         if starts.day != periodStarts.day { dayPicos = 0 }
         if starts.week != periodStarts.week { weekPicos = 0 }
@@ -84,12 +86,10 @@ public struct UserBaseline: Sendable, Equatable {
     }
 }
 
-/// A user's budgets read from ledger totals, outside the server (the CLI).
-public struct UserStateView: Sendable {
-    private var state: UserState
-
-    public init(baseline: UserBaseline) { state = UserState(baseline: baseline, now: Date()) }
-
-    /// What the tightest budget still covers; nil when none is set.
-    public mutating func remaining(_ owner: Owner) -> Int64? { state.remaining(owner) }
+extension UserBaseline {
+    /// What the tightest of the owner's budgets still covers after this spending
+    /// (outside the server, from ledger totals); nil when none is set.
+    public static func remaining(_ baseline: UserBaseline?, owner: Owner, now: Date) -> Int64? {
+        UserState(baseline: baseline, now: now).remaining(owner)
+    }
 }

@@ -19,9 +19,9 @@ public protocol GatewayStore: Sendable {
     func upsertKey(_ key: KeyInput) async throws -> KeyRecord
     /// Every key, oldest first.
     func listKeys() async throws -> [KeyRecord]
-    /// What each key spent before now, from the ledger (lifetime cost and tokens,
-    /// and cost since `dayStart`).
-    func keyBaselines(dayStart: Date) async throws -> [Int64: KeyBaseline]
+    /// What each key spent before `now`, from the ledger (lifetime cost and
+    /// tokens, and cost in the current UTC day).
+    func keyBaselines(now: Date) async throws -> [Int64: KeyBaseline]
     /// Replaces a key's policy and enabled flag (keeping the stored balance when
     /// `keepStoredBalance`); nil when there is no such key.
     func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?, keepStoredBalance: Bool) async throws -> KeyRecord?

@@ -138,8 +138,8 @@ extension SQLiteStore {
         return (try? decoder.decode(KeyPolicy.self, from: Data(text.utf8))) ?? KeyPolicy()
     }
 
-    public func keyBaselines(dayStart: Date) async throws -> [Int64: KeyBaseline] {
-        let day = Int((dayStart.timeIntervalSince1970 / 86400).rounded(.down))
+    public func keyBaselines(now: Date) async throws -> [Int64: KeyBaseline] {
+        let dayStart = Periods.dayStart(of: now)
         let rows = try await query(
             """
             SELECT key_id, SUM(cost_picos) AS spent,
@@ -151,7 +151,7 @@ extension SQLiteStore {
         for row in rows {
             guard let id = row.int("key_id") else { continue }
             baselines[id] = KeyBaseline(
-                spentPicos: row.int("spent") ?? 0, tokens: row.int("tokens") ?? 0, todayPicos: row.int("today") ?? 0, day: day)
+                spentPicos: row.int("spent") ?? 0, tokens: row.int("tokens") ?? 0, todayPicos: row.int("today") ?? 0, day: dayStart)
         }
         return baselines
     }

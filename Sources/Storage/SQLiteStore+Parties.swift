@@ -17,10 +17,14 @@ extension SQLiteStore {
             let binds: [SQLiteData] = [user.group.sqlite, user.balancePicos.sqlite, user.description.sqlite]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
-                let balance = setBalance ? "?" : "balance_picos + 0 * COALESCE(?, 0)"
-                _ = try await execute(
-                    "UPDATE users SET group_name = ?, balance_picos = \(balance), description = ? WHERE id = ?",
-                    binds + [.integer(Int(id))])
+                if setBalance {
+                    _ = try await execute(
+                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ? WHERE id = ?", binds + [.integer(Int(id))])
+                } else {
+                    _ = try await execute(
+                        "UPDATE users SET group_name = ?, description = ? WHERE id = ?",
+                        [user.group.sqlite, user.description.sqlite, .integer(Int(id))])
+                }
             } else {
                 _ = try await execute(
                     "INSERT INTO users (group_name, balance_picos, description, name, created_at) VALUES (?, ?, ?, ?, ?)",

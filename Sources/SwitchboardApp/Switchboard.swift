@@ -70,11 +70,10 @@ public struct Switchboard: Sendable {
                 refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval),
             logger: logger)
         // What keys spent before this start counts against their budgets.
-        let dayStart = Date(timeIntervalSince1970: (clock.now().timeIntervalSince1970 / 86400).rounded(.down) * 86400)
         let userIDs = holder.snapshot.users.mapValues(\.id)
         let userBaselines = try await context.store.userBaselines(now: clock.now())
         gateway.limiter.restore(
-            try await context.store.keyBaselines(dayStart: dayStart),
+            try await context.store.keyBaselines(now: clock.now()),
             users: Dictionary(userBaselines.compactMap { name, baseline in userIDs[name].map { ($0, baseline) } }) { a, _ in a })
         // Health marks and cooldowns carry over from the last run.
         if let saved = try? await context.store.accountStatuses() {
@@ -87,8 +86,8 @@ public struct Switchboard: Sendable {
             admin: AdminRoutes(
                 accounts: accountAdmin,
                 keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
-                parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher),
-                transport: transport, token: config.adminToken))
+                parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher), gateway: gateway,
+                token: config.adminToken))
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.

@@ -51,7 +51,7 @@ import Testing
 
     @Test func lifetimeTokensCountWhatWasSpentBeforeARestart() async {
         let limiter = KeyLimiter(clock: clock)
-        limiter.restore([1: KeyBaseline(spentPicos: 0, tokens: 990, todayPicos: 0, day: 0)])
+        limiter.restore([1: KeyBaseline(spentPicos: 0, tokens: 990, todayPicos: 0, day: .distantPast)])
         let key = key { $0.tokenLimit = 1000 }
         guard case .refused(.quotaExhausted("token_limit")) = await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 11)) else {
             Issue.record("expected the token limit")
