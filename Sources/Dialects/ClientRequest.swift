@@ -25,16 +25,25 @@ public struct ClientRequest: Sendable {
     /// Whether this is Claude Code's warmup request: one user message saying "Warmup".
     public var isWarmup = false
 
-    /// Where the model string sits in `body`.
-    var modelRange: Range<Int>
+    /// Whether the body gives the model its own instructions (Responses
+    /// `instructions`), so an account's default ones are not added.
+    public var hasInstructions = false
+
+    /// Where the model string sits in `body` (nil when the model is in the path).
+    var modelRange: Range<Int>?
+    /// Where default instructions would go: the null they replace, or an insertion point.
+    var instructionsRange: Range<Int>?
     /// The splice that makes an OpenAI stream report usage, if one is needed.
     var usageEdit: BodyEdit?
 
     /// The largest `max_tokens` accepted; no model comes near it.
     public static let maxTokensLimit: Int64 = 10_000_000
 
-    /// Validates a body and reads the fields the gateway needs.
-    public static func inspect(_ body: ByteBuffer, dialect: Dialect) throws(GatewayError) -> ClientRequest {
+    /// Validates a body and reads the fields the gateway needs. Gemini names the
+    /// model in the path (`pathModel`) and streams by route (`pathStream`).
+    public static func inspect(
+        _ body: ByteBuffer, dialect: Dialect, pathModel: String? = nil, pathStream: Bool = false
+    ) throws(GatewayError) -> ClientRequest {
         let result: Result<ClientRequest, GatewayError> = body.withUnsafeReadableBytes { bytes in
             let reader = JSONReader(bytes)
             let root: JSONSpan
@@ -48,11 +57,25 @@ public struct ClientRequest: Sendable {
             }
             let members = reader.members(of: root)
             func last(_ name: String) -> JSONSpan? { members.last { $0.name == name }?.value }
-            guard let modelSpan = last("model"), let model = reader.string(modelSpan), !model.isEmpty else {
-                return .failure(GatewayError(.missingModel, param: "model"))
+            let model: String
+            var modelRange: Range<Int>?
+            if dialect == .gemini {
+                guard let pathModel, !pathModel.isEmpty else { return .failure(GatewayError(.missingModel, param: "model")) }
+                model = pathModel
+            } else {
+                guard let modelSpan = last("model"), let named = reader.string(modelSpan), !named.isEmpty else {
+                    return .failure(GatewayError(.missingModel, param: "model"))
+                }
+                model = named
+                modelRange = modelSpan.start..<modelSpan.end
             }
-            let stream = last("stream").flatMap(reader.bool) ?? false
-            let maxTokensSpan = last("max_tokens") ?? last("max_completion_tokens")
+            let stream = dialect == .gemini ? pathStream : last("stream").flatMap(reader.bool) ?? false
+            let maxTokensSpan: JSONSpan?
+            switch dialect {
+            case .openAIChat, .anthropicMessages: maxTokensSpan = last("max_tokens") ?? last("max_completion_tokens")
+            case .openAIResponses: maxTokensSpan = last("max_output_tokens")
+            case .gemini: maxTokensSpan = reader.value(at: ["generationConfig", "maxOutputTokens"], in: root)
+            }
             let maxTokens = maxTokensSpan.flatMap(reader.int64)
             if let span = maxTokensSpan, span.kind != .null {
                 // Budgets hold max_tokens at the output price: it must be a sane positive count.
@@ -72,21 +95,36 @@ public struct ClientRequest: Sendable {
             var request = ClientRequest(
                 dialect: dialect, body: body, model: model, stream: stream,
                 clientWantsUsage: wantsUsage, maxTokens: maxTokens, sessionHint: session,
-                modelRange: modelSpan.start..<modelSpan.end, usageEdit: usageEdit)
+                modelRange: modelRange, usageEdit: usageEdit)
             request.isWarmup = dialect == .anthropicMessages && LocalAnswer.isWarmup(reader: reader, root: root)
+            if dialect == .openAIResponses {
+                if let problem = ResponsesInput.unpairedToolOutput(reader: reader, root: root) { return .failure(problem) }
+                let instructions = last("instructions")
+                request.hasInstructions = instructions.map { $0.kind != .null && reader.string($0) != "" } ?? false
+                if let instructions, instructions.kind == .null {
+                    request.instructionsRange = instructions.start..<instructions.end
+                } else if instructions == nil {
+                    request.instructionsRange = (root.end - 1)..<(root.end - 1)
+                }
+            }
             return .success(request)
         }
         return try result.get()
     }
 
-    /// The body to send upstream: the model renamed where the account maps it, and
-    /// OpenAI streams asked to report usage, which billing needs.
-    public func upstreamBody(model upstreamModel: String) -> ByteBuffer {
+    /// The body to send upstream: the model renamed where the account maps it,
+    /// OpenAI streams asked to report usage, which billing needs, and an
+    /// account's default Responses instructions where the request has none.
+    public func upstreamBody(model upstreamModel: String, defaultInstructions: String? = nil) -> ByteBuffer {
         var edits: [BodyEdit] = []
-        if upstreamModel != model {
+        if upstreamModel != model, let modelRange {
             edits.append(BodyEdit(range: modelRange, replacement: jsonStringLiteral(upstreamModel)))
         }
         if let usageEdit { edits.append(usageEdit) }
+        if let defaultInstructions, let range = instructionsRange {
+            let value = jsonStringLiteral(defaultInstructions)
+            edits.append(BodyEdit(range: range, replacement: range.isEmpty ? #","instructions":"# + value : value))
+        }
         return BodyEdit.apply(edits, to: body)
     }
 

@@ -17,20 +17,57 @@ public enum ErrorBody {
     /// An error body already in the dialect's JSON shape, framed as the stream's final event.
     public static func streamEvent(json body: String, dialect: Dialect) -> ByteBuffer {
         switch dialect {
-        case .openAIChat: return ByteBuffer(string: "data: \(body)\n\n")
+        case .openAIChat, .gemini: return ByteBuffer(string: "data: \(body)\n\n")
         case .anthropicMessages: return ByteBuffer(string: "event: error\ndata: \(body)\n\n")
+        case .openAIResponses: return ByteBuffer(string: "event: response.failed\ndata: \(responseFailed(errorJSON: body))\n\n")
         }
+    }
+
+    /// A Responses `response.failed` event carrying an OpenAI-shaped error body's
+    /// code and message.
+    static func responseFailed(errorJSON body: String) -> String {
+        var text = body
+        let (code, message) = text.withUTF8 { bytes -> (String, String) in
+            let reader = JSONReader(UnsafeRawBufferPointer(bytes))
+            guard let root = try? reader.validateDocument(), let error = reader.member("error", of: root) else {
+                return ("server_error", "The upstream stream failed.")
+            }
+            func field(_ name: String) -> String? { reader.member(name, of: error).flatMap(reader.string) }
+            return (field("code") ?? field("type") ?? field("status") ?? "server_error", field("message") ?? "The upstream stream failed.")
+        }
+        let response = #"{"id":"resp_failed","object":"response","created_at":0,"status":"failed","#
+            + #""error":{"code":\#(jsonStringLiteral(code)),"message":\#(jsonStringLiteral(message))},"#
+            + #""incomplete_details":null,"output":[],"usage":null}"#
+        return #"{"type":"response.failed","sequence_number":0,"response":\#(response)}"#
     }
 
     static func jsonText(_ error: GatewayError, dialect: Dialect, requestID: String) -> String {
         let message = jsonStringLiteral(error.message)
         switch dialect {
-        case .openAIChat:
+        case .openAIChat, .openAIResponses:
             let param = error.param.map(jsonStringLiteral) ?? "null"
             let type = error.code == .insufficientQuota ? "insufficient_quota" : openAIType(error.status(in: dialect))
             return #"{"error":{"message":\#(message),"type":"\#(type)","param":\#(param),"code":"\#(error.code.rawValue)"}}"#
         case .anthropicMessages:
             return #"{"type":"error","error":{"type":"\#(anthropicType(error.status(in: dialect)))","message":\#(message)}}"#
+        case .gemini:
+            let status = error.status(in: dialect)
+            return #"{"error":{"code":\#(status),"message":\#(message),"status":"\#(geminiStatus(status))"}}"#
+        }
+    }
+
+    /// Google's canonical status name for an HTTP status.
+    static func geminiStatus(_ status: Int) -> String {
+        switch status {
+        case 401: return "UNAUTHENTICATED"
+        case 403: return "PERMISSION_DENIED"
+        case 404: return "NOT_FOUND"
+        case 429: return "RESOURCE_EXHAUSTED"
+        case 400..<500: return "INVALID_ARGUMENT"
+        case 501: return "UNIMPLEMENTED"
+        case 503, 529: return "UNAVAILABLE"
+        case 504: return "DEADLINE_EXCEEDED"
+        default: return "INTERNAL"
         }
     }
 

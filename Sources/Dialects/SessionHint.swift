@@ -8,7 +8,9 @@ enum SessionHint {
     /// `user_…_account_…_session_<uuid>`, or a JSON object with `session_id`).
     static func explicit(reader: JSONReader, root: JSONSpan, dialect: Dialect) -> String? {
         switch dialect {
-        case .openAIChat:
+        case .gemini:
+            return nil
+        case .openAIChat, .openAIResponses:
             return reader.member("prompt_cache_key", of: root).flatMap(reader.string).flatMap { $0.isEmpty ? nil : "pck:" + $0 }
         case .anthropicMessages:
             guard let userID = reader.value(at: ["metadata", "user_id"], in: root).flatMap(reader.string) else { return nil }
@@ -33,15 +35,29 @@ enum SessionHint {
     /// A fingerprint of the conversation's start (system prompt and first user
     /// message, as sent), which stays the same across its turns.
     static func fingerprint(reader: JSONReader, root: JSONSpan, dialect: Dialect, bytes: UnsafeRawBufferPointer) -> String? {
-        guard let messages = reader.member("messages", of: root), messages.kind == .array else { return nil }
+        // Where each dialect keeps the turns, and its system prompt outside them.
+        let (turns, system): (String, String?)
+        switch dialect {
+        case .openAIChat: (turns, system) = ("messages", nil)
+        case .anthropicMessages: (turns, system) = ("messages", "system")
+        case .openAIResponses: (turns, system) = ("input", "instructions")
+        case .gemini: (turns, system) = ("contents", "systemInstruction")
+        }
         var hash = FNV1a()
         var found = false
-        if dialect == .anthropicMessages, let system = reader.member("system", of: root) {
-            hash.add(bytes, system)
+        if let system, let span = reader.member(system, of: root) {
+            hash.add(bytes, span)
         }
+        guard let messages = reader.member(turns, of: root) else { return nil }
+        if messages.kind == .string {  // a Responses input given as one string
+            hash.add(bytes, messages)
+            return "fp:" + String(hash.value, radix: 16)
+        }
+        guard messages.kind == .array else { return nil }
         for message in reader.elements(of: messages) where message.kind == .object {
-            guard let role = reader.member("role", of: message).flatMap(reader.string) else { continue }
-            if dialect == .openAIChat, role == "system" || role == "developer" {
+            // Gemini's single-turn contents may leave the role out: it is the user's.
+            guard let role = reader.member("role", of: message).flatMap(reader.string) ?? (dialect == .gemini ? "user" : nil) else { continue }
+            if dialect.isOpenAI, role == "system" || role == "developer" {
                 hash.add(bytes, message)
             } else if role == "user" {
                 hash.add(bytes, message)

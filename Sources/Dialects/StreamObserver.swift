@@ -30,6 +30,8 @@ public func makeStreamObserver(for request: ClientRequest) -> any StreamObserver
     switch request.dialect {
     case .openAIChat: return OpenAIChatStreamObserver(clientWantsUsage: request.clientWantsUsage)
     case .anthropicMessages: return AnthropicStreamObserver()
+    case .openAIResponses: return ResponsesStreamObserver()
+    case .gemini: return GeminiStreamObserver()
     }
 }
 

@@ -18,6 +18,31 @@ public enum UsageReader {
             reasoning: int("completion_tokens_details", "reasoning_tokens"))
     }
 
+    /// OpenAI Responses usage: `input_tokens` includes cached tokens, `output_tokens`
+    /// includes reasoning.
+    public static func openAIResponses(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
+        guard usage.kind == .object else { return nil }
+        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap(reader.int64) ?? 0 }
+        let input = int("input_tokens")
+        let cached = int("input_tokens_details", "cached_tokens")
+        return TokenUsage(
+            inputUncached: max(0, input - cached), cacheRead: cached,
+            output: int("output_tokens"), reasoning: int("output_tokens_details", "reasoning_tokens"))
+    }
+
+    /// Gemini `usageMetadata`: `promptTokenCount` includes cached content; tool-use
+    /// prompt tokens are extra input and thoughts extra output.
+    public static func gemini(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
+        guard usage.kind == .object else { return nil }
+        func int(_ name: String) -> Int64 { reader.member(name, of: usage).flatMap(reader.int64) ?? 0 }
+        let prompt = int("promptTokenCount") + int("toolUsePromptTokenCount")
+        let cached = int("cachedContentTokenCount")
+        let thoughts = int("thoughtsTokenCount")
+        return TokenUsage(
+            inputUncached: max(0, prompt - cached), cacheRead: cached,
+            output: int("candidatesTokenCount") + thoughts, reasoning: thoughts)
+    }
+
     /// Anthropic usage as reported, with every field optional: stream events report
     /// parts, and a later event's fields replace an earlier one's.
     public struct AnthropicParts: Sendable, Equatable {
@@ -73,9 +98,13 @@ public enum UsageReader {
     /// Usage from a complete (non-streamed) response body in the given dialect.
     public static func fromResponseBody(_ bytes: UnsafeRawBufferPointer, dialect: Dialect) -> TokenUsage? {
         let reader = JSONReader(bytes)
-        guard let root = try? reader.validateDocument(), let usage = reader.member("usage", of: root) else { return nil }
+        guard let root = try? reader.validateDocument(),
+            let usage = reader.member(dialect == .gemini ? "usageMetadata" : "usage", of: root)
+        else { return nil }
         switch dialect {
         case .openAIChat: return openAIChat(reader, usage: usage)
+        case .openAIResponses: return openAIResponses(reader, usage: usage)
+        case .gemini: return gemini(reader, usage: usage)
         case .anthropicMessages:
             guard usage.kind == .object else { return nil }
             return anthropicParts(reader, usage: usage).usage

@@ -23,6 +23,7 @@ public struct AccountView: Sendable, Encodable {
     public var maxWaiting: Int
     public var waitTimeout: String
     public var interceptWarmup: Bool
+    public var defaultInstructions: String?
     /// `ok`, or why the secret does not open under the current master key.
     public var secret: String
     /// The live state, when known.
@@ -94,7 +95,8 @@ public struct AccountAdmin: Sendable {
             name: settings.name, provider: provider, baseURL: settings.baseURL ?? provider.defaultBaseURL,
             secret: try box.seal(apiKey), models: models, modelMap: settings.modelMap ?? [:], priority: settings.priority ?? 0,
             enabled: settings.enabled ?? true, notes: settings.notes ?? "", source: source,
-            limits: settings.apply(to: AccountLimits()), interceptWarmup: settings.interceptWarmup ?? false)
+            limits: settings.apply(to: AccountLimits()), interceptWarmup: settings.interceptWarmup ?? false,
+            defaultInstructions: settings.defaultInstructions ?? nil)
         _ = try await store.upsertAccount(input)
         return try await changed(settings.name)
     }
@@ -107,7 +109,8 @@ public struct AccountAdmin: Sendable {
             secret: try settings.apiKey.map { try box.seal($0) } ?? existing.secret, models: settings.models ?? existing.models,
             modelMap: settings.modelMap ?? existing.modelMap, priority: settings.priority ?? existing.priority,
             enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
-            limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup)
+            limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
+            defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions)
         _ = try await store.upsertAccount(input)
         if let enabled = settings.enabled, enabled != existing.enabled {
             return try await setEnabled(settings.name, enabled)
@@ -168,6 +171,7 @@ public struct AccountAdmin: Sendable {
             modelMap: record.modelMap, priority: record.priority, enabled: record.enabled, notes: record.notes,
             source: record.source, createdAt: record.createdAt, maxRpm: record.limits.maxRPM, maxTpm: record.limits.maxTPM,
             maxConcurrency: record.limits.maxConcurrency, maxWaiting: record.limits.maxWaiting,
-            waitTimeout: DurationSyntax.format(record.limits.waitTimeout), interceptWarmup: record.interceptWarmup, secret: secretState, live: live?.0, liveAt: live?.1)
+            waitTimeout: DurationSyntax.format(record.limits.waitTimeout), interceptWarmup: record.interceptWarmup,
+            defaultInstructions: record.defaultInstructions, secret: secretState, live: live?.0, liveAt: live?.1)
     }
 }

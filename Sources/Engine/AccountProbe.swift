@@ -42,14 +42,20 @@ public enum AccountProbe {
                 provider: account.provider, baseURL: account.baseURL, secret: secret, operation: .listModels,
                 body: ByteBuffer(), forwardedHeaders: [])
         case .minimalRequest:
-            let model = jsonStringLiteral(account.upstreamModel(for: account.models.first ?? ""))
-            let anthropic = account.provider.nativeDialect == .anthropicMessages
-            let body = anthropic
-                ? #"{"model":\#(model),"max_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#
-                : #"{"model":\#(model),"max_completion_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#
+            let upstreamModel = account.upstreamModel(for: account.models.first ?? "")
+            let model = jsonStringLiteral(upstreamModel)
+            let (operation, body): (UpstreamRequest.Operation, String)
+            switch account.provider {
+            case .anthropic:
+                (operation, body) = (.anthropicMessages, #"{"model":\#(model),"max_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#)
+            case .openai:
+                (operation, body) = (.openAIChat, #"{"model":\#(model),"max_completion_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#)
+            case .gemini:
+                (operation, body) = (.geminiGenerate, #"{"contents":[{"role":"user","parts":[{"text":"ping"}]}],"generationConfig":{"maxOutputTokens":16}}"#)
+            }
             request = UpstreamRequest(
                 provider: account.provider, baseURL: account.baseURL, secret: secret,
-                operation: anthropic ? .anthropicMessages : .openAIChat, body: ByteBuffer(string: body), forwardedHeaders: [])
+                operation: operation, model: upstreamModel, body: ByteBuffer(string: body), forwardedHeaders: [])
         }
         let started = ContinuousClock.now
         func elapsed() -> Int64 { Settlement.milliseconds(started.duration(to: .now)) }

@@ -21,6 +21,8 @@ public struct AccountSettings: Sendable, Equatable {
     public var maxWaiting: Int?
     public var waitTimeout: Duration?
     public var interceptWarmup: Bool?
+    /// Responses instructions for requests without any; `.some(nil)` removes them.
+    public var defaultInstructions: String??
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
@@ -29,6 +31,7 @@ public struct AccountSettings: Sendable, Equatable {
     public static let fields = [
         "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
         "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
+        "default_instructions",
     ]
 
     /// Reads settings from a parsed JSON object, refusing unknown fields and wrong types.
@@ -77,6 +80,12 @@ public struct AccountSettings: Sendable, Equatable {
                 strings[source] = target
             }
             modelMap = strings
+        }
+        switch json["default_instructions"] {
+        case nil: break
+        case .null?: defaultInstructions = .some(nil)
+        case .string(let text)?: defaultInstructions = text.isEmpty ? .some(nil) : text
+        default: throw AdminError(.invalid, "default_instructions must be a string or null")
         }
         switch json["intercept_warmup"] {
         case nil: break

@@ -107,7 +107,9 @@ extension Gateway {
         var headers: [(String, String)] = []
         func add(_ kind: String, limit: Int64, remaining: Int64) {
             switch dialect {
-            case .openAIChat:
+            case .gemini:
+                break  // Gemini has no rate-limit headers of its own
+            case .openAIChat, .openAIResponses:
                 headers += [
                     ("x-ratelimit-limit-\(kind)", String(limit)), ("x-ratelimit-remaining-\(kind)", String(max(0, remaining))),
                     ("x-ratelimit-reset-\(kind)", "\(usage.windowResetSeconds)s"),

@@ -6,7 +6,7 @@ import SwitchboardCore
 import Upstream
 
 extension Gateway {
-    /// `POST /v1/messages/count_tokens`: the key must be valid, allowed the model
+    /// `POST /v1/messages/count_tokens` and Gemini's `:countTokens`: the key must be valid, allowed the model
     /// and not out of budget; no key slot is taken and no ledger row is written
     /// (counting costs nothing upstream). Accounts are chosen and failed over as
     /// for a generation, so cooldowns and health apply.
@@ -16,7 +16,7 @@ extension Gateway {
         guard let key = authenticate(request.credential) else { return refuse(GatewayError(.unauthorized)) }
         let client: ClientRequest
         do {
-            client = try ClientRequest.inspect(try await readBody(request.body), dialect: dialect)
+            client = try request.inspect(try await readBody(request.body))
         } catch {
             return refuse(error)
         }
@@ -37,8 +37,8 @@ extension Gateway {
             tried.insert(lease.account.id)
             let account = lease.account
             let outbound = UpstreamRequest(
-                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: .anthropicCountTokens,
-                body: client.upstreamBody(model: account.upstreamModel(for: client.model)), forwardedHeaders: forwarded)
+                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: request.operation,
+                model: account.upstreamModel(for: client.model), body: client.upstreamBody(model: account.upstreamModel(for: client.model)), forwardedHeaders: forwarded)
             do {
                 let response = try await transport.send(outbound)
                 let body = try await response.body.collect(upTo: configuration.maxErrorBodyBytes)

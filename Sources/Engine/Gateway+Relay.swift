@@ -91,10 +91,13 @@ extension Gateway {
                 $0.attempts = attempts
                 $0.route = routeText
             }
+            // Default instructions never reach Codex: it brings its own, and an extra
+            // prompt would change its behaviour.
+            let instructions = client.hasInstructions || request.isCodex ? nil : account.defaultInstructions
             let outbound = UpstreamRequest(
                 provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
-                operation: request.operation,
-                body: client.upstreamBody(model: upstreamModel), forwardedHeaders: forwarded)
+                operation: request.operation, model: upstreamModel,
+                body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions), forwardedHeaders: forwarded)
             let context = RelayContext(
                 client: client, request: request, lease: lease, upstreamModel: upstreamModel, settlement: settlement)
             switch await attempt(outbound, context: context) {

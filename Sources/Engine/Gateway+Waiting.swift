@@ -16,10 +16,9 @@ extension Gateway {
     /// admitted, the upstream stream follows in the same response; a refusal or
     /// an upstream failure becomes the stream's error event.
     func waitingStream(
-        _ key: KeyEntry, demand: KeyDemand, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry],
+        keepalive: String, _ key: KeyEntry, demand: KeyDemand, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry],
         settlement: Settlement
     ) -> GatewayResponse {
-        let keepalive = Self.keepalive(request.dialect)
         let interval = configuration.keepaliveInterval
         let producer: StreamProducer = { write in
             let decision: Result<Admitted, GatewayError>? = await withTaskGroup(of: WaitEvent.self) { group in
@@ -74,11 +73,13 @@ extension Gateway {
             body: .stream(producer))
     }
 
-    /// A keepalive each SDK ignores: an SSE comment for OpenAI, a `ping` event for Anthropic.
-    static func keepalive(_ dialect: Dialect) -> String {
+    /// A keepalive each SDK ignores: an SSE comment for OpenAI's streams, a
+    /// `ping` event for Anthropic; none for Gemini, whose SDK fails on comments.
+    static func keepalive(_ dialect: Dialect) -> String? {
         switch dialect {
-        case .openAIChat: return ": keepalive\n\n"
+        case .openAIChat, .openAIResponses: return ": keepalive\n\n"
         case .anthropicMessages: return "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+        case .gemini: return nil
         }
     }
 }

@@ -110,7 +110,7 @@ public final class Gateway: Sendable {
         }
         let client: ClientRequest
         do {
-            client = try ClientRequest.inspect(try await readBody(request.body), dialect: request.dialect)
+            client = try request.inspect(try await readBody(request.body))
         } catch {
             return fail(error, request: request, settlement: settlement, outcome: "client_error")
         }
@@ -143,9 +143,10 @@ public final class Gateway: Sendable {
             switch admitNow(key, client: client, request: request, accounts: accounts, settlement: settlement) {
             case .refused(let error):
                 return fail(error, request: request, settlement: settlement, outcome: "refused")
-            case .mustWait(let demand, let usable) where client.stream:
+            case .mustWait(let demand, let usable) where client.stream && Self.keepalive(request.dialect) != nil:
                 // Answer now and keep the stream alive while the request waits.
-                return waitingStream(key, demand: demand, client: client, request: request, accounts: usable, settlement: settlement)
+                return waitingStream(
+                    keepalive: Self.keepalive(request.dialect)!, key, demand: demand, client: client, request: request, accounts: usable, settlement: settlement)
             case .mustWait(let demand, let usable):
                 switch await admitAfterWaiting(key, demand: demand, request: request, accounts: usable, settlement: settlement) {
                 case .failure(let error): return fail(error, request: request, settlement: settlement, outcome: "refused")
@@ -186,15 +187,27 @@ public final class Gateway: Sendable {
         guard let key = authenticate(credential) else {
             return errorResponse(GatewayError(.unauthorized), dialect: dialect, requestID: requestID)
         }
-        let reachable = snapshots.snapshot.accounts.servableModels(dialect: dialect).filter {
-            key.policy.allows(model: $0.model) && key.policy.allows(provider: $0.provider)
+        let body = ModelList.body(modelEntries(for: key, dialect: dialect), shape: ModelList.Shape(dialect))
+        return GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(body))
+    }
+
+    /// One model the key may use (Gemini's `GET /v1beta/models/{model}`), or 404.
+    public func model(_ name: String, credential: String?, dialect: Dialect, requestID: String) -> GatewayResponse {
+        guard let key = authenticate(credential) else {
+            return errorResponse(GatewayError(.unauthorized), dialect: dialect, requestID: requestID)
         }
-        let entries = reachable.map {
-            ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue)
+        guard let entry = modelEntries(for: key, dialect: dialect).first(where: { $0.id == name }) else {
+            return errorResponse(GatewayError(.modelNotFound, param: "model"), dialect: dialect, requestID: requestID)
         }
-        let shape: ModelList.Shape = dialect == .anthropicMessages ? .anthropic : .openAI
         return GatewayResponse(
-            status: 200, headers: [("content-type", "application/json")], body: .full(ModelList.body(entries, shape: shape)))
+            status: 200, headers: [("content-type", "application/json")], body: .full(ModelList.single(entry, shape: ModelList.Shape(dialect))))
+    }
+
+    /// What a key may use from a dialect: servable models its allow-lists admit.
+    func modelEntries(for key: KeyEntry, dialect: Dialect) -> [ModelList.Entry] {
+        snapshots.snapshot.accounts.servableModels(dialect: dialect)
+            .filter { key.policy.allows(model: $0.model) && key.policy.allows(provider: $0.provider) }
+            .map { ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue) }
     }
 
     /// `GET /v1/usage`: the calling key's plan, what remains, and its window.

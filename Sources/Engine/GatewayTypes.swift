@@ -1,3 +1,4 @@
+import Dialects
 import NIOCore
 import SwitchboardCore
 import Upstream
@@ -10,6 +11,8 @@ public struct GatewayRequest: Sendable {
     public var dialect: Dialect
     /// What the route asks of the upstream (chat, messages, embeddings).
     public var operation: UpstreamRequest.Operation
+    /// The model named in the path (Gemini routes), which the body then lacks.
+    public var pathModel: String?
     /// The key the client presented, if any.
     public var credential: String?
     /// Request headers, lowercase names.
@@ -21,12 +24,13 @@ public struct GatewayRequest: Sendable {
 
     /// Creates a request.
     public init(
-        requestID: String, dialect: Dialect, operation: UpstreamRequest.Operation? = nil, credential: String?,
+        requestID: String, dialect: Dialect, operation: UpstreamRequest.Operation? = nil, pathModel: String? = nil, credential: String?,
         headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now
     ) {
         self.requestID = requestID
         self.dialect = dialect
-        self.operation = operation ?? (dialect == .openAIChat ? .openAIChat : .anthropicMessages)
+        self.pathModel = pathModel
+        self.operation = operation ?? Self.generation(dialect)
         self.credential = credential
         self.headers = headers
         self.body = body
@@ -35,6 +39,26 @@ public struct GatewayRequest: Sendable {
 
     /// The first value of a header.
     public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+
+    /// The generation operation of a dialect (Gemini's unary one; its stream is another route).
+    static func generation(_ dialect: Dialect) -> UpstreamRequest.Operation {
+        switch dialect {
+        case .openAIChat: return .openAIChat
+        case .anthropicMessages: return .anthropicMessages
+        case .openAIResponses: return .openAIResponses
+        case .gemini: return .geminiGenerate
+        }
+    }
+
+    /// The body as the engine inspects it: Gemini's model and streaming come from the route.
+    func inspect(_ body: ByteBuffer) throws(GatewayError) -> ClientRequest {
+        try ClientRequest.inspect(body, dialect: dialect, pathModel: pathModel, pathStream: operation == .geminiStream)
+    }
+
+    /// Whether the client is OpenAI's Codex CLI (its `originator` header or User-Agent).
+    var isCodex: Bool {
+        (header("originator") ?? header("user-agent") ?? "").lowercased().hasPrefix("codex")
+    }
 }
 
 /// A request body not read yet: the engine reads it after authentication, so an

@@ -44,6 +44,7 @@ public struct SnapshotLoader: Sendable {
                 models: record.models, modelMap: record.modelMap, priority: record.priority, enabled: record.enabled,
                 unusableReason: reason, limits: record.limits, generation: record.generation)
             entry.interceptWarmup = record.interceptWarmup
+            entry.defaultInstructions = record.defaultInstructions
             return entry
         }
         let users = try await store.listUsers()

@@ -21,7 +21,26 @@ public struct ClientRoutes: Sendable {
             await self.generate(request, context: context, dialect: .anthropicMessages)
         }
         router.post("/v1/messages/count_tokens") { request, context in
-            Self.convert(await gateway.countTokens(self.gatewayRequest(request, context: context, dialect: .anthropicMessages)))
+            Self.convert(await gateway.countTokens(
+                self.gatewayRequest(request, context: context, dialect: .anthropicMessages, operation: .anthropicCountTokens)))
+        }
+        for path in ["/v1/responses", "/openai/v1/responses"] {
+            router.post(RouterPath(path)) { request, context in
+                await self.generate(request, context: context, dialect: .openAIResponses)
+            }
+        }
+        // Gemini: the model and the method share one path segment, `{model}:{method}`.
+        router.post("/v1beta/models/{target}") { request, context in
+            await self.gemini(request, context: context)
+        }
+        router.get("/v1beta/models") { request, context in
+            Self.convert(gateway.models(credential: Self.credential(request), dialect: .gemini, requestID: context.requestID))
+        }
+        router.get("/v1beta/models/{model}") { request, context in
+            let model = context.parameters.get("model") ?? ""
+            return Self.convert(gateway.model(
+                model.hasPrefix("models/") ? String(model.dropFirst(7)) : model, credential: Self.credential(request),
+                dialect: .gemini, requestID: context.requestID))
         }
         router.post("/v1/embeddings") { request, context in
             await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
@@ -40,6 +59,30 @@ public struct ClientRoutes: Sendable {
         router.head("/api/hello") { _, _ in Response(status: .ok) }
     }
 
+    /// A Gemini model call: `generateContent`, `streamGenerateContent` (always
+    /// answered as SSE, as `alt=sse` asks) or `countTokens`.
+    func gemini(_ request: Request, context: GatewayRequestContext) async -> Response {
+        let target = context.parameters.get("target") ?? ""
+        guard let colon = target.lastIndex(of: ":") else {
+            return ErrorRendering.response(GatewayError(.routeNotFound), dialect: .gemini, requestID: context.requestID)
+        }
+        let model = String(target[..<colon])
+        let operation: UpstreamRequest.Operation
+        switch target[target.index(after: colon)...] {
+        case "generateContent": operation = .geminiGenerate
+        case "streamGenerateContent": operation = .geminiStream
+        case "countTokens":
+            return Self.convert(await gateway.countTokens(
+                gatewayRequest(request, context: context, dialect: .gemini, operation: .geminiCountTokens, pathModel: model)))
+        default:
+            return ErrorRendering.response(
+                GatewayError(.routeNotFound, message: "This gateway does not serve that Gemini method."), dialect: .gemini,
+                requestID: context.requestID)
+        }
+        return Self.convert(await gateway.handle(
+            gatewayRequest(request, context: context, dialect: .gemini, operation: operation, pathModel: model)))
+    }
+
     /// Hands a generation request to the engine, which reads the body only once
     /// the key is known to be good.
     func generate(
@@ -50,7 +93,8 @@ public struct ClientRoutes: Sendable {
 
     /// The engine's view of a request: headers it may need, the key, and the body unread.
     func gatewayRequest(
-        _ request: Request, context: GatewayRequestContext, dialect: Dialect, operation: UpstreamRequest.Operation? = nil
+        _ request: Request, context: GatewayRequestContext, dialect: Dialect, operation: UpstreamRequest.Operation? = nil,
+        pathModel: String? = nil
     ) -> GatewayRequest {
         var headers: [(name: String, value: String)] = []
         for (name, text) in HeaderNames.passedToEngine {
@@ -67,11 +111,13 @@ public struct ClientRoutes: Sendable {
             }
         }
         return GatewayRequest(
-            requestID: context.requestID, dialect: dialect, operation: operation, credential: Self.credential(request),
+            requestID: context.requestID, dialect: dialect, operation: operation, pathModel: pathModel,
+            credential: Self.credential(request),
             headers: headers, body: body, receivedAt: context.receivedAt)
     }
 
-    /// The key a request presents: `Authorization: Bearer`, `x-api-key` or `x-goog-api-key`.
+    /// The key a request presents: `Authorization: Bearer`, `x-api-key`,
+    /// `x-goog-api-key`, or Gemini's `?key=` query parameter.
     static func credential(_ request: Request) -> String? {
         if let authorization = request.headers[.authorization] {
             let utf8 = authorization.utf8
@@ -81,6 +127,7 @@ public struct ClientRoutes: Sendable {
             }
         }
         return request.headers[HeaderNames.apiKey] ?? request.headers[HeaderNames.googAPIKey]
+            ?? request.uri.queryParameters["key"].map(String.init)
     }
 
     /// Turns the engine's answer into a Hummingbird response.

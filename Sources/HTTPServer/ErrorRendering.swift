@@ -6,9 +6,12 @@ import SwitchboardCore
 /// Renders errors that happen before the engine runs (unknown route, unreadable
 /// body) in the dialect the route or headers suggest.
 enum ErrorRendering {
-    /// The dialect a request most likely speaks: Anthropic when it targets
-    /// `/v1/messages` or carries `anthropic-version`, OpenAI otherwise.
+    /// The dialect a request most likely speaks: Gemini under `/v1beta`, Responses
+    /// at `…/responses`, Anthropic when it targets `/v1/messages` or carries
+    /// `anthropic-version`, OpenAI Chat otherwise.
     static func dialect(for request: Request) -> Dialect {
+        if request.uri.path.hasPrefix("/v1beta/") || request.uri.path == "/v1beta" { return .gemini }
+        if request.uri.path.hasSuffix("/responses") { return .openAIResponses }
         if request.uri.path.hasPrefix("/v1/messages") || request.headers[HeaderNames.anthropicVersion] != nil {
             return .anthropicMessages
         }

@@ -14,7 +14,7 @@ enum HeaderNames {
 
     /// Request headers the engine may need (those it forwards upstream and those
     /// that name a session), by lowercase name.
-    static let passedToEngine: [(HTTPField.Name, String)] = (UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders)
+    static let passedToEngine: [(HTTPField.Name, String)] = (UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders + ["originator"])
         .map { (HTTPField.Name($0)!, $0) }
 
     /// A name for a header the engine returns; the common ones are not rebuilt.

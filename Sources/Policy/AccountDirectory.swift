@@ -30,6 +30,8 @@ public struct AccountEntry: Sendable, Equatable {
     public var generation: Int64
     /// Whether Claude Code's warmup requests are answered without the upstream.
     public var interceptWarmup: Bool = false
+    /// Responses `instructions` for requests that bring none (Codex's excepted).
+    public var defaultInstructions: String?
 
     /// Creates an entry.
     public init(
@@ -93,7 +95,7 @@ public struct AccountDirectory: Sendable {
     /// then age; which of them can serve now is the pool's decision.
     public func select(model: String, dialect: Dialect) -> Selection {
         guard let listed = byModel[model], !listed.isEmpty else { return .unknownModel }
-        let sameDialect = listed.filter { $0.provider.nativeDialect == dialect }
+        let sameDialect = listed.filter { $0.provider.speaks(dialect) }
         guard !sameDialect.isEmpty else { return .otherDialectOnly }
         return .candidates(sameDialect)
     }
@@ -102,7 +104,7 @@ public struct AccountDirectory: Sendable {
     /// usable account of that dialect), with their provider, sorted.
     public func servableModels(dialect: Dialect) -> [(model: String, provider: Provider)] {
         byModel.compactMap { model, accounts in
-            accounts.first { $0.enabled && $0.unusableReason == nil && $0.provider.nativeDialect == dialect }
+            accounts.first { $0.enabled && $0.unusableReason == nil && $0.provider.speaks(dialect) }
                 .map { (model, $0.provider) }
         }.sorted { $0.model < $1.model }
     }

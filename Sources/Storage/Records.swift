@@ -88,6 +88,8 @@ public struct AccountRecord: Sendable, Equatable {
     public var generation: Int64
     /// Whether Claude Code's warmup requests are answered without the upstream.
     public var interceptWarmup: Bool = false
+    /// Responses `instructions` added to requests that bring none (not Codex's).
+    public var defaultInstructions: String?
 }
 
 /// A new or changed account.
@@ -104,13 +106,15 @@ public struct AccountInput: Sendable {
     public var source: String
     public var limits: AccountLimits
     public var interceptWarmup: Bool
+    public var defaultInstructions: String?
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
         modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
-        limits: AccountLimits = .init(), interceptWarmup: Bool = false
+        limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil
     ) {
         self.interceptWarmup = interceptWarmup
+        self.defaultInstructions = defaultInstructions
         self.name = name
         self.provider = provider
         self.baseURL = baseURL

@@ -149,6 +149,16 @@ enum SQLiteMigrations {
                 columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
                     + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup")[1],
         ],
+        // 7: accounts may give Responses requests default instructions.
+        [
+            "ALTER TABLE accounts ADD COLUMN default_instructions TEXT",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
+                    + "default_instructions")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -14,7 +14,7 @@ extension SQLiteStore {
             account.limits.maxConcurrency.sqlite, .integer(account.limits.maxWaiting),
             .integer(Int(account.limits.waitTimeout.components.seconds * 1000
                 + account.limits.waitTimeout.components.attoseconds / 1_000_000_000_000_000)),
-            .integer(account.interceptWarmup ? 1 : 0),
+            .integer(account.interceptWarmup ? 1 : 0), account.defaultInstructions.map { .text($0) } ?? .null,
         ]
         return try await transaction {
             let existing = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(account.name)])
@@ -23,7 +23,8 @@ extension SQLiteStore {
                     """
                     UPDATE accounts SET provider = ?, base_url = ?, secret_key_id = ?, secret_sealed = ?, models = ?,
                         model_map = ?, priority = ?, enabled = ?, notes = ?, source = ?, max_rpm = ?, max_tpm = ?,
-                        max_concurrency = ?, max_waiting = ?, wait_timeout_ms = ?, intercept_warmup = ? WHERE id = ?
+                        max_concurrency = ?, max_waiting = ?, wait_timeout_ms = ?, intercept_warmup = ?,
+                        default_instructions = ? WHERE id = ?
                     """, binds + [.integer(Int(id))])
                 return try await accountRow(id: id)
             }
@@ -31,8 +32,8 @@ extension SQLiteStore {
                 """
                 INSERT INTO accounts (provider, base_url, secret_key_id, secret_sealed, models, model_map, priority,
                     enabled, notes, source, max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, intercept_warmup,
-                    name, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    default_instructions, name, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, binds + [.text(account.name), .integer(Int(Date().millisecondsSince1970))])
             return try await accountRow(id: Int64(try await connection.lastAutoincrementID()))
         }
@@ -123,7 +124,8 @@ extension SQLiteStore {
                 maxRPM: row.int("max_rpm").map(Int.init), maxTPM: row.int("max_tpm").map(Int.init),
                 maxConcurrency: row.int("max_concurrency").map(Int.init), maxWaiting: Int(row.int("max_waiting") ?? 0),
                 waitTimeout: .milliseconds(row.int("wait_timeout_ms") ?? 30000)),
-            generation: row.int("generation") ?? 0, interceptWarmup: row.int("intercept_warmup") == 1)
+            generation: row.int("generation") ?? 0, interceptWarmup: row.int("intercept_warmup") == 1,
+            defaultInstructions: row.text("default_instructions"))
     }
 
     static func encodeList(_ list: [String]) -> String {

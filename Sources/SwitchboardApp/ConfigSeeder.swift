@@ -17,7 +17,7 @@ enum ConfigSeeder {
                     name: account.name, provider: account.provider, baseURL: account.baseURL,
                     secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
                     priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits,
-                    interceptWarmup: account.interceptWarmup))
+                    interceptWarmup: account.interceptWarmup, defaultInstructions: account.defaultInstructions))
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
         let existingUsers = try await context.store.listUsers()

@@ -69,6 +69,8 @@ public struct Configuration: Sendable {
         public var limits = AccountLimits()
         /// Answer Claude Code's warmup requests without the upstream.
         public var interceptWarmup = false
+        /// Responses `instructions` for requests that bring none (not Codex's).
+        public var defaultInstructions: String?
 
         /// An account declaration; the base URL defaults to the provider's.
         public init(

@@ -199,6 +199,7 @@ extension Configuration.AccountDeclaration {
     static let allowedKeys = [
         "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
         "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
+        "default_instructions",
     ]
 
     /// The API root used when an account names none.
@@ -241,6 +242,10 @@ extension Configuration.AccountDeclaration {
         limits.maxConcurrency = try count("max_concurrency", minimum: 1)
         limits.maxWaiting = try count("max_waiting", minimum: 0) ?? 0
         if let value = map["intercept_warmup"] { interceptWarmup = try reader.bool(value, at: "\(path).intercept_warmup") }
+        if let value = map["default_instructions"] {
+            let text = try reader.scalarText(value, at: "\(path).default_instructions")
+            defaultInstructions = text.isEmpty ? nil : text
+        }
         if let value = map["wait_timeout"] {
             limits.waitTimeout = try DurationText.parse(try reader.scalarText(value, at: "\(path).wait_timeout"), source: "\(path).wait_timeout")
         }

@@ -4,6 +4,13 @@ public enum Dialect: String, Sendable, CaseIterable {
     case openAIChat = "openai_chat"
     /// Anthropic Messages (`/v1/messages`).
     case anthropicMessages = "anthropic_messages"
+    /// OpenAI Responses (`/v1/responses`): typed stream events, no `[DONE]`.
+    case openAIResponses = "openai_responses"
+    /// Gemini `generateContent` (`/v1beta/models/{model}:…`): the model is in the path.
+    case gemini = "gemini"
+
+    /// Whether errors take OpenAI's `{"error":{message,type,param,code}}` shape.
+    public var isOpenAI: Bool { self == .openAIChat || self == .openAIResponses }
 }
 
 /// The kind of upstream provider an account belongs to.
@@ -15,12 +22,12 @@ public enum Provider: String, Sendable, CaseIterable, Codable {
     /// Google's Gemini API.
     case gemini
 
-    /// The dialect this provider speaks natively, where the gateway relays it today.
-    public var nativeDialect: Dialect? {
-        switch self {
-        case .openai: return .openAIChat
-        case .anthropic: return .anthropicMessages
-        case .gemini: return nil
+    /// Whether this provider speaks a client dialect itself, so requests in it
+    /// pass through with only the model renamed.
+    public func speaks(_ dialect: Dialect) -> Bool {
+        switch (self, dialect) {
+        case (.openai, .openAIChat), (.openai, .openAIResponses), (.anthropic, .anthropicMessages), (.gemini, .gemini): return true
+        default: return false
         }
     }
 

@@ -36,10 +36,14 @@ public enum FailureClass: String, Sendable, Hashable {
     /// Anthropic `event: error` or an OpenAI `{"error":…}` chunk).
     public static func classify(errorType: String) -> FailureClass {
         switch errorType {
-        case "overloaded_error": return .overloaded
-        case "rate_limit_error", "rate_limit_exceeded", "requests", "tokens": return .rateLimited
-        case "authentication_error", "permission_error", "billing_error", "insufficient_quota": return .credential
-        case "invalid_request_error", "request_too_large", "not_found_error": return .callerFault
+        // Anthropic and OpenAI error types, then Gemini's status names.
+        case "overloaded_error", "UNAVAILABLE": return .overloaded
+        case "rate_limit_error", "rate_limit_exceeded", "requests", "tokens", "RESOURCE_EXHAUSTED": return .rateLimited
+        case "authentication_error", "permission_error", "billing_error", "insufficient_quota", "UNAUTHENTICATED", "PERMISSION_DENIED":
+            return .credential
+        case "invalid_request_error", "request_too_large", "not_found_error", "invalid_prompt", "context_length_exceeded",
+            "INVALID_ARGUMENT", "FAILED_PRECONDITION", "NOT_FOUND":
+            return .callerFault
         default: return .transient
         }
     }

@@ -10,12 +10,15 @@ struct FakeAnswer: Sendable {
     let behaviour: FakeBehaviour
     let text: String
     let includeUsage: Bool
+    /// The tool the answer calls: the first one the request offers, if any.
+    let toolName: String?
 
     init(format: FakeUpstream.Format, model: String, behaviour: FakeBehaviour, request: [String: Any], headers: [String: String]) {
         self.format = format
         self.model = model
         self.behaviour = behaviour
         self.includeUsage = ((request["stream_options"] as? [String: Any])?["include_usage"] as? Bool) ?? false
+        self.toolName = FakeTool.firstToolName(request)
         if behaviour == .echo {
             let summary: [String: Any] = [
                 "model": model,
@@ -67,8 +70,10 @@ struct FakeAnswer: Sendable {
     // MARK: Bodies
 
     func json() -> Response {
-        let body: [String: Any]
+        var body: [String: Any]
         switch format {
+        case .responses: body = responsesBody()
+        case .gemini: body = geminiBody(final: true, parts: geminiParts(), usage: true)
         case .openAI:
             body = [
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
@@ -84,6 +89,19 @@ struct FakeAnswer: Sendable {
                 "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
                 "usage": anthropicUsage(outputTokens: FakeUsage.output),
             ]
+            if let toolName {
+                body["content"] = [["type": "tool_use", "id": FakeTool.callID, "name": toolName, "input": FakeTool.arguments]]
+                body["stop_reason"] = "tool_use"
+            }
+        }
+        if format == .openAI, let toolName {
+            body["choices"] = [[
+                "index": 0, "finish_reason": "tool_calls", "logprobs": NSNull(),
+                "message": [
+                    "role": "assistant", "content": NSNull(), "refusal": NSNull(),
+                    "tool_calls": [["id": FakeTool.callID, "type": "function", "function": ["name": toolName, "arguments": FakeTool.argumentsText]]],
+                ],
+            ]]
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.encode(body)))
     }
@@ -93,7 +111,9 @@ struct FakeAnswer: Sendable {
         if status == 429 { headers[HTTPField.Name("retry-after")!] = "7" }
         let body: [String: Any]
         switch format {
-        case .openAI:
+        case .gemini:
+            body = ["error": ["code": status, "message": "fake upstream error \(status)", "status": FakeTool.geminiStatus(status)]]
+        case .openAI, .responses:
             let type = status == 401 ? "invalid_request_error" : status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error"
             body = ["error": ["message": "fake upstream error \(status)", "type": type, "param": NSNull(), "code": "fake_\(status)"]]
         case .anthropic:
@@ -148,6 +168,10 @@ struct FakeAnswer: Sendable {
     /// An overloaded error as the provider sends it inside a stream.
     func errorEvent() -> String {
         switch format {
+        case .gemini:
+            return "data: " + Self.text(["error": ["code": 503, "message": "fake overloaded", "status": "UNAVAILABLE"]]) + "\r\n\r\n"
+        case .responses:
+            return "event: error\ndata: " + Self.text(["type": "error", "code": "server_error", "message": "fake overloaded", "param": NSNull(), "sequence_number": 0]) + "\n\n"
         case .openAI:
             return "data: " + Self.text(["error": ["message": "fake overloaded", "type": "server_error", "param": NSNull(), "code": NSNull()]]) + "\n\n"
         case .anthropic:
@@ -162,6 +186,8 @@ struct FakeAnswer: Sendable {
         if case .bigStream(let count, let size) = behaviour { words = Array(repeating: String(repeating: "x", count: size), count: count) }
         if behaviour == .echo { words = [text] }
         switch format {
+        case .responses: return responsesEvents(words)
+        case .gemini: return geminiEvents(words)
         case .openAI:
             func chunk(_ delta: [String: Any], finish: String?) -> String {
                 var body: [String: Any] = [
@@ -173,8 +199,14 @@ struct FakeAnswer: Sendable {
                 return "data: " + Self.text(body) + "\n\n"
             }
             var events = [chunk(["role": "assistant", "content": ""], finish: nil)]
-            events += Self.mapSharing(words) { chunk(["content": $0], finish: nil) }
-            events.append(chunk([:], finish: "stop"))
+            if let toolName {
+                events.append(chunk(["tool_calls": [["index": 0, "id": FakeTool.callID, "type": "function", "function": ["name": toolName, "arguments": ""]]]], finish: nil))
+                events += FakeTool.argumentFragments.map { chunk(["tool_calls": [["index": 0, "function": ["arguments": $0]]]], finish: nil) }
+                events.append(chunk([:], finish: "tool_calls"))
+            } else {
+                events += Self.mapSharing(words) { chunk(["content": $0], finish: nil) }
+                events.append(chunk([:], finish: "stop"))
+            }
             if includeUsage {
                 let usageChunk: [String: Any] = [
                     "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
@@ -196,15 +228,25 @@ struct FakeAnswer: Sendable {
                         "stop_reason": NSNull(), "stop_sequence": NSNull(), "usage": anthropicUsage(outputTokens: 1),
                     ],
                 ]),
-                event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]),
                 event("ping", ["type": "ping"]),
             ]
-            events += Self.mapSharing(words) {
-                event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": $0]])
+            if let toolName {
+                events.append(event("content_block_start", [
+                    "type": "content_block_start", "index": 0,
+                    "content_block": ["type": "tool_use", "id": FakeTool.callID, "name": toolName, "input": [String: Any]()],
+                ]))
+                events += FakeTool.argumentFragments.map {
+                    event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "input_json_delta", "partial_json": $0]])
+                }
+            } else {
+                events.append(event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
+                events += Self.mapSharing(words) {
+                    event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": $0]])
+                }
             }
             events.append(event("content_block_stop", ["type": "content_block_stop", "index": 0]))
             events.append(event("message_delta", [
-                "type": "message_delta", "delta": ["stop_reason": "end_turn", "stop_sequence": NSNull()],
+                "type": "message_delta", "delta": ["stop_reason": toolName == nil ? "end_turn" : "tool_use", "stop_sequence": NSNull()],
                 "usage": ["output_tokens": FakeUsage.output],
             ]))
             events.append(event("message_stop", ["type": "message_stop"]))

@@ -71,6 +71,43 @@ public final class FakeUpstream: Sendable {
         router.post("/v1/messages") { request, context in
             try await self.serve(request, context: context, format: .anthropic)
         }
+        router.post("/v1/responses") { request, context in
+            try await self.serve(request, context: context, format: .responses)
+        }
+        router.post("/v1beta/models/{target}") { request, context -> Response in
+            let target = context.parameters.get("target") ?? ""
+            let parts = target.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return Response(status: .notFound) }
+            switch parts[1] {
+            case "generateContent": return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: false)
+            case "streamGenerateContent": return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: true)
+            case "countTokens":
+                var request = request
+                let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
+                var headers: [String: String] = [:]
+                for field in request.headers { headers[field.name.canonicalName] = field.value }
+                self.log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: [:], rawBody: raw)) }
+                guard let key = headers["x-goog-api-key"], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+                    return Response(
+                        status: .unauthorized, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"totalTokens":\#(FakeUsage.prompt)}"#)))
+            default: return Response(status: .notFound)
+            }
+        }
+        router.get("/v1beta/models") { request, _ -> Response in
+            guard let key = request.headers[HTTPField.Name("x-goog-api-key")!], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+                return Response(
+                    status: .unauthorized, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"models":[{"name":"models/gemini-2.5-flash"}]}"#)))
+        }
         router.post("/v1/messages/count_tokens") { request, _ -> Response in
             var request = request
             let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
@@ -110,7 +147,7 @@ public final class FakeUpstream: Sendable {
             onServerRunning: { await onListening($0.localAddress?.port ?? port) }, logger: logger)
     }
 
-    enum Format { case openAI, anthropic }
+    enum Format { case openAI, anthropic, responses, gemini }
 
     /// The vector every embedding gets, so tests can check what the SDK decodes.
     public static let embedding: [Float] = [0.25, -0.5, 1.0]
@@ -146,7 +183,9 @@ public final class FakeUpstream: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private func serve(_ request: Request, context: BasicRequestContext, format: Format) async throws -> Response {
+    private func serve(
+        _ request: Request, context: BasicRequestContext, format: Format, pathModel: String? = nil, pathStream: Bool = false
+    ) async throws -> Response {
         inFlight.state.withLock {
             $0.now += 1
             $0.peak = max($0.peak, $0.now)
@@ -162,11 +201,12 @@ public final class FakeUpstream: Sendable {
         }
         let key: String?
         switch format {
-        case .openAI: key = headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }
+        case .openAI, .responses: key = headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }
         case .anthropic: key = headers["x-api-key"]
+        case .gemini: key = headers["x-goog-api-key"]
         }
-        let model = json["model"] as? String ?? ""
-        let stream = json["stream"] as? Bool ?? false
+        let model = pathModel ?? json["model"] as? String ?? ""
+        let stream = format == .gemini ? pathStream : json["stream"] as? Bool ?? false
         let behaviour = FakeBehaviour(model: model)
         let answer = FakeAnswer(format: format, model: model, behaviour: behaviour, request: json, headers: headers)
         let counter = inFlight

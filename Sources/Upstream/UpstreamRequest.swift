@@ -11,6 +11,8 @@ public struct UpstreamRequest: Sendable {
     public var secret: String
     /// The operation, which decides the path under the base URL.
     public var operation: Operation
+    /// The upstream model, for operations that name it in the path (Gemini's).
+    public var model: String
     /// The body, already rewritten for this account.
     public var body: ByteBuffer
     /// Client headers that must reach the upstream (`anthropic-version`, …), by lowercase name.
@@ -24,19 +26,28 @@ public struct UpstreamRequest: Sendable {
         case openAIEmbeddings = "openai_embeddings"
         /// `POST …/v1/messages/count_tokens` (Anthropic).
         case anthropicCountTokens = "anthropic_count_tokens"
+        /// `POST …/responses` (OpenAI Responses).
+        case openAIResponses = "openai_responses"
+        /// `POST …/v1beta/models/{model}:generateContent`.
+        case geminiGenerate = "gemini_generate"
+        /// `POST …/v1beta/models/{model}:streamGenerateContent?alt=sse`.
+        case geminiStream = "gemini_stream"
+        /// `POST …/v1beta/models/{model}:countTokens`.
+        case geminiCountTokens = "gemini_count_tokens"
         /// `GET …/models`: free, and answers 401 for a bad credential; used by health probes.
         case listModels = "list_models"
     }
 
     /// Creates a request.
     public init(
-        provider: Provider, baseURL: String, secret: String, operation: Operation, body: ByteBuffer,
+        provider: Provider, baseURL: String, secret: String, operation: Operation, model: String = "", body: ByteBuffer,
         forwardedHeaders: [(name: String, value: String)]
     ) {
         self.provider = provider
         self.baseURL = baseURL
         self.secret = secret
         self.operation = operation
+        self.model = model
         self.body = body
         self.forwardedHeaders = forwardedHeaders
     }
@@ -57,6 +68,14 @@ public struct UpstreamRequest: Sendable {
             return base + "/chat/completions"
         case .openAIEmbeddings:
             return base + "/embeddings"
+        case .openAIResponses:
+            return base + "/responses"
+        case .geminiGenerate:
+            return geminiRoot(base) + "/models/" + model + ":generateContent"
+        case .geminiStream:
+            return geminiRoot(base) + "/models/" + model + ":streamGenerateContent?alt=sse"
+        case .geminiCountTokens:
+            return geminiRoot(base) + "/models/" + model + ":countTokens"
         case .anthropicCountTokens:
             return base.hasSuffix("/v1") ? base + "/messages/count_tokens" : base + "/v1/messages/count_tokens"
         case .anthropicMessages:
@@ -66,9 +85,15 @@ public struct UpstreamRequest: Sendable {
             switch provider {
             case .openai: return base + "/models"
             case .anthropic: return base.hasSuffix("/v1") ? base + "/models" : base + "/v1/models"
-            case .gemini: return base + "/v1beta/models"
+            case .gemini: return geminiRoot(base) + "/models"
             }
         }
+    }
+
+    /// Gemini's versioned root: the API root as the SDK uses it plus `/v1beta`
+    /// (a base URL that already ends in a version is taken as is).
+    private func geminiRoot(_ base: String) -> String {
+        base.hasSuffix("/v1beta") || base.hasSuffix("/v1") ? base : base + "/v1beta"
     }
 
     /// The headers sent upstream: the credential in the provider's own form, then

@@ -27,6 +27,8 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "How long a queued request waits, e.g. 30s.") var waitTimeout: String?
         @Option(help: "Free text for admins.") var notes: String?
         @Option(help: "Answer Claude Code's warmup requests without the upstream (true/false).") var interceptWarmup: Bool?
+        @Option(help: "Responses instructions for requests that bring none, except Codex's (empty removes them).")
+        var defaultInstructions: String?
 
         /// The settings these flags give, reading the secret when `requireSecret`.
         func settings(name: String, requireSecret: Bool) throws -> AccountSettings {
@@ -57,6 +59,7 @@ struct Accounts: AsyncParsableCommand {
             settings.priority = priority
             settings.notes = notes
             settings.interceptWarmup = interceptWarmup
+            if let defaultInstructions { settings.defaultInstructions = .some(defaultInstructions.isEmpty ? nil : defaultInstructions) }
             func cap(_ value: Int?) -> Int?? {
                 guard let value else { return nil }
                 return .some(value <= 0 ? nil : value)
