@@ -36,8 +36,8 @@ public struct ClientRoutes: Sendable {
         router.get("/v1beta/models") { request, context in
             Self.convert(gateway.models(credential: Self.credential(request), dialect: .gemini, requestID: context.requestID))
         }
-        router.get("/v1beta/models/{model}") { request, context in
-            let model = context.parameters.get("model") ?? ""
+        router.get("/v1beta/models/{target}") { request, context in
+            let model = context.parameters.get("target") ?? ""
             return Self.convert(gateway.model(
                 model.hasPrefix("models/") ? String(model.dropFirst(7)) : model, credential: Self.credential(request),
                 dialect: .gemini, requestID: context.requestID))

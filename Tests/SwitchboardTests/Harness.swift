@@ -25,6 +25,7 @@ struct Harness: Sendable {
     /// The upstream secrets the fake accepts.
     static let openAISecret = "sk-upstream-openai"
     static let anthropicSecret = "sk-upstream-anthropic"
+    static let geminiSecret = "gemini-upstream-key"
 
     /// The models both default accounts list; the fake's behaviour follows the name.
     static let behaviourModels = [
@@ -41,6 +42,12 @@ struct Harness: Sendable {
             .init(name: "anthropic-1", provider: .anthropic, baseURL: "http://127.0.0.1:\(port)", apiKey: anthropicSecret,
                   models: ["claude-sonnet-4-5"] + behaviourModels),
         ]
+    }
+
+    /// A Gemini account against the fake on `port` (its base URL is the API root, as the SDK uses it).
+    static func geminiAccount(fakePort port: Int) -> Configuration.AccountDeclaration {
+        .init(name: "gemini-1", provider: .gemini, baseURL: "http://127.0.0.1:\(port)", apiKey: geminiSecret,
+              models: ["gemini-2.5-flash"] + behaviourModels)
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
@@ -147,7 +154,7 @@ func withHarness(
 ) async throws {
     let directory = try makeTemporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let fake = FakeUpstream(acceptedKeys: [Harness.openAISecret, Harness.anthropicSecret])
+    let fake = FakeUpstream(acceptedKeys: [Harness.openAISecret, Harness.anthropicSecret, Harness.geminiSecret])
     let (fakePorts, fakeContinuation) = AsyncStream.makeStream(of: Int.self)
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     var clientConfiguration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5)))

@@ -1,0 +1,99 @@
+import Foundation
+import SwitchboardApp
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// Gemini requests relayed to Gemini accounts.
+@Suite struct GeminiTests {
+    static func accounts(_ port: Int) -> [Configuration.AccountDeclaration] {
+        Harness.defaultAccounts(fakePort: port) + [Harness.geminiAccount(fakePort: port)]
+    }
+    static let body = #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":64}}"#
+
+    @Test func generateContentWithEitherKeyFormIsRelayedAndBilled() async throws {
+        try await withHarness(accounts: Self.accounts) { harness in
+            let byHeader = try await harness.send("/v1beta/models/gemini-2.5-flash:generateContent", body: Self.body, auth: .googAPIKey)
+            let byQuery = try await harness.send("/v1beta/models/gemini-2.5-flash:generateContent?key=\(Harness.key)", body: Self.body, key: nil)
+            for reply in [byHeader, byQuery] {
+                #expect(reply.status == 200)
+                let candidate = try #require((reply.json["candidates"] as? [[String: Any]])?.first)
+                let parts = (candidate["content"] as? [String: Any])?["parts"] as? [[String: Any]]
+                #expect(parts?.first?["text"] as? String == FakeUsage.text)
+                let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+                #expect(row.dialect == "gemini_generate" && row.outcome == "ok" && row.accountName == "gemini-1" && row.model == "gemini-2.5-flash")
+                #expect(row.usage == TokenUsage(inputUncached: FakeUsage.prompt, output: FakeUsage.output))
+            }
+            let sent = try #require(harness.fake.received.last)
+            #expect(sent.path == "/v1beta/models/gemini-2.5-flash:generateContent")
+            #expect(sent.headers["x-goog-api-key"] == Harness.geminiSecret, "the account's key, never the client's")
+        }
+    }
+
+    @Test func streamHasNoCommentsAndBillsTheLastChunksUsage() async throws {
+        try await withHarness(accounts: Self.accounts) { harness in
+            let reply = try await harness.send(
+                "/v1beta/models/gemini-2.5-flash-cached:streamGenerateContent?alt=sse", body: Self.body, auth: .googAPIKey)
+            #expect(reply.status == 404, "an unlisted model is not found")
+            #expect((reply.json["error"] as? [String: Any])?["status"] as? String == "NOT_FOUND")
+
+            let stream = try await harness.send("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", body: Self.body, auth: .googAPIKey)
+            #expect(stream.status == 200)
+            let lines = stream.body.components(separatedBy: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "\r" }
+            #expect(lines.allSatisfy { $0.hasPrefix("data: ") }, "only data lines: google-genai rejects anything else")
+            #expect(harness.fake.received.last?.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+            let row = try await harness.row(stream.headers.first(name: "x-request-id"))
+            #expect(row.dialect == "gemini_stream" && row.stream && row.outcome == "ok" && !row.usageIncomplete)
+            #expect(row.usage.output == FakeUsage.output)
+        }
+    }
+
+    @Test func aStreamBrokenMidwayEndsWithAnErrorChunk() async throws {
+        try await withHarness(accounts: { [Harness.geminiAccount(fakePort: $0)] }) { harness in
+            let reply = try await harness.send("/v1beta/models/drop-after-first-chunk:streamGenerateContent?alt=sse", body: Self.body, auth: .googAPIKey)
+            #expect(reply.status == 200)
+            let last = try #require(reply.body.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.last)
+            let data = try #require(last.hasPrefix("data: ") ? String(last.dropFirst(6)) : nil)
+            let error = try #require((try JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any])?["error"] as? [String: Any])
+            #expect(error["status"] as? String == "UNAVAILABLE" && error["code"] as? Int == 503)
+        }
+    }
+
+    @Test func countTokensAndModelListsAnswerInGeminisShape() async throws {
+        try await withHarness(accounts: Self.accounts) { harness in
+            let count = try await harness.send("/v1beta/models/gemini-2.5-flash:countTokens", body: Self.body, auth: .googAPIKey)
+            #expect(count.status == 200 && count.json["totalTokens"] as? Int == Int(FakeUsage.prompt))
+            #expect(harness.fake.received.last?.path == "/v1beta/models/gemini-2.5-flash:countTokens")
+
+            let list = try await harness.send("/v1beta/models", method: .GET, auth: .googAPIKey)
+            let names = (list.json["models"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
+            #expect(names.contains("models/gemini-2.5-flash") && !names.contains("models/gpt-4o-mini") && !names.contains("models/claude-sonnet-4-5"))
+            let one = try await harness.send("/v1beta/models/gemini-2.5-flash", method: .GET, auth: .googAPIKey)
+            #expect(one.status == 200 && one.json["name"] as? String == "models/gemini-2.5-flash")
+            #expect(try await harness.send("/v1beta/models/nope", method: .GET, auth: .googAPIKey).status == 404)
+
+            let unauthorized = try await harness.send("/v1beta/models/gemini-2.5-flash:generateContent", body: Self.body, key: "wrong", auth: .googAPIKey)
+            #expect(unauthorized.status == 401)
+            #expect((unauthorized.json["error"] as? [String: Any])?["status"] as? String == "UNAUTHENTICATED")
+            #expect(try await harness.send("/v1beta/models/gemini-2.5-flash:embedContent", body: Self.body, auth: .googAPIKey).status == 404)
+            let rows = try await harness.ledger(atLeast: 1)
+            #expect(!rows.contains { $0.dialect == "gemini_count_tokens" }, "counting leaves no ledger row")
+        }
+    }
+
+    @Test func aStreamWaitingForAKeySlotGetsNoKeepalives() async throws {
+        try await withHarness(accounts: { [Harness.geminiAccount(fakePort: $0)] }, configure: {
+            $0.keys[0].policy.concurrency = 1
+            $0.keys[0].policy.maxWaiting = 2
+            $0.keepaliveInterval = .milliseconds(100)
+        }) { harness in
+            let path = "/v1beta/models/short-slow-stream:streamGenerateContent?alt=sse"
+            async let first = harness.send(path, body: Self.body, auth: .googAPIKey)
+            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            let second = try await harness.send(path, body: Self.body, auth: .googAPIKey)
+            #expect(try await first.status == 200 && second.status == 200)
+            #expect(second.body.hasPrefix("data: ") && !second.body.contains(": keepalive"))
+            #expect(harness.fake.peakInFlight(key: Harness.geminiSecret) == 1)
+        }
+    }
+}

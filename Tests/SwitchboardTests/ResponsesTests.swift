@@ -1,0 +1,107 @@
+import Foundation
+import SwitchboardApp
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// OpenAI Responses requests relayed to OpenAI accounts.
+@Suite struct ResponsesTests {
+    static func body(_ model: String = "gpt-4o-mini", stream: Bool = false, extra: String = "") -> String {
+        #"{"model":"\#(model)","stream":\#(stream),"input":"hi"\#(extra)}"#
+    }
+
+    @Test func jsonAnswerIsRelayedAndBilledFromItsUsage() async throws {
+        try await withHarness { harness in
+            let reply = try await harness.send("/v1/responses", body: Self.body())
+            #expect(reply.status == 200 && reply.json["object"] as? String == "response")
+            let output = try #require((reply.json["output"] as? [[String: Any]])?.first)
+            #expect(((output["content"] as? [[String: Any]])?.first?["text"] as? String) == FakeUsage.text)
+            #expect(harness.fake.received.last?.path == "/v1/responses")
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.dialect == "openai_responses" && row.outcome == "ok" && row.accountName == "openai-1")
+            #expect(row.usage == TokenUsage(inputUncached: FakeUsage.prompt, output: FakeUsage.output) && !row.usageIncomplete)
+            #expect(row.cost > .zero)
+        }
+    }
+
+    @Test func typedStreamIsRelayedAtBothPathsWithCachedTokensBilledAsCacheReads() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            [Harness.defaultAccounts(fakePort: port)[0].with(models: ["gpt-4o-mini-cached"])]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            for path in ["/v1/responses", "/openai/v1/responses"] {
+                let reply = try await harness.send(path, body: Self.body("gpt-4o-mini-cached", stream: true))
+                #expect(reply.status == 200)
+                let types = reply.body.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }
+                #expect(types.first == "event: response.created" && types.last == "event: response.completed")
+                #expect(types.contains("event: response.output_text.delta"))
+                let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+                #expect(row.outcome == "ok" && row.stream && !row.usageIncomplete)
+                #expect(row.usage.cacheRead == FakeUsage.cacheRead && row.usage.inputUncached == FakeUsage.prompt)
+            }
+        } 
+    }
+
+    @Test func aStreamBrokenMidwayEndsWithResponseFailed() async throws {
+        try await withHarness { harness in
+            let reply = try await harness.send("/v1/responses", body: Self.body("drop-after-first-chunk", stream: true))
+            #expect(reply.status == 200)
+            #expect(reply.body.hasPrefix("event: response.created"))
+            let last = try #require(reply.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }.last)
+            #expect(last.hasPrefix("event: response.failed\ndata: "))
+            let data = try #require(last.components(separatedBy: "data: ").last)
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any])
+            #expect(event["type"] as? String == "response.failed")
+            let response = try #require(event["response"] as? [String: Any])
+            #expect(response["status"] as? String == "failed" && (response["error"] as? [String: Any])?["message"] != nil)
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.outcome == "upstream_error")
+        }
+    }
+
+    @Test func toolOutputWithoutItsCallIsRefusedWithAFix() async throws {
+        try await withHarness { harness in
+            let orphan = #"{"model":"gpt-4o-mini","input":[{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            let refused = try await harness.send("/v1/responses", body: orphan)
+            #expect(refused.status == 400)
+            let error = try #require(refused.json["error"] as? [String: Any])
+            let message = try #require(error["message"] as? String)
+            #expect(message.contains("call_9") && message.contains("previous_response_id") && message.contains("item_reference"))
+            #expect(error["param"] as? String == "input")
+            #expect(harness.fake.received.isEmpty, "nothing went upstream")
+
+            let paired = #"{"model":"gpt-4o-mini","input":[{"type":"function_call","call_id":"call_9","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            #expect(try await harness.send("/v1/responses", body: paired).status == 200)
+            let chained = #"{"model":"gpt-4o-mini","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            #expect(try await harness.send("/v1/responses", body: chained).status == 200)
+            let referenced = #"{"model":"gpt-4o-mini","input":[{"type":"item_reference","id":"call_9"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            #expect(try await harness.send("/v1/responses", body: referenced).status == 200)
+        }
+    }
+
+    @Test func defaultInstructionsAreAddedOnlyWhenMissingAndNeverForCodex() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            var openAI = Harness.defaultAccounts(fakePort: port)[0]
+            openAI.defaultInstructions = "Be brief."
+            return [openAI]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            func sentInstructions() throws -> Any? {
+                let raw = try #require(harness.fake.received.last?.rawBody)
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(raw.utf8)) as? [String: Any])
+                return json["instructions"]
+            }
+            _ = try await harness.send("/v1/responses", body: Self.body())
+            #expect(try sentInstructions() as? String == "Be brief.")
+            _ = try await harness.send("/v1/responses", body: Self.body(extra: #","instructions":null"#))
+            #expect(try sentInstructions() as? String == "Be brief.")
+            let mine = try await harness.send("/v1/responses", body: Self.body(extra: ",\"instructions\":\"Mine.\""))
+            #expect(mine.status == 200, "\(mine.body)")
+            #expect(try sentInstructions() as? String == "Mine.", "\(harness.fake.received.last?.rawBody ?? "")")
+            _ = try await harness.send("/v1/responses", body: Self.body(), headers: [("originator", "codex_cli_rs")])
+            #expect(try sentInstructions() == nil)
+            _ = try await harness.send("/v1/responses", body: Self.body(), headers: [("user-agent", "codex_cli_rs/0.63.0 (Linux)")])
+            #expect(try sentInstructions() == nil)
+        }
+    }
+}
