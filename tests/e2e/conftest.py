@@ -23,6 +23,7 @@ BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
 KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
 OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
+GEMINI_SECRET = "gemini-upstream-e2e-key"
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 BROKE_KEY = "sk-sb-e2e-broke-0123456789abcdefghijklmn"
 QUEUED_KEY = "sk-sb-e2e-queued-0123456789abcdefghijklm"
@@ -40,6 +41,7 @@ class Gateway:
         self.env = env
         self.openai_base = f"http://127.0.0.1:{port}/v1"
         self.anthropic_base = f"http://127.0.0.1:{port}"
+        self.gemini_base = f"http://127.0.0.1:{port}"
 
     def ledger_row(self, request_id, timeout=10.0):
         """The ledger row of one request, read from the gateway's SQLite file."""
@@ -107,7 +109,7 @@ class Output:
 def gateway():
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-e2e-"))
     fake = subprocess.Popen(
-        [str(BIN / "fake-upstream"), "0", f"{OPENAI_SECRET},{ANTHROPIC_SECRET}"],
+        [str(BIN / "fake-upstream"), "0", f"{OPENAI_SECRET},{ANTHROPIC_SECRET},{GEMINI_SECRET}"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     fake_port = int(Output(fake).wait_for(r"listening (\d+)").group(1))
@@ -138,6 +140,11 @@ accounts:
     base_url: http://127.0.0.1:{fake_port}
     api_key: {ANTHROPIC_SECRET}
     models: [claude-sonnet-4-5, echo]
+  - name: gemini-1
+    provider: gemini
+    base_url: http://127.0.0.1:{fake_port}
+    api_key: {GEMINI_SECRET}
+    models: [gemini-2.5-flash]
   - name: openai-embeddings
     provider: openai
     base_url: http://127.0.0.1:{fake_port}/v1
@@ -171,7 +178,7 @@ keys:
         fake.wait(timeout=10)
     output = output.text()
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
-    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY):
+    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, GEMINI_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY):
         assert secret not in output, "a secret was logged"
 
 
