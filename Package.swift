@@ -34,6 +34,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Translation",
+            dependencies: ["SwitchboardCore", "Dialects"]
+        ),
+        .target(
             name: "Policy",
             dependencies: ["SwitchboardCore"],
             resources: [.copy("Resources/model_prices.json")]
@@ -64,6 +68,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "Dialects",
+                "Translation",
                 "Policy",
                 "Storage",
                 "Upstream",
@@ -143,6 +148,7 @@ let package = Package(
                 "Storage",
                 "Upstream",
                 "Engine",
+                "Translation",
                 "HTTPServer",
                 "SwitchboardApp",
                 "SwitchboardTesting",

@@ -1,3 +1,4 @@
+public import NIOCore
 public import SwitchboardCore
 import Foundation
 
@@ -7,6 +8,8 @@ public enum StreamVerdict: Sendable, Equatable {
     case forward
     /// Keep it from the client (the gateway asked for it, the client did not).
     case drop
+    /// Send these bytes instead (a translated stream; possibly none).
+    case replace(ByteBuffer)
 }
 
 /// Watches a same-dialect stream go by: collects usage, notices the end and

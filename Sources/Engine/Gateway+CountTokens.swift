@@ -22,7 +22,7 @@ extension Gateway {
         }
         guard key.policy.allows(userAgent: request.header("user-agent")) else { return refuse(GatewayError(.clientNotAllowed)) }
         guard key.policy.allows(model: client.model) else { return refuse(GatewayError(.modelNotAllowed, param: "model")) }
-        guard case .candidates(let listed) = snapshots.snapshot.accounts.select(model: client.model, dialect: dialect) else {
+        guard case .candidates(let listed) = snapshots.snapshot.accounts.select(model: client.model, dialect: dialect, translate: false) else {
             return refuse(GatewayError(.modelNotFound, param: "model"))
         }
         let accounts = listed.filter { key.policy.allows(provider: $0.provider) }

@@ -4,6 +4,7 @@ import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
+import Translation
 import Upstream
 
 extension Gateway {
@@ -22,8 +23,12 @@ extension Gateway {
         var lease: AccountLease
         var upstreamModel: String
         var settlement: Settlement
+        /// How the request is carried to an account that speaks another dialect (nil: relayed as is).
+        var translator: Translator?
 
         var account: AccountEntry { lease.account }
+        /// The dialect the upstream answers in.
+        var upstreamDialect: Dialect { translator == nil ? client.dialect : Translator.upstreamDialect(of: account.provider) }
     }
 
     /// Headers in which clients name their session: Claude Code's, then Codex's.
@@ -51,6 +56,7 @@ extension Gateway {
         var lastFailure: AttemptFailure?
         var lastSkipped: [AccountPool.Skipped] = []
         var waited = false
+        var translator: Translator?
         attempts: while tried.count <= max(0, configuration.maxFailovers) {
             let lease: AccountLease
             switch pool.pick(from: accounts, excluding: tried, session: session) {
@@ -91,15 +97,36 @@ extension Gateway {
                 $0.attempts = attempts
                 $0.route = routeText
             }
-            // Default instructions never reach Codex: it brings its own, and an extra
-            // prompt would change its behaviour.
-            let instructions = client.hasInstructions || request.isCodex ? nil : account.defaultInstructions
-            let outbound = UpstreamRequest(
-                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
-                operation: request.operation, model: upstreamModel,
-                body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions), forwardedHeaders: forwarded)
+            let outbound: UpstreamRequest
+            var attemptTranslator: Translator?
+            if account.provider.speaks(client.dialect) {
+                // Default instructions never reach Codex: it brings its own, and an extra
+                // prompt would change its behaviour.
+                let instructions = client.hasInstructions || request.isCodex ? nil : account.defaultInstructions
+                outbound = UpstreamRequest(
+                    provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
+                    operation: request.operation, model: upstreamModel,
+                    body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions), forwardedHeaders: forwarded)
+            } else {
+                do throws(GatewayError) {
+                    let carried: Translator
+                    if let translator { carried = translator } else { carried = try Translator(client) }
+                    translator = carried
+                    attemptTranslator = carried
+                    outbound = UpstreamRequest(
+                        provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
+                        operation: .generation(for: account.provider, stream: client.stream), model: upstreamModel,
+                        body: try carried.upstreamBody(for: account.provider, model: upstreamModel),
+                        forwardedHeaders: forwarded.filter { $0.name == "user-agent" || account.provider == .anthropic })
+                } catch {
+                    // What the client asked cannot be carried: its mistake, not the account's.
+                    lease.finish(.notBlamed(tokens: 0))
+                    return fail(error, request: request, settlement: settlement, outcome: "client_error")
+                }
+            }
             let context = RelayContext(
-                client: client, request: request, lease: lease, upstreamModel: upstreamModel, settlement: settlement)
+                client: client, request: request, lease: lease, upstreamModel: upstreamModel, settlement: settlement,
+                translator: attemptTranslator)
             switch await attempt(outbound, context: context) {
             case .answered(let response):
                 return response
@@ -208,10 +235,20 @@ extension Gateway {
         } catch {
             return .failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
-        let usage = body.withUnsafeReadableBytes { UsageReader.fromResponseBody($0, dialect: context.client.dialect) }
+        let usage = body.withUnsafeReadableBytes { UsageReader.fromResponseBody($0, dialect: context.upstreamDialect) }
+        var answer = body
+        if let translator = context.translator {
+            guard let translated = translator.clientBody(
+                fromUpstream: body, provider: context.account.provider, usage: usage ?? .zero, requestID: context.request.requestID)
+            else {
+                return .failed(AttemptFailure(failureClass: .transient, detail: "upstream_answer_not_json"))
+            }
+            answer = translated
+        }
         context.lease.finish(.served(tokens: usage?.total ?? 0))
         settleAnswered(context, status: response.status, usage: usage ?? .zero, complete: usage != nil, firstByteMs: context.settlement.elapsedMs())
-        return .answered(GatewayResponse(status: response.status, headers: [("content-type", contentType)], body: .full(body)))
+        return .answered(GatewayResponse(
+            status: response.status, headers: [("content-type", context.translator == nil ? contentType : "application/json")], body: .full(answer)))
     }
 
     /// Handles an upstream error status: the client's own mistakes go back to it
@@ -228,6 +265,15 @@ extension Gateway {
         }
         context.lease.finish(.notBlamed(tokens: 0))
         context.settlement.settle(status: response.status, outcome: "client_error", errorCode: "upstream_\(response.status)")
+        if context.translator != nil {
+            // The upstream's error is in its own format: say it in the client's.
+            let said = errorBody.flatMap(Translator.upstreamMessage).map { ": " + $0 } ?? "."
+            var answer = errorResponse(
+                GatewayError(.invalidRequest, message: "The upstream provider refused the request (status \(response.status))" + said),
+                dialect: context.client.dialect, requestID: context.request.requestID)
+            answer.status = response.status
+            return .answered(answer)
+        }
         guard let errorBody else {
             // Too large or broken to pass on: say so in the client's own format.
             return .answered(errorResponse(

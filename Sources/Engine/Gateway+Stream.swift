@@ -41,9 +41,14 @@ struct StreamRelay: Sendable {
             if !committed, out.readableBytes == 0, errorBefore == nil, let type = observer.upstreamErrorType {
                 return .upstreamErrorFirst(type: type)
             }
-            if verdict == .forward {
+            switch verdict {
+            case .forward:
                 var raw = event.raw
                 out.writeBuffer(&raw)
+            case .replace(var bytes):
+                out.writeBuffer(&bytes)
+            case .drop:
+                break
             }
         }
         return .events(out)
@@ -55,7 +60,10 @@ extension Gateway {
     /// that, a broken or failing stream is a failed attempt and another account
     /// may try; after it, failures end the stream with an error event.
     func startStream(_ response: UpstreamResponse, context: RelayContext) async -> AttemptResult {
-        var relay = StreamRelay(observer: makeStreamObserver(for: context.client))
+        let observer = context.translator.map {
+            $0.streamObserver(provider: context.account.provider, requestID: context.request.requestID, clientWantsUsage: context.client.clientWantsUsage)
+        } ?? makeStreamObserver(for: context.client)
+        var relay = StreamRelay(observer: observer)
         let reader = response.body
         var pending = ByteBuffer()
         while pending.readableBytes == 0 {

@@ -124,14 +124,14 @@ public final class Gateway: Sendable {
         guard key.policy.allows(model: client.model) else {
             return fail(GatewayError(.modelNotAllowed, param: "model"), request: request, settlement: settlement, outcome: "refused")
         }
-        switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect) {
+        switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect, translate: request.operation.translatable) {
         case .unknownModel:
             return fail(
                 GatewayError(.modelNotFound, message: "The model \(jsonStringLiteral(client.model)) does not exist or this key cannot use it.", param: "model"),
                 request: request, settlement: settlement, outcome: "client_error")
         case .otherDialectOnly:
             return fail(
-                GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format; this gateway does not translate between formats yet.", param: "model"),
+                GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format, and this operation is not translated between formats.", param: "model"),
                 request: request, settlement: settlement, outcome: "client_error")
         case .candidates(let accounts):
             if configuration.refuseUnpriced, !accounts.contains(where: { isPriced(client.model, account: $0) }) {
@@ -205,7 +205,7 @@ public final class Gateway: Sendable {
 
     /// What a key may use from a dialect: servable models its allow-lists admit.
     func modelEntries(for key: KeyEntry, dialect: Dialect) -> [ModelList.Entry] {
-        snapshots.snapshot.accounts.servableModels(dialect: dialect)
+        snapshots.snapshot.accounts.servableModels(dialect: dialect, translate: true)
             .filter { key.policy.allows(model: $0.model) && key.policy.allows(provider: $0.provider) }
             .map { ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue) }
     }

@@ -64,12 +64,13 @@ extension AccountEntry: CustomStringConvertible {
 
 /// The accounts that list a model, before the pool looks at their live state.
 public enum Selection: Sendable, Equatable {
-    /// Accounts that serve the model in the client's dialect, by priority then age;
-    /// disabled ones included, so the pool can say why it skipped them.
+    /// Accounts that serve the model, by priority then age; disabled ones
+    /// included, so the pool can say why it skipped them.
     case candidates([AccountEntry])
     /// No account lists the model at all.
     case unknownModel
-    /// Accounts list the model but only speak other dialects.
+    /// Accounts list the model but only speak other dialects, and this request
+    /// cannot be translated.
     case otherDialectOnly
 }
 
@@ -92,20 +93,23 @@ public struct AccountDirectory: Sendable {
     }
 
     /// The accounts that list `model` for a client speaking `dialect`, by priority
-    /// then age; which of them can serve now is the pool's decision.
-    public func select(model: String, dialect: Dialect) -> Selection {
+    /// then age; which of them can serve now is the pool's decision. Accounts
+    /// that speak the dialect relay it untouched, so they are the candidates
+    /// whenever there are any; otherwise, when `translate` allows, every account
+    /// listing the model is.
+    public func select(model: String, dialect: Dialect, translate: Bool) -> Selection {
         guard let listed = byModel[model], !listed.isEmpty else { return .unknownModel }
         let sameDialect = listed.filter { $0.provider.speaks(dialect) }
-        guard !sameDialect.isEmpty else { return .otherDialectOnly }
-        return .candidates(sameDialect)
+        guard sameDialect.isEmpty else { return .candidates(sameDialect) }
+        return translate ? .candidates(listed) : .otherDialectOnly
     }
 
-    /// The models a client speaking `dialect` can be served now (by an enabled,
-    /// usable account of that dialect), with their provider, sorted.
-    public func servableModels(dialect: Dialect) -> [(model: String, provider: Provider)] {
+    /// The models a client can be served now (by an enabled, usable account),
+    /// with their provider, sorted; `translate` counts accounts of other dialects.
+    public func servableModels(dialect: Dialect, translate: Bool) -> [(model: String, provider: Provider)] {
         byModel.compactMap { model, accounts in
-            accounts.first { $0.enabled && $0.unusableReason == nil && $0.provider.speaks(dialect) }
-                .map { (model, $0.provider) }
+            let usable = accounts.filter { $0.enabled && $0.unusableReason == nil }
+            return (usable.first { $0.provider.speaks(dialect) } ?? (translate ? usable.first : nil)).map { (model, $0.provider) }
         }.sorted { $0.model < $1.model }
     }
 }

@@ -36,6 +36,24 @@ public struct UpstreamRequest: Sendable {
         case geminiCountTokens = "gemini_count_tokens"
         /// `GET …/models`: free, and answers 401 for a bad credential; used by health probes.
         case listModels = "list_models"
+
+        /// The operation a translated generation uses at a provider.
+        public static func generation(for provider: Provider, stream: Bool) -> Operation {
+            switch provider {
+            case .openai: return .openAIChat
+            case .anthropic: return .anthropicMessages
+            case .gemini: return stream ? .geminiStream : .geminiGenerate
+            }
+        }
+
+        /// Whether a request for this operation can be translated for a provider
+        /// that speaks another dialect (generations can; embeddings and counts cannot).
+        public var translatable: Bool {
+            switch self {
+            case .openAIChat, .anthropicMessages, .openAIResponses, .geminiGenerate, .geminiStream: return true
+            case .openAIEmbeddings, .anthropicCountTokens, .geminiCountTokens, .listModels: return false
+            }
+        }
     }
 
     /// Creates a request.

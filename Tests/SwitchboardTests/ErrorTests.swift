@@ -73,7 +73,8 @@ import Testing
             #expect(unknownAnthropic.status == 404)
             #expect((unknownAnthropic.json["error"] as? [String: Any])?["type"] as? String == "not_found_error")
 
-            let crossDialect = try await harness.send("/v1/messages", body: Harness.messages("gpt-4o-mini"))
+            // Embeddings are not translated: a model only another format serves is refused.
+            let crossDialect = try await harness.send("/v1/embeddings", body: #"{"model":"claude-sonnet-4-5","input":"hi"}"#)
             #expect(crossDialect.status == 400)
             #expect(harness.fake.received.isEmpty)
         }
