@@ -1,0 +1,190 @@
+import Dialects
+import Foundation
+import NIOCore
+import SwitchboardCore
+import Testing
+import Translation
+
+/// Translation checked piece by piece on recorded fixtures: the same conversation
+/// written in each client dialect becomes the same request at each provider, and
+/// recorded upstream streams come out the same however they are split.
+@Suite struct TranslationFixtureTests {
+    static let clients: [(String, Dialect)] = [
+        ("conversation-chat.json", .openAIChat), ("conversation-messages.json", .anthropicMessages),
+        ("conversation-responses.json", .openAIResponses), ("conversation-gemini.json", .gemini),
+    ]
+    static let providers: [(Provider, String)] = [
+        (.openai, "expected-openai.json"), (.anthropic, "expected-anthropic.json"), (.gemini, "expected-gemini.json"),
+    ]
+
+    static func translator(_ body: String, _ dialect: Dialect, stream: Bool = false) throws -> Translator {
+        let request = try ClientRequest.inspect(ByteBuffer(string: body), dialect: dialect, pathModel: "client-model", pathStream: stream)
+        return try Translator(request)
+    }
+
+    static func object(_ text: String) throws -> NSDictionary {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+    }
+
+    @Test(arguments: clients)
+    func oneConversationBecomesTheSameRequestAtEveryProvider(fixture: String, dialect: Dialect) throws {
+        let translator = try Self.translator(try Fixture.text(fixture), dialect)
+        for (provider, expected) in Self.providers {
+            let body = String(buffer: try translator.upstreamBody(for: provider, model: "upstream-model"))
+            #expect(try Self.object(body) == (try Self.object(try Fixture.text(expected))), "\(dialect) → \(provider): \(body)")
+        }
+    }
+
+    /// Runs a recorded upstream stream through a translating observer in the given chunks.
+    static func replay(_ bytes: [UInt8], splitAt cuts: [Int], observer: inout any StreamObserver) throws -> String {
+        var parser = SSEParser()
+        var out = ""
+        func take(_ events: [SSEEvent]) {
+            for event in events {
+                switch observer.observe(event) {
+                case .forward: out += String(buffer: event.raw)
+                case .replace(let bytes): out += String(buffer: bytes)
+                case .drop: break
+                }
+            }
+        }
+        var start = 0
+        for cut in cuts + [bytes.count] {
+            take(try parser.push(ByteBuffer(bytes: bytes[start..<cut])))
+            start = cut
+        }
+        take(parser.finish().events)
+        // Timestamps are the only thing that may differ between runs.
+        return out.replacingOccurrences(of: #""created(_at)?":\d+"#, with: "\"created\":0", options: .regularExpression)
+    }
+
+    static let streams: [(String, Provider)] = [
+        ("openai-chat-stream.sse", .openai), ("anthropic-stream.sse", .anthropic), ("gemini-stream.sse", .gemini),
+    ]
+
+    @Test(arguments: streams)
+    func recordedStreamsTranslateTheSameAtEveryByteBoundary(fixture: String, provider: Provider) throws {
+        let bytes = Array(try Fixture.data(fixture))
+        for (clientFixture, dialect) in Self.clients where !provider.speaks(dialect) {
+            var body = try Fixture.text(clientFixture)
+            if dialect != .gemini { body = body.replacingOccurrences(of: #""model": "client-model","#, with: #""model": "client-model", "stream": true,"#) }
+            let translator = try Self.translator(body, dialect, stream: true)
+            func observer() -> any StreamObserver {
+                translator.streamObserver(provider: provider, requestID: "req_fixture", clientWantsUsage: true)
+            }
+            var whole = observer()
+            let expected = try Self.replay(bytes, splitAt: [], observer: &whole)
+            #expect(whole.completed && whole.usage != nil, "\(fixture) → \(dialect)")
+            #expect(!expected.isEmpty)
+            for cut in 1..<bytes.count {
+                var split = observer()
+                let output = try Self.replay(bytes, splitAt: [cut], observer: &split)
+                guard output == expected else {
+                    Issue.record("\(fixture) → \(dialect) differs when split at byte \(cut)")
+                    return
+                }
+                #expect(split.usage == whole.usage)
+            }
+        }
+    }
+
+    @Test func recordedStreamsKeepTheirUsageClassesAndToolCalls() throws {
+        // Anthropic's counts: input excludes both cache classes.
+        let anthropic = Array(try Fixture.data("anthropic-stream.sse"))
+        let chat = try Self.translator(#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)
+        var observer = chat.streamObserver(provider: .anthropic, requestID: "r", clientWantsUsage: true)
+        let out = try Self.replay(anthropic, splitAt: [], observer: &observer)
+        let usage = try #require(observer.usage)
+        #expect(usage.inputUncached == 472 && usage.cacheRead == 10240 && usage.cacheWrite5m + usage.cacheWrite1h == 2048 && usage.output == 89)
+        // The client sees every prompt token, the cached ones named as such.
+        #expect(out.contains(#""prompt_tokens":12760"#) && out.contains(#""cached_tokens":10240"#))
+        #expect(out.contains(#""name":"get_weather""#) && out.contains(#""finish_reason":"tool_calls""#))
+        #expect(out.hasSuffix("data: [DONE]\n\n"))
+
+        // Gemini's: the prompt includes cached tokens, thoughts are extra output.
+        let gemini = Array(try Fixture.data("gemini-stream.sse"))
+        let messages = try Self.translator(#"{"model":"m","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#, .anthropicMessages)
+        var geminiObserver = messages.streamObserver(provider: .gemini, requestID: "r", clientWantsUsage: false)
+        let text = try Self.replay(gemini, splitAt: [], observer: &geminiObserver)
+        #expect(geminiObserver.usage == TokenUsage(inputUncached: 1024, cacheRead: 4096, output: 62, reasoning: 50))
+        #expect(text.contains(#""cache_read_input_tokens":4096"#) && text.contains(#""input_tokens":1024"#))
+        #expect(text.contains(#""stop_reason":"tool_use""#) && text.contains(#""partial_json":"{\"city\":\"Paris\"}""#))
+        #expect(text.contains("ünïcode ✓"))
+    }
+
+    @Test func wholeAnswersMapStopReasonsAndCacheUsage() throws {
+        let anthropicAnswer = #"{"id":"msg_1","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"Done"}],"stop_reason":"max_tokens","stop_sequence":null,"usage":{"input_tokens":10,"cache_read_input_tokens":100,"cache_creation_input_tokens":30,"output_tokens":9}}"#
+        let usage = TokenUsage(inputUncached: 10, cacheRead: 100, cacheWrite5m: 30, output: 9)
+        let cases: [(Dialect, String, (NSDictionary) -> Bool)] = [
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#, { json in
+                let choice = (json["choices"] as? [NSDictionary])?.first
+                let usage = json["usage"] as? NSDictionary
+                return choice?["finish_reason"] as? String == "length" && usage?["prompt_tokens"] as? Int == 140
+                    && (usage?["prompt_tokens_details"] as? NSDictionary)?["cached_tokens"] as? Int == 100
+            }),
+            (.openAIResponses, #"{"model":"m","input":"hi"}"#, { json in
+                json["status"] as? String == "incomplete" && (json["incomplete_details"] as? NSDictionary)?["reason"] as? String == "max_output_tokens"
+                    && (json["usage"] as? NSDictionary)?["input_tokens"] as? Int == 140
+            }),
+            (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}]}"#, { json in
+                let candidate = (json["candidates"] as? [NSDictionary])?.first
+                let usage = json["usageMetadata"] as? NSDictionary
+                return candidate?["finishReason"] as? String == "MAX_TOKENS" && usage?["promptTokenCount"] as? Int == 140
+                    && usage?["cachedContentTokenCount"] as? Int == 100
+            }),
+        ]
+        for (dialect, request, check) in cases {
+            let translator = try Self.translator(request, dialect)
+            let answer = try #require(translator.clientBody(fromUpstream: ByteBuffer(string: anthropicAnswer), provider: .anthropic, usage: usage, requestID: "r"))
+            #expect(check(try Self.object(String(buffer: answer))), "\(dialect): \(String(buffer: answer))")
+        }
+        // And back: OpenAI's prompt count includes the cached tokens; Anthropic clients see them apart.
+        let chatAnswer = #"{"id":"c","object":"chat.completion","created":1,"model":"gpt","choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":121,"completion_tokens":9,"total_tokens":130,"prompt_tokens_details":{"cached_tokens":100}}}"#
+        let messages = try Self.translator(#"{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"hi"}]}"#, .anthropicMessages)
+        let chatUsage = TokenUsage(inputUncached: 21, cacheRead: 100, output: 9)
+        let answer = try Self.object(String(buffer: try #require(messages.clientBody(fromUpstream: ByteBuffer(string: chatAnswer), provider: .openai, usage: chatUsage, requestID: "r"))))
+        let answerUsage = try #require(answer["usage"] as? NSDictionary)
+        #expect(answerUsage["input_tokens"] as? Int == 21 && answerUsage["cache_read_input_tokens"] as? Int == 100 && answer["stop_reason"] as? String == "end_turn")
+    }
+
+    @Test func whatCannotBeCarriedIsRefusedNamingIt() throws {
+        let refusals: [(Dialect, String, Provider, String)] = [
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":"hi"}],"logprobs":true}"#, .anthropic, "logprobs"),
+            (.openAIChat, #"{"model":"m","n":2,"messages":[{"role":"user","content":"hi"}]}"#, .anthropic, "n"),
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":1.5}"#, .anthropic, "temperature"),
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]}"#, .gemini, "messages"),
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/cat.png"}}]}]}"#, .gemini, "messages"),
+            (.anthropicMessages, #"{"model":"m","max_tokens":5,"top_k":5,"messages":[{"role":"user","content":"hi"}]}"#, .openai, "top_k"),
+            (.anthropicMessages, #"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search"}]}"#, .openai, "tools"),
+            (.anthropicMessages, #"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{}}]}]}"#, .gemini, "messages"),
+            (.openAIResponses, #"{"model":"m","previous_response_id":"resp_1","input":"hi"}"#, .anthropic, "previous_response_id"),
+            (.openAIResponses, #"{"model":"m","input":"hi","tools":[{"type":"web_search"}]}"#, .anthropic, "tools"),
+            (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}"#, .openai, "tools"),
+            (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"responseMimeType":"application/json"}}"#, .openai, "generationConfig.responseMimeType"),
+        ]
+        for (dialect, body, provider, param) in refusals {
+            do {
+                let translator = try Self.translator(body, dialect)
+                _ = try translator.upstreamBody(for: provider, model: "m")
+                Issue.record("\(dialect) → \(provider) carried \(param)")
+            } catch let error as GatewayError {
+                #expect(error.status == 400 && error.param == param, "\(dialect) → \(provider): \(error.message)")
+                #expect(error.message.contains("cannot be translated") || error.message.contains("not"), "\(error.message)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+
+    @Test func reasoningMapsBetweenEffortAndBudget() throws {
+        let effort = try Self.translator(#"{"model":"m","reasoning_effort":"high","max_completion_tokens":1000,"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)
+        let anthropic = try Self.object(String(buffer: try effort.upstreamBody(for: .anthropic, model: "claude")))
+        #expect((anthropic["thinking"] as? NSDictionary)?["budget_tokens"] as? Int == 24_576)
+        #expect(anthropic["max_tokens"] as? Int == 25_576, "max_tokens must exceed the thinking budget")
+        let gemini = try Self.object(String(buffer: try effort.upstreamBody(for: .gemini, model: "gemini")))
+        #expect(((gemini["generationConfig"] as? NSDictionary)?["thinkingConfig"] as? NSDictionary)?["thinkingBudget"] as? Int == 24_576)
+        let budget = try Self.translator(#"{"model":"m","max_tokens":4000,"thinking":{"type":"enabled","budget_tokens":2000},"messages":[{"role":"user","content":"hi"}]}"#, .anthropicMessages)
+        let chat = try Self.object(String(buffer: try budget.upstreamBody(for: .openai, model: "o3")))
+        #expect(chat["reasoning_effort"] as? String == "low")
+    }
+}
