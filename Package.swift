@@ -34,10 +34,6 @@ let package = Package(
             ]
         ),
         .target(
-            name: "Translation",
-            dependencies: ["SwitchboardCore", "Dialects"]
-        ),
-        .target(
             name: "Policy",
             dependencies: ["SwitchboardCore"],
             resources: [.copy("Resources/model_prices.json")]
@@ -68,7 +64,6 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "Dialects",
-                "Translation",
                 "Policy",
                 "Storage",
                 "Upstream",
@@ -148,7 +143,6 @@ let package = Package(
                 "Storage",
                 "Upstream",
                 "Engine",
-                "Translation",
                 "HTTPServer",
                 "SwitchboardApp",
                 "SwitchboardTesting",

@@ -4,7 +4,6 @@ import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
-import Translation
 import Upstream
 
 extension Gateway {

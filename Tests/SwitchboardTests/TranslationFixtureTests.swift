@@ -3,7 +3,6 @@ import Foundation
 import NIOCore
 import SwitchboardCore
 import Testing
-import Translation
 
 /// Translation checked piece by piece on recorded fixtures: the same conversation
 /// written in each client dialect becomes the same request at each provider, and

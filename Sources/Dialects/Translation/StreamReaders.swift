@@ -1,4 +1,3 @@
-public import Dialects
 public import SwitchboardCore
 
 /// One piece of a streamed answer, in no client's format.

@@ -1,5 +1,4 @@
 import Foundation
-public import Dialects
 public import NIOCore
 public import SwitchboardCore
 
