@@ -2,13 +2,16 @@ public import SwitchboardCore
 
 /// Writes a whole answer in each client dialect, with usage in its own terms.
 enum WriteCompletion {
-    /// An assistant message in Chat form: its text and tool calls (other parts have no place in it).
-    static func chatAssistant(_ parts: [Part], refusal: Bool) -> JSON {
+    /// An assistant message in Chat form: its text and tool calls, and for an
+    /// answer (`answer`: true) its `refusal` and any reasoning text.
+    static func chatAssistant(_ parts: [Part], answer: Bool) -> JSON {
         var texts: [String] = []
+        var reasoning: [String] = []
         var calls: [JSON] = []
         for part in parts {
             switch part {
             case .text(let text): texts.append(text)
+            case .thinking(let text, _): reasoning.append(text)
             case .toolCall(let call):
                 calls.append(.object([
                     ("id", .string(call.id)), ("type", .string("function")),
@@ -18,13 +21,15 @@ enum WriteCompletion {
             }
         }
         return object([
-            ("role", .string("assistant")), ("content", texts.isEmpty ? .null : .string(texts.joined())), ("refusal", refusal ? .null : nil),
+            ("role", .string("assistant")), ("content", texts.isEmpty ? .null : .string(texts.joined())), ("refusal", answer ? .null : nil),
             ("tool_calls", calls.isEmpty ? nil : .array(calls)),
+            // Requests take no reasoning history; answers show it as compatible servers do.
+            ("reasoning_content", answer && !reasoning.isEmpty ? .string(reasoning.joined()) : nil),
         ])
     }
 
     static func openAIChat(_ completion: Completion, usage: TokenUsage, model: String, id: String, created: Int) -> JSON {
-        let message = chatAssistant(completion.parts, refusal: true)
+        let message = chatAssistant(completion.parts, answer: true)
         return .object([
             ("id", .string("chatcmpl-" + id)), ("object", .string("chat.completion")), ("created", .int(created)), ("model", .string(model)),
             ("choices", .array([.object([

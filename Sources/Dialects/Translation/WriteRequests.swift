@@ -17,7 +17,7 @@ enum WriteRequest {
                     if case .image = part { throw TranslationError.value("An image in an assistant turn", param: "messages") }
                     if case .toolResult = part { throw TranslationError.invalid("A tool result in an assistant turn.", param: "messages") }
                 }
-                messages.append(WriteCompletion.chatAssistant(turn.parts, refusal: false))
+                messages.append(WriteCompletion.chatAssistant(turn.parts, answer: false))
             case .user:
                 // Tool results are messages of their own and must follow the call.
                 var rest: [Part] = []
