@@ -22,8 +22,8 @@ public struct ClientRequest: Sendable {
     /// The conversation this request belongs to, from the body: an explicit
     /// session id, else a fingerprint of its start; nil when there is neither.
     public var sessionHint: String?
-    /// Whether this is Claude Code's warmup request: one user message saying "Warmup".
-    public var isWarmup = false
+    /// Which of Claude Code's background requests (warmup, title, topic) this is, if any.
+    public var localAnswer: LocalAnswer.Kind?
 
     /// Whether the body gives the model its own instructions (Responses
     /// `instructions`), so an account's default ones are not added.
@@ -96,7 +96,7 @@ public struct ClientRequest: Sendable {
                 dialect: dialect, body: body, model: model, stream: stream,
                 clientWantsUsage: wantsUsage, maxTokens: maxTokens, sessionHint: session,
                 modelRange: modelRange, usageEdit: usageEdit)
-            request.isWarmup = dialect == .anthropicMessages && LocalAnswer.isWarmup(reader: reader, root: root)
+            request.localAnswer = dialect == .anthropicMessages ? LocalAnswer.kind(reader: reader, root: root) : nil
             if dialect == .openAIResponses {
                 if let problem = ResponsesInput.unpairedToolOutput(reader: reader, root: root) { return .failure(problem) }
                 let instructions = last("instructions")

@@ -1,9 +1,48 @@
 public import NIOCore
 public import SwitchboardCore
 
-/// Answers the gateway gives itself, without an upstream: today, Claude Code's
-/// warmup request, which only primes a cache the client never reads.
+/// Answers the gateway gives itself, without an upstream: Claude Code's warmup
+/// request, which only primes a cache the client never reads, and its
+/// background title and topic requests, which only label the session.
 public enum LocalAnswer {
+    /// The background requests an account may answer locally.
+    public enum Kind: String, Sendable {
+        /// One user message saying "Warmup".
+        case warmup
+        /// "Please write a 5-10 word title for the following conversation".
+        case title
+        /// "Analyze if this message indicates a new conversation topic" (JSON with `isNewTopic`).
+        case topic
+
+        /// The answer's text: the least that is still a valid answer.
+        var text: String {
+            switch self {
+            case .warmup: return "OK"
+            case .title: return "New conversation"
+            case .topic: return #"{"isNewTopic": false, "title": null}"#
+            }
+        }
+
+        /// The ledger outcome of a request answered this way.
+        public var outcome: String { self == .warmup ? "warmup_intercepted" : "title_intercepted" }
+    }
+
+    /// Which background request this is, if it is one.
+    static func kind(reader: JSONReader, root: JSONSpan) -> Kind? {
+        if isWarmup(reader: reader, root: root) { return .warmup }
+        // Claude Code puts these instructions in the system prompt.
+        guard let system = reader.member("system", of: root) else { return nil }
+        let text: String
+        switch system.kind {
+        case .string: text = reader.string(system) ?? ""
+        case .array: text = reader.elements(of: system).compactMap { reader.member("text", of: $0).flatMap(reader.string) }.joined(separator: "\n")
+        default: return nil
+        }
+        if text.contains("'isNewTopic'") && text.contains("new conversation topic") { return .topic }
+        if text.contains("write a 5-10 word title for the following conversation") { return .title }
+        return nil
+    }
+
     /// One user message whose text is exactly "Warmup" (as a string or text blocks).
     static func isWarmup(reader: JSONReader, root: JSONSpan) -> Bool {
         guard let messages = reader.member("messages", of: root), messages.kind == .array else { return false }
@@ -27,17 +66,18 @@ public enum LocalAnswer {
     }
 
     /// A minimal, valid Anthropic message (JSON) or message stream (SSE) with no usage.
-    public static func anthropicMessage(model: String, id: String, stream: Bool) -> ByteBuffer {
+    public static func anthropicMessage(_ kind: Kind, model: String, id: String, stream: Bool) -> ByteBuffer {
         let model = jsonStringLiteral(model)
         let id = jsonStringLiteral(id)
+        let text = jsonStringLiteral(kind.text)
         let usage = #"{"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}"#
         guard stream else {
-            return ByteBuffer(string: #"{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[{"type":"text","text":"OK"}],"stop_reason":"end_turn","stop_sequence":null,"usage":\#(usage)}"#)
+            return ByteBuffer(string: #"{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[{"type":"text","text":\#(text)}],"stop_reason":"end_turn","stop_sequence":null,"usage":\#(usage)}"#)
         }
         let events = [
             ("message_start", #"{"type":"message_start","message":{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[],"stop_reason":null,"stop_sequence":null,"usage":\#(usage)}}"#),
             ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
-            ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"OK"}}"#),
+            ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\#(text)}}"#),
             ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
             ("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":0}}"#),
             ("message_stop", #"{"type":"message_stop"}"#),

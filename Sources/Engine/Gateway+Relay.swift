@@ -82,8 +82,8 @@ extension Gateway {
             }
             tried.insert(lease.account.id)
             let account = lease.account
-            if account.interceptWarmup, client.isWarmup {
-                return interceptWarmup(client, request: request, lease: lease, settlement: settlement, attempts: tried.count)
+            if account.interceptWarmup, let kind = client.localAnswer {
+                return interceptWarmup(kind, client, request: request, lease: lease, settlement: settlement, attempts: tried.count)
             }
             let upstreamModel = account.upstreamModel(for: client.model)
             let attempts = tried.count
@@ -157,20 +157,21 @@ extension Gateway {
         return fail(error, request: request, settlement: settlement, outcome: "upstream_error")
     }
 
-    /// Answers Claude Code's warmup locally for an account that asks for it: a
-    /// minimal valid message, no upstream request, recorded at zero cost.
+    /// Answers Claude Code's warmup, title and topic requests locally for an
+    /// account that asks for it: a minimal valid message, no upstream request,
+    /// recorded at zero cost.
     func interceptWarmup(
-        _ client: ClientRequest, request: GatewayRequest, lease: AccountLease, settlement: Settlement, attempts: Int
+        _ kind: LocalAnswer.Kind, _ client: ClientRequest, request: GatewayRequest, lease: AccountLease, settlement: Settlement, attempts: Int
     ) -> GatewayResponse {
         lease.finish(.notBlamed(tokens: 0))
-        settlement.settle(status: 200, outcome: "warmup_intercepted") {
+        settlement.settle(status: 200, outcome: kind.outcome) {
             $0.accountID = lease.account.id
             $0.accountName = lease.account.name
             $0.provider = lease.account.provider.rawValue
             $0.attempts = attempts
             $0.priced = true
         }
-        let body = LocalAnswer.anthropicMessage(model: client.model, id: "msg_local_" + request.requestID, stream: client.stream)
+        let body = LocalAnswer.anthropicMessage(kind, model: client.model, id: "msg_local_" + request.requestID, stream: client.stream)
         if client.stream {
             return GatewayResponse(
                 status: 200, headers: [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")],
