@@ -10,7 +10,7 @@ public struct ClientRequest: Sendable {
     /// The dialect the body is written in.
     public var dialect: Dialect
     /// The body as received.
-    public var body: ByteBuffer
+    public internal(set) var body: ByteBuffer
     /// The model the client asked for.
     public var model: String
     /// Whether the client asked for a stream.

@@ -23,6 +23,35 @@ import Testing
         }
     }
 
+    @Test func modelsOfOtherFormatsAreCountedByTheirProviderOrEstimated() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { Harness.defaultAccounts(fakePort: $0) + [Harness.geminiAccount(fakePort: $0)] }
+        try await withHarness(accounts: accounts) { harness in
+            // Anthropic's count for a Gemini model: Gemini's countTokens, answered in Anthropic's shape.
+            let onGemini = try await harness.send(
+                "/v1/messages/count_tokens", body: #"{"model":"gemini-2.5-flash","system":"Be brief.","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(onGemini.status == 200 && onGemini.json["input_tokens"] as? Int == Int(FakeUsage.prompt))
+            let sentToGemini = try #require(harness.fake.received.last)
+            #expect(sentToGemini.path == "/v1beta/models/gemini-2.5-flash:countTokens")
+            #expect(sentToGemini.rawBody.hasPrefix(#"{"generateContentRequest":{"model":"models/gemini-2.5-flash","contents":"#))
+
+            // Gemini's count for a Claude model: Anthropic's count_tokens, without output settings.
+            let onClaude = try await harness.send(
+                "/v1beta/models/claude-sonnet-4-5:countTokens",
+                body: #"{"generateContentRequest":{"model":"models/claude-sonnet-4-5","contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":99}}}"#,
+                auth: .googAPIKey)
+            #expect(onClaude.status == 200 && onClaude.json["totalTokens"] as? Int == Int(FakeUsage.prompt))
+            let sentToAnthropic = try #require(harness.fake.received.last)
+            #expect(sentToAnthropic.path == "/v1/messages/count_tokens" && !sentToAnthropic.rawBody.contains("max_tokens"))
+
+            // OpenAI-compatible servers cannot count: an estimate, marked as one, without an upstream call.
+            let before = harness.fake.received.count
+            let onOpenAI = try await harness.send("/v1/messages/count_tokens", body: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}]}"#)
+            #expect(onOpenAI.status == 200 && (onOpenAI.json["input_tokens"] as? Int ?? 0) > 0)
+            #expect(onOpenAI.headers.first(name: "x-switchboard-token-count") == "estimate")
+            #expect(harness.fake.received.count == before)
+        }
+    }
+
     @Test func refusalsInAnthropicsShape() async throws {
         try await withHarness(configure: { $0.keys[0].policy.balancePicos = 0 }) { harness in
             #expect(try await harness.send("/v1/messages/count_tokens", body: Self.body, key: "sk-sb-wrong-0123456789abcdef").status == 401)
