@@ -23,11 +23,11 @@ extension Gateway {
         var upstreamModel: String
         var settlement: Settlement
         /// How the request is carried to an account that speaks another dialect (nil: relayed as is).
-        var translator: Translator?
+        var carrier: Carrier?
 
         var account: AccountEntry { lease.account }
         /// The dialect the upstream answers in.
-        var upstreamDialect: Dialect { translator == nil ? client.dialect : Translator.upstreamDialect(of: account.provider) }
+        var upstreamDialect: Dialect { carrier == nil ? client.dialect : Translator.upstreamDialect(of: account.provider) }
     }
 
     /// Headers in which clients name their session: Claude Code's, then Codex's.
@@ -55,7 +55,7 @@ extension Gateway {
         var lastFailure: AttemptFailure?
         var lastSkipped: [AccountPool.Skipped] = []
         var waited = false
-        var translator: Translator?
+        var carrier: Carrier?
         attempts: while tried.count <= max(0, configuration.maxFailovers) {
             let lease: AccountLease
             switch pool.pick(from: accounts, excluding: tried, session: session) {
@@ -97,7 +97,7 @@ extension Gateway {
                 $0.route = routeText
             }
             let outbound: UpstreamRequest
-            var attemptTranslator: Translator?
+            var attemptCarrier: Carrier?
             if account.provider.speaks(client.dialect) {
                 // Default instructions never reach Codex: it brings its own, and an extra
                 // prompt would change its behaviour.
@@ -108,14 +108,14 @@ extension Gateway {
                     body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions), forwardedHeaders: forwarded)
             } else {
                 do throws(GatewayError) {
-                    let carried: Translator
-                    if let translator { carried = translator } else { carried = try Translator(client) }
-                    translator = carried
-                    attemptTranslator = carried
+                    let carried: Carrier
+                    if let carrier { carried = carrier } else { carried = try Carrier(client, operation: request.operation) }
+                    carrier = carried
+                    attemptCarrier = carried
+                    let (operation, body) = try carried.outbound(for: account.provider, model: upstreamModel, stream: client.stream)
                     outbound = UpstreamRequest(
                         provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "",
-                        operation: .generation(for: account.provider, stream: client.stream), model: upstreamModel,
-                        body: try carried.upstreamBody(for: account.provider, model: upstreamModel),
+                        operation: operation, model: upstreamModel, body: body,
                         forwardedHeaders: forwarded.filter { $0.name == "user-agent" || account.provider == .anthropic })
                 } catch {
                     // What the client asked cannot be carried: its mistake, not the account's.
@@ -125,7 +125,7 @@ extension Gateway {
             }
             let context = RelayContext(
                 client: client, request: request, lease: lease, upstreamModel: upstreamModel, settlement: settlement,
-                translator: attemptTranslator)
+                carrier: attemptCarrier)
             switch await attempt(outbound, context: context) {
             case .answered(let response):
                 return response
@@ -235,10 +235,11 @@ extension Gateway {
         } catch {
             return .failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
-        let usage = body.withUnsafeReadableBytes { UsageReader.fromResponseBody($0, dialect: context.upstreamDialect) }
+        let reported = body.withUnsafeReadableBytes { UsageReader.fromResponseBody($0, dialect: context.upstreamDialect) }
+        let usage = reported ?? context.carrier?.estimatedUsage
         var answer = body
-        if let translator = context.translator {
-            guard let translated = translator.clientBody(
+        if let carrier = context.carrier {
+            guard let translated = carrier.clientBody(
                 fromUpstream: body, provider: context.account.provider, usage: usage ?? .zero, requestID: context.request.requestID)
             else {
                 return .failed(AttemptFailure(failureClass: .transient, detail: "upstream_answer_not_json"))
@@ -246,9 +247,9 @@ extension Gateway {
             answer = translated
         }
         context.lease.finish(.served(tokens: usage?.total ?? 0))
-        settleAnswered(context, status: response.status, usage: usage ?? .zero, complete: usage != nil, firstByteMs: context.settlement.elapsedMs())
+        settleAnswered(context, status: response.status, usage: usage ?? .zero, complete: reported != nil, firstByteMs: context.settlement.elapsedMs())
         return .answered(GatewayResponse(
-            status: response.status, headers: [("content-type", context.translator == nil ? contentType : "application/json")], body: .full(answer)))
+            status: response.status, headers: [("content-type", context.carrier == nil ? contentType : "application/json")], body: .full(answer)))
     }
 
     /// Handles an upstream error status: the client's own mistakes go back to it
@@ -265,7 +266,7 @@ extension Gateway {
         }
         context.lease.finish(.notBlamed(tokens: 0))
         context.settlement.settle(status: response.status, outcome: "client_error", errorCode: "upstream_\(response.status)")
-        if context.translator != nil {
+        if context.carrier != nil {
             // The upstream's error is in its own format: say it in the client's.
             let said = errorBody.flatMap(Translator.upstreamMessage).map { ": " + $0 } ?? "."
             var answer = errorResponse(

@@ -60,9 +60,9 @@ extension Gateway {
     /// that, a broken or failing stream is a failed attempt and another account
     /// may try; after it, failures end the stream with an error event.
     func startStream(_ response: UpstreamResponse, context: RelayContext) async -> AttemptResult {
-        let observer = context.translator.map {
-            $0.streamObserver(provider: context.account.provider, requestID: context.request.requestID, clientWantsUsage: context.client.clientWantsUsage)
-        } ?? makeStreamObserver(for: context.client)
+        let observer = context.carrier?.streamObserver(
+            provider: context.account.provider, requestID: context.request.requestID, clientWantsUsage: context.client.clientWantsUsage)
+            ?? makeStreamObserver(for: context.client)
         var relay = StreamRelay(observer: observer)
         let reader = response.body
         var pending = ByteBuffer()

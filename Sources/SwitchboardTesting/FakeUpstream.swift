@@ -81,6 +81,8 @@ public final class FakeUpstream: Sendable {
             switch parts[1] {
             case "generateContent": return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: false)
             case "streamGenerateContent": return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: true)
+            case "batchEmbedContents":
+                return try await self.geminiEmbeddings(request)
             case "countTokens":
                 var request = request
                 let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
@@ -179,6 +181,25 @@ public final class FakeUpstream: Sendable {
             "data": (0..<inputs).map { ["object": "embedding", "index": $0, "embedding": vector] },
             "usage": ["prompt_tokens": inputs * Self.embeddingTokensPerInput, "total_tokens": inputs * Self.embeddingTokensPerInput],
         ]
+        let data = try JSONSerialization.data(withJSONObject: body)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Gemini's `batchEmbedContents`: one vector per request, and no usage (Gemini reports none).
+    private func geminiEmbeddings(_ request: Request) async throws -> Response {
+        var request = request
+        let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
+        let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw)) }
+        guard let key = headers["x-goog-api-key"], acceptedKeys.contains(key), !refusedKeys.contains(key) else {
+            return Response(
+                status: .unauthorized, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
+        }
+        let count = (json["requests"] as? [Any])?.count ?? 0
+        let body: [String: Any] = ["embeddings": (0..<count).map { _ in ["values": Self.embedding.map { Double($0) }] }]
         let data = try JSONSerialization.data(withJSONObject: body)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -34,6 +34,8 @@ public struct UpstreamRequest: Sendable {
         case geminiStream = "gemini_stream"
         /// `POST …/v1beta/models/{model}:countTokens`.
         case geminiCountTokens = "gemini_count_tokens"
+        /// `POST …/v1beta/models/{model}:batchEmbedContents`.
+        case geminiEmbed = "gemini_embed"
         /// `GET …/models`: free, and answers 401 for a bad credential; used by health probes.
         case listModels = "list_models"
 
@@ -47,11 +49,12 @@ public struct UpstreamRequest: Sendable {
         }
 
         /// Whether a request for this operation can be translated for a provider
-        /// that speaks another dialect (generations can; embeddings and counts cannot).
+        /// that speaks another dialect (generations can, and OpenAI embeddings for
+        /// Gemini; counting has its own path).
         public var translatable: Bool {
             switch self {
-            case .openAIChat, .anthropicMessages, .openAIResponses, .geminiGenerate, .geminiStream: return true
-            case .openAIEmbeddings, .anthropicCountTokens, .geminiCountTokens, .listModels: return false
+            case .openAIChat, .anthropicMessages, .openAIResponses, .geminiGenerate, .geminiStream, .openAIEmbeddings: return true
+            case .anthropicCountTokens, .geminiCountTokens, .geminiEmbed, .listModels: return false
             }
         }
     }
@@ -94,6 +97,8 @@ public struct UpstreamRequest: Sendable {
             return geminiRoot(base) + "/models/" + model + ":streamGenerateContent?alt=sse"
         case .geminiCountTokens:
             return geminiRoot(base) + "/models/" + model + ":countTokens"
+        case .geminiEmbed:
+            return geminiRoot(base) + "/models/" + model + ":batchEmbedContents"
         case .anthropicCountTokens:
             return base.hasSuffix("/v1") ? base + "/messages/count_tokens" : base + "/v1/messages/count_tokens"
         case .anthropicMessages:

@@ -34,6 +34,36 @@ import Testing
         }
     }
 
+    @Test func geminiAccountsServeThemInTheClientsEncoding() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            Harness.defaultAccounts(fakePort: port) + [Harness.geminiAccount(fakePort: port).with(models: ["gemini-embedding-001"])]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            let base64 = try await harness.send("/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":["hello","world"],"encoding_format":"base64","dimensions":3}"#)
+            #expect(base64.status == 200 && base64.json["object"] as? String == "list")
+            let data = try #require(base64.json["data"] as? [[String: Any]])
+            #expect(data.count == 2 && data[1]["index"] as? Int == 1)
+            let encoded = try #require(data[0]["embedding"] as? String)
+            let decoded = try #require(Data(base64Encoded: encoded))
+            let floats = decoded.withUnsafeBytes { raw in (0..<3).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+            #expect(floats == FakeUpstream.embedding, "Gemini's floats, as little-endian float32")
+            let sent = try #require(harness.fake.received.last)
+            #expect(sent.path == "/v1beta/models/gemini-embedding-001:batchEmbedContents")
+            #expect(sent.rawBody.contains(#""outputDimensionality":3"#) && sent.rawBody.contains(#""model":"models/gemini-embedding-001""#))
+
+            let float = try await harness.send("/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":"hello"}"#)
+            #expect((((float.json["data"] as? [[String: Any]])?.first)?["embedding"] as? [Double]) == [0.25, -0.5, 1.0])
+            // Gemini reports no usage for embeddings: an estimate is billed, and the row says so.
+            let row = try await harness.row(base64.headers.first(name: "x-request-id"))
+            #expect(row.dialect == "openai_embeddings" && row.provider == "gemini" && row.usage.inputUncached == 4 && row.usageIncomplete)
+            #expect((base64.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 4)
+
+            // Token arrays have no Gemini counterpart: refused, not sent.
+            let tokens = try await harness.send("/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":[[1,2,3]]}"#)
+            #expect(tokens.status == 400 && (tokens.json["error"] as? [String: Any])?["param"] as? String == "input")
+        }
+    }
+
     @Test func errorsAreInOpenAIsShape() async throws {
         try await withHarness(accounts: Self.accounts) { harness in
             let unknown = try await harness.send("/v1/embeddings", body: #"{"model":"nope","input":"a"}"#)

@@ -144,7 +144,7 @@ accounts:
     provider: gemini
     base_url: http://127.0.0.1:{fake_port}
     api_key: {GEMINI_SECRET}
-    models: [gemini-2.5-flash]
+    models: [gemini-2.5-flash, gemini-embedding-001]
   - name: openai-embeddings
     provider: openai
     base_url: http://127.0.0.1:{fake_port}/v1

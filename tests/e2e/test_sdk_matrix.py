@@ -151,3 +151,14 @@ def test_what_cannot_be_carried_is_refused_in_the_clients_format(openai_client, 
             model="gpt-4o-mini", max_tokens=64, messages=[{"role": "user", "content": "hi"}],
             tools=[{"type": "web_search_20250305", "name": "web_search"}])
     assert "web_search_20250305" in refused.value.message
+
+
+@pytest.mark.parametrize("model", ["text-embedding-3-small", "gemini-embedding-001"])
+def test_openai_embeddings_from_openai_and_gemini_accounts(openai_client, gateway, model):
+    # The SDK asks for base64 by default and decodes little-endian float32.
+    raw = openai_client.embeddings.with_raw_response.create(model=model, input=["hello", "world"])
+    result = raw.parse()
+    assert [item.embedding for item in result.data] == [[0.25, -0.5, 1.0]] * 2
+    assert result.usage.prompt_tokens > 0
+    row = gateway.ledger_row(raw.headers["x-request-id"])
+    assert row["dialect"] == "openai_embeddings" and row["input_uncached"] == result.usage.prompt_tokens
