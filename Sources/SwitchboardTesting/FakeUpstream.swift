@@ -84,12 +84,8 @@ public final class FakeUpstream: Sendable {
             case "batchEmbedContents":
                 return try await self.geminiEmbeddings(request)
             case "countTokens":
-                var request = request
-                let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
-                var headers: [String: String] = [:]
-                for field in request.headers { headers[field.name.canonicalName] = field.value }
-                self.log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: [:], rawBody: raw)) }
-                guard let key = headers["x-goog-api-key"], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+                let (_, headers) = try await self.record(request)
+                guard self.accepts(headers["x-goog-api-key"]) else {
                     return Response(
                         status: .unauthorized, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
@@ -111,13 +107,8 @@ public final class FakeUpstream: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: #"{"models":[{"name":"models/gemini-2.5-flash"}]}"#)))
         }
         router.post("/v1/messages/count_tokens") { request, _ -> Response in
-            var request = request
-            let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
-            let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
-            var headers: [String: String] = [:]
-            for field in request.headers { headers[field.name.canonicalName] = field.value }
-            self.log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw)) }
-            guard let key = headers["x-api-key"], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+            let (_, headers) = try await self.record(request)
+            guard self.accepts(headers["x-api-key"]) else {
                 return Response(
                     status: .unauthorized, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)))
@@ -156,17 +147,28 @@ public final class FakeUpstream: Sendable {
     /// Prompt tokens the fake reports per input.
     public static let embeddingTokensPerInput = 8
 
-    /// OpenAI embeddings: one vector per input, as floats or as base64 of
-    /// little-endian float32 (the `encoding_format` the client asked for).
-    private func embeddings(_ request: Request) async throws -> Response {
+    /// Reads and logs a request: its JSON body and headers (lowercase names).
+    private func record(_ request: Request) async throws -> (json: [String: Any], headers: [String: String]) {
         var request = request
         let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
         let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw)) }
-        let key = headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }
-        guard let key, acceptedKeys.contains(key), !refusedKeys.contains(key) else {
+        return (json, headers)
+    }
+
+    /// Whether a key is accepted now.
+    private func accepts(_ key: String?) -> Bool {
+        guard let key else { return false }
+        return acceptedKeys.contains(key) && !refusedKeys.contains(key)
+    }
+
+    /// OpenAI embeddings: one vector per input, as floats or as base64 of
+    /// little-endian float32 (the `encoding_format` the client asked for).
+    private func embeddings(_ request: Request) async throws -> Response {
+        let (json, headers) = try await record(request)
+        guard accepts(headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }) else {
             return Response(
                 status: .unauthorized, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#)))
@@ -187,13 +189,8 @@ public final class FakeUpstream: Sendable {
 
     /// Gemini's `batchEmbedContents`: one vector per request, and no usage (Gemini reports none).
     private func geminiEmbeddings(_ request: Request) async throws -> Response {
-        var request = request
-        let raw = String(buffer: try await request.collectBody(upTo: 16 << 20))
-        let json = (try? JSONSerialization.jsonObject(with: Data(raw.utf8))) as? [String: Any] ?? [:]
-        var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName] = field.value }
-        log.withLock { $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw)) }
-        guard let key = headers["x-goog-api-key"], acceptedKeys.contains(key), !refusedKeys.contains(key) else {
+        let (json, headers) = try await record(request)
+        guard accepts(headers["x-goog-api-key"]) else {
             return Response(
                 status: .unauthorized, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
