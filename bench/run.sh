@@ -2,7 +2,8 @@
 # Benchmark: the gateway in front of a fast fake upstream (nginx serving fixed
 # OpenAI bodies), loaded with wrk on loopback in bounded runs. Prints requests/s,
 # p50/p99 latency, the latency the gateway adds, CPU time per request and RSS,
-# for JSON and streaming chat completions. Installs nginx and wrk if missing.
+# for JSON and streaming chat completions, relayed and translated (Anthropic
+# Messages clients on OpenAI accounts). Installs nginx and wrk if missing.
 #
 #   bench/run.sh            # 10 s per run
 #   DURATION=30 bench/run.sh
@@ -111,6 +112,22 @@ LUA
 cpu_ticks() { awk '{print $14 + $15}' /proc/$GATEWAY_PID/stat; }
 TICKS=$(getconf CLK_TCK)
 
+# The same answers translated: Anthropic Messages clients on the OpenAI accounts.
+cat > "$WORK/messages.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-api-key"] = "$KEY"
+wrk.headers["anthropic-version"] = "2023-06-01"
+LUA
+cat > "$WORK/messages-stream.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"model":"gpt-4o-mini-stream","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-api-key"] = "$KEY"
+wrk.headers["anthropic-version"] = "2023-06-01"
+LUA
+
 # run NAME URL SCRIPT CONNECTIONS → one result line
 run() {
   local name=$1 url=$2 script=$3 conns=$4 threads=1
@@ -137,6 +154,7 @@ to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v / 1
 UP_JSON="http://127.0.0.1:$UPSTREAM_PORT/json/v1/chat/completions"
 UP_STREAM="http://127.0.0.1:$UPSTREAM_PORT/stream/v1/chat/completions"
 GW="http://127.0.0.1:$GATEWAY_PORT/v1/chat/completions"
+GW_MESSAGES="http://127.0.0.1:$GATEWAY_PORT/v1/messages"
 
 # Warm up connections and caches.
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
@@ -152,6 +170,8 @@ run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" 50
 run "through gateway, JSON" "$GW" "$WORK/json.lua" 50
 run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" 50
 run "through gateway, stream" "$GW" "$WORK/stream.lua" 50
+run "translated Messages→Chat, JSON" "$GW_MESSAGES" "$WORK/messages.lua" 50
+run "translated Messages→Chat, stream" "$GW_MESSAGES" "$WORK/messages-stream.lua" 50
 
 added() { awk -v a="$(to_ms "$(echo "$1" | awk '{print $(NF-2)}')")" -v b="$(to_ms "$(echo "$2" | awk '{print $(NF-2)}')")" 'BEGIN { printf "%.3f ms", a - b }'; }
 echo

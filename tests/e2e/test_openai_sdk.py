@@ -51,7 +51,8 @@ def test_streaming_helper(client):
 
 def test_models_list(client):
     ids = [model.id for model in client.models.list()]
-    assert "gpt-4o-mini" in ids and "claude-sonnet-4-5" not in ids, "only models this client can be served"
+    assert "gpt-4o-mini" in ids and "claude-sonnet-4-5" in ids and "gemini-2.5-flash" in ids, "every model, other formats translated"
+    assert ids == sorted(ids)
 
 
 def test_a_bad_key_is_an_authentication_error(gateway):
