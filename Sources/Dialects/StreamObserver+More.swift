@@ -66,6 +66,8 @@ public struct GeminiStreamObserver: StreamObserver {
                 return
             }
             if let span = reader.member("usageMetadata", of: root), let found = UsageReader.gemini(reader, usage: span) { usage = found }
+            // A prompt blocked by safety settings: no candidates, and nothing more will come.
+            if reader.value(at: ["promptFeedback", "blockReason"], in: root) != nil { completed = true }
             if let candidates = reader.member("candidates", of: root), candidates.kind == .array {
                 for candidate in reader.elements(of: candidates) where candidate.kind == .object {
                     if let reason = reader.member("finishReason", of: candidate), reason.kind == .string { completed = true }

@@ -175,6 +175,87 @@ import Testing
         }
     }
 
+    static func body(_ translator: Translator, _ provider: Provider) throws -> NSDictionary {
+        try object(String(buffer: try translator.upstreamBody(for: provider, model: "m")))
+    }
+
+    @Test func toolLoopsKeepCallsAndResultsPaired() throws {
+        // Gemini pairs results to calls by name: two calls to one function are answered in order.
+        let gemini = try Self.translator(#"{"contents":[{"role":"user","parts":[{"text":"read both"}]},{"role":"model","parts":[{"functionCall":{"name":"read","args":{"f":"a"}}},{"functionCall":{"name":"read","args":{"f":"b"}}}]},{"role":"user","parts":[{"functionResponse":{"name":"read","response":{"text":"A"}}},{"functionResponse":{"name":"read","response":{"text":"B"}}}]}]}"#, .gemini)
+        let messages = try #require(try Self.body(gemini, .openai)["messages"] as? [NSDictionary])
+        let tools = messages.filter { $0["role"] as? String == "tool" }
+        #expect(tools.map { $0["tool_call_id"] as? String } == ["call_1", "call_2"])
+        #expect(tools.map { $0["content"] as? String } == [#"{"text":"A"}"#, #"{"text":"B"}"#])
+
+        // Gemini answers name no call ids: each answer's ids are its own, so turns never share one.
+        let chat = try Self.translator(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)
+        let answer = #"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"read","args":{}}}]},"finishReason":"STOP"}]}"#
+        let first = try Self.object(String(buffer: try #require(chat.clientBody(fromUpstream: ByteBuffer(string: answer), provider: .gemini, usage: .zero, requestID: "req_a"))))
+        let second = try Self.object(String(buffer: try #require(chat.clientBody(fromUpstream: ByteBuffer(string: answer), provider: .gemini, usage: .zero, requestID: "req_b"))))
+        func callID(_ json: NSDictionary) -> String? {
+            (((json["choices"] as? [NSDictionary])?.first?["message"] as? NSDictionary)?["tool_calls"] as? [NSDictionary])?.first?["id"] as? String
+        }
+        #expect(callID(first) != nil && callID(first) != callID(second))
+
+        // A tool result with an image (Claude Code's Read of a PNG) reaches OpenAI and Gemini.
+        let withImage = try Self.translator(#"{"model":"m","max_tokens":64,"messages":[{"role":"user","content":"look"},{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"read","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":[{"type":"text","text":"a cat"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBO"}}]}]}]}"#, .anthropicMessages)
+        let openAI = try #require(try Self.body(withImage, .openai)["messages"] as? [NSDictionary])
+        #expect(openAI[2]["role"] as? String == "tool" && openAI[2]["content"] as? String == "a cat")
+        let after = try #require(openAI[3]["content"] as? [NSDictionary])
+        #expect(openAI[3]["role"] as? String == "user" && (after.last?["image_url"] as? NSDictionary)?["url"] as? String == "data:image/png;base64,iVBO")
+        let contents = try #require(try Self.body(withImage, .gemini)["contents"] as? [NSDictionary])
+        let parts = try #require(contents.last?["parts"] as? [NSDictionary])
+        #expect(parts.first?["functionResponse"] != nil && (parts.last?["inlineData"] as? NSDictionary)?["data"] as? String == "iVBO")
+    }
+
+    @Test func anthropicThinkingSurvivesARoundTripThroughResponses() throws {
+        // A Claude answer with signed thinking, given to a Responses client (Codex)…
+        let responses = try Self.translator(#"{"model":"m","input":"hi","reasoning":{"effort":"high"}}"#, .openAIResponses)
+        let claude = #"{"type":"message","role":"assistant","content":[{"type":"thinking","thinking":"Let me think.","signature":"sig123"},{"type":"tool_use","id":"t1","name":"ls","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}}"#
+        let answer = try Self.object(String(buffer: try #require(responses.clientBody(fromUpstream: ByteBuffer(string: claude), provider: .anthropic, usage: .zero, requestID: "r"))))
+        let items = try #require(answer["output"] as? [NSDictionary])
+        let reasoning = try #require(items.first)
+        #expect(reasoning["type"] as? String == "reasoning")
+        // …comes back with the call's output, and Anthropic gets its own signed thinking again.
+        let input = try JSONSerialization.data(withJSONObject: [
+            "model": "m", "reasoning": ["effort": "high"],
+            "input": [["role": "user", "content": "hi"], reasoning, items[1], ["type": "function_call_output", "call_id": "t1", "output": "file.txt"]],
+        ])
+        let followUp = try Self.translator(String(decoding: input, as: UTF8.self), .openAIResponses)
+        let sent = try Self.body(followUp, .anthropic)
+        let assistant = try #require((sent["messages"] as? [NSDictionary])?[1]["content"] as? [NSDictionary])
+        #expect(assistant.first?["type"] as? String == "thinking" && assistant.first?["signature"] as? String == "sig123")
+        #expect(sent["thinking"] != nil, "thinking stays on: the tool turn starts with Anthropic's own signed thinking")
+
+        // Reasoning from elsewhere has no signature: that continuation goes without thinking.
+        let chat = try Self.translator(#"{"model":"m","reasoning_effort":"high","temperature":0,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"ls","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"x"}]}"#, .openAIChat)
+        let unsigned = try Self.body(chat, .anthropic)
+        #expect(unsigned["thinking"] == nil && unsigned["temperature"] as? Int == 0)
+    }
+
+    @Test func anthropicGetsOnlySettingsItAccepts() throws {
+        // With thinking on, no sampling settings; a huge budget is capped, not overflowed.
+        let thinking = try Self.translator(#"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"temperature":0,"topP":1,"maxOutputTokens":1000,"thinkingConfig":{"thinkingBudget":9223372036854775807}}}"#, .gemini)
+        let body = try Self.body(thinking, .anthropic)
+        let budget = try #require((body["thinking"] as? NSDictionary)?["budget_tokens"] as? Int)
+        #expect(budget == 10_000_000 && (body["max_tokens"] as? Int ?? 0) > budget)
+        #expect(body["temperature"] == nil && body["top_p"] == nil)
+        // A small budget is raised to Anthropic's minimum, and max_tokens stays above it.
+        let small = try Self.body(try Self.translator(#"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":1000,"thinkingConfig":{"thinkingBudget":512}}}"#, .gemini), .anthropic)
+        #expect((small["thinking"] as? NSDictionary)?["budget_tokens"] as? Int == 1_024 && (small["max_tokens"] as? Int ?? 0) > 1_024)
+        // Without thinking, temperature or top_p, not both.
+        let both = try Self.body(try Self.translator(#"{"model":"m","temperature":0.2,"top_p":0.9,"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat), .anthropic)
+        #expect(both["temperature"] as? Double == 0.2 && both["top_p"] == nil)
+    }
+
+    @Test func aGeminiStreamBlockedBySafetyEndsAsAContentFilterStop() throws {
+        let blocked = Array("data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":7,\"totalTokenCount\":7}}\r\n\r\n".utf8)
+        let chat = try Self.translator(#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)
+        var observer = chat.streamObserver(provider: .gemini, requestID: "r", clientWantsUsage: false)
+        let out = try Self.replay(blocked, splitAt: [], observer: &observer)
+        #expect(observer.completed && out.contains(#""finish_reason":"content_filter""#) && out.hasSuffix("data: [DONE]\n\n"))
+    }
+
     @Test func reasoningMapsBetweenEffortAndBudget() throws {
         let effort = try Self.translator(#"{"model":"m","reasoning_effort":"high","max_completion_tokens":1000,"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)
         let anthropic = try Self.object(String(buffer: try effort.upstreamBody(for: .anthropic, model: "claude")))

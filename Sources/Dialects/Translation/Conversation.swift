@@ -27,10 +27,20 @@ public struct Conversation: Sendable {
 
     /// The name of the tool a call id belongs to, from the calls made so far.
     func toolName(forCall id: String) -> String? {
-        for turn in turns {
-            for case .toolCall(let call) in turn.parts where call.id == id { return call.name }
+        for turn in turns.reversed() {
+            for case .toolCall(let call) in turn.parts.reversed() where call.id == id { return call.name }
         }
         return nil
+    }
+
+    /// Whether the last assistant turn calls tools without a signed thinking
+    /// block before them: Anthropic refuses thinking for such a continuation.
+    var lastToolTurnLacksSignedThinking: Bool {
+        guard let last = turns.last(where: { $0.role == .assistant }),
+            last.parts.contains(where: { if case .toolCall = $0 { return true } else { return false } })
+        else { return false }
+        guard case .thinking(_, let signature)? = last.parts.first else { return true }
+        return signature == nil
     }
 }
 
@@ -121,10 +131,13 @@ public enum Reasoning: Sendable, Equatable {
     case budget(Int)
     case disabled
 
+    /// The largest budget passed on: no model reasons longer, and sums stay far from overflow.
+    static let maxBudget = 10_000_000
+
     /// The budget an effort level stands for where a provider takes budgets.
     var budget: Int? {
         switch self {
-        case .budget(let tokens): return tokens
+        case .budget(let tokens): return min(max(tokens, 0), Self.maxBudget)
         case .disabled: return nil
         case .effort(let level):
             switch level {

@@ -79,7 +79,8 @@ enum ReadAnthropic {
                     parts.append(.toolResult(ToolResult(
                         callID: callID, name: conversation.toolName(forCall: callID), content: content, isError: block["is_error"]?.bool ?? false)))
                 case "thinking":
-                    parts.append(.thinking(text: block["thinking"]?.string ?? "", signature: block["signature"]?.string))
+                    let signature = block["signature"]?.string ?? ""
+                    parts.append(.thinking(text: block["thinking"]?.string ?? "", signature: signature.isEmpty ? nil : signature))
                 case "redacted_thinking":
                     // Encrypted reasoning only Anthropic can read: nothing another provider can use.
                     continue

@@ -8,13 +8,14 @@ enum ReadCompletion {
         var parts: [Part] = []
         if let reasoning = message?["reasoning_content"]?.string, !reasoning.isEmpty { parts.append(.thinking(text: reasoning, signature: nil)) }
         if let text = message?["content"]?.string, !text.isEmpty { parts.append(.text(text)) }
-        if let refusal = message?["refusal"]?.string, !refusal.isEmpty { parts.append(.text(refusal)) }
+        let refusal = message?["refusal"]?.string ?? ""
+        if !refusal.isEmpty { parts.append(.text(refusal)) }
         for call in message?["tool_calls"]?.array ?? [] {
             parts.append(.toolCall(ToolCall(
                 id: call["id"]?.string ?? "", name: call["function"]?["name"]?.string ?? "",
                 arguments: call["function"]?["arguments"]?.string ?? "{}")))
         }
-        return Completion(parts: parts, stop: chatStop(choice?["finish_reason"]?.string))
+        return Completion(parts: parts, stop: refusal.isEmpty ? chatStop(choice?["finish_reason"]?.string) : .contentFilter)
     }
 
     static func chatStop(_ reason: String?) -> StopReason {
@@ -34,7 +35,7 @@ enum ReadCompletion {
             case "tool_use":
                 parts.append(.toolCall(ToolCall(
                     id: block["id"]?.string ?? "", name: block["name"]?.string ?? "", arguments: (block["input"] ?? .object([])).text)))
-            case "thinking": parts.append(.thinking(text: block["thinking"]?.string ?? "", signature: block["signature"]?.string))
+            case "thinking": parts.append(.thinking(text: block["thinking"]?.string ?? "", signature: block["signature"]?.string.flatMap { $0.isEmpty ? nil : $0 }))
             default: continue
             }
         }
@@ -51,15 +52,17 @@ enum ReadCompletion {
         }
     }
 
-    static func gemini(_ body: JSON) -> Completion {
+    /// A Gemini answer; its calls, which Gemini leaves without ids, get ids
+    /// starting with `ids` (unique per answer, so ids never repeat across turns).
+    static func gemini(_ body: JSON, ids: String) -> Completion {
         let candidate = body["candidates"]?.array?.first
-        let parts = geminiParts(candidate?["content"]?["parts"]?.array ?? [], callsBefore: 0)
+        let parts = geminiParts(candidate?["content"]?["parts"]?.array ?? [], ids: ids, callsBefore: 0)
         if candidate == nil, body["promptFeedback"]?["blockReason"] != nil { return Completion(parts: [], stop: .contentFilter) }
         return Completion(parts: parts, stop: geminiStop(candidate?["finishReason"]?.string, parts: parts))
     }
 
-    /// Gemini parts; calls get ids (`call_N`) numbered from `callsBefore`.
-    static func geminiParts(_ raw: [JSON], callsBefore: Int) -> [Part] {
+    /// Gemini parts; calls without an id get `<ids>_N`, numbered from `callsBefore`.
+    static func geminiParts(_ raw: [JSON], ids: String, callsBefore: Int) -> [Part] {
         var parts: [Part] = []
         var calls = callsBefore
         for part in raw {
@@ -68,7 +71,7 @@ enum ReadCompletion {
             } else if let call = part["functionCall"] {
                 calls += 1
                 parts.append(.toolCall(ToolCall(
-                    id: call["id"]?.string ?? "call_\(calls)", name: call["name"]?.string ?? "", arguments: (call["args"] ?? .object([])).text)))
+                    id: call["id"]?.string ?? "\(ids)_\(calls)", name: call["name"]?.string ?? "", arguments: (call["args"] ?? .object([])).text)))
             }
         }
         return parts

@@ -63,7 +63,7 @@ enum ReadGemini {
         }
         if let generation = body["generationConfig"] {
             try TranslationError.checkFields(generation, carried: generationCarried, ignored: [], prefix: "generationConfig.")
-            if let count = generation["candidateCount"], count.int != 1 { throw TranslationError.value("More than one candidate", param: "generationConfig.candidateCount") }
+            if let count = generation["candidateCount"], !count.isNull, count.int != 1 { throw TranslationError.value("More than one candidate", param: "generationConfig.candidateCount") }
             if let mime = generation["responseMimeType"]?.string, mime != "text/plain" {
                 throw TranslationError.value("A response MIME type of \(mime)", param: "generationConfig.responseMimeType")
             }
@@ -96,12 +96,12 @@ enum ReadGemini {
 }
 
 extension Conversation {
-    /// The id of the latest call to a tool that has no result yet (Gemini pairs
-    /// responses to calls by name).
+    /// The id of the earliest call to a tool that has no result yet (Gemini pairs
+    /// responses to calls by name, in the order of the calls).
     func openCall(named name: String, pending: [Part]) -> String? {
         var answered: Set<String> = []
         for case .toolResult(let result) in turns.flatMap(\.parts) + pending { answered.insert(result.callID) }
-        for case .toolCall(let call) in (turns.flatMap(\.parts) + pending).reversed() where call.name == name && !answered.contains(call.id) {
+        for case .toolCall(let call) in turns.flatMap(\.parts) + pending where call.name == name && !answered.contains(call.id) {
             return call.id
         }
         return nil

@@ -14,7 +14,7 @@ enum ReadOpenAI {
     static func chat(_ body: JSON) throws(GatewayError) -> Conversation {
         try TranslationError.checkFields(body, carried: chatCarried, ignored: chatIgnored)
         var conversation = Conversation(model: body["model"]?.string ?? "")
-        if let n = body["n"], n.int != 1 { throw TranslationError.value("More than one choice (n)", param: "n") }
+        if let n = body["n"], !n.isNull, n.int != 1 { throw TranslationError.value("More than one choice (n)", param: "n") }
         for message in body["messages"]?.array ?? [] {
             let role = message["role"]?.string ?? ""
             let content = message["content"]
@@ -141,7 +141,11 @@ enum ReadOpenAI {
             // Reasoning items carry OpenAI's encrypted state, which no other provider can read;
             // the summary text is the visible part.
             let summary = (item["summary"]?.array ?? []).compactMap { $0["text"]?.string }.joined(separator: "\n")
-            if !summary.isEmpty { conversation.append(.assistant, [.thinking(text: summary, signature: nil)]) }
+            // A signature the gateway carried for Anthropic comes back with its reasoning.
+            let carried = item["encrypted_content"]?.string.flatMap {
+                $0.hasPrefix(WriteCompletion.signaturePrefix) ? String($0.dropFirst(WriteCompletion.signaturePrefix.count)) : nil
+            }
+            if !summary.isEmpty { conversation.append(.assistant, [.thinking(text: summary, signature: carried)]) }
         case "item_reference":
             throw TranslationError.value("An item_reference (items stored at OpenAI)", param: "input")
         default:

@@ -17,12 +17,13 @@ public enum StreamPiece: Sendable, Equatable {
 enum StreamReader: Sendable {
     case openAIChat(started: Set<Int>)
     case anthropic
-    case gemini(calls: Int)
+    case gemini(ids: String, calls: Int)
 
-    init(_ upstream: Dialect) {
+    /// A reader for a provider's stream; `ids` starts the ids of Gemini's id-less calls.
+    init(_ upstream: Dialect, ids: String) {
         switch upstream {
         case .anthropicMessages: self = .anthropic
-        case .gemini: self = .gemini(calls: 0)
+        case .gemini: self = .gemini(ids: ids, calls: 0)
         case .openAIChat, .openAIResponses: self = .openAIChat(started: [])
         }
     }
@@ -35,9 +36,9 @@ enum StreamReader: Sendable {
             return Self.chat(data, started: &started)
         case .anthropic:
             return Self.anthropic(data)
-        case .gemini(var calls):
-            defer { self = .gemini(calls: calls) }
-            return Self.gemini(data, calls: &calls)
+        case .gemini(let ids, var calls):
+            defer { self = .gemini(ids: ids, calls: calls) }
+            return Self.gemini(data, ids: ids, calls: &calls)
         }
     }
 
@@ -47,6 +48,7 @@ enum StreamReader: Sendable {
         let delta = choice["delta"]
         if let reasoning = delta?["reasoning_content"]?.string, !reasoning.isEmpty { pieces.append(.thinking(reasoning)) }
         if let text = delta?["content"]?.string, !text.isEmpty { pieces.append(.text(text)) }
+        if let refusal = delta?["refusal"]?.string, !refusal.isEmpty { pieces.append(.text(refusal)) }
         for call in delta?["tool_calls"]?.array ?? [] {
             let key = call["index"]?.int ?? 0
             if !started.contains(key) {
@@ -95,10 +97,13 @@ enum StreamReader: Sendable {
         }
     }
 
-    static func gemini(_ data: JSON, calls: inout Int) -> [StreamPiece] {
-        guard let candidate = data["candidates"]?.array?.first else { return [] }
+    static func gemini(_ data: JSON, ids: String, calls: inout Int) -> [StreamPiece] {
+        guard let candidate = data["candidates"]?.array?.first else {
+            // A prompt blocked by safety settings ends the stream without candidates.
+            return data["promptFeedback"]?["blockReason"] != nil ? [.stop(.contentFilter)] : []
+        }
         var pieces: [StreamPiece] = []
-        for part in ReadCompletion.geminiParts(candidate["content"]?["parts"]?.array ?? [], callsBefore: calls) {
+        for part in ReadCompletion.geminiParts(candidate["content"]?["parts"]?.array ?? [], ids: ids, callsBefore: calls) {
             switch part {
             case .text(let text): pieces.append(.text(text))
             case .thinking(let text, _): pieces.append(.thinking(text))

@@ -79,6 +79,8 @@ struct AnthropicStreamWriter: Sendable {
     /// The open content block: its index and what it holds.
     var open: (index: Int, kind: Kind)?
     var nextIndex = 0
+    /// The block of each tool call, for argument pieces that arrive after another call began.
+    var toolBlocks: [Int: Int] = [:]
 
     enum Kind: Equatable { case text, thinking, tool(Int) }
 
@@ -99,9 +101,11 @@ struct AnthropicStreamWriter: Sendable {
             out += openBlock(.tool(key), .object([
                 ("type", .string("tool_use")), ("id", .string(id)), ("name", .string(name)), ("input", .object([])),
             ]))
+            toolBlocks[key] = open?.index
         case .toolArguments(let key, let fragment):
-            guard open?.kind == .tool(key) else { break }
-            out += delta(.object([("type", .string("input_json_delta")), ("partial_json", .string(fragment))]))
+            // Parallel calls may interleave their pieces: each goes to its own block.
+            guard let index = toolBlocks[key] else { break }
+            out += delta(.object([("type", .string("input_json_delta")), ("partial_json", .string(fragment))]), index: index)
         case .stop(let reason):
             stop = reason
         }
@@ -147,8 +151,10 @@ struct AnthropicStreamWriter: Sendable {
         return event("content_block_stop", .object([("type", .string("content_block_stop")), ("index", .int(block.index))]))
     }
 
-    private func delta(_ delta: JSON) -> String {
-        event("content_block_delta", .object([("type", .string("content_block_delta")), ("index", .int(open?.index ?? 0)), ("delta", delta)]))
+    private func delta(_ delta: JSON, index: Int? = nil) -> String {
+        event("content_block_delta", .object([
+            ("type", .string("content_block_delta")), ("index", .int(index ?? open?.index ?? 0)), ("delta", delta),
+        ]))
     }
 
     private func event(_ name: String, _ json: JSON) -> String { "event: \(name)\ndata: " + json.text + "\n\n" }
@@ -172,6 +178,7 @@ struct ResponsesStreamWriter: Sendable {
         var callID = ""
         var name = ""
         var freeform = false
+        var signature: String?
     }
 
     mutating func write(_ piece: StreamPiece) -> String {
@@ -192,8 +199,8 @@ struct ResponsesStreamWriter: Sendable {
                     ("item_id", .string(open!.id)), ("output_index", .int(items.count)), ("summary_index", .int(0)), ("delta", .string(text)),
                 ])
             }
-        case .signature:
-            break
+        case .signature(let signature):
+            if open?.kind == .reasoning { open?.signature = signature }
         case .toolCall(let key, let id, let name):
             out += closeItem()
             var item = OpenItem(kind: .call(key: key), id: "fc_\(context.id)_\(items.count)")
@@ -287,7 +294,7 @@ struct ResponsesStreamWriter: Sendable {
                 ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)),
                 ("part", .object([("type", .string("summary_text")), ("text", .string(item.text))])),
             ])
-            done = WriteCompletion.responsesReasoning(item.text, id: item.id)
+            done = WriteCompletion.responsesReasoning(item.text, id: item.id, signature: item.signature)
         case .call:
             let call = ToolCall(id: item.callID, name: item.name, arguments: item.text.isEmpty ? "{}" : item.text)
             done = WriteCompletion.responsesCall(call, id: item.id, freeform: item.freeform)

@@ -62,7 +62,7 @@ public struct Translator: Sendable {
         switch provider {
         case .openai: completion = ReadCompletion.openAIChat(tree)
         case .anthropic: completion = ReadCompletion.anthropic(tree)
-        case .gemini: completion = ReadCompletion.gemini(tree)
+        case .gemini: completion = ReadCompletion.gemini(tree, ids: "call_" + requestID)
         }
         let context = streamContext(requestID: requestID, includeUsage: false)
         let answer: JSON
@@ -138,7 +138,7 @@ struct TranslatingObserver: StreamObserver {
         case .gemini: inner = GeminiStreamObserver()
         case .openAIChat, .openAIResponses: inner = OpenAIChatStreamObserver(clientWantsUsage: true)
         }
-        reader = StreamReader(upstream)
+        reader = StreamReader(upstream, ids: "call_" + context.id)
         self.client = client
         switch client {
         case .openAIChat: writer = .chat(ChatStreamWriter(context: context))

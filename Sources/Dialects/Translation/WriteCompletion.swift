@@ -124,9 +124,9 @@ enum WriteCompletion {
         for part in parts {
             switch part {
             case .text(let text): texts.append(text)
-            case .thinking(let text, _):
+            case .thinking(let text, let signature):
                 flushText()
-                items.append(responsesReasoning(text, id: "rs_\(id)_\(items.count)"))
+                items.append(responsesReasoning(text, id: "rs_\(id)_\(items.count)", signature: signature))
             case .toolCall(let call):
                 flushText()
                 items.append(responsesCall(call, id: "fc_\(id)_\(items.count)", freeform: freeformTools.contains(call.name)))
@@ -144,10 +144,16 @@ enum WriteCompletion {
         ])
     }
 
-    static func responsesReasoning(_ text: String, id: String) -> JSON {
-        .object([
+    /// Marks an Anthropic thinking signature carried in a Responses reasoning item's
+    /// `encrypted_content`, so it can go back with the reasoning (and OpenAI's own
+    /// encrypted reasoning is never mistaken for one).
+    static let signaturePrefix = "sb-anthropic-signature:"
+
+    static func responsesReasoning(_ text: String, id: String, signature: String?) -> JSON {
+        object([
             ("type", .string("reasoning")), ("id", .string(id)),
             ("summary", .array([.object([("type", .string("summary_text")), ("text", .string(text))])])),
+            ("encrypted_content", signature.map { .string(signaturePrefix + $0) }),
         ])
     }
 

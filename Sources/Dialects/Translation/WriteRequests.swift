@@ -19,19 +19,25 @@ enum WriteRequest {
                 }
                 messages.append(WriteCompletion.chatAssistant(turn.parts, answer: false))
             case .user:
-                // Tool results are messages of their own and must follow the call.
+                // Tool results are messages of their own and must follow the call; tool
+                // messages take only text, so a result's images follow in the user message.
                 var rest: [Part] = []
+                var images: [Part] = []
                 for part in turn.parts {
                     guard case .toolResult(let result) = part else { rest.append(part); continue }
-                    let texts = try result.content.map { part throws(GatewayError) -> String in
-                        guard case .text(let text) = part else { throw TranslationError.value("An image in a tool result", param: "messages") }
-                        return text
+                    var texts: [String] = []
+                    var returned: [Part] = []
+                    for piece in result.content {
+                        if case .text(let text) = piece { texts.append(text) }
+                        if case .image = piece { returned.append(piece) }
                     }
+                    if !returned.isEmpty { images += [.text("[images returned by tool call \(result.callID)]")] + returned }
                     messages.append(.object([
                         ("role", .string("tool")), ("tool_call_id", .string(result.callID)),
                         ("content", .string((result.isError ? "Error: " : "") + texts.joined(separator: "\n"))),
                     ]))
                 }
+                rest = images + rest
                 guard !rest.isEmpty else { continue }
                 messages.append(.object([("role", .string("user")), ("content", try chatContent(rest))]))
             }
@@ -145,18 +151,27 @@ enum WriteRequest {
                 body.append(("tool_choice", object([("type", .string("auto")), ("disable_parallel_tool_use", disableParallel)])))
             }
         }
-        if let budget = conversation.reasoning?.budget {
+        // Anthropic continues a tool loop with thinking only after its own signed
+        // thinking; reasoning another provider did cannot be replayed, so that turn goes without.
+        var thinking = false
+        if var budget = conversation.reasoning?.budget, budget > 0, !conversation.lastToolTurnLacksSignedThinking {
+            budget = max(1_024, budget)
             // The budget counts inside max_tokens, which must exceed it.
             if maxTokens <= budget { maxTokens = budget + (conversation.maxTokens ?? anthropicDefaultMaxTokens) }
-            body.append(("thinking", .object([("type", .string("enabled")), ("budget_tokens", .int(max(1_024, budget)))])))
+            body.append(("thinking", .object([("type", .string("enabled")), ("budget_tokens", .int(budget))])))
+            thinking = true
         }
         body.insert(("max_tokens", .int(maxTokens)), at: 1)
         if let temperature = conversation.temperature, let value = Double(temperature.numberText ?? ""), value > 1 {
             throw TranslationError.value("A temperature above 1", param: "temperature")
         }
-        body.append(("temperature", conversation.temperature))
-        body.append(("top_p", conversation.topP))
-        body.append(("top_k", conversation.topK))
+        // With thinking on Anthropic takes no sampling settings, and its newer models
+        // take temperature or top_p, not both: temperature wins.
+        if !thinking {
+            body.append(("temperature", conversation.temperature))
+            body.append(("top_p", conversation.temperature == nil ? conversation.topP : nil))
+            body.append(("top_k", conversation.topK))
+        }
         if !conversation.stop.isEmpty { body.append(("stop_sequences", .array(conversation.stop.map(JSON.string)))) }
         if let user = conversation.user { body.append(("metadata", .object([("user_id", .string(user))]))) }
         if conversation.stream { body.append(("stream", .bool(true))) }
@@ -203,6 +218,13 @@ enum WriteRequest {
                         throw TranslationError.invalid("The tool result for \(jsonStringLiteral(result.callID)) answers no call in the conversation.", param: "messages")
                     }
                     parts.append(.object([("functionResponse", .object([("name", .string(name)), ("response", try geminiResponse(result))]))]))
+                    // A function response holds JSON only: the result's images follow it inline.
+                    for case .image(let image) in result.content {
+                        guard case .base64(let mediaType, let data) = image else {
+                            throw TranslationError.value("An image given by URL (Gemini takes inline images: send it as base64)", param: "messages")
+                        }
+                        parts.append(.object([("inlineData", .object([("mimeType", .string(mediaType)), ("data", .string(data))]))]))
+                    }
                 case .thinking:
                     continue  // Gemini takes no reasoning history without its own signatures
                 }
@@ -247,10 +269,7 @@ enum WriteRequest {
     /// A tool result as Gemini's `response` object: a JSON object as it is, other text wrapped.
     static func geminiResponse(_ result: ToolResult) throws(GatewayError) -> JSON {
         var texts: [String] = []
-        for part in result.content {
-            guard case .text(let text) = part else { throw TranslationError.value("An image in a tool result", param: "messages") }
-            texts.append(text)
-        }
+        for case .text(let text) in result.content { texts.append(text) }
         let text = texts.joined(separator: "\n")
         if !result.isError, let parsed = try? JSON.parse(text), parsed.members != nil { return parsed }
         return .object([(result.isError ? "error" : "result", .string(text))])
