@@ -248,6 +248,24 @@ import Testing
         #expect(both["temperature"] as? Double == 0.2 && both["top_p"] == nil)
     }
 
+    @Test func claudeCodesOwnFieldsAreCarriedOrLeftWhereTheyHaveNoCounterpart() throws {
+        // Claude Code always sends context_management and output_config, and adds system messages mid-conversation.
+        let claudeCode = try Self.translator(#"{"model":"m","max_tokens":32000,"stream":true,"thinking":{"type":"adaptive"},"output_config":{"effort":"max"},"context_management":{"edits":[{"type":"clear_tool_uses_20250919"}]},"system":[{"type":"text","text":"You are Claude Code."}],"messages":[{"role":"user","content":"hi"},{"role":"system","content":"The user switched to plan mode."},{"role":"assistant","content":"ok"},{"role":"user","content":"go"}]}"#, .anthropicMessages)
+        let chat = try Self.body(claudeCode, .openai)
+        #expect(chat["reasoning_effort"] as? String == "high")
+        let messages = try #require(chat["messages"] as? [NSDictionary])
+        #expect(messages.first?["content"] as? String == "You are Claude Code.\n\nThe user switched to plan mode.")
+        #expect(messages.dropFirst().map { $0["role"] as? String } == ["user", "assistant", "user"])
+        let gemini = try Self.body(claudeCode, .gemini)
+        #expect(((gemini["generationConfig"] as? NSDictionary)?["thinkingConfig"] as? NSDictionary)?["thinkingBudget"] as? Int == 24_576)
+        do {
+            _ = try Self.translator(#"{"model":"m","max_tokens":5,"output_config":{"format":{"type":"json_schema"}},"messages":[{"role":"user","content":"hi"}]}"#, .anthropicMessages)
+            Issue.record("a structured output format was carried")
+        } catch let error as GatewayError {
+            #expect(error.param == "output_config.format")
+        }
+    }
+
     @Test func aGeminiStreamBlockedBySafetyEndsAsAContentFilterStop() throws {
         let blocked = Array("data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":7,\"totalTokenCount\":7}}\r\n\r\n".utf8)
         let chat = try Self.translator(#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)

@@ -152,7 +152,7 @@ public enum Reasoning: Sendable, Equatable {
     /// The effort level a budget stands for where a provider takes levels.
     var effort: String? {
         switch self {
-        case .effort(let level): return level
+        case .effort(let level): return level == "max" ? "high" : level  // Anthropic's "max" is OpenAI's "high"
         case .disabled: return nil
         case .budget(let tokens): return tokens <= 2_048 ? "low" : tokens <= 8_192 ? "medium" : "high"
         }

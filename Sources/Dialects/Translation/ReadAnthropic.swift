@@ -4,10 +4,12 @@ public import SwitchboardCore
 enum ReadAnthropic {
     static let carried: Set<String> = [
         "model", "messages", "system", "tools", "tool_choice", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
-        "stream", "thinking", "metadata",
+        "stream", "thinking", "metadata", "output_config",
     ]
-    /// Hints for Anthropic's own service (tiers, cache defaults, container reuse).
-    static let ignored: Set<String> = ["service_tier", "cache_control", "container"]
+    /// Hints for Anthropic's own service (tiers, cache defaults, container reuse), and
+    /// its server-side context editing, which Claude Code always sends and which no
+    /// other provider has: the request simply goes whole.
+    static let ignored: Set<String> = ["service_tier", "cache_control", "container", "context_management"]
 
     static func messages(_ body: JSON) throws(GatewayError) -> Conversation {
         try TranslationError.checkFields(body, carried: carried, ignored: ignored)
@@ -18,8 +20,15 @@ enum ReadAnthropic {
         default: break
         }
         for message in body["messages"]?.array ?? [] {
-            let role: Turn.Role = message["role"]?.string == "assistant" ? .assistant : .user
-            conversation.append(role, try parts(message["content"], in: conversation))
+            switch message["role"]?.string {
+            case "system":
+                // Claude Code adds system messages mid-conversation: they join the system prompt.
+                for case .text(let text) in try parts(message["content"], in: conversation) { conversation.system.append(text) }
+            case "assistant":
+                conversation.append(.assistant, try parts(message["content"], in: conversation))
+            default:
+                conversation.append(.user, try parts(message["content"], in: conversation))
+            }
         }
         conversation.tools = try (body["tools"]?.array ?? []).map { tool throws(GatewayError) in
             if let type = tool["type"]?.string, type != "custom" {
@@ -47,6 +56,11 @@ enum ReadAnthropic {
         case "disabled": conversation.reasoning = .disabled
         case "adaptive": conversation.reasoning = .effort("medium")
         default: break
+        }
+        if let output = body["output_config"] {
+            // Claude Code sends its effort level here (low … high, max); structured output formats have no counterpart.
+            try TranslationError.checkFields(output, carried: ["effort"], ignored: [], prefix: "output_config.")
+            if let effort = output["effort"]?.string, conversation.reasoning != .disabled { conversation.reasoning = .effort(effort) }
         }
         conversation.stream = body["stream"]?.bool ?? false
         conversation.user = body["metadata"]?["user_id"]?.string

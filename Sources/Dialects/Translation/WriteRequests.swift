@@ -212,7 +212,13 @@ enum WriteRequest {
                 case .image(.url):
                     throw TranslationError.value("An image given by URL (Gemini takes inline images: send it as base64)", param: "messages")
                 case .toolCall(let call):
-                    parts.append(.object([("functionCall", .object([("name", .string(call.name)), ("args", try arguments(call))]))]))
+                    // Gemini 3 wants its own thought signature back with every call; calls
+                    // from another provider have none, so they carry Google's documented
+                    // "skip validation" value instead.
+                    parts.append(.object([
+                        ("functionCall", .object([("name", .string(call.name)), ("args", try arguments(call))])),
+                        ("thoughtSignature", .string(geminiSkipSignature)),
+                    ]))
                 case .toolResult(let result):
                     guard let name = result.name ?? conversation.toolName(forCall: result.callID) else {
                         throw TranslationError.invalid("The tool result for \(jsonStringLiteral(result.callID)) answers no call in the conversation.", param: "messages")
@@ -265,6 +271,9 @@ enum WriteRequest {
         if generation.members?.isEmpty == false { body.append(("generationConfig", generation)) }
         return object(body)
     }
+
+    /// The thought signature Google documents for calls replayed without their own.
+    static let geminiSkipSignature = "skip_thought_signature_validator"
 
     /// A tool result as Gemini's `response` object: a JSON object as it is, other text wrapped.
     static func geminiResponse(_ result: ToolResult) throws(GatewayError) -> JSON {
