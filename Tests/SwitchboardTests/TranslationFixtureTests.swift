@@ -266,6 +266,35 @@ import Testing
         }
     }
 
+    @Test func interleavedParallelToolCallsKeepTheirOwnArguments() throws {
+        func chunk(_ calls: String, finish: String = "null") -> String {
+            #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":\#(calls)},"finish_reason":\#(finish)}]}"# + "\n\n"
+        }
+        let stream = chunk(#"[{"index":0,"id":"call_a","type":"function","function":{"name":"f","arguments":""}},{"index":1,"id":"call_b","type":"function","function":{"name":"g","arguments":""}}]"#)
+            + chunk(#"[{"index":0,"function":{"arguments":"{\"x\":"}}]"#)
+            + chunk(#"[{"index":1,"function":{"arguments":"{\"y\":2}"}}]"#)
+            + chunk(#"[{"index":0,"function":{"arguments":"1}"}}]"#)
+            + #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"# + "\n\n"
+            + #"data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"# + "\n\ndata: [DONE]\n\n"
+        let bytes = Array(stream.utf8)
+
+        let responses = try Self.translator(#"{"model":"m","stream":true,"input":"hi"}"#, .openAIResponses)
+        var observer = responses.streamObserver(provider: .openai, requestID: "r", clientWantsUsage: false)
+        let events = TranslationMatrixTests.events(try Self.replay(bytes, splitAt: [], observer: &observer))
+        let items = (events.last?.data["response"] as? [String: Any])?["output"] as? [[String: Any]] ?? []
+        #expect(items.map { $0["arguments"] as? String } == [#"{"x":1}"#, #"{"y":2}"#])
+        let indexes = events.filter { $0.name == "response.output_item.added" }.compactMap { $0.data["output_index"] as? Int }
+        #expect(indexes == [0, 1], "each item has its own output index")
+
+        let messages = try Self.translator(#"{"model":"m","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#, .anthropicMessages)
+        var anthropic = messages.streamObserver(provider: .openai, requestID: "r", clientWantsUsage: false)
+        var arguments: [Int: String] = [:]
+        for (name, data) in TranslationMatrixTests.events(try Self.replay(bytes, splitAt: [], observer: &anthropic)) where name == "content_block_delta" {
+            arguments[data["index"] as? Int ?? -1, default: ""] += (data["delta"] as? [String: Any])?["partial_json"] as? String ?? ""
+        }
+        #expect(arguments == [0: #"{"x":1}"#, 1: #"{"y":2}"#])
+    }
+
     @Test func aGeminiStreamBlockedBySafetyEndsAsAContentFilterStop() throws {
         let blocked = Array("data: {\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{\"promptTokenCount\":7,\"totalTokenCount\":7}}\r\n\r\n".utf8)
         let chat = try Self.translator(#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#, .openAIChat)

@@ -181,3 +181,37 @@ import Testing
         }
     }
 }
+
+/// Codex CLI's own request shape (`wire_api = "responses"`, always streaming) on
+/// models served by Anthropic and Gemini accounts.
+@Suite struct CodexShapeTests {
+    static let body = #"""
+    {"model":"MODEL","instructions":"You are Codex.","input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>"}]},{"type":"message","role":"user","content":[{"type":"input_text","text":"fix the bug"}]}],
+     "tools":[{"type":"custom","name":"apply_patch","description":"Apply a patch","format":{"type":"grammar","syntax":"lark","definition":"start: /.+/"}},{"type":"function","name":"shell","description":"Run a command","strict":false,"parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}},"required":["command"]}}],
+     "tool_choice":"auto","parallel_tool_calls":false,"reasoning":{"effort":"medium","summary":"auto"},"store":false,"stream":true,
+     "include":["reasoning.encrypted_content"],"prompt_cache_key":"thread-1","text":{"verbosity":"low"}}
+    """#
+
+    @Test(arguments: ["claude-sonnet-4-5", "gemini-2.5-flash"])
+    func codexGetsItsEventsAndACustomToolCall(model: String) async throws {
+        try await withHarness(accounts: TranslationMatrixTests.accounts) { harness in
+            let reply = try await harness.send(
+                "/v1/responses", body: Self.body.replacingOccurrences(of: "MODEL", with: model),
+                headers: [("originator", "codex_cli_rs"), ("session_id", "thread-1")])
+            #expect(reply.status == 200, "\(reply.body)")
+            let events = TranslationMatrixTests.events(reply.body)
+            #expect(events.first?.name == "response.created" && events.last?.name == "response.completed")
+            let done = events.filter { $0.name == "response.output_item.done" }.compactMap { $0.data["item"] as? [String: Any] }
+            let call = try #require(done.first { $0["type"] as? String == "custom_tool_call" })
+            #expect(call["name"] as? String == "apply_patch" && call["call_id"] as? String != nil && call["input"] is String)
+            let completed = try #require(events.last?.data["response"] as? [String: Any])
+            #expect((completed["output"] as? [[String: Any]])?.count == done.count, "the final response lists every item")
+            #expect((completed["usage"] as? [String: Any])?["output_tokens"] as? Int == Int(FakeUsage.output))
+            // What went upstream: the system prompt from instructions and the developer message, both tools as functions.
+            let sent = try #require(harness.fake.received.last)
+            #expect(sent.rawBody.contains("You are Codex.") && sent.rawBody.contains("<permissions>"))
+            #expect(sent.rawBody.contains("apply_patch") && sent.rawBody.contains("shell"))
+            #expect(!sent.rawBody.contains("prompt_cache_key") && !sent.rawBody.contains("encrypted_content"))
+        }
+    }
+}

@@ -77,8 +77,12 @@ enum ReadOpenAI {
         try TranslationError.checkFields(body, carried: responsesCarried, ignored: responsesIgnored)
         var conversation = Conversation(model: body["model"]?.string ?? "")
         if let instructions = body["instructions"]?.string, !instructions.isEmpty { conversation.system.append(instructions) }
-        if let format = body["text"]?["format"]?["type"]?.string, format != "text" {
-            throw TranslationError.value("A structured text format (\(format))", param: "text.format")
+        if let text = body["text"] {
+            // `verbosity` only tunes the length of OpenAI's own models' answers.
+            try TranslationError.checkFields(text, carried: ["format"], ignored: ["verbosity"], prefix: "text.")
+            if let format = text["format"]?["type"]?.string, format != "text" {
+                throw TranslationError.value("A structured text format (\(format))", param: "text.format")
+            }
         }
         switch body["input"] {
         case .string(let text)?:

@@ -161,19 +161,28 @@ struct AnthropicStreamWriter: Sendable {
 }
 
 /// Writes OpenAI Responses typed events, numbered, ending in `response.completed`.
+/// A message or reasoning item is open at most one at a time; tool calls stay
+/// open until the answer moves on, so pieces of parallel calls that interleave
+/// each reach their own item.
 struct ResponsesStreamWriter: Sendable {
     let context: StreamContext
     var started = false
     var stop: StopReason = .end
     var sequence = 0
-    /// Finished output items, for the final response.
-    var items: [JSON] = []
+    /// The next `output_index`.
+    var nextIndex = 0
+    /// Finished output items by index, for the final response.
+    var finished: [(index: Int, item: JSON)] = []
+    /// The open message or reasoning item.
     var open: OpenItem?
+    /// Open tool calls, in the order they began.
+    var calls: [OpenItem] = []
 
     struct OpenItem: Sendable {
         enum Kind: Equatable { case message, reasoning, call(key: Int) }
         var kind: Kind
         var id: String
+        var index: Int
         var text = ""
         var callID = ""
         var name = ""
@@ -185,35 +194,45 @@ struct ResponsesStreamWriter: Sendable {
         var out = start()
         switch piece {
         case .text(let text):
-            out += openItem(OpenItem(kind: .message, id: "msg_\(context.id)_\(items.count)"))
+            out += openItem(.message, prefix: "msg")
             open?.text += text
             out += event("response.output_text.delta", [
-                ("item_id", .string(open!.id)), ("output_index", .int(items.count)), ("content_index", .int(0)), ("delta", .string(text)),
+                ("item_id", .string(open!.id)), ("output_index", .int(open!.index)), ("content_index", .int(0)), ("delta", .string(text)),
                 ("logprobs", .array([])),
             ])
         case .thinking(let text):
-            out += openItem(OpenItem(kind: .reasoning, id: "rs_\(context.id)_\(items.count)"))
+            out += openItem(.reasoning, prefix: "rs")
             open?.text += text
             if !text.isEmpty {
                 out += event("response.reasoning_summary_text.delta", [
-                    ("item_id", .string(open!.id)), ("output_index", .int(items.count)), ("summary_index", .int(0)), ("delta", .string(text)),
+                    ("item_id", .string(open!.id)), ("output_index", .int(open!.index)), ("summary_index", .int(0)), ("delta", .string(text)),
                 ])
             }
         case .signature(let signature):
             if open?.kind == .reasoning { open?.signature = signature }
         case .toolCall(let key, let id, let name):
-            out += closeItem()
-            var item = OpenItem(kind: .call(key: key), id: "fc_\(context.id)_\(items.count)")
-            item.callID = id
-            item.name = name
-            item.freeform = context.freeformTools.contains(name)
-            out += openItem(item)
+            out += close(open)
+            open = nil
+            var call = OpenItem(kind: .call(key: key), id: "fc_\(context.id)_\(nextIndex)", index: nextIndex)
+            nextIndex += 1
+            call.callID = id
+            call.name = name
+            call.freeform = context.freeformTools.contains(name)
+            // A custom tool's input arrives as JSON to unwrap: it is announced whole, when done.
+            if !call.freeform {
+                out += event("response.output_item.added", [("output_index", .int(call.index)), ("item", .object([
+                    ("type", .string("function_call")), ("id", .string(call.id)), ("status", .string("in_progress")),
+                    ("call_id", .string(call.callID)), ("name", .string(call.name)), ("arguments", .string("")),
+                ]))])
+            }
+            calls.append(call)
         case .toolArguments(let key, let fragment):
-            guard open?.kind == .call(key: key) else { break }
-            open?.text += fragment
-            if open?.freeform == false {
+            guard let position = calls.firstIndex(where: { $0.kind == .call(key: key) }) else { break }
+            calls[position].text += fragment
+            let call = calls[position]
+            if !call.freeform {
                 out += event("response.function_call_arguments.delta", [
-                    ("item_id", .string(open!.id)), ("output_index", .int(items.count)), ("delta", .string(fragment)),
+                    ("item_id", .string(call.id)), ("output_index", .int(call.index)), ("delta", .string(fragment)),
                 ])
             }
         case .stop(let reason):
@@ -223,7 +242,9 @@ struct ResponsesStreamWriter: Sendable {
     }
 
     mutating func finish(usage: TokenUsage?) -> String {
-        var out = start() + closeItem()
+        var out = start() + close(open) + closeCalls()
+        open = nil
+        let items = finished.sorted { $0.index < $1.index }.map(\.item)
         let response = WriteCompletion.responsesObject(items: items, stop: stop, usage: usage ?? .zero, model: context.model, id: context.id, created: context.created)
         out += event(stop == .maxTokens ? "response.incomplete" : "response.completed", [("response", response)])
         return out
@@ -236,13 +257,15 @@ struct ResponsesStreamWriter: Sendable {
         return event("response.created", [("response", response)]) + event("response.in_progress", [("response", response)])
     }
 
-    private mutating func openItem(_ item: OpenItem) -> String {
-        if let open, open.kind == item.kind { return "" }
-        var out = closeItem()
+    /// Makes a message or reasoning item the open one (closing calls and the other kind).
+    private mutating func openItem(_ kind: OpenItem.Kind, prefix: String) -> String {
+        if open?.kind == kind { return "" }
+        var out = closeCalls() + close(open)
+        let item = OpenItem(kind: kind, id: "\(prefix)_\(context.id)_\(nextIndex)", index: nextIndex)
+        nextIndex += 1
         open = item
-        let index = JSON.int(items.count)
-        switch item.kind {
-        case .message:
+        let index = JSON.int(item.index)
+        if kind == .message {
             out += event("response.output_item.added", [("output_index", index), ("item", .object([
                 ("type", .string("message")), ("id", .string(item.id)), ("status", .string("in_progress")), ("role", .string("assistant")),
                 ("content", .array([])),
@@ -251,7 +274,7 @@ struct ResponsesStreamWriter: Sendable {
                 ("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)),
                 ("part", .object([("type", .string("output_text")), ("text", .string("")), ("annotations", .array([]))])),
             ])
-        case .reasoning:
+        } else {
             out += event("response.output_item.added", [("output_index", index), ("item", .object([
                 ("type", .string("reasoning")), ("id", .string(item.id)), ("summary", .array([])),
             ]))])
@@ -259,22 +282,20 @@ struct ResponsesStreamWriter: Sendable {
                 ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)),
                 ("part", .object([("type", .string("summary_text")), ("text", .string(""))])),
             ])
-        case .call:
-            // A custom tool's input arrives as JSON to unwrap: it is announced whole, when done.
-            if !item.freeform {
-                out += event("response.output_item.added", [("output_index", index), ("item", .object([
-                    ("type", .string("function_call")), ("id", .string(item.id)), ("status", .string("in_progress")),
-                    ("call_id", .string(item.callID)), ("name", .string(item.name)), ("arguments", .string("")),
-                ]))])
-            }
         }
         return out
     }
 
-    private mutating func closeItem() -> String {
-        guard let item = open else { return "" }
-        open = nil
-        let index = JSON.int(items.count)
+    private mutating func closeCalls() -> String {
+        let out = calls.map { close($0) }.joined()
+        calls = []
+        return out
+    }
+
+    /// The closing events of an item, which joins the finished ones.
+    private mutating func close(_ item: OpenItem?) -> String {
+        guard let item else { return "" }
+        let index = JSON.int(item.index)
         var out = ""
         let done: JSON
         switch item.kind {
@@ -307,7 +328,7 @@ struct ResponsesStreamWriter: Sendable {
             }
         }
         out += event("response.output_item.done", [("output_index", index), ("item", done)])
-        items.append(done)
+        finished.append((item.index, done))
         return out
     }
 
