@@ -22,6 +22,9 @@ public struct ClientRequest: Sendable {
     /// The conversation this request belongs to, from the body: an explicit
     /// session id, else a fingerprint of its start; nil when there is neither.
     public var sessionHint: String?
+    /// The stored response a Responses request continues: only the account that
+    /// answered it can find it.
+    public var previousResponseID: String?
     /// Which of Claude Code's background requests (warmup, title, topic) this is, if any.
     public var localAnswer: LocalAnswer.Kind?
 
@@ -99,6 +102,7 @@ public struct ClientRequest: Sendable {
             request.localAnswer = dialect == .anthropicMessages ? LocalAnswer.kind(reader: reader, root: root) : nil
             if dialect == .openAIResponses {
                 if let problem = ResponsesInput.unpairedToolOutput(reader: reader, root: root) { return .failure(problem) }
+                request.previousResponseID = last("previous_response_id").flatMap(reader.string).flatMap { $0.isEmpty ? nil : $0 }
                 let instructions = last("instructions")
                 request.hasInstructions = instructions.map { $0.kind != .null && reader.string($0) != "" } ?? false
                 if let instructions, instructions.kind == .null {

@@ -9,23 +9,34 @@ public enum ErrorBody {
         ByteBuffer(string: jsonText(error, dialect: dialect, requestID: requestID))
     }
 
-    /// The SSE event that ends a stream with this error.
-    public static func streamEvent(_ error: GatewayError, dialect: Dialect, requestID: String) -> ByteBuffer {
-        streamEvent(json: jsonText(error, dialect: dialect, requestID: requestID), dialect: dialect)
+    /// The SSE event that ends a stream with this error. `opening`: nothing of
+    /// the stream has been sent yet (a request refused while it waited), so a
+    /// Responses stream first gets the `response.created` its SDK expects.
+    public static func streamEvent(_ error: GatewayError, dialect: Dialect, requestID: String, opening: Bool = false) -> ByteBuffer {
+        streamEvent(json: jsonText(error, dialect: dialect, requestID: requestID), dialect: dialect, opening: opening)
     }
 
     /// An error body already in the dialect's JSON shape, framed as the stream's final event.
-    public static func streamEvent(json body: String, dialect: Dialect) -> ByteBuffer {
+    public static func streamEvent(json body: String, dialect: Dialect, opening: Bool = false) -> ByteBuffer {
         switch dialect {
         case .openAIChat, .gemini: return ByteBuffer(string: "data: \(body)\n\n")
         case .anthropicMessages: return ByteBuffer(string: "event: error\ndata: \(body)\n\n")
-        case .openAIResponses: return ByteBuffer(string: "event: response.failed\ndata: \(responseFailed(errorJSON: body))\n\n")
+        case .openAIResponses:
+            let created = #"{"type":"response.created","sequence_number":0,"response":\#(failedResponse(status: "in_progress", error: "null"))}"#
+            let failed = "event: response.failed\ndata: \(responseFailed(errorJSON: body, sequence: opening ? 1 : 0))\n\n"
+            return ByteBuffer(string: opening ? "event: response.created\ndata: \(created)\n\n" + failed : failed)
         }
+    }
+
+    /// The response object of a failed (or, at first, in-progress) gateway-made stream.
+    static func failedResponse(status: String, error: String) -> String {
+        #"{"id":"resp_failed","object":"response","created_at":0,"status":"\#(status)","error":\#(error),"#
+            + #""incomplete_details":null,"output":[],"usage":null}"#
     }
 
     /// A Responses `response.failed` event carrying an OpenAI-shaped error body's
     /// code and message.
-    static func responseFailed(errorJSON body: String) -> String {
+    static func responseFailed(errorJSON body: String, sequence: Int) -> String {
         var text = body
         let (code, message) = text.withUTF8 { bytes -> (String, String) in
             let reader = JSONReader(UnsafeRawBufferPointer(bytes))
@@ -35,10 +46,8 @@ public enum ErrorBody {
             func field(_ name: String) -> String? { reader.member(name, of: error).flatMap(reader.string) }
             return (field("code") ?? field("type") ?? field("status") ?? "server_error", field("message") ?? "The upstream stream failed.")
         }
-        let response = #"{"id":"resp_failed","object":"response","created_at":0,"status":"failed","#
-            + #""error":{"code":\#(jsonStringLiteral(code)),"message":\#(jsonStringLiteral(message))},"#
-            + #""incomplete_details":null,"output":[],"usage":null}"#
-        return #"{"type":"response.failed","sequence_number":0,"response":\#(response)}"#
+        let error = #"{"code":\#(jsonStringLiteral(code)),"message":\#(jsonStringLiteral(message))}"#
+        return #"{"type":"response.failed","sequence_number":\#(sequence),"response":\#(failedResponse(status: "failed", error: error))}"#
     }
 
     static func jsonText(_ error: GatewayError, dialect: Dialect, requestID: String) -> String {

@@ -27,20 +27,29 @@ public enum LocalAnswer {
         public var outcome: String { self == .warmup ? "warmup_intercepted" : "title_intercepted" }
     }
 
-    /// Which background request this is, if it is one.
+    /// Which background request this is, if it is one. Claude Code puts these
+    /// instructions in the system prompt or at the start of the first user message.
     static func kind(reader: JSONReader, root: JSONSpan) -> Kind? {
         if isWarmup(reader: reader, root: root) { return .warmup }
-        // Claude Code puts these instructions in the system prompt.
-        guard let system = reader.member("system", of: root) else { return nil }
-        let text: String
-        switch system.kind {
-        case .string: text = reader.string(system) ?? ""
-        case .array: text = reader.elements(of: system).compactMap { reader.member("text", of: $0).flatMap(reader.string) }.joined(separator: "\n")
-        default: return nil
+        var text = reader.member("system", of: root).map { texts(reader, $0) } ?? ""
+        if let messages = reader.member("messages", of: root), let first = reader.elements(of: messages).first,
+            reader.member("role", of: first).flatMap(reader.string) == "user", let content = reader.member("content", of: first)
+        {
+            // Only the start of the message: the instruction leads, the conversation follows.
+            text += "\n" + texts(reader, content).prefix(500)
         }
         if text.contains("'isNewTopic'") && text.contains("new conversation topic") { return .topic }
         if text.contains("write a 5-10 word title for the following conversation") { return .title }
         return nil
+    }
+
+    /// The text of a string or of text blocks.
+    private static func texts(_ reader: JSONReader, _ span: JSONSpan) -> String {
+        switch span.kind {
+        case .string: return reader.string(span) ?? ""
+        case .array: return reader.elements(of: span).compactMap { reader.member("text", of: $0).flatMap(reader.string) }.joined(separator: "\n")
+        default: return ""
+        }
     }
 
     /// One user message whose text is exactly "Warmup" (as a string or text blocks).

@@ -5,6 +5,8 @@ public import SwitchboardCore
 /// carries the whole response with its usage.
 public struct ResponsesStreamObserver: StreamObserver {
     public private(set) var usage: TokenUsage?
+    /// The response's id, from `response.created`: a `previous_response_id` later.
+    public private(set) var answerID: String?
     public private(set) var completed = false
     public private(set) var upstreamErrorType: String?
 
@@ -24,6 +26,10 @@ public struct ResponsesStreamObserver: StreamObserver {
             guard let root = try? reader.validateDocument(), root.kind == .object,
                 let type = reader.member("type", of: root).flatMap(reader.string), Self.terminal.contains(type)
             else { return }
+            if type == "response.created" {
+                answerID = reader.value(at: ["response", "id"], in: root).flatMap(reader.string)
+                return
+            }
             if type == "error" {
                 upstreamErrorType = reader.member("code", of: root).flatMap(reader.string) ?? "error"
                 return
@@ -37,8 +43,8 @@ public struct ResponsesStreamObserver: StreamObserver {
         return .forward
     }
 
-    /// The events that end a response, and the stream-level `error`.
-    static let terminal: Set<String> = ["response.completed", "response.incomplete", "response.failed", "error"]
+    /// The events read whole: the start (for the response id), the ends, and the stream-level `error`.
+    static let terminal: Set<String> = ["response.created", "response.completed", "response.incomplete", "response.failed", "error"]
 }
 
 /// Gemini streams: data-only frames, each a whole `GenerateContentResponse`

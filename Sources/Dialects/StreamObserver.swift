@@ -26,6 +26,12 @@ public protocol StreamObserver: Sendable {
     /// An end marker the client still needs when the upstream ended the stream
     /// without its own (nil when none is missing).
     var missingEnd: String? { get }
+    /// The id the upstream gave the answer, where later requests can name it.
+    var answerID: String? { get }
+}
+
+extension StreamObserver {
+    public var answerID: String? { nil }
 }
 
 /// Makes the observer for a dialect.

@@ -2,11 +2,20 @@ public import SwitchboardCore
 
 /// Reads token usage from each dialect's usage object and normalises it.
 public enum UsageReader {
+    /// The most tokens one request is taken to report: upstreams are not trusted
+    /// with the arithmetic (a negative or huge count must not trap or overflow a cost).
+    static let maxCount: Int64 = 1_000_000_000
+
+    /// A token count as reported, within 0…`maxCount`.
+    static func count(_ reader: JSONReader, _ span: JSONSpan) -> Int64? {
+        reader.int64(span).map { min(max($0, 0), maxCount) }
+    }
+
     /// OpenAI Chat usage: `prompt_tokens` includes cached tokens, `completion_tokens`
     /// includes reasoning.
     public static func openAIChat(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
         guard usage.kind == .object else { return nil }
-        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap(reader.int64) ?? 0 }
+        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap { count(reader, $0) } ?? 0 }
         let prompt = int("prompt_tokens")
         let cached = int("prompt_tokens_details", "cached_tokens")
         let written = int("prompt_tokens_details", "cache_write_tokens")
@@ -22,7 +31,7 @@ public enum UsageReader {
     /// includes reasoning.
     public static func openAIResponses(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
         guard usage.kind == .object else { return nil }
-        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap(reader.int64) ?? 0 }
+        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap { count(reader, $0) } ?? 0 }
         let input = int("input_tokens")
         let cached = int("input_tokens_details", "cached_tokens")
         return TokenUsage(
@@ -34,7 +43,7 @@ public enum UsageReader {
     /// prompt tokens are extra input and thoughts extra output.
     public static func gemini(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
         guard usage.kind == .object else { return nil }
-        func int(_ name: String) -> Int64 { reader.member(name, of: usage).flatMap(reader.int64) ?? 0 }
+        func int(_ name: String) -> Int64 { reader.member(name, of: usage).flatMap { count(reader, $0) } ?? 0 }
         let prompt = int("promptTokenCount") + int("toolUsePromptTokenCount")
         let cached = int("cachedContentTokenCount")
         let thoughts = int("thoughtsTokenCount")
@@ -85,7 +94,7 @@ public enum UsageReader {
     public static func anthropicParts(_ reader: JSONReader, usage: JSONSpan) -> AnthropicParts {
         var parts = AnthropicParts()
         guard usage.kind == .object else { return parts }
-        func int(_ path: String...) -> Int64? { reader.value(at: path, in: usage).flatMap(reader.int64) }
+        func int(_ path: String...) -> Int64? { reader.value(at: path, in: usage).flatMap { count(reader, $0) } }
         parts.input = int("input_tokens")
         parts.cacheRead = int("cache_read_input_tokens")
         parts.cacheCreation = int("cache_creation_input_tokens")

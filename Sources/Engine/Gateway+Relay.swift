@@ -36,6 +36,8 @@ extension Gateway {
     /// The session a request belongs to: the client's own session header, else
     /// what the body says (see `ClientRequest.sessionHint`).
     static func sessionKey(_ request: GatewayRequest, _ client: ClientRequest) -> String? {
+        // A stored response lives on the account that answered it: nothing else may decide.
+        if let previous = client.previousResponseID { return "resp:" + previous.prefix(200) }
         for name in sessionHeaders {
             if let value = request.header(name), !value.isEmpty { return "h:" + value.prefix(200) }
         }
@@ -247,6 +249,13 @@ extension Gateway {
             answer = translated
         }
         context.lease.finish(.served(tokens: usage?.total ?? 0))
+        if context.client.dialect == .openAIResponses, context.carrier == nil {
+            let id = body.withUnsafeReadableBytes { bytes -> String? in
+                let reader = JSONReader(bytes)
+                return (try? reader.validateDocument()).flatMap { reader.member("id", of: $0) }.flatMap(reader.string)
+            }
+            rememberAnswer(id, context: context)
+        }
         settleAnswered(context, status: response.status, usage: usage ?? .zero, complete: reported != nil, firstByteMs: context.settlement.elapsedMs())
         return .answered(GatewayResponse(
             status: response.status, headers: [("content-type", context.carrier == nil ? contentType : "application/json")], body: .full(answer)))
@@ -284,6 +293,13 @@ extension Gateway {
         return .answered(GatewayResponse(
             status: response.status, headers: [("content-type", response.header("content-type") ?? "application/json")],
             body: .full(errorBody)))
+    }
+
+    /// Keeps a relayed Responses answer's id on its account, so a request that
+    /// continues it (`previous_response_id`) goes where the response is stored.
+    func rememberAnswer(_ id: String?, context: RelayContext) {
+        guard let id, !id.isEmpty else { return }
+        pool.remember(session: "resp:" + id.prefix(200), on: context.account.id)
     }
 
     /// Prices the usage and writes the row for a request an upstream answered.

@@ -134,7 +134,8 @@ extension Gateway {
                 // quietly on cancellation; the upstream did nothing wrong.
                 outcome = "cancelled"
                 errorCode = "cancelled"
-            } else if !relay.observer.completed {
+            } else if !relay.observer.completed, relay.observer.upstreamErrorType == nil {
+                // (An upstream that reported its error in the stream already told the client.)
                 outcome = "upstream_error"
                 errorCode = "stream_truncated"
                 await endWithError(GatewayError(.upstreamBadResponse, message: "The upstream stream ended early."))
@@ -157,6 +158,7 @@ extension Gateway {
         }
         let usage = relay.observer.usage
         let tokens = usage?.total ?? 0
+        if context.carrier == nil { rememberAnswer(relay.observer.answerID, context: context) }
         switch outcome {
         case "ok": context.lease.finish(.served(tokens: tokens))
         case "upstream_error" where errorCode != "stream_event_too_large":

@@ -54,7 +54,7 @@ extension Gateway {
             switch decision {
             case .failure(let error):
                 settlement.settle(status: error.status(in: request.dialect), outcome: "refused", errorCode: error.code.rawValue)
-                try? await write(ErrorBody.streamEvent(error, dialect: request.dialect, requestID: request.requestID))
+                try? await write(ErrorBody.streamEvent(error, dialect: request.dialect, requestID: request.requestID, opening: true))
             case .success(let admitted):
                 let response = await self.relay(client, request: request, accounts: admitted.accounts, settlement: settlement)
                 switch response.body {
@@ -62,7 +62,7 @@ extension Gateway {
                     await relayed(write)
                 case .full(let body) where response.status >= 400:
                     // Already a JSON error in the client's format: send it as the stream's error event.
-                    try? await write(ErrorBody.streamEvent(json: String(buffer: body), dialect: request.dialect))
+                    try? await write(ErrorBody.streamEvent(json: String(buffer: body), dialect: request.dialect, opening: true))
                 case .full(let body):
                     try? await write(body)
                 }

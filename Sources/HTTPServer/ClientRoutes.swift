@@ -1,3 +1,4 @@
+import Foundation
 import Dialects
 import Engine
 import Hummingbird
@@ -29,18 +30,17 @@ public struct ClientRoutes: Sendable {
                 await self.generate(request, context: context, dialect: .openAIResponses)
             }
         }
-        // Gemini: the model and the method share one path segment, `{model}:{method}`.
-        router.post("/v1beta/models/{target}") { request, context in
+        // Gemini: the model and the method share the rest of the path,
+        // `{model}:{method}`, and a model name may itself hold a `/`.
+        router.post("/v1beta/models/**") { request, context in
             await self.gemini(request, context: context)
         }
         router.get("/v1beta/models") { request, context in
             Self.convert(gateway.models(credential: Self.credential(request), dialect: .gemini, requestID: context.requestID))
         }
-        router.get("/v1beta/models/{target}") { request, context in
-            let model = context.parameters.get("target") ?? ""
-            return Self.convert(gateway.model(
-                model.hasPrefix("models/") ? String(model.dropFirst(7)) : model, credential: Self.credential(request),
-                dialect: .gemini, requestID: context.requestID))
+        router.get("/v1beta/models/**") { request, context in
+            Self.convert(gateway.model(
+                Self.geminiTarget(request), credential: Self.credential(request), dialect: .gemini, requestID: context.requestID))
         }
         router.post("/v1/embeddings") { request, context in
             await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
@@ -62,7 +62,7 @@ public struct ClientRoutes: Sendable {
     /// A Gemini model call: `generateContent`, `streamGenerateContent` (always
     /// answered as SSE, as `alt=sse` asks) or `countTokens`.
     func gemini(_ request: Request, context: GatewayRequestContext) async -> Response {
-        let target = context.parameters.get("target") ?? ""
+        let target = Self.geminiTarget(request)
         guard let colon = target.lastIndex(of: ":") else {
             return ErrorRendering.response(GatewayError(.routeNotFound), dialect: .gemini, requestID: context.requestID)
         }
@@ -81,6 +81,17 @@ public struct ClientRoutes: Sendable {
         }
         return Self.convert(await gateway.handle(
             gatewayRequest(request, context: context, dialect: .gemini, operation: operation, pathModel: model)))
+    }
+
+    /// What follows `/v1beta/models/` in the path, percent-decoded, without a
+    /// repeated `models/`.
+    static func geminiTarget(_ request: Request) -> String {
+        let path = request.uri.path
+        let prefix = "/v1beta/models/"
+        guard path.hasPrefix(prefix) else { return "" }
+        let rest = String(path.dropFirst(prefix.count))
+        let decoded = rest.removingPercentEncoding ?? rest
+        return decoded.hasPrefix("models/") ? String(decoded.dropFirst(7)) : decoded
     }
 
     /// Hands a generation request to the engine, which reads the body only once

@@ -88,6 +88,14 @@ public final class AccountPool: Sendable {
     /// Waits for a slot on a full account, up to its `wait_timeout`; nil when the
     /// queue is full, the wait times out, the task is cancelled, or the account
     /// stops being usable while waiting.
+    /// Puts a session on an account after the fact: an answer whose id later
+    /// requests will name (a Responses `previous_response_id`) stays with the
+    /// account that holds it.
+    public func remember(session: String, on accountID: Int64) {
+        let now = clock.now()
+        state.withLock { $0.bind(session, to: accountID, now: now, settings: settings) }
+    }
+
     public func waitForSlot(on account: AccountEntry, session: String? = nil) async -> AccountLease? {
         await TimedWait.run(timeout: account.limits.waitTimeout, discard: { $0.finish(.notBlamed(tokens: 0)) }) {
             await self.queue(on: account, session: session)

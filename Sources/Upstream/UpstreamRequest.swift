@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import SwitchboardCore
 
@@ -92,13 +93,13 @@ public struct UpstreamRequest: Sendable {
         case .openAIResponses:
             return base + "/responses"
         case .geminiGenerate:
-            return geminiRoot(base) + "/models/" + model + ":generateContent"
+            return geminiRoot(base) + "/models/" + geminiModel + ":generateContent"
         case .geminiStream:
-            return geminiRoot(base) + "/models/" + model + ":streamGenerateContent?alt=sse"
+            return geminiRoot(base) + "/models/" + geminiModel + ":streamGenerateContent?alt=sse"
         case .geminiCountTokens:
-            return geminiRoot(base) + "/models/" + model + ":countTokens"
+            return geminiRoot(base) + "/models/" + geminiModel + ":countTokens"
         case .geminiEmbed:
-            return geminiRoot(base) + "/models/" + model + ":batchEmbedContents"
+            return geminiRoot(base) + "/models/" + geminiModel + ":batchEmbedContents"
         case .anthropicCountTokens:
             return base.hasSuffix("/v1") ? base + "/messages/count_tokens" : base + "/v1/messages/count_tokens"
         case .anthropicMessages:
@@ -118,6 +119,19 @@ public struct UpstreamRequest: Sendable {
     private func geminiRoot(_ base: String) -> String {
         base.hasSuffix("/v1beta") || base.hasSuffix("/v1") ? base : base + "/v1beta"
     }
+
+    /// A Gemini model as a path segment: without a `models/` prefix a map may have
+    /// written, and percent-encoded.
+    private var geminiModel: String {
+        let bare = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        return bare.addingPercentEncoding(withAllowedCharacters: Self.pathCharacters) ?? bare
+    }
+
+    private static let pathCharacters: CharacterSet = {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/:?#%")
+        return allowed
+    }()
 
     /// The headers sent upstream: the credential in the provider's own form, then
     /// the forwarded client headers.

@@ -58,6 +58,10 @@ import Testing
             #expect(row.dialect == "openai_embeddings" && row.provider == "gemini" && row.usage.inputUncached == 4 && row.usageIncomplete)
             #expect((base64.json["usage"] as? [String: Any])?["prompt_tokens"] as? Int == 4)
 
+            // More inputs than one Gemini batch takes: refused, saying so.
+            let many = "[" + (0..<101).map { "\"t\($0)\"" }.joined(separator: ",") + "]"
+            let tooMany = try await harness.send("/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":\#(many)}"#)
+            #expect(tooMany.status == 400 && ((tooMany.json["error"] as? [String: Any])?["message"] as? String ?? "").contains("100"))
             // Token arrays have no Gemini counterpart: refused, not sent.
             let tokens = try await harness.send("/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":[[1,2,3]]}"#)
             #expect(tokens.status == 400 && (tokens.json["error"] as? [String: Any])?["param"] as? String == "input")

@@ -81,6 +81,21 @@ import Testing
         }
     }
 
+    @Test func modelNamesWithASlashOrEscapesAreFound() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            [Harness.defaultAccounts(fakePort: port)[1].with(models: ["anthropic/claude-x"], modelMap: ["anthropic/claude-x": "claude-sonnet-4-5"])]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            for path in ["/v1beta/models/anthropic/claude-x:generateContent", "/v1beta/models/anthropic%2Fclaude-x:generateContent",
+                         "/v1beta/models/models/anthropic/claude-x:generateContent"] {
+                let reply = try await harness.send(path, body: Self.body, auth: .googAPIKey)
+                #expect(reply.status == 200, "\(path): \(reply.body)")
+            }
+            let one = try await harness.send("/v1beta/models/anthropic/claude-x", method: .GET, auth: .googAPIKey)
+            #expect(one.status == 200 && one.json["name"] as? String == "models/anthropic/claude-x")
+        }
+    }
+
     @Test func aStreamWaitingForAKeySlotGetsNoKeepalives() async throws {
         try await withHarness(accounts: { [Harness.geminiAccount(fakePort: $0)] }, configure: {
             $0.keys[0].policy.concurrency = 1

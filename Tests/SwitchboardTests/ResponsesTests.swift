@@ -6,8 +6,8 @@ import Testing
 
 /// OpenAI Responses requests relayed to OpenAI accounts.
 @Suite struct ResponsesTests {
-    static func body(_ model: String = "gpt-4o-mini", stream: Bool = false, extra: String = "") -> String {
-        #"{"model":"\#(model)","stream":\#(stream),"input":"hi"\#(extra)}"#
+    static func body(_ model: String = "gpt-4o-mini", stream: Bool = false, input: String = "hi", extra: String = "") -> String {
+        #"{"model":"\#(model)","stream":\#(stream),"input":"\#(input)"\#(extra)}"#
     }
 
     @Test func jsonAnswerIsRelayedAndBilledFromItsUsage() async throws {
@@ -74,8 +74,48 @@ import Testing
             #expect(try await harness.send("/v1/responses", body: paired).status == 200)
             let chained = #"{"model":"gpt-4o-mini","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
             #expect(try await harness.send("/v1/responses", body: chained).status == 200)
-            let referenced = #"{"model":"gpt-4o-mini","input":[{"type":"item_reference","id":"call_9"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
-            #expect(try await harness.send("/v1/responses", body: referenced).status == 200)
+            let referenced = #"{"model":"gpt-4o-mini","input":[{"type":"item_reference","id":"fc_1"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            #expect(try await harness.send("/v1/responses", body: referenced).status == 200, "a reference names an item id, not the call id")
+            // Codex answers its local shell calls with function_call_output.
+            let shell = #"{"model":"gpt-4o-mini","input":[{"type":"local_shell_call","call_id":"call_7","status":"completed","action":{"type":"exec","command":["ls"]}},{"type":"function_call_output","call_id":"call_7","output":"a.txt"}]}"#
+            #expect(try await harness.send("/v1/responses", body: shell).status == 200)
+        }
+    }
+
+    @Test func aContinuationGoesToTheAccountThatStoredTheResponse() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            let first = Harness.defaultAccounts(fakePort: port)[0]
+            return [first, first.with(name: "openai-2")]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            for stream in [false, true] {
+                let first = try await harness.send("/v1/responses", body: Self.body(stream: stream))
+                let stored = try await harness.row(first.headers.first(name: "x-request-id"))
+                // Least recently used would pick the other account next; the stored response decides instead.
+                for turn in 0..<3 {
+                    // Each turn's input differs, so only the stored response ties them together.
+                    let next = try await harness.send(
+                        "/v1/responses", body: Self.body(stream: stream, input: "turn \(turn)", extra: #","previous_response_id":"resp_fake""#))
+                    #expect(try await harness.row(next.headers.first(name: "x-request-id")).accountName == stored.accountName)
+                }
+            }
+        }
+    }
+
+    @Test func aStreamRefusedWhileWaitingStartsWithResponseCreated() async throws {
+        try await withHarness(configure: {
+            $0.keys[0].policy.concurrency = 1
+            $0.keys[0].policy.maxWaiting = 1
+            $0.keyWaitTimeout = .milliseconds(300)
+            $0.keepaliveInterval = .milliseconds(100)
+        }) { harness in
+            async let holder = harness.send("/v1/responses", body: Self.body("short-slow-stream", stream: true))
+            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            let refused = try await harness.send("/v1/responses", body: Self.body(stream: true))
+            _ = try await holder
+            let names = refused.body.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }
+            #expect(names == ["event: response.created", "event: response.failed"], "the SDK's stream helper needs the start first: \(refused.body)")
+            #expect(refused.body.hasPrefix(": keepalive"))
         }
     }
 

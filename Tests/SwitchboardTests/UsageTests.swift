@@ -92,4 +92,15 @@ import Testing
         #expect(check(#"{"error":{"message":"x"}}"#, "error"))
         #expect(!check(#"{"usage"#, "usage"))
     }
+
+    @Test func absurdCountsFromAnUpstreamAreClampedNotTrapped() {
+        let body = #"{"usage":{"prompt_tokens":5,"completion_tokens":-3,"prompt_tokens_details":{"cached_tokens":-9223372036854775808}}}"#
+        var text = body
+        let usage = text.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .openAIChat) }
+        #expect(usage == TokenUsage(inputUncached: 5, cacheRead: 0, output: 0))
+        let huge = #"{"usageMetadata":{"promptTokenCount":9223372036854775807,"toolUsePromptTokenCount":9223372036854775807,"candidatesTokenCount":1}}"#
+        var hugeText = huge
+        let gemini = hugeText.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .gemini) }
+        #expect(gemini?.inputUncached == 2 * UsageReader.maxCount)
+    }
 }

@@ -34,7 +34,7 @@ import Testing
 
     @Test func titleAndTopicRequestsAreAnsweredLocallyWithValidAnswers() async throws {
         let topic = #"{"model":"claude-sonnet-4-5","max_tokens":512,"system":[{"type":"text","text":"Analyze if this message indicates a new conversation topic. If it does, extract a 2-3 word title that captures the new topic. Format your response as a JSON object with two fields: 'isNewTopic' (boolean) and 'title' (string, or null if isNewTopic is false). Only include these fields, no other text."}],"messages":[{"role":"user","content":"fix the login bug"}]}"#
-        let title = #"{"model":"claude-sonnet-4-5","max_tokens":512,"stream":true,"system":"Please write a 5-10 word title for the following conversation:","messages":[{"role":"user","content":"fix the login bug"}]}"#
+        let title = #"{"model":"claude-sonnet-4-5","max_tokens":512,"stream":true,"system":"You are Claude Code.","messages":[{"role":"user","content":[{"type":"text","text":"Please write a 5-10 word title for the following conversation:\n\nUser: fix the login bug"}]}]}"#
         try await withHarness(accounts: Self.accounts(intercept: true)) { harness in
             let topicReply = try await harness.send("/v1/messages", body: topic)
             let text = try #require((topicReply.json["content"] as? [[String: Any]])?.first?["text"] as? String)

@@ -23,6 +23,11 @@ public struct EmbeddingsTranslator: Sendable {
         case .array(let items)? where !items.isEmpty && items.allSatisfy({ $0.string != nil }): inputs = items.compactMap(\.string)
         default: throw TranslationError.value("An input other than text (token arrays)", param: "input")
         }
+        guard inputs.count <= Self.maxInputs else {
+            throw TranslationError.invalid(
+                "Gemini embeds at most \(Self.maxInputs) inputs per request; this one has \(inputs.count). Send them in smaller batches.",
+                param: "input")
+        }
         switch tree["encoding_format"]?.string {
         case nil, "float": base64 = false
         case "base64": base64 = true
@@ -32,8 +37,12 @@ public struct EmbeddingsTranslator: Sendable {
         clientModel = request.model
     }
 
+    /// The most inputs one `batchEmbedContents` call takes.
+    public static let maxInputs = 100
+
     /// The `batchEmbedContents` body: one request per input.
     public func upstreamBody(model: String) -> ByteBuffer {
+        let model = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
         let requests: [JSON] = inputs.map { text in
             object([
                 ("model", .string("models/" + model)), ("content", .object([("parts", .array([.object([("text", .string(text))])]))])),
