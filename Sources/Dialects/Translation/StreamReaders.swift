@@ -28,8 +28,26 @@ enum StreamReader: Sendable {
         }
     }
 
+    /// The members each reader looks at; only they are built into a tree
+    /// (a chunk's id, model and fingerprint are read past).
+    var wanted: Set<String> {
+        switch self {
+        case .openAIChat: return ["choices"]
+        case .anthropic: return ["type", "index", "content_block", "delta"]
+        case .gemini: return ["candidates", "promptFeedback"]
+        }
+    }
+
     mutating func read(_ event: SSEEvent) -> [StreamPiece] {
-        guard event.hasData, event.data != "[DONE]", let data = try? JSON.parse(event.data) else { return [] }
+        guard event.hasData, event.data != "[DONE]" else { return [] }
+        var text = event.data
+        let wanted = self.wanted
+        let parsed: JSON? = text.withUTF8 { bytes in
+            let reader = JSONReader(UnsafeRawBufferPointer(bytes))
+            guard let root = try? reader.validateDocument(), root.kind == .object else { return nil }
+            return .object(reader.members(of: root).filter { wanted.contains($0.name) }.map { ($0.name, JSON.tree(reader, $0.value)) })
+        }
+        guard let data = parsed else { return [] }
         switch self {
         case .openAIChat(var started):
             defer { self = .openAIChat(started: started) }

@@ -16,15 +16,23 @@ struct StreamContext: Sendable {
 /// Writes OpenAI Chat Completions chunks.
 struct ChatStreamWriter: Sendable {
     let context: StreamContext
+    /// Every chunk's text up to its delta, the same for the whole stream.
+    let chunkHead: String
     var started = false
     var stop: StopReason = .end
     /// Client tool-call index by upstream key.
     var toolIndex: [Int: Int] = [:]
 
+    init(context: StreamContext) {
+        self.context = context
+        chunkHead = "data: " + #"{"id":"# + jsonStringLiteral("chatcmpl-" + context.id) + #","object":"chat.completion.chunk","created":"#
+            + String(context.created) + #","model":"# + jsonStringLiteral(context.model) + #","choices":[{"index":0,"delta":"#
+    }
+
     mutating func write(_ piece: StreamPiece) -> String {
         var out = start()
         switch piece {
-        case .text(let text): out += chunk(.object([("content", .string(text))]))
+        case .text(let text): out += chunkHead + #"{"content":"# + jsonStringLiteral(text) + #"},"logprobs":null,"finish_reason":null}]}"# + "\n\n"
         case .thinking(let text): out += chunk(.object([("reasoning_content", .string(text))]))
         case .signature: break
         case .toolCall(let key, let id, let name):
@@ -89,7 +97,9 @@ struct AnthropicStreamWriter: Sendable {
         switch piece {
         case .text(let text):
             out += openBlock(.text, .object([("type", .string("text")), ("text", .string(""))]))
-            out += delta(.object([("type", .string("text_delta")), ("text", .string(text))]))
+            // The most frequent event, written directly.
+            out += "event: content_block_delta\ndata: " + #"{"type":"content_block_delta","index":"# + String(open?.index ?? 0)
+                + #","delta":{"type":"text_delta","text":"# + jsonStringLiteral(text) + "}}\n\n"
         case .thinking(let text):
             out += openBlock(.thinking, .object([("type", .string("thinking")), ("thinking", .string("")), ("signature", .string(""))]))
             if !text.isEmpty { out += delta(.object([("type", .string("thinking_delta")), ("thinking", .string(text))])) }
@@ -196,10 +206,11 @@ struct ResponsesStreamWriter: Sendable {
         case .text(let text):
             out += openItem(.message, prefix: "msg")
             open?.text += text
-            out += event("response.output_text.delta", [
-                ("item_id", .string(open!.id)), ("output_index", .int(open!.index)), ("content_index", .int(0)), ("delta", .string(text)),
-                ("logprobs", .array([])),
-            ])
+            // The most frequent event, written directly.
+            out += "event: response.output_text.delta\ndata: " + #"{"type":"response.output_text.delta","sequence_number":"# + String(sequence)
+                + #","item_id":"# + jsonStringLiteral(open!.id) + #","output_index":"# + String(open!.index)
+                + #","content_index":0,"delta":"# + jsonStringLiteral(text) + #","logprobs":[]}"# + "\n\n"
+            sequence += 1
         case .thinking(let text):
             out += openItem(.reasoning, prefix: "rs")
             open?.text += text
