@@ -96,37 +96,23 @@ sleep 1
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
 
 # --- load ------------------------------------------------------------------
-cat > "$WORK/json.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-LUA
-cat > "$WORK/stream.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o-mini-stream","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $KEY"
-LUA
-
-cpu_ticks() { awk '{print $14 + $15}' /proc/$GATEWAY_PID/stat; }
-TICKS=$(getconf CLK_TCK)
-
+# lua NAME BODY HEADER… → a wrk script posting BODY with the given headers.
+lua() {
+  local name=$1 body=$2 header
+  shift 2
+  {
+    echo 'wrk.method = "POST"'
+    echo "wrk.body = '$body'"
+    echo 'wrk.headers["Content-Type"] = "application/json"'
+    for header in "$@"; do echo "wrk.headers[\"${header%%:*}\"] = \"${header#*: }\""; done
+  } > "$WORK/$name.lua"
+}
+PROMPT='"messages":[{"role":"user","content":"Say hello in one short sentence."}]'
+lua json "{\"model\":\"gpt-4o-mini\",$PROMPT}" "Authorization: Bearer $KEY"
+lua stream "{\"model\":\"gpt-4o-mini-stream\",\"stream\":true,$PROMPT}" "Authorization: Bearer $KEY"
 # The same answers translated: Anthropic Messages clients on the OpenAI accounts.
-cat > "$WORK/messages.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["x-api-key"] = "$KEY"
-wrk.headers["anthropic-version"] = "2023-06-01"
-LUA
-cat > "$WORK/messages-stream.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"model":"gpt-4o-mini-stream","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["x-api-key"] = "$KEY"
-wrk.headers["anthropic-version"] = "2023-06-01"
-LUA
+lua messages "{\"model\":\"gpt-4o-mini\",\"max_tokens\":64,$PROMPT}" "x-api-key: $KEY" "anthropic-version: 2023-06-01"
+lua messages-stream "{\"model\":\"gpt-4o-mini-stream\",\"max_tokens\":64,\"stream\":true,$PROMPT}" "x-api-key: $KEY" "anthropic-version: 2023-06-01"
 
 # run NAME URL SCRIPT CONNECTIONS → one result line
 run() {

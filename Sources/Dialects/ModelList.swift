@@ -44,7 +44,7 @@ public enum ModelList {
         case .anthropic:
             return #"{"type":"model","id":\#(id),"display_name":\#(id),"created_at":"1970-01-01T00:00:00Z"}"#
         case .gemini:
-            return #"{"name":\#(jsonStringLiteral("models/" + entry.id)),"displayName":\#(id),"#
+            return #"{"name":\#(jsonStringLiteral(GeminiModelName.resource(entry.id))),"displayName":\#(id),"#
                 + #""supportedGenerationMethods":["generateContent","streamGenerateContent","countTokens"]}"#
         }
     }

@@ -19,12 +19,12 @@ public struct ResponsesStreamObserver: StreamObserver {
     public mutating func observe(_ event: SSEEvent) -> StreamVerdict {
         guard event.hasData else { return .forward }
         // Deltas are most of a stream: decide by the event name without parsing.
-        if let name = event.event, !Self.terminal.contains(name) { return .forward }
+        if let name = event.event, !Self.readWhole.contains(name) { return .forward }
         var data = event.data
         data.withUTF8 { bytes in
             let reader = JSONReader(UnsafeRawBufferPointer(bytes))
             guard let root = try? reader.validateDocument(), root.kind == .object,
-                let type = reader.member("type", of: root).flatMap(reader.string), Self.terminal.contains(type)
+                let type = reader.member("type", of: root).flatMap(reader.string), Self.readWhole.contains(type)
             else { return }
             if type == "response.created" {
                 answerID = reader.value(at: ["response", "id"], in: root).flatMap(reader.string)
@@ -44,7 +44,7 @@ public struct ResponsesStreamObserver: StreamObserver {
     }
 
     /// The events read whole: the start (for the response id), the ends, and the stream-level `error`.
-    static let terminal: Set<String> = ["response.created", "response.completed", "response.incomplete", "response.failed", "error"]
+    static let readWhole: Set<String> = ["response.created", "response.completed", "response.incomplete", "response.failed", "error"]
 }
 
 /// Gemini streams: data-only frames, each a whole `GenerateContentResponse`

@@ -106,10 +106,20 @@ public enum UsageReader {
 
     /// Usage from a complete (non-streamed) response body in the given dialect.
     public static func fromResponseBody(_ bytes: UnsafeRawBufferPointer, dialect: Dialect) -> TokenUsage? {
+        answer(bytes, dialect: dialect).usage
+    }
+
+    /// Usage and the answer's own `id` from a complete response body, in one pass.
+    public static func answer(_ bytes: UnsafeRawBufferPointer, dialect: Dialect) -> (usage: TokenUsage?, id: String?) {
         let reader = JSONReader(bytes)
-        guard let root = try? reader.validateDocument(),
-            let usage = reader.member(dialect == .gemini ? "usageMetadata" : "usage", of: root)
-        else { return nil }
+        guard let root = try? reader.validateDocument() else { return (nil, nil) }
+        let id = reader.member("id", of: root).flatMap(reader.string)
+        guard let span = reader.member(dialect == .gemini ? "usageMetadata" : "usage", of: root) else { return (nil, id) }
+        return (normalised(reader, usage: span, dialect: dialect), id)
+    }
+
+    /// A dialect's usage object as normalised usage.
+    private static func normalised(_ reader: JSONReader, usage: JSONSpan, dialect: Dialect) -> TokenUsage? {
         switch dialect {
         case .openAIChat: return openAIChat(reader, usage: usage)
         case .openAIResponses: return openAIResponses(reader, usage: usage)

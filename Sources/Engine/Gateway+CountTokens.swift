@@ -77,10 +77,8 @@ extension Gateway {
                     lease.finish(.notBlamed(tokens: 0))
                     if let translator {
                         guard failureClass == nil, let tokens = Translator.countedTokens(body) else {
-                            let said = Translator.upstreamMessage(body).map { ": " + $0 } ?? "."
-                            var answer = refuse(GatewayError(.invalidRequest, message: "The upstream provider refused the count (status \(response.status))" + said))
-                            if failureClass != nil { answer.status = response.status }
-                            return answer
+                            // A refusal in the upstream's format, or a 2xx without a count (then: 400).
+                            return reworded(body, status: failureClass == nil ? 400 : response.status, dialect: dialect, requestID: request.requestID)
                         }
                         return GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(translator.countAnswer(tokens)))
                     }

@@ -237,7 +237,7 @@ extension Gateway {
         } catch {
             return .failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
-        let reported = body.withUnsafeReadableBytes { UsageReader.fromResponseBody($0, dialect: context.upstreamDialect) }
+        let (reported, answerID) = body.withUnsafeReadableBytes { UsageReader.answer($0, dialect: context.upstreamDialect) }
         let usage = reported ?? context.carrier?.estimatedUsage
         var answer = body
         if let carrier = context.carrier {
@@ -249,13 +249,7 @@ extension Gateway {
             answer = translated
         }
         context.lease.finish(.served(tokens: usage?.total ?? 0))
-        if context.client.dialect == .openAIResponses, context.carrier == nil {
-            let id = body.withUnsafeReadableBytes { bytes -> String? in
-                let reader = JSONReader(bytes)
-                return (try? reader.validateDocument()).flatMap { reader.member("id", of: $0) }.flatMap(reader.string)
-            }
-            rememberAnswer(id, context: context)
-        }
+        if context.client.dialect == .openAIResponses, context.carrier == nil { rememberAnswer(answerID, context: context) }
         settleAnswered(context, status: response.status, usage: usage ?? .zero, complete: reported != nil, firstByteMs: context.settlement.elapsedMs())
         return .answered(GatewayResponse(
             status: response.status, headers: [("content-type", context.carrier == nil ? contentType : "application/json")], body: .full(answer)))
@@ -276,13 +270,7 @@ extension Gateway {
         context.lease.finish(.notBlamed(tokens: 0))
         context.settlement.settle(status: response.status, outcome: "client_error", errorCode: "upstream_\(response.status)")
         if context.carrier != nil {
-            // The upstream's error is in its own format: say it in the client's.
-            let said = errorBody.flatMap(Translator.upstreamMessage).map { ": " + $0 } ?? "."
-            var answer = errorResponse(
-                GatewayError(.invalidRequest, message: "The upstream provider refused the request (status \(response.status))" + said),
-                dialect: context.client.dialect, requestID: context.request.requestID)
-            answer.status = response.status
-            return .answered(answer)
+            return .answered(reworded(errorBody, status: response.status, dialect: context.client.dialect, requestID: context.request.requestID))
         }
         guard let errorBody else {
             // Too large or broken to pass on: say so in the client's own format.
@@ -293,6 +281,17 @@ extension Gateway {
         return .answered(GatewayResponse(
             status: response.status, headers: [("content-type", response.header("content-type") ?? "application/json")],
             body: .full(errorBody)))
+    }
+
+    /// An upstream's refusal of a translated request, whose body is in the
+    /// upstream's format, said in the client's with the upstream's status and message.
+    func reworded(_ body: ByteBuffer?, status: Int, dialect: Dialect, requestID: String) -> GatewayResponse {
+        let said = body.flatMap(Translator.upstreamMessage).map { ": " + $0 } ?? "."
+        var answer = errorResponse(
+            GatewayError(.invalidRequest, message: "The upstream provider refused the request (status \(status))" + said),
+            dialect: dialect, requestID: requestID)
+        answer.status = status
+        return answer
     }
 
     /// Keeps a relayed Responses answer's id on its account, so a request that

@@ -158,7 +158,7 @@ extension Gateway {
         }
         let usage = relay.observer.usage
         let tokens = usage?.total ?? 0
-        if context.carrier == nil { rememberAnswer(relay.observer.answerID, context: context) }
+        rememberAnswer(relay.observer.answerID, context: context)
         switch outcome {
         case "ok": context.lease.finish(.served(tokens: tokens))
         case "upstream_error" where errorCode != "stream_event_too_large":

@@ -91,7 +91,7 @@ public struct ClientRoutes: Sendable {
         guard path.hasPrefix(prefix) else { return "" }
         let rest = String(path.dropFirst(prefix.count))
         let decoded = rest.removingPercentEncoding ?? rest
-        return decoded.hasPrefix("models/") ? String(decoded.dropFirst(7)) : decoded
+        return GeminiModelName.bare(decoded)
     }
 
     /// Hands a generation request to the engine, which reads the body only once

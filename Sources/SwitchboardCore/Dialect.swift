@@ -13,6 +13,17 @@ public enum Dialect: String, Sendable, CaseIterable {
     public var isOpenAI: Bool { self == .openAIChat || self == .openAIResponses }
 }
 
+/// Gemini's resource names for models: `models/{name}` in bodies and paths.
+public enum GeminiModelName {
+    /// The bare name, without a `models/` prefix a client, a map or a path may carry.
+    public static func bare(_ name: String) -> String {
+        name.hasPrefix("models/") ? String(name.dropFirst("models/".count)) : name
+    }
+
+    /// The resource name, `models/{name}`.
+    public static func resource(_ name: String) -> String { "models/" + bare(name) }
+}
+
 /// The kind of upstream provider an account belongs to.
 public enum Provider: String, Sendable, CaseIterable, Codable {
     /// OpenAI or any OpenAI-compatible base URL.

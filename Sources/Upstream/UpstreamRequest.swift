@@ -123,7 +123,7 @@ public struct UpstreamRequest: Sendable {
     /// A Gemini model as a path segment: without a `models/` prefix a map may have
     /// written, and percent-encoded.
     private var geminiModel: String {
-        let bare = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
+        let bare = GeminiModelName.bare(model)
         return bare.addingPercentEncoding(withAllowedCharacters: Self.pathCharacters) ?? bare
     }
 

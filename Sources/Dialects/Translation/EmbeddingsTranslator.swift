@@ -42,10 +42,9 @@ public struct EmbeddingsTranslator: Sendable {
 
     /// The `batchEmbedContents` body: one request per input.
     public func upstreamBody(model: String) -> ByteBuffer {
-        let model = model.hasPrefix("models/") ? String(model.dropFirst(7)) : model
         let requests: [JSON] = inputs.map { text in
             object([
-                ("model", .string("models/" + model)), ("content", .object([("parts", .array([.object([("text", .string(text))])]))])),
+                ("model", .string(GeminiModelName.resource(model))), ("content", .object([("parts", .array([.object([("text", .string(text))])]))])),
                 ("outputDimensionality", dimensions.map(JSON.int)),
             ])
         }

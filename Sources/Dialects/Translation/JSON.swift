@@ -68,8 +68,8 @@ public enum JSON: Sendable, Equatable {
     public var isNull: Bool { self == .null }
     /// A whole number's value.
     public var int: Int? { if case .number(let text) = self { return Int(text) } else { return nil } }
-    /// Whether this is a number.
-    public var isNumber: Bool { if case .number = self { return true } else { return false } }
+    /// A number's text as written; nil for other kinds.
+    public var numberText: String? { if case .number(let text) = self { return text } else { return nil } }
 
     // MARK: Writing
 

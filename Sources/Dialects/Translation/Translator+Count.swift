@@ -32,7 +32,7 @@ extension Translator {
             return ByteBuffer(string: JSON.object((body.members ?? []).filter { counted.contains($0.0) }).text)
         case .gemini:
             let body = try WriteRequest.gemini(conversation)
-            let request = JSON.object([("model", .string("models/" + model))] + (body.members ?? []))
+            let request = JSON.object([("model", .string(GeminiModelName.resource(model)))] + (body.members ?? []))
             return ByteBuffer(string: JSON.object([("generateContentRequest", request)]).text)
         }
     }

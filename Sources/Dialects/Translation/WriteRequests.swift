@@ -285,7 +285,3 @@ enum WriteRequest {
     }
 }
 
-extension JSON {
-    /// A number's text, nil for other kinds.
-    var numberText: String? { if case .number(let text) = self { return text } else { return nil } }
-}
