@@ -42,6 +42,8 @@ extension Gateway {
             let account = lease.account
             let upstreamModel = account.upstreamModel(for: client.model)
             let outbound: UpstreamRequest
+            // This attempt's translator: a native account after a translated one answers as it is.
+            var attemptTranslator: Translator?
             if account.provider.speaks(dialect) {
                 outbound = UpstreamRequest(
                     provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: request.operation,
@@ -53,6 +55,7 @@ extension Gateway {
                 do {
                     if let translator { carried = translator } else { carried = try Translator(counting: client) }
                     translator = carried
+                    attemptTranslator = carried
                     body = try carried.countBody(for: account.provider, model: upstreamModel)
                 } catch {
                     lease.finish(.notBlamed(tokens: 0))
@@ -75,7 +78,7 @@ extension Gateway {
                 let failureClass = (200..<300).contains(response.status) ? nil : FailureClass.classify(status: response.status)
                 if failureClass == nil || failureClass == .callerFault {
                     lease.finish(.notBlamed(tokens: 0))
-                    if let translator {
+                    if let translator = attemptTranslator {
                         guard failureClass == nil, let tokens = Translator.countedTokens(body) else {
                             // A refusal in the upstream's format, or a 2xx without a count (then: 400).
                             return reworded(body, status: failureClass == nil ? 400 : response.status, dialect: dialect, requestID: request.requestID)
