@@ -17,8 +17,11 @@ public struct ClientRequest: Sendable {
     public var stream: Bool
     /// Whether the client itself asked for a usage chunk (OpenAI `stream_options.include_usage`).
     public var clientWantsUsage: Bool
-    /// The client's output cap, where it set one.
+    /// The client's output cap, where it set one: the largest of the dialect's
+    /// cap fields (Chat has two, and an upstream may honour either).
     public var maxTokens: Int64?
+    /// How many answers the request asks for (Chat `n`, Gemini `candidateCount`); each may use `maxTokens`.
+    public var choices: Int64 = 1
     /// The conversation this request belongs to, from the body: an explicit
     /// session id, else a fingerprint of its start; nil when there is neither.
     public var sessionHint: String?
@@ -41,6 +44,28 @@ public struct ClientRequest: Sendable {
 
     /// The largest `max_tokens` accepted; no model comes near it.
     public static let maxTokensLimit: Int64 = 10_000_000
+    /// The most answers one request may ask for (OpenAI allows 128).
+    public static let maxChoices: Int64 = 128
+    /// The longest model name accepted, in bytes.
+    public static let maxModelBytes = 256
+
+    /// Top-level fields whose value decides how the gateway handles the request.
+    static let decidingFields: Set<String> = [
+        "model", "stream", "stream_options", "max_tokens", "max_completion_tokens", "max_output_tokens", "n",
+        "generationConfig", "generation_config", "previous_response_id", "instructions",
+    ]
+
+    /// Why a model name is refused: too long, or holding control characters
+    /// (it is stored, logged and sent on); nil when it is fine.
+    public static func modelProblem(_ model: String) -> GatewayError? {
+        if model.utf8.count > maxModelBytes {
+            return GatewayError(.invalidRequest, message: "The model name is longer than \(maxModelBytes) bytes.", param: "model")
+        }
+        if model.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            return GatewayError(.invalidRequest, message: "The model name holds control characters.", param: "model")
+        }
+        return nil
+    }
 
     /// Validates a body and reads the fields the gateway needs. Gemini names the
     /// model in the path (`pathModel`) and streams by route (`pathStream`).
@@ -59,6 +84,13 @@ public struct ClientRequest: Sendable {
                 return .failure(GatewayError(.invalidRequest, message: "The request body must be a JSON object."))
             }
             let members = reader.members(of: root)
+            // The fields the gateway decides on must mean one thing: a second copy
+            // could be read differently upstream (the gateway reads one `model` or
+            // `max_tokens`, the provider another), so duplicates are refused.
+            var seen: Set<String> = []
+            for member in members where Self.decidingFields.contains(member.name) && !seen.insert(member.name).inserted {
+                return .failure(GatewayError(.invalidRequest, message: "The field \"\(member.name)\" appears more than once.", param: member.name))
+            }
             func last(_ name: String) -> JSONSpan? { members.last { $0.name == name }?.value }
             let model: String
             var modelRange: Range<Int>?
@@ -72,21 +104,57 @@ public struct ClientRequest: Sendable {
                 model = named
                 modelRange = modelSpan.start..<modelSpan.end
             }
-            let stream = dialect == .gemini ? pathStream : last("stream").flatMap(reader.bool) ?? false
-            let maxTokensSpan: JSONSpan?
-            switch dialect {
-            case .openAIChat, .anthropicMessages: maxTokensSpan = last("max_tokens") ?? last("max_completion_tokens")
-            case .openAIResponses: maxTokensSpan = last("max_output_tokens")
-            case .gemini: maxTokensSpan = reader.value(at: ["generationConfig", "maxOutputTokens"], in: root)
-            }
-            let maxTokens = maxTokensSpan.flatMap(reader.int64)
-            if let span = maxTokensSpan, span.kind != .null {
-                // Budgets hold max_tokens at the output price: it must be a sane positive count.
-                guard let value = maxTokens, (1...Self.maxTokensLimit).contains(value) else {
-                    return .failure(GatewayError(
-                        .invalidRequest, message: "max_tokens must be a whole number from 1 to \(Self.maxTokensLimit).",
-                        param: "max_tokens"))
+            if let problem = Self.modelProblem(model) { return .failure(problem) }
+            let stream: Bool
+            if dialect == .gemini {
+                stream = pathStream
+            } else {
+                switch last("stream") {
+                case nil: stream = false
+                case let span? where span.kind == .null: stream = false
+                case let span?:
+                    guard let flag = reader.bool(span) else {
+                        return .failure(GatewayError(.invalidRequest, message: "\"stream\" must be true or false.", param: "stream"))
+                    }
+                    stream = flag
                 }
+            }
+            let caps: [(String, JSONSpan?)]
+            var choicesField: (String, JSONSpan?)?
+            switch dialect {
+            case .openAIChat:
+                caps = [("max_tokens", last("max_tokens")), ("max_completion_tokens", last("max_completion_tokens"))]
+                choicesField = ("n", last("n"))
+            case .anthropicMessages:
+                caps = [("max_tokens", last("max_tokens"))]
+            case .openAIResponses:
+                caps = [("max_output_tokens", last("max_output_tokens"))]
+            case .gemini:
+                // Google accepts both spellings of every field.
+                let config = last("generationConfig") ?? last("generation_config")
+                func field(_ camel: String, _ snake: String) -> JSONSpan? {
+                    config.flatMap { reader.member(camel, of: $0) ?? reader.member(snake, of: $0) }
+                }
+                caps = [("maxOutputTokens", field("maxOutputTokens", "max_output_tokens"))]
+                choicesField = ("candidateCount", field("candidateCount", "candidate_count"))
+            }
+            var maxTokens: Int64?
+            for (name, span) in caps {
+                guard let span, span.kind != .null else { continue }
+                // Budgets hold the cap at the output price: it must be a sane positive count.
+                guard let value = reader.int64(span), (1...Self.maxTokensLimit).contains(value) else {
+                    return .failure(GatewayError(
+                        .invalidRequest, message: "\(name) must be a whole number from 1 to \(Self.maxTokensLimit).", param: name))
+                }
+                maxTokens = max(maxTokens ?? 0, value)
+            }
+            var choices: Int64 = 1
+            if let (name, span) = choicesField, let span, span.kind != .null {
+                guard let value = reader.int64(span), (1...Self.maxChoices).contains(value) else {
+                    return .failure(GatewayError(
+                        .invalidRequest, message: "\(name) must be a whole number from 1 to \(Self.maxChoices).", param: name))
+                }
+                choices = value
             }
             var wantsUsage = false
             var usageEdit: BodyEdit?
@@ -97,7 +165,7 @@ public struct ClientRequest: Sendable {
                 ?? SessionHint.fingerprint(reader: reader, root: root, dialect: dialect, bytes: bytes)
             var request = ClientRequest(
                 dialect: dialect, body: body, model: model, stream: stream,
-                clientWantsUsage: wantsUsage, maxTokens: maxTokens, sessionHint: session,
+                clientWantsUsage: wantsUsage, maxTokens: maxTokens, choices: choices, sessionHint: session,
                 modelRange: modelRange, usageEdit: usageEdit)
             request.localAnswer = dialect == .anthropicMessages ? LocalAnswer.kind(reader: reader, root: root) : nil
             if dialect == .openAIResponses {

@@ -24,7 +24,7 @@ public enum LocalAnswer {
         }
 
         /// The ledger outcome of a request answered this way.
-        public var outcome: String { self == .warmup ? "warmup_intercepted" : "title_intercepted" }
+        public var outcome: Outcome { self == .warmup ? .warmupIntercepted : .titleIntercepted }
     }
 
     /// Which background request this is, if it is one. Claude Code puts these

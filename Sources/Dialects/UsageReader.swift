@@ -6,9 +6,10 @@ public enum UsageReader {
     /// with the arithmetic (a negative or huge count must not trap or overflow a cost).
     static let maxCount: Int64 = 1_000_000_000
 
-    /// A token count as reported, within 0…`maxCount`.
+    /// A token count as reported, within 0…`maxCount`: an absurd or oddly
+    /// written one (`1e15`, `-5`, `3.0`) saturates rather than reading as none.
     static func count(_ reader: JSONReader, _ span: JSONSpan) -> Int64? {
-        reader.int64(span).map { min(max($0, 0), maxCount) }
+        reader.saturatingInt64(span).map { min(max($0, 0), maxCount) }
     }
 
     /// OpenAI Chat usage: `prompt_tokens` includes cached tokens, `completion_tokens`

@@ -58,7 +58,7 @@ public enum AccountProbe {
                 operation: operation, model: upstreamModel, body: ByteBuffer(string: body), forwardedHeaders: [])
         }
         let started = ContinuousClock.now
-        func elapsed() -> Int64 { Settlement.milliseconds(started.duration(to: .now)) }
+        func elapsed() -> Int64 { started.duration(to: .now).wholeMilliseconds }
         do {
             let response = try await transport.send(request)
             _ = try? await response.body.collect(upTo: 1 << 20)

@@ -132,6 +132,7 @@ public struct AdminError: Error, Sendable, CustomStringConvertible {
         case notFound = "not_found"
         case conflict = "conflict"
         case unauthorized = "unauthorized"
+        case throttled = "too_many_attempts"
         case unavailable = "unavailable"
 
         /// The HTTP status of the code.
@@ -141,6 +142,7 @@ public struct AdminError: Error, Sendable, CustomStringConvertible {
             case .unauthorized: return 401
             case .notFound: return 404
             case .conflict: return 409
+            case .throttled: return 429
             case .unavailable: return 503
             }
         }

@@ -7,60 +7,57 @@ extension Gateway {
     /// Output tokens assumed when a client sets no `max_tokens`, for the hold.
     static let defaultMaxOutputTokens: Int64 = 16_384
 
-    /// What a key lets through, after its allow-lists and its limiter: the
-    /// accounts it may use and the rate-limit headers for the answer.
-    struct Admitted {
-        var accounts: [AccountEntry]
+    /// What a key lets through: its lease (slot, window entry, hold) and the
+    /// rate-limit headers for the answer.
+    struct Admitted: Sendable {
+        var lease: KeyLease
         var headers: [(String, String)]
     }
 
-    /// The first step of admission: allowed, and admitted at once, refused, or
-    /// to wait in the key's queue.
-    enum FirstAdmission {
+    /// The first step of admission: admitted at once, refused, or to wait in
+    /// the key's queue for a slot.
+    enum FirstAdmission: Sendable {
         case admitted(Admitted)
         case refused(GatewayError)
-        case mustWait(KeyDemand, accounts: [AccountEntry])
+        case mustWait(KeyDemand)
     }
 
-    /// Admission in the documented order: client, provider and model (403), then
-    /// the limiter's window, slot and budgets in one atomic step (429 / quota).
-    /// The slot and holds are tied to the request's row and settle with it.
+    /// The limiter's window, slot and budgets in one atomic step (429 / quota),
+    /// holding what the request can cost at the dearest of `accounts` (a
+    /// failover may land on any). Counting tokens holds no money, but takes a
+    /// slot and a window entry like any request.
     func admitNow(
-        _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
+        _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], lane: AccountLane
     ) -> FirstAdmission {
-        let usable = accounts.filter { key.policy.allows(provider: $0.provider) }
-        guard !usable.isEmpty else { return .refused(GatewayError(.providerNotAllowed)) }
         let owner = snapshots.snapshot.owner(of: key)
-        if let owner { settlement.update { $0.userName = owner.user.name } }
-        // Failover may land on any of them: hold the dearest.
-        var demand = usable.map { Self.demand(for: client, policy: key.policy, owner: owner, account: $0, prices: prices) }
-            .max { $0.holdPicos < $1.holdPicos } ?? KeyDemand(holdPicos: 0, holdTokens: 0)
-        if let group = owner?.group { demand.holdPicos = group.charge(demand.holdPicos) }
+        var demand: KeyDemand
+        if lane == .counting {
+            // The smallest hold: refused only when a budget is already spent.
+            demand = KeyDemand(hold: Money(picos: 1), tokens: 0)
+        } else {
+            demand = accounts.map { Self.demand(for: client, policy: key.policy, owner: owner, account: $0, prices: prices) }
+                .max { $0.hold < $1.hold } ?? .nothing
+            if let group = owner?.group { demand.hold = group.charge(demand.hold) }
+        }
         let admission = limiter.decide(key, owner: owner, demand: demand)
-        if limiter.mayQueue(key, after: admission) { return .mustWait(demand, accounts: usable) }
-        switch admitted(admission, key: key, request: request, accounts: usable, settlement: settlement) {
+        if limiter.mayQueue(key, after: admission) { return .mustWait(demand) }
+        switch admitted(admission, key: key, request: request) {
         case .success(let admitted): return .admitted(admitted)
         case .failure(let error): return .refused(error)
         }
     }
 
     /// Waits in the key's queue for a slot, up to `key_wait_timeout`.
-    func admitAfterWaiting(
-        _ key: KeyEntry, demand: KeyDemand, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
-    ) async -> Result<Admitted, GatewayError> {
-        let admission = await limiter.wait(
-            key, owner: snapshots.snapshot.owner(of: key), demand: demand, timeout: configuration.keyWaitTimeout)
-        return admitted(admission, key: key, request: request, accounts: accounts, settlement: settlement)
+    func admitAfterWaiting(_ key: KeyEntry, demand: KeyDemand, request: GatewayRequest) async -> Result<Admitted, GatewayError> {
+        let admission = await limiter.wait(key, owner: snapshots.snapshot.owner(of: key), demand: demand, timeout: configuration.keyWaitTimeout)
+        return admitted(admission, key: key, request: request)
     }
 
-    /// Turns the limiter's answer into the accounts to use or the client's error.
-    private func admitted(
-        _ admission: KeyLimiter.Admission, key: KeyEntry, request: GatewayRequest, accounts: [AccountEntry], settlement: Settlement
-    ) -> Result<Admitted, GatewayError> {
+    /// Turns the limiter's answer into the lease or the client's error.
+    private func admitted(_ admission: KeyLimiter.Admission, key: KeyEntry, request: GatewayRequest) -> Result<Admitted, GatewayError> {
         switch admission {
         case .admitted(let lease):
-            settlement.attach(lease)
-            return .success(Admitted(accounts: accounts, headers: rateLimitHeaders(key, dialect: request.dialect)))
+            return .success(Admitted(lease: lease, headers: rateLimitHeaders(key, dialect: request.dialect)))
         case .refused(.rateLimited(let until, let what)):
             var error = GatewayError(.keyRateLimited, message: "This key's rate limit on \(what) is reached. Retry after the time given.")
             error.retryAfterSeconds = RetryAfter.seconds(until: until, now: limiter.clock.now())
@@ -84,17 +81,19 @@ extension Gateway {
     static func demand(
         for client: ClientRequest, policy: KeyPolicy, owner: Owner?, account: AccountEntry, prices: PriceTable
     ) -> KeyDemand {
-        guard policy.meters || policy.tokenLimit != nil || owner?.meters == true else { return KeyDemand(holdPicos: 0, holdTokens: 0) }
+        guard policy.meters || policy.tokenLimit != nil || owner?.meters == true else { return .nothing }
         let input = Int64((client.body.readableBytes + 2) / 3)
-        let output = client.maxTokens ?? defaultMaxOutputTokens
         let upstreamModel = account.upstreamModel(for: client.model)
-        guard let price = prices.price(for: upstreamModel, provider: account.provider) ?? prices.price(for: client.model, provider: account.provider)
-        else { return KeyDemand(holdPicos: 0, holdTokens: input + output) }
+        let price = prices.price(for: upstreamModel, provider: account.provider) ?? prices.price(for: client.model, provider: account.provider)
+        // Every answer asked for (n, candidateCount) may run to the cap; without
+        // one, to the model's own ceiling.
+        let output = (client.maxTokens ?? price?.maxOutputTokens ?? defaultMaxOutputTokens).saturatingMultiply(client.choices)
+        guard let price else { return KeyDemand(hold: .zero, tokens: input.saturatingAdd(output)) }
         let dearestInput = [
             TokenUsage(inputUncached: input), TokenUsage(cacheWrite5m: input), TokenUsage(cacheWrite1h: input),
-        ].map { price.cost($0).picos }.max() ?? 0
-        let outputCost = price.cost(TokenUsage(inputUncached: input, output: output)).picos - price.cost(TokenUsage(inputUncached: input)).picos
-        return KeyDemand(holdPicos: dearestInput + outputCost, holdTokens: input + output)
+        ].map { price.cost($0) }.max() ?? .zero
+        let outputCost = price.cost(TokenUsage(inputUncached: input, output: output)) - price.cost(TokenUsage(inputUncached: input))
+        return KeyDemand(hold: dearestInput + outputCost, tokens: input.saturatingAdd(output))
     }
 
     /// `x-ratelimit-*` (OpenAI routes) or `anthropic-ratelimit-*` (Anthropic

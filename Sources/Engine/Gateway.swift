@@ -25,6 +25,12 @@ public final class Gateway: Sendable {
         public var refuseUnpriced: Bool
         /// How often a streaming client waiting for a key slot gets a keepalive.
         public var keepaliveInterval: Duration
+        /// What a stream the client leaves before its usage arrived is billed from.
+        public var onClientDisconnect: DisconnectPolicy = .drain
+        /// How long a stream is read on after its client left, for the usage.
+        public var drainTimeout: Duration = .seconds(30)
+        /// How many bytes a stream is read on after its client left, at most.
+        public var drainBytes = 4 * 1024 * 1024
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
@@ -54,12 +60,21 @@ public final class Gateway: Sendable {
     let logger: Logger
     /// Requests answered for models without a price (served at zero cost).
     let unpriced = Atomic<Int>(0)
+    /// Requests without a valid key: counted, logged sparingly, never recorded.
+    let unauthenticated = UnauthenticatedRequests()
+    /// Requests with a valid key whose body could not be read or was malformed: counted, never recorded.
+    let malformed = Atomic<Int>(0)
+    /// The clock cooldowns, windows, waits and keepalives follow.
+    public var clock: any GatewayClock { pool.clock }
     /// Models already warned about, so the log says it once per model.
     let unpricedModels = Mutex<Set<String>>([])
 
-    /// Counters admins watch: requests for unpriced models, money charged past holds.
+    /// Counters admins watch: requests for unpriced models, money charged past
+    /// holds, requests without a valid key.
     public var stats: GatewayStats {
-        GatewayStats(unpricedRequests: unpricedRequests, overrunUsd: Money(picos: limiter.overrunPicos).dollarsString)
+        GatewayStats(
+            unpricedRequests: unpricedRequests, overrunUsd: limiter.overrun.dollarsString,
+            unauthenticatedRequests: unauthenticated.count, malformedRequests: malformed.load(ordering: .relaxed))
     }
 
     /// How many requests were served for models the price table does not know.
@@ -90,76 +105,66 @@ public final class Gateway: Sendable {
         return snapshots.snapshot.keys.authenticate(hash: hasher.hash(credential), now: Date())
     }
 
-    /// Handles one generation request (chat completions or messages). Every call
-    /// leaves exactly one ledger row.
+    /// Handles one request to a model: a generation (chat, messages, responses,
+    /// Gemini, embeddings) or a token count. A request with a valid key and a
+    /// well-formed body leaves exactly one ledger row, however it ends; one
+    /// without a valid key, or whose body cannot be read, is answered without a
+    /// row (a flood of them cannot fill the disk): they are counted instead.
     public func handle(_ request: GatewayRequest) async -> GatewayResponse {
-        guard !ledger.isBacklogged else {
-            // The ledger cannot keep up (the database is failing): serving would
-            // mean requests without records, so refuse until it recovers.
-            return errorResponse(GatewayError(.ledgerUnavailable, retryAfterSeconds: 5), dialect: request.dialect, requestID: request.requestID)
+        if let unavailable = ledger.unavailable {
+            // Serving would mean requests without records: refuse until it recovers.
+            return errorResponse(GatewayError(.ledgerUnavailable, message: unavailable, retryAfterSeconds: 5), dialect: request.dialect,
+                requestID: request.requestID)
         }
-        let settlement = Settlement(
-            row: LedgerRow(requestID: request.requestID, createdAt: Date(), dialect: request.operation.rawValue, status: 0, outcome: ""),
-            ledger: ledger, started: request.receivedAt)
         guard let key = authenticate(request.credential) else {
-            return fail(GatewayError(.unauthorized), request: request, settlement: settlement, outcome: "unauthorized")
-        }
-        settlement.update {
-            $0.keyID = key.id
-            $0.keyName = key.name
+            unauthenticated.note(address: request.clientAddress, logger: logger, now: clock.now())
+            return errorResponse(GatewayError(.unauthorized), dialect: request.dialect, requestID: request.requestID)
         }
         let client: ClientRequest
         do {
             client = try request.inspect(try await readBody(request.body))
         } catch {
-            return fail(error, request: request, settlement: settlement, outcome: "client_error")
+            malformed.wrappingAdd(1, ordering: .relaxed)
+            return errorResponse(error, dialect: request.dialect, requestID: request.requestID)
         }
-        settlement.update {
-            $0.model = client.model
-            $0.stream = client.stream
-        }
+        let lane: AccountLane = request.operation.isCounting ? .counting : .generation
+        let row = LedgerRow(
+            requestID: request.requestID, createdAt: Date(), keyID: key.id, keyName: key.name, dialect: request.operation.rawValue,
+            model: client.model, status: 0, outcome: .ok, stream: client.stream, userName: snapshots.snapshot.owner(of: key)?.user.name)
+        let exchange = Exchange(gateway: self, request: request, client: client, key: key, row: row, lane: lane, billable: lane == .generation)
         guard key.policy.allows(userAgent: request.header("user-agent")) else {
-            return fail(GatewayError(.clientNotAllowed), request: request, settlement: settlement, outcome: "refused")
+            return exchange.refuseNow(GatewayError(.clientNotAllowed), outcome: .refused)
         }
         guard key.policy.allows(model: client.model) else {
-            return fail(GatewayError(.modelNotAllowed, param: "model"), request: request, settlement: settlement, outcome: "refused")
+            return exchange.refuseNow(GatewayError(.modelNotAllowed, param: "model"), outcome: .refused)
         }
-        switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect, translate: request.operation.translatable) {
+        let translate = lane == .counting || request.operation.translatable
+        switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect, translate: translate) {
         case .unknownModel:
-            return fail(
+            return exchange.refuseNow(
                 GatewayError(.modelNotFound, message: "The model \(jsonStringLiteral(client.model)) does not exist or this key cannot use it.", param: "model"),
-                request: request, settlement: settlement, outcome: "client_error")
+                outcome: .clientError)
         case .otherDialectOnly:
-            return fail(
+            return exchange.refuseNow(
                 GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format, and this operation is not translated between formats.", param: "model"),
-                request: request, settlement: settlement, outcome: "client_error")
+                outcome: .clientError)
         case .candidates(let accounts):
-            if configuration.refuseUnpriced, !accounts.contains(where: { isPriced(client.model, account: $0) }) {
-                return fail(
+            if lane == .generation, configuration.refuseUnpriced, !accounts.contains(where: { isPriced(client.model, account: $0) }) {
+                return exchange.refuseNow(
                     GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) has no price, and this gateway refuses unpriced models.", param: "model"),
-                    request: request, settlement: settlement, outcome: "refused")
+                    outcome: .refused)
             }
-            let admitted: Admitted
-            switch admitNow(key, client: client, request: request, accounts: accounts, settlement: settlement) {
-            case .refused(let error):
-                return fail(error, request: request, settlement: settlement, outcome: "refused")
-            case .mustWait(let demand, let usable) where client.stream && Self.keepalive(request.dialect) != nil:
-                // Answer now and keep the stream alive while the request waits.
-                return waitingStream(
-                    keepalive: Self.keepalive(request.dialect)!, key, demand: demand, client: client, request: request, accounts: usable, settlement: settlement)
-            case .mustWait(let demand, let usable):
-                switch await admitAfterWaiting(key, demand: demand, request: request, accounts: usable, settlement: settlement) {
-                case .failure(let error): return fail(error, request: request, settlement: settlement, outcome: "refused")
-                case .success(let after): admitted = after
-                }
-            case .admitted(let now):
-                admitted = now
-            }
-            var response = await relay(client, request: request, accounts: admitted.accounts, settlement: settlement)
-            if response.status < 400 { response.headers += admitted.headers }
-            return response
+            return await exchange.run(accounts: accounts)
         }
     }
+
+    /// `POST /v1/messages/count_tokens` and Gemini's `:countTokens`: admitted like
+    /// any request (the key's window and a slot, no money held), recorded with
+    /// a row at zero cost, and failed over like a generation. Counting calls cool
+    /// an account only for counting. A model served in another format is counted
+    /// by that provider's own endpoint (Anthropic, Gemini), or estimated where
+    /// there is none (OpenAI-compatible: marked `x-switchboard-token-count: estimate`).
+    public func countTokens(_ request: GatewayRequest) async -> GatewayResponse { await handle(request) }
 
     /// Reads the body within the configured limit; a declared oversize body is
     /// refused before a byte of it is read.
@@ -232,29 +237,28 @@ public final class Gateway: Sendable {
             status: error.status(in: dialect), headers: headers, body: .full(ErrorBody.json(error, dialect: dialect, requestID: requestID)))
     }
 
-    /// Settles a request that failed before any upstream answer reached the client.
-    func fail(_ error: GatewayError, request: GatewayRequest, settlement: Settlement, outcome: String) -> GatewayResponse {
-        settlement.settle(status: error.status(in: request.dialect), outcome: outcome, errorCode: error.code.rawValue)
-        return errorResponse(error, dialect: request.dialect, requestID: request.requestID)
-    }
-
     /// Whether the table prices a model as this account would send it.
     func isPriced(_ model: String, account: AccountEntry) -> Bool {
         prices.price(for: account.upstreamModel(for: model), provider: account.provider) != nil
             || prices.price(for: model, provider: account.provider) != nil
     }
 
-    /// The cost of usage on a model, and whether a price was found. An unpriced
-    /// model is counted and logged: it is served at zero cost.
-    func price(_ usage: TokenUsage, model: String, upstreamModel: String, provider: Provider) -> (Money, Bool) {
+    /// The list price of usage on a model, and whether the table has one (the
+    /// account's name for the model first, then the client's).
+    func price(_ usage: TokenUsage, model: String, upstreamModel: String, provider: Provider, prices: PriceTable) -> (Money, Bool) {
         guard let price = prices.price(for: upstreamModel, provider: provider) ?? prices.price(for: model, provider: provider) else {
-            unpriced.wrappingAdd(1, ordering: .relaxed)
-            if unpricedModels.withLock({ $0.insert(upstreamModel).inserted }) {
-                logger.warning("no price for model; served and recorded at zero cost", metadata: ["model": "\(upstreamModel)"])
-            }
             return (.zero, false)
         }
         return (price.cost(usage), true)
+    }
+
+    /// Counts a request served for a model the table does not price (recorded
+    /// at zero cost), warning once per model.
+    func countUnpriced(_ model: String) {
+        unpriced.wrappingAdd(1, ordering: .relaxed)
+        if unpricedModels.withLock({ $0.count < 1000 && $0.insert(model).inserted }) {
+            logger.warning("no price for model; served and recorded at zero cost", metadata: ["model": "\(model)"])
+        }
     }
 }
 
@@ -271,4 +275,8 @@ public struct GatewayStats: Sendable, Encodable {
     public var unpricedRequests: Int
     /// Money charged beyond what requests held (estimates too low), in dollars.
     public var overrunUsd: String
+    /// Requests refused for want of a valid key (not in the ledger).
+    public var unauthenticatedRequests: Int
+    /// Requests refused because their body was unreadable or malformed (not in the ledger).
+    public var malformedRequests: Int
 }

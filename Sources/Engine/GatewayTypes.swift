@@ -21,12 +21,15 @@ public struct GatewayRequest: Sendable {
     public var body: BodySource
     /// When the request arrived, for latency.
     public var receivedAt: ContinuousClock.Instant
+    /// The client's IP address, for throttled logs.
+    public var clientAddress: String?
 
     /// Creates a request.
     public init(
         requestID: String, dialect: Dialect, operation: UpstreamRequest.Operation? = nil, pathModel: String? = nil, credential: String?,
-        headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now
+        headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now, clientAddress: String? = nil
     ) {
+        self.clientAddress = clientAddress
         self.requestID = requestID
         self.dialect = dialect
         self.pathModel = pathModel

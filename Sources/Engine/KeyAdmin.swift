@@ -88,7 +88,9 @@ public struct KeyAdmin: Sendable {
         if try await store.listKeys().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a key named \(name) exists") }
         let change = try KeySettings.apply(json, to: KeyPolicy())
         let plaintext = change.key ?? KeyGenerator.make()
-        guard plaintext.count >= 20 else { throw AdminError(.invalid, "a key must be at least 20 characters") }
+        guard plaintext.count >= KeyGenerator.minimumLength else {
+            throw AdminError(.invalid, "a key must be at least \(KeyGenerator.minimumLength) characters")
+        }
         _ = try await store.insertKey(
             KeyInput(
                 name: name, hash: hasher.hash(plaintext), prefix: KeyGenerator.displayPrefix(of: plaintext),
@@ -105,6 +107,9 @@ public struct KeyAdmin: Sendable {
             throw AdminError(.notFound, "no key named \(name)")
         }
         if json["key"] != nil { throw AdminError(.invalid, "a key's secret cannot be changed; create a new key") }
+        if let unreadable = record.unreadable {
+            throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
+        }
         let change = try KeySettings.apply(json, to: record.policy)
         guard record.revokedAt == nil || change.enabled != true else { throw AdminError(.invalid, "a revoked key cannot be enabled") }
         _ = try await store.updateKey(
@@ -116,17 +121,24 @@ public struct KeyAdmin: Sendable {
 
     /// Adds to (positive) or takes from (negative) a key's balance. A deduction
     /// larger than what remains is refused.
-    public func adjustBalance(_ name: String, by picos: Int64) async throws -> KeyView {
+    public func adjustBalance(_ name: String, by amount: Money) async throws -> KeyView {
         guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
             throw AdminError(.notFound, "no key named \(name)")
         }
-        if picos < 0 {
-            let remaining = try await remainingPicos(record)
-            guard -picos <= remaining else {
-                throw AdminError(.invalid, "the deduction (\(Money(picos: -picos))) is larger than the remaining balance (\(Money(picos: remaining)))")
+        if let unreadable = record.unreadable {
+            throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
+        }
+        if amount < .zero {
+            let remaining = try await remaining(record)
+            guard Money.zero - amount <= remaining else {
+                throw AdminError(.invalid, "the deduction (\(Money.zero - amount)) is larger than the remaining balance (\(remaining))")
             }
         }
-        _ = try await store.adjustKeyBalance(name: name, by: picos)
+        do {
+            _ = try await store.adjustKeyBalance(name: name, by: amount)
+        } catch let error as StoreError where error.code == .outOfRange {
+            throw AdminError(.invalid, "the top-up would take the balance past \(Money.max); it was not applied")
+        }
         await refresher?.refreshIfChanged()
         return try await get(name)
     }
@@ -146,42 +158,42 @@ public struct KeyAdmin: Sendable {
     }
 
     /// What the balance still covers: live in the server (holds included), from the ledger elsewhere.
-    private func remainingPicos(_ record: KeyRecord) async throws -> Int64 {
-        let balance = record.policy.balancePicos ?? 0
+    private func remaining(_ record: KeyRecord) async throws -> Money {
+        let balance = record.policy.balance ?? .zero
         if let gateway, let entry = gateway.keyEntry(id: record.id) {
-            return gateway.limiter.usage(of: entry).balanceRemainingPicos ?? balance
+            return gateway.limiter.usage(of: entry).balanceRemaining ?? balance
         }
-        let spent = try await store.keyBaselines(now: Date())[record.id]?.spentPicos ?? 0
+        let spent = try await store.keyBaselines(now: Date())[record.id]?.spent ?? .zero
         return balance - spent
     }
 
     private func view(_ record: KeyRecord, baseline: KeyBaseline?) -> KeyView {
         let policy = record.policy
-        func usd(_ picos: Int64?) -> String? { picos.map { Money(picos: $0).dollarsString } }
+        func usd(_ amount: Money?) -> String? { amount?.dollarsString }
         let usage: KeyView.Usage
         if let gateway, let entry = gateway.keyEntry(id: record.id) {
             let live = gateway.limiter.usage(of: entry)
             usage = KeyView.Usage(
                 inFlight: live.inFlight, windowRequests: live.windowRequests, windowTokens: live.windowTokens,
-                windowCostUsd: usd(live.windowCostPicos), windowResetSeconds: live.windowResetSeconds,
-                todayCostUsd: usd(live.todayCostPicos)!, totalCostUsd: usd(live.spentPicos)!, totalTokens: live.tokens,
-                heldUsd: usd(live.heldPicos), balanceRemainingUsd: usd(live.balanceRemainingPicos))
+                windowCostUsd: usd(live.windowCost), windowResetSeconds: live.windowResetSeconds,
+                todayCostUsd: live.today.dollarsString, totalCostUsd: live.spent.dollarsString, totalTokens: live.tokens,
+                heldUsd: usd(live.held), balanceRemainingUsd: usd(live.balanceRemaining))
         } else {
-            let spent = baseline?.spentPicos ?? 0
+            let spent = baseline?.spent ?? .zero
             usage = KeyView.Usage(
                 inFlight: nil, windowRequests: nil, windowTokens: nil, windowCostUsd: nil, windowResetSeconds: nil,
-                todayCostUsd: usd(baseline?.todayPicos ?? 0)!, totalCostUsd: usd(spent)!, totalTokens: baseline?.tokens ?? 0,
-                heldUsd: nil, balanceRemainingUsd: usd(policy.balancePicos.map { $0 - spent }))
+                todayCostUsd: (baseline?.today ?? .zero).dollarsString, totalCostUsd: spent.dollarsString, totalTokens: baseline?.tokens ?? 0,
+                heldUsd: nil, balanceRemainingUsd: usd(policy.balance.map { $0 - spent }))
         }
         return KeyView(
-            name: record.name, key: record.prefix + "…" + record.lastFour, state: record.state(now: Date()), source: record.source,
+            name: record.name, key: KeyGenerator.display(prefix: record.prefix, lastFour: record.lastFour), state: record.state(now: Date()), source: record.source,
             createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, expiresAt: record.expiresAt,
             description: policy.description, tags: policy.tags, user: policy.user, onExpiry: policy.onExpiry,
             activateOnFirstUseDays: policy.activateOnFirstUseDays,
             providers: policy.providers, models: policy.models, clients: policy.clients,
-            rateLimit: policy.rateLimit.map { KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.costPicos)) },
+            rateLimit: policy.rateLimit.map { KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.cost)) },
             concurrency: policy.concurrency, maxWaiting: policy.maxWaiting, tokenLimit: policy.tokenLimit,
-            dailyCostUsd: usd(policy.dailyCostPicos), balanceUsd: usd(policy.balancePicos), usage: usage)
+            dailyCostUsd: usd(policy.dailyCost), balanceUsd: usd(policy.balance), usage: usage)
     }
 }
 
@@ -208,10 +220,10 @@ extension KeyStats {
         let since = Periods.dayStart(of: Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
         let series = try await store.dailyStats(of: subject, since: since)
         return KeyStats(
-            name: name, requests: series.reduce(0) { $0 + $1.requests }, tokens: series.reduce(0) { $0 + $1.tokens },
-            costUsd: Money(picos: series.reduce(0) { $0 + $1.costPicos }).dollarsString,
+            name: name, requests: series.reduce(0) { $0.saturatingAdd($1.requests) }, tokens: series.reduce(0) { $0.saturatingAdd($1.tokens) },
+            costUsd: series.reduce(Money.zero) { $0 + $1.cost }.dollarsString,
             days: series.map {
-                Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: Money(picos: $0.costPicos).dollarsString, meanLatencyMs: $0.meanLatencyMs)
+                Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: $0.cost.dollarsString, meanLatencyMs: $0.meanLatencyMs)
             })
     }
 }

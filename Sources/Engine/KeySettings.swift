@@ -61,12 +61,12 @@ public enum KeySettings {
             case "enabled":
                 guard case .bool(let flag) = value else { throw AdminError(.invalid, "enabled must be true or false") }
                 change.enabled = flag
-            case "activate_on_first_use_days": p.activateOnFirstUseDays = try whole(value, name, minimum: 1).map(Int.init)
+            case "activate_on_first_use_days": p.activateOnFirstUseDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
             case "concurrency": p.concurrency = try whole(value, name, minimum: 1).map(Int.init)
             case "max_waiting": p.maxWaiting = try whole(value, name, minimum: 0).map(Int.init)
             case "token_limit": p.tokenLimit = try whole(value, name, minimum: 1)
-            case "daily_cost_usd": p.dailyCostPicos = try dollars(value, name)
-            case "balance_usd": p.balancePicos = try dollars(value, name)
+            case "daily_cost_usd": p.dailyCost = try dollars(value, name)
+            case "balance_usd": p.balance = try dollars(value, name)
             case "rate_limit":
                 if value == .null { p.rateLimit = nil; break }
                 guard case .object(let rate) = value else { throw AdminError(.invalid, "rate_limit must be an object or null") }
@@ -74,10 +74,12 @@ public enum KeySettings {
                     throw AdminError(.invalid, "rate_limit: unknown field \(unknown)")
                 }
                 p.rateLimit = KeyPolicy.RateLimit(
-                    windowMinutes: Int(try rate["window_minutes"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.window_minutes", minimum: 1) } ?? 1),
+                    windowMinutes: Int(try rate["window_minutes"].flatMap { v throws(AdminError) in
+                        try whole(v, "rate_limit.window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes))
+                    } ?? 1),
                     requests: try rate["requests"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.requests", minimum: 1) }.map(Int.init),
                     tokens: try rate["tokens"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.tokens", minimum: 1) },
-                    costPicos: try rate["cost_usd"].flatMap { v throws(AdminError) in try dollars(v, "rate_limit.cost_usd") })
+                    cost: try rate["cost_usd"].flatMap { v throws(AdminError) in try dollars(v, "rate_limit.cost_usd") })
             default: break
             }
         }
@@ -104,25 +106,26 @@ public enum KeySettings {
         return strings
     }
 
-    static func whole(_ value: JSONValue, _ name: String, minimum: Int64) throws(AdminError) -> Int64? {
+    static func whole(_ value: JSONValue, _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999) throws(AdminError) -> Int64? {
         switch value {
         case .null: return nil
-        case .number(let number) where number.rounded() == number && number >= Double(minimum) && abs(number) < 1e15:
+        case .number(let number) where number.rounded() == number && number >= Double(minimum) && number <= Double(maximum):
             return Int64(number)
-        default: throw AdminError(.invalid, "\(name) must be a whole number ≥ \(minimum), or null")
+        default: throw AdminError(.invalid, "\(name) must be a whole number from \(minimum) to \(maximum), or null")
         }
     }
 
     /// Dollars, exactly: a JSON number is read from its shortest decimal text.
-    public static func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Int64? {
+    public static func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Money? {
+        let invalid = AdminError(.invalid, "\(name) must be dollars from 0 to \(Money.max.dollarsString), such as 2 or 0.50")
         switch value {
         case .null: return nil
         case .string(let text):
-            guard let money = Money(dollars: text), money.picos >= 0 else { throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50") }
-            return money.picos
+            guard let money = Money(dollars: text), money >= .zero else { throw invalid }
+            return money
         case .number(let number):
-            guard let money = Money(dollars: number), money.picos >= 0 else { throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50") }
-            return money.picos
+            guard let money = Money(dollars: number), money >= .zero else { throw invalid }
+            return money
         default: throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50, or null")
         }
     }

@@ -27,35 +27,35 @@ struct KeyUsageReport: Encodable {
         var resetSeconds: Int
     }
 
-    init(key entry: KeyEntry, usage: KeyUsage, owner: Owner? = nil, ownerRemaining: Int64? = nil) {
+    init(key entry: KeyEntry, usage: KeyUsage, owner: Owner? = nil, ownerRemaining: Money? = nil) {
         let policy = entry.policy
         key = entry.name
-        func usd(_ picos: Int64) -> Double { Double(picos) / Double(Money.picosPerDollar) }
+        func usd(_ amount: Money) -> Double { Double(amount.picos) / Double(Money.picosPerDollar) }
         // The least remaining of the money budgets decides; tokens only when no money is limited.
         var candidates: [(String, Double)] = []
-        if let balance = usage.balanceRemainingPicos { candidates.append(("balance", usd(max(0, balance)))) }
-        if let daily = policy.dailyCostPicos { candidates.append(("daily", usd(max(0, daily - usage.todayCostPicos - usage.heldPicos)))) }
+        if let balance = usage.balanceRemaining { candidates.append(("balance", usd(max(.zero, balance)))) }
+        if let daily = policy.dailyCost { candidates.append(("daily", usd(max(.zero, daily - usage.today - usage.held)))) }
         if let owner, let left = ownerRemaining {
             // A subscription is named after its group; otherwise it is the owner's balance.
             let plan = owner.group?.hasSubscription == true ? owner.group!.name : "balance"
-            candidates.append((plan, usd(max(0, left))))
+            candidates.append((plan, usd(max(.zero, left))))
         }
         if let best = candidates.min(by: { $0.1 < $1.1 }) {
             (plan, remaining, unit) = (best.0, best.1, "USD")
         } else if let limit = policy.tokenLimit {
-            (plan, remaining, unit) = ("tokens", Double(max(0, limit - usage.tokens)), "tokens")
+            (plan, remaining, unit) = ("tokens", Double(max(0, limit.saturatingAdd(-usage.tokens))), "tokens")
         } else {
             (plan, remaining, unit) = ("unlimited", -1, "USD")
         }
-        todayCostUsd = usd(usage.todayCostPicos)
-        totalCostUsd = usd(usage.spentPicos)
+        todayCostUsd = usd(usage.today)
+        totalCostUsd = usd(usage.spent)
         totalTokens = usage.tokens
         inFlight = usage.inFlight
         window = policy.rateLimit.map { rate in
             Window(
                 minutes: rate.windowMinutes, requests: usage.windowRequests, requestLimit: rate.requests,
-                tokens: usage.windowTokens, tokenLimit: rate.tokens, costUsd: usd(usage.windowCostPicos),
-                costLimitUsd: rate.costPicos.map(usd), resetSeconds: usage.windowResetSeconds)
+                tokens: usage.windowTokens, tokenLimit: rate.tokens, costUsd: usd(usage.windowCost),
+                costLimitUsd: rate.cost.map(usd), resetSeconds: usage.windowResetSeconds)
         }
     }
 }

@@ -54,6 +54,9 @@ public final class LedgerWriter: Service, Sendable {
     /// Whether so many rows wait that the database is evidently not taking them.
     public var isBacklogged: Bool { pendingCount > backlogLimit }
 
+    /// Why new requests cannot be recorded now, or nil when they can.
+    public var unavailable: String? { isBacklogged ? "The ledger is not keeping up; requests are refused until it does." : nil }
+
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await Task.sleep(for: interval)

@@ -48,13 +48,12 @@ public struct PartyAdmin: Sendable {
         let baselines = try await store.userBaselines(now: Date())
         return try await store.listUsers().map { user in
             let owner = Owner(user: user, group: user.group.flatMap { groups[$0] })
-            let spent = baselines[user.name]?.spentPicos ?? 0
+            let spent = baselines[user.name]?.spent ?? .zero
             let remaining = gateway.map { $0.limiter.remaining(of: owner) }
                 ?? UserBaseline.remaining(baselines[user.name], owner: owner, now: Date())
             return UserView(
                 name: user.name, group: user.group, description: user.description,
-                balanceUsd: user.balancePicos.map { Money(picos: $0).dollarsString },
-                remainingUsd: remaining.map { Money(picos: $0).dollarsString }, spentUsd: Money(picos: spent).dollarsString)
+                balanceUsd: user.balance?.dollarsString, remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString)
         }
     }
 
@@ -72,16 +71,23 @@ public struct PartyAdmin: Sendable {
 
     /// Adds to (positive) or takes from (negative) a user's balance; a deduction
     /// larger than what remains is refused.
-    public func adjustUserBalance(_ name: String, by picos: Int64) async throws -> UserView {
+    public func adjustUserBalance(_ name: String, by amount: Money) async throws -> UserView {
         guard let user = try await store.listUsers().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
-        if picos < 0 {
-            let remaining = try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0)?.picos }
-                ?? (user.balancePicos ?? 0)
-            guard -picos <= remaining else {
-                throw AdminError(.invalid, "the deduction (\(Money(picos: -picos))) is larger than what remains (\(Money(picos: remaining)))")
+        if let unreadable = user.unreadable {
+            throw AdminError(.conflict, "the user's stored balance cannot be read (\(unreadable))")
+        }
+        if amount < .zero {
+            let remaining = try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) }
+                ?? (user.balance ?? .zero)
+            guard Money.zero - amount <= remaining else {
+                throw AdminError(.invalid, "the deduction (\(Money.zero - amount)) is larger than what remains (\(remaining))")
             }
         }
-        _ = try await store.adjustUserBalance(name: name, by: picos)
+        do {
+            _ = try await store.adjustUserBalance(name: name, by: amount)
+        } catch let error as StoreError where error.code == .outOfRange {
+            throw AdminError(.invalid, "the top-up would take the balance past \(Money.max); it was not applied")
+        }
         await refresher?.refreshIfChanged()
         guard let view = try await users().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
         return view
@@ -100,6 +106,11 @@ public struct PartyAdmin: Sendable {
     }
 
     public func deleteUser(_ name: String) async throws {
+        // A key whose user vanished would be refused (its owner's budget cannot be
+        // found): say so now instead.
+        if let key = try await store.listKeys().first(where: { $0.policy.user == name }) {
+            throw AdminError(.conflict, "key \(key.name) still belongs to user \(name); move or delete it first")
+        }
         guard try await store.deleteUser(name: name) else { throw AdminError(.notFound, "no user named \(name)") }
         await refresher?.refreshIfChanged()
     }
@@ -118,7 +129,7 @@ public struct PartyAdmin: Sendable {
             user.group = group
         }
         if let value = json["description"] { user.description = try KeySettings.text(value, "description") }
-        if let value = json["balance_usd"] { user.balancePicos = try KeySettings.dollars(value, "balance_usd") }
+        if let value = json["balance_usd"] { user.balance = try KeySettings.dollars(value, "balance_usd") }
         return user
     }
 
@@ -160,21 +171,23 @@ public struct PartyAdmin: Sendable {
         var group = group
         if let value = json["multiplier"] {
             // A multiplier reads like dollars: an exact decimal, in millionths.
-            guard let picos = try KeySettings.dollars(value, "multiplier"), picos > 0 else {
-                throw AdminError(.invalid, "multiplier must be a positive number such as 0.8 or 1.5")
+            guard let amount = try KeySettings.dollars(value, "multiplier"), amount.picos % 1_000_000 == 0,
+                case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
+            else {
+                throw AdminError(.invalid, "multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
             }
-            group.multiplierPPM = picos / 1_000_000
+            group.multiplierPPM = ppm
         }
         switch json["subscription"] {
         case nil: break
-        case .null?: (group.dailyPicos, group.weeklyPicos, group.monthlyPicos) = (nil, nil, nil)
+        case .null?: (group.daily, group.weekly, group.monthly) = (nil, nil, nil)
         case .object(let sub)?:
             if let unknown = sub.keys.first(where: { !["daily_usd", "weekly_usd", "monthly_usd"].contains($0) }) {
                 throw AdminError(.invalid, "subscription: unknown field \(unknown)")
             }
-            if let v = sub["daily_usd"] { group.dailyPicos = try KeySettings.dollars(v, "daily_usd") }
-            if let v = sub["weekly_usd"] { group.weeklyPicos = try KeySettings.dollars(v, "weekly_usd") }
-            if let v = sub["monthly_usd"] { group.monthlyPicos = try KeySettings.dollars(v, "monthly_usd") }
+            if let v = sub["daily_usd"] { group.daily = try KeySettings.dollars(v, "daily_usd") }
+            if let v = sub["weekly_usd"] { group.weekly = try KeySettings.dollars(v, "weekly_usd") }
+            if let v = sub["monthly_usd"] { group.monthly = try KeySettings.dollars(v, "monthly_usd") }
         default: throw AdminError(.invalid, "subscription must be an object or null")
         }
         return group
@@ -187,10 +200,10 @@ public struct PartyAdmin: Sendable {
     }
 
     static func view(_ group: GroupEntry) -> GroupView {
-        func usd(_ picos: Int64?) -> String? { picos.map { Money(picos: $0).dollarsString } }
         return GroupView(
-            name: group.name, multiplier: Money(picos: group.multiplierPPM * 1_000_000).dollarsString,
+            name: group.name, multiplier: Money(picos: group.multiplierPPM.saturatingMultiply(1_000_000)).dollarsString,
             subscription: group.hasSubscription
-                ? .init(dailyUsd: usd(group.dailyPicos), weeklyUsd: usd(group.weeklyPicos), monthlyUsd: usd(group.monthlyPicos)) : nil)
+                ? .init(dailyUsd: group.daily?.dollarsString, weeklyUsd: group.weekly?.dollarsString, monthlyUsd: group.monthly?.dollarsString)
+                : nil)
     }
 }

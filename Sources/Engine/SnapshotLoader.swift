@@ -24,19 +24,30 @@ public struct SnapshotLoader: Sendable {
         let revision = try await store.revision()
         let keys = try await store.listKeys()
         let accounts = try await store.listAccounts()
+        let users = Dictionary(try await store.listUsers().map { ($0.name, $0) }) { a, _ in a }
+        let groups = Dictionary(try await store.listGroups().map { ($0.name, $0) }) { a, _ in a }
         var byHash: [String: KeyEntry] = [:]
         for key in keys {
+            // A key whose limits cannot be known is refused, never run unlimited.
+            let refusal = key.unreadable ?? Self.ownerProblem(key.policy, users: users, groups: groups)
+            if let refusal {
+                logger.error("key refused: its stored settings cannot be enforced", metadata: ["key": "\(key.name)", "reason": "\(refusal)"])
+            }
             byHash[key.hash] = KeyEntry(
-                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil, expiresAt: key.expiresAt,
+                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil && refusal == nil, expiresAt: key.expiresAt,
                 policy: key.policy)
         }
         let entries = accounts.map { record -> AccountEntry in
             var secret: String?
             var reason: String?
+            if let unreadable = record.unreadable {
+                reason = "stored settings unreadable: \(unreadable)"
+                logger.error("account unusable: its stored settings cannot be read", metadata: ["account": "\(record.name)", "reason": "\(unreadable)"])
+            }
             do {
                 secret = try box.open(record.secret)
             } catch {
-                reason = "secret unavailable: \(error)"
+                reason = reason ?? "secret unavailable: \(error)"
                 logger.error("account secret cannot be opened", metadata: ["account": "\(record.name)", "reason": "\(error)"])
             }
             var entry = AccountEntry(
@@ -47,11 +58,20 @@ public struct SnapshotLoader: Sendable {
             entry.defaultInstructions = record.defaultInstructions
             return entry
         }
-        let users = try await store.listUsers()
-        let groups = try await store.listGroups()
         return Snapshot(
             keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision,
-            users: Dictionary(users.map { ($0.name, $0) }) { a, _ in a },
-            groups: Dictionary(groups.map { ($0.name, $0) }) { a, _ in a })
+            users: users, groups: groups)
+    }
+
+    /// Why a key's owner cannot be charged as its policy says: the user or its
+    /// group is missing or unreadable. Nil when the key has no user or all is well.
+    static func ownerProblem(_ policy: KeyPolicy, users: [String: UserEntry], groups: [String: GroupEntry]) -> String? {
+        guard let name = policy.user else { return nil }
+        guard let user = users[name] else { return "its user \(name) does not exist" }
+        if let unreadable = user.unreadable { return "its user's stored balance cannot be read (\(unreadable))" }
+        guard let groupName = user.group else { return nil }
+        guard let group = groups[groupName] else { return "its user's group \(groupName) does not exist" }
+        if let unreadable = group.unreadable { return "its user's group cannot be read (\(unreadable))" }
+        return nil
     }
 }

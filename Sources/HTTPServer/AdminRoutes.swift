@@ -1,6 +1,8 @@
 import Engine
 import Foundation
+import Crypto
 import Hummingbird
+import Logging
 import NIOCore
 import SwitchboardCore
 
@@ -14,12 +16,16 @@ public struct AdminRoutes: Sendable {
     let parties: PartyAdmin
     let gateway: Gateway
     let token: String?
+    let throttle: AdminLoginThrottle
+    let logger: Logger
 
     /// Creates the routes; `token` nil turns the admin API off.
     public init(
-        accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, gateway: Gateway, token: String?
+        accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, gateway: Gateway, token: String?, logger: Logger
     ) {
         self.gateway = gateway
+        self.throttle = AdminLoginThrottle(clock: gateway.pool.clock)
+        self.logger = logger
         self.accounts = accounts
         self.keys = keys
         self.parties = parties
@@ -38,84 +44,84 @@ public struct AdminRoutes: Sendable {
     /// Adds the routes to a router.
     public func register(on router: Router<GatewayRequestContext>) {
         let group = router.group("/admin")
-        group.get("/accounts") { request, _ in
-            await guarded(request) { try await Self.json(accounts.list()) }
+        group.get("/accounts") { request, context in
+            await guarded(request, context: context) { try await Self.json(accounts.list()) }
         }
-        group.post("/accounts") { request, _ in
-            await guarded(request) {
+        group.post("/accounts") { request, context in
+            await guarded(request, context: context) {
                 let settings = try AccountSettings(json: try await Self.body(request))
                 return try Self.json(await accounts.create(settings), status: .created)
             }
         }
         group.get("/accounts/:name") { request, context in
-            await guarded(request) { try Self.json(await accounts.get(try Self.name(context))) }
+            await guarded(request, context: context) { try Self.json(await accounts.get(try Self.name(context))) }
         }
         group.patch("/accounts/:name") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 let settings = try AccountSettings(json: try await Self.body(request), name: try Self.name(context))
                 return try Self.json(await accounts.update(settings))
             }
         }
         group.delete("/accounts/:name") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 try await accounts.delete(try Self.name(context))
                 return Response(status: .noContent)
             }
         }
         group.post("/accounts/:name/enable") { request, context in
-            await guarded(request) { try Self.json(await accounts.setEnabled(try Self.name(context), true)) }
+            await guarded(request, context: context) { try Self.json(await accounts.setEnabled(try Self.name(context), true)) }
         }
         group.post("/accounts/:name/disable") { request, context in
-            await guarded(request) { try Self.json(await accounts.setEnabled(try Self.name(context), false)) }
+            await guarded(request, context: context) { try Self.json(await accounts.setEnabled(try Self.name(context), false)) }
         }
         group.post("/accounts/:name/test") { request, context in
-            await guarded(request) { try Self.json(await accounts.test(try Self.name(context), transport: gateway.transport)) }
+            await guarded(request, context: context) { try Self.json(await accounts.test(try Self.name(context), transport: gateway.transport)) }
         }
         registerKeys(on: group)
         registerParties(on: group)
-        group.get("/stats") { request, _ in
-            await guarded(request) { try Self.json(gateway.stats) }
+        group.get("/stats") { request, context in
+            await guarded(request, context: context) { try Self.json(gateway.stats) }
         }
     }
 
     /// `/admin/users` and `/admin/groups`.
     func registerParties(on group: RouterGroup<GatewayRequestContext>) {
-        group.get("/users") { request, _ in await guarded(request) { try Self.json(await parties.users()) } }
-        group.post("/users") { request, _ in
-            await guarded(request) { try Self.json(await parties.createUser(try await Self.body(request)), status: .created) }
+        group.get("/users") { request, context in await guarded(request, context: context) { try Self.json(await parties.users()) } }
+        group.post("/users") { request, context in
+            await guarded(request, context: context) { try Self.json(await parties.createUser(try await Self.body(request)), status: .created) }
         }
         group.patch("/users/:name") { request, context in
-            await guarded(request) { try Self.json(await parties.updateUser(try Self.name(context), try await Self.body(request))) }
+            await guarded(request, context: context) { try Self.json(await parties.updateUser(try Self.name(context), try await Self.body(request))) }
         }
         group.delete("/users/:name") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 try await parties.deleteUser(try Self.name(context))
                 return Response(status: .noContent)
             }
         }
-        for (action, sign) in [("topup", Int64(1)), ("deduct", Int64(-1))] {
+        for (action, deducts) in [("topup", false), ("deduct", true)] {
             group.post("/users/:name/\(action)") { request, context in
-                await guarded(request) {
-                    let picos = try Self.amount(try await Self.body(request))
-                    return try Self.json(await parties.adjustUserBalance(try Self.name(context), by: sign * picos))
+                await guarded(request, context: context) {
+                    let amount = try Self.amount(try await Self.body(request))
+                    return try Self.json(await parties.adjustUserBalance(try Self.name(context), by: deducts ? .zero - amount : amount))
                 }
             }
         }
         group.get("/users/:name/stats") { request, context in
-            await guarded(request) { try Self.json(await parties.userStats(try Self.name(context), days: Self.days(request))) }
+            await guarded(request, context: context) { try Self.json(await parties.userStats(try Self.name(context), days: Self.days(request))) }
         }
         group.get("/groups/:name/stats") { request, context in
-            await guarded(request) { try Self.json(await parties.groupStats(try Self.name(context), days: Self.days(request))) }
+            await guarded(request, context: context) { try Self.json(await parties.groupStats(try Self.name(context), days: Self.days(request))) }
         }
-        group.get("/groups") { request, _ in await guarded(request) { try Self.json(await parties.groups()) } }
-        group.post("/groups") { request, _ in
-            await guarded(request) { try Self.json(await parties.createGroup(try await Self.body(request)), status: .created) }
+        group.get("/groups") { request, context in await guarded(request, context: context) { try Self.json(await parties.groups()) } }
+        group.post("/groups") { request, context in
+            await guarded(request, context: context) { try Self.json(await parties.createGroup(try await Self.body(request)), status: .created) }
         }
         group.patch("/groups/:name") { request, context in
-            await guarded(request) { try Self.json(await parties.updateGroup(try Self.name(context), try await Self.body(request))) }
+            await guarded(request, context: context) { try Self.json(await parties.updateGroup(try Self.name(context), try await Self.body(request))) }
         }
         group.delete("/groups/:name") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 try await parties.deleteGroup(try Self.name(context))
                 return Response(status: .noContent)
             }
@@ -128,21 +134,21 @@ public struct AdminRoutes: Sendable {
     }
 
     /// `amount_usd` of a top-up or deduction: positive dollars.
-    static func amount(_ body: [String: JSONValue]) throws -> Int64 {
-        guard let value = body["amount_usd"], let picos = try KeySettings.dollars(value, "amount_usd"), picos > 0 else {
+    static func amount(_ body: [String: JSONValue]) throws -> Money {
+        guard let value = body["amount_usd"], let amount = try KeySettings.dollars(value, "amount_usd"), amount > .zero else {
             throw AdminError(.invalid, "amount_usd must be a positive amount of dollars")
         }
-        return picos
+        return amount
     }
 
     /// `/admin/keys`: create (shown once), list with usage, update, enable,
     /// disable, top-up, deduct, stats, delete.
     func registerKeys(on group: RouterGroup<GatewayRequestContext>) {
-        group.get("/keys") { request, _ in
-            await guarded(request) { try Self.json(await keys.list()) }
+        group.get("/keys") { request, context in
+            await guarded(request, context: context) { try Self.json(await keys.list()) }
         }
-        group.post("/keys") { request, _ in
-            await guarded(request) {
+        group.post("/keys") { request, context in
+            await guarded(request, context: context) {
                 let body = try await Self.body(request)
                 guard case .string(let name)? = body["name"] else { throw AdminError(.invalid, "name is required") }
                 let (view, secret) = try await keys.create(name: name, settings: body, source: "admin_api")
@@ -150,10 +156,10 @@ public struct AdminRoutes: Sendable {
             }
         }
         group.get("/keys/:name") { request, context in
-            await guarded(request) { try Self.json(await keys.get(try Self.name(context))) }
+            await guarded(request, context: context) { try Self.json(await keys.get(try Self.name(context))) }
         }
         group.patch("/keys/:name") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 let name = try Self.name(context)
                 let body = try await Self.body(request)
                 if case .string(let other)? = body["name"], other != name { throw AdminError(.invalid, "a key cannot be renamed") }
@@ -161,38 +167,48 @@ public struct AdminRoutes: Sendable {
             }
         }
         group.delete("/keys/:name") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 try await keys.delete(try Self.name(context))
                 return Response(status: .noContent)
             }
         }
         for (action, enabled) in [("enable", true), ("disable", false)] {
             group.post("/keys/:name/\(action)") { request, context in
-                await guarded(request) { try Self.json(await keys.update(try Self.name(context), settings: ["enabled": .bool(enabled)])) }
+                await guarded(request, context: context) { try Self.json(await keys.update(try Self.name(context), settings: ["enabled": .bool(enabled)])) }
             }
         }
-        for (action, sign) in [("topup", Int64(1)), ("deduct", Int64(-1))] {
+        for (action, deducts) in [("topup", false), ("deduct", true)] {
             group.post("/keys/:name/\(action)") { request, context in
-                await guarded(request) {
-                    let picos = try Self.amount(try await Self.body(request))
-                    return try Self.json(await keys.adjustBalance(try Self.name(context), by: sign * picos))
+                await guarded(request, context: context) {
+                    let amount = try Self.amount(try await Self.body(request))
+                    return try Self.json(await keys.adjustBalance(try Self.name(context), by: deducts ? .zero - amount : amount))
                 }
             }
         }
         group.get("/keys/:name/stats") { request, context in
-            await guarded(request) {
+            await guarded(request, context: context) {
                 try Self.json(await keys.stats(try Self.name(context), days: Self.days(request)))
             }
         }
     }
 
-    /// Checks the admin token, runs the operation, and renders its errors.
-    func guarded(_ request: Request, _ operation: () async throws -> Response) async -> Response {
+    /// Checks the admin token, runs the operation, and renders its errors. An
+    /// address that failed too often lately is refused before its token is
+    /// looked at; each failure is logged without what was presented.
+    func guarded(_ request: Request, context: GatewayRequestContext, _ operation: () async throws -> Response) async -> Response {
         guard let token else {
             return Self.error(AdminError(.notFound, "the admin API is off; set admin_token (SWITCHBOARD_ADMIN_TOKEN) to turn it on"))
         }
-        let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        let address = context.remoteAddress ?? "unknown"
+        if let wait = throttle.retryAfter(address) {
+            var response = Self.error(AdminError(.throttled, "too many failed admin logins from this address; retry later"))
+            response.headers[.retryAfter] = String(wait)
+            return response
+        }
+        let presented = request.headers[.authorization].flatMap(Self.bearerToken) ?? ""
         guard Self.constantTimeEquals(presented, token) else {
+            let failures = throttle.recordFailure(address)
+            logger.warning("admin login failed", metadata: ["address": "\(address)", "failures_in_window": "\(failures)"])
             return Self.error(AdminError(.unauthorized, "a valid admin token is required"))
         }
         do {
@@ -234,15 +250,20 @@ public struct AdminRoutes: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    /// Compares without an early exit, so timing does not reveal how much of a
-    /// guess was right.
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-        for index in 0..<max(x.count, y.count) {
-            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
-        }
-        return difference == 0 && !y.isEmpty
+    /// The token of an `Authorization: Bearer …` header (the scheme in any case).
+    static func bearerToken(_ header: String) -> String? {
+        guard header.utf8.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        return String(header.dropFirst(7))
+    }
+
+    /// Compares the SHA-256 digests of both strings without an early exit: the
+    /// time taken depends on neither the guess nor the token's length.
+    static func constantTimeEquals(_ presented: String, _ expected: String) -> Bool {
+        guard !expected.isEmpty else { return false }
+        let x = SHA256.hash(data: Data(presented.utf8))
+        let y = SHA256.hash(data: Data(expected.utf8))
+        var difference: UInt8 = 0
+        for (a, b) in zip(x, y) { difference |= a ^ b }
+        return difference == 0
     }
 }

@@ -124,7 +124,7 @@ public struct ClientRoutes: Sendable {
         return GatewayRequest(
             requestID: context.requestID, dialect: dialect, operation: operation, pathModel: pathModel,
             credential: Self.credential(request),
-            headers: headers, body: body, receivedAt: context.receivedAt)
+            headers: headers, body: body, receivedAt: context.receivedAt, clientAddress: context.remoteAddress)
     }
 
     /// The key a request presents: `Authorization: Bearer`, `x-api-key`,

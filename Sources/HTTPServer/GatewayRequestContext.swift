@@ -9,10 +9,13 @@ public struct GatewayRequestContext: RequestContext {
     public let requestID: String
     /// When the request arrived.
     public let receivedAt: ContinuousClock.Instant
+    /// The client's IP address (no port), for throttling and logs.
+    public let remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = RequestID.make()
         self.receivedAt = .now
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 }

@@ -18,19 +18,28 @@ public enum AttemptOutcome: Sendable, Equatable {
 public final class AccountLease: Sendable {
     /// The account the slot is on.
     public let account: AccountEntry
+    /// What the slot is for: its failures cool that lane only.
+    public let lane: AccountLane
     private let pool: AccountPool
     private let done = Atomic<Bool>(false)
 
-    init(account: AccountEntry, pool: AccountPool) {
+    init(account: AccountEntry, lane: AccountLane, pool: AccountPool) {
         self.account = account
+        self.lane = lane
         self.pool = pool
     }
 
     /// Returns the slot with the attempt's outcome; later calls do nothing.
     public func finish(_ outcome: AttemptOutcome) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        pool.finish(account, outcome)
+        pool.finish(account, outcome, lane: lane)
     }
 
-    deinit { finish(.notBlamed(tokens: 0)) }
+    /// A lease dropped without `finish` is a bug in its owner: the slot still
+    /// goes back (so none can leak), and the pool counts it for tests to see.
+    deinit {
+        guard !done.load(ordering: .acquiring) else { return }
+        pool.countDroppedLease()
+        finish(.notBlamed(tokens: 0))
+    }
 }

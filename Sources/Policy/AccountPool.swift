@@ -49,7 +49,9 @@ public final class AccountPool: Sendable {
     /// Chooses an account among `candidates` and takes a slot on it: the
     /// session's account when it is usable, else by priority, then load, then
     /// least recently used. Accounts in `tried` are never chosen again.
-    public func pick(from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil) -> Pick {
+    public func pick(
+        from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil, lane: AccountLane = .generation
+    ) -> Pick {
         let now = clock.now()
         let outcome: (AccountEntry?, [Skipped]) = state.withLock { pool in
             var usable: [(entry: AccountEntry, load: Int, lastUsed: Date)] = []
@@ -60,7 +62,7 @@ public final class AccountPool: Sendable {
                     continue
                 }
                 var account = pool.account(entry)
-                if let reason = account.skipReason(entry, now: now) {
+                if let reason = account.skipReason(entry, now: now, lane: lane) {
                     skipped.append(Skipped(account: entry, reason: reason))
                 } else {
                     usable.append((entry, account.inFlight, account.lastUsed ?? .distantPast))
@@ -82,12 +84,9 @@ public final class AccountPool: Sendable {
             return (chosen, skipped)
         }
         guard let chosen = outcome.0 else { return .none(skipped: outcome.1) }
-        return .lease(AccountLease(account: chosen, pool: self), skipped: outcome.1)
+        return .lease(AccountLease(account: chosen, lane: lane, pool: self), skipped: outcome.1)
     }
 
-    /// Waits for a slot on a full account, up to its `wait_timeout`; nil when the
-    /// queue is full, the wait times out, the task is cancelled, or the account
-    /// stops being usable while waiting.
     /// Puts a session on an account after the fact: an answer whose id later
     /// requests will name (a Responses `previous_response_id`) stays with the
     /// account that holds it.
@@ -96,13 +95,14 @@ public final class AccountPool: Sendable {
         state.withLock { $0.bind(session, to: accountID, now: now, settings: settings) }
     }
 
-    public func waitForSlot(on account: AccountEntry, session: String? = nil) async -> AccountLease? {
-        await TimedWait.run(timeout: account.limits.waitTimeout, discard: { $0.finish(.notBlamed(tokens: 0)) }) {
-            await self.queue(on: account, session: session)
-        }
+    /// Waits for a slot on a full account, up to its `wait_timeout`; nil when the
+    /// queue is full, the wait times out, the task is cancelled, or the account
+    /// stops being usable while waiting.
+    public func waitForSlot(on account: AccountEntry, session: String? = nil, lane: AccountLane = .generation) async -> AccountLease? {
+        await clock.withTimeout(account.limits.waitTimeout) { await self.queue(on: account, session: session, lane: lane) }
     }
 
-    private func queue(on account: AccountEntry, session: String?) async -> AccountLease? {
+    private func queue(on account: AccountEntry, session: String?, lane: AccountLane) async -> AccountLease? {
         let id = state.withLock { pool -> UInt64 in
             pool.nextWaiterID += 1
             return pool.nextWaiterID
@@ -114,7 +114,7 @@ public final class AccountPool: Sendable {
                     if Task.isCancelled { return false }
                     var current = pool.account(account)
                     defer { pool.accounts[account.id] = current }
-                    switch current.skipReason(account, now: now) {
+                    switch current.skipReason(account, now: now, lane: lane) {
                     case nil:
                         current.grant(account, now: now)
                         return true
@@ -134,16 +134,33 @@ public final class AccountPool: Sendable {
             })
         guard granted else { return nil }
         if let session { state.withLock { $0.bind(session, to: account.id, now: clock.now(), settings: settings) } }
-        return AccountLease(account: account, pool: self)
+        return AccountLease(account: account, lane: lane, pool: self)
     }
 
+    /// Leases dropped without being finished (each one a bug in the code that held it).
+    public var droppedLeases: Int { dropped.load(ordering: .relaxed) }
+    private let dropped = Atomic<Int>(0)
+
+    func countDroppedLease() { dropped.add(1, ordering: .relaxed) }
+
     /// Takes back a slot with what happened on it. Called once per lease, by the lease.
-    func finish(_ account: AccountEntry, _ outcome: AttemptOutcome) {
+    func finish(_ account: AccountEntry, _ outcome: AttemptOutcome, lane: AccountLane) {
         let now = clock.now()
         let wake: [(CheckedContinuation<Bool, Never>, Bool)] = state.withLock { pool in
             var current = pool.account(account)
             current.inFlight = max(0, current.inFlight - 1)
-            apply(outcome, to: &current, now: now)
+            if lane == .counting, case .failed(let failureClass, let hint, let detail) = outcome,
+                failureClass == .rateLimited || failureClass == .overloaded
+            {
+                // A counting call's limits are not the generations': rest only counting.
+                current.totalFailures += 1
+                current.lastError = detail
+                current.lastErrorAt = now
+                let wait = min(hint ?? settings.rateLimitCooldown, settings.rateLimitCooldownMax)
+                current.countCooldownUntil = now.addingTimeInterval(max(1, wait.seconds))
+            } else {
+                apply(outcome, to: &current, now: now)
+            }
             var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
             // Hand freed slots to queued requests; if the account stopped being
             // usable for anything but load, let them go to try elsewhere.

@@ -12,6 +12,8 @@ struct AccountState: Sendable {
     var requestTimes = RequestTimes()
     var cooldownUntil: Date?
     var cooldownCause: CooldownCause?
+    /// A cooldown for token-counting calls only (their rate limits are the provider's own).
+    var countCooldownUntil: Date?
     /// 429s without a hint in a row; lengthens the next cooldown.
     var rateLimitStreak = 0
     var transientTimes: [Date] = []
@@ -36,19 +38,30 @@ struct AccountState: Sendable {
     mutating func clearTrouble() {
         cooldownUntil = nil
         cooldownCause = nil
+        countCooldownUntil = nil
         rateLimitStreak = 0
         transientTimes = []
         unhealthy = nil
     }
 
-    /// Why the account cannot take a request now, or nil when it can.
-    mutating func skipReason(_ account: AccountEntry, now: Date) -> SkipReason? {
+    /// Why the account cannot take a request of `lane` now, or nil when it can.
+    /// Counting calls skip only their own cooldown and one after transient
+    /// failures; generations skip every cooldown but the counting one.
+    mutating func skipReason(_ account: AccountEntry, now: Date, lane: AccountLane = .generation) -> SkipReason? {
         if !account.enabled { return .disabled }
         if let reason = account.unusableReason ?? unhealthy { return .unhealthy(reason) }
         if let until = cooldownUntil {
-            if until > now { return .coolingDown(until: until, cause: cooldownCause ?? .rateLimited) }
-            cooldownUntil = nil
-            cooldownCause = nil
+            if until > now {
+                let cause = cooldownCause ?? .rateLimited
+                if lane == .generation || cause == .transientFailures { return .coolingDown(until: until, cause: cause) }
+            } else {
+                cooldownUntil = nil
+                cooldownCause = nil
+            }
+        }
+        if lane == .counting, let until = countCooldownUntil {
+            if until > now { return .coolingDown(until: until, cause: .rateLimited) }
+            countCooldownUntil = nil
         }
         let limits = account.limits
         if let cap = limits.maxRPM {
@@ -88,4 +101,11 @@ extension Duration {
         let (whole, attos) = components
         return Double(whole) + Double(attos) / 1e18
     }
+}
+
+/// What an account is asked for: generations, or token counting, whose rate
+/// limits and cooldowns are kept apart.
+public enum AccountLane: Sendable, Equatable {
+    case generation
+    case counting
 }

@@ -1,4 +1,5 @@
 import Synchronization
+import SwitchboardCore
 
 /// A request's admission on its key: a concurrency slot, a window entry and
 /// money held. Settled exactly once, by `settle` or when dropped (a client
@@ -21,10 +22,16 @@ public final class KeyLease: Sendable {
     }
 
     /// Releases the slot and holds and charges the real cost; later calls do nothing.
-    public func settle(cost: Int64, tokens: Int64) {
+    public func settle(cost: Money, tokens: Int64) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
         limiter.settle(key, owner: owner, demand: demand, cost: cost, tokens: tokens)
     }
 
-    deinit { settle(cost: 0, tokens: 0) }
+    /// A lease dropped without `settle` is a bug in its owner: the slot and
+    /// hold still go back (so none can leak), and the limiter counts it.
+    deinit {
+        guard !done.load(ordering: .acquiring) else { return }
+        limiter.countDroppedLease()
+        settle(cost: .zero, tokens: 0)
+    }
 }

@@ -6,14 +6,17 @@ import SwitchboardCore
 public struct KeyDemand: Sendable, Equatable {
     /// The most the request can cost (input estimate plus `max_tokens` at the
     /// output price), held against every money budget until it settles.
-    public var holdPicos: Int64
+    public var hold: Money
     /// The most tokens it can use, held against the lifetime token limit.
-    public var holdTokens: Int64
+    public var tokens: Int64
 
-    public init(holdPicos: Int64, holdTokens: Int64) {
-        self.holdPicos = holdPicos
-        self.holdTokens = holdTokens
+    public init(hold: Money, tokens: Int64) {
+        self.hold = hold
+        self.tokens = tokens
     }
+
+    /// Nothing held: a request that costs nothing (counting tokens).
+    public static let nothing = KeyDemand(hold: .zero, tokens: 0)
 }
 
 /// Why a key may not run a request now.
@@ -54,7 +57,7 @@ public final class KeyLimiter: Sendable {
         var users: [Int64: UserState] = [:]
         var userBaselines: [Int64: UserBaseline] = [:]
         var nextWaiterID: UInt64 = 0
-        var overrunPicos: Int64 = 0
+        var overrun: Money = .zero
     }
 
     /// The key as the current snapshot has it (nil once deleted): a slot freed
@@ -99,8 +102,7 @@ public final class KeyLimiter: Sendable {
 
     /// Queues for a slot, up to `timeout`.
     public func wait(_ key: KeyEntry, owner: Owner? = nil, demand: KeyDemand, timeout: Duration) async -> Admission {
-        let late: @Sendable (Admission) -> Void = { if case .admitted(let lease) = $0 { lease.settle(cost: 0, tokens: 0) } }
-        return await TimedWait.run(timeout: timeout, discard: late) { await self.queue(key, owner: owner, demand: demand) }
+        return await clock.withTimeout(timeout) { await self.queue(key, owner: owner, demand: demand) }
             ?? .refused(.concurrency)
     }
 
@@ -113,11 +115,12 @@ public final class KeyLimiter: Sendable {
             defer { limiter.keys[key.id] = current }
             var relaxed = key.policy
             relaxed.concurrency = nil  // no slot is taken
-            if let refusal = current.refusal(relaxed, demand: KeyDemand(holdPicos: 1, holdTokens: 0), now: now) { return refusal }
+            let smallest = KeyDemand(hold: Money(picos: 1), tokens: 0)
+            if let refusal = current.refusal(relaxed, demand: smallest, now: now) { return refusal }
             guard let owner else { return nil }
             var user = limiter.user(owner.user.id, now: now)
             defer { limiter.users[owner.user.id] = user }
-            return user.refusal(owner, hold: 1, now: now)
+            return user.refusal(owner, hold: smallest.hold, now: now)
         }
     }
 
@@ -168,7 +171,7 @@ public final class KeyLimiter: Sendable {
 
     /// Ends a request: releases its slot and holds, charges what it really cost,
     /// and hands the slot to the next queued request that fits.
-    func settle(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, cost: Int64, tokens: Int64) {
+    func settle(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, cost: Money, tokens: Int64) {
         let now = clock.now()
         let latest = currentKey(key.id)
         let wake: [(CheckedContinuation<Bool, Never>, Bool)] = state.withLock { limiter in
@@ -177,10 +180,10 @@ public final class KeyLimiter: Sendable {
             limiter.keys[key.id] = current
             if let owner {
                 var user = limiter.user(owner.user.id, now: now)
-                user.charge(cost, releasing: demand.holdPicos, now: now)
+                user.charge(cost, releasing: demand.hold, now: now)
                 limiter.users[owner.user.id] = user
             }
-            if cost > demand.holdPicos, key.policy.meters || owner?.meters == true { limiter.overrunPicos += cost - demand.holdPicos }
+            if cost > demand.hold, key.policy.meters || owner?.meters == true { limiter.overrun += cost - demand.hold }
             var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
             let policyKey = latest ?? key
             queue: while let waiter = limiter.keys[key.id]?.waiters.first {
@@ -203,8 +206,14 @@ public final class KeyLimiter: Sendable {
         for (continuation, granted) in wake { continuation.resume(returning: granted) }
     }
 
-    /// Money charged beyond what was held (the estimate was too low), in picodollars.
-    public var overrunPicos: Int64 { state.withLock { $0.overrunPicos } }
+    /// Leases dropped without being settled (each one a bug in the code that held it).
+    public var droppedLeases: Int { dropped.load(ordering: .relaxed) }
+    private let dropped = Atomic<Int>(0)
+
+    func countDroppedLease() { dropped.add(1, ordering: .relaxed) }
+
+    /// Money charged beyond what was held (the estimate was too low).
+    public var overrun: Money { state.withLock { $0.overrun } }
 
     /// A key's live numbers, for admins and usage reports.
     public func usage(of key: KeyEntry) -> KeyUsage {
@@ -219,7 +228,7 @@ public final class KeyLimiter: Sendable {
 
     /// What remains of a user's tightest budget (user balance or subscription
     /// window), nil when none is set.
-    public func remaining(of owner: Owner) -> Int64? {
+    public func remaining(of owner: Owner) -> Money? {
         let now = clock.now()
         return state.withLock { limiter in
             var user = limiter.user(owner.user.id, now: now)
@@ -232,36 +241,36 @@ public final class KeyLimiter: Sendable {
 
 /// A key's spending before this process started.
 public struct KeyBaseline: Sendable, Equatable {
-    public var spentPicos: Int64
+    public var spent: Money
     public var tokens: Int64
     /// Today's cost (UTC) so far.
-    public var todayPicos: Int64
-    /// The start of the UTC day `todayPicos` belongs to.
+    public var today: Money
+    /// The start of the UTC day `today` belongs to.
     public var day: Date
 
-    public init(spentPicos: Int64, tokens: Int64, todayPicos: Int64, day: Date) {
-        self.spentPicos = spentPicos
+    public init(spent: Money, tokens: Int64, today: Money, day: Date) {
+        self.spent = spent
         self.tokens = tokens
-        self.todayPicos = todayPicos
+        self.today = today
         self.day = day
     }
 }
 
 /// A key's live numbers.
-public struct KeyUsage: Sendable, Equatable, Codable {
+public struct KeyUsage: Sendable, Equatable {
     public var inFlight: Int
     public var waiting: Int
     public var windowRequests: Int
     public var windowTokens: Int64
-    public var windowCostPicos: Int64
+    public var windowCost: Money
     /// Seconds until the oldest entry leaves the window (0 when empty).
     public var windowResetSeconds: Int
-    public var todayCostPicos: Int64
-    public var heldPicos: Int64
-    public var spentPicos: Int64
+    public var today: Money
+    public var held: Money
+    public var spent: Money
     public var tokens: Int64
     /// What the balance still covers (balance − spent − held); nil without a balance.
-    public var balanceRemainingPicos: Int64?
+    public var balanceRemaining: Money?
 }
 
 extension KeyLimiter.LimiterState {
@@ -284,8 +293,8 @@ extension KeyLimiter.LimiterState {
         if let owner {
             var user = self.user(owner.user.id, now: now)
             defer { users[owner.user.id] = user }
-            if let refusal = user.refusal(owner, hold: demand.holdPicos, now: now) { return refusal }
-            user.heldPicos += demand.holdPicos
+            if let refusal = user.refusal(owner, hold: demand.hold, now: now) { return refusal }
+            user.held += demand.hold
         }
         current.commit(key.policy, demand: demand, now: now)
         return nil

@@ -27,23 +27,39 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public var maxWaiting: Int?
     /// Lifetime tokens.
     public var tokenLimit: Int64?
-    /// Cost per UTC day, in picodollars.
-    public var dailyCostPicos: Int64?
-    /// The key's own prepaid balance, in picodollars; spending draws it down.
-    public var balancePicos: Int64?
+    /// Cost per UTC day.
+    public var dailyCost: Money?
+    /// The key's own prepaid balance; spending draws it down.
+    public var balance: Money?
+
+    /// Stored names (snake-cased by the store) kept from when amounts were bare picodollars.
+    enum CodingKeys: String, CodingKey {
+        case description, tags, user, onExpiry, activateOnFirstUseDays, providers, models, clients, rateLimit, concurrency, maxWaiting,
+            tokenLimit
+        case dailyCost = "dailyCostPicos"
+        case balance = "balancePicos"
+    }
 
     /// A rolling window's caps.
     public struct RateLimit: Sendable, Equatable, Codable {
         public var windowMinutes: Int
         public var requests: Int?
         public var tokens: Int64?
-        public var costPicos: Int64?
+        public var cost: Money?
 
-        public init(windowMinutes: Int = 1, requests: Int? = nil, tokens: Int64? = nil, costPicos: Int64? = nil) {
+        enum CodingKeys: String, CodingKey {
+            case windowMinutes, requests, tokens
+            case cost = "costPicos"
+        }
+
+        /// The longest window accepted: a year.
+        public static let maxWindowMinutes = 525_600
+
+        public init(windowMinutes: Int = 1, requests: Int? = nil, tokens: Int64? = nil, cost: Money? = nil) {
             self.windowMinutes = windowMinutes
             self.requests = requests
             self.tokens = tokens
-            self.costPicos = costPicos
+            self.cost = cost
         }
 
         /// The window's length.
@@ -69,7 +85,27 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     }
 
     /// Whether anything is metered in money: then requests hold their maximum cost.
-    public var meters: Bool { balancePicos != nil || dailyCostPicos != nil || rateLimit?.costPicos != nil }
+    public var meters: Bool { balance != nil || dailyCost != nil || rateLimit?.cost != nil }
+
+    /// Why a stored policy cannot be enforced as written (a cap below one, a
+    /// window out of range), or nil: such a key is refused, never run unlimited.
+    public var problem: String? {
+        if let rate = rateLimit {
+            if !(1...RateLimit.maxWindowMinutes).contains(rate.windowMinutes) { return "rate_limit.window_minutes is out of range" }
+            if let requests = rate.requests, requests < 1 { return "rate_limit.requests is below 1" }
+            if let tokens = rate.tokens, tokens < 1 { return "rate_limit.tokens is below 1" }
+            if let cost = rate.cost, cost < .zero { return "rate_limit.cost is negative" }
+        }
+        if let concurrency, concurrency < 1 { return "concurrency is below 1" }
+        if let maxWaiting, maxWaiting < 0 { return "max_waiting is negative" }
+        if let tokenLimit, tokenLimit < 0 { return "token_limit is negative" }
+        if let dailyCost, dailyCost < .zero { return "daily_cost is negative" }
+        if let days = activateOnFirstUseDays, !(1...Self.maxDays).contains(days) { return "activate_on_first_use_days is out of range" }
+        return nil
+    }
+
+    /// The most days a key's validity may be counted in (a hundred years).
+    public static let maxDays = 36_500
 }
 
 /// Shell-style globs: `*` any run of characters, `?` one character.

@@ -1,21 +1,23 @@
 import Foundation
+import SwitchboardCore
 
 /// One key's live counters in this process. Only `KeyLimiter` touches it,
-/// under its lock.
+/// under its lock. Money sums saturate (`Money` arithmetic) and token sums use
+/// saturating adds: no count, however large, can trap.
 struct KeyState: Sendable {
     var inFlight = 0
     var waiters: [Waiter] = []
     /// Start times of the requests in the window, oldest first (exact request counting).
     var requestTimes: [Date] = []
     /// Settled usage in the window: when, tokens, cost.
-    var windowUsage: [(at: Date, tokens: Int64, cost: Int64)] = []
-    var heldPicos: Int64 = 0
+    var windowUsage: [(at: Date, tokens: Int64, cost: Money)] = []
+    var held: Money = .zero
     var heldTokens: Int64 = 0
-    var spentPicos: Int64
+    var spent: Money
     var tokens: Int64
-    /// The UTC day `dayPicos` counts.
+    /// The UTC day `today` counts.
     var day: Date
-    var dayPicos: Int64
+    var today: Money
 
     struct Waiter: Sendable {
         var id: UInt64
@@ -25,18 +27,18 @@ struct KeyState: Sendable {
     }
 
     init(baseline: KeyBaseline?) {
-        spentPicos = baseline?.spentPicos ?? 0
+        spent = baseline?.spent ?? .zero
         tokens = baseline?.tokens ?? 0
         day = baseline?.day ?? .distantPast
-        dayPicos = baseline?.todayPicos ?? 0
+        today = baseline?.today ?? .zero
     }
 
     /// Starts a new day's count when `now` is past the current one.
     mutating func rollDay(_ now: Date) {
-        let today = Periods.dayStart(of: now)
-        if today != day {
-            day = today
-            dayPicos = 0
+        let start = Periods.dayStart(of: now)
+        if start != day {
+            day = start
+            today = .zero
         }
     }
 
@@ -49,26 +51,34 @@ struct KeyState: Sendable {
         if let first = windowUsage.firstIndex(where: { $0.at > start }) { windowUsage.removeFirst(first) } else { windowUsage = [] }
     }
 
+    /// Tokens settled in the window.
+    var windowTokens: Int64 { windowUsage.reduce(0) { $0.saturatingAdd($1.tokens) } }
+
+    /// Cost settled in the window.
+    var windowCost: Money { windowUsage.reduce(.zero) { $0 + $1.cost } }
+
     /// Why the request cannot run now, in admission order: window, slot, budgets.
     mutating func refusal(_ policy: KeyPolicy, demand: KeyDemand, now: Date) -> KeyRefusal? {
         advance(policy, now: now)
         if let rate = policy.rateLimit {
-            if let cap = rate.requests, requestTimes.count >= cap {
+            if let cap = rate.requests, cap >= 1, requestTimes.count >= cap {
                 return .rateLimited(until: requestTimes[requestTimes.count - cap].addingTimeInterval(rate.window), what: "requests")
             }
-            if let cap = rate.tokens, windowUsage.reduce(0, { $0 + $1.tokens }) >= cap {
+            if let cap = rate.tokens, windowTokens >= cap {
                 return .rateLimited(until: windowUsage.first?.at.addingTimeInterval(rate.window) ?? now, what: "tokens")
             }
-            if let cap = rate.costPicos, windowUsage.reduce(0, { $0 + $1.cost }) + heldPicos + demand.holdPicos > cap {
+            if let cap = rate.cost, windowCost + held + demand.hold > cap {
                 // Waiting helps only when something is already spent or held in the window.
                 let until = windowUsage.first?.at.addingTimeInterval(rate.window) ?? now.addingTimeInterval(1)
                 return .rateLimited(until: until, what: "cost")
             }
         }
         if let cap = policy.concurrency, inFlight >= cap { return .concurrency }
-        if let limit = policy.tokenLimit, tokens + heldTokens + demand.holdTokens > limit { return .quotaExhausted("token_limit") }
-        if let daily = policy.dailyCostPicos, dayPicos + heldPicos + demand.holdPicos > daily { return .quotaExhausted("daily_cost") }
-        if let balance = policy.balancePicos, spentPicos + heldPicos + demand.holdPicos > balance { return .quotaExhausted("balance") }
+        if let limit = policy.tokenLimit, tokens.saturatingAdd(heldTokens).saturatingAdd(demand.tokens) > limit {
+            return .quotaExhausted("token_limit")
+        }
+        if let daily = policy.dailyCost, today + held + demand.hold > daily { return .quotaExhausted("daily_cost") }
+        if let balance = policy.balance, spent + held + demand.hold > balance { return .quotaExhausted("balance") }
         return nil
     }
 
@@ -76,20 +86,20 @@ struct KeyState: Sendable {
     mutating func commit(_ policy: KeyPolicy, demand: KeyDemand, now: Date) {
         inFlight += 1
         if policy.rateLimit != nil { requestTimes.append(now) }
-        heldPicos += demand.holdPicos
-        heldTokens += demand.holdTokens
+        held += demand.hold
+        heldTokens = heldTokens.saturatingAdd(demand.tokens)
     }
 
     /// Gives back the slot and holds, and charges the real cost.
-    mutating func release(_ demand: KeyDemand, cost: Int64, tokens used: Int64, now: Date) {
+    mutating func release(_ demand: KeyDemand, cost: Money, tokens used: Int64, now: Date) {
         inFlight = max(0, inFlight - 1)
-        heldPicos -= demand.holdPicos
-        heldTokens -= demand.holdTokens
-        spentPicos += cost
-        tokens += used
+        held -= demand.hold
+        heldTokens = heldTokens.saturatingAdd(-demand.tokens)
+        spent += cost
+        tokens = tokens.saturatingAdd(used)
         rollDay(now)
-        dayPicos += cost
-        if used > 0 || cost > 0 { windowUsage.append((now, used, cost)) }
+        today += cost
+        if used > 0 || cost > .zero { windowUsage.append((now, used, cost)) }
     }
 
     /// The numbers admins and `/v1/usage` see.
@@ -99,9 +109,9 @@ struct KeyState: Sendable {
         let oldest = [requestTimes.first, windowUsage.first?.at].compactMap { $0 }.min()
         return KeyUsage(
             inFlight: inFlight, waiting: waiters.count, windowRequests: requestTimes.count,
-            windowTokens: windowUsage.reduce(0) { $0 + $1.tokens }, windowCostPicos: windowUsage.reduce(0) { $0 + $1.cost },
-            windowResetSeconds: oldest.map { max(0, Int($0.addingTimeInterval(window).timeIntervalSince(now).rounded(.up))) } ?? 0,
-            todayCostPicos: dayPicos, heldPicos: heldPicos, spentPicos: spentPicos, tokens: tokens,
-            balanceRemainingPicos: policy.balancePicos.map { $0 - spentPicos - heldPicos })
+            windowTokens: windowTokens, windowCost: windowCost,
+            windowResetSeconds: oldest.map { RetryAfter.seconds(until: $0.addingTimeInterval(window), now: now) } ?? 0,
+            today: today, held: held, spent: spent, tokens: tokens,
+            balanceRemaining: policy.balance.map { $0 - spent - held })
     }
 }

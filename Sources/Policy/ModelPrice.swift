@@ -42,6 +42,8 @@ public struct ModelPrice: Sendable, Equatable {
     public var cacheWrite1h = Rate()
     /// Reasoning output, where it is priced apart from other output.
     public var reasoning = Rate()
+    /// The most output tokens the model writes in one answer, where the table says.
+    public var maxOutputTokens: Int64?
 
     /// Creates an empty price.
     public init() {}

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// A person or team that owns keys; may hold a balance its keys draw from.
 public struct UserEntry: Sendable, Equatable, Codable {
@@ -6,15 +7,17 @@ public struct UserEntry: Sendable, Equatable, Codable {
     public var name: String
     /// The group that sets the user's price multiplier and subscription.
     public var group: String?
-    /// The user's prepaid balance in picodollars; nil when the user has none.
-    public var balancePicos: Int64?
+    /// The user's prepaid balance; nil when the user has none.
+    public var balance: Money?
     public var description: String?
+    /// Why the stored user cannot be enforced as written; its keys are refused.
+    public var unreadable: String?
 
-    public init(id: Int64, name: String, group: String? = nil, balancePicos: Int64? = nil, description: String? = nil) {
+    public init(id: Int64, name: String, group: String? = nil, balance: Money? = nil, description: String? = nil) {
         self.id = id
         self.name = name
         self.group = group
-        self.balancePicos = balancePicos
+        self.balance = balance
         self.description = description
     }
 }
@@ -26,31 +29,36 @@ public struct GroupEntry: Sendable, Equatable, Codable {
     public var name: String
     /// The price multiplier in millionths: 1,000,000 is list price.
     public var multiplierPPM: Int64
-    public var dailyPicos: Int64?
-    public var weeklyPicos: Int64?
-    public var monthlyPicos: Int64?
+    /// Subscription caps per user: per UTC day, ISO week and calendar month.
+    public var daily: Money?
+    public var weekly: Money?
+    public var monthly: Money?
+    /// Why the stored group cannot be enforced as written; its users' keys are refused.
+    public var unreadable: String?
+
+    /// The largest multiplier accepted: a thousand times list price.
+    public static let maxMultiplierPPM: Int64 = 1_000 * 1_000_000
 
     public init(
-        id: Int64, name: String, multiplierPPM: Int64 = 1_000_000, dailyPicos: Int64? = nil, weeklyPicos: Int64? = nil,
-        monthlyPicos: Int64? = nil
+        id: Int64, name: String, multiplierPPM: Int64 = 1_000_000, daily: Money? = nil, weekly: Money? = nil, monthly: Money? = nil
     ) {
         self.id = id
         self.name = name
         self.multiplierPPM = multiplierPPM
-        self.dailyPicos = dailyPicos
-        self.weeklyPicos = weeklyPicos
-        self.monthlyPicos = monthlyPicos
+        self.daily = daily
+        self.weekly = weekly
+        self.monthly = monthly
     }
 
     /// Whether the group carries a subscription.
-    public var hasSubscription: Bool { dailyPicos != nil || weeklyPicos != nil || monthlyPicos != nil }
+    public var hasSubscription: Bool { daily != nil || weekly != nil || monthly != nil }
 
     /// A list-price amount at this group's multiplier, rounded up to the picodollar.
-    public func charge(_ picos: Int64) -> Int64 {
-        guard multiplierPPM != 1_000_000, picos > 0 else { return picos }
-        let (high, low) = picos.multipliedFullWidth(by: multiplierPPM)
-        let (quotient, remainder) = Int64(1_000_000).dividingFullWidth((high, low))
-        return quotient + (remainder > 0 ? 1 : 0)
+    public func charge(_ amount: Money) -> Money {
+        guard multiplierPPM != 1_000_000, amount > .zero else { return amount }
+        // In 128 bits the product cannot overflow; the quotient saturates.
+        let charged = (Int128(amount.picos) * Int128(max(0, multiplierPPM)) + 999_999) / 1_000_000
+        return charged > Int128(Int64.max) ? .max : Money(picos: Int64(charged))
     }
 }
 
@@ -65,7 +73,7 @@ public struct Owner: Sendable, Equatable {
     }
 
     /// Whether anything here is metered in money.
-    public var meters: Bool { user.balancePicos != nil || group?.hasSubscription == true }
+    public var meters: Bool { user.balance != nil || group?.hasSubscription == true }
 }
 
 /// Calendar periods in UTC: day, ISO week (from Monday), month.

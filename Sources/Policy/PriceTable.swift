@@ -48,7 +48,11 @@ public struct PriceTable: Sendable {
     /// This table with `overrides` replacing or adding entries (per-model prices
     /// from the config file).
     public func overriding(with overrides: PriceTable) -> PriceTable {
-        PriceTable(entries: entries.merging(overrides.entries) { _, new in new })
+        PriceTable(entries: entries.merging(overrides.entries) { old, new in
+            var merged = new
+            merged.maxOutputTokens = new.maxOutputTokens ?? old.maxOutputTokens
+            return merged
+        })
     }
 
     /// The price for a model: the exact name, then without a `-YYYYMMDD` date
@@ -98,7 +102,8 @@ public struct PriceTable: Sendable {
         var price = ModelPrice()
         var found = false
         for (key, value) in fields {
-            guard let number = value as? NSNumber, !(value is Bool), let money = Money(dollars: number.doubleValue) else {
+            // A negative price would pay clients for using the model: not a price.
+            guard let number = value as? NSNumber, !(value is Bool), let money = Money(dollars: number.doubleValue), money >= .zero else {
                 continue
             }
             guard let (path, threshold) = rateTarget(for: key) else { continue }
@@ -108,6 +113,14 @@ public struct PriceTable: Sendable {
                 price[keyPath: path].tiers.sort { $0.aboveTokens < $1.aboveTokens }
             } else {
                 price[keyPath: path].base = money
+            }
+        }
+        // The model's own output ceiling, for holding requests that name none.
+        for name in ["max_output_tokens", "max_tokens"] {
+            if let number = fields[name] as? NSNumber, !(fields[name] is Bool) {
+                let value = number.doubleValue
+                if value >= 1, value <= 1e9 { price.maxOutputTokens = Int64(value) }
+                break
             }
         }
         return found ? price : nil
@@ -122,8 +135,8 @@ public struct PriceTable: Sendable {
             if rest.isEmpty { return (path, nil) }
             guard rest.hasPrefix("_above_"), rest.hasSuffix("k_tokens") else { continue }
             let number = rest.dropFirst("_above_".count).dropLast("k_tokens".count)
-            guard let thousands = Int64(number) else { continue }
-            return (path, thousands * 1000)
+            guard let thousands = Int64(number), case (let tokens, false) = thousands.multipliedReportingOverflow(by: 1000) else { continue }
+            return (path, tokens)
         }
         return nil
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Policy
+import SwitchboardCore
 
 /// Durable state: keys, accounts, settings and the ledger. The hot path never
 /// waits on it; snapshots are built from it and ledger rows are written to it in
@@ -25,10 +26,12 @@ public protocol GatewayStore: Sendable {
     /// Replaces a key's policy and enabled flag (keeping the stored balance when
     /// `keepStoredBalance`); nil when there is no such key.
     func updateKey(name: String, policy: KeyPolicy, enabled: Bool, expiresAt: Date?, keepStoredBalance: Bool) async throws -> KeyRecord?
-    /// Adds to a key's balance in one statement; nil when there is no such key.
-    func adjustKeyBalance(name: String, by picos: Int64) async throws -> KeyRecord?
-    /// Adds to a user's balance in one statement; false when there is no such user.
-    func adjustUserBalance(name: String, by picos: Int64) async throws -> Bool
+    /// Adds to a key's balance atomically; nil when there is no such key;
+    /// `outOfRange` when the balance would pass what `Money` holds.
+    func adjustKeyBalance(name: String, by amount: Money) async throws -> KeyRecord?
+    /// Adds to a user's balance atomically; false when there is no such user;
+    /// `outOfRange` when the balance would pass what `Money` holds.
+    func adjustUserBalance(name: String, by amount: Money) async throws -> Bool
     /// Deletes a key by name (its ledger rows stay); false when there is none.
     func deleteKey(name: String) async throws -> Bool
     /// Ledger totals per UTC day since `since`, oldest first, for a key, a user or a group's users.
@@ -95,6 +98,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case badDatabaseURL = "bad_database_url"
         case schemaTooNew = "schema_too_new"
         case corrupt = "corrupt_row"
+        /// An amount would pass what the store can hold.
+        case outOfRange = "out_of_range"
     }
 
     public var code: Code

@@ -85,13 +85,24 @@ public enum KeyGenerator {
         return prefix + String(decoding: digits.reversed(), as: UTF8.self)
     }
 
-    /// The display prefix of a key: the generated prefix when it has it, else its first six characters.
+    /// The shortest key accepted from the config file, the CLI or the admin API.
+    public static let minimumLength = 20
+
+    /// The display prefix of a key: the generated prefix when it has it, else
+    /// nothing (an imported key shows none of its own start).
     public static func displayPrefix(of key: String) -> String {
-        key.hasPrefix(prefix) ? prefix : String(key.prefix(6))
+        key.hasPrefix(prefix) ? prefix : ""
     }
 
     /// The last four characters.
     public static func lastFour(of key: String) -> String { String(key.suffix(4)) }
+
+    /// How a key is shown in lists: the fixed prefix and its last four characters
+    /// (rows stored by earlier builds may hold more of an imported key's start:
+    /// only the fixed prefix is ever shown).
+    public static func display(prefix stored: String, lastFour: String) -> String {
+        (stored == prefix ? prefix : "") + "…" + lastFour
+    }
 }
 
 /// Lowercase hex, without Foundation's formatter (which is slow on the hot path).

@@ -21,9 +21,13 @@ public struct KeyRecord: Sendable, Equatable {
     public var revokedAt: Date?
     /// Limits, allow-lists and budgets.
     public var policy: KeyPolicy = .init()
+    /// Why the stored record cannot be enforced (its policy or times do not
+    /// read); such a key is refused until an admin replaces it.
+    public var unreadable: String?
 
     /// The state shown to admins.
     public func state(now: Date) -> String {
+        if unreadable != nil { return "unreadable" }
         if revokedAt != nil { return "revoked" }
         if !enabled { return "disabled" }
         if let expiresAt, expiresAt <= now { return "expired" }
@@ -90,6 +94,9 @@ public struct AccountRecord: Sendable, Equatable {
     public var interceptWarmup: Bool = false
     /// Responses `instructions` added to requests that bring none (not Codex's).
     public var defaultInstructions: String?
+    /// Why the stored record cannot be used as written (a cap or map that does
+    /// not read); such an account is never chosen.
+    public var unreadable: String?
 }
 
 /// A new or changed account.
@@ -145,8 +152,8 @@ public struct LedgerRow: Sendable, Equatable {
     public var upstreamModel: String?
     /// The HTTP status the client got.
     public var status: Int
-    /// `ok`, `client_error`, `upstream_error`, `client_disconnected`, `unauthorized`, …
-    public var outcome: String
+    /// How the request ended.
+    public var outcome: Outcome
     /// The gateway error code or upstream error type, if any.
     public var errorCode: String?
     public var stream: Bool
@@ -156,6 +163,12 @@ public struct LedgerRow: Sendable, Equatable {
     public var priced: Bool
     /// Whether the response ended before its usage was complete.
     public var usageIncomplete: Bool
+    /// Where the token counts come from: the upstream's report, or an estimate.
+    public var usageSource: UsageSource = .none
+    /// Bytes of the answer that reached the client (streams).
+    public var deliveredBytes: Int64 = 0
+    /// The list price of the usage, before a group's multiplier (`cost` is what was charged).
+    public var upstreamCost: Money = .zero
     public var latencyMs: Int64
     public var firstByteMs: Int64?
     /// How many upstream attempts were made.
@@ -169,7 +182,7 @@ public struct LedgerRow: Sendable, Equatable {
     public init(
         requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,
         accountName: String? = nil, provider: String? = nil, dialect: String, model: String? = nil,
-        upstreamModel: String? = nil, status: Int, outcome: String, errorCode: String? = nil, stream: Bool = false,
+        upstreamModel: String? = nil, status: Int, outcome: Outcome, errorCode: String? = nil, stream: Bool = false,
         usage: TokenUsage = .zero, cost: Money = .zero, priced: Bool = false, usageIncomplete: Bool = false,
         latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0, route: String? = nil, userName: String? = nil
     ) {
@@ -239,14 +252,14 @@ public struct KeyDayStats: Sendable, Equatable, Codable {
     public var day: String
     public var requests: Int64
     public var tokens: Int64
-    public var costPicos: Int64
+    public var cost: Money
     public var meanLatencyMs: Int64
 
-    public init(day: String, requests: Int64, tokens: Int64, costPicos: Int64, meanLatencyMs: Int64) {
+    public init(day: String, requests: Int64, tokens: Int64, cost: Money, meanLatencyMs: Int64) {
         self.day = day
         self.requests = requests
         self.tokens = tokens
-        self.costPicos = costPicos
+        self.cost = cost
         self.meanLatencyMs = meanLatencyMs
     }
 }

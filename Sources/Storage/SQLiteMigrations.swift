@@ -159,6 +159,13 @@ enum SQLiteMigrations {
                     + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
                     + "default_instructions")[1],
         ],
+        // 8: where a row's tokens come from, what reached the client, and the
+        // list price beside the charged cost.
+        [
+            "ALTER TABLE ledger ADD COLUMN usage_source TEXT NOT NULL DEFAULT 'reported'",
+            "ALTER TABLE ledger ADD COLUMN delivered_bytes INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE ledger ADD COLUMN upstream_cost_picos INTEGER NOT NULL DEFAULT 0",
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -108,24 +108,40 @@ extension SQLiteStore {
         return try Self.accountRecord(row)
     }
 
+    /// An account as stored. One whose caps, model list or map cannot be read
+    /// comes back `unreadable`: it is never chosen, rather than run uncapped or
+    /// sending the client's model names unmapped.
     static func accountRecord(_ row: SQLiteRow) throws -> AccountRecord {
         guard let id = row.int("id"), let name = row.text("name"),
             let provider = row.text("provider").flatMap(Provider.init(rawValue:)),
             let baseURL = row.text("base_url"), let keyID = row.text("secret_key_id"),
-            let sealed = row.column("secret_sealed")?.blob, let created = row.date("created_at")
+            let sealed = row.column("secret_sealed")?.blob
         else { throw StoreError(.corrupt, "an account row is missing required columns") }
-        return AccountRecord(
+        var record = AccountRecord(
             id: id, name: name, provider: provider, baseURL: baseURL,
             secret: SealedSecret(keyID: keyID, combined: Data(sealed.readableBytesView)),
-            models: decodeList(row.text("models") ?? "[]"), modelMap: decodeMap(row.text("model_map") ?? "{}"),
-            priority: Int(row.int("priority") ?? 0), enabled: row.int("enabled") == 1, notes: row.text("notes") ?? "",
-            source: row.text("source") ?? "", createdAt: created,
-            limits: AccountLimits(
-                maxRPM: row.int("max_rpm").map(Int.init), maxTPM: row.int("max_tpm").map(Int.init),
-                maxConcurrency: row.int("max_concurrency").map(Int.init), maxWaiting: Int(row.int("max_waiting") ?? 0),
-                waitTimeout: .milliseconds(row.int("wait_timeout_ms") ?? 30000)),
-            generation: row.int("generation") ?? 0, interceptWarmup: row.int("intercept_warmup") == 1,
+            models: [], modelMap: [:], priority: 0, enabled: row.int("enabled") == 1, notes: row.text("notes") ?? "",
+            source: row.text("source") ?? "", createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
+            limits: AccountLimits(), generation: row.int("generation") ?? 0, interceptWarmup: row.int("intercept_warmup") == 1,
             defaultInstructions: row.text("default_instructions"))
+        do {
+            record.models = try decodeList(row.text("models") ?? "[]")
+            record.modelMap = try decodeMap(row.text("model_map") ?? "{}")
+            record.priority = try bounded(row.integer("priority") ?? 0)
+            record.limits = AccountLimits(
+                maxRPM: try row.integer("max_rpm").map(bounded), maxTPM: try row.integer("max_tpm").map(bounded),
+                maxConcurrency: try row.integer("max_concurrency").map(bounded), maxWaiting: try bounded(row.integer("max_waiting") ?? 0),
+                waitTimeout: .milliseconds(try row.integer("wait_timeout_ms") ?? 30000))
+        } catch {
+            record.unreadable = "\(error)"
+        }
+        return record
+    }
+
+    /// A stored count as an `Int` within ±2³¹ (every cap and priority is far below).
+    private static func bounded(_ value: Int64) throws(StoreError) -> Int {
+        guard value.magnitude <= UInt64(Int32.max) else { throw StoreError(.corrupt, "a count is out of range") }
+        return Int(value)
     }
 
     static func encodeList(_ list: [String]) -> String {
@@ -138,11 +154,15 @@ extension SQLiteStore {
         return String(decoding: (try? encoder.encode(map)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    static func decodeList(_ text: String) -> [String] {
-        (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
+    static func decodeList(_ text: String) throws -> [String] {
+        do { return try JSONDecoder().decode([String].self, from: Data(text.utf8)) } catch {
+            throw StoreError(.corrupt, "its model list cannot be read")
+        }
     }
 
-    static func decodeMap(_ text: String) -> [String: String] {
-        (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+    static func decodeMap(_ text: String) throws -> [String: String] {
+        do { return try JSONDecoder().decode([String: String].self, from: Data(text.utf8)) } catch {
+            throw StoreError(.corrupt, "its model map cannot be read")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Policy
 import SQLiteNIO
+import SwitchboardCore
 
 extension SQLiteStore {
     public func insertKey(_ key: KeyInput) async throws -> KeyRecord {
@@ -23,7 +24,7 @@ extension SQLiteStore {
                 WHERE id = ?
                 """,
                 [.text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source), key.expiresAt.sqlite,
-                 .text(Self.encodePolicy(key.policy)), .text(key.hash), .text(key.hash), .integer(Int(id))])
+                 .text(try Self.encodePolicy(key.policy)), .text(key.hash), .text(key.hash), .integer(Int(id))])
             return try await keyRow(id: id)
         }
     }
@@ -42,20 +43,24 @@ extension SQLiteStore {
             let policySQL = keepStoredBalance ? "json_set(?, '$.balance_picos', json_extract(policy, '$.balance_picos'))" : "?"
             _ = try await execute(
                 "UPDATE keys SET policy = \(policySQL), enabled = ?, expires_at = ? WHERE id = ?",
-                [.text(Self.encodePolicy(policy)), .integer(enabled ? 1 : 0), expiresAt.sqlite, .integer(Int(id))])
+                [.text(try Self.encodePolicy(policy)), .integer(enabled ? 1 : 0), expiresAt.sqlite, .integer(Int(id))])
             return try await keyRow(id: id)
         }
     }
 
-    public func adjustKeyBalance(name: String, by picos: Int64) async throws -> KeyRecord? {
+    public func adjustKeyBalance(name: String, by amount: Money) async throws -> KeyRecord? {
         try await transaction {
-            let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
-            guard let id = rows.first?.int("id") else { return nil }
+            let rows = try await execute("SELECT id, policy FROM keys WHERE name = ?", [.text(name)])
+            guard let row = rows.first, let id = row.int("id") else { return nil }
+            // The whole transaction holds SQLite's write lock: read, check, write.
+            let policy = try Self.decodePolicy(row.text("policy") ?? "{}")
+            let current = policy.balance ?? .zero
+            guard case (let balance, false) = current.picos.addingReportingOverflow(amount.picos) else {
+                throw StoreError(.outOfRange, "the balance would pass what the gateway can hold")
+            }
             _ = try await execute(
-                """
-                UPDATE keys SET policy = json_set(policy, '$.balance_picos',
-                    COALESCE(json_extract(policy, '$.balance_picos'), 0) + ?) WHERE id = ?
-                """, [.integer(Int(picos)), .integer(Int(id))])
+                "UPDATE keys SET policy = json_set(policy, '$.balance_picos', ?) WHERE id = ?",
+                [.integer(Int(balance)), .integer(Int(id))])
             return try await keyRow(id: id)
         }
     }
@@ -74,14 +79,14 @@ extension SQLiteStore {
         return try await query(
             """
             SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS requests,
-                SUM(input_uncached + cache_read + cache_write_5m + cache_write_1h + output) AS tokens,
-                SUM(cost_picos) AS cost, AVG(latency_ms) AS latency
+                \(SafeSum.sql("input_uncached + cache_read + cache_write_5m + cache_write_1h + output", as: "tokens")),
+                \(SafeSum.sql("cost_picos", as: "cost")), AVG(latency_ms) AS latency
             FROM ledger WHERE \(filter) AND created_at >= ? GROUP BY day ORDER BY day
             """, [bind, .integer(Int(since.millisecondsSince1970))]
         ).map { row in
             KeyDayStats(
-                day: row.text("day") ?? "", requests: row.int("requests") ?? 0, tokens: row.int("tokens") ?? 0,
-                costPicos: row.int("cost") ?? 0, meanLatencyMs: Int64((row.column("latency")?.double ?? 0).rounded()))
+                day: row.text("day") ?? "", requests: row.int("requests") ?? 0, tokens: row.sum("tokens"),
+                cost: Money(picos: row.sum("cost")), meanLatencyMs: Self.wholeMilliseconds(row.column("latency")?.double))
         }
     }
 
@@ -103,7 +108,7 @@ extension SQLiteStore {
             VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
             """,
             [.text(key.name), .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source),
-             .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite, .text(Self.encodePolicy(key.policy))])
+             .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite, .text(try Self.encodePolicy(key.policy))])
         let id = Int64(try await connection.lastAutoincrementID())
         return try await keyRow(id: id)
     }
@@ -114,44 +119,64 @@ extension SQLiteStore {
         return try Self.keyRecord(row)
     }
 
+    /// A key as stored. A record whose policy or times cannot be read (or
+    /// that sets limits no request could meet) comes back with `unreadable`
+    /// set: the gateway refuses that key rather than run it without limits.
     static func keyRecord(_ row: SQLiteRow) throws -> KeyRecord {
-        guard let id = row.int("id"), let name = row.text("name"), let hash = row.text("hash"),
-            let created = row.date("created_at")
+        guard let id = row.int("id"), let name = row.text("name"), let hash = row.text("hash")
         else { throw StoreError(.corrupt, "a key row is missing required columns") }
-        return KeyRecord(
+        var record = KeyRecord(
             id: id, name: name, hash: hash, prefix: row.text("prefix") ?? "", lastFour: row.text("last_four") ?? "",
-            enabled: row.int("enabled") == 1, source: row.text("source") ?? "", createdAt: created,
-            lastUsedAt: row.date("last_used_at"), expiresAt: row.date("expires_at"), revokedAt: row.date("revoked_at"),
-            policy: decodePolicy(row.text("policy") ?? "{}"))
+            enabled: row.int("enabled") == 1, source: row.text("source") ?? "", createdAt: row.date("created_at") ?? Date(timeIntervalSince1970: 0),
+            lastUsedAt: row.date("last_used_at"), expiresAt: nil, revokedAt: row.date("revoked_at"))
+        do {
+            record.expiresAt = try row.strictDate("expires_at")
+            record.policy = try decodePolicy(row.text("policy") ?? "{}")
+            if let problem = record.policy.problem { throw StoreError(.corrupt, "its policy is unusable: \(problem)") }
+        } catch {
+            record.policy = KeyPolicy()
+            record.unreadable = "\(error)"
+        }
+        return record
     }
 
-    static func encodePolicy(_ policy: KeyPolicy) -> String {
+    static func encodePolicy(_ policy: KeyPolicy) throws -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(policy)) ?? Data("{}".utf8), as: UTF8.self)
+        return String(decoding: try encoder.encode(policy), as: UTF8.self)
     }
 
-    static func decodePolicy(_ text: String) -> KeyPolicy {
+    static func decodePolicy(_ text: String) throws -> KeyPolicy {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return (try? decoder.decode(KeyPolicy.self, from: Data(text.utf8))) ?? KeyPolicy()
+        do {
+            return try decoder.decode(KeyPolicy.self, from: Data(text.utf8))
+        } catch {
+            throw StoreError(.corrupt, "its policy cannot be read")
+        }
+    }
+
+    /// A mean latency from SQL as whole milliseconds, within range.
+    static func wholeMilliseconds(_ value: Double?) -> Int64 {
+        guard let value, value.isFinite, value >= 0 else { return 0 }
+        return value >= 9.2e18 ? .max : Int64(value.rounded())
     }
 
     public func keyBaselines(now: Date) async throws -> [Int64: KeyBaseline] {
         let dayStart = Periods.dayStart(of: now)
         let rows = try await query(
             """
-            SELECT key_id, SUM(cost_picos) AS spent,
-                SUM(input_uncached + cache_read + cache_write_5m + cache_write_1h + output) AS tokens,
-                SUM(CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END) AS today
+            SELECT key_id, \(SafeSum.sql("cost_picos", as: "spent")),
+                \(SafeSum.sql("input_uncached + cache_read + cache_write_5m + cache_write_1h + output", as: "tokens")),
+                \(SafeSum.sql("CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END", as: "today"))
             FROM ledger WHERE key_id IS NOT NULL GROUP BY key_id
-            """, [.integer(Int(dayStart.millisecondsSince1970))])
+            """, Array(repeating: .integer(Int(dayStart.millisecondsSince1970)), count: 2))
         var baselines: [Int64: KeyBaseline] = [:]
         for row in rows {
             guard let id = row.int("key_id") else { continue }
             baselines[id] = KeyBaseline(
-                spentPicos: row.int("spent") ?? 0, tokens: row.int("tokens") ?? 0, todayPicos: row.int("today") ?? 0, day: dayStart)
+                spent: Money(picos: row.sum("spent")), tokens: row.sum("tokens"), today: Money(picos: row.sum("today")), day: dayStart)
         }
         return baselines
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import SQLiteNIO
 import SwitchboardCore
 
@@ -7,7 +8,7 @@ extension SQLiteStore {
         "request_id", "created_at", "key_id", "key_name", "account_id", "account_name", "provider", "dialect",
         "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
         "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
-        "latency_ms", "first_byte_ms", "attempts", "route", "user_name",
+        "latency_ms", "first_byte_ms", "attempts", "route", "user_name", "usage_source", "delivered_bytes", "upstream_cost_picos",
     ]
 
     /// Rows per INSERT statement, well under SQLite's limit of bound variables.
@@ -44,8 +45,9 @@ extension SQLiteStore {
                 _ = try await execute(
                     """
                     UPDATE keys SET expires_at = ? + CAST(json_extract(policy, '$.activate_on_first_use_days') AS INTEGER) * 86400000
-                    WHERE id = ? AND expires_at IS NULL AND json_extract(policy, '$.activate_on_first_use_days') IS NOT NULL
-                    """, [.integer(Int(time)), .integer(Int(key))])
+                    WHERE id = ? AND expires_at IS NULL
+                        AND CAST(json_extract(policy, '$.activate_on_first_use_days') AS INTEGER) BETWEEN 1 AND ?
+                    """, [.integer(Int(time)), .integer(Int(key)), .integer(KeyPolicy.maxDays)])
             }
         }
     }
@@ -60,24 +62,25 @@ extension SQLiteStore {
         let binds: [SQLiteData] = [.integer(Int(since?.millisecondsSince1970 ?? 0))]
         let sums = """
             COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
-            SUM(input_uncached) AS input, SUM(cache_read) AS cache_read,
-            SUM(cache_write_5m + cache_write_1h) AS cache_write, SUM(output) AS output, SUM(cost_picos) AS cost
+            \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
+            \(SafeSum.sql("cache_write_5m + cache_write_1h", as: "cache_write")), \(SafeSum.sql("output", as: "output")),
+            \(SafeSum.sql("cost_picos", as: "cost"))
             """
         func totals(_ row: SQLiteRow, name: String) -> UsageTotals {
             UsageTotals(
                 name: name, requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
-                inputTokens: row.int("input") ?? 0, cacheReadTokens: row.int("cache_read") ?? 0,
-                cacheWriteTokens: row.int("cache_write") ?? 0, outputTokens: row.int("output") ?? 0,
-                cost: Money(picos: row.int("cost") ?? 0))
+                inputTokens: row.sum("input"), cacheReadTokens: row.sum("cache_read"),
+                cacheWriteTokens: row.sum("cache_write"), outputTokens: row.sum("output"),
+                cost: Money(picos: row.sum("cost")))
         }
         let byKey = try await query(
             """
             SELECT CASE WHEN key_id IS NOT NULL AND key_id NOT IN (SELECT id FROM keys) THEN key_name || ' (deleted)'
                 ELSE key_name END AS name, \(sums)
-            FROM ledger \(filter) GROUP BY key_id, key_name ORDER BY cost DESC, name
+            FROM ledger \(filter) GROUP BY key_id, key_name ORDER BY cost_hi DESC, cost_lo DESC, name
             """, binds)
         let byModel = try await query(
-            "SELECT model AS name, \(sums) FROM ledger \(filter) GROUP BY model ORDER BY cost DESC, name", binds)
+            "SELECT model AS name, \(sums) FROM ledger \(filter) GROUP BY model ORDER BY cost_hi DESC, cost_lo DESC, name", binds)
         let all = try await query("SELECT \(sums) FROM ledger \(filter)", binds)
         return UsageReport(
             byKey: byKey.map { totals($0, name: $0.text("name") ?? "(none)") },
@@ -91,23 +94,25 @@ extension SQLiteStore {
         [
             .text(row.requestID), .integer(Int(row.createdAt.millisecondsSince1970)), row.keyID.sqlite,
             row.keyName.sqlite, row.accountID.sqlite, row.accountName.sqlite, row.provider.sqlite, .text(row.dialect),
-            row.model.sqlite, row.upstreamModel.sqlite, .integer(row.status), .text(row.outcome), row.errorCode.sqlite,
+            row.model.sqlite, row.upstreamModel.sqlite, .integer(row.status), .text(row.outcome.rawValue), row.errorCode.sqlite,
             .integer(row.stream ? 1 : 0), .integer(Int(row.usage.inputUncached)), .integer(Int(row.usage.cacheRead)),
             .integer(Int(row.usage.cacheWrite5m)), .integer(Int(row.usage.cacheWrite1h)),
             .integer(Int(row.usage.output)), .integer(Int(row.usage.reasoning)), .integer(Int(row.cost.picos)),
             .integer(row.priced ? 1 : 0), .integer(row.usageIncomplete ? 1 : 0), .integer(Int(row.latencyMs)),
-            row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite,
+            row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite, .text(row.usageSource.rawValue),
+            .integer(Int(row.deliveredBytes)), .integer(Int(row.upstreamCost.picos)),
         ]
     }
 
     static func ledgerRow(_ row: SQLiteRow) throws -> LedgerRow {
-        guard let id = row.text("request_id"), let created = row.date("created_at"), let dialect = row.text("dialect")
+        guard let id = row.text("request_id"), let created = row.date("created_at"), let dialect = row.text("dialect"),
+            let outcome = row.text("outcome").flatMap(Outcome.init(rawValue:))
         else { throw StoreError(.corrupt, "a ledger row is missing required columns") }
-        return LedgerRow(
+        var ledgerRow = LedgerRow(
             requestID: id, createdAt: created, keyID: row.int("key_id"), keyName: row.text("key_name"),
             accountID: row.int("account_id"), accountName: row.text("account_name"), provider: row.text("provider"),
             dialect: dialect, model: row.text("model"), upstreamModel: row.text("upstream_model"),
-            status: Int(row.int("status") ?? 0), outcome: row.text("outcome") ?? "", errorCode: row.text("error_code"),
+            status: Int(row.int("status") ?? 0), outcome: outcome, errorCode: row.text("error_code"),
             stream: row.int("stream") == 1,
             usage: TokenUsage(
                 inputUncached: row.int("input_uncached") ?? 0, cacheRead: row.int("cache_read") ?? 0,
@@ -116,5 +121,9 @@ extension SQLiteStore {
             cost: Money(picos: row.int("cost_picos") ?? 0), priced: row.int("priced") == 1,
             usageIncomplete: row.int("usage_incomplete") == 1, latencyMs: row.int("latency_ms") ?? 0,
             firstByteMs: row.int("first_byte_ms"), attempts: Int(row.int("attempts") ?? 0), route: row.text("route"), userName: row.text("user_name"))
+        ledgerRow.usageSource = row.text("usage_source").flatMap(UsageSource.init(rawValue:)) ?? .none
+        ledgerRow.deliveredBytes = row.int("delivered_bytes") ?? 0
+        ledgerRow.upstreamCost = Money(picos: row.int("upstream_cost_picos") ?? 0)
+        return ledgerRow
     }
 }

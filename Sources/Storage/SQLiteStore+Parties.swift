@@ -1,20 +1,27 @@
 import Foundation
 import Policy
 import SQLiteNIO
+import SwitchboardCore
 
 extension SQLiteStore {
+    /// Every user. One whose balance cannot be read comes back `unreadable`:
+    /// its keys are refused, never run without the balance.
     public func listUsers() async throws -> [UserEntry] {
         try await query("SELECT * FROM users ORDER BY id").compactMap { row in
             guard let id = row.int("id"), let name = row.text("name") else { return nil }
-            return UserEntry(
-                id: id, name: name, group: row.text("group_name"), balancePicos: row.int("balance_picos"),
-                description: row.text("description"))
+            var user = UserEntry(id: id, name: name, group: row.text("group_name"), description: row.text("description"))
+            do {
+                user.balance = try row.integer("balance_picos").map(Money.init(picos:))
+            } catch {
+                user.unreadable = "\(error)"
+            }
+            return user
         }
     }
 
     public func upsertUser(_ user: UserEntry, setBalance: Bool) async throws -> UserEntry {
         try await transaction {
-            let binds: [SQLiteData] = [user.group.sqlite, user.balancePicos.sqlite, user.description.sqlite]
+            let binds: [SQLiteData] = [user.group.sqlite, user.balance.sqlite, user.description.sqlite]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
                 if setBalance {
@@ -37,12 +44,16 @@ extension SQLiteStore {
         return saved
     }
 
-    public func adjustUserBalance(name: String, by picos: Int64) async throws -> Bool {
+    public func adjustUserBalance(name: String, by amount: Money) async throws -> Bool {
         try await transaction {
-            let rows = try await execute("SELECT id FROM users WHERE name = ?", [.text(name)])
-            guard let id = rows.first?.int("id") else { return false }
-            _ = try await execute(
-                "UPDATE users SET balance_picos = COALESCE(balance_picos, 0) + ? WHERE id = ?", [.integer(Int(picos)), .integer(Int(id))])
+            let rows = try await execute("SELECT id, balance_picos FROM users WHERE name = ?", [.text(name)])
+            guard let row = rows.first, let id = row.int("id") else { return false }
+            // The whole transaction holds SQLite's write lock: read, check, write.
+            let current = try row.integer("balance_picos") ?? 0
+            guard case (let balance, false) = current.addingReportingOverflow(amount.picos) else {
+                throw StoreError(.outOfRange, "the balance would pass what the gateway can hold")
+            }
+            _ = try await execute("UPDATE users SET balance_picos = ? WHERE id = ?", [.integer(Int(balance)), .integer(Int(id))])
             return true
         }
     }
@@ -51,20 +62,29 @@ extension SQLiteStore {
         try await deleteNamed(name, from: "users")
     }
 
+    /// Every group. One whose multiplier or caps cannot be read (or are out of
+    /// range) comes back `unreadable`: its users' keys are refused.
     public func listGroups() async throws -> [GroupEntry] {
         try await query("SELECT * FROM groups ORDER BY id").compactMap { row in
             guard let id = row.int("id"), let name = row.text("name") else { return nil }
-            return GroupEntry(
-                id: id, name: name, multiplierPPM: row.int("multiplier_ppm") ?? 1_000_000, dailyPicos: row.int("daily_picos"),
-                weeklyPicos: row.int("weekly_picos"), monthlyPicos: row.int("monthly_picos"))
+            var group = GroupEntry(id: id, name: name)
+            do {
+                let ppm = try row.integer("multiplier_ppm") ?? 1_000_000
+                guard (1...GroupEntry.maxMultiplierPPM).contains(ppm) else { throw StoreError(.corrupt, "multiplier out of range") }
+                group.multiplierPPM = ppm
+                group.daily = try row.integer("daily_picos").map(Money.init(picos:))
+                group.weekly = try row.integer("weekly_picos").map(Money.init(picos:))
+                group.monthly = try row.integer("monthly_picos").map(Money.init(picos:))
+            } catch {
+                group.unreadable = "\(error)"
+            }
+            return group
         }
     }
 
     public func upsertGroup(_ group: GroupEntry) async throws -> GroupEntry {
         try await transaction {
-            let binds: [SQLiteData] = [
-                .integer(Int(group.multiplierPPM)), group.dailyPicos.sqlite, group.weeklyPicos.sqlite, group.monthlyPicos.sqlite,
-            ]
+            let binds: [SQLiteData] = [.integer(Int(group.multiplierPPM)), group.daily.sqlite, group.weekly.sqlite, group.monthly.sqlite]
             let existing = try await execute("SELECT id FROM groups WHERE name = ?", [.text(group.name)])
             if let id = existing.first?.int("id") {
                 _ = try await execute(
@@ -90,22 +110,24 @@ extension SQLiteStore {
 
     public func userBaselines(now: Date) async throws -> [String: UserBaseline] {
         let starts = Periods.starts(of: now)
+        func since(_ name: String) -> String { SafeSum.sql("CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END", as: name) }
         let rows = try await query(
             """
-            SELECT user_name, SUM(cost_picos) AS spent,
-                SUM(CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END) AS day,
-                SUM(CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END) AS week,
-                SUM(CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END) AS month
+            SELECT user_name, \(SafeSum.sql("cost_picos", as: "spent")), \(since("day")), \(since("week")), \(since("month"))
             FROM ledger WHERE user_name IS NOT NULL GROUP BY user_name
             """,
-            [starts.day, starts.week, starts.month].map { .integer(Int($0.millisecondsSince1970)) })
+            [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month].map { .integer(Int($0.millisecondsSince1970)) })
         var baselines: [String: UserBaseline] = [:]
         for row in rows {
             guard let name = row.text("user_name") else { continue }
             baselines[name] = UserBaseline(
-                spentPicos: row.int("spent") ?? 0, periodStarts: starts, dayPicos: row.int("day") ?? 0,
-                weekPicos: row.int("week") ?? 0, monthPicos: row.int("month") ?? 0)
+                spent: Money(picos: row.sum("spent")), periodStarts: starts, day: Money(picos: row.sum("day")),
+                week: Money(picos: row.sum("week")), month: Money(picos: row.sum("month")))
         }
         return baselines
     }
+}
+
+extension Optional where Wrapped == Money {
+    var sqlite: SQLiteData { self.map { .integer(Int($0.picos)) } ?? .null }
 }

@@ -106,17 +106,70 @@ public final class SQLiteStore: GatewayStore {
 }
 
 extension Date {
-    /// Whole milliseconds since 1970, the unit every stored time uses.
-    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// Whole milliseconds since 1970, the unit every stored time uses; dates
+    /// beyond what that holds (hundreds of millions of years) saturate.
+    public var millisecondsSince1970: Int64 {
+        let ms = (timeIntervalSince1970 * 1000).rounded(.down)
+        guard !ms.isNaN else { return 0 }
+        if ms >= 9.2e18 { return .max }
+        if ms <= -9.2e18 { return .min }
+        return Int64(ms)
+    }
 
     /// The time at a stored millisecond count.
     public init(millisecondsSince1970 ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
 }
 
 extension SQLiteRow {
-    func int(_ name: String) -> Int64? { column(name).flatMap { $0.isNull ? nil : $0.integer.map(Int64.init) } }
+    /// An integer column, nil when NULL or when it holds anything but a whole
+    /// number within `Int64` (SQLite stores an overflowing sum as a REAL, and
+    /// converting that blindly would trap). For columns whose loss does not
+    /// widen anything (display values); limits use `integer(_:)`.
+    func int(_ name: String) -> Int64? { try? integer(name) }
+
+    /// An integer column: nil when NULL; throws `corrupt` when the value is not
+    /// a whole number within `Int64`, so a record with it fails closed.
+    func integer(_ name: String) throws(StoreError) -> Int64? {
+        guard let data = column(name) else { return nil }
+        switch data {
+        case .null: return nil
+        case .integer(let value): return Int64(value)
+        case .float(let value):
+            guard let exact = Int64(exactly: value) else { throw StoreError(.corrupt, "column \(name) holds no whole number") }
+            return exact
+        case .text(let text):
+            guard let exact = Int64(text) else { throw StoreError(.corrupt, "column \(name) holds no whole number") }
+            return exact
+        case .blob: throw StoreError(.corrupt, "column \(name) holds no whole number")
+        }
+    }
+
     func text(_ name: String) -> String? { column(name).flatMap { $0.isNull ? nil : $0.string } }
     func date(_ name: String) -> Date? { int(name).map { Date(millisecondsSince1970: $0) } }
+
+    /// A date column: nil when NULL; throws `corrupt` when unreadable.
+    func strictDate(_ name: String) throws(StoreError) -> Date? { try integer(name).map { Date(millisecondsSince1970: $0) } }
+
+    /// A sum selected with `SafeSum.sql`, put back together; it saturates
+    /// instead of overflowing.
+    func sum(_ name: String) -> Int64 {
+        let high = int(name + "_hi") ?? 0
+        let low = int(name + "_lo") ?? 0
+        return high.saturatingMultiply(SafeSum.unit).saturatingAdd(low)
+    }
+}
+
+/// Sums over the ledger that cannot overflow: SQLite's `SUM` fails on an
+/// integer overflow and `TOTAL` turns to floating point, so each value is split
+/// into its billions and the rest, summed apart, and joined in Swift with a
+/// saturating add.
+enum SafeSum {
+    static let unit: Int64 = 1_000_000_000
+
+    /// `SUM` of `expression` selected as `name_hi` and `name_lo`; read back with `SQLiteRow.sum(name)`.
+    static func sql(_ expression: String, as name: String) -> String {
+        "SUM((\(expression)) / \(unit)) AS \(name)_hi, SUM((\(expression)) % \(unit)) AS \(name)_lo"
+    }
 }
 
 extension Optional where Wrapped == Date {

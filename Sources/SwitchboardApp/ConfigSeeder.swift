@@ -28,10 +28,10 @@ enum ConfigSeeder {
                 throw ConfigurationError("user \(user.name) names group \(group), which does not exist")
             }
             // The file's balance opens the account; top-ups since are kept.
-            if let existing = existingUsers.first(where: { $0.name == user.name }), user.balancePicos != nil,
-                let balance = existing.balancePicos
+            if let existing = existingUsers.first(where: { $0.name == user.name }), user.balance != nil,
+                let balance = existing.balance
             {
-                user.balancePicos = balance
+                user.balance = balance
             }
             _ = try await context.store.upsertUser(user, setBalance: true)
         }
@@ -43,6 +43,9 @@ enum ConfigSeeder {
             }
             guard !key.key.isEmpty else {
                 throw ConfigurationError("key \(key.name) has no key; set it in the file or in SWITCHBOARD_KEY_\(Configuration.envSafe(key.name))")
+            }
+            guard key.key.count >= KeyGenerator.minimumLength else {
+                throw ConfigurationError("key \(key.name) is shorter than \(KeyGenerator.minimumLength) characters; use `switchboard keys create` for a strong one")
             }
             _ = try await context.store.upsertKey(
                 KeyInput(
@@ -63,7 +66,7 @@ enum ConfigSeeder {
     /// balance; top-ups and deductions made since are kept across restarts.
     static func policy(for key: Configuration.KeyDeclaration, existing: KeyRecord?) -> KeyPolicy {
         var policy = key.policy
-        if let balance = existing?.policy.balancePicos, policy.balancePicos != nil { policy.balancePicos = balance }
+        if let balance = existing?.policy.balance, policy.balance != nil { policy.balance = balance }
         return policy
     }
 }

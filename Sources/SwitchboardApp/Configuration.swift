@@ -1,4 +1,7 @@
 import Foundation
+import Upstream
+import HTTPServer
+import Engine
 import Policy
 import SwitchboardCore
 
@@ -31,6 +34,18 @@ public struct Configuration: Sendable {
     public var keyWaitTimeout: Duration = .seconds(30)
     /// How often a streaming request waiting in a key's queue gets a keepalive.
     public var keepaliveInterval: Duration = .seconds(5)
+    /// What a stream the client leaves before its usage is billed from: `drain` or `estimate`.
+    public var onClientDisconnect: DisconnectPolicy = .drain
+    /// How long a stream is read on after its client left, for its usage.
+    public var drainTimeout: Duration = .seconds(30)
+    /// How much of a stream is read on after its client left, at most.
+    public var drainMaxBytes = 4 * 1024 * 1024
+    /// What client connections may take: timeouts, a connection cap, head limits.
+    public var limits = ConnectionLimits()
+    /// Where accounts may send requests (and so their secrets).
+    public var upstreamPolicy = UpstreamPolicy()
+    /// How old the oldest unwritten ledger row may grow before new requests are refused.
+    public var ledgerStallTimeout: Duration = .seconds(5)
     /// Longest wait for an upstream connection.
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.

@@ -1,4 +1,7 @@
 import Foundation
+import Upstream
+import HTTPServer
+import Engine
 import Policy
 import SwitchboardCore
 import Yams
@@ -9,11 +12,14 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval", "prices", "accounts", "keys",
+        "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
+        "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "keepalive_timeout",
+        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "ledger_stall_timeout",
+        "prices", "accounts", "keys", "users", "groups",
     ]
 
     /// Top-level settings that hold lists or maps (no environment override).
-    static let structuredKeys: Set<String> = ["accounts", "keys", "prices", "users", "groups"]
+    static let structuredKeys: Set<String> = ["accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts"]
 
     /// The environment variable that overrides a top-level setting.
     public static func environmentName(_ key: String) -> String { "SWITCHBOARD_" + key.uppercased() }
@@ -59,6 +65,9 @@ extension Configuration {
         for (key, value) in root where !Self.structuredKeys.contains(key) {
             try set(key, reader.scalarText(value, at: key))
         }
+        if let hosts = root["upstream_allow_hosts"] {
+            upstreamPolicy.allowHosts = try reader.textList(hosts, at: "upstream_allow_hosts")
+        }
         if let prices = root["prices"] {
             let map = try reader.mapping(prices, at: "prices")
             guard JSONSerialization.isValidJSONObject(map), let data = try? JSONSerialization.data(withJSONObject: map),
@@ -80,18 +89,20 @@ extension Configuration {
                 try reader.rejectUnknown(map, allowed: ["name", "multiplier", "subscription"], at: path)
                 var group = GroupEntry(id: 0, name: try reader.requiredText(map, "name", at: path))
                 if let value = map["multiplier"] {
-                    guard let ppm = Money(dollars: try reader.scalarText(value, at: "\(path).multiplier")).map({ $0.picos / 1_000_000 }),
-                        ppm > 0
-                    else { throw ConfigurationError("\(path).multiplier must be a positive number such as 0.8 or 1.5") }
+                    guard let amount = Money(dollars: try reader.scalarText(value, at: "\(path).multiplier")),
+                        amount.picos % 1_000_000 == 0, case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
+                    else {
+                        throw ConfigurationError("\(path).multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
+                    }
                     group.multiplierPPM = ppm
                 }
                 if let value = map["subscription"] {
                     let sub = try reader.mapping(value, at: "\(path).subscription")
                     let subPath = "\(path).subscription"
                     try reader.rejectUnknown(sub, allowed: ["daily_usd", "weekly_usd", "monthly_usd"], at: subPath)
-                    group.dailyPicos = try reader.dollars(sub, "daily_usd", at: subPath)
-                    group.weeklyPicos = try reader.dollars(sub, "weekly_usd", at: subPath)
-                    group.monthlyPicos = try reader.dollars(sub, "monthly_usd", at: subPath)
+                    group.daily = try reader.dollars(sub, "daily_usd", at: subPath)
+                    group.weekly = try reader.dollars(sub, "weekly_usd", at: subPath)
+                    group.monthly = try reader.dollars(sub, "monthly_usd", at: subPath)
                 }
                 return group
             }
@@ -104,7 +115,7 @@ extension Configuration {
                 return UserEntry(
                     id: 0, name: try reader.requiredText(map, "name", at: path),
                     group: try map["group"].map { try reader.scalarText($0, at: "\(path).group") },
-                    balancePicos: try reader.dollars(map, "balance_usd", at: path),
+                    balance: try reader.dollars(map, "balance_usd", at: path),
                     description: try map["description"].map { try reader.scalarText($0, at: "\(path).description") })
             }
         }
@@ -121,6 +132,9 @@ extension Configuration {
             if let value = environment[Self.environmentName(key)] { try set(key, value) }
         }
         if let master = environment["SWITCHBOARD_MASTER_KEY"], !master.isEmpty { masterKey = master }
+        if let hosts = environment[Self.environmentName("upstream_allow_hosts")] {
+            upstreamPolicy.allowHosts = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
     }
 
     /// `SWITCHBOARD_ACCOUNT_<NAME>_API_KEY` and `SWITCHBOARD_KEY_<NAME>` replace the
@@ -181,6 +195,31 @@ extension Configuration {
             }
             refuseUnpriced = flag
         case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
+        case "on_client_disconnect":
+            guard let policy = DisconnectPolicy(rawValue: value) else { throw ConfigurationError("\(source) must be drain or estimate") }
+            onClientDisconnect = policy
+        case "drain_timeout": drainTimeout = try DurationText.parse(value, source: source)
+        case "drain_max_size":
+            guard let bytes = ByteSize.parse(value), bytes > 0 else { throw ConfigurationError("\(source) must be a size such as 4MiB") }
+            drainMaxBytes = bytes
+        case "client_header_timeout": limits.headerTimeout = try DurationText.parse(value, source: source)
+        case "client_body_timeout": limits.bodyTimeout = try DurationText.parse(value, source: source)
+        case "keepalive_timeout": limits.keepaliveTimeout = try DurationText.parse(value, source: source)
+        case "max_connections":
+            guard let count = Int(value), count >= 1, count <= 1_000_000 else { throw ConfigurationError("\(source) must be a whole number from 1 to 1000000") }
+            limits.maxConnections = count
+        case "max_header_fields":
+            guard let count = Int(value), count >= 8, count <= 10_000 else { throw ConfigurationError("\(source) must be a whole number from 8 to 10000") }
+            limits.maxHeaderFields = count
+        case "max_head_size":
+            guard let bytes = ByteSize.parse(value), bytes >= 1024, bytes <= 1 << 20 else { throw ConfigurationError("\(source) must be a size from 1KiB to 1MiB") }
+            limits.maxHeadBytes = bytes
+        case "allow_private_upstreams":
+            guard let flag = ["true": true, "false": false, "yes": true, "no": false][value.lowercased()] else {
+                throw ConfigurationError("\(source) must be true or false")
+            }
+            upstreamPolicy.allowPrivate = flag
+        case "ledger_stall_timeout": ledgerStallTimeout = try DurationText.parse(value, source: source)
         case "admin_token":
             guard value.isEmpty || value.count >= 16 else {
                 throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
@@ -265,8 +304,10 @@ extension Configuration.KeyDeclaration {
         name = try reader.requiredText(map, "name", at: path)
         key = try map["key"].map { try reader.scalarText($0, at: "\(path).key") } ?? ""
         if let value = map["expires_at"] { expiresAt = try reader.date(value, at: "\(path).expires_at") }
-        expiresInDays = try reader.wholeNumber(map, "expires_in_days", minimum: 1, at: path).map(Int.init)
-        policy.activateOnFirstUseDays = try reader.wholeNumber(map, "activate_on_first_use_days", minimum: 1, at: path).map(Int.init)
+        expiresInDays = try reader.wholeNumber(map, "expires_in_days", minimum: 1, maximum: Int64(KeyPolicy.maxDays), at: path).map(Int.init)
+        policy.activateOnFirstUseDays = try reader.wholeNumber(
+            map, "activate_on_first_use_days", minimum: 1, maximum: Int64(KeyPolicy.maxDays), at: path
+        ).map(Int.init)
         if [expiresAt != nil, expiresInDays != nil, policy.activateOnFirstUseDays != nil].filter({ $0 }).count > 1 {
             throw ConfigurationError("\(path) sets more than one of expires_at, expires_in_days and activate_on_first_use_days; keep one")
         }
@@ -294,15 +335,17 @@ extension Configuration.KeyDeclaration {
             let ratePath = "\(path).rate_limit"
             try reader.rejectUnknown(rate, allowed: ["window_minutes", "requests", "tokens", "cost_usd"], at: ratePath)
             policy.rateLimit = KeyPolicy.RateLimit(
-                windowMinutes: Int(try reader.wholeNumber(rate, "window_minutes", minimum: 1, at: ratePath) ?? 1),
+                windowMinutes: Int(
+                    try reader.wholeNumber(rate, "window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes), at: ratePath)
+                        ?? 1),
                 requests: try reader.wholeNumber(rate, "requests", minimum: 1, at: ratePath).map(Int.init),
                 tokens: try reader.wholeNumber(rate, "tokens", minimum: 1, at: ratePath),
-                costPicos: try reader.dollars(rate, "cost_usd", at: ratePath))
+                cost: try reader.dollars(rate, "cost_usd", at: ratePath))
         }
         policy.concurrency = try reader.wholeNumber(map, "concurrency", minimum: 1, at: path).map(Int.init)
         policy.maxWaiting = try reader.wholeNumber(map, "max_waiting", minimum: 0, at: path).map(Int.init)
         policy.tokenLimit = try reader.wholeNumber(map, "token_limit", minimum: 1, at: path)
-        policy.dailyCostPicos = try reader.dollars(map, "daily_cost_usd", at: path)
-        policy.balancePicos = try reader.dollars(map, "balance_usd", at: path)
+        policy.dailyCost = try reader.dollars(map, "daily_cost_usd", at: path)
+        policy.balance = try reader.dollars(map, "balance_usd", at: path)
     }
 }

@@ -63,12 +63,16 @@ public struct Switchboard: Sendable {
             configuration: .init(
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
                 idleTimeout: config.streamIdleTimeout.timeAmount))
+        var settings = Gateway.Configuration(
+            maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
+            refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval)
+        settings.onClientDisconnect = config.onClientDisconnect
+        settings.drainTimeout = config.drainTimeout
+        settings.drainBytes = config.drainMaxBytes
         let gateway = Gateway(
-            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock), limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices, hasher: context.hasher,
-            configuration: .init(
-                maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
-                refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval),
-            logger: logger)
+            snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock),
+            limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices,
+            hasher: context.hasher, configuration: settings, logger: logger)
         // What keys spent before this start counts against their budgets.
         let userIDs = holder.snapshot.users.mapValues(\.id)
         let userBaselines = try await context.store.userBaselines(now: clock.now())
@@ -87,7 +91,7 @@ public struct Switchboard: Sendable {
                 accounts: accountAdmin,
                 keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
                 parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher), gateway: gateway,
-                token: config.adminToken))
+                token: config.adminToken, logger: logger))
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.

@@ -56,21 +56,23 @@ struct ValueReader {
     }
 
     /// An optional whole number ≥ `minimum` under `name`.
-    func wholeNumber(_ map: [String: Any], _ name: String, minimum: Int64, at path: String) throws -> Int64? {
+    func wholeNumber(
+        _ map: [String: Any], _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999, at path: String
+    ) throws -> Int64? {
         guard let value = map[name] else { return nil }
-        guard let number = Int64(try scalarText(value, at: "\(path).\(name)")), number >= minimum else {
-            throw ConfigurationError("\(path).\(name) must be a whole number ≥ \(minimum)")
+        guard let number = Int64(try scalarText(value, at: "\(path).\(name)")), (minimum...maximum).contains(number) else {
+            throw ConfigurationError("\(path).\(name) must be a whole number from \(minimum) to \(maximum)")
         }
         return number
     }
 
-    /// An optional amount of US dollars under `name`, exactly, in picodollars.
-    func dollars(_ map: [String: Any], _ name: String, at path: String) throws -> Int64? {
+    /// An optional amount of US dollars under `name`, exactly.
+    func dollars(_ map: [String: Any], _ name: String, at path: String) throws -> Money? {
         guard let value = map[name] else { return nil }
-        guard let money = Money(dollars: try scalarText(value, at: "\(path).\(name)")), money.picos >= 0 else {
-            throw ConfigurationError("\(path).\(name) must be an amount of dollars such as 2 or 0.50")
+        guard let money = Money(dollars: try scalarText(value, at: "\(path).\(name)")), money >= .zero else {
+            throw ConfigurationError("\(path).\(name) must be an amount of dollars from 0 to \(Money.max.dollarsString), such as 2 or 0.50")
         }
-        return money.picos
+        return money
     }
 
     func date(_ value: Any, at path: String) throws -> Date {

@@ -24,3 +24,11 @@ public enum DurationSyntax {
         return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, rounded down; saturates instead of overflowing.
+    public var wholeMilliseconds: Int64 {
+        let (seconds, attos) = components
+        return seconds.saturatingMultiply(1000).saturatingAdd(attos / 1_000_000_000_000_000)
+    }
+}

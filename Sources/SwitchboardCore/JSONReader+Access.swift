@@ -122,6 +122,21 @@ extension JSONReader {
         return Int64(text(span))
     }
 
+    /// A count as an upstream may write it (`12`, `12.0`, `1e15`, `-3`),
+    /// saturated into `Int64` instead of refused or trapped on: nil only for
+    /// other kinds. Fractions are rounded down.
+    public func saturatingInt64(_ span: JSONSpan) -> Int64? {
+        guard span.kind == .number else { return nil }
+        let written = text(span)
+        if let exact = Int64(written) { return exact }
+        // A long run of digits, an exponent or a fraction: go through Double,
+        // whose range covers every JSON number (an overflow reads as infinity).
+        guard let value = Double(written), !value.isNaN else { return nil }
+        if value >= 9.2e18 { return .max }
+        if value <= -9.2e18 { return .min }
+        return Int64(value.rounded(.towardZero))
+    }
+
     /// The value of `true` or `false`; nil for other kinds.
     public func bool(_ span: JSONSpan) -> Bool? {
         guard span.kind == .bool else { return nil }

@@ -140,18 +140,74 @@ public struct JSONReader {
                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 1
                 case UInt8(ascii: "u"):
-                    guard index + 4 < bytes.count,
-                        (1...4).allSatisfy({ Self.hexValue(bytes[index + $0]) != nil })
-                    else { throw JSONSyntaxError(offset: index, reason: "bad unicode escape") }
-                    index += 5
+                    try scanUnicodeEscape(&index)
                 default:
                     throw JSONSyntaxError(offset: index, reason: "bad escape")
                 }
                 continue
             }
+            if byte >= 0x80 {
+                try scanUTF8Sequence(&index)
+                continue
+            }
             index += 1
         }
         throw JSONSyntaxError(offset: index, reason: "unterminated string")
+    }
+
+    /// `index` at the `u` of `\uXXXX`: four hex digits, and a surrogate only as
+    /// a high one followed at once by a low one.
+    private func scanUnicodeEscape(_ index: inout Int) throws(JSONSyntaxError) {
+        guard let unit = hexQuad(at: index + 1) else { throw JSONSyntaxError(offset: index, reason: "bad unicode escape") }
+        index += 5
+        switch unit {
+        case 0xD800...0xDBFF:
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+                let low = hexQuad(at: index + 2), (0xDC00...0xDFFF).contains(low)
+            else { throw JSONSyntaxError(offset: index, reason: "unpaired surrogate escape") }
+            index += 6
+        case 0xDC00...0xDFFF:
+            throw JSONSyntaxError(offset: index - 5, reason: "unpaired surrogate escape")
+        default:
+            break
+        }
+    }
+
+    /// The value of four hex digits at `start`, nil when they are not.
+    private func hexQuad(at start: Int) -> UInt32? {
+        guard start + 4 <= bytes.count else { return nil }
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            guard let digit = Self.hexValue(bytes[start + offset]) else { return nil }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    /// One multi-byte UTF-8 sequence starting at `index`, well formed as the
+    /// Unicode standard's table 3-7 says: no overlong forms, no surrogates,
+    /// nothing above U+10FFFF, no stray or missing continuation bytes.
+    private func scanUTF8Sequence(_ index: inout Int) throws(JSONSyntaxError) {
+        let lead = bytes[index]
+        let length: Int
+        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; secondRange = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; secondRange = 0x80...0x9F
+        case 0xF0: length = 4; secondRange = 0x90...0xBF
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; secondRange = 0x80...0x8F
+        default: throw JSONSyntaxError(offset: index, reason: "invalid UTF-8")
+        }
+        guard index + length <= bytes.count, secondRange.contains(bytes[index + 1]) else {
+            throw JSONSyntaxError(offset: index, reason: "invalid UTF-8")
+        }
+        for offset in 2..<length where !(0x80...0xBF).contains(bytes[index + offset]) {
+            throw JSONSyntaxError(offset: index + offset, reason: "invalid UTF-8")
+        }
+        index += length
     }
 
     private func scanNumber(_ index: inout Int) throws(JSONSyntaxError) {

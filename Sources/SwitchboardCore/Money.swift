@@ -3,7 +3,7 @@
 /// Prices in LiteLLM's table go down to fractions of a nano-dollar per token
 /// (`1.875e-08`), so picodollars keep every listed price exact while an `Int64`
 /// still holds about 9.2 million dollars. Sums never pass through `Double`.
-public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     /// Picodollars in one US dollar.
     public static let picosPerDollar: Int64 = 1_000_000_000_000
 
@@ -45,6 +45,19 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Adds in place, saturating.
     public static func += (lhs: inout Money, rhs: Money) { lhs = lhs + rhs }
 
+    /// The difference, saturating instead of trapping on overflow.
+    public static func - (lhs: Money, rhs: Money) -> Money {
+        let (difference, overflow) = lhs.picos.subtractingReportingOverflow(rhs.picos)
+        if overflow { return Money(picos: rhs.picos > 0 ? .min : .max) }
+        return Money(picos: difference)
+    }
+
+    /// Subtracts in place, saturating.
+    public static func -= (lhs: inout Money, rhs: Money) { lhs = lhs - rhs }
+
+    /// The largest amount a `Money` holds (about 9.2 million dollars).
+    public static let max = Money(picos: .max)
+
     /// A per-unit price times a count, saturating instead of trapping.
     public func times(_ count: Int64) -> Money {
         let (product, overflow) = picos.multipliedReportingOverflow(by: count)
@@ -67,6 +80,16 @@ public struct Money: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "$" + dollarsString }
+
+    /// Stored and sent as its picodollar count, a plain integer.
+    public init(from decoder: any Decoder) throws {
+        picos = try decoder.singleValueContainer().decode(Int64.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(picos)
+    }
 }
 
 /// A decimal number split into an integer of significant digits and a power of ten.
@@ -96,7 +119,7 @@ struct DecimalLiteral {
         guard sawDigit else { return nil }
         if let marker = bytes.first, marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") {
             bytes = bytes.dropFirst()
-            guard let power = Int(String(decoding: bytes, as: UTF8.self)), abs(power) < 400 else { return nil }
+            guard let power = Int(String(decoding: bytes, as: UTF8.self)), power.magnitude < 400 else { return nil }
             exponent += power
             bytes = []
         }
@@ -125,7 +148,11 @@ struct DecimalLiteral {
         }
         if let first = dropped.first {
             let rest = dropped.dropFirst().contains { $0 != 0 }
-            if first > 5 || (first == 5 && (rest || value % 2 == 1)) { value += 1 }
+            if first > 5 || (first == 5 && (rest || value % 2 == 1)) {
+                let (rounded, overflow) = value.addingReportingOverflow(1)
+                if overflow { return nil }
+                value = rounded
+            }
         }
         return negative ? -value : value
     }

@@ -34,8 +34,22 @@ public struct TokenUsage: Hashable, Sendable {
     public static let zero = TokenUsage()
 
     /// Every input token, cached or not: the prompt size the pricing tiers look at.
-    public var totalInput: Int64 { inputUncached + cacheRead + cacheWrite5m + cacheWrite1h }
+    public var totalInput: Int64 { inputUncached.saturatingAdd(cacheRead).saturatingAdd(cacheWrite5m).saturatingAdd(cacheWrite1h) }
 
     /// Input and output together.
-    public var total: Int64 { totalInput + output }
+    public var total: Int64 { totalInput.saturatingAdd(output) }
+}
+
+extension Int64 {
+    /// The sum, held at the bounds instead of trapping: counts from outside never overflow.
+    public func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    /// The product, held at the bounds instead of trapping.
+    public func saturatingMultiply(_ other: Int64) -> Int64 {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? ((self < 0) != (other < 0) ? .min : .max) : product
+    }
 }

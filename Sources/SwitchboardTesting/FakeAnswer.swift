@@ -123,7 +123,9 @@ struct FakeAnswer: Sendable {
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: Self.encode(body)))
     }
 
-    func stream(onWrite: @escaping @Sendable () -> Void, onFinish: @escaping @Sendable () -> Void) -> Response {
+    func stream(
+        onWrite: @escaping @Sendable () -> Void, onFinish: @escaping @Sendable () -> Void, held: @escaping @Sendable () async -> Void = {}
+    ) -> Response {
         let events = streamEvents()
         let behaviour = behaviour
         return Response(
@@ -149,6 +151,8 @@ struct FakeAnswer: Sendable {
                         try await Task.sleep(for: .milliseconds(ms))
                     case .slowStream(_, let pause):
                         try await Task.sleep(for: .milliseconds(pause))
+                    case .held where index == 0:
+                        await held()
                     case .truncatedStream where index == events.count - 3:
                         try await writer.finish(nil)  // before the usage and the end marker
                         return

@@ -27,6 +27,9 @@ public enum FakeBehaviour: Equatable, Sendable {
     case slowStream(events: Int, pauseMilliseconds: Int)
     /// Streams many large events as fast as the reader takes them (for backpressure).
     case bigStream(events: Int, bytesPerEvent: Int)
+    /// Sends the first event, then holds the stream open until the test calls
+    /// `FakeUpstream.releaseHeld()` (or 30 s pass): a slot held for exactly as long as a test needs.
+    case held
 
     /// The behaviour a model name asks for.
     public init(model: String) {
@@ -50,6 +53,7 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
         case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
         case "big-stream": self = .bigStream(events: 200_000, bytesPerEvent: 2_500)
+        case "held-stream": self = .held
         default: self = .normal
         }
     }

@@ -28,6 +28,45 @@ public final class FakeUpstream: Sendable {
     /// Creates a fake that accepts the given upstream keys.
     public init(acceptedKeys: Set<String>) { self.acceptedKeys = acceptedKeys }
 
+    private let heldStreams = Mutex<(released: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Lets every `held-stream` go on (and those that start later).
+    public func releaseHeld() {
+        let waiting = heldStreams.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.released = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Holds a `held-stream` until `releaseHeld()`, or 30 s at most.
+    func waitForRelease() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let go = self.heldStreams.withLock { state -> Bool in
+                        if state.released { return true }
+                        state.waiting.append(continuation)
+                        return false
+                    }
+                    if go { continuation.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(30)) }
+            await group.next()
+            self.releaseHeld()  // whichever came first, nothing stays parked
+            group.cancelAll()
+        }
+    }
+
+    /// A status Anthropic's `count_tokens` answers with for now (nil: counts).
+    public var countStatus: Int? {
+        get { countStatusOverride.withLock { $0 } }
+        set { countStatusOverride.withLock { $0 = newValue } }
+    }
+    private let countStatusOverride = Mutex<Int?>(nil)
+
     /// Keys answered with 401 for now, as if the provider revoked them.
     public var refusedKeys: Set<String> {
         get { refused.withLock { $0 } }
@@ -112,6 +151,11 @@ public final class FakeUpstream: Sendable {
                 return Response(
                     status: .unauthorized, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)))
+            }
+            if let status = self.countStatus {
+                return Response(
+                    status: .init(code: status), headers: [.contentType: "application/json", .retryAfter: "30"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#)))
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
@@ -254,7 +298,7 @@ public final class FakeUpstream: Sendable {
             release()
             return answer.json()
         }
-        return answer.stream(onWrite: { counter.written.withLock { $0 += 1 } }, onFinish: release)
+        return answer.stream(onWrite: { counter.written.withLock { $0 += 1 } }, onFinish: release, held: { await self.waitForRelease() })
     }
 }
 

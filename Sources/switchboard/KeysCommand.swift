@@ -90,7 +90,7 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key's name.") var name: String
         @Argument(help: "Dollars, e.g. 20 or 0.50.") var amount: String
 
-        func run() async throws { try await options.adjustBalance(name, amount, sign: 1) }
+        func run() async throws { try await options.adjustBalance(name, amount, deducts: false) }
     }
 
     struct Deduct: AsyncParsableCommand {
@@ -99,7 +99,7 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "The key's name.") var name: String
         @Argument(help: "Dollars, e.g. 20 or 0.50.") var amount: String
 
-        func run() async throws { try await options.adjustBalance(name, amount, sign: -1) }
+        func run() async throws { try await options.adjustBalance(name, amount, deducts: true) }
     }
 
     struct Stats: AsyncParsableCommand {
@@ -160,9 +160,9 @@ extension GlobalOptions {
         print("\(enabled ? "Enabled" : "Disabled") key \(name).")
     }
 
-    func adjustBalance(_ name: String, _ amount: String, sign: Int64) async throws {
-        let picos = try dollars(amount)
-        let view = try await withKeys { try await $0.adjustBalance(name, by: sign * picos) }
+    func adjustBalance(_ name: String, _ amount: String, deducts: Bool) async throws {
+        let amount = try dollars(amount)
+        let view = try await withKeys { try await $0.adjustBalance(name, by: deducts ? .zero - amount : amount) }
         print("Balance of \(name): \(view.balanceUsd ?? "0") (remaining \(view.usage.balanceRemainingUsd ?? "0")).")
     }
 }

@@ -45,8 +45,8 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "The user's name.") var name: String
         @Argument(help: "Dollars.") var amount: String
         func run() async throws {
-            let picos = try dollars(amount)
-            try await options.printParties { try await $0.adjustUserBalance(name, by: picos) }
+            let amount = try dollars(amount)
+            try await options.printParties { try await $0.adjustUserBalance(name, by: amount) }
         }
     }
 
@@ -56,8 +56,8 @@ struct Users: AsyncParsableCommand {
         @Argument(help: "The user's name.") var name: String
         @Argument(help: "Dollars.") var amount: String
         func run() async throws {
-            let picos = try dollars(amount)
-            try await options.printParties { try await $0.adjustUserBalance(name, by: -picos) }
+            let amount = try dollars(amount)
+            try await options.printParties { try await $0.adjustUserBalance(name, by: .zero - amount) }
         }
     }
 
@@ -119,9 +119,11 @@ struct Groups: AsyncParsableCommand {
 }
 
 /// Positive dollars from the command line.
-func dollars(_ text: String) throws -> Int64 {
-    guard let money = Money(dollars: text), money.picos > 0 else { throw ValidationError("the amount must be positive dollars, e.g. 20 or 0.50") }
-    return money.picos
+func dollars(_ text: String) throws -> Money {
+    guard let money = Money(dollars: text), money > .zero else {
+        throw ValidationError("the amount must be positive dollars up to \(Money.max.dollarsString), e.g. 20 or 0.50")
+    }
+    return money
 }
 
 extension GlobalOptions {

@@ -71,12 +71,12 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
-        let logger = options.logger(config)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label)
             handler.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
             return handler
         }
+        let logger = options.logger(config)
         let switchboard = try await Switchboard.build(config, logger: logger)
         try await switchboard.run(logger: logger)
     }

@@ -4,22 +4,48 @@ import SwitchboardCore
 import SwitchboardTesting
 import Testing
 
-/// `POST /v1/messages/count_tokens`: checked like a request, but no slot and no row.
+/// `POST /v1/messages/count_tokens`: admitted like any request (window, slot),
+/// recorded with a row at zero cost, and cooling accounts only for counting.
 @Suite struct CountTokensTests {
     static let body = #"{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}"#
 
-    @Test func countsWithoutASlotOrALedgerRow() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.concurrency = 1 }) { harness in
-            // The key's only slot is taken by a long stream…
-            async let holder = harness.send("/v1/messages", body: Harness.messages("short-slow-stream", stream: true))
-            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            // …and counting still works.
+    @Test func countsTakeASlotAndTheWindowAndLeaveARowAtZeroCost() async throws {
+        try await withHarness(configure: {
+            $0.keys[0].policy.concurrency = 1
+            $0.keys[0].policy.rateLimit = .init(windowMinutes: 1, requests: 3)
+        }) { harness in
             let reply = try await harness.send("/v1/messages/count_tokens", body: Self.body, headers: [("anthropic-version", "2023-06-01")])
             #expect(reply.status == 200 && reply.json["input_tokens"] as? Int == 21)
             #expect(harness.fake.received.contains { $0.path == "/v1/messages/count_tokens" && $0.body["model"] as? String == "claude-sonnet-4-5" })
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.dialect == "anthropic_count_tokens" && row.cost == .zero && row.outcome == .ok && row.accountName == "anthropic-1")
+            // While the key's only slot is taken by a stream, a count waits its turn like any request: refused here.
+            async let holder = harness.send("/v1/messages", body: Harness.messages("short-slow-stream", stream: true))
+            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            let busy = try await harness.send("/v1/messages/count_tokens", body: Self.body)
+            #expect(busy.status == 429 && (busy.json["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
             #expect(try await holder.status == 200)
-            let rows = try await harness.ledger(atLeast: 1)
-            #expect(rows.count == 1, "only the stream has a row")
+            // Counts spend the key's request window: the window of 3 is full after one more.
+            #expect(try await harness.send("/v1/messages/count_tokens", body: Self.body).status == 200)
+            let windowFull = try await harness.send("/v1/messages/count_tokens", body: Self.body)
+            #expect(windowFull.status == 429 && windowFull.headers.first(name: "retry-after") != nil)
+        }
+    }
+
+    @Test func aRateLimitedCountCoolsTheAccountOnlyForCounting() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            [Harness.defaultAccounts(fakePort: port)[1].with(models: ["claude-sonnet-4-5"], modelMap: [:])]
+        }
+        try await withHarness(accounts: accounts) { harness in
+            harness.fake.countStatus = 429
+            let limited = try await harness.send("/v1/messages/count_tokens", body: Self.body)
+            #expect(limited.status == 429)
+            harness.fake.countStatus = nil
+            // Counting rests on that account…
+            let resting = try await harness.send("/v1/messages/count_tokens", body: Self.body)
+            #expect(resting.status == 429 && (resting.json["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
+            // …but generation goes on.
+            #expect(try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5")).status == 200)
         }
     }
 
@@ -53,7 +79,7 @@ import Testing
     }
 
     @Test func refusalsInAnthropicsShape() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.balancePicos = 0 }) { harness in
+        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 0)}) { harness in
             #expect(try await harness.send("/v1/messages/count_tokens", body: Self.body, key: "sk-sb-wrong-0123456789abcdef").status == 401)
             let broke = try await harness.send("/v1/messages/count_tokens", body: Self.body)
             #expect(broke.status == 402 && (broke.json["error"] as? [String: Any])?["type"] as? String == "billing_error")

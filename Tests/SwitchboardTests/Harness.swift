@@ -31,7 +31,7 @@ struct Harness: Sendable {
     static let behaviourModels = [
         "echo", "fail-400", "fail-401", "fail-429", "fail-500", "fail-529", "slow-first-byte", "drop-after-first-chunk",
         "truncated-stream", "slow-stream", "short-slow-stream", "big-stream", "cut-mid-event", "stall-mid-stream",
-        "error-first-stream", "fail-402", "fail-404", "no-end-marker",
+        "error-first-stream", "fail-402", "fail-404", "no-end-marker", "held-stream",
     ]
 
     /// Accounts against the fake on `port`: one OpenAI, one Anthropic.
@@ -117,6 +117,17 @@ struct Harness: Sendable {
         let response = try await client.execute(request, timeout: .seconds(30))
         var iterator = response.body.makeAsyncIterator()
         _ = try await iterator.next()
+    }
+
+    /// Waits (a generous bound, polling) until `condition` holds.
+    func eventually(_ condition: () throws -> Bool) async throws {
+        for _ in 0..<400 where try !condition() { try await Task.sleep(for: .milliseconds(25)) }
+    }
+
+    /// Waits until `count` tasks sleep on the gateway's clock, then moves it by `step`.
+    func tick(_ step: Duration, whenSleepers count: Int = 1) async throws {
+        try await eventually { clock.sleeperCount >= count }
+        clock.advance(by: step)
     }
 
     /// Waits until the ledger holds at least `count` rows, then returns them, newest first.

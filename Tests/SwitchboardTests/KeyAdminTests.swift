@@ -52,7 +52,7 @@ import Testing
     @Test func topUpDeductAndUsage() async throws {
         try await withHarness(configure: {
             $0.adminToken = Self.token
-            $0.keys[0].policy.balancePicos = 1_000_000_000_000  // $1
+            $0.keys[0].policy.balance = Money(picos: 1_000_000_000_000)  // $1
         }) { (harness: Harness) async throws in
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
             let usage = try await harness.send("/v1/usage", method: .GET)

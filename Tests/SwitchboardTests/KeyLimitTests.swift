@@ -47,7 +47,7 @@ import Testing
         try await withHarness(configure: {
             $0.keys[0].policy.concurrency = 3
             $0.keys[0].policy.maxWaiting = 30
-            $0.keys[0].policy.balancePicos = Money.picosPerDollar
+            $0.keys[0].policy.balance = Money(picos: Money.picosPerDollar)
             $0.priceOverrides = prices
             $0.firstByteTimeout = .seconds(1)
             $0.pool.transientFailures = 100  // keep the account serving through the failures below
@@ -64,7 +64,7 @@ import Testing
             #expect(timedOut.allSatisfy { $0.status == 504 })
             for _ in 0..<200 where try keyUsage(harness).inFlight > 0 { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try keyUsage(harness).inFlight == 0, "slots leaked")
-            #expect(try keyUsage(harness).heldPicos == 0)
+            #expect(try keyUsage(harness).held == .zero)
         }
     }
 
@@ -90,7 +90,7 @@ import Testing
         // A dear price, so $1.00 buys about fifteen of the fake's answers (21 in, 9 out: $0.066 each).
         let prices = Data(#"{"gpt-4o-mini":{"input_cost_per_token":0.001,"output_cost_per_token":0.005}}"#.utf8)
         try await withHarness(configure: {
-            $0.keys[0].policy.balancePicos = balance
+            $0.keys[0].policy.balance = Money(picos: balance)
             $0.priceOverrides = prices
         }) { harness in
             let replies = try await burst(harness, 200)
@@ -102,19 +102,19 @@ import Testing
             let rows = try await harness.ledger(atLeast: 200)
             let spent = rows.reduce(Int64(0)) { $0 + $1.cost.picos }
             #expect(spent <= balance, "spent \(spent) of \(balance)")
-            #expect(rows.filter { $0.outcome == "ok" }.count == served.count)
+            #expect(rows.filter { $0.outcome == .ok }.count == served.count)
             // Keep asking one at a time until refused: still never over.
             var more = 0
             while try await harness.send("/v1/chat/completions", body: Self.chat(1000 + more)).status == 200 { more += 1 }
             let final = try await harness.ledger(atLeast: 200 + more + 1).reduce(Int64(0)) { $0 + $1.cost.picos }
             #expect(final <= balance)
             let usage = try keyUsage(harness)
-            #expect(usage.heldPicos == 0 && usage.spentPicos == final && (usage.balanceRemainingPicos ?? -1) >= 0)
+            #expect(usage.held == .zero && usage.spent.picos == final && (usage.balanceRemaining ?? Money(picos: -1)) >= .zero)
         }
     }
 
     @Test func anExhaustedBalanceIsAnthropicsBillingError() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.balancePicos = 0 }) { harness in
+        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 0)}) { harness in
             let anthropic = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5"))
             #expect(anthropic.status == 402)
             #expect((anthropic.json["error"] as? [String: Any])?["type"] as? String == "billing_error")
@@ -124,14 +124,14 @@ import Testing
     }
 
     @Test func absurdMaxTokensAreRefusedBeforeTheyReachAnyBudget() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.balancePicos = 1_000_000_000_000 }) { harness in
+        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 1_000_000_000_000)}) { harness in
             for value in ["9223372036854775807", "-1000000000000000", "0", "1e30"] {
                 let body = #"{"model":"gpt-4o-mini","max_tokens":\#(value),"messages":[{"role":"user","content":"x"}]}"#
                 let reply = try await harness.send("/v1/chat/completions", body: body)
                 #expect(reply.status == 400, "max_tokens \(value)")
                 #expect((reply.json["error"] as? [String: Any])?["param"] as? String == "max_tokens")
             }
-            #expect(try keyUsage(harness).heldPicos == 0)
+            #expect(try keyUsage(harness).held == .zero)
             #expect(try await harness.send("/v1/chat/completions", body: Self.chat(1)).status == 200)
         }
     }
@@ -167,23 +167,29 @@ import Testing
             $0.keys[0].policy.maxWaiting = 2
             $0.keepaliveInterval = .milliseconds(200)
         }) { harness in
-            func body(_ n: Int) -> String {
+            func body(_ model: String) -> String {
                 openAI
-                    ? #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"k\#(n)"}]}"#
-                    : #"{"model":"short-slow-stream","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"k\#(n)"}]}"#
+                    ? #"{"model":"\#(model)","stream":true,"messages":[{"role":"user","content":"k"}]}"#
+                    : #"{"model":"\#(model)","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"k"}]}"#
             }
-            async let first = harness.send(path, body: body(1))
-            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            let second = try await harness.send(path, body: body(2))
-            #expect(try await first.status == 200)
-            #expect(second.status == 200)
+            // The key's one slot is held until the test lets it go.
+            async let first = harness.send(path, body: body("held-stream"))
+            try await harness.eventually { harness.fake.currentInFlight == 1 }
+            async let second = harness.send(path, body: body("short-slow-stream"))
+            // Two keepalive intervals pass on the gateway's clock while the second waits
+            // (its sleepers: the keepalive timer and the queue's timeout).
+            try await harness.tick(.milliseconds(200), whenSleepers: 2)
+            try await harness.tick(.milliseconds(200), whenSleepers: 2)
+            try await harness.eventually { harness.clock.sleeperCount >= 2 }
+            harness.fake.releaseHeld()
+            let (held, waited) = (try await first, try await second)
+            #expect(held.status == 200 && waited.status == 200)
             let keepalive = openAI ? ": keepalive\n\n" : "event: ping\ndata: {\"type\": \"ping\"}\n\n"
-            #expect(second.body.hasPrefix(keepalive), "keepalives come first, while the request waits")
-            #expect(second.body.components(separatedBy: keepalive).count - 1 >= 2)
-            #expect(second.body.hasSuffix(openAI ? "data: [DONE]\n\n" : "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+            #expect(waited.body.hasPrefix(keepalive + keepalive), "keepalives come first, while the request waits")
+            #expect(waited.body.hasSuffix(openAI ? "data: [DONE]\n\n" : "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
             #expect(harness.fake.peakInFlight(key: openAI ? Harness.openAISecret : Harness.anthropicSecret) == 1)
-            let row = try await harness.row(second.headers.first(name: "x-request-id"))
-            #expect(row.outcome == "ok" && row.usage.output > 0)
+            let row = try await harness.row(waited.headers.first(name: "x-request-id"))
+            #expect(row.outcome == .ok && row.usage.output > 0)
         }
     }
 }

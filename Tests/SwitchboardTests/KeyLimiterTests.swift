@@ -23,41 +23,41 @@ import Testing
         let limiter = KeyLimiter(clock: clock)
         let key = key {
             $0.rateLimit = .init(windowMinutes: 1, requests: 2)
-            $0.balancePicos = 100
+            $0.balance = Money(picos: 100)
         }
-        let tooDear = await limiter.admit(key, demand: KeyDemand(holdPicos: 101, holdTokens: 0))
+        let tooDear = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 101), tokens: 0))
         #expect(admitted(tooDear) == nil)
         // The refused request took no window entry: two fit.
-        let a = admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 50, holdTokens: 0)))
-        let b = admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 50, holdTokens: 0)))
+        let a = admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 50), tokens: 0)))
+        let b = admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 50), tokens: 0)))
         #expect(a != nil && b != nil)
-        a?.settle(cost: 10, tokens: 5)
-        b?.settle(cost: 10, tokens: 5)
-        #expect(limiter.usage(of: key).balanceRemainingPicos == 80)
+        a?.settle(cost: Money(picos: 10), tokens: 5)
+        b?.settle(cost: Money(picos: 10), tokens: 5)
+        #expect(limiter.usage(of: key).balanceRemaining == Money(picos: 80))
     }
 
     @Test func dailyCostResetsAtUTCMidnightAndOverrunsAreCounted() async {
         let limiter = KeyLimiter(clock: clock)
-        let key = key { $0.dailyCostPicos = 100 }
-        admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 60, holdTokens: 0)))?.settle(cost: 90, tokens: 0)
-        #expect(limiter.overrunPicos == 30, "charged the real cost, and the excess over the hold is counted")
-        guard case .refused(.quotaExhausted("daily_cost")) = await limiter.admit(key, demand: KeyDemand(holdPicos: 20, holdTokens: 0)) else {
+        let key = key { $0.dailyCost = Money(picos: 100)}
+        admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 60), tokens: 0)))?.settle(cost: Money(picos: 90), tokens: 0)
+        #expect(limiter.overrun == Money(picos: 30), "charged the real cost, and the excess over the hold is counted")
+        guard case .refused(.quotaExhausted("daily_cost")) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 20), tokens: 0)) else {
             Issue.record("expected the daily limit")
             return
         }
         clock.advance(by: .seconds(16 * 3600))  // past midnight UTC
-        #expect(admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 20, holdTokens: 0))) != nil)
+        #expect(admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 20), tokens: 0))) != nil)
     }
 
     @Test func lifetimeTokensCountWhatWasSpentBeforeARestart() async {
         let limiter = KeyLimiter(clock: clock)
-        limiter.restore([1: KeyBaseline(spentPicos: 0, tokens: 990, todayPicos: 0, day: .distantPast)])
+        limiter.restore([1: KeyBaseline(spent: .zero, tokens: 990, today: .zero, day: .distantPast)])
         let key = key { $0.tokenLimit = 1000 }
-        guard case .refused(.quotaExhausted("token_limit")) = await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 11)) else {
+        guard case .refused(.quotaExhausted("token_limit")) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 11)) else {
             Issue.record("expected the token limit")
             return
         }
-        #expect(admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 10))) != nil)
+        #expect(admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 10))) != nil)
     }
 
     @Test func aQueuedRequestTakesTheSlotAFinishingOneFrees() async throws {
@@ -66,18 +66,18 @@ import Testing
             $0.concurrency = 1
             $0.maxWaiting = 1
         }
-        let first = try #require(admitted(await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 0))))
-        async let second = limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 0), waitTimeout: .seconds(30))
+        let first = try #require(admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 0))))
+        async let second = limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 0), waitTimeout: .seconds(30))
         while limiter.usage(of: key).waiting == 0 { await Task.yield() }
         // The queue holds one: another is refused at once.
-        guard case .refused(.concurrency) = await limiter.admit(key, demand: KeyDemand(holdPicos: 0, holdTokens: 0), waitTimeout: .seconds(30)) else {
+        guard case .refused(.concurrency) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 0), waitTimeout: .seconds(30)) else {
             Issue.record("expected a full queue")
             return
         }
-        first.settle(cost: 0, tokens: 0)
+        first.settle(cost: Money(picos: 0), tokens: 0)
         let lease = try #require(admitted(await second))
         #expect(limiter.usage(of: key).inFlight == 1)
-        lease.settle(cost: 0, tokens: 0)
+        lease.settle(cost: Money(picos: 0), tokens: 0)
         #expect(limiter.usage(of: key).inFlight == 0)
     }
 

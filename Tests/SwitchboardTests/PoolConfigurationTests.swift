@@ -121,11 +121,11 @@ import Testing
         config.database = "sqlite:\(directory)/switchboard.db"
         let context = try await StoreContext.open(config, logger: quietLogger())
         try await ConfigSeeder.seed(config, into: context, logger: quietLogger())
-        _ = try await Admin(context: context).keys.adjustBalance("k", by: 2 * Money.picosPerDollar)
+        _ = try await Admin(context: context).keys.adjustBalance("k", by: Money(picos: 2 * Money.picosPerDollar))
         config.keys[0].policy.concurrency = 5
         try await ConfigSeeder.seed(config, into: context, logger: quietLogger())  // the next start
         let policy = try #require(try await context.store.listKeys().first?.policy)
-        #expect(policy.balancePicos == 3 * Money.picosPerDollar)
+        #expect(policy.balance == Money(picos: 3 * Money.picosPerDollar))
         #expect(policy.concurrency == 5 && policy.models == ["gpt-*"])
         try await context.store.close()
     }

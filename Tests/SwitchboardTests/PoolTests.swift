@@ -149,7 +149,7 @@ import Testing
             #expect(reply.status == 200)
             #expect(reply.body.contains(#"data: {"error":"#))
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
-            #expect(row.accountName == "first" && row.attempts == 1 && row.outcome == "upstream_error")
+            #expect(row.accountName == "first" && row.attempts == 1 && row.outcome == .upstreamError)
             #expect(try status(harness, "first").totalFailures == 1)
             #expect(harness.fake.received.count == 1)
         }

@@ -22,7 +22,7 @@ import Testing
             #expect(id?.hasPrefix("req_") == true)
             let row = try await harness.row(id)
             #expect(row.keyName == "test-key" && row.accountName == "openai-1" && row.provider == "openai")
-            #expect(row.model == "gpt-4o-mini" && row.status == 200 && row.outcome == "ok" && !row.stream)
+            #expect(row.model == "gpt-4o-mini" && row.status == 200 && row.outcome == .ok && !row.stream)
             #expect(row.usage == Self.usage && !row.usageIncomplete && row.priced)
             #expect(row.cost == (try Self.cost("gpt-4o-mini")))
             #expect(row.attempts == 1)
@@ -50,7 +50,7 @@ import Testing
             // Upstream was asked for usage anyway, and it was billed.
             #expect(harness.fake.received.last?.rawBody.contains(#""stream_options":{"include_usage":true}"#) == true)
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
-            #expect(row.stream && row.usage == Self.usage && row.outcome == "ok" && row.firstByteMs != nil)
+            #expect(row.stream && row.usage == Self.usage && row.outcome == .ok && row.firstByteMs != nil)
         }
     }
 

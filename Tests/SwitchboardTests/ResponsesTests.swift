@@ -18,7 +18,7 @@ import Testing
             #expect(((output["content"] as? [[String: Any]])?.first?["text"] as? String) == FakeUsage.text)
             #expect(harness.fake.received.last?.path == "/v1/responses")
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
-            #expect(row.dialect == "openai_responses" && row.outcome == "ok" && row.accountName == "openai-1")
+            #expect(row.dialect == "openai_responses" && row.outcome == .ok && row.accountName == "openai-1")
             #expect(row.usage == TokenUsage(inputUncached: FakeUsage.prompt, output: FakeUsage.output) && !row.usageIncomplete)
             #expect(row.cost > .zero)
         }
@@ -36,7 +36,7 @@ import Testing
                 #expect(types.first == "event: response.created" && types.last == "event: response.completed")
                 #expect(types.contains("event: response.output_text.delta"))
                 let row = try await harness.row(reply.headers.first(name: "x-request-id"))
-                #expect(row.outcome == "ok" && row.stream && !row.usageIncomplete)
+                #expect(row.outcome == .ok && row.stream && !row.usageIncomplete)
                 #expect(row.usage.cacheRead == FakeUsage.cacheRead && row.usage.inputUncached == FakeUsage.prompt)
             }
         } 
@@ -55,7 +55,7 @@ import Testing
             let response = try #require(event["response"] as? [String: Any])
             #expect(response["status"] as? String == "failed" && (response["error"] as? [String: Any])?["message"] != nil)
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
-            #expect(row.outcome == "upstream_error")
+            #expect(row.outcome == .upstreamError)
         }
     }
 
@@ -109,9 +109,14 @@ import Testing
             $0.keyWaitTimeout = .milliseconds(300)
             $0.keepaliveInterval = .milliseconds(100)
         }) { harness in
-            async let holder = harness.send("/v1/responses", body: Self.body("short-slow-stream", stream: true))
-            while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            let refused = try await harness.send("/v1/responses", body: Self.body(stream: true))
+            async let holder = harness.send("/v1/responses", body: Self.body("held-stream", stream: true))
+            try await harness.eventually { harness.fake.currentInFlight == 1 }
+            async let waiting = harness.send("/v1/responses", body: Self.body(stream: true))
+            // One keepalive, then the queue's timeout, on the gateway's clock.
+            try await harness.tick(.milliseconds(100), whenSleepers: 2)
+            try await harness.tick(.milliseconds(300), whenSleepers: 2)
+            let refused = try await waiting
+            harness.fake.releaseHeld()
             _ = try await holder
             let names = refused.body.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }
             #expect(names == ["event: response.created", "event: response.failed"], "the SDK's stream helper needs the start first: \(refused.body)")

@@ -53,7 +53,7 @@ import Testing
             let rows = try await store.recentLedger(limit: 10)
             try await store.close()
             let row = try #require(rows.first { $0.requestID == requestID })
-            #expect(row.outcome == "ok" && row.stream && !row.usageIncomplete)
+            #expect(row.outcome == .ok && row.stream && !row.usageIncomplete)
         }
     }
 }

@@ -67,7 +67,7 @@ import Testing
             let afterKey = try await store.revision()
             #expect(afterKey > start)
             let created = try await store.listKeys()[0]
-            try await store.appendLedger([LedgerRow(requestID: "r1", createdAt: Date(), keyID: created.id, dialect: "openai_chat", status: 200, outcome: "ok")])
+            try await store.appendLedger([LedgerRow(requestID: "r1", createdAt: Date(), keyID: created.id, dialect: "openai_chat", status: 200, outcome: .ok)])
             #expect(try await store.revision() == afterKey, "recording use must not reload every snapshot")
             #expect(try await store.listKeys()[0].lastUsedAt != nil)
             _ = try await store.upsertAccount(account("acc"))
@@ -100,7 +100,7 @@ import Testing
             let rows = (0..<1000).map { index in
                 LedgerRow(
                     requestID: "req_\(index)", createdAt: Date(), keyName: index % 2 == 0 ? "even" : "odd", dialect: "openai_chat",
-                    model: "m", status: 200, outcome: "ok", usage: usage, cost: Money(picos: 1_000_000), priced: true, attempts: 1)
+                    model: "m", status: 200, outcome: .ok, usage: usage, cost: Money(picos: 1_000_000), priced: true, attempts: 1)
             }
             try await store.appendLedger(rows)
             try await store.appendLedger(Array(rows[500...]))  // a retried half batch

@@ -168,7 +168,7 @@ import Testing
                         #expect(read.text == FakeUsage.text && read.toolName == nil, "\(client) → \(provider) stream=\(stream): \(reply.body)")
                     }
                     let row = try await harness.row(reply.headers.first(name: "x-request-id"))
-                    #expect(row.outcome == "ok" && row.provider == provider && !row.usageIncomplete, "\(client) → \(provider) stream=\(stream)")
+                    #expect(row.outcome == .ok && row.provider == provider && !row.usageIncomplete, "\(client) → \(provider) stream=\(stream)")
                     #expect(row.usage.output == FakeUsage.output && row.usage.totalInput == FakeUsage.prompt)
                     // The upstream got a request in its own format.
                     let sent = try #require(harness.fake.received.last)

@@ -12,7 +12,7 @@ import Testing
     static func configure(_ group: GroupEntry, balance: Int64?) -> (inout Configuration) -> Void {
         { config in
             config.groups = [group]
-            config.users = [UserEntry(id: 0, name: "alice", group: group.name, balancePicos: balance)]
+            config.users = [UserEntry(id: 0, name: "alice", group: group.name, balance: balance.map(Money.init(picos:)))]
             config.keys[0].policy.user = "alice"
             config.keys.append(.init(name: "second", key: secondKey, policy: { var p = KeyPolicy(); p.user = "alice"; return p }()))
         }
@@ -50,7 +50,7 @@ import Testing
     }
 
     @Test func aSubscriptionsDailyCapStopsTheDayAndUsageReportsIt() async throws {
-        let group = GroupEntry(id: 0, name: "pro", dailyPicos: 20_000_000, monthlyPicos: 1_000_000_000)
+        let group = GroupEntry(id: 0, name: "pro", daily: Money(picos: 20_000_000), monthly: Money(picos: 1_000_000_000))
         try await withHarness(configure: Self.configure(group, balance: nil)) { harness in
             let small = #"{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#
             var served = 0

@@ -25,7 +25,7 @@ import Testing
             #expect(stream.body.hasPrefix("event: message_start") && stream.body.hasSuffix("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
             #expect(harness.fake.received.isEmpty, "nothing went upstream")
             let row = try await harness.row(json.headers.first(name: "x-request-id"))
-            #expect(row.outcome == "warmup_intercepted" && row.cost == .zero && row.accountName == "anthropic-1")
+            #expect(row.outcome == .warmupIntercepted && row.cost == .zero && row.accountName == "anthropic-1")
             // A real conversation still goes upstream.
             _ = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5"))
             #expect(harness.fake.received.count == 1)
@@ -44,7 +44,7 @@ import Testing
             #expect(titleReply.body.contains(#""text":"New conversation""#) && titleReply.body.hasSuffix("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
             #expect(harness.fake.received.isEmpty, "nothing went upstream")
             let row = try await harness.row(topicReply.headers.first(name: "x-request-id"))
-            #expect(row.outcome == "title_intercepted" && row.cost == .zero)
+            #expect(row.outcome == .titleIntercepted && row.cost == .zero)
             // An ordinary system prompt is not mistaken for one.
             _ = try await harness.send("/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":64,"system":"You are Claude Code.","messages":[{"role":"user","content":"hi"}]}"#)
             #expect(harness.fake.received.count == 1)

@@ -1,28 +1,3 @@
-/// Waits for something that may never come, for at most `timeout`: runs
-/// `operation` against a timer, cancels the loser, and hands a result that
-/// arrived too late to `discard` so nothing it holds (a slot) is lost.
-enum TimedWait {
-    static func run<T: Sendable>(
-        timeout: Duration, discard: @escaping @Sendable (T) -> Void, _ operation: @escaping @Sendable () async -> T?
-    ) async -> T? {
-        await withTaskGroup(of: T?.self) { group -> T? in
-            group.addTask { await operation() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            var result: T?
-            while let next = await group.next() {
-                group.cancelAll()
-                if let next {
-                    if result == nil { result = next } else { discard(next) }
-                }
-            }
-            return result
-        }
-    }
-}
-
 /// Parks a task in a queue until someone resumes it, cancellation-safe: the one
 /// shape both the account pool's and the key limiter's queues share.
 enum QueuedWait {

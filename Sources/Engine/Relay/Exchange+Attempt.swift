@@ -1,0 +1,169 @@
+import Dialects
+import Foundation
+import NIOCore
+import Policy
+import SwitchboardCore
+import Upstream
+
+extension Exchange {
+    /// One attempt on one account: build the upstream request, send it, and
+    /// tell the machine how the answer began.
+    func send(to account: AccountEntry, upstreamModel: String) async -> RelayStep {
+        let outbound: UpstreamRequest
+        do {
+            guard let built = try outboundRequest(for: account, upstreamModel: upstreamModel) else {
+                // Counting for a provider without a counting endpoint: estimated here, and marked so.
+                let estimate = withHeld { $0.carrier?.estimatedCount } ?? ByteBuffer(string: "{}")
+                withHeld {
+                    $0.body = GatewayResponse(
+                        status: 200, headers: [("content-type", "application/json"), ("x-switchboard-token-count", "estimate")],
+                        body: .full(estimate))
+                }
+                return decide { $0.answered(status: 200, reported: nil, estimated: .zero) }
+            }
+            outbound = built
+        } catch {
+            // What the client asked cannot be carried to this account: its mistake.
+            return decide { $0.refuse(error, outcome: .clientError) }
+        }
+        let response: UpstreamResponse
+        do {
+            response = try await gateway.transport.send(outbound)
+        } catch {
+            return failed(AttemptFailure(
+                failureClass: FailureClass.classify(transport: error), detail: error.rawValue,
+                timedOut: error == .firstByteTimeout || error == .idleTimeout))
+        }
+        guard (200..<300).contains(response.status) else { return await refused(response, account: account) }
+        if lane == .counting { return await counted(response, account: account) }
+        let contentType = response.header("content-type") ?? "application/json"
+        // An event stream is relayed and metered as one, whatever the client asked.
+        if contentType.lowercased().hasPrefix("text/event-stream") { return await peekStream(response, account: account) }
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: gateway.transport.configuration.maxResponseBytes)
+        } catch {
+            return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
+        }
+        let carrier = withHeld { $0.carrier }
+        let upstreamDialect = carrier == nil ? client.dialect : Translator.upstreamDialect(of: account.provider)
+        let (reported, answerID) = body.withUnsafeReadableBytes { UsageReader.answer($0, dialect: upstreamDialect) }
+        let textBytes = body.withUnsafeReadableBytes { DeliveredText.count($0, dialect: upstreamDialect) }
+        let estimated = carrier?.estimatedUsage
+            ?? UsageEstimate.merge(reported: nil, promptBytes: client.body.readableBytes, outputTextBytes: textBytes)
+        var answer = body
+        if let carrier {
+            guard let translated = carrier.clientBody(
+                fromUpstream: body, provider: account.provider, usage: reported ?? estimated, requestID: request.requestID)
+            else { return failed(AttemptFailure(failureClass: .transient, detail: "upstream_answer_not_json")) }
+            answer = translated
+        }
+        if client.dialect == .openAIResponses, carrier == nil { gateway.rememberAnswer(answerID, account: account) }
+        withHeld {
+            $0.body = GatewayResponse(
+                status: response.status, headers: [("content-type", carrier == nil ? contentType : "application/json")], body: .full(answer))
+        }
+        return decide { $0.answered(status: response.status, reported: reported, estimated: estimated) }
+    }
+
+    /// A failed attempt, unless the client left meanwhile (then nobody is left
+    /// to fail over for, and the account is not to blame).
+    func failed(_ failure: AttemptFailure) -> RelayStep {
+        if Task.isCancelled { return decide { $0.clientGone() } }
+        gateway.logAttemptFailure(failure, request: request, account: withHeld { $0.accountLease?.account.name } ?? "")
+        return decide { $0.attemptFailed(failure) }
+    }
+
+    /// The request as this account takes it: as the client wrote it for an
+    /// account of its own format, translated for another; nil when counting
+    /// tokens for a provider that has no counting endpoint.
+    func outboundRequest(for account: AccountEntry, upstreamModel: String) throws(GatewayError) -> UpstreamRequest? {
+        let forwarded = request.headers.filter { UpstreamRequest.forwardableHeaders.contains($0.name) }
+        withHeld { $0.carrier = nil }
+        if account.provider.speaks(client.dialect) {
+            // Default instructions never reach Codex: it brings its own, and an extra
+            // prompt would change its behaviour.
+            let instructions = client.hasInstructions || request.isCodex || lane == .counting ? nil : account.defaultInstructions
+            return UpstreamRequest(
+                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: request.operation,
+                model: upstreamModel, body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions),
+                forwardedHeaders: forwarded)
+        }
+        let carrier: Carrier
+        if let built = withHeld({ $0.translator }) {
+            carrier = built
+        } else {
+            carrier = try Carrier(client, operation: request.operation)
+            withHeld { $0.translator = carrier }
+        }
+        withHeld { $0.carrier = carrier }
+        let headers = forwarded.filter { $0.name == "user-agent" || account.provider == .anthropic }
+        if lane == .counting {
+            guard let (operation, body) = try carrier.countRequest(for: account.provider, model: upstreamModel) else { return nil }
+            return UpstreamRequest(
+                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: operation,
+                model: upstreamModel, body: body, forwardedHeaders: headers.filter { $0.name == "user-agent" })
+        }
+        let (operation, body) = try carrier.outbound(for: account.provider, model: upstreamModel, stream: client.stream)
+        return UpstreamRequest(
+            provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: operation,
+            model: upstreamModel, body: body, forwardedHeaders: headers)
+    }
+
+    /// An upstream error status: the client's own mistakes go back to it (in its
+    /// format, the account not blamed); anything else is a failure another
+    /// account may not have.
+    private func refused(_ response: UpstreamResponse, account: AccountEntry) async -> RelayStep {
+        let errorBody = try? await response.body.collect(upTo: gateway.configuration.maxErrorBodyBytes)
+        let hint = errorBody.map { String(buffer: $0.getSlice(at: $0.readerIndex, length: min(512, $0.readableBytes)) ?? ByteBuffer()) } ?? ""
+        let failureClass = FailureClass.classify(status: response.status, bodyHint: hint)
+        guard failureClass == .callerFault else {
+            return failed(AttemptFailure(
+                failureClass: failureClass, detail: "upstream answered \(response.status)",
+                retryAfter: RetryAfter.hint(from: response.headers, now: gateway.clock.now())))
+        }
+        let answer: GatewayResponse
+        if withHeld({ $0.carrier }) != nil {
+            answer = gateway.reworded(errorBody, status: response.status, dialect: client.dialect, requestID: request.requestID)
+        } else if let errorBody {
+            answer = GatewayResponse(
+                status: response.status, headers: [("content-type", response.header("content-type") ?? "application/json")],
+                body: .full(errorBody))
+        } else {
+            // Too large or broken to pass on: say so in the client's own format.
+            var reworded = gateway.errorResponse(
+                GatewayError(.invalidRequest, message: "The upstream provider refused the request (status \(response.status))."),
+                dialect: client.dialect, requestID: request.requestID)
+            reworded.status = response.status
+            answer = reworded
+        }
+        withHeld { $0.refusal = answer }
+        return decide { $0.callerFault(status: response.status) }
+    }
+
+    /// A token count answered: passed on, or said in the client's format when
+    /// the count came from another provider.
+    private func counted(_ response: UpstreamResponse, account: AccountEntry) async -> RelayStep {
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: gateway.configuration.maxErrorBodyBytes)
+        } catch {
+            return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
+        }
+        guard let carrier = withHeld({ $0.carrier }) else {
+            withHeld {
+                $0.body = GatewayResponse(
+                    status: response.status, headers: [("content-type", response.header("content-type") ?? "application/json")],
+                    body: .full(body))
+            }
+            return decide { $0.answered(status: response.status, reported: nil, estimated: .zero) }
+        }
+        guard let tokens = Translator.countedTokens(body), let answer = carrier.countAnswer(tokens) else {
+            // A 2xx without a count cannot be carried: the client hears a 400.
+            withHeld { $0.refusal = gateway.reworded(body, status: 400, dialect: client.dialect, requestID: request.requestID) }
+            return decide { $0.callerFault(status: 400) }
+        }
+        withHeld { $0.body = GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(answer)) }
+        return decide { $0.answered(status: 200, reported: nil, estimated: .zero) }
+    }
+}

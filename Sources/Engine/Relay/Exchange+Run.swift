@@ -1,0 +1,124 @@
+import Dialects
+import Foundation
+import NIOCore
+import Policy
+import SwitchboardCore
+
+extension Exchange {
+    /// Takes a request whose key and body are known through admission, the
+    /// attempts and the answer. Every path ends in the machine's one settlement.
+    func run(accounts listed: [AccountEntry]) async -> GatewayResponse {
+        let usable = listed.filter { key.policy.allows(provider: $0.provider) }
+        guard !usable.isEmpty else { return answer(decide { $0.refuse(GatewayError(.providerNotAllowed), outcome: .refused) }) }
+        switch gateway.admitNow(key, client: client, request: request, accounts: usable, lane: lane) {
+        case .refused(let error):
+            return answer(decide { $0.refuse(error, outcome: .refused) })
+        case .mustWait(let demand) where client.stream && Gateway.keepalive(request.dialect) != nil:
+            return waitingStream(demand: demand, accounts: usable)
+        case .mustWait(let demand):
+            switch await gateway.admitAfterWaiting(key, demand: demand, request: request) {
+            case .failure(let error):
+                if Task.isCancelled { return answer(decide { $0.clientGone() }) }
+                return answer(decide { $0.refuse(error, outcome: .refused) })
+            case .success(let admitted):
+                return await proceed(admitted, accounts: usable)
+            }
+        case .admitted(let admitted):
+            return await proceed(admitted, accounts: usable)
+        }
+    }
+
+    /// The key admitted the request: hold its lease, then drive the attempts.
+    private func proceed(_ admitted: Gateway.Admitted, accounts: [AccountEntry]) async -> GatewayResponse {
+        let first = admit(admitted, accounts: accounts)
+        switch await advance(first) {
+        case .finished(let finish):
+            return response(for: finish)
+        case .stream(let stream):
+            return GatewayResponse(status: stream.status, headers: Self.streamHeaders, body: .stream({ write in
+                await self.relayStream(stream, write: write)
+            }))
+        case .settledBefore:
+            return gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
+        }
+    }
+
+    /// Ties the key's lease to this exchange and tells the machine.
+    private func admit(_ admitted: Gateway.Admitted, accounts: [AccountEntry]) -> RelayStep {
+        holdKey(admitted.lease, accounts: accounts, headers: admitted.headers)
+        let owner = admitted.lease.owner
+        return decide { $0.admitted(group: owner?.group, userName: owner?.user.name) }
+    }
+
+    /// The response for a step that settles at once (a refusal).
+    func answer(_ step: RelayStep) -> GatewayResponse {
+        guard case .finish(let finish) = step else {
+            return gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
+        }
+        settle(finish)
+        return response(for: finish)
+    }
+
+    /// A streaming request that must queue for one of its key's slots: the
+    /// answer starts at once (200, SSE) and carries keepalives in the dialect's
+    /// own form, on the gateway's clock, while the request waits, so the client
+    /// does not time out. Once admitted, the upstream stream follows in the same
+    /// response; a refusal or an upstream failure becomes the stream's error event.
+    private func waitingStream(demand: KeyDemand, accounts: [AccountEntry]) -> GatewayResponse {
+        _ = decide { machine in
+            machine.headWasSent()
+            return .none
+        }
+        let keepalive = ByteBuffer(string: Gateway.keepalive(request.dialect) ?? "")
+        let interval = gateway.configuration.keepaliveInterval
+        let producer: StreamProducer = { write in
+            enum Heard: Sendable {
+                case tick
+                case decided(Result<Gateway.Admitted, GatewayError>)
+            }
+            let decision: Result<Gateway.Admitted, GatewayError>? = await withTaskGroup(of: Heard?.self) { group in
+                group.addTask { .decided(await self.gateway.admitAfterWaiting(self.key, demand: demand, request: self.request)) }
+                group.addTask { (try? await self.gateway.clock.sleep(for: interval)) == nil ? nil : .tick }
+                var clientLeft = false
+                while let heard = await group.next() {
+                    switch heard {
+                    case .tick? where !clientLeft:
+                        do {
+                            try await write(keepalive)
+                            group.addTask { (try? await self.gateway.clock.sleep(for: interval)) == nil ? nil : .tick }
+                        } catch {
+                            clientLeft = true  // stop waiting; an admission that still arrives is settled below
+                            group.cancelAll()
+                        }
+                    case .decided(let result)?:
+                        group.cancelAll()
+                        if clientLeft, case .success(let late) = result { _ = self.admit(late, accounts: accounts) }
+                        return clientLeft ? nil : result
+                    default:
+                        continue
+                    }
+                }
+                return nil
+            }
+            let step: RelayStep
+            switch decision {
+            case nil:
+                // The machine settles the request, and gives back an admission that came too late.
+                step = self.decide { $0.clientGone() }
+            case .failure(let error)?:
+                step = self.decide { $0.refuse(error, outcome: .refused) }
+            case .success(let admitted)?:
+                step = self.admit(admitted, accounts: accounts)
+            }
+            switch await self.advance(step) {
+            case .finished(let finish):
+                if let bytes = self.streamBytes(for: finish) { try? await write(bytes) }
+            case .stream(let stream):
+                await self.relayStream(stream, write: write)
+            case .settledBefore:
+                break
+            }
+        }
+        return GatewayResponse(status: 200, headers: Self.streamHeaders, body: .stream(producer))
+    }
+}

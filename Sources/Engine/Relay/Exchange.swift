@@ -1,0 +1,239 @@
+import Dialects
+import Foundation
+import NIOCore
+import Policy
+import Storage
+import Synchronization
+import SwitchboardCore
+import Upstream
+
+/// Carries one admitted-or-refused request out: asks the `RelayMachine` what
+/// to do, does it (pool, limiter, transport, ledger), and tells the machine
+/// what happened. It owns the leases and the I/O; every decision about them is
+/// the machine's. A request dropped before it settled (its response never
+/// written) settles when the exchange goes away.
+final class Exchange: Sendable {
+    let gateway: Gateway
+    let request: GatewayRequest
+    let client: ClientRequest
+    let key: KeyEntry
+    /// The pool's key for the request's session, if it has one.
+    let session: String?
+    /// What the request asks of accounts: generation or counting.
+    let lane: AccountLane
+    private let machine: Mutex<RelayMachine>
+    private let held = Mutex(Held())
+
+    /// What the exchange holds between steps: leases, and the pieces of an
+    /// answer that the machine refers to.
+    struct Held: Sendable {
+        var keyLease: KeyLease?
+        var accountLease: AccountLease?
+        /// The account's candidates, as admitted.
+        var accounts: [AccountEntry] = []
+        /// How the request is carried to the current account when it speaks another format.
+        var carrier: Carrier?
+        /// The translator built once for the request, reused across attempts.
+        var translator: Carrier?
+        /// The upstream's whole answer, ready for the client.
+        var body: GatewayResponse?
+        /// The upstream's refusal of the client's request, ready for the client.
+        var refusal: GatewayResponse?
+        /// A stream that passed its first event, waiting to be relayed.
+        var stream: PendingStream?
+        /// The rate-limit headers of a successful answer.
+        var headers: [(String, String)] = []
+    }
+
+    init(gateway: Gateway, request: GatewayRequest, client: ClientRequest, key: KeyEntry, row: LedgerRow, lane: AccountLane, billable: Bool) {
+        self.gateway = gateway
+        self.request = request
+        self.client = client
+        self.key = key
+        self.lane = lane
+        self.session = Gateway.sessionKey(request, client)
+        let facts = RequestFacts(
+            dialect: request.dialect, model: client.model, promptBytes: client.body.readableBytes, localAnswer: client.localAnswer)
+        let prices = gateway.prices
+        let model = client.model
+        let counter = gateway
+        gateway.ledger.opened()
+        machine = Mutex(RelayMachine(
+            row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
+            disconnect: gateway.configuration.onClientDisconnect, billable: billable,
+            price: { usage, upstreamModel, provider in counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices) }))
+    }
+
+    deinit {
+        // Dropped unfinished (the server never ran the response body): the
+        // machine decides what that means, as for any client that left.
+        let step = machine.withLock { $0.clientGone() }
+        if case .finish(let finish) = step { settle(finish) }
+    }
+
+    /// Feeds the machine an event and returns what to do.
+    func decide(_ event: (inout RelayMachine) -> RelayStep) -> RelayStep { machine.withLock { event(&$0) } }
+
+    /// Whether the request settled.
+    var isFinished: Bool { machine.withLock { $0.isFinished } }
+
+    // MARK: running
+
+    /// Where driving the machine stopped: the request settled, or a stream is
+    /// ready to relay.
+    enum Reached: Sendable {
+        case finished(RelayFinish)
+        case stream(PendingStream)
+        /// The machine had settled already (a late event): nothing to answer.
+        case settledBefore
+    }
+
+    /// Performs steps until the request settles or its stream starts.
+    func advance(_ first: RelayStep) async -> Reached {
+        var step = first
+        while true {
+            switch step {
+            case .none:
+                return .settledBefore
+            case .pick(let excluding, let releasing):
+                if let releasing { releaseAccount(releasing) }
+                step = pick(excluding: excluding)
+            case .waitForAccount(let account):
+                step = await waitForAccount(account)
+            case .send(let account, let upstreamModel):
+                step = await send(to: account, upstreamModel: upstreamModel)
+            case .startStream, .continueStream:
+                guard let pending = held.withLock({ $0.stream.take() }) else {
+                    step = decide { $0.clientGone() }
+                    continue
+                }
+                return .stream(pending)
+            case .drain:
+                // Only a stream drains; one is never pending here.
+                step = decide { $0.drainEnded(StreamProgress()) }
+            case .finish(let finish):
+                settle(finish)
+                return .finished(finish)
+            }
+        }
+    }
+
+    private func pick(excluding: Set<Int64>) -> RelayStep {
+        let accounts = held.withLock { $0.accounts }
+        let now = gateway.clock.now()
+        switch gateway.pool.pick(from: accounts, excluding: excluding, session: session, lane: lane) {
+        case .lease(let lease, let skipped):
+            held.withLock { $0.accountLease = lease }
+            return decide { $0.picked(lease.account, skipped: skipped, now: now) }
+        case .none(let skipped):
+            return decide { $0.noAccount(skipped: skipped, now: now) }
+        }
+    }
+
+    private func waitForAccount(_ account: AccountEntry) async -> RelayStep {
+        guard let lease = await gateway.pool.waitForSlot(on: account, session: session, lane: lane) else {
+            if Task.isCancelled { return decide { $0.clientGone() } }
+            return decide { $0.accountWaitFailed() }
+        }
+        held.withLock { $0.accountLease = lease }
+        return decide { $0.picked(lease.account, skipped: [], now: gateway.clock.now()) }
+    }
+
+    // MARK: settling
+
+    /// Releases the current attempt's account lease with the machine's outcome.
+    func releaseAccount(_ outcome: AttemptOutcome) {
+        held.withLock { $0.accountLease.take() }?.finish(outcome)
+    }
+
+    /// Performs the machine's one settlement: the account lease back, the
+    /// key's hold turned into the real charge, the row to the ledger.
+    func settle(_ finish: RelayFinish) {
+        if let release = finish.release { releaseAccount(release) }
+        if let charge = finish.charge { held.withLock { $0.keyLease.take() }?.settle(cost: charge.cost, tokens: charge.tokens) }
+        var row = finish.row
+        row.latencyMs = request.receivedAt.duration(to: .now).wholeMilliseconds
+        if !row.priced, row.usage.total > 0 { gateway.countUnpriced(row.upstreamModel ?? row.model ?? "") }
+        gateway.ledger.record(row)
+    }
+
+    /// Holds the key's admission: the lease settles with the row.
+    func holdKey(_ lease: KeyLease, accounts: [AccountEntry], headers: [(String, String)]) {
+        held.withLock {
+            $0.keyLease = lease
+            $0.accounts = accounts
+            $0.headers = headers
+        }
+    }
+
+    /// Takes or gives the exchange's held pieces.
+    func withHeld<T>(_ body: (inout Held) -> T) -> T { held.withLock { body(&$0) } }
+
+    // MARK: answering
+
+    /// The client's response for a request that settled before any stream started.
+    func response(for finish: RelayFinish) -> GatewayResponse {
+        switch finish.answer {
+        case .error(let error, let source):
+            return gateway.errorResponse(resolve(error, source), dialect: request.dialect, requestID: request.requestID)
+        case .upstreamBody:
+            var response = held.withLock { $0.body.take() }
+                ?? gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
+            response.headers += held.withLock { $0.headers }
+            return response
+        case .upstreamRefusal:
+            return held.withLock { $0.refusal.take() }
+                ?? gateway.errorResponse(GatewayError(.invalidRequest), dialect: request.dialect, requestID: request.requestID)
+        case .local(let kind):
+            return localAnswer(kind)
+        case .streamEnd, .none:
+            return gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
+        }
+    }
+
+    /// The same ending as stream bytes, for a response already under way
+    /// (after keepalives): errors become the stream's opening error event.
+    func streamBytes(for finish: RelayFinish) -> ByteBuffer? {
+        switch finish.answer {
+        case .error(let error, let source):
+            return ErrorBody.streamEvent(resolve(error, source), dialect: request.dialect, requestID: request.requestID, opening: true)
+        case .upstreamBody:
+            guard case .full(let body)? = held.withLock({ $0.body.take() })?.body else { return nil }
+            return body
+        case .upstreamRefusal:
+            guard case .full(let body)? = held.withLock({ $0.refusal.take() })?.body else { return nil }
+            return ErrorBody.streamEvent(json: String(buffer: body), dialect: request.dialect, opening: true)
+        case .local(let kind):
+            return LocalAnswer.anthropicMessage(kind, model: client.model, id: "msg_local_" + request.requestID, stream: true)
+        case .streamEnd(let error):
+            return error.map { ErrorBody.streamEvent($0, dialect: request.dialect, requestID: request.requestID) }
+        case .none:
+            return nil
+        }
+    }
+
+    /// The error with its `Retry-After` filled in where it comes from the pool.
+    private func resolve(_ error: GatewayError, _ source: RetryAfterSource) -> GatewayError {
+        guard case .soonestCooldown(let fallback) = source else { return error }
+        var error = error
+        let accounts = held.withLock { $0.accounts }
+        if let soonest = gateway.pool.status(of: accounts).compactMap(\.cooldownUntil).min() {
+            error.retryAfterSeconds = RetryAfter.seconds(until: soonest, now: gateway.clock.now())
+        } else {
+            error.retryAfterSeconds = fallback.map(RetryAfter.seconds) ?? 1
+        }
+        return error
+    }
+
+    /// Claude Code's warmup, title or topic request answered here.
+    private func localAnswer(_ kind: LocalAnswer.Kind) -> GatewayResponse {
+        let body = LocalAnswer.anthropicMessage(kind, model: client.model, id: "msg_local_" + request.requestID, stream: client.stream)
+        if client.stream {
+            return GatewayResponse(status: 200, headers: Self.streamHeaders, body: .stream({ write in try? await write(body) }))
+        }
+        return GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(body))
+    }
+
+    /// The head of every SSE answer.
+    static let streamHeaders = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
+}

@@ -1,0 +1,30 @@
+/// What one client connection may take from the server: time to send its
+/// head and body, idle time between requests, the size and number of header
+/// fields; and how many connections the server holds at once.
+public struct ConnectionLimits: Sendable, Equatable {
+    /// Total time to receive a request's head (`client_header_timeout`).
+    public var headerTimeout: Duration = .seconds(10)
+    /// Total time to receive a body (`client_body_timeout`), stretched for a
+    /// large declared body by `bodyMinimumRate`.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// The slowest upload rate a large body is granted, in bytes per second.
+    public var bodyMinimumRate = 64 * 1024
+    /// Idle time allowed between requests on a kept-alive connection (`keepalive_timeout`).
+    public var keepaliveTimeout: Duration = .seconds(60)
+    /// Connections held at once (`max_connections`); more are closed at once.
+    public var maxConnections = 10_000
+    /// Header fields in one request head (`max_header_fields`).
+    public var maxHeaderFields = 100
+    /// Bytes in one request head (`max_head_size`).
+    public var maxHeadBytes = 64 * 1024
+
+    /// The defaults.
+    public init() {}
+
+    /// The body deadline for a body of `declaredLength` bytes (unknown: the plain timeout).
+    public func bodyDeadline(declaredLength: Int?) -> Duration {
+        guard let declaredLength, bodyMinimumRate > 0 else { return bodyTimeout }
+        let stretched = Duration.seconds(Double(declaredLength) / Double(bodyMinimumRate))
+        return max(bodyTimeout, stretched)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Writes one log line per event to standard error, with every value escaped
+/// and capped: whatever a client or upstream managed to put into a model name
+/// or an error type can neither start a new line nor make a line huge.
+///
+/// `2026-12-04T12:00:00Z info switchboard: request model=gpt-4o status=200`
+public struct LineLogHandler: LogHandler {
+    /// The longest value written, in bytes; longer ones are cut and marked.
+    public static let maxValueBytes = 512
+
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+
+    /// A handler for one logger label.
+    public init(label: String) { self.label = label }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = Self.timestamp() + " " + event.level.rawValue + " " + Self.escape(label, quoteSpaces: false) + ": "
+        line += Self.escape(event.message.description, quoteSpaces: false)
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line += " " + Self.escape(key, quoteSpaces: false) + "=" + Self.escape(value.description, quoteSpaces: true)
+        }
+        line += "\n"
+        Self.output.withLock { _ in
+            var bytes = Array(line.utf8)[...]
+            while !bytes.isEmpty {
+                let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+                if written <= 0 { break }  // nowhere to write: drop the line, never block or crash
+                bytes = bytes.dropFirst(written)
+            }
+        }
+    }
+
+    /// One serialised writer, so lines from different threads never interleave.
+    private static let output = Mutex(())
+
+    /// The text with control characters, quotes and backslashes escaped, cut at
+    /// `maxValueBytes`; quoted when it holds a space and `quoteSpaces` is set.
+    public static func escape(_ text: String, quoteSpaces: Bool) -> String {
+        var out = ""
+        var bytes = 0
+        var cut = false
+        for scalar in text.unicodeScalars {
+            let piece: String
+            switch scalar {
+            case "\n": piece = "\\n"
+            case "\r": piece = "\\r"
+            case "\t": piece = "\\t"
+            case "\\": piece = "\\\\"
+            case "\"": piece = "\\\""
+            case let s where s.value < 0x20 || s.value == 0x7F || (0x80...0x9F).contains(s.value)
+                || s.value == 0x2028 || s.value == 0x2029:
+                piece = "\\u{" + String(s.value, radix: 16) + "}"
+            default: piece = String(scalar)
+            }
+            if bytes + piece.utf8.count > maxValueBytes {
+                cut = true
+                break
+            }
+            bytes += piece.utf8.count
+            out += piece
+        }
+        if cut { out += "…" }
+        if quoteSpaces, out.isEmpty || out.contains(" ") { return "\"" + out + "\"" }
+        return out
+    }
+
+    private static func timestamp() -> String {
+        Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

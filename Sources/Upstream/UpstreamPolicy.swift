@@ -1,0 +1,204 @@
+import Foundation
+import NIOCore
+
+/// Where accounts may send requests, and with them their secrets: a base URL
+/// must be `http` or `https` with a host, and the addresses it reaches must be
+/// public, unless `allowPrivate` is set (a local vLLM or Ollama, tests) or the
+/// host is named in `allowHosts` (host names, IP addresses or CIDR ranges,
+/// e.g. `vllm.lan`, `10.1.0.0/16`). The check runs when a URL is saved and
+/// again on every new connection, against the address actually connected to,
+/// so a name that later resolves elsewhere (DNS rebinding) is still refused.
+public struct UpstreamPolicy: Sendable, Equatable {
+    /// Whether private, loopback and link-local addresses are allowed everywhere.
+    public var allowPrivate = false
+    /// Host names (any address they resolve to is allowed), addresses and CIDR ranges.
+    public var allowHosts: [String] = []
+
+    /// Nothing private allowed.
+    public init(allowPrivate: Bool = false, allowHosts: [String] = []) {
+        self.allowPrivate = allowPrivate
+        self.allowHosts = allowHosts
+    }
+
+    /// Why a base URL is refused, said for an admin.
+    public struct Refusal: Error, Sendable, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Checks a base URL's form and its host: an address literal is checked at
+    /// once, a name is resolved and every address it gives is checked (unless
+    /// the name is allowed by itself).
+    public func check(baseURL: String, resolve: Bool = true) throws(Refusal) {
+        guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw Refusal(description: "base_url must be an http or https URL")
+        }
+        guard let host = url.host, !host.isEmpty else { throw Refusal(description: "base_url must name a host") }
+        if url.user != nil || url.password != nil { throw Refusal(description: "base_url must not carry a user or password") }
+        if allowPrivate || allowsName(host) { return }
+        if let address = IPAddress(host) {
+            guard allows(address) else { throw Refusal(description: Self.privateRefusal) }
+            return
+        }
+        guard resolve else { return }
+        let addresses = Self.resolve(host)
+        guard !addresses.isEmpty else { throw Refusal(description: "base_url's host \(host) does not resolve") }
+        guard addresses.allSatisfy(allows) else { throw Refusal(description: Self.privateRefusal) }
+    }
+
+    static let privateRefusal = "base_url reaches a private, loopback or link-local address; set allow_private_upstreams or list the host in upstream_allow_hosts"
+
+    /// Whether a host name is allowed by name (any address it resolves to).
+    public func allowsName(_ host: String) -> Bool {
+        let name = Self.bare(host)
+        return allowHosts.contains { !$0.contains("/") && IPAddress($0) == nil && Self.bare($0) == name }
+    }
+
+    /// Whether an address may be connected to: a public one, or one the
+    /// settings allow.
+    public func allows(_ address: IPAddress) -> Bool {
+        if allowPrivate || address.isPublic { return true }
+        return allowHosts.contains { entry in
+            if let cidr = CIDR(entry) { return cidr.contains(address) }
+            return IPAddress(entry) == address
+        }
+    }
+
+    /// Whether a connected socket's peer may be used.
+    public func allows(_ socket: SocketAddress?) -> Bool {
+        if allowPrivate { return true }
+        guard let text = socket?.ipAddress, let address = IPAddress(text) else { return false }
+        return allows(address)
+    }
+
+    /// A host name lowercased, without brackets or a trailing dot.
+    static func bare(_ host: String) -> String {
+        var name = host.lowercased()
+        if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+        while name.hasSuffix(".") { name.removeLast() }
+        return name
+    }
+
+    /// The addresses a name resolves to (the system resolver, as connections use).
+    static func resolve(_ host: String) -> [IPAddress] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return [] }
+        defer { freeaddrinfo(first) }
+        var addresses: [IPAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if let socket = info.pointee.ai_addr {
+                switch Int32(socket.pointee.sa_family) {
+                case AF_INET:
+                    let v4 = socket.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                    addresses.append(.v4(UInt32(bigEndian: v4)))
+                case AF_INET6:
+                    let bytes = socket.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                    }
+                    addresses.append(.v6(bytes))
+                default: break
+                }
+            }
+            cursor = info.pointee.ai_next
+        }
+        return addresses
+    }
+}
+
+/// An IPv4 or IPv6 address, parsed from text, for range checks.
+public enum IPAddress: Sendable, Equatable {
+    case v4(UInt32)
+    case v6([UInt8])
+
+    /// Parses `192.0.2.1`, `2001:db8::1` or `[2001:db8::1]`; nil for anything else.
+    public init?(_ text: String) {
+        var text = text
+        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        if let zone = text.firstIndex(of: "%") { text = String(text[..<zone]) }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            self = .v4(UInt32(bigEndian: v4.s_addr))
+            return
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            self = .v6(withUnsafeBytes(of: v6) { Array($0) })
+            return
+        }
+        return nil
+    }
+
+    /// Whether the address is on the public internet: not unspecified,
+    /// loopback, private, shared (CGNAT), link-local, benchmark, multicast or
+    /// reserved; an IPv6 address that embeds an IPv4 one (mapped, NAT64, 6to4)
+    /// is judged by it.
+    public var isPublic: Bool {
+        switch self {
+        case .v4(let value):
+            let blocked: [(UInt32, Int)] = [
+                (0x0000_0000, 8), (0x0A00_0000, 8), (0x6440_0000, 10), (0x7F00_0000, 8), (0xA9FE_0000, 16), (0xAC10_0000, 12),
+                (0xC000_0000, 24), (0xC0A8_0000, 16), (0xC612_0000, 15), (0xE000_0000, 4), (0xF000_0000, 4),
+            ]
+            return !blocked.contains { base, bits in value >> (32 - bits) == base >> (32 - bits) }
+        case .v6(let bytes):
+            guard bytes.count == 16 else { return false }
+            if bytes.allSatisfy({ $0 == 0 }) { return false }  // ::
+            if bytes[0..<15].allSatisfy({ $0 == 0 }), bytes[15] == 1 { return false }  // ::1
+            if let embedded = embeddedV4 { return IPAddress.v4(embedded).isPublic }
+            if bytes[0] == 0xFE, bytes[1] & 0xC0 == 0x80 { return false }  // fe80::/10 link-local
+            if bytes[0] == 0xFE, bytes[1] & 0xC0 == 0xC0 { return false }  // fec0::/10 site-local
+            if bytes[0] & 0xFE == 0xFC { return false }  // fc00::/7 unique local
+            if bytes[0] == 0xFF { return false }  // multicast
+            if bytes[0..<12].allSatisfy({ $0 == 0 }) { return false }  // ::/96, IPv4-compatible (deprecated)
+            return true
+        }
+    }
+
+    /// The IPv4 address inside a mapped (`::ffff:a.b.c.d`), NAT64
+    /// (`64:ff9b::a.b.c.d`) or 6to4 (`2002:aabb:ccdd::`) address.
+    var embeddedV4: UInt32? {
+        guard case .v6(let b) = self, b.count == 16 else { return nil }
+        func word(_ at: Int) -> UInt32 { UInt32(b[at]) << 24 | UInt32(b[at + 1]) << 16 | UInt32(b[at + 2]) << 8 | UInt32(b[at + 3]) }
+        if b[0..<10].allSatisfy({ $0 == 0 }), b[10] == 0xFF, b[11] == 0xFF { return word(12) }
+        if b[0] == 0x00, b[1] == 0x64, b[2] == 0xFF, b[3] == 0x9B, b[4..<12].allSatisfy({ $0 == 0 }) { return word(12) }
+        if b[0] == 0x20, b[1] == 0x02 { return word(2) }
+        return nil
+    }
+}
+
+/// An address range such as `10.1.0.0/16` or `fd00::/8`.
+struct CIDR: Sendable, Equatable {
+    var base: IPAddress
+    var bits: Int
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard parts.count == 2, let base = IPAddress(String(parts[0])), let bits = Int(parts[1]) else { return nil }
+        switch base {
+        case .v4: guard (0...32).contains(bits) else { return nil }
+        case .v6: guard (0...128).contains(bits) else { return nil }
+        }
+        self.base = base
+        self.bits = bits
+    }
+
+    func contains(_ address: IPAddress) -> Bool {
+        switch (base, address) {
+        case (.v4(let a), .v4(let b)):
+            return bits == 0 || a >> (32 - bits) == b >> (32 - bits)
+        case (.v6(let a), .v6(let b)):
+            var remaining = bits
+            for index in 0..<16 where remaining > 0 {
+                let take = min(8, remaining)
+                let mask = UInt8(0xFF) << (8 - take)
+                if a[index] & mask != b[index] & mask { return false }
+                remaining -= take
+            }
+            return true
+        default:
+            return false
+        }
+    }
+}
