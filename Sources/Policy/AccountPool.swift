@@ -44,6 +44,11 @@ public final class AccountPool: Sendable {
     public struct Skipped: Sendable, Equatable {
         public var account: AccountEntry
         public var reason: SkipReason
+
+        public init(account: AccountEntry, reason: SkipReason) {
+            self.account = account
+            self.reason = reason
+        }
     }
 
     /// Chooses an account among `candidates` and takes a slot on it: the

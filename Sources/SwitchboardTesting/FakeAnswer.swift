@@ -12,6 +12,11 @@ struct FakeAnswer: Sendable {
     let includeUsage: Bool
     /// The tool the answer calls: the first one the request offers, if any.
     let toolName: String?
+    /// The output tokens the answer reports.
+    let outputTokens: Int64
+
+    /// Stands for `1e15` in encoded usage (`absurd-usage`), replaced as the body is written.
+    static let absurdMarker: Int64 = 987_654_321_987
 
     init(format: FakeUpstream.Format, model: String, behaviour: FakeBehaviour, request: [String: Any], headers: [String: String]) {
         self.format = format
@@ -19,6 +24,13 @@ struct FakeAnswer: Sendable {
         self.behaviour = behaviour
         self.includeUsage = ((request["stream_options"] as? [String: Any])?["include_usage"] as? Bool) ?? false
         self.toolName = FakeTool.firstToolName(request)
+        switch behaviour {
+        case .honourCap:
+            let cap = [request["max_tokens"], request["max_completion_tokens"]].compactMap { ($0 as? NSNumber)?.int64Value }.max() ?? 16
+            self.outputTokens = cap * ((request["n"] as? NSNumber)?.int64Value ?? 1)
+        case .absurdUsage: self.outputTokens = Self.absurdMarker
+        default: self.outputTokens = FakeUsage.output
+        }
         if behaviour == .echo {
             let summary: [String: Any] = [
                 "model": model,
@@ -41,8 +53,8 @@ struct FakeAnswer: Sendable {
 
     var openAIUsage: [String: Any] {
         var usage: [String: Any] = [
-            "prompt_tokens": FakeUsage.prompt, "completion_tokens": FakeUsage.output,
-            "total_tokens": FakeUsage.prompt + FakeUsage.output,
+            "prompt_tokens": behaviour == .absurdUsage ? Self.absurdMarker : FakeUsage.prompt, "completion_tokens": outputTokens,
+            "total_tokens": FakeUsage.prompt + outputTokens,
         ]
         if cached {
             usage["prompt_tokens"] = FakeUsage.prompt + FakeUsage.cacheRead
@@ -87,7 +99,7 @@ struct FakeAnswer: Sendable {
             body = [
                 "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
                 "content": [["type": "text", "text": text]], "stop_reason": "end_turn", "stop_sequence": NSNull(),
-                "usage": anthropicUsage(outputTokens: FakeUsage.output),
+                "usage": anthropicUsage(outputTokens: outputTokens),
             ]
             if let toolName {
                 body["content"] = [["type": "tool_use", "id": FakeTool.callID, "name": toolName, "input": FakeTool.arguments]]
@@ -275,5 +287,7 @@ struct FakeAnswer: Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func encode(_ object: [String: Any]) -> ByteBuffer { ByteBuffer(string: text(object)) }
+    static func encode(_ object: [String: Any]) -> ByteBuffer {
+        ByteBuffer(string: text(object).replacingOccurrences(of: String(absurdMarker), with: "1e15"))
+    }
 }

@@ -30,6 +30,11 @@ public enum FakeBehaviour: Equatable, Sendable {
     /// Sends the first event, then holds the stream open until the test calls
     /// `FakeUpstream.releaseHeld()` (or 30 s pass): a slot held for exactly as long as a test needs.
     case held
+    /// Reports as many output tokens as the request allowed: the largest of
+    /// `max_tokens` and `max_completion_tokens`, times `n`.
+    case honourCap
+    /// Reports `1e15` input and output tokens, written in exponent form.
+    case absurdUsage
 
     /// The behaviour a model name asks for.
     public init(model: String) {
@@ -43,7 +48,7 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "fail-429": self = .status(429)
         case "fail-500": self = .status(500)
         case "fail-529": self = .status(529)
-        case "slow-first-byte": self = .slowFirstByte(milliseconds: 1500)
+        case "slow-first-byte": self = .slowFirstByte(milliseconds: 10_000)
         case "drop-after-first-chunk": self = .dropAfterFirstChunk
         case "truncated-stream": self = .truncatedStream
         case "no-end-marker": self = .noEndMarker
@@ -54,6 +59,8 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
         case "big-stream": self = .bigStream(events: 200_000, bytesPerEvent: 2_500)
         case "held-stream": self = .held
+        case "honour-cap": self = .honourCap
+        case "absurd-usage": self = .absurdUsage
         default: self = .normal
         }
     }

@@ -36,7 +36,7 @@ import Testing
         let accounts = Self.brokenThenHealthy { port in
             Harness.defaultAccounts(fakePort: port)[0].with(name: "broken", models: ["gpt-4o-mini"], modelMap: ["gpt-4o-mini": model], priority: 0)
         }
-        try await withHarness(accounts: accounts, configure: { $0.firstByteTimeout = .seconds(1) }) { harness in
+        try await withHarness(accounts: accounts, configure: { $0.firstByteTimeout = .seconds(3) }) { harness in
             let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini", stream: true))
             #expect(reply.status == 200)
             #expect(reply.body.hasSuffix("data: [DONE]\n\n"))
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func whenEveryAttemptFailsTheStatusFollowsTheLastFailure() async throws {
-        try await withHarness(configure: { $0.firstByteTimeout = .seconds(1) }) { harness in
+        try await withHarness(configure: { $0.firstByteTimeout = .seconds(3) }) { harness in
             let limited = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-429"))
             #expect(limited.status == 429)
             #expect(limited.headers.first(name: "retry-after") == "7")

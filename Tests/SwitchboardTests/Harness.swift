@@ -31,7 +31,7 @@ struct Harness: Sendable {
     static let behaviourModels = [
         "echo", "fail-400", "fail-401", "fail-429", "fail-500", "fail-529", "slow-first-byte", "drop-after-first-chunk",
         "truncated-stream", "slow-stream", "short-slow-stream", "big-stream", "cut-mid-event", "stall-mid-stream",
-        "error-first-stream", "fail-402", "fail-404", "no-end-marker", "held-stream",
+        "error-first-stream", "fail-402", "fail-404", "no-end-marker", "held-stream", "honour-cap", "absurd-usage",
     ]
 
     /// Accounts against the fake on `port`: one OpenAI, one Anthropic.
@@ -75,6 +75,18 @@ struct Harness: Sendable {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
+    }
+
+    /// Sends raw body bytes (which need not be valid text) and reads the whole answer.
+    func sendBytes(_ path: String, body: [UInt8]) async throws -> Reply {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .POST
+        request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 64 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
@@ -201,6 +213,9 @@ func withHarness(
             await gateway.waitForAll()
             // Stopped by cancellation, the gateway must still have written every row.
             #expect(switchboard.ledger.pendingCount == 0 && switchboard.ledger.openCount == 0, "ledger rows lost at shutdown")
+            // Every lease went back through the relay machine's settlement, none by the safety net.
+            #expect(switchboard.gateway.pool.droppedLeases == 0, "an account lease was dropped unreleased")
+            #expect(switchboard.gateway.limiter.droppedLeases == 0, "a key lease was dropped unsettled")
             return result
         }
         upstream.cancelAll()

@@ -49,7 +49,7 @@ import Testing
             $0.keys[0].policy.maxWaiting = 30
             $0.keys[0].policy.balance = Money(picos: Money.picosPerDollar)
             $0.priceOverrides = prices
-            $0.firstByteTimeout = .seconds(1)
+            $0.firstByteTimeout = .seconds(3)
             $0.pool.transientFailures = 100  // keep the account serving through the failures below
         }) { harness in
             let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"q\#($0)"}]}"# }

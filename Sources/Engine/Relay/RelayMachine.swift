@@ -138,12 +138,13 @@ struct RelayMachine: Sendable {
     /// attempts remain, else answer with the failure.
     mutating func attemptFailed(_ failure: AttemptFailure) -> RelayStep {
         guard state == .attempting, let current = attempt else { return .none }
-        attempt = nil
         lastFailure = failure
         route.failed(current.account.name, failure.failureClass)
         row.route = route.text
         let release = AttemptOutcome.failed(failure.failureClass, retryAfter: failure.retryAfter, detail: failure.detail)
+        // The last attempt's lease goes back with the settlement; an earlier one's before the next pick.
         guard tried.count < maxAttempts else { return failedUpstream(failure, release: release) }
+        attempt = nil
         state = .choosing
         return .pick(excluding: tried, releasing: release)
     }
