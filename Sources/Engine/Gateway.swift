@@ -158,6 +158,12 @@ public final class Gateway: Sendable {
         }
     }
 
+    /// Whether the gateway can take requests now, and if not, why (for `/ready`).
+    public var readiness: (ready: Bool, reasons: [String]) {
+        let reasons = [ledger.unavailable].compactMap { $0 }
+        return (reasons.isEmpty, reasons)
+    }
+
     /// `POST /v1/messages/count_tokens` and Gemini's `:countTokens`: admitted like
     /// any request (the key's window and a slot, no money held), recorded with
     /// a row at zero cost, and failed over like a generation. Counting calls cool

@@ -1,37 +1,60 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Storage
 import Synchronization
 import SwitchboardCore
 
-/// Writes ledger rows off the response path, in batches.
+/// Writes ledger rows off the response path, in batches, and closes their
+/// requests in the journal once they are in the database.
 ///
-/// `record` only appends to memory; the service flushes every interval. At
-/// shutdown it keeps flushing until no request is still open (every open
-/// request settles, however it ends) or a hard deadline passes. A failed batch
-/// stays queued and is retried; the store skips request ids it already has, so a
-/// retry never doubles a row.
+/// `record` only appends to memory; the service flushes every interval. A
+/// batch the database refuses is retried row by row: while the database takes
+/// none (full, locked, failing) every row stays queued and is retried; a row it
+/// refuses while taking others is written again with its text fields cut and
+/// its numbers in range, so one bad row never blocks the rest. When the oldest
+/// row waiting is older than `stallTimeout`, or the queue passes `maxQueuedBytes`,
+/// `unavailable` says why and new requests are refused until it recovers by
+/// itself. At shutdown it keeps flushing until no request is still open or a
+/// hard deadline passes. The store skips request ids it already has, so a retry
+/// never doubles a row.
 public final class LedgerWriter: Service, Sendable {
     let store: any GatewayStore
+    /// The write-ahead journal whose requests settle here (nil: none kept).
+    public let journal: LedgerJournal?
     let interval: Duration
     let logger: Logger
-    /// Rows queued beyond this mean the database is failing; new requests are refused.
-    let backlogLimit: Int
+    /// How long the oldest unwritten row may wait before requests are refused.
+    let stallTimeout: Duration
+    /// How many bytes of rows may wait before requests are refused.
+    let maxQueuedBytes: Int
     /// How long the final drain waits for open requests to settle.
     let drainDeadline: Duration
-    private let queue = Mutex<[LedgerRow]>([])
+    private let queue = Mutex(Queue())
     private let openRequests = Atomic<Int>(0)
+    private let rejected = Atomic<Int>(0)
     /// One flush at a time, so two flushes never race over the same rows.
     private let flushLock = AsyncLock()
 
+    struct Queue: Sendable {
+        var rows: [LedgerRow] = []
+        var bytes = 0
+        /// When the oldest row now waiting was queued.
+        var oldest: ContinuousClock.Instant?
+        /// Why the last write failed, while the database takes nothing.
+        var failing: String?
+    }
+
     /// Creates the writer.
     public init(
-        store: any GatewayStore, interval: Duration = .milliseconds(100), backlogLimit: Int = 100_000,
-        drainDeadline: Duration = .seconds(10), logger: Logger
+        store: any GatewayStore, journal: LedgerJournal? = nil, interval: Duration = .milliseconds(100), stallTimeout: Duration = .seconds(5),
+        maxQueuedBytes: Int = 256 << 20, drainDeadline: Duration = .seconds(10), logger: Logger
     ) {
         self.store = store
+        self.journal = journal
         self.interval = interval
-        self.backlogLimit = backlogLimit
+        self.stallTimeout = stallTimeout
+        self.maxQueuedBytes = maxQueuedBytes
         self.drainDeadline = drainDeadline
         self.logger = logger
     }
@@ -41,21 +64,39 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Queues the row of a request that `opened`. Never blocks, never fails.
     func record(_ row: LedgerRow) {
-        queue.withLock { $0.append(row) }
+        let size = Self.size(of: row)
+        queue.withLock {
+            $0.rows.append(row)
+            $0.bytes += size
+            if $0.oldest == nil { $0.oldest = .now }
+        }
         openRequests.subtract(1, ordering: .relaxed)
     }
 
     /// Rows waiting to be written.
-    public var pendingCount: Int { queue.withLock { $0.count } }
+    public var pendingCount: Int { queue.withLock { $0.rows.count } }
 
     /// Requests that have not settled yet.
     public var openCount: Int { openRequests.load(ordering: .relaxed) }
 
-    /// Whether so many rows wait that the database is evidently not taking them.
-    public var isBacklogged: Bool { pendingCount > backlogLimit }
+    /// Rows the database refused even cut down (logged, never silently).
+    public var rejectedCount: Int { rejected.load(ordering: .relaxed) }
 
-    /// Why new requests cannot be recorded now, or nil when they can.
-    public var unavailable: String? { isBacklogged ? "The ledger is not keeping up; requests are refused until it does." : nil }
+    /// Why new requests cannot be recorded now (the journal cannot be written,
+    /// rows wait too long or too many wait), or nil when they can.
+    public var unavailable: String? {
+        if let journal = journal?.unavailable { return journal }
+        return queue.withLock { queue -> String? in
+            if queue.bytes > maxQueuedBytes {
+                return "The ledger has \(queue.rows.count) rows waiting to be written; requests are refused until it catches up."
+            }
+            if let oldest = queue.oldest, oldest.duration(to: .now) > stallTimeout {
+                let cause = queue.failing.map { " (\($0))" } ?? ""
+                return "The ledger has not been written for over \(DurationSyntax.format(stallTimeout))\(cause); requests are refused until it is."
+            }
+            return nil
+        }
+    }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
@@ -75,6 +116,7 @@ public final class LedgerWriter: Service, Sendable {
             if pendingCount > 0 || openCount > 0 { try? await Task.sleep(for: .milliseconds(50)) }
         }
         if pendingCount > 0 || openCount > 0 {
+            // Their journal entries stay open: the next start records them as interrupted.
             logger.critical("ledger rows could not be written before exit", metadata: ["queued": "\(pendingCount)", "open": "\(openCount)"])
         }
     }
@@ -84,7 +126,7 @@ public final class LedgerWriter: Service, Sendable {
     private func logRequest(_ row: LedgerRow) {
         guard logger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
-            "request": "\(row.requestID)", "status": "\(row.status)", "outcome": "\(row.outcome)",
+            "request": "\(row.requestID)", "status": "\(row.status)", "outcome": "\(row.outcome.rawValue)",
             "latency_ms": "\(row.latencyMs)",
         ]
         if let key = row.keyName { metadata["key"] = "\(key)" }
@@ -93,24 +135,112 @@ public final class LedgerWriter: Service, Sendable {
         if let route = row.route { metadata["route"] = "\(route)" }
         if let code = row.errorCode { metadata["error"] = "\(code)" }
         if row.usage.total > 0 { metadata["tokens"] = "\(row.usage.total)" }
+        if row.usageSource == .estimated { metadata["usage"] = "estimated" }
         logger.info("request", metadata: metadata)
     }
 
     /// Writes every queued row now.
     public func flush() async {
         await flushLock.withLock {
-            let batch = queue.withLock { rows -> [LedgerRow] in
-                defer { rows.removeAll(keepingCapacity: true) }
-                return rows
+            let taken = ContinuousClock.now
+            let batch = queue.withLock { queue -> [LedgerRow] in
+                defer {
+                    queue.rows.removeAll(keepingCapacity: true)
+                    queue.bytes = 0
+                }
+                return queue.rows
             }
             guard !batch.isEmpty else { return }
             do {
                 try await store.appendLedger(batch)
-                for row in batch { logRequest(row) }
+                written(batch, takenAt: taken)
             } catch {
-                logger.error("ledger write failed; will retry", metadata: ["rows": "\(batch.count)", "error": "\(error)"])
-                queue.withLock { $0.insert(contentsOf: batch, at: 0) }
+                await writeOneByOne(batch, batchError: error, takenAt: taken)
             }
         }
+    }
+
+    /// After a failed batch: each row alone, to tell a failing database (it
+    /// takes none: all stay queued) from rows it refuses (cut down, or logged
+    /// and dropped).
+    private func writeOneByOne(_ batch: [LedgerRow], batchError: any Error, takenAt taken: ContinuousClock.Instant) async {
+        var stored: [LedgerRow] = []
+        var refused: [LedgerRow] = []
+        var untried: [LedgerRow] = []
+        for (index, row) in batch.enumerated() {
+            // Two refusals and nothing taken: the database is failing, not the rows.
+            if stored.isEmpty, refused.count >= 2 {
+                untried = Array(batch[index...])
+                break
+            }
+            do {
+                try await store.appendLedger([row])
+                stored.append(row)
+            } catch {
+                refused.append(row)
+            }
+        }
+        written(stored, takenAt: taken)
+        guard !stored.isEmpty else {
+            let cause = String(describing: batchError).prefix(200)
+            // Requeued with the refused rows last, so a bad one at the head cannot hold back the rest.
+            let requeued = untried + refused
+            let first = queue.withLock { queue -> Bool in
+                let first = queue.failing == nil
+                queue.failing = String(cause)
+                queue.rows.insert(contentsOf: requeued, at: 0)
+                queue.bytes += requeued.reduce(0) { $0 + Self.size(of: $1) }
+                return first
+            }
+            if first { logger.error("ledger write failed; rows stay queued and are retried", metadata: ["rows": "\(requeued.count)", "error": "\(cause)"]) }
+            return
+        }
+        for row in refused {
+            let cut = Self.cutDown(row)
+            if (try? await store.appendLedger([cut])) != nil {
+                written([cut], takenAt: taken)
+                logger.warning("ledger row stored cut down", metadata: ["request": "\(row.requestID)"])
+            } else {
+                rejected.add(1, ordering: .relaxed)
+                journal?.close([row.requestID])
+                logger.critical("ledger row refused by the database", metadata: [
+                    "request": "\(row.requestID)", "key": "\(row.keyName ?? "-")", "cost_usd": "\(row.cost.dollarsString)",
+                ])
+            }
+        }
+    }
+
+    /// Rows now in the database: logged, and closed in the journal. Rows still
+    /// queued came after the batch was taken: none is older than that.
+    private func written(_ rows: [LedgerRow], takenAt taken: ContinuousClock.Instant) {
+        guard !rows.isEmpty else { return }
+        queue.withLock { queue in
+            queue.failing = nil
+            queue.oldest = queue.rows.isEmpty ? nil : taken
+        }
+        journal?.close(rows.map(\.requestID))
+        for row in rows { logRequest(row) }
+    }
+
+    /// A row with its text fields cut short and its numbers in range.
+    static func cutDown(_ row: LedgerRow) -> LedgerRow {
+        func cut(_ text: String?) -> String? { text.map { String($0.unicodeScalars.prefix(128)) } }
+        var row = row
+        row.keyName = cut(row.keyName)
+        row.accountName = cut(row.accountName)
+        row.model = cut(row.model)
+        row.upstreamModel = cut(row.upstreamModel)
+        row.errorCode = cut(row.errorCode)
+        row.route = cut(row.route)
+        row.userName = cut(row.userName)
+        row.latencyMs = max(0, row.latencyMs)
+        row.firstByteMs = row.firstByteMs.map { max(0, $0) }
+        return row
+    }
+
+    /// Roughly how much memory a queued row takes.
+    static func size(of row: LedgerRow) -> Int {
+        256 + row.requestID.utf8.count + (row.keyName?.utf8.count ?? 0) + (row.model?.utf8.count ?? 0)
+            + (row.upstreamModel?.utf8.count ?? 0) + (row.route?.utf8.count ?? 0) + (row.errorCode?.utf8.count ?? 0)
     }
 }

@@ -55,6 +55,16 @@ public struct ClientRoutes: Sendable {
         }
         // Liveness, and the preconnect probes agent CLIs send to the base URL.
         router.get("/health") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#))) }
+        // Readiness: 503 with the reasons while requests would be refused (the ledger stalled, say).
+        router.get("/ready") { _, _ in
+            let (ready, reasons) = gateway.readiness
+            let body = ready
+                ? #"{"status":"ready","reasons":[]}"#
+                : #"{"status":"unavailable","reasons":[\#(reasons.map(jsonStringLiteral).joined(separator: ","))]}"#
+            return Response(
+                status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         router.head("/") { _, _ in Response(status: .ok) }
         router.head("/api/hello") { _, _ in Response(status: .ok) }
     }

@@ -57,7 +57,16 @@ public struct Switchboard: Sendable {
             try? await context.store.close()
             throw error
         }
-        let ledger = LedgerWriter(store: context.store, logger: logger)
+        // Requests the last run admitted but never recorded (it was killed) are settled first.
+        let journal: LedgerJournal
+        do {
+            journal = try LedgerJournal(directory: try config.resolvedDataDirectory() + "/journal", logger: logger)
+            try await JournalRecovery.settle(journal, store: context.store, prices: prices, logger: logger)
+        } catch {
+            try? await context.store.close()
+            throw error
+        }
+        let ledger = LedgerWriter(store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
         let transport = UpstreamTransport(
             configuration: .init(
@@ -99,7 +108,7 @@ public struct Switchboard: Sendable {
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             services: [
-                TransportService(transport: transport), ledger, refresher,
+                TransportService(transport: transport), JournalService(journal: journal), ledger, refresher,
                 AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
                 HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
                 KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
@@ -154,6 +163,20 @@ extension Duration {
     var timeAmount: TimeAmount {
         let (seconds, attos) = components
         return .nanoseconds(seconds * 1_000_000_000 + attos / 1_000_000_000)
+    }
+}
+
+/// Writes the ledger journal in batches until shutdown reaches it (after the
+/// ledger writer, whose rows close its entries, has drained).
+struct JournalService: Service {
+    let journal: LedgerJournal
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await journal.run()
+        } onGracefulShutdown: {
+            journal.stop()
+        }
     }
 }
 

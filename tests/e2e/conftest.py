@@ -168,7 +168,7 @@ keys:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir,
     )
     output = Output(process)
-    port = int(output.wait_for(r"address=127\.0\.0\.1:(\d+) .*switchboard listening").group(1))
+    port = int(output.wait_for(r"switchboard listening address=127\.0\.0\.1:(\d+)").group(1))
     yield Gateway(port, workdir / "data" / "switchboard.db", process, config, env)
     process.send_signal(signal.SIGTERM)
     try:

@@ -2,6 +2,7 @@ import Dialects
 import Foundation
 import NIOCore
 import Policy
+import Storage
 import SwitchboardCore
 
 extension Exchange {
@@ -28,9 +29,10 @@ extension Exchange {
         }
     }
 
-    /// The key admitted the request: hold its lease, then drive the attempts.
+    /// The key admitted the request: hold its lease, make it durable, then
+    /// drive the attempts.
     private func proceed(_ admitted: Gateway.Admitted, accounts: [AccountEntry]) async -> GatewayResponse {
-        let first = admit(admitted, accounts: accounts)
+        let first = await journaled(admit(admitted, accounts: accounts), admitted)
         switch await advance(first) {
         case .finished(let finish):
             return response(for: finish)
@@ -40,6 +42,26 @@ extension Exchange {
             }))
         case .settledBefore:
             return gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
+        }
+    }
+
+    /// Writes the admitted request to the journal before anything is sent, so
+    /// a crash cannot make the ledger forget it; a journal that cannot be
+    /// written refuses the request (`ledger_unavailable`).
+    private func journaled(_ step: RelayStep, _ admitted: Gateway.Admitted) async -> RelayStep {
+        guard let journal = gateway.ledger.journal, case .pick = step else { return step }
+        let owner = admitted.lease.owner
+        let entry = LedgerJournal.Entry(
+            requestID: request.requestID, createdAt: Date(), keyID: key.id, keyName: key.name, userName: owner?.user.name,
+            dialect: request.operation.rawValue, model: client.model, stream: client.stream, hold: admitted.lease.demand.hold,
+            holdTokens: admitted.lease.demand.tokens, promptBytes: client.body.readableBytes,
+            multiplierPPM: owner?.group?.multiplierPPM ?? 1_000_000)
+        do {
+            try await journal.open(entry)
+            withHeld { $0.journaled = true }
+            return step
+        } catch {
+            return decide { $0.refuse(GatewayError(.ledgerUnavailable, retryAfterSeconds: 5), outcome: .refused) }
         }
     }
 
@@ -108,7 +130,7 @@ extension Exchange {
             case .failure(let error)?:
                 step = self.decide { $0.refuse(error, outcome: .refused) }
             case .success(let admitted)?:
-                step = self.admit(admitted, accounts: accounts)
+                step = await self.journaled(self.admit(admitted, accounts: accounts), admitted)
             }
             switch await self.advance(step) {
             case .finished(let finish):

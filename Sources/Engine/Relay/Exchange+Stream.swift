@@ -2,6 +2,7 @@ import Dialects
 import Foundation
 import NIOCore
 import Policy
+import Storage
 import SwitchboardCore
 import Upstream
 
@@ -49,6 +50,7 @@ extension Exchange {
         }
         relay.committed = true
         if let id = relay.observer.answerID { gateway.rememberAnswer(id, account: account) }
+        noteProgress(account: account, deliveredBytes: 0, deliveredTextBytes: 0)
         withHeld { $0.stream = PendingStream(relay: relay, first: pending, firstTextBytes: text, reader: reader, status: response.status) }
         return decide { $0.streamCommitted(status: response.status) }
     }
@@ -61,12 +63,19 @@ extension Exchange {
         var delivered: Int64 = 0
         var deliveredText: Int64 = 0
         var firstByteMs: Int64?
+        var noted: Int64 = 0
+        let account = withHeld { $0.accountLease?.account }
         func send(_ bytes: ByteBuffer, text: Int64) async throws(ClientGone) {
             guard bytes.readableBytes > 0 else { return }
             do { try await write(bytes) } catch { throw ClientGone() }
             delivered = delivered.saturatingAdd(Int64(bytes.readableBytes))
             deliveredText = deliveredText.saturatingAdd(text)
             if firstByteMs == nil { firstByteMs = request.receivedAt.duration(to: .now).wholeMilliseconds }
+            // Every few KiB of text, the journal learns how far the answer got (for a crash's estimate).
+            if let account, deliveredText - noted >= Self.progressEvery {
+                noted = deliveredText
+                noteProgress(account: account, deliveredBytes: delivered, deliveredTextBytes: deliveredText)
+            }
         }
         let end: StreamEnd
         do {
@@ -102,6 +111,17 @@ extension Exchange {
         finish.row.firstByteMs = firstByteMs
         settle(finish)
         if let bytes = streamBytes(for: finish) { try? await write(bytes) }
+    }
+
+    /// Text bytes between two progress notes in the journal.
+    static let progressEvery: Int64 = 2048
+
+    /// Tells the journal how far this request's answer got.
+    func noteProgress(account: AccountEntry, deliveredBytes: Int64, deliveredTextBytes: Int64) {
+        guard withHeld({ $0.journaled }), let journal = gateway.ledger.journal else { return }
+        journal.progress(request.requestID, LedgerJournal.Progress(
+            accountID: account.id, accountName: account.name, provider: account.provider.rawValue,
+            upstreamModel: account.upstreamModel(for: client.model), deliveredBytes: deliveredBytes, deliveredTextBytes: deliveredTextBytes))
     }
 
     /// After the client left: keeps reading the upstream, sending nothing, until

@@ -43,6 +43,8 @@ final class Exchange: Sendable {
         var stream: PendingStream?
         /// The rate-limit headers of a successful answer.
         var headers: [(String, String)] = []
+        /// The request is open in the journal (progress notes go there).
+        var journaled = false
     }
 
     init(gateway: Gateway, request: GatewayRequest, client: ClientRequest, key: KeyEntry, row: LedgerRow, lane: AccountLane, billable: Bool) {

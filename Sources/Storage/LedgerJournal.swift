@@ -1,0 +1,326 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import SwitchboardCore
+
+/// A write-ahead journal of admitted requests, so a `kill -9` cannot make the
+/// ledger forget them: a request is opened here, on disk, before its answer
+/// starts, and closed once its ledger row is in the database. At the next start
+/// every request still open becomes an `interrupted` row.
+///
+/// Opens are made durable with group commit: whoever asks waits for one
+/// `fdatasync` shared by everything written meanwhile, on a thread of its own
+/// (never the async pool). Progress notes and closes need no sync: a lost close
+/// only means the row is offered again (and skipped, the ledger keeps one per
+/// request id); a lost progress note only means a coarser estimate.
+///
+/// The journal is a series of segment files; a full segment is retired for a
+/// new one, and deleted once every request it opened is closed.
+public final class LedgerJournal: Sendable {
+    /// One admitted request, as the journal keeps it.
+    public struct Entry: Sendable, Equatable, Codable {
+        public var requestID: String
+        public var createdAt: Date
+        public var keyID: Int64?
+        public var keyName: String?
+        public var userName: String?
+        public var dialect: String
+        public var model: String?
+        public var stream: Bool
+        /// What the request holds (at the owner's price): charged when nothing better is known.
+        public var hold: Money
+        public var holdTokens: Int64
+        /// The request body's size, for an input estimate.
+        public var promptBytes: Int
+        /// The owner's group price multiplier, in millionths.
+        public var multiplierPPM: Int64
+
+        public init(
+            requestID: String, createdAt: Date, keyID: Int64?, keyName: String?, userName: String?, dialect: String, model: String?,
+            stream: Bool, hold: Money, holdTokens: Int64, promptBytes: Int, multiplierPPM: Int64
+        ) {
+            self.requestID = requestID
+            self.createdAt = createdAt
+            self.keyID = keyID
+            self.keyName = keyName
+            self.userName = userName
+            self.dialect = dialect
+            self.model = model
+            self.stream = stream
+            self.hold = hold
+            self.holdTokens = holdTokens
+            self.promptBytes = promptBytes
+            self.multiplierPPM = multiplierPPM
+        }
+    }
+
+    /// How far an open request got: the account serving it, and the text delivered.
+    public struct Progress: Sendable, Equatable, Codable {
+        public var accountID: Int64?
+        public var accountName: String?
+        public var provider: String?
+        public var upstreamModel: String?
+        public var deliveredBytes: Int64
+        public var deliveredTextBytes: Int64
+
+        public init(
+            accountID: Int64?, accountName: String?, provider: String?, upstreamModel: String?, deliveredBytes: Int64, deliveredTextBytes: Int64
+        ) {
+            self.accountID = accountID
+            self.accountName = accountName
+            self.provider = provider
+            self.upstreamModel = upstreamModel
+            self.deliveredBytes = deliveredBytes
+            self.deliveredTextBytes = deliveredTextBytes
+        }
+    }
+
+    /// A request the journal found open at start.
+    public struct Interrupted: Sendable, Equatable {
+        public var entry: Entry
+        public var progress: Progress?
+
+        public init(entry: Entry, progress: Progress? = nil) {
+            self.entry = entry
+            self.progress = progress
+        }
+    }
+
+    /// Why the journal cannot take an entry now.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// One line of a segment.
+    struct Record: Codable {
+        /// `o`pen, `p`rogress, `c`lose.
+        var op: String
+        var id: String
+        var entry: Entry?
+        var progress: Progress?
+    }
+
+    let directory: String
+    let segmentBytes: Int
+    let logger: Logger
+    private let state: Mutex<State>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    struct State: Sendable {
+        var pending: [UInt8] = []
+        var waiters: [CheckedContinuation<Result<Void, Failure>, Never>] = []
+        /// Requests opened in `pending`: they belong to the segment the batch is written to.
+        var pendingOpens: [String] = []
+        var segment: Int = 0
+        var segmentSize = 0
+        var openIn: [String: Int] = [:]
+        var openCount: [Int: Int] = [:]
+        var retired: [Int] = []
+        /// The last write or sync failed (a full disk): why, and when it started.
+        var failing: String?
+        var stopped = false
+    }
+
+    /// Opens the journal in `directory`, with segments of `segmentBytes`.
+    public init(directory: String, segmentBytes: Int = 8 << 20, logger: Logger) throws {
+        self.directory = directory
+        self.segmentBytes = segmentBytes
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let existing = Self.segments(in: directory)
+        state = Mutex(State(segment: (existing.last ?? 0) + 1))
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Why new requests cannot be journaled now, or nil.
+    public var unavailable: String? { state.withLock { $0.failing } }
+
+    // MARK: recording
+
+    /// Records an admitted request and returns once it is on disk.
+    public func open(_ entry: Entry) async throws(Failure) {
+        let line = Self.line(Record(op: "o", id: entry.requestID, entry: entry))
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, Failure>, Never>) in
+            let refused: Failure? = state.withLock { state in
+                if state.stopped { return Failure(description: "the journal is closed") }
+                state.pending += line
+                state.waiters.append(continuation)
+                state.pendingOpens.append(entry.requestID)
+                return nil
+            }
+            if let refused { continuation.resume(returning: .failure(refused)) } else { wake.yield() }
+        }
+        if case .failure(let failure) = result { throw failure }
+    }
+
+    /// Notes how far an open request got (not synced: written with the next batch).
+    public func progress(_ requestID: String, _ progress: Progress) {
+        let line = Self.line(Record(op: "p", id: requestID, progress: progress))
+        state.withLock { $0.pending += line }
+    }
+
+    /// Closes requests whose rows are now in the database; a retired segment
+    /// with nothing open any more is deleted.
+    public func close(_ requestIDs: [String]) {
+        var lines: [UInt8] = []
+        for id in requestIDs { lines += Self.line(Record(op: "c", id: id)) }
+        let done: [Int] = state.withLock { state in
+            state.pending += lines
+            return Self.release(requestIDs, in: &state)
+        }
+        for segment in done { try? FileManager.default.removeItem(atPath: path(segment)) }
+    }
+
+    private static func release(_ requestIDs: [String], in state: inout State) -> [Int] {
+        var done: [Int] = []
+        for id in requestIDs {
+            guard let segment = state.openIn.removeValue(forKey: id) else { continue }
+            state.openCount[segment, default: 1] -= 1
+            if state.openCount[segment] == 0, state.retired.contains(segment) {
+                state.openCount[segment] = nil
+                state.retired.removeAll { $0 == segment }
+                done.append(segment)
+            }
+        }
+        return done
+    }
+
+    // MARK: writing
+
+    /// Writes and syncs batches until `stop`: one `fdatasync` per batch, on the
+    /// blocking thread pool.
+    public func run() async {
+        for await _ in wakes {
+            await flush()
+            if state.withLock({ $0.stopped && $0.pending.isEmpty }) { break }
+        }
+        await flush()
+    }
+
+    /// Stops taking opens once the queue drains.
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        wake.yield()
+        wake.finish()
+    }
+
+    /// Writes what is pending, syncs, and answers those who waited.
+    func flush() async {
+        let (bytes, waiters, opens, segment) = state.withLock {
+            state -> ([UInt8], [CheckedContinuation<Result<Void, Failure>, Never>], [String], Int) in
+            defer {
+                state.pending = []
+                state.waiters = []
+                state.pendingOpens = []
+            }
+            return (state.pending, state.waiters, state.pendingOpens, state.segment)
+        }
+        guard !bytes.isEmpty || !waiters.isEmpty else { return }
+        let path = path(segment)
+        let written: Result<Void, Failure>
+        do {
+            written = .success(try await NIOThreadPool.singleton.runIfActive { try Self.append(bytes, to: path, sync: !waiters.isEmpty) })
+        } catch let failure as Failure {
+            written = .failure(failure)
+        } catch {
+            written = .failure(Failure(description: "the journal could not be written"))
+        }
+        let retire: Bool = state.withLock { state in
+            switch written {
+            case .success:
+                if state.failing != nil { logger.notice("ledger journal writes again") }
+                state.failing = nil
+                state.segmentSize += bytes.count
+                for id in opens { state.openIn[id] = segment }
+                state.openCount[segment, default: 0] += opens.count
+            case .failure(let failure):
+                // The opens in a failed batch were refused: should their lines have
+                // reached the file after all, these closes keep recovery from billing them.
+                for id in opens { state.pending += Self.line(Record(op: "c", id: id)) }
+                if state.failing == nil { logger.error("ledger journal cannot be written", metadata: ["reason": "\(failure)"]) }
+                state.failing = "the ledger journal cannot be written (\(failure)); requests are refused until it can"
+            }
+            guard state.segmentSize >= segmentBytes else { return false }
+            // Full: later entries go to a new segment; this one goes once all it opened are closed.
+            if state.openCount[state.segment, default: 0] > 0 { state.retired.append(state.segment) }
+            state.segment += 1
+            state.segmentSize = 0
+            return state.openCount[segment, default: 0] == 0
+        }
+        if retire, case .success = written { try? FileManager.default.removeItem(atPath: path) }
+        for waiter in waiters { waiter.resume(returning: written) }
+    }
+
+    /// Appends to a segment and, for opens, syncs it to disk.
+    static func append(_ bytes: [UInt8], to path: String, sync: Bool) throws(Failure) {
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
+        defer { _ = Foundation.close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { throw Failure(description: String(cString: strerror(errno))) }
+            offset += count
+        }
+        if sync, fdatasync(fd) != 0 { throw Failure(description: String(cString: strerror(errno))) }
+    }
+
+    // MARK: recovery
+
+    /// The requests still open in the journal's segments (from a run that
+    /// ended without closing them), oldest first.
+    public func interrupted() throws -> [Interrupted] {
+        var open: [String: Interrupted] = [:]
+        var order: [String] = []
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        for segment in Self.segments(in: directory) {
+            guard let data = FileManager.default.contents(atPath: path(segment)) else { continue }
+            // A line cut by the crash (the last one) does not parse and is skipped.
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let record = try? decoder.decode(Record.self, from: Data(line)) else { continue }
+                switch record.op {
+                case "o":
+                    if let entry = record.entry, open[record.id] == nil {
+                        open[record.id] = Interrupted(entry: entry)
+                        order.append(record.id)
+                    }
+                case "p": open[record.id]?.progress = record.progress
+                case "c": open[record.id] = nil
+                default: continue
+                }
+            }
+        }
+        return order.compactMap { open[$0] }
+    }
+
+    /// Forgets everything recovered (its rows are in the database now): the old segments go.
+    public func clearRecovered() {
+        let current = state.withLock { $0.segment }
+        for segment in Self.segments(in: directory) where segment < current { try? FileManager.default.removeItem(atPath: path(segment)) }
+    }
+
+    // MARK: files
+
+    func path(_ segment: Int) -> String { directory + "/segment-" + String(format: "%08d", segment) + ".log" }
+
+    static func segments(in directory: String) -> [Int] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .compactMap { name -> Int? in
+                guard name.hasPrefix("segment-"), name.hasSuffix(".log") else { return nil }
+                return Int(name.dropFirst("segment-".count).dropLast(".log".count))
+            }
+            .sorted()
+    }
+
+    static func line(_ record: Record) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .millisecondsSince1970
+        guard let data = try? encoder.encode(record) else { return [] }
+        return Array(data) + [UInt8(ascii: "\n")]
+    }
+}

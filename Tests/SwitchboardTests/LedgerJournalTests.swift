@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import Policy
+import Storage
+import SwitchboardCore
+import Testing
+
+@testable import Engine
+
+/// The write-ahead journal on a real directory: what is opened and not closed
+/// survives a restart; closed requests and full segments go away.
+@Suite struct LedgerJournalTests {
+    static func entry(_ id: String, hold: Money = Money(dollars: "0.5")!) -> LedgerJournal.Entry {
+        LedgerJournal.Entry(
+            requestID: id, createdAt: Date(timeIntervalSince1970: 1_800_000_000), keyID: 7, keyName: "k", userName: nil,
+            dialect: "openai_chat", model: "gpt-4o-mini", stream: true, hold: hold, holdTokens: 1000, promptBytes: 400,
+            multiplierPPM: 1_000_000)
+    }
+
+    /// A journal running in a task, as the service runs it.
+    static func running(_ directory: String, segmentBytes: Int = 8 << 20, _ body: (LedgerJournal) async throws -> Void) async throws {
+        let journal = try LedgerJournal(directory: directory, segmentBytes: segmentBytes, logger: quietLogger())
+        let task = Task { await journal.run() }
+        try await body(journal)
+        journal.stop()
+        await task.value
+    }
+
+    @Test func openRequestsSurviveARestartAndClosedOnesDoNot() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.running(directory) { journal in
+            for id in ["a", "b", "c"] { try await journal.open(Self.entry(id)) }
+            journal.progress("b", .init(accountID: 1, accountName: "acct", provider: "openai", upstreamModel: "gpt-4o-mini", deliveredBytes: 900, deliveredTextBytes: 400))
+            journal.close(["a"])
+        }
+        // A new process reads what the last one left.
+        let reopened = try LedgerJournal(directory: directory, logger: quietLogger())
+        let interrupted = try reopened.interrupted()
+        #expect(interrupted.map(\.entry.requestID) == ["b", "c"])
+        #expect(interrupted[0].progress?.deliveredTextBytes == 400 && interrupted[1].progress == nil)
+        reopened.clearRecovered()
+        #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().isEmpty)
+    }
+
+    @Test func aLineCutByTheCrashIsSkipped() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.running(directory) { journal in try await journal.open(Self.entry("whole")) }
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first)
+        let handle = try #require(FileHandle(forWritingAtPath: directory + "/" + segment))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"op":"o","id":"cut","entry":{"requestID":"cu"#.utf8))
+        try handle.close()
+        #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["whole"])
+    }
+
+    @Test func fullSegmentsAreDeletedOnceEverythingTheyOpenedIsClosed() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.running(directory, segmentBytes: 2048) { journal in
+            for id in 0..<40 { try await journal.open(Self.entry("r\(id)")) }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count > 3, "small segments fill and rotate")
+            journal.close((0..<40).map { "r\($0)" })
+            try await journal.open(Self.entry("last"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count <= 2, "retired segments with nothing open are gone")
+        #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["last"])
+    }
+
+    @Test func anInterruptedRequestIsChargedItsDeliveredTextOrItsHold() throws {
+        let prices = try PriceTable(json: Data(#"{"gpt-4o-mini":{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}}"#.utf8))
+        let progress = LedgerJournal.Progress(
+            accountID: 1, accountName: "acct", provider: "openai", upstreamModel: "gpt-4o-mini", deliveredBytes: 900, deliveredTextBytes: 400)
+        let estimated = JournalRecovery.row(.init(entry: Self.entry("a"), progress: progress), prices: prices)
+        #expect(estimated.outcome == .interrupted && estimated.usageSource == .estimated && estimated.accountName == "acct")
+        #expect(estimated.usage == TokenUsage(inputUncached: 100, output: 100))
+        #expect(estimated.cost == Money(picos: 100 * 1_000_000 + 100 * 2_000_000))
+        let held = JournalRecovery.row(.init(entry: Self.entry("b"), progress: nil), prices: prices)
+        #expect(held.cost == Money(dollars: "0.5") && held.usage.total == 1000, "nothing known delivered: the hold")
+    }
+}
