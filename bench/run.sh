@@ -68,6 +68,7 @@ NGINX
 # --- the gateway -----------------------------------------------------------
 cat > "$WORK/switchboard.yaml" <<YAML
 listen: 127.0.0.1:$GATEWAY_PORT
+allow_private_upstreams: true
 database: sqlite:$WORK/data/switchboard.db
 log_level: warning
 accounts:

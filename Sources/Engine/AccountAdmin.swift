@@ -56,14 +56,30 @@ public struct AccountAdmin: Sendable {
     let refresher: SnapshotRefresher?
     /// Where changes made here are recorded as coming from (`admin_api`, `cli`).
     let source: String
+    /// Where accounts may send their secrets.
+    let upstreams: UpstreamPolicy
 
     /// Operations on a store; with the gateway and refresher inside the server.
-    public init(store: any GatewayStore, box: SecretKeyring, gateway: Gateway? = nil, refresher: SnapshotRefresher? = nil, source: String) {
+    public init(
+        store: any GatewayStore, box: SecretKeyring, gateway: Gateway? = nil, refresher: SnapshotRefresher? = nil, source: String,
+        upstreams: UpstreamPolicy
+    ) {
         self.store = store
         self.box = box
         self.gateway = gateway
         self.refresher = refresher
         self.source = source
+        self.upstreams = upstreams
+    }
+
+    /// Refuses a base URL the upstream policy does not allow (its form, or the
+    /// addresses its host reaches), in words for an admin.
+    func checkBaseURL(_ baseURL: String) async throws(AdminError) {
+        do {
+            try await upstreams.checkResolving(baseURL: baseURL)
+        } catch {
+            throw AdminError(.invalid, error.description)
+        }
     }
 
     /// Every account with its state.
@@ -91,6 +107,7 @@ public struct AccountAdmin: Sendable {
         guard let provider = settings.provider else { throw AdminError(.invalid, "provider is required") }
         guard let apiKey = settings.apiKey, !apiKey.isEmpty else { throw AdminError(.invalid, "api_key is required") }
         guard let models = settings.models, !models.isEmpty else { throw AdminError(.invalid, "models is required") }
+        try await checkBaseURL(settings.baseURL ?? provider.defaultBaseURL)
         let input = AccountInput(
             name: settings.name, provider: provider, baseURL: settings.baseURL ?? provider.defaultBaseURL,
             secret: try box.seal(apiKey), models: models, modelMap: settings.modelMap ?? [:], priority: settings.priority ?? 0,
@@ -104,6 +121,14 @@ public struct AccountAdmin: Sendable {
     /// Changes the given settings of an account; the rest stay.
     public func update(_ settings: AccountSettings) async throws -> AccountView {
         guard let existing = try await record(settings.name) else { throw AdminError(.notFound, "no account named \(settings.name)") }
+        if let baseURL = settings.baseURL, baseURL != existing.baseURL {
+            // Whoever sends a secret somewhere new must know the secret: an admin
+            // token alone cannot point an account's key at a host of its choosing.
+            guard let apiKey = settings.apiKey, !apiKey.isEmpty else {
+                throw AdminError(.invalid, "changing base_url needs the account's api_key in the same request")
+            }
+            try await checkBaseURL(baseURL)
+        }
         let input = AccountInput(
             name: existing.name, provider: settings.provider ?? existing.provider, baseURL: settings.baseURL ?? existing.baseURL,
             secret: try settings.apiKey.map { try box.seal($0) } ?? existing.secret, models: settings.models ?? existing.models,

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Policy
 import Storage
+import Upstream
 
 /// Upserts the accounts and keys a config file declares. Keys are hashed here;
 /// their plaintext is never stored.
@@ -11,6 +12,11 @@ enum ConfigSeeder {
         for account in config.accounts {
             guard !account.apiKey.isEmpty else {
                 throw ConfigurationError("account \(account.name) has no api_key; set it in the file or in SWITCHBOARD_ACCOUNT_\(Configuration.envSafe(account.name))_API_KEY")
+            }
+            do {
+                try await config.upstreamPolicy.checkResolving(baseURL: account.baseURL)
+            } catch {
+                throw ConfigurationError("account \(account.name): \(error.description)")
             }
             _ = try await context.store.upsertAccount(
                 AccountInput(

@@ -66,12 +66,25 @@ public struct Switchboard: Sendable {
             try? await context.store.close()
             throw error
         }
+        // What keys and users spent before this start counts against their budgets;
+        // health marks and cooldowns carry over. Read before anything that must be shut down exists.
+        let keyBaselines: [Int64: KeyBaseline]
+        let userBaselines: [String: UserBaseline]
+        do {
+            keyBaselines = try await context.store.keyBaselines(now: clock.now())
+            userBaselines = try await context.store.userBaselines(now: clock.now())
+        } catch {
+            try? await context.store.close()
+            throw error
+        }
+        let savedStatuses = try? await context.store.accountStatuses()
         let ledger = LedgerWriter(store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
         let transport = UpstreamTransport(
             configuration: .init(
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
-                idleTimeout: config.streamIdleTimeout.timeAmount))
+                idleTimeout: config.streamIdleTimeout.timeAmount),
+            policy: config.upstreamPolicy)
         var settings = Gateway.Configuration(
             maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
             refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval)
@@ -82,18 +95,12 @@ public struct Switchboard: Sendable {
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock),
             limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices,
             hasher: context.hasher, configuration: settings, logger: logger)
-        // What keys spent before this start counts against their budgets.
         let userIDs = holder.snapshot.users.mapValues(\.id)
-        let userBaselines = try await context.store.userBaselines(now: clock.now())
         gateway.limiter.restore(
-            try await context.store.keyBaselines(now: clock.now()),
-            users: Dictionary(userBaselines.compactMap { name, baseline in userIDs[name].map { ($0, baseline) } }) { a, _ in a })
-        // Health marks and cooldowns carry over from the last run.
-        if let saved = try? await context.store.accountStatuses() {
-            gateway.pool.restore(saved.map(\.status), accounts: holder.snapshot.accounts.accounts)
-        }
+            keyBaselines, users: Dictionary(userBaselines.compactMap { name, baseline in userIDs[name].map { ($0, baseline) } }) { a, _ in a })
+        if let savedStatuses { gateway.pool.restore(savedStatuses.map(\.status), accounts: holder.snapshot.accounts.accounts) }
         let accountAdmin = AccountAdmin(
-            store: context.store, box: context.box, gateway: gateway, refresher: refresher, source: "admin_api")
+            store: context.store, box: context.box, gateway: gateway, refresher: refresher, source: "admin_api", upstreams: config.upstreamPolicy)
         let router = ServerBuilder.router(
             routes: ClientRoutes(gateway: gateway),
             admin: AdminRoutes(

@@ -75,6 +75,8 @@ public enum TransportFailure: String, Sendable, Hashable, Error {
     case connectionReset = "connection_reset"
     /// The response could not be read (bad framing, too large).
     case badResponse = "bad_response"
+    /// The upstream's address is not one accounts may reach (private, loopback, link-local).
+    case addressRefused = "address_refused"
     /// Anything else.
     case other
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// Where accounts may send requests, and with them their secrets: a base URL
 /// must be `http` or `https` with a host, and the addresses it reaches must be
@@ -27,7 +28,8 @@ public struct UpstreamPolicy: Sendable, Equatable {
 
     /// Checks a base URL's form and its host: an address literal is checked at
     /// once, a name is resolved and every address it gives is checked (unless
-    /// the name is allowed by itself).
+    /// the name is allowed by itself). A name that does not resolve passes:
+    /// the check on every connection still holds.
     public func check(baseURL: String, resolve: Bool = true) throws(Refusal) {
         guard let url = URL(string: baseURL), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw Refusal(description: "base_url must be an http or https URL")
@@ -40,8 +42,15 @@ public struct UpstreamPolicy: Sendable, Equatable {
             return
         }
         guard resolve else { return }
-        let addresses = Self.resolve(host)
-        guard !addresses.isEmpty else { throw Refusal(description: "base_url's host \(host) does not resolve") }
+        // A name that does not resolve now is let through: every connection is checked anyway.
+        guard Self.resolve(host).allSatisfy(allows) else { throw Refusal(description: Self.privateRefusal) }
+    }
+
+    /// `check(baseURL:)` with the name lookup on the blocking thread pool.
+    public func checkResolving(baseURL: String) async throws(Refusal) {
+        try check(baseURL: baseURL, resolve: false)
+        guard let host = URL(string: baseURL)?.host, !allowPrivate, !allowsName(host), IPAddress(host) == nil else { return }
+        let addresses = (try? await NIOThreadPool.singleton.runIfActive { Self.resolve(host) }) ?? []
         guard addresses.allSatisfy(allows) else { throw Refusal(description: Self.privateRefusal) }
     }
 

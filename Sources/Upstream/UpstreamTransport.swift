@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Foundation
 import SwitchboardCore
 
 /// Sends requests to providers over one pooled `HTTPClient`.
@@ -32,12 +33,42 @@ public final class UpstreamTransport: Sendable {
         }
     }
 
-    let client: HTTPClient
+    /// Connections here must reach an address the policy allows, checked on
+    /// the connected socket itself (so a name that now resolves elsewhere is refused).
+    let checked: HTTPClient
+    /// For hosts the policy allows by name (or everything, with private upstreams allowed).
+    let trusted: HTTPClient
     /// The settings in force.
     public let configuration: Configuration
+    /// Where requests may go.
+    public let policy: UpstreamPolicy
 
     /// Creates the transport on the shared event loop group.
-    public init(configuration: Configuration = .init()) {
+    public init(configuration: Configuration = .init(), policy: UpstreamPolicy = .init()) {
+        self.configuration = configuration
+        self.policy = policy
+        trusted = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: Self.clientConfiguration(configuration))
+        if policy.allowPrivate {
+            checked = trusted
+        } else {
+            var config = Self.clientConfiguration(configuration)
+            let guardConnection: @Sendable (Channel) -> EventLoopFuture<Void> = { channel in
+                guard policy.allows(channel.remoteAddress) else {
+                    // Closed on a later tick: closing while the pool still sets the
+                    // connection up would race its bookkeeping.
+                    channel.eventLoop.execute { channel.close(promise: nil) }
+                    return channel.eventLoop.makeFailedFuture(TransportFailure.addressRefused)
+                }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
+            config.http1_1ConnectionDebugInitializer = guardConnection
+            config.http2ConnectionDebugInitializer = guardConnection
+            checked = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
+        }
+    }
+
+    /// The HTTP client settings every upstream connection shares.
+    static func clientConfiguration(_ configuration: Configuration) -> HTTPClient.Configuration {
         var config = HTTPClient.Configuration()
         // The read timeout starts once the request is sent, so it also bounds the
         // wait for the response head: the head waits for the smaller of the two.
@@ -49,8 +80,13 @@ public final class UpstreamTransport: Sendable {
         config.connectionPool.retryConnectionEstablishment = false
         config.redirectConfiguration = .disallow
         config.decompression = .disabled
-        self.client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: config)
-        self.configuration = configuration
+        return config
+    }
+
+    /// The client for a request's host.
+    func client(for url: String) -> HTTPClient {
+        guard !policy.allowPrivate, let host = URL(string: url)?.host else { return trusted }
+        return policy.allowsName(host) ? trusted : checked
     }
 
     /// Sends one request and returns once the response head arrived.
@@ -64,7 +100,7 @@ public final class UpstreamTransport: Sendable {
             outbound.body = .bytes(request.body)
         }
         do {
-            let response = try await client.execute(outbound, timeout: configuration.firstByteTimeout)
+            let response = try await client(for: request.url).execute(outbound, timeout: configuration.firstByteTimeout)
             return UpstreamResponse(
                 status: Int(response.status.code),
                 headers: response.headers.map { ($0.name.lowercased(), $0.value) },
@@ -76,12 +112,17 @@ public final class UpstreamTransport: Sendable {
 
     /// Closes pooled connections.
     public func shutdown() async throws {
-        try await client.shutdown()
+        // Both clients, whatever the first says (a client left running must not be dropped).
+        var failure: (any Error)?
+        do { try await trusted.shutdown() } catch { failure = error }
+        if checked !== trusted { try await checked.shutdown() }
+        if let failure { throw failure }
     }
 
     /// Maps the HTTP client's errors to the gateway's transport failures.
     static func classify(_ error: any Error) -> TransportFailure {
         if let failure = error as? TransportFailure { return failure }
+        if let error = error as? HTTPClientError, "\(error)".contains(TransportFailure.addressRefused.rawValue) { return .addressRefused }
         if let error = error as? HTTPClientError {
             switch error {
             case .deadlineExceeded: return .firstByteTimeout

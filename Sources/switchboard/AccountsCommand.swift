@@ -128,7 +128,7 @@ struct Accounts: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let transport = UpstreamTransport(configuration: .init())
+            let transport = UpstreamTransport(configuration: .init(), policy: try options.load().upstreamPolicy)
             let result: ProbeResult
             do {
                 result = try await options.withAccounts { try await $0.test(name, transport: transport) }
@@ -197,9 +197,10 @@ extension GlobalOptions {
 
     /// Runs account operations against the store; admin errors become plain messages.
     func withAccounts<T>(_ body: (AccountAdmin) async throws -> T) async throws -> T {
+        let upstreams = try load().upstreamPolicy
         do {
             return try await withStore { context in
-                try await body(AccountAdmin(store: context.store, box: context.box, source: "cli"))
+                try await body(AccountAdmin(store: context.store, box: context.box, source: "cli", upstreams: upstreams))
             }
         } catch let error as AdminError {
             throw ValidationError(error.description)

@@ -194,6 +194,7 @@ func withHarness(
         config.accounts = (accounts ?? Harness.defaultAccounts)(fakePort)
         config.keys = [.init(name: "test-key", key: Harness.key, expiresAt: nil)]
         config.logLevel = "critical"
+        config.upstreamPolicy.allowPrivate = true  // the fake provider listens on loopback
         configure(&config)
         let clock = MockClock(start: Date())
         let switchboard = try await Switchboard.build(config, logger: quietLogger(), clock: clock) { continuation.yield($0) }

@@ -55,7 +55,7 @@ import Testing
         var config = Configuration()
         config.database = "sqlite:\(directory)/switchboard.db"
         let first = try await StoreContext.open(config, logger: quietLogger())
-        let admin = AccountAdmin(store: first.store, box: first.box, source: "test")
+        let admin = AccountAdmin(store: first.store, box: first.box, source: "test", upstreams: .init())
         var settings = AccountSettings(name: "acct")
         settings.provider = .openai
         settings.apiKey = "sk-upstream-secret"
@@ -90,7 +90,7 @@ import Testing
         settings.provider = .anthropic
         settings.apiKey = "sk-ant-secret"
         settings.models = ["m"]
-        _ = try await AccountAdmin(store: server.store, box: server.box, source: "test").create(settings)
+        _ = try await AccountAdmin(store: server.store, box: server.box, source: "test", upstreams: .init()).create(settings)
         let oldKeyID = server.box.keyID
 
         let cli = try await StoreContext.open(config, logger: quietLogger())

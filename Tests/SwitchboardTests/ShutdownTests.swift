@@ -19,6 +19,7 @@ import Testing
         config.listen = "127.0.0.1:0"
         config.database = "sqlite:\(directory)/switchboard.db"
         config.keys = [.init(name: "test-key", key: Harness.key)]
+        config.upstreamPolicy.allowPrivate = true  // the fake provider listens on loopback
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await fake.application(onListening: { fakeContinuation.yield($0) }).run() }

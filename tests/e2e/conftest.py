@@ -129,6 +129,7 @@ listen: 127.0.0.1:0
 database: sqlite:{workdir}/data/switchboard.db
 admin_token: {ADMIN_TOKEN}
 keepalive_interval: 200ms
+allow_private_upstreams: true
 accounts:
   - name: openai-1
     provider: openai
