@@ -26,6 +26,8 @@ public struct Switchboard: Sendable {
     public let refresher: SnapshotRefresher
     /// The settings in force.
     public let configuration: Configuration
+    /// Client connection limits and the connections they count.
+    public let protection: ConnectionProtection
 
     /// Builds everything and applies the config file's accounts and keys.
     /// - Parameters:
@@ -111,8 +113,10 @@ public struct Switchboard: Sendable {
         announce(holder.snapshot, logger: logger)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.
+        let protection = ConnectionProtection(limits: config.limits, logger: logger)
         let application = Application(
             router: router,
+            server: protection.server,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             services: [
                 TransportService(transport: transport), JournalService(journal: journal), ledger, refresher,
@@ -121,6 +125,7 @@ public struct Switchboard: Sendable {
                 KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
             ],
             onServerRunning: { channel in
+                await protection.install(on: channel)
                 let bound = channel.localAddress?.port ?? port
                 logger.info("switchboard listening", metadata: ["address": "\(host):\(bound)"])
                 await onListening(bound)
@@ -128,7 +133,7 @@ public struct Switchboard: Sendable {
             logger: logger)
         return Switchboard(
             application: application, storeContext: context, gateway: gateway, ledger: ledger, refresher: refresher,
-            configuration: config)
+            configuration: config, protection: protection)
     }
 
     /// The service group that runs the gateway; graceful shutdown is bounded by

@@ -1,0 +1,81 @@
+import NIOCore
+
+/// First in every client connection's pipeline: sees the raw bytes, keeps the
+/// connection's one deadline timer (as `ConnectionClock` decides), and closes
+/// the connection when it fires. `RequestPhaseHandler`, after the HTTP
+/// decoder, tells it where each request stands. Everything runs on the
+/// connection's event loop.
+final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private var clock: ConnectionClock
+    private let registry: ConnectionRegistry
+    private var timer: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    init(limits: ConnectionLimits, registry: ConnectionRegistry) {
+        self.clock = ConnectionClock(limits: limits)
+        self.registry = registry
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { apply(clock.connected()) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        apply(clock.connected())
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        apply(clock.bytesArrived())
+        context.fireChannelRead(data)
+    }
+
+    // MARK: phases, from the request handler
+
+    func headParsed(declaredLength: Int?) { apply(clock.headParsed(declaredLength: declaredLength)) }
+    func requestRead() { apply(clock.requestRead()) }
+    func responseWritten() { apply(clock.responseWritten()) }
+
+    private func apply(_ decision: ConnectionClock.Timer) {
+        guard let context else { return }
+        registry.update(context.channel, evictable: clock.isEvictable, now: .now())
+        switch decision {
+        case .keep:
+            return
+        case .cancel:
+            timer?.cancel()
+            timer = nil
+        case .arm(let duration):
+            timer?.cancel()
+            let channel = context.channel
+            timer = context.eventLoop.scheduleTask(in: TimeAmount(duration)) {
+                // Out of time for this phase: a slow or silent client gives its socket back.
+                channel.close(promise: nil)
+            }
+        }
+    }
+}
+
+extension TimeAmount {
+    /// The same span as a `Duration`, in nanoseconds.
+    init(_ duration: Duration) {
+        let (seconds, attos) = duration.components
+        self = .nanoseconds(seconds.saturatingMultiply(1_000_000_000).saturatingAdd(attos / 1_000_000_000))
+    }
+}
