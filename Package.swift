@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .executable(name: "switchboard", targets: ["switchboard"]),
         .executable(name: "fake-upstream", targets: ["fake-upstream"]),
+        // The parsers fuzz targets drive (Fuzz/, built with -sanitize=fuzzer by scripts/fuzz).
+        .library(name: "SwitchboardFuzzing", targets: ["SwitchboardFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -127,6 +129,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SwitchboardFuzzing",
+            dependencies: [
+                "SwitchboardCore",
+                "Dialects",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "SwitchboardTesting",
             dependencies: [
                 "SwitchboardCore",
@@ -153,6 +163,7 @@ let package = Package(
                 "HTTPServer",
                 "SwitchboardApp",
                 "SwitchboardTesting",
+                "SwitchboardFuzzing",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -35,8 +35,14 @@ extension Gateway {
             // The smallest hold: refused only when a budget is already spent.
             demand = KeyDemand(hold: Money(picos: 1), tokens: 0)
         } else {
-            demand = accounts.map { Self.demand(for: client, policy: key.policy, owner: owner, account: $0, prices: prices) }
-                .max { $0.hold < $1.hold } ?? .nothing
+            // A translation may ask for more than the client wrote (a thinking budget on top of the cap).
+            let holds = key.policy.meters || key.policy.tokenLimit != nil || owner?.meters == true
+            let translator = holds && accounts.contains { !$0.provider.speaks(client.dialect) } ? try? Translator(client) : nil
+            demand = accounts.map { account in
+                let translatedCap = account.provider.speaks(client.dialect) ? nil : translator?.outputCap(for: account.provider)
+                return Self.demand(for: client, policy: key.policy, owner: owner, account: account, prices: prices, translatedCap: translatedCap)
+            }
+            .max { $0.hold < $1.hold } ?? .nothing
             if let group = owner?.group { demand.hold = group.charge(demand.hold) }
         }
         let admission = limiter.decide(key, owner: owner, demand: demand)
@@ -76,10 +82,11 @@ extension Gateway {
 
     /// The most a request can cost and use, held until it settles: the prompt
     /// estimated high (a token per three bytes of body, at the dearest input
-    /// rate) plus `max_tokens` at the output price. Nothing is held for keys that
-    /// meter neither money nor tokens.
+    /// rate) plus the output cap at the output price (the largest cap the
+    /// request or its translation carries, else the model's ceiling), times the
+    /// answers asked for. Nothing is held for keys that meter neither money nor tokens.
     static func demand(
-        for client: ClientRequest, policy: KeyPolicy, owner: Owner?, account: AccountEntry, prices: PriceTable
+        for client: ClientRequest, policy: KeyPolicy, owner: Owner?, account: AccountEntry, prices: PriceTable, translatedCap: Int64? = nil
     ) -> KeyDemand {
         guard policy.meters || policy.tokenLimit != nil || owner?.meters == true else { return .nothing }
         let input = Int64((client.body.readableBytes + 2) / 3)
@@ -87,7 +94,8 @@ extension Gateway {
         let price = prices.price(for: upstreamModel, provider: account.provider) ?? prices.price(for: client.model, provider: account.provider)
         // Every answer asked for (n, candidateCount) may run to the cap; without
         // one, to the model's own ceiling.
-        let output = (client.maxTokens ?? price?.maxOutputTokens ?? defaultMaxOutputTokens).saturatingMultiply(client.choices)
+        let cap = max(client.maxTokens ?? 0, translatedCap ?? 0)
+        let output = (cap > 0 ? cap : price?.maxOutputTokens ?? defaultMaxOutputTokens).saturatingMultiply(client.choices)
         guard let price else { return KeyDemand(hold: .zero, tokens: input.saturatingAdd(output)) }
         let dearestInput = [
             TokenUsage(inputUncached: input), TokenUsage(cacheWrite5m: input), TokenUsage(cacheWrite1h: input),

@@ -128,16 +128,8 @@ public struct KeyAdmin: Sendable {
         if let unreadable = record.unreadable {
             throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
         }
-        if amount < .zero {
-            let remaining = try await remaining(record)
-            guard Money.zero - amount <= remaining else {
-                throw AdminError(.invalid, "the deduction (\(Money.zero - amount)) is larger than the remaining balance (\(remaining))")
-            }
-        }
-        do {
+        try await BalanceChange.apply(amount, remaining: { try await remaining(record) }) {
             _ = try await store.adjustKeyBalance(name: name, by: amount)
-        } catch let error as StoreError where error.code == .outOfRange {
-            throw AdminError(.invalid, "the top-up would take the balance past \(Money.max); it was not applied")
         }
         await refresher?.refreshIfChanged()
         return try await get(name)
@@ -225,5 +217,24 @@ extension KeyStats {
             days: series.map {
                 Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: $0.cost.dollarsString, meanLatencyMs: $0.meanLatencyMs)
             })
+    }
+}
+
+/// A top-up or deduction of a key's or user's balance, as admins make them.
+enum BalanceChange {
+    /// Refuses a deduction larger than what remains, writes the change, and
+    /// says so when a top-up would pass what the gateway holds.
+    static func apply(_ amount: Money, remaining: () async throws -> Money, write: () async throws -> Void) async throws {
+        if amount < .zero {
+            let left = try await remaining()
+            guard Money.zero - amount <= left else {
+                throw AdminError(.invalid, "the deduction (\(Money.zero - amount)) is larger than what remains (\(left))")
+            }
+        }
+        do {
+            try await write()
+        } catch let error as StoreError where error.code == .outOfRange {
+            throw AdminError(.invalid, "the top-up would take the balance past \(Money.max); it was not applied")
+        }
     }
 }

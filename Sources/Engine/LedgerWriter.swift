@@ -37,12 +37,18 @@ public final class LedgerWriter: Service, Sendable {
     private let flushLock = AsyncLock()
 
     struct Queue: Sendable {
-        var rows: [LedgerRow] = []
+        /// Rows waiting, each with when it was queued.
+        var rows: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
         var bytes = 0
-        /// When the oldest row now waiting was queued.
-        var oldest: ContinuousClock.Instant?
+        /// When the oldest row of the batch being written was queued.
+        var writing: ContinuousClock.Instant?
+        /// When the oldest of the rows put back after a failed write was queued (they wait first in line, not oldest first).
+        var requeued: ContinuousClock.Instant?
         /// Why the last write failed, while the database takes nothing.
         var failing: String?
+
+        /// When the oldest row not yet in the database was queued.
+        var oldest: ContinuousClock.Instant? { [writing, requeued, rows.first?.at].compactMap { $0 }.min() }
     }
 
     /// Creates the writer.
@@ -66,9 +72,8 @@ public final class LedgerWriter: Service, Sendable {
     func record(_ row: LedgerRow) {
         let size = Self.size(of: row)
         queue.withLock {
-            $0.rows.append(row)
+            $0.rows.append((row, .now))
             $0.bytes += size
-            if $0.oldest == nil { $0.oldest = .now }
         }
         openRequests.subtract(1, ordering: .relaxed)
     }
@@ -142,45 +147,47 @@ public final class LedgerWriter: Service, Sendable {
     /// Writes every queued row now.
     public func flush() async {
         await flushLock.withLock {
-            let taken = ContinuousClock.now
-            let batch = queue.withLock { queue -> [LedgerRow] in
+            let batch = queue.withLock { queue -> [(row: LedgerRow, at: ContinuousClock.Instant)] in
                 defer {
                     queue.rows.removeAll(keepingCapacity: true)
                     queue.bytes = 0
                 }
+                queue.writing = queue.rows.map(\.at).min()
+                queue.requeued = nil
                 return queue.rows
             }
             guard !batch.isEmpty else { return }
             do {
-                try await store.appendLedger(batch)
-                written(batch, takenAt: taken)
+                try await store.appendLedger(batch.map(\.row))
+                written(batch.map(\.row))
             } catch {
-                await writeOneByOne(batch, batchError: error, takenAt: taken)
+                await writeOneByOne(batch, batchError: error)
             }
+            queue.withLock { $0.writing = nil }
         }
     }
 
     /// After a failed batch: each row alone, to tell a failing database (it
     /// takes none: all stay queued) from rows it refuses (cut down, or logged
     /// and dropped).
-    private func writeOneByOne(_ batch: [LedgerRow], batchError: any Error, takenAt taken: ContinuousClock.Instant) async {
+    private func writeOneByOne(_ batch: [(row: LedgerRow, at: ContinuousClock.Instant)], batchError: any Error) async {
         var stored: [LedgerRow] = []
-        var refused: [LedgerRow] = []
-        var untried: [LedgerRow] = []
-        for (index, row) in batch.enumerated() {
+        var refused: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
+        var untried: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
+        for (index, queued) in batch.enumerated() {
             // Two refusals and nothing taken: the database is failing, not the rows.
             if stored.isEmpty, refused.count >= 2 {
                 untried = Array(batch[index...])
                 break
             }
             do {
-                try await store.appendLedger([row])
-                stored.append(row)
+                try await store.appendLedger([queued.row])
+                stored.append(queued.row)
             } catch {
-                refused.append(row)
+                refused.append(queued)
             }
         }
-        written(stored, takenAt: taken)
+        written(stored)
         guard !stored.isEmpty else {
             let cause = String(describing: batchError).prefix(200)
             // Requeued with the refused rows last, so a bad one at the head cannot hold back the rest.
@@ -189,16 +196,17 @@ public final class LedgerWriter: Service, Sendable {
                 let first = queue.failing == nil
                 queue.failing = String(cause)
                 queue.rows.insert(contentsOf: requeued, at: 0)
-                queue.bytes += requeued.reduce(0) { $0 + Self.size(of: $1) }
+                queue.requeued = requeued.map(\.at).min()
+                queue.bytes += requeued.reduce(0) { $0 + Self.size(of: $1.row) }
                 return first
             }
             if first { logger.error("ledger write failed; rows stay queued and are retried", metadata: ["rows": "\(requeued.count)", "error": "\(cause)"]) }
             return
         }
-        for row in refused {
+        for (row, _) in refused {
             let cut = Self.cutDown(row)
             if (try? await store.appendLedger([cut])) != nil {
-                written([cut], takenAt: taken)
+                written([cut])
                 logger.warning("ledger row stored cut down", metadata: ["request": "\(row.requestID)"])
             } else {
                 rejected.add(1, ordering: .relaxed)
@@ -210,14 +218,10 @@ public final class LedgerWriter: Service, Sendable {
         }
     }
 
-    /// Rows now in the database: logged, and closed in the journal. Rows still
-    /// queued came after the batch was taken: none is older than that.
-    private func written(_ rows: [LedgerRow], takenAt taken: ContinuousClock.Instant) {
+    /// Rows now in the database: logged, and closed in the journal.
+    private func written(_ rows: [LedgerRow]) {
         guard !rows.isEmpty else { return }
-        queue.withLock { queue in
-            queue.failing = nil
-            queue.oldest = queue.rows.isEmpty ? nil : taken
-        }
+        queue.withLock { $0.failing = nil }
         journal?.close(rows.map(\.requestID))
         for row in rows { logRequest(row) }
     }

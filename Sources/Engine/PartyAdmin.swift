@@ -76,17 +76,10 @@ public struct PartyAdmin: Sendable {
         if let unreadable = user.unreadable {
             throw AdminError(.conflict, "the user's stored balance cannot be read (\(unreadable))")
         }
-        if amount < .zero {
-            let remaining = try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) }
-                ?? (user.balance ?? .zero)
-            guard Money.zero - amount <= remaining else {
-                throw AdminError(.invalid, "the deduction (\(Money.zero - amount)) is larger than what remains (\(remaining))")
-            }
-        }
-        do {
+        try await BalanceChange.apply(amount, remaining: {
+            try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) } ?? (user.balance ?? .zero)
+        }) {
             _ = try await store.adjustUserBalance(name: name, by: amount)
-        } catch let error as StoreError where error.code == .outOfRange {
-            throw AdminError(.invalid, "the top-up would take the balance past \(Money.max); it was not applied")
         }
         await refresher?.refreshIfChanged()
         guard let view = try await users().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }

@@ -95,7 +95,7 @@ public final class LedgerJournal: Sendable {
 
     /// One line of a segment.
     struct Record: Codable {
-        /// `o`pen, `p`rogress, `c`lose.
+        /// `o`pen, `p`rogress, `c`lose; `k` is a probe, read as nothing.
         var op: String
         var id: String
         var entry: Entry?
@@ -193,6 +193,15 @@ public final class LedgerJournal: Sendable {
     /// Writes and syncs batches until `stop`: one `fdatasync` per batch, on the
     /// blocking thread pool.
     public func run() async {
+        // While writes fail (a full disk), requests are refused and nothing wakes
+        // the writer: a probe every half second finds out when it works again.
+        let retry = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(500))
+                if state.withLock({ $0.failing != nil && !$0.stopped }) { wake.yield() }
+            }
+        }
+        defer { retry.cancel() }
         for await _ in wakes {
             await flush()
             if state.withLock({ $0.stopped && $0.pending.isEmpty }) { break }
@@ -209,20 +218,22 @@ public final class LedgerJournal: Sendable {
 
     /// Writes what is pending, syncs, and answers those who waited.
     func flush() async {
-        let (bytes, waiters, opens, segment) = state.withLock {
-            state -> ([UInt8], [CheckedContinuation<Result<Void, Failure>, Never>], [String], Int) in
+        let (bytes, waiters, opens, segment, probing) = state.withLock {
+            state -> ([UInt8], [CheckedContinuation<Result<Void, Failure>, Never>], [String], Int, Bool) in
             defer {
                 state.pending = []
                 state.waiters = []
                 state.pendingOpens = []
             }
-            return (state.pending, state.waiters, state.pendingOpens, state.segment)
+            // Failing and nothing to write: a synced probe line tells whether writing works again.
+            let probing = state.failing != nil && state.pending.isEmpty && state.waiters.isEmpty
+            return (probing ? Self.line(Record(op: "k", id: "")) : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
         }
         guard !bytes.isEmpty || !waiters.isEmpty else { return }
         let path = path(segment)
         let written: Result<Void, Failure>
         do {
-            written = .success(try await NIOThreadPool.singleton.runIfActive { try Self.append(bytes, to: path, sync: !waiters.isEmpty) })
+            written = .success(try await NIOThreadPool.singleton.runIfActive { try Self.append(bytes, to: path, sync: probing || !waiters.isEmpty) })
         } catch let failure as Failure {
             written = .failure(failure)
         } catch {

@@ -87,12 +87,12 @@ extension JSONReader {
             case UInt8(ascii: "r"): utf8.append(0x0D)
             case UInt8(ascii: "t"): utf8.append(0x09)
             case UInt8(ascii: "u"):
-                guard let high = hex4(inner, index) else { return nil }
+                guard let high = Self.hexQuad(inner, at: index) else { return nil }
                 index += 4
                 var code = high
                 if (0xD800..<0xDC00).contains(high), index + 5 < inner.count,
                     inner[index] == UInt8(ascii: "\\"), inner[index + 1] == UInt8(ascii: "u"),
-                    let low = hex4(inner, index + 2), (0xDC00..<0xE000).contains(low)
+                    let low = Self.hexQuad(inner, at: index + 2), (0xDC00..<0xE000).contains(low)
                 {
                     code = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                     index += 6
@@ -106,15 +106,6 @@ extension JSONReader {
         return String(scalars)
     }
 
-    private func hex4(_ buffer: UnsafeRawBufferPointer, _ at: Int) -> UInt32? {
-        guard at + 4 <= buffer.count else { return nil }
-        var value: UInt32 = 0
-        for offset in 0..<4 {
-            guard let digit = Self.hexValue(buffer[at + offset]) else { return nil }
-            value = value << 4 | digit
-        }
-        return value
-    }
 
     /// The value of an integral number; nil for other kinds, fractions and overflow.
     public func int64(_ span: JSONSpan) -> Int64? {

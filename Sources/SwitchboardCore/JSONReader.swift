@@ -158,12 +158,12 @@ public struct JSONReader {
     /// `index` at the `u` of `\uXXXX`: four hex digits, and a surrogate only as
     /// a high one followed at once by a low one.
     private func scanUnicodeEscape(_ index: inout Int) throws(JSONSyntaxError) {
-        guard let unit = hexQuad(at: index + 1) else { throw JSONSyntaxError(offset: index, reason: "bad unicode escape") }
+        guard let unit = Self.hexQuad(bytes, at: index + 1) else { throw JSONSyntaxError(offset: index, reason: "bad unicode escape") }
         index += 5
         switch unit {
         case 0xD800...0xDBFF:
             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
-                let low = hexQuad(at: index + 2), (0xDC00...0xDFFF).contains(low)
+                let low = Self.hexQuad(bytes, at: index + 2), (0xDC00...0xDFFF).contains(low)
             else { throw JSONSyntaxError(offset: index, reason: "unpaired surrogate escape") }
             index += 6
         case 0xDC00...0xDFFF:
@@ -173,12 +173,12 @@ public struct JSONReader {
         }
     }
 
-    /// The value of four hex digits at `start`, nil when they are not.
-    private func hexQuad(at start: Int) -> UInt32? {
-        guard start + 4 <= bytes.count else { return nil }
+    /// The value of four hex digits at `start` in `buffer`, nil when they are not.
+    static func hexQuad(_ buffer: UnsafeRawBufferPointer, at start: Int) -> UInt32? {
+        guard start >= 0, start + 4 <= buffer.count else { return nil }
         var value: UInt32 = 0
         for offset in 0..<4 {
-            guard let digit = Self.hexValue(bytes[start + offset]) else { return nil }
+            guard let digit = hexValue(buffer[start + offset]) else { return nil }
             value = value << 4 | digit
         }
         return value

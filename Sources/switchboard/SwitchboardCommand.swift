@@ -70,6 +70,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: GlobalOptions
 
     func run() async throws {
+        // A file grown past a size limit must fail its write (the ledger then
+        // refuses requests until it can write), not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         let config = try options.load()
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label)

@@ -58,9 +58,13 @@ final class RawSocket: @unchecked Sendable {
         var clock = ConnectionClock(limits: limits)
         #expect(clock.connected() == .arm(.seconds(10)) && clock.isEvictable)
         #expect(clock.bytesArrived() == .keep)
-        #expect(clock.headParsed(declaredLength: 100_000) == .arm(.seconds(100)), "a large body gets time at the minimum rate")
-        #expect(!clock.isEvictable)
+        #expect(clock.headParsed(declaredLength: 100_000, now: .seconds(1)) == .arm(.seconds(30)))
+        // Past the body timeout, a body still arriving at the minimum rate goes on…
+        #expect(clock.bytesArrived(40_000) == .keep)
+        #expect(clock.timerFired(now: .seconds(31)) == .arm(.seconds(10)), "40,000 bytes at 1,000/s cover 40 s")
+        #expect(clock.isEvictable, "a body still on its way may make room for others")
         #expect(clock.requestRead() == .cancel, "no deadline while the answer streams")
+        #expect(!clock.isEvictable)
         #expect(clock.bytesArrived() == .keep)
         #expect(clock.responseWritten() == .arm(.seconds(10)), "the next request began during the answer: its head is timed")
         #expect(clock.headParsed(declaredLength: nil) == .arm(.seconds(30)))
@@ -68,6 +72,13 @@ final class RawSocket: @unchecked Sendable {
         #expect(clock.responseWritten() == .arm(.seconds(60)), "then keep-alive")
         #expect(clock.isEvictable && clock.phase == .idle)
         #expect(clock.bytesArrived() == .arm(.seconds(10)))
+        // …and a trickle is cut off.
+        _ = clock.headParsed(declaredLength: 1_000_000, now: .seconds(100))
+        _ = clock.bytesArrived(500)
+        #expect(clock.timerFired(now: .seconds(130)) == .close)
+        var silent = ConnectionClock(limits: limits)
+        _ = silent.connected()
+        #expect(silent.timerFired(now: .seconds(10)) == .close)
     }
 
     @Test func aHeadThatNeverEndsIsClosedAtItsDeadline() async throws {

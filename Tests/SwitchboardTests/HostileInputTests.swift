@@ -101,6 +101,25 @@ import Testing
         }
     }
 
+    /// A translation can ask for more than the client wrote: Anthropic's
+    /// thinking budget goes on top of the cap. The hold covers what is sent.
+    @Test func theHoldCoversWhatATranslationAsksFor() async throws {
+        let price = #"{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}"#
+        let anthropicOnly: (Int) -> [Configuration.AccountDeclaration] = { [Harness.defaultAccounts(fakePort: $0)[1]] }
+        try await withHarness(accounts: anthropicOnly, configure: {
+            $0.keys[0].policy.balance = Money(dollars: "0.01")
+            $0.priceOverrides = Data(#"{"honour-cap":\#(price)}"#.utf8)
+        }) { harness in
+            let thinking = #"{"model":"honour-cap","max_tokens":100,"reasoning_effort":"high","messages":[{"role":"user","content":"hi"}]}"#
+            let refused = try await harness.send("/v1/chat/completions", body: thinking)
+            #expect(refused.status == 429 && Self.code(refused) == "insufficient_quota", "24,676 tokens sent upstream at $2/M do not fit in $0.01")
+            let plain = #"{"model":"honour-cap","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}"#
+            #expect(try await harness.send("/v1/chat/completions", body: plain).status == 200)
+            let spent = try await harness.ledger(atLeast: 2).reduce(Money.zero) { $0 + $1.cost }
+            #expect(spent <= Money(dollars: "0.01")!)
+        }
+    }
+
     @Test func absurdUsageOnTheDearestModelSaturatesAndNothingTraps() async throws {
         // The dearest output rate in the bundled table, given to the fake's model.
         let table = try PriceTable.bundled()

@@ -68,6 +68,27 @@ import Testing
         #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["last"])
     }
 
+    /// A journal that cannot be written refuses opens (so requests are refused),
+    /// and finds out by itself when it can write again: nothing else would wake it.
+    @Test func aJournalThatFailedRecoversByItselfWhenWritingWorksAgain() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The first segment's path is taken by a directory: every write fails.
+        let journal = try LedgerJournal(directory: directory, logger: quietLogger())
+        let blocker = directory + "/segment-00000001.log"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: true)
+        let task = Task { await journal.run() }
+        await #expect(throws: LedgerJournal.Failure.self) { try await journal.open(Self.entry("refused")) }
+        #expect(journal.unavailable != nil)
+        try FileManager.default.removeItem(atPath: blocker)
+        for _ in 0..<200 where journal.unavailable != nil { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(journal.unavailable == nil, "the probe found the journal writable again")
+        try await journal.open(Self.entry("later"))
+        journal.stop()
+        await task.value
+        #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["later"])
+    }
+
     @Test func anInterruptedRequestIsChargedItsDeliveredTextOrItsHold() throws {
         let prices = try PriceTable(json: Data(#"{"gpt-4o-mini":{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}}"#.utf8))
         let progress = LedgerJournal.Progress(

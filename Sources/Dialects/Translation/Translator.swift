@@ -21,6 +21,7 @@ public struct Translator: Sendable {
         } catch {
             throw GatewayError(.invalidJSON, message: "The request body is not valid JSON (\(error)).")
         }
+        try RequestShape.check(tree, dialect: request.dialect)
         switch request.dialect {
         case .openAIChat: conversation = try ReadOpenAI.chat(tree)
         case .openAIResponses: conversation = try ReadOpenAI.responses(tree)
@@ -31,6 +32,12 @@ public struct Translator: Sendable {
         if request.dialect == .gemini { conversation.stream = request.stream }
         client = request.dialect
         clientModel = request.model
+    }
+
+    /// The output cap a provider's request will carry (Anthropic's includes a
+    /// thinking budget), nil when none is set: what a hold must cover.
+    public func outputCap(for provider: Provider) -> Int64? {
+        provider == .anthropic ? Int64(WriteRequest.anthropicMaxTokens(conversation)) : conversation.maxTokens.map(Int64.init)
     }
 
     /// The dialect a provider is spoken to in when a request is translated for it.

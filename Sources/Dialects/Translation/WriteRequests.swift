@@ -88,6 +88,23 @@ enum WriteRequest {
     /// The output cap sent when the client set none: Anthropic requires one.
     public static let anthropicDefaultMaxTokens = 8_192
 
+    /// The thinking budget an Anthropic request carries, if it thinks: at least
+    /// Anthropic's minimum, and never when the tool loop lacks signed thinking.
+    static func anthropicThinkingBudget(_ conversation: Conversation) -> Int? {
+        // Anthropic continues a tool loop with thinking only after its own signed
+        // thinking; reasoning another provider did cannot be replayed, so that turn goes without.
+        guard let budget = conversation.reasoning?.budget, budget > 0, !conversation.lastToolTurnLacksSignedThinking else { return nil }
+        return max(1_024, budget)
+    }
+
+    /// The `max_tokens` an Anthropic request carries: the client's cap, or the
+    /// default, raised past a thinking budget (which counts inside it).
+    static func anthropicMaxTokens(_ conversation: Conversation) -> Int {
+        let cap = conversation.maxTokens ?? anthropicDefaultMaxTokens
+        guard let budget = anthropicThinkingBudget(conversation), cap <= budget else { return cap }
+        return budget + cap
+    }
+
     static func anthropic(_ conversation: Conversation) throws(GatewayError) -> JSON {
         var messages: [JSON] = []
         for turn in conversation.turns {
@@ -128,7 +145,7 @@ enum WriteRequest {
             guard !blocks.isEmpty else { continue }
             messages.append(.object([("role", .string(turn.role.rawValue)), ("content", .array(blocks))]))
         }
-        var maxTokens = conversation.maxTokens ?? anthropicDefaultMaxTokens
+        let maxTokens = anthropicMaxTokens(conversation)
         var body: [(String, JSON?)] = [("model", .string(conversation.model))]
         if !conversation.system.isEmpty {
             body.append(("system", .array(conversation.system.map { .object([("type", .string("text")), ("text", .string($0))]) })))
@@ -151,13 +168,8 @@ enum WriteRequest {
                 body.append(("tool_choice", object([("type", .string("auto")), ("disable_parallel_tool_use", disableParallel)])))
             }
         }
-        // Anthropic continues a tool loop with thinking only after its own signed
-        // thinking; reasoning another provider did cannot be replayed, so that turn goes without.
         var thinking = false
-        if var budget = conversation.reasoning?.budget, budget > 0, !conversation.lastToolTurnLacksSignedThinking {
-            budget = max(1_024, budget)
-            // The budget counts inside max_tokens, which must exceed it.
-            if maxTokens <= budget { maxTokens = budget + (conversation.maxTokens ?? anthropicDefaultMaxTokens) }
+        if let budget = anthropicThinkingBudget(conversation) {
             body.append(("thinking", .object([("type", .string("enabled")), ("budget_tokens", .int(budget))])))
             thinking = true
         }

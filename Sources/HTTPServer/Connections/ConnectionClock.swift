@@ -3,7 +3,9 @@
 /// arm out. Pure; the `ConnectionGuard` handler feeds it and keeps the timer.
 ///
 /// - a new connection, or bytes on an idle one: the whole head within `headerTimeout`;
-/// - a parsed head: the body within `bodyDeadline` (stretched for a large declared body);
+/// - a parsed head: the body within `bodyTimeout`, or, past that, still
+///   arriving at `bodyMinimumRate` on average since the head (so a large body
+///   gets the time it needs, and a trickle is cut off);
 /// - a request read in full: no deadline while the answer is written (LLM streams are long);
 /// - the last answer written: `keepaliveTimeout` of silence before the next head starts.
 ///
@@ -30,6 +32,8 @@ struct ConnectionClock: Sendable, Equatable {
         case cancel
         /// Leave the timer as it is.
         case keep
+        /// Out of time: close the connection.
+        case close
     }
 
     let limits: ConnectionLimits
@@ -39,12 +43,16 @@ struct ConnectionClock: Sendable, Equatable {
     private var responsesWritten = 0
     /// Bytes came in while an answer was being written (the next request began).
     private var bytesDuringAnswer = false
+    /// When the current body started, and how many bytes of it have come.
+    private var bodyStart: Duration = .zero
+    private var bodyBytes = 0
 
     init(limits: ConnectionLimits) { self.limits = limits }
 
     /// Whether the connection may be closed to make room for a new one: it is
-    /// between requests, or still sending a head.
-    var isEvictable: Bool { phase == .idle || phase == .awaitingHead }
+    /// between requests, still sending a head, or still sending a body. Only a
+    /// connection whose request is read and being answered is safe.
+    var isEvictable: Bool { phase != .responding }
 
     /// The connection opened.
     mutating func connected() -> Timer {
@@ -52,8 +60,8 @@ struct ConnectionClock: Sendable, Equatable {
         return .arm(limits.headerTimeout)
     }
 
-    /// Raw bytes arrived.
-    mutating func bytesArrived() -> Timer {
+    /// Raw bytes arrived (`count` of them).
+    mutating func bytesArrived(_ count: Int = 0) -> Timer {
         switch phase {
         case .idle:
             phase = .awaitingHead
@@ -61,16 +69,32 @@ struct ConnectionClock: Sendable, Equatable {
         case .responding:
             bytesDuringAnswer = true
             return .keep
-        case .awaitingHead, .readingBody:
+        case .readingBody:
+            bodyBytes += count
+            return .keep
+        case .awaitingHead:
             return .keep
         }
     }
 
-    /// A request head was parsed; its body follows.
-    mutating func headParsed(declaredLength: Int?) -> Timer {
+    /// A request head was parsed at `now` (time since the connection opened); its body follows.
+    mutating func headParsed(declaredLength: Int?, now: Duration = .zero) -> Timer {
         headsParsed += 1
         phase = .readingBody
-        return .arm(limits.bodyDeadline(declaredLength: declaredLength))
+        bodyStart = now
+        bodyBytes = 0
+        return .arm(limits.bodyTimeout)
+    }
+
+    /// The timer fired at `now`: close, unless a body is still arriving fast
+    /// enough (then look again when it would next fall behind).
+    mutating func timerFired(now: Duration) -> Timer {
+        guard phase == .readingBody, limits.bodyMinimumRate > 0 else { return .close }
+        let elapsed = now - bodyStart
+        // The average since the head, against the slowest rate allowed.
+        let covered = Duration.seconds(Double(bodyBytes) / Double(limits.bodyMinimumRate))
+        guard covered > elapsed else { return .close }
+        return .arm(max(covered - elapsed, .seconds(1)))
     }
 
     /// A request's body (or its end) was read in full.

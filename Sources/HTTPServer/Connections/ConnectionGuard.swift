@@ -13,6 +13,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private let registry: ConnectionRegistry
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
+    private let opened = NIODeadline.now()
+
+    /// Time since the connection opened.
+    private var now: Duration { Duration(NIODeadline.now() - opened) }
 
     init(limits: ConnectionLimits, registry: ConnectionRegistry) {
         self.clock = ConnectionClock(limits: limits)
@@ -42,13 +46,13 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        apply(clock.bytesArrived())
+        apply(clock.bytesArrived(unwrapInboundIn(data).readableBytes))
         context.fireChannelRead(data)
     }
 
     // MARK: phases, from the request handler
 
-    func headParsed(declaredLength: Int?) { apply(clock.headParsed(declaredLength: declaredLength)) }
+    func headParsed(declaredLength: Int?) { apply(clock.headParsed(declaredLength: declaredLength, now: now)) }
     func requestRead() { apply(clock.requestRead()) }
     func responseWritten() { apply(clock.responseWritten()) }
 
@@ -61,12 +65,17 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .cancel:
             timer?.cancel()
             timer = nil
+        case .close:
+            timer = nil
+            context.close(promise: nil)
         case .arm(let duration):
             timer?.cancel()
-            let channel = context.channel
+            let this = NIOLoopBound(self, eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleTask(in: TimeAmount(duration)) {
-                // Out of time for this phase: a slow or silent client gives its socket back.
-                channel.close(promise: nil)
+                // Out of time for this phase, unless a body is still coming fast
+                // enough: a slow or silent client gives its socket back.
+                let guardian = this.value
+                guardian.apply(guardian.clock.timerFired(now: guardian.now))
             }
         }
     }

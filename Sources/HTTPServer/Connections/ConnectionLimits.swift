@@ -4,10 +4,10 @@
 public struct ConnectionLimits: Sendable, Equatable {
     /// Total time to receive a request's head (`client_header_timeout`).
     public var headerTimeout: Duration = .seconds(10)
-    /// Total time to receive a body (`client_body_timeout`), stretched for a
-    /// large declared body by `bodyMinimumRate`.
+    /// Time to receive a body (`client_body_timeout`); past it, a body still
+    /// arriving at `bodyMinimumRate` on average may go on.
     public var bodyTimeout: Duration = .seconds(30)
-    /// The slowest upload rate a large body is granted, in bytes per second.
+    /// The slowest average upload rate a large body is granted, in bytes per second.
     public var bodyMinimumRate = 64 * 1024
     /// Idle time allowed between requests on a kept-alive connection (`keepalive_timeout`).
     public var keepaliveTimeout: Duration = .seconds(60)
@@ -21,10 +21,4 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
-    /// The body deadline for a body of `declaredLength` bytes (unknown: the plain timeout).
-    public func bodyDeadline(declaredLength: Int?) -> Duration {
-        guard let declaredLength, bodyMinimumRate > 0 else { return bodyTimeout }
-        let stretched = Duration.seconds(Double(declaredLength) / Double(bodyMinimumRate))
-        return max(bodyTimeout, stretched)
-    }
 }
