@@ -173,13 +173,14 @@ def test_file_size_limit_refuses_instead_of_killing_the_gateway(lab):
     for _ in range(3):
         assert traffic.send().status_code == 200
 
-    limited = subprocess.run(["prlimit", "--pid", str(gateway.pid), "--fsize=1"], capture_output=True, text=True)
+    # Only the soft limit: lowering the hard one could not be undone without privileges.
+    limited = subprocess.run(["prlimit", "--pid", str(gateway.pid), "--fsize=1:unlimited"], capture_output=True, text=True)
     if limited.returncode != 0:
         pytest.skip(f"cannot set another process's file size limit here: {limited.stderr.strip()}")
     traffic.until_refused()
     assert_unavailable(gateway)
 
-    subprocess.run(["prlimit", "--pid", str(gateway.pid), "--fsize=unlimited"], check=True)
+    subprocess.run(["prlimit", "--pid", str(gateway.pid), "--fsize=unlimited:unlimited"], check=True)
     assert_recovers(gateway, traffic)
     assert gateway.terminate() == 0, gateway.log()[-4000:]
 

@@ -80,7 +80,6 @@ def ready(gateway):
         return False
 
 
-@pytest.mark.product_bug
 def test_after_descriptors_come_back_the_gateway_serves_again(exhausted):
     """PRODUCT BUG. Once a journal write fails (here EMFILE: `open` of the
     segment file), LedgerJournal.failing stays set: only a successful flush()

@@ -141,7 +141,6 @@ def test_a_flood_of_unauthenticated_large_bodies_is_answered_401_and_closed(smal
             sock.close()
 
 
-@pytest.mark.product_bug
 def test_silent_large_bodies_from_a_valid_key_do_not_lock_out_the_server(small_gateway):
     """PRODUCT BUG. A body's deadline is stretched to declared_length / 64 KiB/s
     (ConnectionLimits.bodyDeadline) but the rate is never enforced, and a
