@@ -82,6 +82,10 @@ import Testing
             // The window slides: a minute later there is room again, and no more than R.
             harness.clock.advance(by: .seconds(60))
             #expect(try await burst(harness, 8).filter { $0.status == 200 }.count == 5)
+            // A stream carries the same headers.
+            harness.clock.advance(by: .seconds(60))
+            let stream = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini", stream: true))
+            #expect(stream.status == 200 && stream.headers.first(name: "x-ratelimit-remaining-requests") == "4")
         }
     }
 

@@ -37,7 +37,9 @@ extension Exchange {
         case .finished(let finish):
             return response(for: finish)
         case .stream(let stream):
-            return GatewayResponse(status: stream.status, headers: Self.streamHeaders, body: .stream({ write in
+            // The key's rate-limit headers go with a stream as with any answer.
+            let headers = Self.streamHeaders + withHeld { $0.headers }
+            return GatewayResponse(status: stream.status, headers: headers, body: .stream({ write in
                 await self.relayStream(stream, write: write)
             }))
         case .settledBefore:
