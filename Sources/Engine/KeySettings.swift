@@ -54,7 +54,7 @@ public enum KeySettings {
                 p.onExpiry = text
             case "expires_at":
                 if value == .null { change.expiresAt = .some(nil); break }
-                guard case .string(let raw) = value, let date = try? Date(raw, strategy: .iso8601) else {
+                guard case .string(let raw) = value, let date = WireDate.rfc3339(raw) else {
                     throw AdminError(.invalid, "expires_at must be a time such as 2027-01-01T00:00:00Z, or null")
                 }
                 change.expiresAt = .some(date)

@@ -9,17 +9,18 @@ import SwitchboardCore
 /// requests in the journal once they are in the database.
 ///
 /// `record` only appends to memory; the service flushes every interval. A
-/// batch the database refuses is retried row by row: while the database takes
-/// none (full, locked, failing) every row stays queued and is retried; a row it
-/// refuses while taking others is written again with its text fields cut and
-/// its numbers in range, so one bad row never blocks the rest. When the oldest
+/// batch the database refuses is retried row by row: while the database cannot
+/// write (full, locked, failing) every row not yet written stays queued (and
+/// open in the journal) and is retried; a row it refuses itself is written
+/// again with its text fields cut and its numbers in range, or else logged and
+/// dropped, so one bad row never blocks the rest. When the oldest
 /// row waiting is older than `stallTimeout`, or the queue passes `maxQueuedBytes`,
 /// `unavailable` says why and new requests are refused until it recovers by
 /// itself. At shutdown it keeps flushing until no request is still open or a
 /// hard deadline passes. The store skips request ids it already has, so a retry
 /// never doubles a row.
 public final class LedgerWriter: Service, Sendable {
-    let store: any GatewayStore
+    let store: any LedgerSink
     /// The write-ahead journal whose requests settle here (nil: none kept).
     public let journal: LedgerJournal?
     let interval: Duration
@@ -53,7 +54,7 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Creates the writer.
     public init(
-        store: any GatewayStore, journal: LedgerJournal? = nil, interval: Duration = .milliseconds(100), stallTimeout: Duration = .seconds(5),
+        store: any LedgerSink, journal: LedgerJournal? = nil, interval: Duration = .milliseconds(100), stallTimeout: Duration = .seconds(5),
         maxQueuedBytes: Int = 256 << 20, drainDeadline: Duration = .seconds(10), logger: Logger
     ) {
         self.store = store
@@ -167,55 +168,56 @@ public final class LedgerWriter: Service, Sendable {
         }
     }
 
-    /// After a failed batch: each row alone, to tell a failing database (it
-    /// takes none: all stay queued) from rows it refuses (cut down, or logged
-    /// and dropped).
+    /// After a failed batch: each row alone, to tell rows the database refuses
+    /// themselves (written cut down, or logged and dropped) from a database that
+    /// cannot write now (full, locked, failing: every row not yet written stays
+    /// queued, its journal entry open).
     private func writeOneByOne(_ batch: [(row: LedgerRow, at: ContinuousClock.Instant)], batchError: any Error) async {
         var stored: [LedgerRow] = []
         var refused: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
         var untried: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
+        var cause = batchError
         for (index, queued) in batch.enumerated() {
-            // Two refusals and nothing taken: the database is failing, not the rows.
-            if stored.isEmpty, refused.count >= 2 {
-                untried = Array(batch[index...])
-                break
-            }
             do {
                 try await store.appendLedger([queued.row])
                 stored.append(queued.row)
-            } catch {
+            } catch let error as StoreError where error.code == .rejected {
                 refused.append(queued)
+            } catch {
+                // The database, not the row: stop, and keep the rest for later.
+                cause = error
+                untried = Array(batch[index...])
+                break
             }
         }
         written(stored)
-        guard !stored.isEmpty else {
-            let cause = String(describing: batchError).prefix(200)
-            // Requeued with the refused rows last, so a bad one at the head cannot hold back the rest.
-            let requeued = untried + refused
-            let first = queue.withLock { queue -> Bool in
-                let first = queue.failing == nil
-                queue.failing = String(cause)
-                queue.rows.insert(contentsOf: requeued, at: 0)
-                queue.requeued = requeued.map(\.at).min()
-                queue.bytes += requeued.reduce(0) { $0 + Self.size(of: $1.row) }
-                return first
-            }
-            if first { logger.error("ledger write failed; rows stay queued and are retried", metadata: ["rows": "\(requeued.count)", "error": "\(cause)"]) }
-            return
-        }
-        for (row, _) in refused {
+        for (row, at) in refused {
             let cut = Self.cutDown(row)
-            if (try? await store.appendLedger([cut])) != nil {
+            do {
+                try await store.appendLedger([cut])
                 written([cut])
                 logger.warning("ledger row stored cut down", metadata: ["request": "\(row.requestID)"])
-            } else {
+            } catch let error as StoreError where error.code == .rejected {
                 rejected.add(1, ordering: .relaxed)
                 journal?.close([row.requestID])
                 logger.critical("ledger row refused by the database", metadata: [
                     "request": "\(row.requestID)", "key": "\(row.keyName ?? "-")", "cost_usd": "\(row.cost.dollarsString)",
                 ])
+            } catch {
+                untried.append((row, at))
             }
         }
+        guard !untried.isEmpty else { return }
+        let reason = String(String(describing: cause).prefix(200))
+        let first = queue.withLock { queue -> Bool in
+            let first = queue.failing == nil
+            queue.failing = reason
+            queue.rows.insert(contentsOf: untried, at: 0)
+            queue.requeued = untried.map(\.at).min()
+            queue.bytes += untried.reduce(0) { $0 + Self.size(of: $1.row) }
+            return first
+        }
+        if first { logger.error("ledger write failed; rows stay queued and are retried", metadata: ["rows": "\(untried.count)", "error": "\(reason)"]) }
     }
 
     /// Rows now in the database: logged, and closed in the journal.

@@ -2,13 +2,22 @@ import Foundation
 import Policy
 import SwitchboardCore
 
+/// Where the ledger writer puts rows: all it needs of the store.
+public protocol LedgerSink: Sendable {
+    /// Writes ledger rows; a row whose request id is already stored is skipped,
+    /// so a retried batch never doubles a row. Also advances keys' last-used time.
+    /// Fails with `rejected` when a row itself is refused, `unavailable` when
+    /// the store cannot write now.
+    func appendLedger(_ rows: [LedgerRow]) async throws
+}
+
 /// Durable state: keys, accounts, settings and the ledger. The hot path never
 /// waits on it; snapshots are built from it and ledger rows are written to it in
 /// batches.
 ///
 /// SQLite is the embedded implementation; every implementation passes the same
 /// store test suite.
-public protocol GatewayStore: Sendable {
+public protocol GatewayStore: LedgerSink {
     /// Brings the schema to the newest version.
     func migrate() async throws
     /// A number that changes whenever keys or accounts change, from any process.
@@ -78,9 +87,6 @@ public protocol GatewayStore: Sendable {
     /// Stores a setting only if it is not set yet; returns the value now stored.
     func initializeSetting(_ name: String, to value: String) async throws -> String
 
-    /// Writes ledger rows; a row whose request id is already stored is skipped,
-    /// so a retried batch never doubles a row. Also advances keys' last-used time.
-    func appendLedger(_ rows: [LedgerRow]) async throws
     /// The newest ledger rows, newest first.
     func recentLedger(limit: Int) async throws -> [LedgerRow]
     /// Totals by key and by model since a time (all time when nil).
@@ -100,6 +106,10 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case corrupt = "corrupt_row"
         /// An amount would pass what the store can hold.
         case outOfRange = "out_of_range"
+        /// The store refused this record itself (a constraint, a value it cannot hold): retrying will not help.
+        case rejected = "record_rejected"
+        /// The store cannot write now (disk full, locked, failing): retry later.
+        case unavailable = "store_unavailable"
     }
 
     public var code: Code

@@ -15,6 +15,24 @@ extension SQLiteStore {
     static let ledgerRowsPerStatement = 400
 
     public func appendLedger(_ rows: [LedgerRow]) async throws {
+        do {
+            try await insertLedger(rows)
+        } catch let error as SQLiteError {
+            throw Self.classify(error)
+        }
+    }
+
+    /// Whether SQLite refused the rows themselves (retrying cannot help) or could
+    /// not write at all (full, locked, failing: retry later).
+    static func classify(_ error: SQLiteError) -> StoreError {
+        let reason = "\(error.reason)"
+        if reason.hasPrefix("constraint") || ["mismatch", "tooBig", "range"].contains(reason) {
+            return StoreError(.rejected, "the database refused a ledger row (\(reason))")
+        }
+        return StoreError(.unavailable, "the database cannot write (\(reason))")
+    }
+
+    private func insertLedger(_ rows: [LedgerRow]) async throws {
         guard !rows.isEmpty else { return }
         let placeholders = "(" + Array(repeating: "?", count: Self.ledgerColumns.count).joined(separator: ",") + ")"
         try await transaction {

@@ -78,7 +78,7 @@ struct ValueReader {
     func date(_ value: Any, at path: String) throws -> Date {
         if let date = value as? Date { return date }
         let text = try scalarText(value, at: path)
-        guard let date = ISO8601DateFormatter().date(from: text) else {
+        guard let date = WireDate.rfc3339(text) else {
             throw ConfigurationError("\(path) must be a time such as 2027-01-01T00:00:00Z")
         }
         return date

@@ -22,12 +22,12 @@ public enum RetryAfter {
         }
         if let text = value("retry-after") {
             if let seconds = Double(text), !seconds.isNaN, seconds >= 0 { return duration(seconds: seconds) }
-            if let date = httpDate(text) { return untilDate(date, now: now) }
+            if let date = WireDate.httpDate(text) { return untilDate(date, now: now) }
         }
         // Reset headers per limit; the limits at zero are the ones that bit.
         var resets: [(wait: Duration, exhausted: Bool)] = []
         for limit in ["requests", "tokens", "input-tokens", "output-tokens"] {
-            if let text = value("anthropic-ratelimit-\(limit)-reset"), let date = rfc3339(text) {
+            if let text = value("anthropic-ratelimit-\(limit)-reset"), let date = WireDate.rfc3339(text) {
                 resets.append((untilDate(date, now: now), value("anthropic-ratelimit-\(limit)-remaining") == "0"))
             }
         }
@@ -60,21 +60,6 @@ public enum RetryAfter {
 
     private static func untilDate(_ date: Date, now: Date) -> Duration {
         duration(seconds: date.timeIntervalSince(now))
-    }
-
-    /// `2026-12-03T10:00:00Z`, with or without fractional seconds.
-    static func rfc3339(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-
-    /// `Wed, 21 Oct 2015 07:28:00 GMT`.
-    static func httpDate(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
     }
 
     /// Go's duration format as OpenAI sends it: `1h2m3.5s`, `6m0s`, `20ms`, `0.5s`

@@ -187,7 +187,7 @@ import Testing
         let pool = pool()
         let accounts = [account(1, limits: AccountLimits(maxConcurrency: 2)), account(2, priority: 5)]
         let a = try #require(pick(pool, accounts).0)
-        var b: AccountLease? = try #require(pick(pool, accounts).0)
+        var b = Optional(try #require(pick(pool, accounts).0))
         #expect(a.account.id == 1 && b?.account.id == 1)
         let (c, skipped) = pick(pool, accounts)
         #expect(c?.account.id == 2)  // 1 is full: the lower-priority account serves

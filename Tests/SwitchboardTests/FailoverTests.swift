@@ -106,7 +106,7 @@ import Testing
     @Test func failoverStopsAfterTheConfiguredNumberOfSwitches() async throws {
         let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
             let base = Harness.defaultAccounts(fakePort: port)[0]
-            return (0..<5).map { base.with(name: "a\($0)", models: ["fail-500"], priority: $0) }
+            return (0..<5).map { (index: Int) in base.with(name: "a\(index)", models: ["fail-500"], priority: index) }
         }
         try await withHarness(accounts: accounts, configure: { $0.maxFailovers = 2 }) { harness in
             let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-500"))

@@ -3,6 +3,7 @@ import Testing
 @testable import SwitchboardCore
 
 @Suite struct JSONReaderTests {
+    @discardableResult
     func withReader<T>(_ text: String, _ body: (JSONReader) throws -> T) rethrows -> T {
         var text = text
         return try text.withUTF8 { try body(JSONReader(UnsafeRawBufferPointer($0))) }

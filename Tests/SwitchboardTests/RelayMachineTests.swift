@@ -212,6 +212,16 @@ import Testing
         #expect(ledger.finishes[0].release == .notBlamed(tokens: 500))
     }
 
+    @Test func aStreamDroppedBeforeItRanSettlesAtOnceWithAnEstimate() {
+        // The response was never written (the client left before its head): nothing to drain.
+        var (machine, ledger) = Self.streaming()
+        ledger.take(machine.abandoned())
+        ledger.expectSettledOnce()
+        #expect(ledger.finishes[0].row.outcome == .clientDisconnected && ledger.finishes[0].row.usageSource == .estimated)
+        #expect(ledger.finishes[0].row.usage.inputUncached == 100, "the request's input is billed")
+        if case .none = machine.abandoned() {} else { Issue.record("a second settlement") }
+    }
+
     @Test func anAnthropicStreamCutAfterItsDeltasIsBilledItsDeliveredText() {
         // message_start reported 100 in and 1 out; 15 deltas of 20 bytes reached the client; then the upstream broke.
         var (machine, ledger) = Self.streaming()

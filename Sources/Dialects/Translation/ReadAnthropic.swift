@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Reads Anthropic Messages requests.
 enum ReadAnthropic {

@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Reads a provider's whole (non-streamed) answer.
 enum ReadCompletion {

@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Reads Gemini `generateContent` requests (the model comes from the path).
 enum ReadGemini {

@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Reads OpenAI Chat Completions and Responses requests.
 enum ReadOpenAI {

@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// The shape a request must have before it is read for translation: the
 /// readers take what they understand and pass over the rest, so a conversation
@@ -50,7 +50,7 @@ enum RequestShape {
             guard case .string? = turn["role"] else { throw wrong("\(name)[].role", "a string") }
             switch turn[content] {
             case .string?: continue
-            case .null?, nil where allowsNullContent: continue
+            case .null? where allowsNullContent, nil where allowsNullContent: continue
             case .array(let blocks)?:
                 guard blocks.allSatisfy(isObjectOrString) else { throw wrong("\(name)[].\(content)", "text or a list of content blocks") }
             default: throw wrong("\(name)[].\(content)", "text or a list of content blocks")

@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// One piece of a streamed answer, in no client's format.
 public enum StreamPiece: Sendable, Equatable {

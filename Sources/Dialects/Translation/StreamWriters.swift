@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// What every translated stream needs to know about the answer it writes.
 struct StreamContext: Sendable {

@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// The 400s translation gives for what it cannot carry: never dropped silently.
 enum TranslationError {

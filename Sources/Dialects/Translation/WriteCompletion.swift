@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Writes a whole answer in each client dialect, with usage in its own terms.
 enum WriteCompletion {

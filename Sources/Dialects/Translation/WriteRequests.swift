@@ -1,4 +1,4 @@
-public import SwitchboardCore
+import SwitchboardCore
 
 /// Writes a conversation as each provider's request body.
 enum WriteRequest {

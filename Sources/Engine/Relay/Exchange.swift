@@ -69,7 +69,7 @@ final class Exchange: Sendable {
     deinit {
         // Dropped unfinished (the server never ran the response body): the
         // machine decides what that means, as for any client that left.
-        let step = machine.withLock { $0.clientGone() }
+        let step = machine.withLock { $0.abandoned() }
         if case .finish(let finish) = step { settle(finish) }
     }
 

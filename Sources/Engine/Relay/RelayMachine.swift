@@ -245,6 +245,20 @@ struct RelayMachine: Sendable {
         }
     }
 
+    /// The request is dropped unfinished (its response was never run): it ends
+    /// now, whatever it was doing, with what is known; a stream is billed an
+    /// estimate, since nothing is left to drain.
+    mutating func abandoned() -> RelayStep {
+        switch state {
+        case .streaming, .draining:
+            let usage = usage(of: StreamProgress())
+            return finish(outcome: .clientDisconnected, status: row.status, errorCode: "client_gone", release: .notBlamed(tokens: usage?.0.total ?? 0),
+                usage: usage, answer: .none)
+        default:
+            return clientGone()
+        }
+    }
+
     // MARK: ending
 
     /// The answer when every attempt failed: the last failure's class decides.

@@ -1,0 +1,108 @@
+import Foundation
+import Storage
+import Synchronization
+import SwitchboardCore
+import Testing
+
+@testable import Engine
+
+/// How the ledger writer tells a row the database refuses from a database that
+/// cannot write: the first is cut down or dropped alone, the second keeps every
+/// unwritten row queued until it can. Driven by a scripted sink, no database.
+@Suite struct LedgerWriterTests {
+    /// Refuses rows whose model is over 128 characters (a cut-down copy passes)
+    /// and rows named `poison` (always); while `down`, writes nothing; with
+    /// `downAfter` set, fails whole batches and goes down after that many more
+    /// single-row writes.
+    final class ScriptedSink: LedgerSink, Sendable {
+        struct State {
+            var stored: [LedgerRow] = []
+            var down = false
+            var downAfter: Int?
+        }
+        let state = Mutex(State())
+
+        func appendLedger(_ rows: [LedgerRow]) async throws {
+            try state.withLock { state in
+                if state.down { throw StoreError(.unavailable, "disk full") }
+                if let left = state.downAfter {
+                    guard rows.count == 1, left > 0 else {
+                        if left == 0 { state.down = true }
+                        throw StoreError(.unavailable, "disk full")
+                    }
+                    state.downAfter = left - 1
+                }
+                for row in rows where row.requestID == "poison" || (row.model?.count ?? 0) > 128 {
+                    throw StoreError(.rejected, "constraint")
+                }
+                let known = Set(state.stored.map(\.requestID))
+                state.stored += rows.filter { !known.contains($0.requestID) }
+            }
+        }
+
+        var storedIDs: [String] { state.withLock { $0.stored.map(\.requestID) } }
+    }
+
+    func row(_ id: String, model: String = "gpt-4o") -> LedgerRow {
+        LedgerRow(requestID: id, createdAt: Date(), dialect: "openai_chat", model: model, status: 200, outcome: .ok)
+    }
+
+    func writer(_ sink: ScriptedSink) -> LedgerWriter { LedgerWriter(store: sink, logger: quietLogger()) }
+
+    func record(_ rows: [LedgerRow], into writer: LedgerWriter) {
+        for row in rows {
+            writer.opened()
+            writer.record(row)
+        }
+    }
+
+    @Test func aRefusedRowIsCutDownOrDroppedAloneAndTheRestAreWritten() async throws {
+        let sink = ScriptedSink()
+        let ledger = writer(sink)
+        record([row("a"), row("long", model: String(repeating: "m", count: 5000)), row("poison"), row("b")], into: ledger)
+        await ledger.flush()
+        #expect(sink.storedIDs.sorted() == ["a", "b", "long"])
+        #expect(sink.state.withLock { $0.stored.first { $0.requestID == "long" }?.model?.count } == 128)
+        #expect(ledger.rejectedCount == 1)
+        #expect(ledger.pendingCount == 0)
+    }
+
+    @Test func aDatabaseThatCannotWriteKeepsEveryRowQueuedUntilItCan() async throws {
+        let sink = ScriptedSink()
+        sink.state.withLock { $0.down = true }
+        let ledger = writer(sink)
+        record([row("a"), row("b"), row("c")], into: ledger)
+        await ledger.flush()
+        await ledger.flush()
+        #expect(sink.storedIDs.isEmpty)
+        #expect(ledger.pendingCount == 3)
+        #expect(ledger.rejectedCount == 0)
+
+        sink.state.withLock { $0.down = false }
+        await ledger.flush()
+        #expect(sink.storedIDs.sorted() == ["a", "b", "c"])
+        #expect(ledger.pendingCount == 0)
+    }
+
+    @Test func aDatabaseThatFailsMidBatchKeepsEveryUnwrittenRowEvenARefusedOne() async throws {
+        let sink = ScriptedSink()
+        sink.state.withLock { $0.downAfter = 2 }
+        let ledger = writer(sink)
+        record([row("a"), row("poison"), row("b"), row("c"), row("d")], into: ledger)
+        await ledger.flush()
+        // a was stored and poison refused; then the database went down, so even
+        // poison's cut-down retry could not be tried: nothing is dropped yet.
+        #expect(sink.storedIDs == ["a"])
+        #expect(ledger.rejectedCount == 0)
+        #expect(ledger.pendingCount == 4)
+
+        sink.state.withLock {
+            $0.down = false
+            $0.downAfter = nil
+        }
+        await ledger.flush()
+        #expect(sink.storedIDs.sorted() == ["a", "b", "c", "d"])
+        #expect(ledger.rejectedCount == 1)
+        #expect(ledger.pendingCount == 0)
+    }
+}
