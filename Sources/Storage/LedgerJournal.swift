@@ -104,6 +104,8 @@ public final class LedgerJournal: Sendable {
 
     let directory: String
     let segmentBytes: Int
+    /// How long one write and sync may take before new requests are refused.
+    let stallTimeout: Duration
     let logger: Logger
     private let state: Mutex<State>
     private let wake: AsyncStream<Void>.Continuation
@@ -121,13 +123,16 @@ public final class LedgerJournal: Sendable {
         var retired: [Int] = []
         /// The last write or sync failed (a full disk): why, and when it started.
         var failing: String?
+        /// When the write (and sync) under way started: one that takes too long is a hung disk.
+        var writingSince: ContinuousClock.Instant?
         var stopped = false
     }
 
     /// Opens the journal in `directory`, with segments of `segmentBytes`.
-    public init(directory: String, segmentBytes: Int = 8 << 20, logger: Logger) throws {
+    public init(directory: String, segmentBytes: Int = 8 << 20, stallTimeout: Duration = .seconds(5), logger: Logger) throws {
         self.directory = directory
         self.segmentBytes = segmentBytes
+        self.stallTimeout = stallTimeout
         self.logger = logger
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let existing = Self.segments(in: directory)
@@ -136,7 +141,15 @@ public final class LedgerJournal: Sendable {
     }
 
     /// Why new requests cannot be journaled now, or nil.
-    public var unavailable: String? { state.withLock { $0.failing } }
+    public var unavailable: String? {
+        state.withLock { state in
+            if let failing = state.failing { return failing }
+            if let since = state.writingSince, since.duration(to: .now) > stallTimeout {
+                return "the ledger journal has been waiting over \(DurationSyntax.format(stallTimeout)) for its disk; requests are refused until it is written"
+            }
+            return nil
+        }
+    }
 
     // MARK: recording
 
@@ -227,6 +240,7 @@ public final class LedgerJournal: Sendable {
             }
             // Failing and nothing to write: a synced probe line tells whether writing works again.
             let probing = state.failing != nil && state.pending.isEmpty && state.waiters.isEmpty
+            state.writingSince = .now
             return (probing ? Self.line(Record(op: "k", id: "")) : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
         }
         guard !bytes.isEmpty || !waiters.isEmpty else { return }
@@ -240,6 +254,7 @@ public final class LedgerJournal: Sendable {
             written = .failure(Failure(description: "the journal could not be written"))
         }
         let retire: Bool = state.withLock { state in
+            state.writingSince = nil
             switch written {
             case .success:
                 if state.failing != nil { logger.notice("ledger journal writes again") }
@@ -265,19 +280,27 @@ public final class LedgerJournal: Sendable {
         for waiter in waiters { waiter.resume(returning: written) }
     }
 
-    /// Appends to a segment and, for opens, syncs it to disk.
+    /// Appends to a segment and, for opens, syncs it to disk. A write that
+    /// fails part way is cut off again, so the next batch does not start in the
+    /// middle of a torn line (which would spoil that batch's first record too).
     static func append(_ bytes: [UInt8], to path: String, sync: Bool) throws(Failure) {
         let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
         defer { _ = Foundation.close(fd) }
+        let start = lseek(fd, 0, SEEK_END)
+        func fail() -> Failure {
+            let failure = Failure(description: String(cString: strerror(errno)))
+            if start >= 0 { _ = ftruncate(fd, start) }
+            return failure
+        }
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
             if count < 0, errno == EINTR { continue }
-            guard count > 0 else { throw Failure(description: String(cString: strerror(errno))) }
+            guard count > 0 else { throw fail() }
             offset += count
         }
-        if sync, fdatasync(fd) != 0 { throw Failure(description: String(cString: strerror(errno))) }
+        if sync, fdatasync(fd) != 0 { throw fail() }
     }
 
     // MARK: recovery

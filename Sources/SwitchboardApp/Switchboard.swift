@@ -62,7 +62,7 @@ public struct Switchboard: Sendable {
         // Requests the last run admitted but never recorded (it was killed) are settled first.
         let journal: LedgerJournal
         do {
-            journal = try LedgerJournal(directory: try config.resolvedDataDirectory() + "/journal", logger: logger)
+            journal = try LedgerJournal(directory: try config.resolvedDataDirectory() + "/journal", stallTimeout: config.ledgerStallTimeout, logger: logger)
             try await JournalRecovery.settle(journal, store: context.store, prices: prices, logger: logger)
         } catch {
             try? await context.store.close()

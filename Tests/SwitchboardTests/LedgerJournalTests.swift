@@ -89,6 +89,35 @@ import Testing
         #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["later"])
     }
 
+    @Test func aWriteThatHangsMakesTheJournalUnavailableUntilItFinishes() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The first segment is a FIFO nobody reads: opening it for writing blocks,
+        // as a write to a hung disk (a dead NFS server) would.
+        let journal = try LedgerJournal(directory: directory, stallTimeout: .milliseconds(20), logger: quietLogger())
+        let fifo = directory + "/segment-00000001.log"
+        try #require(mkfifo(fifo, 0o600) == 0)
+        let task = Task { await journal.run() }
+        let waiting = Task { try await journal.open(Self.entry("stuck")) }
+        for _ in 0..<400 where journal.unavailable == nil { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(journal.unavailable?.contains("waiting") == true, "a write hung past the stall timeout refuses new requests")
+
+        // The disk answers: the write ends (a FIFO cannot be synced, so as a
+        // failure), and the journal no longer reports a hang.
+        let reader = Foundation.open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        #expect(reader >= 0)
+        _ = try? await waiting.value
+        #expect(journal.unavailable?.contains("waiting") != true)
+        // With a real file in its place, the probe finds the journal writable again.
+        try FileManager.default.removeItem(atPath: fifo)
+        _ = Foundation.close(reader)
+        for _ in 0..<400 where journal.unavailable != nil { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(journal.unavailable == nil)
+        try await journal.open(Self.entry("later"))
+        journal.stop()
+        await task.value
+    }
+
     @Test func anInterruptedRequestIsChargedItsDeliveredTextOrItsHold() throws {
         let prices = try PriceTable(json: Data(#"{"gpt-4o-mini":{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}}"#.utf8))
         let progress = LedgerJournal.Progress(

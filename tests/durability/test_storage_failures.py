@@ -2,6 +2,7 @@
 database): new requests are refused with 503 ledger_unavailable and /ready says
 why; once writes succeed again the gateway recovers by itself, and every
 request it answered has exactly one row, rows queued meanwhile included."""
+import json
 import os
 import signal
 import sqlite3
@@ -161,6 +162,20 @@ def test_journal_disk_full_refuses_then_recovers(lab):
     os.remove(journal / "filler")
     assert_recovers(gateway, traffic)
     assert gateway.terminate() == 0, gateway.log()[-4000:]
+    assert_whole_lines(journal)
+
+
+def assert_whole_lines(journal):
+    """A write cut short by the full disk was cut off again: every line of every
+    segment is a whole record, so no later record was spoiled by a torn one."""
+    for segment in sorted(journal.glob("segment-*.log")):
+        data = segment.read_bytes()
+        assert not data or data.endswith(b"\n"), f"{segment.name} ends in a torn line: {data[-120:]!r}"
+        for number, line in enumerate(data.splitlines(), 1):
+            try:
+                json.loads(line)
+            except ValueError:
+                raise AssertionError(f"{segment.name} line {number} is torn: {line[:200]!r}") from None
 
 
 def test_file_size_limit_refuses_instead_of_killing_the_gateway(lab):
@@ -183,6 +198,7 @@ def test_file_size_limit_refuses_instead_of_killing_the_gateway(lab):
     subprocess.run(["prlimit", "--pid", str(gateway.pid), "--fsize=unlimited:unlimited"], check=True)
     assert_recovers(gateway, traffic)
     assert gateway.terminate() == 0, gateway.log()[-4000:]
+    assert_whole_lines(gateway.journal_dir)
 
 
 def test_locked_database_refuses_then_recovers_without_losing_rows(lab):
