@@ -93,8 +93,8 @@ struct KeyState: Sendable {
     /// Gives back the slot and holds, and charges the real cost.
     mutating func release(_ demand: KeyDemand, cost: Money, tokens used: Int64, now: Date) {
         inFlight = max(0, inFlight - 1)
-        held -= demand.hold
-        heldTokens = heldTokens.saturatingAdd(-demand.tokens)
+        held = max(.zero, held - demand.hold)  // never below zero: a negative hold would be credit
+        heldTokens = max(0, heldTokens.saturatingAdd(-demand.tokens))
         spent += cost
         tokens = tokens.saturatingAdd(used)
         rollDay(now)

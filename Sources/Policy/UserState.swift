@@ -46,7 +46,7 @@ struct UserState: Sendable {
 
     mutating func charge(_ cost: Money, releasing hold: Money, now: Date) {
         advance(now)
-        held -= hold
+        held = max(.zero, held - hold)  // never below zero, whatever a caller releases
         spent += cost
         day += cost
         week += cost

@@ -144,8 +144,8 @@ struct FakeAnswer: Sendable {
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 defer { onFinish() }
-                if behaviour == .errorFirstStream {
-                    try await writer.write(ByteBuffer(string: errorEvent()))
+                if behaviour == .errorFirstStream || behaviour == .invalidFirstStream {
+                    try await writer.write(ByteBuffer(string: errorEvent(invalid: behaviour == .invalidFirstStream)))
                     try await writer.finish(nil)
                     return
                 }
@@ -182,16 +182,21 @@ struct FakeAnswer: Sendable {
     struct FakeDrop: Error {}
 
     /// An overloaded error as the provider sends it inside a stream.
-    func errorEvent() -> String {
+    func errorEvent(invalid: Bool = false) -> String {
+        let message = invalid ? "fake invalid request" : "fake overloaded"
         switch format {
         case .gemini:
-            return "data: " + Self.text(["error": ["code": 503, "message": "fake overloaded", "status": "UNAVAILABLE"]]) + "\r\n\r\n"
+            let (code, status) = invalid ? (400, "INVALID_ARGUMENT") : (503, "UNAVAILABLE")
+            return "data: " + Self.text(["error": ["code": code, "message": message, "status": status]]) + "\r\n\r\n"
         case .responses:
-            return "event: error\ndata: " + Self.text(["type": "error", "code": "server_error", "message": "fake overloaded", "param": NSNull(), "sequence_number": 0]) + "\n\n"
+            let code = invalid ? "invalid_prompt" : "server_error"
+            return "event: error\ndata: " + Self.text(["type": "error", "code": code, "message": message, "param": NSNull(), "sequence_number": 0]) + "\n\n"
         case .openAI:
-            return "data: " + Self.text(["error": ["message": "fake overloaded", "type": "server_error", "param": NSNull(), "code": NSNull()]]) + "\n\n"
+            let type = invalid ? "invalid_request_error" : "server_error"
+            return "data: " + Self.text(["error": ["message": message, "type": type, "param": NSNull(), "code": NSNull()]]) + "\n\n"
         case .anthropic:
-            return "event: error\ndata: " + Self.text(["type": "error", "error": ["type": "overloaded_error", "message": "fake overloaded"]]) + "\n\n"
+            let type = invalid ? "invalid_request_error" : "overloaded_error"
+            return "event: error\ndata: " + Self.text(["type": "error", "error": ["type": type, "message": message]]) + "\n\n"
         }
     }
 

@@ -23,6 +23,8 @@ public enum FakeBehaviour: Equatable, Sendable {
     case stallMidStream(milliseconds: Int)
     /// Answers 200 but the stream's first event is an overloaded error.
     case errorFirstStream
+    /// Answers 200 but the stream's first event says the request was invalid (the caller's fault).
+    case invalidFirstStream
     /// Streams many events with a pause between them (for slow and gone clients).
     case slowStream(events: Int, pauseMilliseconds: Int)
     /// Streams many large events as fast as the reader takes them (for backpressure).
@@ -55,6 +57,7 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "cut-mid-event": self = .cutMidEvent
         case "stall-mid-stream": self = .stallMidStream(milliseconds: 5_000)
         case "error-first-stream": self = .errorFirstStream
+        case "invalid-first-stream": self = .invalidFirstStream
         case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
         case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
         case "big-stream": self = .bigStream(events: 200_000, bytesPerEvent: 2_500)

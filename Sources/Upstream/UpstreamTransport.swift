@@ -85,7 +85,10 @@ public final class UpstreamTransport: Sendable {
 
     /// The client for a request's host.
     func client(for url: String) -> HTTPClient {
-        guard !policy.allowPrivate, let host = URL(string: url)?.host else { return trusted }
+        if policy.allowPrivate { return trusted }
+        // A URL whose host cannot be read goes through the checked client too:
+        // the connect-time check judges the address it actually reaches.
+        guard let host = URL(string: url)?.host else { return checked }
         return policy.allowsName(host) ? trusted : checked
     }
 

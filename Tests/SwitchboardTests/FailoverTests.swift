@@ -45,6 +45,22 @@ import Testing
         }
     }
 
+    @Test func aStreamWhoseFirstEventBlamesTheRequestIsTheAnswerNotAFailover() async throws {
+        let accounts = Self.brokenThenHealthy { port in
+            Harness.defaultAccounts(fakePort: port)[0].with(
+                name: "strict", models: ["gpt-4o-mini"], modelMap: ["gpt-4o-mini": "invalid-first-stream"], priority: 0)
+        }
+        try await withHarness(accounts: accounts) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini", stream: true))
+            // Another account would refuse the same request: the client sees the upstream's error event.
+            #expect(reply.status == 200)
+            #expect(reply.body.contains("invalid_request_error") && reply.body.contains("fake invalid request"), "\(reply.body)")
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.accountName == "strict" && row.attempts == 1)
+            #expect(row.outcome == .upstreamError)
+        }
+    }
+
     @Test func whenEveryAttemptFailsTheStatusFollowsTheLastFailure() async throws {
         try await withHarness(configure: { $0.firstByteTimeout = .seconds(3) }) { harness in
             let limited = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-429"))

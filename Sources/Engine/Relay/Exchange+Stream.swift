@@ -30,19 +30,25 @@ extension Exchange {
             } catch {
                 return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
             }
-            guard let chunk else { return failed(AttemptFailure(failureClass: .transient, detail: "stream_ended_before_first_event")) }
+            guard let chunk else {
+                // After the client's own error, the stream is its answer however short.
+                if relay.committed { break }
+                return failed(AttemptFailure(failureClass: .transient, detail: "stream_ended_before_first_event"))
+            }
             do {
                 switch try relay.absorb(chunk) {
                 case .events(let out, let textBytes):
                     pending = out
                     text = textBytes
-                case .upstreamErrorFirst(let type):
+                case .upstreamErrorFirst(let type, let out, let textBytes):
                     let failureClass = FailureClass.classify(errorType: type)
-                    guard failureClass != .callerFault else {
-                        relay.committed = true  // the client's own mistake: let it see the error event
-                        continue
+                    guard failureClass == .callerFault else {
+                        return failed(AttemptFailure(failureClass: failureClass, detail: "stream_error_\(type.prefix(64))"))
                     }
-                    return failed(AttemptFailure(failureClass: failureClass, detail: "stream_error_\(type.prefix(64))"))
+                    // The client's own mistake: another account would refuse it too, so it sees the error event.
+                    relay.committed = true
+                    pending = out
+                    text = textBytes
                 }
             } catch {
                 return failed(AttemptFailure(failureClass: .transient, detail: "stream_event_too_large"))

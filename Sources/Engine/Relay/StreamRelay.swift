@@ -23,8 +23,10 @@ struct StreamRelay: Sendable {
     enum Absorbed {
         /// Bytes to send (possibly none), and the generated text bytes among them.
         case events(ByteBuffer, textBytes: Int64)
-        /// Before anything was sent, the upstream reported an error in the stream.
-        case upstreamErrorFirst(type: String)
+        /// Before anything was sent, the upstream reported an error in the
+        /// stream: its type decides between failing over and showing the client
+        /// the chunk's events (the error among them).
+        case upstreamErrorFirst(type: String, events: ByteBuffer, textBytes: Int64)
     }
 
     /// Takes a chunk and returns the events to forward, whole, in one buffer.
@@ -37,7 +39,9 @@ struct StreamRelay: Sendable {
     mutating func finish() -> (ByteBuffer, textBytes: Int64) {
         var out = ByteBuffer()
         var text: Int64 = 0
-        if case .events(let last, let bytes) = forward(parser.finish().events) { (out, text) = (last, bytes) }
+        switch forward(parser.finish().events) {
+        case .events(let last, let bytes), .upstreamErrorFirst(_, let last, let bytes): (out, text) = (last, bytes)
+        }
         if let end = observer.missingEnd { out.writeString(end) }
         return (out, text)
     }
@@ -45,11 +49,12 @@ struct StreamRelay: Sendable {
     private mutating func forward(_ events: [SSEEvent]) -> Absorbed {
         var out = ByteBuffer()
         var text: Int64 = 0
+        var errorFirst: String?
         for event in events {
             let errorBefore = observer.upstreamErrorType
             let verdict = observer.observe(event)
             if !committed, out.readableBytes == 0, errorBefore == nil, let type = observer.upstreamErrorType {
-                return .upstreamErrorFirst(type: type)
+                errorFirst = type
             }
             if event.hasData { text = text.saturatingAdd(DeliveredText.count(event.data, dialect: upstreamDialect)) }
             switch verdict {
@@ -62,6 +67,7 @@ struct StreamRelay: Sendable {
                 break
             }
         }
+        if let errorFirst { return .upstreamErrorFirst(type: errorFirst, events: out, textBytes: text) }
         return .events(out, textBytes: text)
     }
 
