@@ -13,7 +13,8 @@ extension Configuration {
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
         "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
-        "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "keepalive_timeout",
+        "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
+        "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "ledger_stall_timeout",
         "prices", "accounts", "keys", "users", "groups",
     ]
@@ -204,6 +205,7 @@ extension Configuration {
             drainMaxBytes = bytes
         case "client_header_timeout": limits.headerTimeout = try DurationText.parse(value, source: source)
         case "client_body_timeout": limits.bodyTimeout = try DurationText.parse(value, source: source)
+        case "client_send_timeout": limits.sendTimeout = try DurationText.parse(value, source: source)
         case "keepalive_timeout": limits.keepaliveTimeout = try DurationText.parse(value, source: source)
         case "max_connections":
             guard let count = Int(value), count >= 1, count <= 1_000_000 else { throw ConfigurationError("\(source) must be a whole number from 1 to 1000000") }

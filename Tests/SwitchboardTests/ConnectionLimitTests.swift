@@ -81,6 +81,17 @@ final class RawSocket: @unchecked Sendable {
         #expect(silent.timerFired(now: .seconds(10)) == .close)
     }
 
+    @Test func anAnswerNobodyReadsIsTimedOnlyWhileTheSocketIsFull() {
+        var clock = ConnectionClock(limits: ConnectionLimits())
+        _ = clock.connected()
+        #expect(clock.writabilityChanged(writable: false) == .keep, "no answer yet: the head's deadline stands")
+        _ = clock.headParsed(declaredLength: nil)
+        #expect(clock.requestRead() == .arm(.seconds(60)), "the socket is still full when the answer starts")
+        #expect(clock.writabilityChanged(writable: true) == .cancel, "a client that reads again has no deadline")
+        #expect(clock.writabilityChanged(writable: false) == .arm(.seconds(60)))
+        #expect(clock.timerFired(now: .seconds(500)) == .abort, "full for the whole client_send_timeout: reset")
+    }
+
     @Test func aHeadThatNeverEndsIsClosedAtItsDeadline() async throws {
         try await withHarness(configure: { $0.limits.headerTimeout = .milliseconds(500) }) { harness in
             let slow = try RawSocket(port: harness.port)
@@ -105,6 +116,19 @@ final class RawSocket: @unchecked Sendable {
             partial.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Harness.key)\r\nContent-Length: 1000\r\n\r\n{\"model\":")
             #expect(await partial.readUntilClosed() != nil)
             #expect(try await harness.ledger(atLeast: 0).isEmpty, "a body never read writes no row")
+        }
+    }
+
+    @Test func aStreamTheClientStopsReadingIsClosedAndSettled() async throws {
+        try await withHarness(configure: { $0.limits.sendTimeout = .milliseconds(500) }) { harness in
+            let stalled = try RawSocket(port: harness.port)
+            let body = Harness.chat("big-stream", stream: true)
+            stalled.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Harness.key)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+            // Never read: the socket fills, the server gives up on it, and the request settles as a departure.
+            let row = try #require(try await harness.ledger(atLeast: 1).first)
+            #expect(row.outcome == .clientDisconnected && row.stream)
+            #expect(await stalled.readUntilClosed() != nil, "the server closed the socket")
         }
     }
 

@@ -144,7 +144,7 @@ struct Harness: Sendable {
 
     /// Waits until the ledger holds at least `count` rows, then returns them, newest first.
     func ledger(atLeast count: Int) async throws -> [LedgerRow] {
-        for _ in 0..<100 {
+        for _ in 0..<400 {
             await switchboard.ledger.flush()
             let rows = try await switchboard.storeContext.store.recentLedger(limit: 10_000)
             if rows.count >= count { return rows }

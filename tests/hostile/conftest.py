@@ -37,7 +37,7 @@ SINGLE_MODELS = [
     "ok", "hang-head", "rst-head", "rst-mid-stream", "stall-mid-stream", "huge-sse-line", "huge-sse-line-first",
     "huge-json", "huge-json-unframed", "redirect-302", "redirect-307", "redirect-308",
     "ratelimit-retry-after-1e300", "ratelimit-retry-after-ms-1e19", "ratelimit-reset-huge", "ratelimit-garbage",
-    "ratelimit-far-date", "ratelimit-inf", "echo-secret-401", "echo-secret-500",
+    "ratelimit-far-date", "ratelimit-inf", "ratelimit-non-ascii-date", "endless-stream", "echo-secret-401", "echo-secret-500",
     "usage-1e15", "usage-1e400", "usage-int-overflow", "usage-negative", "usage-fraction", "usage-strings", "usage-nested-junk",
 ]
 USAGE_MODELS = [m for m in SINGLE_MODELS if m.startswith("usage-")]
@@ -225,6 +225,7 @@ first_byte_timeout: 2s
 stream_idle_timeout: 4s
 client_header_timeout: 2s
 client_body_timeout: 2s
+client_send_timeout: 2s
 keepalive_timeout: 5s
 max_body_size: 8MiB
 max_failovers: 3

@@ -21,6 +21,8 @@ HUGE_LINE_BYTES = 20 * 1024 * 1024
 HUGE_JSON_BYTES = 70 * 1024 * 1024
 # How long a hanging behaviour holds a connection at most (bounded, so nothing outlives the suite).
 HANG_LIMIT = 60.0
+# Events of endless-stream (about 1 KiB each): far more than any socket buffers.
+ENDLESS_EVENTS = 200_000
 # How long a gated behaviour waits for the test's signal at most.
 GATE_LIMIT = 30.0
 TEXT = ["Hello", " from", " the", " hostile", " upstream", "."]
@@ -216,6 +218,8 @@ class HostileUpstream:
                               ("x-ratelimit-reset-tokens", "h" * 10000), ("anthropic-ratelimit-requests-reset", "9999-99-99T99:99:99Z")],
         "ratelimit-far-date": [("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT")],
         "ratelimit-inf": [("retry-after", "inf"), ("retry-after-ms", "Infinity")],
+        # What the fuzzer found: Foundation's date parser trapped on these bytes.
+        "ratelimit-non-ascii-date": [("retry-after", "Wed, 21 Oct 2015 07:28:00\u05b8MT")],
     }
 
     async def _answer(self, request, reader, writer):
@@ -271,6 +275,18 @@ class HostileUpstream:
             await writer.drain()
             await self._gate("rst-mid-stream")  # the test has read the first events
             self._reset(writer)
+            return
+
+        if model == "endless-stream":
+            # Streams as fast as it is read, until the gateway hangs up (bounded).
+            writer.write(self._head(200, "OK", content_type="text/event-stream") + self._opening(model))
+            event = self._chunk(model, {"content": "more " * 200})
+            try:
+                for _ in range(ENDLESS_EVENTS):
+                    writer.write(event)
+                    await asyncio.wait_for(writer.drain(), 30)
+            except (ConnectionError, asyncio.TimeoutError):
+                pass
             return
 
         if model == "stall-mid-stream":

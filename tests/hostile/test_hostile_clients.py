@@ -13,7 +13,7 @@ import pytest
 
 from conftest import (
     ADMIN_TOKEN, KEY, ROUTES, assert_anthropic_error, assert_gemini_error, assert_openai_error, auth, chat, connect, parse_responses,
-    post_head, read_until_closed,
+    post_head, read_until_closed, wait_until,
 )
 
 CHAT = "/v1/chat/completions"
@@ -376,6 +376,35 @@ def test_a_client_that_vanishes_mid_stream_leaves_exactly_one_row(gateway):
     row = gateway.row(request_id)
     assert row["outcome"] in ("client_disconnected", "upstream_error"), row
     assert row["delivered_bytes"] > 0
+
+
+def test_streams_nobody_reads_are_closed_after_client_send_timeout_and_settled(gateway):
+    """Clients that ask for an endless stream and never read a byte of it: the
+    sockets' buffers fill, and after client_send_timeout (2 s here) the gateway
+    closes them, settles each as the client's departure with exactly one row,
+    and keeps serving everyone else."""
+    def departed():
+        return gateway._query("SELECT COUNT(*) AS n FROM ledger WHERE model = 'endless-stream' AND outcome = 'client_disconnected'")[0]["n"]
+
+    before = departed()
+    body = json.dumps(chat("endless-stream", stream=True)).encode()
+    sockets = []
+    try:
+        for _ in range(8):
+            sock = connect(gateway.port)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(post_head(CHAT, length=len(body)) + body)
+            sockets.append(sock)
+        assert wait_until(lambda: departed() >= before + 8, timeout=60), \
+            f"{departed() - before} of 8 unread streams were settled; the rest still hold their sockets"
+        assert httpx.post(f"{gateway.base}{CHAT}", headers=auth(), json=chat("ok"), timeout=30).status_code == 200
+        for sock in sockets:
+            _, closed = read_until_closed(sock, timeout=30, limit=256 << 20)
+            assert closed, "the gateway kept a socket nobody reads"
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert not gateway.duplicate_ids()
 
 
 def test_admin_token_guessing_is_throttled(gateway):

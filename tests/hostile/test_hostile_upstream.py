@@ -174,7 +174,7 @@ def test_a_redirect_is_not_followed(gateway, upstream, status):
 
 @pytest.mark.parametrize("model", [
     "ratelimit-retry-after-1e300", "ratelimit-retry-after-ms-1e19", "ratelimit-reset-huge", "ratelimit-garbage",
-    "ratelimit-far-date", "ratelimit-inf",
+    "ratelimit-far-date", "ratelimit-inf", "ratelimit-non-ascii-date",
 ])
 def test_absurd_rate_limit_hints_become_a_sane_retry_after(gateway, upstream, model):
     first = post(gateway, model)

@@ -6,7 +6,9 @@
 /// - a parsed head: the body within `bodyTimeout`, or, past that, still
 ///   arriving at `bodyMinimumRate` on average since the head (so a large body
 ///   gets the time it needs, and a trickle is cut off);
-/// - a request read in full: no deadline while the answer is written (LLM streams are long);
+/// - a request read in full: no deadline while the answer is written (LLM
+///   streams are long), except that a client which takes none of it for
+///   `sendTimeout` (the socket stays unwritable) is closed;
 /// - the last answer written: `keepaliveTimeout` of silence before the next head starts.
 ///
 /// Pipelined requests are counted, so a head parsed while an answer is still
@@ -34,6 +36,10 @@ struct ConnectionClock: Sendable, Equatable {
         case keep
         /// Out of time: close the connection.
         case close
+        /// Out of time with an answer the client would not take: close with a
+        /// reset, discarding what is still buffered for it (else the kernel
+        /// would keep trying to deliver megabytes to a client that reads none).
+        case abort
     }
 
     let limits: ConnectionLimits
@@ -43,6 +49,8 @@ struct ConnectionClock: Sendable, Equatable {
     private var responsesWritten = 0
     /// Bytes came in while an answer was being written (the next request began).
     private var bytesDuringAnswer = false
+    /// The client takes no bytes: the socket's send buffer is full.
+    private var sendBlocked = false
     /// When the current body started, and how many bytes of it have come.
     private var bodyStart: Duration = .zero
     private var bodyBytes = 0
@@ -89,6 +97,7 @@ struct ConnectionClock: Sendable, Equatable {
     /// The timer fired at `now`: close, unless a body is still arriving fast
     /// enough (then look again when it would next fall behind).
     mutating func timerFired(now: Duration) -> Timer {
+        if phase == .responding { return .abort }
         guard phase == .readingBody, limits.bodyMinimumRate > 0 else { return .close }
         let elapsed = now - bodyStart
         // The average since the head, against the slowest rate allowed.
@@ -102,7 +111,16 @@ struct ConnectionClock: Sendable, Equatable {
         requestsRead += 1
         guard requestsRead >= headsParsed else { return .keep }
         phase = .responding
-        return .cancel
+        return sendBlocked ? .arm(limits.sendTimeout) : .cancel
+    }
+
+    /// The socket became writable (the client reads again) or stopped being
+    /// writable (its send buffer is full). While an answer is written, a socket
+    /// that stays unwritable for `sendTimeout` is closed.
+    mutating func writabilityChanged(writable: Bool) -> Timer {
+        sendBlocked = !writable
+        guard phase == .responding else { return .keep }
+        return writable ? .cancel : .arm(limits.sendTimeout)
     }
 
     /// An answer was written in full.

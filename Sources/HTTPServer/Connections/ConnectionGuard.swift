@@ -1,5 +1,9 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// First in every client connection's pipeline: sees the raw bytes, keeps the
 /// connection's one deadline timer (as `ConnectionClock` decides), and closes
 /// the connection when it fires. `RequestPhaseHandler`, after the HTTP
@@ -45,6 +49,11 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        apply(clock.writabilityChanged(writable: context.channel.isWritable))
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         apply(clock.bytesArrived(unwrapInboundIn(data).readableBytes))
         context.fireChannelRead(data)
@@ -68,6 +77,15 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .close:
             timer = nil
             context.close(promise: nil)
+        case .abort:
+            timer = nil
+            // SO_LINGER 0: the close sends a reset and frees the unsent bytes at once.
+            guard let socket = context.channel as? SocketOptionProvider else {
+                context.close(promise: nil)
+                return
+            }
+            let channel = context.channel
+            socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
         case .arm(let duration):
             timer?.cancel()
             let this = NIOLoopBound(self, eventLoop: context.eventLoop)
