@@ -240,7 +240,7 @@ public final class LedgerJournal: Sendable {
             }
             // Failing and nothing to write: a synced probe line tells whether writing works again.
             let probing = state.failing != nil && state.pending.isEmpty && state.waiters.isEmpty
-            state.writingSince = .now
+            if probing || !state.pending.isEmpty || !state.waiters.isEmpty { state.writingSince = .now }
             return (probing ? Self.line(Record(op: "k", id: "")) : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
         }
         guard !bytes.isEmpty || !waiters.isEmpty else { return }

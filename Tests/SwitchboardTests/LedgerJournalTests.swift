@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Policy
-import Storage
+@testable import Storage
 import SwitchboardCore
 import Testing
 
@@ -87,6 +87,15 @@ import Testing
         journal.stop()
         await task.value
         #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["later"])
+    }
+
+    @Test func aJournalWithNothingToWriteIsNeverTakenForAHungOne() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try LedgerJournal(directory: directory, stallTimeout: .milliseconds(20), logger: quietLogger())
+        await journal.flush()  // nothing pending (a second wake for a batch already written): no write starts
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(journal.unavailable == nil, "an idle journal is not a hung one")
     }
 
     @Test func aWriteThatHangsMakesTheJournalUnavailableUntilItFinishes() async throws {
