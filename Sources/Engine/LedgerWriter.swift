@@ -37,9 +37,12 @@ public final class LedgerWriter: Service, Sendable {
     /// One flush at a time, so two flushes never race over the same rows.
     private let flushLock = AsyncLock()
 
+    /// A row waiting, with when it was queued.
+    typealias Queued = (row: LedgerRow, at: ContinuousClock.Instant)
+
     struct Queue: Sendable {
         /// Rows waiting, each with when it was queued.
-        var rows: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
+        var rows: [Queued] = []
         var bytes = 0
         /// When the oldest row of the batch being written was queued.
         var writing: ContinuousClock.Instant?
@@ -47,6 +50,14 @@ public final class LedgerWriter: Service, Sendable {
         var requeued: ContinuousClock.Instant?
         /// Why the last write failed, while the database takes nothing.
         var failing: String?
+        /// Rows that failed alone while others were written, by request id: how often.
+        var strikes: [String: Int] = [:]
+
+        /// Counts one more failure of a row alone; returns how many it has.
+        mutating func strike(_ requestID: String) -> Int {
+            strikes[requestID, default: 0] += 1
+            return strikes[requestID, default: 0]
+        }
 
         /// When the oldest row not yet in the database was queued.
         var oldest: ContinuousClock.Instant? { [writing, requeued, rows.first?.at].compactMap { $0 }.min() }
@@ -148,7 +159,7 @@ public final class LedgerWriter: Service, Sendable {
     /// Writes every queued row now.
     public func flush() async {
         await flushLock.withLock {
-            let batch = queue.withLock { queue -> [(row: LedgerRow, at: ContinuousClock.Instant)] in
+            let batch = queue.withLock { queue -> [Queued] in
                 defer {
                     queue.rows.removeAll(keepingCapacity: true)
                     queue.bytes = 0
@@ -168,62 +179,107 @@ public final class LedgerWriter: Service, Sendable {
         }
     }
 
+    /// A failure of one row alone while other rows are written marks it; after
+    /// this many such rounds it is taken for a row the database refuses.
+    static let strikesBeforeRefusal = 3
+
     /// After a failed batch: each row alone, to tell rows the database refuses
-    /// themselves (written cut down, or logged and dropped) from a database that
-    /// cannot write now (full, locked, failing: every row not yet written stays
-    /// queued, its journal entry open).
-    private func writeOneByOne(_ batch: [(row: LedgerRow, at: ContinuousClock.Instant)], batchError: any Error) async {
+    /// from a database that cannot write now.
+    ///
+    /// - refused (`rejected`): written again cut down, or logged and dropped;
+    /// - failing otherwise: two rows in a row and the database is taken to be
+    ///   down (full, locked, failing): every row not yet written stays queued,
+    ///   its journal entry open, and is retried; a row that fails alone while
+    ///   others are written goes to the back of the queue with a strike, and
+    ///   after `strikesBeforeRefusal` strikes is handled as refused, so no one
+    ///   row can hold back the rest for ever.
+    private func writeOneByOne(_ batch: [Queued], batchError: any Error) async {
         var stored: [LedgerRow] = []
-        var refused: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
-        var untried: [(row: LedgerRow, at: ContinuousClock.Instant)] = []
+        var refused: [Queued] = []
+        var suspects: [Queued] = []
+        var untried: [Queued] = []
         var cause = batchError
+        var failuresInARow = 0
         for (index, queued) in batch.enumerated() {
             do {
                 try await store.appendLedger([queued.row])
                 stored.append(queued.row)
+                failuresInARow = 0
             } catch let error as StoreError where error.code == .rejected {
                 refused.append(queued)
+                failuresInARow = 0
             } catch {
-                // The database, not the row: stop, and keep the rest for later.
                 cause = error
-                untried = Array(batch[index...])
-                break
+                suspects.append(queued)
+                failuresInARow += 1
+                if failuresInARow >= 2 {
+                    untried = Array(batch[(index + 1)...])
+                    break
+                }
             }
         }
         written(stored)
-        for (row, at) in refused {
-            let cut = Self.cutDown(row)
-            do {
-                try await store.appendLedger([cut])
-                written([cut])
-                logger.warning("ledger row stored cut down", metadata: ["request": "\(row.requestID)"])
-            } catch let error as StoreError where error.code == .rejected {
-                rejected.add(1, ordering: .relaxed)
-                journal?.close([row.requestID])
-                logger.critical("ledger row refused by the database", metadata: [
-                    "request": "\(row.requestID)", "key": "\(row.keyName ?? "-")", "cost_usd": "\(row.cost.dollarsString)",
-                ])
-            } catch {
-                untried.append((row, at))
+        if !stored.isEmpty {
+            // The database writes: a row that failed alone is suspect.
+            let struck = queue.withLock { queue in
+                Set(suspects.map(\.row.requestID).filter { queue.strike($0) >= Self.strikesBeforeRefusal })
             }
+            refused += suspects.filter { struck.contains($0.row.requestID) }
+            suspects.removeAll { struck.contains($0.row.requestID) }
         }
-        guard !untried.isEmpty else { return }
+        if untried.isEmpty {
+            for queued in refused where await !writeCutDown(queued.row) { suspects.append(queued) }
+        } else {
+            untried += refused  // the database is failing: not the moment to judge rows
+        }
+        // Suspects last, so the rows behind them are written first next time.
+        requeue(untried + suspects, cause: cause)
+    }
+
+    /// Writes a refused row with its text cut and its numbers in range; a row
+    /// refused even so is logged and dropped. False when the database could not
+    /// write at all (the row stays queued, with a strike).
+    private func writeCutDown(_ row: LedgerRow) async -> Bool {
+        let cut = Self.cutDown(row)
+        do {
+            try await store.appendLedger([cut])
+            written([cut])
+            logger.warning("ledger row stored cut down", metadata: ["request": "\(row.requestID)"])
+            return true
+        } catch let error as StoreError where error.code != .rejected {
+            if queue.withLock({ $0.strike(row.requestID) }) < Self.strikesBeforeRefusal { return false }
+        } catch {}
+        rejected.add(1, ordering: .relaxed)
+        queue.withLock { _ = $0.strikes.removeValue(forKey: row.requestID) }
+        journal?.close([row.requestID])
+        logger.critical("ledger row refused by the database", metadata: [
+            "request": "\(row.requestID)", "key": "\(row.keyName ?? "-")", "cost_usd": "\(row.cost.dollarsString)",
+        ])
+        return true
+    }
+
+    /// Puts rows not yet written back at the head of the queue.
+    private func requeue(_ rows: [Queued], cause: any Error) {
+        guard !rows.isEmpty else { return }
         let reason = String(String(describing: cause).prefix(200))
         let first = queue.withLock { queue -> Bool in
             let first = queue.failing == nil
             queue.failing = reason
-            queue.rows.insert(contentsOf: untried, at: 0)
-            queue.requeued = untried.map(\.at).min()
-            queue.bytes += untried.reduce(0) { $0 + Self.size(of: $1.row) }
+            queue.rows.insert(contentsOf: rows, at: 0)
+            queue.requeued = rows.map(\.at).min()
+            queue.bytes += rows.reduce(0) { $0 + Self.size(of: $1.row) }
             return first
         }
-        if first { logger.error("ledger write failed; rows stay queued and are retried", metadata: ["rows": "\(untried.count)", "error": "\(reason)"]) }
+        if first { logger.error("ledger write failed; rows stay queued and are retried", metadata: ["rows": "\(rows.count)", "error": "\(reason)"]) }
     }
 
     /// Rows now in the database: logged, and closed in the journal.
     private func written(_ rows: [LedgerRow]) {
         guard !rows.isEmpty else { return }
-        queue.withLock { $0.failing = nil }
+        queue.withLock { queue in
+            queue.failing = nil
+            if !queue.strikes.isEmpty { for row in rows { queue.strikes[row.requestID] = nil } }
+        }
         journal?.close(rows.map(\.requestID))
         for row in rows { logRequest(row) }
     }

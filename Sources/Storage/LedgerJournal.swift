@@ -241,7 +241,7 @@ public final class LedgerJournal: Sendable {
             // Failing and nothing to write: a synced probe line tells whether writing works again.
             let probing = state.failing != nil && state.pending.isEmpty && state.waiters.isEmpty
             if probing || !state.pending.isEmpty || !state.waiters.isEmpty { state.writingSince = .now }
-            return (probing ? Self.line(Record(op: "k", id: "")) : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
+            return (probing ? Self.probe : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
         }
         guard !bytes.isEmpty || !waiters.isEmpty else { return }
         let path = path(segment)
@@ -257,8 +257,12 @@ public final class LedgerJournal: Sendable {
             state.writingSince = nil
             switch written {
             case .success:
-                if state.failing != nil { logger.notice("ledger journal writes again") }
-                state.failing = nil
+                // Only a synced write of an open's size proves recovery: a few
+                // bytes of closes can still fit on a disk that takes no open.
+                if state.failing != nil, probing || !waiters.isEmpty {
+                    logger.notice("ledger journal writes again")
+                    state.failing = nil
+                }
                 state.segmentSize += bytes.count
                 for id in opens { state.openIn[id] = segment }
                 state.openCount[segment, default: 0] += opens.count
@@ -283,24 +287,25 @@ public final class LedgerJournal: Sendable {
     /// Appends to a segment and, for opens, syncs it to disk. A write that
     /// fails part way is cut off again, so the next batch does not start in the
     /// middle of a torn line (which would spoil that batch's first record too).
+    /// A failed sync leaves the whole lines in place: its opens are refused
+    /// (and closed again by the caller), its closes and progress notes stand.
     static func append(_ bytes: [UInt8], to path: String, sync: Bool) throws(Failure) {
         let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
         defer { _ = Foundation.close(fd) }
         let start = lseek(fd, 0, SEEK_END)
-        func fail() -> Failure {
-            let failure = Failure(description: String(cString: strerror(errno)))
-            if start >= 0 { _ = ftruncate(fd, start) }
-            return failure
-        }
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
             if count < 0, errno == EINTR { continue }
-            guard count > 0 else { throw fail() }
+            guard count > 0 else {
+                let failure = Failure(description: String(cString: strerror(errno)))
+                if start >= 0 { _ = ftruncate(fd, start) }
+                throw failure
+            }
             offset += count
         }
-        if sync, fdatasync(fd) != 0 { throw fail() }
+        if sync, fdatasync(fd) != 0 { throw Failure(description: String(cString: strerror(errno))) }
     }
 
     // MARK: recovery
@@ -350,6 +355,11 @@ public final class LedgerJournal: Sendable {
             }
             .sorted()
     }
+
+    /// What a failing journal writes to learn whether it can again: a synced
+    /// line as long as a large open, so the slack of a nearly full disk does
+    /// not pass for room.
+    static let probe = line(Record(op: "k", id: String(repeating: "-", count: 4096)))
 
     static func line(_ record: Record) -> [UInt8] {
         let encoder = JSONEncoder()

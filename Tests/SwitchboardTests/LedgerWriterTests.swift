@@ -19,6 +19,8 @@ import Testing
             var stored: [LedgerRow] = []
             var down = false
             var downAfter: Int?
+            /// Rows whose every write fails as if the database could not write.
+            var cursed: Set<String> = []
         }
         let state = Mutex(State())
 
@@ -32,6 +34,7 @@ import Testing
                     }
                     state.downAfter = left - 1
                 }
+                if rows.contains(where: { state.cursed.contains($0.requestID) }) { throw StoreError(.unavailable, "malformed JSON") }
                 for row in rows where row.requestID == "poison" || (row.model?.count ?? 0) > 128 {
                     throw StoreError(.rejected, "constraint")
                 }
@@ -82,6 +85,22 @@ import Testing
         await ledger.flush()
         #expect(sink.storedIDs.sorted() == ["a", "b", "c"])
         #expect(ledger.pendingCount == 0)
+    }
+
+    @Test func aRowThatAloneFailsAsIfTheDatabaseWereDownCannotHoldBackTheRest() async throws {
+        let sink = ScriptedSink()
+        sink.state.withLock { $0.cursed = ["cursed"] }
+        let ledger = writer(sink)
+        record([row("cursed"), row("a"), row("b")], into: ledger)
+        await ledger.flush()
+        #expect(sink.storedIDs.sorted() == ["a", "b"], "the rows behind it are written at once")
+        #expect(ledger.pendingCount == 1 && ledger.rejectedCount == 0, "one failure alone is not yet a verdict")
+        for round in 0..<LedgerWriter.strikesBeforeRefusal {
+            record([row("more-\(round)")], into: ledger)
+            await ledger.flush()
+        }
+        #expect(ledger.pendingCount == 0 && ledger.rejectedCount == 1, "after a few rounds it is logged and dropped")
+        #expect(sink.storedIDs.count == 2 + LedgerWriter.strikesBeforeRefusal)
     }
 
     @Test func aDatabaseThatFailsMidBatchKeepsEveryUnwrittenRowEvenARefusedOne() async throws {

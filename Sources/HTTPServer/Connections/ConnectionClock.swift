@@ -8,7 +8,7 @@
 ///   gets the time it needs, and a trickle is cut off);
 /// - a request read in full: no deadline while the answer is written (LLM
 ///   streams are long), except that a client which takes none of it for
-///   `sendTimeout` (the socket stays unwritable) is closed;
+///   `sendTimeout` (the socket unwritable and not one byte taken) is reset;
 /// - the last answer written: `keepaliveTimeout` of silence before the next head starts.
 ///
 /// Pipelined requests are counted, so a head parsed while an answer is still
@@ -51,6 +51,9 @@ struct ConnectionClock: Sendable, Equatable {
     private var bytesDuringAnswer = false
     /// The client takes no bytes: the socket's send buffer is full.
     private var sendBlocked = false
+    /// Bytes waiting to be sent when the send timer was last armed: fewer at
+    /// its end means the client is reading, however slowly.
+    private var unsentAtArm: Int?
     /// When the current body started, and how many bytes of it have come.
     private var bodyStart: Duration = .zero
     private var bodyBytes = 0
@@ -96,8 +99,16 @@ struct ConnectionClock: Sendable, Equatable {
 
     /// The timer fired at `now`: close, unless a body is still arriving fast
     /// enough (then look again when it would next fall behind).
-    mutating func timerFired(now: Duration) -> Timer {
-        if phase == .responding { return .abort }
+    /// `unsentBytes` is what still waits to be sent to the client, when known.
+    mutating func timerFired(now: Duration, unsentBytes: Int? = nil) -> Timer {
+        if phase == .responding {
+            // Some bytes went out since the timer was armed: a slow reader, timed afresh.
+            if let before = unsentAtArm, let unsent = unsentBytes, unsent < before {
+                unsentAtArm = unsent
+                return .arm(limits.sendTimeout)
+            }
+            return .abort
+        }
         guard phase == .readingBody, limits.bodyMinimumRate > 0 else { return .close }
         let elapsed = now - bodyStart
         // The average since the head, against the slowest rate allowed.
@@ -107,20 +118,25 @@ struct ConnectionClock: Sendable, Equatable {
     }
 
     /// A request's body (or its end) was read in full.
-    mutating func requestRead() -> Timer {
+    mutating func requestRead(unsentBytes: Int? = nil) -> Timer {
         requestsRead += 1
         guard requestsRead >= headsParsed else { return .keep }
         phase = .responding
-        return sendBlocked ? .arm(limits.sendTimeout) : .cancel
+        guard sendBlocked else { return .cancel }
+        unsentAtArm = unsentBytes
+        return .arm(limits.sendTimeout)
     }
 
     /// The socket became writable (the client reads again) or stopped being
-    /// writable (its send buffer is full). While an answer is written, a socket
-    /// that stays unwritable for `sendTimeout` is closed.
-    mutating func writabilityChanged(writable: Bool) -> Timer {
+    /// writable (its send buffer is full), with `unsentBytes` waiting. While an
+    /// answer is written, a client that takes not one byte for `sendTimeout`
+    /// is reset (as nginx's `send_timeout`: between two reads, not in all).
+    mutating func writabilityChanged(writable: Bool, unsentBytes: Int? = nil) -> Timer {
         sendBlocked = !writable
         guard phase == .responding else { return .keep }
-        return writable ? .cancel : .arm(limits.sendTimeout)
+        if writable { return .cancel }
+        unsentAtArm = unsentBytes
+        return .arm(limits.sendTimeout)
     }
 
     /// An answer was written in full.

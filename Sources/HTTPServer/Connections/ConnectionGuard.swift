@@ -19,6 +19,9 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private let opened = NIODeadline.now()
 
+    /// Bytes written to the connection and not yet taken by the socket.
+    private var unsentBytes: Int? { try? context?.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes) }
+
     /// Time since the connection opened.
     private var now: Duration { Duration(NIODeadline.now() - opened) }
 
@@ -50,7 +53,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        apply(clock.writabilityChanged(writable: context.channel.isWritable))
+        apply(clock.writabilityChanged(writable: context.channel.isWritable, unsentBytes: unsentBytes))
         context.fireChannelWritabilityChanged()
     }
 
@@ -62,7 +65,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: phases, from the request handler
 
     func headParsed(declaredLength: Int?) { apply(clock.headParsed(declaredLength: declaredLength, now: now)) }
-    func requestRead() { apply(clock.requestRead()) }
+    func requestRead() { apply(clock.requestRead(unsentBytes: unsentBytes)) }
     func responseWritten() { apply(clock.responseWritten()) }
 
     private func apply(_ decision: ConnectionClock.Timer) {
@@ -93,7 +96,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
                 // Out of time for this phase, unless a body is still coming fast
                 // enough: a slow or silent client gives its socket back.
                 let guardian = this.value
-                guardian.apply(guardian.clock.timerFired(now: guardian.now))
+                guardian.apply(guardian.clock.timerFired(now: guardian.now, unsentBytes: guardian.unsentBytes))
             }
         }
     }

@@ -10,8 +10,9 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// The slowest average upload rate a large body is granted, in bytes per second.
     public var bodyMinimumRate = 64 * 1024
     /// How long an answer may wait on a client that takes none of it
-    /// (`client_send_timeout`): the socket's buffer stays full that long, and
-    /// the connection is closed. A client that reads slowly but reads is never cut.
+    /// (`client_send_timeout`): the socket's buffer full and not one byte
+    /// taken for that long, and the connection is reset. A client that reads
+    /// slowly but reads is never cut.
     public var sendTimeout: Duration = .seconds(60)
     /// Idle time allowed between requests on a kept-alive connection (`keepalive_timeout`).
     public var keepaliveTimeout: Duration = .seconds(60)
