@@ -19,7 +19,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 swift build -c release --product switchboard >/dev/null
 BIN="$(swift build -c release --show-bin-path)/switchboard"
-WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/switchboard-bench.XXXXXX")
 UPSTREAM_PORT=18901
 GATEWAY_PORT=18900
 KEY=sk-sb-bench-0123456789abcdefghijklmnopqrstuvw
@@ -96,6 +96,10 @@ done
 sleep 1
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
 
+# CPU time the gateway has used, in clock ticks (user + system).
+cpu_ticks() { awk '{print $14 + $15}' /proc/$GATEWAY_PID/stat; }
+TICKS=$(getconf CLK_TCK)
+
 # --- load ------------------------------------------------------------------
 # lua NAME BODY HEADER… → a wrk script posting BODY with the given headers.
 lua() {
@@ -146,6 +150,15 @@ GW_MESSAGES="http://127.0.0.1:$GATEWAY_PORT/v1/messages"
 # Warm up connections and caches.
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
+
+# PROFILE=1: a perf profile of the gateway under JSON load at c=50 instead of the runs.
+if [ -n "${PROFILE:-}" ]; then
+  wrk -t2 -c50 -d"$((DURATION + 2))s" -s "$WORK/json.lua" "$GW" >/dev/null &
+  perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf.data" -- sleep "$DURATION" 2>"$WORK/perf.log" || { cat "$WORK/perf.log"; exit 1; }
+  wait
+  perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -${PROFILE_LINES:-40}
+  exit 0
+fi
 
 echo "Switchboard benchmark: $(nproc) cores, ${DURATION}s per run, wrk and nginx on the same machine"
 printf '%-28s %4s %10s %10s %10s %12s\n' "run" "conn" "req/s" "p50" "p99" "cpu µs/req"
