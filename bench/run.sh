@@ -5,8 +5,10 @@
 # for JSON and streaming chat completions, relayed and translated (Anthropic
 # Messages clients on OpenAI accounts). Installs nginx and wrk if missing.
 #
-#   bench/run.sh            # 10 s per run
+#   bench/run.sh                    # 10 s per run
 #   DURATION=30 bench/run.sh
+#   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
+#   PROFILE=1 bench/run.sh          # a perf profile under JSON load at c=50 instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
