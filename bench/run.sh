@@ -8,7 +8,7 @@
 #   bench/run.sh                    # 10 s per run
 #   DURATION=30 bench/run.sh
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
-#   PROFILE=1 bench/run.sh          # a perf profile under JSON load at c=50 instead
+#   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -153,9 +153,9 @@ GW_MESSAGES="http://127.0.0.1:$GATEWAY_PORT/v1/messages"
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
 
-# PROFILE=1: a perf profile of the gateway under JSON load at c=50 instead of the runs.
+# PROFILE=1: a perf profile of the gateway under JSON load (PROFILE_CONNECTIONS, default 50) instead of the runs.
 if [ -n "${PROFILE:-}" ]; then
-  wrk -t2 -c50 -d"$((DURATION + 2))s" -s "$WORK/json.lua" "$GW" >/dev/null &
+  wrk -t1 -c"${PROFILE_CONNECTIONS:-50}" -d"$((DURATION + 2))s" -s "$WORK/json.lua" "$GW" >/dev/null &
   perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf.data" -- sleep "$DURATION" 2>"$WORK/perf.log" || { cat "$WORK/perf.log"; exit 1; }
   wait
   perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -${PROFILE_LINES:-40}
