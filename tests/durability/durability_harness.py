@@ -11,6 +11,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gateway_process import BIN, Output  # noqa: E402
+
 KEY = "sk-sb-durable-0123456789abcdefghijklmnopq"
 KEY_NAME = "durable"
 UPSTREAM_SECRET = "sk-upstream-durability"
@@ -33,46 +35,7 @@ SHORT_SLOW_MODEL = "short-slow-stream"  # 20 events, 50 ms apart
 PICOS_PER_DOLLAR = Decimal(10) ** 12
 
 # Generous bounds for events (never assertions about how long something took).
-START_TIMEOUT = 60.0
 EVENT_TIMEOUT = 60.0
-
-
-class Output:
-    """Collects a process's output on a thread, so a full pipe never blocks it."""
-
-    def __init__(self, process):
-        self.lines = []
-        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self.thread.start()
-
-    def _read(self, process):
-        for line in process.stdout:
-            self.lines.append(line)
-
-    def search(self, pattern, start=0):
-        for line in list(self.lines[start:]):
-            match = re.search(pattern, line)
-            if match:
-                return match
-        return None
-
-    def wait_for(self, pattern, process=None, timeout=START_TIMEOUT, start=0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = self.search(pattern, start)
-            if match:
-                return match
-            if process is not None and process.poll() is not None:
-                self.thread.join(timeout=5)
-                match = self.search(pattern, start)
-                if match:
-                    return match
-                raise RuntimeError(f"process exited ({process.returncode}) before {pattern!r}:\n" + self.text())
-            time.sleep(0.05)
-        raise RuntimeError(f"no {pattern!r} within {timeout}s:\n" + self.text())
-
-    def text(self):
-        return "".join(list(self.lines))
 
 
 def wait_until(predicate, timeout=EVENT_TIMEOUT, interval=0.05, message="condition"):

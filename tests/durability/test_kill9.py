@@ -34,8 +34,8 @@ class Seen:
     finished: bool = False
 
 
-async def stream_one(client, seen):
-    body = {"model": SLOW_MODEL, "stream": True, "max_tokens": 1000, "messages": [{"role": "user", "content": "Count slowly"}]}
+async def send(client, body, seen):
+    """Posts one chat request and notes in `seen` what came back, however it ended."""
     try:
         async with client.stream("POST", "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY}"}) as response:
             seen.request_id = response.headers.get("x-request-id")
@@ -48,22 +48,18 @@ async def stream_one(client, seen):
         seen.finished = True
 
 
+async def stream_one(client, seen):
+    body = {"model": SLOW_MODEL, "stream": True, "max_tokens": 1000, "messages": [{"role": "user", "content": "Count slowly"}]}
+    await send(client, body, seen)
+
+
 async def short_worker(client, shorts, killed):
     """Sends short requests one after another until SHORT_REQUESTS were sent in all, or the gateway is gone."""
     body = {"model": FAST_MODEL, "messages": [{"role": "user", "content": "Say hello"}]}
     while len(shorts) < SHORT_REQUESTS and not killed.is_set():
         seen = Seen("short")
         shorts.append(seen)
-        try:
-            async with client.stream("POST", "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {KEY}"}) as response:
-                seen.request_id = response.headers.get("x-request-id")
-                seen.status = response.status_code
-                async for chunk in response.aiter_raw():
-                    seen.body += chunk
-        except httpx.HTTPError as error:
-            seen.error = repr(error)
-        finally:
-            seen.finished = True
+        await send(client, body, seen)
 
 
 async def load_and_kill(gateway):

@@ -6,20 +6,20 @@ the real ones); it speaks the OpenAI and Anthropic wire formats on loopback.
 """
 import json
 import os
-import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gateway_process import BIN, ROOT, Output  # noqa: E402
+
 KEY = "sk-sb-e2e-0123456789abcdefghijklmnopqrstuv"
 OPENAI_SECRET = "sk-upstream-e2e-openai"
 ANTHROPIC_SECRET = "sk-upstream-e2e-anthropic"
@@ -76,33 +76,6 @@ class Gateway:
     def ledger_count(self, request_id):
         with sqlite3.connect(self.db_path) as db:
             return db.execute("SELECT COUNT(*) FROM ledger WHERE request_id = ?", (request_id,)).fetchone()[0]
-
-
-class Output:
-    """Collects a process's output on a thread, so a full pipe never blocks it."""
-
-    def __init__(self, process):
-        self.lines = []
-        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self.thread.start()
-
-    def _read(self, process):
-        for line in process.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, pattern, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                match = re.search(pattern, line)
-                if match:
-                    return match
-            time.sleep(0.05)
-        raise RuntimeError("process did not start:\n" + "".join(self.lines))
-
-    def text(self):
-        self.thread.join(timeout=10)
-        return "".join(self.lines)
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +150,7 @@ keys:
     finally:
         fake.terminate()
         fake.wait(timeout=10)
-    output = output.text()
+    output = output.text(finished=True)
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
     for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, GEMINI_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY):
         assert secret not in output, "a secret was logged"

@@ -13,8 +13,8 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -22,10 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gateway_process import BIN, Output  # noqa: E402
+
 from hostile_upstream import HostileUpstream
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("SWITCHBOARD_BIN_DIR", ROOT / ".build" / "debug"))
 KEY = "sk-sb-hostile-0123456789abcdefghijklmnop"
 BUDGET_KEY = "sk-sb-hostile-budget-0123456789abcdefghij"
 UPSTREAM_SECRET = "sk-upstream-hostile-secret-9f8e7d6c5b4a"
@@ -55,34 +56,6 @@ def pytest_configure(config):
 # ---------------------------------------------------------------- processes
 
 
-class Output:
-    """Collects a process's output on a thread, so a full pipe never blocks it."""
-
-    def __init__(self, process):
-        self.lines = []
-        self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, args=(process,), daemon=True)
-        self.thread.start()
-
-    def _read(self, process):
-        for line in process.stdout:
-            with self._lock:
-                self.lines.append(line)
-
-    def snapshot(self):
-        with self._lock:
-            return "".join(self.lines)
-
-    def wait_for(self, pattern, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.snapshot())
-            if match:
-                return match
-            time.sleep(0.05)
-        raise RuntimeError("process did not start:\n" + self.snapshot()[-5000:])
-
-
 class Gateway:
     def __init__(self, name, workdir, config_text, prefix=()):
         self.name = name
@@ -110,7 +83,7 @@ class Gateway:
         return self.process.poll() is None
 
     def log(self):
-        return self.output.snapshot()
+        return self.output.text()
 
     def assert_healthy(self):
         assert self.alive(), f"the {self.name} gateway died (exit {self.process.returncode}):\n{self.log()[-5000:]}"

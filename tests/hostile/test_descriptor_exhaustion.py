@@ -2,26 +2,21 @@
 gets a slowloris flood plus 120 requests that each hold an upstream socket
 (the upstream never answers), more than it can hold. It has its own gateway:
 what it leaves behind must not disturb other tests."""
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import LIVE, Gateway, assert_openai_error, auth, chat, gateway_config, wait_until
-from test_slowloris import FLOOD, NOFILE, ROUNDS, open_flood, send_all
+from conftest import LIVE, assert_openai_error, auth, chat, wait_until
+from test_slowloris import FLOOD, NOFILE, ROUNDS, limited_gateway, open_flood, send_all
 
 HOLDERS = 120
 
 
 @pytest.fixture(scope="module")
 def exhausted(upstream):
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-hostile-emfile-"))
-    gw = Gateway("emfile", workdir, gateway_config(workdir, upstream.port),
-                 prefix=["/usr/bin/prlimit", f"--nofile={NOFILE}:{NOFILE}", "--"])
-    LIVE["emfile"] = gw
+    gw = limited_gateway("emfile", upstream)
     sockets = open_flood(gw.port, FLOOD)
     results = []
     alive_throughout = True

@@ -20,12 +20,18 @@ FLOOD = 1000
 ROUNDS = 8  # dribble rounds, half a second apart: longer than client_header_timeout (2s)
 
 
+def limited_gateway(name, upstream):
+    """A gateway of its own with NOFILE descriptors, watched like the shared one."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"switchboard-hostile-{name}-"))
+    gw = Gateway(name, workdir, gateway_config(workdir, upstream.port),
+                 prefix=["/usr/bin/prlimit", f"--nofile={NOFILE}:{NOFILE}", "--"])
+    LIVE[name] = gw
+    return gw
+
+
 @pytest.fixture(scope="module")
 def small_gateway(upstream):
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-hostile-fd-"))
-    gw = Gateway("prlimit", workdir, gateway_config(workdir, upstream.port),
-                 prefix=["/usr/bin/prlimit", f"--nofile={NOFILE}:{NOFILE}", "--"])
-    LIVE["prlimit"] = gw
+    gw = limited_gateway("prlimit", upstream)
     yield gw
     LIVE.pop("prlimit", None)
     gw.assert_healthy()
