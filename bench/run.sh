@@ -9,6 +9,7 @@
 #   DURATION=30 bench/run.sh
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
+#   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -19,8 +20,10 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-swift build -c release --product switchboard >/dev/null
-BIN="$(swift build -c release --show-bin-path)/switchboard"
+if [ -z "${BIN:-}" ]; then
+  swift build -c release --product switchboard >/dev/null
+  BIN="$(swift build -c release --show-bin-path)/switchboard"
+fi
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/switchboard-bench.XXXXXX")
 UPSTREAM_PORT=18901
 GATEWAY_PORT=18900
@@ -156,8 +159,9 @@ wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
 # PROFILE=1: a perf profile of the gateway under JSON load (PROFILE_CONNECTIONS, default 50) instead of the runs.
 if [ -n "${PROFILE:-}" ]; then
   wrk -t1 -c"${PROFILE_CONNECTIONS:-50}" -d"$((DURATION + 2))s" -s "$WORK/json.lua" "$GW" >/dev/null &
+  WRK_PID=$!
   perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf.data" -- sleep "$DURATION" 2>"$WORK/perf.log" || { cat "$WORK/perf.log"; exit 1; }
-  wait
+  wait "$WRK_PID"
   perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -${PROFILE_LINES:-40}
   exit 0
 fi

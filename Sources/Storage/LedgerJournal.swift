@@ -93,8 +93,8 @@ public final class LedgerJournal: Sendable {
         public var description: String
     }
 
-    /// One line of a segment.
-    struct Record: Codable {
+    /// One line of a segment (written by `JournalLine`, read by `JSONDecoder`).
+    struct Record: Decodable {
         /// `o`pen, `p`rogress, `c`lose; `k` is a probe, read as nothing.
         var op: String
         var id: String
@@ -345,7 +345,10 @@ public final class LedgerJournal: Sendable {
 
     // MARK: files
 
-    func path(_ segment: Int) -> String { directory + "/segment-" + String(format: "%08d", segment) + ".log" }
+    func path(_ segment: Int) -> String {
+        let number = String(segment)
+        return directory + "/segment-" + String(repeating: "0", count: max(0, 8 - number.count)) + number + ".log"
+    }
 
     static func segments(in directory: String) -> [Int] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
@@ -361,10 +364,5 @@ public final class LedgerJournal: Sendable {
     /// not pass for room.
     static let probe = line(Record(op: "k", id: String(repeating: "-", count: 4096)))
 
-    static func line(_ record: Record) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        guard let data = try? encoder.encode(record) else { return [] }
-        return Array(data) + [UInt8(ascii: "\n")]
-    }
+    static func line(_ record: Record) -> [UInt8] { JournalLine.of(record) }
 }

@@ -138,4 +138,32 @@ import Testing
         let held = JournalRecovery.row(.init(entry: Self.entry("b"), progress: nil), prices: prices)
         #expect(held.cost == Money(dollars: "0.5") && held.usage.total == 1000, "nothing known delivered: the hold")
     }
+
+    /// Lines are written by hand (for speed) and read back by `JSONDecoder`:
+    /// every field, and text a client or operator chose (quotes, backslashes,
+    /// control characters, any script), must come back exactly.
+    @Test func aLineReadsBackAsTheRecordItWasWrittenFrom() throws {
+        let awkward = "q\"b\\n\n\u{1}\u{1F}é漢😀\u{7F}"
+        let entries = [
+            LedgerJournal.Entry(
+                requestID: "req-" + awkward, createdAt: Date(timeIntervalSince1970: 1_800_000_000.5), keyID: Int64.min, keyName: awkward,
+                userName: awkward, dialect: "anthropic_messages", model: awkward, stream: false, hold: Money(picos: .max),
+                holdTokens: 1_000_000_000, promptBytes: Int.max, multiplierPPM: -1),
+            LedgerJournal.Entry(
+                requestID: "", createdAt: Date(timeIntervalSince1970: 0), keyID: nil, keyName: nil, userName: nil, dialect: "", model: nil,
+                stream: true, hold: .zero, holdTokens: 0, promptBytes: 0, multiplierPPM: 0),
+        ]
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        for entry in entries {
+            let line = LedgerJournal.line(.init(op: "o", id: entry.requestID, entry: entry))
+            #expect(line.last == UInt8(ascii: "\n") && line.dropLast().allSatisfy { $0 != UInt8(ascii: "\n") }, "one line")
+            let record = try decoder.decode(LedgerJournal.Record.self, from: Data(line))
+            #expect(record.op == "o" && record.id == entry.requestID && record.entry == entry && record.progress == nil)
+        }
+        let progress = LedgerJournal.Progress(
+            accountID: 3, accountName: awkward, provider: nil, upstreamModel: "m", deliveredBytes: .max, deliveredTextBytes: 0)
+        let record = try decoder.decode(LedgerJournal.Record.self, from: Data(LedgerJournal.line(.init(op: "p", id: "x", progress: progress))))
+        #expect(record.progress == progress && record.entry == nil)
+    }
 }

@@ -12,6 +12,14 @@ import Testing
         try ClientRequest.inspect(ByteBuffer(string: body), dialect: dialect).sessionHint
     }
 
+    /// The pool keeps sessions under the first 128 bits of SHA-256 over kind,
+    /// a zero byte and the hint, in lowercase hex: never the client's text.
+    @Test func aSessionIsKeptUnderADigestOfItsHint() {
+        #expect(SessionKey.of(kind: "header", "abc-123") == "a4e924014b03c3faf7e74c867d2034a1")
+        #expect(SessionKey.of(kind: "body", "abc-123") != SessionKey.of(kind: "header", "abc-123"))
+        #expect(SessionKey.of(kind: "body", String(repeating: "x", count: 100_000)).utf8.count == 32)
+    }
+
     @Test func explicitSessionIdsWin() throws {
         #expect(try hint(#"{"model":"m","prompt_cache_key":"abc","messages":[{"role":"user","content":"x"}]}"#, .openAIChat) == "pck:abc")
         let claudeCode = #"{"model":"m","metadata":{"user_id":"user_0f3a_account_11_session_9d1e-77"},"messages":[{"role":"user","content":"x"}]}"#

@@ -118,12 +118,13 @@ struct ConnectionClock: Sendable, Equatable {
     }
 
     /// A request's body (or its end) was read in full.
-    mutating func requestRead(unsentBytes: Int? = nil) -> Timer {
+    /// `unsentBytes` is read only when needed (asking the socket costs a little on every request).
+    mutating func requestRead(unsentBytes: @autoclosure () -> Int? = nil) -> Timer {
         requestsRead += 1
         guard requestsRead >= headsParsed else { return .keep }
         phase = .responding
         guard sendBlocked else { return .cancel }
-        unsentAtArm = unsentBytes
+        unsentAtArm = unsentBytes()
         return .arm(limits.sendTimeout)
     }
 

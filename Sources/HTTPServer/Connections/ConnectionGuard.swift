@@ -5,17 +5,28 @@ import Glibc
 #endif
 
 /// First in every client connection's pipeline: sees the raw bytes, keeps the
-/// connection's one deadline timer (as `ConnectionClock` decides), and closes
-/// the connection when it fires. `RequestPhaseHandler`, after the HTTP
-/// decoder, tells it where each request stands. Everything runs on the
-/// connection's event loop.
+/// connection's one deadline (as `ConnectionClock` decides), and closes the
+/// connection when it passes. `RequestPhaseHandler`, after the HTTP decoder,
+/// tells it where each request stands. Everything runs on the connection's
+/// event loop.
+///
+/// A request moves the deadline three or four times, so the timer is lazy (as
+/// nginx's and NIO's idle timers are): a later deadline leaves the scheduled
+/// task alone, and the task, when it runs early, schedules itself again for
+/// the deadline; only an earlier deadline reschedules. Scheduling and
+/// cancelling a task per phase cost more CPU than the rest of the guard.
 final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
     private var clock: ConnectionClock
     private let registry: ConnectionRegistry
-    private var timer: Scheduled<Void>?
+    /// When the clock's timer is due, if it is armed.
+    private var deadline: NIODeadline?
+    /// The task scheduled on the event loop, and when it runs (never after `deadline`).
+    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
+    /// Whether the registry was last told the connection may be evicted.
+    private var toldEvictable = true
     private var context: ChannelHandlerContext?
     private let opened = NIODeadline.now()
 
@@ -36,8 +47,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
         self.context = nil
     }
 
@@ -47,8 +57,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
         context.fireChannelInactive()
     }
 
@@ -65,23 +74,26 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: phases, from the request handler
 
     func headParsed(declaredLength: Int?) { apply(clock.headParsed(declaredLength: declaredLength, now: now)) }
-    func requestRead() { apply(clock.requestRead(unsentBytes: unsentBytes)) }
+    func requestRead() { apply(clock.requestRead(unsentBytes: self.unsentBytes)) }
     func responseWritten() { apply(clock.responseWritten()) }
 
     private func apply(_ decision: ConnectionClock.Timer) {
         guard let context else { return }
-        registry.update(context.channel, evictable: clock.isEvictable, now: .now())
+        if clock.isEvictable != toldEvictable {
+            toldEvictable = clock.isEvictable
+            registry.update(context.channel, evictable: toldEvictable, now: .now())
+        }
         switch decision {
         case .keep:
             return
         case .cancel:
-            timer?.cancel()
-            timer = nil
+            // The scheduled task, if any, finds nothing due and ends.
+            deadline = nil
         case .close:
-            timer = nil
+            stopTimer()
             context.close(promise: nil)
         case .abort:
-            timer = nil
+            stopTimer()
             // SO_LINGER 0: the close sends a reset and frees the unsent bytes at once.
             guard let socket = context.channel as? SocketOptionProvider else {
                 context.close(promise: nil)
@@ -90,15 +102,38 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             let channel = context.channel
             socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
         case .arm(let duration):
-            timer?.cancel()
-            let this = NIOLoopBound(self, eventLoop: context.eventLoop)
-            timer = context.eventLoop.scheduleTask(in: TimeAmount(duration)) {
-                // Out of time for this phase, unless a body is still coming fast
-                // enough: a slow or silent client gives its socket back.
-                let guardian = this.value
-                guardian.apply(guardian.clock.timerFired(now: guardian.now, unsentBytes: guardian.unsentBytes))
-            }
+            let due = NIODeadline.now() + TimeAmount(duration)
+            deadline = due
+            if let timer, timer.at <= due { return }
+            schedule(at: due, on: context.eventLoop)
         }
+    }
+
+    private func schedule(at due: NIODeadline, on eventLoop: any EventLoop) {
+        timer?.task.cancel()
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        timer = (eventLoop.scheduleTask(deadline: due) { this.value.timerRan() }, due)
+    }
+
+    private func stopTimer() {
+        timer?.task.cancel()
+        timer = nil
+        deadline = nil
+    }
+
+    /// The scheduled task ran: the clock's timer fires if its deadline has
+    /// come; if the deadline moved later meanwhile, wait for it.
+    private func timerRan() {
+        timer = nil
+        guard let due = deadline, let context else { return }
+        guard NIODeadline.now() >= due else {
+            schedule(at: due, on: context.eventLoop)
+            return
+        }
+        deadline = nil
+        // Out of time for this phase, unless a body is still coming fast
+        // enough: a slow or silent client gives its socket back.
+        apply(clock.timerFired(now: now, unsentBytes: unsentBytes))
     }
 }
 

@@ -1,0 +1,124 @@
+import Foundation
+import SwitchboardCore
+
+/// Writes one journal record as one line of JSON, by hand: every admitted
+/// request writes two (its open and its close), so Foundation's
+/// `JSONEncoder` (an encoder, a container tree and a copy per line) was a
+/// measurable share of a request's CPU. The shape is exactly what the
+/// synthesized `Codable` conformance writes (absent optionals left out, dates
+/// as milliseconds since 1970), so recovery reads it with `JSONDecoder`.
+struct JournalLine {
+    private(set) var bytes: [UInt8] = []
+    private var first = true
+
+    private init() { bytes.reserveCapacity(320) }
+
+    /// The line of `record`, newline included.
+    static func of(_ record: LedgerJournal.Record) -> [UInt8] {
+        var line = JournalLine()
+        line.object {
+            $0.field("op", record.op)
+            $0.field("id", record.id)
+            if let entry = record.entry { $0.field("entry") { $0.write(entry) } }
+            if let progress = record.progress { $0.field("progress") { $0.write(progress) } }
+        }
+        line.bytes.append(UInt8(ascii: "\n"))
+        return line.bytes
+    }
+
+    private mutating func write(_ entry: LedgerJournal.Entry) {
+        object {
+            $0.field("requestID", entry.requestID)
+            $0.field("createdAt", entry.createdAt)
+            $0.field("keyID", entry.keyID)
+            $0.field("keyName", entry.keyName)
+            $0.field("userName", entry.userName)
+            $0.field("dialect", entry.dialect)
+            $0.field("model", entry.model)
+            $0.field("stream", entry.stream)
+            $0.field("hold", entry.hold.picos)
+            $0.field("holdTokens", entry.holdTokens)
+            $0.field("promptBytes", Int64(entry.promptBytes))
+            $0.field("multiplierPPM", entry.multiplierPPM)
+        }
+    }
+
+    private mutating func write(_ progress: LedgerJournal.Progress) {
+        object {
+            $0.field("accountID", progress.accountID)
+            $0.field("accountName", progress.accountName)
+            $0.field("provider", progress.provider)
+            $0.field("upstreamModel", progress.upstreamModel)
+            $0.field("deliveredBytes", progress.deliveredBytes)
+            $0.field("deliveredTextBytes", progress.deliveredTextBytes)
+        }
+    }
+
+    // MARK: JSON
+
+    private mutating func object(_ members: (inout JournalLine) -> Void) {
+        bytes.append(UInt8(ascii: "{"))
+        let outer = first
+        first = true
+        members(&self)
+        first = outer
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    private mutating func key(_ name: StaticString) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    private mutating func field(_ name: StaticString, _ value: (inout JournalLine) -> Void) {
+        key(name)
+        value(&self)
+    }
+
+    private mutating func field(_ name: StaticString, _ value: String?) {
+        guard let value else { return }
+        key(name)
+        string(value)
+    }
+
+    private mutating func field(_ name: StaticString, _ value: Int64?) {
+        guard let value else { return }
+        key(name)
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    private mutating func field(_ name: StaticString, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// As `JSONEncoder.DateEncodingStrategy.millisecondsSince1970`: a number,
+    /// in the shortest form that reads back as the same double.
+    private mutating func field(_ name: StaticString, _ value: Date) {
+        key(name)
+        let milliseconds = value.timeIntervalSince1970 * 1000
+        bytes.append(contentsOf: (milliseconds.isFinite ? milliseconds.description : "0").utf8)
+    }
+
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    private mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), byte])
+            case 0..<0x20:
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                bytes.append(contentsOf: [Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0xF)]])
+            default:
+                bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
