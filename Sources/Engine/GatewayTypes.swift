@@ -21,15 +21,21 @@ public struct GatewayRequest: Sendable {
     public var body: BodySource
     /// When the request arrived, for latency.
     public var receivedAt: ContinuousClock.Instant
-    /// The client's IP address, for throttled logs.
-    public var clientAddress: String?
+    /// The client's IP address, for throttled logs: made into text only when
+    /// asked (few requests need it).
+    public var clientAddress: String? { address ?? peer?.ipAddress }
+    private let address: String?
+    /// The client's socket address.
+    public let peer: SocketAddress?
 
     /// Creates a request.
     public init(
         requestID: String, dialect: Dialect, operation: UpstreamRequest.Operation? = nil, pathModel: String? = nil, credential: String?,
-        headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now, clientAddress: String? = nil
+        headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now, clientAddress: String? = nil,
+        peer: SocketAddress? = nil
     ) {
-        self.clientAddress = clientAddress
+        self.address = clientAddress
+        self.peer = peer
         self.requestID = requestID
         self.dialect = dialect
         self.pathModel = pathModel

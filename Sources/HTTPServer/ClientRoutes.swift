@@ -134,7 +134,7 @@ public struct ClientRoutes: Sendable {
         return GatewayRequest(
             requestID: context.requestID, dialect: dialect, operation: operation, pathModel: pathModel,
             credential: Self.credential(request),
-            headers: headers, body: body, receivedAt: context.receivedAt, clientAddress: context.remoteAddress)
+            headers: headers, body: body, receivedAt: context.receivedAt, peer: context.peer)
     }
 
     /// The key a request presents: `Authorization: Bearer`, `x-api-key`,

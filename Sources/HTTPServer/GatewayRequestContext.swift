@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 import SwitchboardCore
 
 /// The per-request context: Hummingbird's core storage plus the request id every
@@ -9,13 +10,15 @@ public struct GatewayRequestContext: RequestContext {
     public let requestID: String
     /// When the request arrived.
     public let receivedAt: ContinuousClock.Instant
+    /// The client's socket address; its text only when asked (most requests never need it).
+    let peer: SocketAddress?
     /// The client's IP address (no port), for throttling and logs.
-    public let remoteAddress: String?
+    public var remoteAddress: String? { peer?.ipAddress }
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = RequestID.make()
         self.receivedAt = .now
-        self.remoteAddress = source.channel.remoteAddress?.ipAddress
+        self.peer = source.channel.remoteAddress
     }
 }

@@ -87,7 +87,15 @@ struct JournalLine {
     private mutating func field(_ name: StaticString, _ value: Int64?) {
         guard let value else { return }
         key(name)
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        // The magnitude's digits (Int64.min's does not fit Int64), least significant first, then turned round.
+        var magnitude = value.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        bytes[start...].reverse()
     }
 
     private mutating func field(_ name: StaticString, _ value: Bool) {

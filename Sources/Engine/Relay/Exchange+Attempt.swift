@@ -48,13 +48,17 @@ extension Exchange {
         let carrier = withHeld { $0.carrier }
         let upstreamDialect = carrier == nil ? client.dialect : Translator.upstreamDialect(of: account.provider)
         let (reported, answerID) = body.withUnsafeReadableBytes { UsageReader.answer($0, dialect: upstreamDialect) }
-        let textBytes = body.withUnsafeReadableBytes { DeliveredText.count($0, dialect: upstreamDialect) }
-        let estimated = carrier?.estimatedUsage
-            ?? UsageEstimate.merge(reported: nil, promptBytes: client.body.readableBytes, outputTextBytes: textBytes)
+        // Only an answer without a usage report needs an estimate (scanning its text costs on every request).
+        let promptBytes = client.body.readableBytes
+        func estimated() -> TokenUsage {
+            carrier?.estimatedUsage ?? UsageEstimate.merge(
+                reported: nil, promptBytes: promptBytes,
+                outputTextBytes: body.withUnsafeReadableBytes { DeliveredText.count($0, dialect: upstreamDialect) })
+        }
         var answer = body
         if let carrier {
             guard let translated = carrier.clientBody(
-                fromUpstream: body, provider: account.provider, usage: reported ?? estimated, requestID: request.requestID)
+                fromUpstream: body, provider: account.provider, usage: reported ?? estimated(), requestID: request.requestID)
             else { return failed(AttemptFailure(failureClass: .transient, detail: "upstream_answer_not_json")) }
             answer = translated
         }
@@ -63,7 +67,7 @@ extension Exchange {
             $0.body = GatewayResponse(
                 status: response.status, headers: [("content-type", carrier == nil ? contentType : "application/json")], body: .full(answer))
         }
-        return decide { $0.answered(status: response.status, reported: reported, estimated: estimated) }
+        return decide { $0.answered(status: response.status, reported: reported, estimated: estimated()) }
     }
 
     /// A failed attempt, unless the client left meanwhile (then nobody is left

@@ -159,9 +159,10 @@ struct RelayMachine: Sendable {
 
     /// A whole (JSON) answer arrived. `reported` is the upstream's usage;
     /// `estimated` stands in when it reported none.
-    mutating func answered(status: Int, reported: TokenUsage?, estimated: TokenUsage) -> RelayStep {
+    /// `estimated` is read only when nothing was reported.
+    mutating func answered(status: Int, reported: TokenUsage?, estimated: @autoclosure () -> TokenUsage) -> RelayStep {
         guard state == .attempting else { return .none }
-        let usage = billable ? (reported.map { ($0, UsageSource.reported) } ?? (estimated, .estimated)) : nil
+        let usage = billable ? (reported.map { ($0, UsageSource.reported) } ?? (estimated(), .estimated)) : nil
         return finish(outcome: .ok, status: status, errorCode: nil, release: .served(tokens: usage?.0.total ?? 0), usage: usage,
             answer: .upstreamBody)
     }
