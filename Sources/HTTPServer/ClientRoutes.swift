@@ -31,23 +31,29 @@ public struct ClientRoutes: Sendable {
             }
         }
         // Gemini: the model and the method share the rest of the path,
-        // `{model}:{method}`, and a model name may itself hold a `/`.
-        router.post("/v1beta/models/**") { request, context in
-            await self.gemini(request, context: context)
+        // `{model}:{method}`, and a model name may itself hold a `/`. Google
+        // serves both API versions, and google-genai 3.x uses `/v1` by default.
+        for version in ClientRoutes.geminiVersions {
+            router.post(RouterPath("/\(version)/models/**")) { request, context in
+                await self.gemini(request, context: context)
+            }
         }
         router.get("/v1beta/models") { request, context in
             Self.convert(gateway.models(credential: Self.credential(request), dialect: .gemini, requestID: context.requestID))
         }
-        router.get("/v1beta/models/**") { request, context in
-            Self.convert(gateway.model(
-                Self.geminiTarget(request), credential: Self.credential(request), dialect: .gemini, requestID: context.requestID))
+        // `/v1/models/{model}`: Gemini's model, or OpenAI's and Anthropic's retrieve-model, by the client's headers.
+        for version in ClientRoutes.geminiVersions {
+            router.get(RouterPath("/\(version)/models/**")) { request, context in
+                let dialect = ErrorRendering.dialect(for: request)
+                let name = dialect == .gemini ? Self.geminiTarget(request) : Self.modelsTarget(request)
+                return Self.convert(gateway.model(name, credential: Self.credential(request), dialect: dialect, requestID: context.requestID))
+            }
         }
         router.post("/v1/embeddings") { request, context in
             await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
         }
         router.get("/v1/models") { request, context in
-            let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
-            return Self.convert(gateway.models(credential: Self.credential(request), dialect: dialect, requestID: context.requestID))
+            Self.convert(gateway.models(credential: Self.credential(request), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID))
         }
         router.get("/v1/usage") { request, context in
             let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
@@ -93,15 +99,25 @@ public struct ClientRoutes: Sendable {
             gatewayRequest(request, context: context, dialect: .gemini, operation: operation, pathModel: model)))
     }
 
-    /// What follows `/v1beta/models/` in the path, percent-decoded, without a
-    /// repeated `models/`.
+    /// The Gemini API versions served, as path prefixes.
+    static let geminiVersions = ["v1beta", "v1"]
+
+    /// What follows `/v1beta/models/` (or `/v1/models/`) in the path,
+    /// percent-decoded, without a repeated `models/`.
     static func geminiTarget(_ request: Request) -> String {
+        GeminiModelName.bare(modelsTarget(request))
+    }
+
+    /// What follows `/{version}/models/` in the path, percent-decoded.
+    static func modelsTarget(_ request: Request) -> String {
         let path = request.uri.path
-        let prefix = "/v1beta/models/"
-        guard path.hasPrefix(prefix) else { return "" }
-        let rest = String(path.dropFirst(prefix.count))
-        let decoded = rest.removingPercentEncoding ?? rest
-        return GeminiModelName.bare(decoded)
+        for version in geminiVersions {
+            let prefix = "/\(version)/models/"
+            guard path.hasPrefix(prefix) else { continue }
+            let rest = String(path.dropFirst(prefix.count))
+            return rest.removingPercentEncoding ?? rest
+        }
+        return ""
     }
 
     /// Hands a generation request to the engine, which reads the body only once

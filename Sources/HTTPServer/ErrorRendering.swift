@@ -6,14 +6,22 @@ import SwitchboardCore
 /// Renders errors that happen before the engine runs (unknown route, unreadable
 /// body) in the dialect the route or headers suggest.
 enum ErrorRendering {
-    /// The dialect a request most likely speaks: Gemini under `/v1beta`, Responses
-    /// at `…/responses`, Anthropic when it targets `/v1/messages` or carries
-    /// `anthropic-version`, OpenAI Chat otherwise.
+    /// The dialect a request most likely speaks, so that even a route that
+    /// does not exist answers in the shape of the API its path belongs to:
+    /// Gemini under `/v1beta` or for a `{model}:{method}` path; Responses at
+    /// `…/responses`; Anthropic at `/v1/messages…` or with `anthropic-version`;
+    /// Gemini when the client sends what Google's SDKs send (`x-goog-api-key`,
+    /// `x-goog-api-client`, `?key=`); OpenAI otherwise.
     static func dialect(for request: Request) -> Dialect {
-        if request.uri.path.hasPrefix("/v1beta/") || request.uri.path == "/v1beta" { return .gemini }
-        if request.uri.path.hasSuffix("/responses") { return .openAIResponses }
-        if request.uri.path.hasPrefix("/v1/messages") || request.headers[HeaderNames.anthropicVersion] != nil {
-            return .anthropicMessages
+        let path = request.uri.path
+        if path.hasPrefix("/v1beta/") || path == "/v1beta" { return .gemini }
+        if path.hasPrefix("/v1/models/"), path.contains(":") { return .gemini }
+        if path.hasSuffix("/responses") || path.contains("/responses/") { return .openAIResponses }
+        if path.hasPrefix("/v1/messages") || request.headers[HeaderNames.anthropicVersion] != nil { return .anthropicMessages }
+        if request.headers[HeaderNames.googAPIKey] != nil || request.headers[HeaderNames.googAPIClient] != nil
+            || request.uri.queryParameters["key"] != nil
+        {
+            return .gemini
         }
         return .openAIChat
     }

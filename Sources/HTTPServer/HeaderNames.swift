@@ -8,6 +8,8 @@ enum HeaderNames {
     static let anthropicRequestID = HTTPField.Name("request-id")!
     static let apiKey = HTTPField.Name("x-api-key")!
     static let googAPIKey = HTTPField.Name("x-goog-api-key")!
+    /// Sent by Google's SDKs (google-genai, LangChain's integration) with every request.
+    static let googAPIClient = HTTPField.Name("x-goog-api-client")!
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let retryAfter = HTTPField.Name("retry-after")!

@@ -30,6 +30,49 @@ import Testing
         }
     }
 
+    /// google-genai 3.x uses `/v1` unless told otherwise: every Gemini route
+    /// answers there as under `/v1beta`, errors in Gemini's shape, while
+    /// `/v1/models` still lists for OpenAI and Anthropic clients by their headers.
+    @Test func everyGeminiRouteAnswersUnderV1AsUnderV1beta() async throws {
+        try await withHarness(accounts: Self.accounts) { harness in
+            let generated = try await harness.send("/v1/models/gemini-2.5-flash:generateContent", body: Self.body, auth: .googAPIKey)
+            #expect(generated.status == 200)
+            #expect(harness.fake.received.last?.path == "/v1beta/models/gemini-2.5-flash:generateContent", "the account's own API root")
+            let row = try await harness.row(generated.headers.first(name: "x-request-id"))
+            #expect(row.dialect == "gemini_generate" && row.outcome == .ok)
+
+            let streamed = try await harness.send("/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse", body: Self.body, auth: .googAPIKey)
+            #expect(streamed.status == 200 && streamed.body.contains("data: "))
+            let counted = try await harness.send("/v1/models/gemini-2.5-flash:countTokens", body: Self.body, auth: .googAPIKey)
+            #expect(counted.status == 200 && counted.json["totalTokens"] != nil)
+
+            let listed = try await harness.send("/v1/models", method: .GET, auth: .googAPIKey)
+            let names = (listed.json["models"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(names.contains("models/gemini-2.5-flash"), "Gemini's list shape for Google's client")
+            let one = try await harness.send("/v1/models/gemini-2.5-flash", method: .GET, auth: .googAPIKey)
+            #expect(one.status == 200 && one.json["name"] as? String == "models/gemini-2.5-flash")
+            let openAI = try await harness.send("/v1/models", method: .GET)
+            #expect(openAI.json["object"] as? String == "list", "OpenAI's list shape for a bearer key")
+            let retrieved = try await harness.send("/v1/models/gpt-4o-mini", method: .GET)
+            #expect(retrieved.status == 200 && retrieved.json["id"] as? String == "gpt-4o-mini" && retrieved.json["object"] as? String == "model")
+
+            // Errors on either version, and on routes that do not exist, in Gemini's shape.
+            for path in ["/v1/models/gemini-2.5-flash:generateContent", "/v1beta/models/gemini-2.5-flash:generateContent"] {
+                let refused = try await harness.send(path, body: Self.body, key: "sk-wrong", auth: .googAPIKey)
+                let error = refused.json["error"] as? [String: Any]
+                #expect(refused.status == 401 && error?["status"] as? String == "UNAUTHENTICATED" && error?["code"] as? Int == 401)
+            }
+            for path in ["/v1/models/gemini-2.5-flash:predictLongRunning", "/v1/cachedContents", "/v1beta/files"] {
+                let missing = try await harness.send(path, body: Self.body, auth: .googAPIKey)
+                #expect(missing.status == 404 && (missing.json["error"] as? [String: Any])?["status"] as? String == "NOT_FOUND", "\(path)")
+            }
+            let openAIMissing = try await harness.send("/v1/files", body: "{}")
+            #expect(openAIMissing.status == 404 && (openAIMissing.json["error"] as? [String: Any])?["type"] != nil, "OpenAI's shape")
+            let anthropicMissing = try await harness.send("/v1/messages/batches", body: "{}", auth: .xAPIKey)
+            #expect(anthropicMissing.json["type"] as? String == "error", "Anthropic's shape")
+        }
+    }
+
     @Test func streamHasNoCommentsAndBillsTheLastChunksUsage() async throws {
         try await withHarness(accounts: Self.accounts) { harness in
             let reply = try await harness.send(

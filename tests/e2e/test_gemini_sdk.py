@@ -8,9 +8,13 @@ from conftest import KEY
 TEXT = "Hello from the fake upstream."
 
 
-@pytest.fixture
-def client(gateway):
-    return genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=gateway.gemini_base, api_version="v1beta"))
+@pytest.fixture(params=["default", "v1beta"])
+def client(gateway, request):
+    """The SDK as users leave it (google-genai 3.x speaks `/v1`), and pinned to `/v1beta`."""
+    options = types.HttpOptions(base_url=gateway.gemini_base)
+    if request.param == "v1beta":
+        options = types.HttpOptions(base_url=gateway.gemini_base, api_version="v1beta")
+    return genai.Client(api_key=KEY, http_options=options)
 
 
 def test_generate_content_and_its_ledger_row(client, gateway):
