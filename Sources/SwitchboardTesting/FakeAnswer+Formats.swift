@@ -17,6 +17,23 @@ public enum FakeTool {
         return first["name"] as? String  // Anthropic, Responses
     }
 
+    /// Whether the request's last turn brings back a tool's result, in any provider's shape.
+    static func bringsToolResult(_ request: [String: Any]) -> Bool {
+        if let messages = request["messages"] as? [[String: Any]], let last = messages.last {
+            if last["role"] as? String == "tool" { return true }  // OpenAI chat
+            let blocks = last["content"] as? [[String: Any]] ?? []
+            return blocks.contains { $0["type"] as? String == "tool_result" }  // Anthropic
+        }
+        if let input = request["input"] as? [[String: Any]], let last = input.last {
+            return ["function_call_output", "custom_tool_call_output"].contains(last["type"] as? String ?? "")  // Responses
+        }
+        if let contents = request["contents"] as? [[String: Any]], let last = contents.last {
+            let parts = last["parts"] as? [[String: Any]] ?? []
+            return parts.contains { $0["functionResponse"] != nil || $0["function_response"] != nil }  // Gemini
+        }
+        return false
+    }
+
     /// Google's status name for an HTTP status.
     static func geminiStatus(_ status: Int) -> String {
         [400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"][status]

@@ -23,7 +23,8 @@ struct FakeAnswer: Sendable {
         self.model = model
         self.behaviour = behaviour
         self.includeUsage = ((request["stream_options"] as? [String: Any])?["include_usage"] as? Bool) ?? false
-        self.toolName = FakeTool.firstToolName(request)
+        // A request that brings a tool's result back gets the model's answer, so tool loops end.
+        self.toolName = FakeTool.bringsToolResult(request) ? nil : FakeTool.firstToolName(request)
         switch behaviour {
         case .honourCap:
             let cap = [request["max_tokens"], request["max_completion_tokens"]].compactMap { ($0 as? NSNumber)?.int64Value }.max() ?? 16
@@ -43,7 +44,7 @@ struct FakeAnswer: Sendable {
             let data = (try? JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])) ?? Data()
             self.text = String(decoding: data, as: UTF8.self)
         } else {
-            self.text = FakeUsage.text
+            self.text = FakeStructured.answer(format: format, request: request) ?? FakeUsage.text
         }
     }
 
@@ -206,6 +207,7 @@ struct FakeAnswer: Sendable {
         if case .slowStream(let count, _) = behaviour { words = (0..<count).map { "w\($0) " } }
         if case .bigStream(let count, let size) = behaviour { words = Array(repeating: String(repeating: "x", count: size), count: count) }
         if behaviour == .echo { words = [text] }
+        if text != FakeUsage.text, behaviour != .echo { words = FakeStructured.pieces(text) }
         switch format {
         case .responses: return responsesEvents(words)
         case .gemini: return geminiEvents(words)
