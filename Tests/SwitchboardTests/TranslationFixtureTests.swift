@@ -159,7 +159,12 @@ import Testing
             (.openAIResponses, #"{"model":"m","previous_response_id":"resp_1","input":"hi"}"#, .anthropic, "previous_response_id"),
             (.openAIResponses, #"{"model":"m","input":"hi","tools":[{"type":"web_search"}]}"#, .anthropic, "tools"),
             (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}"#, .openai, "tools"),
-            (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"responseMimeType":"application/json"}}"#, .openai, "generationConfig.responseMimeType"),
+            (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}],"generationConfig":{"responseMimeType":"text/x.enum"}}"#, .openai, "generationConfig.responseMimeType"),
+            (.gemini, #"{"contents":[{"parts":[{"text":"hi"}]}],"generation_config":{"response_modalities":["TEXT","IMAGE"]}}"#, .anthropic, "generationConfig.responseModalities"),
+            // Anthropic has no JSON mode without a schema, and closes every object.
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}"#, .anthropic, "response_format"),
+            (.openAIResponses, #"{"model":"m","input":"hi","text":{"format":{"type":"json_schema","name":"n","schema":{"type":"object","additionalProperties":true}}}}"#, .anthropic, "text.format"),
+            (.openAIChat, #"{"model":"m","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"grammar"}}"#, .gemini, "response_format.type"),
         ]
         for (dialect, body, provider, param) in refusals {
             do {
@@ -260,9 +265,9 @@ import Testing
         #expect(((gemini["generationConfig"] as? NSDictionary)?["thinkingConfig"] as? NSDictionary)?["thinkingBudget"] as? Int == 24_576)
         do {
             _ = try Self.translator(#"{"model":"m","max_tokens":5,"output_config":{"format":{"type":"json_schema"}},"messages":[{"role":"user","content":"hi"}]}"#, .anthropicMessages)
-            Issue.record("a structured output format was carried")
+            Issue.record("a structured output format without its schema was carried")
         } catch let error as GatewayError {
-            #expect(error.param == "output_config.format")
+            #expect(error.param == "output_config.format.schema")
         }
     }
 

@@ -22,6 +22,10 @@ public struct Conversation: Sendable {
     public var stream = false
     /// An end-user id for the provider's abuse tracking.
     public var user: String?
+    /// The shape the answer's text must have (structured output), nil for free text.
+    public var responseFormat: ResponseFormat?
+    /// The client's field that asked for it, named when a provider cannot carry it.
+    var responseFormatField = "response_format"
 
     public init(model: String) { self.model = model }
 
@@ -115,6 +119,14 @@ public struct Tool: Sendable {
     public var parameters: JSON
     /// A Responses "custom" tool: one free-form text input instead of JSON arguments.
     public var freeform = false
+}
+
+/// Structured output: what the answer's text must be.
+public enum ResponseFormat: Sendable, Equatable {
+    /// Some JSON object (OpenAI's `json_object`, Gemini's JSON MIME type without a schema).
+    case anyJSON
+    /// JSON matching a JSON Schema; `name` and `strict` as OpenAI takes them.
+    case schema(JSON, name: String?, strict: Bool?)
 }
 
 /// Whether and which tool the model must call.

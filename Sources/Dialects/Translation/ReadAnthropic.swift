@@ -4,7 +4,7 @@ import SwitchboardCore
 enum ReadAnthropic {
     static let carried: Set<String> = [
         "model", "messages", "system", "tools", "tool_choice", "max_tokens", "temperature", "top_p", "top_k", "stop_sequences",
-        "stream", "thinking", "metadata", "output_config",
+        "stream", "thinking", "metadata", "output_config", "output_format",
     ]
     /// Hints for Anthropic's own service (tiers, cache defaults, container reuse), and
     /// its server-side context editing, which Claude Code always sends and which no
@@ -58,13 +58,33 @@ enum ReadAnthropic {
         default: break
         }
         if let output = body["output_config"] {
-            // Claude Code sends its effort level here (low … high, max); structured output formats have no counterpart.
-            try TranslationError.checkFields(output, carried: ["effort"], ignored: [], prefix: "output_config.")
+            // Claude Code sends its effort level here (low … high, max); structured output its format.
+            try TranslationError.checkFields(output, carried: ["effort", "format"], ignored: [], prefix: "output_config.")
             if let effort = output["effort"]?.string, conversation.reasoning != .disabled { conversation.reasoning = .effort(effort) }
+            if let format = output["format"], !format.isNull {
+                conversation.responseFormat = try outputFormat(format, param: "output_config.format")
+                conversation.responseFormatField = "output_config.format"
+            }
+        }
+        // The structured-outputs beta's spelling of the same.
+        if let format = body["output_format"], !format.isNull {
+            conversation.responseFormat = try outputFormat(format, param: "output_format")
+            conversation.responseFormatField = "output_format"
         }
         conversation.stream = body["stream"]?.bool ?? false
         conversation.user = body["metadata"]?["user_id"]?.string
         return conversation
+    }
+
+    /// Anthropic's structured output: `{type: "json_schema", schema}`.
+    static func outputFormat(_ format: JSON, param: String) throws(GatewayError) -> ResponseFormat {
+        guard format["type"]?.string == "json_schema" else {
+            throw TranslationError.value("An output format of type \(jsonStringLiteral(format["type"]?.string ?? ""))", param: param + ".type")
+        }
+        guard let schema = format["schema"], schema.members != nil else {
+            throw TranslationError.invalid("A json_schema output format needs its JSON Schema object under \"schema\".", param: param + ".schema")
+        }
+        return .schema(schema, name: nil, strict: true)
     }
 
     /// The parts of one message's content.

@@ -2,17 +2,20 @@ import SwitchboardCore
 
 /// Reads Gemini `generateContent` requests (the model comes from the path).
 enum ReadGemini {
-    static let carried: Set<String> = ["contents", "systemInstruction", "system_instruction", "tools", "toolConfig", "generationConfig"]
+    /// Top-level fields carried (in camelCase: `GeminiSpelling` renames snake_case first).
+    static let carried: Set<String> = ["contents", "systemInstruction", "tools", "toolConfig", "generationConfig"]
     /// Google's content-safety thresholds and cache names: nothing to carry.
     static let ignored: Set<String> = ["safetySettings", "model"]
     static let generationCarried: Set<String> = [
         "maxOutputTokens", "temperature", "topP", "topK", "stopSequences", "thinkingConfig", "candidateCount", "responseMimeType",
+        "responseSchema", "responseJsonSchema", "responseModalities",
     ]
 
+    /// Reads a request whose member names `GeminiSpelling` made camelCase.
     static func generateContent(_ body: JSON, model: String) throws(GatewayError) -> Conversation {
         try TranslationError.checkFields(body, carried: carried, ignored: ignored)
         var conversation = Conversation(model: model)
-        if let system = body["systemInstruction"] ?? body["system_instruction"] {
+        if let system = body["systemInstruction"] {
             conversation.system = (system["parts"]?.array ?? []).compactMap { $0["text"]?.string }
         }
         var callNumber = 0
@@ -22,20 +25,19 @@ enum ReadGemini {
             for part in content["parts"]?.array ?? [] {
                 if let text = part["text"]?.string {
                     parts.append(part["thought"]?.bool == true ? .thinking(text: text, signature: nil) : .text(text))
-                } else if let inline = part["inlineData"] ?? part["inline_data"] {
-                    parts.append(.image(.base64(
-                        mediaType: (inline["mimeType"] ?? inline["mime_type"])?.string ?? "image/png", data: inline["data"]?.string ?? "")))
-                } else if let file = part["fileData"] ?? part["file_data"], let uri = (file["fileUri"] ?? file["file_uri"])?.string {
+                } else if let inline = part["inlineData"] {
+                    parts.append(.image(.base64(mediaType: inline["mimeType"]?.string ?? "image/png", data: inline["data"]?.string ?? "")))
+                } else if let file = part["fileData"], let uri = file["fileUri"]?.string {
                     parts.append(.image(.url(uri)))
-                } else if let call = part["functionCall"] ?? part["function_call"] {
+                } else if let call = part["functionCall"] {
                     callNumber += 1
                     parts.append(.toolCall(ToolCall(
                         id: call["id"]?.string ?? "call_\(callNumber)", name: call["name"]?.string ?? "", arguments: (call["args"] ?? .object([])).text)))
-                } else if let response = part["functionResponse"] ?? part["function_response"] {
+                } else if let response = part["functionResponse"] {
                     let name = response["name"]?.string ?? ""
                     let callID = response["id"]?.string ?? conversation.openCall(named: name, pending: parts) ?? "call_\(name)"
-                    parts.append(.toolResult(ToolResult(
-                        callID: callID, name: name, content: [.text((response["response"] ?? .object([])).text)], isError: false)))
+                    let (text, isError) = toolOutput(response["response"])
+                    parts.append(.toolResult(ToolResult(callID: callID, name: name, content: [.text(text)], isError: isError)))
                 } else {
                     throw TranslationError.value("A part of this kind (\(part.members?.first?.0 ?? "empty"))", param: "contents")
                 }
@@ -43,7 +45,7 @@ enum ReadGemini {
             conversation.append(role, parts)
         }
         for tool in body["tools"]?.array ?? [] {
-            guard let declarations = (tool["functionDeclarations"] ?? tool["function_declarations"])?.array, tool.members?.count == 1 else {
+            guard let declarations = tool["functionDeclarations"]?.array, tool.members?.count == 1 else {
                 throw TranslationError.value("A tool other than function declarations (\(tool.members?.first?.0 ?? ""))", param: "tools")
             }
             for declaration in declarations {
@@ -64,9 +66,12 @@ enum ReadGemini {
         if let generation = body["generationConfig"] {
             try TranslationError.checkFields(generation, carried: generationCarried, ignored: [], prefix: "generationConfig.")
             if let count = generation["candidateCount"], !count.isNull, count.int != 1 { throw TranslationError.value("More than one candidate", param: "generationConfig.candidateCount") }
-            if let mime = generation["responseMimeType"]?.string, mime != "text/plain" {
-                throw TranslationError.value("A response MIME type of \(mime)", param: "generationConfig.responseMimeType")
+            // Text is what every provider answers with; images and audio cannot be carried.
+            for modality in generation["responseModalities"]?.array ?? [] where modality.string?.uppercased() != "TEXT" {
+                throw TranslationError.value("A response modality of \(modality.text)", param: "generationConfig.responseModalities")
             }
+            conversation.responseFormat = try responseFormat(generation)
+            conversation.responseFormatField = "generationConfig.responseMimeType"
             conversation.maxTokens = generation["maxOutputTokens"]?.int
             conversation.temperature = generation["temperature"]
             conversation.topP = generation["topP"]
@@ -81,11 +86,42 @@ enum ReadGemini {
         return conversation
     }
 
-    /// Gemini's OpenAPI-style schema as JSON Schema: its type names are upper case.
+    /// The structured output a generation config asks for: JSON (with
+    /// `responseJsonSchema`, or an OpenAPI `responseSchema`), or plain text.
+    static func responseFormat(_ generation: JSON) throws(GatewayError) -> ResponseFormat? {
+        let schema = generation["responseJsonSchema"] ?? generation["responseSchema"].map(jsonSchema)
+        switch generation["responseMimeType"]?.string {
+        case nil, "text/plain"?:
+            guard schema == nil else {
+                throw TranslationError.invalid("A response schema needs \"responseMimeType\": \"application/json\".", param: "generationConfig.responseMimeType")
+            }
+            return nil
+        case "application/json"?:
+            return schema.map { .schema($0, name: nil, strict: nil) } ?? .anyJSON
+        case let mime?:
+            throw TranslationError.value("A response MIME type of \(mime)", param: "generationConfig.responseMimeType")
+        }
+    }
+
+    /// A function response as a tool result's text: Google documents
+    /// `{"output": …}` and `{"error": …}`; the value inside is the result
+    /// (text as it is, anything else as JSON), and an `error` marks it failed.
+    /// Any other object is the result itself, as JSON.
+    static func toolOutput(_ response: JSON?) -> (text: String, isError: Bool) {
+        guard let response, let members = response.members else { return (response?.text ?? "{}", false) }
+        if members.count == 1, let (name, value) = members.first, name == "output" || name == "error" {
+            return (value.string ?? value.text, name == "error")
+        }
+        return (response.text, false)
+    }
+
+    /// Gemini's OpenAPI-style schema as JSON Schema: its type names are upper
+    /// case, and `propertyOrdering` (Google's alone) goes: the order of
+    /// `properties` says the same.
     static func jsonSchema(_ schema: JSON) -> JSON {
         switch schema {
         case .object(let members):
-            return .object(members.map { name, value in
+            return .object(members.filter { $0.0 != "propertyOrdering" }.map { name, value in
                 if name == "type", let type = value.string { return (name, .string(type.lowercased())) }
                 return (name, jsonSchema(value))
             })

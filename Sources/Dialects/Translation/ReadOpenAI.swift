@@ -4,7 +4,7 @@ import SwitchboardCore
 enum ReadOpenAI {
     static let chatCarried: Set<String> = [
         "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens", "max_completion_tokens", "temperature",
-        "top_p", "stop", "stream", "reasoning_effort", "user", "n",
+        "top_p", "stop", "stream", "reasoning_effort", "user", "n", "response_format",
     ]
     /// Fields that steer only OpenAI's own service (storage, caching, tiers, tracing): nothing to carry.
     static let chatIgnored: Set<String> = [
@@ -61,7 +61,26 @@ enum ReadOpenAI {
         conversation.reasoning = body["reasoning_effort"]?.string.map(Reasoning.effort)
         conversation.stream = body["stream"]?.bool ?? false
         conversation.user = body["user"]?.string
+        if let format = body["response_format"], !format.isNull {
+            conversation.responseFormat = try responseFormat(format, schema: format["json_schema"], param: "response_format")
+        }
         return conversation
+    }
+
+    /// A Chat `response_format` or a Responses `text.format` (whose schema
+    /// members sit beside `type` rather than under `json_schema`).
+    static func responseFormat(_ format: JSON, schema spec: JSON?, param: String) throws(GatewayError) -> ResponseFormat? {
+        switch format["type"]?.string {
+        case "text": return nil
+        case "json_object": return .anyJSON
+        case "json_schema":
+            guard let schema = spec?["schema"], schema.members != nil else {
+                throw TranslationError.invalid("A json_schema format needs its JSON Schema object under \"schema\".", param: param)
+            }
+            return .schema(schema, name: spec?["name"]?.string, strict: spec?["strict"]?.bool)
+        default:
+            throw TranslationError.value("A response format of type \(jsonStringLiteral(format["type"]?.string ?? ""))", param: param + ".type")
+        }
     }
 
     static let responsesCarried: Set<String> = [
@@ -80,8 +99,9 @@ enum ReadOpenAI {
         if let text = body["text"] {
             // `verbosity` only tunes the length of OpenAI's own models' answers.
             try TranslationError.checkFields(text, carried: ["format"], ignored: ["verbosity"], prefix: "text.")
-            if let format = text["format"]?["type"]?.string, format != "text" {
-                throw TranslationError.value("A structured text format (\(format))", param: "text.format")
+            if let format = text["format"], !format.isNull {
+                conversation.responseFormat = try responseFormat(format, schema: format, param: "text.format")
+                conversation.responseFormatField = "text.format"
             }
         }
         switch body["input"] {

@@ -15,12 +15,14 @@ public struct Translator: Sendable {
 
     /// Reads a client's request; what cannot be carried is refused here, before any upstream call.
     public init(_ request: ClientRequest) throws(GatewayError) {
-        let tree: JSON
+        var tree: JSON
         do {
             tree = try request.body.withUnsafeReadableBytes { bytes throws(JSONSyntaxError) in try JSON.parse(bytes) }
         } catch {
             throw GatewayError(.invalidJSON, message: "The request body is not valid JSON (\(error)).")
         }
+        // Google takes either spelling of its fields; the reader knows one.
+        if request.dialect == .gemini { tree = GeminiSpelling.camelCased(tree) }
         try RequestShape.check(tree, dialect: request.dialect)
         switch request.dialect {
         case .openAIChat: conversation = try ReadOpenAI.chat(tree)

@@ -1,3 +1,4 @@
+import Foundation
 import SwitchboardCore
 
 /// Writes a conversation as each provider's request body.
@@ -65,11 +66,29 @@ enum WriteRequest {
         if !conversation.stop.isEmpty { body.append(("stop", .array(conversation.stop.map(JSON.string)))) }
         body.append(("reasoning_effort", conversation.reasoning?.effort.map(JSON.string)))
         body.append(("user", conversation.user.map(JSON.string)))
+        switch conversation.responseFormat {
+        case .anyJSON?:
+            body.append(("response_format", .object([("type", .string("json_object"))])))
+        case .schema(let schema, let name, let strict)?:
+            body.append(("response_format", .object([("type", .string("json_schema")), ("json_schema", object([
+                ("name", .string(openAISchemaName(name))), ("schema", schema), ("strict", strict.map(JSON.bool)),
+            ]))])))
+        case nil:
+            break
+        }
         if conversation.stream {
             body.append(("stream", .bool(true)))
             body.append(("stream_options", .object([("include_usage", .bool(true))])))
         }
         return object(body)
+    }
+
+    /// A schema name as OpenAI takes it (`^[a-zA-Z0-9_-]{1,64}$`).
+    static func openAISchemaName(_ name: String?) -> String {
+        let cleaned = String((name ?? "").unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == "-") ? Character(scalar) : "_"
+        }.prefix(64))
+        return cleaned.isEmpty ? "response" : cleaned
     }
 
     static func chatContent(_ parts: [Part]) throws(GatewayError) -> JSON {
@@ -186,6 +205,14 @@ enum WriteRequest {
         }
         if !conversation.stop.isEmpty { body.append(("stop_sequences", .array(conversation.stop.map(JSON.string)))) }
         if let user = conversation.user { body.append(("metadata", .object([("user_id", .string(user))]))) }
+        switch conversation.responseFormat {
+        case .schema(let schema, _, _)?:
+            body.append(("output_config", .object([("format", .object([("type", .string("json_schema")), ("schema", try AnthropicSchema.carried(schema, param: conversation.responseFormatField))]))])))
+        case .anyJSON?:
+            throw TranslationError.value("JSON output without a schema (give a JSON Schema)", param: conversation.responseFormatField)
+        case nil:
+            break
+        }
         if conversation.stream { body.append(("stream", .bool(true))) }
         return object(body)
     }
@@ -279,6 +306,8 @@ enum WriteRequest {
             ("maxOutputTokens", conversation.maxTokens.map(JSON.int)), ("temperature", conversation.temperature), ("topP", conversation.topP),
             ("topK", conversation.topK), ("stopSequences", conversation.stop.isEmpty ? nil : .array(conversation.stop.map(JSON.string))),
             ("thinkingConfig", thinking),
+            ("responseMimeType", conversation.responseFormat == nil ? nil : .string("application/json")),
+            ("responseJsonSchema", { if case .schema(let schema, _, _)? = conversation.responseFormat { return schema } else { return nil } }()),
         ])
         if generation.members?.isEmpty == false { body.append(("generationConfig", generation)) }
         return object(body)
@@ -287,13 +316,14 @@ enum WriteRequest {
     /// The thought signature Google documents for calls replayed without their own.
     static let geminiSkipSignature = "skip_thought_signature_validator"
 
-    /// A tool result as Gemini's `response` object: a JSON object as it is, other text wrapped.
+    /// A tool result as Gemini's `response` object: a JSON object as it is,
+    /// other text under `output` (or `error`), the keys Google documents.
     static func geminiResponse(_ result: ToolResult) throws(GatewayError) -> JSON {
         var texts: [String] = []
         for case .text(let text) in result.content { texts.append(text) }
         let text = texts.joined(separator: "\n")
         if !result.isError, let parsed = try? JSON.parse(text), parsed.members != nil { return parsed }
-        return .object([(result.isError ? "error" : "result", .string(text))])
+        return .object([(result.isError ? "error" : "output", .string(text))])
     }
 }
 
