@@ -84,7 +84,9 @@ enum ReadAnthropic {
         guard let schema = format["schema"], schema.members != nil else {
             throw TranslationError.invalid("A json_schema output format needs its JSON Schema object under \"schema\".", param: param + ".schema")
         }
-        return .schema(schema, name: nil, strict: true)
+        // Not `strict` for OpenAI: its strict mode wants every property required,
+        // which Anthropic does not; the schema still steers the answer.
+        return .schema(schema, name: nil, strict: nil)
     }
 
     /// The parts of one message's content.
