@@ -13,7 +13,10 @@ public enum FakeTool {
     static func firstToolName(_ request: [String: Any]) -> String? {
         guard let tools = request["tools"] as? [[String: Any]], let first = tools.first else { return nil }
         if let function = first["function"] as? [String: Any] { return function["name"] as? String }  // OpenAI chat
-        if let declarations = first["functionDeclarations"] as? [[String: Any]] { return declarations.first?["name"] as? String }  // Gemini
+        // Gemini, in either spelling (Google takes both; LiteLLM writes snake_case).
+        if let declarations = (first["functionDeclarations"] ?? first["function_declarations"]) as? [[String: Any]] {
+            return declarations.first?["name"] as? String
+        }
         return first["name"] as? String  // Anthropic, Responses
     }
 

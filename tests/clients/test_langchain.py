@@ -6,6 +6,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, Field
 
 from conftest import ANTHROPIC_MODEL, GEMINI_MODEL, KEY, OPENAI_MODEL, PARIS, TEXT, WEATHER
 
@@ -59,3 +60,34 @@ def test_tool_loop(case, ledger, weather):
     final = with_tools.invoke(messages)
     assert final.text == TEXT
     ledger.expect(model, [(dialect, False), (dialect, False)])
+
+
+class Report(BaseModel):
+    """The weather in a city."""
+
+    city: str
+    temperature: float = Field(ge=-100, le=100)
+    conditions: list[str]
+    windy: bool
+
+
+# What the fake upstream writes for Report's schema when the provider's own
+# structured-output field carries it: every property, one of each.
+REPORT = Report(city="text", temperature=1.5, conditions=["text"], windy=True)
+
+
+def test_structured_output(case, ledger):
+    """`with_structured_output` in JSON-schema mode: the schema reaches every
+    provider in its own field, and the parsed object comes back."""
+    llm, model, dialect, _ = case
+    structured = llm.with_structured_output(Report, method="json_schema")
+    assert structured.invoke([HumanMessage("What is the weather in Paris?")]) == REPORT
+    ledger.expect(model, [(dialect, False)])
+
+
+def test_structured_output_streamed(case, ledger):
+    llm, model, _, stream_dialect = case
+    structured = llm.with_structured_output(Report, method="json_schema")
+    chunks = list(structured.stream([HumanMessage("What is the weather in Paris?")]))
+    assert chunks and Report.model_validate(chunks[-1]) == REPORT
+    ledger.expect(model, [(stream_dialect, True)])

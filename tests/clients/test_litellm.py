@@ -57,14 +57,8 @@ def test_stream(case, ledger):
     ledger.expect(model, [(stream_dialect, True)])
 
 
-def test_tool_loop(case, ledger, weather, request):
+def test_tool_loop(case, ledger, weather):
     completion, model, dialect, _ = case
-    if request.node.callspec.id == f"gemini-{GEMINI_MODEL}":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "fake upstream gap, not the gateway's: LiteLLM declares Gemini tools as snake_case "
-            "tools[].function_declarations (which Gemini accepts, and the gateway passes through untouched to a "
-            "Gemini account), but the fake (FakeTool.firstToolName) reads only functionDeclarations, so it answers "
-            "in text and no tool is called")))
     messages = [{"role": "user", "content": "What is the weather in Paris?"}]
     called = completion(messages=messages, tools=TOOLS).choices[0].message
     calls = [(call.function.name, json.loads(call.function.arguments)) for call in called.tool_calls]
