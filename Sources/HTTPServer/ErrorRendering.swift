@@ -10,19 +10,18 @@ enum ErrorRendering {
     /// does not exist answers in the shape of the API its path belongs to:
     /// Gemini under `/v1beta` or for a `{model}:{method}` path; Responses at
     /// `…/responses`; Anthropic at `/v1/messages…` or with `anthropic-version`;
-    /// Gemini when the client sends what Google's SDKs send (`x-goog-api-key`,
-    /// `x-goog-api-client`, `?key=`); OpenAI otherwise.
+    /// Gemini under `/v1/` when the client sends what Google's SDKs send
+    /// (`x-goog-api-key`, `x-goog-api-client`, `?key=`); OpenAI otherwise.
     static func dialect(for request: Request) -> Dialect {
         let path = request.uri.path
         if path.hasPrefix("/v1beta/") || path == "/v1beta" { return .gemini }
         if path.hasPrefix("/v1/models/"), path.contains(":") { return .gemini }
         if path.hasSuffix("/responses") || path.contains("/responses/") { return .openAIResponses }
         if path.hasPrefix("/v1/messages") || request.headers[HeaderNames.anthropicVersion] != nil { return .anthropicMessages }
-        if request.headers[HeaderNames.googAPIKey] != nil || request.headers[HeaderNames.googAPIClient] != nil
+        // `/v1/…` is shared by OpenAI, Anthropic and (since google-genai 3) Gemini: the client's headers tell.
+        let google = request.headers[HeaderNames.googAPIKey] != nil || request.headers[HeaderNames.googAPIClient] != nil
             || request.uri.queryParameters["key"] != nil
-        {
-            return .gemini
-        }
+        if google, path.hasPrefix("/v1/") || path == "/v1" { return .gemini }
         return .openAIChat
     }
 
