@@ -134,7 +134,7 @@ public final class LedgerJournal: Sendable {
         self.segmentBytes = segmentBytes
         self.stallTimeout = stallTimeout
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let existing = Self.segments(in: directory)
         state = Mutex(State(segment: (existing.last ?? 0) + 1))
         (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

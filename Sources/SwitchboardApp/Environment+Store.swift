@@ -12,9 +12,19 @@ public struct StoreContext: Sendable {
     public let masterKeySource: String
 
     /// Opens the database named by the configuration, migrates it, and loads the
-    /// master key and key hash secret.
-    public static func open(_ config: Configuration, logger: Logger) async throws -> StoreContext {
-        let store = try await SQLiteStore.open(path: try config.sqlitePath(), logger: logger)
+    /// master key and key hash secret. With `create` false (every command but
+    /// `serve` and `init`) a database that is not there is an error naming the
+    /// path, not a new empty one (a command run in the wrong directory would
+    /// otherwise make itself a database and a master key of its own).
+    public static func open(_ config: Configuration, logger: Logger, create: Bool = true) async throws -> StoreContext {
+        let path = try config.sqlitePath()
+        if !create, !FileManager.default.fileExists(atPath: path) {
+            throw ConfigurationError(
+                "there is no database at \(path.absolutePath): run the command where the gateway's configuration is, "
+                    + "name it with --config FILE or SWITCHBOARD_CONFIG, or point at the database with SWITCHBOARD_DATABASE=sqlite:PATH "
+                    + "(`switchboard init` makes a new one)")
+        }
+        let store = try await SQLiteStore.open(path: path, logger: logger)
         do {
             try await store.migrate()
             let directory = try config.resolvedDataDirectory()
@@ -63,5 +73,12 @@ public struct StoreContext: Sendable {
         guard rename(nextKeyPath(directory), target) == 0 else {
             throw ConfigurationError("cannot replace \(target) with the rotated master key")
         }
+    }
+}
+
+extension String {
+    /// The path made absolute against the working directory, for messages.
+    public var absolutePath: String {
+        hasPrefix("/") ? self : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(self)
     }
 }

@@ -14,6 +14,9 @@ import Upstream
 /// The composition root: turns a configuration into the running gateway. `serve`
 /// and the tests build the server the same way.
 public struct Switchboard: Sendable {
+    /// The release, as `switchboard --version` prints it.
+    public static let version = "0.6.0"
+
     /// The HTTP application, with the gateway's services inside it.
     public let application: Application<RouterResponder<GatewayRequestContext>>
     /// The durable parts.
@@ -111,6 +114,8 @@ public struct Switchboard: Sendable {
                 parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher), gateway: gateway,
                 token: config.adminToken, logger: logger))
         announce(holder.snapshot, logger: logger)
+        let dataDirectory = ((try? config.resolvedDataDirectory()) ?? ".").absolutePath
+        let (accountCount, keyCount) = (holder.snapshot.accounts.accounts.count, holder.snapshot.keys.count)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.
         let protection = ConnectionProtection(limits: config.limits, logger: logger)
@@ -127,7 +132,11 @@ public struct Switchboard: Sendable {
             onServerRunning: { channel in
                 await protection.install(on: channel)
                 let bound = channel.localAddress?.port ?? port
-                logger.info("switchboard listening", metadata: ["address": "\(host):\(bound)"])
+                logger.info("switchboard listening", metadata: [
+                    // Printed in name order: the address comes first, as scripts expect.
+                    "address": "\(host):\(bound)", "data_directory": "\(dataDirectory)", "upstream_accounts": "\(accountCount)",
+                    "client_keys": "\(keyCount)",
+                ])
                 await onListening(bound)
             },
             logger: logger)

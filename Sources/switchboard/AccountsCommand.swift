@@ -142,7 +142,7 @@ struct Accounts: AsyncParsableCommand {
             } else {
                 print("\(name): \(result.ok ? "ok" : "failed") — \(result.message) in \(result.latencyMs) ms")
             }
-            if !result.ok { throw ExitCode(2) }
+            if !result.ok { throw ExitCode(CommandFailure.runtime) }
         }
     }
 

@@ -11,7 +11,8 @@ struct SwitchboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A self-hosted LLM API gateway.",
-        subcommands: [Serve.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self],
+        version: "switchboard \(Switchboard.version)",
+        subcommands: [Serve.self, Init.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self],
         defaultSubcommand: Serve.self)
 
     /// Runs Swift concurrency's jobs on NIO's event loops first: request handlers
@@ -19,8 +20,48 @@ struct SwitchboardCommand: AsyncParsableCommand {
     /// pools on every await. It must happen before any other task runs.
     static func main() async {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await main(nil)
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            finish(error)
+        }
     }
+
+    /// Ends the process for an error the way the README documents: one line on
+    /// standard error, exit 2 for bad usage or configuration, 1 for a failure
+    /// while running (help and `--version` print and exit 0).
+    static func finish(_ error: any Error) -> Never {
+        switch error {
+        case let failure as CommandFailure:
+            FileHandle.standardError.write(Data("switchboard: \(failure.message)\n".utf8))
+            Foundation.exit(failure.code)
+        case let invalid as ValidationError:
+            FileHandle.standardError.write(Data("switchboard: \(invalid.message)\n".utf8))
+            Foundation.exit(CommandFailure.usage)
+        default:
+            let code = exitCode(for: error)
+            // Help, --version and explicit exit codes as ArgumentParser has them.
+            guard code == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(CommandFailure.usage)
+        }
+    }
+}
+
+/// Why a command stopped, said in one line, with its exit status.
+struct CommandFailure: Error {
+    /// Bad usage or configuration.
+    static let usage: Int32 = 2
+    /// A failure while running (a port in use, a database that cannot be written).
+    static let runtime: Int32 = 1
+
+    var message: String
+    var code: Int32
 }
 
 /// The options every subcommand shares: where the configuration is.
@@ -35,7 +76,7 @@ struct GlobalOptions: ParsableArguments {
         do {
             return try Configuration.load(file: file, environment: environment)
         } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw CommandFailure(message: error.description, code: CommandFailure.usage)
         }
     }
 
@@ -47,12 +88,20 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Runs an admin command against the opened store, closing it afterwards
-    /// whatever happens (logging stays quiet unless something is wrong).
+    /// whatever happens (logging stays quiet unless something is wrong). The
+    /// database must exist; standard error names it, so a command run against
+    /// the wrong one shows which.
     func withStore<T>(_ body: (StoreContext) async throws -> T) async throws -> T {
         let config = try load()
         var logger = logger(config)
         logger.logLevel = .warning
-        let context = try await StoreContext.open(config, logger: logger)
+        let context: StoreContext
+        do {
+            context = try await StoreContext.open(config, logger: logger, create: false)
+        } catch let error as ConfigurationError {
+            throw CommandFailure(message: error.description, code: CommandFailure.usage)
+        }
+        FileHandle.standardError.write(Data("database: \(try config.sqlitePath().absolutePath)\n".utf8))
         do {
             let result = try await body(context)
             try await context.store.close()
@@ -69,18 +118,63 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
+    @Option(name: .long, help: "Address to listen on, HOST:PORT (default: listen: in the config, else 127.0.0.1:8080).")
+    var listen: String?
+
     func run() async throws {
         // A file grown past a size limit must fail its write (the ledger then
         // refuses requests until it can write), not kill the process.
         signal(SIGXFSZ, SIG_IGN)
-        let config = try options.load()
+        var settings = try options.load()
+        if let listen { settings.listen = listen }
+        let config = settings
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label)
             handler.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
             return handler
         }
         let logger = options.logger(config)
-        let switchboard = try await Switchboard.build(config, logger: logger)
-        try await switchboard.run(logger: logger)
+        do {
+            let switchboard = try await Switchboard.build(config, logger: logger)
+            try await switchboard.run(logger: logger)
+        } catch let error as ConfigurationError {
+            throw CommandFailure(message: error.description, code: CommandFailure.usage)
+        } catch let error as IOError {
+            throw CommandFailure(message: Self.explain(error, listen: config.listen), code: CommandFailure.runtime)
+        }
+    }
+
+    /// A socket error as one line that says what to do.
+    static func explain(_ error: IOError, listen: String) -> String {
+        switch error.errnoCode {
+        case EADDRINUSE:
+            return "cannot listen on \(listen): the address is in use by another process (choose another with --listen HOST:PORT or listen: in the config)"
+        case EACCES:
+            return "cannot listen on \(listen): permission denied (ports below 1024 need privileges; choose a higher one with --listen)"
+        case EADDRNOTAVAIL:
+            return "cannot listen on \(listen): no interface of this machine has that address"
+        default:
+            return "cannot serve: \(error)"
+        }
+    }
+}
+
+/// `switchboard init`: makes the database and master key the configuration
+/// names, so the admin commands have one to work on before the first `serve`.
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the database and master key the configuration names.")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        let config = try options.load()
+        var logger = options.logger(config)
+        logger.logLevel = .warning
+        let path = try config.sqlitePath()
+        let existed = FileManager.default.fileExists(atPath: path)
+        let context = try await StoreContext.open(config, logger: logger, create: true)
+        try await context.store.close()
+        print(existed ? "database: \(path.absolutePath) (already there)" : "database: \(path.absolutePath) (created)")
+        print("master key: \(context.masterKeySource == "environment" ? "from SWITCHBOARD_MASTER_KEY" : context.masterKeySource.absolutePath)")
     }
 }

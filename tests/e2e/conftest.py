@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gateway_process import ROOT  # noqa: E402
+from gateway_process import BIN, ROOT  # noqa: E402,F401 (BIN re-exported for the CLI tests)
 from sdk_gateway import (  # noqa: E402,F401 (re-exported: the tests import these from conftest; `gateway` is a fixture)
     ADMIN_TOKEN, ANTHROPIC_SECRET, BROKE_KEY, FAULT_MODELS, GEMINI_SECRET, KEY, OPENAI_SECRET, QUEUED_KEY, Gateway, gateway,
 )

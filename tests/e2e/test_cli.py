@@ -1,11 +1,15 @@
 """The admin command line, run against the database of the running gateway."""
 import json
+import os
+import socket
+import stat
+import subprocess
 import time
 
 import openai
 import pytest
 
-from conftest import ANTHROPIC_SECRET, KEY, OPENAI_SECRET
+from conftest import ANTHROPIC_SECRET, BIN, KEY, OPENAI_SECRET
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -63,3 +67,47 @@ def test_usage_totals_by_key_and_model(gateway):
     assert float(keys["e2e"]["cost_usd"]) > 0
     table, _ = gateway.cli("usage", "--since", "1h")
     assert "gpt-4o-mini" in table and "By model" in table
+
+
+def _run(*args, cwd, env=None):
+    """The binary as a user runs it, in a directory of their choosing."""
+    environment = dict(os.environ, **(env or {}))
+    for name in ("SWITCHBOARD_CONFIG", "SWITCHBOARD_DATABASE", "SWITCHBOARD_MASTER_KEY"):
+        environment.pop(name, None)
+    return subprocess.run([str(BIN / "switchboard"), *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60)
+
+
+def test_version_and_one_line_errors_with_documented_exit_codes(tmp_path):
+    version = _run("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("switchboard ")
+    missing = _run("serve", "--config", "nope.yaml", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "nope.yaml" in missing.stderr
+    unknown = _run("keys", "frobnicate", cwd=tmp_path)
+    assert unknown.returncode == 2
+
+
+def test_a_command_in_the_wrong_directory_creates_nothing(tmp_path):
+    """Only `serve` and `init` make a database: elsewhere a command says where it looked."""
+    refused = _run("keys", "list", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert str(tmp_path / "switchboard-data" / "switchboard.db") in refused.stderr and "switchboard init" in refused.stderr
+    assert list(tmp_path.iterdir()) == [], "no database or master key was made"
+    created = _run("init", cwd=tmp_path)
+    assert created.returncode == 0 and "(created)" in created.stdout
+    data = tmp_path / "switchboard-data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("switchboard.db", "master.key"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    listed = _run("keys", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and f"database: {data / 'switchboard.db'}" in listed.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = _run("serve", "--listen", f"127.0.0.1:{port}", cwd=tmp_path)
+    assert served.returncode == 1
+    last = served.stderr.strip().splitlines()[-1]
+    assert last.startswith("switchboard: cannot listen on 127.0.0.1:") and "in use" in last
