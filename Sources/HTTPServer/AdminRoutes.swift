@@ -42,7 +42,7 @@ public struct AdminRoutes: Sendable {
     static let maxBodyBytes = 1 << 20
 
     /// Adds the routes to a router.
-    public func register(on router: Router<GatewayRequestContext>) {
+    public func register(on router: some RouterMethods<GatewayRequestContext>) {
         let group = router.group("/admin")
         group.get("/accounts") { request, context in
             await guarded(request, context: context) { try await Self.json(accounts.list()) }

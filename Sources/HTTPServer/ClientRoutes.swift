@@ -14,7 +14,7 @@ public struct ClientRoutes: Sendable {
     public init(gateway: Gateway) { self.gateway = gateway }
 
     /// Adds the routes to a router.
-    public func register(on router: Router<GatewayRequestContext>) {
+    public func register(on router: some RouterMethods<GatewayRequestContext>) {
         router.post("/v1/chat/completions") { request, context in
             await self.generate(request, context: context, dialect: .openAIChat)
         }

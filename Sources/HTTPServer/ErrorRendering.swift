@@ -41,11 +41,19 @@ enum ErrorRendering {
 /// handler into a body in the client's format; nothing leaves as a bare 500.
 struct RequestIDMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
+    /// The routes served, to tell a wrong method (405) from a path nobody serves (404).
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError where error.status.code == 404 && !routes.methods(at: request.uri.path).isEmpty {
+            let allowed = routes.methods(at: request.uri.path)
+            response = ErrorRendering.response(
+                GatewayError(.methodNotAllowed, message: "This route takes \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method.rawValue)."),
+                dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
+            response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         } catch let error as HTTPError {
             let code: GatewayError.Code
             switch error.status.code {

@@ -7,9 +7,11 @@ public enum ServerBuilder {
     /// The router with every route and middleware.
     public static func router(routes: ClientRoutes, admin: AdminRoutes) -> Router<GatewayRequestContext> {
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: RequestIDMiddleware())
-        routes.register(on: router)
-        admin.register(on: router)
+        let table = RouteTable()
+        router.add(middleware: RequestIDMiddleware(routes: table))
+        let recording = RecordingRouter(router: router, table: table)
+        routes.register(on: recording)
+        admin.register(on: recording)
         return router
     }
 }

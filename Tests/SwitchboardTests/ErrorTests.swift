@@ -101,6 +101,26 @@ import Testing
         }
     }
 
+    /// A path that exists asked with another method: 405 naming the methods in
+    /// `Allow`, in the route's shape; a path nobody serves stays 404.
+    @Test func aWrongMethodIs405WithAllow() async throws {
+        try await withHarness { harness in
+            let chat = try await harness.send("/v1/chat/completions", method: .GET)
+            #expect(chat.status == 405 && chat.headers.first(name: "allow") == "POST")
+            #expect((chat.json["error"] as? [String: Any])?["code"] as? String == "method_not_allowed")
+            let messages = try await harness.send("/v1/messages", method: .PUT, body: "{}", auth: .xAPIKey)
+            #expect(messages.status == 405 && messages.json["type"] as? String == "error", "Anthropic's shape")
+            let keys = try await harness.send("/admin/keys", method: .DELETE)
+            #expect(keys.status == 405 && keys.headers.first(name: "allow") == "GET, POST")
+            let key = try await harness.send("/admin/keys/some-name", method: .PUT)
+            #expect(key.status == 405 && key.headers.first(name: "allow")?.contains("PATCH") == true, "a route with a parameter")
+            let gemini = try await harness.send("/v1beta/models/gemini-2.5-flash:generateContent", method: .PUT, auth: .googAPIKey)
+            #expect(gemini.status == 405 && (gemini.json["error"] as? [String: Any])?["status"] != nil, "Gemini's shape")
+            let nothing = try await harness.send("/v1/nothing-here", method: .GET)
+            #expect(nothing.status == 404 && nothing.headers.first(name: "allow") == nil)
+        }
+    }
+
     @Test func unknownRoutesAnswerInFormatWithARequestID() async throws {
         try await withHarness { harness in
             let openAI = try await harness.send("/v1/nothing-here", body: "{}")
