@@ -155,14 +155,17 @@ public final class AccountPool: Sendable {
             var current = pool.account(account)
             current.inFlight = max(0, current.inFlight - 1)
             if lane == .counting, case .failed(let failureClass, let hint, let detail) = outcome,
-                failureClass == .rateLimited || failureClass == .overloaded
+                [.rateLimited, .overloaded, .notFound].contains(failureClass)
             {
-                // A counting call's limits are not the generations': rest only counting.
+                // A counting call's limits are not the generations', and a provider
+                // without a counting endpoint (404) still generates: rest only counting.
                 current.totalFailures += 1
                 current.lastError = detail
                 current.lastErrorAt = now
-                let wait = min(hint ?? settings.rateLimitCooldown, settings.rateLimitCooldownMax)
+                let wait = failureClass == .notFound
+                    ? settings.transientCooldown : min(hint ?? settings.rateLimitCooldown, settings.rateLimitCooldownMax)
                 current.countCooldownUntil = now.addingTimeInterval(max(1, wait.seconds))
+                current.countCooldownCause = failureClass == .notFound ? .notFound : failureClass == .overloaded ? .overloaded : .rateLimited
             } else {
                 apply(outcome, to: &current, now: now)
             }
@@ -217,11 +220,12 @@ public final class AccountPool: Sendable {
                     for: min(hint ?? settings.overloadCooldown, PoolSettings.overloadCooldownCap), cause: .overloaded, now: now)
             case .credential:
                 account.unhealthy = detail
-            case .transient:
+            case .transient, .notFound:
                 let windowStart = now.addingTimeInterval(-settings.transientWindow.seconds)
                 account.transientTimes = account.transientTimes.filter { $0 > windowStart } + [now]
                 if account.transientTimes.count >= settings.transientFailures {
-                    account.coolDown(for: settings.transientCooldown, cause: .transientFailures, now: now)
+                    account.coolDown(
+                        for: settings.transientCooldown, cause: failureClass == .notFound ? .notFound : .transientFailures, now: now)
                     account.transientTimes = []
                 }
             case .callerFault:

@@ -12,8 +12,9 @@ struct AccountState: Sendable {
     var requestTimes = RequestTimes()
     var cooldownUntil: Date?
     var cooldownCause: CooldownCause?
-    /// A cooldown for token-counting calls only (their rate limits are the provider's own).
+    /// A cooldown for token-counting calls only (their rate limits are the provider's own), and why.
     var countCooldownUntil: Date?
+    var countCooldownCause: CooldownCause?
     /// 429s without a hint in a row; lengthens the next cooldown.
     var rateLimitStreak = 0
     var transientTimes: [Date] = []
@@ -60,7 +61,7 @@ struct AccountState: Sendable {
             }
         }
         if lane == .counting, let until = countCooldownUntil {
-            if until > now { return .coolingDown(until: until, cause: .rateLimited) }
+            if until > now { return .coolingDown(until: until, cause: countCooldownCause ?? .rateLimited) }
             countCooldownUntil = nil
         }
         let limits = account.limits

@@ -8,6 +8,8 @@ public enum CooldownCause: String, Sendable, Equatable {
     case overloaded
     /// Too many refused connections, timeouts or 5xx answers in a short time.
     case transientFailures = "transient_failures"
+    /// The upstream answered 404 (no such route or model) repeatedly.
+    case notFound = "not_found"
 }
 
 /// Why the pool passed over an account for a request.

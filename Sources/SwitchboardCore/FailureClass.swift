@@ -9,6 +9,10 @@ public enum FailureClass: String, Sendable, Hashable {
     case overloaded
     /// The connection failed, timed out, or the upstream broke (other 5xx).
     case transient
+    /// The upstream has no such route or model (404): the account's base URL
+    /// or model mapping is wrong, not the client's request. Fails over and
+    /// cools the account like transient failures, under a cause of its own.
+    case notFound = "not_found"
     /// The client's own request was at fault (other 4xx); never the account's fault.
     case callerFault = "caller_fault"
 
@@ -22,7 +26,7 @@ public enum FailureClass: String, Sendable, Hashable {
     public static func classify(status: Int, bodyHint: String = "") -> FailureClass {
         switch status {
         case 401, 402, 403: return .credential  // 402: the account is out of credit
-        case 404: return .transient  // the account's base URL or model is wrong, not the client's request
+        case 404: return .notFound
         case 429: return .rateLimited
         case 529: return .overloaded
         case 503 where bodyHint.lowercased().contains("overload"): return .overloaded
@@ -57,7 +61,7 @@ public enum FailureClass: String, Sendable, Hashable {
         case .credential: return .upstreamAuthFailed
         case .rateLimited: return .upstreamRateLimited
         case .overloaded: return .upstreamOverloaded
-        case .transient: return .upstreamUnavailable
+        case .transient, .notFound: return .upstreamUnavailable
         case .callerFault: return .invalidRequest
         }
     }

@@ -142,6 +142,35 @@ import Testing
         #expect(pool.status(of: accounts)[0].cooldownCause == "transient_failures")
     }
 
+    /// A 404 means the account's base URL or model is wrong: it cools like
+    /// transient failures, under its own cause; on a counting call (a provider
+    /// without a counting endpoint) it rests counting only, never generation.
+    @Test func notFoundCoolsUnderItsOwnCauseAndACountingOneOnlyCounting() throws {
+        let pool = pool {
+            $0.transientFailures = 2
+            $0.transientCooldown = .seconds(30)
+        }
+        let accounts = [account(1)]
+        for _ in 0..<2 {
+            try #require(pick(pool, accounts).0).finish(.failed(.notFound, retryAfter: nil, detail: "upstream answered 404"))
+        }
+        #expect(pool.status(of: accounts)[0].cooldownCause == "not_found")
+        #expect(pick(pool, accounts).1.first?.reason == .coolingDown(until: clock.now().addingTimeInterval(30), cause: .notFound))
+
+        let counted = [account(2)]
+        guard case .lease(let lease, _) = pool.pick(from: counted, excluding: [], session: nil, lane: .counting) else {
+            Issue.record("no lease for counting")
+            return
+        }
+        lease.finish(.failed(.notFound, retryAfter: nil, detail: "upstream answered 404"))
+        #expect(pick(pool, counted).0?.account.id == 2, "generation is not cooled by a counting 404")
+        guard case .none(let skipped) = pool.pick(from: counted, excluding: [], session: nil, lane: .counting) else {
+            Issue.record("counting was not rested")
+            return
+        }
+        #expect(skipped.first?.reason == .coolingDown(until: clock.now().addingTimeInterval(30), cause: .notFound))
+    }
+
     @Test func callerFaultLeavesTheAccountAlone() throws {
         let pool = pool()
         let accounts = [account(1)]

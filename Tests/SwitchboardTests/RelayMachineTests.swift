@@ -298,6 +298,24 @@ import Testing
         #expect(RelayMachine.refusal(skipped: limited, now: Self.now).0.code == .accountsCoolingDown)
     }
 
+    /// A cooldown's refusal says why the accounts rest: waiting helps after
+    /// rate limits; after 404s an account needs fixing.
+    @Test func aCooldownRefusalNamesItsCause() {
+        func refusal(_ causes: [CooldownCause]) -> GatewayError {
+            let skipped = causes.enumerated().map { index, cause in
+                AccountPool.Skipped(account: Self.account(Int64(index + 1)), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: cause))
+            }
+            return RelayMachine.refusal(skipped: skipped, now: Self.now).0
+        }
+        #expect(refusal([.rateLimited]).message.contains("rate limits (429)"))
+        #expect(refusal([.transientFailures]).message.contains("repeated failures"))
+        let notFound = refusal([.notFound, .notFound])
+        #expect(notFound.code == .accountsCoolingDown && notFound.message.contains("404") && notFound.message.contains("base_url"))
+        let mixed = refusal([.rateLimited, .notFound])
+        #expect(mixed.message.contains("1 after rate limits") && mixed.message.contains("1 after the provider answered 404"))
+        #expect(mixed.retryAfterSeconds == 5)
+    }
+
     @Test func claudeCodesWarmupIsAnsweredLocallyAtNoCost() {
         var machine = Self.machine(localAnswer: .warmup)
         var ledger = Ledger()

@@ -312,6 +312,28 @@ struct RelayMachine: Sendable {
         return .finish(RelayFinish(release: releasing, charge: charge, row: row, answer: answer, inStream: headSent || streaming))
     }
 
+    /// Why every account is resting, by cause, so the client (and whoever reads
+    /// its logs) knows whether to wait or to fix an account.
+    static func coolingMessage(_ skipped: [AccountPool.Skipped]) -> String {
+        var counts: [CooldownCause: Int] = [:]
+        for case .coolingDown(_, let cause) in skipped.map(\.reason) { counts[cause, default: 0] += 1 }
+        func said(_ cause: CooldownCause) -> String {
+            switch cause {
+            case .rateLimited: return "after rate limits (429)"
+            case .overloaded: return "after the provider said it is overloaded"
+            case .transientFailures: return "after repeated failures (connection errors, timeouts or 5xx answers)"
+            case .notFound: return "after the provider answered 404 (not found): check the account's base_url and model_map"
+            }
+        }
+        let order: [CooldownCause] = [.rateLimited, .overloaded, .transientFailures, .notFound]
+        let causes = order.filter { counts[$0] != nil }
+        guard causes.count > 1 else {
+            return "Every upstream account for this model is cooling down \(said(causes.first ?? .rateLimited)). Retry after the time given."
+        }
+        let listed = causes.map { "\(counts[$0] ?? 0) \(said($0))" }.joined(separator: "; ")
+        return "Every upstream account for this model is cooling down: \(listed). Retry after the time given."
+    }
+
     /// The client's error when no account could take the request: 529 when
     /// every one rests after an overload, 429 with the soonest recovery when
     /// all are only temporarily out, else 503.
@@ -326,6 +348,7 @@ struct RelayMachine: Sendable {
         }
         let code: GatewayError.Code = cooling(.overloaded) ? .upstreamOverloaded : cooling(nil) ? .accountsCoolingDown : .accountsAtCapacity
         var error = GatewayError(code)
+        if code == .accountsCoolingDown { error.message = coolingMessage(temporary) }
         error.retryAfterSeconds = temporary.compactMap(\.reason.recovery).min().map { RetryAfter.seconds(until: $0, now: now) } ?? 1
         return (error, .given)
     }
