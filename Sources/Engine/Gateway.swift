@@ -160,8 +160,20 @@ public final class Gateway: Sendable {
 
     /// Whether the gateway can take requests now, and if not, why (for `/ready`).
     public var readiness: (ready: Bool, reasons: [String]) {
-        let reasons = [ledger.unavailable].compactMap { $0 }
+        let reasons = [ledger.unavailable, snapshots.storeUnavailable, accountsUnavailable].compactMap { $0 }
         return (reasons.isEmpty, reasons)
+    }
+
+    /// Why no upstream account could serve at all, or nil when one can. An
+    /// account resting after a 429 still counts: its cooldown ends by itself;
+    /// disabled ones and ones whose credentials were refused do not.
+    var accountsUnavailable: String? {
+        let accounts = snapshots.snapshot.accounts.accounts
+        guard !accounts.isEmpty else { return "no upstream accounts are configured" }
+        let states = pool.status(of: accounts)
+        guard !states.contains(where: { !["disabled", "unhealthy"].contains($0.state) }) else { return nil }
+        let disabled = states.filter { $0.state == "disabled" }.count
+        return "no upstream account is usable (\(disabled) disabled, \(states.count - disabled) unhealthy: their credentials were refused or their secrets do not open)"
     }
 
     /// `POST /v1/messages/count_tokens` and Gemini's `:countTokens`: admitted like

@@ -44,6 +44,14 @@ public final class Snapshot: Sendable {
 /// Holds the current snapshot; the hot path does one locked load of a reference.
 public final class SnapshotHolder: Sendable {
     private let current: Mutex<Snapshot>
+    private let storeFailure = Mutex<String?>(nil)
+
+    /// Why the store did not answer the last time the refresher asked it, or
+    /// nil while it answers (readiness reports it).
+    public var storeUnavailable: String? { storeFailure.withLock { $0 } }
+
+    /// Records whether the store answered.
+    public func noteStore(failure: String?) { storeFailure.withLock { $0 = failure } }
 
     /// Holds the given snapshot.
     public init(_ snapshot: Snapshot = .empty) { current = Mutex(snapshot) }

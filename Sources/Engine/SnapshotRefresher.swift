@@ -30,7 +30,14 @@ public struct SnapshotRefresher: Service {
     /// Reloads the snapshot when the store's revision differs from the held one.
     public func refreshIfChanged() async {
         do {
-            let revision = try await loader.store.revision()
+            let revision: Int64
+            do {
+                revision = try await loader.store.revision()
+                holder.noteStore(failure: nil)
+            } catch {
+                holder.noteStore(failure: "the database does not answer (\(String(describing: error).prefix(200)))")
+                throw error
+            }
             // Also retry while secrets name a master key not found yet (a rotation's
             // rename lands just after its commit).
             let keyRetry = holder.snapshot.awaitsMasterKey && retryClock.due(every: .seconds(2))

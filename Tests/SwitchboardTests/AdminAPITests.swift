@@ -25,6 +25,26 @@ import Testing
         }
     }
 
+    /// `/ready` is 200 only while requests could be served: with no account
+    /// left that could take one it is 503 saying why, and back once one can.
+    @Test func readyMeansAnAccountCouldServe() async throws {
+        try await withHarness(accounts: { [Harness.geminiAccount(fakePort: $0)] }, configure: { $0.adminToken = Self.token }) {
+            (harness: Harness) async throws in
+            let ready = try await harness.send("/ready", method: .GET, key: nil)
+            #expect(ready.status == 200 && ready.json["status"] as? String == "ready")
+            #expect(try await admin(harness, "/accounts/gemini-1/disable", method: .POST).status == 200)
+            let unready = try await harness.send("/ready", method: .GET, key: nil)
+            let reasons = unready.json["reasons"] as? [String] ?? []
+            #expect(unready.status == 503 && reasons.contains { $0.contains("no upstream account is usable") && $0.contains("1 disabled") })
+            #expect(try await admin(harness, "/accounts/gemini-1/enable", method: .POST).status == 200)
+            #expect(try await harness.send("/ready", method: .GET, key: nil).status == 200)
+        }
+        try await withHarness(accounts: { _ in [] }) { (harness: Harness) async throws in
+            let none = try await harness.send("/ready", method: .GET, key: nil)
+            #expect(none.status == 503 && (none.json["reasons"] as? [String] ?? []).contains("no upstream accounts are configured"))
+        }
+    }
+
     @Test func accountsLifecycleWithLiveState() async throws {
         try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
             let list = try await admin(harness, "/accounts")
