@@ -152,6 +152,7 @@ public final class LedgerWriter: Service, Sendable {
         if let route = row.route { metadata["route"] = "\(route)" }
         if let code = row.errorCode { metadata["error"] = "\(code)" }
         if row.usage.total > 0 { metadata["tokens"] = "\(row.usage.total)" }
+        if row.cost > .zero { metadata["cost_usd"] = "\(row.cost.dollarsString)" }
         if row.usageSource == .estimated { metadata["usage"] = "estimated" }
         logger.info("request", metadata: metadata)
     }

@@ -56,6 +56,8 @@ public struct Configuration: Sendable {
     public var shutdownTimeout: Duration = .seconds(30)
     /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
     public var logLevel = "info"
+    /// One line of `key=value` text per event, or one JSON object.
+    public var logFormat = LogFormat.text
     /// Upstream accounts declared in the file, upserted at start.
     public var accounts: [AccountDeclaration] = []
     /// Downstream keys declared in the file, upserted at start.

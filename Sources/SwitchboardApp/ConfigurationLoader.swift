@@ -10,7 +10,7 @@ extension Configuration {
     /// Settings a file may hold at the top level, with their environment names.
     static let topLevelKeys: [String] = [
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
-        "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "rate_limit_cooldown",
+        "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "log_format", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
         "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
@@ -231,6 +231,9 @@ extension Configuration {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw ConfigurationError("\(source) must be one of \(levels.joined(separator: ", "))") }
             logLevel = value
+        case "log_format":
+            guard let format = LogFormat(rawValue: value) else { throw ConfigurationError("\(source) must be text or json") }
+            logFormat = format
         default: throw ConfigurationError("unknown setting \(key)")
         }
     }

@@ -1,12 +1,17 @@
 import Foundation
 import Logging
 import Synchronization
+import SwitchboardCore
 
 /// Writes one log line per event to standard error, with every value escaped
 /// and capped: whatever a client or upstream managed to put into a model name
 /// or an error type can neither start a new line nor make a line huge.
 ///
 /// `2026-12-04T12:00:00Z info switchboard: request model=gpt-4o status=200`
+///
+/// With `log_format: json`, the same event as one JSON object per line:
+/// `{"time":"…","level":"info","label":"switchboard","message":"request","model":"gpt-4o","status":"200"}`
+/// (metadata values as strings, capped alike; JSON escaping keeps each on one line).
 public struct LineLogHandler: LogHandler {
     /// The longest value written, in bytes; longer ones are cut and marked.
     public static let maxValueBytes = 512
@@ -14,9 +19,13 @@ public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     private let label: String
+    private let format: LogFormat
 
     /// A handler for one logger label.
-    public init(label: String) { self.label = label }
+    public init(label: String, format: LogFormat = .text) {
+        self.label = label
+        self.format = format
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -24,13 +33,7 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Self.timestamp() + " " + event.level.rawValue + " " + Self.escape(label, quoteSpaces: false) + ": "
-        line += Self.escape(event.message.description, quoteSpaces: false)
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += " " + Self.escape(key, quoteSpaces: false) + "=" + Self.escape(value.description, quoteSpaces: true)
-        }
-        line += "\n"
+        let line = render(event)
         Self.output.withLock { _ in
             var bytes = Array(line.utf8)[...]
             while !bytes.isEmpty {
@@ -39,6 +42,27 @@ public struct LineLogHandler: LogHandler {
                 bytes = bytes.dropFirst(written)
             }
         }
+    }
+
+    /// The event as the line written, newline included.
+    func render(_ event: LogEvent) -> String {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }.sorted(by: { $0.key < $1.key })
+        var line: String
+        switch format {
+        case .text:
+            line = Self.timestamp() + " " + event.level.rawValue + " " + Self.escape(label, quoteSpaces: false) + ": "
+            line += Self.escape(event.message.description, quoteSpaces: false)
+            for (key, value) in merged {
+                line += " " + Self.escape(key, quoteSpaces: false) + "=" + Self.escape(value.description, quoteSpaces: true)
+            }
+        case .json:
+            // Fixed members first; metadata may not replace them.
+            var members = [("time", Self.timestamp()), ("level", event.level.rawValue), ("label", label), ("message", event.message.description)]
+            let fixed = Set(members.map(\.0))
+            members += merged.filter { !fixed.contains($0.key) }.map { ($0.key, $0.value.description) }
+            line = "{" + members.map { Self.jsonString($0.0) + ":" + Self.jsonString($0.1) }.joined(separator: ",") + "}"
+        }
+        return line + "\n"
     }
 
     /// One serialised writer, so lines from different threads never interleave.
@@ -75,7 +99,20 @@ public struct LineLogHandler: LogHandler {
         return out
     }
 
+    /// A JSON string of the text, cut at `maxValueBytes` like text values.
+    static func jsonString(_ text: String) -> String {
+        var cut = String(text.utf8.prefix(maxValueBytes)) ?? String(text.unicodeScalars.prefix(maxValueBytes / 4))
+        if cut.utf8.count < text.utf8.count { cut += "…" }
+        return jsonStringLiteral(cut)
+    }
+
     private static func timestamp() -> String {
         Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
+}
+
+/// How log events are written.
+public enum LogFormat: String, Sendable {
+    case text
+    case json
 }

@@ -129,7 +129,7 @@ struct Serve: AsyncParsableCommand {
         if let listen { settings.listen = listen }
         let config = settings
         LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label)
+            var handler = LineLogHandler(label: label, format: config.logFormat)
             handler.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
             return handler
         }
