@@ -30,21 +30,18 @@ public struct SnapshotRefresher: Service {
     /// Reloads the snapshot when the store's revision differs from the held one.
     public func refreshIfChanged() async {
         do {
-            let revision: Int64
-            do {
-                revision = try await loader.store.revision()
-                holder.noteStore(failure: nil)
-            } catch {
-                holder.noteStore(failure: "the database does not answer (\(String(describing: error).prefix(200)))")
-                throw error
-            }
+            let revision = try await loader.store.revision()
             // Also retry while secrets name a master key not found yet (a rotation's
             // rename lands just after its commit).
             let keyRetry = holder.snapshot.awaitsMasterKey && retryClock.due(every: .seconds(2))
-            guard revision != holder.snapshot.revision || keyRetry else { return }
-            holder.replace(with: try await loader.load())
-            logger.info("configuration reloaded", metadata: ["revision": "\(revision)"])
+            if revision != holder.snapshot.revision || keyRetry {
+                holder.replace(with: try await loader.load())
+                logger.info("configuration reloaded", metadata: ["revision": "\(revision)"])
+            }
+            holder.noteStore(failure: nil)
         } catch {
+            // Readiness is public: a fixed reason there, the detail in the log.
+            holder.noteStore(failure: "the database does not answer")
             logger.error("configuration reload failed; keeping the previous one", metadata: ["error": "\(error)"])
         }
     }

@@ -44,7 +44,8 @@ public struct ClientRoutes: Sendable {
         // `/v1/models/{model}`: Gemini's model, or OpenAI's and Anthropic's retrieve-model, by the client's headers.
         for version in ClientRoutes.geminiVersions {
             router.get(RouterPath("/\(version)/models/**")) { request, context in
-                let dialect = ErrorRendering.dialect(for: request)
+                // By the client's headers, not the id: OpenAI ids may hold colons (`ft:gpt-4o-mini:org::id`, `llama3:8b`).
+                let dialect: Dialect = version == "v1beta" ? .gemini : ErrorRendering.listingDialect(for: request)
                 let name = dialect == .gemini ? Self.geminiTarget(request) : Self.modelsTarget(request)
                 return Self.convert(gateway.model(name, credential: Self.credential(request), dialect: dialect, requestID: context.requestID))
             }
@@ -53,7 +54,8 @@ public struct ClientRoutes: Sendable {
             await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
         }
         router.get("/v1/models") { request, context in
-            Self.convert(gateway.models(credential: Self.credential(request), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID))
+            Self.convert(gateway.models(
+                credential: Self.credential(request), dialect: ErrorRendering.listingDialect(for: request), requestID: context.requestID))
         }
         router.get("/v1/usage") { request, context in
             let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat

@@ -15,14 +15,25 @@ enum ErrorRendering {
     static func dialect(for request: Request) -> Dialect {
         let path = request.uri.path
         if path.hasPrefix("/v1beta/") || path == "/v1beta" { return .gemini }
-        if path.hasPrefix("/v1/models/"), path.contains(":") { return .gemini }
+        if path.hasPrefix("/v1/models/"), path.contains(":"), request.method == .post { return .gemini }
         if path.hasSuffix("/responses") || path.contains("/responses/") { return .openAIResponses }
         if path.hasPrefix("/v1/messages") || request.headers[HeaderNames.anthropicVersion] != nil { return .anthropicMessages }
         // `/v1/…` is shared by OpenAI, Anthropic and (since google-genai 3) Gemini: the client's headers tell.
-        let google = request.headers[HeaderNames.googAPIKey] != nil || request.headers[HeaderNames.googAPIClient] != nil
-            || request.uri.queryParameters["key"] != nil
-        if google, path.hasPrefix("/v1/") || path == "/v1" { return .gemini }
+        if isGoogleClient(request), path.hasPrefix("/v1/") || path == "/v1" { return .gemini }
         return .openAIChat
+    }
+
+    /// The shape `GET /v1/models` and `GET /v1/models/{id}` answer in: by the
+    /// client's headers alone (a model id may hold a colon).
+    static func listingDialect(for request: Request) -> Dialect {
+        if request.headers[HeaderNames.anthropicVersion] != nil { return .anthropicMessages }
+        return isGoogleClient(request) ? .gemini : .openAIChat
+    }
+
+    /// Whether the request carries what Google's SDKs send.
+    static func isGoogleClient(_ request: Request) -> Bool {
+        request.headers[HeaderNames.googAPIKey] != nil || request.headers[HeaderNames.googAPIClient] != nil
+            || request.uri.queryParameters["key"] != nil
     }
 
     /// A complete error response.

@@ -54,7 +54,8 @@ struct AccountState: Sendable {
         if let until = cooldownUntil {
             if until > now {
                 let cause = cooldownCause ?? .rateLimited
-                if lane == .generation || cause == .transientFailures { return .coolingDown(until: until, cause: cause) }
+                // A wrong base URL or model (404) is as wrong for counting as for generating.
+                if lane == .generation || cause == .transientFailures || cause == .notFound { return .coolingDown(until: until, cause: cause) }
             } else {
                 cooldownUntil = nil
                 cooldownCause = nil

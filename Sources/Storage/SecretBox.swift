@@ -60,7 +60,9 @@ public enum MasterKeyLoader {
 
     /// Loads or creates the master key.
     /// - Returns: the key and where it came from (`environment` or the file path).
-    public static func load(environmentValue: String?, dataDirectory: String) throws -> (SymmetricKey, String) {
+    /// With `create` false a missing key file is an error naming it (only
+    /// `serve` and `init` make one).
+    public static func load(environmentValue: String?, dataDirectory: String, create: Bool = true) throws -> (SymmetricKey, String) {
         if let value = environmentValue, !value.isEmpty {
             guard let key = parse(value) else {
                 throw LoadError(description: "SWITCHBOARD_MASTER_KEY must be 32 bytes written as base64 (44 characters) or hex (64 characters); generate one with `openssl rand -base64 32`")
@@ -72,9 +74,12 @@ public enum MasterKeyLoader {
             guard let key = try read(path) else { throw LoadError(description: "the master key file \(path) is not a 32-byte base64 or hex key") }
             return (key, path)
         }
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        guard create else {
+            throw LoadError(description: "there is no master key at \(path) and SWITCHBOARD_MASTER_KEY is not set: give this command the gateway's master key (its file in the data directory, or the variable)")
+        }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = SymmetricKey(size: .bits256)
-        try create(path, key: key)
+        try Self.create(path, key: key)
         return (key, path)
     }
 

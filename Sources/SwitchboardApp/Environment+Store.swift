@@ -28,7 +28,7 @@ public struct StoreContext: Sendable {
         do {
             try await store.migrate()
             let directory = try config.resolvedDataDirectory()
-            let (key, source) = try MasterKeyLoader.load(environmentValue: config.masterKey, dataDirectory: directory)
+            let (key, source) = try MasterKeyLoader.load(environmentValue: config.masterKey, dataDirectory: directory, create: create)
             var box = SecretBox(masterKey: key)
             let hasher: KeyHasher
             do {

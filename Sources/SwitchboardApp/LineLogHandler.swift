@@ -103,7 +103,10 @@ public struct LineLogHandler: LogHandler {
     static func jsonString(_ text: String) -> String {
         var cut = String(text.utf8.prefix(maxValueBytes)) ?? String(text.unicodeScalars.prefix(maxValueBytes / 4))
         if cut.utf8.count < text.utf8.count { cut += "…" }
+        // Valid in JSON, but line breaks to many readers: escaped, as in text lines.
         return jsonStringLiteral(cut)
+            .replacingOccurrences(of: "\u{2028}", with: "\\u2028").replacingOccurrences(of: "\u{2029}", with: "\\u2029")
+            .replacingOccurrences(of: "\u{85}", with: "\\u0085")
     }
 
     private static func timestamp() -> String {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Storage
 import SwitchboardApp
 
 /// `switchboard`: the gateway and its admin commands.
@@ -45,10 +46,12 @@ struct SwitchboardCommand: AsyncParsableCommand {
             Foundation.exit(CommandFailure.usage)
         default:
             let code = exitCode(for: error)
-            // Help, --version and explicit exit codes as ArgumentParser has them.
-            guard code == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(CommandFailure.usage)
+            // Help and --version print and succeed; an explicit exit code (`accounts test`) is kept.
+            if code == .success || error is ExitCode { exit(withError: error) }
+            let message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            let said = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+            FileHandle.standardError.write(Data("switchboard: \(said)\n".utf8))
+            Foundation.exit(code == .validationFailure ? CommandFailure.usage : CommandFailure.runtime)
         }
     }
 }
@@ -99,6 +102,8 @@ struct GlobalOptions: ParsableArguments {
         do {
             context = try await StoreContext.open(config, logger: logger, create: false)
         } catch let error as ConfigurationError {
+            throw CommandFailure(message: error.description, code: CommandFailure.usage)
+        } catch let error as MasterKeyLoader.LoadError {
             throw CommandFailure(message: error.description, code: CommandFailure.usage)
         }
         FileHandle.standardError.write(Data("database: \(try config.sqlitePath().absolutePath)\n".utf8))

@@ -99,4 +99,35 @@ import Testing
         #expect(["function_declarations", "parametersJsonSchema", "a", "x_y_z", "trailing_"].map { GeminiSpelling.camel($0) }
             == ["functionDeclarations", "parametersJsonSchema", "a", "xYZ", "trailing"])
     }
+
+    /// Names the client gave inside a schema stay as written: definitions a
+    /// `$ref` points to, patterns, enum values, examples.
+    @Test func schemaNamesAndValuesAreNeverRenamed() throws {
+        let body = #"""
+        {"contents":[{"parts":[{"text":"x"}]}],"tools":[{"function_declarations":[{"name":"order","parameters":{
+          "type":"OBJECT","$defs":{"order_item":{"type":"OBJECT","properties":{"sku_code":{"type":"STRING","enum":["A_B","TYPE"]}}}},
+          "properties":{"items":{"type":"ARRAY","items":{"$ref":"#/$defs/order_item"}},"note":{"type":"STRING","example":{"type":"STRING"}}},
+          "patternProperties":{"^user_[0-9]+$":{"type":"STRING"}},"property_ordering":["items","note"]}}]}]}
+        """#
+        let openAI = try Self.upstream(body, .gemini, to: .openai)
+        let tool = try #require((openAI["tools"] as? [NSDictionary])?.first?["function"] as? NSDictionary)
+        let schema = try #require(tool["parameters"] as? NSDictionary)
+        let item = try #require((schema["$defs"] as? NSDictionary)?["order_item"] as? NSDictionary, "the definition keeps its name")
+        let sku = try #require((item["properties"] as? NSDictionary)?["sku_code"] as? NSDictionary)
+        #expect(sku["type"] as? String == "string" && sku["enum"] as? [String] == ["A_B", "TYPE"])
+        #expect((schema["patternProperties"] as? NSDictionary)?["^user_[0-9]+$"] != nil)
+        let note = try #require((schema["properties"] as? NSDictionary)?["note"] as? NSDictionary)
+        #expect((note["example"] as? NSDictionary)?["type"] as? String == "STRING", "an example is the client's value")
+        #expect(schema["propertyOrdering"] == nil && schema["property_ordering"] == nil)
+    }
+
+    /// Counting weighs the prompt: a JSON answer format Anthropic could not
+    /// take does not stop a Gemini client counting on an Anthropic account.
+    @Test func countingIgnoresTheAnswersFormat() throws {
+        let body = #"{"generate_content_request":{"contents":[{"parts":[{"text":"hi"}]}],"generation_config":{"response_mime_type":"application/json"}}}"#
+        let request = try ClientRequest.inspect(ByteBuffer(string: body), dialect: .gemini, pathModel: "m", pathStream: false)
+        let counted = try #require(try Translator(counting: request).countBody(for: .anthropic, model: "claude"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer: counted)) as? NSDictionary)
+        #expect(object["output_config"] == nil && (object["messages"] as? [Any])?.count == 1)
+    }
 }

@@ -53,6 +53,8 @@ import Testing
             #expect(one.status == 200 && one.json["name"] as? String == "models/gemini-2.5-flash")
             let openAI = try await harness.send("/v1/models", method: .GET)
             #expect(openAI.json["object"] as? String == "list", "OpenAI's list shape for a bearer key")
+            let tuned = try await harness.send("/v1/models/ft:gpt-4o-mini:org::abc", method: .GET)
+            #expect(tuned.status == 404 && (tuned.json["error"] as? [String: Any])?["type"] != nil, "a colon in an OpenAI id stays OpenAI's")
             let retrieved = try await harness.send("/v1/models/gpt-4o-mini", method: .GET)
             #expect(retrieved.status == 200 && retrieved.json["id"] as? String == "gpt-4o-mini" && retrieved.json["object"] as? String == "model")
 

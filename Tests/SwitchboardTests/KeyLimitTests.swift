@@ -51,6 +51,9 @@ import Testing
             $0.priceOverrides = prices
             $0.firstByteTimeout = .seconds(3)
             $0.pool.transientFailures = 100  // keep the account serving through the failures below
+            // Ten rounds of three wait in the queue: on a loaded machine that can pass the
+            // default 30 s wait, and this test is about slots, not about waiting too long.
+            $0.keyWaitTimeout = .seconds(600)
         }) { harness in
             let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"q\#($0)"}]}"# }
             #expect(replies.allSatisfy { $0.status == 200 })

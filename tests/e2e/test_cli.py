@@ -83,7 +83,7 @@ def test_version_and_one_line_errors_with_documented_exit_codes(tmp_path):
     missing = _run("serve", "--config", "nope.yaml", cwd=tmp_path)
     assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "nope.yaml" in missing.stderr
     unknown = _run("keys", "frobnicate", cwd=tmp_path)
-    assert unknown.returncode == 2
+    assert unknown.returncode == 2 and unknown.stderr.startswith("switchboard: ") and unknown.stderr.count("\n") == 1
 
 
 def test_a_command_in_the_wrong_directory_creates_nothing(tmp_path):
@@ -100,6 +100,11 @@ def test_a_command_in_the_wrong_directory_creates_nothing(tmp_path):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
     listed = _run("keys", "list", cwd=tmp_path)
     assert listed.returncode == 0 and f"database: {data / 'switchboard.db'}" in listed.stderr
+    # Without the gateway's master key an admin command makes no new one either.
+    (data / "master.key").rename(tmp_path / "elsewhere.key")
+    keyless = _run("keys", "list", cwd=tmp_path)
+    assert keyless.returncode == 2 and "no master key" in keyless.stderr
+    assert not (data / "master.key").exists()
 
 
 def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):

@@ -25,9 +25,9 @@ enum AnthropicSchema {
                 switch name {
                 case _ where unenforced.contains(name), "minItems" where (value.int ?? 0) > 1:
                     notes.append("\(name): \(value.text)")
-                case "properties", "$defs", "definitions", "patternProperties":
+                case _ where SchemaKeywords.maps.contains(name):
                     kept.append((name, .object(try (value.members ?? []).map { item throws(GatewayError) in (item.0, try carried(item.1, param: param)) })))
-                case "enum", "const", "required", "default", "examples", "description", "title", "format", "pattern", "type", "$ref":
+                case _ where SchemaKeywords.values.contains(name), "type", "$ref":
                     kept.append((name, value))
                 case "additionalProperties":
                     guard value == .bool(false) else {
@@ -38,12 +38,13 @@ enum AnthropicSchema {
                     kept.append((name, try carried(value, param: param)))
                 }
             }
-            let isObject = schema["type"]?.string == "object" || schema["properties"] != nil
+            let type = schema["type"]
+            let isObject = type?.string == "object" || type?.array?.contains(.string("object")) == true || schema["properties"] != nil
             if isObject, schema["additionalProperties"] == nil { kept.append(("additionalProperties", .bool(false))) }
             if !notes.isEmpty {
                 let note = "{" + notes.joined(separator: ", ") + "}"
-                if let index = kept.firstIndex(where: { $0.0 == "description" }), let text = kept[index].1.string {
-                    kept[index].1 = .string(text + " " + note)
+                if let index = kept.firstIndex(where: { $0.0 == "description" }) {
+                    kept[index].1 = .string((kept[index].1.string.map { $0 + " " } ?? "") + note)
                 } else {
                     kept.append(("description", .string(note)))
                 }

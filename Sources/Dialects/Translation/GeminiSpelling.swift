@@ -24,9 +24,6 @@ enum GeminiSpelling {
     private static let data: Set<String> = ["args", "response", "parametersJsonSchema", "responseJsonSchema", "labels"]
     /// Members whose values are OpenAPI schemas (after renaming).
     private static let schemas: Set<String> = ["parameters", "responseSchema"]
-    /// Schema keywords whose values are the client's words, not schemas.
-    private static let schemaData: Set<String> = ["enum", "required", "propertyOrdering", "example", "default", "title", "description", "format", "pattern"]
-
     private static func rename(_ value: JSON, as kind: Kind) -> JSON {
         switch (value, kind) {
         case (_, .data):
@@ -42,10 +39,10 @@ enum GeminiSpelling {
             return .object(members.map { name, value in
                 let name = camel(name)
                 switch name {
-                case "properties":
-                    // The client's property names, each with a schema.
+                case _ where SchemaKeywords.maps.contains(name):
+                    // The client's names, each with a schema.
                     return (name, .object((value.members ?? []).map { ($0.0, rename($0.1, as: .schema)) }))
-                case _ where schemaData.contains(name):
+                case _ where SchemaKeywords.values.contains(name):
                     return (name, value)
                 default:
                     return (name, rename(value, as: .schema))

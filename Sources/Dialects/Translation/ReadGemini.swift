@@ -117,13 +117,20 @@ enum ReadGemini {
 
     /// Gemini's OpenAPI-style schema as JSON Schema: its type names are upper
     /// case, and `propertyOrdering` (Google's alone) goes: the order of
-    /// `properties` says the same.
+    /// `properties` says the same. Only keywords are touched: the client's
+    /// names (under `properties`, `$defs`, …) and values (`enum`, `example`,
+    /// `default`, …) stay as written.
     static func jsonSchema(_ schema: JSON) -> JSON {
         switch schema {
         case .object(let members):
             return .object(members.filter { $0.0 != "propertyOrdering" }.map { name, value in
-                if name == "type", let type = value.string { return (name, .string(type.lowercased())) }
-                return (name, jsonSchema(value))
+                switch name {
+                case "type": return (name, value.string.map { .string($0.lowercased()) } ?? value)
+                case _ where SchemaKeywords.maps.contains(name):
+                    return (name, .object((value.members ?? []).map { ($0.0, jsonSchema($0.1)) }))
+                case _ where SchemaKeywords.values.contains(name): return (name, value)
+                default: return (name, jsonSchema(value))
+                }
             })
         case .array(let items): return .array(items.map(jsonSchema))
         default: return schema

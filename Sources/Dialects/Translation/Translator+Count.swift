@@ -8,7 +8,9 @@ extension Translator {
         var request = request
         if request.dialect == .gemini {
             let wrapped: ByteBuffer? = request.body.withUnsafeReadableBytes { bytes in
-                guard let tree = try? JSON.parse(bytes), let inner = tree["generateContentRequest"] else { return nil }
+                guard let tree = try? JSON.parse(bytes), let inner = tree["generateContentRequest"] ?? tree["generate_content_request"] else {
+                    return nil
+                }
                 return ByteBuffer(string: JSON.object((inner.members ?? []).filter { $0.0 != "model" }).text)
             }
             if let wrapped { request.body = wrapped }
@@ -22,6 +24,8 @@ extension Translator {
         var conversation = conversation
         conversation.model = model
         conversation.stream = false
+        // Counting weighs the prompt: the answer's format is not counted, so it cannot be refused here.
+        conversation.responseFormat = nil
         switch provider {
         case .openai:
             return nil
