@@ -241,7 +241,7 @@ public final class Gateway: Sendable {
         let usage = limiter.usage(of: key)
         let owner = snapshots.snapshot.owner(of: key)
         let report = KeyUsageReport(key: key, usage: usage, owner: owner, ownerRemaining: owner.flatMap(limiter.remaining(of:)))
-        let body = (try? AdminJSON.encode(report)) ?? Data("{}".utf8)
+        let body = (try? report.encoded()) ?? Data("{}".utf8)
         return GatewayResponse(status: 200, headers: [("content-type", "application/json")], body: .full(ByteBuffer(bytes: body)))
     }
 

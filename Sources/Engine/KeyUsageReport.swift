@@ -4,8 +4,16 @@ import SwitchboardCore
 
 /// What `GET /v1/usage` tells a key about itself: its plan, what remains of the
 /// tightest budget (-1 when nothing is limited), the unit, and its window.
+/// `isValid` and `planName` are spelled as sub2api-style gateways spell them,
+/// so usage scripts written for those (CC Switch) read this unchanged; the
+/// other members are snake_case. Encoded with `encoded()`, not `AdminJSON`
+/// (whose snake_case conversion would rename those two).
 struct KeyUsageReport: Encodable {
     var key: String
+    /// Whether the key can still be used: not out of its budget.
+    var isValid: Bool
+    /// The plan's name, as `plan`.
+    var planName: String
     /// `balance`, `daily`, `tokens`, or `unlimited`: the budget `remaining` is read from.
     var plan: String
     var remaining: Double
@@ -16,6 +24,18 @@ struct KeyUsageReport: Encodable {
     var inFlight: Int
     var window: Window?
 
+    enum CodingKeys: String, CodingKey {
+        case key, isValid, planName, plan, remaining, unit, window
+        case todayCostUsd = "today_cost_usd", totalCostUsd = "total_cost_usd", totalTokens = "total_tokens", inFlight = "in_flight"
+    }
+
+    /// The report's JSON, member names as they are.
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+
     struct Window: Encodable {
         var minutes: Int
         var requests: Int
@@ -25,6 +45,12 @@ struct KeyUsageReport: Encodable {
         var costUsd: Double
         var costLimitUsd: Double?
         var resetSeconds: Int
+
+        enum CodingKeys: String, CodingKey {
+            case minutes, requests, tokens
+            case requestLimit = "request_limit", tokenLimit = "token_limit", costUsd = "cost_usd", costLimitUsd = "cost_limit_usd"
+            case resetSeconds = "reset_seconds"
+        }
     }
 
     init(key entry: KeyEntry, usage: KeyUsage, owner: Owner? = nil, ownerRemaining: Money? = nil) {
@@ -47,6 +73,8 @@ struct KeyUsageReport: Encodable {
         } else {
             (plan, remaining, unit) = ("unlimited", -1, "USD")
         }
+        planName = plan
+        isValid = remaining != 0
         todayCostUsd = usd(usage.today)
         totalCostUsd = usd(usage.spent)
         totalTokens = usage.tokens

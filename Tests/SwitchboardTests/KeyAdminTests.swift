@@ -58,6 +58,8 @@ import Testing
             let usage = try await harness.send("/v1/usage", method: .GET)
             #expect(usage.status == 200)
             #expect(usage.json["plan"] as? String == "balance" && usage.json["unit"] as? String == "USD")
+            #expect(usage.json["isValid"] as? Bool == true && usage.json["planName"] as? String == "balance", "as sub2api-style scripts read it")
+            #expect(usage.json["today_cost_usd"] != nil && usage.json["in_flight"] != nil, "the other members keep their names")
             let remaining = try #require(usage.json["remaining"] as? Double)
             #expect(remaining < 1 && remaining > 0.99)
 
