@@ -136,6 +136,17 @@ struct Harness: Sendable {
         for _ in 0..<400 where try !condition() { try await Task.sleep(for: .milliseconds(25)) }
     }
 
+    /// Whether `/health` answers 200 within a generous bound. With deadlines
+    /// of half a second a loaded machine can miss one on a request of its own
+    /// (the server then rightly closes it), so a failed try is tried again.
+    func serves() async -> Bool {
+        for _ in 0..<20 {
+            if (try? await send("/health", method: .GET, key: nil))?.status == 200 { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     /// Waits until `count` tasks sleep on the gateway's clock, then moves it by `step`.
     func tick(_ step: Duration, whenSleepers count: Int = 1) async throws {
         try await eventually { clock.sleeperCount >= count }
