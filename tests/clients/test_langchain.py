@@ -6,9 +6,9 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langchain_google_genai import ChatGoogleGenerativeAI
 from langchain_openai import ChatOpenAI
-from pydantic import BaseModel, Field
 
 from conftest import ANTHROPIC_MODEL, GEMINI_MODEL, KEY, OPENAI_MODEL, PARIS, TEXT, WEATHER
+from weather_report import REPORT, Report
 
 
 def chat_openai(gateway, model):
@@ -60,20 +60,6 @@ def test_tool_loop(case, ledger, weather):
     final = with_tools.invoke(messages)
     assert final.text == TEXT
     ledger.expect(model, [(dialect, False), (dialect, False)])
-
-
-class Report(BaseModel):
-    """The weather in a city."""
-
-    city: str
-    temperature: float = Field(ge=-100, le=100)
-    conditions: list[str]
-    windy: bool
-
-
-# What the fake upstream writes for Report's schema when the provider's own
-# structured-output field carries it: every property, one of each.
-REPORT = Report(city="text", temperature=1.5, conditions=["text"], windy=True)
 
 
 def test_structured_output(case, ledger):

@@ -6,6 +6,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import anthropic
+import openai
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,3 +33,15 @@ def expected_cost_picos(prices, model, uncached=0, cache_read=0, cache_write_5m=
         total += cache_write_5m * rate("cache_creation_input_token_cost")
     assert total == total.to_integral_value()
     return int(total)
+
+
+@pytest.fixture
+def openai_client(gateway):
+    """The official openai SDK pointed at the gateway, no retries."""
+    return openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
+
+
+@pytest.fixture
+def anthropic_client(gateway):
+    """The official anthropic SDK pointed at the gateway, no retries."""
+    return anthropic.Anthropic(base_url=gateway.anthropic_base, api_key=KEY, max_retries=0)

@@ -18,16 +18,6 @@ PARIS = {"city": "Paris"}
 
 
 @pytest.fixture
-def openai_client(gateway):
-    return openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
-
-
-@pytest.fixture
-def anthropic_client(gateway):
-    return anthropic.Anthropic(base_url=gateway.anthropic_base, api_key=KEY, max_retries=0)
-
-
-@pytest.fixture
 def gemini_client(gateway):
     return genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=gateway.gemini_base, api_version="v1beta"))
 

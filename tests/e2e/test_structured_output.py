@@ -5,42 +5,21 @@ upstream answers JSON only when it finds it there), so each test shows the
 translation, not a pass-through."""
 import json
 
-import anthropic
 import openai
 import pytest
 from google import genai
 from google.genai import types
-from pydantic import BaseModel, Field
 
 from conftest import KEY
+from weather_report import REPORT as EXPECTED, Report as Weather
 
 MODELS = ["gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-flash"]
 PROMPT = "What is the weather in Paris?"
 
 
-class Weather(BaseModel):
-    city: str
-    temperature: float = Field(ge=-100, le=100)
-    conditions: list[str]
-    windy: bool
-
-
-# What the fake upstream writes for this schema: every property, one of each.
-EXPECTED = Weather(city="text", temperature=1.5, conditions=["text"], windy=True)
-
-
-@pytest.fixture
-def openai_client(gateway):
-    return openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
-
-
-@pytest.fixture
-def anthropic_client(gateway):
-    return anthropic.Anthropic(base_url=gateway.anthropic_base, api_key=KEY, max_retries=0)
-
-
 @pytest.fixture
 def gemini_client(gateway):
+    """google-genai as users leave it: its default API version."""
     return genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=gateway.gemini_base))
 
 
