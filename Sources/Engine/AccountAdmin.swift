@@ -161,7 +161,7 @@ public struct AccountAdmin: Sendable {
     /// Sends the account one minimal request and reports what happened. Inside
     /// the server the result counts as a health probe: success clears a health
     /// mark, refused credentials set one.
-    public func test(_ name: String, transport: UpstreamTransport) async throws -> ProbeResult {
+    public func test(_ name: String, transport: any UpstreamTransport) async throws -> ProbeResult {
         guard let record = try await record(name) else { throw AdminError(.notFound, "no account named \(name)") }
         var entry = AccountEntry(
             id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: nil,

@@ -31,7 +31,7 @@ public enum AccountProbe {
     }
 
     /// Probes an account and returns what happened.
-    public static func run(_ account: AccountEntry, kind: Kind, transport: UpstreamTransport) async -> ProbeResult {
+    public static func run(_ account: AccountEntry, kind: Kind, transport: any UpstreamTransport) async -> ProbeResult {
         guard let secret = account.secret else {
             return ProbeResult(ok: false, status: nil, failureClass: "credential", message: account.unusableReason ?? "no usable secret", latencyMs: 0)
         }

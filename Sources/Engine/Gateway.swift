@@ -52,7 +52,7 @@ public final class Gateway: Sendable {
     /// The keys' live state: slots, windows, money held and spent.
     public let limiter: KeyLimiter
     /// The HTTP client to upstreams.
-    public let transport: UpstreamTransport
+    public let transport: any UpstreamTransport
     let ledger: LedgerWriter
     let prices: PriceTable
     let hasher: KeyHasher
@@ -82,7 +82,7 @@ public final class Gateway: Sendable {
 
     /// Creates the pipeline.
     public init(
-        snapshots: SnapshotHolder, pool: AccountPool, limiter: KeyLimiter, transport: UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
+        snapshots: SnapshotHolder, pool: AccountPool, limiter: KeyLimiter, transport: any UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
         hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger
     ) {
         self.snapshots = snapshots

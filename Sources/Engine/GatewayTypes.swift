@@ -27,15 +27,18 @@ public struct GatewayRequest: Sendable {
     private let address: String?
     /// The client's socket address.
     public let peer: SocketAddress?
+    /// The event loop of the client's connection, where its upstream exchange runs.
+    public let eventLoop: (any EventLoop)?
 
     /// Creates a request.
     public init(
         requestID: String, dialect: Dialect, operation: UpstreamRequest.Operation? = nil, pathModel: String? = nil, credential: String?,
         headers: [(name: String, value: String)], body: BodySource, receivedAt: ContinuousClock.Instant = .now, clientAddress: String? = nil,
-        peer: SocketAddress? = nil
+        peer: SocketAddress? = nil, eventLoop: (any EventLoop)? = nil
     ) {
         self.address = clientAddress
         self.peer = peer
+        self.eventLoop = eventLoop
         self.requestID = requestID
         self.dialect = dialect
         self.pathModel = pathModel

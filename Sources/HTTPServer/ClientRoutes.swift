@@ -152,7 +152,8 @@ public struct ClientRoutes: Sendable {
         return GatewayRequest(
             requestID: context.requestID, dialect: dialect, operation: operation, pathModel: pathModel,
             credential: Self.credential(request),
-            headers: headers, body: body, receivedAt: context.receivedAt, peer: context.peer)
+            headers: headers, body: body, receivedAt: context.receivedAt, peer: context.peer,
+            eventLoop: context.eventLoop)
     }
 
     /// The key a request presents: `Authorization: Bearer`, `x-api-key`,

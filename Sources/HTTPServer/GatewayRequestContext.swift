@@ -12,6 +12,8 @@ public struct GatewayRequestContext: RequestContext {
     public let receivedAt: ContinuousClock.Instant
     /// The client's socket address; its text only when asked (most requests never need it).
     let peer: SocketAddress?
+    /// The connection's event loop (upstream connections are taken from the same one).
+    let eventLoop: any EventLoop
     /// The client's IP address (no port), for throttling and logs.
     public var remoteAddress: String? { peer?.ipAddress }
 
@@ -20,5 +22,6 @@ public struct GatewayRequestContext: RequestContext {
         self.requestID = RequestID.make()
         self.receivedAt = .now
         self.peer = source.channel.remoteAddress
+        self.eventLoop = source.channel.eventLoop
     }
 }

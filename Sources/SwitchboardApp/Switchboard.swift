@@ -85,8 +85,8 @@ public struct Switchboard: Sendable {
         let savedStatuses = try? await context.store.accountStatuses()
         let ledger = LedgerWriter(store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
-        let transport = UpstreamTransport(
-            configuration: .init(
+        let transport = HTTP1Transport(
+            settings: .init(
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
                 idleTimeout: config.streamIdleTimeout.timeAmount),
             policy: config.upstreamPolicy)
@@ -203,7 +203,7 @@ struct JournalService: Service {
 
 /// Owns the upstream HTTP client: waits for shutdown, then closes its connections.
 struct TransportService: Service {
-    let transport: UpstreamTransport
+    let transport: any UpstreamTransport
 
     func run() async throws {
         try? await gracefulShutdown()

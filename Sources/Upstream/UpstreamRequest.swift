@@ -18,6 +18,9 @@ public struct UpstreamRequest: Sendable {
     public var body: ByteBuffer
     /// Client headers that must reach the upstream (`anthropic-version`, …), by lowercase name.
     public var forwardedHeaders: [(name: String, value: String)]
+    /// The event loop of the client's connection: the upstream connection is
+    /// taken from the same loop, so the exchange stays on one thread.
+    public var eventLoop: (any EventLoop)?
 
     /// The upstream operations the gateway knows.
     public enum Operation: String, Sendable {
@@ -63,8 +66,9 @@ public struct UpstreamRequest: Sendable {
     /// Creates a request.
     public init(
         provider: Provider, baseURL: String, secret: String, operation: Operation, model: String = "", body: ByteBuffer,
-        forwardedHeaders: [(name: String, value: String)]
+        forwardedHeaders: [(name: String, value: String)], eventLoop: (any EventLoop)? = nil
     ) {
+        self.eventLoop = eventLoop
         self.provider = provider
         self.baseURL = baseURL
         self.secret = secret

@@ -128,7 +128,7 @@ struct Accounts: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let transport = UpstreamTransport(configuration: .init(), policy: try options.load().upstreamPolicy)
+            let transport = HTTP1Transport(policy: try options.load().upstreamPolicy)
             let result: ProbeResult
             do {
                 result = try await options.withAccounts { try await $0.test(name, transport: transport) }

@@ -50,8 +50,8 @@ import Upstream
             group.addTask { try await fake.application(onListening: { continuation.yield($0) }).run() }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
-            let strict = UpstreamTransport(policy: UpstreamPolicy())
-            let open = UpstreamTransport(policy: UpstreamPolicy(allowHosts: ["127.0.0.0/8"]))
+            let strict = HTTP1Transport(policy: UpstreamPolicy())
+            let open = HTTP1Transport(policy: UpstreamPolicy(allowHosts: ["127.0.0.0/8"]))
             func request(_ host: String) -> UpstreamRequest {
                 UpstreamRequest(
                     provider: .openai, baseURL: "http://\(host):\(port)/v1", secret: "k", operation: .listModels, body: ByteBuffer(),

@@ -9,7 +9,7 @@ extension Exchange {
     /// One attempt on one account: build the upstream request, send it, and
     /// tell the machine how the answer began.
     func send(to account: AccountEntry, upstreamModel: String) async -> RelayStep {
-        let outbound: UpstreamRequest
+        var outbound: UpstreamRequest
         do {
             guard let built = try outboundRequest(for: account, upstreamModel: upstreamModel) else {
                 // Counting for a provider without a counting endpoint: estimated here, and marked so.
@@ -22,6 +22,7 @@ extension Exchange {
                 return decide { $0.answered(status: 200, reported: nil, estimated: .zero) }
             }
             outbound = built
+            outbound.eventLoop = request.eventLoop
         } catch {
             // What the client asked cannot be carried to this account: its mistake.
             return decide { $0.refuse(error, outcome: .clientError) }
@@ -41,7 +42,7 @@ extension Exchange {
         if contentType.lowercased().hasPrefix("text/event-stream") { return await peekStream(response, account: account) }
         let body: ByteBuffer
         do {
-            body = try await response.body.collect(upTo: gateway.transport.configuration.maxResponseBytes)
+            body = try await response.body.collect(upTo: gateway.transport.settings.maxResponseBytes)
         } catch {
             return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }

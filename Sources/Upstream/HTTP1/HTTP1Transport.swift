@@ -1,0 +1,99 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SwitchboardCore
+
+/// The gateway's upstream client: HTTP/1.1 on SwiftNIO, keep-alive connections
+/// pooled per event loop and origin, the request sent on the client's own
+/// event loop when it has one, the body written as the bytes in hand, TLS by
+/// NIOSSL for https, the policy's address check on every new connection.
+public final class HTTP1Transport: UpstreamTransport {
+    public let settings: TransportSettings
+    /// Where requests may go.
+    public let policy: UpstreamPolicy
+    private let group: any EventLoopGroup
+    private let pools: [ObjectIdentifier: HTTP1Pool]
+    /// The pool of the group's first loop, for a caller on no loop of the group.
+    private let fallback: HTTP1Pool
+
+    /// Creates the transport on an event loop group (the shared one by default).
+    public init(
+        settings: TransportSettings = .init(), policy: UpstreamPolicy = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, trustRoots: NIOSSLTrustRoots = .default
+    ) {
+        self.settings = settings
+        self.policy = policy
+        self.group = group
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        tlsConfiguration.applicationProtocols = ["http/1.1"]
+        tlsConfiguration.trustRoots = trustRoots
+        // Without a TLS context (no trust store readable), https requests fail
+        // as connection failures; plain http still works.
+        let tls = try? NIOSSLContext(configuration: tlsConfiguration)
+        let all = group.makeIterator().map { HTTP1Pool(eventLoop: $0, settings: settings, policy: policy, tls: tls) }
+        self.pools = Dictionary(uniqueKeysWithValues: all.map { (ObjectIdentifier($0.eventLoop), $0) })
+        self.fallback = all.first ?? HTTP1Pool(eventLoop: group.next(), settings: settings, policy: policy, tls: tls)
+    }
+
+    public func send(_ request: UpstreamRequest) async throws(TransportFailure) -> UpstreamResponse {
+        guard let (origin, target) = UpstreamOrigin.split(request.url) else { throw .connectFailed }
+        let pool = request.eventLoop.flatMap { pools[ObjectIdentifier($0)] } ?? pools[ObjectIdentifier(group.any())] ?? fallback
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(8)
+        headers.add(name: "host", value: origin.hostHeader)
+        for (name, value) in request.headers { headers.add(name: name, value: value) }
+        let body: ByteBuffer?
+        if request.operation == .listModels {
+            body = nil
+        } else {
+            body = request.body
+            headers.add(name: "content-length", value: String(request.body.readableBytes))
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: body == nil ? .GET : .POST, uri: target, headers: headers)
+        do {
+            return try await exchange(head, body: body, origin: origin, pool: pool, fresh: false)
+        } catch is StaleConnection {
+            // The upstream closed an idle connection as it was reused: once more, on a new one.
+            do {
+                return try await exchange(head, body: body, origin: origin, pool: pool, fresh: true)
+            } catch {
+                throw TransportFailure.classify(error is StaleConnection ? TransportFailure.connectionReset : error)
+            }
+        } catch {
+            throw TransportFailure.classify(error)
+        }
+    }
+
+    /// One exchange on the pool's loop; a cancelled caller fails it and closes
+    /// its connection.
+    private func exchange(_ head: HTTPRequestHead, body: ByteBuffer?, origin: UpstreamOrigin, pool: HTTP1Pool, fresh: Bool) async throws
+        -> UpstreamResponse
+    {
+        let started = NIOLockedValueBox<(connection: HTTP1Connection, exchange: Int)?>(nil)
+        let cancelled = NIOLockedValueBox(false)
+        let loop = pool.eventLoop
+        return try await withTaskCancellationHandler {
+            try await loop.flatSubmit {
+                pool.send(head, body: body, to: origin, fresh: fresh) { connection in
+                    let exchange = connection.exchanges + 1
+                    started.withLockedValue { $0 = (connection, exchange) }
+                    if cancelled.withLockedValue({ $0 }) {
+                        loop.execute { connection.cancel(exchange: exchange) }
+                    }
+                }
+            }.get()
+        } onCancel: {
+            cancelled.withLockedValue { $0 = true }
+            guard let (connection, exchange) = started.withLockedValue({ $0 }) else { return }
+            loop.execute { connection.cancel(exchange: exchange) }
+        }
+    }
+
+    public func shutdown() async throws {
+        for pool in pools.values {
+            try await pool.eventLoop.submit { pool.shutdown() }.get()
+        }
+    }
+}
