@@ -69,7 +69,7 @@ extension TransportFailure {
         }
         // A TLS stream cut without close_notify is a reset; any other TLS error is a failed connection.
         if let tls = error as? NIOSSLError { return tls == .uncleanShutdown ? .connectionReset : .connectFailed }
-        if error is BoringSSLError { return .connectFailed }
+        if error is BoringSSLError || error is NIOSSLExtraError { return .connectFailed }
         if error is NIOTooManyBytesError || error is HTTPParserError { return .badResponse }
         return .other
     }

@@ -39,7 +39,10 @@ public final class HTTP1Transport: UpstreamTransport {
 
     public func send(_ request: UpstreamRequest) async throws(TransportFailure) -> UpstreamResponse {
         guard let (origin, target) = UpstreamOrigin.split(request.url) else { throw .connectFailed }
-        let pool = request.eventLoop.flatMap { pools[ObjectIdentifier($0)] } ?? pools[ObjectIdentifier(group.any())] ?? fallback
+        // The client's loop; else the caller's own; else always the same one, so
+        // callers on no loop (probes, the command line) share its connections.
+        let loop = request.eventLoop ?? MultiThreadedEventLoopGroup.currentEventLoop
+        let pool = loop.flatMap { pools[ObjectIdentifier($0)] } ?? fallback
         var headers = HTTPHeaders()
         headers.reserveCapacity(8)
         headers.add(name: "host", value: origin.hostHeader)

@@ -1,0 +1,154 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import SwitchboardCore
+import Testing
+import Upstream
+
+/// The upstream client on its own, against a scripted loopback server: the
+/// connection reuse, retry, TLS and bounds the gateway relies on.
+@Suite struct HTTP1TransportTests {
+    static func request(_ port: Int, scheme: String = "http", host: String = "127.0.0.1") -> UpstreamRequest {
+        UpstreamRequest(
+            provider: .openai, baseURL: "\(scheme)://\(host):\(port)/v1", secret: "sk-test", operation: .openAIChat,
+            body: ByteBuffer(string: #"{"model":"m"}"#), forwardedHeaders: [])
+    }
+
+    static func text(_ response: UpstreamResponse) async throws -> String {
+        String(buffer: try await response.body.collect(upTo: 1 << 20))
+    }
+
+    @Test func keptAliveConnectionsAreReused() async throws {
+        let server = try await ScriptedUpstream { _, request in .answer(body: #"{"n":\#(request)}"#) }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        for n in 1...5 {
+            let response = try await transport.send(Self.request(server.port))
+            #expect(response.status == 200)
+            #expect(try await Self.text(response) == #"{"n":\#(n)}"#)
+        }
+        #expect(server.connections == 1)
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func aReusedConnectionClosedUnderTheRequestIsRetriedOnceOnANewOne() async throws {
+        // The first connection answers once, then closes under the second request.
+        let server = try await ScriptedUpstream { connection, request in
+            connection == 1 && request == 2 ? .close : .answer()
+        }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        #expect(try await transport.send(Self.request(server.port)).status == 200)
+        #expect(try await transport.send(Self.request(server.port)).status == 200)
+        #expect(server.connections == 2)
+        #expect(server.requests == 3)
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func aNewConnectionResetBeforeTheHeadIsNotRetried() async throws {
+        let server = try await ScriptedUpstream { _, _ in .close }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        await #expect(throws: TransportFailure.connectionReset) { _ = try await transport.send(Self.request(server.port)) }
+        #expect(server.requests == 1, "an upstream that may have read the request is not sent it twice")
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func anAnswerThatClosesIsNotReused() async throws {
+        let server = try await ScriptedUpstream { _, _ in .answer(headers: [("connection", "close")]) }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        for _ in 1...3 { _ = try await Self.text(try await transport.send(Self.request(server.port))) }
+        #expect(server.connections == 3)
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func aHeadLargerThanTheBoundIsABadResponse() async throws {
+        let server = try await ScriptedUpstream { _, _ in .answer(headers: [("x-big", String(repeating: "a", count: 100_000))]) }
+        let transport = HTTP1Transport(settings: .init(maxHeadBytes: 16 * 1024), policy: UpstreamPolicy(allowPrivate: true))
+        await #expect(throws: TransportFailure.badResponse) { _ = try await transport.send(Self.request(server.port)) }
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func aBodyLargerThanTheBoundIsABadResponse() async throws {
+        let server = try await ScriptedUpstream { _, _ in .answer(body: String(repeating: "x", count: 10_000)) }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        let response = try await transport.send(Self.request(server.port))
+        await #expect(throws: TransportFailure.badResponse) { _ = try await response.body.collect(upTo: 1_000) }
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    /// A caller that stops waiting (its client left) closes the connection, so
+    /// the upstream stops working for nobody.
+    @Test func aCancelledRequestClosesItsConnection() async throws {
+        let server = try await ScriptedUpstream { _, _ in .hold }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        let sending = Task { try await transport.send(Self.request(server.port)) }
+        await server.wait(for: "request 1.1")
+        sending.cancel()
+        await server.wait(for: "closed 1")
+        await #expect(throws: TransportFailure.connectionReset) { _ = try await sending.value }
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func aSilentUpstreamIsAFirstByteTimeout() async throws {
+        let server = try await ScriptedUpstream { _, _ in .hold }
+        let transport = HTTP1Transport(settings: .init(firstByteTimeout: .milliseconds(200)), policy: UpstreamPolicy(allowPrivate: true))
+        await #expect(throws: TransportFailure.firstByteTimeout) { _ = try await transport.send(Self.request(server.port)) }
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func nothingListeningIsAFailedConnection() async throws {
+        let server = try await ScriptedUpstream { _, _ in .answer() }
+        let port = server.port
+        try await server.close()
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        await #expect(throws: TransportFailure.connectFailed) { _ = try await transport.send(Self.request(port)) }
+        try await transport.shutdown()
+    }
+
+    /// https: the certificate is verified against the trust roots and the host
+    /// name; an upstream whose certificate is not trusted is never sent the secret.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")))
+    func httpsUpstreamsAreVerified() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+            "-keyout", directory + "/key.pem", "-out", directory + "/cert.pem",
+        ]
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        #expect(openssl.terminationStatus == 0)
+        let certificate = try NIOSSLCertificate.fromPEMFile(directory + "/cert.pem")
+        let key = try NIOSSLPrivateKey(file: directory + "/key.pem", format: .pem)
+        let serverTLS = try NIOSSLContext(
+            configuration: .makeServerConfiguration(certificateChain: certificate.map { .certificate($0) }, privateKey: .privateKey(key)))
+        let server = try await ScriptedUpstream(tls: serverTLS) { _, _ in .answer(body: #"{"secure":true}"#) }
+
+        let trusting = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true), trustRoots: .file(directory + "/cert.pem"))
+        let response = try await trusting.send(Self.request(server.port, scheme: "https", host: "localhost"))
+        #expect(try await Self.text(response) == #"{"secure":true}"#)
+        // The certificate names localhost, not the address.
+        await #expect(throws: TransportFailure.connectFailed) {
+            _ = try await trusting.send(Self.request(server.port, scheme: "https", host: "127.0.0.1"))
+        }
+        let strict = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        await #expect(throws: TransportFailure.connectFailed) {
+            _ = try await strict.send(Self.request(server.port, scheme: "https", host: "localhost"))
+        }
+        #expect(server.requests == 1, "only the verified connection carried a request")
+        try await trusting.shutdown()
+        try await strict.shutdown()
+        try await server.close()
+    }
+}
