@@ -31,7 +31,8 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
     let channel: Channel
     let origin: UpstreamOrigin
     private let settings: TransportSettings
-    private unowned(unsafe) let pool: HTTP1Pool
+    /// Its pool (which holds it while it is idle, and lets go at shutdown).
+    private let pool: HTTP1Pool
     private var context: ChannelHandlerContext?
     private var state = State.idle
     /// Exchanges begun on this connection (numbers them, so a late signal from
@@ -147,6 +148,10 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
             source.finish()
             state = .idle
             readerWantsMore = true
+            if heldRead {
+                heldRead = false
+                context.read()
+            }
             if keepAlive { pool.release(self) } else { close(failing: TransportFailure.connectionReset) }
         }
     }
