@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Benchmark: the gateway in front of a fast fake upstream (nginx serving fixed
-# OpenAI bodies), loaded with wrk on loopback in bounded runs. Prints requests/s,
-# p50/p99 latency, the latency the gateway adds, CPU time per request and RSS,
-# for JSON and streaming chat completions, relayed and translated (Anthropic
-# Messages clients on OpenAI accounts). Installs nginx and wrk if missing.
+# OpenAI bodies), beside nginx as a plain reverse proxy (keep-alive upstream,
+# buffering off) in front of the same fake: the practical ceiling of any proxy
+# on this machine. Loaded with wrk on loopback in bounded runs. Prints
+# requests/s, p50/p99 latency, the latency each proxy adds, CPU time per request
+# and RSS, for JSON and streaming chat completions, relayed and translated
+# (Anthropic Messages clients on OpenAI accounts), and the gateway's figures as
+# a ratio to nginx's. Installs nginx and wrk if missing.
 #
 #   bench/run.sh                    # 10 s per run
 #   DURATION=30 bench/run.sh
+#   bench/run.sh --compare          # and the change against bench/baseline.json
+#   bench/run.sh --save             # and write this run's figures to bench/baseline.json
+#   CURVE=1 bench/run.sh            # throughput and p99 at c = 1, 10, 50, 200, 1000 instead
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
+MODE=${1:-}
+case "$MODE" in ""|--compare|--save) ;; *) echo "usage: bench/run.sh [--compare|--save]" >&2; exit 2 ;; esac
+BASELINE=bench/baseline.json
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   as_root apt-get update -q
@@ -27,11 +36,13 @@ fi
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/switchboard-bench.XXXXXX")
 UPSTREAM_PORT=18901
 GATEWAY_PORT=18900
+PROXY_PORT=18902
 KEY=sk-sb-bench-0123456789abcdefghijklmnopqrstuvw
 
 cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  [ -f "$WORK/proxy.pid" ] && kill "$(cat "$WORK/proxy.pid")" 2>/dev/null || true
   sleep 0.5
   [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" || rm -rf "$WORK"
 }
@@ -70,6 +81,30 @@ http {
 NGINX
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" -e "$WORK/nginx-error.log"
 
+# --- nginx as a plain reverse proxy in front of the same fake: the yardstick ---
+# As many workers as the gateway has event loops (one per core).
+cat > "$WORK/proxy.conf" <<NGINX
+worker_processes $(nproc);
+pid $WORK/proxy.pid;
+error_log $WORK/proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream fake { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$PROXY_PORT;
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+"$NGINX" -c "$WORK/proxy.conf" -p "$WORK" -e "$WORK/proxy-error.log"
+
 # --- the gateway -----------------------------------------------------------
 cat > "$WORK/switchboard.yaml" <<YAML
 listen: 127.0.0.1:$GATEWAY_PORT
@@ -101,8 +136,13 @@ done
 sleep 1
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
 
-# CPU time the gateway has used, in clock ticks (user + system).
-cpu_ticks() { awk '{print $14 + $15}' /proc/$GATEWAY_PID/stat; }
+# CPU time the gateway (or the nginx proxy's workers) has used, in clock ticks (user + system).
+proxy_pids() { pgrep -P "$(cat "$WORK/proxy.pid")" | tr '\n' ' '; }
+cpu_ticks() {
+  local pid total=0
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
 TICKS=$(getconf CLK_TCK)
 
 # --- load ------------------------------------------------------------------
@@ -124,25 +164,26 @@ lua stream "{\"model\":\"gpt-4o-mini-stream\",\"stream\":true,$PROMPT}" "Authori
 lua messages "{\"model\":\"gpt-4o-mini\",\"max_tokens\":64,$PROMPT}" "x-api-key: $KEY" "anthropic-version: 2023-06-01"
 lua messages-stream "{\"model\":\"gpt-4o-mini-stream\",\"max_tokens\":64,\"stream\":true,$PROMPT}" "x-api-key: $KEY" "anthropic-version: 2023-06-01"
 
-# run NAME URL SCRIPT CONNECTIONS → one result line
+# run NAME URL SCRIPT CONNECTIONS → one result line (and a line in the results file)
 run() {
-  local name=$1 url=$2 script=$3 conns=$4 threads=1
+  local name=$1 url=$2 script=$3 conns=$4 threads=1 pids=""
   [ "$conns" -gt 1 ] && threads=2
-  local before after out reqs rps p50 p99 cpu_us
-  before=$(cpu_ticks)
+  [[ $url == *":$GATEWAY_PORT"* ]] && pids=$GATEWAY_PID
+  [[ $url == *":$PROXY_PORT"* ]] && pids=$(proxy_pids)
+  local before after out reqs rps p50 p99 cpu_us=-
+  [ -n "$pids" ] && before=$(cpu_ticks $pids)
   out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url")
-  after=$(cpu_ticks)
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  if [[ $url == *":$GATEWAY_PORT"* ]]; then
+  if [ -n "$pids" ]; then
+    after=$(cpu_ticks $pids)
     cpu_us=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$reqs" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-  else
-    cpu_us="-"
   fi
-  if echo "$out" | grep -q "Non-2xx"; then echo "!! $name: non-2xx responses" >&2; echo "$out" >&2; fi
-  printf '%-28s %4s %10s %10s %10s %12s\n' "$name" "$conns" "$rps" "$p50" "$p99" "$cpu_us"
+  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then echo "!! $name: errors" >&2; echo "$out" | grep "Non-2xx\|Socket errors" >&2; fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "$rps" "$(to_ms "$p50")" "$(to_ms "$p99")" "$cpu_us" >> "$WORK/results.tsv"
+  printf '%-32s %5s %10s %10s %10s %12s\n' "$name" "$conns" "$rps" "$p50" "$p99" "$cpu_us"
 }
 
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 } else if (v ~ /ms$/) { sub(/ms$/, "", v); print v } else { sub(/s$/, "", v); print v * 1000 } }'; }
@@ -151,10 +192,13 @@ UP_JSON="http://127.0.0.1:$UPSTREAM_PORT/json/v1/chat/completions"
 UP_STREAM="http://127.0.0.1:$UPSTREAM_PORT/stream/v1/chat/completions"
 GW="http://127.0.0.1:$GATEWAY_PORT/v1/chat/completions"
 GW_MESSAGES="http://127.0.0.1:$GATEWAY_PORT/v1/messages"
+PX_JSON="http://127.0.0.1:$PROXY_PORT/json/v1/chat/completions"
+PX_STREAM="http://127.0.0.1:$PROXY_PORT/stream/v1/chat/completions"
 
 # Warm up connections and caches.
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
+wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$PX_JSON" >/dev/null
 
 # PROFILE=1: a perf profile of the gateway under JSON load (PROFILE_CONNECTIONS, default 50) instead of the runs.
 if [ -n "${PROFILE:-}" ]; then
@@ -167,23 +211,50 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 
 echo "Switchboard benchmark: $(nproc) cores, ${DURATION}s per run, wrk and nginx on the same machine"
-printf '%-28s %4s %10s %10s %10s %12s\n' "run" "conn" "req/s" "p50" "p99" "cpu µs/req"
-R1=$(run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" 1); echo "$R1"
-R2=$(run "through gateway, JSON" "$GW" "$WORK/json.lua" 1); echo "$R2"
-R3=$(run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" 1); echo "$R3"
-R4=$(run "through gateway, stream" "$GW" "$WORK/stream.lua" 1); echo "$R4"
-run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" 50
-run "through gateway, JSON" "$GW" "$WORK/json.lua" 50
-run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" 50
-run "through gateway, stream" "$GW" "$WORK/stream.lua" 50
-run "translated Messages→Chat, JSON" "$GW_MESSAGES" "$WORK/messages.lua" 50
-run "translated Messages→Chat, stream" "$GW_MESSAGES" "$WORK/messages-stream.lua" 50
+printf '%-32s %5s %10s %10s %10s %12s\n' "run" "conn" "req/s" "p50" "p99" "cpu µs/req"
+: > "$WORK/results.tsv"
+# field NAME CONNS COLUMN → a figure of an earlier line (2 req/s, 3 p50 ms, 4 p99 ms, 5 cpu)
+field() { awk -F'\t' -v n="$1" -v c="$2" -v k="$3" '$1 == n && $2 == c { print $(k + 1) }' "$WORK/results.tsv"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-added() { awk -v a="$(to_ms "$(echo "$1" | awk '{print $(NF-2)}')")" -v b="$(to_ms "$(echo "$2" | awk '{print $(NF-2)}')")" 'BEGIN { printf "%.3f ms", a - b }'; }
-echo
-echo "latency the gateway adds at p50, concurrency 1: JSON $(added "$R2" "$R1"), stream $(added "$R4" "$R3")"
+if [ -n "${CURVE:-}" ]; then
+  # Throughput and p99 as concurrency grows (wrk needs a descriptor per connection).
+  ulimit -n 65536 2>/dev/null || true
+  for conns in 1 10 50 200 1000; do
+    run "nginx proxy, JSON" "$PX_JSON" "$WORK/json.lua" "$conns"
+    run "through gateway, JSON" "$GW" "$WORK/json.lua" "$conns"
+  done
+  for conns in 1 10 50 200 1000; do
+    run "nginx proxy, stream" "$PX_STREAM" "$WORK/stream.lua" "$conns"
+    run "through gateway, stream" "$GW" "$WORK/stream.lua" "$conns"
+  done
+  echo
+  echo "gateway req/s as a share of nginx's, by concurrency:"
+  for conns in 1 10 50 200 1000; do
+    echo "  c=$conns: JSON $(ratio "$(field "through gateway, JSON" $conns 2)" "$(field "nginx proxy, JSON" $conns 2)"), stream $(ratio "$(field "through gateway, stream" $conns 2)" "$(field "nginx proxy, stream" $conns 2)")"
+  done
+else
+  for conns in 1 50; do
+    run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" $conns
+    run "nginx proxy, JSON" "$PX_JSON" "$WORK/json.lua" $conns
+    run "through gateway, JSON" "$GW" "$WORK/json.lua" $conns
+    run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" $conns
+    run "nginx proxy, stream" "$PX_STREAM" "$WORK/stream.lua" $conns
+    run "through gateway, stream" "$GW" "$WORK/stream.lua" $conns
+  done
+  run "translated Messages→Chat, JSON" "$GW_MESSAGES" "$WORK/messages.lua" 50
+  run "translated Messages→Chat, stream" "$GW_MESSAGES" "$WORK/messages-stream.lua" 50
+
+  # Added latency: p50 through a proxy minus p50 of the fake itself, one client.
+  added() { awk -v a="$(field "$1" 1 3)" -v b="$(field "$2" 1 3)" 'BEGIN { printf "%.3f ms", a - b }'; }
+  echo
+  echo "latency added at p50, concurrency 1: gateway JSON $(added "through gateway, JSON" "upstream direct, JSON"), stream $(added "through gateway, stream" "upstream direct, stream"); nginx proxy JSON $(added "nginx proxy, JSON" "upstream direct, JSON"), stream $(added "nginx proxy, stream" "upstream direct, stream")"
+  echo "gateway as a share of nginx proxy at c=50: JSON req/s $(ratio "$(field "through gateway, JSON" 50 2)" "$(field "nginx proxy, JSON" 50 2)"), stream req/s $(ratio "$(field "through gateway, stream" 50 2)" "$(field "nginx proxy, stream" 50 2)"); CPU per JSON request $(ratio "$(field "through gateway, JSON" 50 5)" "$(field "nginx proxy, JSON" 50 5)")x nginx's"
+fi
 PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$GATEWAY_PID/status)
 echo "gateway RSS: idle $((IDLE_RSS_KB / 1024)) MB, peak $((PEAK_RSS_KB / 1024)) MB"
+printf 'gateway RSS idle MB\t-\t%s\t\t\t\n' "$((IDLE_RSS_KB / 1024))" >> "$WORK/results.tsv"
+printf 'gateway RSS peak MB\t-\t%s\t\t\t\n' "$((PEAK_RSS_KB / 1024))" >> "$WORK/results.tsv"
 ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ledger').fetchone()[0])" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
 echo "ledger rows written: $ROWS"
 OUTCOMES=$(python3 -c "import sqlite3,sys; print(', '.join(f'{o} {n}' for o, n in sqlite3.connect(sys.argv[1]).execute('select outcome || coalesce(\\' (\\' || error_code || \\')\\', \\'\\'), count(*) from ledger group by 1 order by 2 desc')))" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
@@ -191,4 +262,38 @@ echo "ledger outcomes: $OUTCOMES"
 if grep -q "warning\|error" "$WORK/gateway.log"; then
   echo "gateway warnings (first 5):"
   grep "warning\|error" "$WORK/gateway.log" | head -5
+fi
+
+# --compare / --save: the change against the last accepted figures, or new ones.
+if [ -n "$MODE" ]; then
+  python3 - "$MODE" "$WORK/results.tsv" "$BASELINE" "${CURVE:+curve}" <<'PY'
+import json, os, sys
+mode, results, baseline_path, kind = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] or "standard"
+rows = {}
+for line in open(results):
+    name, conns, rps, p50, p99, cpu = (line.rstrip("\n").split("\t") + [""] * 6)[:6]
+    num = lambda v: float(v) if v not in ("", "-") else None
+    rows[f"{name} @{conns}"] = {"value": num(rps), "p50_ms": num(p50), "p99_ms": num(p99), "cpu_us": num(cpu)}
+baseline = json.load(open(baseline_path)) if os.path.exists(baseline_path) else {}
+if mode == "--save":
+    baseline[kind] = rows
+    with open(baseline_path, "w") as f:
+        json.dump(baseline, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"\nsaved to {baseline_path} ({kind})")
+    sys.exit(0)
+old = baseline.get(kind)
+if not old:
+    print(f"\nno {kind} figures in {baseline_path}: run with --save first")
+    sys.exit(0)
+print(f"\nchange against {baseline_path} ({kind}); for latency, CPU and memory lower is better")
+print(f"{'run':<40} {'req/s (or MB)':>14} {'p99':>9} {'cpu/req':>9}")
+def change(new, before):
+    if new is None or before in (None, 0): return "-"
+    return f"{(new - before) / before * 100:+.0f}%"
+for key, new in rows.items():
+    before = old.get(key)
+    if not before: continue
+    print(f"{key:<40} {change(new['value'], before['value']):>14} {change(new['p99_ms'], before['p99_ms']):>9} {change(new['cpu_us'], before['cpu_us']):>9}")
+PY
 fi

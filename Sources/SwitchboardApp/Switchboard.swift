@@ -35,9 +35,11 @@ public struct Switchboard: Sendable {
     /// Builds everything and applies the config file's accounts and keys.
     /// - Parameters:
     ///   - clock: the time cooldowns, windows and sessions follow (a mock one in tests).
+    ///   - transport: what reaches the providers (by default HTTP/1.1 with the
+    ///     configuration's timeouts and address policy; a scripted one in tests).
     ///   - onListening: called with the bound port once the server listens.
     public static func build(
-        _ config: Configuration, logger: Logger, clock: any GatewayClock = SystemClock(),
+        _ config: Configuration, logger: Logger, clock: any GatewayClock = SystemClock(), transport: (any UpstreamTransport)? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Switchboard {
         // Check everything that can be wrong with the settings before opening anything.
@@ -85,7 +87,7 @@ public struct Switchboard: Sendable {
         let savedStatuses = try? await context.store.accountStatuses()
         let ledger = LedgerWriter(store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
-        let transport = HTTP1Transport(
+        let transport = transport ?? HTTP1Transport(
             settings: .init(
                 connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
                 idleTimeout: config.streamIdleTimeout.timeAmount),

@@ -168,6 +168,13 @@ public struct UpstreamResponse: Sendable {
     /// The body, read chunk by chunk.
     public var body: UpstreamReader
 
+    /// Creates a response (a transport makes one per answer).
+    public init(status: Int, headers: [(name: String, value: String)], body: UpstreamReader) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
     /// The first value of a header.
     public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
 }

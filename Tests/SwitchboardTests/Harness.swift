@@ -8,6 +8,7 @@ import Storage
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting
+import Upstream
 import Testing
 
 /// A running gateway in front of a fake upstream, both on loopback ports.
@@ -184,6 +185,7 @@ struct Harness: Sendable {
 func withHarness(
     accounts: ((Int) -> [Configuration.AccountDeclaration])? = nil,
     configure: (inout Configuration) -> Void = { _ in },
+    transport: (any UpstreamTransport)? = nil,
     _ body: (Harness) async throws -> Void
 ) async throws {
     let directory = try makeTemporaryDirectory()
@@ -208,7 +210,7 @@ func withHarness(
         config.upstreamPolicy.allowPrivate = true  // the fake provider listens on loopback
         configure(&config)
         let clock = MockClock(start: Date())
-        let switchboard = try await Switchboard.build(config, logger: quietLogger(), clock: clock) { continuation.yield($0) }
+        let switchboard = try await Switchboard.build(config, logger: quietLogger(), clock: clock, transport: transport) { continuation.yield($0) }
         let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { gateway in
             gateway.addTask { try? await switchboard.application.run() }
             var iterator = ports.makeAsyncIterator()
