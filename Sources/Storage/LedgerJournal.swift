@@ -107,15 +107,19 @@ public final class LedgerJournal: Sendable {
     /// How long one write and sync may take before new requests are refused.
     let stallTimeout: Duration
     let logger: Logger
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
 
     struct State: Sendable {
         var pending: [UInt8] = []
-        var waiters: [CheckedContinuation<Result<Void, Failure>, Never>] = []
+        var waiters: [Ticket] = []
         /// Requests opened in `pending`: they belong to the segment the batch is written to.
         var pendingOpens: [String] = []
+        /// Requests opened but not yet on disk (pending, or in the batch being written).
+        var unwritten: Set<String> = []
+        /// Of those, the ones already closed: their open is not counted once written.
+        var closedEarly: Set<String> = []
         var segment: Int = 0
         var segmentSize = 0
         var openIn: [String: Int] = [:]
@@ -155,18 +159,57 @@ public final class LedgerJournal: Sendable {
 
     /// Records an admitted request and returns once it is on disk.
     public func open(_ entry: Entry) async throws(Failure) {
+        try await begin(entry).written()
+    }
+
+    /// Records an admitted request now (its line is queued before anything
+    /// else about it can be) and returns a ticket that tells when it is on
+    /// disk: the request may go upstream meanwhile, as long as its answer
+    /// waits for the ticket.
+    public func begin(_ entry: Entry) -> Ticket {
         let line = Self.line(Record(op: "o", id: entry.requestID, entry: entry))
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, Failure>, Never>) in
-            let refused: Failure? = state.withLock { state in
-                if state.stopped { return Failure(description: "the journal is closed") }
-                state.pending += line
-                state.waiters.append(continuation)
-                state.pendingOpens.append(entry.requestID)
-                return nil
-            }
-            if let refused { continuation.resume(returning: .failure(refused)) } else { wake.yield() }
+        let ticket = Ticket()
+        let queued: Bool = state.withLock { state in
+            if state.stopped { return false }
+            state.pending += line
+            state.waiters.append(ticket)
+            state.pendingOpens.append(entry.requestID)
+            state.unwritten.insert(entry.requestID)
+            return true
         }
-        if case .failure(let failure) = result { throw failure }
+        if queued { wake.yield() } else { ticket.resolve(.failure(Failure(description: "the journal is closed"))) }
+        return ticket
+    }
+
+    /// Whether an open is on disk yet: resolved once by the batch that wrote it.
+    public final class Ticket: Sendable {
+        private enum Stage {
+            case waiting(CheckedContinuation<Result<Void, Failure>, Never>?)
+            case done(Result<Void, Failure>)
+        }
+        private let stage = Mutex(Stage.waiting(nil))
+
+        /// Returns once the open is on disk, or throws why it cannot be.
+        public func written() async throws(Failure) {
+            let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, Failure>, Never>) in
+                let done: Result<Void, Failure>? = stage.withLock { stage in
+                    if case .done(let result) = stage { return result }
+                    stage = .waiting(continuation)
+                    return nil
+                }
+                if let done { continuation.resume(returning: done) }
+            }
+            if case .failure(let failure) = result { throw failure }
+        }
+
+        func resolve(_ result: Result<Void, Failure>) {
+            let waiting: CheckedContinuation<Result<Void, Failure>, Never>? = stage.withLock { stage in
+                guard case .waiting(let continuation) = stage else { return nil }
+                stage = .done(result)
+                return continuation
+            }
+            waiting?.resume(returning: result)
+        }
     }
 
     /// Notes how far an open request got (not synced: written with the next batch).
@@ -190,7 +233,10 @@ public final class LedgerJournal: Sendable {
     private static func release(_ requestIDs: [String], in state: inout State) -> [Int] {
         var done: [Int] = []
         for id in requestIDs {
-            guard let segment = state.openIn.removeValue(forKey: id) else { continue }
+            guard let segment = state.openIn.removeValue(forKey: id) else {
+                if state.unwritten.contains(id) { state.closedEarly.insert(id) }
+                continue
+            }
             state.openCount[segment, default: 1] -= 1
             if state.openCount[segment] == 0, state.retired.contains(segment) {
                 state.openCount[segment] = nil
@@ -232,7 +278,7 @@ public final class LedgerJournal: Sendable {
     /// Writes what is pending, syncs, and answers those who waited.
     func flush() async {
         let (bytes, waiters, opens, segment, probing) = state.withLock {
-            state -> ([UInt8], [CheckedContinuation<Result<Void, Failure>, Never>], [String], Int, Bool) in
+            state -> ([UInt8], [Ticket], [String], Int, Bool) in
             defer {
                 state.pending = []
                 state.waiters = []
@@ -264,12 +310,21 @@ public final class LedgerJournal: Sendable {
                     state.failing = nil
                 }
                 state.segmentSize += bytes.count
-                for id in opens { state.openIn[id] = segment }
-                state.openCount[segment, default: 0] += opens.count
+                for id in opens {
+                    state.unwritten.remove(id)
+                    // Closed while its open was being written: nothing is left open.
+                    if state.closedEarly.remove(id) != nil { continue }
+                    state.openIn[id] = segment
+                    state.openCount[segment, default: 0] += 1
+                }
             case .failure(let failure):
                 // The opens in a failed batch were refused: should their lines have
                 // reached the file after all, these closes keep recovery from billing them.
-                for id in opens { state.pending += Self.line(Record(op: "c", id: id)) }
+                for id in opens {
+                    state.unwritten.remove(id)
+                    state.closedEarly.remove(id)
+                    state.pending += Self.line(Record(op: "c", id: id))
+                }
                 if state.failing == nil { logger.error("ledger journal cannot be written", metadata: ["reason": "\(failure)"]) }
                 state.failing = "the ledger journal cannot be written (\(failure)); requests are refused until it can"
             }
@@ -281,7 +336,7 @@ public final class LedgerJournal: Sendable {
             return state.openCount[segment, default: 0] == 0
         }
         if retire, case .success = written { try? FileManager.default.removeItem(atPath: path) }
-        for waiter in waiters { waiter.resume(returning: written) }
+        for waiter in waiters { waiter.resolve(written) }
     }
 
     /// Appends to a segment and, for opens, syncs it to disk. A write that

@@ -43,6 +43,25 @@ import Testing
         #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().isEmpty)
     }
 
+    /// A request may go upstream while its record is written, so its row (and
+    /// its close) can come before the write finishes: the close still counts,
+    /// and the segments it was opened in still go away.
+    @Test func aRequestClosedBeforeItsRecordWasWrittenLeavesNothingOpen() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.running(directory, segmentBytes: 2048) { journal in
+            for id in 0..<40 {
+                let ticket = journal.begin(Self.entry("early\(id)"))
+                journal.close(["early\(id)"])  // before the writer has run for it
+                try await ticket.written()
+            }
+            #expect(journal.state.withLock { $0.openIn.isEmpty && $0.unwritten.isEmpty && $0.closedEarly.isEmpty })
+            try await journal.open(Self.entry("last"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count <= 2, "retired segments with nothing open are gone")
+        #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["last"])
+    }
+
     @Test func aLineCutByTheCrashIsSkipped() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -29,11 +29,15 @@ extension Exchange {
         }
     }
 
-    /// The key admitted the request: hold its lease, make it durable, then
-    /// drive the attempts.
+    /// The key admitted the request: hold its lease, record it in the journal,
+    /// drive the attempts while the record goes to disk, and start the answer
+    /// only once it is there (the fsync costs no latency of its own).
     private func proceed(_ admitted: Gateway.Admitted, accounts: [AccountEntry]) async -> GatewayResponse {
-        let first = await journaled(admit(admitted, accounts: accounts), admitted)
-        switch await advance(first) {
+        let first = admit(admitted, accounts: accounts)
+        let ticket = journalTicket(first, admitted)
+        let outcome = await advance(first)
+        if let ticket { await answerWhenWritten(ticket) }
+        switch outcome {
         case .finished(let finish):
             return response(for: finish)
         case .stream(let stream):
@@ -49,21 +53,44 @@ extension Exchange {
 
     /// Writes the admitted request to the journal before anything is sent, so
     /// a crash cannot make the ledger forget it; a journal that cannot be
-    /// written refuses the request (`ledger_unavailable`).
+    /// written refuses the request (`ledger_unavailable`). Used where the
+    /// answer has already begun (a queued stream), so nothing overlaps the write.
     private func journaled(_ step: RelayStep, _ admitted: Gateway.Admitted) async -> RelayStep {
-        guard let journal = gateway.ledger.journal, case .pick = step else { return step }
+        guard let ticket = journalTicket(step, admitted) else { return step }
+        do {
+            try await ticket.written()
+            return step
+        } catch {
+            withHeld { $0.journaled = false }
+            return decide { $0.refuse(GatewayError(.ledgerUnavailable, retryAfterSeconds: 5), outcome: .refused) }
+        }
+    }
+
+    /// Queues the admitted request's journal record (before anything else
+    /// about it can be written); nil without a journal or when the step sends
+    /// nothing.
+    private func journalTicket(_ step: RelayStep, _ admitted: Gateway.Admitted) -> LedgerJournal.Ticket? {
+        guard let journal = gateway.ledger.journal, case .pick = step else { return nil }
         let owner = admitted.lease.owner
         let entry = LedgerJournal.Entry(
             requestID: request.requestID, createdAt: Date(), keyID: key.id, keyName: key.name, userName: owner?.user.name,
             dialect: request.operation.rawValue, model: client.model, stream: client.stream, hold: admitted.lease.demand.hold,
             holdTokens: admitted.lease.demand.tokens, promptBytes: client.body.readableBytes,
             multiplierPPM: owner?.group?.multiplierPPM ?? 1_000_000)
+        withHeld { $0.journaled = true }
+        return journal.begin(entry)
+    }
+
+    /// Waits until the request's journal record is on disk. One that cannot
+    /// be written (the disk failed during this very request: later requests
+    /// are refused, as `ledger.unavailable` says) does not take back an answer
+    /// the upstream already gave: its ledger row still goes to the database.
+    private func answerWhenWritten(_ ticket: LedgerJournal.Ticket) async {
         do {
-            try await journal.open(entry)
-            withHeld { $0.journaled = true }
-            return step
+            try await ticket.written()
         } catch {
-            return decide { $0.refuse(GatewayError(.ledgerUnavailable, retryAfterSeconds: 5), outcome: .refused) }
+            withHeld { $0.journaled = false }
+            gateway.logger.error("an answer went out without its journal record", metadata: ["request_id": "\(request.requestID)", "reason": "\(error)"])
         }
     }
 
