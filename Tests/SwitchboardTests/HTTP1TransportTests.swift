@@ -152,3 +152,18 @@ import Upstream
         try await server.close()
     }
 }
+
+extension HTTP1TransportTests {
+    /// A header value the encoder will not send (a secret with a line break)
+    /// fails at once, and nothing reaches the upstream.
+    @Test(.timeLimit(.minutes(1))) func aHeaderThatCannotBeSentFailsAtOnce() async throws {
+        let server = try await ScriptedUpstream { _, _ in .answer() }
+        let transport = HTTP1Transport(settings: .init(firstByteTimeout: .seconds(600)), policy: UpstreamPolicy(allowPrivate: true))
+        var request = Self.request(server.port)
+        request.secret = "sk-test\r\nx-injected: 1"
+        await #expect(throws: TransportFailure.self) { _ = try await transport.send(request) }
+        #expect(server.requests == 0)
+        try await transport.shutdown()
+        try await server.close()
+    }
+}

@@ -76,14 +76,15 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
         readerWantsMore = true
         lastRead = .now()
         arm(at: lastRead + settings.firstByteTimeout)
+        // The head's promise fails both when the encoder refuses it (a header
+        // value it will not send) and when the socket fails the flush: either
+        // way no answer will come.
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.head(head)), promise: written)
         if let body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         let exchange = exchanges
         written.futureResult.whenFailure { [self] error in
-            // A request the encoder refuses (a header it will not send) or a
-            // socket gone: the head will never come.
             if case .awaitingHead(exchange, _) = state { close(failing: error) }
         }
     }
