@@ -13,6 +13,7 @@
 #   bench/run.sh --compare          # and the change against bench/baseline.json
 #   bench/run.sh --save             # and write this run's figures to bench/baseline.json
 #   CURVE=1 bench/run.sh            # throughput and p99 at c = 1, 10, 50, 200, 1000 instead
+#   SLOW_READER=1 bench/run.sh      # a 100 MB streamed answer read at 20 MB/s: the gateway's memory instead
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
@@ -73,6 +74,9 @@ http {
     listen 127.0.0.1:$UPSTREAM_PORT reuseport;
     location = /json/v1/chat/completions { default_type application/json; return 200 '$(cat "$WORK/chat.json")'; }
     # \$(…) drops the file's final blank line, which ends the last SSE event: put it back.
+    # A long answer from a file (a POST to a file is 405; its error page serves the file).
+    location = /big/v1/chat/completions { default_type text/event-stream; error_page 405 =200 /big.sse; return 405; }
+    location = /big.sse { root $WORK; default_type text/event-stream; }
     location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$(cat "$WORK/stream.sse")
 
 '; }
@@ -123,6 +127,12 @@ accounts:
     api_key: sk-upstream-bench
     models: [gpt-4o-mini-stream]
     model_map: {gpt-4o-mini-stream: gpt-4o-mini}
+  - name: big
+    provider: openai
+    base_url: http://127.0.0.1:$UPSTREAM_PORT/big/v1
+    api_key: sk-upstream-bench
+    models: [gpt-4o-mini-big]
+    model_map: {gpt-4o-mini-big: gpt-4o-mini}
 keys:
   - name: bench
     key: $KEY
@@ -201,6 +211,35 @@ wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$PX_JSON" >/dev/null
 
 # PROFILE=1: a perf profile of the gateway under JSON load (PROFILE_CONNECTIONS, default 50) instead of the runs.
+# SLOW_READER=1: one 100 MB streamed answer read by a client at 20 MB/s; the
+# gateway's memory must stay flat (backpressure reaches the upstream read).
+if [ -n "${SLOW_READER:-}" ]; then
+  python3 - "$WORK/big.sse" <<'PY'
+import sys
+chunk = 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"%s"},"finish_reason":null}]}\n\n' % ("x" * 900)
+with open(sys.argv[1], "w") as f:
+    for _ in range(100 * 1024 * 1024 // len(chunk)):
+        f.write(chunk)
+    f.write('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"completion_tokens":25000000,"total_tokens":25000021}}\n\ndata: [DONE]\n\n')
+PY
+  chmod 755 "$WORK" && chmod 644 "$WORK/big.sse"  # nginx's workers read it as another user
+  before_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
+  peak_kb=$before_kb
+  curl -s -N --limit-rate 20M -o "$WORK/big.out" -w '%{size_download} %{time_total}\n' "$GW" -H "Authorization: Bearer $KEY" \
+    -H "Content-Type: application/json" -d "{\"model\":\"gpt-4o-mini-big\",\"stream\":true,$PROMPT}" > "$WORK/big.result" &
+  CURL_PID=$!
+  while kill -0 "$CURL_PID" 2>/dev/null; do
+    now_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
+    [ "$now_kb" -gt "$peak_kb" ] && peak_kb=$now_kb
+    sleep 0.2
+  done
+  read -r bytes seconds < "$WORK/big.result"
+  echo "100 MB streamed answer to a client reading at 20 MB/s: $((bytes / 1048576)) MB in ${seconds}s"
+  echo "gateway RSS: $((before_kb / 1024)) MB before, at most $((peak_kb / 1024)) MB while streaming (+$(((peak_kb - before_kb) / 1024)) MB)"
+  tail -c 200 "$WORK/big.out" | grep -q '\[DONE\]' && echo "the answer ended with [DONE]" || echo "!! the answer did not end with [DONE]"
+  exit 0
+fi
+
 if [ -n "${PROFILE:-}" ]; then
   wrk -t1 -c"${PROFILE_CONNECTIONS:-50}" -d"$((DURATION + 2))s" -s "$WORK/json.lua" "$GW" >/dev/null &
   WRK_PID=$!
