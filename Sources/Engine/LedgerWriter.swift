@@ -25,6 +25,8 @@ public final class LedgerWriter: Service, Sendable {
     public let journal: LedgerJournal?
     let interval: Duration
     let logger: Logger
+    /// Counts rows as they are stored.
+    let metrics: GatewayMetrics?
     /// How long the oldest unwritten row may wait before requests are refused.
     let stallTimeout: Duration
     /// How many bytes of rows may wait before requests are refused.
@@ -66,8 +68,9 @@ public final class LedgerWriter: Service, Sendable {
     /// Creates the writer.
     public init(
         store: any LedgerSink, journal: LedgerJournal? = nil, interval: Duration = .milliseconds(100), stallTimeout: Duration = .seconds(5),
-        maxQueuedBytes: Int = 256 << 20, drainDeadline: Duration = .seconds(10), logger: Logger
+        maxQueuedBytes: Int = 256 << 20, drainDeadline: Duration = .seconds(10), metrics: GatewayMetrics? = nil, logger: Logger
     ) {
+        self.metrics = metrics
         self.store = store
         self.journal = journal
         self.interval = interval
@@ -282,6 +285,7 @@ public final class LedgerWriter: Service, Sendable {
             if !queue.strikes.isEmpty { for row in rows { queue.strikes[row.requestID] = nil } }
         }
         journal?.close(rows.map(\.requestID))
+        metrics?.observe(rows)
         for row in rows { logRequest(row) }
     }
 

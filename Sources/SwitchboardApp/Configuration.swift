@@ -26,6 +26,8 @@ public struct Configuration: Sendable {
     public var healthProbeInterval: Duration = .seconds(60)
     /// The bearer token the admin API requires; the admin API is off without one.
     public var adminToken: String?
+    /// The bearer token `/metrics` takes; without one it answers private addresses only.
+    public var metricsToken: String?
     /// Per-model prices in LiteLLM's format (`input_cost_per_token`, …), over the table.
     public var priceOverrides: Data?
     /// Refuse requests for models without a price instead of serving them at zero cost.

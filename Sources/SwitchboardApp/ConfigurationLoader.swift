@@ -12,7 +12,7 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "log_format", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
+        "session_ttl", "health_probe_interval", "admin_token", "metrics_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "ledger_stall_timeout",
@@ -227,6 +227,11 @@ extension Configuration {
                 throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
             }
             adminToken = value.isEmpty ? nil : value
+        case "metrics_token":
+            guard value.isEmpty || value.count >= 16 else {
+                throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
+            }
+            metricsToken = value.isEmpty ? nil : value
         case "log_level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw ConfigurationError("\(source) must be one of \(levels.joined(separator: ", "))") }

@@ -85,7 +85,9 @@ public struct Switchboard: Sendable {
             throw error
         }
         let savedStatuses = try? await context.store.accountStatuses()
-        let ledger = LedgerWriter(store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, logger: logger)
+        let metrics = GatewayMetrics(version: version)
+        let ledger = LedgerWriter(
+            store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, metrics: metrics, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
         let transport = transport ?? HTTP1Transport(
             settings: .init(
@@ -114,7 +116,8 @@ public struct Switchboard: Sendable {
                 accounts: accountAdmin,
                 keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
                 parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher), gateway: gateway,
-                token: config.adminToken, logger: logger))
+                token: config.adminToken, logger: logger),
+            metrics: MetricsRoutes(metrics: metrics, gateway: gateway, token: config.metricsToken))
         announce(holder.snapshot, logger: logger)
         let dataDirectory = ((try? config.resolvedDataDirectory()) ?? ".").absolutePath
         let (accountCount, keyCount) = (holder.snapshot.accounts.accounts.count, holder.snapshot.keys.count)

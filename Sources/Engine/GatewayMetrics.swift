@@ -1,0 +1,94 @@
+import Prometheus
+import Storage
+import SwitchboardCore
+
+/// The gateway's Prometheus metrics. Request figures come from ledger rows as
+/// they are stored (so they agree with the ledger and cost the request path
+/// nothing); gauges are read when scraped. Every label value comes from a
+/// bounded set: configured models, providers, accounts, fixed outcome and error
+/// codes. A model no account serves is counted as `other`; no key secret,
+/// prompt or client-chosen string becomes a label.
+public final class GatewayMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    /// Seconds: requests take from milliseconds to many minutes (long streams).
+    static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
+
+    public init(version: String) {
+        registry.makeGauge(descriptor: Self.name("build", "info", "The running build (always 1)."), labels: [("version", version)]).set(1.0)
+    }
+
+    /// Counts stored ledger rows.
+    func observe(_ rows: [LedgerRow]) {
+        for row in rows { observe(row) }
+    }
+
+    private func observe(_ row: LedgerRow) {
+        // A model reached an account only if the configuration names it.
+        let model = row.accountName == nil ? "other" : Self.bounded(row.model ?? "other")
+        let provider = row.provider ?? "none"
+        let outcome = row.outcome.rawValue
+        registry.makeCounter(
+            descriptor: Self.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row)."),
+            labels: [("dialect", row.dialect), ("model", model), ("provider", provider), ("status", String(row.status)), ("outcome", outcome)]).increment()
+        registry.makeValueHistogram(
+            descriptor: Self.name("request_duration", "seconds", "Time from the request's arrival to its last byte."),
+            labels: [("dialect", row.dialect), ("outcome", outcome)], buckets: Self.durationBuckets).record(Double(row.latencyMs) / 1000)
+        if let firstByte = row.firstByteMs {
+            registry.makeValueHistogram(
+                descriptor: Self.name("first_byte", "seconds", "Time from the request's arrival to the first byte of its answer."),
+                labels: [("dialect", row.dialect)], buckets: Self.durationBuckets).record(Double(firstByte) / 1000)
+        }
+        if row.attempts > 1 {
+            registry.makeCounter(
+                descriptor: Self.name("failovers", "total", "Attempts after a request's first."), labels: [("provider", provider)]).increment(by: Int64(row.attempts - 1))
+        }
+        if row.outcome == .refused {
+            let reason = row.errorCode.flatMap { GatewayError.Code(rawValue: $0)?.rawValue } ?? "other"
+            registry.makeCounter(descriptor: Self.name("refusals", "total", "Requests refused, by error code."), labels: [("reason", reason)])
+                .increment()
+        }
+        let usage = row.usage
+        for (tokenClass, count) in [
+            ("input", usage.inputUncached), ("cache_read", usage.cacheRead), ("cache_write_5m", usage.cacheWrite5m),
+            ("cache_write_1h", usage.cacheWrite1h), ("output", usage.output), ("reasoning", usage.reasoning),
+        ] where count > 0 {
+            registry.makeCounter(
+                descriptor: Self.name("tokens", "total", "Tokens recorded, by class (output includes reasoning)."),
+                labels: [("model", model), ("class", tokenClass)]).increment(by: count)
+        }
+        if row.cost > .zero {
+            registry.makeCounter(descriptor: Self.name("cost_usd", "total", "Cost charged, in US dollars."), labels: [("model", model)])
+                .increment(by: Double(row.cost.picos) / 1e12)
+        }
+    }
+
+    /// The exposition text, with the gauges read now.
+    public func scrape(gateway: Gateway) -> [UInt8] {
+        registry.makeGauge(descriptor: Self.name("requests", "in_flight", "Requests admitted and not yet recorded."))
+            .set(Double(gateway.ledger.openCount))
+        registry.makeGauge(descriptor: Self.name("ledger_queue", "depth", "Ledger rows waiting to be written."))
+            .set(Double(gateway.ledger.pendingCount))
+        registry.makeGauge(descriptor: Self.name("ledger_rejected", "rows", "Rows the database refused even cut down (logged)."))
+            .set(Double(gateway.ledger.rejectedCount))
+        for (account, status) in gateway.accountStatus() {
+            for state in Self.accountStates {
+                registry.makeGauge(
+                    descriptor: Self.name("account", "state", "1 for the state each account is in."),
+                    labels: [("account", account.name), ("provider", account.provider.rawValue), ("state", state)]).set(status.state == state ? 1.0 : 0.0)
+            }
+            registry.makeGauge(descriptor: Self.name("account", "in_flight", "Requests on each account now."), labels: [("account", account.name)])
+                .set(Double(status.inFlight))
+        }
+        return registry.emitToBuffer()
+    }
+
+    static let accountStates = ["ready", "disabled", "unhealthy", "cooling_down", "rpm_cap", "tpm_cap", "full"]
+
+    /// A metric's name (`switchboard_NAME_UNIT`) and help.
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "switchboard", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// A label value kept short.
+    static func bounded(_ text: String) -> String { text.count <= 128 ? text : String(text.prefix(128)) }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Storage
+import SwitchboardApp
+import SwitchboardCore
+import Testing
+
+/// `GET /metrics` after known traffic: the families an operator graphs, with
+/// values that agree with the ledger, and labels only from bounded sets.
+@Suite struct MetricsTests {
+    /// The value of the sample whose name and labels match (every label given must be present).
+    static func sample(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, labels.allSatisfy({ line.contains("\($0.key)=\"\($0.value)\"") }) else { continue }
+            return Double(parts[parts.count - 1])
+        }
+        return nil
+    }
+
+    @Test func metricsAgreeWithTheLedgerAndCarryNoClientStrings() async throws {
+        try await withHarness { harness in
+            for _ in 0..<2 { #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200) }
+            let secretModel = "client-chosen-model-name-7f3a"
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat(secretModel)).status != 200)
+            let rows = try await harness.ledger(atLeast: 3)
+
+            let reply = try await harness.send("/metrics", method: .GET, key: nil)
+            #expect(reply.status == 200)
+            #expect(reply.headers.first(name: "content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = reply.body
+            #expect(Self.sample(text, "switchboard_requests_total", ["model": "gpt-4o-mini", "provider": "openai", "outcome": "ok", "status": "200"]) == 2)
+            #expect(Self.sample(text, "switchboard_requests_total", ["model": "other"]) == 1, "an unrouted model is counted as other")
+            #expect(!text.contains(secretModel), "a model name the client chose never becomes a label")
+            #expect(!text.contains(Harness.key) && !text.contains(Harness.openAISecret))
+            let ok = rows.filter { $0.outcome == .ok }
+            let input = ok.reduce(Int64(0)) { $0 + $1.usage.inputUncached }
+            let output = ok.reduce(Int64(0)) { $0 + $1.usage.output }
+            #expect(input > 0 && output > 0)
+            #expect(Self.sample(text, "switchboard_tokens_total", ["model": "gpt-4o-mini", "class": "input"]) == Double(input))
+            #expect(Self.sample(text, "switchboard_tokens_total", ["model": "gpt-4o-mini", "class": "output"]) == Double(output))
+            let cost = ok.reduce(Money.zero) { $0 + $1.cost }
+            let reported = try #require(Self.sample(text, "switchboard_cost_usd_total", ["model": "gpt-4o-mini"]))
+            #expect(abs(reported - Double(cost.picos) / 1e12) < 1e-12)
+            #expect(Self.sample(text, "switchboard_request_duration_seconds_count", ["outcome": "ok"]) == 2)
+            #expect(Self.sample(text, "switchboard_account_state", ["account": "openai-1", "state": "ready"]) == 1)
+            #expect(Self.sample(text, "switchboard_account_state", ["account": "openai-1", "state": "cooling_down"]) == 0)
+            #expect(Self.sample(text, "switchboard_requests_in_flight") == 0)
+            #expect(Self.sample(text, "switchboard_ledger_queue_depth") == 0)
+            #expect(Self.sample(text, "switchboard_build_info", ["version": Switchboard.version]) == 1)
+        }
+    }
+
+    @Test func aMetricsTokenGuardsTheEndpoint() async throws {
+        let token = "metrics-token-0123456789abcdef"
+        try await withHarness(configure: { $0.metricsToken = token }) { harness in
+            #expect(try await harness.send("/metrics", method: .GET, key: nil).status == 401)
+            #expect(try await harness.send("/metrics", method: .GET, key: "wrong-token-0123456789abcdef").status == 401)
+            let reply = try await harness.send("/metrics", method: .GET, key: token)
+            #expect(reply.status == 200)
+            #expect(reply.body.contains("switchboard_build_info"))
+        }
+    }
+}
