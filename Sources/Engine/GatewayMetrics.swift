@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 import Storage
 import SwitchboardCore
@@ -13,7 +14,11 @@ public final class GatewayMetrics: Sendable {
     /// Seconds: requests take from milliseconds to many minutes (long streams).
     static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 
-    public init(version: String) {
+    /// Whether requests are also counted by key name (`metrics_key_labels`).
+    let keyLabels: Bool
+
+    public init(version: String, keyLabels: Bool = false) {
+        self.keyLabels = keyLabels
         registry.makeGauge(descriptor: Self.name("build", "info", "The running build (always 1)."), labels: [("version", version)]).set(1.0)
     }
 
@@ -27,9 +32,11 @@ public final class GatewayMetrics: Sendable {
         let model = row.accountName == nil ? "other" : Self.bounded(row.model ?? "other")
         let provider = row.provider ?? "none"
         let outcome = row.outcome.rawValue
+        var labels = [("dialect", row.dialect), ("model", model), ("provider", provider), ("status", String(row.status)), ("outcome", outcome)]
+        // Key names are the admin's own (bounded by the keys there are); never the key itself.
+        if keyLabels { labels.append(("key", Self.bounded(row.keyName ?? "none"))) }
         registry.makeCounter(
-            descriptor: Self.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row)."),
-            labels: [("dialect", row.dialect), ("model", model), ("provider", provider), ("status", String(row.status)), ("outcome", outcome)]).increment()
+            descriptor: Self.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row)."), labels: labels).increment()
         registry.makeValueHistogram(
             descriptor: Self.name("request_duration", "seconds", "Time from the request's arrival to its last byte."),
             labels: [("dialect", row.dialect), ("outcome", outcome)], buckets: Self.durationBuckets).record(Double(row.latencyMs) / 1000)
@@ -70,6 +77,9 @@ public final class GatewayMetrics: Sendable {
             .set(Double(gateway.ledger.pendingCount))
         registry.makeGauge(descriptor: Self.name("ledger_rejected", "rows", "Rows the database refused even cut down (logged)."))
             .set(Double(gateway.ledger.rejectedCount))
+        registry.makeGauge(descriptor: Self.name("ledger_failed", "writes", "Batch writes the database failed (retried row by row)."))
+            .set(Double(gateway.ledger.failedWriteCount))
+        let now = gateway.clock.now()
         for (account, status) in gateway.accountStatus() {
             for state in Self.accountStates {
                 registry.makeGauge(
@@ -78,6 +88,10 @@ public final class GatewayMetrics: Sendable {
             }
             registry.makeGauge(descriptor: Self.name("account", "in_flight", "Requests on each account now."), labels: [("account", account.name)])
                 .set(Double(status.inFlight))
+            registry.makeGauge(
+                descriptor: Self.name("account_cooldown", "seconds", "Seconds until each account's cooldown ends (0: none)."),
+                labels: [("account", account.name)]
+            ).set(max(0, status.cooldownUntil.map { $0.timeIntervalSince(now) } ?? 0))
         }
         return registry.emitToBuffer()
     }

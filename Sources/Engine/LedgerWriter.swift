@@ -36,6 +36,7 @@ public final class LedgerWriter: Service, Sendable {
     private let queue = Mutex(Queue())
     private let openRequests = Atomic<Int>(0)
     private let rejected = Atomic<Int>(0)
+    private let failedWrites = Atomic<Int>(0)
     /// One flush at a time, so two flushes never race over the same rows.
     private let flushLock = AsyncLock()
 
@@ -101,6 +102,9 @@ public final class LedgerWriter: Service, Sendable {
 
     /// Rows the database refused even cut down (logged, never silently).
     public var rejectedCount: Int { rejected.load(ordering: .relaxed) }
+
+    /// Batch writes the database failed (each retried row by row).
+    public var failedWriteCount: Int { failedWrites.load(ordering: .relaxed) }
 
     /// Why new requests cannot be recorded now (the journal cannot be written,
     /// rows wait too long or too many wait), or nil when they can.
@@ -177,6 +181,7 @@ public final class LedgerWriter: Service, Sendable {
                 try await store.appendLedger(batch.map(\.row))
                 written(batch.map(\.row))
             } catch {
+                failedWrites.add(1, ordering: .relaxed)
                 await writeOneByOne(batch, batchError: error)
             }
             queue.withLock { $0.writing = nil }

@@ -28,6 +28,8 @@ public struct Configuration: Sendable {
     public var adminToken: String?
     /// The bearer token `/metrics` takes; without one it answers private addresses only.
     public var metricsToken: String?
+    /// Whether `/metrics` counts requests by key name too.
+    public var metricsKeyLabels = false
     /// Per-model prices in LiteLLM's format (`input_cost_per_token`, …), over the table.
     public var priceOverrides: Data?
     /// Refuse requests for models without a price instead of serving them at zero cost.

@@ -12,7 +12,7 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "log_format", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "metrics_token", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
+        "session_ttl", "health_probe_interval", "admin_token", "metrics_token", "metrics_key_labels", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "ledger_stall_timeout",
@@ -24,6 +24,22 @@ extension Configuration {
 
     /// The environment variable that overrides a top-level setting.
     public static func environmentName(_ key: String) -> String { "SWITCHBOARD_" + key.uppercased() }
+
+    /// A yes/no setting.
+    static func flag(_ value: String, source: String) throws -> Bool {
+        guard let flag = ["true": true, "false": false, "yes": true, "no": false][value.lowercased()] else {
+            throw ConfigurationError("\(source) must be true or false")
+        }
+        return flag
+    }
+
+    /// A bearer token setting: empty is none; otherwise long enough not to be guessed.
+    static func token(_ value: String, source: String) throws -> String? {
+        guard value.isEmpty || value.count >= 16 else {
+            throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
+        }
+        return value.isEmpty ? nil : value
+    }
 
     /// Loads the file (when given), then applies the environment.
     public static func load(file: String?, environment: [String: String]) throws -> Configuration {
@@ -191,10 +207,7 @@ extension Configuration {
             keepaliveInterval = try DurationText.parse(value, source: source)
             guard keepaliveInterval >= .milliseconds(100) else { throw ConfigurationError("\(source) must be at least 100ms") }
         case "refuse_unpriced":
-            guard let flag = ["true": true, "false": false, "yes": true, "no": false][value.lowercased()] else {
-                throw ConfigurationError("\(source) must be true or false")
-            }
-            refuseUnpriced = flag
+            refuseUnpriced = try Self.flag(value, source: source)
         case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
         case "on_client_disconnect":
             guard let policy = DisconnectPolicy(rawValue: value) else { throw ConfigurationError("\(source) must be drain or estimate") }
@@ -217,21 +230,14 @@ extension Configuration {
             guard let bytes = ByteSize.parse(value), bytes >= 1024, bytes <= 1 << 20 else { throw ConfigurationError("\(source) must be a size from 1KiB to 1MiB") }
             limits.maxHeadBytes = bytes
         case "allow_private_upstreams":
-            guard let flag = ["true": true, "false": false, "yes": true, "no": false][value.lowercased()] else {
-                throw ConfigurationError("\(source) must be true or false")
-            }
-            upstreamPolicy.allowPrivate = flag
+            upstreamPolicy.allowPrivate = try Self.flag(value, source: source)
         case "ledger_stall_timeout": ledgerStallTimeout = try DurationText.parse(value, source: source)
         case "admin_token":
-            guard value.isEmpty || value.count >= 16 else {
-                throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
-            }
-            adminToken = value.isEmpty ? nil : value
+            adminToken = try Self.token(value, source: source)
+        case "metrics_key_labels":
+            metricsKeyLabels = try Self.flag(value, source: source)
         case "metrics_token":
-            guard value.isEmpty || value.count >= 16 else {
-                throw ConfigurationError("\(source) must be at least 16 characters (e.g. from `openssl rand -hex 32`)")
-            }
-            metricsToken = value.isEmpty ? nil : value
+            metricsToken = try Self.token(value, source: source)
         case "log_level":
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(value) else { throw ConfigurationError("\(source) must be one of \(levels.joined(separator: ", "))") }

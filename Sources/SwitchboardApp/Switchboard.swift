@@ -85,7 +85,7 @@ public struct Switchboard: Sendable {
             throw error
         }
         let savedStatuses = try? await context.store.accountStatuses()
-        let metrics = GatewayMetrics(version: version)
+        let metrics = GatewayMetrics(version: version, keyLabels: config.metricsKeyLabels)
         let ledger = LedgerWriter(
             store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, metrics: metrics, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)

@@ -47,6 +47,19 @@ import Testing
             #expect(Self.sample(text, "switchboard_requests_in_flight") == 0)
             #expect(Self.sample(text, "switchboard_ledger_queue_depth") == 0)
             #expect(Self.sample(text, "switchboard_build_info", ["version": Switchboard.version]) == 1)
+            #expect(Self.sample(text, "switchboard_account_cooldown_seconds", ["account": "openai-1"]) == 0)
+            #expect(Self.sample(text, "switchboard_ledger_failed_writes") == 0)
+            #expect(!text.contains("key=\""), "no key label unless metrics_key_labels is on")
+        }
+    }
+
+    @Test func keyNamesAreLabelsOnlyWhenAsked() async throws {
+        try await withHarness(configure: { $0.metricsKeyLabels = true }) { harness in
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
+            _ = try await harness.ledger(atLeast: 1)
+            let text = try await harness.send("/metrics", method: .GET, key: nil).body
+            #expect(Self.sample(text, "switchboard_requests_total", ["key": "test-key", "outcome": "ok"]) == 1)
+            #expect(!text.contains(Harness.key))
         }
     }
 
