@@ -14,6 +14,7 @@
 #   bench/run.sh --save             # and write this run's figures to bench/baseline.json
 #   CURVE=1 bench/run.sh            # throughput and p99 at c = 1, 10, 50, 200, 1000 instead
 #   SLOW_READER=1 bench/run.sh      # a 100 MB streamed answer read at 20 MB/s: the gateway's memory instead
+#   IDLE_CONNECTIONS=1000 bench/run.sh  # that many keep-alive clients, each after one request, left idle: memory instead
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
@@ -237,6 +238,35 @@ PY
   echo "100 MB streamed answer to a client reading at 20 MB/s: $((bytes / 1048576)) MB in ${seconds}s"
   echo "gateway RSS: $((before_kb / 1024)) MB before, at most $((peak_kb / 1024)) MB while streaming (+$(((peak_kb - before_kb) / 1024)) MB)"
   tail -c 200 "$WORK/big.out" | grep -q '\[DONE\]' && echo "the answer ended with [DONE]" || echo "!! the answer did not end with [DONE]"
+  exit 0
+fi
+
+# IDLE_CONNECTIONS=N: N clients each make one request on a keep-alive
+# connection and then hold it open, idle; the gateway's memory with them.
+if [ -n "${IDLE_CONNECTIONS:-}" ]; then
+  ulimit -n 65536 2>/dev/null || true
+  before_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
+  python3 - "$GATEWAY_PORT" "$KEY" "$IDLE_CONNECTIONS" "$GATEWAY_PID" <<'PY'
+import socket, sys
+port, key, count, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+body = b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer " + key.encode()
+           + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+sockets, answered = [], 0
+for _ in range(count):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk: break
+        data += chunk
+    answered += data.startswith(b"HTTP/1.1 200")
+    sockets.append(s)  # kept open, idle (the rest of the answer stays unread in the socket)
+rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS"))
+print(f"{count} keep-alive connections, {answered} answered with 200, now idle: gateway RSS {rss // 1024} MB")
+PY
+  echo "gateway RSS before them: $((before_kb / 1024)) MB"
   exit 0
 fi
 
