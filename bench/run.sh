@@ -74,10 +74,10 @@ http {
   server {
     listen 127.0.0.1:$UPSTREAM_PORT reuseport;
     location = /json/v1/chat/completions { default_type application/json; return 200 '$(cat "$WORK/chat.json")'; }
-    # \$(…) drops the file's final blank line, which ends the last SSE event: put it back.
     # A long answer from a file (a POST to a file is 405; its error page serves the file).
     location = /big/v1/chat/completions { default_type text/event-stream; error_page 405 =200 /big.sse; return 405; }
     location = /big.sse { root $WORK; default_type text/event-stream; }
+    # \$(…) drops the file's final blank line, which ends the last SSE event: put it back.
     location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$(cat "$WORK/stream.sse")
 
 '; }

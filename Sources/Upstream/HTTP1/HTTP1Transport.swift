@@ -13,7 +13,6 @@ public final class HTTP1Transport: UpstreamTransport {
     public let settings: TransportSettings
     /// Where requests may go.
     public let policy: UpstreamPolicy
-    private let group: any EventLoopGroup
     private let pools: [ObjectIdentifier: HTTP1Pool]
     /// The pool of the group's first loop, for a caller on no loop of the group.
     private let fallback: HTTP1Pool
@@ -25,7 +24,6 @@ public final class HTTP1Transport: UpstreamTransport {
     ) {
         self.settings = settings
         self.policy = policy
-        self.group = group
         var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
         tlsConfiguration.applicationProtocols = ["http/1.1"]
         tlsConfiguration.trustRoots = trustRoots
