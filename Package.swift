@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .target(
@@ -82,9 +83,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Admin",
+            dependencies: [
+                "SwitchboardCore",
+                "Policy",
+                "Storage",
+                "Upstream",
+                "Engine",
+            ]
+        ),
+        .target(
             name: "HTTPServer",
             dependencies: [
                 "SwitchboardCore",
+                "Admin",
                 "Dialects",
                 "Upstream",
                 "Engine",
@@ -93,6 +105,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -106,6 +119,7 @@ let package = Package(
                 "Storage",
                 "Upstream",
                 "Engine",
+                "Admin",
                 "HTTPServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,6 +137,7 @@ let package = Package(
                 "Storage",
                 "SwitchboardApp",
                 "Engine",
+                "Admin",
                 "Policy",
                 "Upstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -164,6 +179,7 @@ let package = Package(
                 "Storage",
                 "Upstream",
                 "Engine",
+                "Admin",
                 "HTTPServer",
                 "SwitchboardApp",
                 "SwitchboardTesting",

@@ -114,7 +114,7 @@ public struct AccountSettings: Sendable, Equatable {
     }
 
     /// Applies these settings to limits.
-    func apply(to limits: AccountLimits) -> AccountLimits {
+    public func apply(to limits: AccountLimits) -> AccountLimits {
         var limits = limits
         if let maxRPM { limits.maxRPM = maxRPM }
         if let maxTPM { limits.maxTPM = maxTPM }

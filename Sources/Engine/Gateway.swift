@@ -31,6 +31,8 @@ public final class Gateway: Sendable {
         public var drainTimeout: Duration = .seconds(30)
         /// How many bytes a stream is read on after its client left, at most.
         public var drainBytes = 4 * 1024 * 1024
+        /// Proxies whose `X-Forwarded-For` names the client, for the ledger's client address.
+        public var trustedProxies: [CIDR] = []
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
@@ -138,9 +140,13 @@ public final class Gateway: Sendable {
             return errorResponse(error, dialect: request.dialect, requestID: request.requestID)
         }
         let lane: AccountLane = request.operation.isCounting ? .counting : .generation
-        let row = LedgerRow(
+        var row = LedgerRow(
             requestID: request.requestID, createdAt: Date(), keyID: key.id, keyName: key.name, dialect: request.operation.rawValue,
             model: client.model, status: 0, outcome: .ok, stream: client.stream, userName: snapshots.snapshot.owner(of: key)?.user.name)
+        row.clientAddress = ClientOrigin.address(
+            peer: request.clientAddress, forwardedFor: request.headers.filter { $0.name == "x-forwarded-for" }.map(\.value),
+            trusted: configuration.trustedProxies)
+        row.userAgent = ClientOrigin.userAgent(request.header("user-agent"))
         let exchange = Exchange(gateway: self, request: request, client: client, key: key, row: row, lane: lane, billable: lane == .generation)
         guard key.policy.allows(userAgent: request.header("user-agent")) else {
             return exchange.refuseNow(GatewayError(.clientNotAllowed), outcome: .refused)

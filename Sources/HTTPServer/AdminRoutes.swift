@@ -1,3 +1,4 @@
+import Admin
 import Engine
 import Foundation
 import Crypto
@@ -11,24 +12,20 @@ import SwitchboardCore
 /// `Authorization: Bearer <admin_token>`; with no token configured the admin API
 /// is off.
 public struct AdminRoutes: Sendable {
-    let accounts: AccountAdmin
-    let keys: KeyAdmin
-    let parties: PartyAdmin
-    let gateway: Gateway
+    let operations: AdminOperations
     let token: String?
     let throttle: AdminLoginThrottle
     let logger: Logger
+    var accounts: AccountAdmin { operations.accounts }
+    var keys: KeyAdmin { operations.keys }
+    var parties: PartyAdmin { operations.parties }
+    var gateway: Gateway { operations.gateway }
 
     /// Creates the routes; `token` nil turns the admin API off.
-    public init(
-        accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, gateway: Gateway, token: String?, logger: Logger
-    ) {
-        self.gateway = gateway
-        self.throttle = AdminLoginThrottle(clock: gateway.pool.clock)
+    public init(operations: AdminOperations, token: String?, logger: Logger) {
+        self.operations = operations
+        self.throttle = AdminLoginThrottle(clock: operations.gateway.pool.clock)
         self.logger = logger
-        self.accounts = accounts
-        self.keys = keys
-        self.parties = parties
         self.token = token
     }
 
@@ -79,6 +76,18 @@ public struct AdminRoutes: Sendable {
         }
         registerKeys(on: group)
         registerParties(on: group)
+        group.get("/requests") { request, context in
+            await guarded(request, context: context) {
+                let parameters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { first, _ in first }
+                return try Self.json(await operations.requests.list(try RequestAdmin.query(parameters)))
+            }
+        }
+        group.get("/requests/:id") { request, context in
+            await guarded(request, context: context) {
+                guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }
+                return try Self.json(await operations.requests.get(id))
+            }
+        }
         group.get("/stats") { request, context in
             await guarded(request, context: context) { try Self.json(gateway.stats) }
         }

@@ -139,6 +139,7 @@ public struct ClientRoutes: Sendable {
         for (name, text) in HeaderNames.passedToEngine {
             if let value = request.headers[name] { headers.append((text, value)) }
         }
+        for value in request.headers[values: HeaderNames.forwardedFor] { headers.append(("x-forwarded-for", value)) }
         let stream = request.body
         let body = BodySource(declaredLength: request.headers[.contentLength].flatMap(Int.init)) { limit throws(BodyReadFailure) in
             do {

@@ -13,6 +13,8 @@ enum HeaderNames {
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
     static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let retryAfter = HTTPField.Name("retry-after")!
+    /// Read (every occurrence) for the client's address behind a trusted proxy; never forwarded.
+    static let forwardedFor = HTTPField.Name("x-forwarded-for")!
 
     /// Request headers the engine may need (those it forwards upstream and those
     /// that name a session), by lowercase name.

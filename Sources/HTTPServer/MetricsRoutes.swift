@@ -1,6 +1,7 @@
 import Engine
 import Hummingbird
 import NIOCore
+import SwitchboardCore
 import Upstream
 
 /// `GET /metrics`: the Prometheus exposition. With `metrics_token` set it

@@ -20,12 +20,15 @@ public final class AccountLease: Sendable {
     public let account: AccountEntry
     /// What the slot is for: its failures cool that lane only.
     public let lane: AccountLane
+    /// Why this account was the one.
+    public let choice: AccountChoice
     private let pool: AccountPool
     private let done = Atomic<Bool>(false)
 
-    init(account: AccountEntry, lane: AccountLane, pool: AccountPool) {
+    init(account: AccountEntry, lane: AccountLane, choice: AccountChoice, pool: AccountPool) {
         self.account = account
         self.lane = lane
+        self.choice = choice
         self.pool = pool
     }
 
@@ -42,4 +45,14 @@ public final class AccountLease: Sendable {
         pool.countDroppedLease()
         finish(.notBlamed(tokens: 0))
     }
+}
+
+/// Why the pool gave a request the account it did, as the ledger records it.
+public enum AccountChoice: String, Sendable {
+    /// The request's session was already on it.
+    case session
+    /// It ranked first among the usable ones: priority, then load, then least recently used.
+    case ranked
+    /// Every candidate was full, and a slot on it came free while the request waited.
+    case waited
 }

@@ -58,7 +58,7 @@ public final class AccountPool: Sendable {
         from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil, lane: AccountLane = .generation
     ) -> Pick {
         let now = clock.now()
-        let outcome: (AccountEntry?, [Skipped]) = state.withLock { pool in
+        let outcome: (AccountEntry?, [Skipped], AccountChoice) = state.withLock { pool in
             var usable: [(entry: AccountEntry, load: Int, lastUsed: Date)] = []
             var skipped: [Skipped] = []
             for entry in candidates {
@@ -75,21 +75,23 @@ public final class AccountPool: Sendable {
                 pool.accounts[entry.id] = account
             }
             var chosen: AccountEntry?
+            var choice = AccountChoice.session
             if let session, let binding = pool.sessions[session], binding.expiresAt > now {
                 chosen = usable.first { $0.entry.id == binding.accountID }?.entry
             }
             if chosen == nil {
+                choice = .ranked
                 chosen = usable.min { a, b in
                     (a.entry.priority, a.load, a.lastUsed, a.entry.id) < (b.entry.priority, b.load, b.lastUsed, b.entry.id)
                 }?.entry
             }
-            guard let chosen else { return (nil, skipped) }
+            guard let chosen else { return (nil, skipped, choice) }
             pool.accounts[chosen.id]!.grant(chosen, now: now)
             if let session { pool.bind(session, to: chosen.id, now: now, settings: settings) }
-            return (chosen, skipped)
+            return (chosen, skipped, choice)
         }
         guard let chosen = outcome.0 else { return .none(skipped: outcome.1) }
-        return .lease(AccountLease(account: chosen, lane: lane, pool: self), skipped: outcome.1)
+        return .lease(AccountLease(account: chosen, lane: lane, choice: outcome.2, pool: self), skipped: outcome.1)
     }
 
     /// Puts a session on an account after the fact: an answer whose id later
@@ -139,7 +141,7 @@ public final class AccountPool: Sendable {
             })
         guard granted else { return nil }
         if let session { state.withLock { $0.bind(session, to: account.id, now: clock.now(), settings: settings) } }
-        return AccountLease(account: account, lane: lane, pool: self)
+        return AccountLease(account: account, lane: lane, choice: .waited, pool: self)
     }
 
     /// Leases dropped without being finished (each one a bug in the code that held it).

@@ -91,6 +91,14 @@ public protocol GatewayStore: LedgerSink {
     func recentLedger(limit: Int) async throws -> [LedgerRow]
     /// Totals by key and by model since a time (all time when nil).
     func usageReport(since: Date?) async throws -> UsageReport
+    /// A page of ledger rows for the request explorer, newest first.
+    func ledgerPage(_ query: LedgerQuery) async throws -> LedgerPage
+    /// The row of one request, if there is one.
+    func ledgerRow(requestID: String) async throws -> LedgerRow?
+    /// The ledger between two times in slices of `bucketSeconds`, oldest first.
+    func activity(from: Date, to: Date, bucketSeconds: Int64) async throws -> [ActivityBucket]
+    /// Latency and first-byte quantiles between two times.
+    func latencySummary(from: Date, to: Date) async throws -> LatencySummary
 
     /// Releases the connection.
     func close() async throws

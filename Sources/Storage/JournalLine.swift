@@ -40,6 +40,8 @@ struct JournalLine {
             $0.field("holdTokens", entry.holdTokens)
             $0.field("promptBytes", Int64(entry.promptBytes))
             $0.field("multiplierPPM", entry.multiplierPPM)
+            $0.field("clientAddress", entry.clientAddress)
+            $0.field("userAgent", entry.userAgent)
         }
     }
 

@@ -36,11 +36,17 @@ public final class LedgerJournal: Sendable {
         public var promptBytes: Int
         /// The owner's group price multiplier, in millionths.
         public var multiplierPPM: Int64
+        /// Who sent it (as the ledger row records them).
+        public var clientAddress: String?
+        public var userAgent: String?
 
         public init(
             requestID: String, createdAt: Date, keyID: Int64?, keyName: String?, userName: String?, dialect: String, model: String?,
-            stream: Bool, hold: Money, holdTokens: Int64, promptBytes: Int, multiplierPPM: Int64
+            stream: Bool, hold: Money, holdTokens: Int64, promptBytes: Int, multiplierPPM: Int64, clientAddress: String? = nil,
+            userAgent: String? = nil
         ) {
+            self.clientAddress = clientAddress
+            self.userAgent = userAgent
             self.requestID = requestID
             self.createdAt = createdAt
             self.keyID = keyID

@@ -178,6 +178,13 @@ public struct LedgerRow: Sendable, Equatable {
     public var route: String?
     /// The user the request was charged to, if its key has one.
     public var userName: String?
+    /// The client's IP address (from `X-Forwarded-For` only behind a trusted proxy).
+    public var clientAddress: String?
+    /// The client's User-Agent, capped and stripped of control characters.
+    public var userAgent: String?
+    /// Why the serving account was chosen: `session` (its sticky session),
+    /// `ranked` (priority, load, least recently used) or `waited` (its queue).
+    public var selection: String?
 
     public init(
         requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,

@@ -166,6 +166,16 @@ enum SQLiteMigrations {
             "ALTER TABLE ledger ADD COLUMN delivered_bytes INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE ledger ADD COLUMN upstream_cost_picos INTEGER NOT NULL DEFAULT 0",
         ],
+        // 9: who sent a request (address, User-Agent) and why its account was
+        // chosen; indexes for the request explorer's filters.
+        [
+            "ALTER TABLE ledger ADD COLUMN client_address TEXT",
+            "ALTER TABLE ledger ADD COLUMN user_agent TEXT",
+            "ALTER TABLE ledger ADD COLUMN selection TEXT",
+            "CREATE INDEX ledger_account ON ledger (account_id, created_at)",
+            "CREATE INDEX ledger_outcome ON ledger (outcome, created_at)",
+            "CREATE INDEX ledger_status ON ledger (status, created_at)",
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -9,6 +9,7 @@ extension SQLiteStore {
         "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
         "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
         "latency_ms", "first_byte_ms", "attempts", "route", "user_name", "usage_source", "delivered_bytes", "upstream_cost_picos",
+        "client_address", "user_agent", "selection",
     ]
 
     /// Rows per INSERT statement, well under SQLite's limit of bound variables.
@@ -119,6 +120,7 @@ extension SQLiteStore {
             .integer(row.priced ? 1 : 0), .integer(row.usageIncomplete ? 1 : 0), .integer(Int(row.latencyMs)),
             row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite, .text(row.usageSource.rawValue),
             .integer(Int(row.deliveredBytes)), .integer(Int(row.upstreamCost.picos)),
+            row.clientAddress.sqlite, row.userAgent.sqlite, row.selection.sqlite,
         ]
     }
 
@@ -142,6 +144,9 @@ extension SQLiteStore {
         ledgerRow.usageSource = row.text("usage_source").flatMap(UsageSource.init(rawValue:)) ?? .none
         ledgerRow.deliveredBytes = row.int("delivered_bytes") ?? 0
         ledgerRow.upstreamCost = Money(picos: row.int("upstream_cost_picos") ?? 0)
+        ledgerRow.clientAddress = row.text("client_address")
+        ledgerRow.userAgent = row.text("user_agent")
+        ledgerRow.selection = row.text("selection")
         return ledgerRow
     }
 }

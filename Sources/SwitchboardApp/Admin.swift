@@ -1,3 +1,4 @@
+import Admin
 import Crypto
 import Engine
 import Foundation

@@ -46,6 +46,8 @@ public struct Configuration: Sendable {
     public var drainMaxBytes = 4 * 1024 * 1024
     /// What client connections may take: timeouts, a connection cap, head limits.
     public var limits = ConnectionLimits()
+    /// Proxies in front of the gateway whose `X-Forwarded-For` names the client.
+    public var trustedProxies: [CIDR] = []
     /// Where accounts may send requests (and so their secrets).
     public var upstreamPolicy = UpstreamPolicy()
     /// How old the oldest unwritten ledger row may grow before new requests are refused.

@@ -15,12 +15,12 @@ extension Configuration {
         "session_ttl", "health_probe_interval", "admin_token", "metrics_token", "metrics_key_labels", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
         "keepalive_timeout",
-        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "ledger_stall_timeout",
+        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies", "ledger_stall_timeout",
         "prices", "accounts", "keys", "users", "groups",
     ]
 
     /// Top-level settings that hold lists or maps (no environment override).
-    static let structuredKeys: Set<String> = ["accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts"]
+    static let structuredKeys: Set<String> = ["accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies"]
 
     /// The environment variable that overrides a top-level setting.
     public static func environmentName(_ key: String) -> String { "SWITCHBOARD_" + key.uppercased() }
@@ -84,6 +84,9 @@ extension Configuration {
         }
         if let hosts = root["upstream_allow_hosts"] {
             upstreamPolicy.allowHosts = try reader.textList(hosts, at: "upstream_allow_hosts")
+        }
+        if let proxies = root["trusted_proxies"] {
+            trustedProxies = try Self.ranges(try reader.textList(proxies, at: "trusted_proxies"), source: "trusted_proxies")
         }
         if let prices = root["prices"] {
             let map = try reader.mapping(prices, at: "prices")
@@ -150,7 +153,25 @@ extension Configuration {
         }
         if let master = environment["SWITCHBOARD_MASTER_KEY"], !master.isEmpty { masterKey = master }
         if let hosts = environment[Self.environmentName("upstream_allow_hosts")] {
-            upstreamPolicy.allowHosts = hosts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            upstreamPolicy.allowHosts = Self.commaList(hosts)
+        }
+        if let proxies = environment[Self.environmentName("trusted_proxies")] {
+            trustedProxies = try Self.ranges(Self.commaList(proxies), source: "trusted_proxies (\(Self.environmentName("trusted_proxies")))")
+        }
+    }
+
+    /// `a, b,c` → `["a", "b", "c"]`.
+    static func commaList(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Addresses and CIDR ranges (`10.0.0.0/8`, `127.0.0.1`, `fd00::/8`).
+    static func ranges(_ entries: [String], source: String) throws -> [CIDR] {
+        try entries.map { entry in
+            guard let range = CIDR(entry) else {
+                throw ConfigurationError("\(source) must list IP addresses or CIDR ranges such as 10.0.0.0/8; \(jsonStringLiteral(String(entry.prefix(64)))) is neither")
+            }
+            return range
         }
     }
 

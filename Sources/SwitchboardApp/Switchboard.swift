@@ -1,3 +1,4 @@
+import Admin
 import Engine
 import Foundation
 import HTTPServer
@@ -100,6 +101,7 @@ public struct Switchboard: Sendable {
         settings.onClientDisconnect = config.onClientDisconnect
         settings.drainTimeout = config.drainTimeout
         settings.drainBytes = config.drainMaxBytes
+        settings.trustedProxies = config.trustedProxies
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock),
             limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices,
@@ -113,9 +115,11 @@ public struct Switchboard: Sendable {
         let router = ServerBuilder.router(
             routes: ClientRoutes(gateway: gateway),
             admin: AdminRoutes(
-                accounts: accountAdmin,
-                keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
-                parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher), gateway: gateway,
+                operations: AdminOperations(
+                    accounts: accountAdmin,
+                    keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
+                    parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher),
+                    requests: RequestAdmin(store: context.store), gateway: gateway),
                 token: config.adminToken, logger: logger),
             metrics: MetricsRoutes(metrics: metrics, gateway: gateway, token: config.metricsToken))
         announce(holder.snapshot, logger: logger)

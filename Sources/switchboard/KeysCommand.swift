@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Engine
 import Foundation

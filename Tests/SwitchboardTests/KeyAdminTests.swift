@@ -1,3 +1,4 @@
+import Admin
 import Engine
 import Foundation
 import NIOHTTP1

@@ -21,6 +21,8 @@ final class Exchange: Sendable {
     let session: String?
     /// What the request asks of accounts: generation or counting.
     let lane: AccountLane
+    /// Who sent it, as its row records them (for its journal record).
+    let origin: (address: String?, userAgent: String?)
     private let machine: Mutex<RelayMachine>
     private let held = Mutex(Held())
 
@@ -53,6 +55,7 @@ final class Exchange: Sendable {
         self.client = client
         self.key = key
         self.lane = lane
+        self.origin = (row.clientAddress, row.userAgent)
         self.session = Gateway.sessionKey(request, client)
         let facts = RequestFacts(
             dialect: request.dialect, model: client.model, promptBytes: client.body.readableBytes, localAnswer: client.localAnswer)
@@ -126,7 +129,7 @@ final class Exchange: Sendable {
         switch gateway.pool.pick(from: accounts, excluding: excluding, session: session, lane: lane) {
         case .lease(let lease, let skipped):
             held.withLock { $0.accountLease = lease }
-            return decide { $0.picked(lease.account, skipped: skipped, now: now) }
+            return decide { $0.picked(lease.account, choice: lease.choice, skipped: skipped, now: now) }
         case .none(let skipped):
             return decide { $0.noAccount(skipped: skipped, now: now) }
         }
@@ -138,7 +141,7 @@ final class Exchange: Sendable {
             return decide { $0.accountWaitFailed() }
         }
         held.withLock { $0.accountLease = lease }
-        return decide { $0.picked(lease.account, skipped: [], now: gateway.clock.now()) }
+        return decide { $0.picked(lease.account, choice: lease.choice, skipped: [], now: gateway.clock.now()) }
     }
 
     // MARK: settling

@@ -30,6 +30,8 @@ public enum JournalRecovery {
             model: entry.model, upstreamModel: progress?.upstreamModel, status: 0, outcome: .interrupted, errorCode: "interrupted",
             stream: entry.stream, usageIncomplete: true, userName: entry.userName)
         row.usageSource = .estimated
+        row.clientAddress = entry.clientAddress
+        row.userAgent = entry.userAgent
         row.deliveredBytes = progress?.deliveredBytes ?? 0
         let group = GroupEntry(id: 0, name: "", multiplierPPM: entry.multiplierPPM)
         if let progress, progress.deliveredTextBytes > 0,

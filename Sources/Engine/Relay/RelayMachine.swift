@@ -85,7 +85,7 @@ struct RelayMachine: Sendable {
     }
 
     /// The pool granted an account (`skipped`: those passed over, in order).
-    mutating func picked(_ account: AccountEntry, skipped: [AccountPool.Skipped], now: Date) -> RelayStep {
+    mutating func picked(_ account: AccountEntry, choice: AccountChoice = .ranked, skipped: [AccountPool.Skipped], now: Date) -> RelayStep {
         guard state == .choosing || state == .waitingForAccount else { return .none }
         route.note(skipped, now: now)
         tried.insert(account.id)
@@ -97,6 +97,7 @@ struct RelayMachine: Sendable {
         row.upstreamModel = upstreamModel
         row.attempts = tried.count
         row.route = route.text
+        row.selection = choice.rawValue
         if account.interceptWarmup, let kind = facts.localAnswer {
             return finish(outcome: kind.outcome, status: 200, errorCode: nil, release: .notBlamed(tokens: 0),
                 usage: nil, priced: true, answer: .local(kind))

@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 /// Where an upstream URL goes: scheme, host and port (what a pooled connection
 /// is for) and the request target sent on it. Read by hand: a URL parse per
 /// request costs more than everything else in choosing a connection.

@@ -1,0 +1,20 @@
+import Engine
+
+/// Everything the admin surfaces do, in one place: the admin API, the
+/// console and (without a running gateway) the CLI call the same operations.
+public struct AdminOperations: Sendable {
+    public let accounts: AccountAdmin
+    public let keys: KeyAdmin
+    public let parties: PartyAdmin
+    public let requests: RequestAdmin
+    /// The running engine: live state, stats, the transport for account tests.
+    public let gateway: Gateway
+
+    public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, requests: RequestAdmin, gateway: Gateway) {
+        self.accounts = accounts
+        self.keys = keys
+        self.parties = parties
+        self.requests = requests
+        self.gateway = gateway
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import SQLiteNIO
+import SwitchboardCore
+
+extension SQLiteStore {
+    /// The ledger between `from` and `to` in slices of `bucketSeconds`, oldest
+    /// first; slices without requests are absent.
+    public func activity(from: Date, to: Date, bucketSeconds: Int64) async throws -> [ActivityBucket] {
+        let start = from.millisecondsSince1970
+        let width = max(1, bucketSeconds).saturatingMultiply(1000)
+        let rows = try await query(
+            """
+            SELECT (created_at - ?) / ? AS slice, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+                \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
+                \(SafeSum.sql("cache_write_5m", as: "cache_write_5m")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
+                \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost"))
+            FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY slice ORDER BY slice
+            """, [.integer(Int(start)), .integer(Int(width)), .integer(Int(start)), .integer(Int(to.millisecondsSince1970))])
+        return rows.map { row in
+            let tokens = ["input", "cache_read", "cache_write_5m", "cache_write_1h", "output"].reduce(Int64(0)) { $0.saturatingAdd(row.sum($1)) }
+            let slice = row.int("slice") ?? 0
+            return ActivityBucket(
+                start: Date(millisecondsSince1970: start.saturatingAdd(slice.saturatingMultiply(width))), requests: row.int("requests") ?? 0,
+                errors: row.int("errors") ?? 0, tokens: tokens, cost: Money(picos: row.sum("cost")))
+        }
+    }
+
+    /// The median and 95th percentile of latency and first byte between `from` and `to`.
+    public func latencySummary(from: Date, to: Date) async throws -> LatencySummary {
+        let range: [SQLiteData] = [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))]
+        func quantiles(_ column: String) async throws -> (Int64?, Int64?) {
+            let filter = "FROM ledger WHERE created_at >= ? AND created_at < ? AND \(column) IS NOT NULL"
+            let count = try await query("SELECT COUNT(*) AS n \(filter)", range).first?.int("n") ?? 0
+            guard count > 0 else { return (nil, nil) }
+            func at(_ percent: Int64) async throws -> Int64? {
+                // The nearest-rank quantile: the value at rank ceil(p × n).
+                let rank = max(1, (count.saturatingMultiply(percent) + 99) / 100)
+                return try await query("SELECT \(column) AS v \(filter) ORDER BY \(column) LIMIT 1 OFFSET ?", range + [.integer(Int(rank - 1))])
+                    .first?.int("v")
+            }
+            return (try await at(50), try await at(95))
+        }
+        let latency = try await quantiles("latency_ms")
+        let firstByte = try await quantiles("first_byte_ms")
+        return LatencySummary(p50LatencyMs: latency.0, p95LatencyMs: latency.1, p50FirstByteMs: firstByte.0, p95FirstByteMs: firstByte.1)
+    }
+}
