@@ -7,10 +7,12 @@ public struct AdminOperations: Sendable {
     public let keys: KeyAdmin
     public let parties: PartyAdmin
     public let requests: RequestAdmin
+    public let reports: ReportAdmin
     /// The running engine: live state, stats, the transport for account tests.
     public let gateway: Gateway
 
-    public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, requests: RequestAdmin, gateway: Gateway) {
+    public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, requests: RequestAdmin, reports: ReportAdmin, gateway: Gateway) {
+        self.reports = reports
         self.accounts = accounts
         self.keys = keys
         self.parties = parties

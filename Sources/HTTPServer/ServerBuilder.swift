@@ -12,6 +12,7 @@ public enum ServerBuilder {
         let recording = RecordingRouter(router: router, table: table)
         routes.register(on: recording)
         admin.register(on: recording)
+        ConsoleRoutes(admin: admin).register(on: recording)
         metrics.register(on: recording)
         return router
     }

@@ -36,3 +36,8 @@ public struct LatencySummary: Sendable, Equatable {
         self.p95FirstByteMs = p95FirstByteMs
     }
 }
+
+/// What a usage report groups rows by.
+public enum UsageDimension: String, CaseIterable, Sendable {
+    case key, user, model, account, day
+}

@@ -99,6 +99,8 @@ public protocol GatewayStore: LedgerSink {
     func activity(from: Date, to: Date, bucketSeconds: Int64) async throws -> [ActivityBucket]
     /// Latency and first-byte quantiles between two times.
     func latencySummary(from: Date, to: Date) async throws -> LatencySummary
+    /// Ledger totals between two times grouped by key, user, model, account or day.
+    func usageBreakdown(by dimension: UsageDimension, from: Date, to: Date) async throws -> [UsageTotals]
 
     /// Releases the connection.
     func close() async throws

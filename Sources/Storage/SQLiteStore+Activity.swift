@@ -44,4 +44,33 @@ extension SQLiteStore {
         let firstByte = try await quantiles("first_byte_ms")
         return LatencySummary(p50LatencyMs: latency.0, p95LatencyMs: latency.1, p50FirstByteMs: firstByte.0, p95FirstByteMs: firstByte.1)
     }
+
+    /// Ledger totals between two times grouped by `dimension`: days in order,
+    /// the rest by cost, highest first.
+    public func usageBreakdown(by dimension: UsageDimension, from: Date, to: Date) async throws -> [UsageTotals] {
+        let group: String
+        switch dimension {
+        case .key: group = "key_name"
+        case .user: group = "user_name"
+        case .model: group = "model"
+        case .account: group = "account_name"
+        case .day: group = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')"
+        }
+        let order = dimension == .day ? "name" : "cost_hi DESC, cost_lo DESC, name"
+        let rows = try await query(
+            """
+            SELECT \(group) AS name, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+                \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
+                \(SafeSum.sql("cache_write_5m", as: "cache_write_5m")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
+                \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost"))
+            FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY name ORDER BY \(order)
+            """, [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))])
+        return rows.map { row in
+            UsageTotals(
+                name: row.text("name") ?? "(none)", requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
+                inputTokens: row.sum("input"), cacheReadTokens: row.sum("cache_read"),
+                cacheWriteTokens: row.sum("cache_write_5m").saturatingAdd(row.sum("cache_write_1h")), outputTokens: row.sum("output"),
+                cost: Money(picos: row.sum("cost")))
+        }
+    }
 }

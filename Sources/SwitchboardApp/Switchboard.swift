@@ -119,7 +119,8 @@ public struct Switchboard: Sendable {
                     accounts: accountAdmin,
                     keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
                     parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher),
-                    requests: RequestAdmin(store: context.store), gateway: gateway),
+                    requests: RequestAdmin(store: context.store), reports: ReportAdmin(store: context.store, gateway: gateway),
+                    gateway: gateway),
                 token: config.adminToken, logger: logger),
             metrics: MetricsRoutes(metrics: metrics, gateway: gateway, token: config.metricsToken))
         announce(holder.snapshot, logger: logger)

@@ -1,0 +1,184 @@
+import Admin
+import Engine
+import Foundation
+import Storage
+import SwitchboardCore
+
+/// Turns admin views into the values the console's templates show: text
+/// already formatted, links already encoded, absent values as empty text.
+enum ConsolePages {
+    /// `2026-12-05 10:00:00` (UTC), or empty.
+    static func time(_ date: Date?) -> String {
+        guard let date else { return "" }
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date).replacingOccurrences(of: "T", with: " ").replacingOccurrences(of: "Z", with: "")
+    }
+
+    /// A name as one path segment of a link.
+    static func path(_ name: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "/?#%")
+        return name.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    /// A value for a query string.
+    static func query(_ value: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#%")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    static func dashboard(_ board: Dashboard) -> [String: Any] {
+        let total = board.total
+        let short = board.period == .hour || board.period == .day
+        func label(_ date: Date) -> String {
+            let text = time(date)
+            return short ? String(text.dropFirst(11).prefix(5)) : String(text.prefix(16))
+        }
+        func chart(_ title: String, _ value: (ActivityBucket) -> (Double, String)) -> String {
+            SVGChart.bars(board.buckets.map { bucket in
+                let (number, text) = value(bucket)
+                return SVGChart.Bar(label: label(bucket.start), value: number, text: text)
+            }, title: title)
+        }
+        let hasRequests = total.requests > 0
+        func ms(_ value: Int64?) -> String { value.map { "\($0) ms" } ?? "–" }
+        return [
+            "periods": DashboardPeriod.allCases.map { ["name": $0.rawValue, "current": $0 == board.period] },
+            "requests": "\(total.requests)", "errors": "\(total.errors)",
+            "errorRate": total.requests > 0 ? String(format: "%.1f%%", Double(total.errors) * 100 / Double(total.requests)) : "0%",
+            "tokens": "\(total.tokens)", "spend": total.cost.dollarsString,
+            "p50": ms(board.latency.p50LatencyMs), "p95": ms(board.latency.p95LatencyMs),
+            "fb50": ms(board.latency.p50FirstByteMs), "fb95": ms(board.latency.p95FirstByteMs),
+            "requestsChart": hasRequests ? chart("Requests per interval") { (Double($0.requests), "\($0.requests) requests") } : SVGChart.bars([], title: ""),
+            "errorsChart": hasRequests ? chart("Errors per interval") { (Double($0.errors), "\($0.errors) errors") } : SVGChart.bars([], title: ""),
+            "tokensChart": hasRequests ? chart("Tokens per interval") { (Double($0.tokens), "\($0.tokens) tokens") } : SVGChart.bars([], title: ""),
+            "spendChart": hasRequests ? chart("Spend per interval") { (Double($0.cost.picos) / 1e12, "$" + $0.cost.dollarsString) } : SVGChart.bars([], title: ""),
+            "accountStates": board.accountStates.map { ["state": $0.state, "count": "\($0.count)"] },
+            "topKeys": board.topKeys.map { ["name": $0.name, "requests": "\($0.requests)", "cost": $0.cost.dollarsString] },
+            "topModels": board.topModels.map { ["name": $0.name, "requests": "\($0.requests)", "cost": $0.cost.dollarsString] },
+        ]
+    }
+
+    static func keyRow(_ key: KeyView) -> [String: Any] {
+        [
+            "name": key.name, "path": path(key.name), "key": key.key, "state": key.state, "user": key.user ?? "",
+            "inFlight": key.usage.inFlight.map(String.init) ?? "0", "today": key.usage.todayCostUsd, "total": key.usage.totalCostUsd,
+            "tokens": "\(key.usage.totalTokens)", "balance": key.usage.balanceRemainingUsd.map { "$" + $0 } ?? "",
+            "lastUsed": time(key.lastUsedAt),
+        ]
+    }
+
+    /// The key page: facts, the edit form's current values, actions.
+    static func key(_ key: KeyView, stats: KeyStats, recent: RequestPage) -> [String: Any] {
+        var page = keyRow(key)
+        page["source"] = key.source
+        page["createdAt"] = time(key.createdAt)
+        page["enabled"] = key.state != "disabled"
+        page["balanceLeft"] = key.usage.balanceRemainingUsd.map { "$" + $0 } ?? "no balance set"
+        page["query"] = query(key.name)
+        page["description"] = key.description ?? ""
+        page["models"] = (key.models ?? []).joined(separator: ", ")
+        page["clients"] = (key.clients ?? []).joined(separator: ", ")
+        page["concurrency"] = key.concurrency.map(String.init) ?? ""
+        page["tokenLimit"] = key.tokenLimit.map { String($0) } ?? ""
+        page["dailyCost"] = key.dailyCostUsd ?? ""
+        page["balance"] = key.balanceUsd ?? ""
+        page["expiresAt"] = key.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? ""
+        page["chart"] = SVGChart.bars(stats.days.map { SVGChart.Bar(label: $0.day, value: Double($0.costUsd) ?? 0, text: "$" + $0.costUsd) }, title: "Spend by day")
+        page["rows"] = recent.requests.map(requestRow)
+        return page
+    }
+
+    static func requestRow(_ request: RequestView) -> [String: Any] {
+        [
+            "time": time(request.createdAt), "id": request.requestId, "path": path(request.requestId), "key": request.key ?? "",
+            "model": request.model ?? "", "account": request.account ?? "", "status": "\(request.status)", "outcome": request.outcome,
+            "tokens": "\(request.tokens.input.saturatingAdd(request.tokens.cacheRead).saturatingAdd(request.tokens.cacheWrite5m).saturatingAdd(request.tokens.cacheWrite1h).saturatingAdd(request.tokens.output))",
+            "cost": request.costUsd, "latency": "\(request.latencyMs)",
+        ]
+    }
+
+    static func request(_ request: RequestView) -> [String: Any] {
+        var page = requestRow(request)
+        page["account"] = request.account  // absent when no account served: the attempt list then has no "served" line
+        page["user"] = request.user ?? ""
+        page["dialect"] = request.dialect
+        page["stream"] = request.stream
+        page["upstreamModel"] = request.upstreamModel ?? ""
+        page["provider"] = request.provider ?? ""
+        page["selection"] = request.selection ?? "–"
+        page["errorCode"] = request.errorCode ?? ""
+        page["input"] = "\(request.tokens.input)"
+        page["cacheRead"] = "\(request.tokens.cacheRead)"
+        page["cacheWrite5m"] = "\(request.tokens.cacheWrite5m)"
+        page["cacheWrite1h"] = "\(request.tokens.cacheWrite1h)"
+        page["output"] = "\(request.tokens.output)"
+        page["reasoning"] = "\(request.tokens.reasoning)"
+        page["usageSource"] = request.usageSource
+        page["usageIncomplete"] = request.usageIncomplete
+        page["upstreamCost"] = request.upstreamCostUsd
+        page["firstByte"] = request.firstByteMs.map { "\($0) ms" } ?? "–"
+        page["clientAddress"] = request.clientAddress ?? "unknown address"
+        page["userAgent"] = request.userAgent ?? "no User-Agent"
+        page["hops"] = request.route.map { ["account": $0.account, "reason": $0.reason] }
+        return page
+    }
+
+    static func accountRow(_ account: AccountView) -> [String: Any] {
+        let live = account.live
+        return [
+            "name": account.name, "path": path(account.name), "provider": account.provider.rawValue,
+            "state": live?.state ?? (account.enabled ? "unknown" : "disabled"), "reason": live?.reason ?? "",
+            "inFlight": "\(live?.inFlight ?? 0)", "waiting": "\(live?.waiting ?? 0)",
+            "rpm": "\(live?.windowRequests ?? 0)" + (account.maxRpm.map { " / \($0)" } ?? ""),
+            "tpm": "\(live?.windowTokens ?? 0)" + (account.maxTpm.map { " / \($0)" } ?? ""),
+            "priority": "\(account.priority)", "lastError": live?.lastError ?? "",
+        ]
+    }
+
+    static func account(_ account: AccountView) -> [String: Any] {
+        var page = accountRow(account)
+        let live = account.live
+        page["enabled"] = account.enabled
+        page["cooldownUntil"] = time(live?.cooldownUntil)
+        page["totalRequests"] = "\(live?.totalRequests ?? 0)"
+        page["totalFailures"] = "\(live?.totalFailures ?? 0)"
+        page["lastErrorAt"] = time(live?.lastErrorAt)
+        page["secret"] = account.secret == "ok" ? "sealed, opens" : account.secret
+        page["baseURL"] = account.baseURL
+        page["models"] = account.models.joined(separator: ", ")
+        page["maxRpm"] = account.maxRpm.map(String.init) ?? ""
+        page["maxTpm"] = account.maxTpm.map(String.init) ?? ""
+        page["maxConcurrency"] = account.maxConcurrency.map(String.init) ?? ""
+        page["notes"] = account.notes
+        return page
+    }
+
+    static func users(_ users: [UserView], groups: [GroupView]) -> [String: Any] {
+        [
+            "users": users.map {
+                [
+                    "name": $0.name, "path": path($0.name), "group": $0.group ?? "", "balance": $0.balanceUsd.map { "$" + $0 } ?? "",
+                    "remaining": $0.remainingUsd.map { "$" + $0 } ?? "", "spent": $0.spentUsd,
+                ]
+            },
+            "groups": groups.map {
+                [
+                    "name": $0.name, "path": path($0.name), "multiplier": $0.multiplier,
+                    "daily": $0.subscription?.dailyUsd.map { "$" + $0 } ?? "", "weekly": $0.subscription?.weeklyUsd.map { "$" + $0 } ?? "",
+                    "monthly": $0.subscription?.monthlyUsd.map { "$" + $0 } ?? "",
+                ]
+            },
+        ]
+    }
+
+    static func usageRow(_ row: UsageTotals) -> [String: Any] {
+        [
+            "name": row.name, "requests": "\(row.requests)", "errors": "\(row.errors)", "input": "\(row.inputTokens)",
+            "cacheRead": "\(row.cacheReadTokens)", "cacheWrite": "\(row.cacheWriteTokens)", "output": "\(row.outputTokens)",
+            "cost": row.cost.dollarsString,
+        ]
+    }
+}

@@ -1,0 +1,83 @@
+import Admin
+import Engine
+import Hummingbird
+import SwitchboardCore
+
+extension ConsoleRoutes {
+    /// The account form's fields, by kind (the admin API's names).
+    static func accountSettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
+        var json = form.settings(
+            texts: ["name", "provider", "base_url", "notes"], lists: ["models"],
+            numbers: ["priority", "max_rpm", "max_tpm", "max_concurrency"], editing: editing)
+        // An empty secret field keeps the current secret; it never means "remove".
+        if let key = form.text("api_key") { json["api_key"] = .string(key) }
+        if editing {
+            json["name"] = nil
+            if json["base_url"] == .null { json["base_url"] = nil }
+            if json["priority"] == .null { json["priority"] = .number(0) }
+            if json["notes"] == .null { json["notes"] = .string("") }
+        }
+        return json
+    }
+
+    /// Accounts: list with live state, add, an account's page, edit, enable,
+    /// disable, test, rotate the secret, delete.
+    func registerAccounts(on ui: RouterGroup<GatewayRequestContext>) {
+        let accountsPath = "\(Self.root)/accounts"
+        ui.get("/accounts") { request, _ in
+            await page(request, "Accounts", "accounts") { _ in ["accounts": try await operations.accounts.list().map(ConsolePages.accountRow)] }
+        }
+        ui.post("/accounts") { request, _ in
+            await action(request, back: accountsPath) { form in
+                let view = try await operations.accounts.create(try AccountSettings(json: Self.accountSettings(form, editing: false)))
+                return ("\(accountsPath)/\(ConsolePages.path(view.name))", "Added \(view.name).")
+            }
+        }
+        ui.get("/accounts/:name") { request, context in
+            await page(request, "Account", "account") { _ in ConsolePages.account(try await operations.accounts.get(try Self.parameter(context))) }
+        }
+        ui.post("/accounts/:name") { request, context in
+            let name = (try? Self.parameter(context)) ?? ""
+            let back = "\(accountsPath)/\(ConsolePages.path(name))"
+            return await action(request, back: back) { form in
+                _ = try await operations.accounts.update(try AccountSettings(json: Self.accountSettings(form, editing: true), name: name))
+                return (back, "Saved the settings of \(name).")
+            }
+        }
+        ui.post("/accounts/:name/rotate") { request, context in
+            let name = (try? Self.parameter(context)) ?? ""
+            let back = "\(accountsPath)/\(ConsolePages.path(name))"
+            return await action(request, back: back) { form in
+                guard let key = form.text("api_key") else { throw AdminError(.invalid, "the new API key is required") }
+                _ = try await operations.accounts.update(try AccountSettings(json: ["api_key": .string(key)], name: name))
+                return (back, "Rotated the secret of \(name).")
+            }
+        }
+        for (verb, enabled) in [("enable", true), ("disable", false)] {
+            ui.post("/accounts/:name/\(verb)") { request, context in
+                let name = (try? Self.parameter(context)) ?? ""
+                let back = "\(accountsPath)/\(ConsolePages.path(name))"
+                return await action(request, back: back) { _ in
+                    _ = try await operations.accounts.setEnabled(name, enabled)
+                    return (back, enabled ? "Enabled \(name)." : "Disabled \(name).")
+                }
+            }
+        }
+        ui.post("/accounts/:name/test") { request, context in
+            let name = (try? Self.parameter(context)) ?? ""
+            let back = "\(accountsPath)/\(ConsolePages.path(name))"
+            return await action(request, back: back) { _ in
+                let result = try await operations.accounts.test(name, transport: operations.gateway.transport)
+                guard result.ok else { throw AdminError(.unavailable, "Test of \(name) failed: \(result.message)") }
+                return (back, "Test of \(name) passed: \(result.message)")
+            }
+        }
+        ui.post("/accounts/:name/delete") { request, context in
+            let name = (try? Self.parameter(context)) ?? ""
+            return await action(request, back: "\(accountsPath)/\(ConsolePages.path(name))") { _ in
+                try await operations.accounts.delete(name)
+                return (accountsPath, "Deleted \(name); its ledger rows stay.")
+            }
+        }
+    }
+}

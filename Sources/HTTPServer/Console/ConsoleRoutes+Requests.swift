@@ -1,0 +1,79 @@
+import Admin
+import Engine
+import Foundation
+import Hummingbird
+import NIOCore
+import Storage
+import SwitchboardCore
+
+extension ConsoleRoutes {
+    /// The request explorer, a request's record, and the usage report with its CSV.
+    func registerRequests(on ui: RouterGroup<GatewayRequestContext>) {
+        ui.get("/requests") { request, _ in
+            await page(request, "Requests", "requests") { _ in
+                let parameters = Self.parameters(request)
+                let query = try RequestAdmin.query(parameters)
+                let found = try await operations.requests.list(query)
+                var values: [String: Any] = ["rows": found.requests.map(ConsolePages.requestRow)]
+                for name in ["from", "to", "key", "user", "account", "model", "dialect", "status"] { values[name] = parameters[name] ?? "" }
+                values["requestID"] = parameters["request_id"] ?? ""
+                values["outcomes"] = Outcome.allCases.map { ["name": $0.rawValue, "selected": parameters["outcome"] == $0.rawValue] }
+                if let next = found.nextCursor {
+                    var kept = parameters
+                    kept["cursor"] = next
+                    values["next"] = kept.sorted { $0.key < $1.key }.map { "\($0.key)=\(ConsolePages.query($0.value))" }.joined(separator: "&")
+                }
+                return values
+            }
+        }
+        ui.get("/requests/:id") { request, context in
+            await page(request, "Request", "request") { _ in
+                ConsolePages.request(try await operations.requests.get(try Self.parameter(context, "id")))
+            }
+        }
+        ui.get("/usage") { request, _ in
+            await page(request, "Usage", "usage") { _ in
+                let (dimension, from, to, parameters) = try Self.usageFilter(request)
+                let rows = try await operations.reports.usage(by: dimension, from: from, to: to)
+                return [
+                    "rows": rows.map(ConsolePages.usageRow), "by": dimension.rawValue,
+                    "dimensions": UsageDimension.allCases.map { ["name": $0.rawValue, "selected": $0 == dimension] },
+                    "from": parameters["from"] ?? "", "to": parameters["to"] ?? "",
+                    "query": parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(ConsolePages.query($0.value))" }.joined(separator: "&"),
+                ]
+            }
+        }
+        ui.get("/usage.csv") { request, _ in
+            guard admin.token != nil else { return off() }
+            guard sessions.session(Self.cookie(request)) != nil else { return Self.redirect("\(Self.root)/login") }
+            do {
+                let (dimension, from, to, _) = try Self.usageFilter(request)
+                let csv = ReportAdmin.csv(try await operations.reports.usage(by: dimension, from: from, to: to), by: dimension)
+                var response = Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: csv)))
+                response.headers[.contentDisposition] = "attachment; filename=\"switchboard-usage-by-\(dimension.rawValue).csv\""
+                response.headers[.cacheControl] = "no-store"
+                return response
+            } catch {
+                return Self.html("<!doctype html><title>Usage</title><p>\(HTMLText.escape("\(error)"))</p>", status: .badRequest)
+            }
+        }
+    }
+
+    /// The query parameters of a request (the first of each name).
+    static func parameters(_ request: Request) -> [String: String] {
+        Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { first, _ in first }
+    }
+
+    /// The usage page's grouping and dates (`from` default 30 days ago, `to` default tomorrow, both UTC dates).
+    static func usageFilter(_ request: Request) throws -> (UsageDimension, Date, Date, [String: String]) {
+        let parameters = parameters(request)
+        let dimension = try parameters["by"].map { name throws(AdminError) in
+            guard let value = UsageDimension(rawValue: name) else { throw AdminError(.invalid, "by must be key, user, model, account or day") }
+            return value
+        } ?? .key
+        let query = try RequestAdmin.query(["from": parameters["from"] ?? "", "to": parameters["to"] ?? ""])
+        let now = Date()
+        let tomorrow = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400 + 86_400)
+        return (dimension, query.from ?? tomorrow.addingTimeInterval(-31 * 86_400), query.to ?? tomorrow, parameters)
+    }
+}

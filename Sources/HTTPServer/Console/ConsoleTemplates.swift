@@ -1,0 +1,370 @@
+/// The console's Mustache templates. Kept in the binary (no files to ship or
+/// lose); `{{x}}` escapes HTML, `{{{x}}}` is used only for markup the server
+/// built itself (charts, the page inside the layout).
+enum ConsoleTemplates {
+    static let all: [String: String] = [
+        "layout": layout, "login": login, "dashboard": dashboard, "keys": keys, "key": key, "keyCreated": keyCreated,
+        "accounts": accounts, "account": account, "users": users, "requests": requests, "request": request, "usage": usage,
+        "message": message,
+    ]
+
+    static let layout = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · Switchboard</title>
+        <link rel="stylesheet" href="/admin/ui/console.css">
+        </head>
+        <body>
+        <header>
+        <a class="brand" href="/admin/ui/">Switchboard</a>
+        {{#signedIn}}
+        <nav aria-label="Main">
+        <a href="/admin/ui/">Dashboard</a>
+        <a href="/admin/ui/keys">Keys</a>
+        <a href="/admin/ui/accounts">Accounts</a>
+        <a href="/admin/ui/users">Users and groups</a>
+        <a href="/admin/ui/requests">Requests</a>
+        <a href="/admin/ui/usage">Usage</a>
+        </nav>
+        <form method="post" action="/admin/ui/logout" class="inline">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <button type="submit">Sign out</button>
+        </form>
+        {{/signedIn}}
+        </header>
+        <main>
+        <h1>{{title}}</h1>
+        {{#flash}}<p role="status" class="flash {{#isError}}error{{/isError}}">{{text}}</p>{{/flash}}
+        {{{content}}}
+        </main>
+        </body>
+        </html>
+        """
+
+    static let message = """
+        <p>{{text}}</p>
+        <p><a href="{{back}}">Back</a></p>
+        """
+
+    static let login = """
+        <form method="post" action="/admin/ui/login" class="card">
+        <label for="token">Admin token</label>
+        <input id="token" name="token" type="password" autocomplete="current-password" required>
+        <button type="submit">Sign in</button>
+        </form>
+        """
+
+    static let dashboard = """
+        <nav aria-label="Period" class="periods">
+        {{#periods}}<a href="/admin/ui/?period={{name}}" {{#current}}aria-current="page"{{/current}}>{{name}}</a> {{/periods}}
+        </nav>
+        <section class="cards" aria-label="Totals">
+        <div class="card"><h2>Requests</h2><p id="total-requests">{{requests}}</p></div>
+        <div class="card"><h2>Errors</h2><p>{{errors}} ({{errorRate}})</p></div>
+        <div class="card"><h2>Tokens</h2><p>{{tokens}}</p></div>
+        <div class="card"><h2>Spend</h2><p>${{spend}}</p></div>
+        <div class="card"><h2>Latency p50 / p95</h2><p>{{p50}} / {{p95}}</p></div>
+        <div class="card"><h2>First byte p50 / p95</h2><p>{{fb50}} / {{fb95}}</p></div>
+        </section>
+        <section><h2>Requests</h2>{{{requestsChart}}}</section>
+        <section><h2>Errors</h2>{{{errorsChart}}}</section>
+        <section><h2>Tokens</h2>{{{tokensChart}}}</section>
+        <section><h2>Spend</h2>{{{spendChart}}}</section>
+        <section><h2>Accounts by state</h2>
+        <table><thead><tr><th scope="col">State</th><th scope="col">Accounts</th></tr></thead><tbody>
+        {{#accountStates}}<tr><td>{{state}}</td><td>{{count}}</td></tr>{{/accountStates}}
+        </tbody></table></section>
+        <section><h2>Top keys</h2>
+        <table><thead><tr><th scope="col">Key</th><th scope="col">Requests</th><th scope="col">Spend</th></tr></thead><tbody>
+        {{#topKeys}}<tr><td>{{name}}</td><td>{{requests}}</td><td>${{cost}}</td></tr>{{/topKeys}}
+        </tbody></table></section>
+        <section><h2>Top models</h2>
+        <table><thead><tr><th scope="col">Model</th><th scope="col">Requests</th><th scope="col">Spend</th></tr></thead><tbody>
+        {{#topModels}}<tr><td>{{name}}</td><td>{{requests}}</td><td>${{cost}}</td></tr>{{/topModels}}
+        </tbody></table></section>
+        """
+
+    static let keys = """
+        <table>
+        <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">State</th><th scope="col">User</th>
+        <th scope="col">In flight</th><th scope="col">Today</th><th scope="col">Total</th><th scope="col">Tokens</th>
+        <th scope="col">Balance left</th><th scope="col">Last used</th></tr></thead>
+        <tbody>
+        {{#keys}}<tr><td><a href="/admin/ui/keys/{{path}}">{{name}}</a></td><td><code>{{key}}</code></td><td>{{state}}</td>
+        <td>{{user}}</td><td>{{inFlight}}</td><td>${{today}}</td><td>${{total}}</td><td>{{tokens}}</td><td>{{balance}}</td><td>{{lastUsed}}</td></tr>{{/keys}}
+        {{^keys}}<tr><td colspan="10">No keys yet.</td></tr>{{/keys}}
+        </tbody></table>
+        <h2>Create a key</h2>
+        <form method="post" action="/admin/ui/keys" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="name">Name</label><input id="name" name="name" required maxlength="128">
+        {{> keyFields}}
+        <label for="balance_usd">Balance (USD; change it later with Top up and Deduct)</label><input id="balance_usd" name="balance_usd" inputmode="decimal">
+        <button type="submit">Create</button>
+        </form>
+        """
+
+    /// The settings a key form edits, shared by the create and edit forms.
+    static let keyFields = """
+        <label for="description">Description</label><input id="description" name="description" value="{{description}}">
+        <label for="user">User</label><input id="user" name="user" value="{{user}}">
+        <label for="models">Allowed models (comma-separated globs)</label><input id="models" name="models" value="{{models}}">
+        <label for="clients">Allowed clients (User-Agent globs)</label><input id="clients" name="clients" value="{{clients}}">
+        <label for="concurrency">Concurrent requests</label><input id="concurrency" name="concurrency" inputmode="numeric" value="{{concurrency}}">
+        <label for="token_limit">Total token limit</label><input id="token_limit" name="token_limit" inputmode="numeric" value="{{tokenLimit}}">
+        <label for="daily_cost_usd">Daily cost limit (USD)</label><input id="daily_cost_usd" name="daily_cost_usd" inputmode="decimal" value="{{dailyCost}}">
+        <label for="expires_at">Expires at (UTC, e.g. 2027-01-01T00:00:00Z)</label><input id="expires_at" name="expires_at" value="{{expiresAt}}">
+        """
+
+    static let keyCreated = """
+        <p role="alert">This is the only time the key is shown. Copy it now.</p>
+        <p><label for="new-key">New key for {{name}}</label>
+        <input id="new-key" class="secret" readonly value="{{secret}}" size="60">
+        <button type="button" data-copy="new-key">Copy</button></p>
+        <p><a href="/admin/ui/keys/{{path}}">Go to the key</a> · <a href="/admin/ui/keys">All keys</a></p>
+        <script src="/admin/ui/console.js"></script>
+        """
+
+    static let key = """
+        <dl class="facts">
+        <dt>Key</dt><dd><code>{{key}}</code></dd>
+        <dt>State</dt><dd id="key-state">{{state}}</dd>
+        <dt>Source</dt><dd>{{source}}</dd>
+        <dt>Created</dt><dd>{{createdAt}}</dd>
+        <dt>Last used</dt><dd>{{lastUsed}}</dd>
+        <dt>In flight</dt><dd>{{inFlight}}</dd>
+        <dt>Spent today</dt><dd>${{today}}</dd>
+        <dt>Spent in total</dt><dd>${{total}}</dd>
+        <dt>Tokens in total</dt><dd>{{tokens}}</dd>
+        <dt>Balance left</dt><dd>{{balanceLeft}}</dd>
+        </dl>
+        <div class="actions">
+        {{#enabled}}<form method="post" action="/admin/ui/keys/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
+        {{^enabled}}<form method="post" action="/admin/ui/keys/{{path}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Enable</button></form>{{/enabled}}
+        <form method="post" action="/admin/ui/keys/{{path}}/topup"><input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="topup">Amount (USD)</label><input id="topup" name="amount_usd" inputmode="decimal" required><button type="submit">Top up</button></form>
+        <form method="post" action="/admin/ui/keys/{{path}}/deduct"><input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="deduct">Amount (USD)</label><input id="deduct" name="amount_usd" inputmode="decimal" required><button type="submit">Deduct</button></form>
+        <form method="post" action="/admin/ui/keys/{{path}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form>
+        </div>
+        <section><h2>Spend by day, last 30 days</h2>{{{chart}}}</section>
+        <section><h2>Limits and budgets</h2>
+        <form method="post" action="/admin/ui/keys/{{path}}" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        {{> keyFields}}
+        <button type="submit">Save</button>
+        </form></section>
+        <section><h2>Recent requests</h2>{{> requestRows}}
+        <p><a href="/admin/ui/requests?key={{query}}">All of this key's requests</a></p></section>
+        """
+
+    /// A table of requests, shared by the explorer and the key page.
+    static let requestRows = """
+        <table>
+        <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Request</th><th scope="col">Key</th><th scope="col">Model</th>
+        <th scope="col">Account</th><th scope="col">Status</th><th scope="col">Outcome</th><th scope="col">Tokens</th>
+        <th scope="col">Cost</th><th scope="col">Latency</th></tr></thead>
+        <tbody>
+        {{#rows}}<tr><td>{{time}}</td><td><a href="/admin/ui/requests/{{path}}">{{id}}</a></td><td>{{key}}</td><td>{{model}}</td>
+        <td>{{account}}</td><td>{{status}}</td><td>{{outcome}}</td><td>{{tokens}}</td><td>${{cost}}</td><td>{{latency}} ms</td></tr>{{/rows}}
+        {{^rows}}<tr><td colspan="10">No requests.</td></tr>{{/rows}}
+        </tbody></table>
+        """
+
+    static let accounts = """
+        <table>
+        <thead><tr><th scope="col">Name</th><th scope="col">Provider</th><th scope="col">State</th><th scope="col">Why</th>
+        <th scope="col">In flight</th><th scope="col">RPM</th><th scope="col">TPM</th><th scope="col">Priority</th>
+        <th scope="col">Last error</th></tr></thead>
+        <tbody>
+        {{#accounts}}<tr><td><a href="/admin/ui/accounts/{{path}}">{{name}}</a></td><td>{{provider}}</td><td>{{state}}</td><td>{{reason}}</td>
+        <td>{{inFlight}}</td><td>{{rpm}}</td><td>{{tpm}}</td><td>{{priority}}</td><td>{{lastError}}</td></tr>{{/accounts}}
+        {{^accounts}}<tr><td colspan="9">No accounts yet.</td></tr>{{/accounts}}
+        </tbody></table>
+        <h2>Add an account</h2>
+        <form method="post" action="/admin/ui/accounts" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="name">Name</label><input id="name" name="name" required maxlength="128">
+        <label for="provider">Provider</label><select id="provider" name="provider"><option>openai</option><option>anthropic</option><option>gemini</option></select>
+        <label for="api_key">API key</label><input id="api_key" name="api_key" type="password" autocomplete="off" required>
+        {{> accountFields}}
+        <button type="submit">Add</button>
+        </form>
+        """
+
+    /// The settings an account form edits, shared by the add and edit forms.
+    static let accountFields = """
+        <label for="base_url">Base URL (empty for the provider's)</label><input id="base_url" name="base_url" value="{{baseURL}}">
+        <label for="models">Models (comma-separated)</label><input id="models" name="models" value="{{models}}" required>
+        <label for="priority">Priority (lower first)</label><input id="priority" name="priority" inputmode="numeric" value="{{priority}}">
+        <label for="max_rpm">Requests per minute cap</label><input id="max_rpm" name="max_rpm" inputmode="numeric" value="{{maxRpm}}">
+        <label for="max_tpm">Tokens per minute cap</label><input id="max_tpm" name="max_tpm" inputmode="numeric" value="{{maxTpm}}">
+        <label for="max_concurrency">Concurrency cap</label><input id="max_concurrency" name="max_concurrency" inputmode="numeric" value="{{maxConcurrency}}">
+        <label for="notes">Notes</label><input id="notes" name="notes" value="{{notes}}">
+        """
+
+    static let account = """
+        <dl class="facts">
+        <dt>Provider</dt><dd>{{provider}}</dd>
+        <dt>State</dt><dd id="account-state">{{state}}</dd>
+        <dt>Why</dt><dd>{{reason}}</dd>
+        <dt>Cooling down until</dt><dd>{{cooldownUntil}}</dd>
+        <dt>In flight / waiting</dt><dd>{{inFlight}} / {{waiting}}</dd>
+        <dt>Requests / tokens this minute</dt><dd>{{rpm}} / {{tpm}}</dd>
+        <dt>Requests / failures in total</dt><dd>{{totalRequests}} / {{totalFailures}}</dd>
+        <dt>Last error</dt><dd>{{lastError}} {{lastErrorAt}}</dd>
+        <dt>Secret</dt><dd>{{secret}}</dd>
+        </dl>
+        <div class="actions">
+        {{#enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
+        {{^enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Enable</button></form>{{/enabled}}
+        <form method="post" action="/admin/ui/accounts/{{path}}/test"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Test</button></form>
+        <form method="post" action="/admin/ui/accounts/{{path}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form>
+        </div>
+        <section><h2>Settings</h2>
+        <form method="post" action="/admin/ui/accounts/{{path}}" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        {{> accountFields}}
+        <label for="api_key">API key (needed to change the base URL; empty keeps the current one)</label>
+        <input id="api_key" name="api_key" type="password" autocomplete="off">
+        <button type="submit">Save</button>
+        </form></section>
+        <section><h2>Rotate the secret</h2>
+        <form method="post" action="/admin/ui/accounts/{{path}}/rotate" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="new_api_key">New API key</label><input id="new_api_key" name="api_key" type="password" autocomplete="off" required>
+        <button type="submit">Rotate</button>
+        </form></section>
+        """
+
+    static let users = """
+        <h2>Users</h2>
+        <table>
+        <thead><tr><th scope="col">Name</th><th scope="col">Group</th><th scope="col">Balance</th><th scope="col">Left</th>
+        <th scope="col">Spent</th><th scope="col">Actions</th></tr></thead>
+        <tbody>
+        {{#users}}<tr><td>{{name}}</td><td>{{group}}</td><td>{{balance}}</td><td>{{remaining}}</td><td>${{spent}}</td>
+        <td><form method="post" action="/admin/ui/users/{{path}}/topup" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="topup-{{path}}">USD</label><input id="topup-{{path}}" name="amount_usd" size="6" required><button type="submit">Top up</button></form>
+        <form method="post" action="/admin/ui/users/{{path}}/delete" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form></td></tr>{{/users}}
+        {{^users}}<tr><td colspan="6">No users yet.</td></tr>{{/users}}
+        </tbody></table>
+        <form method="post" action="/admin/ui/users" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="user-name">Name</label><input id="user-name" name="name" required>
+        <label for="user-group">Group</label><input id="user-group" name="group">
+        <label for="user-balance">Balance (USD)</label><input id="user-balance" name="balance_usd" inputmode="decimal">
+        <button type="submit">Create user</button>
+        </form>
+        <h2>Groups</h2>
+        <table>
+        <thead><tr><th scope="col">Name</th><th scope="col">Price multiplier</th><th scope="col">Daily</th><th scope="col">Weekly</th>
+        <th scope="col">Monthly</th><th scope="col">Actions</th></tr></thead>
+        <tbody>
+        {{#groups}}<tr><td>{{name}}</td><td>{{multiplier}}</td><td>{{daily}}</td><td>{{weekly}}</td><td>{{monthly}}</td>
+        <td><form method="post" action="/admin/ui/groups/{{path}}/delete" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form></td></tr>{{/groups}}
+        {{^groups}}<tr><td colspan="6">No groups yet.</td></tr>{{/groups}}
+        </tbody></table>
+        <form method="post" action="/admin/ui/groups" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="group-name">Name</label><input id="group-name" name="name" required>
+        <label for="group-multiplier">Price multiplier</label><input id="group-multiplier" name="multiplier" inputmode="decimal">
+        <button type="submit">Create group</button>
+        </form>
+        """
+
+    static let requests = """
+        <form method="get" action="/admin/ui/requests" class="card grid filters">
+        <label for="from">From (UTC)</label><input id="from" name="from" type="datetime-local" value="{{from}}">
+        <label for="to">To (UTC)</label><input id="to" name="to" type="datetime-local" value="{{to}}">
+        <label for="key">Key</label><input id="key" name="key" value="{{key}}">
+        <label for="user">User</label><input id="user" name="user" value="{{user}}">
+        <label for="account">Account</label><input id="account" name="account" value="{{account}}">
+        <label for="model">Model</label><input id="model" name="model" value="{{model}}">
+        <label for="dialect">Dialect</label><input id="dialect" name="dialect" value="{{dialect}}">
+        <label for="status">Status (429 or 5xx)</label><input id="status" name="status" value="{{status}}">
+        <label for="outcome">Outcome</label><select id="outcome" name="outcome"><option value="">any</option>{{#outcomes}}<option {{#selected}}selected{{/selected}}>{{name}}</option>{{/outcomes}}</select>
+        <label for="request_id">Request id</label><input id="request_id" name="request_id" value="{{requestID}}">
+        <button type="submit">Filter</button>
+        </form>
+        {{> requestRows}}
+        {{#next}}<p><a href="/admin/ui/requests?{{next}}" rel="next">Older requests</a></p>{{/next}}
+        """
+
+    static let request = """
+        <dl class="facts">
+        <dt>Time (UTC)</dt><dd>{{time}}</dd>
+        <dt>Key</dt><dd>{{key}}</dd>
+        <dt>User</dt><dd>{{user}}</dd>
+        <dt>Route</dt><dd>{{dialect}}{{#stream}} (streamed){{/stream}}</dd>
+        <dt>Model</dt><dd>{{model}} → {{upstreamModel}}</dd>
+        <dt>Account</dt><dd>{{account}} ({{provider}}), chosen: {{selection}}</dd>
+        <dt>Status</dt><dd id="request-status">{{status}}</dd>
+        <dt>Outcome</dt><dd>{{outcome}} {{errorCode}}</dd>
+        <dt>Tokens</dt><dd>input {{input}}, cache read {{cacheRead}}, cache write 5 m {{cacheWrite5m}}, cache write 1 h {{cacheWrite1h}}, output {{output}} (reasoning {{reasoning}}); {{usageSource}}{{#usageIncomplete}}, incomplete{{/usageIncomplete}}</dd>
+        <dt>Cost billed</dt><dd>${{cost}}</dd>
+        <dt>Upstream list price</dt><dd>${{upstreamCost}}</dd>
+        <dt>Latency / first byte</dt><dd>{{latency}} ms / {{firstByte}}</dd>
+        <dt>Client</dt><dd>{{clientAddress}} · {{userAgent}}</dd>
+        </dl>
+        <h2>Attempts</h2>
+        <ol>
+        {{#hops}}<li>{{account}}: {{reason}}</li>{{/hops}}
+        {{#account}}<li>{{account}}: served ({{status}}), chosen: {{selection}}</li>{{/account}}
+        </ol>
+        """
+
+    static let usage = """
+        <form method="get" action="/admin/ui/usage" class="card grid filters">
+        <label for="by">By</label><select id="by" name="by">{{#dimensions}}<option {{#selected}}selected{{/selected}}>{{name}}</option>{{/dimensions}}</select>
+        <label for="from">From (UTC date)</label><input id="from" name="from" type="date" value="{{from}}">
+        <label for="to">To (UTC date, exclusive)</label><input id="to" name="to" type="date" value="{{to}}">
+        <button type="submit">Show</button>
+        </form>
+        <p><a href="/admin/ui/usage.csv?{{query}}">Download CSV</a></p>
+        <table>
+        <thead><tr><th scope="col">{{by}}</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">Input</th>
+        <th scope="col">Cache read</th><th scope="col">Cache write</th><th scope="col">Output</th><th scope="col">Cost</th></tr></thead>
+        <tbody>
+        {{#rows}}<tr><td>{{name}}</td><td>{{requests}}</td><td>{{errors}}</td><td>{{input}}</td><td>{{cacheRead}}</td><td>{{cacheWrite}}</td><td>{{output}}</td><td>${{cost}}</td></tr>{{/rows}}
+        {{^rows}}<tr><td colspan="8">No requests in this period.</td></tr>{{/rows}}
+        </tbody></table>
+        """
+
+    static let partials: [String: String] = ["keyFields": keyFields, "accountFields": accountFields, "requestRows": requestRows]
+
+    static let css = """
+        body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f7f7f8}
+        header{display:flex;gap:1.5rem;align-items:center;padding:.6rem 1.2rem;background:#1f2937;color:#fff;flex-wrap:wrap}
+        header a{color:#fff}.brand{font-weight:700;text-decoration:none}nav a{margin-right:1rem}
+        main{padding:1rem 1.2rem;max-width:1200px}
+        table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;background:#fff}
+        th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;font-size:.9rem}
+        .cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{background:#fff;border:1px solid #ddd;padding:.6rem 1rem;margin:.5rem 0}
+        .card h2{font-size:.85rem;margin:0;color:#555}.card p{font-size:1.3rem;margin:.2rem 0}
+        .grid{display:grid;grid-template-columns:max-content minmax(12rem,28rem);gap:.4rem .8rem;align-items:center}
+        .grid button{grid-column:2;justify-self:start}
+        .filters{grid-template-columns:repeat(4,max-content minmax(8rem,14rem))}
+        .actions{display:flex;gap:1rem;flex-wrap:wrap;align-items:center}.actions form{display:flex;gap:.4rem;align-items:center}
+        .inline{display:inline-flex;gap:.3rem;align-items:center}
+        .flash{padding:.5rem;background:#e6f4ea;border:1px solid #9c9}.flash.error{background:#fdecea;border-color:#e99}
+        .danger{color:#a00}.chart{width:100%;max-width:640px;height:auto;background:#fff;border:1px solid #ddd}
+        .chart .bar{fill:#2563eb}.chart .axis{stroke:#999}.chart .label{font-size:10px;fill:#555}
+        .facts{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}.facts dt{font-weight:600}
+        .periods a[aria-current]{font-weight:700}.secret{font-family:monospace}
+        """
+
+    static let script = """
+        document.querySelectorAll('[data-copy]').forEach(function (button) {
+          button.addEventListener('click', function () {
+            var field = document.getElementById(button.getAttribute('data-copy'));
+            field.select();
+            if (navigator.clipboard) { navigator.clipboard.writeText(field.value); } else { document.execCommand('copy'); }
+            button.textContent = 'Copied';
+          });
+        });
+        """
+}
