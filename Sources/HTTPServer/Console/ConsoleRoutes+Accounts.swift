@@ -34,7 +34,11 @@ extension ConsoleRoutes {
             }
         }
         ui.get("/accounts/:name") { request, context in
-            await page(request, "Account", "account") { _ in ConsolePages.account(try await operations.accounts.get(try Self.parameter(context))) }
+            await page(request, "Account", "account") { _ in
+                var values = ConsolePages.account(try await operations.accounts.get(try Self.parameter(context)))
+                values["title"] = values["name"]
+                return values
+            }
         }
         ui.post("/accounts/:name") { request, context in
             let name = (try? Self.parameter(context)) ?? ""

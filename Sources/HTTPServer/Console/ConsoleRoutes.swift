@@ -82,7 +82,8 @@ public struct ConsoleRoutes: Sendable {
         do {
             var values = try await build(session.csrf)
             values["csrf"] = session.csrf
-            return render(title, template, values, token: token, status: status)
+            // A page about one thing (a key, an account) is titled with its name.
+            return render((values["title"] as? String).map { "\(title) \($0)" } ?? title, template, values, token: token, status: status)
         } catch let error as AdminError {
             return render("Not done", "message", ["text": error.description, "back": "\(Self.root)/"], token: token,
                 status: .init(code: error.code.status))

@@ -145,9 +145,9 @@ enum ConsoleTemplates {
         {{#enabled}}<form method="post" action="/admin/ui/keys/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
         {{^enabled}}<form method="post" action="/admin/ui/keys/{{path}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Enable</button></form>{{/enabled}}
         <form method="post" action="/admin/ui/keys/{{path}}/topup"><input type="hidden" name="csrf" value="{{csrf}}">
-        <label for="topup">Amount (USD)</label><input id="topup" name="amount_usd" inputmode="decimal" required><button type="submit">Top up</button></form>
+        <label for="topup">Top-up amount (USD)</label><input id="topup" name="amount_usd" inputmode="decimal" required><button type="submit">Top up</button></form>
         <form method="post" action="/admin/ui/keys/{{path}}/deduct"><input type="hidden" name="csrf" value="{{csrf}}">
-        <label for="deduct">Amount (USD)</label><input id="deduct" name="amount_usd" inputmode="decimal" required><button type="submit">Deduct</button></form>
+        <label for="deduct">Deduction (USD)</label><input id="deduct" name="amount_usd" inputmode="decimal" required><button type="submit">Deduct</button></form>
         <form method="post" action="/admin/ui/keys/{{path}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form>
         </div>
         <section><h2>Spend by day, last 30 days</h2>{{{chart}}}</section>

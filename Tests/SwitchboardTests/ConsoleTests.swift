@@ -1,0 +1,120 @@
+import Admin
+import AsyncHTTPClient
+import NIOCore
+import Foundation
+import NIOHTTP1
+import Storage
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+@testable import HTTPServer
+
+/// The admin console's pieces that a browser test cannot reach cheaply:
+/// hostile forms, session expiry on the injected clock, CSV cells, and the
+/// console's answers without a session, token or CSRF field.
+@Suite struct ConsoleTests {
+    static let token = "admin-token-0123456789abcdef"
+
+    @Test func formsAreReadWithBounds() throws {
+        let form = try #require(ConsoleForm(body: "name=a+b&models=gpt-*%2C+claude-*&csrf=x&name=c"))
+        #expect(form["name"] == "c")  // the later field wins
+        #expect(form.settings(lists: ["models"], editing: false)["models"] == .array([.string("gpt-*"), .string("claude-*")]))
+        #expect(ConsoleForm(body: "a=%ZZ") == nil)
+        #expect(ConsoleForm(body: "a=%C3") == nil)  // not UTF-8
+        #expect(ConsoleForm(body: (0...ConsoleForm.maxFields).map { "f\($0)=1" }.joined(separator: "&")) == nil)
+    }
+
+    @Test func anEmptyFieldRemovesALimitOnlyWhenEditing() throws {
+        let form = try #require(ConsoleForm(body: "concurrency=&daily_cost_usd=2.50&token_limit=lots"))
+        let created = form.settings(numbers: ["concurrency", "token_limit"], money: ["daily_cost_usd"], editing: false)
+        #expect(created["concurrency"] == nil && created["daily_cost_usd"] == .string("2.50"))
+        #expect(created["token_limit"] == .string("lots"))  // refused by the key's own validation, with its message
+        #expect(form.settings(numbers: ["concurrency"], editing: true)["concurrency"] == .null)
+        #expect(form.settings(numbers: ["max_waiting"], editing: true)["max_waiting"] == nil)  // not on the form: untouched
+    }
+
+    @Test func sessionsExpireOnTheClockAndCheckTheirCSRFToken() {
+        let clock = MockClock(start: Date(timeIntervalSince1970: 1_800_000_000))
+        let sessions = ConsoleSessions(clock: clock)
+        let token = sessions.start()
+        let csrf = sessions.session(token)!.csrf
+        #expect(sessions.checks(token, csrf: csrf))
+        #expect(!sessions.checks(token, csrf: csrf + "0"))
+        #expect(!sessions.checks(token, csrf: nil))
+        #expect(!sessions.checks("forged", csrf: csrf))
+        clock.advance(by: .seconds(Int(ConsoleSessions.lifetime) + 1))
+        #expect(sessions.session(token) == nil)
+        #expect(!sessions.checks(token, csrf: csrf))
+    }
+
+    @Test func csvCellsCannotRunAsFormulas() {
+        let rows = [
+            UsageTotals(name: "=HYPERLINK(\"http://x\")", requests: 1, errors: 0, inputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 1, cost: .zero),
+            UsageTotals(name: "a,b", requests: 2, errors: 1, inputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, outputTokens: 0, cost: Money(dollars: "0.25")!),
+        ]
+        let lines = ReportAdmin.csv(rows, by: .model).split(separator: "\r\n")
+        #expect(lines[0] == "model,requests,errors,input_tokens,cache_read_tokens,cache_write_tokens,output_tokens,cost_usd")
+        #expect(lines[1].hasPrefix("\"'=HYPERLINK(\"\"http://x\"\")\","))
+        #expect(lines[2] == "\"a,b\",2,1,0,0,0,0,0.25")
+    }
+
+    @Test func theConsoleIsOffWithoutAnAdminToken() async throws {
+        try await withHarness { (harness: Harness) async throws in
+            #expect(try await harness.browse("/admin/ui/login").status == 404)
+        }
+    }
+
+    @Test func pagesNeedASessionAndChangesNeedItsCSRFToken() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let anonymous = try await harness.browse("/admin/ui/keys")
+            #expect(anonymous.status == 303 && anonymous.headers["location"].first == "/admin/ui/login")
+            #expect(try await harness.form("/admin/ui/login", "token=wrong").status == 401)
+
+            let login = try await harness.form("/admin/ui/login", "token=\(Self.token)")
+            #expect(login.status == 303)
+            let setCookie = try #require(login.headers["set-cookie"].first)
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+            let cookie = String(setCookie.prefix { $0 != ";" })
+
+            let page = try await harness.browse("/admin/ui/keys/test-key", cookie: cookie)
+            #expect(page.status == 200)
+            #expect(page.headers["cache-control"].first == "no-store")
+            #expect(page.headers["content-security-policy"].first?.contains("frame-ancestors 'none'") == true)
+            #expect(!page.body.contains(Harness.key))
+
+            // Without the CSRF field, with a wrong one: refused, and the key still serves.
+            #expect(try await harness.form("/admin/ui/keys/test-key/disable", "", cookie: cookie).status == 403)
+            #expect(try await harness.form("/admin/ui/keys/test-key/disable", "csrf=0123", cookie: cookie).status == 403)
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("echo")).status == 200)
+
+            // With it: done.
+            let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1)
+            #expect(try await harness.form("/admin/ui/keys/test-key/disable", "csrf=\(csrf)", cookie: cookie).status == 303)
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("echo")).status == 401)
+        }
+    }
+}
+
+extension Harness {
+    /// A browser's request, redirects not followed.
+    func browse(_ path: String, form: String? = nil, cookie: String? = nil) async throws -> Reply {
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
+        defer { _ = client.shutdown() }
+        var request = HTTPClientRequest(url: base + path)
+        if let form {
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: form))
+        }
+        if let cookie { request.headers.add(name: "cookie", value: cookie) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
+    }
+
+    /// Posts a form as a browser would.
+    func form(_ path: String, _ body: String, cookie: String? = nil) async throws -> Reply {
+        try await browse(path, form: body, cookie: cookie)
+    }
+}
