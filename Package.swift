@@ -42,7 +42,8 @@ let package = Package(
         .target(
             name: "Policy",
             dependencies: ["SwitchboardCore"],
-            resources: [.copy("Resources/model_prices.json")]
+            // The table is compiled in (BundledPrices.swift, generated from it by scripts/update-prices.py).
+            exclude: ["Resources"]
         ),
         .target(
             name: "Storage",

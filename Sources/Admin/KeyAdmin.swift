@@ -85,7 +85,7 @@ public struct KeyAdmin: Sendable {
 
     /// Creates a key from settings; returns it with the only copy of the key.
     public func create(name: String, settings json: [String: JSONValue], source: String) async throws -> (KeyView, String) {
-        guard !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
         if try await store.listKeys().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a key named \(name) exists") }
         let change = try KeySettings.apply(json, to: KeyPolicy())
         let plaintext = change.key ?? KeyGenerator.make()

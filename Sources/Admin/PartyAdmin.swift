@@ -60,6 +60,7 @@ public struct PartyAdmin: Sendable {
 
     public func createUser(_ json: [String: JSONValue]) async throws -> UserView {
         guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
         if try await store.listUsers().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a user named \(name) exists") }
         return try await saveUser(try await applyUser(json, to: UserEntry(id: 0, name: name)), setBalance: true)
     }
@@ -140,6 +141,7 @@ public struct PartyAdmin: Sendable {
 
     public func createGroup(_ json: [String: JSONValue]) async throws -> GroupView {
         guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
         if try await store.listGroups().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a group named \(name) exists") }
         return try await saveGroup(try Self.applyGroup(json, to: GroupEntry(id: 0, name: name)))
     }

@@ -56,6 +56,7 @@ public struct AccountSettings: Sendable, Equatable {
             }
         }
         guard let name = try text("name") ?? fallbackName, !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+        if fallbackName == nil, let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
         if let fallbackName, name != fallbackName { throw AdminError(.invalid, "an account cannot be renamed") }
         self.name = name
         if let raw = try text("provider") {

@@ -21,10 +21,11 @@ public struct AdminRoutes: Sendable {
     var parties: PartyAdmin { operations.parties }
     var gateway: Gateway { operations.gateway }
 
-    /// Creates the routes; `token` nil turns the admin API off.
-    public init(operations: AdminOperations, token: String?, logger: Logger) {
+    /// Creates the routes; `token` nil turns the admin API off. An address
+    /// with `loginAttempts` failed logins within a minute is refused for a while.
+    public init(operations: AdminOperations, token: String?, loginAttempts: Int = 10, logger: Logger) {
         self.operations = operations
-        self.throttle = AdminLoginThrottle(clock: operations.gateway.pool.clock)
+        self.throttle = AdminLoginThrottle(limit: loginAttempts, clock: operations.gateway.pool.clock)
         self.logger = logger
         self.token = token
     }
@@ -87,6 +88,14 @@ public struct AdminRoutes: Sendable {
                 guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }
                 return try Self.json(await operations.requests.get(id))
             }
+        }
+        // The API's description: public knowledge (it is in the repository), so no token; off with the API.
+        group.get("/openapi.json") { _, _ in
+            guard token != nil else {
+                return Self.error(AdminError(.notFound, "the admin API is off; set admin_token (SWITCHBOARD_ADMIN_TOKEN) to turn it on"))
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: AdminOpenAPI.json)))
         }
         group.get("/stats") { request, context in
             await guarded(request, context: context) { try Self.json(gateway.stats) }

@@ -15,13 +15,13 @@ public struct PriceTable: Sendable {
         public var description: String
     }
 
-    /// The table bundled with Switchboard.
+    /// The table bundled with Switchboard (compiled into the binary).
     public static func bundled() throws -> PriceTable {
-        guard let url = Bundle.module.url(forResource: "model_prices", withExtension: "json") else {
-            throw LoadError(description: "the bundled price table is missing from the build")
-        }
-        return try PriceTable(contentsOf: url.path)
+        try PriceTable(json: Data(BundledPrices.json.utf8))
     }
+
+    /// The bundled table's text, as compiled in.
+    public static var bundledText: String { BundledPrices.json }
 
     /// Reads a table from a file.
     public init(contentsOf path: String) throws {

@@ -26,6 +26,8 @@ public struct Configuration: Sendable {
     public var healthProbeInterval: Duration = .seconds(60)
     /// The bearer token the admin API requires; the admin API is off without one.
     public var adminToken: String?
+    /// Failed admin logins (API or console) an address may make within a minute before it is refused for a while.
+    public var adminLoginAttempts = 10
     /// The bearer token `/metrics` takes; without one it answers private addresses only.
     public var metricsToken: String?
     /// Whether `/metrics` counts requests by key name too.

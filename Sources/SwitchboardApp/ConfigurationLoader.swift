@@ -12,7 +12,7 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "log_format", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "metrics_token", "metrics_key_labels", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
+        "session_ttl", "health_probe_interval", "admin_token", "admin_login_attempts", "metrics_token", "metrics_key_labels", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies", "ledger_stall_timeout",
@@ -107,7 +107,7 @@ extension Configuration {
                 let path = "groups[\(index)]"
                 let map = try reader.mapping(item, at: path)
                 try reader.rejectUnknown(map, allowed: ["name", "multiplier", "subscription"], at: path)
-                var group = GroupEntry(id: 0, name: try reader.requiredText(map, "name", at: path))
+                var group = GroupEntry(id: 0, name: try reader.name(map, at: path))
                 if let value = map["multiplier"] {
                     guard let amount = Money(dollars: try reader.scalarText(value, at: "\(path).multiplier")),
                         amount.picos % 1_000_000 == 0, case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
@@ -133,7 +133,7 @@ extension Configuration {
                 let map = try reader.mapping(item, at: path)
                 try reader.rejectUnknown(map, allowed: ["name", "group", "balance_usd", "description"], at: path)
                 return UserEntry(
-                    id: 0, name: try reader.requiredText(map, "name", at: path),
+                    id: 0, name: try reader.name(map, at: path),
                     group: try map["group"].map { try reader.scalarText($0, at: "\(path).group") },
                     balance: try reader.dollars(map, "balance_usd", at: path),
                     description: try map["description"].map { try reader.scalarText($0, at: "\(path).description") })
@@ -255,6 +255,9 @@ extension Configuration {
         case "ledger_stall_timeout": ledgerStallTimeout = try DurationText.parse(value, source: source)
         case "admin_token":
             adminToken = try Self.token(value, source: source)
+        case "admin_login_attempts":
+            guard let count = Int(value), count >= 1, count <= 1_000_000 else { throw ConfigurationError("\(source) must be a whole number from 1 to 1000000") }
+            adminLoginAttempts = count
         case "metrics_key_labels":
             metricsKeyLabels = try Self.flag(value, source: source)
         case "metrics_token":
@@ -284,7 +287,7 @@ extension Configuration.AccountDeclaration {
     init(_ value: Any, reader: ValueReader, at path: String) throws {
         let map = try reader.mapping(value, at: path)
         try reader.rejectUnknown(map, allowed: Self.allowedKeys, at: path)
-        name = try reader.requiredText(map, "name", at: path)
+        name = try reader.name(map, at: path)
         let providerText = try reader.requiredText(map, "provider", at: path)
         guard let provider = Provider(rawValue: providerText) else {
             throw ConfigurationError("\(path).provider must be openai, anthropic or gemini (got \(providerText))")
@@ -338,7 +341,7 @@ extension Configuration.KeyDeclaration {
     init(_ value: Any, reader: ValueReader, at path: String) throws {
         let map = try reader.mapping(value, at: path)
         try reader.rejectUnknown(map, allowed: Self.allowedKeys, at: path)
-        name = try reader.requiredText(map, "name", at: path)
+        name = try reader.name(map, at: path)
         key = try map["key"].map { try reader.scalarText($0, at: "\(path).key") } ?? ""
         if let value = map["expires_at"] { expiresAt = try reader.date(value, at: "\(path).expires_at") }
         expiresInDays = try reader.wholeNumber(map, "expires_in_days", minimum: 1, maximum: Int64(KeyPolicy.maxDays), at: path).map(Int.init)

@@ -121,7 +121,7 @@ public struct Switchboard: Sendable {
                     parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher),
                     requests: RequestAdmin(store: context.store), reports: ReportAdmin(store: context.store, gateway: gateway),
                     gateway: gateway),
-                token: config.adminToken, logger: logger),
+                token: config.adminToken, loginAttempts: config.adminLoginAttempts, logger: logger),
             metrics: MetricsRoutes(metrics: metrics, gateway: gateway, token: config.metricsToken))
         announce(holder.snapshot, logger: logger)
         let dataDirectory = ((try? config.resolvedDataDirectory()) ?? ".").absolutePath

@@ -42,6 +42,13 @@ struct ValueReader {
         return text
     }
 
+    /// A record's `name`, held to the one rule for names (`RecordName`).
+    func name(_ map: [String: Any], at path: String) throws -> String {
+        let name = try requiredText(map, "name", at: path)
+        if let problem = RecordName.problem(name) { throw ConfigurationError("\(path).name: \(problem)") }
+        return name
+    }
+
     func textList(_ value: Any, at path: String) throws -> [String] {
         try list(value, at: path).enumerated().map { try scalarText($1, at: "\(path)[\($0)]") }
     }

@@ -12,7 +12,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
         abstract: "A self-hosted LLM API gateway.",
-        version: "switchboard \(Switchboard.version)",
+        version: "switchboard \(Switchboard.version) (commit \(BuildInfo.commit))",
         subcommands: [Serve.self, Init.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self],
         defaultSubcommand: Serve.self)
 

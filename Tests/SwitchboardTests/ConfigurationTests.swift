@@ -63,6 +63,24 @@ import Testing
         #expect(config.masterKey == "mk")
     }
 
+    @Test func trustedProxiesAndLoginAttemptsAreReadAndChecked() throws {
+        let config = try load("trusted_proxies: [127.0.0.1, 10.0.0.0/8]\nadmin_login_attempts: 50\n")
+        #expect(config.trustedProxies == [CIDR("127.0.0.1")!, CIDR("10.0.0.0/8")!])
+        #expect(config.adminLoginAttempts == 50)
+        #expect(try load("", environment: ["SWITCHBOARD_TRUSTED_PROXIES": "fd00::/8, 192.0.2.1"]).trustedProxies.count == 2)
+        #expect(throws: ConfigurationError.self) { try load("trusted_proxies: [proxy.lan]\n") }
+        #expect(throws: ConfigurationError.self) { try load("admin_login_attempts: 0\n") }
+    }
+
+    @Test func namesFollowOneRule() throws {
+        #expect(RecordName.problem("team-a laptop") == nil)
+        for bad in ["", "a/b", " lead", "trail ", "nul\u{0}byte", "bell\u{7}", String(repeating: "n", count: 129)] {
+            #expect(RecordName.problem(bad) != nil, "\(bad.debugDescription) was accepted")
+        }
+        #expect(throws: ConfigurationError.self) { try load("keys:\n  - name: a/b\n    key: sk-sb-0123456789abcdefghijklmnop\n") }
+        #expect(throws: ConfigurationError.self) { try load("users:\n  - name: \"x\\0y\"\n") }
+    }
+
     @Test func noFileMeansDefaults() throws {
         let config = try Configuration.load(file: nil, environment: [:])
         #expect(config.listen == "127.0.0.1:8080")

@@ -37,6 +37,15 @@ import Testing
         #expect(price.cost(usage) == Money(dollars: "0.00001125"))  // 10·(1.5e-7·3 + 7.5e-8 + 6e-7)
     }
 
+    /// The table compiled into the binary is the JSON file in the repository
+    /// (scripts/update-prices.py writes both): a table updated without
+    /// regenerating the Swift file fails here.
+    @Test func theCompiledTableIsTheJSONFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/Policy/Resources/model_prices.json")
+        let text = try String(contentsOf: file, encoding: .utf8)
+        #expect(PriceTable.bundledText + "\n" == text)
+    }
+
     @Test func lookupTriesDatesAndProviderPrefixes() throws {
         let table = try PriceTable.bundled()
         #expect(table.price(for: "claude-sonnet-4-5") != nil)

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""Writes the admin API's OpenAPI 3.1 document: docs/admin-openapi.json, and
+Sources/HTTPServer/AdminOpenAPI.swift, which compiles it into the binary (served
+at GET /admin/openapi.json). This script is the document's source: change the API,
+change it here, run it, commit both outputs. A Swift test checks that the served
+document is the file; tests/openapi runs Schemathesis against a live gateway with it.
+
+    scripts/admin-openapi.py           # write both files
+    scripts/admin-openapi.py --check   # exit 1 if either file differs from what this writes
+"""
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JSON_PATH = ROOT / "docs" / "admin-openapi.json"
+SWIFT_PATH = ROOT / "Sources" / "HTTPServer" / "AdminOpenAPI.swift"
+
+S = {"type": "string"}
+I = {"type": "integer"}
+B = {"type": "boolean"}
+MONEY = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "Exact dollars as a decimal string."}
+TIME = {"type": "string", "format": "date-time"}
+# The one rule for names (RecordName): no control character, no `/`, no space at either end.
+NAME = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[^/\s\x00-\x1f\x7f-\x9f]([^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f])?$"}
+DECIMAL = {"type": "string", "pattern": r"^[0-9]{1,7}(\.[0-9]{1,12})?$"}
+DOLLARS_IN = {"oneOf": [DECIMAL, {"type": "number", "minimum": 0, "maximum": 1000000}, {"type": "null"}], "description": "Dollars: a decimal string or number; null removes the limit."}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=(), additional=False):
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    if not additional:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def nullable(schema):
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def answer(schema, description="OK"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {code: {"$ref": f"#/components/responses/{name}"} for code, name in (
+    ("400", "Invalid"), ("401", "Unauthorized"), ("404", "NotFound"), ("409", "Conflict"), ("429", "Throttled"), ("503", "Unavailable"))}
+
+
+def operation(summary, ok=None, status="200", body=None, parameters=(), errors=("400", "401", "404", "429", "503"), tag=None):
+    op = {"summary": summary, "responses": {}}
+    if tag:
+        op["tags"] = [tag]
+    if status == "204":
+        op["responses"]["204"] = {"description": "Done; no body."}
+    else:
+        op["responses"][status] = answer(ok)
+    for code in errors:
+        op["responses"][code] = ERRORS[code]
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if parameters:
+        op["parameters"] = list(parameters)
+    return op
+
+
+def path_name(what):
+    return {"name": "name", "in": "path", "required": True, "description": f"The {what}'s name.", "schema": NAME}
+
+
+def query(name, schema, description):
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+DAYS = query("days", {"type": "integer", "minimum": 1, "maximum": 366}, "How many days back (default 30; out-of-range values are clamped).")
+AMOUNT = obj({"amount_usd": {"oneOf": [DECIMAL, {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000}]}}, required=["amount_usd"])
+
+schemas = {
+    "Error": obj({"error": obj({"code": {"type": "string", "enum": ["invalid_request", "not_found", "conflict", "unauthorized", "too_many_attempts", "unavailable"]}, "message": S}, required=["code", "message"])}, required=["error"]),
+    "AccountStatus": obj({
+        "id": I, "name": S, "generation": I,
+        "state": {"type": "string", "enum": ["ready", "disabled", "unhealthy", "cooling_down", "rpm_cap", "tpm_cap", "full"]},
+        "reason": S, "in_flight": I, "waiting": I, "window_requests": I, "window_tokens": I, "total_requests": I, "total_tokens": I,
+        "total_failures": I, "last_used": TIME, "last_error": S, "last_error_at": TIME, "cooldown_until": TIME, "cooldown_cause": S,
+        "health_mark": S,
+    }, required=["id", "name", "state", "in_flight", "waiting"]),
+    "Account": obj({
+        "name": S, "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini"]}, "base_url": S,
+        "models": {"type": "array", "items": S}, "model_map": {"type": "object", "additionalProperties": S}, "priority": I,
+        "enabled": B, "notes": S, "source": S, "created_at": TIME, "max_rpm": I, "max_tpm": I, "max_concurrency": I,
+        "max_waiting": I, "wait_timeout": S, "intercept_warmup": B, "default_instructions": S,
+        "secret": {"type": "string", "description": "`ok`, or why the sealed secret does not open."},
+        "live": ref("AccountStatus"), "live_at": TIME,
+    }, required=["name", "provider", "base_url", "models", "priority", "enabled", "secret"]),
+    "AccountSettings": obj({
+        "name": NAME, "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini"]}, "base_url": S, "api_key": S,
+        "models": {"type": "array", "items": S}, "model_map": nullable({"type": "object", "additionalProperties": S}),
+        "priority": I, "enabled": B, "notes": nullable(S), "max_rpm": nullable(I), "max_tpm": nullable(I),
+        "max_concurrency": nullable(I), "max_waiting": nullable(I), "wait_timeout": nullable(S), "intercept_warmup": B,
+        "default_instructions": nullable(S),
+    }),
+    "ProbeResult": obj({"ok": B, "status": I, "failure_class": S, "message": S, "latency_ms": I}, required=["ok", "message", "latency_ms"]),
+    "KeyUsage": obj({
+        "in_flight": I, "window_requests": I, "window_tokens": I, "window_cost_usd": MONEY, "window_reset_seconds": I,
+        "today_cost_usd": MONEY, "total_cost_usd": MONEY, "total_tokens": I, "held_usd": MONEY, "balance_remaining_usd": MONEY,
+    }, required=["today_cost_usd", "total_cost_usd", "total_tokens"]),
+    "Key": obj({
+        "name": S, "key": {"type": "string", "description": "The key's start and last four characters, never the key."},
+        "state": {"type": "string", "enum": ["active", "disabled", "expired", "revoked", "unreadable"]}, "source": S,
+        "created_at": TIME, "last_used_at": TIME, "expires_at": TIME, "description": S, "tags": {"type": "array", "items": S},
+        "user": S, "on_expiry": S, "activate_on_first_use_days": I, "providers": {"type": "array", "items": S},
+        "models": {"type": "array", "items": S}, "clients": {"type": "array", "items": S},
+        "rate_limit": obj({"window_minutes": I, "requests": I, "tokens": I, "cost_usd": MONEY}, required=["window_minutes"]),
+        "concurrency": I, "max_waiting": I, "token_limit": I, "daily_cost_usd": MONEY, "balance_usd": MONEY, "usage": ref("KeyUsage"),
+    }, required=["name", "key", "state", "source", "created_at", "usage"]),
+    "KeySettings": obj({
+        "name": NAME, "key": S, "description": nullable(S), "tags": nullable({"type": "array", "items": S}), "user": nullable(S),
+        "expires_at": nullable(S), "activate_on_first_use_days": nullable(I), "on_expiry": nullable({"type": "string", "enum": ["disable", "delete"]}),
+        "providers": nullable({"type": "array", "items": S}), "models": nullable({"type": "array", "items": S}),
+        "clients": nullable({"type": "array", "items": S}),
+        "rate_limit": nullable(obj({"window_minutes": I, "requests": I, "tokens": I, "cost_usd": DOLLARS_IN})),
+        "concurrency": nullable(I), "max_waiting": nullable(I), "token_limit": nullable(I), "daily_cost_usd": DOLLARS_IN,
+        "balance_usd": DOLLARS_IN, "enabled": B,
+    }),
+    "CreatedKey": obj({"api_key": {"type": "string", "description": "The key: shown this once."}, "key": ref("Key")}, required=["api_key", "key"]),
+    "Stats": obj({
+        "name": S, "requests": I, "tokens": I, "cost_usd": MONEY,
+        "days": {"type": "array", "items": obj({"day": S, "requests": I, "tokens": I, "cost_usd": MONEY, "mean_latency_ms": I},
+                                               required=["day", "requests", "tokens", "cost_usd", "mean_latency_ms"])},
+    }, required=["name", "requests", "tokens", "cost_usd", "days"]),
+    "User": obj({"name": S, "group": S, "description": S, "balance_usd": MONEY, "remaining_usd": MONEY, "spent_usd": MONEY}, required=["name", "spent_usd"]),
+    "UserSettings": obj({"name": NAME, "group": nullable(S), "balance_usd": DOLLARS_IN, "description": nullable(S)}),
+    "Group": obj({"name": S, "multiplier": S, "subscription": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}, required=["name", "multiplier"]),
+    "GroupSettings": obj({"name": NAME, "multiplier": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+                          "subscription": nullable(obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN}))}),
+    "GatewayStats": obj({"unpriced_requests": I, "overrun_usd": MONEY, "unauthenticated_requests": I, "malformed_requests": I},
+                        required=["unpriced_requests", "overrun_usd", "unauthenticated_requests", "malformed_requests"]),
+    "Request": obj({
+        "request_id": S, "created_at": TIME, "key": S, "user": S, "account": S, "provider": S, "dialect": S, "model": S,
+        "upstream_model": S, "status": I, "outcome": S, "error_code": S, "stream": B,
+        "tokens": obj({"input": I, "cache_read": I, "cache_write5m": I, "cache_write1h": I, "output": I, "reasoning": I},
+                      required=["input", "cache_read", "cache_write5m", "cache_write1h", "output", "reasoning"]),
+        "cost_usd": MONEY, "upstream_cost_usd": MONEY, "priced": B, "usage_source": S, "usage_incomplete": B, "delivered_bytes": I,
+        "latency_ms": I, "first_byte_ms": I, "attempts": I,
+        "route": {"type": "array", "items": obj({"account": S, "reason": S}, required=["account", "reason"])},
+        "selection": {"type": "string", "enum": ["session", "ranked", "waited"]}, "client_address": S, "user_agent": S,
+    }, required=["request_id", "created_at", "dialect", "status", "outcome", "stream", "tokens", "cost_usd", "upstream_cost_usd", "route"]),
+    "RequestPage": obj({"requests": {"type": "array", "items": ref("Request")}, "next_cursor": S}, required=["requests"]),
+}
+
+responses = {
+    name: {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+    for name, description in (
+        ("Invalid", "The request is malformed, or a value is out of range."),
+        ("Unauthorized", "The admin token is missing or wrong."),
+        ("NotFound", "No such record (or the admin API is off: no admin_token)."),
+        ("Conflict", "A record with that name exists, or others depend on it."),
+        ("Throttled", "Too many failed admin logins from this address lately."),
+        ("Unavailable", "The store or the upstream could not do it now."),
+    )
+}
+
+ACCOUNT, KEY, USER, GROUP = path_name("account"), path_name("key"), path_name("user"), path_name("group")
+paths = {
+    "/admin/accounts": {
+        "get": operation("Every account with its live state.", {"type": "array", "items": ref("Account")}, errors=("401", "404", "429", "503"), tag="accounts"),
+        "post": operation("Create an account (`name`, `provider`, `api_key`, `models` required).", ref("Account"), status="201", body=ref("AccountSettings"), errors=("400", "401", "404", "409", "429", "503"), tag="accounts"),
+    },
+    "/admin/accounts/{name}": {
+        "get": operation("One account.", ref("Account"), parameters=[ACCOUNT], tag="accounts"),
+        "patch": operation("Change the given settings (`null` removes a cap); a new `base_url` needs `api_key` too.", ref("Account"), body=ref("AccountSettings"), parameters=[ACCOUNT], tag="accounts"),
+        "delete": operation("Delete an account; its ledger rows stay.", status="204", parameters=[ACCOUNT], tag="accounts"),
+    },
+    "/admin/accounts/{name}/enable": {"post": operation("Enable; clears cooldown and health mark.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
+    "/admin/accounts/{name}/disable": {"post": operation("Disable.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
+    "/admin/accounts/{name}/test": {"post": operation("Send the account one minimal request.", ref("ProbeResult"), parameters=[ACCOUNT], tag="accounts")},
+    "/admin/keys": {
+        "get": operation("Every key with its settings and live usage (never the key).", {"type": "array", "items": ref("Key")}, errors=("401", "404", "429", "503"), tag="keys"),
+        "post": operation("Create a key; the answer holds the key, shown this once.", ref("CreatedKey"), status="201", body=ref("KeySettings"), errors=("400", "401", "404", "409", "429", "503"), tag="keys"),
+    },
+    "/admin/keys/{name}": {
+        "get": operation("One key.", ref("Key"), parameters=[KEY], tag="keys"),
+        "patch": operation("Change settings (`null` removes a limit).", ref("Key"), body=ref("KeySettings"), parameters=[KEY], tag="keys"),
+        "delete": operation("Delete a key; its ledger rows stay.", status="204", parameters=[KEY], tag="keys"),
+    },
+    "/admin/keys/{name}/enable": {"post": operation("Enable a key.", ref("Key"), parameters=[KEY], tag="keys")},
+    "/admin/keys/{name}/disable": {"post": operation("Disable a key.", ref("Key"), parameters=[KEY], tag="keys")},
+    "/admin/keys/{name}/topup": {"post": operation("Add to a key's balance.", ref("Key"), body=AMOUNT, parameters=[KEY], tag="keys")},
+    "/admin/keys/{name}/deduct": {"post": operation("Take from a key's balance (never more than remains).", ref("Key"), body=AMOUNT, parameters=[KEY], tag="keys")},
+    "/admin/keys/{name}/stats": {"get": operation("Totals and a per-day series.", ref("Stats"), parameters=[KEY, DAYS], tag="keys")},
+    "/admin/users": {
+        "get": operation("Every user with balance, what remains and what was spent.", {"type": "array", "items": ref("User")}, errors=("401", "404", "429", "503"), tag="users"),
+        "post": operation("Create a user.", ref("User"), status="201", body=ref("UserSettings"), errors=("400", "401", "404", "409", "429", "503"), tag="users"),
+    },
+    "/admin/users/{name}": {
+        "patch": operation("Change a user.", ref("User"), body=ref("UserSettings"), parameters=[USER], tag="users"),
+        "delete": operation("Delete a user (refused while keys belong to it).", status="204", parameters=[USER], errors=("400", "401", "404", "409", "429", "503"), tag="users"),
+    },
+    "/admin/users/{name}/topup": {"post": operation("Add to a user's balance.", ref("User"), body=AMOUNT, parameters=[USER], tag="users")},
+    "/admin/users/{name}/deduct": {"post": operation("Take from a user's balance.", ref("User"), body=AMOUNT, parameters=[USER], tag="users")},
+    "/admin/users/{name}/stats": {"get": operation("A user's totals and per-day series.", ref("Stats"), parameters=[USER, DAYS], tag="users")},
+    "/admin/groups": {
+        "get": operation("Every group.", {"type": "array", "items": ref("Group")}, errors=("401", "404", "429", "503"), tag="groups"),
+        "post": operation("Create a group.", ref("Group"), status="201", body=ref("GroupSettings"), errors=("400", "401", "404", "409", "429", "503"), tag="groups"),
+    },
+    "/admin/groups/{name}": {
+        "patch": operation("Change a group.", ref("Group"), body=ref("GroupSettings"), parameters=[GROUP], tag="groups"),
+        "delete": operation("Delete a group (refused while users belong to it).", status="204", parameters=[GROUP], errors=("400", "401", "404", "409", "429", "503"), tag="groups"),
+    },
+    "/admin/groups/{name}/stats": {"get": operation("A group's totals and per-day series.", ref("Stats"), parameters=[GROUP, DAYS], tag="groups")},
+    "/admin/stats": {"get": operation("Gateway counters.", ref("GatewayStats"), errors=("401", "404", "429"), tag="gateway")},
+    "/admin/requests": {"get": operation(
+        "The request explorer, newest first; a filter value that does not read is refused.", ref("RequestPage"), tag="requests",
+        errors=("400", "401", "404", "429", "503"),
+        parameters=[
+            query("from", S, "Start (inclusive): ISO 8601, a UTC date, or Unix seconds."),
+            query("to", S, "End (exclusive), as `from`."),
+            query("key", S, "Key name."), query("user", S, "User name."), query("account", S, "Account name."),
+            query("model", S, "Model the client asked for."), query("dialect", S, "The route's operation, e.g. `openai_chat`."),
+            query("status", S, "A status (`429`) or class (`5xx`)."),
+            query("outcome", {"type": "string", "enum": ["ok", "client_error", "refused", "no_account", "upstream_error", "client_disconnected", "cancelled", "warmup_intercepted", "title_intercepted", "interrupted"]}, "How requests ended."),
+            query("request_id", S, "One request id."),
+            query("cursor", S, "The previous page's `next_cursor`."),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Rows per page (default 50)."),
+        ])},
+    "/admin/requests/{id}": {"get": operation("One request's record.", ref("Request"), tag="requests", parameters=[
+        {"name": "id", "in": "path", "required": True, "description": "The request id (`x-request-id`).", "schema": {"type": "string", "minLength": 1}}])},
+    "/admin/openapi.json": {"get": {"summary": "This document.", "tags": ["gateway"], "security": [],
+                                    "responses": {"200": answer({"type": "object"})}}},
+}
+
+document = {
+    "openapi": "3.1.0",
+    "info": {"title": "Switchboard admin API", "version": "1",
+             "description": "Accounts, keys, users, groups, the request explorer and gateway counters. Off until `admin_token` is set; "
+                            "every call but this document's needs `Authorization: Bearer <admin_token>`. Money is an exact decimal string of dollars.",
+             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
+    "servers": [{"url": "/"}],
+    "security": [{"adminToken": []}],
+    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "requests", "gateway")],
+    "paths": paths,
+    "components": {"schemas": schemas, "responses": responses,
+                   "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "The `admin_token` setting."}}},
+}
+
+
+def outputs():
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if '"""#' in text:
+        sys.exit("the document holds the raw string's delimiter")
+    swift = ("// Generated by scripts/admin-openapi.py (the document's source): do not edit.\n\n"
+             "/// The admin API's OpenAPI 3.1 document, served at `GET /admin/openapi.json`.\n"
+             "enum AdminOpenAPI {\n    static let json = #\"\"\"\n" + text + "\"\"\"#\n}\n")
+    return text, swift
+
+
+def main():
+    text, swift = outputs()
+    if sys.argv[1:] == ["--check"]:
+        stale = [str(p) for p, want in ((JSON_PATH, text), (SWIFT_PATH, swift)) if not p.exists() or p.read_text() != want]
+        if stale:
+            sys.exit("out of date (run scripts/admin-openapi.py): " + ", ".join(stale))
+        return
+    JSON_PATH.write_text(text)
+    SWIFT_PATH.write_text(swift)
+    print(f"wrote {JSON_PATH.relative_to(ROOT)} and {SWIFT_PATH.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
