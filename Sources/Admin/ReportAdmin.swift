@@ -51,6 +51,7 @@ public struct Dashboard: Sendable {
             sum.errors = sum.errors.saturatingAdd(bucket.errors)
             sum.tokens = sum.tokens.saturatingAdd(bucket.tokens)
             sum.cost = sum.cost + bucket.cost
+            sum.latencyMsTotal = sum.latencyMsTotal.saturatingAdd(bucket.latencyMsTotal)
         }
     }
 }

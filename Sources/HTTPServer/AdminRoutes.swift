@@ -79,8 +79,7 @@ public struct AdminRoutes: Sendable {
         registerParties(on: group)
         group.get("/requests") { request, context in
             await guarded(request, context: context) {
-                let parameters = Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { first, _ in first }
-                return try Self.json(await operations.requests.list(try RequestAdmin.query(parameters)))
+                try Self.json(await operations.requests.list(try RequestAdmin.query(Self.parameters(request))))
             }
         }
         group.get("/requests/:id") { request, context in
@@ -236,6 +235,11 @@ public struct AdminRoutes: Sendable {
         } catch {
             return Self.error(AdminError(.unavailable, "the operation failed: \(error)"))
         }
+    }
+
+    /// The query parameters of a request (the first of each name).
+    static func parameters(_ request: Request) -> [String: String] {
+        Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { first, _ in first }
     }
 
     static func name(_ context: GatewayRequestContext) throws -> String {

@@ -11,8 +11,11 @@ public struct ActivityBucket: Sendable, Equatable {
     /// Tokens of every class.
     public var tokens: Int64
     public var cost: Money
+    /// The slice's latencies added up (a mean is this over `requests`).
+    public var latencyMsTotal: Int64
 
-    public init(start: Date, requests: Int64 = 0, errors: Int64 = 0, tokens: Int64 = 0, cost: Money = .zero) {
+    public init(start: Date, requests: Int64 = 0, errors: Int64 = 0, tokens: Int64 = 0, cost: Money = .zero, latencyMsTotal: Int64 = 0) {
+        self.latencyMsTotal = latencyMsTotal
         self.start = start
         self.requests = requests
         self.errors = errors

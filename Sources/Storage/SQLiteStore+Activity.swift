@@ -13,7 +13,7 @@ extension SQLiteStore {
             SELECT (created_at - ?) / ? AS slice, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
                 \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
                 \(SafeSum.sql("cache_write_5m", as: "cache_write_5m")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
-                \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost"))
+                \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost")), \(SafeSum.sql("latency_ms", as: "latency"))
             FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY slice ORDER BY slice
             """, [.integer(Int(start)), .integer(Int(width)), .integer(Int(start)), .integer(Int(to.millisecondsSince1970))])
         return rows.map { row in
@@ -21,7 +21,7 @@ extension SQLiteStore {
             let slice = row.int("slice") ?? 0
             return ActivityBucket(
                 start: Date(millisecondsSince1970: start.saturatingAdd(slice.saturatingMultiply(width))), requests: row.int("requests") ?? 0,
-                errors: row.int("errors") ?? 0, tokens: tokens, cost: Money(picos: row.sum("cost")))
+                errors: row.int("errors") ?? 0, tokens: tokens, cost: Money(picos: row.sum("cost")), latencyMsTotal: row.sum("latency"))
         }
     }
 

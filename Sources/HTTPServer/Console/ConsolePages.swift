@@ -54,6 +54,10 @@ enum ConsolePages {
             "requestsChart": hasRequests ? chart("Requests per interval") { (Double($0.requests), "\($0.requests) requests") } : SVGChart.bars([], title: ""),
             "errorsChart": hasRequests ? chart("Errors per interval") { (Double($0.errors), "\($0.errors) errors") } : SVGChart.bars([], title: ""),
             "tokensChart": hasRequests ? chart("Tokens per interval") { (Double($0.tokens), "\($0.tokens) tokens") } : SVGChart.bars([], title: ""),
+            "latencyChart": hasRequests ? chart("Mean latency per interval") { bucket in
+                let mean = bucket.requests > 0 ? bucket.latencyMsTotal / bucket.requests : 0
+                return (Double(mean), "\(mean) ms mean over \(bucket.requests) requests")
+            } : SVGChart.bars([], title: ""),
             "spendChart": hasRequests ? chart("Spend per interval") { (Double($0.cost.picos) / 1e12, "$" + $0.cost.dollarsString) } : SVGChart.bars([], title: ""),
             "accountStates": board.accountStates.map { ["state": $0.state, "count": "\($0.count)"] },
             "topKeys": board.topKeys.map { ["name": $0.name, "requests": "\($0.requests)", "cost": $0.cost.dollarsString] },
@@ -142,7 +146,12 @@ enum ConsolePages {
         var page = accountRow(account)
         let live = account.live
         page["enabled"] = account.enabled
-        page["cooldownUntil"] = time(live?.cooldownUntil)
+        if let until = live?.cooldownUntil, let at = account.liveAt {
+            let left = max(0, Int(until.timeIntervalSince(at).rounded(.up)))
+            page["cooldownUntil"] = "\(time(until)) (\(left) s left; \(live?.cooldownCause ?? "cooldown"))"
+        } else {
+            page["cooldownUntil"] = "not cooling down"
+        }
         page["totalRequests"] = "\(live?.totalRequests ?? 0)"
         page["totalFailures"] = "\(live?.totalFailures ?? 0)"
         page["lastErrorAt"] = time(live?.lastErrorAt)

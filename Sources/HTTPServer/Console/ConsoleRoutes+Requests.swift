@@ -11,7 +11,7 @@ extension ConsoleRoutes {
     func registerRequests(on ui: RouterGroup<GatewayRequestContext>) {
         ui.get("/requests") { request, _ in
             await page(request, "Requests", "requests") { _ in
-                let parameters = Self.parameters(request)
+                let parameters = AdminRoutes.parameters(request)
                 let query = try RequestAdmin.query(parameters)
                 let found = try await operations.requests.list(query)
                 var values: [String: Any] = ["rows": found.requests.map(ConsolePages.requestRow)]
@@ -59,14 +59,9 @@ extension ConsoleRoutes {
         }
     }
 
-    /// The query parameters of a request (the first of each name).
-    static func parameters(_ request: Request) -> [String: String] {
-        Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }) { first, _ in first }
-    }
-
     /// The usage page's grouping and dates (`from` default 30 days ago, `to` default tomorrow, both UTC dates).
     static func usageFilter(_ request: Request) throws -> (UsageDimension, Date, Date, [String: String]) {
-        let parameters = parameters(request)
+        let parameters = AdminRoutes.parameters(request)
         let dimension = try parameters["by"].map { name throws(AdminError) in
             guard let value = UsageDimension(rawValue: name) else { throw AdminError(.invalid, "by must be key, user, model, account or day") }
             return value

@@ -73,6 +73,7 @@ enum ConsoleTemplates {
         <section><h2>Errors</h2>{{{errorsChart}}}</section>
         <section><h2>Tokens</h2>{{{tokensChart}}}</section>
         <section><h2>Spend</h2>{{{spendChart}}}</section>
+        <section><h2>Mean latency</h2>{{{latencyChart}}}</section>
         <section><h2>Accounts by state</h2>
         <table><thead><tr><th scope="col">State</th><th scope="col">Accounts</th></tr></thead><tbody>
         {{#accountStates}}<tr><td>{{state}}</td><td>{{count}}</td></tr>{{/accountStates}}
