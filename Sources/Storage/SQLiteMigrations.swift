@@ -176,6 +176,9 @@ enum SQLiteMigrations {
             "CREATE INDEX ledger_outcome ON ledger (outcome, created_at)",
             "CREATE INDEX ledger_status ON ledger (status, created_at)",
         ],
+        // 10: hourly rollups (usage by key, user, model and account; latency
+        // histograms), kept by a trigger and filled from the rows so far.
+        SQLiteRollups.createTables + [SQLiteRollups.trigger] + SQLiteRollups.backfill,
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care
