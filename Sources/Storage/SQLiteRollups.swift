@@ -15,8 +15,14 @@ enum SQLiteRollups {
         ("cache_write_1h", "cache_write_1h"), ("output", "output"), ("cost", "cost_picos"), ("latency", "latency_ms"),
     ]
 
-    /// The dimensions a row is filed under (empty text for none).
-    static let dimensions = ["key_name", "user_name", "model", "account_name"]
+    /// What a row is filed under, once each: the whole ledger (`total`, name
+    /// empty), and its key, user, model and account (empty text for none). One
+    /// table row per dimension, name and hour keeps the rollup small however
+    /// many keys, models and accounts there are (a joint key × model × account
+    /// rollup would have a row for nearly every request).
+    static let dimensions: [(name: String, column: String?)] = [
+        ("total", nil), ("key", "key_name"), ("user", "user_name"), ("model", "model"), ("account", "account_name"),
+    ]
 
     /// The start of a row's hour, in milliseconds.
     static func hour(_ time: String) -> String { "(\(time) - \(time) % 3600000)" }
@@ -37,11 +43,10 @@ enum SQLiteRollups {
     static let createTables = [
         """
         CREATE TABLE usage_hourly (
-            hour INTEGER NOT NULL,
-            key_name TEXT NOT NULL, user_name TEXT NOT NULL, model TEXT NOT NULL, account_name TEXT NOT NULL,
+            dimension TEXT NOT NULL, name TEXT NOT NULL, hour INTEGER NOT NULL,
             requests INTEGER NOT NULL DEFAULT 0, errors INTEGER NOT NULL DEFAULT 0,
             \(sums.map { "\($0.name)_hi INTEGER NOT NULL DEFAULT 0, \($0.name)_lo INTEGER NOT NULL DEFAULT 0" }.joined(separator: ",\n    "))
-            , PRIMARY KEY (hour, key_name, user_name, model, account_name)
+            , PRIMARY KEY (dimension, name, hour)
         ) WITHOUT ROWID
         """,
         """
@@ -56,16 +61,27 @@ enum SQLiteRollups {
     static let latencyKind = 0
     static let firstByteKind = 1
 
+    static let columns = ["dimension", "name", "hour", "requests", "errors"] + sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
+
+    /// The text a dimension files a row under.
+    static func name(_ dimension: (name: String, column: String?), row: String) -> String {
+        dimension.column.map { "COALESCE(\(row)\($0), '')" } ?? "''"
+    }
+
     static var trigger: String {
-        let columns = ["hour"] + dimensions + ["requests", "errors"] + sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
-        let values = [hour("NEW.created_at")] + dimensions.map { "COALESCE(NEW.\($0), '')" } + ["1", "NEW.status >= 400"]
-            + sums.flatMap { ["NEW.\($0.ledger) / \(SafeSum.unit)", "NEW.\($0.ledger) % \(SafeSum.unit)"] }
         let updates = ["requests = requests + 1", "errors = errors + excluded.errors"]
             + sums.flatMap { ["\($0.name)_hi = \($0.name)_hi + excluded.\($0.name)_hi", "\($0.name)_lo = \($0.name)_lo + excluded.\($0.name)_lo"] }
+        let perRow = ["1", "NEW.status >= 400"] + sums.flatMap { ["NEW.\($0.ledger) / \(SafeSum.unit)", "NEW.\($0.ledger) % \(SafeSum.unit)"] }
+        let usage = dimensions.map { dimension in
+            let values = ["'\(dimension.name)'", name(dimension, row: "NEW."), hour("NEW.created_at")] + perRow
+            return """
+                    INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))
+                        ON CONFLICT (dimension, name, hour) DO UPDATE SET \(updates.joined(separator: ", "));
+                """
+        }.joined(separator: "\n")
         return """
             CREATE TRIGGER ledger_rollup AFTER INSERT ON ledger BEGIN
-                INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))
-                    ON CONFLICT (hour, \(dimensions.joined(separator: ", "))) DO UPDATE SET \(updates.joined(separator: ", "));
+            \(usage)
                 INSERT INTO latency_hourly (hour, kind, bucket, count) VALUES (\(hour("NEW.created_at")), \(latencyKind), \(bucket("NEW.latency_ms")), 1)
                     ON CONFLICT (hour, kind, bucket) DO UPDATE SET count = count + 1;
                 INSERT INTO latency_hourly (hour, kind, bucket, count)
@@ -77,12 +93,12 @@ enum SQLiteRollups {
 
     /// Fills the rollups from the rows already in the ledger (once, when they are created).
     static var backfill: [String] {
-        let dims = dimensions.map { "COALESCE(\($0), '')" }
-        let columns = ["hour"] + dimensions + ["requests", "errors"] + sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
-        let selects = [hour("created_at")] + dims + ["COUNT(*)", "SUM(status >= 400)"]
-            + sums.flatMap { ["SUM(\($0.ledger) / \(SafeSum.unit))", "SUM(\($0.ledger) % \(SafeSum.unit))"] }
-        return [
-            "INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) SELECT \(selects.joined(separator: ", ")) FROM ledger GROUP BY \(([hour("created_at")] + dims).joined(separator: ", "))",
+        let sumsSQL = ["COUNT(*)", "SUM(status >= 400)"] + sums.flatMap { ["SUM(\($0.ledger) / \(SafeSum.unit))", "SUM(\($0.ledger) % \(SafeSum.unit))"] }
+        return dimensions.map { dimension in
+            let key = name(dimension, row: "")
+            return "INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) SELECT '\(dimension.name)', \(key), \(hour("created_at")), "
+                + sumsSQL.joined(separator: ", ") + " FROM ledger GROUP BY \(key), \(hour("created_at"))"
+        } + [
             "INSERT INTO latency_hourly (hour, kind, bucket, count) SELECT \(hour("created_at")), \(latencyKind), \(bucket("latency_ms")), COUNT(*) FROM ledger GROUP BY 1, 2, 3",
             "INSERT INTO latency_hourly (hour, kind, bucket, count) SELECT \(hour("created_at")), \(firstByteKind), \(bucket("first_byte_ms")), COUNT(*) FROM ledger WHERE first_byte_ms IS NOT NULL GROUP BY 1, 2, 3",
         ]

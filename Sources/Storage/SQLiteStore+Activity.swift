@@ -14,7 +14,7 @@ extension SQLiteStore {
                 """
                 SELECT (hour - ?) / ? AS slice, SUM(requests) AS requests, SUM(errors) AS errors,
                     \(SQLiteRollups.sums.map { "SUM(\($0.name)_hi) AS \($0.name)_hi, SUM(\($0.name)_lo) AS \($0.name)_lo" }.joined(separator: ", "))
-                FROM usage_hourly WHERE hour >= ? AND hour < ? GROUP BY slice ORDER BY slice
+                FROM usage_hourly WHERE dimension = 'total' AND name = '' AND hour >= ? AND hour < ? GROUP BY slice ORDER BY slice
                 """, [.integer(Int(start)), .integer(Int(width)), .integer(Int(start)), .integer(Int(to.millisecondsSince1970))])
         } else {
             rows = try await query(
@@ -80,13 +80,14 @@ extension SQLiteStore {
         }
         let order = dimension == .day ? "name" : "cost_hi DESC, cost_lo DESC, name"
         if Self.onHours(from, to) {
-            let rollupGroup = dimension == .day ? "strftime('%Y-%m-%d', hour / 1000, 'unixepoch')" : "NULLIF(\(group), '')"
+            let (filed, label) = dimension == .day
+                ? ("total", "strftime('%Y-%m-%d', hour / 1000, 'unixepoch')") : (dimension.rawValue, "NULLIF(name, '')")
             let rows = try await query(
                 """
-                SELECT \(rollupGroup) AS name, SUM(requests) AS requests, SUM(errors) AS errors,
+                SELECT \(label) AS label, SUM(requests) AS requests, SUM(errors) AS errors,
                     \(SQLiteRollups.sums.map { "SUM(\($0.name)_hi) AS \($0.name)_hi, SUM(\($0.name)_lo) AS \($0.name)_lo" }.joined(separator: ", "))
-                FROM usage_hourly WHERE hour >= ? AND hour < ? GROUP BY name ORDER BY \(order)
-                """, [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))])
+                FROM usage_hourly WHERE dimension = ? AND hour >= ? AND hour < ? GROUP BY label ORDER BY \(order.replacingOccurrences(of: "name", with: "label"))
+                """, [.text(filed), .integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))])
             return rows.map(Self.usageTotals)
         }
         let rows = try await query(
@@ -102,7 +103,7 @@ extension SQLiteStore {
 
     static func usageTotals(_ row: SQLiteRow) -> UsageTotals {
         UsageTotals(
-            name: row.text("name") ?? "(none)", requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
+            name: row.text("label") ?? row.text("name") ?? "(none)", requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
             inputTokens: row.sum("input"), cacheReadTokens: row.sum("cache_read"),
             cacheWriteTokens: row.sum("cache_write_5m").saturatingAdd(row.sum("cache_write_1h")), outputTokens: row.sum("output"),
             cost: Money(picos: row.sum("cost")))
