@@ -30,6 +30,8 @@ public struct Configuration: Sendable {
     public var adminLoginAttempts = 10
     /// The bearer token `/metrics` takes; without one it answers private addresses only.
     public var metricsToken: String?
+    /// A `host:port` of its own for `/metrics` (then not served on `listen`).
+    public var metricsListen: String?
     /// Whether `/metrics` counts requests by key name too.
     public var metricsKeyLabels = false
     /// Per-model prices in LiteLLM's format (`input_cost_per_token`, …), over the table.
@@ -155,11 +157,19 @@ public struct Configuration: Sendable {
     }
 
     /// The host and port to listen on.
-    public func listenAddress() throws -> (host: String, port: Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+    public func listenAddress() throws -> (host: String, port: Int) { try Self.address(listen, setting: "listen") }
+
+    /// The host and port `/metrics` has to itself, when `metrics_listen` is set.
+    public func metricsAddress() throws -> (host: String, port: Int)? {
+        try metricsListen.map { try Self.address($0, setting: "metrics_listen") }
+    }
+
+    /// Reads `host:port` (`[::1]:9090` for IPv6; an empty host is every address).
+    static func address(_ text: String, setting: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65535).contains(port)
-        else { throw ConfigurationError("listen must be host:port, e.g. 127.0.0.1:8080 (got \(listen))") }
-        var host = String(listen[..<colon])
+        else { throw ConfigurationError("\(setting) must be host:port, e.g. 127.0.0.1:8080 (got \(text))") }
+        var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }

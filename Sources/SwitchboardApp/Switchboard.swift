@@ -122,23 +122,35 @@ public struct Switchboard: Sendable {
                     requests: RequestAdmin(store: context.store), reports: ReportAdmin(store: context.store, gateway: gateway),
                     gateway: gateway),
                 token: config.adminToken, loginAttempts: config.adminLoginAttempts, logger: logger),
-            metrics: MetricsRoutes(metrics: metrics, gateway: gateway, token: config.metricsToken))
+            metrics: MetricsRoutes(
+                metrics: metrics, gateway: gateway, token: config.metricsToken, listener: config.metricsListen == nil ? .shared : .elsewhere))
         announce(holder.snapshot, logger: logger)
         let dataDirectory = ((try? config.resolvedDataDirectory()) ?? ".").absolutePath
         let (accountCount, keyCount) = (holder.snapshot.accounts.accounts.count, holder.snapshot.keys.count)
         // Services stop in reverse order: the HTTP server first (in-flight streams
         // finish), then the refresher, then the ledger drains, then the transport.
         let protection = ConnectionProtection(limits: config.limits, logger: logger)
+        var services: [any Service] = [
+            TransportService(transport: transport), JournalService(journal: journal), ledger, refresher,
+            AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
+            HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
+            KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
+        ]
+        if let (metricsHost, metricsPort) = try config.metricsAddress() {
+            // `/metrics` on an address of its own (an internal interface, a sidecar's port).
+            services.append(Application(
+                router: MetricsRoutes.ownRouter(metrics: metrics, gateway: gateway, token: config.metricsToken),
+                configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: nil),
+                onServerRunning: { channel in
+                    logger.info("metrics listening", metadata: ["address": "\(metricsHost):\(channel.localAddress?.port ?? metricsPort)"])
+                },
+                logger: logger))
+        }
         let application = Application(
             router: router,
             server: protection.server,
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            services: [
-                TransportService(transport: transport), JournalService(journal: journal), ledger, refresher,
-                AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
-                HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
-                KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
-            ],
+            services: services,
             onServerRunning: { channel in
                 await protection.install(on: channel)
                 let bound = channel.localAddress?.port ?? port
