@@ -96,6 +96,47 @@ import Testing
     }
 }
 
+extension ConsoleTests {
+    /// Signs in; returns the session cookie and its CSRF token.
+    func signIn(_ harness: Harness) async throws -> (cookie: String, csrf: String) {
+        let login = try await harness.form("/admin/ui/login", "token=\(Self.token)")
+        let cookie = String(try #require(login.headers["set-cookie"].first).prefix { $0 != ";" })
+        let page = try await harness.browse("/admin/ui/keys", cookie: cookie)
+        let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1)
+        return (cookie, String(csrf))
+    }
+
+    @Test func usersGroupsAndAccountsAreManagedThroughForms() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let (cookie, csrf) = try await signIn(harness)
+            #expect(try await harness.form("/admin/ui/groups", "csrf=\(csrf)&name=team&multiplier=1.5", cookie: cookie).status == 303)
+            #expect(try await harness.form("/admin/ui/users", "csrf=\(csrf)&name=ann&group=team&balance_usd=5", cookie: cookie).status == 303)
+            #expect(try await harness.form("/admin/ui/users/ann/topup", "csrf=\(csrf)&amount_usd=2.50", cookie: cookie).status == 303)
+            let users = try await harness.browse("/admin/ui/users", cookie: cookie)
+            #expect(users.body.contains("<td>ann</td><td>team</td><td>$7.5</td>"))
+            #expect(users.body.contains("Added $2.5 to ann."))
+
+            // A refused change comes back with its reason, in the page's message.
+            #expect(try await harness.form("/admin/ui/users", "csrf=\(csrf)&name=a%2Fb", cookie: cookie).status == 303)
+            #expect(try await harness.browse("/admin/ui/users", cookie: cookie).body.contains("a name cannot hold /"))
+
+            // An account added, its secret rotated: the secret is never on a page.
+            let secret = "sk-console-account-secret-0123456789"
+            let added = try await harness.form(
+                "/admin/ui/accounts",
+                "csrf=\(csrf)&name=extra&provider=openai&base_url=http%3A%2F%2F127.0.0.1%3A\(harness.fakePort)%2Fv1&api_key=\(secret)&models=gpt-x",
+                cookie: cookie)
+            #expect(added.status == 303 && added.headers["location"].first == "/admin/ui/accounts/extra")
+            #expect(try await harness.form("/admin/ui/accounts/extra/rotate", "csrf=\(csrf)&api_key=\(secret)-2", cookie: cookie).status == 303)
+            let account = try await harness.browse("/admin/ui/accounts/extra", cookie: cookie)
+            #expect(account.body.contains("Rotated the secret of extra.") && account.body.contains("sealed, opens"))
+            #expect(!account.body.contains(secret))
+            #expect(try await harness.form("/admin/ui/accounts/extra/disable", "csrf=\(csrf)", cookie: cookie).status == 303)
+            #expect(try await harness.browse("/admin/ui/accounts/extra", cookie: cookie).body.contains("<dd id=\"account-state\">disabled</dd>"))
+        }
+    }
+}
+
 extension Harness {
     /// A browser's request, redirects not followed.
     func browse(_ path: String, form: String? = nil, cookie: String? = nil) async throws -> Reply {
