@@ -109,12 +109,13 @@ extension ConsoleTests {
     @Test func usersGroupsAndAccountsAreManagedThroughForms() async throws {
         try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
             let (cookie, csrf) = try await signIn(harness)
-            #expect(try await harness.form("/admin/ui/groups", "csrf=\(csrf)&name=team&multiplier=1.5", cookie: cookie).status == 303)
+            #expect(try await harness.form("/admin/ui/groups", "csrf=\(csrf)&name=team&multiplier=1.5&daily_usd=&monthly_usd=100", cookie: cookie).status == 303)
             #expect(try await harness.form("/admin/ui/users", "csrf=\(csrf)&name=ann&group=team&balance_usd=5", cookie: cookie).status == 303)
             #expect(try await harness.form("/admin/ui/users/ann/topup", "csrf=\(csrf)&amount_usd=2.50", cookie: cookie).status == 303)
             let users = try await harness.browse("/admin/ui/users", cookie: cookie)
             #expect(users.body.contains("<td>ann</td><td>team</td><td>$7.5</td>"))
             #expect(users.body.contains("Added $2.5 to ann."))
+            #expect(users.body.contains("<td>team</td><td>1.5</td><td></td><td></td><td>$100</td>"))
 
             // A refused change comes back with its reason, in the page's message.
             #expect(try await harness.form("/admin/ui/users", "csrf=\(csrf)&name=a%2Fb", cookie: cookie).status == 303)

@@ -35,7 +35,10 @@ extension ConsoleRoutes {
         }
         ui.post("/groups") { request, _ in
             await action(request, back: usersPath) { form in
-                let view = try await operations.parties.createGroup(form.settings(texts: ["name"], money: ["multiplier"], editing: false))
+                var settings = form.settings(texts: ["name"], money: ["multiplier"], editing: false)
+                let subscription = form.settings(money: ["daily_usd", "weekly_usd", "monthly_usd"], editing: false)
+                if !subscription.isEmpty { settings["subscription"] = .object(subscription) }
+                let view = try await operations.parties.createGroup(settings)
                 return (usersPath, "Created group \(view.name).")
             }
         }

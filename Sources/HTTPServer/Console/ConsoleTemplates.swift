@@ -273,6 +273,9 @@ enum ConsoleTemplates {
         <input type="hidden" name="csrf" value="{{csrf}}">
         <label for="group-name">Name</label><input id="group-name" name="name" required>
         <label for="group-multiplier">Price multiplier</label><input id="group-multiplier" name="multiplier" inputmode="decimal">
+        <label for="group-daily">Subscription per day (USD)</label><input id="group-daily" name="daily_usd" inputmode="decimal">
+        <label for="group-weekly">Subscription per week (USD)</label><input id="group-weekly" name="weekly_usd" inputmode="decimal">
+        <label for="group-monthly">Subscription per month (USD)</label><input id="group-monthly" name="monthly_usd" inputmode="decimal">
         <button type="submit">Create group</button>
         </form>
         """
