@@ -146,7 +146,7 @@ schemas = {
         "tokens": obj({"input": I, "cache_read": I, "cache_write5m": I, "cache_write1h": I, "output": I, "reasoning": I},
                       required=["input", "cache_read", "cache_write5m", "cache_write1h", "output", "reasoning"]),
         "cost_usd": MONEY, "upstream_cost_usd": MONEY, "priced": B, "usage_source": S, "usage_incomplete": B, "delivered_bytes": I,
-        "latency_ms": I, "first_byte_ms": I, "attempts": I,
+        "latency_ms": I, "first_byte_ms": I, "upstream_ms": I, "attempts": I,
         "route": {"type": "array", "items": obj({"account": S, "reason": S}, required=["account", "reason"])},
         "selection": {"type": "string", "enum": ["session", "ranked", "waited"]}, "client_address": S, "user_agent": S,
     }, required=["request_id", "created_at", "dialect", "status", "outcome", "stream", "tokens", "cost_usd", "upstream_cost_usd", "route"]),

@@ -31,6 +31,8 @@ public struct RequestView: Sendable, Encodable {
     public var deliveredBytes: Int64
     public var latencyMs: Int64
     public var firstByteMs: Int64?
+    /// Time spent waiting on upstreams; `latency_ms` less this is what the gateway added.
+    public var upstreamMs: Int64?
     public var attempts: Int
     /// Accounts passed over or failed before the serving one, in order.
     public var route: [Hop]
@@ -85,6 +87,7 @@ public struct RequestView: Sendable, Encodable {
         deliveredBytes = row.deliveredBytes
         latencyMs = row.latencyMs
         firstByteMs = row.firstByteMs
+        upstreamMs = row.upstreamMs
         attempts = row.attempts
         route = Self.hops(row.route)
         selection = row.selection

@@ -14,6 +14,9 @@ public final class GatewayMetrics: Sendable {
     /// Seconds: requests take from milliseconds to many minutes (long streams).
     static let durationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 
+    /// Seconds: what a gateway adds is well under a second, or something is wrong.
+    static let overheadBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
+
     /// Whether requests are also counted by key name (`metrics_key_labels`).
     let keyLabels: Bool
 
@@ -44,6 +47,11 @@ public final class GatewayMetrics: Sendable {
             registry.makeValueHistogram(
                 descriptor: Self.name("first_byte", "seconds", "Time from the request's arrival to the first byte of its answer."),
                 labels: [("dialect", row.dialect)], buckets: Self.durationBuckets).record(Double(firstByte) / 1000)
+        }
+        if let upstream = row.upstreamMs {
+            registry.makeValueHistogram(
+                descriptor: Self.name("added_overhead", "seconds", "What the gateway added to a request: its time less the time spent waiting on upstreams."),
+                labels: [("dialect", row.dialect)], buckets: Self.overheadBuckets).record(Double(max(0, row.latencyMs - upstream)) / 1000)
         }
         if row.attempts > 1 {
             registry.makeCounter(

@@ -1117,6 +1117,9 @@ enum AdminOpenAPI {
           "upstream_model": {
             "type": "string"
           },
+          "upstream_ms": {
+            "type": "integer"
+          },
           "usage_incomplete": {
             "type": "boolean"
           },

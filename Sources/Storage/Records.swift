@@ -182,6 +182,10 @@ public struct LedgerRow: Sendable, Equatable {
     public var clientAddress: String?
     /// The client's User-Agent, capped and stripped of control characters.
     public var userAgent: String?
+    /// Milliseconds spent waiting on upstreams (every attempt, from sending to
+    /// the answer's end); `latencyMs` minus this is what the gateway added.
+    /// Nil when no request went upstream.
+    public var upstreamMs: Int64?
     /// Why the serving account was chosen: `session` (its sticky session),
     /// `ranked` (priority, load, least recently used) or `waited` (its queue).
     public var selection: String?

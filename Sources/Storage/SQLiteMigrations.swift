@@ -172,6 +172,7 @@ enum SQLiteMigrations {
             "ALTER TABLE ledger ADD COLUMN client_address TEXT",
             "ALTER TABLE ledger ADD COLUMN user_agent TEXT",
             "ALTER TABLE ledger ADD COLUMN selection TEXT",
+            "ALTER TABLE ledger ADD COLUMN upstream_ms INTEGER",
             "CREATE INDEX ledger_account ON ledger (account_id, created_at)",
             "CREATE INDEX ledger_outcome ON ledger (outcome, created_at)",
             "CREATE INDEX ledger_status ON ledger (status, created_at)",

@@ -9,7 +9,7 @@ extension SQLiteStore {
         "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
         "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
         "latency_ms", "first_byte_ms", "attempts", "route", "user_name", "usage_source", "delivered_bytes", "upstream_cost_picos",
-        "client_address", "user_agent", "selection",
+        "client_address", "user_agent", "selection", "upstream_ms",
     ]
 
     /// Rows per INSERT statement, well under SQLite's limit of bound variables.
@@ -120,7 +120,7 @@ extension SQLiteStore {
             .integer(row.priced ? 1 : 0), .integer(row.usageIncomplete ? 1 : 0), .integer(Int(row.latencyMs)),
             row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite, .text(row.usageSource.rawValue),
             .integer(Int(row.deliveredBytes)), .integer(Int(row.upstreamCost.picos)),
-            row.clientAddress.sqlite, row.userAgent.sqlite, row.selection.sqlite,
+            row.clientAddress.sqlite, row.userAgent.sqlite, row.selection.sqlite, row.upstreamMs.sqlite,
         ]
     }
 
@@ -147,6 +147,7 @@ extension SQLiteStore {
         ledgerRow.clientAddress = row.text("client_address")
         ledgerRow.userAgent = row.text("user_agent")
         ledgerRow.selection = row.text("selection")
+        ledgerRow.upstreamMs = row.int("upstream_ms")
         return ledgerRow
     }
 }

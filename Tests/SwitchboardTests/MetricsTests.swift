@@ -42,6 +42,8 @@ import Testing
             let reported = try #require(Self.sample(text, "switchboard_cost_usd_total", ["model": "gpt-4o-mini"]))
             #expect(abs(reported - Double(cost.picos) / 1e12) < 1e-12)
             #expect(Self.sample(text, "switchboard_request_duration_seconds_count", ["outcome": "ok"]) == 2)
+            // What the gateway added, for the two requests that went upstream (the unrouted one did not).
+            #expect(Self.sample(text, "switchboard_added_overhead_seconds_count") == 2)
             #expect(Self.sample(text, "switchboard_account_state", ["account": "openai-1", "state": "ready"]) == 1)
             #expect(Self.sample(text, "switchboard_account_state", ["account": "openai-1", "state": "cooling_down"]) == 0)
             #expect(Self.sample(text, "switchboard_requests_in_flight") == 0)

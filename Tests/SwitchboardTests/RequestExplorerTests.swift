@@ -68,6 +68,8 @@ import Testing
             #expect(one.json["client_address"] as? String == "198.51.100.23")
             #expect(one.json["user_agent"] as? String == "explorer-test/1.0 x")
             #expect(one.json["selection"] as? String == "ranked")
+            let upstream = try #require(one.json["upstream_ms"] as? Int)
+            #expect(upstream >= 0 && upstream <= one.json["latency_ms"] as? Int ?? -1)
             #expect(one.json["account"] as? String == "openai-1")
             #expect((one.json["tokens"] as? [String: Any])?["output"] as? Int ?? 0 > 0)
             #expect(try await harness.admin("/requests/no-such-id", token: Self.token).status == 404)

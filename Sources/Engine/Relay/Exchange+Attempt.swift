@@ -28,22 +28,32 @@ extension Exchange {
             return decide { $0.refuse(error, outcome: .clientError) }
         }
         let response: UpstreamResponse
+        upstreamBegan()
         do {
             response = try await gateway.transport.send(outbound)
         } catch {
+            upstreamEnded()
             return failed(AttemptFailure(
                 failureClass: FailureClass.classify(transport: error), detail: error.rawValue,
                 timedOut: error == .firstByteTimeout || error == .idleTimeout))
         }
-        guard (200..<300).contains(response.status) else { return await refused(response, account: account) }
-        if lane == .counting { return await counted(response, account: account) }
+        guard (200..<300).contains(response.status) else {
+            defer { upstreamEnded() }
+            return await refused(response, account: account)
+        }
+        if lane == .counting {
+            defer { upstreamEnded() }
+            return await counted(response, account: account)
+        }
         let contentType = response.header("content-type") ?? "application/json"
         // An event stream is relayed and metered as one, whatever the client asked.
         if contentType.lowercased().hasPrefix("text/event-stream") { return await peekStream(response, account: account) }
         let body: ByteBuffer
         do {
             body = try await response.body.collect(upTo: gateway.transport.settings.maxResponseBytes)
+            upstreamEnded()
         } catch {
+            upstreamEnded()
             return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
         let carrier = withHeld { $0.carrier }
@@ -74,6 +84,7 @@ extension Exchange {
     /// A failed attempt, unless the client left meanwhile (then nobody is left
     /// to fail over for, and the account is not to blame).
     func failed(_ failure: AttemptFailure) -> RelayStep {
+        upstreamEnded()
         if Task.isCancelled { return decide { $0.clientGone() } }
         gateway.logAttemptFailure(failure, request: request, account: withHeld { $0.accountLease?.account.name } ?? "")
         return decide { $0.attemptFailed(failure) }

@@ -108,6 +108,7 @@ extension Exchange {
         } catch {
             end = .shutdown
         }
+        upstreamEnded()
         var step = decide { $0.streamEnded(end, progress: relay.progress(deliveredBytes: delivered, deliveredTextBytes: deliveredText)) }
         if case .drain = step {
             let drained = await drain(relay, reader: stream.reader)

@@ -47,6 +47,25 @@ final class Exchange: Sendable {
         var headers: [(String, String)] = []
         /// The request is open in the journal (progress notes go there).
         var journaled = false
+        /// When the current attempt went upstream, until its answer ended.
+        var upstreamSince: ContinuousClock.Instant?
+        /// Time spent on upstreams by the attempts that ended; nil before the first.
+        var upstreamTime: Duration?
+    }
+
+    /// An attempt goes upstream now (a previous one still open ends here).
+    func upstreamBegan() {
+        let now = ContinuousClock.now
+        held.withLock {
+            $0.closeUpstream(at: now)
+            $0.upstreamSince = now
+        }
+    }
+
+    /// The current attempt's answer ended (read whole, failed, or its stream finished).
+    func upstreamEnded() {
+        let now = ContinuousClock.now
+        held.withLock { $0.closeUpstream(at: now) }
     }
 
     init(gateway: Gateway, request: GatewayRequest, client: ClientRequest, key: KeyEntry, row: LedgerRow, lane: AccountLane, billable: Bool) {
@@ -157,7 +176,12 @@ final class Exchange: Sendable {
         if let release = finish.release { releaseAccount(release) }
         if let charge = finish.charge { held.withLock { $0.keyLease.take() }?.settle(cost: charge.cost, tokens: charge.tokens) }
         var row = finish.row
-        row.latencyMs = request.receivedAt.duration(to: .now).wholeMilliseconds
+        let now = ContinuousClock.now
+        row.latencyMs = request.receivedAt.duration(to: now).wholeMilliseconds
+        row.upstreamMs = held.withLock { held -> Int64? in
+            held.closeUpstream(at: now)
+            return held.upstreamTime.map { min($0.wholeMilliseconds, row.latencyMs) }
+        }
         if !row.priced, row.usage.total > 0 { gateway.countUnpriced(row.upstreamModel ?? row.model ?? "") }
         gateway.ledger.record(row)
     }
@@ -241,4 +265,13 @@ final class Exchange: Sendable {
 
     /// The head of every SSE answer.
     static let streamHeaders = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
+}
+
+extension Exchange.Held {
+    /// Adds the open attempt's time so far, and closes it.
+    mutating func closeUpstream(at now: ContinuousClock.Instant) {
+        guard let since = upstreamSince else { return }
+        upstreamTime = (upstreamTime ?? .zero) + since.duration(to: now)
+        upstreamSince = nil
+    }
 }

@@ -124,6 +124,8 @@ enum ConsolePages {
         page["usageIncomplete"] = request.usageIncomplete
         page["upstreamCost"] = request.upstreamCostUsd
         page["firstByte"] = request.firstByteMs.map { "\($0) ms" } ?? "–"
+        page["upstream"] = request.upstreamMs.map { "\($0) ms" } ?? "not sent upstream"
+        page["added"] = request.upstreamMs.map { "\(max(0, request.latencyMs - $0)) ms" } ?? "–"
         page["clientAddress"] = request.clientAddress ?? "unknown address"
         page["userAgent"] = request.userAgent ?? "no User-Agent"
         page["hops"] = request.route.map { ["account": $0.account, "reason": $0.reason] }

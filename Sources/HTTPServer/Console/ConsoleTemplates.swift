@@ -312,6 +312,7 @@ enum ConsoleTemplates {
         <dt>Cost billed</dt><dd>${{cost}}</dd>
         <dt>Upstream list price</dt><dd>${{upstreamCost}}</dd>
         <dt>Latency / first byte</dt><dd>{{latency}} ms / {{firstByte}}</dd>
+        <dt>Upstream time / added by the gateway</dt><dd>{{upstream}} / {{added}}</dd>
         <dt>Client</dt><dd>{{clientAddress}} · {{userAgent}}</dd>
         </dl>
         <h2>Attempts</h2>
