@@ -106,6 +106,18 @@ extension ConsoleTests {
         return (cookie, String(csrf))
     }
 
+    @Test func theDashboardSaysWhyTheGatewayIsNotReady() async throws {
+        try await withHarness(accounts: { _ in [] }, configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let (cookie, _) = try await signIn(harness)
+            let page = try await harness.browse("/admin/ui/", cookie: cookie)
+            #expect(page.status == 200 && page.body.contains("Not ready") && page.body.contains("no upstream accounts are configured"))
+        }
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let (cookie, _) = try await signIn(harness)
+            #expect(!(try await harness.browse("/admin/ui/", cookie: cookie).body.contains("Not ready")))
+        }
+    }
+
     @Test func usersGroupsAndAccountsAreManagedThroughForms() async throws {
         try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
             let (cookie, csrf) = try await signIn(harness)

@@ -59,7 +59,11 @@ public struct ConsoleRoutes: Sendable {
         ui.get("/") { request, _ in
             await page(request, "Dashboard", "dashboard") { _ in
                 let period = request.uri.queryParameters.get("period").flatMap(DashboardPeriod.init(rawValue:)) ?? .day
-                return ConsolePages.dashboard(try await operations.reports.dashboard(period, now: admin.gateway.clock.now()))
+                var values = ConsolePages.dashboard(try await operations.reports.dashboard(period, now: admin.gateway.clock.now()))
+                // What /ready says, where the operator looks first.
+                let readiness = admin.gateway.readiness
+                if !readiness.ready { values["unready"] = ["reasons": readiness.reasons] }
+                return values
             }
         }
         registerKeys(on: ui)

@@ -58,6 +58,7 @@ enum ConsoleTemplates {
         """
 
     static let dashboard = """
+        {{#unready}}<section role="alert" class="flash error"><h2>Not ready: new requests are refused</h2><ul>{{#reasons}}<li>{{.}}</li>{{/reasons}}</ul></section>{{/unready}}
         <nav aria-label="Period" class="periods">
         {{#periods}}<a href="/admin/ui/?period={{name}}" {{#current}}aria-current="page"{{/current}}>{{name}}</a> {{/periods}}
         </nav>
