@@ -18,6 +18,7 @@
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
+#   LOG_LEVEL=info LOG_FORMAT=json bench/run.sh  # with an access line per request (to a file), as JSON (default: warnings only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -115,7 +116,8 @@ cat > "$WORK/switchboard.yaml" <<YAML
 listen: 127.0.0.1:$GATEWAY_PORT
 allow_private_upstreams: true
 database: sqlite:$WORK/data/switchboard.db
-log_level: warning
+log_level: ${LOG_LEVEL:-warning}
+log_format: ${LOG_FORMAT:-text}
 accounts:
   - name: json
     provider: openai
