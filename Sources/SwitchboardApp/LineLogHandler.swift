@@ -33,16 +33,11 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let line = render(event)
-        Self.output.withLock { _ in
-            var bytes = Array(line.utf8)[...]
-            while !bytes.isEmpty {
-                let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-                if written <= 0 { break }  // nowhere to write: drop the line, never block or crash
-                bytes = bytes.dropFirst(written)
-            }
-        }
+        LogOutput.shared.append(render(event))
     }
+
+    /// Writes every line logged so far; the process calls it before it exits.
+    public static func flush() { LogOutput.shared.flush() }
 
     /// The event as the line written, newline included.
     func render(_ event: LogEvent) -> String {
@@ -65,8 +60,6 @@ public struct LineLogHandler: LogHandler {
         return line + "\n"
     }
 
-    /// One serialised writer, so lines from different threads never interleave.
-    private static let output = Mutex(())
 
     /// The text with control characters, quotes and backslashes escaped, cut at
     /// `maxValueBytes`; quoted when it holds a space and `quoteSpaces` is set.
@@ -104,13 +97,83 @@ public struct LineLogHandler: LogHandler {
         var cut = String(text.utf8.prefix(maxValueBytes)) ?? String(text.unicodeScalars.prefix(maxValueBytes / 4))
         if cut.utf8.count < text.utf8.count { cut += "…" }
         // Valid in JSON, but line breaks to many readers: escaped, as in text lines.
+        // One pass; it also escapes U+0085, U+2028 and U+2029, line breaks to many readers.
         return jsonStringLiteral(cut)
-            .replacingOccurrences(of: "\u{2028}", with: "\\u2028").replacingOccurrences(of: "\u{2029}", with: "\\u2029")
-            .replacingOccurrences(of: "\u{85}", with: "\\u0085")
     }
 
+    /// `2026-12-05T03:35:35.123Z`; the part up to the second is formatted once a second.
     private static func timestamp() -> String {
-        Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let now = Date().timeIntervalSince1970
+        let second = Int64(now.rounded(.down))
+        let milliseconds = min(999, max(0, Int((now - Double(second)) * 1000)))
+        let prefix = secondCache.withLock { cache -> String in
+            if cache.second != second {
+                let whole = Date(timeIntervalSince1970: Double(second)).formatted(Date.ISO8601FormatStyle())
+                cache = (second, String(whole.dropLast()))  // without its "Z"
+            }
+            return cache.text
+        }
+        let digits = String(milliseconds)
+        return prefix + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
+    }
+
+    private static let secondCache = Mutex<(second: Int64, text: String)>((-1, ""))
+}
+
+/// Where log lines go: appended to a buffer by the thread that logged them
+/// (an event loop must never wait on a write), written to standard error in
+/// batches by one thread of its own every 10 ms. The buffer is bounded: past
+/// 4 MiB waiting, lines are dropped and counted (said in the next batch), never
+/// blocking or growing without end.
+final class LogOutput: Sendable {
+    static let shared = LogOutput()
+    static let maxWaitingBytes = 4 << 20
+
+    private struct Pending {
+        var bytes: [UInt8] = []
+        var dropped = 0
+        var started = false
+    }
+
+    private let pending = Mutex(Pending())
+    /// Serialises writers (the thread and `flush`), so batches never interleave.
+    private let writing = Mutex(())
+
+    func append(_ line: String) {
+        let startWriter = pending.withLock { state -> Bool in
+            if state.bytes.count + line.utf8.count > Self.maxWaitingBytes {
+                state.dropped += 1
+            } else {
+                state.bytes.append(contentsOf: line.utf8)
+            }
+            defer { state.started = true }
+            return !state.started
+        }
+        if startWriter {
+            Thread.detachNewThread { [self] in
+                while true {
+                    usleep(10_000)
+                    flush()
+                }
+            }
+        }
+    }
+
+    /// Writes what is waiting, now.
+    func flush() {
+        writing.withLock { _ in
+            var (bytes, dropped) = pending.withLock { state -> ([UInt8], Int) in
+                defer { (state.bytes, state.dropped) = ([], 0) }
+                return (state.bytes, state.dropped)
+            }
+            if dropped > 0 { bytes += Array("switchboard: \(dropped) log lines dropped: standard error was not keeping up\n".utf8) }
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let written = rest.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+                if written <= 0 { break }  // nowhere to write: drop the batch, never block or crash
+                rest = rest.dropFirst(written)
+            }
+        }
     }
 }
 

@@ -160,6 +160,10 @@ public func jsonStringLiteral(_ value: String) -> String {
         case let s where s.value < 0x20:
             let hex = String(s.value, radix: 16)
             out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        // Valid in JSON as they are, but line breaks to many readers (logs, JavaScript).
+        case "\u{85}": out += "\\u0085"
+        case "\u{2028}": out += "\\u2028"
+        case "\u{2029}": out += "\\u2029"
         default: out.unicodeScalars.append(scalar)
         }
     }

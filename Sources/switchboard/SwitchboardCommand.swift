@@ -28,6 +28,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            LineLogHandler.flush()
         } catch {
             finish(error)
         }
@@ -37,6 +38,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
     /// standard error, exit 2 for bad usage or configuration, 1 for a failure
     /// while running (help and `--version` print and exit 0).
     static func finish(_ error: any Error) -> Never {
+        LineLogHandler.flush()  // what was logged comes before the error line
         switch error {
         case let failure as CommandFailure:
             FileHandle.standardError.write(Data("switchboard: \(failure.message)\n".utf8))
