@@ -88,7 +88,7 @@ extension SQLiteStore {
                     \(SQLiteRollups.sums.map { "SUM(\($0.name)_hi) AS \($0.name)_hi, SUM(\($0.name)_lo) AS \($0.name)_lo" }.joined(separator: ", "))
                 FROM usage_hourly WHERE dimension = ? AND hour >= ? AND hour < ? GROUP BY label ORDER BY \(order.replacingOccurrences(of: "name", with: "label"))
                 """, [.text(filed), .integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))])
-            return rows.map(Self.usageTotals)
+            return rows.map { Self.usageTotals($0, name: "label") }
         }
         let rows = try await query(
             """
@@ -98,12 +98,13 @@ extension SQLiteStore {
                 \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost"))
             FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY name ORDER BY \(order)
             """, [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))])
-        return rows.map(Self.usageTotals)
+        return rows.map { Self.usageTotals($0, name: "name") }
     }
 
-    static func usageTotals(_ row: SQLiteRow) -> UsageTotals {
+    /// A usage row; `name` is the column holding its key, model, … (`label` where the rollup has a `name` column of its own).
+    static func usageTotals(_ row: SQLiteRow, name: String) -> UsageTotals {
         UsageTotals(
-            name: row.text("label") ?? row.text("name") ?? "(none)", requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
+            name: row.text(name) ?? "(none)", requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
             inputTokens: row.sum("input"), cacheReadTokens: row.sum("cache_read"),
             cacheWriteTokens: row.sum("cache_write_5m").saturatingAdd(row.sum("cache_write_1h")), outputTokens: row.sum("output"),
             cost: Money(picos: row.sum("cost")))

@@ -12,8 +12,9 @@ public enum ClientOrigin {
     /// one is the client. A hop that is not an address stops the walk at the
     /// last trusted one: what a client wrote further left is its own claim.
     public static func address(peer: String?, forwardedFor: [String], trusted: [CIDR]) -> String? {
-        guard let peer, let peerAddress = IPAddress(peer) else { return peer }
-        guard !trusted.isEmpty, trusted.contains(where: { $0.contains(peerAddress) }) else { return peer }
+        guard !trusted.isEmpty, let peer, let peerAddress = IPAddress(peer), trusted.contains(where: { $0.contains(peerAddress) }) else {
+            return peer
+        }
         var nearest = peer
         let hops = forwardedFor.joined(separator: ",").split(separator: ",").suffix(maxHops)
         for hop in hops.reversed() {
@@ -29,6 +30,8 @@ public enum ClientOrigin {
     /// character), control characters replaced by spaces; nil when empty.
     public static func userAgent(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
+        // The common case, short printable ASCII, is kept as it came.
+        if value.utf8.count <= maxUserAgentBytes, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return value }
         var kept = ""
         var bytes = 0
         for scalar in value.unicodeScalars {

@@ -33,6 +33,11 @@ struct ConsoleForm: Sendable {
         return value
     }
 
+    /// `amount_usd`: positive dollars, as the admin API reads it.
+    func amount() throws -> Money {
+        try AdminRoutes.amount(["amount_usd": text("amount_usd").map(JSONValue.string) ?? .null])
+    }
+
     /// The JSON settings a form's fields stand for, with the admin API's names:
     /// `lists` are comma-separated, `numbers` whole numbers, `money` dollars
     /// as text, the rest text. An empty field is left out when creating and

@@ -75,7 +75,7 @@ extension ConsoleRoutes {
                 let name = (try? Self.parameter(context)) ?? ""
                 let back = "\(keysPath)/\(ConsolePages.path(name))"
                 return await action(request, back: back) { form in
-                    let amount = try AdminRoutes.amount(["amount_usd": form.text("amount_usd").map(JSONValue.string) ?? .null])
+                    let amount = try form.amount()
                     _ = try await operations.keys.adjustBalance(name, by: deducts ? .zero - amount : amount)
                     return (back, deducts ? "Deducted $\(amount.dollarsString) from \(name)." : "Added $\(amount.dollarsString) to \(name).")
                 }

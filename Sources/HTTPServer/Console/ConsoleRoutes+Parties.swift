@@ -21,7 +21,7 @@ extension ConsoleRoutes {
         ui.post("/users/:name/topup") { request, context in
             await action(request, back: usersPath) { form in
                 let name = try Self.parameter(context)
-                let amount = try AdminRoutes.amount(["amount_usd": form.text("amount_usd").map(JSONValue.string) ?? .null])
+                let amount = try form.amount()
                 _ = try await operations.parties.adjustUserBalance(name, by: amount)
                 return (usersPath, "Added $\(amount.dollarsString) to \(name).")
             }
