@@ -6,6 +6,7 @@ import Policy
 import Storage
 import SwitchboardCore
 import Synchronization
+import Tracing
 import Upstream
 
 /// The request pipeline: authenticate, read, select, send, relay, settle.
@@ -33,6 +34,10 @@ public final class Gateway: Sendable {
         public var drainBytes = 4 * 1024 * 1024
         /// Proxies whose `X-Forwarded-For` names the client, for the ledger's client address.
         public var trustedProxies: [CIDR] = []
+        /// Where request spans go (`otlp_endpoint`); nil when tracing is off.
+        public var tracer: (any Tracer)?
+        /// Whether attempts send their `traceparent` upstream (`propagate_trace`).
+        public var propagateTrace = false
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,

@@ -16,9 +16,10 @@ enum HeaderNames {
     /// Read (every occurrence) for the client's address behind a trusted proxy; never forwarded.
     static let forwardedFor = HTTPField.Name("x-forwarded-for")!
 
-    /// Request headers the engine may need (those it forwards upstream and those
-    /// that name a session), by lowercase name.
-    static let passedToEngine: [(HTTPField.Name, String)] = (UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders + ["originator"])
+    /// Request headers the engine may need (those it forwards upstream, those
+    /// that name a session, W3C trace context), by lowercase name.
+    static let passedToEngine: [(HTTPField.Name, String)] = (
+        UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders + ["originator"] + Gateway.traceHeaders)
         .map { (HTTPField.Name($0)!, $0) }
 
     /// A name for a header the engine returns; the common ones are not rebuilt.

@@ -34,6 +34,11 @@ public struct Configuration: Sendable {
     public var metricsListen: String?
     /// Whether `/metrics` counts requests by key name too.
     public var metricsKeyLabels = false
+    /// An OpenTelemetry collector's OTLP/HTTP address (`http://host:4318`): request spans go
+    /// there. Tracing is off without one.
+    public var otlpEndpoint: String?
+    /// Whether an attempt sends its `traceparent` upstream.
+    public var propagateTrace = false
     /// Per-model prices in LiteLLM's format (`input_cost_per_token`, …), over the table.
     public var priceOverrides: Data?
     /// Refuse requests for models without a price instead of serving them at zero cost.
@@ -162,6 +167,17 @@ public struct Configuration: Sendable {
     /// The host and port `/metrics` has to itself, when `metrics_listen` is set.
     public func metricsAddress() throws -> (host: String, port: Int)? {
         try metricsListen.map { try Self.address($0, setting: "metrics_listen") }
+    }
+
+    /// Where spans are posted: `otlp_endpoint` with `/v1/traces` (OTLP/HTTP's path
+    /// for traces) unless it names a path of its own.
+    public func otlpTracesURL() throws -> String? {
+        guard let endpoint = otlpEndpoint else { return nil }
+        guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
+            url.user == nil, url.query == nil
+        else { throw ConfigurationError("otlp_endpoint must be an http or https URL such as http://127.0.0.1:4318 (got \(endpoint))") }
+        if url.path.isEmpty || url.path == "/" { return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces" }
+        return endpoint
     }
 
     /// Reads `host:port` (`[::1]:9090` for IPv6; an empty host is every address).

@@ -55,6 +55,7 @@ public struct Switchboard: Sendable {
         if let overrides = config.priceOverrides {
             prices = prices.overriding(with: try PriceTable(json: overrides))
         }
+        let tracing = try Self.tracing(config, logger: logger)
         let context = try await StoreContext.open(config, logger: logger)
         let holder: SnapshotHolder
         let loader = SnapshotLoader(store: context.store, box: context.box, logger: logger)
@@ -102,6 +103,8 @@ public struct Switchboard: Sendable {
         settings.drainTimeout = config.drainTimeout
         settings.drainBytes = config.drainMaxBytes
         settings.trustedProxies = config.trustedProxies
+        settings.tracer = tracing?.tracer
+        settings.propagateTrace = config.propagateTrace
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock),
             limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices,
@@ -136,6 +139,8 @@ public struct Switchboard: Sendable {
             HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
             KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
         ]
+        // Spans are exported until everything else stopped (services stop in reverse order).
+        if let tracing { services.insert(tracing.service, at: 0) }
         if let (metricsHost, metricsPort) = try config.metricsAddress() {
             // `/metrics` on an address of its own (an internal interface, a sidecar's port).
             services.append(Application(

@@ -72,6 +72,17 @@ import Testing
         #expect(throws: ConfigurationError.self) { try load("admin_login_attempts: 0\n") }
     }
 
+    @Test func tracingIsOffUnlessAnEndpointIsGivenAndTheEndpointIsChecked() throws {
+        #expect(try load("").otlpTracesURL() == nil)
+        #expect(try load("otlp_endpoint: http://127.0.0.1:4318\n").otlpTracesURL() == "http://127.0.0.1:4318/v1/traces")
+        #expect(try load("otlp_endpoint: https://otel.internal:4318/\n").otlpTracesURL() == "https://otel.internal:4318/v1/traces")
+        let own = try load("", environment: ["SWITCHBOARD_OTLP_ENDPOINT": "http://c:4318/custom/traces", "SWITCHBOARD_PROPAGATE_TRACE": "true"])
+        #expect(try own.otlpTracesURL() == "http://c:4318/custom/traces" && own.propagateTrace)
+        for bad in ["127.0.0.1:4318", "ftp://c:4318", "http://user:secret@c:4318", "http://", "http://c:4318/?token=x"] {
+            #expect(throws: ConfigurationError.self, "\(bad) was accepted") { try load("otlp_endpoint: \"\(bad)\"\n") }
+        }
+    }
+
     @Test func namesFollowOneRule() throws {
         #expect(RecordName.problem("team-a laptop") == nil)
         for bad in ["", "a/b", " lead", "trail ", "nul\u{0}byte", "bell\u{7}", String(repeating: "n", count: 129)] {

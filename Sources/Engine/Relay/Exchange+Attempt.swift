@@ -28,15 +28,15 @@ extension Exchange {
             return decide { $0.refuse(error, outcome: .clientError) }
         }
         let response: UpstreamResponse
-        upstreamBegan()
+        upstreamBegan(span: attemptSpan(account, upstreamModel: upstreamModel, outbound: &outbound))
         do {
             response = try await gateway.transport.send(outbound)
         } catch {
-            upstreamEnded()
             return failed(AttemptFailure(
                 failureClass: FailureClass.classify(transport: error), detail: error.rawValue,
                 timedOut: error == .firstByteTimeout || error == .idleTimeout))
         }
+        upstreamAnswered(status: response.status)
         guard (200..<300).contains(response.status) else {
             defer { upstreamEnded() }
             return await refused(response, account: account)
@@ -53,7 +53,6 @@ extension Exchange {
             body = try await response.body.collect(upTo: gateway.transport.settings.maxResponseBytes)
             upstreamEnded()
         } catch {
-            upstreamEnded()
             return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
         let carrier = withHeld { $0.carrier }
@@ -84,7 +83,7 @@ extension Exchange {
     /// A failed attempt, unless the client left meanwhile (then nobody is left
     /// to fail over for, and the account is not to blame).
     func failed(_ failure: AttemptFailure) -> RelayStep {
-        upstreamEnded()
+        upstreamEnded(failure: failure.detail)
         if Task.isCancelled { return decide { $0.clientGone() } }
         gateway.logAttemptFailure(failure, request: request, account: withHeld { $0.accountLease?.account.name } ?? "")
         return decide { $0.attemptFailed(failure) }

@@ -108,7 +108,7 @@ extension Exchange {
         } catch {
             end = .shutdown
         }
-        upstreamEnded()
+        upstreamEnded(failure: end.failure)
         var step = decide { $0.streamEnded(end, progress: relay.progress(deliveredBytes: delivered, deliveredTextBytes: deliveredText)) }
         if case .drain = step {
             let drained = await drain(relay, reader: stream.reader)

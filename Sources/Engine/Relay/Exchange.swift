@@ -5,6 +5,7 @@ import Policy
 import Storage
 import Synchronization
 import SwitchboardCore
+import Tracing
 import Upstream
 
 /// Carries one admitted-or-refused request out: asks the `RelayMachine` what
@@ -23,6 +24,8 @@ final class Exchange: Sendable {
     let lane: AccountLane
     /// Who sent it, as its row records them (for its journal record).
     let origin: (address: String?, userAgent: String?)
+    /// The request's span, when tracing is on.
+    let span: (any Span)?
     private let machine: Mutex<RelayMachine>
     private let held = Mutex(Held())
 
@@ -51,21 +54,33 @@ final class Exchange: Sendable {
         var upstreamSince: ContinuousClock.Instant?
         /// Time spent on upstreams by the attempts that ended; nil before the first.
         var upstreamTime: Duration?
+        /// The open attempt's span, when tracing is on.
+        var attemptSpan: (any Span)?
+        /// The open attempt's upstream status, once it answered.
+        var attemptStatus: Int?
     }
 
     /// An attempt goes upstream now (a previous one still open ends here).
-    func upstreamBegan() {
+    func upstreamBegan(span: (any Span)?) {
         let now = ContinuousClock.now
-        held.withLock {
-            $0.closeUpstream(at: now)
+        let previous = held.withLock {
+            let previous = $0.closeUpstream(at: now)
             $0.upstreamSince = now
+            $0.attemptSpan = span
+            return previous
         }
+        endAttemptSpan(previous.span, status: previous.status, failure: nil)
     }
 
-    /// The current attempt's answer ended (read whole, failed, or its stream finished).
-    func upstreamEnded() {
+    /// The current attempt's upstream answered with this status.
+    func upstreamAnswered(status: Int) { held.withLock { $0.attemptStatus = status } }
+
+    /// The current attempt's answer ended (read whole, failed, or its stream
+    /// finished), with a fixed detail when it failed.
+    func upstreamEnded(failure: String? = nil) {
         let now = ContinuousClock.now
-        held.withLock { $0.closeUpstream(at: now) }
+        let closed = held.withLock { $0.closeUpstream(at: now) }
+        endAttemptSpan(closed.span, status: closed.status, failure: failure)
     }
 
     init(gateway: Gateway, request: GatewayRequest, client: ClientRequest, key: KeyEntry, row: LedgerRow, lane: AccountLane, billable: Bool) {
@@ -76,6 +91,7 @@ final class Exchange: Sendable {
         self.lane = lane
         self.origin = (row.clientAddress, row.userAgent)
         self.session = Gateway.sessionKey(request, client)
+        self.span = Self.requestSpan(request, model: client.model, tracer: gateway.configuration.tracer)
         let facts = RequestFacts(
             dialect: request.dialect, model: client.model, promptBytes: client.body.readableBytes, localAnswer: client.localAnswer)
         let prices = gateway.prices
@@ -178,11 +194,14 @@ final class Exchange: Sendable {
         var row = finish.row
         let now = ContinuousClock.now
         row.latencyMs = request.receivedAt.duration(to: now).wholeMilliseconds
-        row.upstreamMs = held.withLock { held -> Int64? in
-            held.closeUpstream(at: now)
-            return held.upstreamTime.map { min($0.wholeMilliseconds, row.latencyMs) }
+        let (upstreamMs, closed) = held.withLock { held in
+            let closed = held.closeUpstream(at: now)
+            return (held.upstreamTime.map { min($0.wholeMilliseconds, row.latencyMs) }, closed)
         }
+        row.upstreamMs = upstreamMs
         if !row.priced, row.usage.total > 0 { gateway.countUnpriced(row.upstreamModel ?? row.model ?? "") }
+        endAttemptSpan(closed.span, status: closed.status, failure: nil)
+        endSpan(row)
         gateway.ledger.record(row)
     }
 
@@ -268,10 +287,13 @@ final class Exchange: Sendable {
 }
 
 extension Exchange.Held {
-    /// Adds the open attempt's time so far, and closes it.
-    mutating func closeUpstream(at now: ContinuousClock.Instant) {
-        guard let since = upstreamSince else { return }
+    /// Adds the open attempt's time so far, and closes it: its span and
+    /// status go to the caller, which ends the span outside the lock.
+    mutating func closeUpstream(at now: ContinuousClock.Instant) -> (span: (any Span)?, status: Int?) {
+        guard let since = upstreamSince else { return (nil, nil) }
         upstreamTime = (upstreamTime ?? .zero) + since.duration(to: now)
         upstreamSince = nil
+        defer { (attemptSpan, attemptStatus) = (nil, nil) }
+        return (attemptSpan, attemptStatus)
     }
 }

@@ -454,6 +454,17 @@ enum StreamEnd: Sendable, Equatable {
     case shutdown
     /// The client stopped reading.
     case clientGone
+
+    /// A fixed detail for a stream the upstream did not finish as it should; nil otherwise.
+    var failure: String? {
+        switch self {
+        case .completed, .shutdown, .clientGone: return nil
+        case .upstreamError: return "stream_error"
+        case .endedEarly: return "stream_ended_early"
+        case .broke(let failure): return failure.rawValue
+        case .eventTooLarge: return "stream_event_too_large"
+        }
+    }
 }
 
 /// What a stream carried, as far as billing cares.
