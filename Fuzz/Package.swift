@@ -12,7 +12,7 @@ let package = Package(
         .executableTarget(
             name: "SwitchboardFuzz",
             dependencies: [
-                .product(name: "SwitchboardFuzzing", package: "switchboard"),
+                .product(name: "SwitchboardFuzzing", package: "switchboard")
             ]
         )
     ]

@@ -179,12 +179,15 @@ public struct KeyAdmin: Sendable {
                 heldUsd: nil, balanceRemainingUsd: usd(policy.balance.map { $0 - spent }))
         }
         return KeyView(
-            name: record.name, key: KeyGenerator.display(prefix: record.prefix, lastFour: record.lastFour), state: record.state(now: Date()), source: record.source,
+            name: record.name, key: KeyGenerator.display(prefix: record.prefix, lastFour: record.lastFour), state: record.state(now: Date()),
+            source: record.source,
             createdAt: record.createdAt, lastUsedAt: record.lastUsedAt, expiresAt: record.expiresAt,
             description: policy.description, tags: policy.tags, user: policy.user, onExpiry: policy.onExpiry,
             activateOnFirstUseDays: policy.activateOnFirstUseDays,
             providers: policy.providers, models: policy.models, clients: policy.clients,
-            rateLimit: policy.rateLimit.map { KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.cost)) },
+            rateLimit: policy.rateLimit.map {
+                KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.cost))
+            },
             concurrency: policy.concurrency, maxWaiting: policy.maxWaiting, tokenLimit: policy.tokenLimit,
             dailyCostUsd: usd(policy.dailyCost), balanceUsd: usd(policy.balance), usage: usage)
     }

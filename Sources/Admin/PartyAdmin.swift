@@ -50,7 +50,8 @@ public struct PartyAdmin: Sendable {
         return try await store.listUsers().map { user in
             let owner = Owner(user: user, group: user.group.flatMap { groups[$0] })
             let spent = baselines[user.name]?.spent ?? .zero
-            let remaining = gateway.map { $0.limiter.remaining(of: owner) }
+            let remaining =
+                gateway.map { $0.limiter.remaining(of: owner) }
                 ?? UserBaseline.remaining(baselines[user.name], owner: owner, now: Date())
             return UserView(
                 name: user.name, group: user.group, description: user.description,
@@ -78,9 +79,12 @@ public struct PartyAdmin: Sendable {
         if let unreadable = user.unreadable {
             throw AdminError(.conflict, "the user's stored balance cannot be read (\(unreadable))")
         }
-        try await BalanceChange.apply(amount, remaining: {
-            try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) } ?? (user.balance ?? .zero)
-        }) {
+        try await BalanceChange.apply(
+            amount,
+            remaining: {
+                try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) } ?? (user.balance ?? .zero)
+            }
+        ) {
             _ = try await store.adjustUserBalance(name: name, by: amount)
         }
         await refresher?.refreshIfChanged()
@@ -147,7 +151,9 @@ public struct PartyAdmin: Sendable {
     }
 
     public func updateGroup(_ name: String, _ json: [String: JSONValue]) async throws -> GroupView {
-        guard let group = try await store.listGroups().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no group named \(name)") }
+        guard let group = try await store.listGroups().first(where: { $0.name == name }) else {
+            throw AdminError(.notFound, "no group named \(name)")
+        }
         return try await saveGroup(try Self.applyGroup(json, to: group))
     }
 

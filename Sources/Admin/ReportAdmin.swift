@@ -98,10 +98,11 @@ public struct ReportAdmin: Sendable {
     public static func csv(_ rows: [UsageTotals], by dimension: UsageDimension) -> String {
         var lines = ["\(dimension.rawValue),requests,errors,input_tokens,cache_read_tokens,cache_write_tokens,output_tokens,cost_usd"]
         for row in rows {
-            lines.append([
-                cell(row.name), "\(row.requests)", "\(row.errors)", "\(row.inputTokens)", "\(row.cacheReadTokens)",
-                "\(row.cacheWriteTokens)", "\(row.outputTokens)", row.cost.dollarsString,
-            ].joined(separator: ","))
+            lines.append(
+                [
+                    cell(row.name), "\(row.requests)", "\(row.errors)", "\(row.inputTokens)", "\(row.cacheReadTokens)",
+                    "\(row.cacheWriteTokens)", "\(row.outputTokens)", row.cost.dollarsString,
+                ].joined(separator: ","))
         }
         return lines.joined(separator: "\r\n") + "\r\n"
     }

@@ -175,7 +175,9 @@ public struct RequestAdmin: Sendable {
         query.dialect = try text("dialect")
         query.requestID = try text("request_id")
         if let value = try text("status") {
-            guard let status = LedgerQuery.StatusFilter(value) else { throw AdminError(.invalid, "status must be a code such as 429 or a class such as 5xx") }
+            guard let status = LedgerQuery.StatusFilter(value) else {
+                throw AdminError(.invalid, "status must be a code such as 429 or a class such as 5xx")
+            }
             query.status = status
         }
         if let value = try text("outcome") {

@@ -143,16 +143,18 @@ public struct ClientRequest: Sendable {
                 guard let span, span.kind != .null else { continue }
                 // Budgets hold the cap at the output price: it must be a sane positive count.
                 guard let value = reader.int64(span), (1...Self.maxTokensLimit).contains(value) else {
-                    return .failure(GatewayError(
-                        .invalidRequest, message: "\(name) must be a whole number from 1 to \(Self.maxTokensLimit).", param: name))
+                    return .failure(
+                        GatewayError(
+                            .invalidRequest, message: "\(name) must be a whole number from 1 to \(Self.maxTokensLimit).", param: name))
                 }
                 maxTokens = max(maxTokens ?? 0, value)
             }
             var choices: Int64 = 1
             if let (name, span) = choicesField, let span, span.kind != .null {
                 guard let value = reader.int64(span), (1...Self.maxChoices).contains(value) else {
-                    return .failure(GatewayError(
-                        .invalidRequest, message: "\(name) must be a whole number from 1 to \(Self.maxChoices).", param: name))
+                    return .failure(
+                        GatewayError(
+                            .invalidRequest, message: "\(name) must be a whole number from 1 to \(Self.maxChoices).", param: name))
                 }
                 choices = value
             }
@@ -161,7 +163,8 @@ public struct ClientRequest: Sendable {
             if dialect == .openAIChat, stream {
                 (wantsUsage, usageEdit) = openAIUsageEdit(reader: reader, root: root, streamOptions: last("stream_options"))
             }
-            let session = SessionHint.explicit(reader: reader, root: root, dialect: dialect)
+            let session =
+                SessionHint.explicit(reader: reader, root: root, dialect: dialect)
                 ?? SessionHint.fingerprint(reader: reader, root: root, dialect: dialect, bytes: bytes)
             var request = ClientRequest(
                 dialect: dialect, body: body, model: model, stream: stream,

@@ -81,10 +81,16 @@ public enum LocalAnswer {
         let text = jsonStringLiteral(kind.text)
         let usage = #"{"input_tokens":0,"output_tokens":0,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}"#
         guard stream else {
-            return ByteBuffer(string: #"{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[{"type":"text","text":\#(text)}],"stop_reason":"end_turn","stop_sequence":null,"usage":\#(usage)}"#)
+            return ByteBuffer(
+                string:
+                    #"{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[{"type":"text","text":\#(text)}],"stop_reason":"end_turn","stop_sequence":null,"usage":\#(usage)}"#
+            )
         }
         let events = [
-            ("message_start", #"{"type":"message_start","message":{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[],"stop_reason":null,"stop_sequence":null,"usage":\#(usage)}}"#),
+            (
+                "message_start",
+                #"{"type":"message_start","message":{"id":\#(id),"type":"message","role":"assistant","model":\#(model),"content":[],"stop_reason":null,"stop_sequence":null,"usage":\#(usage)}}"#
+            ),
             ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
             ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":\#(text)}}"#),
             ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),

@@ -1,6 +1,6 @@
+import Foundation
 public import NIOCore
 public import SwitchboardCore
-import Foundation
 
 /// What a relay does with one upstream event.
 public enum StreamVerdict: Sendable, Equatable {
@@ -144,11 +144,12 @@ public struct AnthropicStreamObserver: StreamObserver {
         case "message_stop": completed = true
         case "error":
             var data = event.data
-            upstreamErrorType = data.withUTF8 { bytes in
-                let reader = JSONReader(UnsafeRawBufferPointer(bytes))
-                guard let root = try? reader.validateDocument() else { return nil }
-                return reader.value(at: ["error", "type"], in: root).flatMap(reader.string)
-            } ?? "error"
+            upstreamErrorType =
+                data.withUTF8 { bytes in
+                    let reader = JSONReader(UnsafeRawBufferPointer(bytes))
+                    guard let root = try? reader.validateDocument() else { return nil }
+                    return reader.value(at: ["error", "type"], in: root).flatMap(reader.string)
+                } ?? "error"
         default: break
         }
         return .forward

@@ -33,7 +33,8 @@ public enum AccountProbe {
     /// Probes an account and returns what happened.
     public static func run(_ account: AccountEntry, kind: Kind, transport: any UpstreamTransport) async -> ProbeResult {
         guard let secret = account.secret else {
-            return ProbeResult(ok: false, status: nil, failureClass: "credential", message: account.unusableReason ?? "no usable secret", latencyMs: 0)
+            return ProbeResult(
+                ok: false, status: nil, failureClass: "credential", message: account.unusableReason ?? "no usable secret", latencyMs: 0)
         }
         let request: UpstreamRequest
         switch kind {
@@ -51,7 +52,9 @@ public enum AccountProbe {
             case .openai:
                 (operation, body) = (.openAIChat, #"{"model":\#(model),"max_completion_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#)
             case .gemini:
-                (operation, body) = (.geminiGenerate, #"{"contents":[{"role":"user","parts":[{"text":"ping"}]}],"generationConfig":{"maxOutputTokens":16}}"#)
+                (operation, body) = (
+                    .geminiGenerate, #"{"contents":[{"role":"user","parts":[{"text":"ping"}]}],"generationConfig":{"maxOutputTokens":16}}"#
+                )
             }
             request = UpstreamRequest(
                 provider: account.provider, baseURL: account.baseURL, secret: secret,
@@ -63,7 +66,8 @@ public enum AccountProbe {
             let response = try await transport.send(request)
             _ = try? await response.body.collect(upTo: 1 << 20)
             if (200..<300).contains(response.status) {
-                return ProbeResult(ok: true, status: response.status, failureClass: nil, message: "the upstream answered \(response.status)", latencyMs: elapsed())
+                return ProbeResult(
+                    ok: true, status: response.status, failureClass: nil, message: "the upstream answered \(response.status)", latencyMs: elapsed())
             }
             let failureClass = FailureClass.classify(status: response.status)
             return ProbeResult(

@@ -48,7 +48,8 @@ enum Carrier: Sendable {
             throw GatewayError(.internalError)
         case .embeddings(let translator):
             guard provider == .gemini else {
-                throw GatewayError(.invalidRequest, message: "Embeddings for this model are served only by OpenAI-compatible and Gemini accounts.", param: "model")
+                throw GatewayError(
+                    .invalidRequest, message: "Embeddings for this model are served only by OpenAI-compatible and Gemini accounts.", param: "model")
             }
             return (.geminiEmbed, translator.upstreamBody(model: model))
         }

@@ -38,11 +38,12 @@ extension Gateway {
             // A translation may ask for more than the client wrote (a thinking budget on top of the cap).
             let holds = key.policy.meters || key.policy.tokenLimit != nil || owner?.meters == true
             let translator = holds && accounts.contains { !$0.provider.speaks(client.dialect) } ? try? Translator(client) : nil
-            demand = accounts.map { account in
-                let translatedCap = account.provider.speaks(client.dialect) ? nil : translator?.outputCap(for: account.provider)
-                return Self.demand(for: client, policy: key.policy, owner: owner, account: account, prices: prices, translatedCap: translatedCap)
-            }
-            .max { $0.hold < $1.hold } ?? .nothing
+            demand =
+                accounts.map { account in
+                    let translatedCap = account.provider.speaks(client.dialect) ? nil : translator?.outputCap(for: account.provider)
+                    return Self.demand(for: client, policy: key.policy, owner: owner, account: account, prices: prices, translatedCap: translatedCap)
+                }
+                .max { $0.hold < $1.hold } ?? .nothing
             if let group = owner?.group { demand.hold = group.charge(demand.hold) }
         }
         let admission = limiter.decide(key, owner: owner, demand: demand)
@@ -71,11 +72,12 @@ extension Gateway {
         case .refused(.concurrency):
             return .failure(GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1))
         case .refused(.quotaExhausted(let which)):
-            let what = [
-                "balance": "This key's balance", "daily_cost": "This key's daily cost limit", "token_limit": "This key's token limit",
-                "user_balance": "The key owner's balance", "subscription_daily": "The subscription's daily limit",
-                "subscription_weekly": "The subscription's weekly limit", "subscription_monthly": "The subscription's monthly limit",
-            ][which] ?? "A budget"
+            let what =
+                [
+                    "balance": "This key's balance", "daily_cost": "This key's daily cost limit", "token_limit": "This key's token limit",
+                    "user_balance": "The key owner's balance", "subscription_daily": "The subscription's daily limit",
+                    "subscription_weekly": "The subscription's weekly limit", "subscription_monthly": "The subscription's monthly limit",
+                ][which] ?? "A budget"
             return .failure(GatewayError(.insufficientQuota, message: "\(what) cannot cover this request. Top it up or raise the limit."))
         }
     }
@@ -97,9 +99,10 @@ extension Gateway {
         let cap = max(client.maxTokens ?? 0, translatedCap ?? 0)
         let output = (cap > 0 ? cap : price?.maxOutputTokens ?? defaultMaxOutputTokens).saturatingMultiply(client.choices)
         guard let price else { return KeyDemand(hold: .zero, tokens: input.saturatingAdd(output)) }
-        let dearestInput = [
-            TokenUsage(inputUncached: input), TokenUsage(cacheWrite5m: input), TokenUsage(cacheWrite1h: input),
-        ].map { price.cost($0) }.max() ?? .zero
+        let dearestInput =
+            [
+                TokenUsage(inputUncached: input), TokenUsage(cacheWrite5m: input), TokenUsage(cacheWrite1h: input),
+            ].map { price.cost($0) }.max() ?? .zero
         let outputCost = price.cost(TokenUsage(inputUncached: input, output: output)) - price.cost(TokenUsage(inputUncached: input))
         return KeyDemand(hold: dearestInput + outputCost, tokens: input.saturatingAdd(output))
     }

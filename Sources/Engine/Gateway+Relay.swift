@@ -3,8 +3,8 @@ import Foundation
 import Logging
 import NIOCore
 import Policy
-import Synchronization
 import SwitchboardCore
+import Synchronization
 import Upstream
 
 extension Gateway {
@@ -44,10 +44,12 @@ extension Gateway {
     /// One warning per failed attempt: which request, which account, the class
     /// and a fixed detail (never an upstream body).
     func logAttemptFailure(_ failure: AttemptFailure, request: GatewayRequest, account: String) {
-        logger.warning("upstream attempt failed", metadata: [
-            "request": "\(request.requestID)", "account": "\(account)",
-            "class": "\(failure.failureClass.rawValue)", "detail": "\(failure.detail)",
-        ])
+        logger.warning(
+            "upstream attempt failed",
+            metadata: [
+                "request": "\(request.requestID)", "account": "\(account)",
+                "class": "\(failure.failureClass.rawValue)", "detail": "\(failure.detail)",
+            ])
     }
 
     /// A keepalive each SDK ignores: an SSE comment for OpenAI's streams, a

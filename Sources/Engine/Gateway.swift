@@ -130,7 +130,8 @@ public final class Gateway: Sendable {
     private func handleInThisTask(_ request: GatewayRequest) async -> GatewayResponse {
         if let unavailable = ledger.unavailable {
             // Serving would mean requests without records: refuse until it recovers.
-            return errorResponse(GatewayError(.ledgerUnavailable, message: unavailable, retryAfterSeconds: 5), dialect: request.dialect,
+            return errorResponse(
+                GatewayError(.ledgerUnavailable, message: unavailable, retryAfterSeconds: 5), dialect: request.dialect,
                 requestID: request.requestID)
         }
         guard let key = authenticate(request.credential) else {
@@ -163,16 +164,24 @@ public final class Gateway: Sendable {
         switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect, translate: translate) {
         case .unknownModel:
             return exchange.refuseNow(
-                GatewayError(.modelNotFound, message: "The model \(jsonStringLiteral(client.model)) does not exist or this key cannot use it.", param: "model"),
+                GatewayError(
+                    .modelNotFound, message: "The model \(jsonStringLiteral(client.model)) does not exist or this key cannot use it.", param: "model"),
                 outcome: .clientError)
         case .otherDialectOnly:
             return exchange.refuseNow(
-                GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) is served through another API format, and this operation is not translated between formats.", param: "model"),
+                GatewayError(
+                    .invalidRequest,
+                    message:
+                        "The model \(jsonStringLiteral(client.model)) is served through another API format, and this operation is not translated between formats.",
+                    param: "model"),
                 outcome: .clientError)
         case .candidates(let accounts):
             if lane == .generation, configuration.refuseUnpriced, !accounts.contains(where: { isPriced(client.model, account: $0) }) {
                 return exchange.refuseNow(
-                    GatewayError(.invalidRequest, message: "The model \(jsonStringLiteral(client.model)) has no price, and this gateway refuses unpriced models.", param: "model"),
+                    GatewayError(
+                        .invalidRequest,
+                        message: "The model \(jsonStringLiteral(client.model)) has no price, and this gateway refuses unpriced models.",
+                        param: "model"),
                     outcome: .refused)
             }
             return await exchange.run(accounts: accounts)
@@ -194,7 +203,8 @@ public final class Gateway: Sendable {
         let states = pool.status(of: accounts)
         guard !states.contains(where: { !["disabled", "unhealthy"].contains($0.state) }) else { return nil }
         let disabled = states.filter { $0.state == "disabled" }.count
-        return "no upstream account is usable (\(disabled) disabled, \(states.count - disabled) unhealthy: their credentials were refused or their secrets do not open)"
+        return
+            "no upstream account is usable (\(disabled) disabled, \(states.count - disabled) unhealthy: their credentials were refused or their secrets do not open)"
     }
 
     /// `POST /v1/messages/count_tokens` and Gemini's `:countTokens`: admitted like

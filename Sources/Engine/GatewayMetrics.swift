@@ -39,23 +39,29 @@ public final class GatewayMetrics: Sendable {
         // Key names are the admin's own (bounded by the keys there are); never the key itself.
         if keyLabels { labels.append(("key", Self.bounded(row.keyName ?? "none"))) }
         registry.makeCounter(
-            descriptor: Self.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row)."), labels: labels).increment()
+            descriptor: Self.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row)."), labels: labels
+        ).increment()
         registry.makeValueHistogram(
             descriptor: Self.name("request_duration", "seconds", "Time from the request's arrival to its last byte."),
-            labels: [("dialect", row.dialect), ("outcome", outcome)], buckets: Self.durationBuckets).record(Double(row.latencyMs) / 1000)
+            labels: [("dialect", row.dialect), ("outcome", outcome)], buckets: Self.durationBuckets
+        ).record(Double(row.latencyMs) / 1000)
         if let firstByte = row.firstByteMs {
             registry.makeValueHistogram(
                 descriptor: Self.name("first_byte", "seconds", "Time from the request's arrival to the first byte of its answer."),
-                labels: [("dialect", row.dialect)], buckets: Self.durationBuckets).record(Double(firstByte) / 1000)
+                labels: [("dialect", row.dialect)], buckets: Self.durationBuckets
+            ).record(Double(firstByte) / 1000)
         }
         if let upstream = row.upstreamMs {
             registry.makeValueHistogram(
-                descriptor: Self.name("added_overhead", "seconds", "What the gateway added to a request: its time less the time spent waiting on upstreams."),
-                labels: [("dialect", row.dialect)], buckets: Self.overheadBuckets).record(Double(max(0, row.latencyMs - upstream)) / 1000)
+                descriptor: Self.name(
+                    "added_overhead", "seconds", "What the gateway added to a request: its time less the time spent waiting on upstreams."),
+                labels: [("dialect", row.dialect)], buckets: Self.overheadBuckets
+            ).record(Double(max(0, row.latencyMs - upstream)) / 1000)
         }
         if row.attempts > 1 {
             registry.makeCounter(
-                descriptor: Self.name("failovers", "total", "Attempts after a request's first."), labels: [("provider", provider)]).increment(by: Int64(row.attempts - 1))
+                descriptor: Self.name("failovers", "total", "Attempts after a request's first."), labels: [("provider", provider)]
+            ).increment(by: Int64(row.attempts - 1))
         }
         if row.outcome == .refused {
             let reason = row.errorCode.flatMap { GatewayError.Code(rawValue: $0)?.rawValue } ?? "other"
@@ -69,7 +75,8 @@ public final class GatewayMetrics: Sendable {
         ] where count > 0 {
             registry.makeCounter(
                 descriptor: Self.name("tokens", "total", "Tokens recorded, by class (output includes reasoning)."),
-                labels: [("model", model), ("class", tokenClass)]).increment(by: count)
+                labels: [("model", model), ("class", tokenClass)]
+            ).increment(by: count)
         }
         if row.cost > .zero {
             registry.makeCounter(descriptor: Self.name("cost_usd", "total", "Cost charged, in US dollars."), labels: [("model", model)])
@@ -92,7 +99,8 @@ public final class GatewayMetrics: Sendable {
             for state in Self.accountStates {
                 registry.makeGauge(
                     descriptor: Self.name("account", "state", "1 for the state each account is in."),
-                    labels: [("account", account.name), ("provider", account.provider.rawValue), ("state", state)]).set(status.state == state ? 1.0 : 0.0)
+                    labels: [("account", account.name), ("provider", account.provider.rawValue), ("state", state)]
+                ).set(status.state == state ? 1.0 : 0.0)
             }
             registry.makeGauge(descriptor: Self.name("account", "in_flight", "Requests on each account now."), labels: [("account", account.name)])
                 .set(Double(status.inFlight))

@@ -42,7 +42,8 @@ public struct KeyHousekeeper: Service {
                     _ = try await store.initializeSetting(Self.tombstone(key.name), to: "deleted")
                     _ = try await store.deleteKey(name: key.name)
                 } else {
-                    _ = try await store.updateKey(name: key.name, policy: key.policy, enabled: false, expiresAt: key.expiresAt, keepStoredBalance: true)
+                    _ = try await store.updateKey(
+                        name: key.name, policy: key.policy, enabled: false, expiresAt: key.expiresAt, keepStoredBalance: true)
                 }
                 changed = true
                 logger.notice("expired key \(key.policy.onExpiry == "delete" ? "deleted" : "disabled")", metadata: ["key": "\(key.name)"])

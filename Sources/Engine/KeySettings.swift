@@ -43,7 +43,9 @@ public enum KeySettings {
                 p.providers = try list(value, name).map { names throws(AdminError) in
                     var providers: [Provider] = []
                     for item in names {
-                        guard let provider = Provider(rawValue: item) else { throw AdminError(.invalid, "providers: \(item) is not openai, anthropic or gemini") }
+                        guard let provider = Provider(rawValue: item) else {
+                            throw AdminError(.invalid, "providers: \(item) is not openai, anthropic or gemini")
+                        }
                         providers.append(provider)
                     }
                     return providers
@@ -53,7 +55,10 @@ public enum KeySettings {
                 guard text == nil || text == "disable" || text == "delete" else { throw AdminError(.invalid, "on_expiry must be disable or delete") }
                 p.onExpiry = text
             case "expires_at":
-                if value == .null { change.expiresAt = .some(nil); break }
+                if value == .null {
+                    change.expiresAt = .some(nil)
+                    break
+                }
                 guard case .string(let raw) = value, let date = WireDate.rfc3339(raw) else {
                     throw AdminError(.invalid, "expires_at must be a time such as 2027-01-01T00:00:00Z, or null")
                 }
@@ -61,22 +66,27 @@ public enum KeySettings {
             case "enabled":
                 guard case .bool(let flag) = value else { throw AdminError(.invalid, "enabled must be true or false") }
                 change.enabled = flag
-            case "activate_on_first_use_days": p.activateOnFirstUseDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
+            case "activate_on_first_use_days":
+                p.activateOnFirstUseDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
             case "concurrency": p.concurrency = try whole(value, name, minimum: 1).map(Int.init)
             case "max_waiting": p.maxWaiting = try whole(value, name, minimum: 0).map(Int.init)
             case "token_limit": p.tokenLimit = try whole(value, name, minimum: 1)
             case "daily_cost_usd": p.dailyCost = try dollars(value, name)
             case "balance_usd": p.balance = try dollars(value, name)
             case "rate_limit":
-                if value == .null { p.rateLimit = nil; break }
+                if value == .null {
+                    p.rateLimit = nil
+                    break
+                }
                 guard case .object(let rate) = value else { throw AdminError(.invalid, "rate_limit must be an object or null") }
                 if let unknown = rate.keys.first(where: { !["window_minutes", "requests", "tokens", "cost_usd"].contains($0) }) {
                     throw AdminError(.invalid, "rate_limit: unknown field \(unknown)")
                 }
                 p.rateLimit = KeyPolicy.RateLimit(
-                    windowMinutes: Int(try rate["window_minutes"].flatMap { v throws(AdminError) in
-                        try whole(v, "rate_limit.window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes))
-                    } ?? 1),
+                    windowMinutes: Int(
+                        try rate["window_minutes"].flatMap { v throws(AdminError) in
+                            try whole(v, "rate_limit.window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes))
+                        } ?? 1),
                     requests: try rate["requests"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.requests", minimum: 1) }.map(Int.init),
                     tokens: try rate["tokens"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.tokens", minimum: 1) },
                     cost: try rate["cost_usd"].flatMap { v throws(AdminError) in try dollars(v, "rate_limit.cost_usd") })

@@ -26,7 +26,10 @@ struct KeyUsageReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case key, isValid, planName, plan, remaining, unit, window
-        case todayCostUsd = "today_cost_usd", totalCostUsd = "total_cost_usd", totalTokens = "total_tokens", inFlight = "in_flight"
+        case todayCostUsd = "today_cost_usd"
+        case totalCostUsd = "total_cost_usd"
+        case totalTokens = "total_tokens"
+        case inFlight = "in_flight"
     }
 
     /// The report's JSON, member names as they are.
@@ -48,7 +51,10 @@ struct KeyUsageReport: Encodable {
 
         enum CodingKeys: String, CodingKey {
             case minutes, requests, tokens
-            case requestLimit = "request_limit", tokenLimit = "token_limit", costUsd = "cost_usd", costLimitUsd = "cost_limit_usd"
+            case requestLimit = "request_limit"
+            case tokenLimit = "token_limit"
+            case costUsd = "cost_usd"
+            case costLimitUsd = "cost_limit_usd"
             case resetSeconds = "reset_seconds"
         }
     }

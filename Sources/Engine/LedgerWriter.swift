@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Storage
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Writes ledger rows off the response path, in batches, and closes their
 /// requests in the journal once they are in the database.
@@ -261,9 +261,11 @@ public final class LedgerWriter: Service, Sendable {
         rejected.add(1, ordering: .relaxed)
         queue.withLock { _ = $0.strikes.removeValue(forKey: row.requestID) }
         journal?.close([row.requestID])
-        logger.critical("ledger row refused by the database", metadata: [
-            "request": "\(row.requestID)", "key": "\(row.keyName ?? "-")", "cost_usd": "\(row.cost.dollarsString)",
-        ])
+        logger.critical(
+            "ledger row refused by the database",
+            metadata: [
+                "request": "\(row.requestID)", "key": "\(row.keyName ?? "-")", "cost_usd": "\(row.cost.dollarsString)",
+            ])
         return true
     }
 

@@ -42,7 +42,8 @@ public struct SnapshotLoader: Sendable {
             var reason: String?
             if let unreadable = record.unreadable {
                 reason = "stored settings unreadable: \(unreadable)"
-                logger.error("account unusable: its stored settings cannot be read", metadata: ["account": "\(record.name)", "reason": "\(unreadable)"])
+                logger.error(
+                    "account unusable: its stored settings cannot be read", metadata: ["account": "\(record.name)", "reason": "\(unreadable)"])
             }
             do {
                 secret = try box.open(record.secret)

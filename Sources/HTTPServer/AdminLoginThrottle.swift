@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Slows down guessing of the admin token: an address with `limit` failed
 /// attempts within `window` is refused (429) until the oldest of them leaves

@@ -3,545 +3,275 @@
 /// The admin API's OpenAPI 3.1 document, served at `GET /admin/openapi.json`.
 enum AdminOpenAPI {
     static let json = #"""
-{
-  "components": {
-    "responses": {
-      "Conflict": {
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        },
-        "description": "A record with that name exists, or others depend on it."
-      },
-      "Invalid": {
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        },
-        "description": "The request is malformed, or a value is out of range."
-      },
-      "NotFound": {
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        },
-        "description": "No such record (or the admin API is off: no admin_token)."
-      },
-      "Throttled": {
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        },
-        "description": "Too many failed admin logins from this address lately."
-      },
-      "Unauthorized": {
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        },
-        "description": "The admin token is missing or wrong."
-      },
-      "Unavailable": {
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        },
-        "description": "The store or the upstream could not do it now."
-      }
-    },
-    "schemas": {
-      "Account": {
-        "additionalProperties": false,
-        "properties": {
-          "base_url": {
-            "type": "string"
-          },
-          "created_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "default_instructions": {
-            "type": "string"
-          },
-          "enabled": {
-            "type": "boolean"
-          },
-          "intercept_warmup": {
-            "type": "boolean"
-          },
-          "live": {
-            "$ref": "#/components/schemas/AccountStatus"
-          },
-          "live_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "max_concurrency": {
-            "type": "integer"
-          },
-          "max_rpm": {
-            "type": "integer"
-          },
-          "max_tpm": {
-            "type": "integer"
-          },
-          "max_waiting": {
-            "type": "integer"
-          },
-          "model_map": {
-            "additionalProperties": {
-              "type": "string"
-            },
-            "type": "object"
-          },
-          "models": {
-            "items": {
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "name": {
-            "type": "string"
-          },
-          "notes": {
-            "type": "string"
-          },
-          "priority": {
-            "type": "integer"
-          },
-          "provider": {
-            "enum": [
-              "openai",
-              "anthropic",
-              "gemini"
-            ],
-            "type": "string"
-          },
-          "secret": {
-            "description": "`ok`, or why the sealed secret does not open.",
-            "type": "string"
-          },
-          "source": {
-            "type": "string"
-          },
-          "wait_timeout": {
-            "type": "string"
-          }
-        },
-        "required": [
-          "name",
-          "provider",
-          "base_url",
-          "models",
-          "priority",
-          "enabled",
-          "secret"
-        ],
-        "type": "object"
-      },
-      "AccountSettings": {
-        "additionalProperties": false,
-        "properties": {
-          "api_key": {
-            "type": "string"
-          },
-          "base_url": {
-            "type": "string"
-          },
-          "default_instructions": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "enabled": {
-            "type": "boolean"
-          },
-          "intercept_warmup": {
-            "type": "boolean"
-          },
-          "max_concurrency": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "max_rpm": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "max_tpm": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "max_waiting": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "model_map": {
-            "oneOf": [
-              {
-                "additionalProperties": {
-                  "type": "string"
+        {
+          "components": {
+            "responses": {
+              "Conflict": {
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error"
+                    }
+                  }
                 },
-                "type": "object"
+                "description": "A record with that name exists, or others depend on it."
               },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "models": {
-            "items": {
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "name": {
-            "maxLength": 128,
-            "minLength": 1,
-            "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-            "type": "string"
-          },
-          "notes": {
-            "oneOf": [
-              {
-                "type": "string"
+              "Invalid": {
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error"
+                    }
+                  }
+                },
+                "description": "The request is malformed, or a value is out of range."
               },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "priority": {
-            "type": "integer"
-          },
-          "provider": {
-            "enum": [
-              "openai",
-              "anthropic",
-              "gemini"
-            ],
-            "type": "string"
-          },
-          "wait_timeout": {
-            "oneOf": [
-              {
-                "type": "string"
+              "NotFound": {
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error"
+                    }
+                  }
+                },
+                "description": "No such record (or the admin API is off: no admin_token)."
               },
-              {
-                "type": "null"
-              }
-            ]
-          }
-        },
-        "type": "object"
-      },
-      "AccountStatus": {
-        "additionalProperties": false,
-        "properties": {
-          "cooldown_cause": {
-            "type": "string"
-          },
-          "cooldown_until": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "generation": {
-            "type": "integer"
-          },
-          "health_mark": {
-            "type": "string"
-          },
-          "id": {
-            "type": "integer"
-          },
-          "in_flight": {
-            "type": "integer"
-          },
-          "last_error": {
-            "type": "string"
-          },
-          "last_error_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "last_used": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "name": {
-            "type": "string"
-          },
-          "reason": {
-            "type": "string"
-          },
-          "state": {
-            "enum": [
-              "ready",
-              "disabled",
-              "unhealthy",
-              "cooling_down",
-              "rpm_cap",
-              "tpm_cap",
-              "full"
-            ],
-            "type": "string"
-          },
-          "total_failures": {
-            "type": "integer"
-          },
-          "total_requests": {
-            "type": "integer"
-          },
-          "total_tokens": {
-            "type": "integer"
-          },
-          "waiting": {
-            "type": "integer"
-          },
-          "window_requests": {
-            "type": "integer"
-          },
-          "window_tokens": {
-            "type": "integer"
-          }
-        },
-        "required": [
-          "id",
-          "name",
-          "state",
-          "in_flight",
-          "waiting"
-        ],
-        "type": "object"
-      },
-      "CreatedKey": {
-        "additionalProperties": false,
-        "properties": {
-          "api_key": {
-            "description": "The key: shown this once.",
-            "type": "string"
-          },
-          "key": {
-            "$ref": "#/components/schemas/Key"
-          }
-        },
-        "required": [
-          "api_key",
-          "key"
-        ],
-        "type": "object"
-      },
-      "Error": {
-        "additionalProperties": false,
-        "properties": {
-          "error": {
-            "additionalProperties": false,
-            "properties": {
-              "code": {
-                "enum": [
-                  "invalid_request",
-                  "not_found",
-                  "conflict",
-                  "unauthorized",
-                  "too_many_attempts",
-                  "unavailable"
-                ],
-                "type": "string"
+              "Throttled": {
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error"
+                    }
+                  }
+                },
+                "description": "Too many failed admin logins from this address lately."
               },
-              "message": {
-                "type": "string"
+              "Unauthorized": {
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error"
+                    }
+                  }
+                },
+                "description": "The admin token is missing or wrong."
+              },
+              "Unavailable": {
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Error"
+                    }
+                  }
+                },
+                "description": "The store or the upstream could not do it now."
               }
             },
-            "required": [
-              "code",
-              "message"
-            ],
-            "type": "object"
-          }
-        },
-        "required": [
-          "error"
-        ],
-        "type": "object"
-      },
-      "GatewayStats": {
-        "additionalProperties": false,
-        "properties": {
-          "malformed_requests": {
-            "type": "integer"
-          },
-          "overrun_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "unauthenticated_requests": {
-            "type": "integer"
-          },
-          "unpriced_requests": {
-            "type": "integer"
-          }
-        },
-        "required": [
-          "unpriced_requests",
-          "overrun_usd",
-          "unauthenticated_requests",
-          "malformed_requests"
-        ],
-        "type": "object"
-      },
-      "Group": {
-        "additionalProperties": false,
-        "properties": {
-          "multiplier": {
-            "type": "string"
-          },
-          "name": {
-            "type": "string"
-          },
-          "subscription": {
-            "additionalProperties": false,
-            "properties": {
-              "daily_usd": {
-                "description": "Exact dollars as a decimal string.",
-                "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-                "type": "string"
-              },
-              "monthly_usd": {
-                "description": "Exact dollars as a decimal string.",
-                "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-                "type": "string"
-              },
-              "weekly_usd": {
-                "description": "Exact dollars as a decimal string.",
-                "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-                "type": "string"
-              }
-            },
-            "type": "object"
-          }
-        },
-        "required": [
-          "name",
-          "multiplier"
-        ],
-        "type": "object"
-      },
-      "GroupSettings": {
-        "additionalProperties": false,
-        "properties": {
-          "multiplier": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "number"
-              }
-            ]
-          },
-          "name": {
-            "maxLength": 128,
-            "minLength": 1,
-            "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-            "type": "string"
-          },
-          "subscription": {
-            "oneOf": [
-              {
+            "schemas": {
+              "Account": {
                 "additionalProperties": false,
                 "properties": {
-                  "daily_usd": {
-                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                  "base_url": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "default_instructions": {
+                    "type": "string"
+                  },
+                  "enabled": {
+                    "type": "boolean"
+                  },
+                  "intercept_warmup": {
+                    "type": "boolean"
+                  },
+                  "live": {
+                    "$ref": "#/components/schemas/AccountStatus"
+                  },
+                  "live_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "max_concurrency": {
+                    "type": "integer"
+                  },
+                  "max_rpm": {
+                    "type": "integer"
+                  },
+                  "max_tpm": {
+                    "type": "integer"
+                  },
+                  "max_waiting": {
+                    "type": "integer"
+                  },
+                  "model_map": {
+                    "additionalProperties": {
+                      "type": "string"
+                    },
+                    "type": "object"
+                  },
+                  "models": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "name": {
+                    "type": "string"
+                  },
+                  "notes": {
+                    "type": "string"
+                  },
+                  "priority": {
+                    "type": "integer"
+                  },
+                  "provider": {
+                    "enum": [
+                      "openai",
+                      "anthropic",
+                      "gemini"
+                    ],
+                    "type": "string"
+                  },
+                  "secret": {
+                    "description": "`ok`, or why the sealed secret does not open.",
+                    "type": "string"
+                  },
+                  "source": {
+                    "type": "string"
+                  },
+                  "wait_timeout": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "name",
+                  "provider",
+                  "base_url",
+                  "models",
+                  "priority",
+                  "enabled",
+                  "secret"
+                ],
+                "type": "object"
+              },
+              "AccountSettings": {
+                "additionalProperties": false,
+                "properties": {
+                  "api_key": {
+                    "type": "string"
+                  },
+                  "base_url": {
+                    "type": "string"
+                  },
+                  "default_instructions": {
                     "oneOf": [
                       {
-                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
                         "type": "string"
-                      },
-                      {
-                        "maximum": 1000000,
-                        "minimum": 0,
-                        "type": "number"
                       },
                       {
                         "type": "null"
                       }
                     ]
                   },
-                  "monthly_usd": {
-                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                  "enabled": {
+                    "type": "boolean"
+                  },
+                  "intercept_warmup": {
+                    "type": "boolean"
+                  },
+                  "max_concurrency": {
                     "oneOf": [
                       {
-                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
-                        "type": "string"
-                      },
-                      {
-                        "maximum": 1000000,
-                        "minimum": 0,
-                        "type": "number"
+                        "type": "integer"
                       },
                       {
                         "type": "null"
                       }
                     ]
                   },
-                  "weekly_usd": {
-                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                  "max_rpm": {
                     "oneOf": [
                       {
-                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "max_tpm": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "max_waiting": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "model_map": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": {
+                          "type": "string"
+                        },
+                        "type": "object"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "models": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "name": {
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                    "type": "string"
+                  },
+                  "notes": {
+                    "oneOf": [
+                      {
                         "type": "string"
                       },
                       {
-                        "maximum": 1000000,
-                        "minimum": 0,
-                        "type": "number"
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "priority": {
+                    "type": "integer"
+                  },
+                  "provider": {
+                    "enum": [
+                      "openai",
+                      "anthropic",
+                      "gemini"
+                    ],
+                    "type": "string"
+                  },
+                  "wait_timeout": {
+                    "oneOf": [
+                      {
+                        "type": "string"
                       },
                       {
                         "type": "null"
@@ -551,299 +281,425 @@ enum AdminOpenAPI {
                 },
                 "type": "object"
               },
-              {
-                "type": "null"
-              }
-            ]
-          }
-        },
-        "type": "object"
-      },
-      "Key": {
-        "additionalProperties": false,
-        "properties": {
-          "activate_on_first_use_days": {
-            "type": "integer"
-          },
-          "balance_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "clients": {
-            "items": {
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "concurrency": {
-            "type": "integer"
-          },
-          "created_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "daily_cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "description": {
-            "type": "string"
-          },
-          "expires_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "key": {
-            "description": "The key's start and last four characters, never the key.",
-            "type": "string"
-          },
-          "last_used_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "max_waiting": {
-            "type": "integer"
-          },
-          "models": {
-            "items": {
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "name": {
-            "type": "string"
-          },
-          "on_expiry": {
-            "type": "string"
-          },
-          "providers": {
-            "items": {
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "rate_limit": {
-            "additionalProperties": false,
-            "properties": {
-              "cost_usd": {
-                "description": "Exact dollars as a decimal string.",
-                "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-                "type": "string"
-              },
-              "requests": {
-                "type": "integer"
-              },
-              "tokens": {
-                "type": "integer"
-              },
-              "window_minutes": {
-                "type": "integer"
-              }
-            },
-            "required": [
-              "window_minutes"
-            ],
-            "type": "object"
-          },
-          "source": {
-            "type": "string"
-          },
-          "state": {
-            "enum": [
-              "active",
-              "disabled",
-              "expired",
-              "revoked",
-              "unreadable"
-            ],
-            "type": "string"
-          },
-          "tags": {
-            "items": {
-              "type": "string"
-            },
-            "type": "array"
-          },
-          "token_limit": {
-            "type": "integer"
-          },
-          "usage": {
-            "$ref": "#/components/schemas/KeyUsage"
-          },
-          "user": {
-            "type": "string"
-          }
-        },
-        "required": [
-          "name",
-          "key",
-          "state",
-          "source",
-          "created_at",
-          "usage"
-        ],
-        "type": "object"
-      },
-      "KeySettings": {
-        "additionalProperties": false,
-        "properties": {
-          "activate_on_first_use_days": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "balance_usd": {
-            "description": "Dollars: a decimal string or number; null removes the limit.",
-            "oneOf": [
-              {
-                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
-                "type": "string"
-              },
-              {
-                "maximum": 1000000,
-                "minimum": 0,
-                "type": "number"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "clients": {
-            "oneOf": [
-              {
-                "items": {
-                  "type": "string"
-                },
-                "type": "array"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "concurrency": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "daily_cost_usd": {
-            "description": "Dollars: a decimal string or number; null removes the limit.",
-            "oneOf": [
-              {
-                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
-                "type": "string"
-              },
-              {
-                "maximum": 1000000,
-                "minimum": 0,
-                "type": "number"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "description": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "enabled": {
-            "type": "boolean"
-          },
-          "expires_at": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "key": {
-            "type": "string"
-          },
-          "max_waiting": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "models": {
-            "oneOf": [
-              {
-                "items": {
-                  "type": "string"
-                },
-                "type": "array"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "name": {
-            "maxLength": 128,
-            "minLength": 1,
-            "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-            "type": "string"
-          },
-          "on_expiry": {
-            "oneOf": [
-              {
-                "enum": [
-                  "disable",
-                  "delete"
-                ],
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "providers": {
-            "oneOf": [
-              {
-                "items": {
-                  "type": "string"
-                },
-                "type": "array"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "rate_limit": {
-            "oneOf": [
-              {
+              "AccountStatus": {
                 "additionalProperties": false,
                 "properties": {
-                  "cost_usd": {
+                  "cooldown_cause": {
+                    "type": "string"
+                  },
+                  "cooldown_until": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "generation": {
+                    "type": "integer"
+                  },
+                  "health_mark": {
+                    "type": "string"
+                  },
+                  "id": {
+                    "type": "integer"
+                  },
+                  "in_flight": {
+                    "type": "integer"
+                  },
+                  "last_error": {
+                    "type": "string"
+                  },
+                  "last_error_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "last_used": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "name": {
+                    "type": "string"
+                  },
+                  "reason": {
+                    "type": "string"
+                  },
+                  "state": {
+                    "enum": [
+                      "ready",
+                      "disabled",
+                      "unhealthy",
+                      "cooling_down",
+                      "rpm_cap",
+                      "tpm_cap",
+                      "full"
+                    ],
+                    "type": "string"
+                  },
+                  "total_failures": {
+                    "type": "integer"
+                  },
+                  "total_requests": {
+                    "type": "integer"
+                  },
+                  "total_tokens": {
+                    "type": "integer"
+                  },
+                  "waiting": {
+                    "type": "integer"
+                  },
+                  "window_requests": {
+                    "type": "integer"
+                  },
+                  "window_tokens": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "id",
+                  "name",
+                  "state",
+                  "in_flight",
+                  "waiting"
+                ],
+                "type": "object"
+              },
+              "CreatedKey": {
+                "additionalProperties": false,
+                "properties": {
+                  "api_key": {
+                    "description": "The key: shown this once.",
+                    "type": "string"
+                  },
+                  "key": {
+                    "$ref": "#/components/schemas/Key"
+                  }
+                },
+                "required": [
+                  "api_key",
+                  "key"
+                ],
+                "type": "object"
+              },
+              "Error": {
+                "additionalProperties": false,
+                "properties": {
+                  "error": {
+                    "additionalProperties": false,
+                    "properties": {
+                      "code": {
+                        "enum": [
+                          "invalid_request",
+                          "not_found",
+                          "conflict",
+                          "unauthorized",
+                          "too_many_attempts",
+                          "unavailable"
+                        ],
+                        "type": "string"
+                      },
+                      "message": {
+                        "type": "string"
+                      }
+                    },
+                    "required": [
+                      "code",
+                      "message"
+                    ],
+                    "type": "object"
+                  }
+                },
+                "required": [
+                  "error"
+                ],
+                "type": "object"
+              },
+              "GatewayStats": {
+                "additionalProperties": false,
+                "properties": {
+                  "malformed_requests": {
+                    "type": "integer"
+                  },
+                  "overrun_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "unauthenticated_requests": {
+                    "type": "integer"
+                  },
+                  "unpriced_requests": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "unpriced_requests",
+                  "overrun_usd",
+                  "unauthenticated_requests",
+                  "malformed_requests"
+                ],
+                "type": "object"
+              },
+              "Group": {
+                "additionalProperties": false,
+                "properties": {
+                  "multiplier": {
+                    "type": "string"
+                  },
+                  "name": {
+                    "type": "string"
+                  },
+                  "subscription": {
+                    "additionalProperties": false,
+                    "properties": {
+                      "daily_usd": {
+                        "description": "Exact dollars as a decimal string.",
+                        "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                        "type": "string"
+                      },
+                      "monthly_usd": {
+                        "description": "Exact dollars as a decimal string.",
+                        "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                        "type": "string"
+                      },
+                      "weekly_usd": {
+                        "description": "Exact dollars as a decimal string.",
+                        "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                        "type": "string"
+                      }
+                    },
+                    "type": "object"
+                  }
+                },
+                "required": [
+                  "name",
+                  "multiplier"
+                ],
+                "type": "object"
+              },
+              "GroupSettings": {
+                "additionalProperties": false,
+                "properties": {
+                  "multiplier": {
+                    "oneOf": [
+                      {
+                        "type": "string"
+                      },
+                      {
+                        "type": "number"
+                      }
+                    ]
+                  },
+                  "name": {
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                    "type": "string"
+                  },
+                  "subscription": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": false,
+                        "properties": {
+                          "daily_usd": {
+                            "description": "Dollars: a decimal string or number; null removes the limit.",
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "maximum": 1000000,
+                                "minimum": 0,
+                                "type": "number"
+                              },
+                              {
+                                "type": "null"
+                              }
+                            ]
+                          },
+                          "monthly_usd": {
+                            "description": "Dollars: a decimal string or number; null removes the limit.",
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "maximum": 1000000,
+                                "minimum": 0,
+                                "type": "number"
+                              },
+                              {
+                                "type": "null"
+                              }
+                            ]
+                          },
+                          "weekly_usd": {
+                            "description": "Dollars: a decimal string or number; null removes the limit.",
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "maximum": 1000000,
+                                "minimum": 0,
+                                "type": "number"
+                              },
+                              {
+                                "type": "null"
+                              }
+                            ]
+                          }
+                        },
+                        "type": "object"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  }
+                },
+                "type": "object"
+              },
+              "Key": {
+                "additionalProperties": false,
+                "properties": {
+                  "activate_on_first_use_days": {
+                    "type": "integer"
+                  },
+                  "balance_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "clients": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "concurrency": {
+                    "type": "integer"
+                  },
+                  "created_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "daily_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "expires_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "key": {
+                    "description": "The key's start and last four characters, never the key.",
+                    "type": "string"
+                  },
+                  "last_used_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "max_waiting": {
+                    "type": "integer"
+                  },
+                  "models": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "name": {
+                    "type": "string"
+                  },
+                  "on_expiry": {
+                    "type": "string"
+                  },
+                  "providers": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "rate_limit": {
+                    "additionalProperties": false,
+                    "properties": {
+                      "cost_usd": {
+                        "description": "Exact dollars as a decimal string.",
+                        "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                        "type": "string"
+                      },
+                      "requests": {
+                        "type": "integer"
+                      },
+                      "tokens": {
+                        "type": "integer"
+                      },
+                      "window_minutes": {
+                        "type": "integer"
+                      }
+                    },
+                    "required": [
+                      "window_minutes"
+                    ],
+                    "type": "object"
+                  },
+                  "source": {
+                    "type": "string"
+                  },
+                  "state": {
+                    "enum": [
+                      "active",
+                      "disabled",
+                      "expired",
+                      "revoked",
+                      "unreadable"
+                    ],
+                    "type": "string"
+                  },
+                  "tags": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "token_limit": {
+                    "type": "integer"
+                  },
+                  "usage": {
+                    "$ref": "#/components/schemas/KeyUsage"
+                  },
+                  "user": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "name",
+                  "key",
+                  "state",
+                  "source",
+                  "created_at",
+                  "usage"
+                ],
+                "type": "object"
+              },
+              "KeySettings": {
+                "additionalProperties": false,
+                "properties": {
+                  "activate_on_first_use_days": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "balance_usd": {
                     "description": "Dollars: a decimal string or number; null removes the limit.",
                     "oneOf": [
                       {
@@ -859,2319 +715,2463 @@ enum AdminOpenAPI {
                         "type": "null"
                       }
                     ]
+                  },
+                  "clients": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "concurrency": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "daily_cost_usd": {
+                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                    "oneOf": [
+                      {
+                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                        "type": "string"
+                      },
+                      {
+                        "maximum": 1000000,
+                        "minimum": 0,
+                        "type": "number"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "description": {
+                    "oneOf": [
+                      {
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "enabled": {
+                    "type": "boolean"
+                  },
+                  "expires_at": {
+                    "oneOf": [
+                      {
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "key": {
+                    "type": "string"
+                  },
+                  "max_waiting": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "models": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "name": {
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                    "type": "string"
+                  },
+                  "on_expiry": {
+                    "oneOf": [
+                      {
+                        "enum": [
+                          "disable",
+                          "delete"
+                        ],
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "providers": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "rate_limit": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": false,
+                        "properties": {
+                          "cost_usd": {
+                            "description": "Dollars: a decimal string or number; null removes the limit.",
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "maximum": 1000000,
+                                "minimum": 0,
+                                "type": "number"
+                              },
+                              {
+                                "type": "null"
+                              }
+                            ]
+                          },
+                          "requests": {
+                            "type": "integer"
+                          },
+                          "tokens": {
+                            "type": "integer"
+                          },
+                          "window_minutes": {
+                            "type": "integer"
+                          }
+                        },
+                        "type": "object"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "tags": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "token_limit": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "user": {
+                    "oneOf": [
+                      {
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  }
+                },
+                "type": "object"
+              },
+              "KeyUsage": {
+                "additionalProperties": false,
+                "properties": {
+                  "balance_remaining_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "held_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "in_flight": {
+                    "type": "integer"
+                  },
+                  "today_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "total_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "total_tokens": {
+                    "type": "integer"
+                  },
+                  "window_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "window_requests": {
+                    "type": "integer"
+                  },
+                  "window_reset_seconds": {
+                    "type": "integer"
+                  },
+                  "window_tokens": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "today_cost_usd",
+                  "total_cost_usd",
+                  "total_tokens"
+                ],
+                "type": "object"
+              },
+              "ProbeResult": {
+                "additionalProperties": false,
+                "properties": {
+                  "failure_class": {
+                    "type": "string"
+                  },
+                  "latency_ms": {
+                    "type": "integer"
+                  },
+                  "message": {
+                    "type": "string"
+                  },
+                  "ok": {
+                    "type": "boolean"
+                  },
+                  "status": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "ok",
+                  "message",
+                  "latency_ms"
+                ],
+                "type": "object"
+              },
+              "Request": {
+                "additionalProperties": false,
+                "properties": {
+                  "account": {
+                    "type": "string"
+                  },
+                  "attempts": {
+                    "type": "integer"
+                  },
+                  "client_address": {
+                    "type": "string"
+                  },
+                  "cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "delivered_bytes": {
+                    "type": "integer"
+                  },
+                  "dialect": {
+                    "type": "string"
+                  },
+                  "error_code": {
+                    "type": "string"
+                  },
+                  "first_byte_ms": {
+                    "type": "integer"
+                  },
+                  "key": {
+                    "type": "string"
+                  },
+                  "latency_ms": {
+                    "type": "integer"
+                  },
+                  "model": {
+                    "type": "string"
+                  },
+                  "outcome": {
+                    "type": "string"
+                  },
+                  "priced": {
+                    "type": "boolean"
+                  },
+                  "provider": {
+                    "type": "string"
+                  },
+                  "request_id": {
+                    "type": "string"
+                  },
+                  "route": {
+                    "items": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "account": {
+                          "type": "string"
+                        },
+                        "reason": {
+                          "type": "string"
+                        }
+                      },
+                      "required": [
+                        "account",
+                        "reason"
+                      ],
+                      "type": "object"
+                    },
+                    "type": "array"
+                  },
+                  "selection": {
+                    "enum": [
+                      "session",
+                      "ranked",
+                      "waited"
+                    ],
+                    "type": "string"
+                  },
+                  "status": {
+                    "type": "integer"
+                  },
+                  "stream": {
+                    "type": "boolean"
+                  },
+                  "tokens": {
+                    "additionalProperties": false,
+                    "properties": {
+                      "cache_read": {
+                        "type": "integer"
+                      },
+                      "cache_write1h": {
+                        "type": "integer"
+                      },
+                      "cache_write5m": {
+                        "type": "integer"
+                      },
+                      "input": {
+                        "type": "integer"
+                      },
+                      "output": {
+                        "type": "integer"
+                      },
+                      "reasoning": {
+                        "type": "integer"
+                      }
+                    },
+                    "required": [
+                      "input",
+                      "cache_read",
+                      "cache_write5m",
+                      "cache_write1h",
+                      "output",
+                      "reasoning"
+                    ],
+                    "type": "object"
+                  },
+                  "upstream_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "upstream_model": {
+                    "type": "string"
+                  },
+                  "upstream_ms": {
+                    "type": "integer"
+                  },
+                  "usage_incomplete": {
+                    "type": "boolean"
+                  },
+                  "usage_source": {
+                    "type": "string"
+                  },
+                  "user": {
+                    "type": "string"
+                  },
+                  "user_agent": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "request_id",
+                  "created_at",
+                  "dialect",
+                  "status",
+                  "outcome",
+                  "stream",
+                  "tokens",
+                  "cost_usd",
+                  "upstream_cost_usd",
+                  "route"
+                ],
+                "type": "object"
+              },
+              "RequestPage": {
+                "additionalProperties": false,
+                "properties": {
+                  "next_cursor": {
+                    "type": "string"
+                  },
+                  "requests": {
+                    "items": {
+                      "$ref": "#/components/schemas/Request"
+                    },
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "requests"
+                ],
+                "type": "object"
+              },
+              "Stats": {
+                "additionalProperties": false,
+                "properties": {
+                  "cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "days": {
+                    "items": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "cost_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "day": {
+                          "type": "string"
+                        },
+                        "mean_latency_ms": {
+                          "type": "integer"
+                        },
+                        "requests": {
+                          "type": "integer"
+                        },
+                        "tokens": {
+                          "type": "integer"
+                        }
+                      },
+                      "required": [
+                        "day",
+                        "requests",
+                        "tokens",
+                        "cost_usd",
+                        "mean_latency_ms"
+                      ],
+                      "type": "object"
+                    },
+                    "type": "array"
+                  },
+                  "name": {
+                    "type": "string"
                   },
                   "requests": {
                     "type": "integer"
                   },
                   "tokens": {
                     "type": "integer"
-                  },
-                  "window_minutes": {
-                    "type": "integer"
                   }
                 },
+                "required": [
+                  "name",
+                  "requests",
+                  "tokens",
+                  "cost_usd",
+                  "days"
+                ],
                 "type": "object"
               },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "tags": {
-            "oneOf": [
-              {
-                "items": {
-                  "type": "string"
-                },
-                "type": "array"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "token_limit": {
-            "oneOf": [
-              {
-                "type": "integer"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "user": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          }
-        },
-        "type": "object"
-      },
-      "KeyUsage": {
-        "additionalProperties": false,
-        "properties": {
-          "balance_remaining_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "held_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "in_flight": {
-            "type": "integer"
-          },
-          "today_cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "total_cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "total_tokens": {
-            "type": "integer"
-          },
-          "window_cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "window_requests": {
-            "type": "integer"
-          },
-          "window_reset_seconds": {
-            "type": "integer"
-          },
-          "window_tokens": {
-            "type": "integer"
-          }
-        },
-        "required": [
-          "today_cost_usd",
-          "total_cost_usd",
-          "total_tokens"
-        ],
-        "type": "object"
-      },
-      "ProbeResult": {
-        "additionalProperties": false,
-        "properties": {
-          "failure_class": {
-            "type": "string"
-          },
-          "latency_ms": {
-            "type": "integer"
-          },
-          "message": {
-            "type": "string"
-          },
-          "ok": {
-            "type": "boolean"
-          },
-          "status": {
-            "type": "integer"
-          }
-        },
-        "required": [
-          "ok",
-          "message",
-          "latency_ms"
-        ],
-        "type": "object"
-      },
-      "Request": {
-        "additionalProperties": false,
-        "properties": {
-          "account": {
-            "type": "string"
-          },
-          "attempts": {
-            "type": "integer"
-          },
-          "client_address": {
-            "type": "string"
-          },
-          "cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "created_at": {
-            "format": "date-time",
-            "type": "string"
-          },
-          "delivered_bytes": {
-            "type": "integer"
-          },
-          "dialect": {
-            "type": "string"
-          },
-          "error_code": {
-            "type": "string"
-          },
-          "first_byte_ms": {
-            "type": "integer"
-          },
-          "key": {
-            "type": "string"
-          },
-          "latency_ms": {
-            "type": "integer"
-          },
-          "model": {
-            "type": "string"
-          },
-          "outcome": {
-            "type": "string"
-          },
-          "priced": {
-            "type": "boolean"
-          },
-          "provider": {
-            "type": "string"
-          },
-          "request_id": {
-            "type": "string"
-          },
-          "route": {
-            "items": {
-              "additionalProperties": false,
-              "properties": {
-                "account": {
-                  "type": "string"
-                },
-                "reason": {
-                  "type": "string"
-                }
-              },
-              "required": [
-                "account",
-                "reason"
-              ],
-              "type": "object"
-            },
-            "type": "array"
-          },
-          "selection": {
-            "enum": [
-              "session",
-              "ranked",
-              "waited"
-            ],
-            "type": "string"
-          },
-          "status": {
-            "type": "integer"
-          },
-          "stream": {
-            "type": "boolean"
-          },
-          "tokens": {
-            "additionalProperties": false,
-            "properties": {
-              "cache_read": {
-                "type": "integer"
-              },
-              "cache_write1h": {
-                "type": "integer"
-              },
-              "cache_write5m": {
-                "type": "integer"
-              },
-              "input": {
-                "type": "integer"
-              },
-              "output": {
-                "type": "integer"
-              },
-              "reasoning": {
-                "type": "integer"
-              }
-            },
-            "required": [
-              "input",
-              "cache_read",
-              "cache_write5m",
-              "cache_write1h",
-              "output",
-              "reasoning"
-            ],
-            "type": "object"
-          },
-          "upstream_cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "upstream_model": {
-            "type": "string"
-          },
-          "upstream_ms": {
-            "type": "integer"
-          },
-          "usage_incomplete": {
-            "type": "boolean"
-          },
-          "usage_source": {
-            "type": "string"
-          },
-          "user": {
-            "type": "string"
-          },
-          "user_agent": {
-            "type": "string"
-          }
-        },
-        "required": [
-          "request_id",
-          "created_at",
-          "dialect",
-          "status",
-          "outcome",
-          "stream",
-          "tokens",
-          "cost_usd",
-          "upstream_cost_usd",
-          "route"
-        ],
-        "type": "object"
-      },
-      "RequestPage": {
-        "additionalProperties": false,
-        "properties": {
-          "next_cursor": {
-            "type": "string"
-          },
-          "requests": {
-            "items": {
-              "$ref": "#/components/schemas/Request"
-            },
-            "type": "array"
-          }
-        },
-        "required": [
-          "requests"
-        ],
-        "type": "object"
-      },
-      "Stats": {
-        "additionalProperties": false,
-        "properties": {
-          "cost_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "days": {
-            "items": {
-              "additionalProperties": false,
-              "properties": {
-                "cost_usd": {
-                  "description": "Exact dollars as a decimal string.",
-                  "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-                  "type": "string"
-                },
-                "day": {
-                  "type": "string"
-                },
-                "mean_latency_ms": {
-                  "type": "integer"
-                },
-                "requests": {
-                  "type": "integer"
-                },
-                "tokens": {
-                  "type": "integer"
-                }
-              },
-              "required": [
-                "day",
-                "requests",
-                "tokens",
-                "cost_usd",
-                "mean_latency_ms"
-              ],
-              "type": "object"
-            },
-            "type": "array"
-          },
-          "name": {
-            "type": "string"
-          },
-          "requests": {
-            "type": "integer"
-          },
-          "tokens": {
-            "type": "integer"
-          }
-        },
-        "required": [
-          "name",
-          "requests",
-          "tokens",
-          "cost_usd",
-          "days"
-        ],
-        "type": "object"
-      },
-      "User": {
-        "additionalProperties": false,
-        "properties": {
-          "balance_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "description": {
-            "type": "string"
-          },
-          "group": {
-            "type": "string"
-          },
-          "name": {
-            "type": "string"
-          },
-          "remaining_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          },
-          "spent_usd": {
-            "description": "Exact dollars as a decimal string.",
-            "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
-            "type": "string"
-          }
-        },
-        "required": [
-          "name",
-          "spent_usd"
-        ],
-        "type": "object"
-      },
-      "UserSettings": {
-        "additionalProperties": false,
-        "properties": {
-          "balance_usd": {
-            "description": "Dollars: a decimal string or number; null removes the limit.",
-            "oneOf": [
-              {
-                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
-                "type": "string"
-              },
-              {
-                "maximum": 1000000,
-                "minimum": 0,
-                "type": "number"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "description": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "group": {
-            "oneOf": [
-              {
-                "type": "string"
-              },
-              {
-                "type": "null"
-              }
-            ]
-          },
-          "name": {
-            "maxLength": 128,
-            "minLength": 1,
-            "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-            "type": "string"
-          }
-        },
-        "type": "object"
-      }
-    },
-    "securitySchemes": {
-      "adminToken": {
-        "description": "The `admin_token` setting.",
-        "scheme": "bearer",
-        "type": "http"
-      }
-    }
-  },
-  "info": {
-    "description": "Accounts, keys, users, groups, the request explorer and gateway counters. Off until `admin_token` is set; every call but this document's needs `Authorization: Bearer <admin_token>`. Money is an exact decimal string of dollars.",
-    "license": {
-      "identifier": "Apache-2.0",
-      "name": "Apache-2.0"
-    },
-    "title": "Switchboard admin API",
-    "version": "1"
-  },
-  "openapi": "3.1.0",
-  "paths": {
-    "/admin/accounts": {
-      "get": {
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "items": {
-                    "$ref": "#/components/schemas/Account"
-                  },
-                  "type": "array"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Every account with its live state.",
-        "tags": [
-          "accounts"
-        ]
-      },
-      "post": {
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/AccountSettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "201": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Account"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Create an account (`name`, `provider`, `api_key`, `models` required).",
-        "tags": [
-          "accounts"
-        ]
-      }
-    },
-    "/admin/accounts/{name}": {
-      "delete": {
-        "parameters": [
-          {
-            "description": "The account's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "204": {
-            "description": "Done; no body."
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Delete an account; its ledger rows stay.",
-        "tags": [
-          "accounts"
-        ]
-      },
-      "get": {
-        "parameters": [
-          {
-            "description": "The account's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Account"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "One account.",
-        "tags": [
-          "accounts"
-        ]
-      },
-      "patch": {
-        "parameters": [
-          {
-            "description": "The account's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/AccountSettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Account"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Change the given settings (`null` removes a cap); a new `base_url` needs `api_key` too.",
-        "tags": [
-          "accounts"
-        ]
-      }
-    },
-    "/admin/accounts/{name}/disable": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The account's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Account"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Disable.",
-        "tags": [
-          "accounts"
-        ]
-      }
-    },
-    "/admin/accounts/{name}/enable": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The account's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Account"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Enable; clears cooldown and health mark.",
-        "tags": [
-          "accounts"
-        ]
-      }
-    },
-    "/admin/accounts/{name}/test": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The account's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/ProbeResult"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Send the account one minimal request.",
-        "tags": [
-          "accounts"
-        ]
-      }
-    },
-    "/admin/groups": {
-      "get": {
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "items": {
-                    "$ref": "#/components/schemas/Group"
-                  },
-                  "type": "array"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Every group.",
-        "tags": [
-          "groups"
-        ]
-      },
-      "post": {
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/GroupSettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "201": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Group"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Create a group.",
-        "tags": [
-          "groups"
-        ]
-      }
-    },
-    "/admin/groups/{name}": {
-      "delete": {
-        "parameters": [
-          {
-            "description": "The group's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "204": {
-            "description": "Done; no body."
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Delete a group (refused while users belong to it).",
-        "tags": [
-          "groups"
-        ]
-      },
-      "patch": {
-        "parameters": [
-          {
-            "description": "The group's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/GroupSettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Group"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Change a group.",
-        "tags": [
-          "groups"
-        ]
-      }
-    },
-    "/admin/groups/{name}/stats": {
-      "get": {
-        "parameters": [
-          {
-            "description": "The group's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          },
-          {
-            "description": "How many days back (default 30; out-of-range values are clamped).",
-            "in": "query",
-            "name": "days",
-            "required": false,
-            "schema": {
-              "maximum": 366,
-              "minimum": 1,
-              "type": "integer"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Stats"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "A group's totals and per-day series.",
-        "tags": [
-          "groups"
-        ]
-      }
-    },
-    "/admin/keys": {
-      "get": {
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "items": {
-                    "$ref": "#/components/schemas/Key"
-                  },
-                  "type": "array"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Every key with its settings and live usage (never the key).",
-        "tags": [
-          "keys"
-        ]
-      },
-      "post": {
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/KeySettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "201": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/CreatedKey"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Create a key; the answer holds the key, shown this once.",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/keys/{name}": {
-      "delete": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "204": {
-            "description": "Done; no body."
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Delete a key; its ledger rows stay.",
-        "tags": [
-          "keys"
-        ]
-      },
-      "get": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Key"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "One key.",
-        "tags": [
-          "keys"
-        ]
-      },
-      "patch": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/KeySettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Key"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Change settings (`null` removes a limit).",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/keys/{name}/deduct": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
+              "User": {
                 "additionalProperties": false,
                 "properties": {
-                  "amount_usd": {
+                  "balance_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "group": {
+                    "type": "string"
+                  },
+                  "name": {
+                    "type": "string"
+                  },
+                  "remaining_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "spent_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "name",
+                  "spent_usd"
+                ],
+                "type": "object"
+              },
+              "UserSettings": {
+                "additionalProperties": false,
+                "properties": {
+                  "balance_usd": {
+                    "description": "Dollars: a decimal string or number; null removes the limit.",
                     "oneOf": [
                       {
                         "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
                         "type": "string"
                       },
                       {
-                        "exclusiveMinimum": 0,
                         "maximum": 1000000,
+                        "minimum": 0,
                         "type": "number"
-                      }
-                    ]
-                  }
-                },
-                "required": [
-                  "amount_usd"
-                ],
-                "type": "object"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Key"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Take from a key's balance (never more than remains).",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/keys/{name}/disable": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Key"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Disable a key.",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/keys/{name}/enable": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Key"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Enable a key.",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/keys/{name}/stats": {
-      "get": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          },
-          {
-            "description": "How many days back (default 30; out-of-range values are clamped).",
-            "in": "query",
-            "name": "days",
-            "required": false,
-            "schema": {
-              "maximum": 366,
-              "minimum": 1,
-              "type": "integer"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Stats"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Totals and a per-day series.",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/keys/{name}/topup": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The key's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "additionalProperties": false,
-                "properties": {
-                  "amount_usd": {
-                    "oneOf": [
-                      {
-                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
-                        "type": "string"
                       },
                       {
-                        "exclusiveMinimum": 0,
-                        "maximum": 1000000,
-                        "type": "number"
+                        "type": "null"
                       }
                     ]
-                  }
-                },
-                "required": [
-                  "amount_usd"
-                ],
-                "type": "object"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Key"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Add to a key's balance.",
-        "tags": [
-          "keys"
-        ]
-      }
-    },
-    "/admin/openapi.json": {
-      "get": {
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
-                }
-              }
-            },
-            "description": "OK"
-          }
-        },
-        "security": [],
-        "summary": "This document.",
-        "tags": [
-          "gateway"
-        ]
-      }
-    },
-    "/admin/requests": {
-      "get": {
-        "parameters": [
-          {
-            "description": "Start (inclusive): ISO 8601, a UTC date, or Unix seconds.",
-            "in": "query",
-            "name": "from",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "End (exclusive), as `from`.",
-            "in": "query",
-            "name": "to",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "Key name.",
-            "in": "query",
-            "name": "key",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "User name.",
-            "in": "query",
-            "name": "user",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "Account name.",
-            "in": "query",
-            "name": "account",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "Model the client asked for.",
-            "in": "query",
-            "name": "model",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "The route's operation, e.g. `openai_chat`.",
-            "in": "query",
-            "name": "dialect",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "A status (`429`) or class (`5xx`).",
-            "in": "query",
-            "name": "status",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "How requests ended.",
-            "in": "query",
-            "name": "outcome",
-            "required": false,
-            "schema": {
-              "enum": [
-                "ok",
-                "client_error",
-                "refused",
-                "no_account",
-                "upstream_error",
-                "client_disconnected",
-                "cancelled",
-                "warmup_intercepted",
-                "title_intercepted",
-                "interrupted"
-              ],
-              "type": "string"
-            }
-          },
-          {
-            "description": "One request id.",
-            "in": "query",
-            "name": "request_id",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "The previous page's `next_cursor`.",
-            "in": "query",
-            "name": "cursor",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          },
-          {
-            "description": "Rows per page (default 50).",
-            "in": "query",
-            "name": "limit",
-            "required": false,
-            "schema": {
-              "maximum": 500,
-              "minimum": 1,
-              "type": "integer"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/RequestPage"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "The request explorer, newest first; a filter value that does not read is refused.",
-        "tags": [
-          "requests"
-        ]
-      }
-    },
-    "/admin/requests/{id}": {
-      "get": {
-        "parameters": [
-          {
-            "description": "The request id (`x-request-id`).",
-            "in": "path",
-            "name": "id",
-            "required": true,
-            "schema": {
-              "minLength": 1,
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Request"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "One request's record.",
-        "tags": [
-          "requests"
-        ]
-      }
-    },
-    "/admin/stats": {
-      "get": {
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/GatewayStats"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          }
-        },
-        "summary": "Gateway counters.",
-        "tags": [
-          "gateway"
-        ]
-      }
-    },
-    "/admin/users": {
-      "get": {
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "items": {
-                    "$ref": "#/components/schemas/User"
                   },
-                  "type": "array"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Every user with balance, what remains and what was spent.",
-        "tags": [
-          "users"
-        ]
-      },
-      "post": {
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/UserSettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "201": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/User"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Create a user.",
-        "tags": [
-          "users"
-        ]
-      }
-    },
-    "/admin/users/{name}": {
-      "delete": {
-        "parameters": [
-          {
-            "description": "The user's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "responses": {
-          "204": {
-            "description": "Done; no body."
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Delete a user (refused while keys belong to it).",
-        "tags": [
-          "users"
-        ]
-      },
-      "patch": {
-        "parameters": [
-          {
-            "description": "The user's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/UserSettings"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/User"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Change a user.",
-        "tags": [
-          "users"
-        ]
-      }
-    },
-    "/admin/users/{name}/deduct": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The user's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "additionalProperties": false,
-                "properties": {
-                  "amount_usd": {
+                  "description": {
                     "oneOf": [
                       {
-                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
                         "type": "string"
                       },
                       {
-                        "exclusiveMinimum": 0,
-                        "maximum": 1000000,
-                        "type": "number"
+                        "type": "null"
                       }
                     ]
-                  }
-                },
-                "required": [
-                  "amount_usd"
-                ],
-                "type": "object"
-              }
-            }
-          },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/User"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Take from a user's balance.",
-        "tags": [
-          "users"
-        ]
-      }
-    },
-    "/admin/users/{name}/stats": {
-      "get": {
-        "parameters": [
-          {
-            "description": "The user's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          },
-          {
-            "description": "How many days back (default 30; out-of-range values are clamped).",
-            "in": "query",
-            "name": "days",
-            "required": false,
-            "schema": {
-              "maximum": 366,
-              "minimum": 1,
-              "type": "integer"
-            }
-          }
-        ],
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Stats"
-                }
-              }
-            },
-            "description": "OK"
-          },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "A user's totals and per-day series.",
-        "tags": [
-          "users"
-        ]
-      }
-    },
-    "/admin/users/{name}/topup": {
-      "post": {
-        "parameters": [
-          {
-            "description": "The user's name.",
-            "in": "path",
-            "name": "name",
-            "required": true,
-            "schema": {
-              "maxLength": 128,
-              "minLength": 1,
-              "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
-              "type": "string"
-            }
-          }
-        ],
-        "requestBody": {
-          "content": {
-            "application/json": {
-              "schema": {
-                "additionalProperties": false,
-                "properties": {
-                  "amount_usd": {
+                  },
+                  "group": {
                     "oneOf": [
                       {
-                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
                         "type": "string"
                       },
                       {
-                        "exclusiveMinimum": 0,
-                        "maximum": 1000000,
-                        "type": "number"
+                        "type": "null"
                       }
                     ]
+                  },
+                  "name": {
+                    "maxLength": 128,
+                    "minLength": 1,
+                    "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                    "type": "string"
                   }
                 },
-                "required": [
-                  "amount_usd"
-                ],
                 "type": "object"
+              }
+            },
+            "securitySchemes": {
+              "adminToken": {
+                "description": "The `admin_token` setting.",
+                "scheme": "bearer",
+                "type": "http"
               }
             }
           },
-          "required": true
-        },
-        "responses": {
-          "200": {
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/User"
-                }
+          "info": {
+            "description": "Accounts, keys, users, groups, the request explorer and gateway counters. Off until `admin_token` is set; every call but this document's needs `Authorization: Bearer <admin_token>`. Money is an exact decimal string of dollars.",
+            "license": {
+              "identifier": "Apache-2.0",
+              "name": "Apache-2.0"
+            },
+            "title": "Switchboard admin API",
+            "version": "1"
+          },
+          "openapi": "3.1.0",
+          "paths": {
+            "/admin/accounts": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/Account"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Every account with its live state.",
+                "tags": [
+                  "accounts"
+                ]
+              },
+              "post": {
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/AccountSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "201": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Account"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Create an account (`name`, `provider`, `api_key`, `models` required).",
+                "tags": [
+                  "accounts"
+                ]
               }
             },
-            "description": "OK"
+            "/admin/accounts/{name}": {
+              "delete": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Done; no body."
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Delete an account; its ledger rows stay.",
+                "tags": [
+                  "accounts"
+                ]
+              },
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Account"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "One account.",
+                "tags": [
+                  "accounts"
+                ]
+              },
+              "patch": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/AccountSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Account"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Change the given settings (`null` removes a cap); a new `base_url` needs `api_key` too.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
+            "/admin/accounts/{name}/disable": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Account"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Disable.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
+            "/admin/accounts/{name}/enable": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Account"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Enable; clears cooldown and health mark.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
+            "/admin/accounts/{name}/test": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ProbeResult"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Send the account one minimal request.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
+            "/admin/groups": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/Group"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Every group.",
+                "tags": [
+                  "groups"
+                ]
+              },
+              "post": {
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/GroupSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "201": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Group"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Create a group.",
+                "tags": [
+                  "groups"
+                ]
+              }
+            },
+            "/admin/groups/{name}": {
+              "delete": {
+                "parameters": [
+                  {
+                    "description": "The group's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Done; no body."
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Delete a group (refused while users belong to it).",
+                "tags": [
+                  "groups"
+                ]
+              },
+              "patch": {
+                "parameters": [
+                  {
+                    "description": "The group's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/GroupSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Group"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Change a group.",
+                "tags": [
+                  "groups"
+                ]
+              }
+            },
+            "/admin/groups/{name}/stats": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The group's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "How many days back (default 30; out-of-range values are clamped).",
+                    "in": "query",
+                    "name": "days",
+                    "required": false,
+                    "schema": {
+                      "maximum": 366,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Stats"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "A group's totals and per-day series.",
+                "tags": [
+                  "groups"
+                ]
+              }
+            },
+            "/admin/keys": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/Key"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Every key with its settings and live usage (never the key).",
+                "tags": [
+                  "keys"
+                ]
+              },
+              "post": {
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/KeySettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "201": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/CreatedKey"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Create a key; the answer holds the key, shown this once.",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}": {
+              "delete": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Done; no body."
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Delete a key; its ledger rows stay.",
+                "tags": [
+                  "keys"
+                ]
+              },
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "One key.",
+                "tags": [
+                  "keys"
+                ]
+              },
+              "patch": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/KeySettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Change settings (`null` removes a limit).",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}/deduct": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "additionalProperties": false,
+                        "properties": {
+                          "amount_usd": {
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "exclusiveMinimum": 0,
+                                "maximum": 1000000,
+                                "type": "number"
+                              }
+                            ]
+                          }
+                        },
+                        "required": [
+                          "amount_usd"
+                        ],
+                        "type": "object"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Take from a key's balance (never more than remains).",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}/disable": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Disable a key.",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}/enable": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Enable a key.",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}/stats": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "How many days back (default 30; out-of-range values are clamped).",
+                    "in": "query",
+                    "name": "days",
+                    "required": false,
+                    "schema": {
+                      "maximum": 366,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Stats"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Totals and a per-day series.",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}/topup": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "additionalProperties": false,
+                        "properties": {
+                          "amount_usd": {
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "exclusiveMinimum": 0,
+                                "maximum": 1000000,
+                                "type": "number"
+                              }
+                            ]
+                          }
+                        },
+                        "required": [
+                          "amount_usd"
+                        ],
+                        "type": "object"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Add to a key's balance.",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/openapi.json": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "type": "object"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  }
+                },
+                "security": [],
+                "summary": "This document.",
+                "tags": [
+                  "gateway"
+                ]
+              }
+            },
+            "/admin/requests": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "Start (inclusive): ISO 8601, a UTC date, or Unix seconds.",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "End (exclusive), as `from`.",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Key name.",
+                    "in": "query",
+                    "name": "key",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "User name.",
+                    "in": "query",
+                    "name": "user",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Account name.",
+                    "in": "query",
+                    "name": "account",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Model the client asked for.",
+                    "in": "query",
+                    "name": "model",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The route's operation, e.g. `openai_chat`.",
+                    "in": "query",
+                    "name": "dialect",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "A status (`429`) or class (`5xx`).",
+                    "in": "query",
+                    "name": "status",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "How requests ended.",
+                    "in": "query",
+                    "name": "outcome",
+                    "required": false,
+                    "schema": {
+                      "enum": [
+                        "ok",
+                        "client_error",
+                        "refused",
+                        "no_account",
+                        "upstream_error",
+                        "client_disconnected",
+                        "cancelled",
+                        "warmup_intercepted",
+                        "title_intercepted",
+                        "interrupted"
+                      ],
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "One request id.",
+                    "in": "query",
+                    "name": "request_id",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The previous page's `next_cursor`.",
+                    "in": "query",
+                    "name": "cursor",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Rows per page (default 50).",
+                    "in": "query",
+                    "name": "limit",
+                    "required": false,
+                    "schema": {
+                      "maximum": 500,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/RequestPage"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "The request explorer, newest first; a filter value that does not read is refused.",
+                "tags": [
+                  "requests"
+                ]
+              }
+            },
+            "/admin/requests/{id}": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The request id (`x-request-id`).",
+                    "in": "path",
+                    "name": "id",
+                    "required": true,
+                    "schema": {
+                      "minLength": 1,
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Request"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "One request's record.",
+                "tags": [
+                  "requests"
+                ]
+              }
+            },
+            "/admin/stats": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/GatewayStats"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  }
+                },
+                "summary": "Gateway counters.",
+                "tags": [
+                  "gateway"
+                ]
+              }
+            },
+            "/admin/users": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/User"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Every user with balance, what remains and what was spent.",
+                "tags": [
+                  "users"
+                ]
+              },
+              "post": {
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/UserSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "201": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/User"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Create a user.",
+                "tags": [
+                  "users"
+                ]
+              }
+            },
+            "/admin/users/{name}": {
+              "delete": {
+                "parameters": [
+                  {
+                    "description": "The user's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Done; no body."
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Delete a user (refused while keys belong to it).",
+                "tags": [
+                  "users"
+                ]
+              },
+              "patch": {
+                "parameters": [
+                  {
+                    "description": "The user's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/UserSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/User"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Change a user.",
+                "tags": [
+                  "users"
+                ]
+              }
+            },
+            "/admin/users/{name}/deduct": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The user's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "additionalProperties": false,
+                        "properties": {
+                          "amount_usd": {
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "exclusiveMinimum": 0,
+                                "maximum": 1000000,
+                                "type": "number"
+                              }
+                            ]
+                          }
+                        },
+                        "required": [
+                          "amount_usd"
+                        ],
+                        "type": "object"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/User"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Take from a user's balance.",
+                "tags": [
+                  "users"
+                ]
+              }
+            },
+            "/admin/users/{name}/stats": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The user's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "How many days back (default 30; out-of-range values are clamped).",
+                    "in": "query",
+                    "name": "days",
+                    "required": false,
+                    "schema": {
+                      "maximum": 366,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Stats"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "A user's totals and per-day series.",
+                "tags": [
+                  "users"
+                ]
+              }
+            },
+            "/admin/users/{name}/topup": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The user's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "additionalProperties": false,
+                        "properties": {
+                          "amount_usd": {
+                            "oneOf": [
+                              {
+                                "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                "type": "string"
+                              },
+                              {
+                                "exclusiveMinimum": 0,
+                                "maximum": 1000000,
+                                "type": "number"
+                              }
+                            ]
+                          }
+                        },
+                        "required": [
+                          "amount_usd"
+                        ],
+                        "type": "object"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/User"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Add to a user's balance.",
+                "tags": [
+                  "users"
+                ]
+              }
+            }
           },
-          "400": {
-            "$ref": "#/components/responses/Invalid"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "429": {
-            "$ref": "#/components/responses/Throttled"
-          },
-          "503": {
-            "$ref": "#/components/responses/Unavailable"
-          }
-        },
-        "summary": "Add to a user's balance.",
-        "tags": [
-          "users"
-        ]
-      }
-    }
-  },
-  "security": [
-    {
-      "adminToken": []
-    }
-  ],
-  "servers": [
-    {
-      "url": "/"
-    }
-  ],
-  "tags": [
-    {
-      "name": "accounts"
-    },
-    {
-      "name": "keys"
-    },
-    {
-      "name": "users"
-    },
-    {
-      "name": "groups"
-    },
-    {
-      "name": "requests"
-    },
-    {
-      "name": "gateway"
-    }
-  ]
-}
-"""#
+          "security": [
+            {
+              "adminToken": []
+            }
+          ],
+          "servers": [
+            {
+              "url": "/"
+            }
+          ],
+          "tags": [
+            {
+              "name": "accounts"
+            },
+            {
+              "name": "keys"
+            },
+            {
+              "name": "users"
+            },
+            {
+              "name": "groups"
+            },
+            {
+              "name": "requests"
+            },
+            {
+              "name": "gateway"
+            }
+          ]
+        }
+        """#
 }

@@ -1,7 +1,7 @@
 import Admin
+import Crypto
 import Engine
 import Foundation
-import Crypto
 import Hummingbird
 import Logging
 import NIOCore
@@ -135,7 +135,9 @@ public struct AdminRoutes: Sendable {
             await guarded(request, context: context) { try Self.json(await parties.createGroup(try await Self.body(request)), status: .created) }
         }
         group.patch("/groups/:name") { request, context in
-            await guarded(request, context: context) { try Self.json(await parties.updateGroup(try Self.name(context), try await Self.body(request))) }
+            await guarded(request, context: context) {
+                try Self.json(await parties.updateGroup(try Self.name(context), try await Self.body(request)))
+            }
         }
         group.delete("/groups/:name") { request, context in
             await guarded(request, context: context) {
@@ -191,7 +193,9 @@ public struct AdminRoutes: Sendable {
         }
         for (action, enabled) in [("enable", true), ("disable", false)] {
             group.post("/keys/:name/\(action)") { request, context in
-                await guarded(request, context: context) { try Self.json(await keys.update(try Self.name(context), settings: ["enabled": .bool(enabled)])) }
+                await guarded(request, context: context) {
+                    try Self.json(await keys.update(try Self.name(context), settings: ["enabled": .bool(enabled)]))
+                }
             }
         }
         for (action, deducts) in [("topup", false), ("deduct", true)] {

@@ -1,6 +1,6 @@
-import Foundation
 import Dialects
 import Engine
+import Foundation
 import Hummingbird
 import NIOCore
 import SwitchboardCore
@@ -22,8 +22,9 @@ public struct ClientRoutes: Sendable {
             await self.generate(request, context: context, dialect: .anthropicMessages)
         }
         router.post("/v1/messages/count_tokens") { request, context in
-            Self.convert(await gateway.countTokens(
-                self.gatewayRequest(request, context: context, dialect: .anthropicMessages, operation: .anthropicCountTokens)))
+            Self.convert(
+                await gateway.countTokens(
+                    self.gatewayRequest(request, context: context, dialect: .anthropicMessages, operation: .anthropicCountTokens)))
         }
         for path in ["/v1/responses", "/openai/v1/responses"] {
             router.post(RouterPath(path)) { request, context in
@@ -54,8 +55,9 @@ public struct ClientRoutes: Sendable {
             await self.generate(request, context: context, dialect: .openAIChat, operation: .openAIEmbeddings)
         }
         router.get("/v1/models") { request, context in
-            Self.convert(gateway.models(
-                credential: Self.credential(request), dialect: ErrorRendering.listingDialect(for: request), requestID: context.requestID))
+            Self.convert(
+                gateway.models(
+                    credential: Self.credential(request), dialect: ErrorRendering.listingDialect(for: request), requestID: context.requestID))
         }
         router.get("/v1/usage") { request, context in
             let dialect: Dialect = request.headers[HeaderNames.anthropicVersion] != nil ? .anthropicMessages : .openAIChat
@@ -66,7 +68,8 @@ public struct ClientRoutes: Sendable {
         // Readiness: 503 with the reasons while requests would be refused (the ledger stalled, say).
         router.get("/ready") { _, _ in
             let (ready, reasons) = gateway.readiness
-            let body = ready
+            let body =
+                ready
                 ? #"{"status":"ready","reasons":[]}"#
                 : #"{"status":"unavailable","reasons":[\#(reasons.map(jsonStringLiteral).joined(separator: ","))]}"#
             return Response(
@@ -90,15 +93,17 @@ public struct ClientRoutes: Sendable {
         case "generateContent": operation = .geminiGenerate
         case "streamGenerateContent": operation = .geminiStream
         case "countTokens":
-            return Self.convert(await gateway.countTokens(
-                gatewayRequest(request, context: context, dialect: .gemini, operation: .geminiCountTokens, pathModel: model)))
+            return Self.convert(
+                await gateway.countTokens(
+                    gatewayRequest(request, context: context, dialect: .gemini, operation: .geminiCountTokens, pathModel: model)))
         default:
             return ErrorRendering.response(
                 GatewayError(.routeNotFound, message: "This gateway does not serve that Gemini method."), dialect: .gemini,
                 requestID: context.requestID)
         }
-        return Self.convert(await gateway.handle(
-            gatewayRequest(request, context: context, dialect: .gemini, operation: operation, pathModel: model)))
+        return Self.convert(
+            await gateway.handle(
+                gatewayRequest(request, context: context, dialect: .gemini, operation: operation, pathModel: model)))
     }
 
     /// The Gemini API versions served, as path prefixes.

@@ -62,7 +62,9 @@ struct RequestIDMiddleware: RouterMiddleware {
         } catch let error as HTTPError where error.status.code == 404 && !routes.methods(at: request.uri.path).isEmpty {
             let allowed = routes.methods(at: request.uri.path)
             response = ErrorRendering.response(
-                GatewayError(.methodNotAllowed, message: "This route takes \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method.rawValue)."),
+                GatewayError(
+                    .methodNotAllowed, message: "This route takes \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method.rawValue)."
+                ),
                 dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
             response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         } catch let error as HTTPError {
@@ -77,7 +79,8 @@ struct RequestIDMiddleware: RouterMiddleware {
             response = ErrorRendering.response(GatewayError(code), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(type(of: error))"])
-            response = ErrorRendering.response(GatewayError(.internalError), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
+            response = ErrorRendering.response(
+                GatewayError(.internalError), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
         }
         response.headers[HeaderNames.requestID] = context.requestID
         if ErrorRendering.dialect(for: request) == .anthropicMessages {

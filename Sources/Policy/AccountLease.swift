@@ -1,5 +1,5 @@
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// What one attempt on an account came to, as far as the account is concerned.
 public enum AttemptOutcome: Sendable, Equatable {

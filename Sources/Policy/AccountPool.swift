@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The live side of the upstream accounts: who is busy, cooling down, capped or
 /// unhealthy, which session sits on which account. It decides, the engine acts:
@@ -81,9 +81,10 @@ public final class AccountPool: Sendable {
             }
             if chosen == nil {
                 choice = .ranked
-                chosen = usable.min { a, b in
-                    (a.entry.priority, a.load, a.lastUsed, a.entry.id) < (b.entry.priority, b.load, b.lastUsed, b.entry.id)
-                }?.entry
+                chosen =
+                    usable.min { a, b in
+                        (a.entry.priority, a.load, a.lastUsed, a.entry.id) < (b.entry.priority, b.load, b.lastUsed, b.entry.id)
+                    }?.entry
             }
             guard let chosen else { return (nil, skipped, choice) }
             pool.accounts[chosen.id]!.grant(chosen, now: now)
@@ -164,7 +165,8 @@ public final class AccountPool: Sendable {
                 current.totalFailures += 1
                 current.lastError = detail
                 current.lastErrorAt = now
-                let wait = failureClass == .notFound
+                let wait =
+                    failureClass == .notFound
                     ? settings.transientCooldown : min(hint ?? settings.rateLimitCooldown, settings.rateLimitCooldownMax)
                 current.countCooldownUntil = now.addingTimeInterval(max(1, wait.seconds))
                 current.countCooldownCause = failureClass == .notFound ? .notFound : failureClass == .overloaded ? .overloaded : .rateLimited

@@ -3,5415 +3,5415 @@
 /// The bundled price table, compiled in so a copied binary needs no file beside it.
 enum BundledPrices {
     static let json = #"""
-{
-  "claude-fable-5": {
-    "cache_creation_input_token_cost": 1.25e-05,
-    "cache_creation_input_token_cost_above_1hr": 2e-05,
-    "cache_creation_input_token_cost_batches": 6.25e-06,
-    "cache_read_input_token_cost": 1e-06,
-    "cache_read_input_token_cost_batches": 5e-07,
-    "input_cost_per_token": 1e-05,
-    "input_cost_per_token_batches": 5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "output_cost_per_token_batches": 2.5e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "claude-fable-5-1": {
-    "cache_creation_input_token_cost": 1.25e-05,
-    "cache_creation_input_token_cost_above_1hr": 2e-05,
-    "cache_creation_input_token_cost_batches": 6.25e-06,
-    "cache_read_input_token_cost": 2.5e-07,
-    "cache_read_input_token_cost_batches": 1.25e-07,
-    "input_cost_per_token": 1e-05,
-    "input_cost_per_token_batches": 5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "output_cost_per_token_batches": 2.5e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "claude-haiku-4-5": {
-    "cache_creation_input_token_cost": 1.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 2e-06,
-    "cache_creation_input_token_cost_batches": 6.25e-07,
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "input_cost_per_token": 1e-06,
-    "input_cost_per_token_batches": 5e-07,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-06,
-    "output_cost_per_token_batches": 2.5e-06,
-    "prompt_cache_min_tokens": 4096,
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-haiku-4-5-20251001": {
-    "cache_creation_input_token_cost": 1.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 2e-06,
-    "cache_creation_input_token_cost_batches": 6.25e-07,
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "input_cost_per_token": 1e-06,
-    "input_cost_per_token_batches": 5e-07,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-06,
-    "output_cost_per_token_batches": 2.5e-06,
-    "prompt_cache_min_tokens": 4096,
-    "supports_prompt_caching": true
-  },
-  "claude-haiku-5-5": {
-    "cache_creation_input_token_cost": 1.25e-07,
-    "cache_creation_input_token_cost_above_100k_tokens": 6.25e-07,
-    "cache_creation_input_token_cost_above_100k_tokens_batches": 3.125e-07,
-    "cache_creation_input_token_cost_above_1hr": 2e-07,
-    "cache_creation_input_token_cost_above_1hr_above_100k_tokens": 1e-06,
-    "cache_creation_input_token_cost_batches": 6.25e-08,
-    "cache_read_input_token_cost": 1e-08,
-    "cache_read_input_token_cost_above_100k_tokens": 5e-08,
-    "cache_read_input_token_cost_above_100k_tokens_batches": 2.5e-08,
-    "cache_read_input_token_cost_batches": 5e-09,
-    "input_cost_per_token": 1e-07,
-    "input_cost_per_token_above_100k_tokens": 5e-07,
-    "input_cost_per_token_above_100k_tokens_batches": 2.5e-07,
-    "input_cost_per_token_batches": 5e-08,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-07,
-    "output_cost_per_token_above_100k_tokens": 2.5e-06,
-    "output_cost_per_token_above_100k_tokens_batches": 1.25e-06,
-    "output_cost_per_token_batches": 2.5e-07,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/models/haiku-5-5/overview",
-    "supports_prompt_caching": true,
-    "thinking_always_on": false
-  },
-  "claude-mythos-5": {
-    "cache_creation_input_token_cost": 1.25e-05,
-    "cache_creation_input_token_cost_above_1hr": 2e-05,
-    "cache_creation_input_token_cost_batches": 6.25e-06,
-    "cache_read_input_token_cost": 1e-06,
-    "cache_read_input_token_cost_batches": 5e-07,
-    "input_cost_per_token": 1e-05,
-    "input_cost_per_token_batches": 5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "output_cost_per_token_batches": 2.5e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "claude-mythos-5-1": {
-    "cache_creation_input_token_cost": 1.25e-05,
-    "cache_creation_input_token_cost_above_1hr": 2e-05,
-    "cache_creation_input_token_cost_batches": 6.25e-06,
-    "cache_read_input_token_cost": 2.5e-07,
-    "cache_read_input_token_cost_batches": 1.25e-07,
-    "input_cost_per_token": 1e-05,
-    "input_cost_per_token_batches": 5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "output_cost_per_token_batches": 2.5e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "claude-mythos-preview": {
-    "cache_creation_input_token_cost": 1.25e-05,
-    "cache_creation_input_token_cost_above_1hr": 2e-05,
-    "cache_read_input_token_cost": 1e-06,
-    "deprecation_date": "2026-06-09",
-    "input_cost_per_token": 1e-05,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/models/overview",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "claude-opus-4-5": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 4096,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-opus-4-5-20251101": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 4096,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "supports_prompt_caching": true
-  },
-  "claude-opus-4-6": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 4096,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-opus-4-6-20260205": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 4096,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "supports_prompt_caching": true
-  },
-  "claude-opus-4-7": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 2048,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-opus-4-7-20260416": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 2048,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "supports_prompt_caching": true
-  },
-  "claude-opus-4-8": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 1024,
-    "provider_specific_entry": {
-      "fast": 2.0,
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-opus-5": {
-    "cache_creation_input_token_cost": 6.25e-06,
-    "cache_creation_input_token_cost_above_1hr": 1e-05,
-    "cache_creation_input_token_cost_batches": 3.125e-06,
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2.5e-05,
-    "output_cost_per_token_batches": 1.25e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "fast": 2.0,
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-opus-5-5": {
-    "cache_creation_input_token_cost": 5e-06,
-    "cache_creation_input_token_cost_above_1hr": 8e-06,
-    "cache_creation_input_token_cost_batches": 2.5e-06,
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_batches": 1e-07,
-    "input_cost_per_token": 4e-06,
-    "input_cost_per_token_batches": 2e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2e-05,
-    "output_cost_per_token_batches": 1e-05,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "fast": 2,
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "claude-sonnet-4-5": {
-    "cache_creation_input_token_cost": 3.75e-06,
-    "cache_creation_input_token_cost_above_1hr": 6e-06,
-    "cache_creation_input_token_cost_batches": 1.875e-06,
-    "cache_read_input_token_cost": 3e-07,
-    "cache_read_input_token_cost_batches": 1.5e-07,
-    "deprecation_date": "2026-11-30",
-    "input_cost_per_token": 3e-06,
-    "input_cost_per_token_batches": 1.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 1.5e-05,
-    "output_cost_per_token_batches": 7.5e-06,
-    "prompt_cache_min_tokens": 1024,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-sonnet-4-5-20250929": {
-    "cache_creation_input_token_cost": 3.75e-06,
-    "cache_creation_input_token_cost_above_1hr": 6e-06,
-    "cache_creation_input_token_cost_batches": 1.875e-06,
-    "cache_read_input_token_cost": 3e-07,
-    "cache_read_input_token_cost_batches": 1.5e-07,
-    "deprecation_date": "2026-11-30",
-    "input_cost_per_token": 3e-06,
-    "input_cost_per_token_batches": 1.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 1.5e-05,
-    "output_cost_per_token_batches": 7.5e-06,
-    "prompt_cache_min_tokens": 1024,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://docs.anthropic.com/en/docs/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-sonnet-4-6": {
-    "cache_creation_input_token_cost": 3.75e-06,
-    "cache_creation_input_token_cost_above_1hr": 6e-06,
-    "cache_creation_input_token_cost_batches": 1.875e-06,
-    "cache_read_input_token_cost": 3e-07,
-    "cache_read_input_token_cost_batches": 1.5e-07,
-    "input_cost_per_token": 3e-06,
-    "input_cost_per_token_batches": 1.5e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.5e-05,
-    "output_cost_per_token_batches": 7.5e-06,
-    "prompt_cache_min_tokens": 1024,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-sonnet-5": {
-    "cache_creation_input_token_cost": 2.5e-06,
-    "cache_creation_input_token_cost_above_1hr": 4e-06,
-    "cache_creation_input_token_cost_batches": 1.25e-06,
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_batches": 1e-07,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "prompt_cache_min_tokens": 1024,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true
-  },
-  "claude-sonnet-5-5": {
-    "cache_creation_input_token_cost": 2.5e-06,
-    "cache_creation_input_token_cost_above_1hr": 4e-06,
-    "cache_creation_input_token_cost_batches": 1.25e-06,
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "litellm_provider": "anthropic",
-    "max_input_tokens": 1000000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "prompt_cache_min_tokens": 512,
-    "provider_specific_entry": {
-      "us": 1.1
-    },
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://platform.claude.com/docs/en/about-claude/pricing",
-    "supports_prompt_caching": true,
-    "thinking_always_on": true
-  },
-  "gemini-2.5-computer-use-preview-10-2025": {
-    "deprecation_date": "2026-07-28",
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_above_200k_tokens": 2.5e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_above_200k_tokens": 1.5e-05,
-    "rpm": 2000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "tpm": 800000
-  },
-  "gemini-2.5-flash": {
-    "cache_read_input_audio_token_cost": 1e-07,
-    "cache_read_input_audio_token_cost_batches": 1e-07,
-    "cache_read_input_audio_token_cost_flex": 1e-07,
-    "cache_read_input_audio_token_cost_priority": 1.8e-07,
-    "cache_read_input_token_cost": 3e-08,
-    "cache_read_input_token_cost_batches": 3e-08,
-    "cache_read_input_token_cost_flex": 3e-08,
-    "cache_read_input_token_cost_priority": 5.4e-08,
-    "google_maps_grounding_cost_per_query": 0.025,
-    "input_cost_per_audio_token": 1e-06,
-    "input_cost_per_audio_token_batches": 5e-07,
-    "input_cost_per_audio_token_flex": 5e-07,
-    "input_cost_per_audio_token_priority": 1.8e-06,
-    "input_cost_per_token": 3e-07,
-    "input_cost_per_token_batches": 1.5e-07,
-    "input_cost_per_token_flex": 1.5e-07,
-    "input_cost_per_token_priority": 5.4e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 2.5e-06,
-    "output_cost_per_token": 2.5e-06,
-    "output_cost_per_token_batches": 1.25e-06,
-    "output_cost_per_token_flex": 1.25e-06,
-    "output_cost_per_token_priority": 4.5e-06,
-    "rpm": 100000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.035,
-      "search_context_size_low": 0.035,
-      "search_context_size_medium": 0.035
-    },
-    "search_free_requests": {
-      "count": 1500,
-      "period": "day",
-      "shared_group": "gemini-2-flash"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 8000000
-  },
-  "gemini-2.5-flash-lite": {
-    "cache_read_input_audio_token_cost": 3e-08,
-    "cache_read_input_audio_token_cost_batches": 3e-08,
-    "cache_read_input_audio_token_cost_flex": 3e-08,
-    "cache_read_input_audio_token_cost_priority": 5.4e-08,
-    "cache_read_input_token_cost": 1e-08,
-    "cache_read_input_token_cost_batches": 1e-08,
-    "cache_read_input_token_cost_flex": 1e-08,
-    "cache_read_input_token_cost_priority": 1.8e-08,
-    "google_maps_grounding_cost_per_query": 0.025,
-    "input_cost_per_audio_token": 3e-07,
-    "input_cost_per_audio_token_batches": 1.5e-07,
-    "input_cost_per_audio_token_flex": 1.5e-07,
-    "input_cost_per_audio_token_priority": 5.4e-07,
-    "input_cost_per_token": 1e-07,
-    "input_cost_per_token_batches": 5e-08,
-    "input_cost_per_token_flex": 5e-08,
-    "input_cost_per_token_priority": 1.8e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 4e-07,
-    "output_cost_per_token": 4e-07,
-    "output_cost_per_token_batches": 2e-07,
-    "output_cost_per_token_flex": 2e-07,
-    "output_cost_per_token_priority": 7.2e-07,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.035,
-      "search_context_size_low": 0.035,
-      "search_context_size_medium": 0.035
-    },
-    "search_free_requests": {
-      "count": 1500,
-      "period": "day",
-      "shared_group": "gemini-2-flash"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000
-  },
-  "gemini-2.5-pro": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 2.5e-07,
-    "cache_read_input_token_cost_above_200k_tokens_batches": 2.5e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 4.5e-07,
-    "cache_read_input_token_cost_batches": 1.25e-07,
-    "cache_read_input_token_cost_flex": 1.25e-07,
-    "cache_read_input_token_cost_priority": 2.25e-07,
-    "google_maps_grounding_cost_per_query": 0.025,
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_above_200k_tokens": 2.5e-06,
-    "input_cost_per_token_above_200k_tokens_batches": 1.25e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 4.5e-06,
-    "input_cost_per_token_batches": 6.25e-07,
-    "input_cost_per_token_flex": 6.25e-07,
-    "input_cost_per_token_priority": 2.25e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_above_200k_tokens": 1.5e-05,
-    "output_cost_per_token_above_200k_tokens_batches": 7.5e-06,
-    "output_cost_per_token_above_200k_tokens_priority": 2.7e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 1.8e-05,
-    "prompt_cache_min_tokens": 2048,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.035,
-      "search_context_size_low": 0.035,
-      "search_context_size_medium": 0.035
-    },
-    "search_free_requests": {
-      "count": 10000,
-      "period": "day",
-      "shared_group": "gemini-2.5-pro"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000
-  },
-  "gemini-3-flash-preview": {
-    "cache_read_input_audio_token_cost": 1e-07,
-    "cache_read_input_audio_token_cost_batches": 1e-07,
-    "cache_read_input_audio_token_cost_flex": 1e-07,
-    "cache_read_input_audio_token_cost_priority": 1.8e-07,
-    "cache_read_input_token_cost": 5e-08,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "cache_read_input_token_cost_flex": 5e-08,
-    "cache_read_input_token_cost_priority": 9e-08,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 1e-06,
-    "input_cost_per_audio_token_batches": 5e-07,
-    "input_cost_per_audio_token_flex": 5e-07,
-    "input_cost_per_audio_token_priority": 1.8e-06,
-    "input_cost_per_token": 5e-07,
-    "input_cost_per_token_batches": 2.5e-07,
-    "input_cost_per_token_flex": 2.5e-07,
-    "input_cost_per_token_priority": 9e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3e-06,
-    "output_cost_per_token": 3e-06,
-    "output_cost_per_token_batches": 1.5e-06,
-    "output_cost_per_token_flex": 1.5e-06,
-    "output_cost_per_token_priority": 5.4e-06,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.1-flash-lite": {
-    "cache_read_input_audio_token_cost": 5e-08,
-    "cache_read_input_audio_token_cost_batches": 2.5e-08,
-    "cache_read_input_audio_token_cost_flex": 2.5e-08,
-    "cache_read_input_audio_token_cost_priority": 9e-08,
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_batches": 1.25e-08,
-    "cache_read_input_token_cost_flex": 1.25e-08,
-    "cache_read_input_token_cost_priority": 4.5e-08,
-    "deprecation_date": "2027-05-07",
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 5e-07,
-    "input_cost_per_audio_token_batches": 2.5e-07,
-    "input_cost_per_audio_token_flex": 2.5e-07,
-    "input_cost_per_audio_token_priority": 9e-07,
-    "input_cost_per_token": 2.5e-07,
-    "input_cost_per_token_batches": 1.25e-07,
-    "input_cost_per_token_flex": 1.25e-07,
-    "input_cost_per_token_priority": 4.5e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 1.5e-06,
-    "output_cost_per_token": 1.5e-06,
-    "output_cost_per_token_batches": 7.5e-07,
-    "output_cost_per_token_flex": 7.5e-07,
-    "output_cost_per_token_priority": 2.7e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.1-flash-lite-preview": {
-    "cache_read_input_audio_token_cost": 5e-08,
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_batches": 1.25e-08,
-    "cache_read_input_token_cost_flex": 1.25e-08,
-    "cache_read_input_token_cost_priority": 4.5e-08,
-    "deprecation_date": "2026-05-25",
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 5e-07,
-    "input_cost_per_audio_token_batches": 2.5e-07,
-    "input_cost_per_token": 2.5e-07,
-    "input_cost_per_token_batches": 1.25e-07,
-    "input_cost_per_token_flex": 1.25e-07,
-    "input_cost_per_token_priority": 4.5e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 1.5e-06,
-    "output_cost_per_token": 1.5e-06,
-    "output_cost_per_token_batches": 7.5e-07,
-    "output_cost_per_token_flex": 7.5e-07,
-    "output_cost_per_token_priority": 2.7e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.1-pro-preview": {
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
-    "cache_read_input_token_cost_batches": 2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 3.6e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_200k_tokens": 4e-06,
-    "input_cost_per_token_above_200k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_200k_tokens": 1.8e-05,
-    "output_cost_per_token_above_200k_tokens_batches": 9e-06,
-    "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.16e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.1-pro-preview-customtools": {
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
-    "cache_read_input_token_cost_batches": 2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 3.6e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_200k_tokens": 4e-06,
-    "input_cost_per_token_above_200k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_200k_tokens": 1.8e-05,
-    "output_cost_per_token_above_200k_tokens_batches": 9e-06,
-    "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.16e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.5-flash": {
-    "cache_read_input_token_cost": 1.5e-07,
-    "cache_read_input_token_cost_batches": 7.5e-08,
-    "cache_read_input_token_cost_flex": 8e-08,
-    "cache_read_input_token_cost_priority": 2.7e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 1.5e-06,
-    "input_cost_per_audio_token_priority": 2.7e-06,
-    "input_cost_per_token": 1.5e-06,
-    "input_cost_per_token_batches": 7.5e-07,
-    "input_cost_per_token_flex": 7.5e-07,
-    "input_cost_per_token_priority": 2.7e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 9e-06,
-    "output_cost_per_token": 9e-06,
-    "output_cost_per_token_batches": 4.5e-06,
-    "output_cost_per_token_flex": 4.5e-06,
-    "output_cost_per_token_priority": 1.62e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.5-flash-lite": {
-    "cache_read_input_token_cost": 3e-08,
-    "cache_read_input_token_cost_batches": 2e-08,
-    "cache_read_input_token_cost_flex": 2e-08,
-    "cache_read_input_token_cost_priority": 5e-08,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 3e-07,
-    "input_cost_per_token_batches": 1.5e-07,
-    "input_cost_per_token_flex": 1.5e-07,
-    "input_cost_per_token_priority": 5.4e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 2.5e-06,
-    "output_cost_per_token": 2.5e-06,
-    "output_cost_per_token_batches": 1.25e-06,
-    "output_cost_per_token_flex": 1.25e-06,
-    "output_cost_per_token_priority": 4.5e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.6-flash": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.7-flash": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-3.8-flash": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-4-argon": {
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "cache_read_input_token_cost_flex": 5e-08,
-    "cache_read_input_token_cost_priority": 1.8e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 1048576,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 1e-05,
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 1.8e-05,
-    "prompt_cache_min_tokens": 4096.0,
-    "rpm": 2000.0,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000.0,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-embedding-001": {
-    "deprecation_date": "2028-05-14",
-    "input_cost_per_token": 1.5e-07,
-    "input_cost_per_token_batches": 7.5e-08,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 2048,
-    "mode": "embedding",
-    "output_cost_per_token": 0,
-    "output_vector_size": 3072,
-    "rpm": 10000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "tpm": 10000000
-  },
-  "gemini-embedding-2": {
-    "input_cost_per_audio_token": 6.5e-06,
-    "input_cost_per_audio_token_batches": 3.25e-06,
-    "input_cost_per_image_token": 4.5e-07,
-    "input_cost_per_image_token_batches": 2.25e-07,
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_video_token": 1.2e-05,
-    "input_cost_per_video_token_batches": 6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 8192,
-    "mode": "embedding",
-    "output_cost_per_token": 0,
-    "output_vector_size": 3072,
-    "rpm": 10000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "tpm": 10000000
-  },
-  "gemini-embedding-2-preview": {
-    "input_cost_per_audio_token": 6.5e-06,
-    "input_cost_per_audio_token_batches": 3.25e-06,
-    "input_cost_per_image_token": 4.5e-07,
-    "input_cost_per_image_token_batches": 2.25e-07,
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_video_token": 1.2e-05,
-    "input_cost_per_video_token_batches": 6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 8192,
-    "mode": "embedding",
-    "output_cost_per_token": 0,
-    "output_vector_size": 3072,
-    "rpm": 10000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "tpm": 10000000
-  },
-  "gemini-flash-latest": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 100000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 8000000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-flash-lite-latest": {
-    "cache_read_input_token_cost": 3e-08,
-    "cache_read_input_token_cost_flex": 2e-08,
-    "cache_read_input_token_cost_priority": 5e-08,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 3e-07,
-    "input_cost_per_token_batches": 1.5e-07,
-    "input_cost_per_token_flex": 1.5e-07,
-    "input_cost_per_token_priority": 5.4e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 2.5e-06,
-    "output_cost_per_token": 2.5e-06,
-    "output_cost_per_token_batches": 1.25e-06,
-    "output_cost_per_token_flex": 1.25e-06,
-    "output_cost_per_token_priority": 4.5e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini-pro-latest": {
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 3.6e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_200k_tokens": 4e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_200k_tokens": 1.8e-05,
-    "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.16e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-2.5-computer-use-preview-10-2025": {
-    "deprecation_date": "2026-07-28",
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_above_200k_tokens": 2.5e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 64000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_above_200k_tokens": 1.5e-05,
-    "rpm": 2000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "tpm": 800000
-  },
-  "gemini/gemini-2.5-flash": {
-    "cache_read_input_audio_token_cost": 1e-07,
-    "cache_read_input_audio_token_cost_batches": 1e-07,
-    "cache_read_input_audio_token_cost_flex": 1e-07,
-    "cache_read_input_audio_token_cost_priority": 1.8e-07,
-    "cache_read_input_token_cost": 3e-08,
-    "cache_read_input_token_cost_batches": 3e-08,
-    "cache_read_input_token_cost_flex": 3e-08,
-    "cache_read_input_token_cost_priority": 5.4e-08,
-    "google_maps_grounding_cost_per_query": 0.025,
-    "input_cost_per_audio_token": 1e-06,
-    "input_cost_per_audio_token_batches": 5e-07,
-    "input_cost_per_audio_token_flex": 5e-07,
-    "input_cost_per_audio_token_priority": 1.8e-06,
-    "input_cost_per_token": 3e-07,
-    "input_cost_per_token_batches": 1.5e-07,
-    "input_cost_per_token_flex": 1.5e-07,
-    "input_cost_per_token_priority": 5.4e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 2.5e-06,
-    "output_cost_per_token": 2.5e-06,
-    "output_cost_per_token_batches": 1.25e-06,
-    "output_cost_per_token_flex": 1.25e-06,
-    "output_cost_per_token_priority": 4.5e-06,
-    "rpm": 100000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.035,
-      "search_context_size_low": 0.035,
-      "search_context_size_medium": 0.035
-    },
-    "search_free_requests": {
-      "count": 1500,
-      "period": "day",
-      "shared_group": "gemini-2-flash"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 8000000
-  },
-  "gemini/gemini-2.5-flash-lite": {
-    "cache_read_input_audio_token_cost": 3e-08,
-    "cache_read_input_audio_token_cost_batches": 3e-08,
-    "cache_read_input_audio_token_cost_flex": 3e-08,
-    "cache_read_input_audio_token_cost_priority": 5.4e-08,
-    "cache_read_input_token_cost": 1e-08,
-    "cache_read_input_token_cost_batches": 1e-08,
-    "cache_read_input_token_cost_flex": 1e-08,
-    "cache_read_input_token_cost_priority": 1.8e-08,
-    "google_maps_grounding_cost_per_query": 0.025,
-    "input_cost_per_audio_token": 3e-07,
-    "input_cost_per_audio_token_batches": 1.5e-07,
-    "input_cost_per_audio_token_flex": 1.5e-07,
-    "input_cost_per_audio_token_priority": 5.4e-07,
-    "input_cost_per_token": 1e-07,
-    "input_cost_per_token_batches": 5e-08,
-    "input_cost_per_token_flex": 5e-08,
-    "input_cost_per_token_priority": 1.8e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 4e-07,
-    "output_cost_per_token": 4e-07,
-    "output_cost_per_token_batches": 2e-07,
-    "output_cost_per_token_flex": 2e-07,
-    "output_cost_per_token_priority": 7.2e-07,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.035,
-      "search_context_size_low": 0.035,
-      "search_context_size_medium": 0.035
-    },
-    "search_free_requests": {
-      "count": 1500,
-      "period": "day",
-      "shared_group": "gemini-2-flash"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000
-  },
-  "gemini/gemini-2.5-pro": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 2.5e-07,
-    "cache_read_input_token_cost_above_200k_tokens_batches": 2.5e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 4.5e-07,
-    "cache_read_input_token_cost_batches": 1.25e-07,
-    "cache_read_input_token_cost_flex": 1.25e-07,
-    "cache_read_input_token_cost_priority": 2.25e-07,
-    "google_maps_grounding_cost_per_query": 0.025,
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_above_200k_tokens": 2.5e-06,
-    "input_cost_per_token_above_200k_tokens_batches": 1.25e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 4.5e-06,
-    "input_cost_per_token_batches": 6.25e-07,
-    "input_cost_per_token_flex": 6.25e-07,
-    "input_cost_per_token_priority": 2.25e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_above_200k_tokens": 1.5e-05,
-    "output_cost_per_token_above_200k_tokens_batches": 7.5e-06,
-    "output_cost_per_token_above_200k_tokens_priority": 2.7e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 1.8e-05,
-    "prompt_cache_min_tokens": 2048,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.035,
-      "search_context_size_low": 0.035,
-      "search_context_size_medium": 0.035
-    },
-    "search_free_requests": {
-      "count": 10000,
-      "period": "day",
-      "shared_group": "gemini-2.5-pro"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000
-  },
-  "gemini/gemini-3-flash-preview": {
-    "cache_read_input_audio_token_cost": 1e-07,
-    "cache_read_input_audio_token_cost_batches": 1e-07,
-    "cache_read_input_audio_token_cost_flex": 1e-07,
-    "cache_read_input_audio_token_cost_priority": 1.8e-07,
-    "cache_read_input_token_cost": 5e-08,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "cache_read_input_token_cost_flex": 5e-08,
-    "cache_read_input_token_cost_priority": 9e-08,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 1e-06,
-    "input_cost_per_audio_token_batches": 5e-07,
-    "input_cost_per_audio_token_flex": 5e-07,
-    "input_cost_per_audio_token_priority": 1.8e-06,
-    "input_cost_per_token": 5e-07,
-    "input_cost_per_token_batches": 2.5e-07,
-    "input_cost_per_token_flex": 2.5e-07,
-    "input_cost_per_token_priority": 9e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3e-06,
-    "output_cost_per_token": 3e-06,
-    "output_cost_per_token_batches": 1.5e-06,
-    "output_cost_per_token_flex": 1.5e-06,
-    "output_cost_per_token_priority": 5.4e-06,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.1-flash-lite": {
-    "cache_read_input_audio_token_cost": 5e-08,
-    "cache_read_input_audio_token_cost_batches": 2.5e-08,
-    "cache_read_input_audio_token_cost_flex": 2.5e-08,
-    "cache_read_input_audio_token_cost_priority": 9e-08,
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_batches": 1.25e-08,
-    "cache_read_input_token_cost_flex": 1.25e-08,
-    "cache_read_input_token_cost_priority": 4.5e-08,
-    "deprecation_date": "2027-05-07",
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 5e-07,
-    "input_cost_per_audio_token_batches": 2.5e-07,
-    "input_cost_per_audio_token_flex": 2.5e-07,
-    "input_cost_per_audio_token_priority": 9e-07,
-    "input_cost_per_token": 2.5e-07,
-    "input_cost_per_token_batches": 1.25e-07,
-    "input_cost_per_token_flex": 1.25e-07,
-    "input_cost_per_token_priority": 4.5e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 1.5e-06,
-    "output_cost_per_token": 1.5e-06,
-    "output_cost_per_token_batches": 7.5e-07,
-    "output_cost_per_token_flex": 7.5e-07,
-    "output_cost_per_token_priority": 2.7e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.1-flash-lite-preview": {
-    "cache_read_input_audio_token_cost": 5e-08,
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_batches": 1.25e-08,
-    "cache_read_input_token_cost_flex": 1.25e-08,
-    "cache_read_input_token_cost_priority": 4.5e-08,
-    "deprecation_date": "2026-05-25",
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 5e-07,
-    "input_cost_per_audio_token_batches": 2.5e-07,
-    "input_cost_per_token": 2.5e-07,
-    "input_cost_per_token_batches": 1.25e-07,
-    "input_cost_per_token_flex": 1.25e-07,
-    "input_cost_per_token_priority": 4.5e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 1.5e-06,
-    "output_cost_per_token": 1.5e-06,
-    "output_cost_per_token_batches": 7.5e-07,
-    "output_cost_per_token_flex": 7.5e-07,
-    "output_cost_per_token_priority": 2.7e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.1-pro-preview": {
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
-    "cache_read_input_token_cost_batches": 2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 3.6e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_200k_tokens": 4e-06,
-    "input_cost_per_token_above_200k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_200k_tokens": 1.8e-05,
-    "output_cost_per_token_above_200k_tokens_batches": 9e-06,
-    "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.16e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.1-pro-preview-customtools": {
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
-    "cache_read_input_token_cost_batches": 2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 3.6e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_200k_tokens": 4e-06,
-    "input_cost_per_token_above_200k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_200k_tokens": 1.8e-05,
-    "output_cost_per_token_above_200k_tokens_batches": 9e-06,
-    "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.16e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.5-flash": {
-    "cache_read_input_token_cost": 1.5e-07,
-    "cache_read_input_token_cost_batches": 7.5e-08,
-    "cache_read_input_token_cost_flex": 8e-08,
-    "cache_read_input_token_cost_priority": 2.7e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_audio_token": 1.5e-06,
-    "input_cost_per_audio_token_priority": 2.7e-06,
-    "input_cost_per_token": 1.5e-06,
-    "input_cost_per_token_batches": 7.5e-07,
-    "input_cost_per_token_flex": 7.5e-07,
-    "input_cost_per_token_priority": 2.7e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 9e-06,
-    "output_cost_per_token": 9e-06,
-    "output_cost_per_token_batches": 4.5e-06,
-    "output_cost_per_token_flex": 4.5e-06,
-    "output_cost_per_token_priority": 1.62e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.5-flash-lite": {
-    "cache_read_input_token_cost": 3e-08,
-    "cache_read_input_token_cost_batches": 2e-08,
-    "cache_read_input_token_cost_flex": 2e-08,
-    "cache_read_input_token_cost_priority": 5e-08,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 3e-07,
-    "input_cost_per_token_batches": 1.5e-07,
-    "input_cost_per_token_flex": 1.5e-07,
-    "input_cost_per_token_priority": 5.4e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 2.5e-06,
-    "output_cost_per_token": 2.5e-06,
-    "output_cost_per_token_batches": 1.25e-06,
-    "output_cost_per_token_flex": 1.25e-06,
-    "output_cost_per_token_priority": 4.5e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.6-flash": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.7-flash": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-3.8-flash": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "search_free_requests": {
-      "count": 5000,
-      "period": "month",
-      "shared_group": "gemini-3"
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-4-argon": {
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "cache_read_input_token_cost_flex": 5e-08,
-    "cache_read_input_token_cost_priority": 1.8e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 1048576,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 1e-05,
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 1.8e-05,
-    "prompt_cache_min_tokens": 4096.0,
-    "rpm": 2000.0,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000.0,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-embedding-001": {
-    "deprecation_date": "2028-05-14",
-    "input_cost_per_token": 1.5e-07,
-    "input_cost_per_token_batches": 7.5e-08,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 2048,
-    "mode": "embedding",
-    "output_cost_per_token": 0,
-    "output_vector_size": 3072,
-    "rpm": 10000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "tpm": 10000000
-  },
-  "gemini/gemini-embedding-2": {
-    "input_cost_per_audio_token": 6.5e-06,
-    "input_cost_per_audio_token_batches": 3.25e-06,
-    "input_cost_per_image_token": 4.5e-07,
-    "input_cost_per_image_token_batches": 2.25e-07,
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_video_token": 1.2e-05,
-    "input_cost_per_video_token_batches": 6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 8192,
-    "mode": "embedding",
-    "output_cost_per_token": 0,
-    "output_vector_size": 3072,
-    "rpm": 10000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "tpm": 10000000
-  },
-  "gemini/gemini-embedding-2-preview": {
-    "input_cost_per_audio_token": 6.5e-06,
-    "input_cost_per_audio_token_batches": 3.25e-06,
-    "input_cost_per_image_token": 4.5e-07,
-    "input_cost_per_image_token_batches": 2.25e-07,
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_video_token": 1.2e-05,
-    "input_cost_per_video_token_batches": 6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 8192,
-    "mode": "embedding",
-    "output_cost_per_token": 0,
-    "output_vector_size": 3072,
-    "rpm": 10000,
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "tpm": 10000000
-  },
-  "gemini/gemini-flash-latest": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.35e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.35e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 3.75e-06,
-    "output_cost_per_token": 3.75e-06,
-    "output_cost_per_token_batches": 1.875e-06,
-    "output_cost_per_token_flex": 1.875e-06,
-    "output_cost_per_token_priority": 6.75e-06,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-flash-lite-latest": {
-    "cache_read_input_token_cost": 3e-08,
-    "cache_read_input_token_cost_flex": 2e-08,
-    "cache_read_input_token_cost_priority": 5e-08,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 3e-07,
-    "input_cost_per_token_batches": 1.5e-07,
-    "input_cost_per_token_flex": 1.5e-07,
-    "input_cost_per_token_priority": 5.4e-07,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_reasoning_token": 2.5e-06,
-    "output_cost_per_token": 2.5e-06,
-    "output_cost_per_token_batches": 1.25e-06,
-    "output_cost_per_token_flex": 1.25e-06,
-    "output_cost_per_token_priority": 4.5e-06,
-    "rpm": 15,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 250000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gemini/gemini-pro-latest": {
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_200k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 3.6e-07,
-    "google_maps_grounding_cost_per_query": 0.014,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_200k_tokens": 4e-06,
-    "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.6e-06,
-    "litellm_provider": "gemini",
-    "max_input_tokens": 1048576,
-    "max_output_tokens": 65536,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_200k_tokens": 1.8e-05,
-    "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.16e-05,
-    "prompt_cache_min_tokens": 4096,
-    "rpm": 2000,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.014,
-      "search_context_size_low": 0.014,
-      "search_context_size_medium": 0.014
-    },
-    "source": "https://ai.google.dev/gemini-api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image",
-      "audio",
-      "video"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true,
-    "tpm": 800000,
-    "web_search_billing_unit": "per_query"
-  },
-  "gpt-4.1": {
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_priority": 8.75e-07,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1047576,
-    "max_output_tokens": 32768,
-    "mode": "chat",
-    "output_cost_per_token": 8e-06,
-    "output_cost_per_token_batches": 4e-06,
-    "output_cost_per_token_priority": 1.4e-05,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.025,
-      "search_context_size_low": 0.025,
-      "search_context_size_medium": 0.025
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-4.1-2025-04-14": {
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_priority": 8.75e-07,
-    "deprecation_date": "2027-01-14",
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1047576,
-    "max_output_tokens": 32768,
-    "mode": "chat",
-    "output_cost_per_token": 8e-06,
-    "output_cost_per_token_batches": 4e-06,
-    "output_cost_per_token_priority": 1.4e-05,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.025,
-      "search_context_size_low": 0.025,
-      "search_context_size_medium": 0.025
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-4.1-mini": {
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_priority": 1.75e-07,
-    "input_cost_per_token": 4e-07,
-    "input_cost_per_token_batches": 2e-07,
-    "input_cost_per_token_priority": 7e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1047576,
-    "max_output_tokens": 32768,
-    "mode": "chat",
-    "output_cost_per_token": 1.6e-06,
-    "output_cost_per_token_batches": 8e-07,
-    "output_cost_per_token_priority": 2.8e-06,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.025,
-      "search_context_size_low": 0.025,
-      "search_context_size_medium": 0.025
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-4.1-mini-2025-04-14": {
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_priority": 1.75e-07,
-    "deprecation_date": "2027-01-14",
-    "input_cost_per_token": 4e-07,
-    "input_cost_per_token_batches": 2e-07,
-    "input_cost_per_token_priority": 7e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1047576,
-    "max_output_tokens": 32768,
-    "mode": "chat",
-    "output_cost_per_token": 1.6e-06,
-    "output_cost_per_token_batches": 8e-07,
-    "output_cost_per_token_priority": 2.8e-06,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.025,
-      "search_context_size_low": 0.025,
-      "search_context_size_medium": 0.025
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-4.1-nano": {
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_priority": 5e-08,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1e-07,
-    "input_cost_per_token_batches": 5e-08,
-    "input_cost_per_token_priority": 2e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1047576,
-    "max_output_tokens": 32768,
-    "mode": "chat",
-    "output_cost_per_token": 4e-07,
-    "output_cost_per_token_batches": 2e-07,
-    "output_cost_per_token_priority": 8e-07,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-4.1-nano-2025-04-14": {
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_priority": 5e-08,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1e-07,
-    "input_cost_per_token_batches": 5e-08,
-    "input_cost_per_token_priority": 2e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1047576,
-    "max_output_tokens": 32768,
-    "mode": "chat",
-    "output_cost_per_token": 4e-07,
-    "output_cost_per_token_batches": 2e-07,
-    "output_cost_per_token_priority": 8e-07,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-4o": {
-    "cache_read_input_token_cost": 1.25e-06,
-    "cache_read_input_token_cost_priority": 2.125e-06,
-    "input_cost_per_token": 2.5e-06,
-    "input_cost_per_token_batches": 1.25e-06,
-    "input_cost_per_token_priority": 4.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_priority": 1.7e-05,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-4o-2024-05-13": {
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "input_cost_per_token_priority": 8.75e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 4096,
-    "mode": "chat",
-    "output_cost_per_token": 1.5e-05,
-    "output_cost_per_token_batches": 7.5e-06,
-    "output_cost_per_token_priority": 2.625e-05,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-4o-2024-08-06": {
-    "cache_read_input_token_cost": 1.25e-06,
-    "cache_read_input_token_cost_priority": 2.125e-06,
-    "deprecation_date": "2027-01-14",
-    "input_cost_per_token": 2.5e-06,
-    "input_cost_per_token_batches": 1.25e-06,
-    "input_cost_per_token_priority": 4.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_priority": 1.7e-05,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-4o-2024-11-20": {
-    "cache_read_input_token_cost": 1.25e-06,
-    "cache_read_input_token_cost_priority": 2.125e-06,
-    "deprecation_date": "2027-01-14",
-    "input_cost_per_token": 2.5e-06,
-    "input_cost_per_token_batches": 1.25e-06,
-    "input_cost_per_token_priority": 4.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_priority": 1.7e-05,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-4o-mini": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_priority": 1.25e-07,
-    "input_cost_per_token": 1.5e-07,
-    "input_cost_per_token_batches": 7.5e-08,
-    "input_cost_per_token_priority": 2.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 6e-07,
-    "output_cost_per_token_batches": 3e-07,
-    "output_cost_per_token_priority": 1e-06,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.025,
-      "search_context_size_low": 0.025,
-      "search_context_size_medium": 0.025
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-4o-mini-2024-07-18": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_priority": 1.25e-07,
-    "deprecation_date": "2027-01-14",
-    "input_cost_per_token": 1.5e-07,
-    "input_cost_per_token_batches": 7.5e-08,
-    "input_cost_per_token_priority": 2.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 6e-07,
-    "output_cost_per_token_batches": 3e-07,
-    "output_cost_per_token_priority": 1e-06,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.025,
-      "search_context_size_low": 0.025,
-      "search_context_size_medium": 0.025
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-5": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "cache_read_input_token_cost_batches": 6.25e-08,
-    "cache_read_input_token_cost_flex": 6.25e-08,
-    "cache_read_input_token_cost_priority": 2.5e-07,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_batches": 6.25e-07,
-    "input_cost_per_token_flex": 6.25e-07,
-    "input_cost_per_token_priority": 2.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 2e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-2025-08-07": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "cache_read_input_token_cost_batches": 6.25e-08,
-    "cache_read_input_token_cost_flex": 6.25e-08,
-    "cache_read_input_token_cost_priority": 2.5e-07,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_batches": 6.25e-07,
-    "input_cost_per_token_flex": 6.25e-07,
-    "input_cost_per_token_priority": 2.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 2e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-chat": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-chat-latest": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5-chat-latest",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": false
-  },
-  "gpt-5-codex": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 1e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5-codex",
-    "supported_endpoints": [
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-mini": {
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_batches": 1.25e-08,
-    "cache_read_input_token_cost_flex": 1.25e-08,
-    "cache_read_input_token_cost_priority": 4.5e-08,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 2.5e-07,
-    "input_cost_per_token_batches": 1.25e-07,
-    "input_cost_per_token_flex": 1.25e-07,
-    "input_cost_per_token_priority": 4.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2e-06,
-    "output_cost_per_token_batches": 1e-06,
-    "output_cost_per_token_flex": 1e-06,
-    "output_cost_per_token_priority": 3.6e-06,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-mini-2025-08-07": {
-    "cache_read_input_token_cost": 2.5e-08,
-    "cache_read_input_token_cost_batches": 1.25e-08,
-    "cache_read_input_token_cost_flex": 1.25e-08,
-    "cache_read_input_token_cost_priority": 4.5e-08,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 2.5e-07,
-    "input_cost_per_token_batches": 1.25e-07,
-    "input_cost_per_token_flex": 1.25e-07,
-    "input_cost_per_token_priority": 4.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2e-06,
-    "output_cost_per_token_batches": 1e-06,
-    "output_cost_per_token_flex": 1e-06,
-    "output_cost_per_token_priority": 3.6e-06,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-nano": {
-    "cache_read_input_token_cost": 5e-09,
-    "cache_read_input_token_cost_batches": 2.5e-09,
-    "cache_read_input_token_cost_flex": 2.5e-09,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 5e-08,
-    "input_cost_per_token_batches": 2.5e-08,
-    "input_cost_per_token_flex": 2.5e-08,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 4e-07,
-    "output_cost_per_token_batches": 2e-07,
-    "output_cost_per_token_flex": 2e-07,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-nano-2025-08-07": {
-    "cache_read_input_token_cost": 5e-09,
-    "cache_read_input_token_cost_batches": 2.5e-09,
-    "cache_read_input_token_cost_flex": 2.5e-09,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 5e-08,
-    "input_cost_per_token_batches": 2.5e-08,
-    "input_cost_per_token_flex": 2.5e-08,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 4e-07,
-    "output_cost_per_token_batches": 2e-07,
-    "output_cost_per_token_flex": 2e-07,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-pro": {
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 1.5e-05,
-    "input_cost_per_token_batches": 7.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 400000,
-    "max_output_tokens": 272000,
-    "mode": "responses",
-    "output_cost_per_token": 0.00012,
-    "output_cost_per_token_batches": 6e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5-pro-2025-10-06": {
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 1.5e-05,
-    "input_cost_per_token_batches": 7.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 400000,
-    "max_output_tokens": 272000,
-    "mode": "responses",
-    "output_cost_per_token": 0.00012,
-    "output_cost_per_token_batches": 6e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.1": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "cache_read_input_token_cost_batches": 6.25e-08,
-    "cache_read_input_token_cost_flex": 6.25e-08,
-    "cache_read_input_token_cost_priority": 2.5e-07,
-    "default_reasoning_effort": "none",
-    "deprecation_date": "2027-04-01",
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_batches": 6.25e-07,
-    "input_cost_per_token_flex": 6.25e-07,
-    "input_cost_per_token_priority": 2.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 2e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text",
-      "image"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.1-2025-11-13": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "cache_read_input_token_cost_batches": 6.25e-08,
-    "cache_read_input_token_cost_flex": 6.25e-08,
-    "cache_read_input_token_cost_priority": 2.5e-07,
-    "default_reasoning_effort": "none",
-    "deprecation_date": "2027-04-01",
-    "input_cost_per_token": 1.25e-06,
-    "input_cost_per_token_batches": 6.25e-07,
-    "input_cost_per_token_flex": 6.25e-07,
-    "input_cost_per_token_priority": 2.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 2e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text",
-      "image"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.1-chat-latest": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.1-chat-latest",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": false
-  },
-  "gpt-5.1-codex": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 400000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 1e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.1-codex",
-    "supported_endpoints": [
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.1-codex-max": {
-    "cache_read_input_token_cost": 1.25e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.25e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 400000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 1e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.1-codex-max",
-    "supported_endpoints": [
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.1-codex-mini": {
-    "cache_read_input_token_cost": 2.5e-08,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 2.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 400000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 2e-06,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.1-codex-mini",
-    "supported_endpoints": [
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.2": {
-    "cache_read_input_token_cost": 1.75e-07,
-    "cache_read_input_token_cost_batches": 8.75e-08,
-    "cache_read_input_token_cost_flex": 8.75e-08,
-    "cache_read_input_token_cost_priority": 3.5e-07,
-    "default_reasoning_effort": "none",
-    "input_cost_per_token": 1.75e-06,
-    "input_cost_per_token_batches": 8.75e-07,
-    "input_cost_per_token_flex": 8.75e-07,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.4e-05,
-    "output_cost_per_token_batches": 7e-06,
-    "output_cost_per_token_flex": 7e-06,
-    "output_cost_per_token_priority": 2.8e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text",
-      "image"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.2-2025-12-11": {
-    "cache_read_input_token_cost": 1.75e-07,
-    "cache_read_input_token_cost_batches": 8.75e-08,
-    "cache_read_input_token_cost_flex": 8.75e-08,
-    "cache_read_input_token_cost_priority": 3.5e-07,
-    "default_reasoning_effort": "none",
-    "input_cost_per_token": 1.75e-06,
-    "input_cost_per_token_batches": 8.75e-07,
-    "input_cost_per_token_flex": 8.75e-07,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.4e-05,
-    "output_cost_per_token_batches": 7e-06,
-    "output_cost_per_token_flex": 7e-06,
-    "output_cost_per_token_priority": 2.8e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text",
-      "image"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.2-chat-latest": {
-    "cache_read_input_token_cost": 1.75e-07,
-    "deprecation_date": "2026-08-10",
-    "input_cost_per_token": 1.75e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1.4e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.2-chat-latest",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": false
-  },
-  "gpt-5.2-codex": {
-    "cache_read_input_token_cost": 1.75e-07,
-    "deprecation_date": "2026-07-23",
-    "input_cost_per_token": 1.75e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 1.4e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.2-codex",
-    "supported_endpoints": [
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.2-pro": {
-    "input_cost_per_token": 2.1e-05,
-    "input_cost_per_token_batches": 1.05e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 0.000168,
-    "output_cost_per_token_batches": 8.4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.2-pro-2025-12-11": {
-    "input_cost_per_token": 2.1e-05,
-    "input_cost_per_token_batches": 1.05e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 0.000168,
-    "output_cost_per_token_batches": 8.4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.3-chat-latest": {
-    "cache_read_input_token_cost": 1.75e-07,
-    "deprecation_date": "2026-08-10",
-    "input_cost_per_token": 1.75e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 128000,
-    "max_output_tokens": 16384,
-    "mode": "chat",
-    "output_cost_per_token": 1.4e-05,
-    "source": "https://developers.openai.com/api/docs/models/gpt-5.3-chat-latest",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": false
-  },
-  "gpt-5.3-codex": {
-    "cache_read_input_token_cost": 1.75e-07,
-    "cache_read_input_token_cost_priority": 3.5e-07,
-    "deprecation_date": "2027-04-01",
-    "input_cost_per_token": 1.75e-06,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 1.4e-05,
-    "output_cost_per_token_priority": 2.8e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4": {
-    "cache_read_input_token_cost": 2.5e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 5e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 2.5e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 2.5e-07,
-    "cache_read_input_token_cost_batches": 1.3e-07,
-    "cache_read_input_token_cost_flex": 1.3e-07,
-    "cache_read_input_token_cost_priority": 5e-07,
-    "default_reasoning_effort": "none",
-    "input_cost_per_token": 2.5e-06,
-    "input_cost_per_token_above_272k_tokens": 5e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 2.5e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 2.5e-06,
-    "input_cost_per_token_batches": 1.25e-06,
-    "input_cost_per_token_flex": 1.25e-06,
-    "input_cost_per_token_priority": 5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens": 2.25e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 1.125e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 1.125e-05,
-    "output_cost_per_token_batches": 7.5e-06,
-    "output_cost_per_token_flex": 7.5e-06,
-    "output_cost_per_token_priority": 3e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-2026-03-05": {
-    "cache_read_input_token_cost": 2.5e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 5e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 2.5e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 2.5e-07,
-    "cache_read_input_token_cost_batches": 1.3e-07,
-    "cache_read_input_token_cost_flex": 1.3e-07,
-    "cache_read_input_token_cost_priority": 5e-07,
-    "default_reasoning_effort": "none",
-    "input_cost_per_token": 2.5e-06,
-    "input_cost_per_token_above_272k_tokens": 5e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 2.5e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 2.5e-06,
-    "input_cost_per_token_batches": 1.25e-06,
-    "input_cost_per_token_flex": 1.25e-06,
-    "input_cost_per_token_priority": 5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens": 2.25e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 1.125e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 1.125e-05,
-    "output_cost_per_token_batches": 7.5e-06,
-    "output_cost_per_token_flex": 7.5e-06,
-    "output_cost_per_token_priority": 3e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-mini": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.5e-07,
-    "default_reasoning_effort": "none",
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 4.5e-06,
-    "output_cost_per_token_batches": 2.25e-06,
-    "output_cost_per_token_flex": 2.25e-06,
-    "output_cost_per_token_priority": 9e-06,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-mini-2026-03-17": {
-    "cache_read_input_token_cost": 7.5e-08,
-    "cache_read_input_token_cost_batches": 3.75e-08,
-    "cache_read_input_token_cost_flex": 3.75e-08,
-    "cache_read_input_token_cost_priority": 1.5e-07,
-    "default_reasoning_effort": "none",
-    "input_cost_per_token": 7.5e-07,
-    "input_cost_per_token_batches": 3.75e-07,
-    "input_cost_per_token_flex": 3.75e-07,
-    "input_cost_per_token_priority": 1.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 4.5e-06,
-    "output_cost_per_token_batches": 2.25e-06,
-    "output_cost_per_token_flex": 2.25e-06,
-    "output_cost_per_token_priority": 9e-06,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-nano": {
-    "cache_read_input_token_cost": 2e-08,
-    "cache_read_input_token_cost_batches": 1e-08,
-    "cache_read_input_token_cost_flex": 1e-08,
-    "default_reasoning_effort": "none",
-    "deprecation_date": "2027-04-01",
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_token_flex": 1e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.25e-06,
-    "output_cost_per_token_batches": 6.25e-07,
-    "output_cost_per_token_flex": 6.25e-07,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-nano-2026-03-17": {
-    "cache_read_input_token_cost": 2e-08,
-    "cache_read_input_token_cost_batches": 1e-08,
-    "cache_read_input_token_cost_flex": 1e-08,
-    "default_reasoning_effort": "none",
-    "deprecation_date": "2027-04-01",
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_token_flex": 1e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 272000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.25e-06,
-    "output_cost_per_token_batches": 6.25e-07,
-    "output_cost_per_token_flex": 6.25e-07,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-pro": {
-    "input_cost_per_token": 3e-05,
-    "input_cost_per_token_above_272k_tokens": 6e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 3e-05,
-    "input_cost_per_token_above_272k_tokens_flex": 3e-05,
-    "input_cost_per_token_batches": 1.5e-05,
-    "input_cost_per_token_flex": 1.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 0.00018,
-    "output_cost_per_token_above_272k_tokens": 0.00027,
-    "output_cost_per_token_above_272k_tokens_batches": 0.000135,
-    "output_cost_per_token_above_272k_tokens_flex": 0.000135,
-    "output_cost_per_token_batches": 9e-05,
-    "output_cost_per_token_flex": 9e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.4-pro-2026-03-05": {
-    "input_cost_per_token": 3e-05,
-    "input_cost_per_token_above_272k_tokens": 6e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 3e-05,
-    "input_cost_per_token_above_272k_tokens_flex": 3e-05,
-    "input_cost_per_token_batches": 1.5e-05,
-    "input_cost_per_token_flex": 1.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 0.00018,
-    "output_cost_per_token_above_272k_tokens": 0.00027,
-    "output_cost_per_token_above_272k_tokens_batches": 0.000135,
-    "output_cost_per_token_above_272k_tokens_flex": 0.000135,
-    "output_cost_per_token_batches": 9e-05,
-    "output_cost_per_token_flex": 9e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.5": {
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 1e-06,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 5e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "cache_read_input_token_cost_flex": 2.5e-07,
-    "cache_read_input_token_cost_priority": 1.25e-06,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_above_272k_tokens": 1e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 5e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "input_cost_per_token_flex": 2.5e-06,
-    "input_cost_per_token_priority": 1.25e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 3e-05,
-    "output_cost_per_token_above_272k_tokens": 4.5e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 2.25e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 2.25e-05,
-    "output_cost_per_token_batches": 1.5e-05,
-    "output_cost_per_token_flex": 1.5e-05,
-    "output_cost_per_token_priority": 7.5e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.5-2026-04-23": {
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 1e-06,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 5e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 5e-07,
-    "cache_read_input_token_cost_batches": 2.5e-07,
-    "cache_read_input_token_cost_flex": 2.5e-07,
-    "cache_read_input_token_cost_priority": 1.25e-06,
-    "input_cost_per_token": 5e-06,
-    "input_cost_per_token_above_272k_tokens": 1e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 5e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 5e-06,
-    "input_cost_per_token_batches": 2.5e-06,
-    "input_cost_per_token_flex": 2.5e-06,
-    "input_cost_per_token_priority": 1.25e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 3e-05,
-    "output_cost_per_token_above_272k_tokens": 4.5e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 2.25e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 2.25e-05,
-    "output_cost_per_token_batches": 1.5e-05,
-    "output_cost_per_token_flex": 1.5e-05,
-    "output_cost_per_token_priority": 7.5e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.5-cyber": {
-    "cache_read_input_token_cost": 1.25e-06,
-    "input_cost_per_token": 1.25e-05,
-    "litellm_provider": "openai",
-    "mode": "chat",
-    "output_cost_per_token": 7.5e-05,
-    "source": "https://developers.openai.com/api/docs/pricing"
-  },
-  "gpt-5.5-cyber-preview": {
-    "cache_read_input_token_cost": 1.25e-06,
-    "input_cost_per_token": 1.25e-05,
-    "litellm_provider": "openai",
-    "mode": "chat",
-    "output_cost_per_token": 7.5e-05,
-    "source": "https://developers.openai.com/api/docs/pricing"
-  },
-  "gpt-5.5-pro": {
-    "input_cost_per_token": 3e-05,
-    "input_cost_per_token_above_272k_tokens": 6e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 3e-05,
-    "input_cost_per_token_batches": 1.5e-05,
-    "input_cost_per_token_flex": 1.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 0.00018,
-    "output_cost_per_token_above_272k_tokens": 0.00027,
-    "output_cost_per_token_above_272k_tokens_batches": 0.000135,
-    "output_cost_per_token_batches": 9e-05,
-    "output_cost_per_token_flex": 9e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.5-pro-2026-04-23": {
-    "input_cost_per_token": 3e-05,
-    "input_cost_per_token_above_272k_tokens": 6e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 3e-05,
-    "input_cost_per_token_batches": 1.5e-05,
-    "input_cost_per_token_flex": 1.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 1050000,
-    "max_output_tokens": 128000,
-    "mode": "responses",
-    "output_cost_per_token": 0.00018,
-    "output_cost_per_token_above_272k_tokens": 0.00027,
-    "output_cost_per_token_above_272k_tokens_batches": 0.000135,
-    "output_cost_per_token_batches": 9e-05,
-    "output_cost_per_token_flex": 9e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.6": {
-    "cache_creation_input_token_cost": 5e-06,
-    "cache_creation_input_token_cost_above_12hr": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 2e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 4e-05,
-    "cache_creation_input_token_cost_above_12hr_flex": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_priority": 2e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 1e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 2e-05,
-    "cache_creation_input_token_cost_batches": 2.5e-06,
-    "cache_creation_input_token_cost_flex": 2.5e-06,
-    "cache_creation_input_token_cost_priority": 1e-05,
-    "cache_read_input_token_cost": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 8e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 1.6e-06,
-    "cache_read_input_token_cost_batches": 2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 8e-07,
-    "input_cost_per_token": 4e-06,
-    "input_cost_per_token_above_272k_tokens": 8e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 4e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 4e-06,
-    "input_cost_per_token_above_272k_tokens_priority": 1.6e-05,
-    "input_cost_per_token_batches": 2e-06,
-    "input_cost_per_token_flex": 2e-06,
-    "input_cost_per_token_priority": 8e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2e-05,
-    "output_cost_per_token_above_272k_tokens": 3e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens_priority": 6e-05,
-    "output_cost_per_token_batches": 1e-05,
-    "output_cost_per_token_flex": 1e-05,
-    "output_cost_per_token_priority": 4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.6-cyber": {
-    "cache_creation_input_token_cost": 1.5625e-05,
-    "cache_creation_input_token_cost_above_12hr": 3.125e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 3.125e-05,
-    "cache_read_input_token_cost": 1.25e-06,
-    "cache_read_input_token_cost_above_272k_tokens": 2.5e-06,
-    "input_cost_per_token": 1.25e-05,
-    "input_cost_per_token_above_272k_tokens": 2.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 400000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 7.5e-05,
-    "output_cost_per_token_above_272k_tokens": 0.0001125,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.6-luna": {
-    "cache_creation_input_token_cost": 2.5e-07,
-    "cache_creation_input_token_cost_above_12hr": 5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-06,
-    "cache_creation_input_token_cost_above_12hr_batches": 2.5e-07,
-    "cache_creation_input_token_cost_above_12hr_flex": 2.5e-07,
-    "cache_creation_input_token_cost_above_12hr_priority": 1e-06,
-    "cache_creation_input_token_cost_above_272k_tokens": 5e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-06,
-    "cache_creation_input_token_cost_batches": 1.25e-07,
-    "cache_creation_input_token_cost_flex": 1.25e-07,
-    "cache_creation_input_token_cost_priority": 5e-07,
-    "cache_read_input_token_cost": 2e-08,
-    "cache_read_input_token_cost_above_272k_tokens": 4e-08,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 2e-08,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 2e-08,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 8e-08,
-    "cache_read_input_token_cost_batches": 1e-08,
-    "cache_read_input_token_cost_flex": 1e-08,
-    "cache_read_input_token_cost_priority": 4e-08,
-    "input_cost_per_token": 2e-07,
-    "input_cost_per_token_above_272k_tokens": 4e-07,
-    "input_cost_per_token_above_272k_tokens_batches": 2e-07,
-    "input_cost_per_token_above_272k_tokens_flex": 2e-07,
-    "input_cost_per_token_above_272k_tokens_priority": 8e-07,
-    "input_cost_per_token_batches": 1e-07,
-    "input_cost_per_token_flex": 1e-07,
-    "input_cost_per_token_priority": 4e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-06,
-    "output_cost_per_token_above_272k_tokens": 1.8e-06,
-    "output_cost_per_token_above_272k_tokens_batches": 9e-07,
-    "output_cost_per_token_above_272k_tokens_flex": 9e-07,
-    "output_cost_per_token_above_272k_tokens_priority": 3.6e-06,
-    "output_cost_per_token_batches": 6e-07,
-    "output_cost_per_token_flex": 6e-07,
-    "output_cost_per_token_priority": 2.4e-06,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.6-sol": {
-    "cache_creation_input_token_cost": 5e-06,
-    "cache_creation_input_token_cost_above_12hr": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 2e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 4e-05,
-    "cache_creation_input_token_cost_above_12hr_batches": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_flex": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_priority": 2e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 1e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 2e-05,
-    "cache_creation_input_token_cost_batches": 2.5e-06,
-    "cache_creation_input_token_cost_flex": 2.5e-06,
-    "cache_creation_input_token_cost_priority": 1e-05,
-    "cache_read_input_token_cost": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 8e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 1.6e-06,
-    "cache_read_input_token_cost_batches": 2e-07,
-    "cache_read_input_token_cost_flex": 2e-07,
-    "cache_read_input_token_cost_priority": 8e-07,
-    "input_cost_per_token": 4e-06,
-    "input_cost_per_token_above_272k_tokens": 8e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 4e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 4e-06,
-    "input_cost_per_token_above_272k_tokens_priority": 1.6e-05,
-    "input_cost_per_token_batches": 2e-06,
-    "input_cost_per_token_flex": 2e-06,
-    "input_cost_per_token_priority": 8e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 2e-05,
-    "output_cost_per_token_above_272k_tokens": 3e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens_priority": 6e-05,
-    "output_cost_per_token_batches": 1e-05,
-    "output_cost_per_token_flex": 1e-05,
-    "output_cost_per_token_priority": 4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-5.6-terra": {
-    "cache_creation_input_token_cost": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
-    "cache_creation_input_token_cost_above_12hr_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_priority": 1e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-05,
-    "cache_creation_input_token_cost_batches": 1.25e-06,
-    "cache_creation_input_token_cost_flex": 1.25e-06,
-    "cache_creation_input_token_cost_priority": 5e-06,
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 8e-07,
-    "cache_read_input_token_cost_batches": 1e-07,
-    "cache_read_input_token_cost_flex": 1e-07,
-    "cache_read_input_token_cost_priority": 4e-07,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_272k_tokens": 4e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 2e-06,
-    "input_cost_per_token_above_272k_tokens_priority": 8e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 4e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1.2e-05,
-    "output_cost_per_token_above_272k_tokens": 1.8e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 9e-06,
-    "output_cost_per_token_above_272k_tokens_flex": 9e-06,
-    "output_cost_per_token_above_272k_tokens_priority": 3.6e-05,
-    "output_cost_per_token_batches": 6e-06,
-    "output_cost_per_token_flex": 6e-06,
-    "output_cost_per_token_priority": 2.4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-6-astra": {
-    "cache_creation_input_token_cost": 1.25e-05,
-    "cache_creation_input_token_cost_above_12hr": 2.5e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 5e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 2.5e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 2.5e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 0.0001,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_ultrafast": 0.0003,
-    "cache_creation_input_token_cost_above_12hr_batches": 1.25e-05,
-    "cache_creation_input_token_cost_above_12hr_flex": 1.25e-05,
-    "cache_creation_input_token_cost_above_12hr_priority": 5e-05,
-    "cache_creation_input_token_cost_above_12hr_ultrafast": 0.00015,
-    "cache_creation_input_token_cost_above_272k_tokens": 2.5e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 1.25e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 1.25e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 5e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_ultrafast": 0.00015,
-    "cache_creation_input_token_cost_batches": 6.25e-06,
-    "cache_creation_input_token_cost_flex": 6.25e-06,
-    "cache_creation_input_token_cost_priority": 2.5e-05,
-    "cache_creation_input_token_cost_ultrafast": 7.5e-05,
-    "cache_read_input_token_cost": 1e-06,
-    "cache_read_input_token_cost_above_272k_tokens": 2e-06,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 1e-06,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 1e-06,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 4e-06,
-    "cache_read_input_token_cost_above_272k_tokens_ultrafast": 1.2e-05,
-    "cache_read_input_token_cost_batches": 5e-07,
-    "cache_read_input_token_cost_flex": 5e-07,
-    "cache_read_input_token_cost_priority": 2e-06,
-    "cache_read_input_token_cost_ultrafast": 6e-06,
-    "input_cost_per_token": 1e-05,
-    "input_cost_per_token_above_272k_tokens": 2e-05,
-    "input_cost_per_token_above_272k_tokens_batches": 1e-05,
-    "input_cost_per_token_above_272k_tokens_flex": 1e-05,
-    "input_cost_per_token_above_272k_tokens_priority": 4e-05,
-    "input_cost_per_token_above_272k_tokens_ultrafast": 0.00012,
-    "input_cost_per_token_batches": 5e-06,
-    "input_cost_per_token_flex": 5e-06,
-    "input_cost_per_token_priority": 2e-05,
-    "input_cost_per_token_ultrafast": 6e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "output_cost_per_token_above_272k_tokens": 7.5e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 3.75e-05,
-    "output_cost_per_token_above_272k_tokens_flex": 3.75e-05,
-    "output_cost_per_token_above_272k_tokens_priority": 0.00015,
-    "output_cost_per_token_above_272k_tokens_ultrafast": 0.00045,
-    "output_cost_per_token_batches": 2.5e-05,
-    "output_cost_per_token_flex": 2.5e-05,
-    "output_cost_per_token_priority": 0.0001,
-    "output_cost_per_token_ultrafast": 0.0003,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-6-astra-law": {
-    "cache_read_input_token_cost": 1e-06,
-    "input_cost_per_token": 1e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-6-luna": {
-    "cache_creation_input_token_cost": 1.25e-07,
-    "cache_creation_input_token_cost_above_12hr": 2.5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 2.5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 2.5e-07,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 1e-06,
-    "cache_creation_input_token_cost_above_12hr_batches": 1.25e-07,
-    "cache_creation_input_token_cost_above_12hr_flex": 1.25e-07,
-    "cache_creation_input_token_cost_above_12hr_priority": 5e-07,
-    "cache_creation_input_token_cost_above_272k_tokens": 2.5e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 1.25e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_decisions": 2.5e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 1.25e-07,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 5e-07,
-    "cache_creation_input_token_cost_batches": 6.25e-08,
-    "cache_creation_input_token_cost_decisions": 1.25e-07,
-    "cache_creation_input_token_cost_flex": 6.25e-08,
-    "cache_creation_input_token_cost_priority": 2.5e-07,
-    "cache_read_input_token_cost": 1e-08,
-    "cache_read_input_token_cost_above_272k_tokens": 2e-08,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 1e-08,
-    "cache_read_input_token_cost_above_272k_tokens_decisions": 2e-08,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 1e-08,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 4e-08,
-    "cache_read_input_token_cost_batches": 5e-09,
-    "cache_read_input_token_cost_decisions": 1e-08,
-    "cache_read_input_token_cost_flex": 5e-09,
-    "cache_read_input_token_cost_priority": 2e-08,
-    "input_cost_per_token": 1e-07,
-    "input_cost_per_token_above_272k_tokens": 2e-07,
-    "input_cost_per_token_above_272k_tokens_batches": 1e-07,
-    "input_cost_per_token_above_272k_tokens_decisions": 2e-07,
-    "input_cost_per_token_above_272k_tokens_flex": 1e-07,
-    "input_cost_per_token_above_272k_tokens_priority": 4e-07,
-    "input_cost_per_token_batches": 5e-08,
-    "input_cost_per_token_decisions": 1e-07,
-    "input_cost_per_token_flex": 5e-08,
-    "input_cost_per_token_priority": 2e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-07,
-    "output_cost_per_token_above_272k_tokens": 7.5e-07,
-    "output_cost_per_token_above_272k_tokens_batches": 3.75e-07,
-    "output_cost_per_token_above_272k_tokens_decisions": 0.0,
-    "output_cost_per_token_above_272k_tokens_flex": 3.75e-07,
-    "output_cost_per_token_above_272k_tokens_priority": 1.5e-06,
-    "output_cost_per_token_batches": 2.5e-07,
-    "output_cost_per_token_decisions": 0.0,
-    "output_cost_per_token_flex": 2.5e-07,
-    "output_cost_per_token_priority": 1e-06,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses",
-      "/v1/decisions"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-6-rosalind": {
-    "cache_creation_input_token_cost": 1.875e-05,
-    "cache_creation_input_token_cost_above_12hr": 3.75e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 7.5e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 3.75e-05,
-    "cache_read_input_token_cost": 1.5e-06,
-    "cache_read_input_token_cost_above_272k_tokens": 3e-06,
-    "input_cost_per_token": 1.5e-05,
-    "input_cost_per_token_above_272k_tokens": 3e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 7.5e-05,
-    "output_cost_per_token_above_272k_tokens": 0.0001125,
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "gpt-6-sol": {
-    "cache_creation_input_token_cost": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
-    "cache_creation_input_token_cost_above_12hr_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_priority": 1e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-05,
-    "cache_creation_input_token_cost_batches": 1.25e-06,
-    "cache_creation_input_token_cost_flex": 1.25e-06,
-    "cache_creation_input_token_cost_priority": 5e-06,
-    "cache_read_input_token_cost": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 8e-07,
-    "cache_read_input_token_cost_batches": 1e-07,
-    "cache_read_input_token_cost_flex": 1e-07,
-    "cache_read_input_token_cost_priority": 4e-07,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_272k_tokens": 4e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 2e-06,
-    "input_cost_per_token_above_272k_tokens_priority": 8e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 4e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_above_272k_tokens": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 7.5e-06,
-    "output_cost_per_token_above_272k_tokens_flex": 7.5e-06,
-    "output_cost_per_token_above_272k_tokens_priority": 3e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 2e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-6.1-sol": {
-    "cache_creation_input_token_cost": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_ultrafast": 6e-05,
-    "cache_creation_input_token_cost_above_12hr_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_priority": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_ultrafast": 3e-05,
-    "cache_creation_input_token_cost_above_272k_tokens": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-05,
-    "cache_creation_input_token_cost_above_272k_tokens_ultrafast": 3e-05,
-    "cache_creation_input_token_cost_batches": 1.25e-06,
-    "cache_creation_input_token_cost_flex": 1.25e-06,
-    "cache_creation_input_token_cost_priority": 5e-06,
-    "cache_creation_input_token_cost_ultrafast": 1.5e-05,
-    "cache_read_input_token_cost": 1e-07,
-    "cache_read_input_token_cost_above_272k_tokens": 2e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 1e-07,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 1e-07,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 4e-07,
-    "cache_read_input_token_cost_above_272k_tokens_ultrafast": 1.2e-06,
-    "cache_read_input_token_cost_batches": 5e-08,
-    "cache_read_input_token_cost_flex": 5e-08,
-    "cache_read_input_token_cost_priority": 2e-07,
-    "cache_read_input_token_cost_ultrafast": 6e-07,
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_above_272k_tokens": 4e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 2e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 2e-06,
-    "input_cost_per_token_above_272k_tokens_priority": 8e-06,
-    "input_cost_per_token_above_272k_tokens_ultrafast": 2.4e-05,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 4e-06,
-    "input_cost_per_token_ultrafast": 1.2e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 1e-05,
-    "output_cost_per_token_above_272k_tokens": 1.5e-05,
-    "output_cost_per_token_above_272k_tokens_batches": 7.5e-06,
-    "output_cost_per_token_above_272k_tokens_flex": 7.5e-06,
-    "output_cost_per_token_above_272k_tokens_priority": 3e-05,
-    "output_cost_per_token_above_272k_tokens_ultrafast": 9e-05,
-    "output_cost_per_token_batches": 5e-06,
-    "output_cost_per_token_flex": 5e-06,
-    "output_cost_per_token_priority": 2e-05,
-    "output_cost_per_token_ultrafast": 6e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "gpt-6.1-terra": {
-    "cache_creation_input_token_cost": 1.25e-06,
-    "cache_creation_input_token_cost_above_12hr": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 2.5e-06,
-    "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 1e-05,
-    "cache_creation_input_token_cost_above_12hr_batches": 1.25e-06,
-    "cache_creation_input_token_cost_above_12hr_flex": 1.25e-06,
-    "cache_creation_input_token_cost_above_12hr_priority": 5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens": 2.5e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_batches": 1.25e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_flex": 1.25e-06,
-    "cache_creation_input_token_cost_above_272k_tokens_priority": 5e-06,
-    "cache_creation_input_token_cost_batches": 6.25e-07,
-    "cache_creation_input_token_cost_flex": 6.25e-07,
-    "cache_creation_input_token_cost_priority": 2.5e-06,
-    "cache_read_input_token_cost": 5e-08,
-    "cache_read_input_token_cost_above_272k_tokens": 1e-07,
-    "cache_read_input_token_cost_above_272k_tokens_batches": 5e-08,
-    "cache_read_input_token_cost_above_272k_tokens_flex": 5e-08,
-    "cache_read_input_token_cost_above_272k_tokens_priority": 2e-07,
-    "cache_read_input_token_cost_batches": 2.5e-08,
-    "cache_read_input_token_cost_flex": 2.5e-08,
-    "cache_read_input_token_cost_priority": 1e-07,
-    "input_cost_per_token": 1e-06,
-    "input_cost_per_token_above_272k_tokens": 2e-06,
-    "input_cost_per_token_above_272k_tokens_batches": 1e-06,
-    "input_cost_per_token_above_272k_tokens_flex": 1e-06,
-    "input_cost_per_token_above_272k_tokens_priority": 4e-06,
-    "input_cost_per_token_batches": 5e-07,
-    "input_cost_per_token_flex": 5e-07,
-    "input_cost_per_token_priority": 2e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 922000,
-    "max_output_tokens": 128000,
-    "mode": "chat",
-    "output_cost_per_token": 5e-06,
-    "output_cost_per_token_above_272k_tokens": 7.5e-06,
-    "output_cost_per_token_above_272k_tokens_batches": 3.75e-06,
-    "output_cost_per_token_above_272k_tokens_flex": 3.75e-06,
-    "output_cost_per_token_above_272k_tokens_priority": 1.5e-05,
-    "output_cost_per_token_batches": 2.5e-06,
-    "output_cost_per_token_flex": 2.5e-06,
-    "output_cost_per_token_priority": 1e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn",
-      "all_turns"
-    ],
-    "reasoning_modes": [
-      "standard",
-      "pro"
-    ],
-    "regional_processing_uplift_multiplier_eu": 1.1,
-    "regional_processing_uplift_multiplier_us": 1.1,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/chat/completions",
-      "/v1/batch",
-      "/v1/responses"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o1": {
-    "cache_read_input_token_cost": 7.5e-06,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1.5e-05,
-    "input_cost_per_token_batches": 7.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 6e-05,
-    "output_cost_per_token_batches": 3e-05,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "o1-2024-12-17": {
-    "cache_read_input_token_cost": 7.5e-06,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1.5e-05,
-    "input_cost_per_token_batches": 7.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 6e-05,
-    "output_cost_per_token_batches": 3e-05,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "o1-pro": {
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 0.00015,
-    "input_cost_per_token_batches": 7.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "responses",
-    "output_cost_per_token": 0.0006,
-    "output_cost_per_token_batches": 0.0003,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o1-pro-2025-03-19": {
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 0.00015,
-    "input_cost_per_token_batches": 7.5e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "responses",
-    "output_cost_per_token": 0.0006,
-    "output_cost_per_token_batches": 0.0003,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o3": {
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_flex": 2.5e-07,
-    "cache_read_input_token_cost_priority": 8.75e-07,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 8e-06,
-    "output_cost_per_token_batches": 4e-06,
-    "output_cost_per_token_flex": 4e-06,
-    "output_cost_per_token_priority": 1.4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o3-2025-04-16": {
-    "cache_read_input_token_cost": 5e-07,
-    "cache_read_input_token_cost_flex": 2.5e-07,
-    "cache_read_input_token_cost_priority": 8.75e-07,
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 2e-06,
-    "input_cost_per_token_batches": 1e-06,
-    "input_cost_per_token_flex": 1e-06,
-    "input_cost_per_token_priority": 3.5e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 8e-06,
-    "output_cost_per_token_batches": 4e-06,
-    "output_cost_per_token_flex": 4e-06,
-    "output_cost_per_token_priority": 1.4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "standard"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/chat/completions",
-      "/v1/completions",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o3-mini": {
-    "cache_read_input_token_cost": 5.5e-07,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1.1e-06,
-    "input_cost_per_token_batches": 5.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 4.4e-06,
-    "output_cost_per_token_batches": 2.2e-06,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "o3-mini-2025-01-31": {
-    "cache_read_input_token_cost": 5.5e-07,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1.1e-06,
-    "input_cost_per_token_batches": 5.5e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 4.4e-06,
-    "output_cost_per_token_batches": 2.2e-06,
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "o3-pro": {
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 2e-05,
-    "input_cost_per_token_batches": 1e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "responses",
-    "output_cost_per_token": 8e-05,
-    "output_cost_per_token_batches": 4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o3-pro-2025-06-10": {
-    "deprecation_date": "2026-12-11",
-    "input_cost_per_token": 2e-05,
-    "input_cost_per_token_batches": 1e-05,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "responses",
-    "output_cost_per_token": 8e-05,
-    "output_cost_per_token_batches": 4e-05,
-    "reasoning_contexts": [
-      "auto",
-      "current_turn"
-    ],
-    "reasoning_modes": [
-      "pro"
-    ],
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supported_endpoints": [
-      "/v1/responses",
-      "/v1/batch"
-    ],
-    "supported_modalities": [
-      "text",
-      "image"
-    ],
-    "supported_output_modalities": [
-      "text"
-    ],
-    "supports_prompt_caching": true
-  },
-  "o4-mini": {
-    "cache_read_input_token_cost": 2.75e-07,
-    "cache_read_input_token_cost_flex": 1.38e-07,
-    "cache_read_input_token_cost_priority": 5e-07,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1.1e-06,
-    "input_cost_per_token_batches": 5.5e-07,
-    "input_cost_per_token_flex": 5.5e-07,
-    "input_cost_per_token_priority": 2e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 4.4e-06,
-    "output_cost_per_token_batches": 2.2e-06,
-    "output_cost_per_token_flex": 2.2e-06,
-    "output_cost_per_token_priority": 8e-06,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "o4-mini-2025-04-16": {
-    "cache_read_input_token_cost": 2.75e-07,
-    "cache_read_input_token_cost_flex": 1.38e-07,
-    "cache_read_input_token_cost_priority": 5e-07,
-    "deprecation_date": "2026-10-23",
-    "input_cost_per_token": 1.1e-06,
-    "input_cost_per_token_batches": 5.5e-07,
-    "input_cost_per_token_flex": 5.5e-07,
-    "input_cost_per_token_priority": 2e-06,
-    "litellm_provider": "openai",
-    "max_input_tokens": 200000,
-    "max_output_tokens": 100000,
-    "mode": "chat",
-    "output_cost_per_token": 4.4e-06,
-    "output_cost_per_token_batches": 2.2e-06,
-    "output_cost_per_token_flex": 2.2e-06,
-    "output_cost_per_token_priority": 8e-06,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.01,
-      "search_context_size_low": 0.01,
-      "search_context_size_medium": 0.01
-    },
-    "source": "https://developers.openai.com/api/docs/pricing",
-    "supports_prompt_caching": true
-  },
-  "sample_spec": {
-    "code_interpreter_cost_per_session": 0.0,
-    "computer_use_input_cost_per_1k_tokens": 0.0,
-    "computer_use_output_cost_per_1k_tokens": 0.0,
-    "deprecation_date": "date when the model becomes deprecated in the format YYYY-MM-DD",
-    "file_search_cost_per_1k_calls": 0.0,
-    "file_search_cost_per_gb_per_day": 0.0,
-    "input_cost_per_audio_token": 0.0,
-    "input_cost_per_token": 0.0,
-    "litellm_provider": "one of https://docs.litellm.ai/docs/providers",
-    "max_input_tokens": "max input tokens, if the provider specifies it",
-    "max_output_tokens": "max output tokens, if the provider specifies it",
-    "mode": "one of: chat, embedding, completion, image_generation, audio_transcription, audio_speech, image_generation, moderation, rerank, search",
-    "output_cost_per_reasoning_token": 0.0,
-    "output_cost_per_token": 0.0,
-    "search_context_cost_per_query": {
-      "search_context_size_high": 0.0,
-      "search_context_size_low": 0.0,
-      "search_context_size_medium": 0.0
-    },
-    "supported_regions": [
-      "global",
-      "us-west-2",
-      "eu-west-1",
-      "ap-southeast-1",
-      "ap-northeast-1"
-    ],
-    "supports_audio_input": true,
-    "supports_audio_output": true,
-    "supports_function_calling": true,
-    "supports_parallel_function_calling": true,
-    "supports_prompt_caching": true,
-    "supports_reasoning": true,
-    "supports_response_schema": true,
-    "supports_system_messages": true,
-    "supports_vision": true,
-    "supports_web_search": true,
-    "vector_store_cost_per_gb_per_day": 0.0
-  },
-  "text-embedding-3-large": {
-    "input_cost_per_token": 1.3e-07,
-    "input_cost_per_token_batches": 6.5e-08,
-    "litellm_provider": "openai",
-    "max_input_tokens": 8191,
-    "mode": "embedding",
-    "output_cost_per_token": 0.0,
-    "output_cost_per_token_batches": 0.0,
-    "output_vector_size": 3072,
-    "source": "https://developers.openai.com/api/docs/pricing"
-  },
-  "text-embedding-3-small": {
-    "input_cost_per_token": 2e-08,
-    "input_cost_per_token_batches": 1e-08,
-    "litellm_provider": "openai",
-    "max_input_tokens": 8191,
-    "mode": "embedding",
-    "output_cost_per_token": 0.0,
-    "output_cost_per_token_batches": 0.0,
-    "output_vector_size": 1536,
-    "source": "https://developers.openai.com/api/docs/pricing"
-  },
-  "text-embedding-ada-002": {
-    "input_cost_per_token": 1e-07,
-    "litellm_provider": "openai",
-    "max_input_tokens": 8191,
-    "mode": "embedding",
-    "output_cost_per_token": 0.0,
-    "output_vector_size": 1536,
-    "source": "https://developers.openai.com/api/docs/pricing"
-  }
-}
-"""#
+        {
+          "claude-fable-5": {
+            "cache_creation_input_token_cost": 1.25e-05,
+            "cache_creation_input_token_cost_above_1hr": 2e-05,
+            "cache_creation_input_token_cost_batches": 6.25e-06,
+            "cache_read_input_token_cost": 1e-06,
+            "cache_read_input_token_cost_batches": 5e-07,
+            "input_cost_per_token": 1e-05,
+            "input_cost_per_token_batches": 5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "output_cost_per_token_batches": 2.5e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "claude-fable-5-1": {
+            "cache_creation_input_token_cost": 1.25e-05,
+            "cache_creation_input_token_cost_above_1hr": 2e-05,
+            "cache_creation_input_token_cost_batches": 6.25e-06,
+            "cache_read_input_token_cost": 2.5e-07,
+            "cache_read_input_token_cost_batches": 1.25e-07,
+            "input_cost_per_token": 1e-05,
+            "input_cost_per_token_batches": 5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "output_cost_per_token_batches": 2.5e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "claude-haiku-4-5": {
+            "cache_creation_input_token_cost": 1.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 2e-06,
+            "cache_creation_input_token_cost_batches": 6.25e-07,
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "input_cost_per_token": 1e-06,
+            "input_cost_per_token_batches": 5e-07,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-06,
+            "output_cost_per_token_batches": 2.5e-06,
+            "prompt_cache_min_tokens": 4096,
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-haiku-4-5-20251001": {
+            "cache_creation_input_token_cost": 1.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 2e-06,
+            "cache_creation_input_token_cost_batches": 6.25e-07,
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "input_cost_per_token": 1e-06,
+            "input_cost_per_token_batches": 5e-07,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-06,
+            "output_cost_per_token_batches": 2.5e-06,
+            "prompt_cache_min_tokens": 4096,
+            "supports_prompt_caching": true
+          },
+          "claude-haiku-5-5": {
+            "cache_creation_input_token_cost": 1.25e-07,
+            "cache_creation_input_token_cost_above_100k_tokens": 6.25e-07,
+            "cache_creation_input_token_cost_above_100k_tokens_batches": 3.125e-07,
+            "cache_creation_input_token_cost_above_1hr": 2e-07,
+            "cache_creation_input_token_cost_above_1hr_above_100k_tokens": 1e-06,
+            "cache_creation_input_token_cost_batches": 6.25e-08,
+            "cache_read_input_token_cost": 1e-08,
+            "cache_read_input_token_cost_above_100k_tokens": 5e-08,
+            "cache_read_input_token_cost_above_100k_tokens_batches": 2.5e-08,
+            "cache_read_input_token_cost_batches": 5e-09,
+            "input_cost_per_token": 1e-07,
+            "input_cost_per_token_above_100k_tokens": 5e-07,
+            "input_cost_per_token_above_100k_tokens_batches": 2.5e-07,
+            "input_cost_per_token_batches": 5e-08,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-07,
+            "output_cost_per_token_above_100k_tokens": 2.5e-06,
+            "output_cost_per_token_above_100k_tokens_batches": 1.25e-06,
+            "output_cost_per_token_batches": 2.5e-07,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/models/haiku-5-5/overview",
+            "supports_prompt_caching": true,
+            "thinking_always_on": false
+          },
+          "claude-mythos-5": {
+            "cache_creation_input_token_cost": 1.25e-05,
+            "cache_creation_input_token_cost_above_1hr": 2e-05,
+            "cache_creation_input_token_cost_batches": 6.25e-06,
+            "cache_read_input_token_cost": 1e-06,
+            "cache_read_input_token_cost_batches": 5e-07,
+            "input_cost_per_token": 1e-05,
+            "input_cost_per_token_batches": 5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "output_cost_per_token_batches": 2.5e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "claude-mythos-5-1": {
+            "cache_creation_input_token_cost": 1.25e-05,
+            "cache_creation_input_token_cost_above_1hr": 2e-05,
+            "cache_creation_input_token_cost_batches": 6.25e-06,
+            "cache_read_input_token_cost": 2.5e-07,
+            "cache_read_input_token_cost_batches": 1.25e-07,
+            "input_cost_per_token": 1e-05,
+            "input_cost_per_token_batches": 5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "output_cost_per_token_batches": 2.5e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "claude-mythos-preview": {
+            "cache_creation_input_token_cost": 1.25e-05,
+            "cache_creation_input_token_cost_above_1hr": 2e-05,
+            "cache_read_input_token_cost": 1e-06,
+            "deprecation_date": "2026-06-09",
+            "input_cost_per_token": 1e-05,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/models/overview",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "claude-opus-4-5": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 4096,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-opus-4-5-20251101": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 4096,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "supports_prompt_caching": true
+          },
+          "claude-opus-4-6": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 4096,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-opus-4-6-20260205": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 4096,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "supports_prompt_caching": true
+          },
+          "claude-opus-4-7": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 2048,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-opus-4-7-20260416": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 2048,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "supports_prompt_caching": true
+          },
+          "claude-opus-4-8": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 1024,
+            "provider_specific_entry": {
+              "fast": 2.0,
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-opus-5": {
+            "cache_creation_input_token_cost": 6.25e-06,
+            "cache_creation_input_token_cost_above_1hr": 1e-05,
+            "cache_creation_input_token_cost_batches": 3.125e-06,
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2.5e-05,
+            "output_cost_per_token_batches": 1.25e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "fast": 2.0,
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-opus-5-5": {
+            "cache_creation_input_token_cost": 5e-06,
+            "cache_creation_input_token_cost_above_1hr": 8e-06,
+            "cache_creation_input_token_cost_batches": 2.5e-06,
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_batches": 1e-07,
+            "input_cost_per_token": 4e-06,
+            "input_cost_per_token_batches": 2e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2e-05,
+            "output_cost_per_token_batches": 1e-05,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "fast": 2,
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "claude-sonnet-4-5": {
+            "cache_creation_input_token_cost": 3.75e-06,
+            "cache_creation_input_token_cost_above_1hr": 6e-06,
+            "cache_creation_input_token_cost_batches": 1.875e-06,
+            "cache_read_input_token_cost": 3e-07,
+            "cache_read_input_token_cost_batches": 1.5e-07,
+            "deprecation_date": "2026-11-30",
+            "input_cost_per_token": 3e-06,
+            "input_cost_per_token_batches": 1.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 1.5e-05,
+            "output_cost_per_token_batches": 7.5e-06,
+            "prompt_cache_min_tokens": 1024,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-sonnet-4-5-20250929": {
+            "cache_creation_input_token_cost": 3.75e-06,
+            "cache_creation_input_token_cost_above_1hr": 6e-06,
+            "cache_creation_input_token_cost_batches": 1.875e-06,
+            "cache_read_input_token_cost": 3e-07,
+            "cache_read_input_token_cost_batches": 1.5e-07,
+            "deprecation_date": "2026-11-30",
+            "input_cost_per_token": 3e-06,
+            "input_cost_per_token_batches": 1.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 1.5e-05,
+            "output_cost_per_token_batches": 7.5e-06,
+            "prompt_cache_min_tokens": 1024,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://docs.anthropic.com/en/docs/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-sonnet-4-6": {
+            "cache_creation_input_token_cost": 3.75e-06,
+            "cache_creation_input_token_cost_above_1hr": 6e-06,
+            "cache_creation_input_token_cost_batches": 1.875e-06,
+            "cache_read_input_token_cost": 3e-07,
+            "cache_read_input_token_cost_batches": 1.5e-07,
+            "input_cost_per_token": 3e-06,
+            "input_cost_per_token_batches": 1.5e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.5e-05,
+            "output_cost_per_token_batches": 7.5e-06,
+            "prompt_cache_min_tokens": 1024,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-sonnet-5": {
+            "cache_creation_input_token_cost": 2.5e-06,
+            "cache_creation_input_token_cost_above_1hr": 4e-06,
+            "cache_creation_input_token_cost_batches": 1.25e-06,
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_batches": 1e-07,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "prompt_cache_min_tokens": 1024,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true
+          },
+          "claude-sonnet-5-5": {
+            "cache_creation_input_token_cost": 2.5e-06,
+            "cache_creation_input_token_cost_above_1hr": 4e-06,
+            "cache_creation_input_token_cost_batches": 1.25e-06,
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "litellm_provider": "anthropic",
+            "max_input_tokens": 1000000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "prompt_cache_min_tokens": 512,
+            "provider_specific_entry": {
+              "us": 1.1
+            },
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://platform.claude.com/docs/en/about-claude/pricing",
+            "supports_prompt_caching": true,
+            "thinking_always_on": true
+          },
+          "gemini-2.5-computer-use-preview-10-2025": {
+            "deprecation_date": "2026-07-28",
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_above_200k_tokens": 2.5e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_above_200k_tokens": 1.5e-05,
+            "rpm": 2000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "tpm": 800000
+          },
+          "gemini-2.5-flash": {
+            "cache_read_input_audio_token_cost": 1e-07,
+            "cache_read_input_audio_token_cost_batches": 1e-07,
+            "cache_read_input_audio_token_cost_flex": 1e-07,
+            "cache_read_input_audio_token_cost_priority": 1.8e-07,
+            "cache_read_input_token_cost": 3e-08,
+            "cache_read_input_token_cost_batches": 3e-08,
+            "cache_read_input_token_cost_flex": 3e-08,
+            "cache_read_input_token_cost_priority": 5.4e-08,
+            "google_maps_grounding_cost_per_query": 0.025,
+            "input_cost_per_audio_token": 1e-06,
+            "input_cost_per_audio_token_batches": 5e-07,
+            "input_cost_per_audio_token_flex": 5e-07,
+            "input_cost_per_audio_token_priority": 1.8e-06,
+            "input_cost_per_token": 3e-07,
+            "input_cost_per_token_batches": 1.5e-07,
+            "input_cost_per_token_flex": 1.5e-07,
+            "input_cost_per_token_priority": 5.4e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 2.5e-06,
+            "output_cost_per_token": 2.5e-06,
+            "output_cost_per_token_batches": 1.25e-06,
+            "output_cost_per_token_flex": 1.25e-06,
+            "output_cost_per_token_priority": 4.5e-06,
+            "rpm": 100000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.035,
+              "search_context_size_low": 0.035,
+              "search_context_size_medium": 0.035
+            },
+            "search_free_requests": {
+              "count": 1500,
+              "period": "day",
+              "shared_group": "gemini-2-flash"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 8000000
+          },
+          "gemini-2.5-flash-lite": {
+            "cache_read_input_audio_token_cost": 3e-08,
+            "cache_read_input_audio_token_cost_batches": 3e-08,
+            "cache_read_input_audio_token_cost_flex": 3e-08,
+            "cache_read_input_audio_token_cost_priority": 5.4e-08,
+            "cache_read_input_token_cost": 1e-08,
+            "cache_read_input_token_cost_batches": 1e-08,
+            "cache_read_input_token_cost_flex": 1e-08,
+            "cache_read_input_token_cost_priority": 1.8e-08,
+            "google_maps_grounding_cost_per_query": 0.025,
+            "input_cost_per_audio_token": 3e-07,
+            "input_cost_per_audio_token_batches": 1.5e-07,
+            "input_cost_per_audio_token_flex": 1.5e-07,
+            "input_cost_per_audio_token_priority": 5.4e-07,
+            "input_cost_per_token": 1e-07,
+            "input_cost_per_token_batches": 5e-08,
+            "input_cost_per_token_flex": 5e-08,
+            "input_cost_per_token_priority": 1.8e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 4e-07,
+            "output_cost_per_token": 4e-07,
+            "output_cost_per_token_batches": 2e-07,
+            "output_cost_per_token_flex": 2e-07,
+            "output_cost_per_token_priority": 7.2e-07,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.035,
+              "search_context_size_low": 0.035,
+              "search_context_size_medium": 0.035
+            },
+            "search_free_requests": {
+              "count": 1500,
+              "period": "day",
+              "shared_group": "gemini-2-flash"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000
+          },
+          "gemini-2.5-pro": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 2.5e-07,
+            "cache_read_input_token_cost_above_200k_tokens_batches": 2.5e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 4.5e-07,
+            "cache_read_input_token_cost_batches": 1.25e-07,
+            "cache_read_input_token_cost_flex": 1.25e-07,
+            "cache_read_input_token_cost_priority": 2.25e-07,
+            "google_maps_grounding_cost_per_query": 0.025,
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_above_200k_tokens": 2.5e-06,
+            "input_cost_per_token_above_200k_tokens_batches": 1.25e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 4.5e-06,
+            "input_cost_per_token_batches": 6.25e-07,
+            "input_cost_per_token_flex": 6.25e-07,
+            "input_cost_per_token_priority": 2.25e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_above_200k_tokens": 1.5e-05,
+            "output_cost_per_token_above_200k_tokens_batches": 7.5e-06,
+            "output_cost_per_token_above_200k_tokens_priority": 2.7e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 1.8e-05,
+            "prompt_cache_min_tokens": 2048,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.035,
+              "search_context_size_low": 0.035,
+              "search_context_size_medium": 0.035
+            },
+            "search_free_requests": {
+              "count": 10000,
+              "period": "day",
+              "shared_group": "gemini-2.5-pro"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000
+          },
+          "gemini-3-flash-preview": {
+            "cache_read_input_audio_token_cost": 1e-07,
+            "cache_read_input_audio_token_cost_batches": 1e-07,
+            "cache_read_input_audio_token_cost_flex": 1e-07,
+            "cache_read_input_audio_token_cost_priority": 1.8e-07,
+            "cache_read_input_token_cost": 5e-08,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "cache_read_input_token_cost_flex": 5e-08,
+            "cache_read_input_token_cost_priority": 9e-08,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 1e-06,
+            "input_cost_per_audio_token_batches": 5e-07,
+            "input_cost_per_audio_token_flex": 5e-07,
+            "input_cost_per_audio_token_priority": 1.8e-06,
+            "input_cost_per_token": 5e-07,
+            "input_cost_per_token_batches": 2.5e-07,
+            "input_cost_per_token_flex": 2.5e-07,
+            "input_cost_per_token_priority": 9e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3e-06,
+            "output_cost_per_token": 3e-06,
+            "output_cost_per_token_batches": 1.5e-06,
+            "output_cost_per_token_flex": 1.5e-06,
+            "output_cost_per_token_priority": 5.4e-06,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.1-flash-lite": {
+            "cache_read_input_audio_token_cost": 5e-08,
+            "cache_read_input_audio_token_cost_batches": 2.5e-08,
+            "cache_read_input_audio_token_cost_flex": 2.5e-08,
+            "cache_read_input_audio_token_cost_priority": 9e-08,
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_batches": 1.25e-08,
+            "cache_read_input_token_cost_flex": 1.25e-08,
+            "cache_read_input_token_cost_priority": 4.5e-08,
+            "deprecation_date": "2027-05-07",
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 5e-07,
+            "input_cost_per_audio_token_batches": 2.5e-07,
+            "input_cost_per_audio_token_flex": 2.5e-07,
+            "input_cost_per_audio_token_priority": 9e-07,
+            "input_cost_per_token": 2.5e-07,
+            "input_cost_per_token_batches": 1.25e-07,
+            "input_cost_per_token_flex": 1.25e-07,
+            "input_cost_per_token_priority": 4.5e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 1.5e-06,
+            "output_cost_per_token": 1.5e-06,
+            "output_cost_per_token_batches": 7.5e-07,
+            "output_cost_per_token_flex": 7.5e-07,
+            "output_cost_per_token_priority": 2.7e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.1-flash-lite-preview": {
+            "cache_read_input_audio_token_cost": 5e-08,
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_batches": 1.25e-08,
+            "cache_read_input_token_cost_flex": 1.25e-08,
+            "cache_read_input_token_cost_priority": 4.5e-08,
+            "deprecation_date": "2026-05-25",
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 5e-07,
+            "input_cost_per_audio_token_batches": 2.5e-07,
+            "input_cost_per_token": 2.5e-07,
+            "input_cost_per_token_batches": 1.25e-07,
+            "input_cost_per_token_flex": 1.25e-07,
+            "input_cost_per_token_priority": 4.5e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 1.5e-06,
+            "output_cost_per_token": 1.5e-06,
+            "output_cost_per_token_batches": 7.5e-07,
+            "output_cost_per_token_flex": 7.5e-07,
+            "output_cost_per_token_priority": 2.7e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.1-pro-preview": {
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
+            "cache_read_input_token_cost_batches": 2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 3.6e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_200k_tokens": 4e-06,
+            "input_cost_per_token_above_200k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_200k_tokens": 1.8e-05,
+            "output_cost_per_token_above_200k_tokens_batches": 9e-06,
+            "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.16e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.1-pro-preview-customtools": {
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
+            "cache_read_input_token_cost_batches": 2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 3.6e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_200k_tokens": 4e-06,
+            "input_cost_per_token_above_200k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_200k_tokens": 1.8e-05,
+            "output_cost_per_token_above_200k_tokens_batches": 9e-06,
+            "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.16e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.5-flash": {
+            "cache_read_input_token_cost": 1.5e-07,
+            "cache_read_input_token_cost_batches": 7.5e-08,
+            "cache_read_input_token_cost_flex": 8e-08,
+            "cache_read_input_token_cost_priority": 2.7e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 1.5e-06,
+            "input_cost_per_audio_token_priority": 2.7e-06,
+            "input_cost_per_token": 1.5e-06,
+            "input_cost_per_token_batches": 7.5e-07,
+            "input_cost_per_token_flex": 7.5e-07,
+            "input_cost_per_token_priority": 2.7e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 9e-06,
+            "output_cost_per_token": 9e-06,
+            "output_cost_per_token_batches": 4.5e-06,
+            "output_cost_per_token_flex": 4.5e-06,
+            "output_cost_per_token_priority": 1.62e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.5-flash-lite": {
+            "cache_read_input_token_cost": 3e-08,
+            "cache_read_input_token_cost_batches": 2e-08,
+            "cache_read_input_token_cost_flex": 2e-08,
+            "cache_read_input_token_cost_priority": 5e-08,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 3e-07,
+            "input_cost_per_token_batches": 1.5e-07,
+            "input_cost_per_token_flex": 1.5e-07,
+            "input_cost_per_token_priority": 5.4e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 2.5e-06,
+            "output_cost_per_token": 2.5e-06,
+            "output_cost_per_token_batches": 1.25e-06,
+            "output_cost_per_token_flex": 1.25e-06,
+            "output_cost_per_token_priority": 4.5e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.6-flash": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.7-flash": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-3.8-flash": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-4-argon": {
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "cache_read_input_token_cost_flex": 5e-08,
+            "cache_read_input_token_cost_priority": 1.8e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 1048576,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 1e-05,
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 1.8e-05,
+            "prompt_cache_min_tokens": 4096.0,
+            "rpm": 2000.0,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000.0,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-embedding-001": {
+            "deprecation_date": "2028-05-14",
+            "input_cost_per_token": 1.5e-07,
+            "input_cost_per_token_batches": 7.5e-08,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 2048,
+            "mode": "embedding",
+            "output_cost_per_token": 0,
+            "output_vector_size": 3072,
+            "rpm": 10000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "tpm": 10000000
+          },
+          "gemini-embedding-2": {
+            "input_cost_per_audio_token": 6.5e-06,
+            "input_cost_per_audio_token_batches": 3.25e-06,
+            "input_cost_per_image_token": 4.5e-07,
+            "input_cost_per_image_token_batches": 2.25e-07,
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_video_token": 1.2e-05,
+            "input_cost_per_video_token_batches": 6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 8192,
+            "mode": "embedding",
+            "output_cost_per_token": 0,
+            "output_vector_size": 3072,
+            "rpm": 10000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "tpm": 10000000
+          },
+          "gemini-embedding-2-preview": {
+            "input_cost_per_audio_token": 6.5e-06,
+            "input_cost_per_audio_token_batches": 3.25e-06,
+            "input_cost_per_image_token": 4.5e-07,
+            "input_cost_per_image_token_batches": 2.25e-07,
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_video_token": 1.2e-05,
+            "input_cost_per_video_token_batches": 6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 8192,
+            "mode": "embedding",
+            "output_cost_per_token": 0,
+            "output_vector_size": 3072,
+            "rpm": 10000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "tpm": 10000000
+          },
+          "gemini-flash-latest": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 100000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 8000000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-flash-lite-latest": {
+            "cache_read_input_token_cost": 3e-08,
+            "cache_read_input_token_cost_flex": 2e-08,
+            "cache_read_input_token_cost_priority": 5e-08,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 3e-07,
+            "input_cost_per_token_batches": 1.5e-07,
+            "input_cost_per_token_flex": 1.5e-07,
+            "input_cost_per_token_priority": 5.4e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 2.5e-06,
+            "output_cost_per_token": 2.5e-06,
+            "output_cost_per_token_batches": 1.25e-06,
+            "output_cost_per_token_flex": 1.25e-06,
+            "output_cost_per_token_priority": 4.5e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini-pro-latest": {
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 3.6e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_200k_tokens": 4e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_200k_tokens": 1.8e-05,
+            "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.16e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-2.5-computer-use-preview-10-2025": {
+            "deprecation_date": "2026-07-28",
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_above_200k_tokens": 2.5e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 64000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_above_200k_tokens": 1.5e-05,
+            "rpm": 2000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "tpm": 800000
+          },
+          "gemini/gemini-2.5-flash": {
+            "cache_read_input_audio_token_cost": 1e-07,
+            "cache_read_input_audio_token_cost_batches": 1e-07,
+            "cache_read_input_audio_token_cost_flex": 1e-07,
+            "cache_read_input_audio_token_cost_priority": 1.8e-07,
+            "cache_read_input_token_cost": 3e-08,
+            "cache_read_input_token_cost_batches": 3e-08,
+            "cache_read_input_token_cost_flex": 3e-08,
+            "cache_read_input_token_cost_priority": 5.4e-08,
+            "google_maps_grounding_cost_per_query": 0.025,
+            "input_cost_per_audio_token": 1e-06,
+            "input_cost_per_audio_token_batches": 5e-07,
+            "input_cost_per_audio_token_flex": 5e-07,
+            "input_cost_per_audio_token_priority": 1.8e-06,
+            "input_cost_per_token": 3e-07,
+            "input_cost_per_token_batches": 1.5e-07,
+            "input_cost_per_token_flex": 1.5e-07,
+            "input_cost_per_token_priority": 5.4e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 2.5e-06,
+            "output_cost_per_token": 2.5e-06,
+            "output_cost_per_token_batches": 1.25e-06,
+            "output_cost_per_token_flex": 1.25e-06,
+            "output_cost_per_token_priority": 4.5e-06,
+            "rpm": 100000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.035,
+              "search_context_size_low": 0.035,
+              "search_context_size_medium": 0.035
+            },
+            "search_free_requests": {
+              "count": 1500,
+              "period": "day",
+              "shared_group": "gemini-2-flash"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 8000000
+          },
+          "gemini/gemini-2.5-flash-lite": {
+            "cache_read_input_audio_token_cost": 3e-08,
+            "cache_read_input_audio_token_cost_batches": 3e-08,
+            "cache_read_input_audio_token_cost_flex": 3e-08,
+            "cache_read_input_audio_token_cost_priority": 5.4e-08,
+            "cache_read_input_token_cost": 1e-08,
+            "cache_read_input_token_cost_batches": 1e-08,
+            "cache_read_input_token_cost_flex": 1e-08,
+            "cache_read_input_token_cost_priority": 1.8e-08,
+            "google_maps_grounding_cost_per_query": 0.025,
+            "input_cost_per_audio_token": 3e-07,
+            "input_cost_per_audio_token_batches": 1.5e-07,
+            "input_cost_per_audio_token_flex": 1.5e-07,
+            "input_cost_per_audio_token_priority": 5.4e-07,
+            "input_cost_per_token": 1e-07,
+            "input_cost_per_token_batches": 5e-08,
+            "input_cost_per_token_flex": 5e-08,
+            "input_cost_per_token_priority": 1.8e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 4e-07,
+            "output_cost_per_token": 4e-07,
+            "output_cost_per_token_batches": 2e-07,
+            "output_cost_per_token_flex": 2e-07,
+            "output_cost_per_token_priority": 7.2e-07,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.035,
+              "search_context_size_low": 0.035,
+              "search_context_size_medium": 0.035
+            },
+            "search_free_requests": {
+              "count": 1500,
+              "period": "day",
+              "shared_group": "gemini-2-flash"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000
+          },
+          "gemini/gemini-2.5-pro": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 2.5e-07,
+            "cache_read_input_token_cost_above_200k_tokens_batches": 2.5e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 4.5e-07,
+            "cache_read_input_token_cost_batches": 1.25e-07,
+            "cache_read_input_token_cost_flex": 1.25e-07,
+            "cache_read_input_token_cost_priority": 2.25e-07,
+            "google_maps_grounding_cost_per_query": 0.025,
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_above_200k_tokens": 2.5e-06,
+            "input_cost_per_token_above_200k_tokens_batches": 1.25e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 4.5e-06,
+            "input_cost_per_token_batches": 6.25e-07,
+            "input_cost_per_token_flex": 6.25e-07,
+            "input_cost_per_token_priority": 2.25e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_above_200k_tokens": 1.5e-05,
+            "output_cost_per_token_above_200k_tokens_batches": 7.5e-06,
+            "output_cost_per_token_above_200k_tokens_priority": 2.7e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 1.8e-05,
+            "prompt_cache_min_tokens": 2048,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.035,
+              "search_context_size_low": 0.035,
+              "search_context_size_medium": 0.035
+            },
+            "search_free_requests": {
+              "count": 10000,
+              "period": "day",
+              "shared_group": "gemini-2.5-pro"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000
+          },
+          "gemini/gemini-3-flash-preview": {
+            "cache_read_input_audio_token_cost": 1e-07,
+            "cache_read_input_audio_token_cost_batches": 1e-07,
+            "cache_read_input_audio_token_cost_flex": 1e-07,
+            "cache_read_input_audio_token_cost_priority": 1.8e-07,
+            "cache_read_input_token_cost": 5e-08,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "cache_read_input_token_cost_flex": 5e-08,
+            "cache_read_input_token_cost_priority": 9e-08,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 1e-06,
+            "input_cost_per_audio_token_batches": 5e-07,
+            "input_cost_per_audio_token_flex": 5e-07,
+            "input_cost_per_audio_token_priority": 1.8e-06,
+            "input_cost_per_token": 5e-07,
+            "input_cost_per_token_batches": 2.5e-07,
+            "input_cost_per_token_flex": 2.5e-07,
+            "input_cost_per_token_priority": 9e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3e-06,
+            "output_cost_per_token": 3e-06,
+            "output_cost_per_token_batches": 1.5e-06,
+            "output_cost_per_token_flex": 1.5e-06,
+            "output_cost_per_token_priority": 5.4e-06,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.1-flash-lite": {
+            "cache_read_input_audio_token_cost": 5e-08,
+            "cache_read_input_audio_token_cost_batches": 2.5e-08,
+            "cache_read_input_audio_token_cost_flex": 2.5e-08,
+            "cache_read_input_audio_token_cost_priority": 9e-08,
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_batches": 1.25e-08,
+            "cache_read_input_token_cost_flex": 1.25e-08,
+            "cache_read_input_token_cost_priority": 4.5e-08,
+            "deprecation_date": "2027-05-07",
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 5e-07,
+            "input_cost_per_audio_token_batches": 2.5e-07,
+            "input_cost_per_audio_token_flex": 2.5e-07,
+            "input_cost_per_audio_token_priority": 9e-07,
+            "input_cost_per_token": 2.5e-07,
+            "input_cost_per_token_batches": 1.25e-07,
+            "input_cost_per_token_flex": 1.25e-07,
+            "input_cost_per_token_priority": 4.5e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 1.5e-06,
+            "output_cost_per_token": 1.5e-06,
+            "output_cost_per_token_batches": 7.5e-07,
+            "output_cost_per_token_flex": 7.5e-07,
+            "output_cost_per_token_priority": 2.7e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.1-flash-lite-preview": {
+            "cache_read_input_audio_token_cost": 5e-08,
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_batches": 1.25e-08,
+            "cache_read_input_token_cost_flex": 1.25e-08,
+            "cache_read_input_token_cost_priority": 4.5e-08,
+            "deprecation_date": "2026-05-25",
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 5e-07,
+            "input_cost_per_audio_token_batches": 2.5e-07,
+            "input_cost_per_token": 2.5e-07,
+            "input_cost_per_token_batches": 1.25e-07,
+            "input_cost_per_token_flex": 1.25e-07,
+            "input_cost_per_token_priority": 4.5e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 1.5e-06,
+            "output_cost_per_token": 1.5e-06,
+            "output_cost_per_token_batches": 7.5e-07,
+            "output_cost_per_token_flex": 7.5e-07,
+            "output_cost_per_token_priority": 2.7e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.1-pro-preview": {
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
+            "cache_read_input_token_cost_batches": 2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 3.6e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_200k_tokens": 4e-06,
+            "input_cost_per_token_above_200k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_200k_tokens": 1.8e-05,
+            "output_cost_per_token_above_200k_tokens_batches": 9e-06,
+            "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.16e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.1-pro-preview-customtools": {
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_batches": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
+            "cache_read_input_token_cost_batches": 2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 3.6e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_200k_tokens": 4e-06,
+            "input_cost_per_token_above_200k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_200k_tokens": 1.8e-05,
+            "output_cost_per_token_above_200k_tokens_batches": 9e-06,
+            "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.16e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.5-flash": {
+            "cache_read_input_token_cost": 1.5e-07,
+            "cache_read_input_token_cost_batches": 7.5e-08,
+            "cache_read_input_token_cost_flex": 8e-08,
+            "cache_read_input_token_cost_priority": 2.7e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_audio_token": 1.5e-06,
+            "input_cost_per_audio_token_priority": 2.7e-06,
+            "input_cost_per_token": 1.5e-06,
+            "input_cost_per_token_batches": 7.5e-07,
+            "input_cost_per_token_flex": 7.5e-07,
+            "input_cost_per_token_priority": 2.7e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 9e-06,
+            "output_cost_per_token": 9e-06,
+            "output_cost_per_token_batches": 4.5e-06,
+            "output_cost_per_token_flex": 4.5e-06,
+            "output_cost_per_token_priority": 1.62e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.5-flash-lite": {
+            "cache_read_input_token_cost": 3e-08,
+            "cache_read_input_token_cost_batches": 2e-08,
+            "cache_read_input_token_cost_flex": 2e-08,
+            "cache_read_input_token_cost_priority": 5e-08,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 3e-07,
+            "input_cost_per_token_batches": 1.5e-07,
+            "input_cost_per_token_flex": 1.5e-07,
+            "input_cost_per_token_priority": 5.4e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 2.5e-06,
+            "output_cost_per_token": 2.5e-06,
+            "output_cost_per_token_batches": 1.25e-06,
+            "output_cost_per_token_flex": 1.25e-06,
+            "output_cost_per_token_priority": 4.5e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.6-flash": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.7-flash": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-3.8-flash": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "search_free_requests": {
+              "count": 5000,
+              "period": "month",
+              "shared_group": "gemini-3"
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-4-argon": {
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "cache_read_input_token_cost_flex": 5e-08,
+            "cache_read_input_token_cost_priority": 1.8e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 1048576,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 1e-05,
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 1.8e-05,
+            "prompt_cache_min_tokens": 4096.0,
+            "rpm": 2000.0,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000.0,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-embedding-001": {
+            "deprecation_date": "2028-05-14",
+            "input_cost_per_token": 1.5e-07,
+            "input_cost_per_token_batches": 7.5e-08,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 2048,
+            "mode": "embedding",
+            "output_cost_per_token": 0,
+            "output_vector_size": 3072,
+            "rpm": 10000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "tpm": 10000000
+          },
+          "gemini/gemini-embedding-2": {
+            "input_cost_per_audio_token": 6.5e-06,
+            "input_cost_per_audio_token_batches": 3.25e-06,
+            "input_cost_per_image_token": 4.5e-07,
+            "input_cost_per_image_token_batches": 2.25e-07,
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_video_token": 1.2e-05,
+            "input_cost_per_video_token_batches": 6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 8192,
+            "mode": "embedding",
+            "output_cost_per_token": 0,
+            "output_vector_size": 3072,
+            "rpm": 10000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "tpm": 10000000
+          },
+          "gemini/gemini-embedding-2-preview": {
+            "input_cost_per_audio_token": 6.5e-06,
+            "input_cost_per_audio_token_batches": 3.25e-06,
+            "input_cost_per_image_token": 4.5e-07,
+            "input_cost_per_image_token_batches": 2.25e-07,
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_video_token": 1.2e-05,
+            "input_cost_per_video_token_batches": 6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 8192,
+            "mode": "embedding",
+            "output_cost_per_token": 0,
+            "output_vector_size": 3072,
+            "rpm": 10000,
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "tpm": 10000000
+          },
+          "gemini/gemini-flash-latest": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.35e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.35e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 3.75e-06,
+            "output_cost_per_token": 3.75e-06,
+            "output_cost_per_token_batches": 1.875e-06,
+            "output_cost_per_token_flex": 1.875e-06,
+            "output_cost_per_token_priority": 6.75e-06,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-flash-lite-latest": {
+            "cache_read_input_token_cost": 3e-08,
+            "cache_read_input_token_cost_flex": 2e-08,
+            "cache_read_input_token_cost_priority": 5e-08,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 3e-07,
+            "input_cost_per_token_batches": 1.5e-07,
+            "input_cost_per_token_flex": 1.5e-07,
+            "input_cost_per_token_priority": 5.4e-07,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_reasoning_token": 2.5e-06,
+            "output_cost_per_token": 2.5e-06,
+            "output_cost_per_token_batches": 1.25e-06,
+            "output_cost_per_token_flex": 1.25e-06,
+            "output_cost_per_token_priority": 4.5e-06,
+            "rpm": 15,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 250000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gemini/gemini-pro-latest": {
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_200k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_200k_tokens_priority": 7.2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 3.6e-07,
+            "google_maps_grounding_cost_per_query": 0.014,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_200k_tokens": 4e-06,
+            "input_cost_per_token_above_200k_tokens_priority": 7.2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.6e-06,
+            "litellm_provider": "gemini",
+            "max_input_tokens": 1048576,
+            "max_output_tokens": 65536,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_200k_tokens": 1.8e-05,
+            "output_cost_per_token_above_200k_tokens_priority": 3.24e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.16e-05,
+            "prompt_cache_min_tokens": 4096,
+            "rpm": 2000,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.014,
+              "search_context_size_low": 0.014,
+              "search_context_size_medium": 0.014
+            },
+            "source": "https://ai.google.dev/gemini-api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image",
+              "audio",
+              "video"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true,
+            "tpm": 800000,
+            "web_search_billing_unit": "per_query"
+          },
+          "gpt-4.1": {
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_priority": 8.75e-07,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1047576,
+            "max_output_tokens": 32768,
+            "mode": "chat",
+            "output_cost_per_token": 8e-06,
+            "output_cost_per_token_batches": 4e-06,
+            "output_cost_per_token_priority": 1.4e-05,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.025,
+              "search_context_size_low": 0.025,
+              "search_context_size_medium": 0.025
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-4.1-2025-04-14": {
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_priority": 8.75e-07,
+            "deprecation_date": "2027-01-14",
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1047576,
+            "max_output_tokens": 32768,
+            "mode": "chat",
+            "output_cost_per_token": 8e-06,
+            "output_cost_per_token_batches": 4e-06,
+            "output_cost_per_token_priority": 1.4e-05,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.025,
+              "search_context_size_low": 0.025,
+              "search_context_size_medium": 0.025
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-4.1-mini": {
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_priority": 1.75e-07,
+            "input_cost_per_token": 4e-07,
+            "input_cost_per_token_batches": 2e-07,
+            "input_cost_per_token_priority": 7e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1047576,
+            "max_output_tokens": 32768,
+            "mode": "chat",
+            "output_cost_per_token": 1.6e-06,
+            "output_cost_per_token_batches": 8e-07,
+            "output_cost_per_token_priority": 2.8e-06,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.025,
+              "search_context_size_low": 0.025,
+              "search_context_size_medium": 0.025
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-4.1-mini-2025-04-14": {
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_priority": 1.75e-07,
+            "deprecation_date": "2027-01-14",
+            "input_cost_per_token": 4e-07,
+            "input_cost_per_token_batches": 2e-07,
+            "input_cost_per_token_priority": 7e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1047576,
+            "max_output_tokens": 32768,
+            "mode": "chat",
+            "output_cost_per_token": 1.6e-06,
+            "output_cost_per_token_batches": 8e-07,
+            "output_cost_per_token_priority": 2.8e-06,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.025,
+              "search_context_size_low": 0.025,
+              "search_context_size_medium": 0.025
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-4.1-nano": {
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_priority": 5e-08,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1e-07,
+            "input_cost_per_token_batches": 5e-08,
+            "input_cost_per_token_priority": 2e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1047576,
+            "max_output_tokens": 32768,
+            "mode": "chat",
+            "output_cost_per_token": 4e-07,
+            "output_cost_per_token_batches": 2e-07,
+            "output_cost_per_token_priority": 8e-07,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-4.1-nano-2025-04-14": {
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_priority": 5e-08,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1e-07,
+            "input_cost_per_token_batches": 5e-08,
+            "input_cost_per_token_priority": 2e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1047576,
+            "max_output_tokens": 32768,
+            "mode": "chat",
+            "output_cost_per_token": 4e-07,
+            "output_cost_per_token_batches": 2e-07,
+            "output_cost_per_token_priority": 8e-07,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-4o": {
+            "cache_read_input_token_cost": 1.25e-06,
+            "cache_read_input_token_cost_priority": 2.125e-06,
+            "input_cost_per_token": 2.5e-06,
+            "input_cost_per_token_batches": 1.25e-06,
+            "input_cost_per_token_priority": 4.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_priority": 1.7e-05,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-4o-2024-05-13": {
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "input_cost_per_token_priority": 8.75e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 4096,
+            "mode": "chat",
+            "output_cost_per_token": 1.5e-05,
+            "output_cost_per_token_batches": 7.5e-06,
+            "output_cost_per_token_priority": 2.625e-05,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-4o-2024-08-06": {
+            "cache_read_input_token_cost": 1.25e-06,
+            "cache_read_input_token_cost_priority": 2.125e-06,
+            "deprecation_date": "2027-01-14",
+            "input_cost_per_token": 2.5e-06,
+            "input_cost_per_token_batches": 1.25e-06,
+            "input_cost_per_token_priority": 4.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_priority": 1.7e-05,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-4o-2024-11-20": {
+            "cache_read_input_token_cost": 1.25e-06,
+            "cache_read_input_token_cost_priority": 2.125e-06,
+            "deprecation_date": "2027-01-14",
+            "input_cost_per_token": 2.5e-06,
+            "input_cost_per_token_batches": 1.25e-06,
+            "input_cost_per_token_priority": 4.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_priority": 1.7e-05,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-4o-mini": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_priority": 1.25e-07,
+            "input_cost_per_token": 1.5e-07,
+            "input_cost_per_token_batches": 7.5e-08,
+            "input_cost_per_token_priority": 2.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 6e-07,
+            "output_cost_per_token_batches": 3e-07,
+            "output_cost_per_token_priority": 1e-06,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.025,
+              "search_context_size_low": 0.025,
+              "search_context_size_medium": 0.025
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-4o-mini-2024-07-18": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_priority": 1.25e-07,
+            "deprecation_date": "2027-01-14",
+            "input_cost_per_token": 1.5e-07,
+            "input_cost_per_token_batches": 7.5e-08,
+            "input_cost_per_token_priority": 2.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 6e-07,
+            "output_cost_per_token_batches": 3e-07,
+            "output_cost_per_token_priority": 1e-06,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.025,
+              "search_context_size_low": 0.025,
+              "search_context_size_medium": 0.025
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-5": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_read_input_token_cost_batches": 6.25e-08,
+            "cache_read_input_token_cost_flex": 6.25e-08,
+            "cache_read_input_token_cost_priority": 2.5e-07,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_batches": 6.25e-07,
+            "input_cost_per_token_flex": 6.25e-07,
+            "input_cost_per_token_priority": 2.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 2e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-2025-08-07": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_read_input_token_cost_batches": 6.25e-08,
+            "cache_read_input_token_cost_flex": 6.25e-08,
+            "cache_read_input_token_cost_priority": 2.5e-07,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_batches": 6.25e-07,
+            "input_cost_per_token_flex": 6.25e-07,
+            "input_cost_per_token_priority": 2.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 2e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-chat": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-chat-latest": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5-chat-latest",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": false
+          },
+          "gpt-5-codex": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 1e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5-codex",
+            "supported_endpoints": [
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-mini": {
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_batches": 1.25e-08,
+            "cache_read_input_token_cost_flex": 1.25e-08,
+            "cache_read_input_token_cost_priority": 4.5e-08,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 2.5e-07,
+            "input_cost_per_token_batches": 1.25e-07,
+            "input_cost_per_token_flex": 1.25e-07,
+            "input_cost_per_token_priority": 4.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2e-06,
+            "output_cost_per_token_batches": 1e-06,
+            "output_cost_per_token_flex": 1e-06,
+            "output_cost_per_token_priority": 3.6e-06,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-mini-2025-08-07": {
+            "cache_read_input_token_cost": 2.5e-08,
+            "cache_read_input_token_cost_batches": 1.25e-08,
+            "cache_read_input_token_cost_flex": 1.25e-08,
+            "cache_read_input_token_cost_priority": 4.5e-08,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 2.5e-07,
+            "input_cost_per_token_batches": 1.25e-07,
+            "input_cost_per_token_flex": 1.25e-07,
+            "input_cost_per_token_priority": 4.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2e-06,
+            "output_cost_per_token_batches": 1e-06,
+            "output_cost_per_token_flex": 1e-06,
+            "output_cost_per_token_priority": 3.6e-06,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-nano": {
+            "cache_read_input_token_cost": 5e-09,
+            "cache_read_input_token_cost_batches": 2.5e-09,
+            "cache_read_input_token_cost_flex": 2.5e-09,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 5e-08,
+            "input_cost_per_token_batches": 2.5e-08,
+            "input_cost_per_token_flex": 2.5e-08,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 4e-07,
+            "output_cost_per_token_batches": 2e-07,
+            "output_cost_per_token_flex": 2e-07,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-nano-2025-08-07": {
+            "cache_read_input_token_cost": 5e-09,
+            "cache_read_input_token_cost_batches": 2.5e-09,
+            "cache_read_input_token_cost_flex": 2.5e-09,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 5e-08,
+            "input_cost_per_token_batches": 2.5e-08,
+            "input_cost_per_token_flex": 2.5e-08,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 4e-07,
+            "output_cost_per_token_batches": 2e-07,
+            "output_cost_per_token_flex": 2e-07,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-pro": {
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 1.5e-05,
+            "input_cost_per_token_batches": 7.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 400000,
+            "max_output_tokens": 272000,
+            "mode": "responses",
+            "output_cost_per_token": 0.00012,
+            "output_cost_per_token_batches": 6e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5-pro-2025-10-06": {
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 1.5e-05,
+            "input_cost_per_token_batches": 7.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 400000,
+            "max_output_tokens": 272000,
+            "mode": "responses",
+            "output_cost_per_token": 0.00012,
+            "output_cost_per_token_batches": 6e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.1": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_read_input_token_cost_batches": 6.25e-08,
+            "cache_read_input_token_cost_flex": 6.25e-08,
+            "cache_read_input_token_cost_priority": 2.5e-07,
+            "default_reasoning_effort": "none",
+            "deprecation_date": "2027-04-01",
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_batches": 6.25e-07,
+            "input_cost_per_token_flex": 6.25e-07,
+            "input_cost_per_token_priority": 2.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 2e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text",
+              "image"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.1-2025-11-13": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "cache_read_input_token_cost_batches": 6.25e-08,
+            "cache_read_input_token_cost_flex": 6.25e-08,
+            "cache_read_input_token_cost_priority": 2.5e-07,
+            "default_reasoning_effort": "none",
+            "deprecation_date": "2027-04-01",
+            "input_cost_per_token": 1.25e-06,
+            "input_cost_per_token_batches": 6.25e-07,
+            "input_cost_per_token_flex": 6.25e-07,
+            "input_cost_per_token_priority": 2.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 2e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text",
+              "image"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.1-chat-latest": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.1-chat-latest",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": false
+          },
+          "gpt-5.1-codex": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 400000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 1e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.1-codex",
+            "supported_endpoints": [
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.1-codex-max": {
+            "cache_read_input_token_cost": 1.25e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.25e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 400000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 1e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.1-codex-max",
+            "supported_endpoints": [
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.1-codex-mini": {
+            "cache_read_input_token_cost": 2.5e-08,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 2.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 400000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 2e-06,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.1-codex-mini",
+            "supported_endpoints": [
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.2": {
+            "cache_read_input_token_cost": 1.75e-07,
+            "cache_read_input_token_cost_batches": 8.75e-08,
+            "cache_read_input_token_cost_flex": 8.75e-08,
+            "cache_read_input_token_cost_priority": 3.5e-07,
+            "default_reasoning_effort": "none",
+            "input_cost_per_token": 1.75e-06,
+            "input_cost_per_token_batches": 8.75e-07,
+            "input_cost_per_token_flex": 8.75e-07,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.4e-05,
+            "output_cost_per_token_batches": 7e-06,
+            "output_cost_per_token_flex": 7e-06,
+            "output_cost_per_token_priority": 2.8e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text",
+              "image"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.2-2025-12-11": {
+            "cache_read_input_token_cost": 1.75e-07,
+            "cache_read_input_token_cost_batches": 8.75e-08,
+            "cache_read_input_token_cost_flex": 8.75e-08,
+            "cache_read_input_token_cost_priority": 3.5e-07,
+            "default_reasoning_effort": "none",
+            "input_cost_per_token": 1.75e-06,
+            "input_cost_per_token_batches": 8.75e-07,
+            "input_cost_per_token_flex": 8.75e-07,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.4e-05,
+            "output_cost_per_token_batches": 7e-06,
+            "output_cost_per_token_flex": 7e-06,
+            "output_cost_per_token_priority": 2.8e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text",
+              "image"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.2-chat-latest": {
+            "cache_read_input_token_cost": 1.75e-07,
+            "deprecation_date": "2026-08-10",
+            "input_cost_per_token": 1.75e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1.4e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.2-chat-latest",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": false
+          },
+          "gpt-5.2-codex": {
+            "cache_read_input_token_cost": 1.75e-07,
+            "deprecation_date": "2026-07-23",
+            "input_cost_per_token": 1.75e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 1.4e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.2-codex",
+            "supported_endpoints": [
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.2-pro": {
+            "input_cost_per_token": 2.1e-05,
+            "input_cost_per_token_batches": 1.05e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 0.000168,
+            "output_cost_per_token_batches": 8.4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.2-pro-2025-12-11": {
+            "input_cost_per_token": 2.1e-05,
+            "input_cost_per_token_batches": 1.05e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 0.000168,
+            "output_cost_per_token_batches": 8.4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.3-chat-latest": {
+            "cache_read_input_token_cost": 1.75e-07,
+            "deprecation_date": "2026-08-10",
+            "input_cost_per_token": 1.75e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 128000,
+            "max_output_tokens": 16384,
+            "mode": "chat",
+            "output_cost_per_token": 1.4e-05,
+            "source": "https://developers.openai.com/api/docs/models/gpt-5.3-chat-latest",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": false
+          },
+          "gpt-5.3-codex": {
+            "cache_read_input_token_cost": 1.75e-07,
+            "cache_read_input_token_cost_priority": 3.5e-07,
+            "deprecation_date": "2027-04-01",
+            "input_cost_per_token": 1.75e-06,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 1.4e-05,
+            "output_cost_per_token_priority": 2.8e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4": {
+            "cache_read_input_token_cost": 2.5e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 5e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 2.5e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 2.5e-07,
+            "cache_read_input_token_cost_batches": 1.3e-07,
+            "cache_read_input_token_cost_flex": 1.3e-07,
+            "cache_read_input_token_cost_priority": 5e-07,
+            "default_reasoning_effort": "none",
+            "input_cost_per_token": 2.5e-06,
+            "input_cost_per_token_above_272k_tokens": 5e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 2.5e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 2.5e-06,
+            "input_cost_per_token_batches": 1.25e-06,
+            "input_cost_per_token_flex": 1.25e-06,
+            "input_cost_per_token_priority": 5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens": 2.25e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 1.125e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 1.125e-05,
+            "output_cost_per_token_batches": 7.5e-06,
+            "output_cost_per_token_flex": 7.5e-06,
+            "output_cost_per_token_priority": 3e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-2026-03-05": {
+            "cache_read_input_token_cost": 2.5e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 5e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 2.5e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 2.5e-07,
+            "cache_read_input_token_cost_batches": 1.3e-07,
+            "cache_read_input_token_cost_flex": 1.3e-07,
+            "cache_read_input_token_cost_priority": 5e-07,
+            "default_reasoning_effort": "none",
+            "input_cost_per_token": 2.5e-06,
+            "input_cost_per_token_above_272k_tokens": 5e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 2.5e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 2.5e-06,
+            "input_cost_per_token_batches": 1.25e-06,
+            "input_cost_per_token_flex": 1.25e-06,
+            "input_cost_per_token_priority": 5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens": 2.25e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 1.125e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 1.125e-05,
+            "output_cost_per_token_batches": 7.5e-06,
+            "output_cost_per_token_flex": 7.5e-06,
+            "output_cost_per_token_priority": 3e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-mini": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.5e-07,
+            "default_reasoning_effort": "none",
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 4.5e-06,
+            "output_cost_per_token_batches": 2.25e-06,
+            "output_cost_per_token_flex": 2.25e-06,
+            "output_cost_per_token_priority": 9e-06,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-mini-2026-03-17": {
+            "cache_read_input_token_cost": 7.5e-08,
+            "cache_read_input_token_cost_batches": 3.75e-08,
+            "cache_read_input_token_cost_flex": 3.75e-08,
+            "cache_read_input_token_cost_priority": 1.5e-07,
+            "default_reasoning_effort": "none",
+            "input_cost_per_token": 7.5e-07,
+            "input_cost_per_token_batches": 3.75e-07,
+            "input_cost_per_token_flex": 3.75e-07,
+            "input_cost_per_token_priority": 1.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 4.5e-06,
+            "output_cost_per_token_batches": 2.25e-06,
+            "output_cost_per_token_flex": 2.25e-06,
+            "output_cost_per_token_priority": 9e-06,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-nano": {
+            "cache_read_input_token_cost": 2e-08,
+            "cache_read_input_token_cost_batches": 1e-08,
+            "cache_read_input_token_cost_flex": 1e-08,
+            "default_reasoning_effort": "none",
+            "deprecation_date": "2027-04-01",
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_token_flex": 1e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.25e-06,
+            "output_cost_per_token_batches": 6.25e-07,
+            "output_cost_per_token_flex": 6.25e-07,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-nano-2026-03-17": {
+            "cache_read_input_token_cost": 2e-08,
+            "cache_read_input_token_cost_batches": 1e-08,
+            "cache_read_input_token_cost_flex": 1e-08,
+            "default_reasoning_effort": "none",
+            "deprecation_date": "2027-04-01",
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_token_flex": 1e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 272000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.25e-06,
+            "output_cost_per_token_batches": 6.25e-07,
+            "output_cost_per_token_flex": 6.25e-07,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-pro": {
+            "input_cost_per_token": 3e-05,
+            "input_cost_per_token_above_272k_tokens": 6e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 3e-05,
+            "input_cost_per_token_above_272k_tokens_flex": 3e-05,
+            "input_cost_per_token_batches": 1.5e-05,
+            "input_cost_per_token_flex": 1.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 0.00018,
+            "output_cost_per_token_above_272k_tokens": 0.00027,
+            "output_cost_per_token_above_272k_tokens_batches": 0.000135,
+            "output_cost_per_token_above_272k_tokens_flex": 0.000135,
+            "output_cost_per_token_batches": 9e-05,
+            "output_cost_per_token_flex": 9e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.4-pro-2026-03-05": {
+            "input_cost_per_token": 3e-05,
+            "input_cost_per_token_above_272k_tokens": 6e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 3e-05,
+            "input_cost_per_token_above_272k_tokens_flex": 3e-05,
+            "input_cost_per_token_batches": 1.5e-05,
+            "input_cost_per_token_flex": 1.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 0.00018,
+            "output_cost_per_token_above_272k_tokens": 0.00027,
+            "output_cost_per_token_above_272k_tokens_batches": 0.000135,
+            "output_cost_per_token_above_272k_tokens_flex": 0.000135,
+            "output_cost_per_token_batches": 9e-05,
+            "output_cost_per_token_flex": 9e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.5": {
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 1e-06,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 5e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "cache_read_input_token_cost_flex": 2.5e-07,
+            "cache_read_input_token_cost_priority": 1.25e-06,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_above_272k_tokens": 1e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 5e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "input_cost_per_token_flex": 2.5e-06,
+            "input_cost_per_token_priority": 1.25e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 3e-05,
+            "output_cost_per_token_above_272k_tokens": 4.5e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 2.25e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 2.25e-05,
+            "output_cost_per_token_batches": 1.5e-05,
+            "output_cost_per_token_flex": 1.5e-05,
+            "output_cost_per_token_priority": 7.5e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.5-2026-04-23": {
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 1e-06,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 5e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 5e-07,
+            "cache_read_input_token_cost_batches": 2.5e-07,
+            "cache_read_input_token_cost_flex": 2.5e-07,
+            "cache_read_input_token_cost_priority": 1.25e-06,
+            "input_cost_per_token": 5e-06,
+            "input_cost_per_token_above_272k_tokens": 1e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 5e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 5e-06,
+            "input_cost_per_token_batches": 2.5e-06,
+            "input_cost_per_token_flex": 2.5e-06,
+            "input_cost_per_token_priority": 1.25e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 3e-05,
+            "output_cost_per_token_above_272k_tokens": 4.5e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 2.25e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 2.25e-05,
+            "output_cost_per_token_batches": 1.5e-05,
+            "output_cost_per_token_flex": 1.5e-05,
+            "output_cost_per_token_priority": 7.5e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.5-cyber": {
+            "cache_read_input_token_cost": 1.25e-06,
+            "input_cost_per_token": 1.25e-05,
+            "litellm_provider": "openai",
+            "mode": "chat",
+            "output_cost_per_token": 7.5e-05,
+            "source": "https://developers.openai.com/api/docs/pricing"
+          },
+          "gpt-5.5-cyber-preview": {
+            "cache_read_input_token_cost": 1.25e-06,
+            "input_cost_per_token": 1.25e-05,
+            "litellm_provider": "openai",
+            "mode": "chat",
+            "output_cost_per_token": 7.5e-05,
+            "source": "https://developers.openai.com/api/docs/pricing"
+          },
+          "gpt-5.5-pro": {
+            "input_cost_per_token": 3e-05,
+            "input_cost_per_token_above_272k_tokens": 6e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 3e-05,
+            "input_cost_per_token_batches": 1.5e-05,
+            "input_cost_per_token_flex": 1.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 0.00018,
+            "output_cost_per_token_above_272k_tokens": 0.00027,
+            "output_cost_per_token_above_272k_tokens_batches": 0.000135,
+            "output_cost_per_token_batches": 9e-05,
+            "output_cost_per_token_flex": 9e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.5-pro-2026-04-23": {
+            "input_cost_per_token": 3e-05,
+            "input_cost_per_token_above_272k_tokens": 6e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 3e-05,
+            "input_cost_per_token_batches": 1.5e-05,
+            "input_cost_per_token_flex": 1.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 1050000,
+            "max_output_tokens": 128000,
+            "mode": "responses",
+            "output_cost_per_token": 0.00018,
+            "output_cost_per_token_above_272k_tokens": 0.00027,
+            "output_cost_per_token_above_272k_tokens_batches": 0.000135,
+            "output_cost_per_token_batches": 9e-05,
+            "output_cost_per_token_flex": 9e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.6": {
+            "cache_creation_input_token_cost": 5e-06,
+            "cache_creation_input_token_cost_above_12hr": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 2e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 4e-05,
+            "cache_creation_input_token_cost_above_12hr_flex": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_priority": 2e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 1e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 2e-05,
+            "cache_creation_input_token_cost_batches": 2.5e-06,
+            "cache_creation_input_token_cost_flex": 2.5e-06,
+            "cache_creation_input_token_cost_priority": 1e-05,
+            "cache_read_input_token_cost": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 8e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 1.6e-06,
+            "cache_read_input_token_cost_batches": 2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 8e-07,
+            "input_cost_per_token": 4e-06,
+            "input_cost_per_token_above_272k_tokens": 8e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 4e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 4e-06,
+            "input_cost_per_token_above_272k_tokens_priority": 1.6e-05,
+            "input_cost_per_token_batches": 2e-06,
+            "input_cost_per_token_flex": 2e-06,
+            "input_cost_per_token_priority": 8e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2e-05,
+            "output_cost_per_token_above_272k_tokens": 3e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens_priority": 6e-05,
+            "output_cost_per_token_batches": 1e-05,
+            "output_cost_per_token_flex": 1e-05,
+            "output_cost_per_token_priority": 4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.6-cyber": {
+            "cache_creation_input_token_cost": 1.5625e-05,
+            "cache_creation_input_token_cost_above_12hr": 3.125e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 3.125e-05,
+            "cache_read_input_token_cost": 1.25e-06,
+            "cache_read_input_token_cost_above_272k_tokens": 2.5e-06,
+            "input_cost_per_token": 1.25e-05,
+            "input_cost_per_token_above_272k_tokens": 2.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 400000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 7.5e-05,
+            "output_cost_per_token_above_272k_tokens": 0.0001125,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.6-luna": {
+            "cache_creation_input_token_cost": 2.5e-07,
+            "cache_creation_input_token_cost_above_12hr": 5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-06,
+            "cache_creation_input_token_cost_above_12hr_batches": 2.5e-07,
+            "cache_creation_input_token_cost_above_12hr_flex": 2.5e-07,
+            "cache_creation_input_token_cost_above_12hr_priority": 1e-06,
+            "cache_creation_input_token_cost_above_272k_tokens": 5e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-06,
+            "cache_creation_input_token_cost_batches": 1.25e-07,
+            "cache_creation_input_token_cost_flex": 1.25e-07,
+            "cache_creation_input_token_cost_priority": 5e-07,
+            "cache_read_input_token_cost": 2e-08,
+            "cache_read_input_token_cost_above_272k_tokens": 4e-08,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 2e-08,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 2e-08,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 8e-08,
+            "cache_read_input_token_cost_batches": 1e-08,
+            "cache_read_input_token_cost_flex": 1e-08,
+            "cache_read_input_token_cost_priority": 4e-08,
+            "input_cost_per_token": 2e-07,
+            "input_cost_per_token_above_272k_tokens": 4e-07,
+            "input_cost_per_token_above_272k_tokens_batches": 2e-07,
+            "input_cost_per_token_above_272k_tokens_flex": 2e-07,
+            "input_cost_per_token_above_272k_tokens_priority": 8e-07,
+            "input_cost_per_token_batches": 1e-07,
+            "input_cost_per_token_flex": 1e-07,
+            "input_cost_per_token_priority": 4e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-06,
+            "output_cost_per_token_above_272k_tokens": 1.8e-06,
+            "output_cost_per_token_above_272k_tokens_batches": 9e-07,
+            "output_cost_per_token_above_272k_tokens_flex": 9e-07,
+            "output_cost_per_token_above_272k_tokens_priority": 3.6e-06,
+            "output_cost_per_token_batches": 6e-07,
+            "output_cost_per_token_flex": 6e-07,
+            "output_cost_per_token_priority": 2.4e-06,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.6-sol": {
+            "cache_creation_input_token_cost": 5e-06,
+            "cache_creation_input_token_cost_above_12hr": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 2e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 4e-05,
+            "cache_creation_input_token_cost_above_12hr_batches": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_flex": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_priority": 2e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 1e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 2e-05,
+            "cache_creation_input_token_cost_batches": 2.5e-06,
+            "cache_creation_input_token_cost_flex": 2.5e-06,
+            "cache_creation_input_token_cost_priority": 1e-05,
+            "cache_read_input_token_cost": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 8e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 1.6e-06,
+            "cache_read_input_token_cost_batches": 2e-07,
+            "cache_read_input_token_cost_flex": 2e-07,
+            "cache_read_input_token_cost_priority": 8e-07,
+            "input_cost_per_token": 4e-06,
+            "input_cost_per_token_above_272k_tokens": 8e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 4e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 4e-06,
+            "input_cost_per_token_above_272k_tokens_priority": 1.6e-05,
+            "input_cost_per_token_batches": 2e-06,
+            "input_cost_per_token_flex": 2e-06,
+            "input_cost_per_token_priority": 8e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 2e-05,
+            "output_cost_per_token_above_272k_tokens": 3e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens_priority": 6e-05,
+            "output_cost_per_token_batches": 1e-05,
+            "output_cost_per_token_flex": 1e-05,
+            "output_cost_per_token_priority": 4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-5.6-terra": {
+            "cache_creation_input_token_cost": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
+            "cache_creation_input_token_cost_above_12hr_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_priority": 1e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-05,
+            "cache_creation_input_token_cost_batches": 1.25e-06,
+            "cache_creation_input_token_cost_flex": 1.25e-06,
+            "cache_creation_input_token_cost_priority": 5e-06,
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 8e-07,
+            "cache_read_input_token_cost_batches": 1e-07,
+            "cache_read_input_token_cost_flex": 1e-07,
+            "cache_read_input_token_cost_priority": 4e-07,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_272k_tokens": 4e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 2e-06,
+            "input_cost_per_token_above_272k_tokens_priority": 8e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 4e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1.2e-05,
+            "output_cost_per_token_above_272k_tokens": 1.8e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 9e-06,
+            "output_cost_per_token_above_272k_tokens_flex": 9e-06,
+            "output_cost_per_token_above_272k_tokens_priority": 3.6e-05,
+            "output_cost_per_token_batches": 6e-06,
+            "output_cost_per_token_flex": 6e-06,
+            "output_cost_per_token_priority": 2.4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-6-astra": {
+            "cache_creation_input_token_cost": 1.25e-05,
+            "cache_creation_input_token_cost_above_12hr": 2.5e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 5e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 2.5e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 2.5e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 0.0001,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_ultrafast": 0.0003,
+            "cache_creation_input_token_cost_above_12hr_batches": 1.25e-05,
+            "cache_creation_input_token_cost_above_12hr_flex": 1.25e-05,
+            "cache_creation_input_token_cost_above_12hr_priority": 5e-05,
+            "cache_creation_input_token_cost_above_12hr_ultrafast": 0.00015,
+            "cache_creation_input_token_cost_above_272k_tokens": 2.5e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 1.25e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 1.25e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 5e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_ultrafast": 0.00015,
+            "cache_creation_input_token_cost_batches": 6.25e-06,
+            "cache_creation_input_token_cost_flex": 6.25e-06,
+            "cache_creation_input_token_cost_priority": 2.5e-05,
+            "cache_creation_input_token_cost_ultrafast": 7.5e-05,
+            "cache_read_input_token_cost": 1e-06,
+            "cache_read_input_token_cost_above_272k_tokens": 2e-06,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 1e-06,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 1e-06,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 4e-06,
+            "cache_read_input_token_cost_above_272k_tokens_ultrafast": 1.2e-05,
+            "cache_read_input_token_cost_batches": 5e-07,
+            "cache_read_input_token_cost_flex": 5e-07,
+            "cache_read_input_token_cost_priority": 2e-06,
+            "cache_read_input_token_cost_ultrafast": 6e-06,
+            "input_cost_per_token": 1e-05,
+            "input_cost_per_token_above_272k_tokens": 2e-05,
+            "input_cost_per_token_above_272k_tokens_batches": 1e-05,
+            "input_cost_per_token_above_272k_tokens_flex": 1e-05,
+            "input_cost_per_token_above_272k_tokens_priority": 4e-05,
+            "input_cost_per_token_above_272k_tokens_ultrafast": 0.00012,
+            "input_cost_per_token_batches": 5e-06,
+            "input_cost_per_token_flex": 5e-06,
+            "input_cost_per_token_priority": 2e-05,
+            "input_cost_per_token_ultrafast": 6e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "output_cost_per_token_above_272k_tokens": 7.5e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 3.75e-05,
+            "output_cost_per_token_above_272k_tokens_flex": 3.75e-05,
+            "output_cost_per_token_above_272k_tokens_priority": 0.00015,
+            "output_cost_per_token_above_272k_tokens_ultrafast": 0.00045,
+            "output_cost_per_token_batches": 2.5e-05,
+            "output_cost_per_token_flex": 2.5e-05,
+            "output_cost_per_token_priority": 0.0001,
+            "output_cost_per_token_ultrafast": 0.0003,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-6-astra-law": {
+            "cache_read_input_token_cost": 1e-06,
+            "input_cost_per_token": 1e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-6-luna": {
+            "cache_creation_input_token_cost": 1.25e-07,
+            "cache_creation_input_token_cost_above_12hr": 2.5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 2.5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 2.5e-07,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 1e-06,
+            "cache_creation_input_token_cost_above_12hr_batches": 1.25e-07,
+            "cache_creation_input_token_cost_above_12hr_flex": 1.25e-07,
+            "cache_creation_input_token_cost_above_12hr_priority": 5e-07,
+            "cache_creation_input_token_cost_above_272k_tokens": 2.5e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 1.25e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_decisions": 2.5e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 1.25e-07,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 5e-07,
+            "cache_creation_input_token_cost_batches": 6.25e-08,
+            "cache_creation_input_token_cost_decisions": 1.25e-07,
+            "cache_creation_input_token_cost_flex": 6.25e-08,
+            "cache_creation_input_token_cost_priority": 2.5e-07,
+            "cache_read_input_token_cost": 1e-08,
+            "cache_read_input_token_cost_above_272k_tokens": 2e-08,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 1e-08,
+            "cache_read_input_token_cost_above_272k_tokens_decisions": 2e-08,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 1e-08,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 4e-08,
+            "cache_read_input_token_cost_batches": 5e-09,
+            "cache_read_input_token_cost_decisions": 1e-08,
+            "cache_read_input_token_cost_flex": 5e-09,
+            "cache_read_input_token_cost_priority": 2e-08,
+            "input_cost_per_token": 1e-07,
+            "input_cost_per_token_above_272k_tokens": 2e-07,
+            "input_cost_per_token_above_272k_tokens_batches": 1e-07,
+            "input_cost_per_token_above_272k_tokens_decisions": 2e-07,
+            "input_cost_per_token_above_272k_tokens_flex": 1e-07,
+            "input_cost_per_token_above_272k_tokens_priority": 4e-07,
+            "input_cost_per_token_batches": 5e-08,
+            "input_cost_per_token_decisions": 1e-07,
+            "input_cost_per_token_flex": 5e-08,
+            "input_cost_per_token_priority": 2e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-07,
+            "output_cost_per_token_above_272k_tokens": 7.5e-07,
+            "output_cost_per_token_above_272k_tokens_batches": 3.75e-07,
+            "output_cost_per_token_above_272k_tokens_decisions": 0.0,
+            "output_cost_per_token_above_272k_tokens_flex": 3.75e-07,
+            "output_cost_per_token_above_272k_tokens_priority": 1.5e-06,
+            "output_cost_per_token_batches": 2.5e-07,
+            "output_cost_per_token_decisions": 0.0,
+            "output_cost_per_token_flex": 2.5e-07,
+            "output_cost_per_token_priority": 1e-06,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses",
+              "/v1/decisions"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-6-rosalind": {
+            "cache_creation_input_token_cost": 1.875e-05,
+            "cache_creation_input_token_cost_above_12hr": 3.75e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 7.5e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 3.75e-05,
+            "cache_read_input_token_cost": 1.5e-06,
+            "cache_read_input_token_cost_above_272k_tokens": 3e-06,
+            "input_cost_per_token": 1.5e-05,
+            "input_cost_per_token_above_272k_tokens": 3e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 7.5e-05,
+            "output_cost_per_token_above_272k_tokens": 0.0001125,
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "gpt-6-sol": {
+            "cache_creation_input_token_cost": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
+            "cache_creation_input_token_cost_above_12hr_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_priority": 1e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-05,
+            "cache_creation_input_token_cost_batches": 1.25e-06,
+            "cache_creation_input_token_cost_flex": 1.25e-06,
+            "cache_creation_input_token_cost_priority": 5e-06,
+            "cache_read_input_token_cost": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 8e-07,
+            "cache_read_input_token_cost_batches": 1e-07,
+            "cache_read_input_token_cost_flex": 1e-07,
+            "cache_read_input_token_cost_priority": 4e-07,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_272k_tokens": 4e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 2e-06,
+            "input_cost_per_token_above_272k_tokens_priority": 8e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 4e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_above_272k_tokens": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 7.5e-06,
+            "output_cost_per_token_above_272k_tokens_flex": 7.5e-06,
+            "output_cost_per_token_above_272k_tokens_priority": 3e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 2e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-6.1-sol": {
+            "cache_creation_input_token_cost": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 2e-05,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_ultrafast": 6e-05,
+            "cache_creation_input_token_cost_above_12hr_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_priority": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_ultrafast": 3e-05,
+            "cache_creation_input_token_cost_above_272k_tokens": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 1e-05,
+            "cache_creation_input_token_cost_above_272k_tokens_ultrafast": 3e-05,
+            "cache_creation_input_token_cost_batches": 1.25e-06,
+            "cache_creation_input_token_cost_flex": 1.25e-06,
+            "cache_creation_input_token_cost_priority": 5e-06,
+            "cache_creation_input_token_cost_ultrafast": 1.5e-05,
+            "cache_read_input_token_cost": 1e-07,
+            "cache_read_input_token_cost_above_272k_tokens": 2e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 1e-07,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 1e-07,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 4e-07,
+            "cache_read_input_token_cost_above_272k_tokens_ultrafast": 1.2e-06,
+            "cache_read_input_token_cost_batches": 5e-08,
+            "cache_read_input_token_cost_flex": 5e-08,
+            "cache_read_input_token_cost_priority": 2e-07,
+            "cache_read_input_token_cost_ultrafast": 6e-07,
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_above_272k_tokens": 4e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 2e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 2e-06,
+            "input_cost_per_token_above_272k_tokens_priority": 8e-06,
+            "input_cost_per_token_above_272k_tokens_ultrafast": 2.4e-05,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 4e-06,
+            "input_cost_per_token_ultrafast": 1.2e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 1e-05,
+            "output_cost_per_token_above_272k_tokens": 1.5e-05,
+            "output_cost_per_token_above_272k_tokens_batches": 7.5e-06,
+            "output_cost_per_token_above_272k_tokens_flex": 7.5e-06,
+            "output_cost_per_token_above_272k_tokens_priority": 3e-05,
+            "output_cost_per_token_above_272k_tokens_ultrafast": 9e-05,
+            "output_cost_per_token_batches": 5e-06,
+            "output_cost_per_token_flex": 5e-06,
+            "output_cost_per_token_priority": 2e-05,
+            "output_cost_per_token_ultrafast": 6e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "gpt-6.1-terra": {
+            "cache_creation_input_token_cost": 1.25e-06,
+            "cache_creation_input_token_cost_above_12hr": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens": 5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_batches": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_flex": 2.5e-06,
+            "cache_creation_input_token_cost_above_12hr_above_272k_tokens_priority": 1e-05,
+            "cache_creation_input_token_cost_above_12hr_batches": 1.25e-06,
+            "cache_creation_input_token_cost_above_12hr_flex": 1.25e-06,
+            "cache_creation_input_token_cost_above_12hr_priority": 5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens": 2.5e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_batches": 1.25e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_flex": 1.25e-06,
+            "cache_creation_input_token_cost_above_272k_tokens_priority": 5e-06,
+            "cache_creation_input_token_cost_batches": 6.25e-07,
+            "cache_creation_input_token_cost_flex": 6.25e-07,
+            "cache_creation_input_token_cost_priority": 2.5e-06,
+            "cache_read_input_token_cost": 5e-08,
+            "cache_read_input_token_cost_above_272k_tokens": 1e-07,
+            "cache_read_input_token_cost_above_272k_tokens_batches": 5e-08,
+            "cache_read_input_token_cost_above_272k_tokens_flex": 5e-08,
+            "cache_read_input_token_cost_above_272k_tokens_priority": 2e-07,
+            "cache_read_input_token_cost_batches": 2.5e-08,
+            "cache_read_input_token_cost_flex": 2.5e-08,
+            "cache_read_input_token_cost_priority": 1e-07,
+            "input_cost_per_token": 1e-06,
+            "input_cost_per_token_above_272k_tokens": 2e-06,
+            "input_cost_per_token_above_272k_tokens_batches": 1e-06,
+            "input_cost_per_token_above_272k_tokens_flex": 1e-06,
+            "input_cost_per_token_above_272k_tokens_priority": 4e-06,
+            "input_cost_per_token_batches": 5e-07,
+            "input_cost_per_token_flex": 5e-07,
+            "input_cost_per_token_priority": 2e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 922000,
+            "max_output_tokens": 128000,
+            "mode": "chat",
+            "output_cost_per_token": 5e-06,
+            "output_cost_per_token_above_272k_tokens": 7.5e-06,
+            "output_cost_per_token_above_272k_tokens_batches": 3.75e-06,
+            "output_cost_per_token_above_272k_tokens_flex": 3.75e-06,
+            "output_cost_per_token_above_272k_tokens_priority": 1.5e-05,
+            "output_cost_per_token_batches": 2.5e-06,
+            "output_cost_per_token_flex": 2.5e-06,
+            "output_cost_per_token_priority": 1e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn",
+              "all_turns"
+            ],
+            "reasoning_modes": [
+              "standard",
+              "pro"
+            ],
+            "regional_processing_uplift_multiplier_eu": 1.1,
+            "regional_processing_uplift_multiplier_us": 1.1,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/chat/completions",
+              "/v1/batch",
+              "/v1/responses"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o1": {
+            "cache_read_input_token_cost": 7.5e-06,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1.5e-05,
+            "input_cost_per_token_batches": 7.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 6e-05,
+            "output_cost_per_token_batches": 3e-05,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "o1-2024-12-17": {
+            "cache_read_input_token_cost": 7.5e-06,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1.5e-05,
+            "input_cost_per_token_batches": 7.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 6e-05,
+            "output_cost_per_token_batches": 3e-05,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "o1-pro": {
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 0.00015,
+            "input_cost_per_token_batches": 7.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "responses",
+            "output_cost_per_token": 0.0006,
+            "output_cost_per_token_batches": 0.0003,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o1-pro-2025-03-19": {
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 0.00015,
+            "input_cost_per_token_batches": 7.5e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "responses",
+            "output_cost_per_token": 0.0006,
+            "output_cost_per_token_batches": 0.0003,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o3": {
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_flex": 2.5e-07,
+            "cache_read_input_token_cost_priority": 8.75e-07,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 8e-06,
+            "output_cost_per_token_batches": 4e-06,
+            "output_cost_per_token_flex": 4e-06,
+            "output_cost_per_token_priority": 1.4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o3-2025-04-16": {
+            "cache_read_input_token_cost": 5e-07,
+            "cache_read_input_token_cost_flex": 2.5e-07,
+            "cache_read_input_token_cost_priority": 8.75e-07,
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 2e-06,
+            "input_cost_per_token_batches": 1e-06,
+            "input_cost_per_token_flex": 1e-06,
+            "input_cost_per_token_priority": 3.5e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 8e-06,
+            "output_cost_per_token_batches": 4e-06,
+            "output_cost_per_token_flex": 4e-06,
+            "output_cost_per_token_priority": 1.4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "standard"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/chat/completions",
+              "/v1/completions",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o3-mini": {
+            "cache_read_input_token_cost": 5.5e-07,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1.1e-06,
+            "input_cost_per_token_batches": 5.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 4.4e-06,
+            "output_cost_per_token_batches": 2.2e-06,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "o3-mini-2025-01-31": {
+            "cache_read_input_token_cost": 5.5e-07,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1.1e-06,
+            "input_cost_per_token_batches": 5.5e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 4.4e-06,
+            "output_cost_per_token_batches": 2.2e-06,
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "o3-pro": {
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 2e-05,
+            "input_cost_per_token_batches": 1e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "responses",
+            "output_cost_per_token": 8e-05,
+            "output_cost_per_token_batches": 4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o3-pro-2025-06-10": {
+            "deprecation_date": "2026-12-11",
+            "input_cost_per_token": 2e-05,
+            "input_cost_per_token_batches": 1e-05,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "responses",
+            "output_cost_per_token": 8e-05,
+            "output_cost_per_token_batches": 4e-05,
+            "reasoning_contexts": [
+              "auto",
+              "current_turn"
+            ],
+            "reasoning_modes": [
+              "pro"
+            ],
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supported_endpoints": [
+              "/v1/responses",
+              "/v1/batch"
+            ],
+            "supported_modalities": [
+              "text",
+              "image"
+            ],
+            "supported_output_modalities": [
+              "text"
+            ],
+            "supports_prompt_caching": true
+          },
+          "o4-mini": {
+            "cache_read_input_token_cost": 2.75e-07,
+            "cache_read_input_token_cost_flex": 1.38e-07,
+            "cache_read_input_token_cost_priority": 5e-07,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1.1e-06,
+            "input_cost_per_token_batches": 5.5e-07,
+            "input_cost_per_token_flex": 5.5e-07,
+            "input_cost_per_token_priority": 2e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 4.4e-06,
+            "output_cost_per_token_batches": 2.2e-06,
+            "output_cost_per_token_flex": 2.2e-06,
+            "output_cost_per_token_priority": 8e-06,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "o4-mini-2025-04-16": {
+            "cache_read_input_token_cost": 2.75e-07,
+            "cache_read_input_token_cost_flex": 1.38e-07,
+            "cache_read_input_token_cost_priority": 5e-07,
+            "deprecation_date": "2026-10-23",
+            "input_cost_per_token": 1.1e-06,
+            "input_cost_per_token_batches": 5.5e-07,
+            "input_cost_per_token_flex": 5.5e-07,
+            "input_cost_per_token_priority": 2e-06,
+            "litellm_provider": "openai",
+            "max_input_tokens": 200000,
+            "max_output_tokens": 100000,
+            "mode": "chat",
+            "output_cost_per_token": 4.4e-06,
+            "output_cost_per_token_batches": 2.2e-06,
+            "output_cost_per_token_flex": 2.2e-06,
+            "output_cost_per_token_priority": 8e-06,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.01,
+              "search_context_size_low": 0.01,
+              "search_context_size_medium": 0.01
+            },
+            "source": "https://developers.openai.com/api/docs/pricing",
+            "supports_prompt_caching": true
+          },
+          "sample_spec": {
+            "code_interpreter_cost_per_session": 0.0,
+            "computer_use_input_cost_per_1k_tokens": 0.0,
+            "computer_use_output_cost_per_1k_tokens": 0.0,
+            "deprecation_date": "date when the model becomes deprecated in the format YYYY-MM-DD",
+            "file_search_cost_per_1k_calls": 0.0,
+            "file_search_cost_per_gb_per_day": 0.0,
+            "input_cost_per_audio_token": 0.0,
+            "input_cost_per_token": 0.0,
+            "litellm_provider": "one of https://docs.litellm.ai/docs/providers",
+            "max_input_tokens": "max input tokens, if the provider specifies it",
+            "max_output_tokens": "max output tokens, if the provider specifies it",
+            "mode": "one of: chat, embedding, completion, image_generation, audio_transcription, audio_speech, image_generation, moderation, rerank, search",
+            "output_cost_per_reasoning_token": 0.0,
+            "output_cost_per_token": 0.0,
+            "search_context_cost_per_query": {
+              "search_context_size_high": 0.0,
+              "search_context_size_low": 0.0,
+              "search_context_size_medium": 0.0
+            },
+            "supported_regions": [
+              "global",
+              "us-west-2",
+              "eu-west-1",
+              "ap-southeast-1",
+              "ap-northeast-1"
+            ],
+            "supports_audio_input": true,
+            "supports_audio_output": true,
+            "supports_function_calling": true,
+            "supports_parallel_function_calling": true,
+            "supports_prompt_caching": true,
+            "supports_reasoning": true,
+            "supports_response_schema": true,
+            "supports_system_messages": true,
+            "supports_vision": true,
+            "supports_web_search": true,
+            "vector_store_cost_per_gb_per_day": 0.0
+          },
+          "text-embedding-3-large": {
+            "input_cost_per_token": 1.3e-07,
+            "input_cost_per_token_batches": 6.5e-08,
+            "litellm_provider": "openai",
+            "max_input_tokens": 8191,
+            "mode": "embedding",
+            "output_cost_per_token": 0.0,
+            "output_cost_per_token_batches": 0.0,
+            "output_vector_size": 3072,
+            "source": "https://developers.openai.com/api/docs/pricing"
+          },
+          "text-embedding-3-small": {
+            "input_cost_per_token": 2e-08,
+            "input_cost_per_token_batches": 1e-08,
+            "litellm_provider": "openai",
+            "max_input_tokens": 8191,
+            "mode": "embedding",
+            "output_cost_per_token": 0.0,
+            "output_cost_per_token_batches": 0.0,
+            "output_vector_size": 1536,
+            "source": "https://developers.openai.com/api/docs/pricing"
+          },
+          "text-embedding-ada-002": {
+            "input_cost_per_token": 1e-07,
+            "litellm_provider": "openai",
+            "max_input_tokens": 8191,
+            "mode": "embedding",
+            "output_cost_per_token": 0.0,
+            "output_vector_size": 1536,
+            "source": "https://developers.openai.com/api/docs/pricing"
+          }
+        }
+        """#
 }

@@ -1,5 +1,5 @@
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// A request's admission on its key: a concurrency slot, a window entry and
 /// money held. Settled exactly once, by `settle` or when dropped (a client

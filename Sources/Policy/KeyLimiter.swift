@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// What a request asks of its key before it may run.
 public struct KeyDemand: Sendable, Equatable {

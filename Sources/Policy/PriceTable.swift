@@ -48,11 +48,12 @@ public struct PriceTable: Sendable {
     /// This table with `overrides` replacing or adding entries (per-model prices
     /// from the config file).
     public func overriding(with overrides: PriceTable) -> PriceTable {
-        PriceTable(entries: entries.merging(overrides.entries) { old, new in
-            var merged = new
-            merged.maxOutputTokens = new.maxOutputTokens ?? old.maxOutputTokens
-            return merged
-        })
+        PriceTable(
+            entries: entries.merging(overrides.entries) { old, new in
+                var merged = new
+                merged.maxOutputTokens = new.maxOutputTokens ?? old.maxOutputTokens
+                return merged
+            })
     }
 
     /// The price for a model: the exact name, then without a `-YYYYMMDD` date
@@ -89,14 +90,16 @@ public struct PriceTable: Sendable {
     }
 
     /// The rate field names, mapped to where they go.
-    private static var rateFields: [(String, WritableKeyPath<ModelPrice, ModelPrice.Rate>)] { [
-        ("input_cost_per_token", \.input),
-        ("output_cost_per_token", \.output),
-        ("cache_read_input_token_cost", \.cacheRead),
-        ("cache_creation_input_token_cost_above_1hr", \.cacheWrite1h),
-        ("cache_creation_input_token_cost", \.cacheWrite5m),
-        ("output_cost_per_reasoning_token", \.reasoning),
-    ] }
+    private static var rateFields: [(String, WritableKeyPath<ModelPrice, ModelPrice.Rate>)] {
+        [
+            ("input_cost_per_token", \.input),
+            ("output_cost_per_token", \.output),
+            ("cache_read_input_token_cost", \.cacheRead),
+            ("cache_creation_input_token_cost_above_1hr", \.cacheWrite1h),
+            ("cache_creation_input_token_cost", \.cacheWrite5m),
+            ("output_cost_per_reasoning_token", \.reasoning),
+        ]
+    }
 
     static func price(from fields: [String: Any]) -> ModelPrice? {
         var price = ModelPrice()

@@ -44,7 +44,8 @@ struct SecondBuckets: Sendable {
     /// When the oldest tokens still counted leave the window.
     func tokensFreeAt(_ now: Date) -> Date {
         let current = Self.second(now)
-        let oldest = (0..<Self.span)
+        let oldest =
+            (0..<Self.span)
             .filter { seconds[$0] > current - Int64(Self.span) && seconds[$0] <= current && tokens[$0] > 0 }
             .map { seconds[$0] }.min() ?? current
         return Date(timeIntervalSince1970: Double(oldest + Int64(Self.span)))

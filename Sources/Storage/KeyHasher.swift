@@ -33,7 +33,10 @@ public struct KeyHasher: Sendable {
         } catch {
             // Without this secret no client key can be checked: refuse to start,
             // and say how to recover.
-            throw SecretBox.OpenError(description: "the key hash secret in the database does not open with this master key (\(box.keyID)); it was sealed with \(sealed.keyID). Start with the master key this database was created with (SWITCHBOARD_MASTER_KEY or master.key in the data directory)")
+            throw SecretBox.OpenError(
+                description:
+                    "the key hash secret in the database does not open with this master key (\(box.keyID)); it was sealed with \(sealed.keyID). Start with the master key this database was created with (SWITCHBOARD_MASTER_KEY or master.key in the data directory)"
+            )
         }
         guard let data = Data(base64Encoded: text) else {
             throw SecretBox.OpenError(description: "the stored key hash secret is damaged")

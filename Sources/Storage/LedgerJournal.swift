@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// A write-ahead journal of admitted requests, so a `kill -9` cannot make the
 /// ledger forget them: a request is opened here, on disk, before its answer
@@ -155,7 +155,8 @@ public final class LedgerJournal: Sendable {
         state.withLock { state in
             if let failing = state.failing { return failing }
             if let since = state.writingSince, since.duration(to: .now) > stallTimeout {
-                return "the ledger journal has been waiting over \(DurationSyntax.format(stallTimeout)) for its disk; requests are refused until it is written"
+                return
+                    "the ledger journal has been waiting over \(DurationSyntax.format(stallTimeout)) for its disk; requests are refused until it is written"
             }
             return nil
         }

@@ -79,7 +79,8 @@ enum SQLiteMigrations {
             "CREATE INDEX ledger_key ON ledger (key_id, created_at)",
             "CREATE INDEX ledger_model ON ledger (model, created_at)",
         ] + revisionTriggers(table: "keys", columns: "name, hash, enabled, expires_at, revoked_at")
-            + revisionTriggers(table: "accounts", columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled"),
+            + revisionTriggers(
+                table: "accounts", columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled"),
         // 2: account caps and enable generation; why-this-account on ledger rows.
         [
             "ALTER TABLE accounts ADD COLUMN max_rpm INTEGER",

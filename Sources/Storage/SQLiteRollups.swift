@@ -69,7 +69,8 @@ enum SQLiteRollups {
     }
 
     static var trigger: String {
-        let updates = ["requests = requests + 1", "errors = errors + excluded.errors"]
+        let updates =
+            ["requests = requests + 1", "errors = errors + excluded.errors"]
             + sums.flatMap { ["\($0.name)_hi = \($0.name)_hi + excluded.\($0.name)_hi", "\($0.name)_lo = \($0.name)_lo + excluded.\($0.name)_lo"] }
         let perRow = ["1", "NEW.status >= 400"] + sums.flatMap { ["NEW.\($0.ledger) / \(SafeSum.unit)", "NEW.\($0.ledger) % \(SafeSum.unit)"] }
         let usage = dimensions.map { dimension in
@@ -93,7 +94,8 @@ enum SQLiteRollups {
 
     /// Fills the rollups from the rows already in the ledger (once, when they are created).
     static var backfill: [String] {
-        let sumsSQL = ["COUNT(*)", "SUM(status >= 400)"] + sums.flatMap { ["SUM(\($0.ledger) / \(SafeSum.unit))", "SUM(\($0.ledger) % \(SafeSum.unit))"] }
+        let sumsSQL =
+            ["COUNT(*)", "SUM(status >= 400)"] + sums.flatMap { ["SUM(\($0.ledger) / \(SafeSum.unit))", "SUM(\($0.ledger) % \(SafeSum.unit))"] }
         return dimensions.map { dimension in
             let key = name(dimension, row: "")
             return "INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) SELECT '\(dimension.name)', \(key), \(hour("created_at")), "

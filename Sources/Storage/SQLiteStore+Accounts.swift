@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
-import SQLiteNIO
 import Policy
+import SQLiteNIO
 import SwitchboardCore
 
 extension SQLiteStore {
@@ -12,8 +12,10 @@ extension SQLiteStore {
             .text(Self.encodeMap(account.modelMap)), .integer(account.priority), .integer(account.enabled ? 1 : 0),
             .text(account.notes), .text(account.source), account.limits.maxRPM.sqlite, account.limits.maxTPM.sqlite,
             account.limits.maxConcurrency.sqlite, .integer(account.limits.maxWaiting),
-            .integer(Int(account.limits.waitTimeout.components.seconds * 1000
-                + account.limits.waitTimeout.components.attoseconds / 1_000_000_000_000_000)),
+            .integer(
+                Int(
+                    account.limits.waitTimeout.components.seconds * 1000
+                        + account.limits.waitTimeout.components.attoseconds / 1_000_000_000_000_000)),
             .integer(account.interceptWarmup ? 1 : 0), account.defaultInstructions.map { .text($0) } ?? .null,
         ]
         return try await transaction {

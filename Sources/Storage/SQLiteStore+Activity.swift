@@ -18,13 +18,13 @@ extension SQLiteStore {
                 """, [.integer(Int(start)), .integer(Int(width)), .integer(Int(start)), .integer(Int(to.millisecondsSince1970))])
         } else {
             rows = try await query(
-            """
-            SELECT (created_at - ?) / ? AS slice, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
-                \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
-                \(SafeSum.sql("cache_write_5m", as: "cache_write_5m")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
-                \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost")), \(SafeSum.sql("latency_ms", as: "latency"))
-            FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY slice ORDER BY slice
-            """, [.integer(Int(start)), .integer(Int(width)), .integer(Int(start)), .integer(Int(to.millisecondsSince1970))])
+                """
+                SELECT (created_at - ?) / ? AS slice, COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+                    \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
+                    \(SafeSum.sql("cache_write_5m", as: "cache_write_5m")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
+                    \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost")), \(SafeSum.sql("latency_ms", as: "latency"))
+                FROM ledger WHERE created_at >= ? AND created_at < ? GROUP BY slice ORDER BY slice
+                """, [.integer(Int(start)), .integer(Int(width)), .integer(Int(start)), .integer(Int(to.millisecondsSince1970))])
         }
         return rows.map { row in
             let tokens = ["input", "cache_read", "cache_write_5m", "cache_write_1h", "output"].reduce(Int64(0)) { $0.saturatingAdd(row.sum($1)) }
@@ -80,7 +80,8 @@ extension SQLiteStore {
         }
         let order = dimension == .day ? "name" : "cost_hi DESC, cost_lo DESC, name"
         if Self.onHours(from, to) {
-            let (filed, label) = dimension == .day
+            let (filed, label) =
+                dimension == .day
                 ? ("total", "strftime('%Y-%m-%d', hour / 1000, 'unixepoch')") : (dimension.rawValue, "NULLIF(name, '')")
             let rows = try await query(
                 """

@@ -23,8 +23,10 @@ extension SQLiteStore {
                     revoked_at = CASE WHEN hash = ? THEN revoked_at ELSE NULL END
                 WHERE id = ?
                 """,
-                [.text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source), key.expiresAt.sqlite,
-                 .text(try Self.encodePolicy(key.policy)), .text(key.hash), .text(key.hash), .integer(Int(id))])
+                [
+                    .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source), key.expiresAt.sqlite,
+                    .text(try Self.encodePolicy(key.policy)), .text(key.hash), .text(key.hash), .integer(Int(id)),
+                ])
             return try await keyRow(id: id)
         }
     }
@@ -107,8 +109,10 @@ extension SQLiteStore {
             INSERT INTO keys (name, hash, prefix, last_four, enabled, source, created_at, expires_at, policy)
             VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
             """,
-            [.text(key.name), .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source),
-             .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite, .text(try Self.encodePolicy(key.policy))])
+            [
+                .text(key.name), .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source),
+                .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite, .text(try Self.encodePolicy(key.policy)),
+            ])
         let id = Int64(try await connection.lastAutoincrementID())
         return try await keyRow(id: id)
     }

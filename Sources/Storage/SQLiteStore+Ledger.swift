@@ -40,7 +40,8 @@ extension SQLiteStore {
             var start = 0
             while start < rows.count {
                 let chunk = rows[start..<min(rows.count, start + Self.ledgerRowsPerStatement)]
-                let sql = "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
+                let sql =
+                    "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
                     + Array(repeating: placeholders, count: chunk.count).joined(separator: ",")
                     + " ON CONFLICT (request_id) DO NOTHING"
                 _ = try await execute(sql, chunk.flatMap(Self.binds))
@@ -105,7 +106,8 @@ extension SQLiteStore {
             byKey: byKey.map { totals($0, name: $0.text("name") ?? "(none)") },
             byModel: byModel.map { totals($0, name: $0.text("name") ?? "(none)") },
             total: all.first.map { totals($0, name: "total") }
-                ?? UsageTotals(name: "total", requests: 0, errors: 0, inputTokens: 0, cacheReadTokens: 0,
+                ?? UsageTotals(
+                    name: "total", requests: 0, errors: 0, inputTokens: 0, cacheReadTokens: 0,
                     cacheWriteTokens: 0, outputTokens: 0, cost: .zero))
     }
 

@@ -65,7 +65,10 @@ public enum MasterKeyLoader {
     public static func load(environmentValue: String?, dataDirectory: String, create: Bool = true) throws -> (SymmetricKey, String) {
         if let value = environmentValue, !value.isEmpty {
             guard let key = parse(value) else {
-                throw LoadError(description: "SWITCHBOARD_MASTER_KEY must be 32 bytes written as base64 (44 characters) or hex (64 characters); generate one with `openssl rand -base64 32`")
+                throw LoadError(
+                    description:
+                        "SWITCHBOARD_MASTER_KEY must be 32 bytes written as base64 (44 characters) or hex (64 characters); generate one with `openssl rand -base64 32`"
+                )
             }
             return (key, "environment")
         }
@@ -75,7 +78,10 @@ public enum MasterKeyLoader {
             return (key, path)
         }
         guard create else {
-            throw LoadError(description: "there is no master key at \(path) and SWITCHBOARD_MASTER_KEY is not set: give this command the gateway's master key (its file in the data directory, or the variable)")
+            throw LoadError(
+                description:
+                    "there is no master key at \(path) and SWITCHBOARD_MASTER_KEY is not set: give this command the gateway's master key (its file in the data directory, or the variable)"
+            )
         }
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let key = SymmetricKey(size: .bits256)

@@ -48,7 +48,8 @@ extension Admin {
             if FileManager.default.fileExists(atPath: nextPath) {
                 guard let pending = try MasterKeyLoader.read(nextPath) else { throw ConfigurationError("\(nextPath) holds no valid key") }
                 if let given, SecretBox(masterKey: given).keyID != SecretBox(masterKey: pending).keyID {
-                    throw ConfigurationError("an unfinished rotation to another key is pending in \(nextPath); run rotate without a new key to finish it")
+                    throw ConfigurationError(
+                        "an unfinished rotation to another key is pending in \(nextPath); run rotate without a new key to finish it")
                 }
                 newKey = pending
             } else {

@@ -11,7 +11,9 @@ enum ConfigSeeder {
     static func seed(_ config: Configuration, into context: StoreContext, logger: Logger) async throws {
         for account in config.accounts {
             guard !account.apiKey.isEmpty else {
-                throw ConfigurationError("account \(account.name) has no api_key; set it in the file or in SWITCHBOARD_ACCOUNT_\(Configuration.envSafe(account.name))_API_KEY")
+                throw ConfigurationError(
+                    "account \(account.name) has no api_key; set it in the file or in SWITCHBOARD_ACCOUNT_\(Configuration.envSafe(account.name))_API_KEY"
+                )
             }
             do {
                 try await config.upstreamPolicy.checkResolving(baseURL: account.baseURL)
@@ -51,7 +53,8 @@ enum ConfigSeeder {
                 throw ConfigurationError("key \(key.name) has no key; set it in the file or in SWITCHBOARD_KEY_\(Configuration.envSafe(key.name))")
             }
             guard key.key.count >= KeyGenerator.minimumLength else {
-                throw ConfigurationError("key \(key.name) is shorter than \(KeyGenerator.minimumLength) characters; use `switchboard keys create` for a strong one")
+                throw ConfigurationError(
+                    "key \(key.name) is shorter than \(KeyGenerator.minimumLength) characters; use `switchboard keys create` for a strong one")
             }
             _ = try await context.store.upsertKey(
                 KeyInput(

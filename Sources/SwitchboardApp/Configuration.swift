@@ -1,9 +1,9 @@
-import Foundation
-import Upstream
-import HTTPServer
 import Engine
+import Foundation
+import HTTPServer
 import Policy
 import SwitchboardCore
+import Upstream
 
 /// Everything `switchboard` reads at start: from a YAML file, then overridden by
 /// `SWITCHBOARD_*` environment variables (one per top-level setting).
@@ -148,8 +148,7 @@ public struct Configuration: Sendable {
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             throw ConfigurationError("PostgreSQL is not supported by this build yet; use sqlite:PATH")
         }
-        if url.hasPrefix("sqlite://") { url.removeFirst("sqlite://".count) }
-        else if url.hasPrefix("sqlite:") { url.removeFirst("sqlite:".count) }
+        if url.hasPrefix("sqlite://") { url.removeFirst("sqlite://".count) } else if url.hasPrefix("sqlite:") { url.removeFirst("sqlite:".count) }
         guard !url.isEmpty else { throw ConfigurationError("database must name a file, e.g. sqlite:switchboard-data/switchboard.db") }
         return url
     }

@@ -1,9 +1,9 @@
-import Foundation
-import Upstream
-import HTTPServer
 import Engine
+import Foundation
+import HTTPServer
 import Policy
 import SwitchboardCore
+import Upstream
 import Yams
 
 extension Configuration {
@@ -12,10 +12,12 @@ extension Configuration {
         "listen", "database", "data_dir", "prices_file", "max_body_size", "max_failovers", "connect_timeout",
         "first_byte_timeout", "stream_idle_timeout", "shutdown_timeout", "log_level", "log_format", "rate_limit_cooldown",
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
-        "session_ttl", "health_probe_interval", "admin_token", "admin_login_attempts", "metrics_token", "metrics_listen", "metrics_key_labels", "otlp_endpoint", "propagate_trace", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
+        "session_ttl", "health_probe_interval", "admin_token", "admin_login_attempts", "metrics_token", "metrics_listen", "metrics_key_labels",
+        "otlp_endpoint", "propagate_trace", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
         "keepalive_timeout",
-        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies", "ledger_stall_timeout",
+        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
+        "ledger_stall_timeout",
         "prices", "accounts", "keys", "users", "groups",
     ]
 
@@ -112,7 +114,8 @@ extension Configuration {
                     guard let amount = Money(dollars: try reader.scalarText(value, at: "\(path).multiplier")),
                         amount.picos % 1_000_000 == 0, case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
                     else {
-                        throw ConfigurationError("\(path).multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
+                        throw ConfigurationError(
+                            "\(path).multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
                     }
                     group.multiplierPPM = ppm
                 }
@@ -169,7 +172,8 @@ extension Configuration {
     static func ranges(_ entries: [String], source: String) throws -> [CIDR] {
         try entries.map { entry in
             guard let range = CIDR(entry) else {
-                throw ConfigurationError("\(source) must list IP addresses or CIDR ranges such as 10.0.0.0/8; \(jsonStringLiteral(String(entry.prefix(64)))) is neither")
+                throw ConfigurationError(
+                    "\(source) must list IP addresses or CIDR ranges such as 10.0.0.0/8; \(jsonStringLiteral(String(entry.prefix(64)))) is neither")
             }
             return range
         }
@@ -242,13 +246,19 @@ extension Configuration {
         case "client_send_timeout": limits.sendTimeout = try DurationText.parse(value, source: source)
         case "keepalive_timeout": limits.keepaliveTimeout = try DurationText.parse(value, source: source)
         case "max_connections":
-            guard let count = Int(value), count >= 1, count <= 1_000_000 else { throw ConfigurationError("\(source) must be a whole number from 1 to 1000000") }
+            guard let count = Int(value), count >= 1, count <= 1_000_000 else {
+                throw ConfigurationError("\(source) must be a whole number from 1 to 1000000")
+            }
             limits.maxConnections = count
         case "max_header_fields":
-            guard let count = Int(value), count >= 8, count <= 10_000 else { throw ConfigurationError("\(source) must be a whole number from 8 to 10000") }
+            guard let count = Int(value), count >= 8, count <= 10_000 else {
+                throw ConfigurationError("\(source) must be a whole number from 8 to 10000")
+            }
             limits.maxHeaderFields = count
         case "max_head_size":
-            guard let bytes = ByteSize.parse(value), bytes >= 1024, bytes <= 1 << 20 else { throw ConfigurationError("\(source) must be a size from 1KiB to 1MiB") }
+            guard let bytes = ByteSize.parse(value), bytes >= 1024, bytes <= 1 << 20 else {
+                throw ConfigurationError("\(source) must be a size from 1KiB to 1MiB")
+            }
             limits.maxHeadBytes = bytes
         case "allow_private_upstreams":
             upstreamPolicy.allowPrivate = try Self.flag(value, source: source)
@@ -256,7 +266,9 @@ extension Configuration {
         case "admin_token":
             adminToken = try Self.token(value, source: source)
         case "admin_login_attempts":
-            guard let count = Int(value), count >= 1, count <= 1_000_000 else { throw ConfigurationError("\(source) must be a whole number from 1 to 1000000") }
+            guard let count = Int(value), count >= 1, count <= 1_000_000 else {
+                throw ConfigurationError("\(source) must be a whole number from 1 to 1000000")
+            }
             adminLoginAttempts = count
         case "metrics_listen":
             metricsListen = value.isEmpty ? nil : value

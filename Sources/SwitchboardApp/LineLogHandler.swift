@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Writes one log line per event to standard error, with every value escaped
 /// and capped: whatever a client or upstream managed to put into a model name
@@ -60,7 +60,6 @@ public struct LineLogHandler: LogHandler {
         return line + "\n"
     }
 
-
     /// The text with control characters, quotes and backslashes escaped, cut at
     /// `maxValueBytes`; quoted when it holds a space and `quoteSpaces` is set.
     public static func escape(_ text: String, quoteSpaces: Bool) -> String {
@@ -75,7 +74,8 @@ public struct LineLogHandler: LogHandler {
             case "\t": piece = "\\t"
             case "\\": piece = "\\\\"
             case "\"": piece = "\\\""
-            case let s where s.value < 0x20 || s.value == 0x7F || (0x80...0x9F).contains(s.value)
+            case let s
+            where s.value < 0x20 || s.value == 0x7F || (0x80...0x9F).contains(s.value)
                 || s.value == 0x2028 || s.value == 0x2029:
                 piece = "\\u{" + String(s.value, radix: 16) + "}"
             default: piece = String(scalar)

@@ -69,7 +69,8 @@ public struct Switchboard: Sendable {
         // Requests the last run admitted but never recorded (it was killed) are settled first.
         let journal: LedgerJournal
         do {
-            journal = try LedgerJournal(directory: try config.resolvedDataDirectory() + "/journal", stallTimeout: config.ledgerStallTimeout, logger: logger)
+            journal = try LedgerJournal(
+                directory: try config.resolvedDataDirectory() + "/journal", stallTimeout: config.ledgerStallTimeout, logger: logger)
             try await JournalRecovery.settle(journal, store: context.store, prices: prices, logger: logger)
         } catch {
             try? await context.store.close()
@@ -91,11 +92,13 @@ public struct Switchboard: Sendable {
         let ledger = LedgerWriter(
             store: context.store, journal: journal, stallTimeout: config.ledgerStallTimeout, metrics: metrics, logger: logger)
         let refresher = SnapshotRefresher(loader: loader, holder: holder, logger: logger)
-        let transport = transport ?? HTTP1Transport(
-            settings: .init(
-                connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
-                idleTimeout: config.streamIdleTimeout.timeAmount),
-            policy: config.upstreamPolicy)
+        let transport =
+            transport
+            ?? HTTP1Transport(
+                settings: .init(
+                    connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
+                    idleTimeout: config.streamIdleTimeout.timeAmount),
+                policy: config.upstreamPolicy)
         var settings = Gateway.Configuration(
             maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
             refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval)
@@ -143,13 +146,14 @@ public struct Switchboard: Sendable {
         if let tracing { services.insert(tracing.service, at: 0) }
         if let (metricsHost, metricsPort) = try config.metricsAddress() {
             // `/metrics` on an address of its own (an internal interface, a sidecar's port).
-            services.append(Application(
-                router: MetricsRoutes.ownRouter(metrics: metrics, gateway: gateway, token: config.metricsToken),
-                configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: nil),
-                onServerRunning: { channel in
-                    logger.info("metrics listening", metadata: ["address": "\(metricsHost):\(channel.localAddress?.port ?? metricsPort)"])
-                },
-                logger: logger))
+            services.append(
+                Application(
+                    router: MetricsRoutes.ownRouter(metrics: metrics, gateway: gateway, token: config.metricsToken),
+                    configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: nil),
+                    onServerRunning: { channel in
+                        logger.info("metrics listening", metadata: ["address": "\(metricsHost):\(channel.localAddress?.port ?? metricsPort)"])
+                    },
+                    logger: logger))
         }
         let application = Application(
             router: router,
@@ -159,11 +163,13 @@ public struct Switchboard: Sendable {
             onServerRunning: { channel in
                 await protection.install(on: channel)
                 let bound = channel.localAddress?.port ?? port
-                logger.info("switchboard listening", metadata: [
-                    // Printed in name order: the address comes first, as scripts expect.
-                    "address": "\(host):\(bound)", "data_directory": "\(dataDirectory)", "upstream_accounts": "\(accountCount)",
-                    "client_keys": "\(keyCount)",
-                ])
+                logger.info(
+                    "switchboard listening",
+                    metadata: [
+                        // Printed in name order: the address comes first, as scripts expect.
+                        "address": "\(host):\(bound)", "data_directory": "\(dataDirectory)", "upstream_accounts": "\(accountCount)",
+                        "client_keys": "\(keyCount)",
+                    ])
                 await onListening(bound)
             },
             logger: logger)
@@ -198,7 +204,9 @@ public struct Switchboard: Sendable {
     /// Logs what is missing for a first request to work.
     static func announce(_ snapshot: Snapshot, logger: Logger) {
         if snapshot.accounts.accounts.isEmpty {
-            logger.notice("no upstream accounts yet: add one with `switchboard accounts add --name NAME --provider openai --api-key-env VAR --models gpt-4o-mini`, or under accounts: in the config file")
+            logger.notice(
+                "no upstream accounts yet: add one with `switchboard accounts add --name NAME --provider openai --api-key-env VAR --models gpt-4o-mini`, or under accounts: in the config file"
+            )
         }
         if snapshot.keys.count == 0 {
             logger.notice("no client keys yet: create one with `switchboard keys create --name NAME`, or under keys: in the config file")

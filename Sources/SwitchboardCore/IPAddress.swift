@@ -46,7 +46,8 @@ public enum IPAddress: Sendable, Equatable {
             if bytes[0] & 0xFE == 0xFC { return false }  // fc00::/7 unique local
             if bytes[0] == 0xFF { return false }  // multicast
             if bytes[0] == 0x20, bytes[1] == 0x01, bytes[2] == 0, bytes[3] == 0 { return false }  // 2001::/32 Teredo (tunnels to any IPv4)
-            if bytes[0] == 0x00, bytes[1] == 0x64, bytes[2] == 0xFF, bytes[3] == 0x9B, bytes[4] == 0, bytes[5] == 0x01 { return false }  // 64:ff9b:1::/48 local NAT64
+            // 64:ff9b:1::/48 local NAT64
+            if bytes[0] == 0x00, bytes[1] == 0x64, bytes[2] == 0xFF, bytes[3] == 0x9B, bytes[4] == 0, bytes[5] == 0x01 { return false }
             if bytes[0] == 0x01, bytes[1..<8].allSatisfy({ $0 == 0 }) { return false }  // 100::/64 discard
             if bytes[0..<12].allSatisfy({ $0 == 0 }) { return false }  // ::/96, IPv4-compatible (deprecated)
             return true

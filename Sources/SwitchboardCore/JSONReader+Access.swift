@@ -106,7 +106,6 @@ extension JSONReader {
         return String(scalars)
     }
 
-
     /// The value of an integral number; nil for other kinds, fractions and overflow.
     public func int64(_ span: JSONSpan) -> Int64? {
         guard span.kind == .number else { return nil }

@@ -84,8 +84,14 @@ public struct JSONReader {
                 _ = try scanValue(&index, depth: depth + 1)
                 index = skipWhitespace(index)
                 guard index < bytes.count else { throw JSONSyntaxError(offset: index, reason: "unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; break }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    break
+                }
                 throw JSONSyntaxError(offset: index, reason: "expected ',' or '}'")
             }
             return JSONSpan(start: start, end: index, kind: .object)
@@ -101,8 +107,14 @@ public struct JSONReader {
                 _ = try scanValue(&index, depth: depth + 1)
                 index = skipWhitespace(index)
                 guard index < bytes.count else { throw JSONSyntaxError(offset: index, reason: "unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; break }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    break
+                }
                 throw JSONSyntaxError(offset: index, reason: "expected ',' or ']'")
             }
             return JSONSpan(start: start, end: index, kind: .array)
@@ -130,7 +142,10 @@ public struct JSONReader {
         index += 1  // opening quote
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") { index += 1; return }
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
             if byte < 0x20 { throw JSONSyntaxError(offset: index, reason: "control character in string") }
             if byte == UInt8(ascii: "\\") {
                 index += 1
@@ -193,12 +208,20 @@ public struct JSONReader {
         var secondRange: ClosedRange<UInt8> = 0x80...0xBF
         switch lead {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; secondRange = 0xA0...0xBF
+        case 0xE0:
+            length = 3
+            secondRange = 0xA0...0xBF
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; secondRange = 0x80...0x9F
-        case 0xF0: length = 4; secondRange = 0x90...0xBF
+        case 0xED:
+            length = 3
+            secondRange = 0x80...0x9F
+        case 0xF0:
+            length = 4
+            secondRange = 0x90...0xBF
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; secondRange = 0x80...0x8F
+        case 0xF4:
+            length = 4
+            secondRange = 0x80...0x8F
         default: throw JSONSyntaxError(offset: index, reason: "invalid UTF-8")
         }
         guard index + length <= bytes.count, secondRange.contains(bytes[index + 1]) else {

@@ -100,8 +100,12 @@ struct DecimalLiteral {
 
     init?(_ text: String) {
         var bytes = Array(text.utf8)[...]
-        if bytes.first == UInt8(ascii: "-") { negative = true; bytes = bytes.dropFirst() }
-        else if bytes.first == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
+        if bytes.first == UInt8(ascii: "-") {
+            negative = true
+            bytes = bytes.dropFirst()
+        } else if bytes.first == UInt8(ascii: "+") {
+            bytes = bytes.dropFirst()
+        }
         var sawDigit = false
         var sawPoint = false
         while let byte = bytes.first {

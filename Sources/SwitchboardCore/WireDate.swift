@@ -14,11 +14,11 @@ public enum WireDate {
     public static func rfc3339(_ text: String) -> Date? {
         var scanner = Scanner(text)
         guard let year = scanner.digits(4), scanner.take("-"),
-              let month = scanner.digits(2), scanner.take("-"),
-              let day = scanner.digits(2), scanner.take(oneOf: "Tt "),
-              let hour = scanner.digits(2), scanner.take(":"),
-              let minute = scanner.digits(2), scanner.take(":"),
-              let second = scanner.digits(2)
+            let month = scanner.digits(2), scanner.take("-"),
+            let day = scanner.digits(2), scanner.take(oneOf: "Tt "),
+            let hour = scanner.digits(2), scanner.take(":"),
+            let minute = scanner.digits(2), scanner.take(":"),
+            let second = scanner.digits(2)
         else { return nil }
         var fraction = 0.0
         if scanner.take(".") {
@@ -29,40 +29,46 @@ public enum WireDate {
         if scanner.take(oneOf: "Zz") {
             offset = 0
         } else if let sign = scanner.sign(), let hours = scanner.digits(2), scanner.take(":"), let minutes = scanner.digits(2),
-                  hours < 24, minutes < 60 {
+            hours < 24, minutes < 60
+        {
             offset = sign * (hours * 3600 + minutes * 60)
         } else {
             return nil
         }
         guard scanner.atEnd else { return nil }
-        return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
-                    fraction: fraction, offsetSeconds: offset)
+        return date(
+            year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+            fraction: fraction, offsetSeconds: offset)
     }
 
     /// IMF-fixdate, the one HTTP date form senders must produce.
     public static func httpDate(_ text: String) -> Date? {
         var scanner = Scanner(text)
         guard scanner.word(in: weekdays) != nil, scanner.take(","), scanner.take(" "),
-              let day = scanner.digits(2), scanner.take(" "),
-              let month = scanner.word(in: months), scanner.take(" "),
-              let year = scanner.digits(4), scanner.take(" "),
-              let hour = scanner.digits(2), scanner.take(":"),
-              let minute = scanner.digits(2), scanner.take(":"),
-              let second = scanner.digits(2), scanner.take(" "),
-              scanner.take("G"), scanner.take("M"), scanner.take("T"), scanner.atEnd
+            let day = scanner.digits(2), scanner.take(" "),
+            let month = scanner.word(in: months), scanner.take(" "),
+            let year = scanner.digits(4), scanner.take(" "),
+            let hour = scanner.digits(2), scanner.take(":"),
+            let minute = scanner.digits(2), scanner.take(":"),
+            let second = scanner.digits(2), scanner.take(" "),
+            scanner.take("G"), scanner.take("M"), scanner.take("T"), scanner.atEnd
         else { return nil }
-        return date(year: year, month: month + 1, day: day, hour: hour, minute: minute, second: second,
-                    fraction: 0, offsetSeconds: 0)
+        return date(
+            year: year, month: month + 1, day: day, hour: hour, minute: minute, second: second,
+            fraction: 0, offsetSeconds: 0)
     }
 
     private static let weekdays = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    private static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int,
-                             fraction: Double, offsetSeconds: Int) -> Date? {
+    private static func date(
+        year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int,
+        fraction: Double, offsetSeconds: Int
+    ) -> Date? {
         // A leap second (60) is read as the second before the next minute.
         guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
-              hour < 24, minute < 60, second <= 60 else { return nil }
+            hour < 24, minute < 60, second <= 60
+        else { return nil }
         let days = daysFromEpoch(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offsetSeconds
         return Date(timeIntervalSince1970: Double(seconds) + fraction)

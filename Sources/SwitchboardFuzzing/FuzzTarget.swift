@@ -98,9 +98,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let provider: Provider = upstream == .anthropicMessages ? .anthropic : upstream == .gemini ? .gemini : .openai
         let body = ByteBuffer(bytes: rest)
         _ = Translator.upstreamMessage(body)
-        guard let request = try? ClientRequest.inspect(
-            ByteBuffer(string: client == .gemini ? #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"# : sampleRequest),
-            dialect: client, pathModel: "m", pathStream: true),
+        guard
+            let request = try? ClientRequest.inspect(
+                ByteBuffer(string: client == .gemini ? #"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"# : sampleRequest),
+                dialect: client, pathModel: "m", pathStream: true),
             let translator = try? Translator(request)
         else { return }
         _ = translator.clientBody(fromUpstream: body, provider: provider, usage: TokenUsage(inputUncached: 1), requestID: "req_fuzz")

@@ -39,7 +39,8 @@ public enum FakeTool {
 
     /// Google's status name for an HTTP status.
     static func geminiStatus(_ status: Int) -> String {
-        [400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"][status]
+        [400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"][
+            status]
             ?? "INTERNAL"
     }
 }
@@ -105,7 +106,8 @@ extension FakeAnswer {
             events += FakeTool.argumentFragments.map {
                 event("response.function_call_arguments.delta", ["output_index": 0, "item_id": FakeTool.itemID, "delta": $0])
             }
-            events.append(event("response.function_call_arguments.done", ["output_index": 0, "item_id": FakeTool.itemID, "arguments": FakeTool.argumentsText]))
+            events.append(
+                event("response.function_call_arguments.done", ["output_index": 0, "item_id": FakeTool.itemID, "arguments": FakeTool.argumentsText]))
         } else {
             let part: [String: Any] = ["type": "output_text", "text": "", "annotations": [Any]()]
             events.append(event("response.content_part.added", ["output_index": 0, "item_id": "msg_fake", "content_index": 0, "part": part]))
@@ -113,7 +115,9 @@ extension FakeAnswer {
                 event("response.output_text.delta", ["output_index": 0, "item_id": "msg_fake", "content_index": 0, "delta": $0, "logprobs": [Any]()])
             }
             let whole = words.joined()
-            events.append(event("response.output_text.done", ["output_index": 0, "item_id": "msg_fake", "content_index": 0, "text": whole, "logprobs": [Any]()]))
+            events.append(
+                event(
+                    "response.output_text.done", ["output_index": 0, "item_id": "msg_fake", "content_index": 0, "text": whole, "logprobs": [Any]()]))
             var donePart = part
             donePart["text"] = whole
             events.append(event("response.content_part.done", ["output_index": 0, "item_id": "msg_fake", "content_index": 0, "part": donePart]))

@@ -90,10 +90,12 @@ struct FakeAnswer: Sendable {
         case .openAI:
             body = [
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-                "choices": [[
-                    "index": 0, "message": ["role": "assistant", "content": text, "refusal": NSNull()],
-                    "finish_reason": "stop", "logprobs": NSNull(),
-                ]],
+                "choices": [
+                    [
+                        "index": 0, "message": ["role": "assistant", "content": text, "refusal": NSNull()],
+                        "finish_reason": "stop", "logprobs": NSNull(),
+                    ]
+                ],
                 "usage": openAIUsage, "system_fingerprint": NSNull(),
             ]
         case .anthropic:
@@ -108,13 +110,17 @@ struct FakeAnswer: Sendable {
             }
         }
         if format == .openAI, let toolName {
-            body["choices"] = [[
-                "index": 0, "finish_reason": "tool_calls", "logprobs": NSNull(),
-                "message": [
-                    "role": "assistant", "content": NSNull(), "refusal": NSNull(),
-                    "tool_calls": [["id": FakeTool.callID, "type": "function", "function": ["name": toolName, "arguments": FakeTool.argumentsText]]],
-                ],
-            ]]
+            body["choices"] = [
+                [
+                    "index": 0, "finish_reason": "tool_calls", "logprobs": NSNull(),
+                    "message": [
+                        "role": "assistant", "content": NSNull(), "refusal": NSNull(),
+                        "tool_calls": [
+                            ["id": FakeTool.callID, "type": "function", "function": ["name": toolName, "arguments": FakeTool.argumentsText]]
+                        ],
+                    ],
+                ]
+            ]
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.encode(body)))
     }
@@ -127,10 +133,16 @@ struct FakeAnswer: Sendable {
         case .gemini:
             body = ["error": ["code": status, "message": "fake upstream error \(status)", "status": FakeTool.geminiStatus(status)]]
         case .openAI, .responses:
-            let type = status == 401 ? "invalid_request_error" : status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error"
+            let type =
+                status == 401
+                ? "invalid_request_error" : status == 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error"
             body = ["error": ["message": "fake upstream error \(status)", "type": type, "param": NSNull(), "code": "fake_\(status)"]]
         case .anthropic:
-            let type = [400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 404: "not_found_error", 429: "rate_limit_error", 529: "overloaded_error"][status] ?? "api_error"
+            let type =
+                [
+                    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 404: "not_found_error", 429: "rate_limit_error",
+                    529: "overloaded_error",
+                ][status] ?? "api_error"
             body = ["type": "error", "error": ["type": type, "message": "fake upstream error \(status)"]]
         }
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: Self.encode(body)))
@@ -191,7 +203,8 @@ struct FakeAnswer: Sendable {
             return "data: " + Self.text(["error": ["code": code, "message": message, "status": status]]) + "\r\n\r\n"
         case .responses:
             let code = invalid ? "invalid_prompt" : "server_error"
-            return "event: error\ndata: " + Self.text(["type": "error", "code": code, "message": message, "param": NSNull(), "sequence_number": 0]) + "\n\n"
+            return "event: error\ndata: " + Self.text(["type": "error", "code": code, "message": message, "param": NSNull(), "sequence_number": 0])
+                + "\n\n"
         case .openAI:
             let type = invalid ? "invalid_request_error" : "server_error"
             return "data: " + Self.text(["error": ["message": message, "type": type, "param": NSNull(), "code": NSNull()]]) + "\n\n"
@@ -223,7 +236,10 @@ struct FakeAnswer: Sendable {
             }
             var events = [chunk(["role": "assistant", "content": ""], finish: nil)]
             if let toolName {
-                events.append(chunk(["tool_calls": [["index": 0, "id": FakeTool.callID, "type": "function", "function": ["name": toolName, "arguments": ""]]]], finish: nil))
+                events.append(
+                    chunk(
+                        ["tool_calls": [["index": 0, "id": FakeTool.callID, "type": "function", "function": ["name": toolName, "arguments": ""]]]],
+                        finish: nil))
                 events += FakeTool.argumentFragments.map { chunk(["tool_calls": [["index": 0, "function": ["arguments": $0]]]], finish: nil) }
                 events.append(chunk([:], finish: "tool_calls"))
             } else {
@@ -244,34 +260,45 @@ struct FakeAnswer: Sendable {
                 "event: \(name)\ndata: " + Self.text(body) + "\n\n"
             }
             var events = [
-                event("message_start", [
-                    "type": "message_start",
-                    "message": [
-                        "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [Any](),
-                        "stop_reason": NSNull(), "stop_sequence": NSNull(), "usage": anthropicUsage(outputTokens: 1),
-                    ],
-                ]),
+                event(
+                    "message_start",
+                    [
+                        "type": "message_start",
+                        "message": [
+                            "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [Any](),
+                            "stop_reason": NSNull(), "stop_sequence": NSNull(), "usage": anthropicUsage(outputTokens: 1),
+                        ],
+                    ]),
                 event("ping", ["type": "ping"]),
             ]
             if let toolName {
-                events.append(event("content_block_start", [
-                    "type": "content_block_start", "index": 0,
-                    "content_block": ["type": "tool_use", "id": FakeTool.callID, "name": toolName, "input": [String: Any]()],
-                ]))
+                events.append(
+                    event(
+                        "content_block_start",
+                        [
+                            "type": "content_block_start", "index": 0,
+                            "content_block": ["type": "tool_use", "id": FakeTool.callID, "name": toolName, "input": [String: Any]()],
+                        ]))
                 events += FakeTool.argumentFragments.map {
-                    event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "input_json_delta", "partial_json": $0]])
+                    event(
+                        "content_block_delta",
+                        ["type": "content_block_delta", "index": 0, "delta": ["type": "input_json_delta", "partial_json": $0]])
                 }
             } else {
-                events.append(event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
+                events.append(
+                    event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "text", "text": ""]]))
                 events += Self.mapSharing(words) {
                     event("content_block_delta", ["type": "content_block_delta", "index": 0, "delta": ["type": "text_delta", "text": $0]])
                 }
             }
             events.append(event("content_block_stop", ["type": "content_block_stop", "index": 0]))
-            events.append(event("message_delta", [
-                "type": "message_delta", "delta": ["stop_reason": toolName == nil ? "end_turn" : "tool_use", "stop_sequence": NSNull()],
-                "usage": ["output_tokens": FakeUsage.output],
-            ]))
+            events.append(
+                event(
+                    "message_delta",
+                    [
+                        "type": "message_delta", "delta": ["stop_reason": toolName == nil ? "end_turn" : "tool_use", "stop_sequence": NSNull()],
+                        "usage": ["output_tokens": FakeUsage.output],
+                    ]))
             events.append(event("message_stop", ["type": "message_stop"]))
             return events
         }

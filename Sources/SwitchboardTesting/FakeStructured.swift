@@ -60,7 +60,9 @@ enum FakeStructured {
         guard depth < 16 else { return NSNull() }
         if let ref = schema["$ref"] as? String { return instance(resolve(ref, in: root), root: root, depth: depth + 1) }
         for keyword in ["anyOf", "oneOf", "allOf"] {
-            if let branches = schema[keyword] as? [[String: Any]], let first = branches.first(where: { ($0["type"] as? String) != "null" }) ?? branches.first {
+            if let branches = schema[keyword] as? [[String: Any]],
+                let first = branches.first(where: { ($0["type"] as? String) != "null" }) ?? branches.first
+            {
                 return instance(first, root: root, depth: depth + 1)
             }
         }

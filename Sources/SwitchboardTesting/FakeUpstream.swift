@@ -119,7 +119,8 @@ public final class FakeUpstream: Sendable {
             guard parts.count == 2 else { return Response(status: .notFound) }
             switch parts[1] {
             case "generateContent": return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: false)
-            case "streamGenerateContent": return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: true)
+            case "streamGenerateContent":
+                return try await self.serve(request, context: context, format: .gemini, pathModel: parts[0], pathStream: true)
             case "batchEmbedContents":
                 return try await self.geminiEmbeddings(request)
             case "countTokens":
@@ -127,7 +128,8 @@ public final class FakeUpstream: Sendable {
                 guard self.accepts(headers["x-goog-api-key"]) else {
                     return Response(
                         status: .unauthorized, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
+                        body: .init(
+                            byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
                 }
                 return Response(
                     status: .ok, headers: [.contentType: "application/json"],
@@ -136,7 +138,8 @@ public final class FakeUpstream: Sendable {
             }
         }
         router.get("/v1beta/models") { request, _ -> Response in
-            guard let key = request.headers[HTTPField.Name("x-goog-api-key")!], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
+            guard let key = request.headers[HTTPField.Name("x-goog-api-key")!], self.acceptedKeys.contains(key), !self.refusedKeys.contains(key)
+            else {
                 return Response(
                     status: .unauthorized, headers: [.contentType: "application/json"],
                     body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":401,"message":"API key not valid.","status":"UNAUTHENTICATED"}}"#)))
@@ -150,7 +153,8 @@ public final class FakeUpstream: Sendable {
             guard self.accepts(headers["x-api-key"]) else {
                 return Response(
                     status: .unauthorized, headers: [.contentType: "application/json"],
-                    body: .init(byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)))
+                    body: .init(
+                        byteBuffer: ByteBuffer(string: #"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#)))
             }
             if let status = self.countStatus {
                 return Response(
@@ -166,7 +170,8 @@ public final class FakeUpstream: Sendable {
         }
         // The free endpoint health probes use; answers 401 to an unknown key.
         router.get("/v1/models") { request, _ -> Response in
-            let key = request.headers[HTTPField.Name("x-api-key")!]
+            let key =
+                request.headers[HTTPField.Name("x-api-key")!]
                 ?? request.headers[.authorization].map { String($0.dropFirst("Bearer ".count)) }
             guard let key, self.acceptedKeys.contains(key), !self.refusedKeys.contains(key) else {
                 return Response(
@@ -215,11 +220,14 @@ public final class FakeUpstream: Sendable {
         guard accepts(headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }) else {
             return Response(
                 status: .unauthorized, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#)))
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: #"{"error":{"message":"bad key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#)))
         }
         let inputs = (json["input"] as? [Any])?.count ?? 1
         let base64 = json["encoding_format"] as? String == "base64"
-        let vector: Any = base64
+        let vector: Any =
+            base64
             ? Self.embedding.withUnsafeBufferPointer { Data(buffer: $0) }.base64EncodedString()
             : Self.embedding.map { Double($0) }
         let body: [String: Any] = [

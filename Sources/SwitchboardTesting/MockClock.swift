@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// A clock that moves only when a test moves it; sleepers wake when it passes
 /// their deadline.

@@ -55,7 +55,8 @@ public struct UpstreamPolicy: Sendable, Equatable {
         guard addresses.allSatisfy(allows) else { throw Refusal(description: Self.privateRefusal) }
     }
 
-    static let privateRefusal = "base_url reaches a private, loopback or link-local address; set allow_private_upstreams or list the host in upstream_allow_hosts"
+    static let privateRefusal =
+        "base_url reaches a private, loopback or link-local address; set allow_private_upstreams or list the host in upstream_allow_hosts"
 
     /// Whether a host name is allowed by name (any address it resolves to).
     public func allowsName(_ host: String) -> Bool {

@@ -52,7 +52,9 @@ struct Accounts: AsyncParsableCommand {
                 var map: [String: String] = [:]
                 for pair in modelMap.split(separator: ",") {
                     let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--model-map takes client=upstream pairs") }
+                    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                        throw ValidationError("--model-map takes client=upstream pairs")
+                    }
                     map[parts[0]] = parts[1]
                 }
                 settings.modelMap = map
@@ -80,7 +82,9 @@ struct Accounts: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add an account.",
-            discussion: "The secret is read from --api-key-env (an environment variable) or, failing that, from standard input, so it does not land in shell history.")
+            discussion:
+                "The secret is read from --api-key-env (an environment variable) or, failing that, from standard input, so it does not land in shell history."
+        )
         @OptionGroup var options: GlobalOptions
         @Option(help: "A unique name for the account.") var name: String
         @OptionGroup var settings: SettingsOptions
@@ -150,7 +154,8 @@ struct Accounts: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List accounts with their state (never their secrets).",
-            discussion: "The live state (in flight, window, cooldown, last error) is what the running server last saved, at most a second or two old.")
+            discussion: "The live state (in flight, window, cooldown, last error) is what the running server last saved, at most a second or two old."
+        )
         @OptionGroup var options: GlobalOptions
         @Flag(help: "Print JSON.") var json = false
 

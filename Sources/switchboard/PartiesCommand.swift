@@ -8,7 +8,8 @@ import SwitchboardCore
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage users: owners of keys, with a balance their keys draw from.",
-        discussion: #"Settings as JSON: {"group": "pro", "balance_usd": 20, "description": "…"}; a key joins a user with keys update NAME --settings '{"user": "alice"}'."#,
+        discussion:
+            #"Settings as JSON: {"group": "pro", "balance_usd": 20, "description": "…"}; a key joins a user with keys update NAME --settings '{"user": "alice"}'."#,
         subcommands: [List.self, Create.self, Update.self, TopUp.self, Deduct.self, Delete.self])
 
     struct List: AsyncParsableCommand {

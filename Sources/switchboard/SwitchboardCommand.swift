@@ -155,7 +155,8 @@ struct Serve: AsyncParsableCommand {
     static func explain(_ error: IOError, listen: String) -> String {
         switch error.errnoCode {
         case EADDRINUSE:
-            return "cannot listen on \(listen): the address is in use by another process (choose another with --listen HOST:PORT or listen: in the config)"
+            return
+                "cannot listen on \(listen): the address is in use by another process (choose another with --listen HOST:PORT or listen: in the config)"
         case EACCES:
             return "cannot listen on \(listen): permission denied (ports below 1024 need privileges; choose a higher one with --listen)"
         case EADDRNOTAVAIL:

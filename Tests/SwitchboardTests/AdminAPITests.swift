@@ -1,6 +1,6 @@
+import Engine
 import Foundation
 import NIOHTTP1
-import Engine
 import Policy
 import SwitchboardApp
 import Testing
@@ -56,15 +56,19 @@ import Testing
             #expect(first["secret"] as? String == "ok")
 
             // Create, with caps; the server serves through it at once.
-            let created = try await admin(harness, "/accounts", method: .POST, body: """
-                {"name":"extra","provider":"openai","base_url":"http://127.0.0.1:\(harness.fakePort)/v1",
-                 "api_key":"\(Harness.openAISecret)","models":["extra-model"],"max_concurrency":2,"wait_timeout":"5s"}
-                """)
+            let created = try await admin(
+                harness, "/accounts", method: .POST,
+                body: """
+                    {"name":"extra","provider":"openai","base_url":"http://127.0.0.1:\(harness.fakePort)/v1",
+                     "api_key":"\(Harness.openAISecret)","models":["extra-model"],"max_concurrency":2,"wait_timeout":"5s"}
+                    """)
             #expect(created.status == 201)
             #expect(created.json["max_concurrency"] as? Int == 2 && created.json["wait_timeout"] as? String == "5s")
             #expect(!created.body.contains(Harness.openAISecret))
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("extra-model")).status == 200)
-            #expect(try await admin(harness, "/accounts", method: .POST, body: #"{"name":"extra","provider":"openai","api_key":"k","models":["m"]}"#).status == 409)
+            #expect(
+                try await admin(harness, "/accounts", method: .POST, body: #"{"name":"extra","provider":"openai","api_key":"k","models":["m"]}"#)
+                    .status == 409)
 
             // Update only what is given; null removes a cap; unknown fields and bad types are refused.
             let updated = try await admin(harness, "/accounts/extra", method: .PATCH, body: #"{"priority":5,"max_concurrency":null}"#)

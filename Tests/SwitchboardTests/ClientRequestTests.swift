@@ -43,9 +43,18 @@ import Testing
         (#"{"model":"m","stream":true}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, false),
         (#"{"model":"m","stream":true,"stream_options":null}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, false),
         (#"{"model":"m","stream":true,"stream_options":{}}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, false),
-        (#"{"model":"m","stream":true,"stream_options":{"x":1}}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true,"x":1}}"#, false),
-        (#"{"model":"m","stream":true,"stream_options":{"include_usage":false}}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, false),
-        (#"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, true),
+        (
+            #"{"model":"m","stream":true,"stream_options":{"x":1}}"#, #"{"model":"m","stream":true,"stream_options":{"include_usage":true,"x":1}}"#,
+            false
+        ),
+        (
+            #"{"model":"m","stream":true,"stream_options":{"include_usage":false}}"#,
+            #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, false
+        ),
+        (
+            #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#,
+            #"{"model":"m","stream":true,"stream_options":{"include_usage":true}}"#, true
+        ),
         (#"{"model":"m","stream":false}"#, #"{"model":"m","stream":false}"#, false),
     ])
     func asksOpenAIStreamsForUsage(input: String, expected: String, clientAsked: Bool) throws {

@@ -41,14 +41,16 @@ import Testing
     }
 
     @Test func environmentOverridesEverySetting() throws {
-        let config = try load(Self.example, environment: [
-            "SWITCHBOARD_LISTEN": "0.0.0.0:9999", "SWITCHBOARD_DATABASE": "sqlite:/tmp/x.db",
-            "SWITCHBOARD_MAX_BODY_SIZE": "1MiB", "SWITCHBOARD_MAX_FAILOVERS": "1", "SWITCHBOARD_FIRST_BYTE_TIMEOUT": "90s",
-            "SWITCHBOARD_STREAM_IDLE_TIMEOUT": "5m", "SWITCHBOARD_CONNECT_TIMEOUT": "500ms", "SWITCHBOARD_SHUTDOWN_TIMEOUT": "2",
-            "SWITCHBOARD_LOG_LEVEL": "debug", "SWITCHBOARD_DATA_DIR": "/tmp/data", "SWITCHBOARD_PRICES_FILE": "/tmp/p.json",
-            "SWITCHBOARD_ACCOUNT_OPENAI_1_API_KEY": "sk-from-env", "SWITCHBOARD_KEY_LAPTOP_1": "sk-sb-from-env",
-            "SWITCHBOARD_MASTER_KEY": "mk",
-        ])
+        let config = try load(
+            Self.example,
+            environment: [
+                "SWITCHBOARD_LISTEN": "0.0.0.0:9999", "SWITCHBOARD_DATABASE": "sqlite:/tmp/x.db",
+                "SWITCHBOARD_MAX_BODY_SIZE": "1MiB", "SWITCHBOARD_MAX_FAILOVERS": "1", "SWITCHBOARD_FIRST_BYTE_TIMEOUT": "90s",
+                "SWITCHBOARD_STREAM_IDLE_TIMEOUT": "5m", "SWITCHBOARD_CONNECT_TIMEOUT": "500ms", "SWITCHBOARD_SHUTDOWN_TIMEOUT": "2",
+                "SWITCHBOARD_LOG_LEVEL": "debug", "SWITCHBOARD_DATA_DIR": "/tmp/data", "SWITCHBOARD_PRICES_FILE": "/tmp/p.json",
+                "SWITCHBOARD_ACCOUNT_OPENAI_1_API_KEY": "sk-from-env", "SWITCHBOARD_KEY_LAPTOP_1": "sk-sb-from-env",
+                "SWITCHBOARD_MASTER_KEY": "mk",
+            ])
         #expect(config.listen == "0.0.0.0:9999")
         #expect(try config.sqlitePath() == "/tmp/x.db")
         #expect(config.maxBodyBytes == 1 << 20)

@@ -114,7 +114,8 @@ final class RawSocket: @unchecked Sendable {
     @Test func aBodyThatNeverArrivesIsClosedAtItsDeadline() async throws {
         try await withHarness(configure: { $0.limits.bodyTimeout = .milliseconds(500) }) { harness in
             let partial = try RawSocket(port: harness.port)
-            partial.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Harness.key)\r\nContent-Length: 1000\r\n\r\n{\"model\":")
+            partial.send(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Harness.key)\r\nContent-Length: 1000\r\n\r\n{\"model\":")
             #expect(await partial.readUntilClosed() != nil)
             #expect(try await harness.ledger(atLeast: 0).isEmpty, "a body never read writes no row")
         }
@@ -124,8 +125,9 @@ final class RawSocket: @unchecked Sendable {
         try await withHarness(configure: { $0.limits.sendTimeout = .milliseconds(500) }) { harness in
             let stalled = try RawSocket(port: harness.port)
             let body = Harness.chat("big-stream", stream: true)
-            stalled.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Harness.key)\r\n"
-                + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
+            stalled.send(
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(Harness.key)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body)
             // Never read: the socket fills, the server gives up on it, and the request settles as a departure.
             let row = try #require(try await harness.ledger(atLeast: 1).first)
             #expect(row.outcome == .clientDisconnected && row.stream)

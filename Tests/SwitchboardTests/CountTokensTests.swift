@@ -63,7 +63,8 @@ import Testing
             // Gemini's count for a Claude model: Anthropic's count_tokens, without output settings.
             let onClaude = try await harness.send(
                 "/v1beta/models/claude-sonnet-4-5:countTokens",
-                body: #"{"generateContentRequest":{"model":"models/claude-sonnet-4-5","contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":99}}}"#,
+                body:
+                    #"{"generateContentRequest":{"model":"models/claude-sonnet-4-5","contents":[{"role":"user","parts":[{"text":"hi"}]}],"generationConfig":{"maxOutputTokens":99}}}"#,
                 auth: .googAPIKey)
             #expect(onClaude.status == 200 && onClaude.json["totalTokens"] as? Int == Int(FakeUsage.prompt))
             let sentToAnthropic = try #require(harness.fake.received.last)
@@ -71,7 +72,8 @@ import Testing
 
             // OpenAI-compatible servers cannot count: an estimate, marked as one, without an upstream call.
             let before = harness.fake.received.count
-            let onOpenAI = try await harness.send("/v1/messages/count_tokens", body: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}]}"#)
+            let onOpenAI = try await harness.send(
+                "/v1/messages/count_tokens", body: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello there"}]}"#)
             #expect(onOpenAI.status == 200 && (onOpenAI.json["input_tokens"] as? Int ?? 0) > 0)
             #expect(onOpenAI.headers.first(name: "x-switchboard-token-count") == "estimate")
             #expect(harness.fake.received.count == before)
@@ -79,7 +81,7 @@ import Testing
     }
 
     @Test func refusalsInAnthropicsShape() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 0)}) { harness in
+        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 0) }) { harness in
             #expect(try await harness.send("/v1/messages/count_tokens", body: Self.body, key: "sk-sb-wrong-0123456789abcdef").status == 401)
             let broke = try await harness.send("/v1/messages/count_tokens", body: Self.body)
             #expect(broke.status == 402 && (broke.json["error"] as? [String: Any])?["type"] as? String == "billing_error")

@@ -39,13 +39,16 @@ import Testing
             Harness.defaultAccounts(fakePort: port) + [Harness.geminiAccount(fakePort: port).with(models: ["gemini-embedding-001"])]
         }
         try await withHarness(accounts: accounts) { harness in
-            let base64 = try await harness.send("/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":["hello","world"],"encoding_format":"base64","dimensions":3}"#)
+            let base64 = try await harness.send(
+                "/v1/embeddings", body: #"{"model":"gemini-embedding-001","input":["hello","world"],"encoding_format":"base64","dimensions":3}"#)
             #expect(base64.status == 200 && base64.json["object"] as? String == "list")
             let data = try #require(base64.json["data"] as? [[String: Any]])
             #expect(data.count == 2 && data[1]["index"] as? Int == 1)
             let encoded = try #require(data[0]["embedding"] as? String)
             let decoded = try #require(Data(base64Encoded: encoded))
-            let floats = decoded.withUnsafeBytes { raw in (0..<3).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) } }
+            let floats = decoded.withUnsafeBytes { raw in
+                (0..<3).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+            }
             #expect(floats == FakeUpstream.embedding, "Gemini's floats, as little-endian float32")
             let sent = try #require(harness.fake.received.last)
             #expect(sent.path == "/v1beta/models/gemini-embedding-001:batchEmbedContents")

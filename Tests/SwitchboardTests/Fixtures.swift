@@ -15,4 +15,3 @@ enum Fixture {
         try #require(Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures")).path
     }
 }
-

@@ -1,8 +1,9 @@
-@testable import Dialects
 import Foundation
 import NIOCore
 import SwitchboardCore
 import Testing
+
+@testable import Dialects
 
 /// Google takes every field in either spelling, and its clients send both:
 /// translation must read them the same, and leave the client's own names
@@ -16,27 +17,27 @@ import Testing
 
     /// One request, as google-genai and LangChain write it (snake_case) and as the REST docs do (camelCase).
     static let snake = #"""
-    {"system_instruction":{"parts":[{"text":"be brief"}]},
-     "contents":[
-       {"role":"user","parts":[{"text":"weather?"}]},
-       {"role":"model","parts":[{"function_call":{"name":"get_weather","args":{"city_name":"Paris"}}},{"function_call":{"name":"get_alerts","args":{}}}]},
-       {"role":"user","parts":[{"function_response":{"name":"get_weather","response":{"output":"sunny"}}},{"function_response":{"name":"get_alerts","response":{"error":"service down"}}}]}],
-     "tools":[{"function_declarations":[{"name":"get_weather","description":"d","parameters_json_schema":{"type":"object","properties":{"city_name":{"type":"string"}},"required":["city_name"]}},
-                                         {"name":"get_alerts","parameters":{"type":"OBJECT","properties":{"max_count":{"type":"INTEGER"}},"property_ordering":["max_count"]}}]}],
-     "tool_config":{"function_calling_config":{"mode":"ANY","allowed_function_names":["get_weather"]}},
-     "generation_config":{"max_output_tokens":77,"stop_sequences":["END"],"response_modalities":["TEXT"],"thinking_config":{"thinking_budget":0}}}
-    """#
+        {"system_instruction":{"parts":[{"text":"be brief"}]},
+         "contents":[
+           {"role":"user","parts":[{"text":"weather?"}]},
+           {"role":"model","parts":[{"function_call":{"name":"get_weather","args":{"city_name":"Paris"}}},{"function_call":{"name":"get_alerts","args":{}}}]},
+           {"role":"user","parts":[{"function_response":{"name":"get_weather","response":{"output":"sunny"}}},{"function_response":{"name":"get_alerts","response":{"error":"service down"}}}]}],
+         "tools":[{"function_declarations":[{"name":"get_weather","description":"d","parameters_json_schema":{"type":"object","properties":{"city_name":{"type":"string"}},"required":["city_name"]}},
+                                             {"name":"get_alerts","parameters":{"type":"OBJECT","properties":{"max_count":{"type":"INTEGER"}},"property_ordering":["max_count"]}}]}],
+         "tool_config":{"function_calling_config":{"mode":"ANY","allowed_function_names":["get_weather"]}},
+         "generation_config":{"max_output_tokens":77,"stop_sequences":["END"],"response_modalities":["TEXT"],"thinking_config":{"thinking_budget":0}}}
+        """#
     static let camel = #"""
-    {"systemInstruction":{"parts":[{"text":"be brief"}]},
-     "contents":[
-       {"role":"user","parts":[{"text":"weather?"}]},
-       {"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city_name":"Paris"}}},{"functionCall":{"name":"get_alerts","args":{}}}]},
-       {"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"output":"sunny"}}},{"functionResponse":{"name":"get_alerts","response":{"error":"service down"}}}]}],
-     "tools":[{"functionDeclarations":[{"name":"get_weather","description":"d","parametersJsonSchema":{"type":"object","properties":{"city_name":{"type":"string"}},"required":["city_name"]}},
-                                        {"name":"get_alerts","parameters":{"type":"OBJECT","properties":{"max_count":{"type":"INTEGER"}},"propertyOrdering":["max_count"]}}]}],
-     "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_weather"]}},
-     "generationConfig":{"maxOutputTokens":77,"stopSequences":["END"],"responseModalities":["TEXT"],"thinkingConfig":{"thinkingBudget":0}}}
-    """#
+        {"systemInstruction":{"parts":[{"text":"be brief"}]},
+         "contents":[
+           {"role":"user","parts":[{"text":"weather?"}]},
+           {"role":"model","parts":[{"functionCall":{"name":"get_weather","args":{"city_name":"Paris"}}},{"functionCall":{"name":"get_alerts","args":{}}}]},
+           {"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"output":"sunny"}}},{"functionResponse":{"name":"get_alerts","response":{"error":"service down"}}}]}],
+         "tools":[{"functionDeclarations":[{"name":"get_weather","description":"d","parametersJsonSchema":{"type":"object","properties":{"city_name":{"type":"string"}},"required":["city_name"]}},
+                                            {"name":"get_alerts","parameters":{"type":"OBJECT","properties":{"max_count":{"type":"INTEGER"}},"propertyOrdering":["max_count"]}}]}],
+         "toolConfig":{"functionCallingConfig":{"mode":"ANY","allowedFunctionNames":["get_weather"]}},
+         "generationConfig":{"maxOutputTokens":77,"stopSequences":["END"],"responseModalities":["TEXT"],"thinkingConfig":{"thinkingBudget":0}}}
+        """#
 
     @Test func bothSpellingsTranslateAlikeAndTheClientsNamesStay() throws {
         for provider in [Provider.anthropic, .openai] {
@@ -65,7 +66,8 @@ import Testing
     }
 
     @Test func aPlainObjectResultIsCarriedAsJSON() throws {
-        let body = #"{"contents":[{"role":"user","parts":[{"text":"x"}]},{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"temp":21,"unit":"C"}}},{"functionResponse":{"name":"f","response":{"output":{"temp":21}}}}]}]}"#
+        let body =
+            #"{"contents":[{"role":"user","parts":[{"text":"x"}]},{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"temp":21,"unit":"C"}}},{"functionResponse":{"name":"f","response":{"output":{"temp":21}}}}]}]}"#
         let openAI = try Self.upstream(body, .gemini, to: .openai)
         let tool = (openAI["messages"] as? [NSDictionary] ?? []).filter { $0["role"] as? String == "tool" }
         #expect(tool.map { $0["content"] as? String } == [#"{"temp":21,"unit":"C"}"#, #"{"temp":21}"#])
@@ -74,10 +76,10 @@ import Testing
     /// The other way: results written for Gemini under the keys Google documents.
     @Test func resultsReachGeminiAsOutputOrError() throws {
         let body = #"""
-        {"model":"m","max_tokens":9,"messages":[{"role":"user","content":"x"},
-          {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}},{"type":"tool_use","id":"t2","name":"g","input":{}},{"type":"tool_use","id":"t3","name":"h","input":{}}]},
-          {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"sunny"},{"type":"tool_result","tool_use_id":"t2","content":"boom","is_error":true},{"type":"tool_result","tool_use_id":"t3","content":"{\"temp\":21}"}]}]}
-        """#
+            {"model":"m","max_tokens":9,"messages":[{"role":"user","content":"x"},
+              {"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"f","input":{}},{"type":"tool_use","id":"t2","name":"g","input":{}},{"type":"tool_use","id":"t3","name":"h","input":{}}]},
+              {"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"sunny"},{"type":"tool_result","tool_use_id":"t2","content":"boom","is_error":true},{"type":"tool_result","tool_use_id":"t3","content":"{\"temp\":21}"}]}]}
+            """#
         let gemini = try Self.upstream(body, .anthropicMessages, to: .gemini)
         let parts = try #require(((gemini["contents"] as? [NSDictionary])?.last?["parts"] as? [NSDictionary]))
         let responses = parts.compactMap { ($0["functionResponse"] as? NSDictionary)?["response"] as? NSDictionary }
@@ -96,19 +98,20 @@ import Testing
     }
 
     @Test func camelCaseLeavesNamesWithoutUnderscoresAlone() {
-        #expect(["function_declarations", "parametersJsonSchema", "a", "x_y_z", "trailing_"].map { GeminiSpelling.camel($0) }
-            == ["functionDeclarations", "parametersJsonSchema", "a", "xYZ", "trailing"])
+        #expect(
+            ["function_declarations", "parametersJsonSchema", "a", "x_y_z", "trailing_"].map { GeminiSpelling.camel($0) }
+                == ["functionDeclarations", "parametersJsonSchema", "a", "xYZ", "trailing"])
     }
 
     /// Names the client gave inside a schema stay as written: definitions a
     /// `$ref` points to, patterns, enum values, examples.
     @Test func schemaNamesAndValuesAreNeverRenamed() throws {
         let body = #"""
-        {"contents":[{"parts":[{"text":"x"}]}],"tools":[{"function_declarations":[{"name":"order","parameters":{
-          "type":"OBJECT","$defs":{"order_item":{"type":"OBJECT","properties":{"sku_code":{"type":"STRING","enum":["A_B","TYPE"]}}}},
-          "properties":{"items":{"type":"ARRAY","items":{"$ref":"#/$defs/order_item"}},"note":{"type":"STRING","example":{"type":"STRING"}}},
-          "patternProperties":{"^user_[0-9]+$":{"type":"STRING"}},"property_ordering":["items","note"]}}]}]}
-        """#
+            {"contents":[{"parts":[{"text":"x"}]}],"tools":[{"function_declarations":[{"name":"order","parameters":{
+              "type":"OBJECT","$defs":{"order_item":{"type":"OBJECT","properties":{"sku_code":{"type":"STRING","enum":["A_B","TYPE"]}}}},
+              "properties":{"items":{"type":"ARRAY","items":{"$ref":"#/$defs/order_item"}},"note":{"type":"STRING","example":{"type":"STRING"}}},
+              "patternProperties":{"^user_[0-9]+$":{"type":"STRING"}},"property_ordering":["items","note"]}}]}]}
+            """#
         let openAI = try Self.upstream(body, .gemini, to: .openai)
         let tool = try #require((openAI["tools"] as? [NSDictionary])?.first?["function"] as? NSDictionary)
         let schema = try #require(tool["parameters"] as? NSDictionary)
@@ -124,7 +127,8 @@ import Testing
     /// Counting weighs the prompt: a JSON answer format Anthropic could not
     /// take does not stop a Gemini client counting on an Anthropic account.
     @Test func countingIgnoresTheAnswersFormat() throws {
-        let body = #"{"generate_content_request":{"contents":[{"parts":[{"text":"hi"}]}],"generation_config":{"response_mime_type":"application/json"}}}"#
+        let body =
+            #"{"generate_content_request":{"contents":[{"parts":[{"text":"hi"}]}],"generation_config":{"response_mime_type":"application/json"}}}"#
         let request = try ClientRequest.inspect(ByteBuffer(string: body), dialect: .gemini, pathModel: "m", pathStream: false)
         let counted = try #require(try Translator(counting: request).countBody(for: .anthropic, model: "claude"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(buffer: counted)) as? NSDictionary)

@@ -95,9 +95,13 @@ import Testing
 
     @Test func aStreamBrokenMidwayEndsWithAnErrorChunk() async throws {
         try await withHarness(accounts: { [Harness.geminiAccount(fakePort: $0)] }) { harness in
-            let reply = try await harness.send("/v1beta/models/drop-after-first-chunk:streamGenerateContent?alt=sse", body: Self.body, auth: .googAPIKey)
+            let reply = try await harness.send(
+                "/v1beta/models/drop-after-first-chunk:streamGenerateContent?alt=sse", body: Self.body, auth: .googAPIKey)
             #expect(reply.status == 200)
-            let last = try #require(reply.body.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }.last)
+            let last = try #require(
+                reply.body.replacingOccurrences(of: "\r\n", with: "\n").components(separatedBy: "\n\n").map {
+                    $0.trimmingCharacters(in: .whitespacesAndNewlines)
+                }.filter { !$0.isEmpty }.last)
             let data = try #require(last.hasPrefix("data: ") ? String(last.dropFirst(6)) : nil)
             let error = try #require((try JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any])?["error"] as? [String: Any])
             #expect(error["status"] as? String == "UNAVAILABLE" && error["code"] as? Int == 503)
@@ -117,7 +121,8 @@ import Testing
             #expect(one.status == 200 && one.json["name"] as? String == "models/gemini-2.5-flash")
             #expect(try await harness.send("/v1beta/models/nope", method: .GET, auth: .googAPIKey).status == 404)
 
-            let unauthorized = try await harness.send("/v1beta/models/gemini-2.5-flash:generateContent", body: Self.body, key: "wrong", auth: .googAPIKey)
+            let unauthorized = try await harness.send(
+                "/v1beta/models/gemini-2.5-flash:generateContent", body: Self.body, key: "wrong", auth: .googAPIKey)
             #expect(unauthorized.status == 401)
             #expect((unauthorized.json["error"] as? [String: Any])?["status"] as? String == "UNAUTHENTICATED")
             #expect(try await harness.send("/v1beta/models/gemini-2.5-flash:embedContent", body: Self.body, auth: .googAPIKey).status == 404)
@@ -131,8 +136,10 @@ import Testing
             [Harness.defaultAccounts(fakePort: port)[1].with(models: ["anthropic/claude-x"], modelMap: ["anthropic/claude-x": "claude-sonnet-4-5"])]
         }
         try await withHarness(accounts: accounts) { harness in
-            for path in ["/v1beta/models/anthropic/claude-x:generateContent", "/v1beta/models/anthropic%2Fclaude-x:generateContent",
-                         "/v1beta/models/models/anthropic/claude-x:generateContent"] {
+            for path in [
+                "/v1beta/models/anthropic/claude-x:generateContent", "/v1beta/models/anthropic%2Fclaude-x:generateContent",
+                "/v1beta/models/models/anthropic/claude-x:generateContent",
+            ] {
                 let reply = try await harness.send(path, body: Self.body, auth: .googAPIKey)
                 #expect(reply.status == 200, "\(path): \(reply.body)")
             }
@@ -142,11 +149,14 @@ import Testing
     }
 
     @Test func aStreamWaitingForAKeySlotGetsNoKeepalives() async throws {
-        try await withHarness(accounts: { [Harness.geminiAccount(fakePort: $0)] }, configure: {
-            $0.keys[0].policy.concurrency = 1
-            $0.keys[0].policy.maxWaiting = 2
-            $0.keepaliveInterval = .milliseconds(100)
-        }) { harness in
+        try await withHarness(
+            accounts: { [Harness.geminiAccount(fakePort: $0)] },
+            configure: {
+                $0.keys[0].policy.concurrency = 1
+                $0.keys[0].policy.maxWaiting = 2
+                $0.keepaliveInterval = .milliseconds(100)
+            }
+        ) { harness in
             let path = "/v1beta/models/short-slow-stream:streamGenerateContent?alt=sse"
             async let first = harness.send(path, body: Self.body, auth: .googAPIKey)
             while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }

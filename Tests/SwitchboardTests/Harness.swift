@@ -1,15 +1,15 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
-import Policy
 import NIOCore
 import NIOHTTP1
+import Policy
 import Storage
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting
-import Upstream
 import Testing
+import Upstream
 
 /// A running gateway in front of a fake upstream, both on loopback ports.
 struct Harness: Sendable {
@@ -38,17 +38,20 @@ struct Harness: Sendable {
     /// Accounts against the fake on `port`: one OpenAI, one Anthropic.
     static func defaultAccounts(fakePort port: Int) -> [Configuration.AccountDeclaration] {
         [
-            .init(name: "openai-1", provider: .openai, baseURL: "http://127.0.0.1:\(port)/v1", apiKey: openAISecret,
-                  models: ["gpt-4o-mini"] + behaviourModels),
-            .init(name: "anthropic-1", provider: .anthropic, baseURL: "http://127.0.0.1:\(port)", apiKey: anthropicSecret,
-                  models: ["claude-sonnet-4-5"] + behaviourModels),
+            .init(
+                name: "openai-1", provider: .openai, baseURL: "http://127.0.0.1:\(port)/v1", apiKey: openAISecret,
+                models: ["gpt-4o-mini"] + behaviourModels),
+            .init(
+                name: "anthropic-1", provider: .anthropic, baseURL: "http://127.0.0.1:\(port)", apiKey: anthropicSecret,
+                models: ["claude-sonnet-4-5"] + behaviourModels),
         ]
     }
 
     /// A Gemini account against the fake on `port` (its base URL is the API root, as the SDK uses it).
     static func geminiAccount(fakePort port: Int) -> Configuration.AccountDeclaration {
-        .init(name: "gemini-1", provider: .gemini, baseURL: "http://127.0.0.1:\(port)", apiKey: geminiSecret,
-              models: ["gemini-2.5-flash"] + behaviourModels)
+        .init(
+            name: "gemini-1", provider: .gemini, baseURL: "http://127.0.0.1:\(port)", apiKey: geminiSecret,
+            models: ["gemini-2.5-flash"] + behaviourModels)
     }
 
     var base: String { "http://127.0.0.1:\(port)" }

@@ -106,10 +106,13 @@ import Testing
     @Test func theHoldCoversWhatATranslationAsksFor() async throws {
         let price = #"{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}"#
         let anthropicOnly: (Int) -> [Configuration.AccountDeclaration] = { [Harness.defaultAccounts(fakePort: $0)[1]] }
-        try await withHarness(accounts: anthropicOnly, configure: {
-            $0.keys[0].policy.balance = Money(dollars: "0.01")
-            $0.priceOverrides = Data(#"{"honour-cap":\#(price)}"#.utf8)
-        }) { harness in
+        try await withHarness(
+            accounts: anthropicOnly,
+            configure: {
+                $0.keys[0].policy.balance = Money(dollars: "0.01")
+                $0.priceOverrides = Data(#"{"honour-cap":\#(price)}"#.utf8)
+            }
+        ) { harness in
             let thinking = #"{"model":"honour-cap","max_tokens":100,"reasoning_effort":"high","messages":[{"role":"user","content":"hi"}]}"#
             let refused = try await harness.send("/v1/chat/completions", body: thinking)
             #expect(refused.status == 429 && Self.code(refused) == "insufficient_quota", "24,676 tokens sent upstream at $2/M do not fit in $0.01")

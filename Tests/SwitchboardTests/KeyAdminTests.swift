@@ -3,9 +3,10 @@ import Engine
 import Foundation
 import NIOHTTP1
 import Policy
-@testable import SwitchboardApp
 import SwitchboardCore
 import Testing
+
+@testable import SwitchboardApp
 
 /// Keys through the admin API and `/v1/usage`.
 @Suite struct KeyAdminTests {
@@ -17,7 +18,8 @@ import Testing
 
     @Test func createShowsTheKeyOnceAndItWorksAtOnce() async throws {
         try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
-            let created = try await admin(harness, "/keys", method: .POST, body: #"{"name":"team-a","balance_usd":"0.50","models":["gpt-*"],"concurrency":2}"#)
+            let created = try await admin(
+                harness, "/keys", method: .POST, body: #"{"name":"team-a","balance_usd":"0.50","models":["gpt-*"],"concurrency":2}"#)
             #expect(created.status == 201)
             let secret = try #require(created.json["api_key"] as? String)
             #expect(secret.hasPrefix("sk-sb-") && secret.count >= 49)

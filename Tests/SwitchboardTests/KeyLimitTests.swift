@@ -30,7 +30,9 @@ import Testing
 
     @Test func concurrencyIsNeverExceededAndRefusalsAre429() async throws {
         try await withHarness(configure: { $0.keys[0].policy.concurrency = 3 }) { harness in
-            let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"c\#($0)"}]}"# }
+            let replies = try await burst(harness, 30) {
+                #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"c\#($0)"}]}"#
+            }
             #expect(harness.fake.peakInFlight(key: Harness.openAISecret) <= 3)
             let refused = replies.filter { $0.status == 429 }
             #expect(replies.filter { $0.status == 200 }.count >= 3 && !refused.isEmpty)
@@ -55,7 +57,9 @@ import Testing
             // default 30 s wait, and this test is about slots, not about waiting too long.
             $0.keyWaitTimeout = .seconds(600)
         }) { harness in
-            let replies = try await burst(harness, 30) { #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"q\#($0)"}]}"# }
+            let replies = try await burst(harness, 30) {
+                #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"q\#($0)"}]}"#
+            }
             #expect(replies.allSatisfy { $0.status == 200 })
             #expect(harness.fake.peakInFlight(key: Harness.openAISecret) == 3)
             // Clients that leave mid-stream, and upstream failures, give their slots back.
@@ -121,7 +125,7 @@ import Testing
     }
 
     @Test func anExhaustedBalanceIsAnthropicsBillingError() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 0)}) { harness in
+        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 0) }) { harness in
             let anthropic = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5"))
             #expect(anthropic.status == 402)
             #expect((anthropic.json["error"] as? [String: Any])?["type"] as? String == "billing_error")
@@ -131,7 +135,7 @@ import Testing
     }
 
     @Test func absurdMaxTokensAreRefusedBeforeTheyReachAnyBudget() async throws {
-        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 1_000_000_000_000)}) { harness in
+        try await withHarness(configure: { $0.keys[0].policy.balance = Money(picos: 1_000_000_000_000) }) { harness in
             for value in ["9223372036854775807", "-1000000000000000", "0", "1e30"] {
                 let body = #"{"model":"gpt-4o-mini","max_tokens":\#(value),"messages":[{"role":"user","content":"x"}]}"#
                 let reply = try await harness.send("/v1/chat/completions", body: body)

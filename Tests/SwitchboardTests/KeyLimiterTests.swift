@@ -38,7 +38,7 @@ import Testing
 
     @Test func dailyCostResetsAtUTCMidnightAndOverrunsAreCounted() async {
         let limiter = KeyLimiter(clock: clock)
-        let key = key { $0.dailyCost = Money(picos: 100)}
+        let key = key { $0.dailyCost = Money(picos: 100) }
         admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 60), tokens: 0)))?.settle(cost: Money(picos: 90), tokens: 0)
         #expect(limiter.overrun == Money(picos: 30), "charged the real cost, and the excess over the hold is counted")
         guard case .refused(.quotaExhausted("daily_cost")) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 20), tokens: 0)) else {
@@ -70,7 +70,8 @@ import Testing
         async let second = limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 0), waitTimeout: .seconds(30))
         while limiter.usage(of: key).waiting == 0 { await Task.yield() }
         // The queue holds one: another is refused at once.
-        guard case .refused(.concurrency) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 0), waitTimeout: .seconds(30)) else {
+        guard case .refused(.concurrency) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 0), tokens: 0), waitTimeout: .seconds(30))
+        else {
             Issue.record("expected a full queue")
             return
         }

@@ -1,11 +1,11 @@
 import Foundation
 import Logging
 import Policy
-@testable import Storage
 import SwitchboardCore
 import Testing
 
 @testable import Engine
+@testable import Storage
 
 /// The write-ahead journal on a real directory: what is opened and not closed
 /// survives a restart; closed requests and full segments go away.
@@ -31,7 +31,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await Self.running(directory) { journal in
             for id in ["a", "b", "c"] { try await journal.open(Self.entry(id)) }
-            journal.progress("b", .init(accountID: 1, accountName: "acct", provider: "openai", upstreamModel: "gpt-4o-mini", deliveredBytes: 900, deliveredTextBytes: 400))
+            journal.progress(
+                "b",
+                .init(
+                    accountID: 1, accountName: "acct", provider: "openai", upstreamModel: "gpt-4o-mini", deliveredBytes: 900, deliveredTextBytes: 400)
+            )
             journal.close(["a"])
         }
         // A new process reads what the last one left.

@@ -1,7 +1,7 @@
 import Foundation
 import Storage
-import Synchronization
 import SwitchboardCore
+import Synchronization
 import Testing
 
 @testable import Engine

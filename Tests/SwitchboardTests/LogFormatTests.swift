@@ -13,9 +13,12 @@ import Testing
 
     @Test func jsonIsOneObjectPerLineWithEveryValueAString() throws {
         let handler = LineLogHandler(label: "switchboard", format: .json)
-        let line = handler.render(Self.event("request", [
-            "model": "evil\nmodel\"}{", "status": "200", "level": "forged", "huge": .string(String(repeating: "x", count: 5_000)),
-        ]))
+        let line = handler.render(
+            Self.event(
+                "request",
+                [
+                    "model": "evil\nmodel\"}{", "status": "200", "level": "forged", "huge": .string(String(repeating: "x", count: 5_000)),
+                ]))
         #expect(line.hasSuffix("\n") && line.dropLast().allSatisfy { $0 != "\n" && $0 != "\r" })
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
         #expect(object["message"] == "request" && object["label"] == "switchboard" && object["status"] == "200")

@@ -28,7 +28,9 @@ import Testing
             #expect(reply.status == 200)
             #expect(reply.headers.first(name: "content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
             let text = reply.body
-            #expect(Self.sample(text, "switchboard_requests_total", ["model": "gpt-4o-mini", "provider": "openai", "outcome": "ok", "status": "200"]) == 2)
+            #expect(
+                Self.sample(text, "switchboard_requests_total", ["model": "gpt-4o-mini", "provider": "openai", "outcome": "ok", "status": "200"]) == 2
+            )
             #expect(Self.sample(text, "switchboard_requests_total", ["model": "other"]) == 1, "an unrouted model is counted as other")
             #expect(!text.contains(secretModel), "a model name the client chose never becomes a label")
             #expect(!text.contains(Harness.key) && !text.contains(Harness.openAISecret))

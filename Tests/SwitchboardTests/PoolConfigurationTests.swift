@@ -4,9 +4,10 @@ import Engine
 import Foundation
 import Policy
 import Storage
-@testable import SwitchboardApp
 import SwitchboardCore
 import Testing
+
+@testable import SwitchboardApp
 
 /// Pool settings in the config file, and master key rotation on disk.
 @Suite struct PoolConfigurationTests {
@@ -15,7 +16,8 @@ import Testing
     }
 
     @Test func accountCapsAndPoolSettingsLoad() throws {
-        let config = try load("""
+        let config = try load(
+            """
             rate_limit_cooldown: 30s
             overload_cooldown: 2s
             session_ttl: 2h
@@ -111,7 +113,8 @@ import Testing
     @Test func aTopUpSurvivesARestartButOtherSettingsFollowTheFile() async throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var config = try loadConfiguration("""
+        var config = try loadConfiguration(
+            """
             keys:
               - name: k
                 key: sk-sb-k-0123456789abcdefghijklmn

@@ -109,10 +109,13 @@ import Testing
                 base.with(name: "second", models: ["gpt-4o-mini"], priority: 1),
             ]
         }
-        try await withHarness(accounts: accounts, configure: {
-            $0.pool.transientFailures = 2
-            $0.pool.transientCooldown = .seconds(30)
-        }) { harness in
+        try await withHarness(
+            accounts: accounts,
+            configure: {
+                $0.pool.transientFailures = 2
+                $0.pool.transientCooldown = .seconds(30)
+            }
+        ) { harness in
             for n in 0..<2 { #expect(try await harness.send("/v1/chat/completions", body: Self.chat(n)).status == 200) }
             let first = try status(harness, "first")
             #expect(first.state == "cooling_down" && first.cooldownCause == "transient_failures")
@@ -180,9 +183,11 @@ import Testing
     @Test func concurrencyCapHoldsUnderLoadAndNoSlotLeaksOnDisconnect() async throws {
         let cap = 3
         let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
-            [Harness.defaultAccounts(fakePort: port)[0].with(
-                name: "capped", models: ["short-slow-stream", "slow-stream"],
-                limits: AccountLimits(maxConcurrency: cap, maxWaiting: 10 * cap, waitTimeout: .seconds(60)))]
+            [
+                Harness.defaultAccounts(fakePort: port)[0].with(
+                    name: "capped", models: ["short-slow-stream", "slow-stream"],
+                    limits: AccountLimits(maxConcurrency: cap, maxWaiting: 10 * cap, waitTimeout: .seconds(60)))
+            ]
         }
         try await withHarness(accounts: accounts) { harness in
             // 10×N clients at once: every one is served, never more than N at the upstream.
@@ -228,13 +233,17 @@ import Testing
 
     @Test func aFullAccountWithNoQueueIsRefusedWith429() async throws {
         let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
-            [Harness.defaultAccounts(fakePort: port)[0].with(
-                name: "capped", models: ["short-slow-stream"], limits: AccountLimits(maxConcurrency: 1))]
+            [
+                Harness.defaultAccounts(fakePort: port)[0].with(
+                    name: "capped", models: ["short-slow-stream"], limits: AccountLimits(maxConcurrency: 1))
+            ]
         }
         try await withHarness(accounts: accounts) { harness in
-            async let long = harness.send("/v1/chat/completions", body: #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"a"}]}"#)
+            async let long = harness.send(
+                "/v1/chat/completions", body: #"{"model":"short-slow-stream","stream":true,"messages":[{"role":"user","content":"a"}]}"#)
             while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
-            let refused = try await harness.send("/v1/chat/completions", body: #"{"model":"short-slow-stream","messages":[{"role":"user","content":"b"}]}"#)
+            let refused = try await harness.send(
+                "/v1/chat/completions", body: #"{"model":"short-slow-stream","messages":[{"role":"user","content":"b"}]}"#)
             #expect(refused.status == 429)
             #expect((refused.json["error"] as? [String: Any])?["code"] as? String == "accounts_at_capacity")
             #expect(refused.headers.first(name: "retry-after") != nil)

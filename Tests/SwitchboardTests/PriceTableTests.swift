@@ -41,7 +41,8 @@ import Testing
     /// (scripts/update-prices.py writes both): a table updated without
     /// regenerating the Swift file fails here.
     @Test func theCompiledTableIsTheJSONFile() throws {
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/Policy/Resources/model_prices.json")
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Sources/Policy/Resources/model_prices.json")
         let text = try String(contentsOf: file, encoding: .utf8)
         #expect(PriceTable.bundledText + "\n" == text)
     }

@@ -6,7 +6,8 @@ import Testing
 /// Prices from the config file, and what happens to models without one.
 @Suite struct PricingConfigTests {
     @Test func aConfigPriceOverridesTheTableExactly() async throws {
-        let config = try loadConfiguration("""
+        let config = try loadConfiguration(
+            """
             prices:
               echo: {input_cost_per_token: 1.0e-06, output_cost_per_token: 2.0e-06}
             """)

@@ -71,7 +71,8 @@ import Testing
             #expect(((json.json["content"] as? [[String: Any]])?.first?["text"] as? String) == FakeUsage.text)
             #expect(json.headers.first(name: "request-id") == json.headers.first(name: "x-request-id"))
 
-            let stream = try await harness.send("/v1/messages", body: Harness.messages("claude-sonnet-4-5", stream: true), auth: .xAPIKey, headers: headers)
+            let stream = try await harness.send(
+                "/v1/messages", body: Harness.messages("claude-sonnet-4-5", stream: true), auth: .xAPIKey, headers: headers)
             #expect(stream.status == 200)
             let events = stream.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }
             #expect(events.allSatisfy { $0.hasPrefix("event: ") }, "every Anthropic frame needs its event line")
@@ -108,8 +109,10 @@ import Testing
         try await withHarness { harness in
             let reply = try await harness.send(
                 "/v1/messages?beta=true", body: Harness.messages("echo"),
-                headers: [("anthropic-version", "2023-06-01"), ("anthropic-beta", "prompt-caching-2024-07-31,oauth-2025-04-20"),
-                          ("user-agent", "claude-cli/2.1.0 (external, cli)")])
+                headers: [
+                    ("anthropic-version", "2023-06-01"), ("anthropic-beta", "prompt-caching-2024-07-31,oauth-2025-04-20"),
+                    ("user-agent", "claude-cli/2.1.0 (external, cli)"),
+                ])
             #expect(reply.status == 200)
             let text = try #require((reply.json["content"] as? [[String: Any]])?.first?["text"] as? String)
             let echo = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])

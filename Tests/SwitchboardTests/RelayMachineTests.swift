@@ -28,7 +28,8 @@ import Testing
         attempts: Int = 3, disconnect: DisconnectPolicy = .drain, localAnswer: LocalAnswer.Kind? = nil, billable: Bool = true
     ) -> RelayMachine {
         RelayMachine(
-            row: LedgerRow(requestID: "req_1", createdAt: now, keyID: 1, keyName: "k", dialect: "anthropic_messages", model: "m",
+            row: LedgerRow(
+                requestID: "req_1", createdAt: now, keyID: 1, keyName: "k", dialect: "anthropic_messages", model: "m",
                 status: 0, outcome: .ok),
             facts: RequestFacts(dialect: .anthropicMessages, model: "m", promptBytes: 400, localAnswer: localAnswer),
             maxAttempts: attempts, disconnect: disconnect, billable: billable, price: price)
@@ -294,7 +295,9 @@ import Testing
     @Test func accountsRestingAfterAnOverloadAnswer529() {
         let cooling = [AccountPool.Skipped(account: Self.account(1), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: .overloaded))]
         #expect(RelayMachine.refusal(skipped: cooling, now: Self.now).0.code == .upstreamOverloaded)
-        let limited = [AccountPool.Skipped(account: Self.account(1), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: .rateLimited))]
+        let limited = [
+            AccountPool.Skipped(account: Self.account(1), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: .rateLimited))
+        ]
         #expect(RelayMachine.refusal(skipped: limited, now: Self.now).0.code == .accountsCoolingDown)
     }
 
@@ -303,7 +306,8 @@ import Testing
     @Test func aCooldownRefusalNamesItsCause() {
         func refusal(_ causes: [CooldownCause]) -> GatewayError {
             let skipped = causes.enumerated().map { index, cause in
-                AccountPool.Skipped(account: Self.account(Int64(index + 1)), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: cause))
+                AccountPool.Skipped(
+                    account: Self.account(Int64(index + 1)), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: cause))
             }
             return RelayMachine.refusal(skipped: skipped, now: Self.now).0
         }

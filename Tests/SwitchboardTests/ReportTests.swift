@@ -13,7 +13,9 @@ import Testing
         return (store, directory)
     }
 
-    static func row(_ id: Int, at time: Date, key: String, model: String, status: Int = 200, latency: Int64, firstByte: Int64? = nil, cents: Int64 = 1) -> LedgerRow {
+    static func row(
+        _ id: Int, at time: Date, key: String, model: String, status: Int = 200, latency: Int64, firstByte: Int64? = nil, cents: Int64 = 1
+    ) -> LedgerRow {
         LedgerRow(
             requestID: "req_report_\(id)", createdAt: time, keyName: key, dialect: "openai_chat", model: model, status: status,
             outcome: status == 200 ? .ok : .upstreamError, usage: TokenUsage(inputUncached: 10, output: 5),

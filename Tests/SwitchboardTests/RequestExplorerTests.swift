@@ -31,9 +31,10 @@ import Testing
     }
 
     @Test func aRouteReadsBackAsHopsEvenWithSpacesInNames() {
-        #expect(RequestView.hops("a=cooling(rate_limited,12s) my acct=failed(transient)") == [
-            .init(account: "a", reason: "cooling(rate_limited,12s)"), .init(account: "my acct", reason: "failed(transient)"),
-        ])
+        #expect(
+            RequestView.hops("a=cooling(rate_limited,12s) my acct=failed(transient)") == [
+                .init(account: "a", reason: "cooling(rate_limited,12s)"), .init(account: "my acct", reason: "failed(transient)"),
+            ])
         #expect(RequestView.hops(nil).isEmpty)
     }
 

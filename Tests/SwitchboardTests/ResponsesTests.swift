@@ -39,7 +39,7 @@ import Testing
                 #expect(row.outcome == .ok && row.stream && !row.usageIncomplete)
                 #expect(row.usage.cacheRead == FakeUsage.cacheRead && row.usage.inputUncached == FakeUsage.prompt)
             }
-        } 
+        }
     }
 
     @Test func aStreamBrokenMidwayEndsWithResponseFailed() async throws {
@@ -70,14 +70,18 @@ import Testing
             #expect(error["param"] as? String == "input")
             #expect(harness.fake.received.isEmpty, "nothing went upstream")
 
-            let paired = #"{"model":"gpt-4o-mini","input":[{"type":"function_call","call_id":"call_9","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            let paired =
+                #"{"model":"gpt-4o-mini","input":[{"type":"function_call","call_id":"call_9","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
             #expect(try await harness.send("/v1/responses", body: paired).status == 200)
-            let chained = #"{"model":"gpt-4o-mini","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            let chained =
+                #"{"model":"gpt-4o-mini","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
             #expect(try await harness.send("/v1/responses", body: chained).status == 200)
-            let referenced = #"{"model":"gpt-4o-mini","input":[{"type":"item_reference","id":"fc_1"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
+            let referenced =
+                #"{"model":"gpt-4o-mini","input":[{"type":"item_reference","id":"fc_1"},{"type":"function_call_output","call_id":"call_9","output":"42"}]}"#
             #expect(try await harness.send("/v1/responses", body: referenced).status == 200, "a reference names an item id, not the call id")
             // Codex answers its local shell calls with function_call_output.
-            let shell = #"{"model":"gpt-4o-mini","input":[{"type":"local_shell_call","call_id":"call_7","status":"completed","action":{"type":"exec","command":["ls"]}},{"type":"function_call_output","call_id":"call_7","output":"a.txt"}]}"#
+            let shell =
+                #"{"model":"gpt-4o-mini","input":[{"type":"local_shell_call","call_id":"call_7","status":"completed","action":{"type":"exec","command":["ls"]}},{"type":"function_call_output","call_id":"call_7","output":"a.txt"}]}"#
             #expect(try await harness.send("/v1/responses", body: shell).status == 200)
         }
     }

@@ -20,7 +20,10 @@ final class ScriptedTransport: UpstreamTransport {
     var requests: [UpstreamRequest] { sent.withLockedValue { $0 } }
 
     func send(_ request: UpstreamRequest) async throws(TransportFailure) -> UpstreamResponse {
-        let attempt = sent.withLockedValue { $0.append(request); return $0.count }
+        let attempt = sent.withLockedValue {
+            $0.append(request)
+            return $0.count
+        }
         return try script(attempt, request)
     }
 
@@ -33,7 +36,8 @@ final class ScriptedTransport: UpstreamTransport {
 }
 
 @Suite struct ScriptedTransportTests {
-    static let answer = #"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}"#
+    static let answer =
+        #"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}"#
 
     static func accounts(_ port: Int) -> [Configuration.AccountDeclaration] {
         [

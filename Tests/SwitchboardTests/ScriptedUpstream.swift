@@ -42,7 +42,10 @@ final class ScriptedUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let number = state.withLockedValue { $0.connections += 1; return $0.connections }
+                    let number = state.withLockedValue {
+                        $0.connections += 1
+                        return $0.connections
+                    }
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
                     try channel.pipeline.syncOperations.addHandler(Handler(connection: number, script: script, state: state, events: events))
@@ -70,7 +73,10 @@ final class ScriptedUpstream: Sendable {
         let events: AsyncStream<String>.Continuation
         var served = 0
 
-        init(connection: Int, script: @escaping Script, state: NIOLockedValueBox<(connections: Int, requests: Int, closed: Int)>, events: AsyncStream<String>.Continuation) {
+        init(
+            connection: Int, script: @escaping Script, state: NIOLockedValueBox<(connections: Int, requests: Int, closed: Int)>,
+            events: AsyncStream<String>.Continuation
+        ) {
             self.connection = connection
             self.script = script
             self.state = state

@@ -30,7 +30,8 @@ import Testing
 
     @Test func theFingerprintFollowsTheConversationsStartNotItsLaterTurns() throws {
         let turn1 = #"{"model":"m","system":"be brief","messages":[{"role":"user","content":"hello"}]}"#
-        let turn2 = #"{"model":"m","system":"be brief","messages":[{"role":"user","content":"hello"},{"role":"assistant","content":"hi"},{"role":"user","content":"more"}]}"#
+        let turn2 =
+            #"{"model":"m","system":"be brief","messages":[{"role":"user","content":"hello"},{"role":"assistant","content":"hi"},{"role":"user","content":"more"}]}"#
         let other = #"{"model":"m","system":"be verbose","messages":[{"role":"user","content":"hello"}]}"#
         let a = try #require(try hint(turn1, .anthropicMessages))
         #expect(a.hasPrefix("fp:"))

@@ -67,7 +67,9 @@ import Testing
             let afterKey = try await store.revision()
             #expect(afterKey > start)
             let created = try await store.listKeys()[0]
-            try await store.appendLedger([LedgerRow(requestID: "r1", createdAt: Date(), keyID: created.id, dialect: "openai_chat", status: 200, outcome: .ok)])
+            try await store.appendLedger([
+                LedgerRow(requestID: "r1", createdAt: Date(), keyID: created.id, dialect: "openai_chat", status: 200, outcome: .ok)
+            ])
             #expect(try await store.revision() == afterKey, "recording use must not reload every snapshot")
             #expect(try await store.listKeys()[0].lastUsedAt != nil)
             _ = try await store.upsertAccount(account("acc"))

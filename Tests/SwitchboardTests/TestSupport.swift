@@ -1,6 +1,6 @@
-import SwitchboardApp
 import Foundation
 import Logging
+import SwitchboardApp
 
 /// A fresh directory under the system temporary directory, removed by the caller.
 func makeTemporaryDirectory() throws -> String {

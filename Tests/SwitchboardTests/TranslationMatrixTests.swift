@@ -23,18 +23,33 @@ import Testing
     static func request(_ client: Client, model: String, stream: Bool, tools: Bool) -> (String, String) {
         switch client {
         case .chat:
-            let tool = #","tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]"#
-            return ("/v1/chat/completions", #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]\#(tools ? tool : "")}"#)
+            let tool =
+                #","tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]"#
+            return (
+                "/v1/chat/completions",
+                #"{"model":"\#(model)","stream":\#(stream),"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]\#(tools ? tool : "")}"#
+            )
         case .messages:
-            let tool = #","tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]"#
-            return ("/v1/messages", #"{"model":"\#(model)","max_tokens":256,"stream":\#(stream),"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]\#(tools ? tool : "")}"#)
+            let tool =
+                #","tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]"#
+            return (
+                "/v1/messages",
+                #"{"model":"\#(model)","max_tokens":256,"stream":\#(stream),"system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]\#(tools ? tool : "")}"#
+            )
         case .responses:
             let tool = #","tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]"#
-            return ("/v1/responses", #"{"model":"\#(model)","stream":\#(stream),"instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]}]\#(tools ? tool : "")}"#)
+            return (
+                "/v1/responses",
+                #"{"model":"\#(model)","stream":\#(stream),"instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]}]\#(tools ? tool : "")}"#
+            )
         case .gemini:
-            let tool = #","tools":[{"functionDeclarations":[{"name":"get_weather","parameters":{"type":"OBJECT","properties":{"city":{"type":"STRING"}}}}]}]"#
+            let tool =
+                #","tools":[{"functionDeclarations":[{"name":"get_weather","parameters":{"type":"OBJECT","properties":{"city":{"type":"STRING"}}}}]}]"#
             let method = stream ? "streamGenerateContent?alt=sse" : "generateContent"
-            return ("/v1beta/models/\(model):\(method)", #"{"systemInstruction":{"parts":[{"text":"Be brief."}]},"contents":[{"role":"user","parts":[{"text":"hi"}]}]\#(tools ? tool : "")}"#)
+            return (
+                "/v1beta/models/\(model):\(method)",
+                #"{"systemInstruction":{"parts":[{"text":"Be brief."}]},"contents":[{"role":"user","parts":[{"text":"hi"}]}]\#(tools ? tool : "")}"#
+            )
         }
     }
 
@@ -163,7 +178,9 @@ import Testing
                     #expect(reply.status == 200, "\(client) → \(provider) stream=\(stream) tools=\(tools): \(reply.body)")
                     let read = try Self.read(client, body: reply.body, stream: stream)
                     if tools {
-                        #expect(read.toolName == "get_weather" && read.arguments == ["city": "Paris"], "\(client) → \(provider) stream=\(stream): \(reply.body)")
+                        #expect(
+                            read.toolName == "get_weather" && read.arguments == ["city": "Paris"],
+                            "\(client) → \(provider) stream=\(stream): \(reply.body)")
                     } else {
                         #expect(read.text == FakeUsage.text && read.toolName == nil, "\(client) → \(provider) stream=\(stream): \(reply.body)")
                     }
@@ -173,7 +190,8 @@ import Testing
                     // The upstream got a request in its own format.
                     let sent = try #require(harness.fake.received.last)
                     let native = client == .responses && provider == "openai" ? "/v1/responses" : nil
-                    let expectedPath = native ?? ["openai": "/v1/chat/completions", "anthropic": "/v1/messages"][provider]
+                    let expectedPath =
+                        native ?? ["openai": "/v1/chat/completions", "anthropic": "/v1/messages"][provider]
                         ?? "/v1beta/models/\(model):\(stream ? "streamGenerateContent" : "generateContent")"
                     #expect(sent.path == expectedPath)
                 }
@@ -186,11 +204,11 @@ import Testing
 /// models served by Anthropic and Gemini accounts.
 @Suite struct CodexShapeTests {
     static let body = #"""
-    {"model":"MODEL","instructions":"You are Codex.","input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>"}]},{"type":"message","role":"user","content":[{"type":"input_text","text":"fix the bug"}]}],
-     "tools":[{"type":"custom","name":"apply_patch","description":"Apply a patch","format":{"type":"grammar","syntax":"lark","definition":"start: /.+/"}},{"type":"function","name":"shell","description":"Run a command","strict":false,"parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}},"required":["command"]}}],
-     "tool_choice":"auto","parallel_tool_calls":false,"reasoning":{"effort":"medium","summary":"auto"},"store":false,"stream":true,
-     "include":["reasoning.encrypted_content"],"prompt_cache_key":"thread-1","text":{"verbosity":"low"}}
-    """#
+        {"model":"MODEL","instructions":"You are Codex.","input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>"}]},{"type":"message","role":"user","content":[{"type":"input_text","text":"fix the bug"}]}],
+         "tools":[{"type":"custom","name":"apply_patch","description":"Apply a patch","format":{"type":"grammar","syntax":"lark","definition":"start: /.+/"}},{"type":"function","name":"shell","description":"Run a command","strict":false,"parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}},"required":["command"]}}],
+         "tool_choice":"auto","parallel_tool_calls":false,"reasoning":{"effort":"medium","summary":"auto"},"store":false,"stream":true,
+         "include":["reasoning.encrypted_content"],"prompt_cache_key":"thread-1","text":{"verbosity":"low"}}
+        """#
 
     @Test(arguments: ["claude-sonnet-4-5", "gemini-2.5-flash"])
     func codexGetsItsEventsAndACustomToolCall(model: String) async throws {

@@ -87,10 +87,12 @@ import Upstream
             }
             #expect(try await create("http://127.0.0.1:\(harness.fakePort)/v1").status == 201)
             // Moving where the secret goes needs the secret.
-            let moved = try await harness.admin("/accounts/openai-1", method: .PATCH, body: #"{"base_url":"https://attacker.example/v1"}"#, token: token)
+            let moved = try await harness.admin(
+                "/accounts/openai-1", method: .PATCH, body: #"{"base_url":"https://attacker.example/v1"}"#, token: token)
             #expect(moved.status == 400 && moved.body.contains("api_key"))
             let withKey = try await harness.admin(
-                "/accounts/openai-1", method: .PATCH, body: #"{"base_url":"http://127.0.0.1:\#(harness.fakePort)/v2","api_key":"sk-new"}"#, token: token)
+                "/accounts/openai-1", method: .PATCH, body: #"{"base_url":"http://127.0.0.1:\#(harness.fakePort)/v2","api_key":"sk-new"}"#,
+                token: token)
             #expect(withKey.status == 200)
         }
     }

@@ -1,7 +1,8 @@
-@testable import Dialects
 import NIOCore
 import SwitchboardCore
 import Testing
+
+@testable import Dialects
 
 @Suite struct UsageTests {
     func observe(_ fixture: String, observer: some StreamObserver) throws -> (any StreamObserver, [SSEEvent], [SSEEvent]) {
@@ -56,19 +57,23 @@ import Testing
         #expect(!openAI.completed)
 
         var anthropic = AnthropicStreamObserver()
-        for event in try parser.push(ByteBuffer(string: "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"x\"}}\n\n")) {
+        for event in try parser.push(
+            ByteBuffer(string: "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"x\"}}\n\n"))
+        {
             _ = anthropic.observe(event)
         }
         #expect(anthropic.upstreamErrorType == "overloaded_error")
     }
 
     @Test func jsonBodiesOfBothDialects() {
-        let openAI = #"{"id":"x","choices":[],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":60},"completion_tokens_details":{"reasoning_tokens":8}}}"#
+        let openAI =
+            #"{"id":"x","choices":[],"usage":{"prompt_tokens":100,"completion_tokens":20,"total_tokens":120,"prompt_tokens_details":{"cached_tokens":60},"completion_tokens_details":{"reasoning_tokens":8}}}"#
         var text = openAI
         let usage = text.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .openAIChat) }
         #expect(usage == TokenUsage(inputUncached: 40, cacheRead: 60, output: 20, reasoning: 8))
 
-        var anthropic = #"{"type":"message","usage":{"input_tokens":7,"cache_read_input_tokens":3,"cache_creation_input_tokens":0,"output_tokens":2}}"#
+        var anthropic =
+            #"{"type":"message","usage":{"input_tokens":7,"cache_read_input_tokens":3,"cache_creation_input_tokens":0,"output_tokens":2}}"#
         let anthropicUsage = anthropic.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .anthropicMessages) }
         #expect(anthropicUsage == TokenUsage(inputUncached: 7, cacheRead: 3, output: 2))
 
@@ -98,7 +103,8 @@ import Testing
         var text = body
         let usage = text.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .openAIChat) }
         #expect(usage == TokenUsage(inputUncached: 5, cacheRead: 0, output: 0))
-        let huge = #"{"usageMetadata":{"promptTokenCount":9223372036854775807,"toolUsePromptTokenCount":9223372036854775807,"candidatesTokenCount":1}}"#
+        let huge =
+            #"{"usageMetadata":{"promptTokenCount":9223372036854775807,"toolUsePromptTokenCount":9223372036854775807,"candidatesTokenCount":1}}"#
         var hugeText = huge
         let gemini = hugeText.withUTF8 { UsageReader.fromResponseBody(UnsafeRawBufferPointer($0), dialect: .gemini) }
         #expect(gemini?.inputUncached == 2 * UsageReader.maxCount)

@@ -14,7 +14,14 @@ import Testing
             config.groups = [group]
             config.users = [UserEntry(id: 0, name: "alice", group: group.name, balance: balance.map(Money.init(picos:)))]
             config.keys[0].policy.user = "alice"
-            config.keys.append(.init(name: "second", key: secondKey, policy: { var p = KeyPolicy(); p.user = "alice"; return p }()))
+            config.keys.append(
+                .init(
+                    name: "second", key: secondKey,
+                    policy: {
+                        var p = KeyPolicy()
+                        p.user = "alice"
+                        return p
+                    }()))
         }
     }
 

@@ -22,7 +22,8 @@ import Testing
             #expect(json.status == 200 && json.json["type"] as? String == "message")
             #expect((json.json["content"] as? [[String: Any]])?.first?["text"] as? String == "OK")
             let stream = try await harness.send("/v1/messages", body: Self.warmupStream)
-            #expect(stream.body.hasPrefix("event: message_start") && stream.body.hasSuffix("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+            #expect(
+                stream.body.hasPrefix("event: message_start") && stream.body.hasSuffix("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
             #expect(harness.fake.received.isEmpty, "nothing went upstream")
             let row = try await harness.row(json.headers.first(name: "x-request-id"))
             #expect(row.outcome == .warmupIntercepted && row.cost == .zero && row.accountName == "anthropic-1")
@@ -33,20 +34,26 @@ import Testing
     }
 
     @Test func titleAndTopicRequestsAreAnsweredLocallyWithValidAnswers() async throws {
-        let topic = #"{"model":"claude-sonnet-4-5","max_tokens":512,"system":[{"type":"text","text":"Analyze if this message indicates a new conversation topic. If it does, extract a 2-3 word title that captures the new topic. Format your response as a JSON object with two fields: 'isNewTopic' (boolean) and 'title' (string, or null if isNewTopic is false). Only include these fields, no other text."}],"messages":[{"role":"user","content":"fix the login bug"}]}"#
-        let title = #"{"model":"claude-sonnet-4-5","max_tokens":512,"stream":true,"system":"You are Claude Code.","messages":[{"role":"user","content":[{"type":"text","text":"Please write a 5-10 word title for the following conversation:\n\nUser: fix the login bug"}]}]}"#
+        let topic =
+            #"{"model":"claude-sonnet-4-5","max_tokens":512,"system":[{"type":"text","text":"Analyze if this message indicates a new conversation topic. If it does, extract a 2-3 word title that captures the new topic. Format your response as a JSON object with two fields: 'isNewTopic' (boolean) and 'title' (string, or null if isNewTopic is false). Only include these fields, no other text."}],"messages":[{"role":"user","content":"fix the login bug"}]}"#
+        let title =
+            #"{"model":"claude-sonnet-4-5","max_tokens":512,"stream":true,"system":"You are Claude Code.","messages":[{"role":"user","content":[{"type":"text","text":"Please write a 5-10 word title for the following conversation:\n\nUser: fix the login bug"}]}]}"#
         try await withHarness(accounts: Self.accounts(intercept: true)) { harness in
             let topicReply = try await harness.send("/v1/messages", body: topic)
             let text = try #require((topicReply.json["content"] as? [[String: Any]])?.first?["text"] as? String)
             let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
             #expect(parsed["isNewTopic"] as? Bool == false, "the client can parse the answer it asked for")
             let titleReply = try await harness.send("/v1/messages", body: title)
-            #expect(titleReply.body.contains(#""text":"New conversation""#) && titleReply.body.hasSuffix("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+            #expect(
+                titleReply.body.contains(#""text":"New conversation""#)
+                    && titleReply.body.hasSuffix("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
             #expect(harness.fake.received.isEmpty, "nothing went upstream")
             let row = try await harness.row(topicReply.headers.first(name: "x-request-id"))
             #expect(row.outcome == .titleIntercepted && row.cost == .zero)
             // An ordinary system prompt is not mistaken for one.
-            _ = try await harness.send("/v1/messages", body: #"{"model":"claude-sonnet-4-5","max_tokens":64,"system":"You are Claude Code.","messages":[{"role":"user","content":"hi"}]}"#)
+            _ = try await harness.send(
+                "/v1/messages",
+                body: #"{"model":"claude-sonnet-4-5","max_tokens":64,"system":"You are Claude Code.","messages":[{"role":"user","content":"hi"}]}"#)
             #expect(harness.fake.received.count == 1)
         }
     }

@@ -26,7 +26,8 @@ enum AnthropicSchema {
                 case _ where unenforced.contains(name), "minItems" where (value.int ?? 0) > 1:
                     notes.append("\(name): \(value.text)")
                 case _ where SchemaKeywords.maps.contains(name):
-                    kept.append((name, .object(try (value.members ?? []).map { item throws(GatewayError) in (item.0, try carried(item.1, param: param)) })))
+                    kept.append(
+                        (name, .object(try (value.members ?? []).map { item throws(GatewayError) in (item.0, try carried(item.1, param: param)) })))
                 case _ where SchemaKeywords.values.contains(name), "type", "$ref":
                     kept.append((name, value))
                 case "additionalProperties":

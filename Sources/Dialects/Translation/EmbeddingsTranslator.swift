@@ -31,7 +31,8 @@ public struct EmbeddingsTranslator: Sendable {
         switch tree["encoding_format"]?.string {
         case nil, "float": base64 = false
         case "base64": base64 = true
-        case let other?: throw TranslationError.invalid("encoding_format must be float or base64, not \(jsonStringLiteral(other)).", param: "encoding_format")
+        case let other?:
+            throw TranslationError.invalid("encoding_format must be float or base64, not \(jsonStringLiteral(other)).", param: "encoding_format")
         }
         dimensions = tree["dimensions"]?.int
         clientModel = request.model

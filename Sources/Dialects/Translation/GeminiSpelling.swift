@@ -31,23 +31,25 @@ enum GeminiSpelling {
         case (.array(let items), _):
             return .array(items.map { rename($0, as: kind) })
         case (.object(let members), .message):
-            return .object(members.map { name, value in
-                let name = camel(name)
-                return (name, rename(value, as: data.contains(name) ? .data : schemas.contains(name) ? .schema : .message))
-            })
+            return .object(
+                members.map { name, value in
+                    let name = camel(name)
+                    return (name, rename(value, as: data.contains(name) ? .data : schemas.contains(name) ? .schema : .message))
+                })
         case (.object(let members), .schema):
-            return .object(members.map { name, value in
-                let name = camel(name)
-                switch name {
-                case _ where SchemaKeywords.maps.contains(name):
-                    // The client's names, each with a schema.
-                    return (name, .object((value.members ?? []).map { ($0.0, rename($0.1, as: .schema)) }))
-                case _ where SchemaKeywords.values.contains(name):
-                    return (name, value)
-                default:
-                    return (name, rename(value, as: .schema))
-                }
-            })
+            return .object(
+                members.map { name, value in
+                    let name = camel(name)
+                    switch name {
+                    case _ where SchemaKeywords.maps.contains(name):
+                        // The client's names, each with a schema.
+                        return (name, .object((value.members ?? []).map { ($0.0, rename($0.1, as: .schema)) }))
+                    case _ where SchemaKeywords.values.contains(name):
+                        return (name, value)
+                    default:
+                        return (name, rename(value, as: .schema))
+                    }
+                })
         default:
             return value
         }

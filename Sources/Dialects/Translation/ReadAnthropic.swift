@@ -102,8 +102,10 @@ enum ReadAnthropic {
                 case "image":
                     parts.append(.image(try image(block["source"])))
                 case "tool_use":
-                    parts.append(.toolCall(ToolCall(
-                        id: block["id"]?.string ?? "", name: block["name"]?.string ?? "", arguments: (block["input"] ?? .object([])).text)))
+                    parts.append(
+                        .toolCall(
+                            ToolCall(
+                                id: block["id"]?.string ?? "", name: block["name"]?.string ?? "", arguments: (block["input"] ?? .object([])).text)))
                 case "tool_result":
                     let callID = block["tool_use_id"]?.string ?? ""
                     let content: [Part]
@@ -112,8 +114,11 @@ enum ReadAnthropic {
                     case nil: content = []
                     default: content = try Self.parts(block["content"], in: conversation)
                     }
-                    parts.append(.toolResult(ToolResult(
-                        callID: callID, name: conversation.toolName(forCall: callID), content: content, isError: block["is_error"]?.bool ?? false)))
+                    parts.append(
+                        .toolResult(
+                            ToolResult(
+                                callID: callID, name: conversation.toolName(forCall: callID), content: content,
+                                isError: block["is_error"]?.bool ?? false)))
                 case "thinking":
                     let signature = block["signature"]?.string ?? ""
                     parts.append(.thinking(text: block["thinking"]?.string ?? "", signature: signature.isEmpty ? nil : signature))

@@ -11,9 +11,11 @@ enum ReadCompletion {
         let refusal = message?["refusal"]?.string ?? ""
         if !refusal.isEmpty { parts.append(.text(refusal)) }
         for call in message?["tool_calls"]?.array ?? [] {
-            parts.append(.toolCall(ToolCall(
-                id: call["id"]?.string ?? "", name: call["function"]?["name"]?.string ?? "",
-                arguments: call["function"]?["arguments"]?.string ?? "{}")))
+            parts.append(
+                .toolCall(
+                    ToolCall(
+                        id: call["id"]?.string ?? "", name: call["function"]?["name"]?.string ?? "",
+                        arguments: call["function"]?["arguments"]?.string ?? "{}")))
         }
         return Completion(parts: parts, stop: refusal.isEmpty ? chatStop(choice?["finish_reason"]?.string) : .contentFilter)
     }
@@ -33,9 +35,13 @@ enum ReadCompletion {
             switch block["type"]?.string {
             case "text": parts.append(.text(block["text"]?.string ?? ""))
             case "tool_use":
-                parts.append(.toolCall(ToolCall(
-                    id: block["id"]?.string ?? "", name: block["name"]?.string ?? "", arguments: (block["input"] ?? .object([])).text)))
-            case "thinking": parts.append(.thinking(text: block["thinking"]?.string ?? "", signature: block["signature"]?.string.flatMap { $0.isEmpty ? nil : $0 }))
+                parts.append(
+                    .toolCall(
+                        ToolCall(
+                            id: block["id"]?.string ?? "", name: block["name"]?.string ?? "", arguments: (block["input"] ?? .object([])).text)))
+            case "thinking":
+                parts.append(
+                    .thinking(text: block["thinking"]?.string ?? "", signature: block["signature"]?.string.flatMap { $0.isEmpty ? nil : $0 }))
             default: continue
             }
         }
@@ -70,8 +76,11 @@ enum ReadCompletion {
                 parts.append(part["thought"]?.bool == true ? .thinking(text: text, signature: nil) : .text(text))
             } else if let call = part["functionCall"] {
                 calls += 1
-                parts.append(.toolCall(ToolCall(
-                    id: call["id"]?.string ?? "\(ids)_\(calls)", name: call["name"]?.string ?? "", arguments: (call["args"] ?? .object([])).text)))
+                parts.append(
+                    .toolCall(
+                        ToolCall(
+                            id: call["id"]?.string ?? "\(ids)_\(calls)", name: call["name"]?.string ?? "",
+                            arguments: (call["args"] ?? .object([])).text)))
             }
         }
         return parts

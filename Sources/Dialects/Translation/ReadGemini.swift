@@ -31,8 +31,11 @@ enum ReadGemini {
                     parts.append(.image(.url(uri)))
                 } else if let call = part["functionCall"] {
                     callNumber += 1
-                    parts.append(.toolCall(ToolCall(
-                        id: call["id"]?.string ?? "call_\(callNumber)", name: call["name"]?.string ?? "", arguments: (call["args"] ?? .object([])).text)))
+                    parts.append(
+                        .toolCall(
+                            ToolCall(
+                                id: call["id"]?.string ?? "call_\(callNumber)", name: call["name"]?.string ?? "",
+                                arguments: (call["args"] ?? .object([])).text)))
                 } else if let response = part["functionResponse"] {
                     let name = response["name"]?.string ?? ""
                     let callID = response["id"]?.string ?? conversation.openCall(named: name, pending: parts) ?? "call_\(name)"
@@ -49,8 +52,10 @@ enum ReadGemini {
                 throw TranslationError.value("A tool other than function declarations (\(tool.members?.first?.0 ?? ""))", param: "tools")
             }
             for declaration in declarations {
-                let schema = declaration["parametersJsonSchema"] ?? declaration["parameters"].map(jsonSchema) ?? .object([("type", .string("object"))])
-                conversation.tools.append(Tool(name: declaration["name"]?.string ?? "", description: declaration["description"]?.string, parameters: schema))
+                let schema =
+                    declaration["parametersJsonSchema"] ?? declaration["parameters"].map(jsonSchema) ?? .object([("type", .string("object"))])
+                conversation.tools.append(
+                    Tool(name: declaration["name"]?.string ?? "", description: declaration["description"]?.string, parameters: schema))
             }
         }
         if let config = body["toolConfig"]?["functionCallingConfig"] {
@@ -65,7 +70,9 @@ enum ReadGemini {
         }
         if let generation = body["generationConfig"] {
             try TranslationError.checkFields(generation, carried: generationCarried, ignored: [], prefix: "generationConfig.")
-            if let count = generation["candidateCount"], !count.isNull, count.int != 1 { throw TranslationError.value("More than one candidate", param: "generationConfig.candidateCount") }
+            if let count = generation["candidateCount"], !count.isNull, count.int != 1 {
+                throw TranslationError.value("More than one candidate", param: "generationConfig.candidateCount")
+            }
             // Text is what every provider answers with; images and audio cannot be carried.
             for modality in generation["responseModalities"]?.array ?? [] where modality.string?.uppercased() != "TEXT" {
                 throw TranslationError.value("A response modality of \(modality.text)", param: "generationConfig.responseModalities")
@@ -93,7 +100,8 @@ enum ReadGemini {
         switch generation["responseMimeType"]?.string {
         case nil, "text/plain"?:
             guard schema == nil else {
-                throw TranslationError.invalid("A response schema needs \"responseMimeType\": \"application/json\".", param: "generationConfig.responseMimeType")
+                throw TranslationError.invalid(
+                    "A response schema needs \"responseMimeType\": \"application/json\".", param: "generationConfig.responseMimeType")
             }
             return nil
         case "application/json"?:
@@ -123,15 +131,16 @@ enum ReadGemini {
     static func jsonSchema(_ schema: JSON) -> JSON {
         switch schema {
         case .object(let members):
-            return .object(members.filter { $0.0 != "propertyOrdering" }.map { name, value in
-                switch name {
-                case "type": return (name, value.string.map { .string($0.lowercased()) } ?? value)
-                case _ where SchemaKeywords.maps.contains(name):
-                    return (name, .object((value.members ?? []).map { ($0.0, jsonSchema($0.1)) }))
-                case _ where SchemaKeywords.values.contains(name): return (name, value)
-                default: return (name, jsonSchema(value))
-                }
-            })
+            return .object(
+                members.filter { $0.0 != "propertyOrdering" }.map { name, value in
+                    switch name {
+                    case "type": return (name, value.string.map { .string($0.lowercased()) } ?? value)
+                    case _ where SchemaKeywords.maps.contains(name):
+                        return (name, .object((value.members ?? []).map { ($0.0, jsonSchema($0.1)) }))
+                    case _ where SchemaKeywords.values.contains(name): return (name, value)
+                    default: return (name, jsonSchema(value))
+                    }
+                })
         case .array(let items): return .array(items.map(jsonSchema))
         default: return schema
         }

@@ -33,8 +33,11 @@ enum ReadOpenAI {
                     guard call["type"]?.string ?? "function" == "function", let function = call["function"] else {
                         throw TranslationError.value("A tool call that is not a function call", param: "messages")
                     }
-                    parts.append(.toolCall(ToolCall(
-                        id: call["id"]?.string ?? "", name: function["name"]?.string ?? "", arguments: function["arguments"]?.string ?? "{}")))
+                    parts.append(
+                        .toolCall(
+                            ToolCall(
+                                id: call["id"]?.string ?? "", name: function["name"]?.string ?? "", arguments: function["arguments"]?.string ?? "{}"))
+                    )
                 }
                 conversation.append(.assistant, parts)
             case "tool":
@@ -48,9 +51,11 @@ enum ReadOpenAI {
         }
         conversation.tools = try (body["tools"]?.array ?? []).map { tool throws(GatewayError) in
             guard tool["type"]?.string == "function", let function = tool["function"] else {
-                throw TranslationError.value("A tool of type \(jsonStringLiteral(tool["type"]?.string ?? "")) (only function tools are)", param: "tools")
+                throw TranslationError.value(
+                    "A tool of type \(jsonStringLiteral(tool["type"]?.string ?? "")) (only function tools are)", param: "tools")
             }
-            return Tool(name: function["name"]?.string ?? "", description: function["description"]?.string, parameters: function["parameters"] ?? .object([]))
+            return Tool(
+                name: function["name"]?.string ?? "", description: function["description"]?.string, parameters: function["parameters"] ?? .object([]))
         }
         conversation.toolChoice = try toolChoice(body["tool_choice"]) { $0["function"]?["name"]?.string }
         conversation.parallelToolCalls = body["parallel_tool_calls"]?.bool
@@ -125,7 +130,8 @@ enum ReadOpenAI {
                     ]),
                     freeform: true)
             default:
-                throw TranslationError.value("A tool of type \(jsonStringLiteral(tool["type"]?.string ?? "")) (only function and custom tools are)", param: "tools")
+                throw TranslationError.value(
+                    "A tool of type \(jsonStringLiteral(tool["type"]?.string ?? "")) (only function and custom tools are)", param: "tools")
             }
         }
         conversation.toolChoice = try toolChoice(body["tool_choice"]) { $0["name"]?.string }
@@ -151,16 +157,23 @@ enum ReadOpenAI {
             default: conversation.append(.user, try userParts(item["content"]))
             }
         case "function_call":
-            conversation.append(.assistant, [.toolCall(ToolCall(
-                id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "", arguments: item["arguments"]?.string ?? "{}"))])
+            conversation.append(
+                .assistant,
+                [
+                    .toolCall(
+                        ToolCall(
+                            id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "", arguments: item["arguments"]?.string ?? "{}"))
+                ])
         case "custom_tool_call":
             let input = JSON.object([("input", .string(item["input"]?.string ?? ""))])
-            conversation.append(.assistant, [.toolCall(ToolCall(id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "", arguments: input.text))])
+            conversation.append(
+                .assistant, [.toolCall(ToolCall(id: item["call_id"]?.string ?? "", name: item["name"]?.string ?? "", arguments: input.text))])
         case "function_call_output", "custom_tool_call_output":
             let callID = item["call_id"]?.string ?? ""
             var content: [Part] = []
             if let text = item["output"]?.string { content = [.text(text)] } else { content = try userParts(item["output"]) }
-            conversation.append(.user, [.toolResult(ToolResult(callID: callID, name: conversation.toolName(forCall: callID), content: content, isError: false))])
+            conversation.append(
+                .user, [.toolResult(ToolResult(callID: callID, name: conversation.toolName(forCall: callID), content: content, isError: false))])
         case "reasoning":
             // Reasoning items carry OpenAI's encrypted state, which no other provider can read;
             // the summary text is the visible part.

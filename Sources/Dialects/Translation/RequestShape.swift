@@ -63,7 +63,9 @@ enum RequestShape {
         switch value {
         case nil, .null?, .string?: return
         case .array(let blocks)?:
-            guard blocks.allSatisfy({ if case .object = $0 { return true } else { return false } }) else { throw wrong(name, "text or a list of text blocks") }
+            guard blocks.allSatisfy({ if case .object = $0 { return true } else { return false } }) else {
+                throw wrong(name, "text or a list of text blocks")
+            }
         default: throw wrong(name, "text or a list of text blocks")
         }
     }
@@ -73,7 +75,9 @@ enum RequestShape {
         switch value {
         case nil, .null?: return
         case .array(let parts)?:
-            guard parts.allSatisfy({ if case .object = $0 { return true } else { return false } }) else { throw wrong(name, "a list of part objects") }
+            guard parts.allSatisfy({ if case .object = $0 { return true } else { return false } }) else {
+                throw wrong(name, "a list of part objects")
+            }
         default: throw wrong(name, "a list of part objects")
         }
     }

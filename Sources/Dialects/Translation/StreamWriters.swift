@@ -25,7 +25,8 @@ struct ChatStreamWriter: Sendable {
 
     init(context: StreamContext) {
         self.context = context
-        chunkHead = "data: " + #"{"id":"# + jsonStringLiteral("chatcmpl-" + context.id) + #","object":"chat.completion.chunk","created":"#
+        chunkHead =
+            "data: " + #"{"id":"# + jsonStringLiteral("chatcmpl-" + context.id) + #","object":"chat.completion.chunk","created":"#
             + String(context.created) + #","model":"# + jsonStringLiteral(context.model) + #","choices":[{"index":0,"delta":"#
     }
 
@@ -38,14 +39,30 @@ struct ChatStreamWriter: Sendable {
         case .toolCall(let key, let id, let name):
             let index = toolIndex.count
             toolIndex[key] = index
-            out += chunk(.object([("tool_calls", .array([.object([
-                ("index", .int(index)), ("id", .string(id)), ("type", .string("function")),
-                ("function", .object([("name", .string(name)), ("arguments", .string(""))])),
-            ])]))]))
+            out += chunk(
+                .object([
+                    (
+                        "tool_calls",
+                        .array([
+                            .object([
+                                ("index", .int(index)), ("id", .string(id)), ("type", .string("function")),
+                                ("function", .object([("name", .string(name)), ("arguments", .string(""))])),
+                            ])
+                        ])
+                    )
+                ]))
         case .toolArguments(let key, let fragment):
-            out += chunk(.object([("tool_calls", .array([.object([
-                ("index", .int(toolIndex[key] ?? 0)), ("function", .object([("arguments", .string(fragment))])),
-            ])]))]))
+            out += chunk(
+                .object([
+                    (
+                        "tool_calls",
+                        .array([
+                            .object([
+                                ("index", .int(toolIndex[key] ?? 0)), ("function", .object([("arguments", .string(fragment))])),
+                            ])
+                        ])
+                    )
+                ]))
         case .stop(let reason): stop = reason
         }
         return out
@@ -66,14 +83,25 @@ struct ChatStreamWriter: Sendable {
     }
 
     private var head: [(String, JSON)] {
-        [("id", .string("chatcmpl-" + context.id)), ("object", .string("chat.completion.chunk")), ("created", .int(context.created)),
-         ("model", .string(context.model))]
+        [
+            ("id", .string("chatcmpl-" + context.id)), ("object", .string("chat.completion.chunk")), ("created", .int(context.created)),
+            ("model", .string(context.model)),
+        ]
     }
 
     private func chunk(_ delta: JSON, finish: String? = nil) -> String {
-        frame(.object(head + [("choices", .array([.object([
-            ("index", .int(0)), ("delta", delta), ("logprobs", .null), ("finish_reason", finish.map(JSON.string) ?? .null),
-        ])]))]))
+        frame(
+            .object(
+                head + [
+                    (
+                        "choices",
+                        .array([
+                            .object([
+                                ("index", .int(0)), ("delta", delta), ("logprobs", .null), ("finish_reason", finish.map(JSON.string) ?? .null),
+                            ])
+                        ])
+                    )
+                ]))
     }
 
     private func frame(_ json: JSON) -> String { "data: " + json.text + "\n\n" }
@@ -90,7 +118,10 @@ struct AnthropicStreamWriter: Sendable {
     /// The block of each tool call, for argument pieces that arrive after another call began.
     var toolBlocks: [Int: Int] = [:]
 
-    enum Kind: Equatable { case text, thinking, tool(Int) }
+    enum Kind: Equatable {
+        case text, thinking
+        case tool(Int)
+    }
 
     mutating func write(_ piece: StreamPiece) -> String {
         var out = start()
@@ -98,7 +129,8 @@ struct AnthropicStreamWriter: Sendable {
         case .text(let text):
             out += openBlock(.text, .object([("type", .string("text")), ("text", .string(""))]))
             // The most frequent event, written directly.
-            out += "event: content_block_delta\ndata: " + #"{"type":"content_block_delta","index":"# + String(open?.index ?? 0)
+            out +=
+                "event: content_block_delta\ndata: " + #"{"type":"content_block_delta","index":"# + String(open?.index ?? 0)
                 + #","delta":{"type":"text_delta","text":"# + jsonStringLiteral(text) + "}}\n\n"
         case .thinking(let text):
             out += openBlock(.thinking, .object([("type", .string("thinking")), ("thinking", .string("")), ("signature", .string(""))]))
@@ -108,9 +140,11 @@ struct AnthropicStreamWriter: Sendable {
             out += delta(.object([("type", .string("signature_delta")), ("signature", .string(signature))]))
         case .toolCall(let key, let id, let name):
             out += closeBlock()
-            out += openBlock(.tool(key), .object([
-                ("type", .string("tool_use")), ("id", .string(id)), ("name", .string(name)), ("input", .object([])),
-            ]))
+            out += openBlock(
+                .tool(key),
+                .object([
+                    ("type", .string("tool_use")), ("id", .string(id)), ("name", .string(name)), ("input", .object([])),
+                ]))
             toolBlocks[key] = open?.index
         case .toolArguments(let key, let fragment):
             // Parallel calls may interleave their pieces: each goes to its own block.
@@ -125,11 +159,13 @@ struct AnthropicStreamWriter: Sendable {
     mutating func finish(usage: TokenUsage?) -> String {
         var out = start() + closeBlock()
         let (reason, sequence) = WriteCompletion.anthropicStop(stop)
-        out += event("message_delta", .object([
-            ("type", .string("message_delta")),
-            ("delta", .object([("stop_reason", .string(reason)), ("stop_sequence", sequence.map(JSON.string) ?? .null)])),
-            ("usage", WriteCompletion.anthropicUsage(usage ?? .zero)),
-        ]))
+        out += event(
+            "message_delta",
+            .object([
+                ("type", .string("message_delta")),
+                ("delta", .object([("stop_reason", .string(reason)), ("stop_sequence", sequence.map(JSON.string) ?? .null)])),
+                ("usage", WriteCompletion.anthropicUsage(usage ?? .zero)),
+            ]))
         return out + event("message_stop", .object([("type", .string("message_stop"))]))
     }
 
@@ -138,11 +174,19 @@ struct AnthropicStreamWriter: Sendable {
         started = true
         // Input usage is not known yet when the upstream reports it at the end; the
         // final message_delta carries all of it.
-        return event("message_start", .object([("type", .string("message_start")), ("message", .object([
-            ("id", .string("msg_" + context.id)), ("type", .string("message")), ("role", .string("assistant")),
-            ("model", .string(context.model)), ("content", .array([])), ("stop_reason", .null), ("stop_sequence", .null),
-            ("usage", WriteCompletion.anthropicUsage(.zero)),
-        ]))]))
+        return event(
+            "message_start",
+            .object([
+                ("type", .string("message_start")),
+                (
+                    "message",
+                    .object([
+                        ("id", .string("msg_" + context.id)), ("type", .string("message")), ("role", .string("assistant")),
+                        ("model", .string(context.model)), ("content", .array([])), ("stop_reason", .null), ("stop_sequence", .null),
+                        ("usage", WriteCompletion.anthropicUsage(.zero)),
+                    ])
+                ),
+            ]))
     }
 
     private mutating func openBlock(_ kind: Kind, _ block: JSON) -> String {
@@ -150,9 +194,12 @@ struct AnthropicStreamWriter: Sendable {
         let out = closeBlock()
         open = (nextIndex, kind)
         nextIndex += 1
-        return out + event("content_block_start", .object([
-            ("type", .string("content_block_start")), ("index", .int(open!.index)), ("content_block", block),
-        ]))
+        return out
+            + event(
+                "content_block_start",
+                .object([
+                    ("type", .string("content_block_start")), ("index", .int(open!.index)), ("content_block", block),
+                ]))
     }
 
     private mutating func closeBlock() -> String {
@@ -162,9 +209,11 @@ struct AnthropicStreamWriter: Sendable {
     }
 
     private func delta(_ delta: JSON, index: Int? = nil) -> String {
-        event("content_block_delta", .object([
-            ("type", .string("content_block_delta")), ("index", .int(index ?? open?.index ?? 0)), ("delta", delta),
-        ]))
+        event(
+            "content_block_delta",
+            .object([
+                ("type", .string("content_block_delta")), ("index", .int(index ?? open?.index ?? 0)), ("delta", delta),
+            ]))
     }
 
     private func event(_ name: String, _ json: JSON) -> String { "event: \(name)\ndata: " + json.text + "\n\n" }
@@ -189,7 +238,10 @@ struct ResponsesStreamWriter: Sendable {
     var calls: [OpenItem] = []
 
     struct OpenItem: Sendable {
-        enum Kind: Equatable { case message, reasoning, call(key: Int) }
+        enum Kind: Equatable {
+            case message, reasoning
+            case call(key: Int)
+        }
         var kind: Kind
         var id: String
         var index: Int
@@ -207,7 +259,8 @@ struct ResponsesStreamWriter: Sendable {
             out += openItem(.message, prefix: "msg")
             open?.text += text
             // The most frequent event, written directly.
-            out += "event: response.output_text.delta\ndata: " + #"{"type":"response.output_text.delta","sequence_number":"# + String(sequence)
+            out +=
+                "event: response.output_text.delta\ndata: " + #"{"type":"response.output_text.delta","sequence_number":"# + String(sequence)
                 + #","item_id":"# + jsonStringLiteral(open!.id) + #","output_index":"# + String(open!.index)
                 + #","content_index":0,"delta":"# + jsonStringLiteral(text) + #","logprobs":[]}"# + "\n\n"
             sequence += 1
@@ -215,9 +268,11 @@ struct ResponsesStreamWriter: Sendable {
             out += openItem(.reasoning, prefix: "rs")
             open?.text += text
             if !text.isEmpty {
-                out += event("response.reasoning_summary_text.delta", [
-                    ("item_id", .string(open!.id)), ("output_index", .int(open!.index)), ("summary_index", .int(0)), ("delta", .string(text)),
-                ])
+                out += event(
+                    "response.reasoning_summary_text.delta",
+                    [
+                        ("item_id", .string(open!.id)), ("output_index", .int(open!.index)), ("summary_index", .int(0)), ("delta", .string(text)),
+                    ])
             }
         case .signature(let signature):
             if open?.kind == .reasoning { open?.signature = signature }
@@ -231,10 +286,18 @@ struct ResponsesStreamWriter: Sendable {
             call.freeform = context.freeformTools.contains(name)
             // A custom tool's input arrives as JSON to unwrap: it is announced whole, when done.
             if !call.freeform {
-                out += event("response.output_item.added", [("output_index", .int(call.index)), ("item", .object([
-                    ("type", .string("function_call")), ("id", .string(call.id)), ("status", .string("in_progress")),
-                    ("call_id", .string(call.callID)), ("name", .string(call.name)), ("arguments", .string("")),
-                ]))])
+                out += event(
+                    "response.output_item.added",
+                    [
+                        ("output_index", .int(call.index)),
+                        (
+                            "item",
+                            .object([
+                                ("type", .string("function_call")), ("id", .string(call.id)), ("status", .string("in_progress")),
+                                ("call_id", .string(call.callID)), ("name", .string(call.name)), ("arguments", .string("")),
+                            ])
+                        ),
+                    ])
             }
             calls.append(call)
         case .toolArguments(let key, let fragment):
@@ -242,9 +305,11 @@ struct ResponsesStreamWriter: Sendable {
             calls[position].text += fragment
             let call = calls[position]
             if !call.freeform {
-                out += event("response.function_call_arguments.delta", [
-                    ("item_id", .string(call.id)), ("output_index", .int(call.index)), ("delta", .string(fragment)),
-                ])
+                out += event(
+                    "response.function_call_arguments.delta",
+                    [
+                        ("item_id", .string(call.id)), ("output_index", .int(call.index)), ("delta", .string(fragment)),
+                    ])
             }
         case .stop(let reason):
             stop = reason
@@ -256,7 +321,8 @@ struct ResponsesStreamWriter: Sendable {
         var out = start() + close(open) + closeCalls()
         open = nil
         let items = finished.sorted { $0.index < $1.index }.map(\.item)
-        let response = WriteCompletion.responsesObject(items: items, stop: stop, usage: usage ?? .zero, model: context.model, id: context.id, created: context.created)
+        let response = WriteCompletion.responsesObject(
+            items: items, stop: stop, usage: usage ?? .zero, model: context.model, id: context.id, created: context.created)
         out += event(stop == .maxTokens ? "response.incomplete" : "response.completed", [("response", response)])
         return out
     }
@@ -264,7 +330,8 @@ struct ResponsesStreamWriter: Sendable {
     private mutating func start() -> String {
         guard !started else { return "" }
         started = true
-        let response = WriteCompletion.responsesObject(items: [], stop: nil, usage: nil, model: context.model, id: context.id, created: context.created)
+        let response = WriteCompletion.responsesObject(
+            items: [], stop: nil, usage: nil, model: context.model, id: context.id, created: context.created)
         return event("response.created", [("response", response)]) + event("response.in_progress", [("response", response)])
     }
 
@@ -277,22 +344,43 @@ struct ResponsesStreamWriter: Sendable {
         open = item
         let index = JSON.int(item.index)
         if kind == .message {
-            out += event("response.output_item.added", [("output_index", index), ("item", .object([
-                ("type", .string("message")), ("id", .string(item.id)), ("status", .string("in_progress")), ("role", .string("assistant")),
-                ("content", .array([])),
-            ]))])
-            out += event("response.content_part.added", [
-                ("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)),
-                ("part", .object([("type", .string("output_text")), ("text", .string("")), ("annotations", .array([]))])),
-            ])
+            out += event(
+                "response.output_item.added",
+                [
+                    ("output_index", index),
+                    (
+                        "item",
+                        .object([
+                            ("type", .string("message")), ("id", .string(item.id)), ("status", .string("in_progress")),
+                            ("role", .string("assistant")),
+                            ("content", .array([])),
+                        ])
+                    ),
+                ])
+            out += event(
+                "response.content_part.added",
+                [
+                    ("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)),
+                    ("part", .object([("type", .string("output_text")), ("text", .string("")), ("annotations", .array([]))])),
+                ])
         } else {
-            out += event("response.output_item.added", [("output_index", index), ("item", .object([
-                ("type", .string("reasoning")), ("id", .string(item.id)), ("summary", .array([])),
-            ]))])
-            out += event("response.reasoning_summary_part.added", [
-                ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)),
-                ("part", .object([("type", .string("summary_text")), ("text", .string(""))])),
-            ])
+            out += event(
+                "response.output_item.added",
+                [
+                    ("output_index", index),
+                    (
+                        "item",
+                        .object([
+                            ("type", .string("reasoning")), ("id", .string(item.id)), ("summary", .array([])),
+                        ])
+                    ),
+                ])
+            out += event(
+                "response.reasoning_summary_part.added",
+                [
+                    ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)),
+                    ("part", .object([("type", .string("summary_text")), ("text", .string(""))])),
+                ])
         }
         return out
     }
@@ -312,20 +400,27 @@ struct ResponsesStreamWriter: Sendable {
         switch item.kind {
         case .message:
             let part = JSON.object([("type", .string("output_text")), ("text", .string(item.text)), ("annotations", .array([]))])
-            out += event("response.output_text.done", [
-                ("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)), ("text", .string(item.text)),
-                ("logprobs", .array([])),
-            ])
-            out += event("response.content_part.done", [("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)), ("part", part)])
+            out += event(
+                "response.output_text.done",
+                [
+                    ("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)), ("text", .string(item.text)),
+                    ("logprobs", .array([])),
+                ])
+            out += event(
+                "response.content_part.done", [("item_id", .string(item.id)), ("output_index", index), ("content_index", .int(0)), ("part", part)])
             done = WriteCompletion.responsesMessage(item.text, id: item.id)
         case .reasoning:
-            out += event("response.reasoning_summary_text.done", [
-                ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)), ("text", .string(item.text)),
-            ])
-            out += event("response.reasoning_summary_part.done", [
-                ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)),
-                ("part", .object([("type", .string("summary_text")), ("text", .string(item.text))])),
-            ])
+            out += event(
+                "response.reasoning_summary_text.done",
+                [
+                    ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)), ("text", .string(item.text)),
+                ])
+            out += event(
+                "response.reasoning_summary_part.done",
+                [
+                    ("item_id", .string(item.id)), ("output_index", index), ("summary_index", .int(0)),
+                    ("part", .object([("type", .string("summary_text")), ("text", .string(item.text))])),
+                ])
             done = WriteCompletion.responsesReasoning(item.text, id: item.id, signature: item.signature)
         case .call:
             let call = ToolCall(id: item.callID, name: item.name, arguments: item.text.isEmpty ? "{}" : item.text)
@@ -333,9 +428,11 @@ struct ResponsesStreamWriter: Sendable {
             if item.freeform {
                 out += event("response.output_item.added", [("output_index", index), ("item", done)])
             } else {
-                out += event("response.function_call_arguments.done", [
-                    ("item_id", .string(item.id)), ("output_index", index), ("arguments", .string(call.arguments)),
-                ])
+                out += event(
+                    "response.function_call_arguments.done",
+                    [
+                        ("item_id", .string(item.id)), ("output_index", index), ("arguments", .string(call.arguments)),
+                    ])
             }
         }
         out += event("response.output_item.done", [("output_index", index), ("item", done)])

@@ -124,19 +124,35 @@ struct TranslatingObserver: StreamObserver {
 
         mutating func write(_ piece: StreamPiece) -> String {
             switch self {
-            case .chat(var writer): defer { self = .chat(writer) }; return writer.write(piece)
-            case .anthropic(var writer): defer { self = .anthropic(writer) }; return writer.write(piece)
-            case .responses(var writer): defer { self = .responses(writer) }; return writer.write(piece)
-            case .gemini(var writer): defer { self = .gemini(writer) }; return writer.write(piece)
+            case .chat(var writer):
+                defer { self = .chat(writer) }
+                return writer.write(piece)
+            case .anthropic(var writer):
+                defer { self = .anthropic(writer) }
+                return writer.write(piece)
+            case .responses(var writer):
+                defer { self = .responses(writer) }
+                return writer.write(piece)
+            case .gemini(var writer):
+                defer { self = .gemini(writer) }
+                return writer.write(piece)
             }
         }
 
         mutating func finish(usage: TokenUsage?) -> String {
             switch self {
-            case .chat(var writer): defer { self = .chat(writer) }; return writer.finish(usage: usage)
-            case .anthropic(var writer): defer { self = .anthropic(writer) }; return writer.finish(usage: usage)
-            case .responses(var writer): defer { self = .responses(writer) }; return writer.finish(usage: usage)
-            case .gemini(var writer): defer { self = .gemini(writer) }; return writer.finish(usage: usage)
+            case .chat(var writer):
+                defer { self = .chat(writer) }
+                return writer.finish(usage: usage)
+            case .anthropic(var writer):
+                defer { self = .anthropic(writer) }
+                return writer.finish(usage: usage)
+            case .responses(var writer):
+                defer { self = .responses(writer) }
+                return writer.finish(usage: usage)
+            case .gemini(var writer):
+                defer { self = .gemini(writer) }
+                return writer.finish(usage: usage)
             }
         }
     }
@@ -167,7 +183,8 @@ struct TranslatingObserver: StreamObserver {
         _ = inner.observe(event)
         if errorBefore == nil, let type = inner.upstreamErrorType {
             // The upstream's error, told in the client's own stream form.
-            let error = GatewayError(FailureClass.classify(errorType: type).clientError, message: "The upstream provider reported an error (\(type)).")
+            let error = GatewayError(
+                FailureClass.classify(errorType: type).clientError, message: "The upstream provider reported an error (\(type)).")
             finished = true
             return .replace(ErrorBody.streamEvent(error, dialect: client, requestID: ""))
         }

@@ -13,10 +13,11 @@ enum WriteCompletion {
             case .text(let text): texts.append(text)
             case .thinking(let text, _): reasoning.append(text)
             case .toolCall(let call):
-                calls.append(.object([
-                    ("id", .string(call.id)), ("type", .string("function")),
-                    ("function", .object([("name", .string(call.name)), ("arguments", .string(call.arguments))])),
-                ]))
+                calls.append(
+                    .object([
+                        ("id", .string(call.id)), ("type", .string("function")),
+                        ("function", .object([("name", .string(call.name)), ("arguments", .string(call.arguments))])),
+                    ]))
             default: continue
             }
         }
@@ -32,9 +33,14 @@ enum WriteCompletion {
         let message = chatAssistant(completion.parts, answer: true)
         return .object([
             ("id", .string("chatcmpl-" + id)), ("object", .string("chat.completion")), ("created", .int(created)), ("model", .string(model)),
-            ("choices", .array([.object([
-                ("index", .int(0)), ("message", message), ("logprobs", .null), ("finish_reason", .string(chatFinish(completion.stop))),
-            ])])),
+            (
+                "choices",
+                .array([
+                    .object([
+                        ("index", .int(0)), ("message", message), ("logprobs", .null), ("finish_reason", .string(chatFinish(completion.stop))),
+                    ])
+                ])
+            ),
             ("usage", chatUsage(usage)),
         ])
     }

@@ -25,7 +25,10 @@ enum WriteRequest {
                 var rest: [Part] = []
                 var images: [Part] = []
                 for part in turn.parts {
-                    guard case .toolResult(let result) = part else { rest.append(part); continue }
+                    guard case .toolResult(let result) = part else {
+                        rest.append(part)
+                        continue
+                    }
                     var texts: [String] = []
                     var returned: [Part] = []
                     for piece in result.content {
@@ -33,10 +36,11 @@ enum WriteRequest {
                         if case .image = piece { returned.append(piece) }
                     }
                     if !returned.isEmpty { images += [.text("[images returned by tool call \(result.callID)]")] + returned }
-                    messages.append(.object([
-                        ("role", .string("tool")), ("tool_call_id", .string(result.callID)),
-                        ("content", .string((result.isError ? "Error: " : "") + texts.joined(separator: "\n"))),
-                    ]))
+                    messages.append(
+                        .object([
+                            ("role", .string("tool")), ("tool_call_id", .string(result.callID)),
+                            ("content", .string((result.isError ? "Error: " : "") + texts.joined(separator: "\n"))),
+                        ]))
                 }
                 rest = images + rest
                 guard !rest.isEmpty else { continue }
@@ -45,17 +49,30 @@ enum WriteRequest {
         }
         var body: [(String, JSON?)] = [("model", .string(conversation.model)), ("messages", .array(messages))]
         if !conversation.tools.isEmpty {
-            body.append(("tools", .array(conversation.tools.map { tool in
-                .object([("type", .string("function")), ("function", object([
-                    ("name", .string(tool.name)), ("description", tool.description.map(JSON.string)), ("parameters", tool.parameters),
-                ]))])
-            })))
+            body.append(
+                (
+                    "tools",
+                    .array(
+                        conversation.tools.map { tool in
+                            .object([
+                                ("type", .string("function")),
+                                (
+                                    "function",
+                                    object([
+                                        ("name", .string(tool.name)), ("description", tool.description.map(JSON.string)),
+                                        ("parameters", tool.parameters),
+                                    ])
+                                ),
+                            ])
+                        })
+                ))
         }
         switch conversation.toolChoice {
         case .auto?: body.append(("tool_choice", .string("auto")))
         case .none?: body.append(("tool_choice", .string("none")))
         case .required?: body.append(("tool_choice", .string("required")))
-        case .tool(let name)?: body.append(("tool_choice", .object([("type", .string("function")), ("function", .object([("name", .string(name))]))])))
+        case .tool(let name)?:
+            body.append(("tool_choice", .object([("type", .string("function")), ("function", .object([("name", .string(name))]))])))
         case nil: break
         }
         if !conversation.tools.isEmpty { body.append(("parallel_tool_calls", conversation.parallelToolCalls.map(JSON.bool))) }
@@ -70,9 +87,19 @@ enum WriteRequest {
         case .anyJSON?:
             body.append(("response_format", .object([("type", .string("json_object"))])))
         case .schema(let schema, let name, let strict)?:
-            body.append(("response_format", .object([("type", .string("json_schema")), ("json_schema", object([
-                ("name", .string(openAISchemaName(name))), ("schema", schema), ("strict", strict.map(JSON.bool)),
-            ]))])))
+            body.append(
+                (
+                    "response_format",
+                    .object([
+                        ("type", .string("json_schema")),
+                        (
+                            "json_schema",
+                            object([
+                                ("name", .string(openAISchemaName(name))), ("schema", schema), ("strict", strict.map(JSON.bool)),
+                            ])
+                        ),
+                    ])
+                ))
         case nil:
             break
         }
@@ -85,21 +112,23 @@ enum WriteRequest {
 
     /// A schema name as OpenAI takes it (`^[a-zA-Z0-9_-]{1,64}$`).
     static func openAISchemaName(_ name: String?) -> String {
-        let cleaned = String((name ?? "").unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == "-") ? Character(scalar) : "_"
-        }.prefix(64))
+        let cleaned = String(
+            (name ?? "").unicodeScalars.map { scalar -> Character in
+                scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == "-") ? Character(scalar) : "_"
+            }.prefix(64))
         return cleaned.isEmpty ? "response" : cleaned
     }
 
     static func chatContent(_ parts: [Part]) throws(GatewayError) -> JSON {
         if parts.count == 1, case .text(let text) = parts[0] { return .string(text) }
-        return .array(try parts.map { part throws(GatewayError) -> JSON in
-            switch part {
-            case .text(let text): return .object([("type", .string("text")), ("text", .string(text))])
-            case .image(let image): return .object([("type", .string("image_url")), ("image_url", .object([("url", .string(image.urlText))]))])
-            default: throw TranslationError.invalid("A tool call in a user turn.", param: "messages")
-            }
-        })
+        return .array(
+            try parts.map { part throws(GatewayError) -> JSON in
+                switch part {
+                case .text(let text): return .object([("type", .string("text")), ("text", .string(text))])
+                case .image(let image): return .object([("type", .string("image_url")), ("image_url", .object([("url", .string(image.urlText))]))])
+                default: throw TranslationError.invalid("A tool call in a user turn.", param: "messages")
+                }
+            })
     }
 
     // MARK: Anthropic Messages
@@ -129,7 +158,8 @@ enum WriteRequest {
         for turn in conversation.turns {
             var blocks: [JSON] = []
             // Tool results lead a user turn, as Anthropic requires.
-            let ordered = turn.parts.filter { if case .toolResult = $0 { return true } else { return false } }
+            let ordered =
+                turn.parts.filter { if case .toolResult = $0 { return true } else { return false } }
                 + turn.parts.filter { if case .toolResult = $0 { return false } else { return true } }
             for part in ordered {
                 switch part {
@@ -138,10 +168,11 @@ enum WriteRequest {
                 case .image(let image):
                     blocks.append(anthropicImage(image))
                 case .toolCall(let call):
-                    blocks.append(.object([
-                        ("type", .string("tool_use")), ("id", .string(call.id)), ("name", .string(call.name)),
-                        ("input", try arguments(call)),
-                    ]))
+                    blocks.append(
+                        .object([
+                            ("type", .string("tool_use")), ("id", .string(call.id)), ("name", .string(call.name)),
+                            ("input", try arguments(call)),
+                        ]))
                 case .toolResult(let result):
                     let content: [JSON] = result.content.map { part in
                         switch part {
@@ -150,10 +181,11 @@ enum WriteRequest {
                         default: return .object([("type", .string("text")), ("text", .string(""))])
                         }
                     }
-                    blocks.append(object([
-                        ("type", .string("tool_result")), ("tool_use_id", .string(result.callID)), ("content", .array(content)),
-                        ("is_error", result.isError ? .bool(true) : nil),
-                    ]))
+                    blocks.append(
+                        object([
+                            ("type", .string("tool_result")), ("tool_use_id", .string(result.callID)), ("content", .array(content)),
+                            ("is_error", result.isError ? .bool(true) : nil),
+                        ]))
                 case .thinking(let text, let signature):
                     // Anthropic checks signatures: reasoning from elsewhere cannot be replayed.
                     if let signature {
@@ -171,9 +203,16 @@ enum WriteRequest {
         }
         body.append(("messages", .array(messages)))
         if !conversation.tools.isEmpty {
-            body.append(("tools", .array(conversation.tools.map { tool in
-                object([("name", .string(tool.name)), ("description", tool.description.map(JSON.string)), ("input_schema", tool.parameters)])
-            })))
+            body.append(
+                (
+                    "tools",
+                    .array(
+                        conversation.tools.map { tool in
+                            object([
+                                ("name", .string(tool.name)), ("description", tool.description.map(JSON.string)), ("input_schema", tool.parameters),
+                            ])
+                        })
+                ))
         }
         let disableParallel: JSON? = conversation.parallelToolCalls == false ? .bool(true) : nil
         switch conversation.toolChoice {
@@ -181,7 +220,8 @@ enum WriteRequest {
         case .none?: body.append(("tool_choice", .object([("type", .string("none"))])))
         case .required?: body.append(("tool_choice", object([("type", .string("any")), ("disable_parallel_tool_use", disableParallel)])))
         case .tool(let name)?:
-            body.append(("tool_choice", object([("type", .string("tool")), ("name", .string(name)), ("disable_parallel_tool_use", disableParallel)])))
+            body.append(
+                ("tool_choice", object([("type", .string("tool")), ("name", .string(name)), ("disable_parallel_tool_use", disableParallel)])))
         case nil:
             if disableParallel != nil, !conversation.tools.isEmpty {
                 body.append(("tool_choice", object([("type", .string("auto")), ("disable_parallel_tool_use", disableParallel)])))
@@ -207,7 +247,19 @@ enum WriteRequest {
         if let user = conversation.user { body.append(("metadata", .object([("user_id", .string(user))]))) }
         switch conversation.responseFormat {
         case .schema(let schema, _, _)?:
-            body.append(("output_config", .object([("format", .object([("type", .string("json_schema")), ("schema", try AnthropicSchema.carried(schema, param: conversation.responseFormatField))]))])))
+            body.append(
+                (
+                    "output_config",
+                    .object([
+                        (
+                            "format",
+                            .object([
+                                ("type", .string("json_schema")),
+                                ("schema", try AnthropicSchema.carried(schema, param: conversation.responseFormatField)),
+                            ])
+                        )
+                    ])
+                ))
         case .anyJSON?:
             throw TranslationError.value("JSON output without a schema (give a JSON Schema)", param: conversation.responseFormatField)
         case nil:
@@ -220,9 +272,15 @@ enum WriteRequest {
     static func anthropicImage(_ image: Image) -> JSON {
         switch image {
         case .base64(let mediaType, let data):
-            return .object([("type", .string("image")), ("source", .object([
-                ("type", .string("base64")), ("media_type", .string(mediaType)), ("data", .string(data)),
-            ]))])
+            return .object([
+                ("type", .string("image")),
+                (
+                    "source",
+                    .object([
+                        ("type", .string("base64")), ("media_type", .string(mediaType)), ("data", .string(data)),
+                    ])
+                ),
+            ])
         case .url(let url):
             return .object([("type", .string("image")), ("source", .object([("type", .string("url")), ("url", .string(url))]))])
         }
@@ -254,13 +312,15 @@ enum WriteRequest {
                     // Gemini 3 wants its own thought signature back with every call; calls
                     // from another provider have none, so they carry Google's documented
                     // "skip validation" value instead.
-                    parts.append(.object([
-                        ("functionCall", .object([("name", .string(call.name)), ("args", try arguments(call))])),
-                        ("thoughtSignature", .string(geminiSkipSignature)),
-                    ]))
+                    parts.append(
+                        .object([
+                            ("functionCall", .object([("name", .string(call.name)), ("args", try arguments(call))])),
+                            ("thoughtSignature", .string(geminiSkipSignature)),
+                        ]))
                 case .toolResult(let result):
                     guard let name = result.name ?? conversation.toolName(forCall: result.callID) else {
-                        throw TranslationError.invalid("The tool result for \(jsonStringLiteral(result.callID)) answers no call in the conversation.", param: "messages")
+                        throw TranslationError.invalid(
+                            "The tool result for \(jsonStringLiteral(result.callID)) answers no call in the conversation.", param: "messages")
                     }
                     parts.append(.object([("functionResponse", .object([("name", .string(name)), ("response", try geminiResponse(result))]))]))
                     // A function response holds JSON only: the result's images follow it inline.
@@ -282,18 +342,42 @@ enum WriteRequest {
             body.append(("systemInstruction", .object([("parts", .array(conversation.system.map { .object([("text", .string($0))]) }))])))
         }
         if !conversation.tools.isEmpty {
-            body.append(("tools", .array([.object([("functionDeclarations", .array(conversation.tools.map { tool in
-                object([("name", .string(tool.name)), ("description", tool.description.map(JSON.string)), ("parametersJsonSchema", tool.parameters)])
-            }))])])))
+            body.append(
+                (
+                    "tools",
+                    .array([
+                        .object([
+                            (
+                                "functionDeclarations",
+                                .array(
+                                    conversation.tools.map { tool in
+                                        object([
+                                            ("name", .string(tool.name)), ("description", tool.description.map(JSON.string)),
+                                            ("parametersJsonSchema", tool.parameters),
+                                        ])
+                                    })
+                            )
+                        ])
+                    ])
+                ))
         }
         switch conversation.toolChoice {
         case .auto?: body.append(("toolConfig", .object([("functionCallingConfig", .object([("mode", .string("AUTO"))]))])))
         case .none?: body.append(("toolConfig", .object([("functionCallingConfig", .object([("mode", .string("NONE"))]))])))
         case .required?: body.append(("toolConfig", .object([("functionCallingConfig", .object([("mode", .string("ANY"))]))])))
         case .tool(let name)?:
-            body.append(("toolConfig", .object([("functionCallingConfig", .object([
-                ("mode", .string("ANY")), ("allowedFunctionNames", .array([.string(name)])),
-            ]))])))
+            body.append(
+                (
+                    "toolConfig",
+                    .object([
+                        (
+                            "functionCallingConfig",
+                            .object([
+                                ("mode", .string("ANY")), ("allowedFunctionNames", .array([.string(name)])),
+                            ])
+                        )
+                    ])
+                ))
         case nil: break
         }
         var thinking: JSON?
@@ -326,4 +410,3 @@ enum WriteRequest {
         return .object([(result.isError ? "error" : "output", .string(text))])
     }
 }
-

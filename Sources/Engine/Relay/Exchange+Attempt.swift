@@ -32,9 +32,10 @@ extension Exchange {
         do {
             response = try await gateway.transport.send(outbound)
         } catch {
-            return failed(AttemptFailure(
-                failureClass: FailureClass.classify(transport: error), detail: error.rawValue,
-                timedOut: error == .firstByteTimeout || error == .idleTimeout))
+            return failed(
+                AttemptFailure(
+                    failureClass: FailureClass.classify(transport: error), detail: error.rawValue,
+                    timedOut: error == .firstByteTimeout || error == .idleTimeout))
         }
         upstreamAnswered(status: response.status)
         guard (200..<300).contains(response.status) else {
@@ -61,14 +62,16 @@ extension Exchange {
         // Only an answer without a usage report needs an estimate (scanning its text costs on every request).
         let promptBytes = client.body.readableBytes
         func estimated() -> TokenUsage {
-            carrier?.estimatedUsage ?? UsageEstimate.merge(
-                reported: nil, promptBytes: promptBytes,
-                outputTextBytes: body.withUnsafeReadableBytes { DeliveredText.count($0, dialect: upstreamDialect) })
+            carrier?.estimatedUsage
+                ?? UsageEstimate.merge(
+                    reported: nil, promptBytes: promptBytes,
+                    outputTextBytes: body.withUnsafeReadableBytes { DeliveredText.count($0, dialect: upstreamDialect) })
         }
         var answer = body
         if let carrier {
-            guard let translated = carrier.clientBody(
-                fromUpstream: body, provider: account.provider, usage: reported ?? estimated(), requestID: request.requestID)
+            guard
+                let translated = carrier.clientBody(
+                    fromUpstream: body, provider: account.provider, usage: reported ?? estimated(), requestID: request.requestID)
             else { return failed(AttemptFailure(failureClass: .transient, detail: "upstream_answer_not_json")) }
             answer = translated
         }
@@ -133,9 +136,10 @@ extension Exchange {
         let hint = errorBody.map { String(buffer: $0.getSlice(at: $0.readerIndex, length: min(512, $0.readableBytes)) ?? ByteBuffer()) } ?? ""
         let failureClass = FailureClass.classify(status: response.status, bodyHint: hint)
         guard failureClass == .callerFault else {
-            return failed(AttemptFailure(
-                failureClass: failureClass, detail: "upstream answered \(response.status)",
-                retryAfter: RetryAfter.hint(from: response.headers, now: gateway.clock.now())))
+            return failed(
+                AttemptFailure(
+                    failureClass: failureClass, detail: "upstream answered \(response.status)",
+                    retryAfter: RetryAfter.hint(from: response.headers, now: gateway.clock.now())))
         }
         let answer: GatewayResponse
         if withHeld({ $0.carrier }) != nil {

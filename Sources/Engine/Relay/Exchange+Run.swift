@@ -43,9 +43,11 @@ extension Exchange {
         case .stream(let stream):
             // The key's rate-limit headers go with a stream as with any answer.
             let headers = Self.streamHeaders + withHeld { $0.headers }
-            return GatewayResponse(status: stream.status, headers: headers, body: .stream({ write in
-                await self.relayStream(stream, write: write)
-            }))
+            return GatewayResponse(
+                status: stream.status, headers: headers,
+                body: .stream({ write in
+                    await self.relayStream(stream, write: write)
+                }))
         case .settledBefore:
             return gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
         }
@@ -90,7 +92,8 @@ extension Exchange {
             try await ticket.written()
         } catch {
             withHeld { $0.journaled = false }
-            gateway.logger.error("an answer went out without its journal record", metadata: ["request_id": "\(request.requestID)", "reason": "\(error)"])
+            gateway.logger.error(
+                "an answer went out without its journal record", metadata: ["request_id": "\(request.requestID)", "reason": "\(error)"])
         }
     }
 

@@ -15,8 +15,9 @@ extension Exchange {
     /// it, the stream is the answer.
     func peekStream(_ response: UpstreamResponse, account: AccountEntry) async -> RelayStep {
         let carrier = withHeld { $0.carrier }
-        let observer = carrier?.streamObserver(
-            provider: account.provider, requestID: request.requestID, clientWantsUsage: client.clientWantsUsage)
+        let observer =
+            carrier?.streamObserver(
+                provider: account.provider, requestID: request.requestID, clientWantsUsage: client.clientWantsUsage)
             ?? makeStreamObserver(for: client)
         let upstreamDialect = carrier == nil ? client.dialect : Translator.upstreamDialect(of: account.provider)
         var relay = StreamRelay(observer: observer, upstreamDialect: upstreamDialect)
@@ -126,9 +127,11 @@ extension Exchange {
     /// Tells the journal how far this request's answer got.
     func noteProgress(account: AccountEntry, deliveredBytes: Int64, deliveredTextBytes: Int64) {
         guard withHeld({ $0.journaled }), let journal = gateway.ledger.journal else { return }
-        journal.progress(request.requestID, LedgerJournal.Progress(
-            accountID: account.id, accountName: account.name, provider: account.provider.rawValue,
-            upstreamModel: account.upstreamModel(for: client.model), deliveredBytes: deliveredBytes, deliveredTextBytes: deliveredTextBytes))
+        journal.progress(
+            request.requestID,
+            LedgerJournal.Progress(
+                accountID: account.id, accountName: account.name, provider: account.provider.rawValue,
+                upstreamModel: account.upstreamModel(for: client.model), deliveredBytes: deliveredBytes, deliveredTextBytes: deliveredTextBytes))
     }
 
     /// After the client left: keeps reading the upstream, sending nothing, until

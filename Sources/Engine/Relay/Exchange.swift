@@ -3,8 +3,8 @@ import Foundation
 import NIOCore
 import Policy
 import Storage
-import Synchronization
 import SwitchboardCore
+import Synchronization
 import Tracing
 import Upstream
 
@@ -98,10 +98,13 @@ final class Exchange: Sendable {
         let model = client.model
         let counter = gateway
         gateway.ledger.opened()
-        machine = Mutex(RelayMachine(
-            row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
-            disconnect: gateway.configuration.onClientDisconnect, billable: billable,
-            price: { usage, upstreamModel, provider in counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices) }))
+        machine = Mutex(
+            RelayMachine(
+                row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
+                disconnect: gateway.configuration.onClientDisconnect, billable: billable,
+                price: { usage, upstreamModel, provider in
+                    counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices)
+                }))
     }
 
     deinit {
@@ -225,7 +228,8 @@ final class Exchange: Sendable {
         case .error(let error, let source):
             return gateway.errorResponse(resolve(error, source), dialect: request.dialect, requestID: request.requestID)
         case .upstreamBody:
-            var response = held.withLock { $0.body.take() }
+            var response =
+                held.withLock { $0.body.take() }
                 ?? gateway.errorResponse(GatewayError(.internalError), dialect: request.dialect, requestID: request.requestID)
             response.headers += held.withLock { $0.headers }
             return response

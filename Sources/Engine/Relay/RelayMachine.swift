@@ -66,7 +66,8 @@ struct RelayMachine: Sendable {
     /// body that cannot be carried): it ends with this error.
     mutating func refuse(_ error: GatewayError, outcome: Outcome) -> RelayStep {
         guard state != .finished else { return .none }
-        return finish(outcome: outcome, status: error.status(in: facts.dialect), errorCode: error.code.rawValue,
+        return finish(
+            outcome: outcome, status: error.status(in: facts.dialect), errorCode: error.code.rawValue,
             release: attempt.map { _ in .notBlamed(tokens: 0) }, usage: nil, answer: .error(error, retryAfter: .given))
     }
 
@@ -99,7 +100,8 @@ struct RelayMachine: Sendable {
         row.route = route.text
         row.selection = choice.rawValue
         if account.interceptWarmup, let kind = facts.localAnswer {
-            return finish(outcome: kind.outcome, status: 200, errorCode: nil, release: .notBlamed(tokens: 0),
+            return finish(
+                outcome: kind.outcome, status: 200, errorCode: nil, release: .notBlamed(tokens: 0),
                 usage: nil, priced: true, answer: .local(kind))
         }
         state = .attempting
@@ -121,7 +123,8 @@ struct RelayMachine: Sendable {
         row.route = route.text
         if let lastFailure { return failedUpstream(lastFailure) }
         let (error, retryAfter) = Self.refusal(skipped: skipped, now: now)
-        return finish(outcome: .noAccount, status: error.status(in: facts.dialect), errorCode: error.code.rawValue, release: nil,
+        return finish(
+            outcome: .noAccount, status: error.status(in: facts.dialect), errorCode: error.code.rawValue, release: nil,
             usage: nil, answer: .error(error, retryAfter: retryAfter))
     }
 
@@ -154,7 +157,8 @@ struct RelayMachine: Sendable {
     /// account's own troubles): the client hears it, the account is not blamed.
     mutating func callerFault(status: Int) -> RelayStep {
         guard state == .attempting else { return .none }
-        return finish(outcome: .clientError, status: status, errorCode: "upstream_\(status)", release: .notBlamed(tokens: 0),
+        return finish(
+            outcome: .clientError, status: status, errorCode: "upstream_\(status)", release: .notBlamed(tokens: 0),
             usage: nil, answer: .upstreamRefusal(status: status))
     }
 
@@ -164,7 +168,8 @@ struct RelayMachine: Sendable {
     mutating func answered(status: Int, reported: TokenUsage?, estimated: @autoclosure () -> TokenUsage) -> RelayStep {
         guard state == .attempting else { return .none }
         let usage = billable ? (reported.map { ($0, UsageSource.reported) } ?? (estimated(), .estimated)) : nil
-        return finish(outcome: .ok, status: status, errorCode: nil, release: .served(tokens: usage?.0.total ?? 0), usage: usage,
+        return finish(
+            outcome: .ok, status: status, errorCode: nil, release: .served(tokens: usage?.0.total ?? 0), usage: usage,
             answer: .upstreamBody)
     }
 
@@ -192,28 +197,35 @@ struct RelayMachine: Sendable {
             // The upstream reported its error in the stream: the client saw it already.
             let type = progress.upstreamErrorType ?? "error"
             let failureClass = FailureClass.classify(errorType: type)
-            let release: AttemptOutcome = failureClass == .callerFault
+            let release: AttemptOutcome =
+                failureClass == .callerFault
                 ? .notBlamed(tokens: tokens) : .failed(failureClass, retryAfter: nil, detail: "stream error \(type)")
-            return finish(outcome: .upstreamError, status: status, errorCode: String(type.prefix(64)), release: release, usage: usage,
+            return finish(
+                outcome: .upstreamError, status: status, errorCode: String(type.prefix(64)), release: release, usage: usage,
                 answer: .streamEnd(nil))
         case .endedEarly:
-            return finish(outcome: .upstreamError, status: status, errorCode: "stream_truncated",
+            return finish(
+                outcome: .upstreamError, status: status, errorCode: "stream_truncated",
                 release: .failed(.transient, retryAfter: nil, detail: "stream ended early"), usage: usage,
                 answer: .streamEnd(GatewayError(.upstreamBadResponse, message: "The upstream stream ended early.")))
         case .broke(let failure):
-            return finish(outcome: .upstreamError, status: status, errorCode: failure.rawValue,
+            return finish(
+                outcome: .upstreamError, status: status, errorCode: failure.rawValue,
                 release: .failed(.transient, retryAfter: nil, detail: "stream broke: \(failure.rawValue)"), usage: usage,
                 answer: .streamEnd(GatewayError(failure == .idleTimeout ? .upstreamTimeout : .upstreamUnavailable)))
         case .eventTooLarge:
-            return finish(outcome: .upstreamError, status: status, errorCode: "stream_event_too_large",
+            return finish(
+                outcome: .upstreamError, status: status, errorCode: "stream_event_too_large",
                 release: .failed(.transient, retryAfter: nil, detail: "stream event too large"), usage: usage,
                 answer: .streamEnd(GatewayError(.upstreamBadResponse)))
         case .shutdown:
-            return finish(outcome: .cancelled, status: status, errorCode: "shutting_down", release: .notBlamed(tokens: tokens),
+            return finish(
+                outcome: .cancelled, status: status, errorCode: "shutting_down", release: .notBlamed(tokens: tokens),
                 usage: usage, answer: .streamEnd(GatewayError(.shuttingDown)))
         case .clientGone:
             if progress.completed || disconnect == .estimate {
-                return finish(outcome: .clientDisconnected, status: status, errorCode: nil, release: .notBlamed(tokens: tokens),
+                return finish(
+                    outcome: .clientDisconnected, status: status, errorCode: nil, release: .notBlamed(tokens: tokens),
                     usage: usage, answer: .none)
             }
             // Keep reading (bounded) for the usage the upstream will report.
@@ -226,7 +238,8 @@ struct RelayMachine: Sendable {
     mutating func drainEnded(_ progress: StreamProgress) -> RelayStep {
         guard state == .draining else { return .none }
         let usage = usage(of: progress)
-        return finish(outcome: .clientDisconnected, status: row.status, errorCode: nil, release: .notBlamed(tokens: usage?.0.total ?? 0),
+        return finish(
+            outcome: .clientDisconnected, status: row.status, errorCode: nil, release: .notBlamed(tokens: usage?.0.total ?? 0),
             usage: usage, answer: .none)
     }
 
@@ -242,7 +255,8 @@ struct RelayMachine: Sendable {
         case .draining:
             return drainEnded(StreamProgress())
         case .open, .choosing, .waitingForAccount, .attempting:
-            return finish(outcome: .clientDisconnected, status: 499, errorCode: "client_gone",
+            return finish(
+                outcome: .clientDisconnected, status: 499, errorCode: "client_gone",
                 release: attempt.map { _ in .notBlamed(tokens: 0) }, usage: nil, answer: .none)
         }
     }
@@ -254,7 +268,8 @@ struct RelayMachine: Sendable {
         switch state {
         case .streaming, .draining:
             let usage = usage(of: StreamProgress())
-            return finish(outcome: .clientDisconnected, status: row.status, errorCode: "client_gone", release: .notBlamed(tokens: usage?.0.total ?? 0),
+            return finish(
+                outcome: .clientDisconnected, status: row.status, errorCode: "client_gone", release: .notBlamed(tokens: usage?.0.total ?? 0),
                 usage: usage, answer: .none)
         default:
             return clientGone()
@@ -266,9 +281,11 @@ struct RelayMachine: Sendable {
     /// The answer when every attempt failed: the last failure's class decides.
     private mutating func failedUpstream(_ failure: AttemptFailure, release: AttemptOutcome? = nil) -> RelayStep {
         let error = failure.timedOut ? GatewayError(.upstreamTimeout) : GatewayError(failure.failureClass.clientError)
-        let retryAfter: RetryAfterSource = failure.failureClass == .rateLimited || failure.failureClass == .overloaded
+        let retryAfter: RetryAfterSource =
+            failure.failureClass == .rateLimited || failure.failureClass == .overloaded
             ? .soonestCooldown(fallback: failure.retryAfter) : .given
-        return finish(outcome: .upstreamError, status: error.status(in: facts.dialect), errorCode: error.code.rawValue, release: release,
+        return finish(
+            outcome: .upstreamError, status: error.status(in: facts.dialect), errorCode: error.code.rawValue, release: release,
             usage: nil, answer: .error(error, retryAfter: retryAfter))
     }
 
@@ -278,8 +295,10 @@ struct RelayMachine: Sendable {
     private func usage(of progress: StreamProgress) -> (TokenUsage, UsageSource)? {
         guard billable else { return nil }
         if progress.completed, let reported = progress.usage { return (reported, .reported) }
-        return (UsageEstimate.merge(reported: progress.usage, promptBytes: facts.promptBytes, outputTextBytes: progress.deliveredTextBytes),
-            .estimated)
+        return (
+            UsageEstimate.merge(reported: progress.usage, promptBytes: facts.promptBytes, outputTextBytes: progress.deliveredTextBytes),
+            .estimated
+        )
     }
 
     /// The one settlement: releases the account lease (if held), charges the

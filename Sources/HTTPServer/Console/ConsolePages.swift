@@ -37,10 +37,11 @@ enum ConsolePages {
             return short ? String(text.dropFirst(11).prefix(5)) : String(text.prefix(16))
         }
         func chart(_ title: String, _ value: (ActivityBucket) -> (Double, String)) -> String {
-            SVGChart.bars(board.buckets.map { bucket in
-                let (number, text) = value(bucket)
-                return SVGChart.Bar(label: label(bucket.start), value: number, text: text)
-            }, title: title)
+            SVGChart.bars(
+                board.buckets.map { bucket in
+                    let (number, text) = value(bucket)
+                    return SVGChart.Bar(label: label(bucket.start), value: number, text: text)
+                }, title: title)
         }
         let hasRequests = total.requests > 0
         func ms(_ value: Int64?) -> String { value.map { "\($0) ms" } ?? "–" }
@@ -51,14 +52,17 @@ enum ConsolePages {
             "tokens": "\(total.tokens)", "spend": total.cost.dollarsString,
             "p50": ms(board.latency.p50LatencyMs), "p95": ms(board.latency.p95LatencyMs),
             "fb50": ms(board.latency.p50FirstByteMs), "fb95": ms(board.latency.p95FirstByteMs),
-            "requestsChart": hasRequests ? chart("Requests per interval") { (Double($0.requests), "\($0.requests) requests") } : SVGChart.bars([], title: ""),
+            "requestsChart": hasRequests
+                ? chart("Requests per interval") { (Double($0.requests), "\($0.requests) requests") } : SVGChart.bars([], title: ""),
             "errorsChart": hasRequests ? chart("Errors per interval") { (Double($0.errors), "\($0.errors) errors") } : SVGChart.bars([], title: ""),
             "tokensChart": hasRequests ? chart("Tokens per interval") { (Double($0.tokens), "\($0.tokens) tokens") } : SVGChart.bars([], title: ""),
-            "latencyChart": hasRequests ? chart("Mean latency per interval") { bucket in
-                let mean = bucket.requests > 0 ? bucket.latencyMsTotal / bucket.requests : 0
-                return (Double(mean), "\(mean) ms mean over \(bucket.requests) requests")
-            } : SVGChart.bars([], title: ""),
-            "spendChart": hasRequests ? chart("Spend per interval") { (Double($0.cost.picos) / 1e12, "$" + $0.cost.dollarsString) } : SVGChart.bars([], title: ""),
+            "latencyChart": hasRequests
+                ? chart("Mean latency per interval") { bucket in
+                    let mean = bucket.requests > 0 ? bucket.latencyMsTotal / bucket.requests : 0
+                    return (Double(mean), "\(mean) ms mean over \(bucket.requests) requests")
+                } : SVGChart.bars([], title: ""),
+            "spendChart": hasRequests
+                ? chart("Spend per interval") { (Double($0.cost.picos) / 1e12, "$" + $0.cost.dollarsString) } : SVGChart.bars([], title: ""),
             "accountStates": board.accountStates.map { ["state": $0.state, "count": "\($0.count)"] },
             "topKeys": board.topKeys.map { ["name": $0.name, "requests": "\($0.requests)", "cost": $0.cost.dollarsString] },
             "topModels": board.topModels.map { ["name": $0.name, "requests": "\($0.requests)", "cost": $0.cost.dollarsString] },
@@ -90,7 +94,8 @@ enum ConsolePages {
         page["dailyCost"] = key.dailyCostUsd ?? ""
         page["balance"] = key.balanceUsd ?? ""
         page["expiresAt"] = key.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? ""
-        page["chart"] = SVGChart.bars(stats.days.map { SVGChart.Bar(label: $0.day, value: Double($0.costUsd) ?? 0, text: "$" + $0.costUsd) }, title: "Spend by day")
+        page["chart"] = SVGChart.bars(
+            stats.days.map { SVGChart.Bar(label: $0.day, value: Double($0.costUsd) ?? 0, text: "$" + $0.costUsd) }, title: "Spend by day")
         page["rows"] = recent.requests.map(requestRow)
         return page
     }
@@ -99,7 +104,8 @@ enum ConsolePages {
         [
             "time": time(request.createdAt), "id": request.requestId, "path": path(request.requestId), "key": request.key ?? "",
             "model": request.model ?? "", "account": request.account ?? "", "status": "\(request.status)", "outcome": request.outcome,
-            "tokens": "\(request.tokens.input.saturatingAdd(request.tokens.cacheRead).saturatingAdd(request.tokens.cacheWrite5m).saturatingAdd(request.tokens.cacheWrite1h).saturatingAdd(request.tokens.output))",
+            "tokens":
+                "\(request.tokens.input.saturatingAdd(request.tokens.cacheRead).saturatingAdd(request.tokens.cacheWrite5m).saturatingAdd(request.tokens.cacheWrite1h).saturatingAdd(request.tokens.output))",
             "cost": request.costUsd, "latency": "\(request.latencyMs)",
         ]
     }

@@ -49,7 +49,8 @@ extension ConsoleRoutes {
             do {
                 let (dimension, from, to, _) = try Self.usageFilter(request)
                 let csv = ReportAdmin.csv(try await operations.reports.usage(by: dimension, from: from, to: to), by: dimension)
-                var response = Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: csv)))
+                var response = Response(
+                    status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: csv)))
                 response.headers[.contentDisposition] = "attachment; filename=\"switchboard-usage-by-\(dimension.rawValue).csv\""
                 response.headers[.cacheControl] = "no-store"
                 return response
@@ -62,10 +63,11 @@ extension ConsoleRoutes {
     /// The usage page's grouping and dates (`from` default 30 days ago, `to` default tomorrow, both UTC dates).
     static func usageFilter(_ request: Request) throws -> (UsageDimension, Date, Date, [String: String]) {
         let parameters = AdminRoutes.parameters(request)
-        let dimension = try parameters["by"].map { name throws(AdminError) in
-            guard let value = UsageDimension(rawValue: name) else { throw AdminError(.invalid, "by must be key, user, model, account or day") }
-            return value
-        } ?? .key
+        let dimension =
+            try parameters["by"].map { name throws(AdminError) in
+                guard let value = UsageDimension(rawValue: name) else { throw AdminError(.invalid, "by must be key, user, model, account or day") }
+                return value
+            } ?? .key
         let query = try RequestAdmin.query(["from": parameters["from"] ?? "", "to": parameters["to"] ?? ""])
         let now = Date()
         let tomorrow = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400 + 86_400)

@@ -89,10 +89,12 @@ public struct ConsoleRoutes: Sendable {
             // A page about one thing (a key, an account) is titled with its name.
             return render((values["title"] as? String).map { "\(title) \($0)" } ?? title, template, values, token: token, status: status)
         } catch let error as AdminError {
-            return render("Not done", "message", ["text": error.description, "back": "\(Self.root)/"], token: token,
+            return render(
+                "Not done", "message", ["text": error.description, "back": "\(Self.root)/"], token: token,
                 status: .init(code: error.code.status))
         } catch {
-            return render("Not done", "message", ["text": "The operation failed: \(error)", "back": "\(Self.root)/"], token: token,
+            return render(
+                "Not done", "message", ["text": "The operation failed: \(error)", "back": "\(Self.root)/"], token: token,
                 status: .serviceUnavailable)
         }
     }
@@ -110,10 +112,15 @@ public struct ConsoleRoutes: Sendable {
         guard sessions.session(token) != nil else { return .refused(Self.redirect("\(Self.root)/login")) }
         guard let form = await Self.form(request), sessions.checks(token, csrf: form["csrf"]) else {
             admin.logger.warning("console form refused: its CSRF token is missing or wrong", metadata: ["path": "\(request.uri.path)"])
-            return .refused(render(
-                "Form refused", "message",
-                ["text": "This form was not sent from a page of this console session (its CSRF token is missing or wrong). Reload the page and try again.", "back": back],
-                token: token, status: .forbidden))
+            return .refused(
+                render(
+                    "Form refused", "message",
+                    [
+                        "text":
+                            "This form was not sent from a page of this console session (its CSRF token is missing or wrong). Reload the page and try again.",
+                        "back": back,
+                    ],
+                    token: token, status: .forbidden))
         }
         return .form(form, token: token)
     }
@@ -145,7 +152,8 @@ public struct ConsoleRoutes: Sendable {
         guard let expected = admin.token else { return off() }
         let address = context.remoteAddress ?? "unknown"
         if let wait = admin.throttle.retryAfter(address) {
-            var response = render("Sign in", "login", [:], token: nil, status: .tooManyRequests,
+            var response = render(
+                "Sign in", "login", [:], token: nil, status: .tooManyRequests,
                 flash: .init(text: "Too many failed sign-ins from this address; try again in \(wait) s.", isError: true))
             response.headers[HeaderNames.retryAfter] = String(wait)
             return response
@@ -154,7 +162,8 @@ public struct ConsoleRoutes: Sendable {
         guard let presented = form?["token"], AdminRoutes.constantTimeEquals(presented, expected) else {
             let failures = admin.throttle.recordFailure(address)
             admin.logger.warning("console sign-in failed", metadata: ["address": "\(address)", "failures_in_window": "\(failures)"])
-            return render("Sign in", "login", [:], token: nil, status: .unauthorized, flash: .init(text: "That is not the admin token.", isError: true))
+            return render(
+                "Sign in", "login", [:], token: nil, status: .unauthorized, flash: .init(text: "That is not the admin token.", isError: true))
         }
         let token = sessions.start()
         var response = Self.redirect("\(Self.root)/")

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// The console's logged-in browsers: a random session token (the cookie) maps
 /// to its expiry, its CSRF token (a hidden field every form posts back) and

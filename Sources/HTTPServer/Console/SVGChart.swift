@@ -22,7 +22,8 @@ enum SVGChart {
         let top = max(bars.map(\.value).max() ?? 0, 1e-12)
         let slot = width / Double(bars.count)
         let barWidth = max(1, slot * 0.8)
-        var svg = #"<svg class="chart" viewBox="0 0 \#(Int(width)) \#(Int(height))" role="img" aria-label="\#(escapedTitle)" xmlns="http://www.w3.org/2000/svg">"#
+        var svg =
+            #"<svg class="chart" viewBox="0 0 \#(Int(width)) \#(Int(height))" role="img" aria-label="\#(escapedTitle)" xmlns="http://www.w3.org/2000/svg">"#
         svg += "<title>\(escapedTitle)</title>"
         svg += #"<line x1="0" y1="\#(height - bottom)" x2="\#(width)" y2="\#(height - bottom)" class="axis"/>"#
         for (index, bar) in bars.enumerated() {
