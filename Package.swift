@@ -3,6 +3,14 @@ import PackageDescription
 
 // Module layout follows ../shared/DESIGN.md: dependencies point one way,
 // from the command line down to SwitchboardCore.
+
+/// Compiler settings every target of ours shares: `any` spelled out on every
+/// existential (its cost visible where it is used), and each file importing
+/// the modules whose members it uses.
+let sharedSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
 let package = Package(
     name: "switchboard",
     platforms: [.macOS(.v15)],
@@ -204,3 +212,7 @@ let package = Package(
         ),
     ]
 )
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + sharedSettings
+}

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Policy
 import Storage
 import SwitchboardCore
 

@@ -1,3 +1,5 @@
+import Foundation
+import FoundationEssentials
 import SwitchboardCore
 
 /// What ties a request to a conversation, so it can stay on one account and keep

@@ -1,5 +1,6 @@
 import Dialects
 import Foundation
+import NIOCore
 import Policy
 import SwitchboardCore
 

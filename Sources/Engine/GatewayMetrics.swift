@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import Prometheus
 import Storage
 import SwitchboardCore

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Storage
 import Synchronization
 
 /// Keeps the snapshot in step with the store: polls the store's revision and

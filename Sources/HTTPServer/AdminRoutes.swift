@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Policy
 import SwitchboardCore
 
 /// The admin API under `/admin`, for accounts: list with live state, create,

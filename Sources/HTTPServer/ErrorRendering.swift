@@ -1,6 +1,7 @@
 import Dialects
 import Engine
 import Hummingbird
+import Logging
 import SwitchboardCore
 
 /// Renders errors that happen before the engine runs (unknown route, unreadable

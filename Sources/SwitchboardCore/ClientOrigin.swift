@@ -1,3 +1,5 @@
+import Foundation
+
 /// Who sent a request, as the ledger records it: the client's address and
 /// its User-Agent, both bounded and safe to store and show.
 public enum ClientOrigin {

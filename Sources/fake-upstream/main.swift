@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import SwitchboardTesting
 
 // A fake provider for end-to-end tests: `fake-upstream PORT KEY[,KEY…]`.

@@ -3,6 +3,7 @@ import Foundation
 import NIOHTTP1
 import Policy
 import SwitchboardApp
+import SwitchboardTesting
 import Testing
 
 /// The admin API for accounts, on the running server.

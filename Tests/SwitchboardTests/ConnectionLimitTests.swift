@@ -1,5 +1,7 @@
 import Foundation
+import Storage
 import SwitchboardApp
+import SwitchboardCore
 import Testing
 
 @testable import HTTPServer

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Storage
+import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting
 import Testing

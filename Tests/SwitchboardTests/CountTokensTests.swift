@@ -1,4 +1,7 @@
 import Foundation
+import NIOHTTP1
+import Policy
+import Storage
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting

@@ -1,5 +1,10 @@
+import Engine
 import Foundation
+import NIOHTTP1
+import Storage
+import SwitchboardApp
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 
 /// Bad input gets the right status and a body in the route's own format.

@@ -1,6 +1,9 @@
 import Foundation
+import NIOHTTP1
+import Storage
 import SwitchboardApp
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 
 /// Failures upstream: which move the request to another account, which reach

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOFoundationEssentialsCompat
 import SwitchboardCore
 import Testing
 

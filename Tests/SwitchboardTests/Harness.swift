@@ -1,9 +1,12 @@
 import AsyncHTTPClient
+import Engine
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
 import Policy
+import ServiceLifecycle
 import Storage
 import SwitchboardApp
 import SwitchboardCore

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
+import SwitchboardTesting
 import Testing
 
 /// Tests that load the machine on purpose. The test script runs them in a pass

@@ -1,5 +1,7 @@
+import Engine
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Policy
 import Storage
 import SwitchboardApp

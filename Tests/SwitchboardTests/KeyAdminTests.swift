@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import NIOHTTP1
 import Policy
+import Storage
 import SwitchboardCore
 import Testing
 

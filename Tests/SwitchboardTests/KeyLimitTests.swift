@@ -1,7 +1,10 @@
 import AsyncHTTPClient
+import Engine
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Policy
+import Storage
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Policy
 import SwitchboardCore
+import Synchronization
 import Testing
 
 @testable import Engine

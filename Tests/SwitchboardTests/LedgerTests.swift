@@ -1,6 +1,9 @@
+import Admin
 import AsyncHTTPClient
+import Engine
 import Foundation
 import NIOCore
+import NIOHTTP1
 import Storage
 import SwitchboardApp
 import SwitchboardCore

@@ -6,6 +6,7 @@ import Policy
 import Storage
 import SwitchboardCore
 import Testing
+import Upstream
 
 @testable import SwitchboardApp
 

@@ -1,6 +1,10 @@
+import Engine
 import Foundation
+import NIOHTTP1
+import Storage
 import SwitchboardApp
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 
 /// Prices from the config file, and what happens to models without one.

@@ -1,5 +1,7 @@
 import Foundation
+import NIOHTTP1
 import Policy
+import Storage
 import SwitchboardCore
 import SwitchboardTesting
 import Testing

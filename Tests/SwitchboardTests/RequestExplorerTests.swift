@@ -1,6 +1,7 @@
 import Admin
 import Engine
 import Foundation
+import NIOHTTP1
 import Storage
 import SwitchboardApp
 import SwitchboardCore

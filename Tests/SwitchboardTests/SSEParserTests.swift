@@ -1,4 +1,5 @@
 import Dialects
+import Foundation
 import NIOCore
 import Testing
 

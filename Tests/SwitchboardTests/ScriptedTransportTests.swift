@@ -1,5 +1,7 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
+import Storage
 import SwitchboardApp
 import SwitchboardCore
 import Testing

@@ -1,10 +1,14 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
 import Storage
 import SwitchboardApp
+import SwitchboardCore
 import SwitchboardTesting
 import Testing
+import Upstream
 
 /// Graceful shutdown lets streams in flight finish and flushes the ledger.
 @Suite struct ShutdownTests {

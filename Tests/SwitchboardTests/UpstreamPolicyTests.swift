@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting

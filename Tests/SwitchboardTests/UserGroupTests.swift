@@ -1,7 +1,10 @@
 import Foundation
+import NIOHTTP1
 import Policy
+import Storage
 import SwitchboardApp
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 
 /// Users' balances shared by their keys, group multipliers and subscriptions.

@@ -1,6 +1,9 @@
 import Foundation
+import NIOHTTP1
+import Storage
 import SwitchboardApp
 import SwitchboardCore
+import SwitchboardTesting
 import Testing
 
 /// Claude Code's warmup answered by the gateway for accounts that ask for it.

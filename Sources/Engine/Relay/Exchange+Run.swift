@@ -1,9 +1,11 @@
 import Dialects
 import Foundation
+import Logging
 import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
+import Upstream
 
 extension Exchange {
     /// Takes a request whose key and body are known through admission, the

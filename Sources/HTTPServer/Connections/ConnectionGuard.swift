@@ -1,4 +1,5 @@
 import NIOCore
+import SwitchboardCore
 
 #if canImport(Glibc)
     import Glibc
@@ -95,7 +96,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .abort:
             stopTimer()
             // SO_LINGER 0: the close sends a reset and frees the unsent bytes at once.
-            guard let socket = context.channel as? SocketOptionProvider else {
+            guard let socket = context.channel as? any SocketOptionProvider else {
                 context.close(promise: nil)
                 return
             }

@@ -1,6 +1,7 @@
 import Admin
 import Engine
 import Foundation
+import Policy
 import Storage
 import SwitchboardCore
 

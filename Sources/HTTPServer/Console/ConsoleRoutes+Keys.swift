@@ -1,6 +1,7 @@
 import Admin
 import Engine
 import Hummingbird
+import Logging
 import Storage
 import SwitchboardCore
 

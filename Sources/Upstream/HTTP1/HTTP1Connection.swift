@@ -28,7 +28,7 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
         case closed
     }
 
-    let channel: Channel
+    let channel: any Channel
     let origin: UpstreamOrigin
     private let settings: TransportSettings
     /// Its pool (which holds it while it is idle, and lets go at shutdown).
@@ -49,7 +49,7 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
     /// When it went back to the pool.
     var idleSince = NIODeadline.now()
 
-    init(channel: Channel, origin: UpstreamOrigin, settings: TransportSettings, pool: HTTP1Pool) {
+    init(channel: any Channel, origin: UpstreamOrigin, settings: TransportSettings, pool: HTTP1Pool) {
         self.channel = channel
         self.origin = origin
         self.settings = settings
