@@ -105,17 +105,9 @@ public struct AccountAdmin: Sendable {
     /// Creates an account; the provider, API key and models are required.
     public func create(_ settings: AccountSettings) async throws -> AccountView {
         if try await record(settings.name) != nil { throw AdminError(.conflict, "an account named \(settings.name) exists") }
-        guard let provider = settings.provider else { throw AdminError(.invalid, "provider is required") }
-        guard let apiKey = settings.apiKey, !apiKey.isEmpty else { throw AdminError(.invalid, "api_key is required") }
-        guard let models = settings.models, !models.isEmpty else { throw AdminError(.invalid, "models is required") }
-        try await checkBaseURL(settings.baseURL ?? provider.defaultBaseURL)
-        let input = AccountInput(
-            name: settings.name, provider: provider, baseURL: settings.baseURL ?? provider.defaultBaseURL,
-            secret: try box.seal(apiKey), models: models, modelMap: settings.modelMap ?? [:], priority: settings.priority ?? 0,
-            enabled: settings.enabled ?? true, notes: settings.notes ?? "", source: source,
-            limits: settings.apply(to: AccountLimits()), interceptWarmup: settings.interceptWarmup ?? false,
-            defaultInstructions: settings.defaultInstructions ?? nil)
-        _ = try await store.upsertAccount(input)
+        let account = try settings.definition(requireSecret: true)
+        try await checkBaseURL(account.baseURL)
+        _ = try await store.upsertAccount(account.input(secret: try box.seal(account.apiKey), source: source))
         return try await changed(settings.name)
     }
 

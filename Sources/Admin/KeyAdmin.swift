@@ -95,7 +95,7 @@ public struct KeyAdmin: Sendable {
         _ = try await store.insertKey(
             KeyInput(
                 name: name, hash: hasher.hash(plaintext), prefix: KeyGenerator.displayPrefix(of: plaintext),
-                lastFour: KeyGenerator.lastFour(of: plaintext), source: source, expiresAt: change.expiresAt ?? nil,
+                lastFour: KeyGenerator.lastFour(of: plaintext), source: source, expiresAt: change.expiresAt ?? change.expiry(from: Date()),
                 policy: change.policy))
         if change.enabled == false { _ = try await update(name, settings: ["enabled": .bool(false)]) }
         await refresher?.refreshIfChanged()
@@ -115,7 +115,7 @@ public struct KeyAdmin: Sendable {
         guard record.revokedAt == nil || change.enabled != true else { throw AdminError(.invalid, "a revoked key cannot be enabled") }
         _ = try await store.updateKey(
             name: name, policy: change.policy, enabled: change.enabled ?? record.enabled,
-            expiresAt: change.expiresAt ?? record.expiresAt, keepStoredBalance: json["balance_usd"] == nil)
+            expiresAt: change.expiresAt ?? change.expiry(from: Date()) ?? record.expiresAt, keepStoredBalance: json["balance_usd"] == nil)
         await refresher?.refreshIfChanged()
         return try await get(name)
     }

@@ -121,14 +121,14 @@ public struct PartyAdmin: Sendable {
         if case .string(let other)? = json["name"], other != user.name { throw AdminError(.invalid, "a user cannot be renamed") }
         var user = user
         if let value = json["group"] {
-            let group = try KeySettings.text(value, "group")
+            let group = try SettingValue.text(value, "group")
             if let group, try await !store.listGroups().contains(where: { $0.name == group }) {
                 throw AdminError(.invalid, "no group named \(group)")
             }
             user.group = group
         }
-        if let value = json["description"] { user.description = try KeySettings.text(value, "description") }
-        if let value = json["balance_usd"] { user.balance = try KeySettings.dollars(value, "balance_usd") }
+        if let value = json["description"] { user.description = try SettingValue.text(value, "description") }
+        if let value = json["balance_usd"] { user.balance = try SettingValue.dollars(value, "balance_usd") }
         return user
     }
 
@@ -173,7 +173,7 @@ public struct PartyAdmin: Sendable {
         var group = group
         if let value = json["multiplier"] {
             // A multiplier reads like dollars: an exact decimal, in millionths.
-            guard let amount = try KeySettings.dollars(value, "multiplier"), amount.picos % 1_000_000 == 0,
+            guard let amount = try SettingValue.dollars(value, "multiplier"), amount.picos % 1_000_000 == 0,
                 case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
             else {
                 throw AdminError(.invalid, "multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
@@ -187,9 +187,9 @@ public struct PartyAdmin: Sendable {
             if let unknown = sub.keys.first(where: { !["daily_usd", "weekly_usd", "monthly_usd"].contains($0) }) {
                 throw AdminError(.invalid, "subscription: unknown field \(unknown)")
             }
-            if let v = sub["daily_usd"] { group.daily = try KeySettings.dollars(v, "daily_usd") }
-            if let v = sub["weekly_usd"] { group.weekly = try KeySettings.dollars(v, "weekly_usd") }
-            if let v = sub["monthly_usd"] { group.monthly = try KeySettings.dollars(v, "monthly_usd") }
+            if let v = sub["daily_usd"] { group.daily = try SettingValue.dollars(v, "daily_usd") }
+            if let v = sub["weekly_usd"] { group.weekly = try SettingValue.dollars(v, "weekly_usd") }
+            if let v = sub["monthly_usd"] { group.monthly = try SettingValue.dollars(v, "monthly_usd") }
         default: throw AdminError(.invalid, "subscription must be an object or null")
         }
         return group

@@ -1,6 +1,54 @@
 import Foundation
 import Policy
+import Storage
 import SwitchboardCore
+
+/// An account's settings, whole: what the config file declares and what an
+/// admin creates. Its patch is `AccountSettings`, which every source of
+/// settings reads (the YAML loader, the admin API, the console, the CLI).
+public struct AccountDefinition: Sendable, Equatable {
+    public var name: String
+    public var provider: Provider
+    public var baseURL: String
+    /// The upstream secret in plain text; empty when the config file leaves it to the environment.
+    public var apiKey: String
+    public var models: [String]
+    public var modelMap: [String: String] = [:]
+    public var priority = 0
+    public var enabled = true
+    public var notes = ""
+    public var limits = AccountLimits()
+    /// Answer Claude Code's warmup requests without the upstream.
+    public var interceptWarmup = false
+    /// Responses `instructions` for requests that bring none (not Codex's).
+    public var defaultInstructions: String?
+
+    /// An account; the base URL defaults to the provider's.
+    public init(
+        name: String, provider: Provider, baseURL: String? = nil, apiKey: String, models: [String],
+        modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "",
+        limits: AccountLimits = .init()
+    ) {
+        self.name = name
+        self.provider = provider
+        self.baseURL = baseURL ?? provider.defaultBaseURL
+        self.apiKey = apiKey
+        self.models = models
+        self.modelMap = modelMap
+        self.priority = priority
+        self.enabled = enabled
+        self.notes = notes
+        self.limits = limits
+    }
+
+    /// The stored form, with the secret sealed by the caller.
+    public func input(secret: SealedSecret, source: String) -> AccountInput {
+        AccountInput(
+            name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap, priority: priority,
+            enabled: enabled, notes: notes, source: source, limits: limits, interceptWarmup: interceptWarmup,
+            defaultInstructions: defaultInstructions)
+    }
+}
 
 /// An admin's change to an account: every field optional, so the same type
 /// creates (where the required ones must be present) and updates (where only
@@ -37,41 +85,32 @@ public struct AccountSettings: Sendable, Equatable {
     /// Reads settings from a parsed JSON object, refusing unknown fields and wrong types.
     public init(json: [String: JSONValue], name fallbackName: String? = nil) throws(AdminError) {
         if let unknown = json.keys.sorted().first(where: { !Self.fields.contains($0) }) {
-            throw AdminError(.invalid, "unknown field \(unknown); allowed: \(Self.fields.joined(separator: ", "))")
+            throw AdminError(.invalid, "unknown setting \(unknown); known: \(Self.fields.joined(separator: ", "))")
         }
-        func text(_ key: String) throws(AdminError) -> String? {
-            switch json[key] {
-            case nil, .null?: return nil
-            case .string(let value)?: return value
-            default: throw AdminError(.invalid, "\(key) must be a string")
-            }
+        func text(_ key: String) throws(AdminError) -> String? { try json[key].flatMap { v throws(AdminError) in try SettingValue.text(v, key) } }
+        func whole(_ key: String, minimum: Int64) throws(AdminError) -> Int?? {
+            guard let value = json[key] else { return nil }
+            return .some(try SettingValue.whole(value, key, minimum: minimum).map(Int.init))
         }
-        func whole(_ key: String, minimum: Int) throws(AdminError) -> Int?? {
-            switch json[key] {
-            case nil: return nil
-            case .null?: return .some(nil)
-            case .number(let value)? where value.rounded() == value && value >= Double(minimum) && abs(value) < 1e15:
-                return .some(Int(value))
-            default: throw AdminError(.invalid, "\(key) must be a whole number ≥ \(minimum), or null")
-            }
-        }
+        func flag(_ key: String) throws(AdminError) -> Bool? { try json[key].map { v throws(AdminError) in try SettingValue.flag(v, key) } }
         guard let name = try text("name") ?? fallbackName, !name.isEmpty else { throw AdminError(.invalid, "name is required") }
-        if fallbackName == nil, let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
+        if fallbackName == nil, let problem = RecordName.problem(name) { throw AdminError(.invalid, "name: \(problem)") }
         if let fallbackName, name != fallbackName { throw AdminError(.invalid, "an account cannot be renamed") }
         self.name = name
         if let raw = try text("provider") {
-            guard let provider = Provider(rawValue: raw) else { throw AdminError(.invalid, "provider must be openai, anthropic or gemini") }
+            guard let provider = Provider(rawValue: raw) else {
+                throw AdminError(.invalid, "provider must be openai, anthropic or gemini (got \(jsonStringLiteral(String(raw.prefix(64)))))")
+            }
             self.provider = provider
         }
         baseURL = try text("base_url")
         apiKey = try text("api_key")
         notes = try text("notes")
         if let value = json["models"] {
-            guard case .array(let items) = value, !items.isEmpty else { throw AdminError(.invalid, "models must be a non-empty list of strings") }
-            models = try items.map { item throws(AdminError) in
-                guard case .string(let model) = item, !model.isEmpty else { throw AdminError(.invalid, "models must be a non-empty list of strings") }
-                return model
+            guard let list = try SettingValue.list(value, "models"), !list.isEmpty, !list.contains(where: \.isEmpty) else {
+                throw AdminError(.invalid, "models must list at least one model")
             }
+            models = list
         }
         if let value = json["model_map"] {
             guard case .object(let map) = value else { throw AdminError(.invalid, "model_map must map strings to strings") }
@@ -82,36 +121,33 @@ public struct AccountSettings: Sendable, Equatable {
             }
             modelMap = strings
         }
-        switch json["default_instructions"] {
-        case nil: break
-        case .null?: defaultInstructions = .some(nil)
-        case .string(let text)?: defaultInstructions = text.isEmpty ? .some(nil) : text
-        default: throw AdminError(.invalid, "default_instructions must be a string or null")
+        if let value = json["default_instructions"] {
+            let text = try SettingValue.text(value, "default_instructions")
+            defaultInstructions = .some(text?.isEmpty == false ? text : nil)
         }
-        switch json["intercept_warmup"] {
-        case nil: break
-        case .bool(let flag)?: interceptWarmup = flag
-        default: throw AdminError(.invalid, "intercept_warmup must be true or false")
-        }
-        switch json["enabled"] {
-        case nil: break
-        case .bool(let flag)?: enabled = flag
-        default: throw AdminError(.invalid, "enabled must be true or false")
-        }
+        interceptWarmup = try flag("intercept_warmup")
+        enabled = try flag("enabled")
         priority = try whole("priority", minimum: -1_000_000) ?? nil
         maxRPM = try whole("max_rpm", minimum: 1)
         maxTPM = try whole("max_tpm", minimum: 1)
         maxConcurrency = try whole("max_concurrency", minimum: 1)
         maxWaiting = try whole("max_waiting", minimum: 0) ?? nil
-        switch json["wait_timeout"] {
-        case nil: break
-        case .string(let text)?: waitTimeout = DurationSyntax.parse(text)
-        case .number(let seconds)?: waitTimeout = DurationSyntax.parse("\(seconds)")
-        default: break
-        }
-        if json["wait_timeout"] != nil, waitTimeout == nil {
-            throw AdminError(.invalid, "wait_timeout must be a duration such as 30s")
-        }
+        waitTimeout = try json["wait_timeout"].map { v throws(AdminError) in try SettingValue.duration(v, "wait_timeout") }
+    }
+
+    /// A new account from these settings: `provider` and `models` are
+    /// required, and `api_key` when `requireSecret` (a config file may leave it
+    /// to the environment); everything else takes its default.
+    public func definition(requireSecret: Bool) throws(AdminError) -> AccountDefinition {
+        guard let provider else { throw AdminError(.invalid, "provider is required") }
+        guard let models, !models.isEmpty else { throw AdminError(.invalid, "models must list at least one model") }
+        if requireSecret, apiKey?.isEmpty ?? true { throw AdminError(.invalid, "api_key is required") }
+        var account = AccountDefinition(
+            name: name, provider: provider, baseURL: baseURL, apiKey: apiKey ?? "", models: models, modelMap: modelMap ?? [:],
+            priority: priority ?? 0, enabled: enabled ?? true, notes: notes ?? "", limits: apply(to: AccountLimits()))
+        account.interceptWarmup = interceptWarmup ?? false
+        account.defaultInstructions = defaultInstructions ?? nil
+        return account
     }
 
     /// Applies these settings to limits.

@@ -9,7 +9,8 @@ import SwitchboardCore
 public enum KeySettings {
     /// The fields an admin request may carry.
     public static let fields = [
-        "name", "key", "description", "tags", "user", "expires_at", "activate_on_first_use_days", "on_expiry", "providers", "models", "clients",
+        "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry", "providers",
+        "models", "clients",
         "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd", "enabled",
     ]
 
@@ -19,15 +20,30 @@ public enum KeySettings {
         public var enabled: Bool?
         /// `.some(nil)` removes the expiry.
         public var expiresAt: Date??
+        /// An expiry this many days from the key's creation (a new key) or from now (a change).
+        public var expiresInDays: Int?
         /// A plaintext key to use instead of a generated one (create only).
         public var key: String?
+
+        /// The expiry `expires_in_days` asks for, counted from `start`.
+        public func expiry(from start: Date) -> Date? {
+            expiresInDays.map { start.addingTimeInterval(Double($0) * 86_400) }
+        }
     }
 
     /// Applies the fields of `json` to `policy`.
     public static func apply(_ json: [String: JSONValue], to policy: KeyPolicy) throws(AdminError) -> Change {
         if let unknown = json.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw AdminError(.invalid, "unknown or read-only field \(unknown); settable: \(fields.joined(separator: ", "))")
+            throw AdminError(.invalid, "unknown setting \(unknown); known: \(fields.joined(separator: ", "))")
         }
+        let expiries = ["expires_at", "expires_in_days", "activate_on_first_use_days"].filter { json[$0].map { $0 != .null } ?? false }
+        if expiries.count > 1 { throw AdminError(.invalid, "\(expiries.joined(separator: " and ")) are set; keep one") }
+        func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? { try SettingValue.text(value, name) }
+        func list(_ value: JSONValue, _ name: String) throws(AdminError) -> [String]? { try SettingValue.list(value, name) }
+        func whole(_ value: JSONValue, _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999) throws(AdminError) -> Int64? {
+            try SettingValue.whole(value, name, minimum: minimum, maximum: maximum)
+        }
+        func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Money? { try SettingValue.dollars(value, name) }
         var change = Change(policy: policy)
         var p = policy
         for (name, value) in json {
@@ -59,13 +75,12 @@ public enum KeySettings {
                     change.expiresAt = .some(nil)
                     break
                 }
-                guard case .string(let raw) = value, let date = WireDate.rfc3339(raw) else {
+                guard case .string(let raw) = value, let date = WireDate.rfc3339(raw.trimmingCharacters(in: .whitespaces)) else {
                     throw AdminError(.invalid, "expires_at must be a time such as 2027-01-01T00:00:00Z, or null")
                 }
                 change.expiresAt = .some(date)
-            case "enabled":
-                guard case .bool(let flag) = value else { throw AdminError(.invalid, "enabled must be true or false") }
-                change.enabled = flag
+            case "expires_in_days": change.expiresInDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
+            case "enabled": change.enabled = try SettingValue.flag(value, name)
             case "activate_on_first_use_days":
                 p.activateOnFirstUseDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
             case "concurrency": p.concurrency = try whole(value, name, minimum: 1).map(Int.init)
@@ -95,48 +110,5 @@ public enum KeySettings {
         }
         change.policy = p
         return change
-    }
-
-    public static func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? {
-        switch value {
-        case .null: return nil
-        case .string(let text): return text
-        default: throw AdminError(.invalid, "\(name) must be a string or null")
-        }
-    }
-
-    static func list(_ value: JSONValue, _ name: String) throws(AdminError) -> [String]? {
-        if value == .null { return nil }
-        guard case .array(let items) = value else { throw AdminError(.invalid, "\(name) must be a list of strings or null") }
-        var strings: [String] = []
-        for item in items {
-            guard case .string(let text) = item else { throw AdminError(.invalid, "\(name) must be a list of strings or null") }
-            strings.append(text)
-        }
-        return strings
-    }
-
-    static func whole(_ value: JSONValue, _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999) throws(AdminError) -> Int64? {
-        switch value {
-        case .null: return nil
-        case .number(let number) where number.rounded() == number && number >= Double(minimum) && number <= Double(maximum):
-            return Int64(number)
-        default: throw AdminError(.invalid, "\(name) must be a whole number from \(minimum) to \(maximum), or null")
-        }
-    }
-
-    /// Dollars, exactly: a JSON number is read from its shortest decimal text.
-    public static func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Money? {
-        let invalid = AdminError(.invalid, "\(name) must be dollars from 0 to \(Money.max.dollarsString), such as 2 or 0.50")
-        switch value {
-        case .null: return nil
-        case .string(let text):
-            guard let money = Money(dollars: text), money >= .zero else { throw invalid }
-            return money
-        case .number(let number):
-            guard let money = Money(dollars: number), money >= .zero else { throw invalid }
-            return money
-        default: throw AdminError(.invalid, "\(name) must be dollars such as 2 or 0.50, or null")
-        }
     }
 }

@@ -779,6 +779,16 @@ enum AdminOpenAPI {
                       }
                     ]
                   },
+                  "expires_in_days": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "key": {
                     "type": "string"
                   },

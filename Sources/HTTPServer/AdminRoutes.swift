@@ -155,7 +155,7 @@ public struct AdminRoutes: Sendable {
 
     /// `amount_usd` of a top-up or deduction: positive dollars.
     static func amount(_ body: [String: JSONValue]) throws -> Money {
-        guard let value = body["amount_usd"], let amount = try KeySettings.dollars(value, "amount_usd"), amount > .zero else {
+        guard let value = body["amount_usd"], let amount = try SettingValue.dollars(value, "amount_usd"), amount > .zero else {
             throw AdminError(.invalid, "amount_usd must be a positive amount of dollars")
         }
         return amount

@@ -20,12 +20,7 @@ enum ConfigSeeder {
             } catch {
                 throw ConfigurationError("account \(account.name): \(error.description)")
             }
-            _ = try await context.store.upsertAccount(
-                AccountInput(
-                    name: account.name, provider: account.provider, baseURL: account.baseURL,
-                    secret: try context.box.seal(account.apiKey), models: account.models, modelMap: account.modelMap,
-                    priority: account.priority, enabled: account.enabled, notes: account.notes, source: "config", limits: account.limits,
-                    interceptWarmup: account.interceptWarmup, defaultInstructions: account.defaultInstructions))
+            _ = try await context.store.upsertAccount(account.input(secret: try context.box.seal(account.apiKey), source: "config"))
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
         let existingUsers = try await context.store.listUsers()

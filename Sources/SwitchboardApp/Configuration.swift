@@ -87,41 +87,8 @@ public struct Configuration: Sendable {
     /// Creates the defaults.
     public init() {}
 
-    /// An upstream account in the config file.
-    public struct AccountDeclaration: Sendable, Equatable {
-        public var name: String
-        public var provider: Provider
-        public var baseURL: String
-        public var apiKey: String
-        public var models: [String]
-        public var modelMap: [String: String] = [:]
-        public var priority = 0
-        public var enabled = true
-        public var notes = ""
-        public var limits = AccountLimits()
-        /// Answer Claude Code's warmup requests without the upstream.
-        public var interceptWarmup = false
-        /// Responses `instructions` for requests that bring none (not Codex's).
-        public var defaultInstructions: String?
-
-        /// An account declaration; the base URL defaults to the provider's.
-        public init(
-            name: String, provider: Provider, baseURL: String? = nil, apiKey: String, models: [String],
-            modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "",
-            limits: AccountLimits = .init()
-        ) {
-            self.name = name
-            self.provider = provider
-            self.baseURL = baseURL ?? provider.defaultBaseURL
-            self.apiKey = apiKey
-            self.models = models
-            self.modelMap = modelMap
-            self.priority = priority
-            self.enabled = enabled
-            self.notes = notes
-            self.limits = limits
-        }
-    }
+    /// An upstream account in the config file: an account's settings, whole.
+    public typealias AccountDeclaration = AccountDefinition
 
     /// A downstream key in the config file.
     public struct KeyDeclaration: Sendable, Equatable {

@@ -101,7 +101,7 @@ extension Configuration {
         }
         if let list = root["accounts"] {
             accounts = try reader.list(list, at: "accounts").enumerated().map { index, item in
-                try AccountDeclaration(item, reader: reader, at: "accounts[\(index)]")
+                try Self.account(item, reader: reader, at: "accounts[\(index)]")
             }
         }
         if let list = root["groups"] {
@@ -294,118 +294,42 @@ extension Configuration {
     }
 }
 
-extension Configuration.AccountDeclaration {
-    static let allowedKeys = [
-        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
-        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
-        "default_instructions",
-    ]
+extension Configuration {
+    /// An account as the file declares it, read by the same settings type the
+    /// admin API, the console and the CLI use (`AccountSettings`).
+    static func account(_ value: Any, reader: ValueReader, at path: String) throws -> AccountDeclaration {
+        let json = try reader.jsonObject(value, at: path)
+        do {
+            return try AccountSettings(json: json).definition(requireSecret: false)
+        } catch {
+            throw placed(error, at: path, fields: AccountSettings.fields)
+        }
+    }
 
-    /// The API root used when an account names none.
-    public static func defaultBaseURL(_ provider: Provider) -> String { provider.defaultBaseURL }
-
-    init(_ value: Any, reader: ValueReader, at path: String) throws {
-        let map = try reader.mapping(value, at: path)
-        try reader.rejectUnknown(map, allowed: Self.allowedKeys, at: path)
-        name = try reader.name(map, at: path)
-        let providerText = try reader.requiredText(map, "provider", at: path)
-        guard let provider = Provider(rawValue: providerText) else {
-            throw ConfigurationError("\(path).provider must be openai, anthropic or gemini (got \(providerText))")
-        }
-        self.provider = provider
-        baseURL = try map["base_url"].map { try reader.scalarText($0, at: "\(path).base_url") } ?? Self.defaultBaseURL(provider)
-        apiKey = try map["api_key"].map { try reader.scalarText($0, at: "\(path).api_key") } ?? ""
-        models = try reader.textList(map["models"] ?? [Any](), at: "\(path).models")
-        guard !models.isEmpty else { throw ConfigurationError("\(path).models must list at least one model") }
-        if let mapValue = map["model_map"] {
-            let raw = try reader.mapping(mapValue, at: "\(path).model_map")
-            modelMap = try raw.mapValues { try reader.scalarText($0, at: "\(path).model_map") }
-        }
-        if let value = map["priority"] {
-            guard let number = Int(try reader.scalarText(value, at: "\(path).priority")) else {
-                throw ConfigurationError("\(path).priority must be a whole number")
-            }
-            priority = number
-        }
-        if let value = map["enabled"] { enabled = try reader.bool(value, at: "\(path).enabled") }
-        if let value = map["notes"] { notes = try reader.scalarText(value, at: "\(path).notes") }
-        func count(_ name: String, minimum: Int) throws -> Int? {
-            guard let value = map[name] else { return nil }
-            guard let number = Int(try reader.scalarText(value, at: "\(path).\(name)")), number >= minimum else {
-                throw ConfigurationError("\(path).\(name) must be a whole number ≥ \(minimum)")
-            }
-            return number
-        }
-        limits.maxRPM = try count("max_rpm", minimum: 1)
-        limits.maxTPM = try count("max_tpm", minimum: 1)
-        limits.maxConcurrency = try count("max_concurrency", minimum: 1)
-        limits.maxWaiting = try count("max_waiting", minimum: 0) ?? 0
-        if let value = map["intercept_warmup"] { interceptWarmup = try reader.bool(value, at: "\(path).intercept_warmup") }
-        if let value = map["default_instructions"] {
-            let text = try reader.scalarText(value, at: "\(path).default_instructions")
-            defaultInstructions = text.isEmpty ? nil : text
-        }
-        if let value = map["wait_timeout"] {
-            limits.waitTimeout = try DurationText.parse(try reader.scalarText(value, at: "\(path).wait_timeout"), source: "\(path).wait_timeout")
-        }
+    /// A settings error said at its place in the file: `accounts[0].max_rpm must be …`
+    /// when it names a setting, `accounts[0]: …` otherwise.
+    static func placed(_ error: AdminError, at path: String, fields: [String]) -> ConfigurationError {
+        let first = error.description.prefix { $0 != " " && $0 != ":" && $0 != "." }
+        return ConfigurationError(fields.contains(String(first)) ? "\(path).\(error.description)" : "\(path): \(error.description)")
     }
 }
 
 extension Configuration.KeyDeclaration {
-    static let allowedKeys = [
-        "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry",
-        "providers", "models",
-        "clients", "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd",
-    ]
-
+    /// A key as the file declares it, read by the same settings type the admin
+    /// API, the console and the CLI use (`KeySettings`). `enabled` is the one
+    /// setting a file does not hold: disabling a key is an admin's act, kept
+    /// across restarts.
     init(_ value: Any, reader: ValueReader, at path: String) throws {
-        let map = try reader.mapping(value, at: path)
-        try reader.rejectUnknown(map, allowed: Self.allowedKeys, at: path)
-        name = try reader.name(map, at: path)
-        key = try map["key"].map { try reader.scalarText($0, at: "\(path).key") } ?? ""
-        if let value = map["expires_at"] { expiresAt = try reader.date(value, at: "\(path).expires_at") }
-        expiresInDays = try reader.wholeNumber(map, "expires_in_days", minimum: 1, maximum: Int64(KeyPolicy.maxDays), at: path).map(Int.init)
-        policy.activateOnFirstUseDays = try reader.wholeNumber(
-            map, "activate_on_first_use_days", minimum: 1, maximum: Int64(KeyPolicy.maxDays), at: path
-        ).map(Int.init)
-        if [expiresAt != nil, expiresInDays != nil, policy.activateOnFirstUseDays != nil].filter({ $0 }).count > 1 {
-            throw ConfigurationError("\(path) sets more than one of expires_at, expires_in_days and activate_on_first_use_days; keep one")
+        let json = try reader.jsonObject(value, at: path)
+        do throws(AdminError) {
+            if json["enabled"] != nil { throw AdminError(.invalid, "enabled is not read from the file; use `switchboard keys disable NAME`") }
+            guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+            if let problem = RecordName.problem(name) { throw AdminError(.invalid, "name: \(problem)") }
+            let change = try KeySettings.apply(json, to: KeyPolicy())
+            self.init(name: name, key: change.key ?? "", expiresAt: change.expiresAt ?? nil, policy: change.policy)
+            expiresInDays = change.expiresInDays
+        } catch {
+            throw Configuration.placed(error, at: path, fields: KeySettings.fields)
         }
-        func text(_ name: String) throws -> String? { try map[name].map { try reader.scalarText($0, at: "\(path).\(name)") } }
-        func list(_ name: String) throws -> [String]? { try map[name].map { try reader.textList($0, at: "\(path).\(name)") } }
-        policy.description = try text("description")
-        policy.tags = try list("tags")
-        policy.user = try text("user")
-        if let onExpiry = try text("on_expiry") {
-            guard ["disable", "delete"].contains(onExpiry) else { throw ConfigurationError("\(path).on_expiry must be disable or delete") }
-            policy.onExpiry = onExpiry
-        }
-        if let providers = try list("providers") {
-            policy.providers = try providers.map { name in
-                guard let provider = Provider(rawValue: name) else {
-                    throw ConfigurationError("\(path).providers: \(name) is not openai, anthropic or gemini")
-                }
-                return provider
-            }
-        }
-        policy.models = try list("models")
-        policy.clients = try list("clients")
-        if let value = map["rate_limit"] {
-            let rate = try reader.mapping(value, at: "\(path).rate_limit")
-            let ratePath = "\(path).rate_limit"
-            try reader.rejectUnknown(rate, allowed: ["window_minutes", "requests", "tokens", "cost_usd"], at: ratePath)
-            policy.rateLimit = KeyPolicy.RateLimit(
-                windowMinutes: Int(
-                    try reader.wholeNumber(rate, "window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes), at: ratePath)
-                        ?? 1),
-                requests: try reader.wholeNumber(rate, "requests", minimum: 1, at: ratePath).map(Int.init),
-                tokens: try reader.wholeNumber(rate, "tokens", minimum: 1, at: ratePath),
-                cost: try reader.dollars(rate, "cost_usd", at: ratePath))
-        }
-        policy.concurrency = try reader.wholeNumber(map, "concurrency", minimum: 1, at: path).map(Int.init)
-        policy.maxWaiting = try reader.wholeNumber(map, "max_waiting", minimum: 0, at: path).map(Int.init)
-        policy.tokenLimit = try reader.wholeNumber(map, "token_limit", minimum: 1, at: path)
-        policy.dailyCost = try reader.dollars(map, "daily_cost_usd", at: path)
-        policy.balance = try reader.dollars(map, "balance_usd", at: path)
     }
 }

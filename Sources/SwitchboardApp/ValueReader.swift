@@ -35,6 +35,32 @@ struct ValueReader {
         }
     }
 
+    /// A mapping as JSON, for the settings types every source of settings shares:
+    /// strings with `${VAR}` expanded, numbers, flags, times as RFC 3339 text.
+    func jsonObject(_ value: Any, at path: String) throws -> [String: JSONValue] {
+        guard case .object(let object) = try json(try mapping(value, at: path), at: path) else {
+            throw ConfigurationError("\(path) must be a mapping")
+        }
+        return object
+    }
+
+    func json(_ value: Any, at path: String) throws -> JSONValue {
+        switch value {
+        case let text as String: return .string(try expand(text, at: path))
+        case let flag as Bool: return .bool(flag)
+        case let number as Int: return .number(Double(number))
+        case let number as Double: return .number(number)
+        case let date as Date: return .string(ISO8601DateFormatter().string(from: date))
+        case is NSNull: return .null
+        case let list as [Any]: return .array(try list.enumerated().map { try json($1, at: "\(path)[\($0)]") })
+        case let map as [String: Any]:
+            var object: [String: JSONValue] = [:]
+            for (key, item) in map { object[key] = try json(item, at: "\(path).\(key)") }
+            return .object(object)
+        default: throw ConfigurationError("\(path) holds a value that is not text, a number, a flag, a list or a mapping")
+        }
+    }
+
     func requiredText(_ map: [String: Any], _ key: String, at path: String) throws -> String {
         guard let value = map[key] else { throw ConfigurationError("\(path).\(key) is required") }
         let text = try scalarText(value, at: "\(path).\(key)")

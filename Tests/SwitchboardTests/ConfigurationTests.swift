@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Policy
 import SwitchboardApp
 import SwitchboardCore
 import Testing
@@ -83,6 +85,30 @@ import Testing
         for bad in ["127.0.0.1:4318", "ftp://c:4318", "http://user:secret@c:4318", "http://", "http://c:4318/?token=x"] {
             #expect(throws: ConfigurationError.self, "\(bad) was accepted") { try load("otlp_endpoint: \"\(bad)\"\n") }
         }
+    }
+
+    /// One settings type per record reads every source: the file's mistakes are
+    /// the admin API's, word for word, with the file's place in front.
+    @Test func theFileAndTheAdminAPIReadSettingsAlike() throws {
+        let account = "accounts:\n  - name: a\n    provider: openai\n    api_key: sk-x\n    models: [m]\n"
+        for (field, value) in [("max_rpm", "0"), ("wait_timeout", "soon"), ("intercept_warmup", "maybe"), ("priority", "high"), ("rpm", "5")] {
+            let fromFile = try #require(throws: ConfigurationError.self) { try load(account + "    \(field): \(value)\n") }
+            let fromAPI = try #require(throws: AdminError.self) { try AccountSettings(json: ["name": .string("a"), field: .string(value)]) }
+            #expect(fromFile.description.hasSuffix(fromAPI.description) && fromFile.description.hasPrefix("accounts[0]"), "\(field)")
+        }
+        let key = "keys:\n  - name: k\n    key: sk-sb-0123456789abcdefghijklmnop\n"
+        for (field, value) in [("concurrency", "0"), ("daily_cost_usd", "-1"), ("on_expiry", "never"), ("rate_limit", "{window_minutes: 0}")] {
+            let fromFile = try #require(throws: ConfigurationError.self) { try load(key + "    \(field): \(value)\n") }
+            let json: JSONValue = field == "rate_limit" ? .object(["window_minutes": .number(0)]) : .string(value)
+            let fromAPI = try #require(throws: AdminError.self) { try KeySettings.apply([field: json], to: KeyPolicy()) }
+            #expect(fromFile.description.hasSuffix(fromAPI.description) && fromFile.description.hasPrefix("keys[0]"), "\(field)")
+        }
+        // A number from the environment reads as a number, where the API takes it too.
+        let fromEnvironment = try load(key + "    concurrency: ${CONCURRENCY}\n    expires_in_days: 30\n", environment: ["CONCURRENCY": "3"])
+        #expect(fromEnvironment.keys[0].policy.concurrency == 3 && fromEnvironment.keys[0].expiresInDays == 30)
+        #expect(try KeySettings.apply(["concurrency": .string("3")], to: KeyPolicy()).policy.concurrency == 3)
+        #expect(throws: ConfigurationError.self) { try load(key + "    expires_in_days: 30\n    expires_at: 2030-01-01T00:00:00Z\n") }
+        #expect(throws: ConfigurationError.self) { try load(key + "    enabled: false\n") }
     }
 
     @Test func namesFollowOneRule() throws {

@@ -31,6 +31,14 @@ import Testing
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: secret).status == 200)
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("echo"), key: secret).status == 403)
             #expect(try await admin(harness, "/keys", method: .POST, body: #"{"name":"team-a"}"#).status == 409)
+            // The config file's relative expiry works here too, and only one kind of expiry at a time.
+            let before = Date()
+            let expiring = try await admin(harness, "/keys", method: .POST, body: #"{"name":"week","expires_in_days":7}"#)
+            let expiry = try #require(WireDate.rfc3339((expiring.json["key"] as? [String: Any])?["expires_at"] as? String ?? ""))
+            #expect(expiry >= before.addingTimeInterval(7 * 86_400 - 1) && expiry <= Date().addingTimeInterval(7 * 86_400 + 1))
+            let both = try await admin(
+                harness, "/keys", method: .POST, body: #"{"name":"both","expires_in_days":7,"expires_at":"2030-01-01T00:00:00Z"}"#)
+            #expect(both.status == 400)
         }
     }
 

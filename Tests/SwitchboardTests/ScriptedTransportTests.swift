@@ -1,3 +1,4 @@
+import Engine
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1

@@ -1,0 +1,83 @@
+import Foundation
+import SwitchboardCore
+
+/// Reads one setting's value out of JSON, with an error that names the
+/// setting. Every source of settings comes here as JSON: the admin API's body,
+/// the console's form, the CLI's flags and the config file's YAML. A number or
+/// a flag may come as text (`"5"`, `"true"`), as a config file's `${VAR}` gives it.
+public enum SettingValue {
+    /// Text, or nil for `null`.
+    public static func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? {
+        switch value {
+        case .null: return nil
+        case .string(let text): return text
+        default: throw AdminError(.invalid, "\(name) must be a string or null")
+        }
+    }
+
+    /// A list of strings, or nil for `null`.
+    public static func list(_ value: JSONValue, _ name: String) throws(AdminError) -> [String]? {
+        if value == .null { return nil }
+        guard case .array(let items) = value else { throw AdminError(.invalid, "\(name) must be a list of strings or null") }
+        var strings: [String] = []
+        for item in items {
+            guard case .string(let text) = item else { throw AdminError(.invalid, "\(name) must be a list of strings or null") }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    /// A whole number within bounds, or nil for `null`.
+    public static func whole(_ value: JSONValue, _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999) throws(AdminError) -> Int64? {
+        let invalid = AdminError(.invalid, "\(name) must be a whole number from \(minimum) to \(maximum), or null")
+        switch value {
+        case .null:
+            return nil
+        case .number(let number) where number.rounded() == number && number >= Double(minimum) && number <= Double(maximum):
+            return Int64(number)
+        case .string(let text):
+            guard let number = Int64(text.trimmingCharacters(in: .whitespaces)), (minimum...maximum).contains(number) else { throw invalid }
+            return number
+        default:
+            throw invalid
+        }
+    }
+
+    /// true or false (also as text: `true`, `yes`, `false`, `no`).
+    public static func flag(_ value: JSONValue, _ name: String) throws(AdminError) -> Bool {
+        switch value {
+        case .bool(let flag): return flag
+        case .string(let text) where ["true", "yes"].contains(text.lowercased()): return true
+        case .string(let text) where ["false", "no"].contains(text.lowercased()): return false
+        default: throw AdminError(.invalid, "\(name) must be true or false")
+        }
+    }
+
+    /// Dollars, exactly: a JSON number is read from its shortest decimal text.
+    public static func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Money? {
+        let invalid = AdminError(.invalid, "\(name) must be dollars from 0 to \(Money.max.dollarsString), such as 2 or 0.50, or null")
+        switch value {
+        case .null: return nil
+        case .string(let text):
+            guard let money = Money(dollars: text.trimmingCharacters(in: .whitespaces)), money >= .zero else { throw invalid }
+            return money
+        case .number(let number):
+            guard let money = Money(dollars: number), money >= .zero else { throw invalid }
+            return money
+        default: throw invalid
+        }
+    }
+
+    /// A duration: seconds as a number, or text such as `500ms`, `30s`, `5m`, `1h`.
+    public static func duration(_ value: JSONValue, _ name: String) throws(AdminError) -> Duration {
+        let parsed: Duration?
+        switch value {
+        case .string(let text): parsed = DurationSyntax.parse(text)
+        case .number(let seconds) where seconds.rounded() == seconds && abs(seconds) < 1e15: parsed = DurationSyntax.parse(String(Int64(seconds)))
+        case .number(let seconds): parsed = DurationSyntax.parse(String(seconds))
+        default: parsed = nil
+        }
+        guard let parsed else { throw AdminError(.invalid, "\(name) must be a duration such as 30, 500ms, 10s, 5m or 1h") }
+        return parsed
+    }
+}
