@@ -24,6 +24,8 @@ public struct KeyView: Sendable, Encodable {
     public var providers: [Provider]?
     public var models: [String]?
     public var clients: [String]?
+    public var ipAllow: [String]?
+    public var ipDeny: [String]?
     public var rateLimit: Rate?
     public var concurrency: Int?
     public var maxWaiting: Int?
@@ -185,6 +187,7 @@ public struct KeyAdmin: Sendable {
             description: policy.description, tags: policy.tags, user: policy.user, onExpiry: policy.onExpiry,
             activateOnFirstUseDays: policy.activateOnFirstUseDays,
             providers: policy.providers, models: policy.models, clients: policy.clients,
+            ipAllow: policy.ipAllow?.map(\.description), ipDeny: policy.ipDeny?.map(\.description),
             rateLimit: policy.rateLimit.map {
                 KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.cost))
             },

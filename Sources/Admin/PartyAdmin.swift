@@ -10,6 +10,8 @@ public struct UserView: Sendable, Encodable {
     public var group: String?
     public var description: String?
     public var balanceUsd: String?
+    public var ipAllow: [String]?
+    public var ipDeny: [String]?
     /// What the tightest of the user's budgets still covers (live in the server,
     /// from the ledger elsewhere); nil when nothing is limited.
     public var remainingUsd: String?
@@ -55,7 +57,8 @@ public struct PartyAdmin: Sendable {
                 ?? UserBaseline.remaining(baselines[user.name], owner: owner, now: Date())
             return UserView(
                 name: user.name, group: user.group, description: user.description,
-                balanceUsd: user.balance?.dollarsString, remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString)
+                balanceUsd: user.balance?.dollarsString, ipAllow: user.addresses.allow?.map(\.description),
+                ipDeny: user.addresses.deny?.map(\.description), remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString)
         }
     }
 
@@ -115,8 +118,8 @@ public struct PartyAdmin: Sendable {
     }
 
     private func applyUser(_ json: [String: JSONValue], to user: UserEntry) async throws -> UserEntry {
-        if let unknown = json.keys.sorted().first(where: { !["name", "group", "balance_usd", "description"].contains($0) }) {
-            throw AdminError(.invalid, "unknown or read-only field \(unknown); settable: name, group, balance_usd, description")
+        if let unknown = json.keys.sorted().first(where: { !UserEntry.settings.contains($0) }) {
+            throw AdminError(.invalid, "unknown setting \(unknown); known: \(UserEntry.settings.joined(separator: ", "))")
         }
         if case .string(let other)? = json["name"], other != user.name { throw AdminError(.invalid, "a user cannot be renamed") }
         var user = user
@@ -129,6 +132,8 @@ public struct PartyAdmin: Sendable {
         }
         if let value = json["description"] { user.description = try SettingValue.text(value, "description") }
         if let value = json["balance_usd"] { user.balance = try SettingValue.dollars(value, "balance_usd") }
+        if let value = json["ip_allow"] { user.addresses.allow = try SettingValue.ranges(value, "ip_allow") }
+        if let value = json["ip_deny"] { user.addresses.deny = try SettingValue.ranges(value, "ip_deny") }
         return user
     }
 
@@ -208,4 +213,9 @@ public struct PartyAdmin: Sendable {
                 ? .init(dailyUsd: group.daily?.dollarsString, weeklyUsd: group.weekly?.dollarsString, monthlyUsd: group.monthly?.dollarsString)
                 : nil)
     }
+}
+
+extension UserEntry {
+    /// The settings a user has, with the config file's names.
+    public static let settings = ["name", "group", "balance_usd", "description", "ip_allow", "ip_deny"]
 }

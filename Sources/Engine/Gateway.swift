@@ -103,6 +103,16 @@ public final class Gateway: Sendable {
         self.logger = logger
     }
 
+    /// Whether the key's and its user's address rules let a request from
+    /// `address` (as the ledger records it) through; most keys have none.
+    func admitsAddress(_ address: String?, key: KeyEntry) -> Bool {
+        let user = snapshots.snapshot.owner(of: key)?.user.addresses ?? AddressRules()
+        let rules = key.policy.addressRules
+        guard !rules.isEmpty || !user.isEmpty else { return true }
+        let parsed = address.flatMap(IPAddress.init)
+        return rules.admits(parsed) && user.admits(parsed)
+    }
+
     /// The key with this id in the current snapshot (usable or not).
     public func keyEntry(id: Int64) -> KeyEntry? { snapshots.snapshot.keys.entry(id: id) }
 
@@ -154,6 +164,9 @@ public final class Gateway: Sendable {
             trusted: configuration.trustedProxies)
         row.userAgent = ClientOrigin.userAgent(request.header("user-agent"))
         let exchange = Exchange(gateway: self, request: request, client: client, key: key, row: row, lane: lane, billable: lane == .generation)
+        guard admitsAddress(row.clientAddress, key: key) else {
+            return exchange.refuseNow(GatewayError(.ipNotAllowed), outcome: .refused)
+        }
         guard key.policy.allows(userAgent: request.header("user-agent")) else {
             return exchange.refuseNow(GatewayError(.clientNotAllowed), outcome: .refused)
         }

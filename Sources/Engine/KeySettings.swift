@@ -10,7 +10,7 @@ public enum KeySettings {
     /// The fields an admin request may carry.
     public static let fields = [
         "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry", "providers",
-        "models", "clients",
+        "models", "clients", "ip_allow", "ip_deny",
         "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd", "enabled",
     ]
 
@@ -55,6 +55,8 @@ public enum KeySettings {
             case "tags": p.tags = try list(value, name)
             case "models": p.models = try list(value, name)
             case "clients": p.clients = try list(value, name)
+            case "ip_allow": p.ipAllow = try SettingValue.ranges(value, name)
+            case "ip_deny": p.ipDeny = try SettingValue.ranges(value, name)
             case "providers":
                 p.providers = try list(value, name).map { names throws(AdminError) in
                     var providers: [Provider] = []

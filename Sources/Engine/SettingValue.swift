@@ -68,6 +68,21 @@ public enum SettingValue {
         }
     }
 
+    /// Address ranges (`10.0.0.0/8`, `2001:db8::/32`, a bare address), or nil for `null`.
+    public static func ranges(_ value: JSONValue, _ name: String) throws(AdminError) -> [CIDR]? {
+        guard let texts = try list(value, name) else { return nil }
+        var ranges: [CIDR] = []
+        for text in texts {
+            guard let range = CIDR(text.trimmingCharacters(in: .whitespaces)) else {
+                throw AdminError(
+                    .invalid,
+                    "\(name) must list address ranges such as 10.0.0.0/8 or 2001:db8::/32 (got \(jsonStringLiteral(String(text.prefix(64)))))")
+            }
+            ranges.append(range)
+        }
+        return ranges
+    }
+
     /// A duration: seconds as a number, or text such as `500ms`, `30s`, `5m`, `1h`.
     public static func duration(_ value: JSONValue, _ name: String) throws(AdminError) -> Duration {
         let parsed: Duration?

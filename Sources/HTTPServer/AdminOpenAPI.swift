@@ -595,6 +595,18 @@ enum AdminOpenAPI {
                     "format": "date-time",
                     "type": "string"
                   },
+                  "ip_allow": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "ip_deny": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "key": {
                     "description": "The key's start and last four characters, never the key.",
                     "type": "string"
@@ -783,6 +795,32 @@ enum AdminOpenAPI {
                     "oneOf": [
                       {
                         "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "ip_allow": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "ip_deny": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
                       },
                       {
                         "type": "null"
@@ -1249,6 +1287,18 @@ enum AdminOpenAPI {
                   "group": {
                     "type": "string"
                   },
+                  "ip_allow": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "ip_deny": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "name": {
                     "type": "string"
                   },
@@ -1303,6 +1353,32 @@ enum AdminOpenAPI {
                     "oneOf": [
                       {
                         "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "ip_allow": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "ip_deny": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
                       },
                       {
                         "type": "null"

@@ -19,6 +19,10 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public var models: [String]?
     /// User-Agent globs the key may be used from (`claude-cli/*`).
     public var clients: [String]?
+    /// Client address ranges the key may be used from (`ip_allow`); none means any.
+    public var ipAllow: [CIDR]?
+    /// Client address ranges the key may not be used from (`ip_deny`), checked first.
+    public var ipDeny: [CIDR]?
     /// Requests, tokens and cost per rolling window.
     public var rateLimit: RateLimit?
     /// Requests in flight at once.
@@ -35,7 +39,7 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     /// Stored names (snake-cased by the store) kept from when amounts were bare picodollars.
     enum CodingKeys: String, CodingKey {
         case description, tags, user, onExpiry, activateOnFirstUseDays, providers, models, clients, rateLimit, concurrency, maxWaiting,
-            tokenLimit
+            tokenLimit, ipAllow, ipDeny
         case dailyCost = "dailyCostPicos"
         case balance = "balancePicos"
     }
@@ -78,6 +82,9 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public func allows(provider: Provider) -> Bool { providers?.contains(provider) ?? true }
 
     /// Whether the policy allows a client, by its User-Agent.
+    /// The key's address rules.
+    public var addressRules: AddressRules { AddressRules(allow: ipAllow, deny: ipDeny) }
+
     public func allows(userAgent: String?) -> Bool {
         guard let clients else { return true }
         guard let userAgent else { return false }

@@ -10,6 +10,8 @@ public struct UserEntry: Sendable, Equatable, Codable {
     /// The user's prepaid balance; nil when the user has none.
     public var balance: Money?
     public var description: String?
+    /// Client address ranges the user's keys may be used from (`ip_allow`), and not from (`ip_deny`).
+    public var addresses = AddressRules()
     /// Why the stored user cannot be enforced as written; its keys are refused.
     public var unreadable: String?
 

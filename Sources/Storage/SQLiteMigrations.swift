@@ -181,6 +181,11 @@ enum SQLiteMigrations {
         // 10: hourly rollups (usage by key, user, model and account; latency
         // histograms), kept by a trigger and filled from the rows so far.
         SQLiteRollups.createTables + [SQLiteRollups.trigger] + SQLiteRollups.backfill,
+        // 11: the client addresses a user's keys may be used from (JSON lists of ranges).
+        [
+            "ALTER TABLE users ADD COLUMN ip_allow TEXT",
+            "ALTER TABLE users ADD COLUMN ip_deny TEXT",
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -12,6 +12,7 @@ extension SQLiteStore {
             var user = UserEntry(id: id, name: name, group: row.text("group_name"), description: row.text("description"))
             do {
                 user.balance = try row.integer("balance_picos").map(Money.init(picos:))
+                user.addresses = AddressRules(allow: try Self.ranges(row.text("ip_allow")), deny: try Self.ranges(row.text("ip_deny")))
             } catch {
                 user.unreadable = "\(error)"
             }
@@ -21,21 +22,23 @@ extension SQLiteStore {
 
     public func upsertUser(_ user: UserEntry, setBalance: Bool) async throws -> UserEntry {
         try await transaction {
-            let binds: [SQLiteData] = [user.group.sqlite, user.balance.sqlite, user.description.sqlite]
+            let rules: [SQLiteData] = [Self.rangesText(user.addresses.allow).sqlite, Self.rangesText(user.addresses.deny).sqlite]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
                 if setBalance {
                     _ = try await execute(
-                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ? WHERE id = ?", binds + [.integer(Int(id))])
+                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ?, ip_allow = ?, ip_deny = ? WHERE id = ?",
+                        [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
                 } else {
                     _ = try await execute(
-                        "UPDATE users SET group_name = ?, description = ? WHERE id = ?",
-                        [user.group.sqlite, user.description.sqlite, .integer(Int(id))])
+                        "UPDATE users SET group_name = ?, description = ?, ip_allow = ?, ip_deny = ? WHERE id = ?",
+                        [user.group.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
                 }
             } else {
                 _ = try await execute(
-                    "INSERT INTO users (group_name, balance_picos, description, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                    binds + [.text(user.name), .integer(Int(Date().millisecondsSince1970))])
+                    "INSERT INTO users (group_name, balance_picos, description, ip_allow, ip_deny, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules
+                        + [.text(user.name), .integer(Int(Date().millisecondsSince1970))])
             }
         }
         guard let saved = try await listUsers().first(where: { $0.name == user.name }) else {
@@ -130,4 +133,24 @@ extension SQLiteStore {
 
 extension Optional where Wrapped == Money {
     var sqlite: SQLiteData { self.map { .integer(Int($0.picos)) } ?? .null }
+}
+
+extension SQLiteStore {
+    /// Address ranges as stored: a JSON list of their texts; nil for none.
+    static func rangesText(_ ranges: [CIDR]?) -> String? {
+        guard let ranges else { return nil }
+        return "[" + ranges.map { jsonStringLiteral($0.description) }.joined(separator: ",") + "]"
+    }
+
+    /// Stored address ranges; one that cannot be read makes the record unreadable (its keys are refused).
+    static func ranges(_ text: String?) throws -> [CIDR]? {
+        guard let text else { return nil }
+        guard let texts = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+            throw StoreError(.corrupt, "stored address ranges are not a list")
+        }
+        return try texts.map { text in
+            guard let range = CIDR(text) else { throw StoreError(.corrupt, "a stored address range cannot be read") }
+            return range
+        }
+    }
 }

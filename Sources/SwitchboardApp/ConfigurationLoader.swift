@@ -1,3 +1,4 @@
+import Admin
 import Engine
 import Foundation
 import HTTPServer
@@ -134,12 +135,20 @@ extension Configuration {
             users = try reader.list(list, at: "users").enumerated().map { index, item in
                 let path = "users[\(index)]"
                 let map = try reader.mapping(item, at: path)
-                try reader.rejectUnknown(map, allowed: ["name", "group", "balance_usd", "description"], at: path)
-                return UserEntry(
+                try reader.rejectUnknown(map, allowed: UserEntry.settings, at: path)
+                var user = UserEntry(
                     id: 0, name: try reader.name(map, at: path),
                     group: try map["group"].map { try reader.scalarText($0, at: "\(path).group") },
                     balance: try reader.dollars(map, "balance_usd", at: path),
                     description: try map["description"].map { try reader.scalarText($0, at: "\(path).description") })
+                let json = try reader.jsonObject(item, at: path)
+                do throws(AdminError) {
+                    user.addresses.allow = try json["ip_allow"].flatMap { v throws(AdminError) in try SettingValue.ranges(v, "ip_allow") }
+                    user.addresses.deny = try json["ip_deny"].flatMap { v throws(AdminError) in try SettingValue.ranges(v, "ip_deny") }
+                } catch {
+                    throw Self.placed(error, at: path, fields: UserEntry.settings)
+                }
+                return user
             }
         }
         if let list = root["keys"] {

@@ -17,6 +17,7 @@ public struct GatewayError: Error, Hashable, Sendable {
         case accountsCoolingDown = "accounts_cooling_down"
         case accountsAtCapacity = "accounts_at_capacity"
         case clientNotAllowed = "client_not_allowed"
+        case ipNotAllowed = "ip_not_allowed"
         case modelNotAllowed = "model_not_allowed"
         case providerNotAllowed = "provider_not_allowed"
         case keyRateLimited = "key_rate_limited"
@@ -43,7 +44,7 @@ public struct GatewayError: Error, Hashable, Sendable {
             case .upstreamRateLimited, .accountsCoolingDown, .accountsAtCapacity, .keyRateLimited, .keyConcurrencyLimited,
                 .insufficientQuota:
                 return 429
-            case .clientNotAllowed, .modelNotAllowed, .providerNotAllowed: return 403
+            case .clientNotAllowed, .ipNotAllowed, .modelNotAllowed, .providerNotAllowed: return 403
             case .internalError: return 500
             case .upstreamAuthFailed, .upstreamBadResponse: return 502
             case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable: return 503
@@ -97,6 +98,7 @@ public struct GatewayError: Error, Hashable, Sendable {
         case .noUsableAccount: return "No upstream account can serve this model right now."
         case .accountsCoolingDown: return "Every upstream account for this model is cooling down after rate limits. Retry after the time given."
         case .clientNotAllowed: return "This key may not be used from this client."
+        case .ipNotAllowed: return "This key may not be used from this address."
         case .modelNotAllowed: return "This key may not use this model."
         case .providerNotAllowed: return "This key may not use the providers that serve this model."
         case .keyRateLimited: return "This key's rate limit is reached. Retry after the time given."

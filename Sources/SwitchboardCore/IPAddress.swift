@@ -67,7 +67,7 @@ public enum IPAddress: Sendable, Equatable {
 }
 
 /// An address range such as `10.1.0.0/16` or `fd00::/8`.
-public struct CIDR: Sendable, Equatable {
+public struct CIDR: Sendable, Equatable, Codable, CustomStringConvertible {
     public var base: IPAddress
     public var bits: Int
 
@@ -89,6 +89,37 @@ public struct CIDR: Sendable, Equatable {
         }
         self.base = base
         self.bits = bits
+    }
+
+    /// The range as text: `10.1.0.0/16`, `2001:db8::/32`; a range of one as its address.
+    public var description: String {
+        switch base {
+        case .v4(let value):
+            let text = [24, 16, 8, 0].map { String((value >> $0) & 0xFF) }.joined(separator: ".")
+            return bits == 32 ? text : "\(text)/\(bits)"
+        case .v6(let bytes):
+            var address = in6_addr()
+            withUnsafeMutableBytes(of: &address) { $0.copyBytes(from: bytes.prefix(16)) }
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let text =
+                inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil
+                ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "::"
+            return bits == 128 ? text : "\(text)/\(bits)"
+        }
+    }
+
+    /// Stored and sent as its text; text that is not a range fails to decode.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let range = CIDR(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an address range"))
+        }
+        self = range
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 
     /// Whether the range holds the address.

@@ -109,6 +109,12 @@ import Testing
         #expect(try KeySettings.apply(["concurrency": .string("3")], to: KeyPolicy()).policy.concurrency == 3)
         #expect(throws: ConfigurationError.self) { try load(key + "    expires_in_days: 30\n    expires_at: 2030-01-01T00:00:00Z\n") }
         #expect(throws: ConfigurationError.self) { try load(key + "    enabled: false\n") }
+        // Address rules on keys and users.
+        let ranged = try load(key + "    ip_allow: [10.0.0.0/8, \"2001:db8::/32\"]\nusers:\n  - name: u\n    ip_deny: [192.0.2.1]\n")
+        #expect(ranged.keys[0].policy.ipAllow?.map(\.description) == ["10.0.0.0/8", "2001:db8::/32"])
+        #expect(ranged.users[0].addresses.deny?.map(\.description) == ["192.0.2.1"])
+        #expect { try load(key + "    ip_allow: [10.0.0.0/40]\n") } throws: { "\($0)".hasPrefix("keys[0].ip_allow must list address ranges") }
+        #expect { try load("users:\n  - name: u\n    ip_deny: [nowhere]\n") } throws: { "\($0)".hasPrefix("users[0].ip_deny must list") }
     }
 
     @Test func namesFollowOneRule() throws {

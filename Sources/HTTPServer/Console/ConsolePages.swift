@@ -79,6 +79,13 @@ enum ConsolePages {
         ]
     }
 
+    /// Address rules in a sentence.
+    static func addresses(allow: [String]?, deny: [String]?) -> String {
+        let allowed = allow.map { $0.isEmpty ? "none allowed" : "only " + $0.joined(separator: ", ") } ?? "any"
+        guard let deny, !deny.isEmpty else { return allowed }
+        return allowed + "; never " + deny.joined(separator: ", ")
+    }
+
     /// The key page: facts, the edit form's current values, actions.
     static func key(_ key: KeyView, stats: KeyStats, recent: RequestPage) -> [String: Any] {
         var page = keyRow(key)
@@ -90,6 +97,9 @@ enum ConsolePages {
         page["description"] = key.description ?? ""
         page["models"] = (key.models ?? []).joined(separator: ", ")
         page["clients"] = (key.clients ?? []).joined(separator: ", ")
+        page["ipAllow"] = (key.ipAllow ?? []).joined(separator: ", ")
+        page["ipDeny"] = (key.ipDeny ?? []).joined(separator: ", ")
+        page["addresses"] = addresses(allow: key.ipAllow, deny: key.ipDeny)
         page["concurrency"] = key.concurrency.map(String.init) ?? ""
         page["tokenLimit"] = key.tokenLimit.map { String($0) } ?? ""
         page["dailyCost"] = key.dailyCostUsd ?? ""

@@ -9,7 +9,8 @@ extension ConsoleRoutes {
     /// The key form's fields, by kind (the admin API's names).
     static func keySettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
         form.settings(
-            texts: ["description", "user", "expires_at"], lists: ["models", "clients"], numbers: ["concurrency", "token_limit"],
+            texts: ["description", "user", "expires_at"], lists: ["models", "clients", "ip_allow", "ip_deny"],
+            numbers: ["concurrency", "token_limit"],
             money: ["daily_cost_usd", "balance_usd"], editing: editing)
     }
 

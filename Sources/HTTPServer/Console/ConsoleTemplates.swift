@@ -115,6 +115,8 @@ enum ConsoleTemplates {
         <label for="user">User</label><input id="user" name="user" value="{{user}}">
         <label for="models">Allowed models (comma-separated globs)</label><input id="models" name="models" value="{{models}}">
         <label for="clients">Allowed clients (User-Agent globs)</label><input id="clients" name="clients" value="{{clients}}">
+        <label for="ip_allow">Allowed client addresses (comma-separated ranges, e.g. 10.0.0.0/8)</label><input id="ip_allow" name="ip_allow" value="{{ipAllow}}">
+        <label for="ip_deny">Refused client addresses (comma-separated ranges)</label><input id="ip_deny" name="ip_deny" value="{{ipDeny}}">
         <label for="concurrency">Concurrent requests</label><input id="concurrency" name="concurrency" inputmode="numeric" value="{{concurrency}}">
         <label for="token_limit">Total token limit</label><input id="token_limit" name="token_limit" inputmode="numeric" value="{{tokenLimit}}">
         <label for="daily_cost_usd">Daily cost limit (USD)</label><input id="daily_cost_usd" name="daily_cost_usd" inputmode="decimal" value="{{dailyCost}}">
@@ -142,6 +144,7 @@ enum ConsoleTemplates {
         <dt>Spent in total</dt><dd>${{total}}</dd>
         <dt>Tokens in total</dt><dd>{{tokens}}</dd>
         <dt>Balance left</dt><dd>{{balanceLeft}}</dd>
+        <dt>Client addresses</dt><dd>{{addresses}}</dd>
         </dl>
         <div class="actions">
         {{#enabled}}<form method="post" action="/admin/ui/keys/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
