@@ -11,7 +11,6 @@ enum HeaderNames {
     /// Sent by Google's SDKs (google-genai, LangChain's integration) with every request.
     static let googAPIClient = HTTPField.Name("x-goog-api-client")!
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
-    static let anthropicBeta = HTTPField.Name("anthropic-beta")!
     static let retryAfter = HTTPField.Name("retry-after")!
     /// Read (every occurrence) for the client's address behind a trusted proxy; never forwarded.
     static let forwardedFor = HTTPField.Name("x-forwarded-for")!

@@ -29,16 +29,6 @@ public enum KeyRefusal: Sendable, Equatable {
     case quotaExhausted(String)
 }
 
-/// Where a key's window stands, for rate-limit headers and usage reports.
-public struct KeyWindowStatus: Sendable, Equatable {
-    public var requestLimit: Int?
-    public var requestsRemaining: Int?
-    public var tokenLimit: Int64?
-    public var tokensRemaining: Int64?
-    /// When the oldest request or token in the window leaves it.
-    public var resetsAt: Date
-}
-
 /// The live side of downstream keys: slots, windows and money holds, decided
 /// atomically per request so limits hold exactly under concurrency. A refused
 /// request changes nothing. It decides; the engine acts (admit, wait, refuse).

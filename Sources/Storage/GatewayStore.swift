@@ -111,7 +111,6 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public enum Code: String, Sendable {
         case duplicateName = "duplicate_name"
         case notFound = "not_found"
-        case badDatabaseURL = "bad_database_url"
         case schemaTooNew = "schema_too_new"
         case corrupt = "corrupt_row"
         /// An amount would pass what the store can hold.

@@ -88,17 +88,6 @@ struct ValueReader {
         }
     }
 
-    /// An optional whole number ≥ `minimum` under `name`.
-    func wholeNumber(
-        _ map: [String: Any], _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999, at path: String
-    ) throws -> Int64? {
-        guard let value = map[name] else { return nil }
-        guard let number = Int64(try scalarText(value, at: "\(path).\(name)")), (minimum...maximum).contains(number) else {
-            throw ConfigurationError("\(path).\(name) must be a whole number from \(minimum) to \(maximum)")
-        }
-        return number
-    }
-
     /// An optional amount of US dollars under `name`, exactly.
     func dollars(_ map: [String: Any], _ name: String, at path: String) throws -> Money? {
         guard let value = map[name] else { return nil }
@@ -106,15 +95,6 @@ struct ValueReader {
             throw ConfigurationError("\(path).\(name) must be an amount of dollars from 0 to \(Money.max.dollarsString), such as 2 or 0.50")
         }
         return money
-    }
-
-    func date(_ value: Any, at path: String) throws -> Date {
-        if let date = value as? Date { return date }
-        let text = try scalarText(value, at: path)
-        guard let date = WireDate.rfc3339(text) else {
-            throw ConfigurationError("\(path) must be a time such as 2027-01-01T00:00:00Z")
-        }
-        return date
     }
 
     /// Replaces `${NAME}` with the environment's value; a missing variable is an error.

@@ -16,9 +16,6 @@ public enum FailureClass: String, Sendable, Hashable {
     /// The client's own request was at fault (other 4xx); never the account's fault.
     case callerFault = "caller_fault"
 
-    /// Whether another account may be tried for the same request.
-    public var allowsFailover: Bool { self != .callerFault }
-
     /// Classifies an upstream HTTP status that is not a success.
     ///
     /// `bodyHint` is a short prefix of the error body, consulted only to tell a 503
