@@ -24,12 +24,9 @@ public struct AccountStatusWriter: Service {
 
     public func run() async throws {
         let last = Mutex<[Int64: AccountStatus]>([:])
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try await Task.sleep(for: interval)
-                let saved = await save(changedSince: last.withLock { $0 })
-                last.withLock { $0 = saved }
-            }
+        await runPeriodically(every: interval, immediately: false) {
+            let saved = await save(changedSince: last.withLock { $0 })
+            last.withLock { $0 = saved }
         }
         // The state at shutdown is what the next start restores.
         _ = await save(changedSince: [:])

@@ -21,13 +21,7 @@ public struct HealthProber: Service {
 
     public func run() async throws {
         guard interval > .zero else { return try await gracefulShutdown() }
-        // Shutdown must not wait out a long interval.
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try await Task.sleep(for: interval)
-                await probeUnhealthy()
-            }
-        }
+        await runPeriodically(every: interval, immediately: false) { await probeUnhealthy() }
     }
 
     /// Probes every account the upstream refused; clears those that now pass.

@@ -22,12 +22,7 @@ public struct KeyHousekeeper: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await sweep(now: Date())
-                try await Task.sleep(for: interval)
-            }
-        }
+        await runPeriodically(every: interval, immediately: true) { await sweep(now: Date()) }
     }
 
     /// The setting that marks a key deleted at expiry.

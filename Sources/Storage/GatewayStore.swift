@@ -89,6 +89,10 @@ public protocol GatewayStore: LedgerSink {
 
     /// The newest ledger rows, newest first.
     func recentLedger(limit: Int) async throws -> [LedgerRow]
+    /// Deletes up to `limit` of the oldest rows made before `cutoff`, in one
+    /// short transaction; the rollups and totals keep what they added up.
+    /// Returns how many went.
+    func deleteLedgerRows(before cutoff: Date, limit: Int) async throws -> Int
     /// Totals by key and by model since a time (all time when nil).
     func usageReport(since: Date?) async throws -> UsageReport
     /// A page of ledger rows for the request explorer, newest first.

@@ -236,8 +236,8 @@ public struct UsageTotals: Sendable, Equatable {
     public var cost: Money
 
     public init(
-        name: String, requests: Int64, errors: Int64, inputTokens: Int64, cacheReadTokens: Int64,
-        cacheWriteTokens: Int64, outputTokens: Int64, cost: Money
+        name: String, requests: Int64 = 0, errors: Int64 = 0, inputTokens: Int64 = 0, cacheReadTokens: Int64 = 0,
+        cacheWriteTokens: Int64 = 0, outputTokens: Int64 = 0, cost: Money = .zero
     ) {
         self.name = name
         self.requests = requests

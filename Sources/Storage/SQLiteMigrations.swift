@@ -186,6 +186,10 @@ enum SQLiteMigrations {
             "ALTER TABLE users ADD COLUMN ip_allow TEXT",
             "ALTER TABLE users ADD COLUMN ip_deny TEXT",
         ],
+        // 12: lifetime totals per key and user, and usage by key id, kept by the
+        // rollup trigger: what admission starts from no longer needs the rows,
+        // so old rows may go (`ledger_retention`).
+        SQLiteRollups.totalsMigration,
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -24,6 +24,10 @@ enum SQLiteRollups {
         ("total", nil), ("key", "key_name"), ("user", "user_name"), ("model", "model"), ("account", "account_name"),
     ]
 
+    /// Added by migration 12: a key by its id (a name may be reused after a
+    /// delete; an id never is), for the day's spend that admission starts from.
+    static let keyIDDimension: (name: String, column: String?) = ("key_id", "key_id")
+
     /// The start of a row's hour, in milliseconds.
     static func hour(_ time: String) -> String { "(\(time) - \(time) % 3600000)" }
 
@@ -65,10 +69,16 @@ enum SQLiteRollups {
 
     /// The text a dimension files a row under.
     static func name(_ dimension: (name: String, column: String?), row: String) -> String {
-        dimension.column.map { "COALESCE(\(row)\($0), '')" } ?? "''"
+        dimension.column.map { "COALESCE(CAST(\(row)\($0) AS TEXT), '')" } ?? "''"
     }
 
-    static var trigger: String {
+    /// The rollup trigger as migration 10 made it.
+    static var trigger: String { trigger(dimensions: dimensions, totals: false) }
+
+    /// The rollup trigger: usage by the given dimensions and latency histograms;
+    /// with `totals`, also each key's and user's lifetime spend and tokens, which
+    /// admission starts from and which outlive the rows (`ledger_retention`).
+    static func trigger(dimensions: [(name: String, column: String?)], totals: Bool) -> String {
         let updates =
             ["requests = requests + 1", "errors = errors + excluded.errors"]
             + sums.flatMap { ["\($0.name)_hi = \($0.name)_hi + excluded.\($0.name)_hi", "\($0.name)_lo = \($0.name)_lo + excluded.\($0.name)_lo"] }
@@ -83,6 +93,7 @@ enum SQLiteRollups {
         return """
             CREATE TRIGGER ledger_rollup AFTER INSERT ON ledger BEGIN
             \(usage)
+            \(totals ? totalsUpserts : "")
                 INSERT INTO latency_hourly (hour, kind, bucket, count) VALUES (\(hour("NEW.created_at")), \(latencyKind), \(bucket("NEW.latency_ms")), 1)
                     ON CONFLICT (hour, kind, bucket) DO UPDATE SET count = count + 1;
                 INSERT INTO latency_hourly (hour, kind, bucket, count)
@@ -92,15 +103,81 @@ enum SQLiteRollups {
             """
     }
 
+    /// Lifetime totals per key (spend and tokens) and per user (spend).
+    static let createTotals = [
+        """
+        CREATE TABLE key_totals (
+            key_id INTEGER PRIMARY KEY, cost_hi INTEGER NOT NULL DEFAULT 0, cost_lo INTEGER NOT NULL DEFAULT 0,
+            tokens_hi INTEGER NOT NULL DEFAULT 0, tokens_lo INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "CREATE TABLE user_totals (user_name TEXT PRIMARY KEY, cost_hi INTEGER NOT NULL DEFAULT 0, cost_lo INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
+        // The rows of one dimension since an hour (a day's, a month's spend) without reading every hour before it.
+        "CREATE INDEX usage_hourly_by_hour ON usage_hourly (dimension, hour)",
+    ]
+
+    /// A row's tokens as billions and the rest, class by class, so no sum can overflow.
+    static func tokenParts(_ row: String) -> (hi: String, lo: String) {
+        let classes = ["input_uncached", "cache_read", "cache_write_5m", "cache_write_1h", "output"]
+        return (
+            classes.map { "\(row)\($0) / \(SafeSum.unit)" }.joined(separator: " + "),
+            classes.map { "\(row)\($0) % \(SafeSum.unit)" }.joined(separator: " + ")
+        )
+    }
+
+    /// Adds `excluded`'s parts of a total to the stored ones, carrying the rest
+    /// into the billions so it never grows (a total is kept for ever).
+    static func carry(_ name: String) -> String {
+        let unit = SafeSum.unit
+        return "\(name)_hi = \(name)_hi + excluded.\(name)_hi + (\(name)_lo + excluded.\(name)_lo) / \(unit), "
+            + "\(name)_lo = (\(name)_lo + excluded.\(name)_lo) % \(unit)"
+    }
+
+    static var totalsUpserts: String {
+        let tokens = tokenParts("NEW.")
+        return """
+                INSERT INTO key_totals (key_id, cost_hi, cost_lo, tokens_hi, tokens_lo)
+                    SELECT NEW.key_id, NEW.cost_picos / \(SafeSum.unit), NEW.cost_picos % \(SafeSum.unit), \(tokens.hi), \(tokens.lo)
+                    WHERE NEW.key_id IS NOT NULL
+                    ON CONFLICT (key_id) DO UPDATE SET \(carry("cost")), \(carry("tokens"));
+                INSERT INTO user_totals (user_name, cost_hi, cost_lo)
+                    SELECT NEW.user_name, NEW.cost_picos / \(SafeSum.unit), NEW.cost_picos % \(SafeSum.unit) WHERE NEW.user_name IS NOT NULL
+                    ON CONFLICT (user_name) DO UPDATE SET \(carry("cost"));
+            """
+    }
+
+    /// Migration 12: lifetime totals and usage by key id, filled from the rows so
+    /// far, and the trigger that keeps them.
+    static var totalsMigration: [String] {
+        let tokens = tokenParts("")
+        return createTotals + ["DROP TRIGGER ledger_rollup", trigger(dimensions: dimensions + [keyIDDimension], totals: true)]
+            + backfill(dimensions: [keyIDDimension], latency: false) + [
+                """
+                INSERT INTO key_totals (key_id, cost_hi, cost_lo, tokens_hi, tokens_lo)
+                    SELECT key_id, SUM(cost_picos / \(SafeSum.unit)), SUM(cost_picos % \(SafeSum.unit)), SUM(\(tokens.hi)), SUM(\(tokens.lo))
+                    FROM ledger WHERE key_id IS NOT NULL GROUP BY key_id
+                """,
+                """
+                INSERT INTO user_totals (user_name, cost_hi, cost_lo)
+                    SELECT user_name, SUM(cost_picos / \(SafeSum.unit)), SUM(cost_picos % \(SafeSum.unit))
+                    FROM ledger WHERE user_name IS NOT NULL GROUP BY user_name
+                """,
+            ]
+    }
+
     /// Fills the rollups from the rows already in the ledger (once, when they are created).
-    static var backfill: [String] {
+    static var backfill: [String] { backfill(dimensions: dimensions, latency: true) }
+
+    static func backfill(dimensions: [(name: String, column: String?)], latency: Bool) -> [String] {
         let sumsSQL =
             ["COUNT(*)", "SUM(status >= 400)"] + sums.flatMap { ["SUM(\($0.ledger) / \(SafeSum.unit))", "SUM(\($0.ledger) % \(SafeSum.unit))"] }
-        return dimensions.map { dimension in
+        let usage = dimensions.map { dimension in
             let key = name(dimension, row: "")
             return "INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) SELECT '\(dimension.name)', \(key), \(hour("created_at")), "
                 + sumsSQL.joined(separator: ", ") + " FROM ledger GROUP BY \(key), \(hour("created_at"))"
-        } + [
+        }
+        guard latency else { return usage }
+        return usage + [
             "INSERT INTO latency_hourly (hour, kind, bucket, count) SELECT \(hour("created_at")), \(latencyKind), \(bucket("latency_ms")), COUNT(*) FROM ledger GROUP BY 1, 2, 3",
             "INSERT INTO latency_hourly (hour, kind, bucket, count) SELECT \(hour("created_at")), \(firstByteKind), \(bucket("first_byte_ms")), COUNT(*) FROM ledger WHERE first_byte_ms IS NOT NULL GROUP BY 1, 2, 3",
         ]

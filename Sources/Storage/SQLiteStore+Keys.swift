@@ -71,24 +71,29 @@ extension SQLiteStore {
         try await deleteNamed(name, from: "keys")
     }
 
+    /// Per-day totals from the hourly rollups (which outlive the rows), from
+    /// the UTC day holding `since`.
     public func dailyStats(of subject: LedgerSubject, since: Date) async throws -> [KeyDayStats] {
         let (filter, bind): (String, SQLiteData)
         switch subject {
-        case .key(let id): (filter, bind) = ("key_id = ?", .integer(Int(id)))
-        case .user(let name): (filter, bind) = ("user_name = ?", .text(name))
-        case .group(let name): (filter, bind) = ("user_name IN (SELECT name FROM users WHERE group_name = ?)", .text(name))
+        case .key(let id): (filter, bind) = ("dimension = '\(SQLiteRollups.keyIDDimension.name)' AND name = ?", .text(String(id)))
+        case .user(let name): (filter, bind) = ("dimension = 'user' AND name = ?", .text(name))
+        case .group(let name):
+            (filter, bind) = ("dimension = 'user' AND name IN (SELECT name FROM users WHERE group_name = ?)", .text(name))
         }
+        let classes = ["input", "cache_read", "cache_write_5m", "cache_write_1h", "output"]
+        func total(_ part: String) -> String { "SUM(" + classes.map { "\($0)_\(part)" }.joined(separator: " + ") + ") AS tokens_\(part)" }
         return try await query(
             """
-            SELECT date(created_at / 1000, 'unixepoch') AS day, COUNT(*) AS requests,
-                \(SafeSum.sql("input_uncached + cache_read + cache_write_5m + cache_write_1h + output", as: "tokens")),
-                \(SafeSum.sql("cost_picos", as: "cost")), AVG(latency_ms) AS latency
-            FROM ledger WHERE \(filter) AND created_at >= ? GROUP BY day ORDER BY day
-            """, [bind, .integer(Int(since.millisecondsSince1970))]
+            SELECT date(hour / 1000, 'unixepoch') AS day, SUM(requests) AS requests, \(total("hi")), \(total("lo")),
+                SUM(cost_hi) AS cost_hi, SUM(cost_lo) AS cost_lo, SUM(latency_hi) AS latency_hi, SUM(latency_lo) AS latency_lo
+            FROM usage_hourly WHERE \(filter) AND hour >= ? GROUP BY day ORDER BY day
+            """, [bind, .integer(Int(Periods.dayStart(of: since).millisecondsSince1970))]
         ).map { row in
-            KeyDayStats(
-                day: row.text("day") ?? "", requests: row.int("requests") ?? 0, tokens: row.sum("tokens"),
-                cost: Money(picos: row.sum("cost")), meanLatencyMs: Self.wholeMilliseconds(row.column("latency")?.double))
+            let requests = row.int("requests") ?? 0
+            return KeyDayStats(
+                day: row.text("day") ?? "", requests: requests, tokens: row.sum("tokens"), cost: Money(picos: row.sum("cost")),
+                meanLatencyMs: requests > 0 ? row.sum("latency") / requests : 0)
         }
     }
 
@@ -167,20 +172,26 @@ extension SQLiteStore {
         return value >= 9.2e18 ? .max : Int64(value.rounded())
     }
 
+    /// What each key spent and used so far, and spent today: from the totals
+    /// and hourly rollups the ledger's trigger keeps, which outlive its rows.
     public func keyBaselines(now: Date) async throws -> [Int64: KeyBaseline] {
         let dayStart = Periods.dayStart(of: now)
-        let rows = try await query(
+        let totals = try await query("SELECT key_id, cost_hi AS spent_hi, cost_lo AS spent_lo, tokens_hi, tokens_lo FROM key_totals")
+        let today = try await query(
             """
-            SELECT key_id, \(SafeSum.sql("cost_picos", as: "spent")),
-                \(SafeSum.sql("input_uncached + cache_read + cache_write_5m + cache_write_1h + output", as: "tokens")),
-                \(SafeSum.sql("CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END", as: "today"))
-            FROM ledger WHERE key_id IS NOT NULL GROUP BY key_id
-            """, Array(repeating: .integer(Int(dayStart.millisecondsSince1970)), count: 2))
+            SELECT name, SUM(cost_hi) AS today_hi, SUM(cost_lo) AS today_lo FROM usage_hourly
+            WHERE dimension = '\(SQLiteRollups.keyIDDimension.name)' AND hour >= ? GROUP BY name
+            """, [.integer(Int(dayStart.millisecondsSince1970))])
+        var spentToday: [Int64: Money] = [:]
+        for row in today {
+            guard let id = row.text("name").flatMap({ Int64($0) }) else { continue }
+            spentToday[id] = Money(picos: row.sum("today"))
+        }
         var baselines: [Int64: KeyBaseline] = [:]
-        for row in rows {
+        for row in totals {
             guard let id = row.int("key_id") else { continue }
             baselines[id] = KeyBaseline(
-                spent: Money(picos: row.sum("spent")), tokens: row.sum("tokens"), today: Money(picos: row.sum("today")), day: dayStart)
+                spent: Money(picos: row.sum("spent")), tokens: row.sum("tokens"), today: spentToday[id] ?? .zero, day: dayStart)
         }
         return baselines
     }

@@ -72,43 +72,72 @@ extension SQLiteStore {
         }
     }
 
+    public func deleteLedgerRows(before cutoff: Date, limit: Int) async throws -> Int {
+        try await transaction {
+            _ = try await execute(
+                "DELETE FROM ledger WHERE rowid IN (SELECT rowid FROM ledger WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+                [.integer(Int(cutoff.millisecondsSince1970)), .integer(max(0, limit))])
+            return Int(try await execute("SELECT changes() AS n").first?.int("n") ?? 0)
+        }
+    }
+
     public func recentLedger(limit: Int) async throws -> [LedgerRow] {
         try await query("SELECT * FROM ledger ORDER BY created_at DESC, rowid DESC LIMIT ?", [.integer(limit)])
             .map(Self.ledgerRow)
     }
 
+    /// Totals by key and by model: whole hours from the rollups (which outlive
+    /// the rows), the part of an hour before the first whole one from the rows.
     public func usageReport(since: Date?) async throws -> UsageReport {
-        let filter = "WHERE created_at >= ?"
-        let binds: [SQLiteData] = [.integer(Int(since?.millisecondsSince1970 ?? 0))]
-        let sums = """
+        let start = since?.millisecondsSince1970 ?? 0
+        let firstWholeHour = start <= 0 ? 0 : (start + 3_599_999) / 3_600_000 * 3_600_000
+        let rowSums = """
             COUNT(*) AS requests, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
             \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
-            \(SafeSum.sql("cache_write_5m + cache_write_1h", as: "cache_write")), \(SafeSum.sql("output", as: "output")),
-            \(SafeSum.sql("cost_picos", as: "cost"))
+            \(SafeSum.sql("cache_write_5m", as: "cache_write")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
+            \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("cost_picos", as: "cost"))
             """
-        func totals(_ row: SQLiteRow, name: String) -> UsageTotals {
-            UsageTotals(
-                name: name, requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
-                inputTokens: row.sum("input"), cacheReadTokens: row.sum("cache_read"),
-                cacheWriteTokens: row.sum("cache_write"), outputTokens: row.sum("output"),
-                cost: Money(picos: row.sum("cost")))
+        let rollupSums =
+            (["requests", "errors"].map { "SUM(\($0)) AS \($0)" }
+            + [
+                ("input", "input"), ("cache_read", "cache_read"), ("cache_write_5m", "cache_write"), ("cache_write_1h", "cache_write_1h"),
+                ("output", "output"), ("cost", "cost"),
+            ].flatMap { column, name in ["SUM(\(column)_hi) AS \(name)_hi", "SUM(\(column)_lo) AS \(name)_lo"] }).joined(separator: ", ")
+        let rows = "FROM ledger WHERE created_at >= ? AND created_at < ?"
+        let rowBinds: [SQLiteData] = [.integer(Int(start)), .integer(Int(firstWholeHour))]
+        let hours = "FROM usage_hourly WHERE hour >= ?"
+        let hourBinds: [SQLiteData] = [.integer(Int(firstWholeHour))]
+        let deleted = { (name: String) in
+            "CASE WHEN \(name) IS NOT NULL AND \(name) != '' AND \(name) NOT IN (SELECT name FROM keys) THEN \(name) || ' (deleted)' ELSE NULLIF(\(name), '') END"
         }
-        let byKey = try await query(
-            """
-            SELECT CASE WHEN key_id IS NOT NULL AND key_id NOT IN (SELECT id FROM keys) THEN key_name || ' (deleted)'
-                ELSE key_name END AS name, \(sums)
-            FROM ledger \(filter) GROUP BY key_id, key_name ORDER BY cost_hi DESC, cost_lo DESC, name
-            """, binds)
-        let byModel = try await query(
-            "SELECT model AS name, \(sums) FROM ledger \(filter) GROUP BY model ORDER BY cost_hi DESC, cost_lo DESC, name", binds)
-        let all = try await query("SELECT \(sums) FROM ledger \(filter)", binds)
-        return UsageReport(
-            byKey: byKey.map { totals($0, name: $0.text("name") ?? "(none)") },
-            byModel: byModel.map { totals($0, name: $0.text("name") ?? "(none)") },
-            total: all.first.map { totals($0, name: "total") }
-                ?? UsageTotals(
-                    name: "total", requests: 0, errors: 0, inputTokens: 0, cacheReadTokens: 0,
-                    cacheWriteTokens: 0, outputTokens: 0, cost: .zero))
+        let byKey =
+            try await query("SELECT \(deleted("key_name")) AS name, \(rowSums) \(rows) GROUP BY 1", rowBinds)
+            + query("SELECT \(deleted("name")) AS name, \(rollupSums) \(hours) AND dimension = 'key' GROUP BY 1", hourBinds)
+        let byModel =
+            try await query("SELECT model AS name, \(rowSums) \(rows) GROUP BY 1", rowBinds)
+            + query("SELECT NULLIF(name, '') AS name, \(rollupSums) \(hours) AND dimension = 'model' GROUP BY 1", hourBinds)
+        let all =
+            try await query("SELECT 'total' AS name, \(rowSums) \(rows)", rowBinds)
+            + query("SELECT 'total' AS name, \(rollupSums) \(hours) AND dimension = 'total'", hourBinds)
+        return UsageReport(byKey: Self.merged(byKey), byModel: Self.merged(byModel), total: Self.merged(all).first ?? UsageTotals(name: "total"))
+    }
+
+    /// Totals read in parts (rows and rollups), added up by name, dearest first.
+    static func merged(_ rows: [SQLiteRow]) -> [UsageTotals] {
+        var byName: [String: UsageTotals] = [:]
+        for row in rows where (row.int("requests") ?? 0) > 0 {
+            let name = row.text("name") ?? "(none)"
+            var totals = byName[name] ?? UsageTotals(name: name)
+            totals.requests = totals.requests.saturatingAdd(row.int("requests") ?? 0)
+            totals.errors = totals.errors.saturatingAdd(row.int("errors") ?? 0)
+            totals.inputTokens = totals.inputTokens.saturatingAdd(row.sum("input"))
+            totals.cacheReadTokens = totals.cacheReadTokens.saturatingAdd(row.sum("cache_read"))
+            totals.cacheWriteTokens = totals.cacheWriteTokens.saturatingAdd(row.sum("cache_write")).saturatingAdd(row.sum("cache_write_1h"))
+            totals.outputTokens = totals.outputTokens.saturatingAdd(row.sum("output"))
+            totals.cost += Money(picos: row.sum("cost"))
+            byName[name] = totals
+        }
+        return byName.values.sorted { ($0.cost, $1.name) > ($1.cost, $0.name) }
     }
 
     static func binds(_ row: LedgerRow) -> [SQLiteData] {

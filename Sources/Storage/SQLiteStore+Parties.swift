@@ -111,21 +111,31 @@ extension SQLiteStore {
         try await deleteNamed(name, from: "groups")
     }
 
+    /// What each user spent so far and in the current day, week and month:
+    /// from the totals and hourly rollups, which outlive the ledger's rows.
     public func userBaselines(now: Date) async throws -> [String: UserBaseline] {
         let starts = Periods.starts(of: now)
-        func since(_ name: String) -> String { SafeSum.sql("CASE WHEN created_at >= ? THEN cost_picos ELSE 0 END", as: name) }
-        let rows = try await query(
+        let earliest = min(starts.day, starts.week, starts.month)
+        func since(_ name: String) -> String {
+            "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
+        }
+        let periods = try await query(
             """
-            SELECT user_name, \(SafeSum.sql("cost_picos", as: "spent")), \(since("day")), \(since("week")), \(since("month"))
-            FROM ledger WHERE user_name IS NOT NULL GROUP BY user_name
+            SELECT name, \(since("day")), \(since("week")), \(since("month")) FROM usage_hourly
+            WHERE dimension = 'user' AND name != '' AND hour >= ? GROUP BY name
             """,
-            [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month].map { .integer(Int($0.millisecondsSince1970)) })
+            [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month, earliest].map {
+                .integer(Int($0.millisecondsSince1970))
+            })
+        var recent: [String: SQLiteRow] = [:]
+        for row in periods { if let name = row.text("name") { recent[name] = row } }
         var baselines: [String: UserBaseline] = [:]
-        for row in rows {
+        for row in try await query("SELECT user_name, cost_hi AS spent_hi, cost_lo AS spent_lo FROM user_totals") {
             guard let name = row.text("user_name") else { continue }
+            let period = recent[name]
             baselines[name] = UserBaseline(
-                spent: Money(picos: row.sum("spent")), periodStarts: starts, day: Money(picos: row.sum("day")),
-                week: Money(picos: row.sum("week")), month: Money(picos: row.sum("month")))
+                spent: Money(picos: row.sum("spent")), periodStarts: starts, day: Money(picos: period?.sum("day") ?? 0),
+                week: Money(picos: period?.sum("week") ?? 0), month: Money(picos: period?.sum("month") ?? 0))
         }
         return baselines
     }

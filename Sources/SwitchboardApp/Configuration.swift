@@ -61,6 +61,10 @@ public struct Configuration: Sendable {
     public var upstreamPolicy = UpstreamPolicy()
     /// How old the oldest unwritten ledger row may grow before new requests are refused.
     public var ledgerStallTimeout: Duration = .seconds(5)
+    /// How long ledger rows are kept; nil (`0`) keeps them for ever. Rollups and totals stay either way.
+    public var ledgerRetention: Duration? = .seconds(90 * 86400)
+    /// How often housekeeping (retention) runs.
+    public var housekeepingInterval: Duration = .seconds(3600)
     /// Longest wait for an upstream connection.
     public var connectTimeout: Duration = .seconds(10)
     /// Longest wait for an upstream response head.

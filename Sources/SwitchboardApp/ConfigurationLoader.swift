@@ -18,7 +18,7 @@ extension Configuration {
         "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
-        "ledger_stall_timeout",
+        "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
         "prices", "accounts", "keys", "users", "groups",
     ]
 
@@ -272,6 +272,12 @@ extension Configuration {
         case "allow_private_upstreams":
             upstreamPolicy.allowPrivate = try Self.flag(value, source: source)
         case "ledger_stall_timeout": ledgerStallTimeout = try DurationText.parse(value, source: source)
+        case "ledger_retention":
+            let retention = try DurationText.parse(value, source: source)
+            ledgerRetention = retention == .zero ? nil : retention
+        case "housekeeping_interval":
+            housekeepingInterval = try DurationText.parse(value, source: source)
+            guard housekeepingInterval >= .seconds(1) else { throw ConfigurationError("\(source) must be at least 1s") }
         case "admin_token":
             adminToken = try Self.token(value, source: source)
         case "admin_login_attempts":

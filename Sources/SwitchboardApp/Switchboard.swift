@@ -142,6 +142,9 @@ public struct Switchboard: Sendable {
             HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
             KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
         ]
+        if let retention = config.ledgerRetention {
+            services.append(LedgerRetention(store: context.store, retention: retention, interval: config.housekeepingInterval, logger: logger))
+        }
         // Spans are exported until everything else stopped (services stop in reverse order).
         if let tracing { services.insert(tracing.service, at: 0) }
         if let (metricsHost, metricsPort) = try config.metricsAddress() {

@@ -5,21 +5,6 @@ import Testing
 
 /// The store contract. Every backend must pass it; SQLite on a real file today.
 @Suite struct StoreTests {
-    func withStore(_ body: (any GatewayStore, String) async throws -> Void) async throws {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/db/switchboard.db"
-        let store = try await SQLiteStore.open(path: path, logger: quietLogger())
-        try await store.migrate()
-        do {
-            try await body(store, path)
-        } catch {
-            try? await store.close()
-            throw error
-        }
-        try await store.close()
-    }
-
     func key(_ name: String, hash: String) -> KeyInput {
         KeyInput(name: name, hash: hash, prefix: "sk-sb-", lastFour: String(hash.suffix(4)), source: "cli")
     }
@@ -103,6 +88,9 @@ import Testing
                 LedgerRow(
                     requestID: "req_\(index)", createdAt: Date(), keyName: index % 2 == 0 ? "even" : "odd", dialect: "openai_chat",
                     model: "m", status: 200, outcome: .ok, usage: usage, cost: Money(picos: 1_000_000), priced: true, attempts: 1)
+            }
+            for name in ["even", "odd"] {
+                _ = try await store.insertKey(KeyInput(name: name, hash: "hash-" + name, prefix: "sk-sb-", lastFour: "0000", source: "test"))
             }
             try await store.appendLedger(rows)
             try await store.appendLedger(Array(rows[500...]))  // a retried half batch

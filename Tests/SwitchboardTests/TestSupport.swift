@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Storage
 import SwitchboardApp
 
 /// A fresh directory under the system temporary directory, removed by the caller.
@@ -23,4 +24,20 @@ func loadConfiguration(_ text: String, environment: [String: String] = [:]) thro
     let path = directory + "/switchboard.yaml"
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return try Configuration.load(file: path, environment: environment)
+}
+
+/// A migrated store in a temporary directory, with its file path; closed and removed after.
+func withStore(_ body: (any GatewayStore, String) async throws -> Void) async throws {
+    let directory = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/db/switchboard.db"
+    let store = try await SQLiteStore.open(path: path, logger: quietLogger())
+    try await store.migrate()
+    do {
+        try await body(store, path)
+    } catch {
+        try? await store.close()
+        throw error
+    }
+    try await store.close()
 }
