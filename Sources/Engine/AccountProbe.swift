@@ -64,7 +64,7 @@ public enum AccountProbe {
         func elapsed() -> Int64 { started.duration(to: .now).wholeMilliseconds }
         do {
             let response = try await transport.send(request)
-            _ = try? await response.body.collect(upTo: 1 << 20)
+            _ = try? await response.collect(upTo: 1 << 20)
             if (200..<300).contains(response.status) {
                 return ProbeResult(
                     ok: true, status: response.status, failureClass: nil, message: "the upstream answered \(response.status)", latencyMs: elapsed())

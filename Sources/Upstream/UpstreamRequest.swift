@@ -177,4 +177,14 @@ public struct UpstreamResponse: Sendable {
 
     /// The first value of a header.
     public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+
+    /// The whole body, up to `limit` bytes (more is `badResponse`). A body whose
+    /// declared length is larger is refused before a byte of it is read: the
+    /// reader goes unread and its connection closes.
+    public func collect(upTo limit: Int) async throws(TransportFailure) -> ByteBuffer {
+        if let declared = header("content-length").flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }), declared > limit {
+            throw .badResponse
+        }
+        return try await body.collect(upTo: limit)
+    }
 }

@@ -71,6 +71,17 @@ import Upstream
         try await server.close()
     }
 
+    /// A length over the bound is refused from the head alone: not a byte of
+    /// the body is read (the hostile suite checks the upstream could not send it all).
+    @Test func aDeclaredLengthLargerThanTheBoundIsRefusedUnread() async throws {
+        let unread = UpstreamReader.complete([], failure: .connectionReset)  // reading it at all would fail differently
+        let response = UpstreamResponse(status: 200, headers: [("content-length", "73400320")], body: unread)
+        await #expect(throws: TransportFailure.badResponse) { _ = try await response.collect(upTo: 64 << 20) }
+        let small = UpstreamResponse(status: 200, headers: [("content-length", "2")], body: .complete([ByteBuffer(string: "{}")]))
+        let read = try await small.collect(upTo: 64 << 20)
+        #expect(String(buffer: read) == "{}")
+    }
+
     @Test func aBodyLargerThanTheBoundIsABadResponse() async throws {
         let server = try await ScriptedUpstream { _, _ in .answer(body: String(repeating: "x", count: 10_000)) }
         let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))

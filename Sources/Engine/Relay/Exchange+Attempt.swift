@@ -51,7 +51,7 @@ extension Exchange {
         if contentType.lowercased().hasPrefix("text/event-stream") { return await peekStream(response, account: account) }
         let body: ByteBuffer
         do {
-            body = try await response.body.collect(upTo: gateway.transport.settings.maxResponseBytes)
+            body = try await response.collect(upTo: gateway.transport.settings.maxResponseBytes)
             upstreamEnded()
         } catch {
             return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
@@ -132,7 +132,7 @@ extension Exchange {
     /// format, the account not blamed); anything else is a failure another
     /// account may not have.
     private func refused(_ response: UpstreamResponse, account: AccountEntry) async -> RelayStep {
-        let errorBody = try? await response.body.collect(upTo: gateway.configuration.maxErrorBodyBytes)
+        let errorBody = try? await response.collect(upTo: gateway.configuration.maxErrorBodyBytes)
         let hint = errorBody.map { String(buffer: $0.getSlice(at: $0.readerIndex, length: min(512, $0.readableBytes)) ?? ByteBuffer()) } ?? ""
         let failureClass = FailureClass.classify(status: response.status, bodyHint: hint)
         guard failureClass == .callerFault else {
@@ -165,7 +165,7 @@ extension Exchange {
     private func counted(_ response: UpstreamResponse, account: AccountEntry) async -> RelayStep {
         let body: ByteBuffer
         do {
-            body = try await response.body.collect(upTo: gateway.configuration.maxErrorBodyBytes)
+            body = try await response.collect(upTo: gateway.configuration.maxErrorBodyBytes)
         } catch {
             return failed(AttemptFailure(failureClass: .transient, detail: error.rawValue, timedOut: error == .idleTimeout))
         }
