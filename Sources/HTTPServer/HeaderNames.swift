@@ -12,6 +12,8 @@ enum HeaderNames {
     static let googAPIClient = HTTPField.Name("x-goog-api-client")!
     static let anthropicVersion = HTTPField.Name("anthropic-version")!
     static let retryAfter = HTTPField.Name("retry-after")!
+    /// Set by browsers on every request: where the page that made it came from.
+    static let fetchSite = HTTPField.Name("sec-fetch-site")!
     /// Read (every occurrence) for the client's address behind a trusted proxy; never forwarded.
     static let forwardedFor = HTTPField.Name("x-forwarded-for")!
 

@@ -76,10 +76,18 @@ import Testing
             #expect(anonymous.status == 303 && anonymous.headers["location"].first == "/admin/ui/login")
             #expect(try await harness.form("/admin/ui/login", "token=wrong").status == 401)
 
+            // Another site's page posting the right token through the browser is refused, so is a post to any form.
+            let crossSite = [("sec-fetch-site", "cross-site"), ("origin", "https://elsewhere.example")]
+            let forged = try await harness.form("/admin/ui/login", "token=\(Self.token)", headers: crossSite)
+            #expect(forged.status == 403 && forged.headers["set-cookie"].isEmpty)
+            let overTLS = try await harness.form(
+                "/admin/ui/login", "token=\(Self.token)", headers: [("sec-fetch-site", "same-origin"), ("origin", "https://gateway.example")])
+            #expect(overTLS.headers["set-cookie"].first?.hasSuffix("; Secure") == true, "a page served over https gets a Secure cookie")
+
             let login = try await harness.form("/admin/ui/login", "token=\(Self.token)")
             #expect(login.status == 303)
             let setCookie = try #require(login.headers["set-cookie"].first)
-            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict"))
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && !setCookie.contains("Secure"))
             let cookie = String(setCookie.prefix { $0 != ";" })
 
             let page = try await harness.browse("/admin/ui/keys/test-key", cookie: cookie)
@@ -91,6 +99,10 @@ import Testing
             // Without the CSRF field, with a wrong one: refused, and the key still serves.
             #expect(try await harness.form("/admin/ui/keys/test-key/disable", "", cookie: cookie).status == 403)
             #expect(try await harness.form("/admin/ui/keys/test-key/disable", "csrf=0123", cookie: cookie).status == 403)
+            let csrfFromPage = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1)
+            let crossSitePost = try await harness.form(
+                "/admin/ui/keys/test-key/disable", "csrf=\(csrfFromPage)", cookie: cookie, headers: [("sec-fetch-site", "cross-site")])
+            #expect(crossSitePost.status == 403)
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("echo")).status == 200)
 
             // With it: done.
@@ -159,7 +171,7 @@ extension ConsoleTests {
 
 extension Harness {
     /// A browser's request, redirects not followed.
-    func browse(_ path: String, form: String? = nil, cookie: String? = nil) async throws -> Reply {
+    func browse(_ path: String, form: String? = nil, cookie: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(redirectConfiguration: .disallow))
         defer { _ = client.shutdown() }
         var request = HTTPClientRequest(url: base + path)
@@ -169,13 +181,14 @@ extension Harness {
             request.body = .bytes(ByteBuffer(string: form))
         }
         if let cookie { request.headers.add(name: "cookie", value: cookie) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 1 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
     }
 
     /// Posts a form as a browser would.
-    func form(_ path: String, _ body: String, cookie: String? = nil) async throws -> Reply {
-        try await browse(path, form: body, cookie: cookie)
+    func form(_ path: String, _ body: String, cookie: String? = nil, headers: [(String, String)] = []) async throws -> Reply {
+        try await browse(path, form: body, cookie: cookie, headers: headers)
     }
 }

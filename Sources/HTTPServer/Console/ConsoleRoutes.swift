@@ -108,6 +108,7 @@ public struct ConsoleRoutes: Sendable {
 
     func posted(_ request: Request, back: String) async -> Posted {
         guard admin.token != nil else { return .refused(off()) }
+        if Self.isCrossSite(request) { return .refused(Self.crossSiteRefusal()) }
         let token = Self.cookie(request)
         guard sessions.session(token) != nil else { return .refused(Self.redirect("\(Self.root)/login")) }
         guard let form = await Self.form(request), sessions.checks(token, csrf: form["csrf"]) else {
@@ -150,6 +151,7 @@ public struct ConsoleRoutes: Sendable {
 
     func login(_ request: Request, context: GatewayRequestContext) async -> Response {
         guard let expected = admin.token else { return off() }
+        if Self.isCrossSite(request) { return Self.crossSiteRefusal() }
         let address = context.remoteAddress ?? "unknown"
         if let wait = admin.throttle.retryAfter(address) {
             var response = render(
@@ -167,8 +169,10 @@ public struct ConsoleRoutes: Sendable {
         }
         let token = sessions.start()
         var response = Self.redirect("\(Self.root)/")
+        // Secure when the page was served over https (a TLS proxy in front): the browser then never sends it in the clear.
+        let secure = request.headers[.origin]?.lowercased().hasPrefix("https://") == true ? "; Secure" : ""
         response.headers[.setCookie] =
-            "\(ConsoleSessions.cookieName)=\(token); Path=\(Self.root); HttpOnly; SameSite=Strict; Max-Age=\(Int(ConsoleSessions.lifetime))"
+            "\(ConsoleSessions.cookieName)=\(token); Path=\(Self.root); HttpOnly; SameSite=Strict; Max-Age=\(Int(ConsoleSessions.lifetime))\(secure)"
         return response
     }
 
@@ -193,6 +197,18 @@ public struct ConsoleRoutes: Sendable {
     }
 
     // MARK: HTTP helpers
+
+    /// A post another site's page made the browser send (`Sec-Fetch-Site:
+    /// cross-site`, which every current browser sets and no page can forge):
+    /// refused before anything else, sign-in included, besides the session's
+    /// CSRF token and the SameSite cookie.
+    static func isCrossSite(_ request: Request) -> Bool {
+        request.headers[HeaderNames.fetchSite]?.lowercased() == "cross-site"
+    }
+
+    static func crossSiteRefusal() -> Response {
+        html("<!doctype html><title>Refused</title><p>This console takes forms from its own pages only.</p>", status: .forbidden)
+    }
 
     /// The session token of the request's cookie.
     static func cookie(_ request: Request) -> String? {
