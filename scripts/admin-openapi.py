@@ -155,6 +155,14 @@ schemas = {
         "selection": {"type": "string", "enum": ["session", "ranked", "waited"]}, "client_address": S, "user_agent": S,
     }, required=["request_id", "created_at", "dialect", "status", "outcome", "stream", "tokens", "cost_usd", "upstream_cost_usd", "route"]),
     "RequestPage": obj({"requests": {"type": "array", "items": ref("Request")}, "next_cursor": S}, required=["requests"]),
+    "AuditEntry": obj({
+        "id": I, "time": TIME, "who": {"type": "string", "description": "`admin_token:<fingerprint>` or `cli:<user>`."},
+        "source": {"type": "string", "enum": ["api", "console", "cli"]}, "address": S,
+        "action": {"type": "string", "description": "`key.create`, `account.disable`, `user.topup`, …"}, "target": S,
+        "before": {"type": "object", "description": "The record before, as this API shows it; absent for a create."},
+        "after": {"type": "object", "description": "The record after; absent for a delete."},
+    }, required=["id", "time", "who", "source", "action", "target"]),
+    "AuditPage": obj({"entries": {"type": "array", "items": ref("AuditEntry")}, "next_cursor": S}, required=["entries"]),
 }
 
 responses = {
@@ -234,6 +242,18 @@ paths = {
         ])},
     "/admin/requests/{id}": {"get": operation("One request's record.", ref("Request"), tag="requests", parameters=[
         {"name": "id", "in": "path", "required": True, "description": "The request id (`x-request-id`).", "schema": {"type": "string", "minLength": 1}}])},
+    "/admin/audit": {"get": operation(
+        "Admin actions (API, console, CLI), newest first, with each record before and after; never a secret.", ref("AuditPage"),
+        tag="audit", errors=("400", "401", "404", "429", "503"),
+        parameters=[
+            query("from", S, "Start (inclusive): ISO 8601, a UTC date, or Unix seconds."),
+            query("to", S, "End (exclusive), as `from`."),
+            query("action", S, "An action (`key.update`) or a kind of record (`key`)."),
+            query("target", S, "A record's name."),
+            query("source", S, "`api`, `console` or `cli`."),
+            query("cursor", S, "The previous page's `next_cursor`."),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Entries per page (default 100)."),
+        ])},
     "/admin/openapi.json": {"get": {"summary": "This document.", "tags": ["gateway"], "security": [],
                                     "responses": {"200": answer({"type": "object"})}}},
 }
@@ -246,7 +266,7 @@ document = {
              "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     "servers": [{"url": "/"}],
     "security": [{"adminToken": []}],
-    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "requests", "gateway")],
+    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "requests", "audit", "gateway")],
     "paths": paths,
     "components": {"schemas": schemas, "responses": responses,
                    "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "The `admin_token` setting."}}},

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Logging
 import Policy
 import Storage
 import SwitchboardCore
@@ -104,51 +105,59 @@ public struct AccountAdmin: Sendable {
 
     /// Creates an account; the provider, API key and models are required.
     public func create(_ settings: AccountSettings) async throws -> AccountView {
-        if try await record(settings.name) != nil { throw AdminError(.conflict, "an account named \(settings.name) exists") }
-        let account = try settings.definition(requireSecret: true)
-        try await checkBaseURL(account.baseURL)
-        _ = try await store.upsertAccount(account.input(secret: try box.seal(account.apiKey), source: source))
-        return try await changed(settings.name)
+        try await trail.audited("account.create", settings.name, read: { await snapshot(settings.name) }) {
+            if try await record(settings.name) != nil { throw AdminError(.conflict, "an account named \(settings.name) exists") }
+            let account = try settings.definition(requireSecret: true)
+            try await checkBaseURL(account.baseURL)
+            _ = try await store.upsertAccount(account.input(secret: try box.seal(account.apiKey), source: source))
+            return try await changed(settings.name)
+        }
     }
 
     /// Changes the given settings of an account; the rest stay.
     public func update(_ settings: AccountSettings) async throws -> AccountView {
-        guard let existing = try await record(settings.name) else { throw AdminError(.notFound, "no account named \(settings.name)") }
-        if let baseURL = settings.baseURL, baseURL != existing.baseURL {
-            // Whoever sends a secret somewhere new must know the secret: an admin
-            // token alone cannot point an account's key at a host of its choosing.
-            guard let apiKey = settings.apiKey, !apiKey.isEmpty else {
-                throw AdminError(.invalid, "changing base_url needs the account's api_key in the same request")
+        try await trail.audited("account.update", settings.name, read: { await snapshot(settings.name) }) {
+            guard let existing = try await record(settings.name) else { throw AdminError(.notFound, "no account named \(settings.name)") }
+            if let baseURL = settings.baseURL, baseURL != existing.baseURL {
+                // Whoever sends a secret somewhere new must know the secret: an admin
+                // token alone cannot point an account's key at a host of its choosing.
+                guard let apiKey = settings.apiKey, !apiKey.isEmpty else {
+                    throw AdminError(.invalid, "changing base_url needs the account's api_key in the same request")
+                }
+                try await checkBaseURL(baseURL)
             }
-            try await checkBaseURL(baseURL)
+            let input = AccountInput(
+                name: existing.name, provider: settings.provider ?? existing.provider, baseURL: settings.baseURL ?? existing.baseURL,
+                secret: try settings.apiKey.map { try box.seal($0) } ?? existing.secret, models: settings.models ?? existing.models,
+                modelMap: settings.modelMap ?? existing.modelMap, priority: settings.priority ?? existing.priority,
+                enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
+                limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
+                defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions)
+            _ = try await store.upsertAccount(input)
+            if let enabled = settings.enabled, enabled != existing.enabled {
+                return try await setEnabled(settings.name, enabled)
+            }
+            return try await changed(settings.name)
         }
-        let input = AccountInput(
-            name: existing.name, provider: settings.provider ?? existing.provider, baseURL: settings.baseURL ?? existing.baseURL,
-            secret: try settings.apiKey.map { try box.seal($0) } ?? existing.secret, models: settings.models ?? existing.models,
-            modelMap: settings.modelMap ?? existing.modelMap, priority: settings.priority ?? existing.priority,
-            enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
-            limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
-            defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions)
-        _ = try await store.upsertAccount(input)
-        if let enabled = settings.enabled, enabled != existing.enabled {
-            return try await setEnabled(settings.name, enabled)
-        }
-        return try await changed(settings.name)
     }
 
     /// Enables (clearing any cooldown and health mark at once) or disables an account.
     public func setEnabled(_ name: String, _ enabled: Bool) async throws -> AccountView {
-        guard let record = try await store.setAccountEnabled(name: name, enabled: enabled) else {
-            throw AdminError(.notFound, "no account named \(name)")
+        try await trail.audited(enabled ? "account.enable" : "account.disable", name, read: { await snapshot(name) }) {
+            guard let record = try await store.setAccountEnabled(name: name, enabled: enabled) else {
+                throw AdminError(.notFound, "no account named \(name)")
+            }
+            if enabled { gateway?.pool.clearTrouble(accountID: record.id) }
+            return try await changed(name)
         }
-        if enabled { gateway?.pool.clearTrouble(accountID: record.id) }
-        return try await changed(name)
     }
 
     /// Deletes an account; its ledger rows stay.
     public func delete(_ name: String) async throws {
-        guard try await store.removeAccount(name: name) else { throw AdminError(.notFound, "no account named \(name)") }
-        await refresher?.refreshIfChanged()
+        try await trail.audited("account.delete", name, read: { await snapshot(name) }) {
+            guard try await store.removeAccount(name: name) else { throw AdminError(.notFound, "no account named \(name)") }
+            await refresher?.refreshIfChanged()
+        }
     }
 
     /// Sends the account one minimal request and reports what happened. Inside
@@ -191,5 +200,17 @@ public struct AccountAdmin: Sendable {
             maxConcurrency: record.limits.maxConcurrency, maxWaiting: record.limits.maxWaiting,
             waitTimeout: DurationSyntax.format(record.limits.waitTimeout), interceptWarmup: record.interceptWarmup,
             defaultInstructions: record.defaultInstructions, secret: secretState, live: live?.0, liveAt: live?.1)
+    }
+}
+
+extension AccountAdmin {
+    var trail: AuditTrail { AuditTrail(store: store, logger: Logger(label: "switchboard")) }
+
+    /// The account as the audit log keeps it: its settings, without the live state of the moment.
+    func snapshot(_ name: String) async -> AccountView? {
+        guard var view = try? await get(name) else { return nil }
+        view.live = nil
+        view.liveAt = nil
+        return view
     }
 }

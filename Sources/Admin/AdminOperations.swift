@@ -11,6 +11,9 @@ public struct AdminOperations: Sendable {
     /// The running engine: live state, stats, the transport for account tests.
     public let gateway: Gateway
 
+    /// The audit log of admin actions.
+    public var audit: AuditAdmin { AuditAdmin(store: requests.store) }
+
     public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, requests: RequestAdmin, reports: ReportAdmin, gateway: Gateway) {
         self.reports = reports
         self.accounts = accounts

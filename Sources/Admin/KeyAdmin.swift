@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Logging
 import Policy
 import Storage
 import SwitchboardCore
@@ -87,61 +88,69 @@ public struct KeyAdmin: Sendable {
 
     /// Creates a key from settings; returns it with the only copy of the key.
     public func create(name: String, settings json: [String: JSONValue], source: String) async throws -> (KeyView, String) {
-        if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
-        if try await store.listKeys().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a key named \(name) exists") }
-        let change = try KeySettings.apply(json, to: KeyPolicy())
-        let plaintext = change.key ?? KeyGenerator.make()
-        guard plaintext.count >= KeyGenerator.minimumLength else {
-            throw AdminError(.invalid, "a key must be at least \(KeyGenerator.minimumLength) characters")
+        try await trail.audited("key.create", name, read: { try? await get(name) }) {
+            if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
+            if try await store.listKeys().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a key named \(name) exists") }
+            let change = try KeySettings.apply(json, to: KeyPolicy())
+            let plaintext = change.key ?? KeyGenerator.make()
+            guard plaintext.count >= KeyGenerator.minimumLength else {
+                throw AdminError(.invalid, "a key must be at least \(KeyGenerator.minimumLength) characters")
+            }
+            _ = try await store.insertKey(
+                KeyInput(
+                    name: name, hash: hasher.hash(plaintext), prefix: KeyGenerator.displayPrefix(of: plaintext),
+                    lastFour: KeyGenerator.lastFour(of: plaintext), source: source, expiresAt: change.expiresAt ?? change.expiry(from: Date()),
+                    policy: change.policy))
+            if change.enabled == false { _ = try await update(name, settings: ["enabled": .bool(false)]) }
+            await refresher?.refreshIfChanged()
+            return (try await get(name), plaintext)
         }
-        _ = try await store.insertKey(
-            KeyInput(
-                name: name, hash: hasher.hash(plaintext), prefix: KeyGenerator.displayPrefix(of: plaintext),
-                lastFour: KeyGenerator.lastFour(of: plaintext), source: source, expiresAt: change.expiresAt ?? change.expiry(from: Date()),
-                policy: change.policy))
-        if change.enabled == false { _ = try await update(name, settings: ["enabled": .bool(false)]) }
-        await refresher?.refreshIfChanged()
-        return (try await get(name), plaintext)
     }
 
     /// Changes the given settings; the rest stay.
     public func update(_ name: String, settings json: [String: JSONValue]) async throws -> KeyView {
-        guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
-            throw AdminError(.notFound, "no key named \(name)")
+        try await trail.audited(Self.updateAction(json), name, read: { try? await get(name) }) {
+            guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, "no key named \(name)")
+            }
+            if json["key"] != nil { throw AdminError(.invalid, "a key's secret cannot be changed; create a new key") }
+            if let unreadable = record.unreadable {
+                throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
+            }
+            let change = try KeySettings.apply(json, to: record.policy)
+            guard record.revokedAt == nil || change.enabled != true else { throw AdminError(.invalid, "a revoked key cannot be enabled") }
+            _ = try await store.updateKey(
+                name: name, policy: change.policy, enabled: change.enabled ?? record.enabled,
+                expiresAt: change.expiresAt ?? change.expiry(from: Date()) ?? record.expiresAt, keepStoredBalance: json["balance_usd"] == nil)
+            await refresher?.refreshIfChanged()
+            return try await get(name)
         }
-        if json["key"] != nil { throw AdminError(.invalid, "a key's secret cannot be changed; create a new key") }
-        if let unreadable = record.unreadable {
-            throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
-        }
-        let change = try KeySettings.apply(json, to: record.policy)
-        guard record.revokedAt == nil || change.enabled != true else { throw AdminError(.invalid, "a revoked key cannot be enabled") }
-        _ = try await store.updateKey(
-            name: name, policy: change.policy, enabled: change.enabled ?? record.enabled,
-            expiresAt: change.expiresAt ?? change.expiry(from: Date()) ?? record.expiresAt, keepStoredBalance: json["balance_usd"] == nil)
-        await refresher?.refreshIfChanged()
-        return try await get(name)
     }
 
     /// Adds to (positive) or takes from (negative) a key's balance. A deduction
     /// larger than what remains is refused.
     public func adjustBalance(_ name: String, by amount: Money) async throws -> KeyView {
-        guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
-            throw AdminError(.notFound, "no key named \(name)")
+        try await trail.audited(amount > .zero ? "key.topup" : "key.deduct", name, read: { try? await get(name) }) {
+            guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, "no key named \(name)")
+            }
+            if let unreadable = record.unreadable {
+                throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
+            }
+            try await BalanceChange.apply(amount, remaining: { try await remaining(record) }) {
+                _ = try await store.adjustKeyBalance(name: name, by: amount)
+            }
+            await refresher?.refreshIfChanged()
+            return try await get(name)
         }
-        if let unreadable = record.unreadable {
-            throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
-        }
-        try await BalanceChange.apply(amount, remaining: { try await remaining(record) }) {
-            _ = try await store.adjustKeyBalance(name: name, by: amount)
-        }
-        await refresher?.refreshIfChanged()
-        return try await get(name)
     }
 
     /// Deletes a key; its ledger rows stay, under its name.
     public func delete(_ name: String) async throws {
-        guard try await store.deleteKey(name: name) else { throw AdminError(.notFound, "no key named \(name)") }
-        await refresher?.refreshIfChanged()
+        try await trail.audited("key.delete", name, read: { try? await get(name) }) {
+            guard try await store.deleteKey(name: name) else { throw AdminError(.notFound, "no key named \(name)") }
+            await refresher?.refreshIfChanged()
+        }
     }
 
     /// A key's totals and per-day series over the last `days` days.
@@ -243,5 +252,15 @@ enum BalanceChange {
         } catch let error as StoreError where error.code == .outOfRange {
             throw AdminError(.invalid, "the top-up would take the balance past \(Money.max); it was not applied")
         }
+    }
+}
+
+extension KeyAdmin {
+    var trail: AuditTrail { AuditTrail(store: store, logger: Logger(label: "switchboard")) }
+
+    /// `key.enable` or `key.disable` for a change of state alone, `key.update` otherwise.
+    static func updateAction(_ json: [String: JSONValue]) -> String {
+        guard json.count == 1, case .bool(let enabled)? = json["enabled"] else { return "key.update" }
+        return enabled ? "key.enable" : "key.disable"
     }
 }

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Logging
 import Policy
 import Storage
 import SwitchboardCore
@@ -63,36 +64,46 @@ public struct PartyAdmin: Sendable {
     }
 
     public func createUser(_ json: [String: JSONValue]) async throws -> UserView {
-        guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
-        if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
-        if try await store.listUsers().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a user named \(name) exists") }
-        return try await saveUser(try await applyUser(json, to: UserEntry(id: 0, name: name)), setBalance: true)
+        try await trail.audited("user.create", Self.name(json), read: { await user(Self.name(json)) }) {
+            guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+            if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
+            if try await store.listUsers().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a user named \(name) exists") }
+            return try await saveUser(try await applyUser(json, to: UserEntry(id: 0, name: name)), setBalance: true)
+        }
     }
 
     public func updateUser(_ name: String, _ json: [String: JSONValue]) async throws -> UserView {
-        guard let user = try await store.listUsers().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
-        if json["balance_usd"] != nil { throw AdminError(.invalid, "change a balance with topup or deduct, so every change is deliberate") }
-        return try await saveUser(try await applyUser(json, to: user), setBalance: false)
+        try await trail.audited("user.update", name, read: { await user(name) }) {
+            guard let user = try await store.listUsers().first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, "no user named \(name)")
+            }
+            if json["balance_usd"] != nil { throw AdminError(.invalid, "change a balance with topup or deduct, so every change is deliberate") }
+            return try await saveUser(try await applyUser(json, to: user), setBalance: false)
+        }
     }
 
     /// Adds to (positive) or takes from (negative) a user's balance; a deduction
     /// larger than what remains is refused.
     public func adjustUserBalance(_ name: String, by amount: Money) async throws -> UserView {
-        guard let user = try await store.listUsers().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
-        if let unreadable = user.unreadable {
-            throw AdminError(.conflict, "the user's stored balance cannot be read (\(unreadable))")
-        }
-        try await BalanceChange.apply(
-            amount,
-            remaining: {
-                try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) } ?? (user.balance ?? .zero)
+        try await trail.audited(amount > .zero ? "user.topup" : "user.deduct", name, read: { await user(name) }) {
+            guard let user = try await store.listUsers().first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, "no user named \(name)")
             }
-        ) {
-            _ = try await store.adjustUserBalance(name: name, by: amount)
+            if let unreadable = user.unreadable {
+                throw AdminError(.conflict, "the user's stored balance cannot be read (\(unreadable))")
+            }
+            try await BalanceChange.apply(
+                amount,
+                remaining: {
+                    try await users().first { $0.name == name }?.remainingUsd.flatMap { Money(dollars: $0) } ?? (user.balance ?? .zero)
+                }
+            ) {
+                _ = try await store.adjustUserBalance(name: name, by: amount)
+            }
+            await refresher?.refreshIfChanged()
+            guard let view = try await users().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
+            return view
         }
-        await refresher?.refreshIfChanged()
-        guard let view = try await users().first(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
-        return view
     }
 
     /// A user's totals and per-day series (every key of theirs).
@@ -108,13 +119,15 @@ public struct PartyAdmin: Sendable {
     }
 
     public func deleteUser(_ name: String) async throws {
-        // A key whose user vanished would be refused (its owner's budget cannot be
-        // found): say so now instead.
-        if let key = try await store.listKeys().first(where: { $0.policy.user == name }) {
-            throw AdminError(.conflict, "key \(key.name) still belongs to user \(name); move or delete it first")
+        try await trail.audited("user.delete", name, read: { await user(name) }) {
+            // A key whose user vanished would be refused (its owner's budget cannot be
+            // found): say so now instead.
+            if let key = try await store.listKeys().first(where: { $0.policy.user == name }) {
+                throw AdminError(.conflict, "key \(key.name) still belongs to user \(name); move or delete it first")
+            }
+            guard try await store.deleteUser(name: name) else { throw AdminError(.notFound, "no user named \(name)") }
+            await refresher?.refreshIfChanged()
         }
-        guard try await store.deleteUser(name: name) else { throw AdminError(.notFound, "no user named \(name)") }
-        await refresher?.refreshIfChanged()
     }
 
     private func applyUser(_ json: [String: JSONValue], to user: UserEntry) async throws -> UserEntry {
@@ -149,25 +162,31 @@ public struct PartyAdmin: Sendable {
     public func groups() async throws -> [GroupView] { try await store.listGroups().map(Self.view) }
 
     public func createGroup(_ json: [String: JSONValue]) async throws -> GroupView {
-        guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
-        if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
-        if try await store.listGroups().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a group named \(name) exists") }
-        return try await saveGroup(try Self.applyGroup(json, to: GroupEntry(id: 0, name: name)))
+        try await trail.audited("group.create", Self.name(json), read: { await group(Self.name(json)) }) {
+            guard case .string(let name)? = json["name"], !name.isEmpty else { throw AdminError(.invalid, "name is required") }
+            if let problem = RecordName.problem(name) { throw AdminError(.invalid, problem) }
+            if try await store.listGroups().contains(where: { $0.name == name }) { throw AdminError(.conflict, "a group named \(name) exists") }
+            return try await saveGroup(try Self.applyGroup(json, to: GroupEntry(id: 0, name: name)))
+        }
     }
 
     public func updateGroup(_ name: String, _ json: [String: JSONValue]) async throws -> GroupView {
-        guard let group = try await store.listGroups().first(where: { $0.name == name }) else {
-            throw AdminError(.notFound, "no group named \(name)")
+        try await trail.audited("group.update", name, read: { await group(name) }) {
+            guard let group = try await store.listGroups().first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, "no group named \(name)")
+            }
+            return try await saveGroup(try Self.applyGroup(json, to: group))
         }
-        return try await saveGroup(try Self.applyGroup(json, to: group))
     }
 
     public func deleteGroup(_ name: String) async throws {
-        if try await store.listUsers().contains(where: { $0.group == name }) {
-            throw AdminError(.conflict, "users still belong to group \(name); move them first")
+        try await trail.audited("group.delete", name, read: { await group(name) }) {
+            if try await store.listUsers().contains(where: { $0.group == name }) {
+                throw AdminError(.conflict, "users still belong to group \(name); move them first")
+            }
+            guard try await store.deleteGroup(name: name) else { throw AdminError(.notFound, "no group named \(name)") }
+            await refresher?.refreshIfChanged()
         }
-        guard try await store.deleteGroup(name: name) else { throw AdminError(.notFound, "no group named \(name)") }
-        await refresher?.refreshIfChanged()
     }
 
     static func applyGroup(_ json: [String: JSONValue], to group: GroupEntry) throws(AdminError) -> GroupEntry {
@@ -218,4 +237,17 @@ public struct PartyAdmin: Sendable {
 extension UserEntry {
     /// The settings a user has, with the config file's names.
     public static let settings = ["name", "group", "balance_usd", "description", "ip_allow", "ip_deny"]
+}
+
+extension PartyAdmin {
+    var trail: AuditTrail { AuditTrail(store: store, logger: Logger(label: "switchboard")) }
+
+    /// The name a create asks for (checked by the create itself).
+    static func name(_ json: [String: JSONValue]) -> String {
+        if case .string(let name)? = json["name"] { return name }
+        return ""
+    }
+
+    func user(_ name: String) async -> UserView? { try? await users().first { $0.name == name } }
+    func group(_ name: String) async -> GroupView? { try? await groups().first { $0.name == name } }
 }

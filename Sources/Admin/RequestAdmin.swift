@@ -152,20 +152,9 @@ public struct RequestAdmin: Sendable {
     /// dropped would show rows the admin asked to exclude.
     public static func query(_ parameters: [String: String]) throws(AdminError) -> LedgerQuery {
         var query = LedgerQuery()
-        func text(_ name: String) throws(AdminError) -> String? {
-            guard let value = parameters[name], !value.isEmpty else { return nil }
-            guard value.utf8.count <= 256 else { throw AdminError(.invalid, "\(name) is longer than 256 bytes") }
-            return value
-        }
-        func time(_ name: String) throws(AdminError) -> Date? {
-            guard let value = try text(name) else { return nil }
-            // A whole timestamp, or what a browser's date (`2026-12-05`) and
-            // datetime-local (`2026-12-05T10:00`) inputs send, read as UTC.
-            let completed = value.count == 10 ? value + "T00:00:00Z" : value.count == 16 ? value + ":00Z" : value
-            if let date = WireDate.rfc3339(completed) { return date }
-            if let seconds = Int64(value), (0...253_402_300_799).contains(seconds) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
-            throw AdminError(.invalid, "\(name) must be an ISO 8601 time (2026-12-05T10:00:00Z) or Unix seconds")
-        }
+        let read = QueryParameters(parameters)
+        func text(_ name: String) throws(AdminError) -> String? { try read.text(name) }
+        func time(_ name: String) throws(AdminError) -> Date? { try read.time(name) }
         query.from = try time("from")
         query.to = try time("to")
         query.keyName = try text("key")

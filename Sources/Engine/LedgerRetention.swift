@@ -4,7 +4,7 @@ import ServiceLifecycle
 import Storage
 import SwitchboardCore
 
-/// Deletes ledger rows older than `ledger_retention`, every
+/// Deletes ledger rows (and audit entries) older than `ledger_retention`, every
 /// `housekeeping_interval`, in small batches so the ledger's own writes go
 /// between them. The hourly rollups and the lifetime totals (what stats,
 /// dashboards and admission read) were added up when each row went in and stay.
@@ -29,24 +29,31 @@ public struct LedgerRetention: Service {
         await runPeriodically(every: interval, immediately: true) { await sweep(now: Date()) }
     }
 
-    /// Deletes every row made before `now` less the retention; returns how many went.
+    /// Deletes every ledger row and audit entry made before `now` less the
+    /// retention; returns how many rows went.
     @discardableResult
     public func sweep(now: Date) async -> Int {
         let cutoff = now.addingTimeInterval(-Double(retention.wholeMilliseconds) / 1000)
+        let rows = await deleteAll("ledger rows") { try await store.deleteLedgerRows(before: cutoff, limit: batch) }
+        await deleteAll("audit entries") { try await store.deleteAudit(before: cutoff, limit: batch) }
+        return rows
+    }
+
+    /// Runs `deleteBatch` until a batch comes back short; returns how many went.
+    @discardableResult
+    private func deleteAll(_ what: String, _ deleteBatch: () async throws -> Int) async -> Int {
         var deleted = 0
         do {
             while !Task.isCancelled {
-                let count = try await store.deleteLedgerRows(before: cutoff, limit: batch)
+                let count = try await deleteBatch()
                 deleted += count
                 if count < batch { break }
                 await Task.yield()
             }
         } catch {
-            logger.warning("old ledger rows could not be deleted", metadata: ["error": "\(error)", "deleted": "\(deleted)"])
+            logger.warning("old \(what) could not be deleted", metadata: ["error": "\(error)", "deleted": "\(deleted)"])
         }
-        if deleted > 0 {
-            logger.info("old ledger rows deleted", metadata: ["rows": "\(deleted)", "before": "\(ISO8601DateFormatter().string(from: cutoff))"])
-        }
+        if deleted > 0 { logger.info("old \(what) deleted", metadata: ["count": "\(deleted)"]) }
         return deleted
     }
 }

@@ -360,6 +360,75 @@ enum AdminOpenAPI {
                 ],
                 "type": "object"
               },
+              "AuditEntry": {
+                "additionalProperties": false,
+                "properties": {
+                  "action": {
+                    "description": "`key.create`, `account.disable`, `user.topup`, \u2026",
+                    "type": "string"
+                  },
+                  "address": {
+                    "type": "string"
+                  },
+                  "after": {
+                    "description": "The record after; absent for a delete.",
+                    "type": "object"
+                  },
+                  "before": {
+                    "description": "The record before, as this API shows it; absent for a create.",
+                    "type": "object"
+                  },
+                  "id": {
+                    "type": "integer"
+                  },
+                  "source": {
+                    "enum": [
+                      "api",
+                      "console",
+                      "cli"
+                    ],
+                    "type": "string"
+                  },
+                  "target": {
+                    "type": "string"
+                  },
+                  "time": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "who": {
+                    "description": "`admin_token:<fingerprint>` or `cli:<user>`.",
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "id",
+                  "time",
+                  "who",
+                  "source",
+                  "action",
+                  "target"
+                ],
+                "type": "object"
+              },
+              "AuditPage": {
+                "additionalProperties": false,
+                "properties": {
+                  "entries": {
+                    "items": {
+                      "$ref": "#/components/schemas/AuditEntry"
+                    },
+                    "type": "array"
+                  },
+                  "next_cursor": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "entries"
+                ],
+                "type": "object"
+              },
               "CreatedKey": {
                 "additionalProperties": false,
                 "properties": {
@@ -1785,6 +1854,108 @@ enum AdminOpenAPI {
                 "summary": "Send the account one minimal request.",
                 "tags": [
                   "accounts"
+                ]
+              }
+            },
+            "/admin/audit": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "Start (inclusive): ISO 8601, a UTC date, or Unix seconds.",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "End (exclusive), as `from`.",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "An action (`key.update`) or a kind of record (`key`).",
+                    "in": "query",
+                    "name": "action",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "A record's name.",
+                    "in": "query",
+                    "name": "target",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "`api`, `console` or `cli`.",
+                    "in": "query",
+                    "name": "source",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The previous page's `next_cursor`.",
+                    "in": "query",
+                    "name": "cursor",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Entries per page (default 100).",
+                    "in": "query",
+                    "name": "limit",
+                    "required": false,
+                    "schema": {
+                      "maximum": 1000,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AuditPage"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Admin actions (API, console, CLI), newest first, with each record before and after; never a secret.",
+                "tags": [
+                  "audit"
                 ]
               }
             },
@@ -3253,6 +3424,9 @@ enum AdminOpenAPI {
             },
             {
               "name": "requests"
+            },
+            {
+              "name": "audit"
             },
             {
               "name": "gateway"

@@ -83,6 +83,11 @@ public struct AdminRoutes: Sendable {
                 try Self.json(await operations.requests.list(try RequestAdmin.query(Self.parameters(request))))
             }
         }
+        group.get("/audit") { request, context in
+            await guarded(request, context: context) {
+                try Self.json(await operations.audit.list(try AuditAdmin.query(Self.parameters(request))))
+            }
+        }
         group.get("/requests/:id") { request, context in
             await guarded(request, context: context) {
                 guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }
@@ -234,7 +239,9 @@ public struct AdminRoutes: Sendable {
             return Self.error(AdminError(.unauthorized, "a valid admin token is required"))
         }
         do {
-            return try await operation()
+            return try await AuditActor.$current.withValue(AuditActor(who: AuditActor.tokenID(token), source: "api", address: address)) {
+                try await operation()
+            }
         } catch let error as AdminError {
             return Self.error(error)
         } catch {

@@ -93,6 +93,13 @@ public protocol GatewayStore: LedgerSink {
     /// short transaction; the rollups and totals keep what they added up.
     /// Returns how many went.
     func deleteLedgerRows(before cutoff: Date, limit: Int) async throws -> Int
+
+    /// Adds an admin action to the audit log.
+    func appendAudit(_ entry: AuditEntry) async throws
+    /// A page of the audit log, newest first.
+    func auditPage(_ query: AuditQuery) async throws -> AuditPage
+    /// Deletes up to `limit` of the oldest audit entries made before `cutoff`; returns how many went.
+    func deleteAudit(before cutoff: Date, limit: Int) async throws -> Int
     /// Totals by key and by model since a time (all time when nil).
     func usageReport(since: Date?) async throws -> UsageReport
     /// A page of ledger rows for the request explorer, newest first.

@@ -190,6 +190,17 @@ enum SQLiteMigrations {
         // rollup trigger: what admission starts from no longer needs the rows,
         // so old rows may go (`ledger_retention`).
         SQLiteRollups.totalsMigration,
+        // 13: the audit log of admin actions.
+        [
+            """
+            CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, who TEXT NOT NULL, source TEXT NOT NULL,
+                address TEXT, action TEXT NOT NULL, target TEXT NOT NULL, before TEXT, after TEXT
+            )
+            """,
+            "CREATE INDEX audit_log_created_at ON audit_log (created_at)",
+            "CREATE INDEX audit_log_target ON audit_log (target, id)",
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

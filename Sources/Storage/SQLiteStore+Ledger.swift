@@ -73,9 +73,14 @@ extension SQLiteStore {
     }
 
     public func deleteLedgerRows(before cutoff: Date, limit: Int) async throws -> Int {
+        try await deleteOldest(from: "ledger", before: cutoff, limit: limit)
+    }
+
+    /// Deletes up to `limit` of a table's oldest rows made before `cutoff`, in one transaction; returns how many went.
+    func deleteOldest(from table: String, before cutoff: Date, limit: Int) async throws -> Int {
         try await transaction {
             _ = try await execute(
-                "DELETE FROM ledger WHERE rowid IN (SELECT rowid FROM ledger WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+                "DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE created_at < ? ORDER BY created_at LIMIT ?)",
                 [.integer(Int(cutoff.millisecondsSince1970)), .integer(max(0, limit))])
             return Int(try await execute("SELECT changes() AS n").first?.int("n") ?? 0)
         }

@@ -2,6 +2,7 @@ import Admin
 import Crypto
 import Engine
 import Foundation
+import Logging
 import Storage
 import SwitchboardCore
 
@@ -17,7 +18,15 @@ public struct Admin: Sendable {
     public var keys: KeyAdmin { KeyAdmin(store: context.store, hasher: context.hasher) }
 
     /// Revokes a key; false when there is no key by that name.
-    public func revokeKey(name: String) async throws -> Bool { try await context.store.revokeKey(name: name, at: Date()) }
+    public func revokeKey(name: String) async throws -> Bool {
+        let before = try? await keys.get(name)
+        guard try await context.store.revokeKey(name: name, at: Date()) else { return false }
+        await trail.record("key.revoke", name, before: before, after: try? await keys.get(name))
+        return true
+    }
+
+    /// The audit log, from the command line.
+    var trail: AuditTrail { AuditTrail(store: context.store, logger: Logger(label: "switchboard")) }
 
     /// Ledger totals by key and model since a time.
     public func usage(since: Date?) async throws -> UsageReport { try await context.store.usageReport(since: since) }
@@ -82,6 +91,9 @@ extension Admin {
             if let plain = try? old.open(record.secret) { late[record.id] = try new.seal(plain) }
         }
         if !late.isEmpty { try await context.store.replaceSecrets(late, settings: [:]) }
+        await trail.record(
+            "master_key.rotate", "master_key", before: ["key_id": old.keyID],
+            after: ["key_id": new.keyID, "resealed": String(sealed.count + late.count)])
         return Rotation(resealed: sealed.count + late.count, unopenable: unopenable, newKeyID: new.keyID)
     }
 }

@@ -109,6 +109,12 @@ import Testing
             let csrf = try #require(page.body.firstMatch(of: /name="csrf" value="([0-9a-f]+)"/)?.1)
             #expect(try await harness.form("/admin/ui/keys/test-key/disable", "csrf=\(csrf)", cookie: cookie).status == 303)
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("echo")).status == 401)
+            // The audit log names the console as the actor; the refused posts left nothing.
+            let audit = try await harness.admin("/audit", token: Self.token)
+            let actions = (audit.json["entries"] as? [[String: Any]] ?? []).map { "\($0["source"] ?? "")/\($0["action"] ?? "")" }
+            #expect(actions == ["console/key.disable"])
+            let auditPage = try await harness.browse("/admin/ui/audit?source=console", cookie: cookie)
+            #expect(auditPage.status == 200 && auditPage.body.contains("key.disable") && auditPage.body.contains("state: active → disabled"))
         }
     }
 }

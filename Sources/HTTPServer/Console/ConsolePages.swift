@@ -210,3 +210,34 @@ enum ConsolePages {
         ]
     }
 }
+
+extension ConsolePages {
+    /// An audit entry's row: what changed, setting by setting.
+    static func auditRow(_ entry: AuditView) -> [String: Any] {
+        [
+            "time": time(entry.time), "who": entry.who, "source": entry.source, "address": entry.address ?? "", "action": entry.action,
+            "target": entry.target, "changes": changes(before: entry.before, after: entry.after),
+        ]
+    }
+
+    /// `daily_cost_usd: none → 5; state: active → disabled`; `created` or `deleted` for a whole record.
+    static func changes(before: JSONValue?, after: JSONValue?) -> String {
+        guard case .object(let old)? = before else { return after == nil ? "" : "created" }
+        guard case .object(let new)? = after else { return "deleted" }
+        // Live usage changes with every request: not an admin's change.
+        let changed = Set(old.keys).union(new.keys).subtracting(["usage", "live", "live_at", "remaining_usd", "spent_usd"]).sorted()
+            .filter { old[$0] != new[$0] }
+        return changed.map { "\($0): \(text(old[$0])) → \(text(new[$0]))" }.joined(separator: "; ")
+    }
+
+    static func text(_ value: JSONValue?) -> String {
+        switch value {
+        case nil, .null?: return "none"
+        case .string(let text)?: return text
+        case .bool(let flag)?: return flag ? "true" : "false"
+        case .number(let number)?: return number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        case .array(let items)?: return "[" + items.map { text($0) }.joined(separator: ", ") + "]"
+        case .object(let fields)?: return "{" + fields.keys.sorted().map { "\($0): \(text(fields[$0]))" }.joined(separator: ", ") + "}"
+        }
+    }
+}

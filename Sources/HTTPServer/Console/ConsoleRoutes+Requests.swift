@@ -26,6 +26,23 @@ extension ConsoleRoutes {
                 return values
             }
         }
+        ui.get("/audit") { request, _ in
+            await page(request, "Audit", "audit") { _ in
+                let parameters = AdminRoutes.parameters(request)
+                let found = try await operations.audit.list(try AuditAdmin.query(parameters))
+                let source = parameters["source"] ?? ""
+                var values: [String: Any] = [
+                    "rows": found.entries.map(ConsolePages.auditRow), "action": parameters["action"] ?? "", "target": parameters["target"] ?? "",
+                    "sources": ["api", "console", "cli"].map { name -> [String: Any] in ["name": name, "selected": source == name] },
+                ]
+                if let next = found.nextCursor {
+                    var kept = parameters
+                    kept["cursor"] = next
+                    values["next"] = kept.sorted { $0.key < $1.key }.map { "\($0.key)=\(ConsolePages.query($0.value))" }.joined(separator: "&")
+                }
+                return values
+            }
+        }
         ui.get("/requests/:id") { request, context in
             await page(request, "Request", "request") { _ in
                 ConsolePages.request(try await operations.requests.get(try Self.parameter(context, "id")))

@@ -40,6 +40,7 @@ public struct ConsoleRoutes: Sendable {
     /// Adds the console's routes.
     public func register(on router: some RouterMethods<GatewayRequestContext>) {
         let ui = router.group(RouterPath(stringLiteral: Self.root))
+        if let token = admin.token { ui.add(middleware: ConsoleActor(who: AuditActor.tokenID(token))) }
         ui.get("/console.css") { _, _ in Self.asset(ConsoleTemplates.css, type: "text/css; charset=utf-8") }
         ui.get("/console.js") { _, _ in Self.asset(ConsoleTemplates.script, type: "text/javascript; charset=utf-8") }
         ui.get("/login") { request, _ in
@@ -263,5 +264,18 @@ public struct ConsoleRoutes: Sendable {
     static func parameter(_ context: GatewayRequestContext, _ name: String = "name") throws -> String {
         guard let raw = context.parameters.get(name), !raw.isEmpty else { throw AdminError(.invalid, "a name is required") }
         return raw.removingPercentEncoding ?? raw
+    }
+}
+
+/// Names the console as the actor of whatever a console request changes (the
+/// audit log's `who`, `source` and address).
+struct ConsoleActor: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+    let who: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await AuditActor.$current.withValue(AuditActor(who: who, source: "console", address: context.remoteAddress)) {
+            try await next(request, context)
+        }
     }
 }

@@ -5,7 +5,7 @@ enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "keys": keys, "key": key, "keyCreated": keyCreated,
         "accounts": accounts, "account": account, "users": users, "requests": requests, "request": request, "usage": usage,
-        "message": message,
+        "message": message, "audit": audit,
     ]
 
     static let layout = """
@@ -28,6 +28,7 @@ enum ConsoleTemplates {
         <a href="/admin/ui/users">Users and groups</a>
         <a href="/admin/ui/requests">Requests</a>
         <a href="/admin/ui/usage">Usage</a>
+        <a href="/admin/ui/audit">Audit</a>
         </nav>
         <form method="post" action="/admin/ui/logout" class="inline">
         <input type="hidden" name="csrf" value="{{csrf}}">
@@ -300,6 +301,24 @@ enum ConsoleTemplates {
         </form>
         {{> requestRows}}
         {{#next}}<p><a href="/admin/ui/requests?{{next}}" rel="next">Older requests</a></p>{{/next}}
+        """
+
+    static let audit = """
+        <form method="get" action="/admin/ui/audit" class="card grid filters">
+        <label for="action">Action (key.update) or kind (key)</label><input id="action" name="action" value="{{action}}">
+        <label for="target">Record name</label><input id="target" name="target" value="{{target}}">
+        <label for="source">Source</label><select id="source" name="source"><option value="">any</option>{{#sources}}<option {{#selected}}selected{{/selected}}>{{name}}</option>{{/sources}}</select>
+        <button type="submit">Filter</button>
+        </form>
+        <table>
+        <caption>Admin actions, newest first</caption>
+        <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Who</th><th scope="col">From</th><th scope="col">Action</th><th scope="col">Record</th><th scope="col">Changes</th></tr></thead>
+        <tbody>
+        {{#rows}}<tr><td>{{time}}</td><td>{{who}}</td><td>{{source}} {{address}}</td><td>{{action}}</td><td>{{target}}</td><td>{{changes}}</td></tr>{{/rows}}
+        {{^rows}}<tr><td colspan="6">No admin actions match.</td></tr>{{/rows}}
+        </tbody>
+        </table>
+        {{#next}}<p><a href="/admin/ui/audit?{{next}}" rel="next">Older actions</a></p>{{/next}}
         """
 
     static let request = """
