@@ -162,6 +162,18 @@ schemas = {
         "before": {"type": "object", "description": "The record before, as this API shows it; absent for a create."},
         "after": {"type": "object", "description": "The record after; absent for a delete."},
     }, required=["id", "time", "who", "source", "action", "target"]),
+    "ReconciliationSide": obj({
+        "requests": I, "input": I, "cache_read": I, "cache_write": I, "output": I, "tokens": I, "cost_usd": MONEY,
+    }, required=["input", "cache_read", "cache_write", "output", "tokens"]),
+    "ReconciliationLine": obj({
+        "day": S, "model": S, "ledger": ref("ReconciliationSide"), "provider": ref("ReconciliationSide"),
+        "drift_tokens": {"type": "integer", "description": "Ledger less provider."}, "drift_usd": MONEY,
+        "drift_percent": {"type": "string", "description": "Token drift as a share of the provider's count, two decimals."},
+    }, required=["day", "model", "ledger", "provider", "drift_tokens"]),
+    "Reconciliation": obj({
+        "provider": {"type": "string", "enum": ["openai", "anthropic"]}, "account": S, "from": S, "to": S, "created_at": TIME,
+        "lines": {"type": "array", "items": ref("ReconciliationLine")}, "total": ref("ReconciliationLine"),
+    }, required=["provider", "from", "to", "created_at", "lines", "total"]),
     "AuditPage": obj({"entries": {"type": "array", "items": ref("AuditEntry")}, "next_cursor": S}, required=["entries"]),
 }
 
@@ -242,6 +254,9 @@ paths = {
         ])},
     "/admin/requests/{id}": {"get": operation("One request's record.", ref("Request"), tag="requests", parameters=[
         {"name": "id", "in": "path", "required": True, "description": "The request id (`x-request-id`).", "schema": {"type": "string", "minLength": 1}}])},
+    "/admin/reconciliation": {"get": operation(
+        "The last reconciliation (`switchboard reconcile`): the ledger against a provider's export by day and model; 404 before the first.",
+        ref("Reconciliation"), tag="gateway", errors=("401", "404", "429", "503"))},
     "/admin/audit": {"get": operation(
         "Admin actions (API, console, CLI), newest first, with each record before and after; never a secret.", ref("AuditPage"),
         tag="audit", errors=("400", "401", "404", "429", "503"),

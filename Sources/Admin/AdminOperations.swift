@@ -13,6 +13,8 @@ public struct AdminOperations: Sendable {
 
     /// The audit log of admin actions.
     public var audit: AuditAdmin { AuditAdmin(store: requests.store) }
+    /// Reconciliations with providers' exports.
+    public var reconciliation: ReconciliationAdmin { ReconciliationAdmin(store: requests.store) }
 
     public init(accounts: AccountAdmin, keys: KeyAdmin, parties: PartyAdmin, requests: RequestAdmin, reports: ReportAdmin, gateway: Gateway) {
         self.reports = reports

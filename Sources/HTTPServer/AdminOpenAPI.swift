@@ -1107,6 +1107,123 @@ enum AdminOpenAPI {
                 ],
                 "type": "object"
               },
+              "Reconciliation": {
+                "additionalProperties": false,
+                "properties": {
+                  "account": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "from": {
+                    "type": "string"
+                  },
+                  "lines": {
+                    "items": {
+                      "$ref": "#/components/schemas/ReconciliationLine"
+                    },
+                    "type": "array"
+                  },
+                  "provider": {
+                    "enum": [
+                      "openai",
+                      "anthropic"
+                    ],
+                    "type": "string"
+                  },
+                  "to": {
+                    "type": "string"
+                  },
+                  "total": {
+                    "$ref": "#/components/schemas/ReconciliationLine"
+                  }
+                },
+                "required": [
+                  "provider",
+                  "from",
+                  "to",
+                  "created_at",
+                  "lines",
+                  "total"
+                ],
+                "type": "object"
+              },
+              "ReconciliationLine": {
+                "additionalProperties": false,
+                "properties": {
+                  "day": {
+                    "type": "string"
+                  },
+                  "drift_percent": {
+                    "description": "Token drift as a share of the provider's count, two decimals.",
+                    "type": "string"
+                  },
+                  "drift_tokens": {
+                    "description": "Ledger less provider.",
+                    "type": "integer"
+                  },
+                  "drift_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "ledger": {
+                    "$ref": "#/components/schemas/ReconciliationSide"
+                  },
+                  "model": {
+                    "type": "string"
+                  },
+                  "provider": {
+                    "$ref": "#/components/schemas/ReconciliationSide"
+                  }
+                },
+                "required": [
+                  "day",
+                  "model",
+                  "ledger",
+                  "provider",
+                  "drift_tokens"
+                ],
+                "type": "object"
+              },
+              "ReconciliationSide": {
+                "additionalProperties": false,
+                "properties": {
+                  "cache_read": {
+                    "type": "integer"
+                  },
+                  "cache_write": {
+                    "type": "integer"
+                  },
+                  "cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "input": {
+                    "type": "integer"
+                  },
+                  "output": {
+                    "type": "integer"
+                  },
+                  "requests": {
+                    "type": "integer"
+                  },
+                  "tokens": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "input",
+                  "cache_read",
+                  "cache_write",
+                  "output",
+                  "tokens"
+                ],
+                "type": "object"
+              },
               "Request": {
                 "additionalProperties": false,
                 "properties": {
@@ -2759,6 +2876,38 @@ enum AdminOpenAPI {
                 },
                 "security": [],
                 "summary": "This document.",
+                "tags": [
+                  "gateway"
+                ]
+              }
+            },
+            "/admin/reconciliation": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Reconciliation"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "The last reconciliation (`switchboard reconcile`): the ledger against a provider's export by day and model; 404 before the first.",
                 "tags": [
                   "gateway"
                 ]

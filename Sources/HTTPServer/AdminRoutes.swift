@@ -88,6 +88,14 @@ public struct AdminRoutes: Sendable {
                 try Self.json(await operations.audit.list(try AuditAdmin.query(Self.parameters(request))))
             }
         }
+        group.get("/reconciliation") { request, context in
+            await guarded(request, context: context) {
+                guard let report = try await operations.reconciliation.last() else {
+                    throw AdminError(.notFound, "no reconciliation yet; run `switchboard reconcile --provider openai|anthropic FILE`")
+                }
+                return try Self.json(report)
+            }
+        }
         group.get("/requests/:id") { request, context in
             await guarded(request, context: context) {
                 guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }

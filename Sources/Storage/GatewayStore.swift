@@ -94,6 +94,12 @@ public protocol GatewayStore: LedgerSink {
     /// Returns how many went.
     func deleteLedgerRows(before cutoff: Date, limit: Int) async throws -> Int
 
+    /// Requests, tokens by class and list-price cost per UTC day and upstream
+    /// model, of one provider's rows (one account's, when named), from `from` until `to`.
+    func dailyUsage(provider: String, account: String?, from: Date, to: Date) async throws -> [DailyUsage]
+    /// Stores a setting, replacing any value it had.
+    func putSetting(_ name: String, _ value: String) async throws
+
     /// Adds an admin action to the audit log.
     func appendAudit(_ entry: AuditEntry) async throws
     /// A page of the audit log, newest first.

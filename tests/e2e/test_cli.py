@@ -6,10 +6,11 @@ import stat
 import subprocess
 import time
 
+import httpx
 import openai
 import pytest
 
-from conftest import ANTHROPIC_SECRET, BIN, KEY, OPENAI_SECRET
+from conftest import ADMIN_TOKEN, ANTHROPIC_SECRET, BIN, KEY, OPENAI_SECRET
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -116,3 +117,25 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
     assert served.returncode == 1
     last = served.stderr.strip().splitlines()[-1]
     assert last.startswith("switchboard: cannot listen on 127.0.0.1:") and "in use" in last
+
+
+def test_reconcile_compares_the_ledger_with_a_provider_export_and_the_admin_api_shows_it(gateway, tmp_path):
+    client = openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES)
+    row = gateway.ledger_row(raw.headers["x-request-id"])
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    export = tmp_path / "openai-usage.csv"
+    # The provider counted 10 more output tokens than the ledger did (OpenAI's input counts cached tokens too).
+    export.write_text("date,model,input_tokens,input_cached_tokens,output_tokens,cost_usd\n"
+                      f"{day},gpt-4o-mini,{row['input_uncached'] + row['cache_read']},{row['cache_read']},{row['output'] + 10},1.00\n")
+    out, err = gateway.cli("reconcile", "--provider", "openai", "--account", "openai-1", "--json", str(export))
+    report = json.loads(out)
+    line = next(line for line in report["lines"] if line["model"] == "gpt-4o-mini")
+    assert line["provider"]["output"] == row["output"] + 10 and line["ledger"]["output"] >= row["output"]
+    assert report["account"] == "openai-1" and report["from"] == day and line["drift_usd"] is not None
+    table, _ = gateway.cli("reconcile", "--provider", "openai", str(export))
+    assert "gpt-4o-mini" in table and "DRIFT_TOKENS" in table
+    reply = httpx.get(f"http://127.0.0.1:{gateway.port}/admin/reconciliation", headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert reply.status_code == 200 and reply.json()["provider"] == "openai"
+    _, err = gateway.cli("reconcile", "--provider", "azure", str(export), expect_code=2)
+    assert "openai or anthropic" in err

@@ -241,3 +241,20 @@ extension ConsolePages {
         }
     }
 }
+
+extension ConsolePages {
+    /// The last reconciliation, line by line, with its total last.
+    static func reconciliation(_ report: ReconciliationReport) -> [String: Any] {
+        func line(_ line: ReconciliationReport.Line) -> [String: Any] {
+            [
+                "day": line.day, "model": line.model, "ledgerTokens": line.ledger.tokens, "providerTokens": line.provider.tokens,
+                "driftTokens": line.driftTokens, "driftPercent": line.driftPercent ?? "–", "ledgerUsd": line.ledger.costUsd ?? "–",
+                "providerUsd": line.provider.costUsd ?? "–", "driftUsd": line.driftUsd ?? "–",
+            ]
+        }
+        return [
+            "provider": report.provider, "account": report.account ?? "every account", "from": report.from, "to": report.to,
+            "createdAt": time(report.createdAt), "lines": (report.lines + [report.total]).map(line),
+        ]
+    }
+}

@@ -26,6 +26,12 @@ extension ConsoleRoutes {
                 return values
             }
         }
+        ui.get("/reconciliation") { request, _ in
+            await page(request, "Reconciliation", "reconciliation") { _ in
+                guard let report = try await operations.reconciliation.last() else { return [:] }
+                return ["report": ConsolePages.reconciliation(report)]
+            }
+        }
         ui.get("/audit") { request, _ in
             await page(request, "Audit", "audit") { _ in
                 let parameters = AdminRoutes.parameters(request)

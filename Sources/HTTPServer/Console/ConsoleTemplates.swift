@@ -5,7 +5,7 @@ enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "keys": keys, "key": key, "keyCreated": keyCreated,
         "accounts": accounts, "account": account, "users": users, "requests": requests, "request": request, "usage": usage,
-        "message": message, "audit": audit,
+        "message": message, "audit": audit, "reconciliation": reconciliation,
     ]
 
     static let layout = """
@@ -28,6 +28,7 @@ enum ConsoleTemplates {
         <a href="/admin/ui/users">Users and groups</a>
         <a href="/admin/ui/requests">Requests</a>
         <a href="/admin/ui/usage">Usage</a>
+        <a href="/admin/ui/reconciliation">Reconciliation</a>
         <a href="/admin/ui/audit">Audit</a>
         </nav>
         <form method="post" action="/admin/ui/logout" class="inline">
@@ -319,6 +320,20 @@ enum ConsoleTemplates {
         </tbody>
         </table>
         {{#next}}<p><a href="/admin/ui/audit?{{next}}" rel="next">Older actions</a></p>{{/next}}
+        """
+
+    static let reconciliation = """
+        {{^report}}<p>No reconciliation yet. Run <code>switchboard reconcile --provider openai FILE</code> with the provider's usage or cost export.</p>{{/report}}
+        {{#report}}
+        <p>{{provider}}, {{account}}, {{from}} to {{to}}, compared at {{createdAt}} (UTC). Drift is the ledger less the provider.</p>
+        <table>
+        <caption>The ledger against the provider's export, by day and model</caption>
+        <thead><tr><th scope="col">Day</th><th scope="col">Model</th><th scope="col">Ledger tokens</th><th scope="col">Provider tokens</th><th scope="col">Drift</th><th scope="col">Drift %</th><th scope="col">Ledger $</th><th scope="col">Provider $</th><th scope="col">Drift $</th></tr></thead>
+        <tbody>
+        {{#lines}}<tr><td>{{day}}</td><td>{{model}}</td><td>{{ledgerTokens}}</td><td>{{providerTokens}}</td><td>{{driftTokens}}</td><td>{{driftPercent}}</td><td>{{ledgerUsd}}</td><td>{{providerUsd}}</td><td>{{driftUsd}}</td></tr>{{/lines}}
+        </tbody>
+        </table>
+        {{/report}}
         """
 
     static let request = """
