@@ -93,6 +93,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                // Alert webhooks (already built for swift-otel's OTLP exporter).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .target(

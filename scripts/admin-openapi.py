@@ -142,8 +142,10 @@ schemas = {
     "Group": obj({"name": S, "multiplier": S, "subscription": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}, required=["name", "multiplier"]),
     "GroupSettings": obj({"name": NAME, "multiplier": {"oneOf": [{"type": "string"}, {"type": "number"}]},
                           "subscription": nullable(obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN}))}),
-    "GatewayStats": obj({"unpriced_requests": I, "overrun_usd": MONEY, "unauthenticated_requests": I, "malformed_requests": I},
-                        required=["unpriced_requests", "overrun_usd", "unauthenticated_requests", "malformed_requests"]),
+    "GatewayStats": obj({"unpriced_requests": I, "overrun_usd": MONEY, "unauthenticated_requests": I, "malformed_requests": I,
+                         "alerts_delivered": I, "alert_dead_letters": I},
+                        required=["unpriced_requests", "overrun_usd", "unauthenticated_requests", "malformed_requests",
+                                  "alerts_delivered", "alert_dead_letters"]),
     "Request": obj({
         "request_id": S, "created_at": TIME, "key": S, "user": S, "account": S, "provider": S, "dialect": S, "model": S,
         "upstream_model": S, "status": I, "outcome": S, "error_code": S, "stream": B,

@@ -59,13 +59,7 @@ public enum ProviderExport {
         throw AdminError(.invalid, "\(path) has no start_time or starting_at")
     }
 
-    static func day(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter.string(from: date)
-    }
+    static func day(_ date: Date) -> String { WireDate.utcDay(date) }
 
     /// One result: usage (tokens) or cost (an amount), or nil for one that is neither (a web search fee).
     static func usage(_ item: [String: JSONValue], day: String, provider: ExportProvider, at path: String) throws(AdminError) -> DailyUsage? {

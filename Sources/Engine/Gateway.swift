@@ -69,6 +69,8 @@ public final class Gateway: Sendable {
     let unpriced = Atomic<Int>(0)
     /// Requests without a valid key: counted, logged sparingly, never recorded.
     let unauthenticated = UnauthenticatedRequests()
+    /// Alert deliveries made and given up (`alerts:` webhooks).
+    public let alertCounters = AlertCounters()
     /// Requests with a valid key whose body could not be read or was malformed: counted, never recorded.
     let malformed = Atomic<Int>(0)
     /// The clock cooldowns, windows, waits and keepalives follow.
@@ -81,7 +83,8 @@ public final class Gateway: Sendable {
     public var stats: GatewayStats {
         GatewayStats(
             unpricedRequests: unpricedRequests, overrunUsd: limiter.overrun.dollarsString,
-            unauthenticatedRequests: unauthenticated.count, malformedRequests: malformed.load(ordering: .relaxed))
+            unauthenticatedRequests: unauthenticated.count, malformedRequests: malformed.load(ordering: .relaxed),
+            alertsDelivered: alertCounters.deliveredCount, alertDeadLetters: alertCounters.deadLetterCount)
     }
 
     /// How many requests were served for models the price table does not know.
@@ -341,4 +344,8 @@ public struct GatewayStats: Sendable, Encodable {
     public var unauthenticatedRequests: Int
     /// Requests refused because their body was unreadable or malformed (not in the ledger).
     public var malformedRequests: Int
+    /// Alerts delivered to webhooks.
+    public var alertsDelivered: Int
+    /// Alerts no attempt could deliver.
+    public var alertDeadLetters: Int
 }

@@ -482,6 +482,12 @@ enum AdminOpenAPI {
               "GatewayStats": {
                 "additionalProperties": false,
                 "properties": {
+                  "alert_dead_letters": {
+                    "type": "integer"
+                  },
+                  "alerts_delivered": {
+                    "type": "integer"
+                  },
                   "malformed_requests": {
                     "type": "integer"
                   },
@@ -501,7 +507,9 @@ enum AdminOpenAPI {
                   "unpriced_requests",
                   "overrun_usd",
                   "unauthenticated_requests",
-                  "malformed_requests"
+                  "malformed_requests",
+                  "alerts_delivered",
+                  "alert_dead_letters"
                 ],
                 "type": "object"
               },

@@ -38,6 +38,9 @@ public struct KeyDirectory: Sendable {
     /// The key with this id, usable or not.
     public func entry(id: Int64) -> KeyEntry? { byID[id] }
 
+    /// Every key, in id order.
+    public var entries: [KeyEntry] { byID.values.sorted { $0.id < $1.id } }
+
     /// The number of keys.
     public var count: Int { byHash.count }
 

@@ -63,6 +63,8 @@ public struct Configuration: Sendable {
     public var ledgerStallTimeout: Duration = .seconds(5)
     /// How long ledger rows are kept; nil (`0`) keeps them for ever. Rollups and totals stay either way.
     public var ledgerRetention: Duration? = .seconds(90 * 86400)
+    /// Webhooks that hear of accounts failing, budgets running out, the ledger failing, and each day's spend.
+    public var alerts = AlertSettings()
     /// How often housekeeping (retention) runs.
     public var housekeepingInterval: Duration = .seconds(3600)
     /// Longest wait for an upstream connection.

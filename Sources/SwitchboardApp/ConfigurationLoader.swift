@@ -19,11 +19,13 @@ extension Configuration {
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
         "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
-        "prices", "accounts", "keys", "users", "groups",
+        "prices", "accounts", "keys", "users", "groups", "alerts",
     ]
 
     /// Top-level settings that hold lists or maps (no environment override).
-    static let structuredKeys: Set<String> = ["accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies"]
+    static let structuredKeys: Set<String> = [
+        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts",
+    ]
 
     /// The environment variable that overrides a top-level setting.
     public static func environmentName(_ key: String) -> String { "SWITCHBOARD_" + key.uppercased() }
@@ -151,6 +153,7 @@ extension Configuration {
                 return user
             }
         }
+        if let value = root["alerts"] { alerts = try Self.alerts(value, reader: reader) }
         if let list = root["keys"] {
             keys = try reader.list(list, at: "keys").enumerated().map { index, item in
                 try KeyDeclaration(item, reader: reader, at: "keys[\(index)]")
@@ -346,5 +349,46 @@ extension Configuration.KeyDeclaration {
         } catch {
             throw Configuration.placed(error, at: path, fields: KeySettings.fields)
         }
+    }
+}
+
+extension Configuration {
+    /// `alerts: {webhooks: [{url, secret, events}], interval, storm_accounts}`.
+    static func alerts(_ value: Any, reader: ValueReader) throws -> AlertSettings {
+        let map = try reader.mapping(value, at: "alerts")
+        try reader.rejectUnknown(map, allowed: ["webhooks", "interval", "storm_accounts"], at: "alerts")
+        var settings = AlertSettings()
+        if let interval = map["interval"] {
+            settings.interval = try DurationText.parse(try reader.scalarText(interval, at: "alerts.interval"), source: "alerts.interval")
+            guard settings.interval >= .seconds(1) else { throw ConfigurationError("alerts.interval must be at least 1s") }
+        }
+        if let storm = map["storm_accounts"] {
+            guard let count = Int(try reader.scalarText(storm, at: "alerts.storm_accounts")), (2...1000).contains(count) else {
+                throw ConfigurationError("alerts.storm_accounts must be a whole number from 2 to 1000")
+            }
+            settings.stormAccounts = count
+        }
+        let known = AlertEvent.allCases.map(\.rawValue)
+        settings.webhooks = try reader.list(map["webhooks"] ?? [Any](), at: "alerts.webhooks").enumerated().map { index, item in
+            let path = "alerts.webhooks[\(index)]"
+            let hook = try reader.mapping(item, at: path)
+            try reader.rejectUnknown(hook, allowed: ["url", "secret", "events"], at: path)
+            let url = try reader.scalarText(hook["url"] ?? "", at: "\(path).url")
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+                throw ConfigurationError("\(path).url must be an http or https URL")
+            }
+            let secret = try reader.scalarText(hook["secret"] ?? "", at: "\(path).secret")
+            guard secret.count >= 16 else { throw ConfigurationError("\(path).secret must be at least 16 characters (it signs every alert)") }
+            var events = Set(AlertEvent.allCases)
+            if let list = hook["events"] {
+                let names = try reader.textList(list, at: "\(path).events")
+                if let unknown = names.first(where: { !known.contains($0) }) {
+                    throw ConfigurationError("\(path).events: \(unknown) is not one of \(known.joined(separator: ", "))")
+                }
+                events = Set(names.compactMap(AlertEvent.init(rawValue:)))
+            }
+            return AlertWebhook(url: url, secret: secret, events: events)
+        }
+        return settings
     }
 }

@@ -142,6 +142,9 @@ public struct Switchboard: Sendable {
             HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
             KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
         ]
+        if !config.alerts.webhooks.isEmpty {
+            services.append(AlertMonitor(gateway: gateway, store: context.store, settings: config.alerts, logger: logger))
+        }
         if let retention = config.ledgerRetention {
             services.append(LedgerRetention(store: context.store, retention: retention, interval: config.housekeepingInterval, logger: logger))
         }

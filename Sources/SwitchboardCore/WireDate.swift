@@ -153,4 +153,20 @@ public enum WireDate {
             return position
         }
     }
+
+    /// The UTC day holding `date`, as `2026-12-05`: how the ledger, reports and exports name days.
+    public static func utcDay(_ date: Date) -> String {
+        let days = Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        // Civil date from days since 1970-01-01 (proleptic Gregorian), without a formatter per call.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return String(format: "%04lld-%02lld-%02lld", year, month, day)
+    }
 }

@@ -24,6 +24,8 @@ public final class FakeUpstream: Sendable {
     public let acceptedKeys: Set<String>
 
     private let refused = Mutex<Set<String>>([])
+    /// Webhook posts `/hooks/flaky` has answered so far (the first fails).
+    private let flakyHooks = Mutex(0)
 
     /// Creates a fake that accepts the given upstream keys.
     public init(acceptedKeys: Set<String>) { self.acceptedKeys = acceptedKeys }
@@ -164,6 +166,19 @@ public final class FakeUpstream: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(FakeUsage.prompt)}"#)))
+        }
+        // A webhook receiver for alert tests: `ok` takes every post, `down` none, `flaky` all but the first.
+        router.post("/hooks/{mode}") { request, context -> Response in
+            _ = try await self.record(request)
+            let mode = context.parameters.get("mode") ?? ""
+            let fails =
+                mode == "down"
+                || (mode == "flaky"
+                    && self.flakyHooks.withLock { count -> Bool in
+                        count += 1
+                        return count == 1
+                    })
+            return Response(status: fails ? .serviceUnavailable : .ok)
         }
         router.post("/v1/embeddings") { request, _ -> Response in
             try await self.embeddings(request)

@@ -117,6 +117,32 @@ import Testing
         #expect { try load("users:\n  - name: u\n    ip_deny: [nowhere]\n") } throws: { "\($0)".hasPrefix("users[0].ip_deny must list") }
     }
 
+    @Test func alertWebhooksAreReadAndChecked() throws {
+        let config = try load(
+            """
+            alerts:
+              interval: 15s
+              storm_accounts: 4
+              webhooks:
+                - url: https://hooks.example.com/switchboard
+                  secret: ${HOOK_SECRET}
+                  events: [account.unhealthy, budget.100]
+                - url: http://127.0.0.1:9000/all
+                  secret: another-secret-0123456789
+            """, environment: ["HOOK_SECRET": "whsec-0123456789abcdef"])
+        #expect(config.alerts.interval == .seconds(15) && config.alerts.stormAccounts == 4)
+        #expect(config.alerts.webhooks.map(\.events) == [[.accountUnhealthy, .budget100], Set(AlertEvent.allCases)])
+        #expect(config.alerts.webhooks[0].secret == "whsec-0123456789abcdef")
+        for bad in [
+            "alerts:\n  webhooks:\n    - url: ftp://x\n      secret: 0123456789abcdef0\n",
+            "alerts:\n  webhooks:\n    - url: https://x\n      secret: short\n",
+            "alerts:\n  webhooks:\n    - url: https://x\n      secret: 0123456789abcdef0\n      events: [account.exploded]\n",
+            "alerts:\n  storm_accounts: 1\n", "alerts:\n  interval: 0\n", "alerts:\n  hooks: []\n",
+        ] {
+            #expect(throws: ConfigurationError.self, "\(bad) was accepted") { try load(bad) }
+        }
+    }
+
     @Test func namesFollowOneRule() throws {
         #expect(RecordName.problem("team-a laptop") == nil)
         for bad in ["", "a/b", " lead", "trail ", "nul\u{0}byte", "bell\u{7}", String(repeating: "n", count: 129)] {

@@ -32,4 +32,13 @@ import Testing
         ]
         for text in refusedDates { #expect(WireDate.httpDate(text) == nil, "\(text)") }
     }
+
+    @Test func utcDaysAreCivilDates() {
+        for (seconds, day) in [
+            (0.0, "1970-01-01"), (1_764_547_200, "2025-12-01"), (951_782_400, "2000-02-29"), (1_764_547_199.5, "2025-11-30"),
+            (-1, "1969-12-31"), (4_107_542_400, "2100-03-01"), (253_402_300_799, "9999-12-31"),
+        ] {
+            #expect(WireDate.utcDay(Date(timeIntervalSince1970: seconds)) == day, "\(seconds)")
+        }
+    }
 }
