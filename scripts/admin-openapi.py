@@ -107,8 +107,9 @@ schemas = {
     "ProbeResult": obj({"ok": B, "status": I, "failure_class": S, "message": S, "latency_ms": I}, required=["ok", "message", "latency_ms"]),
     "KeyUsage": obj({
         "in_flight": I, "window_requests": I, "window_tokens": I, "window_cost_usd": MONEY, "window_reset_seconds": I,
-        "today_cost_usd": MONEY, "total_cost_usd": MONEY, "total_tokens": I, "held_usd": MONEY, "balance_remaining_usd": MONEY,
-    }, required=["today_cost_usd", "total_cost_usd", "total_tokens"]),
+        "today_cost_usd": MONEY, "week_cost_usd": MONEY, "month_cost_usd": MONEY, "total_cost_usd": MONEY, "total_tokens": I,
+        "held_usd": MONEY, "balance_remaining_usd": MONEY,
+    }, required=["today_cost_usd", "week_cost_usd", "month_cost_usd", "total_cost_usd", "total_tokens"]),
     "Key": obj({
         "name": S, "key": {"type": "string", "description": "The key's start and last four characters, never the key."},
         "state": {"type": "string", "enum": ["active", "disabled", "expired", "revoked", "unreadable"]}, "source": S,
@@ -117,7 +118,8 @@ schemas = {
         "models": {"type": "array", "items": S}, "clients": {"type": "array", "items": S},
         "ip_allow": {"type": "array", "items": S}, "ip_deny": {"type": "array", "items": S},
         "rate_limit": obj({"window_minutes": I, "requests": I, "tokens": I, "cost_usd": MONEY}, required=["window_minutes"]),
-        "concurrency": I, "max_waiting": I, "token_limit": I, "daily_cost_usd": MONEY, "balance_usd": MONEY, "usage": ref("KeyUsage"),
+        "concurrency": I, "max_waiting": I, "token_limit": I, "daily_cost_usd": MONEY, "weekly_cost_usd": MONEY, "monthly_cost_usd": MONEY,
+        "balance_usd": MONEY, "usage": ref("KeyUsage"),
     }, required=["name", "key", "state", "source", "created_at", "usage"]),
     "KeySettings": obj({
         "name": NAME, "key": S, "description": nullable(S), "tags": nullable({"type": "array", "items": S}), "user": nullable(S),
@@ -127,6 +129,7 @@ schemas = {
         "ip_allow": nullable({"type": "array", "items": S}), "ip_deny": nullable({"type": "array", "items": S}),
         "rate_limit": nullable(obj({"window_minutes": I, "requests": I, "tokens": I, "cost_usd": DOLLARS_IN})),
         "concurrency": nullable(I), "max_waiting": nullable(I), "token_limit": nullable(I), "daily_cost_usd": DOLLARS_IN,
+        "weekly_cost_usd": DOLLARS_IN, "monthly_cost_usd": DOLLARS_IN,
         "balance_usd": DOLLARS_IN, "enabled": B,
     }),
     "CreatedKey": obj({"api_key": {"type": "string", "description": "The key: shown this once."}, "key": ref("Key")}, required=["api_key", "key"]),

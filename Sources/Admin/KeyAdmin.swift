@@ -32,6 +32,8 @@ public struct KeyView: Sendable, Encodable {
     public var maxWaiting: Int?
     public var tokenLimit: Int64?
     public var dailyCostUsd: String?
+    public var weeklyCostUsd: String?
+    public var monthlyCostUsd: String?
     public var balanceUsd: String?
     public var usage: Usage
 
@@ -50,6 +52,9 @@ public struct KeyView: Sendable, Encodable {
         public var windowCostUsd: String?
         public var windowResetSeconds: Int?
         public var todayCostUsd: String
+        /// This ISO week's and this month's cost (UTC).
+        public var weekCostUsd: String
+        public var monthCostUsd: String
         public var totalCostUsd: String
         public var totalTokens: Int64
         public var heldUsd: String?
@@ -180,13 +185,15 @@ public struct KeyAdmin: Sendable {
             usage = KeyView.Usage(
                 inFlight: live.inFlight, windowRequests: live.windowRequests, windowTokens: live.windowTokens,
                 windowCostUsd: usd(live.windowCost), windowResetSeconds: live.windowResetSeconds,
-                todayCostUsd: live.today.dollarsString, totalCostUsd: live.spent.dollarsString, totalTokens: live.tokens,
+                todayCostUsd: live.today.dollarsString, weekCostUsd: live.week.dollarsString, monthCostUsd: live.month.dollarsString,
+                totalCostUsd: live.spent.dollarsString, totalTokens: live.tokens,
                 heldUsd: usd(live.held), balanceRemainingUsd: usd(live.balanceRemaining))
         } else {
             let spent = baseline?.spent ?? .zero
             usage = KeyView.Usage(
                 inFlight: nil, windowRequests: nil, windowTokens: nil, windowCostUsd: nil, windowResetSeconds: nil,
-                todayCostUsd: (baseline?.today ?? .zero).dollarsString, totalCostUsd: spent.dollarsString, totalTokens: baseline?.tokens ?? 0,
+                todayCostUsd: (baseline?.today ?? .zero).dollarsString, weekCostUsd: (baseline?.week ?? .zero).dollarsString,
+                monthCostUsd: (baseline?.month ?? .zero).dollarsString, totalCostUsd: spent.dollarsString, totalTokens: baseline?.tokens ?? 0,
                 heldUsd: nil, balanceRemainingUsd: usd(policy.balance.map { $0 - spent }))
         }
         return KeyView(
@@ -201,7 +208,8 @@ public struct KeyAdmin: Sendable {
                 KeyView.Rate(windowMinutes: $0.windowMinutes, requests: $0.requests, tokens: $0.tokens, costUsd: usd($0.cost))
             },
             concurrency: policy.concurrency, maxWaiting: policy.maxWaiting, tokenLimit: policy.tokenLimit,
-            dailyCostUsd: usd(policy.dailyCost), balanceUsd: usd(policy.balance), usage: usage)
+            dailyCostUsd: usd(policy.dailyCost), weeklyCostUsd: usd(policy.weeklyCost), monthlyCostUsd: usd(policy.monthlyCost),
+            balanceUsd: usd(policy.balance), usage: usage)
     }
 }
 

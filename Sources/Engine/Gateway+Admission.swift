@@ -76,6 +76,7 @@ extension Gateway {
             let what =
                 [
                     "balance": "This key's balance", "daily_cost": "This key's daily cost limit", "token_limit": "This key's token limit",
+                    "weekly_cost": "This key's weekly cost limit", "monthly_cost": "This key's monthly cost limit",
                     "user_balance": "The key owner's balance", "subscription_daily": "The subscription's daily limit",
                     "subscription_weekly": "The subscription's weekly limit", "subscription_monthly": "The subscription's monthly limit",
                 ][which] ?? "A budget"

@@ -11,7 +11,7 @@ public enum KeySettings {
     public static let fields = [
         "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry", "providers",
         "models", "clients", "ip_allow", "ip_deny",
-        "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "balance_usd", "enabled",
+        "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd", "enabled",
     ]
 
     /// What the JSON asks for, applied to the current policy.
@@ -89,6 +89,8 @@ public enum KeySettings {
             case "max_waiting": p.maxWaiting = try whole(value, name, minimum: 0).map(Int.init)
             case "token_limit": p.tokenLimit = try whole(value, name, minimum: 1)
             case "daily_cost_usd": p.dailyCost = try dollars(value, name)
+            case "weekly_cost_usd": p.weeklyCost = try dollars(value, name)
+            case "monthly_cost_usd": p.monthlyCost = try dollars(value, name)
             case "balance_usd": p.balance = try dollars(value, name)
             case "rate_limit":
                 if value == .null {

@@ -67,6 +67,8 @@ struct KeyUsageReport: Encodable {
         var candidates: [(String, Double)] = []
         if let balance = usage.balanceRemaining { candidates.append(("balance", usd(max(.zero, balance)))) }
         if let daily = policy.dailyCost { candidates.append(("daily", usd(max(.zero, daily - usage.today - usage.held)))) }
+        if let weekly = policy.weeklyCost { candidates.append(("weekly", usd(max(.zero, weekly - usage.week - usage.held)))) }
+        if let monthly = policy.monthlyCost { candidates.append(("monthly", usd(max(.zero, monthly - usage.month - usage.held)))) }
         if let owner, let left = ownerRemaining {
             // A subscription is named after its group; otherwise it is the owner's balance.
             let plan = owner.group?.hasSubscription == true ? owner.group!.name : "balance"

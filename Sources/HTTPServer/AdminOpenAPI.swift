@@ -701,6 +701,11 @@ enum AdminOpenAPI {
                     },
                     "type": "array"
                   },
+                  "monthly_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
                   "name": {
                     "type": "string"
                   },
@@ -762,6 +767,11 @@ enum AdminOpenAPI {
                     "$ref": "#/components/schemas/KeyUsage"
                   },
                   "user": {
+                    "type": "string"
+                  },
+                  "weekly_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                     "type": "string"
                   }
                 },
@@ -930,6 +940,23 @@ enum AdminOpenAPI {
                       }
                     ]
                   },
+                  "monthly_cost_usd": {
+                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                    "oneOf": [
+                      {
+                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                        "type": "string"
+                      },
+                      {
+                        "maximum": 1000000,
+                        "minimum": 0,
+                        "type": "number"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "name": {
                     "maxLength": 128,
                     "minLength": 1,
@@ -1034,6 +1061,23 @@ enum AdminOpenAPI {
                         "type": "null"
                       }
                     ]
+                  },
+                  "weekly_cost_usd": {
+                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                    "oneOf": [
+                      {
+                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                        "type": "string"
+                      },
+                      {
+                        "maximum": 1000000,
+                        "minimum": 0,
+                        "type": "number"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
                   }
                 },
                 "type": "object"
@@ -1054,6 +1098,11 @@ enum AdminOpenAPI {
                   "in_flight": {
                     "type": "integer"
                   },
+                  "month_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
                   "today_cost_usd": {
                     "description": "Exact dollars as a decimal string.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
@@ -1066,6 +1115,11 @@ enum AdminOpenAPI {
                   },
                   "total_tokens": {
                     "type": "integer"
+                  },
+                  "week_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
                   },
                   "window_cost_usd": {
                     "description": "Exact dollars as a decimal string.",
@@ -1084,6 +1138,8 @@ enum AdminOpenAPI {
                 },
                 "required": [
                   "today_cost_usd",
+                  "week_cost_usd",
+                  "month_cost_usd",
                   "total_cost_usd",
                   "total_tokens"
                 ],

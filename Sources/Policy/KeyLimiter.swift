@@ -222,7 +222,7 @@ public final class KeyLimiter: Sendable {
         let now = clock.now()
         return state.withLock { limiter in
             var user = limiter.user(owner.user.id, now: now)
-            user.advance(now)
+            user.periods.advance(now)
             limiter.users[owner.user.id] = user
             return user.remaining(owner)
         }
@@ -235,14 +235,19 @@ public struct KeyBaseline: Sendable, Equatable {
     public var tokens: Int64
     /// Today's cost (UTC) so far.
     public var today: Money
-    /// The start of the UTC day `today` belongs to.
+    /// The start of the UTC day `today` belongs to (its week and month are this day's).
     public var day: Date
+    /// This ISO week's and this month's cost so far.
+    public var week: Money
+    public var month: Money
 
-    public init(spent: Money, tokens: Int64, today: Money, day: Date) {
+    public init(spent: Money, tokens: Int64, today: Money, day: Date, week: Money = .zero, month: Money = .zero) {
         self.spent = spent
         self.tokens = tokens
         self.today = today
         self.day = day
+        self.week = week
+        self.month = month
     }
 }
 
@@ -256,6 +261,9 @@ public struct KeyUsage: Sendable, Equatable {
     /// Seconds until the oldest entry leaves the window (0 when empty).
     public var windowResetSeconds: Int
     public var today: Money
+    /// This ISO week's and this month's cost (UTC).
+    public var week: Money
+    public var month: Money
     public var held: Money
     public var spent: Money
     public var tokens: Int64

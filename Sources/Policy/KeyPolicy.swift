@@ -33,6 +33,10 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public var tokenLimit: Int64?
     /// Cost per UTC day.
     public var dailyCost: Money?
+    /// Cost per ISO week (from Monday, UTC).
+    public var weeklyCost: Money?
+    /// Cost per calendar month (UTC).
+    public var monthlyCost: Money?
     /// The key's own prepaid balance; spending draws it down.
     public var balance: Money?
 
@@ -41,6 +45,8 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
         case description, tags, user, onExpiry, activateOnFirstUseDays, providers, models, clients, rateLimit, concurrency, maxWaiting,
             tokenLimit, ipAllow, ipDeny
         case dailyCost = "dailyCostPicos"
+        case weeklyCost = "weeklyCostPicos"
+        case monthlyCost = "monthlyCostPicos"
         case balance = "balancePicos"
     }
 
@@ -92,7 +98,7 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     }
 
     /// Whether anything is metered in money: then requests hold their maximum cost.
-    public var meters: Bool { balance != nil || dailyCost != nil || rateLimit?.cost != nil }
+    public var meters: Bool { balance != nil || dailyCost != nil || weeklyCost != nil || monthlyCost != nil || rateLimit?.cost != nil }
 
     /// Why a stored policy cannot be enforced as written (a cap below one, a
     /// window out of range), or nil: such a key is refused, never run unlimited.
@@ -107,6 +113,8 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
         if let maxWaiting, maxWaiting < 0 { return "max_waiting is negative" }
         if let tokenLimit, tokenLimit < 0 { return "token_limit is negative" }
         if let dailyCost, dailyCost < .zero { return "daily_cost is negative" }
+        if let weeklyCost, weeklyCost < .zero { return "weekly_cost is negative" }
+        if let monthlyCost, monthlyCost < .zero { return "monthly_cost is negative" }
         if let days = activateOnFirstUseDays, !(1...Self.maxDays).contains(days) { return "activate_on_first_use_days is out of range" }
         return nil
     }

@@ -15,9 +15,8 @@ struct KeyState: Sendable {
     var heldTokens: Int64 = 0
     var spent: Money
     var tokens: Int64
-    /// The UTC day `today` counts.
-    var day: Date
-    var today: Money
+    /// Cost in the current UTC day, week and month.
+    var periods: PeriodSpend
 
     struct Waiter: Sendable {
         var id: UInt64
@@ -29,22 +28,16 @@ struct KeyState: Sendable {
     init(baseline: KeyBaseline?) {
         spent = baseline?.spent ?? .zero
         tokens = baseline?.tokens ?? 0
-        day = baseline?.day ?? .distantPast
-        today = baseline?.today ?? .zero
+        // The first advance zeroes whatever period has ended since the baseline was read.
+        let day = baseline?.day ?? .distantPast
+        periods = PeriodSpend(
+            starts: day == .distantPast ? (day, day, day) : Periods.starts(of: day), day: baseline?.today ?? .zero,
+            week: baseline?.week ?? .zero, month: baseline?.month ?? .zero)
     }
 
-    /// Starts a new day's count when `now` is past the current one.
-    mutating func rollDay(_ now: Date) {
-        let start = Periods.dayStart(of: now)
-        if start != day {
-            day = start
-            today = .zero
-        }
-    }
-
-    /// Drops what left the window, and rolls the day over.
+    /// Drops what left the window, and rolls the day, week and month over.
     mutating func advance(_ policy: KeyPolicy, now: Date) {
-        rollDay(now)
+        periods.advance(now)
         let window = policy.rateLimit?.window ?? 0
         let start = now.addingTimeInterval(-window)
         if let first = requestTimes.firstIndex(where: { $0 > start }) { requestTimes.removeFirst(first) } else { requestTimes = [] }
@@ -77,7 +70,9 @@ struct KeyState: Sendable {
         if let limit = policy.tokenLimit, tokens.saturatingAdd(heldTokens).saturatingAdd(demand.tokens) > limit {
             return .quotaExhausted("token_limit")
         }
-        if let daily = policy.dailyCost, today + held + demand.hold > daily { return .quotaExhausted("daily_cost") }
+        if let daily = policy.dailyCost, periods.day + held + demand.hold > daily { return .quotaExhausted("daily_cost") }
+        if let weekly = policy.weeklyCost, periods.week + held + demand.hold > weekly { return .quotaExhausted("weekly_cost") }
+        if let monthly = policy.monthlyCost, periods.month + held + demand.hold > monthly { return .quotaExhausted("monthly_cost") }
         if let balance = policy.balance, spent + held + demand.hold > balance { return .quotaExhausted("balance") }
         return nil
     }
@@ -97,8 +92,7 @@ struct KeyState: Sendable {
         heldTokens = max(0, heldTokens.saturatingAdd(-demand.tokens))
         spent += cost
         tokens = tokens.saturatingAdd(used)
-        rollDay(now)
-        today += cost
+        periods.add(cost, now: now)
         if used > 0 || cost > .zero { windowUsage.append((now, used, cost)) }
     }
 
@@ -111,7 +105,7 @@ struct KeyState: Sendable {
             inFlight: inFlight, waiting: waiters.count, windowRequests: requestTimes.count,
             windowTokens: windowTokens, windowCost: windowCost,
             windowResetSeconds: oldest.map { RetryAfter.seconds(until: $0.addingTimeInterval(window), now: now) } ?? 0,
-            today: today, held: held, spent: spent, tokens: tokens,
+            today: periods.day, week: periods.week, month: periods.month, held: held, spent: spent, tokens: tokens,
             balanceRemaining: policy.balance.map { $0 - spent - held })
     }
 }

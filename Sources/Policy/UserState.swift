@@ -7,59 +7,41 @@ import SwitchboardCore
 struct UserState: Sendable {
     var held: Money = .zero
     var spent: Money
-    var periodStarts: (day: Date, week: Date, month: Date)
-    var day: Money
-    var week: Money
-    var month: Money
+    var periods: PeriodSpend
 
     init(baseline: UserBaseline?, now: Date) {
-        let starts = Periods.starts(of: now)
         spent = baseline?.spent ?? .zero
-        periodStarts = starts
-        day = baseline.map { $0.periodStarts.day == starts.day ? $0.day : .zero } ?? .zero
-        week = baseline.map { $0.periodStarts.week == starts.week ? $0.week : .zero } ?? .zero
-        month = baseline.map { $0.periodStarts.month == starts.month ? $0.month : .zero } ?? .zero
-    }
-
-    /// Starts new periods when `now` left the current ones (weeks and months
-    /// only change with a day, so the calendar is consulted once a day).
-    mutating func advance(_ now: Date) {
-        guard Periods.dayStart(of: now) != periodStarts.day else { return }
-        let starts = Periods.starts(of: now)
-        if starts.day != periodStarts.day { day = .zero }
-        if starts.week != periodStarts.week { week = .zero }
-        if starts.month != periodStarts.month { month = .zero }
-        periodStarts = starts
+        periods = PeriodSpend(
+            starts: baseline?.periodStarts ?? Periods.starts(of: now), day: baseline?.day ?? .zero, week: baseline?.week ?? .zero,
+            month: baseline?.month ?? .zero)
+        periods.advance(now)
     }
 
     /// Why the user's money cannot cover `hold`, or nil.
     mutating func refusal(_ owner: Owner, hold: Money, now: Date) -> KeyRefusal? {
-        advance(now)
+        periods.advance(now)
         if let group = owner.group {
-            if let cap = group.daily, day + held + hold > cap { return .quotaExhausted("subscription_daily") }
-            if let cap = group.weekly, week + held + hold > cap { return .quotaExhausted("subscription_weekly") }
-            if let cap = group.monthly, month + held + hold > cap { return .quotaExhausted("subscription_monthly") }
+            if let cap = group.daily, periods.day + held + hold > cap { return .quotaExhausted("subscription_daily") }
+            if let cap = group.weekly, periods.week + held + hold > cap { return .quotaExhausted("subscription_weekly") }
+            if let cap = group.monthly, periods.month + held + hold > cap { return .quotaExhausted("subscription_monthly") }
         }
         if let balance = owner.user.balance, spent + held + hold > balance { return .quotaExhausted("user_balance") }
         return nil
     }
 
     mutating func charge(_ cost: Money, releasing hold: Money, now: Date) {
-        advance(now)
         held = max(.zero, held - hold)  // never below zero, whatever a caller releases
         spent += cost
-        day += cost
-        week += cost
-        month += cost
+        periods.add(cost, now: now)
     }
 
     /// What remains of the tightest of the user's budgets, nil when none is set.
     func remaining(_ owner: Owner) -> Money? {
         var left: [Money] = []
         if let group = owner.group {
-            if let cap = group.daily { left.append(cap - day - held) }
-            if let cap = group.weekly { left.append(cap - week - held) }
-            if let cap = group.monthly { left.append(cap - month - held) }
+            if let cap = group.daily { left.append(cap - periods.day - held) }
+            if let cap = group.weekly { left.append(cap - periods.week - held) }
+            if let cap = group.monthly { left.append(cap - periods.month - held) }
         }
         if let balance = owner.user.balance { left.append(balance - spent - held) }
         return left.min()

@@ -175,23 +175,30 @@ extension SQLiteStore {
     /// What each key spent and used so far, and spent today: from the totals
     /// and hourly rollups the ledger's trigger keeps, which outlive its rows.
     public func keyBaselines(now: Date) async throws -> [Int64: KeyBaseline] {
-        let dayStart = Periods.dayStart(of: now)
+        let starts = Periods.starts(of: now)
         let totals = try await query("SELECT key_id, cost_hi AS spent_hi, cost_lo AS spent_lo, tokens_hi, tokens_lo FROM key_totals")
-        let today = try await query(
+        func since(_ name: String) -> String {
+            "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
+        }
+        let periods = try await query(
             """
-            SELECT name, SUM(cost_hi) AS today_hi, SUM(cost_lo) AS today_lo FROM usage_hourly
+            SELECT name, \(since("day")), \(since("week")), \(since("month")) FROM usage_hourly
             WHERE dimension = '\(SQLiteRollups.keyIDDimension.name)' AND hour >= ? GROUP BY name
-            """, [.integer(Int(dayStart.millisecondsSince1970))])
-        var spentToday: [Int64: Money] = [:]
-        for row in today {
-            guard let id = row.text("name").flatMap({ Int64($0) }) else { continue }
-            spentToday[id] = Money(picos: row.sum("today"))
+            """,
+            [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month, min(starts.week, starts.month)].map {
+                .integer(Int($0.millisecondsSince1970))
+            })
+        var recent: [Int64: SQLiteRow] = [:]
+        for row in periods {
+            if let id = row.text("name").flatMap({ Int64($0) }) { recent[id] = row }
         }
         var baselines: [Int64: KeyBaseline] = [:]
         for row in totals {
             guard let id = row.int("key_id") else { continue }
+            let period = recent[id]
             baselines[id] = KeyBaseline(
-                spent: Money(picos: row.sum("spent")), tokens: row.sum("tokens"), today: spentToday[id] ?? .zero, day: dayStart)
+                spent: Money(picos: row.sum("spent")), tokens: row.sum("tokens"), today: Money(picos: period?.sum("day") ?? 0), day: starts.day,
+                week: Money(picos: period?.sum("week") ?? 0), month: Money(picos: period?.sum("month") ?? 0))
         }
         return baselines
     }

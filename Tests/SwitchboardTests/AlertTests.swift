@@ -99,12 +99,15 @@ import Testing
 
             // The down webhook is tried four times (once and three retries on the gateway's clock), then dead-lettered.
             try await drive { harness.switchboard.gateway.stats.alertDeadLetters == 1 }
+            try await harness.eventually { hooks("down").count == 4 }
             #expect(hooks("down").count == 4 && harness.switchboard.gateway.stats.alertDeadLetters == 1)
             #expect(hooks("ok").filter { $0.headers["x-switchboard-event"] == "account.unhealthy" }.count == 1, "said once")
 
             // Enabled again by an admin: recovered.
             #expect(try await harness.admin("/accounts/broken/enable", method: .POST, token: Self.token).status == 200)
             try await drive { hooks("ok").contains { $0.headers["x-switchboard-event"] == "account.recovered" } }
+            // Counted once the webhook's answer is read, just after it recorded the post.
+            try await harness.eventually { harness.switchboard.gateway.stats.alertsDelivered >= 2 }
             #expect(harness.switchboard.gateway.stats.alertsDelivered >= 2)
         }
     }

@@ -49,6 +49,54 @@ import Testing
         #expect(admitted(await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 20), tokens: 0))) != nil)
     }
 
+    @Test func weeklyAndMonthlyCostsResetWithTheirUTCWeekAndMonth() async {
+        let limiter = KeyLimiter(clock: clock)  // Friday 2027-01-15 08:00 UTC
+        let key = key {
+            $0.weeklyCost = Money(picos: 100)
+            $0.monthlyCost = Money(picos: 150)
+        }
+        // Spent earlier this week and month before a restart: 60 of this week's 100, 90 of this month's 150.
+        limiter.restore([
+            1: KeyBaseline(
+                spent: .zero, tokens: 0, today: .zero, day: Periods.dayStart(of: clock.now()), week: Money(picos: 60), month: Money(picos: 90))
+        ])
+        func admit(_ hold: Int64) async -> KeyLimiter.Admission { await limiter.admit(key, demand: KeyDemand(hold: Money(picos: hold), tokens: 0)) }
+        guard case .refused(.quotaExhausted("weekly_cost")) = await admit(41) else {
+            Issue.record("expected the weekly limit")
+            return
+        }
+        admitted(await admit(40))?.settle(cost: Money(picos: 40), tokens: 0)
+        #expect(limiter.usage(of: key).week == Money(picos: 100) && limiter.usage(of: key).month == Money(picos: 130))
+        clock.advance(by: .seconds(1_800_230_400 - 1_800_000_000))  // Monday 2027-01-18 00:00: a new week, the same month
+        #expect(limiter.usage(of: key).week == .zero && limiter.usage(of: key).month == Money(picos: 130))
+        guard case .refused(.quotaExhausted("monthly_cost")) = await admit(21) else {
+            Issue.record("expected the monthly limit")
+            return
+        }
+        admitted(await admit(20))?.settle(cost: Money(picos: 20), tokens: 0)
+        clock.advance(by: .seconds(1_801_440_000 - 1_800_230_400))  // 2027-02-01: a new month
+        #expect(admitted(await admit(100)) != nil)
+    }
+
+    @Test func twoHundredConcurrentRequestsNeverPassAWeeklyCap() async {
+        let limiter = KeyLimiter(clock: clock)
+        let key = key { $0.weeklyCost = Money(picos: 100_000) }
+        let admitted = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<200 {
+                group.addTask {
+                    guard case .admitted(let lease) = await limiter.admit(key, demand: KeyDemand(hold: Money(picos: 1_000), tokens: 0)) else {
+                        return false
+                    }
+                    await Task.yield()
+                    lease.settle(cost: Money(picos: 1_000), tokens: 0)
+                    return true
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted == 100 && limiter.usage(of: key).week == Money(picos: 100_000))
+    }
+
     @Test func lifetimeTokensCountWhatWasSpentBeforeARestart() async {
         let limiter = KeyLimiter(clock: clock)
         limiter.restore([1: KeyBaseline(spent: .zero, tokens: 990, today: .zero, day: .distantPast)])

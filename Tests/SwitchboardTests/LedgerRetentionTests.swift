@@ -86,4 +86,20 @@ import Testing
             #expect(try await store.keyBaselines(now: start.addingTimeInterval(2400))[1]?.tokens == 40 * 300 * 127)
         }
     }
+
+    @Test func aKeysDayWeekAndMonthComeFromTheRollups() async throws {
+        try await withStore { store, _ in
+            let key = try await store.insertKey(KeyInput(name: "k", hash: "hash-k", prefix: "sk-sb-", lastFour: "0000", source: "test"))
+            let now = Date(timeIntervalSince1970: 1_800_000_000)  // Friday 2027-01-15 08:00 UTC
+            try await store.appendLedger([
+                row("december", at: Date(timeIntervalSince1970: 1_798_758_000), key: key.id, cost: 1),
+                row("month", at: Date(timeIntervalSince1970: 1_798_765_200), key: key.id, cost: 10),
+                row("week", at: Date(timeIntervalSince1970: 1_799_715_600), key: key.id, cost: 100),
+                row("today", at: Date(timeIntervalSince1970: 1_799_996_400), key: key.id, cost: 1000),
+            ])
+            let baseline = try #require(try await store.keyBaselines(now: now)[key.id])
+            #expect(baseline.today == Money(picos: 1000) && baseline.week == Money(picos: 1100) && baseline.month == Money(picos: 1110))
+            #expect(baseline.spent == Money(picos: 1111))
+        }
+    }
 }

@@ -82,8 +82,11 @@ public struct AlertMonitor: Service {
             if let balance = key.policy.balance, let remaining = usage.balanceRemaining {
                 budgets.append(.init(subject: "key:\(key.name)", kind: "balance", used: balance - max(.zero, remaining), limit: balance))
             }
-            if let daily = key.policy.dailyCost {
-                budgets.append(.init(subject: "key:\(key.name)", kind: "daily_cost", used: usage.today, limit: daily))
+            for (kind, limit, used) in [
+                ("daily_cost", key.policy.dailyCost, usage.today), ("weekly_cost", key.policy.weeklyCost, usage.week),
+                ("monthly_cost", key.policy.monthlyCost, usage.month),
+            ] {
+                if let limit { budgets.append(.init(subject: "key:\(key.name)", kind: kind, used: used, limit: limit)) }
             }
         }
         for user in snapshot.users.values {

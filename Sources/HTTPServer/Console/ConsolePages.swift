@@ -103,6 +103,8 @@ enum ConsolePages {
         page["concurrency"] = key.concurrency.map(String.init) ?? ""
         page["tokenLimit"] = key.tokenLimit.map { String($0) } ?? ""
         page["dailyCost"] = key.dailyCostUsd ?? ""
+        page["weeklyCost"] = key.weeklyCostUsd ?? ""
+        page["monthlyCost"] = key.monthlyCostUsd ?? ""
         page["balance"] = key.balanceUsd ?? ""
         page["expiresAt"] = key.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? ""
         page["chart"] = SVGChart.bars(

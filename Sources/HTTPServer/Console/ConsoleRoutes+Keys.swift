@@ -11,7 +11,7 @@ extension ConsoleRoutes {
         form.settings(
             texts: ["description", "user", "expires_at"], lists: ["models", "clients", "ip_allow", "ip_deny"],
             numbers: ["concurrency", "token_limit"],
-            money: ["daily_cost_usd", "balance_usd"], editing: editing)
+            money: ["daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd"], editing: editing)
     }
 
     /// Keys: list, create (shown once), a key's page, edit, enable, disable,

@@ -122,6 +122,8 @@ enum ConsoleTemplates {
         <label for="concurrency">Concurrent requests</label><input id="concurrency" name="concurrency" inputmode="numeric" value="{{concurrency}}">
         <label for="token_limit">Total token limit</label><input id="token_limit" name="token_limit" inputmode="numeric" value="{{tokenLimit}}">
         <label for="daily_cost_usd">Daily cost limit (USD)</label><input id="daily_cost_usd" name="daily_cost_usd" inputmode="decimal" value="{{dailyCost}}">
+        <label for="weekly_cost_usd">Weekly cost limit (USD, weeks from Monday)</label><input id="weekly_cost_usd" name="weekly_cost_usd" inputmode="decimal" value="{{weeklyCost}}">
+        <label for="monthly_cost_usd">Monthly cost limit (USD)</label><input id="monthly_cost_usd" name="monthly_cost_usd" inputmode="decimal" value="{{monthlyCost}}">
         <label for="expires_at">Expires at (UTC, e.g. 2027-01-01T00:00:00Z)</label><input id="expires_at" name="expires_at" value="{{expiresAt}}">
         """
 
