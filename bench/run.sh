@@ -19,6 +19,8 @@
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
 #   LOG_LEVEL=info LOG_FORMAT=json bench/run.sh  # with an access line per request (to a file), as JSON (default: warnings only)
+#   bench/otlp_sink.py 4318 & SWITCHBOARD_OTLP_ENDPOINT=http://127.0.0.1:4318 bench/run.sh  # with tracing on
+#   KEEP_WORK=1 bench/run.sh        # keep the work directory (the gateway's log, its database) and print where
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
