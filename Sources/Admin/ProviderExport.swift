@@ -53,13 +53,11 @@ public enum ProviderExport {
     /// A bucket's UTC day: OpenAI's `start_time` (Unix seconds), Anthropic's `starting_at`.
     static func bucketDay(_ bucket: [String: JSONValue], at path: String) throws(AdminError) -> String {
         if case .number(let seconds)? = bucket["start_time"], seconds.rounded() == seconds, (0...253_402_300_799).contains(seconds) {
-            return day(Date(timeIntervalSince1970: seconds))
+            return WireDate.utcDay(Date(timeIntervalSince1970: seconds))
         }
-        if case .string(let text)? = bucket["starting_at"], let date = WireDate.rfc3339(text) { return day(date) }
+        if case .string(let text)? = bucket["starting_at"], let date = WireDate.rfc3339(text) { return WireDate.utcDay(date) }
         throw AdminError(.invalid, "\(path) has no start_time or starting_at")
     }
-
-    static func day(_ date: Date) -> String { WireDate.utcDay(date) }
 
     /// One result: usage (tokens) or cost (an amount), or nil for one that is neither (a web search fee).
     static func usage(_ item: [String: JSONValue], day: String, provider: ExportProvider, at path: String) throws(AdminError) -> DailyUsage? {
@@ -164,7 +162,7 @@ public enum ProviderExport {
             guard let rawDay = value("day"), let date = WireDate.rfc3339(rawDay.count == 10 ? rawDay + "T00:00:00Z" : rawDay) else {
                 throw AdminError(.invalid, "line \(number + 2): the date must read as 2026-12-01 or an RFC 3339 time")
             }
-            var line = DailyUsage(day: day(date), model: value("model") ?? "(all models)")
+            var line = DailyUsage(day: WireDate.utcDay(date), model: value("model") ?? "(all models)")
             let input = try count("input")
             line.cacheRead = try count("cache_read")
             // OpenAI counts cached tokens within input_tokens; Anthropic does not.

@@ -102,13 +102,6 @@ public struct ReconciliationReport: Sendable, Codable, Equatable {
     }
 }
 
-extension Int64 {
-    func saturatingSubtract(_ other: Int64) -> Int64 {
-        let (result, overflow) = subtractingReportingOverflow(other)
-        return overflow ? (other < 0 ? .max : .min) : result
-    }
-}
-
 /// Runs reconciliations and keeps the last report (for the admin API and the console).
 public struct ReconciliationAdmin: Sendable {
     let store: any GatewayStore

@@ -38,27 +38,21 @@ public enum KeySettings {
         }
         let expiries = ["expires_at", "expires_in_days", "activate_on_first_use_days"].filter { json[$0].map { $0 != .null } ?? false }
         if expiries.count > 1 { throw AdminError(.invalid, "\(expiries.joined(separator: " and ")) are set; keep one") }
-        func text(_ value: JSONValue, _ name: String) throws(AdminError) -> String? { try SettingValue.text(value, name) }
-        func list(_ value: JSONValue, _ name: String) throws(AdminError) -> [String]? { try SettingValue.list(value, name) }
-        func whole(_ value: JSONValue, _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999) throws(AdminError) -> Int64? {
-            try SettingValue.whole(value, name, minimum: minimum, maximum: maximum)
-        }
-        func dollars(_ value: JSONValue, _ name: String) throws(AdminError) -> Money? { try SettingValue.dollars(value, name) }
         var change = Change(policy: policy)
         var p = policy
         for (name, value) in json {
             switch name {
             case "name": break
-            case "key": change.key = try text(value, name)
-            case "description": p.description = try text(value, name)
-            case "user": p.user = try text(value, name)
-            case "tags": p.tags = try list(value, name)
-            case "models": p.models = try list(value, name)
-            case "clients": p.clients = try list(value, name)
+            case "key": change.key = try SettingValue.text(value, name)
+            case "description": p.description = try SettingValue.text(value, name)
+            case "user": p.user = try SettingValue.text(value, name)
+            case "tags": p.tags = try SettingValue.list(value, name)
+            case "models": p.models = try SettingValue.list(value, name)
+            case "clients": p.clients = try SettingValue.list(value, name)
             case "ip_allow": p.ipAllow = try SettingValue.ranges(value, name)
             case "ip_deny": p.ipDeny = try SettingValue.ranges(value, name)
             case "providers":
-                p.providers = try list(value, name).map { names throws(AdminError) in
+                p.providers = try SettingValue.list(value, name).map { names throws(AdminError) in
                     var providers: [Provider] = []
                     for item in names {
                         guard let provider = Provider(rawValue: item) else {
@@ -69,7 +63,7 @@ public enum KeySettings {
                     return providers
                 }
             case "on_expiry":
-                let text = try text(value, name)
+                let text = try SettingValue.text(value, name)
                 guard text == nil || text == "disable" || text == "delete" else { throw AdminError(.invalid, "on_expiry must be disable or delete") }
                 p.onExpiry = text
             case "expires_at":
@@ -81,17 +75,18 @@ public enum KeySettings {
                     throw AdminError(.invalid, "expires_at must be a time such as 2027-01-01T00:00:00Z, or null")
                 }
                 change.expiresAt = .some(date)
-            case "expires_in_days": change.expiresInDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
+            case "expires_in_days":
+                change.expiresInDays = try SettingValue.whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
             case "enabled": change.enabled = try SettingValue.flag(value, name)
             case "activate_on_first_use_days":
-                p.activateOnFirstUseDays = try whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
-            case "concurrency": p.concurrency = try whole(value, name, minimum: 1).map(Int.init)
-            case "max_waiting": p.maxWaiting = try whole(value, name, minimum: 0).map(Int.init)
-            case "token_limit": p.tokenLimit = try whole(value, name, minimum: 1)
-            case "daily_cost_usd": p.dailyCost = try dollars(value, name)
-            case "weekly_cost_usd": p.weeklyCost = try dollars(value, name)
-            case "monthly_cost_usd": p.monthlyCost = try dollars(value, name)
-            case "balance_usd": p.balance = try dollars(value, name)
+                p.activateOnFirstUseDays = try SettingValue.whole(value, name, minimum: 1, maximum: Int64(KeyPolicy.maxDays)).map(Int.init)
+            case "concurrency": p.concurrency = try SettingValue.whole(value, name, minimum: 1).map(Int.init)
+            case "max_waiting": p.maxWaiting = try SettingValue.whole(value, name, minimum: 0).map(Int.init)
+            case "token_limit": p.tokenLimit = try SettingValue.whole(value, name, minimum: 1)
+            case "daily_cost_usd": p.dailyCost = try SettingValue.dollars(value, name)
+            case "weekly_cost_usd": p.weeklyCost = try SettingValue.dollars(value, name)
+            case "monthly_cost_usd": p.monthlyCost = try SettingValue.dollars(value, name)
+            case "balance_usd": p.balance = try SettingValue.dollars(value, name)
             case "rate_limit":
                 if value == .null {
                     p.rateLimit = nil
@@ -104,11 +99,12 @@ public enum KeySettings {
                 p.rateLimit = KeyPolicy.RateLimit(
                     windowMinutes: Int(
                         try rate["window_minutes"].flatMap { v throws(AdminError) in
-                            try whole(v, "rate_limit.window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes))
+                            try SettingValue.whole(v, "rate_limit.window_minutes", minimum: 1, maximum: Int64(KeyPolicy.RateLimit.maxWindowMinutes))
                         } ?? 1),
-                    requests: try rate["requests"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.requests", minimum: 1) }.map(Int.init),
-                    tokens: try rate["tokens"].flatMap { v throws(AdminError) in try whole(v, "rate_limit.tokens", minimum: 1) },
-                    cost: try rate["cost_usd"].flatMap { v throws(AdminError) in try dollars(v, "rate_limit.cost_usd") })
+                    requests: try rate["requests"].flatMap { v throws(AdminError) in try SettingValue.whole(v, "rate_limit.requests", minimum: 1) }
+                        .map(Int.init),
+                    tokens: try rate["tokens"].flatMap { v throws(AdminError) in try SettingValue.whole(v, "rate_limit.tokens", minimum: 1) },
+                    cost: try rate["cost_usd"].flatMap { v throws(AdminError) in try SettingValue.dollars(v, "rate_limit.cost_usd") })
             default: break
             }
         }

@@ -185,10 +185,9 @@ public struct AlertRules: Sendable {
         } else if active.remove(ledger) != nil {
             alerts.append(Alert(event: .ledgerRecovered, subject: "ledger", message: "The ledger is being written again."))
         }
-        let today = Self.day(observation.now)
+        let today = WireDate.utcDay(observation.now)
         defer { day = today }
         return (alerts, day.flatMap { $0 == today ? nil : $0 })
     }
 
-    static func day(_ date: Date) -> String { WireDate.utcDay(date) }
 }

@@ -260,3 +260,12 @@ extension ConsolePages {
         ]
     }
 }
+
+extension ConsolePages {
+    /// A page's filters as a query string (for a link to the same view or its next page).
+    static func queryString(_ parameters: [String: String], cursor: String? = nil) -> String {
+        var kept = parameters
+        if let cursor { kept["cursor"] = cursor }
+        return kept.sorted { $0.key < $1.key }.map { "\($0.key)=\(query($0.value))" }.joined(separator: "&")
+    }
+}

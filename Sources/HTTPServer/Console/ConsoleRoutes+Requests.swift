@@ -18,11 +18,7 @@ extension ConsoleRoutes {
                 for name in ["from", "to", "key", "user", "account", "model", "dialect", "status"] { values[name] = parameters[name] ?? "" }
                 values["requestID"] = parameters["request_id"] ?? ""
                 values["outcomes"] = Outcome.allCases.map { ["name": $0.rawValue, "selected": parameters["outcome"] == $0.rawValue] }
-                if let next = found.nextCursor {
-                    var kept = parameters
-                    kept["cursor"] = next
-                    values["next"] = kept.sorted { $0.key < $1.key }.map { "\($0.key)=\(ConsolePages.query($0.value))" }.joined(separator: "&")
-                }
+                if let next = found.nextCursor { values["next"] = ConsolePages.queryString(parameters, cursor: next) }
                 return values
             }
         }
@@ -41,11 +37,7 @@ extension ConsoleRoutes {
                     "rows": found.entries.map(ConsolePages.auditRow), "action": parameters["action"] ?? "", "target": parameters["target"] ?? "",
                     "sources": ["api", "console", "cli"].map { name -> [String: Any] in ["name": name, "selected": source == name] },
                 ]
-                if let next = found.nextCursor {
-                    var kept = parameters
-                    kept["cursor"] = next
-                    values["next"] = kept.sorted { $0.key < $1.key }.map { "\($0.key)=\(ConsolePages.query($0.value))" }.joined(separator: "&")
-                }
+                if let next = found.nextCursor { values["next"] = ConsolePages.queryString(parameters, cursor: next) }
                 return values
             }
         }
@@ -62,7 +54,7 @@ extension ConsoleRoutes {
                     "rows": rows.map(ConsolePages.usageRow), "by": dimension.rawValue,
                     "dimensions": UsageDimension.allCases.map { ["name": $0.rawValue, "selected": $0 == dimension] },
                     "from": parameters["from"] ?? "", "to": parameters["to"] ?? "",
-                    "query": parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(ConsolePages.query($0.value))" }.joined(separator: "&"),
+                    "query": ConsolePages.queryString(parameters),
                 ]
             }
         }
