@@ -131,23 +131,11 @@ public struct PartyAdmin: Sendable {
     }
 
     private func applyUser(_ json: [String: JSONValue], to user: UserEntry) async throws -> UserEntry {
-        if let unknown = json.keys.sorted().first(where: { !UserEntry.settings.contains($0) }) {
-            throw AdminError(.invalid, "unknown setting \(unknown); known: \(UserEntry.settings.joined(separator: ", "))")
+        let changed = try UserSettings.apply(json, to: user)
+        if let group = changed.group, changed.group != user.group, try await !store.listGroups().contains(where: { $0.name == group }) {
+            throw AdminError(.invalid, "no group named \(group)")
         }
-        if case .string(let other)? = json["name"], other != user.name { throw AdminError(.invalid, "a user cannot be renamed") }
-        var user = user
-        if let value = json["group"] {
-            let group = try SettingValue.text(value, "group")
-            if let group, try await !store.listGroups().contains(where: { $0.name == group }) {
-                throw AdminError(.invalid, "no group named \(group)")
-            }
-            user.group = group
-        }
-        if let value = json["description"] { user.description = try SettingValue.text(value, "description") }
-        if let value = json["balance_usd"] { user.balance = try SettingValue.dollars(value, "balance_usd") }
-        if let value = json["ip_allow"] { user.addresses.allow = try SettingValue.ranges(value, "ip_allow") }
-        if let value = json["ip_deny"] { user.addresses.deny = try SettingValue.ranges(value, "ip_deny") }
-        return user
+        return changed
     }
 
     private func saveUser(_ user: UserEntry, setBalance: Bool) async throws -> UserView {
@@ -190,33 +178,7 @@ public struct PartyAdmin: Sendable {
     }
 
     static func applyGroup(_ json: [String: JSONValue], to group: GroupEntry) throws(AdminError) -> GroupEntry {
-        if let unknown = json.keys.sorted().first(where: { !["name", "multiplier", "subscription"].contains($0) }) {
-            throw AdminError(.invalid, "unknown field \(unknown); settable: name, multiplier, subscription")
-        }
-        if case .string(let other)? = json["name"], other != group.name { throw AdminError(.invalid, "a group cannot be renamed") }
-        var group = group
-        if let value = json["multiplier"] {
-            // A multiplier reads like dollars: an exact decimal, in millionths.
-            guard let amount = try SettingValue.dollars(value, "multiplier"), amount.picos % 1_000_000 == 0,
-                case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
-            else {
-                throw AdminError(.invalid, "multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
-            }
-            group.multiplierPPM = ppm
-        }
-        switch json["subscription"] {
-        case nil: break
-        case .null?: (group.daily, group.weekly, group.monthly) = (nil, nil, nil)
-        case .object(let sub)?:
-            if let unknown = sub.keys.first(where: { !["daily_usd", "weekly_usd", "monthly_usd"].contains($0) }) {
-                throw AdminError(.invalid, "subscription: unknown field \(unknown)")
-            }
-            if let v = sub["daily_usd"] { group.daily = try SettingValue.dollars(v, "daily_usd") }
-            if let v = sub["weekly_usd"] { group.weekly = try SettingValue.dollars(v, "weekly_usd") }
-            if let v = sub["monthly_usd"] { group.monthly = try SettingValue.dollars(v, "monthly_usd") }
-        default: throw AdminError(.invalid, "subscription must be an object or null")
-        }
-        return group
+        try GroupSettings.apply(json, to: group)
     }
 
     private func saveGroup(_ group: GroupEntry) async throws -> GroupView {
@@ -232,11 +194,6 @@ public struct PartyAdmin: Sendable {
                 ? .init(dailyUsd: group.daily?.dollarsString, weeklyUsd: group.weekly?.dollarsString, monthlyUsd: group.monthly?.dollarsString)
                 : nil)
     }
-}
-
-extension UserEntry {
-    /// The settings a user has, with the config file's names.
-    public static let settings = ["name", "group", "balance_usd", "description", "ip_allow", "ip_deny"]
 }
 
 extension PartyAdmin {

@@ -30,7 +30,7 @@ extension Gateway {
     func admitNow(
         _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], lane: AccountLane
     ) -> FirstAdmission {
-        let owner = snapshots.snapshot.owner(of: key)
+        let owner = snapshots.snapshot.owner(of: key)?.pricing(client.model)
         var demand: KeyDemand
         if lane == .counting {
             // The smallest hold: refused only when a budget is already spent.
@@ -47,8 +47,9 @@ extension Gateway {
                 .max { $0.hold < $1.hold } ?? .nothing
             if let group = owner?.group { demand.hold = group.charge(demand.hold) }
         }
+        demand.model = client.model
         let admission = limiter.decide(key, owner: owner, demand: demand)
-        if limiter.mayQueue(key, after: admission) { return .mustWait(demand) }
+        if limiter.mayQueue(key, owner: owner, after: admission) { return .mustWait(demand) }
         switch admitted(admission, key: key, request: request) {
         case .success(let admitted): return .admitted(admitted)
         case .failure(let error): return .refused(error)
@@ -57,7 +58,8 @@ extension Gateway {
 
     /// Waits in the key's queue for a slot, up to `key_wait_timeout`.
     func admitAfterWaiting(_ key: KeyEntry, demand: KeyDemand, request: GatewayRequest) async -> Result<Admitted, GatewayError> {
-        let admission = await limiter.wait(key, owner: snapshots.snapshot.owner(of: key), demand: demand, timeout: configuration.keyWaitTimeout)
+        let owner = snapshots.snapshot.owner(of: key)?.pricing(demand.model)
+        let admission = await limiter.wait(key, owner: owner, demand: demand, timeout: configuration.keyWaitTimeout)
         return admitted(admission, key: key, request: request)
     }
 
@@ -72,6 +74,18 @@ extension Gateway {
             return .failure(error)
         case .refused(.concurrency):
             return .failure(GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1))
+        case .refused(.userConcurrency):
+            return .failure(
+                GatewayError(
+                    .keyConcurrencyLimited, message: "The key owner has as many requests in flight as it may. Retry shortly.", retryAfterSeconds: 1))
+        case .refused(.modelBudget(let refusal)):
+            let whose = refusal.owner == "user" ? "The key owner's" : "This key's"
+            return .failure(
+                GatewayError(
+                    .insufficientQuota,
+                    message:
+                        "\(whose) \(refusal.period) budget for \(refusal.pattern) models cannot cover this request. Wait for the next period or raise the limit."
+                ))
         case .refused(.quotaExhausted(let which)):
             let what =
                 [
@@ -79,6 +93,7 @@ extension Gateway {
                     "weekly_cost": "This key's weekly cost limit", "monthly_cost": "This key's monthly cost limit",
                     "user_balance": "The key owner's balance", "subscription_daily": "The subscription's daily limit",
                     "subscription_weekly": "The subscription's weekly limit", "subscription_monthly": "The subscription's monthly limit",
+                    "budget": "This key's budget",
                 ][which] ?? "A budget"
             return .failure(GatewayError(.insufficientQuota, message: "\(what) cannot cover this request. Top it up or raise the limit."))
         }

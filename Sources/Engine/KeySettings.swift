@@ -12,6 +12,7 @@ public enum KeySettings {
         "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry", "providers",
         "models", "clients", "ip_allow", "ip_deny",
         "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd", "enabled",
+        "budget_usd", "budget_duration", "model_budgets",
     ]
 
     /// What the JSON asks for, applied to the current policy.
@@ -31,8 +32,9 @@ public enum KeySettings {
         }
     }
 
-    /// Applies the fields of `json` to `policy`.
-    public static func apply(_ json: [String: JSONValue], to policy: KeyPolicy) throws(AdminError) -> Change {
+    /// Applies the fields of `json` to `policy`; a new or changed
+    /// `budget_duration` starts its first period in the hour holding `now`.
+    public static func apply(_ json: [String: JSONValue], to policy: KeyPolicy, now: Date = Date()) throws(AdminError) -> Change {
         if let unknown = json.keys.sorted().first(where: { !fields.contains($0) }) {
             throw AdminError(.invalid, "unknown setting \(unknown); known: \(fields.joined(separator: ", "))")
         }
@@ -87,6 +89,9 @@ public enum KeySettings {
             case "weekly_cost_usd": p.weeklyCost = try SettingValue.dollars(value, name)
             case "monthly_cost_usd": p.monthlyCost = try SettingValue.dollars(value, name)
             case "balance_usd": p.balance = try SettingValue.dollars(value, name)
+            case "budget_usd": p.budget = try SettingValue.dollars(value, name)
+            case "budget_duration": p.budgetDurationHours = try SettingValue.budgetHours(value, name)
+            case "model_budgets": p.modelBudgets = try SettingValue.modelBudgets(value, name)
             case "rate_limit":
                 if value == .null {
                     p.rateLimit = nil
@@ -108,6 +113,8 @@ public enum KeySettings {
             default: break
             }
         }
+        if p.budgetDurationHours != nil, p.budget == nil { throw AdminError(.invalid, "budget_duration needs budget_usd") }
+        p.anchorBudget(previous: policy, now: now)
         change.policy = p
         return change
     }

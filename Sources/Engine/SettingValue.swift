@@ -1,4 +1,5 @@
 import Foundation
+import Policy
 import SwitchboardCore
 
 /// Reads one setting's value out of JSON, with an error that names the
@@ -94,5 +95,51 @@ public enum SettingValue {
         }
         guard let parsed else { throw AdminError(.invalid, "\(name) must be a duration such as 30, 500ms, 10s, 5m or 1h") }
         return parsed
+    }
+}
+
+extension SettingValue {
+    /// A price multiplier, read like dollars (an exact decimal), in millionths.
+    public static func multiplier(_ value: JSONValue, _ name: String) throws(AdminError) -> Int64 {
+        let invalid = AdminError(.invalid, "\(name) must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
+        guard let amount = try? dollars(value, name), amount.picos % 1_000_000 == 0, case let ppm = amount.picos / 1_000_000,
+            (1...GroupEntry.maxMultiplierPPM).contains(ppm)
+        else { throw invalid }
+        return ppm
+    }
+
+    /// Money caps per model glob (`{"claude-opus-*": {daily_usd: 10}}`), or nil for `null`.
+    public static func modelBudgets(_ value: JSONValue, _ name: String) throws(AdminError) -> [ModelBudget]? {
+        if value == .null { return nil }
+        let shape = "\(name) must map model globs to caps, such as {\"claude-opus-*\": {\"daily_usd\": 10}}, or null"
+        guard case .object(let globs) = value else { throw AdminError(.invalid, shape) }
+        var budgets: [ModelBudget] = []
+        for (glob, caps) in globs.sorted(by: { $0.key < $1.key }) {
+            guard !glob.isEmpty, glob.utf8.count <= 200 else { throw AdminError(.invalid, "\(name): a model glob must be 1 to 200 characters") }
+            guard case .object(let fields) = caps else { throw AdminError(.invalid, shape) }
+            if let unknown = fields.keys.sorted().first(where: { !["daily_usd", "weekly_usd", "monthly_usd"].contains($0) }) {
+                throw AdminError(.invalid, "\(name).\(glob): unknown field \(unknown); known: daily_usd, weekly_usd, monthly_usd")
+            }
+            let budget = ModelBudget(
+                pattern: glob, daily: try fields["daily_usd"].flatMap { v throws(AdminError) in try dollars(v, "\(name).\(glob).daily_usd") },
+                weekly: try fields["weekly_usd"].flatMap { v throws(AdminError) in try dollars(v, "\(name).\(glob).weekly_usd") },
+                monthly: try fields["monthly_usd"].flatMap { v throws(AdminError) in try dollars(v, "\(name).\(glob).monthly_usd") })
+            guard budget.daily != nil || budget.weekly != nil || budget.monthly != nil else {
+                throw AdminError(.invalid, "\(name).\(glob) sets no cap; give daily_usd, weekly_usd or monthly_usd")
+            }
+            budgets.append(budget)
+        }
+        return budgets
+    }
+
+    /// A budget period in whole hours (`30d`, `12h`), or nil for `null`.
+    public static func budgetHours(_ value: JSONValue, _ name: String) throws(AdminError) -> Int? {
+        if value == .null { return nil }
+        let invalid = AdminError(.invalid, "\(name) must be whole hours from 1h to 3650d, such as 12h, 7d or 30d, or null")
+        guard let duration = try? SettingValue.duration(value, name), duration.components.attoseconds == 0,
+            duration.components.seconds % 3600 == 0, case let hours = duration.components.seconds / 3600,
+            (1...Int64(KeyPolicy.maxBudgetHours)).contains(hours)
+        else { throw invalid }
+        return Int(hours)
     }
 }

@@ -9,10 +9,13 @@ public struct KeyDemand: Sendable, Equatable {
     public var hold: Money
     /// The most tokens it can use, held against the lifetime token limit.
     public var tokens: Int64
+    /// The model the client asked for, whose model budgets the hold counts against.
+    public var model: String
 
-    public init(hold: Money, tokens: Int64) {
+    public init(hold: Money, tokens: Int64, model: String = "") {
         self.hold = hold
         self.tokens = tokens
+        self.model = model
     }
 
     /// Nothing held: a request that costs nothing (counting tokens).
@@ -27,6 +30,10 @@ public enum KeyRefusal: Sendable, Equatable {
     case concurrency
     /// A budget cannot cover the request's hold: `balance`, `daily_cost` or `token_limit`.
     case quotaExhausted(String)
+    /// A model budget of the key or its user cannot cover the request's hold.
+    case modelBudget(ModelBudgetRefusal)
+    /// The key's user has every concurrency slot taken (and its queue is full).
+    case userConcurrency
 }
 
 /// The live side of downstream keys: slots, windows and money holds, decided
@@ -77,17 +84,27 @@ public final class KeyLimiter: Sendable {
     }
 
     /// Admits a request now, or queues it for a concurrency slot up to
-    /// `waitTimeout` when the key allows a queue.
+    /// `waitTimeout` when the key (or its user) allows a queue.
     public func admit(_ key: KeyEntry, owner: Owner? = nil, demand: KeyDemand, waitTimeout: Duration = .seconds(30)) async -> Admission {
         let first = decide(key, owner: owner, demand: demand)
-        guard mayQueue(key, after: first) else { return first }
+        guard mayQueue(key, owner: owner, after: first) else { return first }
         return await wait(key, owner: owner, demand: demand, timeout: waitTimeout)
     }
 
-    /// Whether a refusal is only a full set of slots on a key that allows a queue.
-    public func mayQueue(_ key: KeyEntry, after admission: Admission) -> Bool {
-        guard case .refused(.concurrency) = admission else { return false }
-        return (key.policy.maxWaiting ?? 0) > 0
+    /// Whether a refusal is only a full set of slots, of a key or user that allows a queue.
+    public func mayQueue(_ key: KeyEntry, owner: Owner?, after admission: Admission) -> Bool {
+        guard case .refused(let refusal) = admission else { return false }
+        return Self.queueRoom(refusal, key: key, owner: owner) > 0
+    }
+
+    /// How many may queue behind the slots that refused: the key's `max_waiting`
+    /// for its own slots, the user's for the user's; none for anything else.
+    static func queueRoom(_ refusal: KeyRefusal, key: KeyEntry, owner: Owner?) -> Int {
+        switch refusal {
+        case .concurrency: return key.policy.maxWaiting ?? 0
+        case .userConcurrency: return owner?.user.limits.maxWaiting ?? 0
+        default: return 0
+        }
     }
 
     /// Queues for a slot, up to `timeout`.
@@ -123,77 +140,78 @@ public final class KeyLimiter: Sendable {
         return .admitted(KeyLease(key: key, owner: owner, demand: demand, limiter: self))
     }
 
-    /// Waits in the key's queue; a settling request hands its slot over (true),
-    /// or wakes the waiter to decide for itself when something else blocks it.
+    /// Waits in the key's queue (or its user's, for the user's slots); a
+    /// settling request hands its slot over (true), or wakes the waiter to
+    /// queue again or hear why it is refused when something else blocks it.
     private func queue(_ key: KeyEntry, owner: Owner?, demand: KeyDemand) async -> Admission? {
-        let id = state.withLock { limiter -> UInt64 in
-            limiter.nextWaiterID += 1
-            return limiter.nextWaiterID
-        }
-        let granted = await QueuedWait.park(
-            enqueue: { continuation in
-                let now = clock.now()
-                return state.withLock { limiter -> Bool? in
-                    if Task.isCancelled { return false }
-                    switch limiter.tryCommit(key, owner: owner, demand: demand, now: now) {
-                    case nil:
-                        return true
-                    case .concurrency? where (limiter.keys[key.id]?.waiters.count ?? 0) < (key.policy.maxWaiting ?? 0):
-                        limiter.keys[key.id]!.waiters.append(.init(id: id, owner: owner, demand: demand, continuation: continuation))
-                        return nil
-                    default:
+        var key = key
+        while true {
+            let id = state.withLock { limiter -> UInt64 in
+                limiter.nextWaiterID += 1
+                return limiter.nextWaiterID
+            }
+            let waiting = key
+            var refusal: KeyRefusal?
+            let granted = await QueuedWait.park(
+                enqueue: { continuation in
+                    let now = clock.now()
+                    return state.withLock { limiter -> Bool? in
+                        if Task.isCancelled { return false }
+                        guard let refused = limiter.tryCommit(waiting, owner: owner, demand: demand, now: now) else { return true }
+                        let waiter = KeyState.Waiter(id: id, key: waiting, owner: owner, demand: demand, continuation: continuation)
+                        if limiter.enqueue(waiter, refused: refused) { return nil }
+                        refusal = refused
                         return false
                     }
-                }
-            },
-            dequeue: {
-                state.withLock { limiter -> CheckedContinuation<Bool, Never>? in
-                    guard let index = limiter.keys[key.id]?.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                    return limiter.keys[key.id]!.waiters.remove(at: index).continuation
-                }
-            })
-        if granted { return .admitted(KeyLease(key: key, owner: owner, demand: demand, limiter: self)) }
-        if Task.isCancelled { return nil }
-        let latest = currentKey(key.id) ?? key
-        guard latest.enabled else { return .refused(.concurrency) }  // disabled or revoked while waiting
-        return decide(latest, owner: owner, demand: demand)
+                },
+                dequeue: {
+                    state.withLock { $0.dequeue(id, key: waiting.id, user: owner?.user.id) }
+                })
+            if granted { return .admitted(KeyLease(key: key, owner: owner, demand: demand, limiter: self)) }
+            if Task.isCancelled { return nil }
+            if let refusal { return .refused(refusal) }
+            key = currentKey(key.id) ?? key
+            guard key.enabled else { return .refused(.concurrency) }  // disabled or revoked while waiting
+        }
     }
 
     /// Ends a request: releases its slot and holds, charges what it really cost,
-    /// and hands the slot to the next queued request that fits.
+    /// and hands the freed slots (the key's, the user's) to queued requests that fit.
     func settle(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, cost: Money, tokens: Int64) {
         let now = clock.now()
         let latest = currentKey(key.id)
         let wake: [(CheckedContinuation<Bool, Never>, Bool)] = state.withLock { limiter in
             var current = limiter.key(key.id)
-            current.release(demand, cost: cost, tokens: tokens, now: now)
+            current.release((latest ?? key).policy, demand, cost: cost, tokens: tokens, now: now)
             limiter.keys[key.id] = current
             if let owner {
                 var user = limiter.user(owner.user.id, now: now)
-                user.charge(cost, releasing: demand.hold, now: now)
+                user.release(demand, cost: cost, now: now)
                 limiter.users[owner.user.id] = user
             }
             if cost > demand.hold, key.policy.meters || owner?.meters == true { limiter.overrun += cost - demand.hold }
-            var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
-            let policyKey = latest ?? key
-            queue: while let waiter = limiter.keys[key.id]?.waiters.first {
-                guard policyKey.enabled else {
-                    wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, false))
-                    continue
-                }
-                switch limiter.tryCommit(policyKey, owner: waiter.owner, demand: waiter.demand, now: now) {
-                case nil:
-                    wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, true))
-                case .concurrency?:
-                    break queue
-                default:
-                    // A budget or the window blocks it: it decides again and hears why.
-                    wake.append((limiter.keys[key.id]!.waiters.removeFirst().continuation, false))
-                }
-            }
+            var wake = limiter.handOver(\.keys[key.id], slot: .concurrency, now: now, currentKey: currentKey)
+            if let owner { wake += limiter.handOver(\.users[owner.user.id], slot: .userConcurrency, now: now, currentKey: currentKey) }
             return wake
         }
         for (continuation, granted) in wake { continuation.resume(returning: granted) }
+    }
+
+    /// Starts a key's usage again (`reset_usage`) in the same step that reads
+    /// what it had counted, and returns the reset to store: the stored one tells
+    /// a restart (and any other process) where its counters start.
+    public func resetUsage(_ key: KeyEntry, parts: Set<UsagePart>) -> UsageReset {
+        let now = clock.now()
+        return state.withLock { limiter in
+            var current = limiter.key(key.id)
+            current.advance(key.policy, now: now)
+            let reset = UsageReset.next(
+                after: key.policy.usageReset, parts: parts, at: now, tokens: current.tokens, day: current.periods.day,
+                dayStart: current.periods.starts.day)
+            current.apply(reset)
+            limiter.keys[key.id] = current
+            return reset
+        }
     }
 
     /// Leases dropped without being settled (each one a bug in the code that held it).
@@ -241,6 +259,16 @@ public struct KeyBaseline: Sendable, Equatable {
     public var week: Money
     public var month: Money
 
+    /// The current hour's cost, and the hour.
+    public var hour: Money = .zero
+    public var hourStart: Date = .distantPast
+    /// The current budget period's start and cost, for a key with `budget_duration`.
+    public var budget: (start: Date, spent: Money)?
+    /// Each model's cost in the current day, week and month.
+    public var models: [String: PeriodTotals] = [:]
+    /// The usage reset these numbers already account for.
+    public var resetAt: Int64?
+
     public init(spent: Money, tokens: Int64, today: Money, day: Date, week: Money = .zero, month: Money = .zero) {
         self.spent = spent
         self.tokens = tokens
@@ -248,6 +276,12 @@ public struct KeyBaseline: Sendable, Equatable {
         self.day = day
         self.week = week
         self.month = month
+    }
+
+    public static func == (a: KeyBaseline, b: KeyBaseline) -> Bool {
+        a.spent == b.spent && a.tokens == b.tokens && a.today == b.today && a.day == b.day && a.week == b.week && a.month == b.month
+            && a.hour == b.hour && a.hourStart == b.hourStart && a.budget?.start == b.budget?.start && a.budget?.spent == b.budget?.spent
+            && a.models == b.models && a.resetAt == b.resetAt
     }
 }
 
@@ -269,6 +303,12 @@ public struct KeyUsage: Sendable, Equatable {
     public var tokens: Int64
     /// What the balance still covers (balance − spent − held); nil without a balance.
     public var balanceRemaining: Money?
+    /// What the budget period has spent (`budget_usd`), nil without a budget.
+    public var budgetSpent: Money?
+    /// When the budget period ends, for a budget with a duration.
+    public var budgetResetsAt: Date?
+    /// Each model's cost in the current day, week and month.
+    public var models: [String: PeriodTotals] = [:]
 }
 
 extension KeyLimiter.LimiterState {
@@ -283,7 +323,7 @@ extension KeyLimiter.LimiterState {
     }
 
     /// The whole admission in one step: the key's window, slot and budgets, then
-    /// its owner's balance and subscription; commits all or nothing.
+    /// its owner's slot, balance, subscription and model budgets; commits all or nothing.
     mutating func tryCommit(_ key: KeyEntry, owner: Owner?, demand: KeyDemand, now: Date) -> KeyRefusal? {
         var current = self.key(key.id)
         defer { keys[key.id] = current }
@@ -291,10 +331,61 @@ extension KeyLimiter.LimiterState {
         if let owner {
             var user = self.user(owner.user.id, now: now)
             defer { users[owner.user.id] = user }
-            if let refusal = user.refusal(owner, hold: demand.hold, now: now) { return refusal }
-            user.held += demand.hold
+            if let refusal = user.refusal(owner, demand: demand, now: now) { return refusal }
+            user.commit(demand, now: now)
         }
         current.commit(key.policy, demand: demand, now: now)
         return nil
     }
+
+    /// Queues a waiter behind the slots that refused it, when their queue has room.
+    mutating func enqueue(_ waiter: KeyState.Waiter, refused: KeyRefusal) -> Bool {
+        let room = KeyLimiter.queueRoom(refused, key: waiter.key, owner: waiter.owner)
+        switch refused {
+        case .concurrency where (keys[waiter.key.id]?.waiters.count ?? 0) < room:
+            keys[waiter.key.id]!.waiters.append(waiter)
+        case .userConcurrency where (waiter.owner.flatMap { users[$0.user.id] }?.waiters.count ?? 0) < room:
+            users[waiter.owner!.user.id]!.waiters.append(waiter)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Takes a waiter out of whichever queue holds it (cancelled or timed out).
+    mutating func dequeue(_ id: UInt64, key: Int64, user: Int64?) -> CheckedContinuation<Bool, Never>? {
+        if let index = keys[key]?.waiters.firstIndex(where: { $0.id == id }) { return keys[key]!.waiters.remove(at: index).continuation }
+        if let user, let index = users[user]?.waiters.firstIndex(where: { $0.id == id }) {
+            return users[user]!.waiters.remove(at: index).continuation
+        }
+        return nil
+    }
+
+    /// Admits the queue's waiters in order while the freed slot lets them in:
+    /// each admitted is woken granted; one blocked by anything but this queue's
+    /// slot is woken to queue again elsewhere or hear why it is refused.
+    mutating func handOver<Holder>(
+        _ queue: WritableKeyPath<Self, Holder?>, slot: KeyRefusal, now: Date, currentKey: (Int64) -> KeyEntry?
+    ) -> [(CheckedContinuation<Bool, Never>, Bool)] where Holder: WaitQueue {
+        var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
+        while let waiter = self[keyPath: queue]?.waiters.first {
+            let key = currentKey(waiter.key.id) ?? waiter.key
+            guard key.enabled else {
+                wake.append((self[keyPath: queue]!.waiters.removeFirst().continuation, false))
+                continue
+            }
+            let refusal = tryCommit(key, owner: waiter.owner, demand: waiter.demand, now: now)
+            if refusal == slot { break }
+            wake.append((self[keyPath: queue]!.waiters.removeFirst().continuation, refusal == nil))
+        }
+        return wake
+    }
 }
+
+/// A state that queues requests for its slots.
+protocol WaitQueue {
+    var waiters: [KeyState.Waiter] { get set }
+}
+
+extension KeyState: WaitQueue {}
+extension UserState: WaitQueue {}

@@ -39,11 +39,24 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public var monthlyCost: Money?
     /// The key's own prepaid balance; spending draws it down.
     public var balance: Money?
+    /// Cost per budget period (`budget_usd`); without a duration, over the key's life.
+    public var budget: Money?
+    /// The budget period's length in whole hours (`budget_duration`).
+    public var budgetDurationHours: Int?
+    /// The hour (counted from 1970, UTC) the budget's periods are counted from:
+    /// the hour its duration was set, so a new or changed duration starts a
+    /// period then and a restart does not move it.
+    public var budgetAnchorHour: Int64?
+    /// Caps on what requests for some models may cost (`model_budgets`).
+    public var modelBudgets: [ModelBudget]?
+    /// The last `reset_usage`: where counters read from the ledger start again.
+    public var usageReset: UsageReset?
 
     /// Stored names (snake-cased by the store) kept from when amounts were bare picodollars.
     enum CodingKeys: String, CodingKey {
         case description, tags, user, onExpiry, activateOnFirstUseDays, providers, models, clients, rateLimit, concurrency, maxWaiting,
-            tokenLimit, ipAllow, ipDeny
+            tokenLimit, ipAllow, ipDeny, budgetDurationHours, budgetAnchorHour, modelBudgets, usageReset
+        case budget = "budgetPicos"
         case dailyCost = "dailyCostPicos"
         case weeklyCost = "weeklyCostPicos"
         case monthlyCost = "monthlyCostPicos"
@@ -98,7 +111,37 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     }
 
     /// Whether anything is metered in money: then requests hold their maximum cost.
-    public var meters: Bool { balance != nil || dailyCost != nil || weeklyCost != nil || monthlyCost != nil || rateLimit?.cost != nil }
+    public var meters: Bool {
+        balance != nil || dailyCost != nil || weeklyCost != nil || monthlyCost != nil || rateLimit?.cost != nil || budget != nil
+            || modelBudgets?.isEmpty == false
+    }
+
+    /// The longest budget period: ten years.
+    public static let maxBudgetHours = 87_600
+
+    /// The budget period holding `now`, when the budget has a duration.
+    public func budgetPeriod(at now: Date) -> DateInterval? {
+        guard budget != nil, let hours = budgetDurationHours, (1...Self.maxBudgetHours).contains(hours), let anchor = budgetAnchorHour else {
+            return nil
+        }
+        let current = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+        let start = anchor + max(0, current - anchor) / Int64(hours) * Int64(hours)
+        return DateInterval(start: Date(timeIntervalSince1970: Double(start) * 3600), duration: Double(hours) * 3600)
+    }
+
+    /// Sets the budget's anchor to the hour holding `now` when its duration is
+    /// new or changed from `previous`'s; keeps the previous anchor otherwise.
+    public mutating func anchorBudget(previous: KeyPolicy?, now: Date) {
+        guard let hours = budgetDurationHours else {
+            budgetAnchorHour = nil
+            return
+        }
+        if let previous, previous.budgetDurationHours == hours, let anchor = previous.budgetAnchorHour {
+            budgetAnchorHour = anchor
+        } else {
+            budgetAnchorHour = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
+        }
+    }
 
     /// Why a stored policy cannot be enforced as written (a cap below one, a
     /// window out of range), or nil: such a key is refused, never run unlimited.
@@ -115,6 +158,9 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
         if let dailyCost, dailyCost < .zero { return "daily_cost is negative" }
         if let weeklyCost, weeklyCost < .zero { return "weekly_cost is negative" }
         if let monthlyCost, monthlyCost < .zero { return "monthly_cost is negative" }
+        if let budget, budget < .zero { return "budget is negative" }
+        if let hours = budgetDurationHours, !(1...Self.maxBudgetHours).contains(hours) { return "budget_duration is out of range" }
+        if let problem = ModelBudget.problem(modelBudgets) { return problem }
         if let days = activateOnFirstUseDays, !(1...Self.maxDays).contains(days) { return "activate_on_first_use_days is out of range" }
         return nil
     }

@@ -17,9 +17,19 @@ struct KeyState: Sendable {
     var tokens: Int64
     /// Cost in the current UTC day, week and month.
     var periods: PeriodSpend
+    /// Cost in the current hour: a budget period set on a live key starts on
+    /// the hour, and this is what it has spent by then.
+    var hour: (start: Date, spent: Money)
+    /// Cost in the current budget period (`budget_usd` with `budget_duration`).
+    var budgetPeriod: (start: Date, spent: Money)?
+    /// Cost per model in the current periods, for model budgets.
+    var models: ModelSpending
+    /// The last usage reset applied here (milliseconds since 1970).
+    var resetAt: Int64?
 
     struct Waiter: Sendable {
         var id: UInt64
+        var key: KeyEntry
         var owner: Owner?
         var demand: KeyDemand
         var continuation: CheckedContinuation<Bool, Never>
@@ -33,11 +43,25 @@ struct KeyState: Sendable {
         periods = PeriodSpend(
             starts: day == .distantPast ? (day, day, day) : Periods.starts(of: day), day: baseline?.today ?? .zero,
             week: baseline?.week ?? .zero, month: baseline?.month ?? .zero)
+        hour = (baseline?.hourStart ?? .distantPast, baseline?.hour ?? .zero)
+        budgetPeriod = baseline?.budget.map { ($0.start, $0.spent) }
+        models = ModelSpending(baseline?.models ?? [:])
+        resetAt = baseline?.resetAt
     }
 
-    /// Drops what left the window, and rolls the day, week and month over.
+    /// Drops what left the window, rolls the hour, day, week, month and budget
+    /// period over, and applies a usage reset made elsewhere.
     mutating func advance(_ policy: KeyPolicy, now: Date) {
         periods.advance(now)
+        if let reset = policy.usageReset, reset.atMilliseconds != resetAt { apply(reset) }
+        let hourStart = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
+        if hour.start != hourStart { hour = (hourStart, .zero) }
+        if let period = policy.budgetPeriod(at: now) {
+            // A period that began this hour has spent what the hour has; one that began earlier was seen begin.
+            if budgetPeriod?.start != period.start { budgetPeriod = (period.start, hour.start >= period.start ? hour.spent : .zero) }
+        } else {
+            budgetPeriod = nil
+        }
         let window = policy.rateLimit?.window ?? 0
         let start = now.addingTimeInterval(-window)
         if let first = requestTimes.firstIndex(where: { $0 > start }) { requestTimes.removeFirst(first) } else { requestTimes = [] }
@@ -74,7 +98,23 @@ struct KeyState: Sendable {
         if let weekly = policy.weeklyCost, periods.week + held + demand.hold > weekly { return .quotaExhausted("weekly_cost") }
         if let monthly = policy.monthlyCost, periods.month + held + demand.hold > monthly { return .quotaExhausted("monthly_cost") }
         if let balance = policy.balance, spent + held + demand.hold > balance { return .quotaExhausted("balance") }
+        if let budget = policy.budget, (budgetPeriod?.spent ?? spent) + held + demand.hold > budget { return .quotaExhausted("budget") }
+        if let refusal = models.refusal(policy.modelBudgets, model: demand.model, hold: demand.hold, now: now, owner: "key") {
+            return .modelBudget(refusal)
+        }
         return nil
+    }
+
+    /// Starts the reset's parts again (once per reset).
+    mutating func apply(_ reset: UsageReset) {
+        resetAt = reset.atMilliseconds
+        for part in reset.parts {
+            switch part {
+            case .window: (requestTimes, windowUsage) = ([], [])
+            case .daily: periods.day = .zero
+            case .tokens: tokens = 0
+            }
+        }
     }
 
     /// Takes the slot, counts the request in the window, holds the money.
@@ -83,16 +123,21 @@ struct KeyState: Sendable {
         if policy.rateLimit != nil { requestTimes.append(now) }
         held += demand.hold
         heldTokens = heldTokens.saturatingAdd(demand.tokens)
+        models.hold(demand.hold, model: demand.model, now: now)
     }
 
     /// Gives back the slot and holds, and charges the real cost.
-    mutating func release(_ demand: KeyDemand, cost: Money, tokens used: Int64, now: Date) {
+    mutating func release(_ policy: KeyPolicy, _ demand: KeyDemand, cost: Money, tokens used: Int64, now: Date) {
+        advance(policy, now: now)
         inFlight = max(0, inFlight - 1)
         held = max(.zero, held - demand.hold)  // never below zero: a negative hold would be credit
         heldTokens = max(0, heldTokens.saturatingAdd(-demand.tokens))
         spent += cost
         tokens = tokens.saturatingAdd(used)
         periods.add(cost, now: now)
+        hour.spent += cost
+        budgetPeriod?.spent += cost
+        models.settle(cost, releasing: demand.hold, model: demand.model, now: now)
         if used > 0 || cost > .zero { windowUsage.append((now, used, cost)) }
     }
 
@@ -106,6 +151,8 @@ struct KeyState: Sendable {
             windowTokens: windowTokens, windowCost: windowCost,
             windowResetSeconds: oldest.map { RetryAfter.seconds(until: $0.addingTimeInterval(window), now: now) } ?? 0,
             today: periods.day, week: periods.week, month: periods.month, held: held, spent: spent, tokens: tokens,
-            balanceRemaining: policy.balance.map { $0 - spent - held })
+            balanceRemaining: policy.balance.map { $0 - spent - held },
+            budgetSpent: policy.budget == nil ? nil : budgetPeriod?.spent ?? spent,
+            budgetResetsAt: policy.budgetPeriod(at: now)?.end, models: models.current(now: now))
     }
 }

@@ -12,6 +12,8 @@ public struct UserEntry: Sendable, Equatable, Codable {
     public var description: String?
     /// Client address ranges the user's keys may be used from (`ip_allow`), and not from (`ip_deny`).
     public var addresses = AddressRules()
+    /// Requests in flight at once across the user's keys, its queue, and its model budgets.
+    public var limits = UserLimits()
     /// Why the stored user cannot be enforced as written; its keys are refused.
     public var unreadable: String?
 
@@ -21,6 +23,33 @@ public struct UserEntry: Sendable, Equatable, Codable {
         self.group = group
         self.balance = balance
         self.description = description
+    }
+}
+
+/// What a user's keys may do together: requests in flight at once (with a
+/// queue of its own) and caps per model. Stored as one JSON document.
+public struct UserLimits: Sendable, Equatable, Codable {
+    /// Requests in flight at once across all of the user's keys (`concurrency`).
+    public var concurrency: Int?
+    /// Requests that may queue for one of the user's slots (`max_waiting`).
+    public var maxWaiting: Int?
+    /// Caps on what requests for some models may cost (`model_budgets`).
+    public var modelBudgets: [ModelBudget]?
+
+    public init(concurrency: Int? = nil, maxWaiting: Int? = nil, modelBudgets: [ModelBudget]? = nil) {
+        self.concurrency = concurrency
+        self.maxWaiting = maxWaiting
+        self.modelBudgets = modelBudgets
+    }
+
+    /// Whether nothing is set.
+    public var isEmpty: Bool { self == UserLimits() }
+
+    /// Why stored limits cannot be enforced as written, or nil: such a user's keys are refused.
+    public var problem: String? {
+        if let concurrency, concurrency < 1 { return "concurrency is below 1" }
+        if let maxWaiting, maxWaiting < 0 { return "max_waiting is negative" }
+        return ModelBudget.problem(modelBudgets)
     }
 }
 
@@ -35,6 +64,9 @@ public struct GroupEntry: Sendable, Equatable, Codable {
     public var daily: Money?
     public var weekly: Money?
     public var monthly: Money?
+    /// Multipliers for models matching a glob (`price_multiplier`), in
+    /// millionths, instead of `multiplierPPM`; the longest matching glob wins.
+    public var modelMultipliers: [String: Int64] = [:]
     /// Why the stored group cannot be enforced as written; its users' keys are refused.
     public var unreadable: String?
 
@@ -54,6 +86,21 @@ public struct GroupEntry: Sendable, Equatable, Codable {
 
     /// Whether the group carries a subscription.
     public var hasSubscription: Bool { daily != nil || weekly != nil || monthly != nil }
+
+    /// The multiplier for requests for `model`: the longest matching glob's
+    /// (an exact name is longer than any glob it matches), else the group's.
+    public func multiplierPPM(for model: String) -> Int64 {
+        modelMultipliers.filter { Glob.matches($0.key, model) }.max { ($0.key.count, $1.key) < ($1.key.count, $0.key) }?.value ?? multiplierPPM
+    }
+
+    /// The group as it prices requests for `model`: one multiplier, no globs.
+    public func pricing(_ model: String) -> GroupEntry {
+        guard !modelMultipliers.isEmpty else { return self }
+        var group = self
+        group.multiplierPPM = multiplierPPM(for: model)
+        group.modelMultipliers = [:]
+        return group
+    }
 
     /// A list-price amount at this group's multiplier, rounded up to the picodollar.
     public func charge(_ amount: Money) -> Money {
@@ -75,7 +122,10 @@ public struct Owner: Sendable, Equatable {
     }
 
     /// Whether anything here is metered in money.
-    public var meters: Bool { user.balance != nil || group?.hasSubscription == true }
+    public var meters: Bool { user.balance != nil || group?.hasSubscription == true || user.limits.modelBudgets?.isEmpty == false }
+
+    /// The owner as it prices requests for `model` (the group's multiplier for it).
+    public func pricing(_ model: String) -> Owner { Owner(user: user, group: group?.pricing(model)) }
 }
 
 /// Calendar periods in UTC: day, ISO week (from Monday), month.

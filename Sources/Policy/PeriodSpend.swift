@@ -10,6 +10,9 @@ struct PeriodSpend: Sendable {
     var week: Money
     var month: Money
 
+    /// Nothing spent in the periods holding `now`.
+    static func empty(_ now: Date) -> PeriodSpend { PeriodSpend(starts: Periods.starts(of: now), day: .zero, week: .zero, month: .zero) }
+
     /// Starts new periods when `now` left the current ones (weeks and months
     /// only change with a day, so the calendar is consulted once a day).
     mutating func advance(_ now: Date) {

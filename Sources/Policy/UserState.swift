@@ -8,13 +8,36 @@ struct UserState: Sendable {
     var held: Money = .zero
     var spent: Money
     var periods: PeriodSpend
+    /// Requests in flight across the user's keys, and those queued for a slot.
+    var inFlight = 0
+    var waiters: [KeyState.Waiter] = []
+    /// Cost per model in the current periods, for the user's model budgets.
+    var models: ModelSpending
 
     init(baseline: UserBaseline?, now: Date) {
+        models = ModelSpending(baseline?.models ?? [:])
         spent = baseline?.spent ?? .zero
         periods = PeriodSpend(
             starts: baseline?.periodStarts ?? Periods.starts(of: now), day: baseline?.day ?? .zero, week: baseline?.week ?? .zero,
             month: baseline?.month ?? .zero)
         periods.advance(now)
+    }
+
+    /// Why the user cannot take the request: a slot, then money.
+    mutating func refusal(_ owner: Owner, demand: KeyDemand, now: Date) -> KeyRefusal? {
+        if let cap = owner.user.limits.concurrency, inFlight >= cap { return .userConcurrency }
+        if let refusal = refusal(owner, hold: demand.hold, now: now) { return refusal }
+        if let refusal = models.refusal(owner.user.limits.modelBudgets, model: demand.model, hold: demand.hold, now: now, owner: "user") {
+            return .modelBudget(refusal)
+        }
+        return nil
+    }
+
+    /// Takes a slot and holds the money.
+    mutating func commit(_ demand: KeyDemand, now: Date) {
+        inFlight += 1
+        held += demand.hold
+        models.hold(demand.hold, model: demand.model, now: now)
     }
 
     /// Why the user's money cannot cover `hold`, or nil.
@@ -29,10 +52,13 @@ struct UserState: Sendable {
         return nil
     }
 
-    mutating func charge(_ cost: Money, releasing hold: Money, now: Date) {
-        held = max(.zero, held - hold)  // never below zero, whatever a caller releases
+    /// Gives back the slot and hold, and charges the real cost.
+    mutating func release(_ demand: KeyDemand, cost: Money, now: Date) {
+        inFlight = max(0, inFlight - 1)
+        held = max(.zero, held - demand.hold)  // never below zero, whatever a caller releases
         spent += cost
         periods.add(cost, now: now)
+        models.settle(cost, releasing: demand.hold, model: demand.model, now: now)
     }
 
     /// What remains of the tightest of the user's budgets, nil when none is set.
@@ -55,6 +81,8 @@ public struct UserBaseline: Sendable, Equatable {
     public var day: Money
     public var week: Money
     public var month: Money
+    /// Each model's cost in the current day, week and month.
+    public var models: [String: PeriodTotals] = [:]
 
     public init(spent: Money, periodStarts: (day: Date, week: Date, month: Date), day: Money, week: Money, month: Money) {
         self.spent = spent
@@ -66,7 +94,7 @@ public struct UserBaseline: Sendable, Equatable {
 
     public static func == (a: UserBaseline, b: UserBaseline) -> Bool {
         a.spent == b.spent && a.day == b.day && a.week == b.week && a.month == b.month
-            && a.periodStarts.day == b.periodStarts.day
+            && a.periodStarts.day == b.periodStarts.day && a.models == b.models
     }
 }
 

@@ -201,6 +201,18 @@ enum SQLiteMigrations {
             "CREATE INDEX audit_log_created_at ON audit_log (created_at)",
             "CREATE INDEX audit_log_target ON audit_log (target, id)",
         ],
+        // 14: a user's concurrency, queue and model budgets (one JSON document);
+        // a group's multipliers per model glob (JSON); spending per key and model
+        // and per user and model in the rollups. Every column a snapshot reads
+        // now moves the revision (11's address rules did not).
+        [
+            "ALTER TABLE users ADD COLUMN limits TEXT",
+            "ALTER TABLE groups ADD COLUMN price_multiplier TEXT",
+            "DROP TRIGGER users_revision_update",
+            revisionTriggers(table: "users", columns: "name, group_name, balance_picos, description, ip_allow, ip_deny, limits")[1],
+            "DROP TRIGGER groups_revision_update",
+            revisionTriggers(table: "groups", columns: "name, multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier")[1],
+        ] + SQLiteRollups.modelBudgetMigration,
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -20,13 +20,21 @@ enum SQLiteRollups {
     /// table row per dimension, name and hour keeps the rollup small however
     /// many keys, models and accounts there are (a joint key × model × account
     /// rollup would have a row for nearly every request).
-    static let dimensions: [(name: String, column: String?)] = [
-        ("total", nil), ("key", "key_name"), ("user", "user_name"), ("model", "model"), ("account", "account_name"),
+    static let dimensions: [(name: String, columns: [String])] = [
+        ("total", []), ("key", ["key_name"]), ("user", ["user_name"]), ("model", ["model"]), ("account", ["account_name"]),
     ]
 
     /// Added by migration 12: a key by its id (a name may be reused after a
     /// delete; an id never is), for the day's spend that admission starts from.
-    static let keyIDDimension: (name: String, column: String?) = ("key_id", "key_id")
+    static let keyIDDimension: (name: String, columns: [String]) = ("key_id", ["key_id"])
+
+    /// Added by migration 14: a key's and a user's spending per model
+    /// (`<key id>/<model>`, `<user>/<model>`), for model budgets.
+    static let keyModelDimension: (name: String, columns: [String]) = ("key_model", ["key_id", "model"])
+    static let userModelDimension: (name: String, columns: [String]) = ("user_model", ["user_name", "model"])
+
+    /// Every dimension the trigger files a row under since migration 14.
+    static var allDimensions: [(name: String, columns: [String])] { dimensions + [keyIDDimension, keyModelDimension, userModelDimension] }
 
     /// The start of a row's hour, in milliseconds.
     static func hour(_ time: String) -> String { "(\(time) - \(time) % 3600000)" }
@@ -68,8 +76,8 @@ enum SQLiteRollups {
     static let columns = ["dimension", "name", "hour", "requests", "errors"] + sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
 
     /// The text a dimension files a row under.
-    static func name(_ dimension: (name: String, column: String?), row: String) -> String {
-        dimension.column.map { "COALESCE(CAST(\(row)\($0) AS TEXT), '')" } ?? "''"
+    static func name(_ dimension: (name: String, columns: [String]), row: String) -> String {
+        dimension.columns.isEmpty ? "''" : dimension.columns.map { "COALESCE(CAST(\(row)\($0) AS TEXT), '')" }.joined(separator: " || '/' || ")
     }
 
     /// The rollup trigger as migration 10 made it.
@@ -78,7 +86,7 @@ enum SQLiteRollups {
     /// The rollup trigger: usage by the given dimensions and latency histograms;
     /// with `totals`, also each key's and user's lifetime spend and tokens, which
     /// admission starts from and which outlive the rows (`ledger_retention`).
-    static func trigger(dimensions: [(name: String, column: String?)], totals: Bool) -> String {
+    static func trigger(dimensions: [(name: String, columns: [String])], totals: Bool) -> String {
         let updates =
             ["requests = requests + 1", "errors = errors + excluded.errors"]
             + sums.flatMap { ["\($0.name)_hi = \($0.name)_hi + excluded.\($0.name)_hi", "\($0.name)_lo = \($0.name)_lo + excluded.\($0.name)_lo"] }
@@ -165,10 +173,17 @@ enum SQLiteRollups {
             ]
     }
 
+    /// Migration 14: spending per key and model and per user and model, filled
+    /// from the rows still kept, and the trigger that keeps them.
+    static var modelBudgetMigration: [String] {
+        ["DROP TRIGGER ledger_rollup", trigger(dimensions: allDimensions, totals: true)]
+            + backfill(dimensions: [keyModelDimension, userModelDimension], latency: false)
+    }
+
     /// Fills the rollups from the rows already in the ledger (once, when they are created).
     static var backfill: [String] { backfill(dimensions: dimensions, latency: true) }
 
-    static func backfill(dimensions: [(name: String, column: String?)], latency: Bool) -> [String] {
+    static func backfill(dimensions: [(name: String, columns: [String])], latency: Bool) -> [String] {
         let sumsSQL =
             ["COUNT(*)", "SUM(status >= 400)"] + sums.flatMap { ["SUM(\($0.ledger) / \(SafeSum.unit))", "SUM(\($0.ledger) % \(SafeSum.unit))"] }
         let usage = dimensions.map { dimension in

@@ -192,14 +192,41 @@ extension SQLiteStore {
         for row in periods {
             if let id = row.text("name").flatMap({ Int64($0) }) { recent[id] = row }
         }
+        let models = try await modelPeriods(SQLiteRollups.keyModelDimension.name, now: now)
+        let hourStart = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
         var baselines: [Int64: KeyBaseline] = [:]
         for row in totals {
             guard let id = row.int("key_id") else { continue }
             let period = recent[id]
-            baselines[id] = KeyBaseline(
+            var baseline = KeyBaseline(
                 spent: Money(picos: row.sum("spent")), tokens: row.sum("tokens"), today: Money(picos: period?.sum("day") ?? 0), day: starts.day,
                 week: Money(picos: period?.sum("week") ?? 0), month: Money(picos: period?.sum("month") ?? 0))
+            baseline.hourStart = hourStart
+            baseline.models = models[String(id)] ?? [:]
+            baselines[id] = baseline
+        }
+        // What needs the key's policy: the current hour and budget period, and a usage reset's offsets.
+        for row in try await query("SELECT id, policy FROM keys WHERE revoked_at IS NULL") {
+            guard let id = row.int("id"), var baseline = baselines[id], let text = row.text("policy"),
+                let policy = try? Self.decodePolicy(text)
+            else { continue }
+            baseline.hour = try await keyCost(id, from: hourStart)
+            if let period = policy.budgetPeriod(at: now) { baseline.budget = (period.start, try await keyCost(id, from: period.start)) }
+            if let reset = policy.usageReset {
+                baseline.resetAt = reset.atMilliseconds
+                baseline.tokens = reset.tokens(fromTotal: baseline.tokens)
+                baseline.today = reset.day(baseline.today, dayStart: starts.day)
+            }
+            baselines[id] = baseline
         }
         return baselines
+    }
+
+    /// What a key spent from an hour's start on, from the hourly rollups.
+    func keyCost(_ id: Int64, from start: Date) async throws -> Money {
+        let rows = try await query(
+            "SELECT SUM(cost_hi) AS cost_hi, SUM(cost_lo) AS cost_lo FROM usage_hourly WHERE dimension = ? AND name = ? AND hour >= ?",
+            [.text(SQLiteRollups.keyIDDimension.name), .text(String(id)), .integer(Int(start.millisecondsSince1970))])
+        return Money(picos: rows.first?.sum("cost") ?? 0)
     }
 }

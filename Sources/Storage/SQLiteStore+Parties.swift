@@ -13,6 +13,8 @@ extension SQLiteStore {
             do {
                 user.balance = try row.integer("balance_picos").map(Money.init(picos:))
                 user.addresses = AddressRules(allow: try Self.ranges(row.text("ip_allow")), deny: try Self.ranges(row.text("ip_deny")))
+                user.limits = try Self.decoded(UserLimits.self, row.text("limits"), what: "its limits") ?? UserLimits()
+                if let problem = user.limits.problem { throw StoreError(.corrupt, problem) }
             } catch {
                 user.unreadable = "\(error)"
             }
@@ -22,21 +24,24 @@ extension SQLiteStore {
 
     public func upsertUser(_ user: UserEntry, setBalance: Bool) async throws -> UserEntry {
         try await transaction {
-            let rules: [SQLiteData] = [Self.rangesText(user.addresses.allow).sqlite, Self.rangesText(user.addresses.deny).sqlite]
+            let rules: [SQLiteData] = [
+                Self.rangesText(user.addresses.allow).sqlite, Self.rangesText(user.addresses.deny).sqlite,
+                (user.limits.isEmpty ? nil : try Self.encoded(user.limits)).sqlite,
+            ]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
                 if setBalance {
                     _ = try await execute(
-                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ?, ip_allow = ?, ip_deny = ? WHERE id = ?",
+                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ? WHERE id = ?",
                         [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
                 } else {
                     _ = try await execute(
-                        "UPDATE users SET group_name = ?, description = ?, ip_allow = ?, ip_deny = ? WHERE id = ?",
+                        "UPDATE users SET group_name = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ? WHERE id = ?",
                         [user.group.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
                 }
             } else {
                 _ = try await execute(
-                    "INSERT INTO users (group_name, balance_picos, description, ip_allow, ip_deny, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO users (group_name, balance_picos, description, ip_allow, ip_deny, limits, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules
                         + [.text(user.name), .integer(Int(Date().millisecondsSince1970))])
             }
@@ -78,6 +83,11 @@ extension SQLiteStore {
                 group.daily = try row.integer("daily_picos").map(Money.init(picos:))
                 group.weekly = try row.integer("weekly_picos").map(Money.init(picos:))
                 group.monthly = try row.integer("monthly_picos").map(Money.init(picos:))
+                group.modelMultipliers =
+                    try Self.decoded([String: Int64].self, row.text("price_multiplier"), what: "its price multipliers", snakeCase: false) ?? [:]
+                guard group.modelMultipliers.values.allSatisfy({ (1...GroupEntry.maxMultiplierPPM).contains($0) }) else {
+                    throw StoreError(.corrupt, "a price multiplier out of range")
+                }
             } catch {
                 group.unreadable = "\(error)"
             }
@@ -87,17 +97,20 @@ extension SQLiteStore {
 
     public func upsertGroup(_ group: GroupEntry) async throws -> GroupEntry {
         try await transaction {
-            let binds: [SQLiteData] = [.integer(Int(group.multiplierPPM)), group.daily.sqlite, group.weekly.sqlite, group.monthly.sqlite]
+            let binds: [SQLiteData] = [
+                .integer(Int(group.multiplierPPM)), group.daily.sqlite, group.weekly.sqlite, group.monthly.sqlite,
+                (group.modelMultipliers.isEmpty ? nil : try Self.encoded(group.modelMultipliers, snakeCase: false)).sqlite,
+            ]
             let existing = try await execute("SELECT id FROM groups WHERE name = ?", [.text(group.name)])
             if let id = existing.first?.int("id") {
                 _ = try await execute(
-                    "UPDATE groups SET multiplier_ppm = ?, daily_picos = ?, weekly_picos = ?, monthly_picos = ? WHERE id = ?",
+                    "UPDATE groups SET multiplier_ppm = ?, daily_picos = ?, weekly_picos = ?, monthly_picos = ?, price_multiplier = ? WHERE id = ?",
                     binds + [.integer(Int(id))])
             } else {
                 _ = try await execute(
                     """
-                    INSERT INTO groups (multiplier_ppm, daily_picos, weekly_picos, monthly_picos, name, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO groups (multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier, name, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """, binds + [.text(group.name), .integer(Int(Date().millisecondsSince1970))])
             }
         }
@@ -129,15 +142,44 @@ extension SQLiteStore {
             })
         var recent: [String: SQLiteRow] = [:]
         for row in periods { if let name = row.text("name") { recent[name] = row } }
+        let models = try await modelPeriods(SQLiteRollups.userModelDimension.name, now: now)
         var baselines: [String: UserBaseline] = [:]
         for row in try await query("SELECT user_name, cost_hi AS spent_hi, cost_lo AS spent_lo FROM user_totals") {
             guard let name = row.text("user_name") else { continue }
             let period = recent[name]
-            baselines[name] = UserBaseline(
+            var baseline = UserBaseline(
                 spent: Money(picos: row.sum("spent")), periodStarts: starts, day: Money(picos: period?.sum("day") ?? 0),
                 week: Money(picos: period?.sum("week") ?? 0), month: Money(picos: period?.sum("month") ?? 0))
+            baseline.models = models[name] ?? [:]
+            baselines[name] = baseline
         }
         return baselines
+    }
+
+    /// Spending per owner and model (a `key_model` or `user_model` rollup) in
+    /// the current day, week and month, by owner (key id or user name) and model.
+    func modelPeriods(_ dimension: String, now: Date) async throws -> [String: [String: PeriodTotals]] {
+        let starts = Periods.starts(of: now)
+        func since(_ name: String) -> String {
+            "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
+        }
+        let rows = try await query(
+            """
+            SELECT name, \(since("day")), \(since("week")), \(since("month")) FROM usage_hourly
+            WHERE dimension = ? AND hour >= ? GROUP BY name
+            """,
+            [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month].map { .integer(Int($0.millisecondsSince1970)) }
+                + [.text(dimension), .integer(Int(min(starts.week, starts.month).millisecondsSince1970))])
+        var periods: [String: [String: PeriodTotals]] = [:]
+        for row in rows {
+            // `<owner>/<model>`: an owner (a key id, a user name) holds no slash; a model may.
+            guard let name = row.text("name"), let slash = name.firstIndex(of: "/"), slash != name.startIndex else { continue }
+            let model = String(name[name.index(after: slash)...])
+            guard !model.isEmpty else { continue }
+            periods[String(name[..<slash]), default: [:]][model] = PeriodTotals(
+                starts: starts, day: Money(picos: row.sum("day")), week: Money(picos: row.sum("week")), month: Money(picos: row.sum("month")))
+        }
+        return periods
     }
 }
 
@@ -146,6 +188,26 @@ extension Optional where Wrapped == Money {
 }
 
 extension SQLiteStore {
+    /// A JSON document as stored (keys snake-cased, unless they are data such as model globs).
+    static func encoded(_ value: some Encodable, snakeCase: Bool = true) throws -> String {
+        let encoder = JSONEncoder()
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// A stored JSON document, nil for none; one that cannot be read fails closed.
+    static func decoded<T: Decodable>(_ type: T.Type, _ text: String?, what: String, snakeCase: Bool = true) throws -> T? {
+        guard let text else { return nil }
+        let decoder = JSONDecoder()
+        if snakeCase { decoder.keyDecodingStrategy = .convertFromSnakeCase }
+        do {
+            return try decoder.decode(type, from: Data(text.utf8))
+        } catch {
+            throw StoreError(.corrupt, "\(what) cannot be read")
+        }
+    }
+
     /// Address ranges as stored: a JSON list of their texts; nil for none.
     static func rangesText(_ ranges: [CIDR]?) -> String? {
         guard let ranges else { return nil }

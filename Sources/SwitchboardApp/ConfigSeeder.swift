@@ -71,6 +71,9 @@ enum ConfigSeeder {
     static func policy(for key: Configuration.KeyDeclaration, existing: KeyRecord?) -> KeyPolicy {
         var policy = key.policy
         if let balance = existing?.policy.balance, policy.balance != nil { policy.balance = balance }
+        // A budget period the file did not change keeps running; a usage reset made by an admin stays.
+        policy.anchorBudget(previous: existing?.policy, now: Date())
+        policy.usageReset = existing?.policy.usageReset
         return policy
     }
 }

@@ -110,47 +110,25 @@ extension Configuration {
         if let list = root["groups"] {
             groups = try reader.list(list, at: "groups").enumerated().map { index, item in
                 let path = "groups[\(index)]"
-                let map = try reader.mapping(item, at: path)
-                try reader.rejectUnknown(map, allowed: ["name", "multiplier", "subscription"], at: path)
-                var group = GroupEntry(id: 0, name: try reader.name(map, at: path))
-                if let value = map["multiplier"] {
-                    guard let amount = Money(dollars: try reader.scalarText(value, at: "\(path).multiplier")),
-                        amount.picos % 1_000_000 == 0, case let ppm = amount.picos / 1_000_000, (1...GroupEntry.maxMultiplierPPM).contains(ppm)
-                    else {
-                        throw ConfigurationError(
-                            "\(path).multiplier must be a number from 0.000001 to 1000 with at most six decimals, such as 0.8 or 1.5")
-                    }
-                    group.multiplierPPM = ppm
+                let json = try reader.jsonObject(item, at: path)
+                let name = try reader.name(try reader.mapping(item, at: path), at: path)
+                do throws(AdminError) {
+                    return try GroupSettings.apply(json, to: GroupEntry(id: 0, name: name))
+                } catch {
+                    throw Self.placed(error, at: path, fields: GroupSettings.fields)
                 }
-                if let value = map["subscription"] {
-                    let sub = try reader.mapping(value, at: "\(path).subscription")
-                    let subPath = "\(path).subscription"
-                    try reader.rejectUnknown(sub, allowed: ["daily_usd", "weekly_usd", "monthly_usd"], at: subPath)
-                    group.daily = try reader.dollars(sub, "daily_usd", at: subPath)
-                    group.weekly = try reader.dollars(sub, "weekly_usd", at: subPath)
-                    group.monthly = try reader.dollars(sub, "monthly_usd", at: subPath)
-                }
-                return group
             }
         }
         if let list = root["users"] {
             users = try reader.list(list, at: "users").enumerated().map { index, item in
                 let path = "users[\(index)]"
-                let map = try reader.mapping(item, at: path)
-                try reader.rejectUnknown(map, allowed: UserEntry.settings, at: path)
-                var user = UserEntry(
-                    id: 0, name: try reader.name(map, at: path),
-                    group: try map["group"].map { try reader.scalarText($0, at: "\(path).group") },
-                    balance: try reader.dollars(map, "balance_usd", at: path),
-                    description: try map["description"].map { try reader.scalarText($0, at: "\(path).description") })
                 let json = try reader.jsonObject(item, at: path)
+                let name = try reader.name(try reader.mapping(item, at: path), at: path)
                 do throws(AdminError) {
-                    user.addresses.allow = try json["ip_allow"].flatMap { v throws(AdminError) in try SettingValue.ranges(v, "ip_allow") }
-                    user.addresses.deny = try json["ip_deny"].flatMap { v throws(AdminError) in try SettingValue.ranges(v, "ip_deny") }
+                    return try UserSettings.apply(json, to: UserEntry(id: 0, name: name))
                 } catch {
-                    throw Self.placed(error, at: path, fields: UserEntry.settings)
+                    throw Self.placed(error, at: path, fields: UserSettings.fields)
                 }
-                return user
             }
         }
         if let value = root["alerts"] { alerts = try Self.alerts(value, reader: reader) }
