@@ -78,6 +78,10 @@ def query(name, schema, description):
 
 
 DAYS = query("days", {"type": "integer", "minimum": 1, "maximum": 366}, "How many days back (default 30; out-of-range values are clamped).")
+MODEL_BUDGETS = {"type": "object", "description": "Caps per model glob: `{\"claude-opus-*\": {\"daily_usd\": \"10\"}}`.",
+                 "additionalProperties": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}
+MODEL_BUDGETS_IN = nullable({"type": "object", "additionalProperties": obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN})})
+MULTIPLIER_IN = {"oneOf": [{"type": "string"}, {"type": "number"}]}
 AMOUNT = obj({"amount_usd": {"oneOf": [DECIMAL, {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000}]}}, required=["amount_usd"])
 
 schemas = {
@@ -108,7 +112,9 @@ schemas = {
     "KeyUsage": obj({
         "in_flight": I, "window_requests": I, "window_tokens": I, "window_cost_usd": MONEY, "window_reset_seconds": I,
         "today_cost_usd": MONEY, "week_cost_usd": MONEY, "month_cost_usd": MONEY, "total_cost_usd": MONEY, "total_tokens": I,
-        "held_usd": MONEY, "balance_remaining_usd": MONEY,
+        "held_usd": MONEY, "balance_remaining_usd": MONEY, "budget_spent_usd": MONEY, "budget_resets_at": TIME,
+        "models": {"type": "object", "description": "Each model's cost today, this week and this month.",
+                   "additionalProperties": obj({"today_usd": MONEY, "week_usd": MONEY, "month_usd": MONEY}, required=["today_usd", "week_usd", "month_usd"])},
     }, required=["today_cost_usd", "week_cost_usd", "month_cost_usd", "total_cost_usd", "total_tokens"]),
     "Key": obj({
         "name": S, "key": {"type": "string", "description": "The key's start and last four characters, never the key."},
@@ -119,7 +125,9 @@ schemas = {
         "ip_allow": {"type": "array", "items": S}, "ip_deny": {"type": "array", "items": S},
         "rate_limit": obj({"window_minutes": I, "requests": I, "tokens": I, "cost_usd": MONEY}, required=["window_minutes"]),
         "concurrency": I, "max_waiting": I, "token_limit": I, "daily_cost_usd": MONEY, "weekly_cost_usd": MONEY, "monthly_cost_usd": MONEY,
-        "balance_usd": MONEY, "usage": ref("KeyUsage"),
+        "balance_usd": MONEY, "budget_usd": MONEY, "budget_duration": {"type": "string", "description": "Whole hours or days: `12h`, `30d`."},
+        "model_budgets": MODEL_BUDGETS, "usage_reset_at": TIME,
+        "usage_reset": {"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}}, "usage": ref("KeyUsage"),
     }, required=["name", "key", "state", "source", "created_at", "usage"]),
     "KeySettings": obj({
         "name": NAME, "key": S, "description": nullable(S), "tags": nullable({"type": "array", "items": S}), "user": nullable(S),
@@ -130,8 +138,11 @@ schemas = {
         "rate_limit": nullable(obj({"window_minutes": I, "requests": I, "tokens": I, "cost_usd": DOLLARS_IN})),
         "concurrency": nullable(I), "max_waiting": nullable(I), "token_limit": nullable(I), "daily_cost_usd": DOLLARS_IN,
         "weekly_cost_usd": DOLLARS_IN, "monthly_cost_usd": DOLLARS_IN,
-        "balance_usd": DOLLARS_IN, "enabled": B,
+        "balance_usd": DOLLARS_IN, "enabled": B, "budget_usd": DOLLARS_IN,
+        "budget_duration": nullable({"oneOf": [S, I], "description": "Whole hours, 1h to 3650d: `12h`, `7d`, `30d`; needs budget_usd."}),
+        "model_budgets": MODEL_BUDGETS_IN,
     }),
+    "UsageResetParts": obj({"parts": nullable({"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}})}),
     "CreatedKey": obj({"api_key": {"type": "string", "description": "The key: shown this once."}, "key": ref("Key")}, required=["api_key", "key"]),
     "Stats": obj({
         "name": S, "requests": I, "tokens": I, "cost_usd": MONEY,
@@ -139,11 +150,14 @@ schemas = {
                                                required=["day", "requests", "tokens", "cost_usd", "mean_latency_ms"])},
     }, required=["name", "requests", "tokens", "cost_usd", "days"]),
     "User": obj({"name": S, "group": S, "description": S, "balance_usd": MONEY, "ip_allow": {"type": "array", "items": S},
-                 "ip_deny": {"type": "array", "items": S}, "remaining_usd": MONEY, "spent_usd": MONEY}, required=["name", "spent_usd"]),
+                 "ip_deny": {"type": "array", "items": S}, "concurrency": I, "max_waiting": I, "model_budgets": MODEL_BUDGETS,
+                 "remaining_usd": MONEY, "spent_usd": MONEY}, required=["name", "spent_usd"]),
     "UserSettings": obj({"name": NAME, "group": nullable(S), "balance_usd": DOLLARS_IN, "description": nullable(S),
-                         "ip_allow": nullable({"type": "array", "items": S}), "ip_deny": nullable({"type": "array", "items": S})}),
-    "Group": obj({"name": S, "multiplier": S, "subscription": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}, required=["name", "multiplier"]),
-    "GroupSettings": obj({"name": NAME, "multiplier": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+                         "ip_allow": nullable({"type": "array", "items": S}), "ip_deny": nullable({"type": "array", "items": S}),
+                         "concurrency": nullable(I), "max_waiting": nullable(I), "model_budgets": MODEL_BUDGETS_IN}),
+    "Group": obj({"name": S, "multiplier": S, "price_multiplier": {"type": "object", "additionalProperties": S}, "subscription": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}, required=["name", "multiplier"]),
+    "GroupSettings": obj({"name": NAME, "multiplier": MULTIPLIER_IN,
+                          "price_multiplier": nullable({"type": "object", "description": "Multipliers per model glob, instead of `multiplier`.", "additionalProperties": MULTIPLIER_IN}),
                           "subscription": nullable(obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN}))}),
     "GatewayStats": obj({"unpriced_requests": I, "overrun_usd": MONEY, "unauthenticated_requests": I, "malformed_requests": I,
                          "alerts_delivered": I, "alert_dead_letters": I},
@@ -221,6 +235,7 @@ paths = {
     "/admin/keys/{name}/disable": {"post": operation("Disable a key.", ref("Key"), parameters=[KEY], tag="keys")},
     "/admin/keys/{name}/topup": {"post": operation("Add to a key's balance.", ref("Key"), body=AMOUNT, parameters=[KEY], tag="keys")},
     "/admin/keys/{name}/deduct": {"post": operation("Take from a key's balance (never more than remains).", ref("Key"), body=AMOUNT, parameters=[KEY], tag="keys")},
+    "/admin/keys/{name}/reset_usage": {"post": operation("Start a key's rate window, today's cost and lifetime tokens again (or the parts named); an audited admin action.", ref("Key"), body=ref("UsageResetParts"), parameters=[KEY], tag="keys")},
     "/admin/keys/{name}/stats": {"get": operation("Totals and a per-day series.", ref("Stats"), parameters=[KEY, DAYS], tag="keys")},
     "/admin/users": {
         "get": operation("Every user with balance, what remains and what was spent.", {"type": "array", "items": ref("User")}, errors=("401", "404", "429", "503"), tag="users"),

@@ -35,6 +35,13 @@ public struct KeyView: Sendable, Encodable {
     public var weeklyCostUsd: String?
     public var monthlyCostUsd: String?
     public var balanceUsd: String?
+    /// Cost per budget period (`budget_usd`), the period (`budget_duration`, as `30d`) and when it next resets.
+    public var budgetUsd: String?
+    public var budgetDuration: String?
+    public var modelBudgets: [String: ModelBudgetView]?
+    /// When `reset_usage` last ran, and on what.
+    public var usageResetAt: Date?
+    public var usageReset: [String]?
     public var usage: Usage
 
     public struct Rate: Sendable, Encodable {
@@ -59,6 +66,44 @@ public struct KeyView: Sendable, Encodable {
         public var totalTokens: Int64
         public var heldUsd: String?
         public var balanceRemainingUsd: String?
+        /// What the budget period has spent, and when it ends (live in the server).
+        public var budgetSpentUsd: String?
+        public var budgetResetsAt: Date?
+        /// Each model's cost today, this week and this month (live in the server).
+        public var models: [String: ModelSpendView]?
+    }
+}
+
+/// A model budget as admins see it and set it.
+public struct ModelBudgetView: Sendable, Encodable, Equatable {
+    public var dailyUsd: String?
+    public var weeklyUsd: String?
+    public var monthlyUsd: String?
+
+    static func map(_ budgets: [ModelBudget]?) -> [String: ModelBudgetView]? {
+        budgets.map { list in
+            Dictionary(
+                list.map {
+                    (
+                        $0.pattern,
+                        ModelBudgetView(dailyUsd: $0.daily?.dollarsString, weeklyUsd: $0.weekly?.dollarsString, monthlyUsd: $0.monthly?.dollarsString)
+                    )
+                }
+            ) { a, _ in a }
+        }
+    }
+}
+
+/// One model's cost in the current periods.
+public struct ModelSpendView: Sendable, Encodable, Equatable {
+    public var todayUsd: String
+    public var weekUsd: String
+    public var monthUsd: String
+
+    static func map(_ models: [String: PeriodTotals]) -> [String: ModelSpendView]? {
+        models.isEmpty
+            ? nil
+            : models.mapValues { ModelSpendView(todayUsd: $0.day.dollarsString, weekUsd: $0.week.dollarsString, monthUsd: $0.month.dollarsString) }
     }
 }
 
@@ -158,6 +203,50 @@ public struct KeyAdmin: Sendable {
         }
     }
 
+    /// Starts a key's usage again (`reset_usage`): its rate window, today's cost
+    /// and its lifetime tokens, or the parts named. In the server the live
+    /// counters are read and zeroed in one step; the CLI reads them from the
+    /// ledger, and the server applies the reset when it sees it (within a second).
+    public func resetUsage(_ name: String, parts: Set<UsagePart>) async throws -> KeyView {
+        try await trail.audited("key.reset_usage", name, read: { try? await get(name) }) {
+            guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
+                throw AdminError(.notFound, "no key named \(name)")
+            }
+            if let unreadable = record.unreadable {
+                throw AdminError(.conflict, "the key's stored settings cannot be read (\(unreadable)); delete it and create it again")
+            }
+            guard !parts.isEmpty else { throw AdminError(.invalid, "name at least one of window, daily, tokens") }
+            let reset: UsageReset
+            if let gateway, let entry = gateway.keyEntry(id: record.id) {
+                reset = gateway.limiter.resetUsage(entry, parts: parts)
+            } else {
+                let now = Date()
+                let baseline = try await store.keyBaselines(now: now)[record.id]
+                reset = UsageReset.next(
+                    after: record.policy.usageReset, parts: parts, at: now, tokens: baseline?.tokens ?? 0, day: baseline?.today ?? .zero,
+                    dayStart: Periods.dayStart(of: now))
+            }
+            var policy = record.policy
+            policy.usageReset = reset
+            _ = try await store.updateKey(
+                name: name, policy: policy, enabled: record.enabled, expiresAt: record.expiresAt, keepStoredBalance: true)
+            await refresher?.refreshIfChanged()
+            return try await get(name)
+        }
+    }
+
+    /// The parts a `reset_usage` body names (`{"parts": ["daily"]}`); all of them when it names none.
+    public static func resetParts(_ json: [String: JSONValue]) throws(AdminError) -> Set<UsagePart> {
+        if let unknown = json.keys.sorted().first(where: { $0 != "parts" }) { throw AdminError(.invalid, "unknown field \(unknown); known: parts") }
+        guard let value = json["parts"], value != .null else { return Set(UsagePart.allCases) }
+        var parts: Set<UsagePart> = []
+        for name in try SettingValue.list(value, "parts") ?? [] {
+            guard let part = UsagePart(rawValue: name) else { throw AdminError(.invalid, "parts: \(name) is not window, daily or tokens") }
+            parts.insert(part)
+        }
+        return parts
+    }
+
     /// A key's totals and per-day series over the last `days` days.
     public func stats(_ name: String, days: Int) async throws -> KeyStats {
         guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
@@ -187,14 +276,17 @@ public struct KeyAdmin: Sendable {
                 windowCostUsd: usd(live.windowCost), windowResetSeconds: live.windowResetSeconds,
                 todayCostUsd: live.today.dollarsString, weekCostUsd: live.week.dollarsString, monthCostUsd: live.month.dollarsString,
                 totalCostUsd: live.spent.dollarsString, totalTokens: live.tokens,
-                heldUsd: usd(live.held), balanceRemainingUsd: usd(live.balanceRemaining))
+                heldUsd: usd(live.held), balanceRemainingUsd: usd(live.balanceRemaining), budgetSpentUsd: usd(live.budgetSpent),
+                budgetResetsAt: live.budgetResetsAt, models: ModelSpendView.map(live.models))
         } else {
             let spent = baseline?.spent ?? .zero
             usage = KeyView.Usage(
                 inFlight: nil, windowRequests: nil, windowTokens: nil, windowCostUsd: nil, windowResetSeconds: nil,
                 todayCostUsd: (baseline?.today ?? .zero).dollarsString, weekCostUsd: (baseline?.week ?? .zero).dollarsString,
                 monthCostUsd: (baseline?.month ?? .zero).dollarsString, totalCostUsd: spent.dollarsString, totalTokens: baseline?.tokens ?? 0,
-                heldUsd: nil, balanceRemainingUsd: usd(policy.balance.map { $0 - spent }))
+                heldUsd: nil, balanceRemainingUsd: usd(policy.balance.map { $0 - spent }),
+                budgetSpentUsd: policy.budget == nil ? nil : usd(baseline?.budget?.spent ?? (policy.budgetDurationHours == nil ? spent : .zero)),
+                budgetResetsAt: policy.budgetPeriod(at: Date())?.end, models: ModelSpendView.map(baseline?.models ?? [:]))
         }
         return KeyView(
             name: record.name, key: KeyGenerator.display(prefix: record.prefix, lastFour: record.lastFour), state: record.state(now: Date()),
@@ -209,8 +301,14 @@ public struct KeyAdmin: Sendable {
             },
             concurrency: policy.concurrency, maxWaiting: policy.maxWaiting, tokenLimit: policy.tokenLimit,
             dailyCostUsd: usd(policy.dailyCost), weeklyCostUsd: usd(policy.weeklyCost), monthlyCostUsd: usd(policy.monthlyCost),
-            balanceUsd: usd(policy.balance), usage: usage)
+            balanceUsd: usd(policy.balance), budgetUsd: usd(policy.budget), budgetDuration: policy.budgetDurationHours.map(Self.hoursText),
+            modelBudgets: ModelBudgetView.map(policy.modelBudgets),
+            usageResetAt: policy.usageReset.map { Date(timeIntervalSince1970: Double($0.atMilliseconds) / 1000) },
+            usageReset: policy.usageReset?.parts.map(\.rawValue), usage: usage)
     }
+
+    /// Whole hours as the settings write them: `30d` when whole days, else `36h`.
+    static func hoursText(_ hours: Int) -> String { hours % 24 == 0 ? "\(hours / 24)d" : "\(hours)h" }
 }
 
 /// Totals and a per-day series of ledger rows (a key's, a user's, a group's).

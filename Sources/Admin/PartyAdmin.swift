@@ -13,6 +13,10 @@ public struct UserView: Sendable, Encodable {
     public var balanceUsd: String?
     public var ipAllow: [String]?
     public var ipDeny: [String]?
+    /// Requests in flight at once across the user's keys, its queue, and its model budgets.
+    public var concurrency: Int?
+    public var maxWaiting: Int?
+    public var modelBudgets: [String: ModelBudgetView]?
     /// What the tightest of the user's budgets still covers (live in the server,
     /// from the ledger elsewhere); nil when nothing is limited.
     public var remainingUsd: String?
@@ -24,6 +28,8 @@ public struct GroupView: Sendable, Encodable {
     public var name: String
     /// The price multiplier as an exact decimal (`1.5`).
     public var multiplier: String
+    /// Multipliers for models matching a glob, instead of `multiplier` (`{"claude-opus-*": "1.5"}`).
+    public var priceMultiplier: [String: String]?
     public var subscription: Subscription?
 
     public struct Subscription: Sendable, Encodable {
@@ -59,7 +65,8 @@ public struct PartyAdmin: Sendable {
             return UserView(
                 name: user.name, group: user.group, description: user.description,
                 balanceUsd: user.balance?.dollarsString, ipAllow: user.addresses.allow?.map(\.description),
-                ipDeny: user.addresses.deny?.map(\.description), remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString)
+                ipDeny: user.addresses.deny?.map(\.description), concurrency: user.limits.concurrency, maxWaiting: user.limits.maxWaiting,
+                modelBudgets: ModelBudgetView.map(user.limits.modelBudgets), remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString)
         }
     }
 
@@ -187,9 +194,13 @@ public struct PartyAdmin: Sendable {
         return Self.view(saved)
     }
 
+    /// A multiplier as an exact decimal (`1.5`).
+    static func multiplierText(_ ppm: Int64) -> String { Money(picos: ppm.saturatingMultiply(1_000_000)).dollarsString }
+
     static func view(_ group: GroupEntry) -> GroupView {
         return GroupView(
-            name: group.name, multiplier: Money(picos: group.multiplierPPM.saturatingMultiply(1_000_000)).dollarsString,
+            name: group.name, multiplier: Self.multiplierText(group.multiplierPPM),
+            priceMultiplier: group.modelMultipliers.isEmpty ? nil : group.modelMultipliers.mapValues(Self.multiplierText),
             subscription: group.hasSubscription
                 ? .init(dailyUsd: group.daily?.dollarsString, weeklyUsd: group.weekly?.dollarsString, monthlyUsd: group.monthly?.dollarsString)
                 : nil)

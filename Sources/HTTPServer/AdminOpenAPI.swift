@@ -522,6 +522,12 @@ enum AdminOpenAPI {
                   "name": {
                     "type": "string"
                   },
+                  "price_multiplier": {
+                    "additionalProperties": {
+                      "type": "string"
+                    },
+                    "type": "object"
+                  },
                   "subscription": {
                     "additionalProperties": false,
                     "properties": {
@@ -568,6 +574,27 @@ enum AdminOpenAPI {
                     "minLength": 1,
                     "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     "type": "string"
+                  },
+                  "price_multiplier": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": {
+                          "oneOf": [
+                            {
+                              "type": "string"
+                            },
+                            {
+                              "type": "number"
+                            }
+                          ]
+                        },
+                        "description": "Multipliers per model glob, instead of `multiplier`.",
+                        "type": "object"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
                   },
                   "subscription": {
                     "oneOf": [
@@ -647,6 +674,15 @@ enum AdminOpenAPI {
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                     "type": "string"
                   },
+                  "budget_duration": {
+                    "description": "Whole hours or days: `12h`, `30d`.",
+                    "type": "string"
+                  },
+                  "budget_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
                   "clients": {
                     "items": {
                       "type": "string"
@@ -694,6 +730,31 @@ enum AdminOpenAPI {
                   },
                   "max_waiting": {
                     "type": "integer"
+                  },
+                  "model_budgets": {
+                    "additionalProperties": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "daily_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "monthly_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "weekly_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        }
+                      },
+                      "type": "object"
+                    },
+                    "description": "Caps per model glob: `{\"claude-opus-*\": {\"daily_usd\": \"10\"}}`.",
+                    "type": "object"
                   },
                   "models": {
                     "items": {
@@ -766,6 +827,21 @@ enum AdminOpenAPI {
                   "usage": {
                     "$ref": "#/components/schemas/KeyUsage"
                   },
+                  "usage_reset": {
+                    "items": {
+                      "enum": [
+                        "window",
+                        "daily",
+                        "tokens"
+                      ],
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "usage_reset_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
                   "user": {
                     "type": "string"
                   },
@@ -799,6 +875,41 @@ enum AdminOpenAPI {
                     ]
                   },
                   "balance_usd": {
+                    "description": "Dollars: a decimal string or number; null removes the limit.",
+                    "oneOf": [
+                      {
+                        "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                        "type": "string"
+                      },
+                      {
+                        "maximum": 1000000,
+                        "minimum": 0,
+                        "type": "number"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "budget_duration": {
+                    "oneOf": [
+                      {
+                        "description": "Whole hours, 1h to 3650d: `12h`, `7d`, `30d`; needs budget_usd.",
+                        "oneOf": [
+                          {
+                            "type": "string"
+                          },
+                          {
+                            "type": "integer"
+                          }
+                        ]
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "budget_usd": {
                     "description": "Dollars: a decimal string or number; null removes the limit.",
                     "oneOf": [
                       {
@@ -921,6 +1032,73 @@ enum AdminOpenAPI {
                     "oneOf": [
                       {
                         "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "model_budgets": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": {
+                          "additionalProperties": false,
+                          "properties": {
+                            "daily_usd": {
+                              "description": "Dollars: a decimal string or number; null removes the limit.",
+                              "oneOf": [
+                                {
+                                  "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                  "type": "string"
+                                },
+                                {
+                                  "maximum": 1000000,
+                                  "minimum": 0,
+                                  "type": "number"
+                                },
+                                {
+                                  "type": "null"
+                                }
+                              ]
+                            },
+                            "monthly_usd": {
+                              "description": "Dollars: a decimal string or number; null removes the limit.",
+                              "oneOf": [
+                                {
+                                  "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                  "type": "string"
+                                },
+                                {
+                                  "maximum": 1000000,
+                                  "minimum": 0,
+                                  "type": "number"
+                                },
+                                {
+                                  "type": "null"
+                                }
+                              ]
+                            },
+                            "weekly_usd": {
+                              "description": "Dollars: a decimal string or number; null removes the limit.",
+                              "oneOf": [
+                                {
+                                  "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                  "type": "string"
+                                },
+                                {
+                                  "maximum": 1000000,
+                                  "minimum": 0,
+                                  "type": "number"
+                                },
+                                {
+                                  "type": "null"
+                                }
+                              ]
+                            }
+                          },
+                          "type": "object"
+                        },
+                        "type": "object"
                       },
                       {
                         "type": "null"
@@ -1090,6 +1268,15 @@ enum AdminOpenAPI {
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                     "type": "string"
                   },
+                  "budget_resets_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "budget_spent_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
                   "held_usd": {
                     "description": "Exact dollars as a decimal string.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
@@ -1097,6 +1284,36 @@ enum AdminOpenAPI {
                   },
                   "in_flight": {
                     "type": "integer"
+                  },
+                  "models": {
+                    "additionalProperties": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "month_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "today_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "week_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        }
+                      },
+                      "required": [
+                        "today_usd",
+                        "week_usd",
+                        "month_usd"
+                      ],
+                      "type": "object"
+                    },
+                    "description": "Each model's cost today, this week and this month.",
+                    "type": "object"
                   },
                   "month_cost_usd": {
                     "description": "Exact dollars as a decimal string.",
@@ -1523,6 +1740,30 @@ enum AdminOpenAPI {
                 ],
                 "type": "object"
               },
+              "UsageResetParts": {
+                "additionalProperties": false,
+                "properties": {
+                  "parts": {
+                    "oneOf": [
+                      {
+                        "items": {
+                          "enum": [
+                            "window",
+                            "daily",
+                            "tokens"
+                          ],
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  }
+                },
+                "type": "object"
+              },
               "User": {
                 "additionalProperties": false,
                 "properties": {
@@ -1530,6 +1771,9 @@ enum AdminOpenAPI {
                     "description": "Exact dollars as a decimal string.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                     "type": "string"
+                  },
+                  "concurrency": {
+                    "type": "integer"
                   },
                   "description": {
                     "type": "string"
@@ -1548,6 +1792,34 @@ enum AdminOpenAPI {
                       "type": "string"
                     },
                     "type": "array"
+                  },
+                  "max_waiting": {
+                    "type": "integer"
+                  },
+                  "model_budgets": {
+                    "additionalProperties": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "daily_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "monthly_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "weekly_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        }
+                      },
+                      "type": "object"
+                    },
+                    "description": "Caps per model glob: `{\"claude-opus-*\": {\"daily_usd\": \"10\"}}`.",
+                    "type": "object"
                   },
                   "name": {
                     "type": "string"
@@ -1589,6 +1861,16 @@ enum AdminOpenAPI {
                       }
                     ]
                   },
+                  "concurrency": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "description": {
                     "oneOf": [
                       {
@@ -1629,6 +1911,83 @@ enum AdminOpenAPI {
                           "type": "string"
                         },
                         "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "max_waiting": {
+                    "oneOf": [
+                      {
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "model_budgets": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": {
+                          "additionalProperties": false,
+                          "properties": {
+                            "daily_usd": {
+                              "description": "Dollars: a decimal string or number; null removes the limit.",
+                              "oneOf": [
+                                {
+                                  "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                  "type": "string"
+                                },
+                                {
+                                  "maximum": 1000000,
+                                  "minimum": 0,
+                                  "type": "number"
+                                },
+                                {
+                                  "type": "null"
+                                }
+                              ]
+                            },
+                            "monthly_usd": {
+                              "description": "Dollars: a decimal string or number; null removes the limit.",
+                              "oneOf": [
+                                {
+                                  "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                  "type": "string"
+                                },
+                                {
+                                  "maximum": 1000000,
+                                  "minimum": 0,
+                                  "type": "number"
+                                },
+                                {
+                                  "type": "null"
+                                }
+                              ]
+                            },
+                            "weekly_usd": {
+                              "description": "Dollars: a decimal string or number; null removes the limit.",
+                              "oneOf": [
+                                {
+                                  "pattern": "^[0-9]{1,7}(\\.[0-9]{1,12})?$",
+                                  "type": "string"
+                                },
+                                {
+                                  "maximum": 1000000,
+                                  "minimum": 0,
+                                  "type": "number"
+                                },
+                                {
+                                  "type": "null"
+                                }
+                              ]
+                            }
+                          },
+                          "type": "object"
+                        },
+                        "type": "object"
                       },
                       {
                         "type": "null"
@@ -2781,6 +3140,65 @@ enum AdminOpenAPI {
                   }
                 },
                 "summary": "Enable a key.",
+                "tags": [
+                  "keys"
+                ]
+              }
+            },
+            "/admin/keys/{name}/reset_usage": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The key's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/UsageResetParts"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Key"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Start a key's rate window, today's cost and lifetime tokens again (or the parts named); an audited admin action.",
                 "tags": [
                   "keys"
                 ]

@@ -220,6 +220,12 @@ public struct AdminRoutes: Sendable {
                 }
             }
         }
+        group.post("/keys/:name/reset_usage") { request, context in
+            await guarded(request, context: context) {
+                let parts = try KeyAdmin.resetParts(try await Self.body(request, emptyIs: [:]))
+                return try Self.json(await keys.resetUsage(try Self.name(context), parts: parts))
+            }
+        }
         group.get("/keys/:name/stats") { request, context in
             await guarded(request, context: context) {
                 try Self.json(await keys.stats(try Self.name(context), days: Self.days(request)))
@@ -267,12 +273,13 @@ public struct AdminRoutes: Sendable {
         return name
     }
 
-    static func body(_ request: Request) async throws -> [String: JSONValue] {
+    static func body(_ request: Request, emptyIs empty: [String: JSONValue]? = nil) async throws -> [String: JSONValue] {
         var request = request
         let buffer: ByteBuffer
         do { buffer = try await request.collectBody(upTo: maxBodyBytes) } catch {
             throw AdminError(.invalid, "the request body is missing or larger than 1 MiB")
         }
+        if let empty, buffer.readableBytes == 0 { return empty }
         guard let object = JSONValue.object(from: Data(buffer.readableBytesView)) else {
             throw AdminError(.invalid, "the request body must be a JSON object")
         }

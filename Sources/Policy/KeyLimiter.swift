@@ -234,6 +234,14 @@ public final class KeyLimiter: Sendable {
         }
     }
 
+    /// A user's requests in flight across its keys, and those queued for its slots.
+    public func slots(of user: UserEntry) -> (inFlight: Int, waiting: Int) {
+        state.withLock { limiter in
+            guard let state = limiter.users[user.id] else { return (0, 0) }
+            return (state.inFlight, state.waiters.count)
+        }
+    }
+
     /// What remains of a user's tightest budget (user balance or subscription
     /// window), nil when none is set.
     public func remaining(of owner: Owner) -> Money? {

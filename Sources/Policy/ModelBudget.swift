@@ -44,6 +44,12 @@ public struct ModelBudgetRefusal: Sendable, Equatable {
     public var owner: String
     public var pattern: String
     public var period: String
+
+    public init(owner: String, pattern: String, period: String) {
+        self.owner = owner
+        self.pattern = pattern
+        self.period = period
+    }
 }
 
 /// Spending per model (as the client named it) in the current day, week and

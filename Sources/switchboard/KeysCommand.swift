@@ -13,8 +13,8 @@ struct Keys: AsyncParsableCommand {
             "models": ["claude-*"], "rate_limit": {"window_minutes": 1, "requests": 60}}'; null removes a limit.
             """,
         subcommands: [
-            Create.self, List.self, Update.self, Enable.self, Disable.self, TopUp.self, Deduct.self, Stats.self, Revoke.self,
-            Delete.self,
+            Create.self, List.self, Update.self, Enable.self, Disable.self, TopUp.self, Deduct.self, ResetUsage.self, Stats.self,
+            Revoke.self, Delete.self,
         ])
 
     struct Create: AsyncParsableCommand {
@@ -101,6 +101,23 @@ struct Keys: AsyncParsableCommand {
         @Argument(help: "Dollars, e.g. 20 or 0.50.") var amount: String
 
         func run() async throws { try await options.adjustBalance(name, amount, deducts: true) }
+    }
+
+    struct ResetUsage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-usage",
+            abstract: "Start a key's rate window, today's cost and lifetime tokens again (or the parts named); recorded in the audit log.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The key's name.") var name: String
+        @Option(help: "Comma-separated parts: window, daily, tokens (default: all).") var parts: String?
+
+        func run() async throws {
+            var body: [String: JSONValue] = [:]
+            if let parts { body["parts"] = .array(parts.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
+            let chosen = try KeyAdmin.resetParts(body)
+            let view = try await options.withKeys { try await $0.resetUsage(name, parts: chosen) }
+            print(String(decoding: try AdminJSON.encode(view, pretty: true), as: UTF8.self))
+        }
     }
 
     struct Stats: AsyncParsableCommand {
