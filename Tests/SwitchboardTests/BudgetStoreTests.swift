@@ -26,7 +26,8 @@ import Testing
                 ], to: KeyPolicy(), now: Date(timeIntervalSince1970: 1_799_920_800)  // set Thursday 10:00
             ).policy
             #expect(policy.budgetPeriod(at: now)?.start == Date(timeIntervalSince1970: 1_799_920_800))
-            let key = try await store.insertKey(KeyInput(name: "k", hash: "hash-k", prefix: "sk-sb-", lastFour: "0000", source: "test", policy: policy))
+            let key = try await store.insertKey(
+                KeyInput(name: "k", hash: "hash-k", prefix: "sk-sb-", lastFour: "0000", source: "test", policy: policy))
             _ = try await store.upsertUser(UserEntry(id: 0, name: "team"), setBalance: true)
             try await store.appendLedger([
                 row("before-period", at: Date(timeIntervalSince1970: 1_799_917_200), key: key.id, model: "claude-opus-4-5", cost: 1),  // Thu 09:00
@@ -67,7 +68,9 @@ import Testing
             _ = try await store.upsertUser(user, setBalance: true)
             let revision = try await store.revision()
             var saved = try #require(try await store.listUsers().first)
-            #expect(saved.limits == UserLimits(concurrency: 3, maxWaiting: 10, modelBudgets: [ModelBudget(pattern: "gpt-5*", monthly: Money(dollars: "25")!)]))
+            #expect(
+                saved.limits
+                    == UserLimits(concurrency: 3, maxWaiting: 10, modelBudgets: [ModelBudget(pattern: "gpt-5*", monthly: Money(dollars: "25")!)]))
             saved.limits.concurrency = 4
             _ = try await store.upsertUser(saved, setBalance: false)
             #expect(try await store.revision() != revision, "a change to a user's limits reaches running servers")
@@ -91,7 +94,9 @@ import Testing
         #expect(refused(["model_budgets": .object(["claude-*": .object([:])])])?.contains("sets no cap") == true)
         #expect(refused(["model_budgets": .object(["claude-*": .object(["hourly_usd": .number(1)])])])?.contains("unknown field hourly_usd") == true)
         #expect(refused(["model_budgets": .object(["claude-*": .object(["daily_usd": .number(-1)])])]) != nil)
-        #expect(throws: AdminError.self) { try GroupSettings.apply(["price_multiplier": .object(["x": .number(0)])], to: GroupEntry(id: 0, name: "g")) }
+        #expect(throws: AdminError.self) {
+            try GroupSettings.apply(["price_multiplier": .object(["x": .number(0)])], to: GroupEntry(id: 0, name: "g"))
+        }
         #expect(throws: AdminError.self) { try UserSettings.apply(["concurrency": .number(0)], to: UserEntry(id: 0, name: "u")) }
     }
 

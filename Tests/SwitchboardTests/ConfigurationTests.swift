@@ -117,6 +117,43 @@ import Testing
         #expect { try load("users:\n  - name: u\n    ip_deny: [nowhere]\n") } throws: { "\($0)".hasPrefix("users[0].ip_deny must list") }
     }
 
+    @Test func budgetShapesAreReadFromTheFileAsTheAPIReadsThem() throws {
+        let config = try load(
+            """
+            groups:
+              - name: resellers
+                multiplier: 1.2
+                price_multiplier: {"claude-opus-*": 2, "gpt-5*": "0.5"}
+            users:
+              - name: team
+                group: resellers
+                concurrency: 4
+                max_waiting: ${WAITING}
+                model_budgets: {"claude-opus-*": {daily_usd: 10, monthly_usd: "100"}}
+            keys:
+              - name: k
+                key: sk-sb-0123456789abcdefghijklmnop
+                budget_usd: 50
+                budget_duration: 30d
+                model_budgets: {"gpt-5*": {weekly_usd: 5}}
+            """, environment: ["WAITING": "20"])
+        #expect(config.groups[0].modelMultipliers == ["claude-opus-*": 2_000_000, "gpt-5*": 500_000] && config.groups[0].multiplierPPM == 1_200_000)
+        #expect(config.users[0].limits.concurrency == 4 && config.users[0].limits.maxWaiting == 20)
+        #expect(
+            config.users[0].limits.modelBudgets == [
+                ModelBudget(pattern: "claude-opus-*", daily: Money(dollars: "10"), monthly: Money(dollars: "100"))
+            ])
+        #expect(config.keys[0].policy.budget == Money(dollars: "50") && config.keys[0].policy.budgetDurationHours == 720)
+        #expect(config.keys[0].policy.modelBudgets?.first?.weekly == Money(dollars: "5"))
+        #expect { try load("users:\n  - name: u\n    concurrency: 0\n") } throws: { "\($0)".hasPrefix("users[0].concurrency must be") }
+        #expect { try load("groups:\n  - name: g\n    price_multiplier: {a: 0}\n") } throws: {
+            "\($0)".hasPrefix("groups[0].price_multiplier.a must be")
+        }
+        #expect { try load("groups:\n  - name: g\n    subscription: {daily_usd: x}\n") } throws: {
+            "\($0)".hasPrefix("groups[0].subscription.daily_usd must be")
+        }
+    }
+
     @Test func alertWebhooksAreReadAndChecked() throws {
         let config = try load(
             """

@@ -43,7 +43,9 @@ struct ConsoleForm: Sendable {
     /// as text, the rest text. An empty field is left out when creating and
     /// means "remove this limit" (`null`) when editing; a field not on the
     /// form is never touched.
-    func settings(texts: [String] = [], lists: [String] = [], numbers: [String] = [], money: [String] = [], editing: Bool) -> [String: JSONValue] {
+    func settings(
+        texts: [String] = [], lists: [String] = [], numbers: [String] = [], money: [String] = [], documents: [String] = [], editing: Bool
+    ) -> [String: JSONValue] {
         var json: [String: JSONValue] = [:]
         func put(_ name: String, _ value: (String) -> JSONValue) {
             guard fields[name] != nil else { return }
@@ -61,6 +63,8 @@ struct ConsoleForm: Sendable {
         // A value that is not a number goes on as text, so the admin
         // operation refuses it with its own message.
         for name in numbers { put(name) { text in Double(text).map(JSONValue.number) ?? .string(text) } }
+        // A JSON object (model budgets, multipliers per model); anything else goes on as text, to be refused by name.
+        for name in documents { put(name) { text in JSONValue.object(from: Data(text.utf8)).map(JSONValue.object) ?? .string(text) } }
         return json
     }
 }

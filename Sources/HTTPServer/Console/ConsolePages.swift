@@ -106,6 +106,15 @@ enum ConsolePages {
         page["weeklyCost"] = key.weeklyCostUsd ?? ""
         page["monthlyCost"] = key.monthlyCostUsd ?? ""
         page["balance"] = key.balanceUsd ?? ""
+        page["budget"] = key.budgetUsd ?? ""
+        page["budgetDuration"] = key.budgetDuration ?? ""
+        page["modelBudgets"] = document(key.modelBudgets)
+        page["budgetState"] =
+            key.budgetUsd.map { budget in
+                let spent = "$\(key.usage.budgetSpentUsd ?? "0") of $\(budget)"
+                return key.usage.budgetResetsAt.map { "\(spent) until \(time($0))" } ?? "\(spent) (no period: for the key's life)"
+            } ?? "none"
+        page["usageReset"] = key.usageResetAt.map { "\(time($0)): \((key.usageReset ?? []).joined(separator: ", "))" } ?? "never"
         page["expiresAt"] = key.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? ""
         page["chart"] = SVGChart.bars(
             stats.days.map { SVGChart.Bar(label: $0.day, value: Double($0.costUsd) ?? 0, text: "$" + $0.costUsd) }, title: "Spend by day")
@@ -192,16 +201,23 @@ enum ConsolePages {
                 [
                     "name": $0.name, "path": path($0.name), "group": $0.group ?? "", "balance": $0.balanceUsd.map { "$" + $0 } ?? "",
                     "remaining": $0.remainingUsd.map { "$" + $0 } ?? "", "spent": $0.spentUsd,
+                    "concurrency": $0.concurrency.map { "\($0)" } ?? "", "modelBudgets": document($0.modelBudgets),
                 ]
             },
             "groups": groups.map {
                 [
-                    "name": $0.name, "path": path($0.name), "multiplier": $0.multiplier,
+                    "name": $0.name, "path": path($0.name), "multiplier": $0.multiplier, "perModel": document($0.priceMultiplier),
                     "daily": $0.subscription?.dailyUsd.map { "$" + $0 } ?? "", "weekly": $0.subscription?.weeklyUsd.map { "$" + $0 } ?? "",
                     "monthly": $0.subscription?.monthlyUsd.map { "$" + $0 } ?? "",
                 ]
             },
         ]
+    }
+
+    /// A settings map (model budgets, multipliers per model) as the JSON an admin types, sorted; empty for none.
+    static func document(_ value: (some Encodable)?) -> String {
+        guard let value, let data = try? AdminJSON.encode(value, pretty: false) else { return "" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func usageRow(_ row: UsageTotals) -> [String: Any] {

@@ -2,6 +2,7 @@ import Admin
 import Engine
 import Hummingbird
 import Logging
+import Policy
 import Storage
 import SwitchboardCore
 
@@ -9,9 +10,10 @@ extension ConsoleRoutes {
     /// The key form's fields, by kind (the admin API's names).
     static func keySettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
         form.settings(
-            texts: ["description", "user", "expires_at"], lists: ["models", "clients", "ip_allow", "ip_deny"],
+            texts: ["description", "user", "expires_at", "budget_duration"], lists: ["models", "clients", "ip_allow", "ip_deny"],
             numbers: ["concurrency", "token_limit"],
-            money: ["daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd"], editing: editing)
+            money: ["daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd", "budget_usd"], documents: ["model_budgets"],
+            editing: editing)
     }
 
     /// Keys: list, create (shown once), a key's page, edit, enable, disable,
@@ -81,6 +83,15 @@ extension ConsoleRoutes {
                     _ = try await operations.keys.adjustBalance(name, by: deducts ? .zero - amount : amount)
                     return (back, deducts ? "Deducted $\(amount.dollarsString) from \(name)." : "Added $\(amount.dollarsString) to \(name).")
                 }
+            }
+        }
+        ui.post("/keys/:name/reset_usage") { request, context in
+            let name = (try? Self.parameter(context)) ?? ""
+            let back = "\(keysPath)/\(ConsolePages.path(name))"
+            return await action(request, back: back) { form in
+                let parts = try KeyAdmin.resetParts(["parts": form.settings(lists: ["parts"], editing: false)["parts"] ?? .null])
+                _ = try await operations.keys.resetUsage(name, parts: parts)
+                return (back, "Reset the usage of \(name): \(UsagePart.allCases.filter(parts.contains).map(\.rawValue).joined(separator: ", ")).")
             }
         }
         ui.post("/keys/:name/delete") { request, context in

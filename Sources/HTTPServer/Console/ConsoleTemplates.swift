@@ -124,6 +124,9 @@ enum ConsoleTemplates {
         <label for="daily_cost_usd">Daily cost limit (USD)</label><input id="daily_cost_usd" name="daily_cost_usd" inputmode="decimal" value="{{dailyCost}}">
         <label for="weekly_cost_usd">Weekly cost limit (USD, weeks from Monday)</label><input id="weekly_cost_usd" name="weekly_cost_usd" inputmode="decimal" value="{{weeklyCost}}">
         <label for="monthly_cost_usd">Monthly cost limit (USD)</label><input id="monthly_cost_usd" name="monthly_cost_usd" inputmode="decimal" value="{{monthlyCost}}">
+        <label for="budget_usd">Budget (USD per budget period; without a period, for the key's life)</label><input id="budget_usd" name="budget_usd" inputmode="decimal" value="{{budget}}">
+        <label for="budget_duration">Budget period (whole hours or days, e.g. 30d)</label><input id="budget_duration" name="budget_duration" value="{{budgetDuration}}">
+        <label for="model_budgets">Model budgets (JSON, e.g. {"claude-opus-*": {"daily_usd": 10}})</label><input id="model_budgets" name="model_budgets" value="{{modelBudgets}}">
         <label for="expires_at">Expires at (UTC, e.g. 2027-01-01T00:00:00Z)</label><input id="expires_at" name="expires_at" value="{{expiresAt}}">
         """
 
@@ -148,6 +151,8 @@ enum ConsoleTemplates {
         <dt>Spent in total</dt><dd>${{total}}</dd>
         <dt>Tokens in total</dt><dd>{{tokens}}</dd>
         <dt>Balance left</dt><dd>{{balanceLeft}}</dd>
+        <dt>Budget</dt><dd id="key-budget">{{budgetState}}</dd>
+        <dt>Usage last reset</dt><dd>{{usageReset}}</dd>
         <dt>Client addresses</dt><dd>{{addresses}}</dd>
         </dl>
         <div class="actions">
@@ -157,6 +162,8 @@ enum ConsoleTemplates {
         <label for="topup">Top-up amount (USD)</label><input id="topup" name="amount_usd" inputmode="decimal" required><button type="submit">Top up</button></form>
         <form method="post" action="/admin/ui/keys/{{path}}/deduct"><input type="hidden" name="csrf" value="{{csrf}}">
         <label for="deduct">Deduction (USD)</label><input id="deduct" name="amount_usd" inputmode="decimal" required><button type="submit">Deduct</button></form>
+        <form method="post" action="/admin/ui/keys/{{path}}/reset_usage"><input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="reset-parts">Reset usage (window, daily, tokens; empty for all)</label><input id="reset-parts" name="parts"><button type="submit">Reset usage</button></form>
         <form method="post" action="/admin/ui/keys/{{path}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form>
         </div>
         <section><h2>Spend by day, last 30 days</h2>{{{chart}}}</section>
@@ -253,34 +260,38 @@ enum ConsoleTemplates {
         <h2>Users</h2>
         <table>
         <thead><tr><th scope="col">Name</th><th scope="col">Group</th><th scope="col">Balance</th><th scope="col">Left</th>
-        <th scope="col">Spent</th><th scope="col">Actions</th></tr></thead>
+        <th scope="col">Spent</th><th scope="col">Concurrency</th><th scope="col">Model budgets</th><th scope="col">Actions</th></tr></thead>
         <tbody>
-        {{#users}}<tr><td>{{name}}</td><td>{{group}}</td><td>{{balance}}</td><td>{{remaining}}</td><td>${{spent}}</td>
+        {{#users}}<tr><td>{{name}}</td><td>{{group}}</td><td>{{balance}}</td><td>{{remaining}}</td><td>${{spent}}</td><td>{{concurrency}}</td><td><code>{{modelBudgets}}</code></td>
         <td><form method="post" action="/admin/ui/users/{{path}}/topup" class="inline"><input type="hidden" name="csrf" value="{{csrf}}">
         <label for="topup-{{path}}">USD</label><input id="topup-{{path}}" name="amount_usd" size="6" required><button type="submit">Top up</button></form>
         <form method="post" action="/admin/ui/users/{{path}}/delete" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form></td></tr>{{/users}}
-        {{^users}}<tr><td colspan="6">No users yet.</td></tr>{{/users}}
+        {{^users}}<tr><td colspan="8">No users yet.</td></tr>{{/users}}
         </tbody></table>
         <form method="post" action="/admin/ui/users" class="card grid">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <label for="user-name">Name</label><input id="user-name" name="name" required>
         <label for="user-group">Group</label><input id="user-group" name="group">
         <label for="user-balance">Balance (USD)</label><input id="user-balance" name="balance_usd" inputmode="decimal">
+        <label for="user-concurrency">Concurrent requests across its keys</label><input id="user-concurrency" name="concurrency" inputmode="numeric">
+        <label for="user-waiting">Requests that may queue for them</label><input id="user-waiting" name="max_waiting" inputmode="numeric">
+        <label for="user-model-budgets">Model budgets (JSON, e.g. {"claude-opus-*": {"daily_usd": 10}})</label><input id="user-model-budgets" name="model_budgets">
         <button type="submit">Create user</button>
         </form>
         <h2>Groups</h2>
         <table>
-        <thead><tr><th scope="col">Name</th><th scope="col">Price multiplier</th><th scope="col">Daily</th><th scope="col">Weekly</th>
+        <thead><tr><th scope="col">Name</th><th scope="col">Price multiplier</th><th scope="col">Per model</th><th scope="col">Daily</th><th scope="col">Weekly</th>
         <th scope="col">Monthly</th><th scope="col">Actions</th></tr></thead>
         <tbody>
-        {{#groups}}<tr><td>{{name}}</td><td>{{multiplier}}</td><td>{{daily}}</td><td>{{weekly}}</td><td>{{monthly}}</td>
+        {{#groups}}<tr><td>{{name}}</td><td>{{multiplier}}</td><td><code>{{perModel}}</code></td><td>{{daily}}</td><td>{{weekly}}</td><td>{{monthly}}</td>
         <td><form method="post" action="/admin/ui/groups/{{path}}/delete" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form></td></tr>{{/groups}}
-        {{^groups}}<tr><td colspan="6">No groups yet.</td></tr>{{/groups}}
+        {{^groups}}<tr><td colspan="7">No groups yet.</td></tr>{{/groups}}
         </tbody></table>
         <form method="post" action="/admin/ui/groups" class="card grid">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <label for="group-name">Name</label><input id="group-name" name="name" required>
         <label for="group-multiplier">Price multiplier</label><input id="group-multiplier" name="multiplier" inputmode="decimal">
+        <label for="group-per-model">Multipliers per model (JSON, e.g. {"claude-opus-*": 1.5})</label><input id="group-per-model" name="price_multiplier">
         <label for="group-daily">Subscription per day (USD)</label><input id="group-daily" name="daily_usd" inputmode="decimal">
         <label for="group-weekly">Subscription per week (USD)</label><input id="group-weekly" name="weekly_usd" inputmode="decimal">
         <label for="group-monthly">Subscription per month (USD)</label><input id="group-monthly" name="monthly_usd" inputmode="decimal">
