@@ -29,7 +29,8 @@ BROKE_KEY = "sk-sb-e2e-broke-0123456789abcdefghijklmn"
 QUEUED_KEY = "sk-sb-e2e-queued-0123456789abcdefghijklm"
 # Models whose name makes the fake upstream misbehave. Each is served by accounts
 # of its own, so the cooldown a failure earns never touches the healthy accounts.
-FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream", "short-slow-stream"]
+FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream", "short-slow-stream",
+               "held-stream"]
 
 
 class Gateway:

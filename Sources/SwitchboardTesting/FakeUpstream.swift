@@ -167,6 +167,11 @@ public final class FakeUpstream: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(FakeUsage.prompt)}"#)))
         }
+        // Lets `held-stream` answers go on, for tests that drive the fake from another process.
+        router.post("/held/release") { _, _ -> Response in
+            self.releaseHeld()
+            return Response(status: .noContent)
+        }
         // A webhook receiver for alert tests: `ok` takes every post, `down` none, `flaky` all but the first.
         router.post("/hooks/{mode}") { request, context -> Response in
             _ = try await self.record(request)
