@@ -145,14 +145,30 @@ extension ConsoleTests {
         try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
             let (cookie, csrf) = try await signIn(harness)
             #expect(
-                try await harness.form("/admin/ui/groups", "csrf=\(csrf)&name=team&multiplier=1.5&daily_usd=&monthly_usd=100", cookie: cookie).status
-                    == 303)
-            #expect(try await harness.form("/admin/ui/users", "csrf=\(csrf)&name=ann&group=team&balance_usd=5", cookie: cookie).status == 303)
+                try await harness.form(
+                    "/admin/ui/groups",
+                    "csrf=\(csrf)&name=team&multiplier=1.5&daily_usd=&monthly_usd=100"
+                        + "&price_multiplier=%7B%22claude-opus-*%22%3A2%7D",
+                    cookie: cookie
+                ).status == 303)
+            #expect(
+                try await harness.form(
+                    "/admin/ui/users",
+                    "csrf=\(csrf)&name=ann&group=team&balance_usd=5&concurrency=3"
+                        + "&model_budgets=%7B%22gpt-5*%22%3A%7B%22daily_usd%22%3A1%7D%7D",
+                    cookie: cookie
+                ).status == 303)
             #expect(try await harness.form("/admin/ui/users/ann/topup", "csrf=\(csrf)&amount_usd=2.50", cookie: cookie).status == 303)
             let users = try await harness.browse("/admin/ui/users", cookie: cookie)
             #expect(users.body.contains("<td>ann</td><td>team</td><td>$7.5</td>"))
             #expect(users.body.contains("Added $2.5 to ann."))
-            #expect(users.body.contains("<td>team</td><td>1.5</td><td></td><td></td><td>$100</td>"))
+            #expect(users.body.contains("<td>team</td><td>1.5</td><td><code>"))
+            #expect(users.body.contains("</code></td><td></td><td></td><td>$100</td>"))
+            let parties = PartyAdmin(store: harness.switchboard.storeContext.store)
+            let groups = try await parties.groups()
+            #expect(groups.first?.priceMultiplier == ["claude-opus-*": "2"], "a multiplier per model from the form's JSON")
+            let ann = try #require(try await parties.users().first { $0.name == "ann" })
+            #expect(ann.concurrency == 3 && ann.modelBudgets?["gpt-5*"]?.dailyUsd == "1")
 
             // A refused change comes back with its reason, in the page's message.
             #expect(try await harness.form("/admin/ui/users", "csrf=\(csrf)&name=a%2Fb", cookie: cookie).status == 303)
