@@ -90,7 +90,7 @@ schemas = {
         "id": I, "name": S, "generation": I,
         "state": {"type": "string", "enum": ["ready", "disabled", "unhealthy", "cooling_down", "rpm_cap", "tpm_cap", "full"]},
         "reason": S, "in_flight": I, "waiting": I, "window_requests": I, "window_tokens": I, "total_requests": I, "total_tokens": I,
-        "total_failures": I, "last_used": TIME, "last_error": S, "last_error_at": TIME, "cooldown_until": TIME, "cooldown_cause": S,
+        "total_failures": I, "last_used": TIME, "last_error": S, "last_error_at": TIME, "last_429_at": TIME, "cooldown_until": TIME, "cooldown_cause": S,
         "health_mark": S,
     }, required=["id", "name", "state", "in_flight", "waiting"]),
     "Account": obj({

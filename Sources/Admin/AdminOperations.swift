@@ -13,6 +13,8 @@ public struct AdminOperations: Sendable {
 
     /// The audit log of admin actions.
     public var audit: AuditAdmin { AuditAdmin(store: requests.store) }
+    /// Stats of keys, users, groups and accounts, from the rollups.
+    public var stats: StatsAdmin { StatsAdmin(store: requests.store, gateway: gateway) }
     /// Reconciliations with providers' exports.
     public var reconciliation: ReconciliationAdmin { ReconciliationAdmin(store: requests.store) }
 

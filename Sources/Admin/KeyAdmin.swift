@@ -247,14 +247,6 @@ public struct KeyAdmin: Sendable {
         return parts
     }
 
-    /// A key's totals and per-day series over the last `days` days.
-    public func stats(_ name: String, days: Int) async throws -> KeyStats {
-        guard let record = try await store.listKeys().first(where: { $0.name == name }) else {
-            throw AdminError(.notFound, "no key named \(name)")
-        }
-        return try await KeyStats.load(name: name, subject: .key(record.id), days: days, store: store)
-    }
-
     /// What the balance still covers: live in the server (holds included), from the ledger elsewhere.
     private func remaining(_ record: KeyRecord) async throws -> Money {
         let balance = record.policy.balance ?? .zero
@@ -309,37 +301,6 @@ public struct KeyAdmin: Sendable {
 
     /// Whole hours as the settings write them: `30d` when whole days, else `36h`.
     static func hoursText(_ hours: Int) -> String { hours % 24 == 0 ? "\(hours / 24)d" : "\(hours)h" }
-}
-
-/// Totals and a per-day series of ledger rows (a key's, a user's, a group's).
-public struct KeyStats: Sendable, Encodable {
-    public var name: String
-    public var requests: Int64
-    public var tokens: Int64
-    public var costUsd: String
-    public var days: [Day]
-
-    public struct Day: Sendable, Encodable {
-        public var day: String
-        public var requests: Int64
-        public var tokens: Int64
-        public var costUsd: String
-        public var meanLatencyMs: Int64
-    }
-}
-
-extension KeyStats {
-    /// The series for the last `days` UTC days.
-    static func load(name: String, subject: LedgerSubject, days: Int, store: any GatewayStore) async throws -> KeyStats {
-        let since = Periods.dayStart(of: Date()).addingTimeInterval(-Double(max(0, days - 1)) * 86400)
-        let series = try await store.dailyStats(of: subject, since: since)
-        return KeyStats(
-            name: name, requests: series.reduce(0) { $0.saturatingAdd($1.requests) }, tokens: series.reduce(0) { $0.saturatingAdd($1.tokens) },
-            costUsd: series.reduce(Money.zero) { $0 + $1.cost }.dollarsString,
-            days: series.map {
-                Day(day: $0.day, requests: $0.requests, tokens: $0.tokens, costUsd: $0.cost.dollarsString, meanLatencyMs: $0.meanLatencyMs)
-            })
-    }
 }
 
 /// A top-up or deduction of a key's or user's balance, as admins make them.

@@ -113,18 +113,6 @@ public struct PartyAdmin: Sendable {
         }
     }
 
-    /// A user's totals and per-day series (every key of theirs).
-    public func userStats(_ name: String, days: Int) async throws -> KeyStats {
-        guard try await store.listUsers().contains(where: { $0.name == name }) else { throw AdminError(.notFound, "no user named \(name)") }
-        return try await KeyStats.load(name: name, subject: .user(name), days: days, store: store)
-    }
-
-    /// A group's totals and per-day series (every user in it now).
-    public func groupStats(_ name: String, days: Int) async throws -> KeyStats {
-        guard try await store.listGroups().contains(where: { $0.name == name }) else { throw AdminError(.notFound, "no group named \(name)") }
-        return try await KeyStats.load(name: name, subject: .group(name), days: days, store: store)
-    }
-
     public func deleteUser(_ name: String) async throws {
         try await trail.audited("user.delete", name, read: { await user(name) }) {
             // A key whose user vanished would be refused (its owner's budget cannot be

@@ -310,11 +310,11 @@ public final class Gateway: Sendable {
 
     /// The list price of usage on a model, and whether the table has one (the
     /// account's name for the model first, then the client's).
-    func price(_ usage: TokenUsage, model: String, upstreamModel: String, provider: Provider, prices: PriceTable) -> (Money, Bool) {
+    func price(_ usage: TokenUsage, model: String, upstreamModel: String, provider: Provider, prices: PriceTable) -> (TokenCosts, Bool) {
         guard let price = prices.price(for: upstreamModel, provider: provider) ?? prices.price(for: model, provider: provider) else {
             return (.zero, false)
         }
-        return (price.cost(usage), true)
+        return (price.costs(usage), true)
     }
 
     /// Counts a request served for a model the table does not price (recorded

@@ -7,17 +7,18 @@ import SwitchboardCore
 /// Deletes ledger rows (and audit entries) older than `ledger_retention`, every
 /// `housekeeping_interval`, in small batches so the ledger's own writes go
 /// between them. The hourly rollups and the lifetime totals (what stats,
-/// dashboards and admission read) were added up when each row went in and stay.
+/// dashboards and admission read) were added up when each row went in and stay;
+/// the minute rollups go after two days, whatever the retention.
 public struct LedgerRetention: Service {
     let store: any GatewayStore
-    /// How long rows are kept.
-    let retention: Duration
+    /// How long rows are kept; nil: for ever.
+    let retention: Duration?
     let interval: Duration
     /// Rows per transaction.
     let batch: Int
     let logger: Logger
 
-    public init(store: any GatewayStore, retention: Duration, interval: Duration, batch: Int = 1000, logger: Logger) {
+    public init(store: any GatewayStore, retention: Duration?, interval: Duration, batch: Int = 1000, logger: Logger) {
         self.store = store
         self.retention = retention
         self.interval = interval
@@ -33,6 +34,8 @@ public struct LedgerRetention: Service {
     /// retention; returns how many rows went.
     @discardableResult
     public func sweep(now: Date) async -> Int {
+        await deleteAll("minute rollups") { try await store.deleteMinuteRollups(before: now.addingTimeInterval(-2 * 86400), limit: batch) }
+        guard let retention else { return 0 }
         let cutoff = now.addingTimeInterval(-Double(retention.wholeMilliseconds) / 1000)
         let rows = await deleteAll("ledger rows") { try await store.deleteLedgerRows(before: cutoff, limit: batch) }
         await deleteAll("audit entries") { try await store.deleteAudit(before: cutoff, limit: batch) }

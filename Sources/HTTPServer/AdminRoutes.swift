@@ -73,6 +73,11 @@ public struct AdminRoutes: Sendable {
         group.post("/accounts/:name/disable") { request, context in
             await guarded(request, context: context) { try Self.json(await accounts.setEnabled(try Self.name(context), false)) }
         }
+        group.get("/accounts/:name/stats") { request, context in
+            await guarded(request, context: context) {
+                try Self.json(await operations.stats.account(try Self.name(context), try StatsRequest.parse(Self.parameters(request))))
+            }
+        }
         group.post("/accounts/:name/test") { request, context in
             await guarded(request, context: context) { try Self.json(await accounts.test(try Self.name(context), transport: gateway.transport)) }
         }
@@ -139,10 +144,14 @@ public struct AdminRoutes: Sendable {
             }
         }
         group.get("/users/:name/stats") { request, context in
-            await guarded(request, context: context) { try Self.json(await parties.userStats(try Self.name(context), days: Self.days(request))) }
+            await guarded(request, context: context) {
+                try Self.json(await operations.stats.user(try Self.name(context), try StatsRequest.parse(Self.parameters(request))))
+            }
         }
         group.get("/groups/:name/stats") { request, context in
-            await guarded(request, context: context) { try Self.json(await parties.groupStats(try Self.name(context), days: Self.days(request))) }
+            await guarded(request, context: context) {
+                try Self.json(await operations.stats.group(try Self.name(context), try StatsRequest.parse(Self.parameters(request))))
+            }
         }
         group.get("/groups") { request, context in await guarded(request, context: context) { try Self.json(await parties.groups()) } }
         group.post("/groups") { request, context in
@@ -162,10 +171,6 @@ public struct AdminRoutes: Sendable {
     }
 
     /// `?days=N` of a stats request: 1…366, default 30.
-    static func days(_ request: Request) -> Int {
-        min(max(request.uri.queryParameters.get("days").flatMap { Int($0) } ?? 30, 1), 366)
-    }
-
     /// `amount_usd` of a top-up or deduction: positive dollars.
     static func amount(_ body: [String: JSONValue]) throws -> Money {
         guard let value = body["amount_usd"], let amount = try SettingValue.dollars(value, "amount_usd"), amount > .zero else {
@@ -228,7 +233,7 @@ public struct AdminRoutes: Sendable {
         }
         group.get("/keys/:name/stats") { request, context in
             await guarded(request, context: context) {
-                try Self.json(await keys.stats(try Self.name(context), days: Self.days(request)))
+                try Self.json(await operations.stats.key(try Self.name(context), try StatsRequest.parse(Self.parameters(request))))
             }
         }
     }

@@ -165,6 +165,7 @@ public final class AccountPool: Sendable {
                 current.totalFailures += 1
                 current.lastError = detail
                 current.lastErrorAt = now
+                if failureClass == .rateLimited { current.lastRateLimitedAt = now }
                 let wait =
                     failureClass == .notFound
                     ? settings.transientCooldown : min(hint ?? settings.rateLimitCooldown, settings.rateLimitCooldownMax)
@@ -210,6 +211,7 @@ public final class AccountPool: Sendable {
             account.lastErrorAt = now
             switch failureClass {
             case .rateLimited:
+                account.lastRateLimitedAt = now
                 let wait: Duration
                 if let hint {
                     wait = min(hint, settings.rateLimitCooldownMax)
@@ -259,6 +261,7 @@ public final class AccountPool: Sendable {
                 restored.lastUsed = old.lastUsed
                 restored.lastError = old.lastError
                 restored.lastErrorAt = old.lastErrorAt
+                restored.lastRateLimitedAt = old.last429At
                 if old.generation == entry.generation {
                     restored.unhealthy = old.healthMark
                     if let until = old.cooldownUntil, until > now {

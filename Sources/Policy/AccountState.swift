@@ -23,6 +23,8 @@ struct AccountState: Sendable {
     var lastUsed: Date?
     var lastError: String?
     var lastErrorAt: Date?
+    /// When the upstream last answered 429 (any lane).
+    var lastRateLimitedAt: Date?
     var totalRequests: Int64 = 0
     var totalTokens: Int64 = 0
     var totalFailures: Int64 = 0

@@ -20,11 +20,20 @@ public struct AccountStatus: Sendable, Equatable, Codable {
     public var lastUsed: Date?
     public var lastError: String?
     public var lastErrorAt: Date?
+    /// When the upstream last answered 429.
+    public var last429At: Date?
     public var cooldownUntil: Date?
     public var cooldownCause: String?
     /// The pool's own health mark (the upstream refused the credentials), apart
     /// from reasons the configuration gives (disabled, secret unusable).
     public var healthMark: String?
+
+    /// The names as written; `last_429_at` spelled out, since snake-casing `last429At` would not put the underscore before 429.
+    enum CodingKeys: String, CodingKey {
+        case id, name, generation, state, reason, inFlight, waiting, windowRequests, windowTokens, totalRequests, totalTokens, totalFailures
+        case lastUsed, lastError, lastErrorAt, cooldownUntil, cooldownCause, healthMark
+        case last429At = "last_429_at"
+    }
 
     init(entry: AccountEntry, state current: AccountState, reason skip: SkipReason?, now: Date) {
         id = entry.id
@@ -50,6 +59,7 @@ public struct AccountStatus: Sendable, Equatable, Codable {
         lastUsed = current.lastUsed
         lastError = current.lastError
         lastErrorAt = current.lastErrorAt
+        last429At = current.lastRateLimitedAt
         cooldownUntil = current.cooldownUntil.flatMap { $0 > now ? $0 : nil }
         cooldownCause = cooldownUntil == nil ? nil : current.cooldownCause?.rawValue
         healthMark = current.unhealthy

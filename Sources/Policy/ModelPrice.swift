@@ -53,24 +53,25 @@ public struct ModelPrice: Sendable, Equatable {
     /// uncached·input + read·cache_read + w5m·creation + w1h·creation_1h + output,
     /// each at the tier the prompt size reaches; reasoning tokens pay their own rate
     /// only when the table lists one, else they are output.
-    public func cost(_ usage: TokenUsage) -> Money {
+    public func cost(_ usage: TokenUsage) -> Money { costs(usage).total }
+
+    /// The exact cost of the given usage, class by class (reasoning counts as output).
+    public func costs(_ usage: TokenUsage) -> TokenCosts {
         let prompt = usage.totalInput
         let inputRate = input.at(promptTokens: prompt) ?? .zero
         let readRate = cacheRead.at(promptTokens: prompt) ?? inputRate
         let write5mRate = cacheWrite5m.at(promptTokens: prompt) ?? inputRate
         let write1hRate = cacheWrite1h.at(promptTokens: prompt) ?? write5mRate
         let outputRate = output.at(promptTokens: prompt) ?? .zero
-        var total = inputRate.times(usage.inputUncached)
-        total += readRate.times(usage.cacheRead)
-        total += write5mRate.times(usage.cacheWrite5m)
-        total += write1hRate.times(usage.cacheWrite1h)
+        var costs = TokenCosts(
+            input: inputRate.times(usage.inputUncached), cacheRead: readRate.times(usage.cacheRead),
+            cacheWrite5m: write5mRate.times(usage.cacheWrite5m), cacheWrite1h: write1hRate.times(usage.cacheWrite1h))
         if let reasoningRate = reasoning.at(promptTokens: prompt), usage.reasoning > 0 {
             let reasoningTokens = min(usage.reasoning, usage.output)
-            total += reasoningRate.times(reasoningTokens)
-            total += outputRate.times(usage.output - reasoningTokens)
+            costs.output = reasoningRate.times(reasoningTokens) + outputRate.times(usage.output - reasoningTokens)
         } else {
-            total += outputRate.times(usage.output)
+            costs.output = outputRate.times(usage.output)
         }
-        return total
+        return costs
     }
 }

@@ -43,8 +43,8 @@ public protocol GatewayStore: LedgerSink {
     func adjustUserBalance(name: String, by amount: Money) async throws -> Bool
     /// Deletes a key by name (its ledger rows stay); false when there is none.
     func deleteKey(name: String) async throws -> Bool
-    /// Ledger totals per UTC day since `since`, oldest first, for a key, a user or a group's users.
-    func dailyStats(of subject: LedgerSubject, since: Date) async throws -> [KeyDayStats]
+    /// A key's, user's, group's or account's series from the rollups, by minute, hour or day.
+    func usageStats(of subject: StatsSubject, from: Date, to: Date, interval: StatsInterval) async throws -> UsageStats
     /// Revokes a key by name; false when there is none.
     func revokeKey(name: String, at: Date) async throws -> Bool
 
@@ -106,6 +106,8 @@ public protocol GatewayStore: LedgerSink {
     func auditPage(_ query: AuditQuery) async throws -> AuditPage
     /// Deletes up to `limit` of the oldest audit entries made before `cutoff`; returns how many went.
     func deleteAudit(before cutoff: Date, limit: Int) async throws -> Int
+    /// Deletes up to `limit` minute rollups older than `cutoff`; returns how many went.
+    func deleteMinuteRollups(before cutoff: Date, limit: Int) async throws -> Int
     /// Totals by key and by model since a time (all time when nil).
     func usageReport(since: Date?) async throws -> UsageReport
     /// A page of ledger rows for the request explorer, newest first.

@@ -169,6 +169,8 @@ public struct LedgerRow: Sendable, Equatable {
     public var deliveredBytes: Int64 = 0
     /// The list price of the usage, before a group's multiplier (`cost` is what was charged).
     public var upstreamCost: Money = .zero
+    /// The list price class by class (input, cache read, cache writes, output): `upstreamCost` split.
+    public var listCosts: TokenCosts = .zero
     public var latencyMs: Int64
     public var firstByteMs: Int64?
     /// How many upstream attempts were made.
@@ -255,29 +257,4 @@ public struct UsageReport: Sendable, Equatable {
     public var byKey: [UsageTotals]
     public var byModel: [UsageTotals]
     public var total: UsageTotals
-}
-
-/// One UTC day of a key's ledger rows.
-public struct KeyDayStats: Sendable, Equatable, Codable {
-    /// `2026-12-03`.
-    public var day: String
-    public var requests: Int64
-    public var tokens: Int64
-    public var cost: Money
-    public var meanLatencyMs: Int64
-
-    public init(day: String, requests: Int64, tokens: Int64, cost: Money, meanLatencyMs: Int64) {
-        self.day = day
-        self.requests = requests
-        self.tokens = tokens
-        self.cost = cost
-        self.meanLatencyMs = meanLatencyMs
-    }
-}
-
-/// Whose ledger rows a report covers.
-public enum LedgerSubject: Sendable, Equatable {
-    case key(Int64)
-    case user(String)
-    case group(String)
 }

@@ -213,6 +213,10 @@ enum SQLiteMigrations {
             "DROP TRIGGER groups_revision_update",
             revisionTriggers(table: "groups", columns: "name, multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier")[1],
         ] + SQLiteRollups.modelBudgetMigration,
+        // 15: what the stats endpoints read: errors by class and the list price
+        // by token class per hour, minute rollups for two days, and latency
+        // histograms per account, key and user.
+        SQLiteRollups.statsMigration,
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

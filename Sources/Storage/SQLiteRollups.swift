@@ -36,6 +36,25 @@ enum SQLiteRollups {
     /// Every dimension the trigger files a row under since migration 14.
     static var allDimensions: [(name: String, columns: [String])] { dimensions + [keyIDDimension, keyModelDimension, userModelDimension] }
 
+    /// One rollup upsert: a row's counts and the billions and rest of each sum,
+    /// filed under a dimension's name and a time.
+    static func upsert(
+        _ table: String, time: (column: String, value: String), dimension: (name: String, columns: [String]), counts: [(String, String)],
+        sums: [(name: String, ledger: String)], conflict: String
+    ) -> String {
+        let columns = ["dimension", "name", time.column] + counts.map(\.0) + sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
+        let values =
+            ["'\(dimension.name)'", name(dimension, row: "NEW."), time.value] + counts.map(\.1)
+            + sums.flatMap { ["NEW.\($0.ledger) / \(SafeSum.unit)", "NEW.\($0.ledger) % \(SafeSum.unit)"] }
+        let updates =
+            counts.map { "\($0.0) = \($0.0) + excluded.\($0.0)" }
+            + sums.flatMap { ["\($0.name)_hi = \($0.name)_hi + excluded.\($0.name)_hi", "\($0.name)_lo = \($0.name)_lo + excluded.\($0.name)_lo"] }
+        return """
+                INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))
+                    ON CONFLICT (\(conflict)) DO UPDATE SET \(updates.joined(separator: ", "));
+            """
+    }
+
     /// The start of a row's hour, in milliseconds.
     static func hour(_ time: String) -> String { "(\(time) - \(time) % 3600000)" }
 
@@ -86,21 +105,19 @@ enum SQLiteRollups {
     /// The rollup trigger: usage by the given dimensions and latency histograms;
     /// with `totals`, also each key's and user's lifetime spend and tokens, which
     /// admission starts from and which outlive the rows (`ledger_retention`).
-    static func trigger(dimensions: [(name: String, columns: [String])], totals: Bool) -> String {
-        let updates =
-            ["requests = requests + 1", "errors = errors + excluded.errors"]
-            + sums.flatMap { ["\($0.name)_hi = \($0.name)_hi + excluded.\($0.name)_hi", "\($0.name)_lo = \($0.name)_lo + excluded.\($0.name)_lo"] }
-        let perRow = ["1", "NEW.status >= 400"] + sums.flatMap { ["NEW.\($0.ledger) / \(SafeSum.unit)", "NEW.\($0.ledger) % \(SafeSum.unit)"] }
+    static func trigger(dimensions: [(name: String, columns: [String])], totals: Bool, stats: Bool = false) -> String {
+        let counts =
+            stats ? [("requests", "1"), ("errors", "NEW.status >= 400")] + errorClasses : [("requests", "1"), ("errors", "NEW.status >= 400")]
+        let added = stats ? sums + classCostSums : sums
         let usage = dimensions.map { dimension in
-            let values = ["'\(dimension.name)'", name(dimension, row: "NEW."), hour("NEW.created_at")] + perRow
-            return """
-                    INSERT INTO usage_hourly (\(columns.joined(separator: ", "))) VALUES (\(values.joined(separator: ", ")))
-                        ON CONFLICT (dimension, name, hour) DO UPDATE SET \(updates.joined(separator: ", "));
-                """
+            upsert(
+                "usage_hourly", time: ("hour", hour("NEW.created_at")), dimension: dimension, counts: counts, sums: added,
+                conflict: "dimension, name, hour")
         }.joined(separator: "\n")
         return """
             CREATE TRIGGER ledger_rollup AFTER INSERT ON ledger BEGIN
             \(usage)
+            \(stats ? statsUpserts : "")
             \(totals ? totalsUpserts : "")
                 INSERT INTO latency_hourly (hour, kind, bucket, count) VALUES (\(hour("NEW.created_at")), \(latencyKind), \(bucket("NEW.latency_ms")), 1)
                     ON CONFLICT (hour, kind, bucket) DO UPDATE SET count = count + 1;

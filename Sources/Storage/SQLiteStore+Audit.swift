@@ -57,6 +57,17 @@ extension SQLiteStore {
         try await deleteOldest(from: "audit_log", before: cutoff, limit: limit)
     }
 
+    public func deleteMinuteRollups(before cutoff: Date, limit: Int) async throws -> Int {
+        try await transaction {
+            _ = try await execute(
+                """
+                DELETE FROM usage_minutely WHERE (dimension, name, minute) IN
+                    (SELECT dimension, name, minute FROM usage_minutely WHERE minute < ? ORDER BY minute LIMIT ?)
+                """, [.integer(Int(cutoff.millisecondsSince1970)), .integer(limit)])
+            return Int(try await execute("SELECT changes() AS n").first?.int("n") ?? 0)
+        }
+    }
+
     /// Text for a `LIKE … ESCAPE '\'` prefix: its wildcards matched as themselves.
     static func likePrefix(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")

@@ -71,32 +71,6 @@ extension SQLiteStore {
         try await deleteNamed(name, from: "keys")
     }
 
-    /// Per-day totals from the hourly rollups (which outlive the rows), from
-    /// the UTC day holding `since`.
-    public func dailyStats(of subject: LedgerSubject, since: Date) async throws -> [KeyDayStats] {
-        let (filter, bind): (String, SQLiteData)
-        switch subject {
-        case .key(let id): (filter, bind) = ("dimension = '\(SQLiteRollups.keyIDDimension.name)' AND name = ?", .text(String(id)))
-        case .user(let name): (filter, bind) = ("dimension = 'user' AND name = ?", .text(name))
-        case .group(let name):
-            (filter, bind) = ("dimension = 'user' AND name IN (SELECT name FROM users WHERE group_name = ?)", .text(name))
-        }
-        let classes = ["input", "cache_read", "cache_write_5m", "cache_write_1h", "output"]
-        func total(_ part: String) -> String { "SUM(" + classes.map { "\($0)_\(part)" }.joined(separator: " + ") + ") AS tokens_\(part)" }
-        return try await query(
-            """
-            SELECT date(hour / 1000, 'unixepoch') AS day, SUM(requests) AS requests, \(total("hi")), \(total("lo")),
-                SUM(cost_hi) AS cost_hi, SUM(cost_lo) AS cost_lo, SUM(latency_hi) AS latency_hi, SUM(latency_lo) AS latency_lo
-            FROM usage_hourly WHERE \(filter) AND hour >= ? GROUP BY day ORDER BY day
-            """, [bind, .integer(Int(Periods.dayStart(of: since).millisecondsSince1970))]
-        ).map { row in
-            let requests = row.int("requests") ?? 0
-            return KeyDayStats(
-                day: row.text("day") ?? "", requests: requests, tokens: row.sum("tokens"), cost: Money(picos: row.sum("cost")),
-                meanLatencyMs: requests > 0 ? row.sum("latency") / requests : 0)
-        }
-    }
-
     public func revokeKey(name: String, at date: Date) async throws -> Bool {
         try await transaction {
             let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])

@@ -9,7 +9,8 @@ extension SQLiteStore {
         "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
         "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
         "latency_ms", "first_byte_ms", "attempts", "route", "user_name", "usage_source", "delivered_bytes", "upstream_cost_picos",
-        "client_address", "user_agent", "selection", "upstream_ms",
+        "client_address", "user_agent", "selection", "upstream_ms", "list_input_picos", "list_cache_read_picos",
+        "list_cache_write_5m_picos", "list_cache_write_1h_picos", "list_output_picos",
     ]
 
     /// Rows per INSERT statement, well under SQLite's limit of bound variables.
@@ -157,6 +158,9 @@ extension SQLiteStore {
             row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite, .text(row.usageSource.rawValue),
             .integer(Int(row.deliveredBytes)), .integer(Int(row.upstreamCost.picos)),
             row.clientAddress.sqlite, row.userAgent.sqlite, row.selection.sqlite, row.upstreamMs.sqlite,
+            .integer(Int(row.listCosts.input.picos)), .integer(Int(row.listCosts.cacheRead.picos)),
+            .integer(Int(row.listCosts.cacheWrite5m.picos)), .integer(Int(row.listCosts.cacheWrite1h.picos)),
+            .integer(Int(row.listCosts.output.picos)),
         ]
     }
 
@@ -180,6 +184,10 @@ extension SQLiteStore {
         ledgerRow.usageSource = row.text("usage_source").flatMap(UsageSource.init(rawValue:)) ?? .none
         ledgerRow.deliveredBytes = row.int("delivered_bytes") ?? 0
         ledgerRow.upstreamCost = Money(picos: row.int("upstream_cost_picos") ?? 0)
+        ledgerRow.listCosts = TokenCosts(
+            input: Money(picos: row.int("list_input_picos") ?? 0), cacheRead: Money(picos: row.int("list_cache_read_picos") ?? 0),
+            cacheWrite5m: Money(picos: row.int("list_cache_write_5m_picos") ?? 0),
+            cacheWrite1h: Money(picos: row.int("list_cache_write_1h_picos") ?? 0), output: Money(picos: row.int("list_output_picos") ?? 0))
         ledgerRow.clientAddress = row.text("client_address")
         ledgerRow.userAgent = row.text("user_agent")
         ledgerRow.selection = row.text("selection")

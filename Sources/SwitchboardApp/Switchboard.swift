@@ -145,9 +145,8 @@ public struct Switchboard: Sendable {
         if !config.alerts.webhooks.isEmpty {
             services.append(AlertMonitor(gateway: gateway, store: context.store, settings: config.alerts, logger: logger))
         }
-        if let retention = config.ledgerRetention {
-            services.append(LedgerRetention(store: context.store, retention: retention, interval: config.housekeepingInterval, logger: logger))
-        }
+        services.append(
+            LedgerRetention(store: context.store, retention: config.ledgerRetention, interval: config.housekeepingInterval, logger: logger))
         // Spans are exported until everything else stopped (services stop in reverse order).
         if let tracing { services.insert(tracing.service, at: 0) }
         if let (metricsHost, metricsPort) = try config.metricsAddress() {

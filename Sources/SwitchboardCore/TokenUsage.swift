@@ -59,3 +59,28 @@ extension Int64 {
         return overflow ? ((self < 0) != (other < 0) ? .min : .max) : product
     }
 }
+
+/// What usage costs, class by class, at list price: the classes sum to the
+/// whole (`total`), each exact in picodollars.
+public struct TokenCosts: Sendable, Equatable {
+    public var input: Money
+    public var cacheRead: Money
+    public var cacheWrite5m: Money
+    public var cacheWrite1h: Money
+    /// Output, reasoning included.
+    public var output: Money
+
+    public init(input: Money = .zero, cacheRead: Money = .zero, cacheWrite5m: Money = .zero, cacheWrite1h: Money = .zero, output: Money = .zero) {
+        self.input = input
+        self.cacheRead = cacheRead
+        self.cacheWrite5m = cacheWrite5m
+        self.cacheWrite1h = cacheWrite1h
+        self.output = output
+    }
+
+    /// Nothing.
+    public static let zero = TokenCosts()
+
+    /// The classes together.
+    public var total: Money { input + cacheRead + cacheWrite5m + cacheWrite1h + output }
+}

@@ -13,7 +13,7 @@ struct Keys: AsyncParsableCommand {
             "models": ["claude-*"], "rate_limit": {"window_minutes": 1, "requests": 60}}'; null removes a limit.
             """,
         subcommands: [
-            Create.self, List.self, Update.self, Enable.self, Disable.self, TopUp.self, Deduct.self, ResetUsage.self, Stats.self,
+            Create.self, List.self, Update.self, Enable.self, Disable.self, TopUp.self, Deduct.self, ResetUsage.self, KeyStats.self,
             Revoke.self, Delete.self,
         ])
 
@@ -120,15 +120,15 @@ struct Keys: AsyncParsableCommand {
         }
     }
 
-    struct Stats: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A key's totals and per-day series.")
+    struct KeyStats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "stats", abstract: "A key's series (as `switchboard stats key NAME`).")
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The key's name.") var name: String
         @Option(help: "How many days back.") var days: Int = 30
 
         func run() async throws {
-            let stats = try await options.withKeys { try await $0.stats(name, days: days) }
-            print(String(decoding: try AdminJSON.encode(stats, pretty: true), as: UTF8.self))
+            let view = try await options.withStats { try await $0.key(name, try StatsRequest.parse(["days": String(days)])) }
+            print(String(decoding: try AdminJSON.encode(view, pretty: true), as: UTF8.self))
         }
     }
 

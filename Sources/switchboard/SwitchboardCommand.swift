@@ -13,7 +13,10 @@ struct SwitchboardCommand: AsyncParsableCommand {
         commandName: "switchboard",
         abstract: "A self-hosted LLM API gateway.",
         version: "switchboard \(Switchboard.version) (commit \(BuildInfo.commit))",
-        subcommands: [Serve.self, Init.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self, Reconcile.self],
+        subcommands: [
+            Serve.self, Init.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self, Stats.self,
+            Reconcile.self,
+        ],
         defaultSubcommand: Serve.self)
 
     /// Runs Swift concurrency's jobs on NIO's event loops first: request handlers

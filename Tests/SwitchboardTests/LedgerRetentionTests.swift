@@ -31,11 +31,11 @@ import Testing
             ])
             let keysBefore = try await store.keyBaselines(now: now)
             let usersBefore = try await store.userBaselines(now: now)
-            let daysBefore = try await store.dailyStats(of: .key(key.id), since: old)
-            let userDaysBefore = try await store.dailyStats(of: .user("u"), since: old)
+            let daysBefore = try await store.usageStats(of: .key(key.id), from: old, to: now.addingTimeInterval(Self.hour), interval: .day)
+            let userDaysBefore = try await store.usageStats(of: .user("u"), from: old, to: now.addingTimeInterval(Self.hour), interval: .hour)
             let reportBefore = try await store.usageReport(since: nil)
             #expect(keysBefore[key.id]?.spent == Money(picos: 3_000_000_000_253) && keysBefore[key.id]?.tokens == 381)
-            #expect(daysBefore.count >= 2 && reportBefore.total.requests == 3)
+            #expect(daysBefore.series.count >= 2 && daysBefore.total.requests == 3 && reportBefore.total.requests == 3)
 
             let retention = LedgerRetention(store: store, retention: .seconds(30 * 86400), interval: .seconds(3600), batch: 1, logger: quietLogger())
             #expect(await retention.sweep(now: now) == 1)
@@ -46,8 +46,10 @@ import Testing
 
             #expect(try await store.keyBaselines(now: now) == keysBefore, "a key's lifetime spend and tokens outlive its rows")
             #expect(try await store.userBaselines(now: now) == usersBefore)
-            #expect(try await store.dailyStats(of: .key(key.id), since: old) == daysBefore)
-            #expect(try await store.dailyStats(of: .user("u"), since: old) == userDaysBefore)
+            #expect(try await store.usageStats(of: .key(key.id), from: old, to: now.addingTimeInterval(Self.hour), interval: .day) == daysBefore)
+            #expect(
+                try await store.usageStats(of: .user("u"), from: old, to: now.addingTimeInterval(Self.hour), interval: .hour) == userDaysBefore,
+                "stats, p95 included, outlive the rows")
             #expect(try await store.usageReport(since: nil) == reportBefore)
         }
     }

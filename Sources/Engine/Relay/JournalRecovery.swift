@@ -40,7 +40,8 @@ public enum JournalRecovery {
         {
             let usage = UsageEstimate.merge(reported: nil, promptBytes: entry.promptBytes, outputTextBytes: progress.deliveredTextBytes)
             row.usage = usage
-            row.upstreamCost = price.cost(usage)
+            row.listCosts = price.costs(usage)
+            row.upstreamCost = row.listCosts.total
             row.cost = group.charge(row.upstreamCost)
             row.priced = true
         } else {

@@ -22,7 +22,7 @@ struct RelayMachine: Sendable {
     /// What the request is, for pricing and estimates.
     let facts: RequestFacts
     /// Prices the usage: list price and whether the model has one.
-    let price: @Sendable (TokenUsage, _ upstreamModel: String, _ provider: Provider) -> (Money, Bool)
+    let price: @Sendable (TokenUsage, _ upstreamModel: String, _ provider: Provider) -> (TokenCosts, Bool)
 
     private(set) var state: RelayState = .open
     private var row: LedgerRow
@@ -41,7 +41,7 @@ struct RelayMachine: Sendable {
 
     init(
         row: LedgerRow, facts: RequestFacts, maxAttempts: Int, disconnect: DisconnectPolicy, billable: Bool = true,
-        price: @escaping @Sendable (TokenUsage, String, Provider) -> (Money, Bool)
+        price: @escaping @Sendable (TokenUsage, String, Provider) -> (TokenCosts, Bool)
     ) {
         self.row = row
         self.facts = facts
@@ -314,7 +314,9 @@ struct RelayMachine: Sendable {
         row.errorCode = errorCode ?? row.errorCode
         row.route = route.text
         if let (tokens, source) = usage, let attempt {
-            let (list, hasPrice) = price(tokens, attempt.upstreamModel, attempt.account.provider)
+            let (costs, hasPrice) = price(tokens, attempt.upstreamModel, attempt.account.provider)
+            let list = costs.total
+            row.listCosts = costs
             row.usage = tokens
             row.usageSource = source
             row.usageIncomplete = source != .reported

@@ -87,7 +87,7 @@ enum ConsolePages {
     }
 
     /// The key page: facts, the edit form's current values, actions.
-    static func key(_ key: KeyView, stats: KeyStats, recent: RequestPage) -> [String: Any] {
+    static func key(_ key: KeyView, stats: UsageStatsView, recent: RequestPage) -> [String: Any] {
         var page = keyRow(key)
         page["source"] = key.source
         page["createdAt"] = time(key.createdAt)
@@ -117,7 +117,19 @@ enum ConsolePages {
         page["usageReset"] = key.usageResetAt.map { "\(time($0)): \((key.usageReset ?? []).joined(separator: ", "))" } ?? "never"
         page["expiresAt"] = key.expiresAt.map { ISO8601DateFormatter().string(from: $0) } ?? ""
         page["chart"] = SVGChart.bars(
-            stats.days.map { SVGChart.Bar(label: $0.day, value: Double($0.costUsd) ?? 0, text: "$" + $0.costUsd) }, title: "Spend by day")
+            stats.series.map { SVGChart.Bar(label: WireDate.utcDay($0.start), value: Double($0.costUsd) ?? 0, text: "$" + $0.costUsd) },
+            title: "Spend by day")
+        page["byModel"] = (stats.models ?? []).map { model -> [String: Any] in
+            [
+                "model": model.model, "requests": "\(model.requests)", "tokens": "\(model.tokens.total)", "cost": model.costUsd,
+                "input": model.listCostUsd.input, "cacheRead": model.listCostUsd.cacheRead,
+                "cacheWrite":
+                    (Money(dollars: model.listCostUsd.cacheWrite5m).map { $0 + (Money(dollars: model.listCostUsd.cacheWrite1h) ?? .zero) } ?? .zero)
+                    .dollarsString,
+                "output": model.listCostUsd.output,
+            ]
+        }
+        page["p95"] = stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet"
         page["rows"] = recent.requests.map(requestRow)
         return page
     }

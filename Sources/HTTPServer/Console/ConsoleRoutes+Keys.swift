@@ -51,7 +51,8 @@ extension ConsoleRoutes {
                 query.keyName = name
                 query.limit = 20
                 var values = ConsolePages.key(
-                    view, stats: try await operations.keys.stats(name, days: 30), recent: try await operations.requests.list(query))
+                    view, stats: try await operations.stats.key(name, try StatsRequest.parse(["days": "30"])),
+                    recent: try await operations.requests.list(query))
                 values["title"] = name
                 return values
             }

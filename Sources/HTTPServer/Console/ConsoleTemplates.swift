@@ -166,7 +166,14 @@ enum ConsoleTemplates {
         <label for="reset-parts">Reset usage (window, daily, tokens; empty for all)</label><input id="reset-parts" name="parts"><button type="submit">Reset usage</button></form>
         <form method="post" action="/admin/ui/keys/{{path}}/delete"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form>
         </div>
-        <section><h2>Spend by day, last 30 days</h2>{{{chart}}}</section>
+        <section><h2>Spend by day, last 30 days</h2>{{{chart}}}
+        <p>p95 latency: {{p95}}</p>
+        <table><caption>By model, last 30 days (list price by token class; Cost is what was charged)</caption>
+        <thead><tr><th scope="col">Model</th><th scope="col">Requests</th><th scope="col">Tokens</th><th scope="col">Input</th>
+        <th scope="col">Cache read</th><th scope="col">Cache write</th><th scope="col">Output</th><th scope="col">Cost</th></tr></thead>
+        <tbody>{{#byModel}}<tr><td>{{model}}</td><td>{{requests}}</td><td>{{tokens}}</td><td>${{input}}</td><td>${{cacheRead}}</td>
+        <td>${{cacheWrite}}</td><td>${{output}}</td><td>${{cost}}</td></tr>{{/byModel}}
+        {{^byModel}}<tr><td colspan="8">No requests yet.</td></tr>{{/byModel}}</tbody></table></section>
         <section><h2>Limits and budgets</h2>
         <form method="post" action="/admin/ui/keys/{{path}}" class="card grid">
         <input type="hidden" name="csrf" value="{{csrf}}">
