@@ -77,7 +77,13 @@ def query(name, schema, description):
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
-DAYS = query("days", {"type": "integer", "minimum": 1, "maximum": 366}, "How many days back (default 30; out-of-range values are clamped).")
+DAYS = query("days", {"type": "integer", "minimum": 1, "maximum": 3660}, "The last N UTC days, by day (instead of from).")
+STATS_PARAMETERS = [
+    DAYS,
+    query("from", S, "From: ISO 8601, a UTC date (2026-12-05) or Unix seconds (default: 30 days back by day, 24 hours by hour or minute)."),
+    query("to", S, "To (default: now)."),
+    query("interval", {"type": "string", "enum": ["day", "hour", "minute"]}, "The slices' width (default day); minutes are kept for two days; at most 10,000 slices."),
+]
 MODEL_BUDGETS = {"type": "object", "description": "Caps per model glob: `{\"claude-opus-*\": {\"daily_usd\": \"10\"}}`.",
                  "additionalProperties": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}
 MODEL_BUDGETS_IN = nullable({"type": "object", "additionalProperties": obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN})})
@@ -145,10 +151,23 @@ schemas = {
     "UsageResetParts": obj({"parts": nullable({"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}})}),
     "CreatedKey": obj({"api_key": {"type": "string", "description": "The key: shown this once."}, "key": ref("Key")}, required=["api_key", "key"]),
     "Stats": obj({
-        "name": S, "requests": I, "tokens": I, "cost_usd": MONEY,
-        "days": {"type": "array", "items": obj({"day": S, "requests": I, "tokens": I, "cost_usd": MONEY, "mean_latency_ms": I},
-                                               required=["day", "requests", "tokens", "cost_usd", "mean_latency_ms"])},
-    }, required=["name", "requests", "tokens", "cost_usd", "days"]),
+        "name": S, "kind": {"type": "string", "enum": ["key", "user", "group", "account"]}, "from": TIME, "to": TIME,
+        "interval": {"type": "string", "enum": ["day", "hour", "minute"]},
+        "requests": I, "errors": I, "rate_limited": I, "client_errors": I, "server_errors": I, "tokens": ref("TokenClasses"),
+        "cost_usd": MONEY, "list_cost_usd": ref("ClassCosts"), "mean_latency_ms": I, "p95_latency_ms": I,
+        "series": {"type": "array", "items": obj({
+            "start": TIME, "requests": I, "errors": I, "rate_limited": I, "tokens": I, "cost_usd": MONEY, "mean_latency_ms": I, "p95_latency_ms": I,
+        }, required=["start", "requests", "errors", "rate_limited", "tokens", "cost_usd"])},
+        "models": {"type": "array", "items": obj({
+            "model": S, "requests": I, "tokens": ref("TokenClasses"), "cost_usd": MONEY, "list_cost_usd": ref("ClassCosts"),
+        }, required=["model", "requests", "tokens", "cost_usd", "list_cost_usd"])},
+        "last_429_at": TIME,
+    }, required=["name", "kind", "from", "to", "interval", "requests", "errors", "rate_limited", "client_errors", "server_errors",
+                 "tokens", "cost_usd", "list_cost_usd", "series"]),
+    "TokenClasses": obj({"input": I, "cache_read": I, "cache_write5m": I, "cache_write1h": I, "output": I, "total": I},
+                        required=["input", "cache_read", "cache_write5m", "cache_write1h", "output", "total"]),
+    "ClassCosts": obj({"input": MONEY, "cache_read": MONEY, "cache_write5m": MONEY, "cache_write1h": MONEY, "output": MONEY, "total": MONEY},
+                      required=["input", "cache_read", "cache_write5m", "cache_write1h", "output", "total"]),
     "User": obj({"name": S, "group": S, "description": S, "balance_usd": MONEY, "ip_allow": {"type": "array", "items": S},
                  "ip_deny": {"type": "array", "items": S}, "concurrency": I, "max_waiting": I, "model_budgets": MODEL_BUDGETS,
                  "remaining_usd": MONEY, "spent_usd": MONEY}, required=["name", "spent_usd"]),
@@ -222,6 +241,7 @@ paths = {
     "/admin/accounts/{name}/enable": {"post": operation("Enable; clears cooldown and health mark.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
     "/admin/accounts/{name}/disable": {"post": operation("Disable.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
     "/admin/accounts/{name}/test": {"post": operation("Send the account one minimal request.", ref("ProbeResult"), parameters=[ACCOUNT], tag="accounts")},
+    "/admin/accounts/{name}/stats": {"get": operation("An account's totals and series (per minute for the last two days), errors by class, p95, and when it last saw a 429.", ref("Stats"), parameters=[ACCOUNT, *STATS_PARAMETERS], tag="accounts")},
     "/admin/keys": {
         "get": operation("Every key with its settings and live usage (never the key).", {"type": "array", "items": ref("Key")}, errors=("401", "404", "429", "503"), tag="keys"),
         "post": operation("Create a key; the answer holds the key, shown this once.", ref("CreatedKey"), status="201", body=ref("KeySettings"), errors=("400", "401", "404", "409", "429", "503"), tag="keys"),
@@ -236,7 +256,7 @@ paths = {
     "/admin/keys/{name}/topup": {"post": operation("Add to a key's balance.", ref("Key"), body=AMOUNT, parameters=[KEY], tag="keys")},
     "/admin/keys/{name}/deduct": {"post": operation("Take from a key's balance (never more than remains).", ref("Key"), body=AMOUNT, parameters=[KEY], tag="keys")},
     "/admin/keys/{name}/reset_usage": {"post": operation("Start a key's rate window, today's cost and lifetime tokens again (or the parts named); an audited admin action.", ref("Key"), body=ref("UsageResetParts"), parameters=[KEY], tag="keys")},
-    "/admin/keys/{name}/stats": {"get": operation("Totals and a per-day series.", ref("Stats"), parameters=[KEY, DAYS], tag="keys")},
+    "/admin/keys/{name}/stats": {"get": operation("A key's totals and series, by model and token class, with mean and p95 latency.", ref("Stats"), parameters=[KEY, *STATS_PARAMETERS], tag="keys")},
     "/admin/users": {
         "get": operation("Every user with balance, what remains and what was spent.", {"type": "array", "items": ref("User")}, errors=("401", "404", "429", "503"), tag="users"),
         "post": operation("Create a user.", ref("User"), status="201", body=ref("UserSettings"), errors=("400", "401", "404", "409", "429", "503"), tag="users"),
@@ -247,7 +267,7 @@ paths = {
     },
     "/admin/users/{name}/topup": {"post": operation("Add to a user's balance.", ref("User"), body=AMOUNT, parameters=[USER], tag="users")},
     "/admin/users/{name}/deduct": {"post": operation("Take from a user's balance.", ref("User"), body=AMOUNT, parameters=[USER], tag="users")},
-    "/admin/users/{name}/stats": {"get": operation("A user's totals and per-day series.", ref("Stats"), parameters=[USER, DAYS], tag="users")},
+    "/admin/users/{name}/stats": {"get": operation("A user's totals and series (every key of theirs).", ref("Stats"), parameters=[USER, *STATS_PARAMETERS], tag="users")},
     "/admin/groups": {
         "get": operation("Every group.", {"type": "array", "items": ref("Group")}, errors=("401", "404", "429", "503"), tag="groups"),
         "post": operation("Create a group.", ref("Group"), status="201", body=ref("GroupSettings"), errors=("400", "401", "404", "409", "429", "503"), tag="groups"),
@@ -256,7 +276,7 @@ paths = {
         "patch": operation("Change a group.", ref("Group"), body=ref("GroupSettings"), parameters=[GROUP], tag="groups"),
         "delete": operation("Delete a group (refused while users belong to it).", status="204", parameters=[GROUP], errors=("400", "401", "404", "409", "429", "503"), tag="groups"),
     },
-    "/admin/groups/{name}/stats": {"get": operation("A group's totals and per-day series.", ref("Stats"), parameters=[GROUP, DAYS], tag="groups")},
+    "/admin/groups/{name}/stats": {"get": operation("A group's totals and series (every user in it now).", ref("Stats"), parameters=[GROUP, *STATS_PARAMETERS], tag="groups")},
     "/admin/stats": {"get": operation("Gateway counters.", ref("GatewayStats"), errors=("401", "404", "429"), tag="gateway")},
     "/admin/requests": {"get": operation(
         "The request explorer, newest first; a filter value that does not read is refused.", ref("RequestPage"), tag="requests",

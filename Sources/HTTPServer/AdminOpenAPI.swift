@@ -303,6 +303,10 @@ enum AdminOpenAPI {
                   "in_flight": {
                     "type": "integer"
                   },
+                  "last_429_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
                   "last_error": {
                     "type": "string"
                   },
@@ -426,6 +430,50 @@ enum AdminOpenAPI {
                 },
                 "required": [
                   "entries"
+                ],
+                "type": "object"
+              },
+              "ClassCosts": {
+                "additionalProperties": false,
+                "properties": {
+                  "cache_read": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "cache_write1h": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "cache_write5m": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "input": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "output": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "total": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "input",
+                  "cache_read",
+                  "cache_write5m",
+                  "cache_write1h",
+                  "output",
+                  "total"
                 ],
                 "type": "object"
               },
@@ -1683,12 +1731,49 @@ enum AdminOpenAPI {
               "Stats": {
                 "additionalProperties": false,
                 "properties": {
+                  "client_errors": {
+                    "type": "integer"
+                  },
                   "cost_usd": {
                     "description": "Exact dollars as a decimal string.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                     "type": "string"
                   },
-                  "days": {
+                  "errors": {
+                    "type": "integer"
+                  },
+                  "from": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "interval": {
+                    "enum": [
+                      "day",
+                      "hour",
+                      "minute"
+                    ],
+                    "type": "string"
+                  },
+                  "kind": {
+                    "enum": [
+                      "key",
+                      "user",
+                      "group",
+                      "account"
+                    ],
+                    "type": "string"
+                  },
+                  "last_429_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "list_cost_usd": {
+                    "$ref": "#/components/schemas/ClassCosts"
+                  },
+                  "mean_latency_ms": {
+                    "type": "integer"
+                  },
+                  "models": {
                     "items": {
                       "additionalProperties": false,
                       "properties": {
@@ -1697,25 +1782,25 @@ enum AdminOpenAPI {
                           "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                           "type": "string"
                         },
-                        "day": {
-                          "type": "string"
+                        "list_cost_usd": {
+                          "$ref": "#/components/schemas/ClassCosts"
                         },
-                        "mean_latency_ms": {
-                          "type": "integer"
+                        "model": {
+                          "type": "string"
                         },
                         "requests": {
                           "type": "integer"
                         },
                         "tokens": {
-                          "type": "integer"
+                          "$ref": "#/components/schemas/TokenClasses"
                         }
                       },
                       "required": [
-                        "day",
+                        "model",
                         "requests",
                         "tokens",
                         "cost_usd",
-                        "mean_latency_ms"
+                        "list_cost_usd"
                       ],
                       "type": "object"
                     },
@@ -1724,19 +1809,117 @@ enum AdminOpenAPI {
                   "name": {
                     "type": "string"
                   },
+                  "p95_latency_ms": {
+                    "type": "integer"
+                  },
+                  "rate_limited": {
+                    "type": "integer"
+                  },
                   "requests": {
                     "type": "integer"
                   },
-                  "tokens": {
+                  "series": {
+                    "items": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "cost_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "errors": {
+                          "type": "integer"
+                        },
+                        "mean_latency_ms": {
+                          "type": "integer"
+                        },
+                        "p95_latency_ms": {
+                          "type": "integer"
+                        },
+                        "rate_limited": {
+                          "type": "integer"
+                        },
+                        "requests": {
+                          "type": "integer"
+                        },
+                        "start": {
+                          "format": "date-time",
+                          "type": "string"
+                        },
+                        "tokens": {
+                          "type": "integer"
+                        }
+                      },
+                      "required": [
+                        "start",
+                        "requests",
+                        "errors",
+                        "rate_limited",
+                        "tokens",
+                        "cost_usd"
+                      ],
+                      "type": "object"
+                    },
+                    "type": "array"
+                  },
+                  "server_errors": {
                     "type": "integer"
+                  },
+                  "to": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "tokens": {
+                    "$ref": "#/components/schemas/TokenClasses"
                   }
                 },
                 "required": [
                   "name",
+                  "kind",
+                  "from",
+                  "to",
+                  "interval",
                   "requests",
+                  "errors",
+                  "rate_limited",
+                  "client_errors",
+                  "server_errors",
                   "tokens",
                   "cost_usd",
-                  "days"
+                  "list_cost_usd",
+                  "series"
+                ],
+                "type": "object"
+              },
+              "TokenClasses": {
+                "additionalProperties": false,
+                "properties": {
+                  "cache_read": {
+                    "type": "integer"
+                  },
+                  "cache_write1h": {
+                    "type": "integer"
+                  },
+                  "cache_write5m": {
+                    "type": "integer"
+                  },
+                  "input": {
+                    "type": "integer"
+                  },
+                  "output": {
+                    "type": "integer"
+                  },
+                  "total": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "input",
+                  "cache_read",
+                  "cache_write5m",
+                  "cache_write1h",
+                  "output",
+                  "total"
                 ],
                 "type": "object"
               },
@@ -2348,6 +2531,98 @@ enum AdminOpenAPI {
                 ]
               }
             },
+            "/admin/accounts/{name}/stats": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The last N UTC days, by day (instead of from).",
+                    "in": "query",
+                    "name": "days",
+                    "required": false,
+                    "schema": {
+                      "maximum": 3660,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  },
+                  {
+                    "description": "From: ISO 8601, a UTC date (2026-12-05) or Unix seconds (default: 30 days back by day, 24 hours by hour or minute).",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "To (default: now).",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The slices' width (default day); minutes are kept for two days; at most 10,000 slices.",
+                    "in": "query",
+                    "name": "interval",
+                    "required": false,
+                    "schema": {
+                      "enum": [
+                        "day",
+                        "hour",
+                        "minute"
+                      ],
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Stats"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "An account's totals and series (per minute for the last two days), errors by class, p95, and when it last saw a 429.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
             "/admin/accounts/{name}/test": {
               "post": {
                 "parameters": [
@@ -2698,14 +2973,46 @@ enum AdminOpenAPI {
                     }
                   },
                   {
-                    "description": "How many days back (default 30; out-of-range values are clamped).",
+                    "description": "The last N UTC days, by day (instead of from).",
                     "in": "query",
                     "name": "days",
                     "required": false,
                     "schema": {
-                      "maximum": 366,
+                      "maximum": 3660,
                       "minimum": 1,
                       "type": "integer"
+                    }
+                  },
+                  {
+                    "description": "From: ISO 8601, a UTC date (2026-12-05) or Unix seconds (default: 30 days back by day, 24 hours by hour or minute).",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "To (default: now).",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The slices' width (default day); minutes are kept for two days; at most 10,000 slices.",
+                    "in": "query",
+                    "name": "interval",
+                    "required": false,
+                    "schema": {
+                      "enum": [
+                        "day",
+                        "hour",
+                        "minute"
+                      ],
+                      "type": "string"
                     }
                   }
                 ],
@@ -2736,7 +3043,7 @@ enum AdminOpenAPI {
                     "$ref": "#/components/responses/Unavailable"
                   }
                 },
-                "summary": "A group's totals and per-day series.",
+                "summary": "A group's totals and series (every user in it now).",
                 "tags": [
                   "groups"
                 ]
@@ -3220,14 +3527,46 @@ enum AdminOpenAPI {
                     }
                   },
                   {
-                    "description": "How many days back (default 30; out-of-range values are clamped).",
+                    "description": "The last N UTC days, by day (instead of from).",
                     "in": "query",
                     "name": "days",
                     "required": false,
                     "schema": {
-                      "maximum": 366,
+                      "maximum": 3660,
                       "minimum": 1,
                       "type": "integer"
+                    }
+                  },
+                  {
+                    "description": "From: ISO 8601, a UTC date (2026-12-05) or Unix seconds (default: 30 days back by day, 24 hours by hour or minute).",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "To (default: now).",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The slices' width (default day); minutes are kept for two days; at most 10,000 slices.",
+                    "in": "query",
+                    "name": "interval",
+                    "required": false,
+                    "schema": {
+                      "enum": [
+                        "day",
+                        "hour",
+                        "minute"
+                      ],
+                      "type": "string"
                     }
                   }
                 ],
@@ -3258,7 +3597,7 @@ enum AdminOpenAPI {
                     "$ref": "#/components/responses/Unavailable"
                   }
                 },
-                "summary": "Totals and a per-day series.",
+                "summary": "A key's totals and series, by model and token class, with mean and p95 latency.",
                 "tags": [
                   "keys"
                 ]
@@ -3907,14 +4246,46 @@ enum AdminOpenAPI {
                     }
                   },
                   {
-                    "description": "How many days back (default 30; out-of-range values are clamped).",
+                    "description": "The last N UTC days, by day (instead of from).",
                     "in": "query",
                     "name": "days",
                     "required": false,
                     "schema": {
-                      "maximum": 366,
+                      "maximum": 3660,
                       "minimum": 1,
                       "type": "integer"
+                    }
+                  },
+                  {
+                    "description": "From: ISO 8601, a UTC date (2026-12-05) or Unix seconds (default: 30 days back by day, 24 hours by hour or minute).",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "To (default: now).",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "The slices' width (default day); minutes are kept for two days; at most 10,000 slices.",
+                    "in": "query",
+                    "name": "interval",
+                    "required": false,
+                    "schema": {
+                      "enum": [
+                        "day",
+                        "hour",
+                        "minute"
+                      ],
+                      "type": "string"
                     }
                   }
                 ],
@@ -3945,7 +4316,7 @@ enum AdminOpenAPI {
                     "$ref": "#/components/responses/Unavailable"
                   }
                 },
-                "summary": "A user's totals and per-day series.",
+                "summary": "A user's totals and series (every key of theirs).",
                 "tags": [
                   "users"
                 ]

@@ -1,0 +1,41 @@
+"""Stats as an operator reads them from the admin API of the real gateway: a
+key's series by hour with tokens and list price by class and by model, an
+account's minute series with its 429s and when it last saw one."""
+import openai
+import pytest
+
+from test_budget_shapes import MESSAGES, admin, new_key
+
+
+def test_a_keys_stats_split_tokens_and_list_price_by_class_and_model(gateway):
+    client = new_key(gateway, "stats-key")
+    ids = []
+    for model in ("gpt-4o-mini", "gpt-4o-mini", "claude-sonnet-4-5"):
+        ids.append(client.chat.completions.with_raw_response.create(model=model, messages=MESSAGES, max_tokens=16).headers["x-request-id"])
+    rows = [gateway.ledger_row(request_id) for request_id in ids]
+    status, stats = admin(gateway, "GET", "/keys/stats-key/stats?interval=hour")
+    assert status == 200, stats
+    assert stats["kind"] == "key" and stats["interval"] == "hour" and stats["requests"] == 3 and stats["errors"] == 0
+    assert stats["tokens"]["total"] == sum(row["input_uncached"] + row["cache_read"] + row["cache_write_5m"] + row["cache_write_1h"] + row["output"] for row in rows)
+    assert stats["list_cost_usd"]["total"] == stats["cost_usd"], "no multiplier: the list price is what was charged"
+    picos = lambda usd: round(float(usd) * 10**12)
+    assert picos(stats["list_cost_usd"]["output"]) == sum(row["list_output_picos"] for row in rows) > 0
+    by_model = {entry["model"]: entry for entry in stats["models"]}
+    assert by_model["gpt-4o-mini"]["requests"] == 2 and by_model["claude-sonnet-4-5"]["requests"] == 1
+    assert stats["mean_latency_ms"] >= 0 and stats["p95_latency_ms"] >= 0 and sum(s["requests"] for s in stats["series"]) == 3
+    assert admin(gateway, "GET", "/keys/stats-key/stats?interval=fortnight")[0] == 400
+    assert admin(gateway, "GET", "/keys/stats-key/stats?interval=minute&from=2020-01-01")[0] == 400
+
+
+def test_an_accounts_minute_series_counts_its_429s_and_says_when_it_last_saw_one(gateway):
+    client = new_key(gateway, "stats-429")
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="fail-429", messages=MESSAGES, max_tokens=16)
+    served = gateway.ledger_row(caught.value.response.headers["x-request-id"])["account_name"]
+    status, stats = admin(gateway, "GET", f"/accounts/{served}/stats?interval=minute")
+    assert status == 200, stats
+    assert stats["kind"] == "account" and "models" not in stats
+    assert stats["rate_limited"] >= 1 and sum(s["rate_limited"] for s in stats["series"]) == stats["rate_limited"]
+    assert stats["last_429_at"], "the pool saw the upstream's 429"
+    status, account = admin(gateway, "GET", f"/accounts/{served}")
+    assert account["live"]["last_429_at"] == stats["last_429_at"]
