@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark: the request explorer and the console's dashboard over a large ledger.
+"""Benchmark: the request explorer, the console's dashboard and the stats
+endpoints over a large ledger.
 
 Creates a gateway database, fills its ledger with ROWS synthetic rows spread over
-the last 30 days (200 keys, 20 accounts, 12 models, 2% errors; written straight into
+the last SPAN_DAYS days (default 30) (200 keys, 20 accounts, 12 models, 2% errors; written straight into
 SQLite, as a year of traffic would have left them), starts the gateway on it, and
 times, from a client on loopback, each explorer query (newest page, by key, by
 account, by model, by status class, by outcome, a time range, a cursor page deep in
@@ -11,6 +12,7 @@ p50 and p95 per query in milliseconds. Bounded: it stops by itself.
 
     bench/explorer.py                        # 1,000,000 rows, release build
     ROWS=100000 REPEAT=10 bench/explorer.py
+    ROWS=300000 SPAN_DAYS=365 bench/explorer.py   # a year: the stats endpoints over it
     BIN=/path/to/switchboard bench/explorer.py
 """
 import os
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = int(os.environ.get("ROWS", "1000000"))
 REPEAT = int(os.environ.get("REPEAT", "20"))
+SPAN_DAYS = int(os.environ.get("SPAN_DAYS", "30"))
 TOKEN = "bench-admin-token-0123456789abcdef"
 
 
@@ -66,7 +69,7 @@ def fill(db_path):
               "gemini-2.5-flash", "gemini-2.5-pro", "text-embedding-3-small", "gpt-5", "gpt-5-mini"]
     outcomes = ["ok"] * 98 + ["upstream_error", "client_error"]
     now_ms = int(time.time() * 1000)
-    span = 30 * 86_400_000
+    span = SPAN_DAYS * 86_400_000
     rng = random.Random(7)
     db = sqlite3.connect(db_path)
     account_ids = {name: ident for ident, name in db.execute("SELECT id, name FROM accounts")}
@@ -136,10 +139,10 @@ def main():
     print(f"filled {ROWS:,} rows in {time.perf_counter() - started:.0f} s; database {os.path.getsize(work / 'data' / 'switchboard.db') / 1e6:.0f} MB")
     gateway = start(bin_path, work, port)
     try:
-        middle = int(time.time()) - 15 * 86_400
-        _, first = timed(port, "/admin/requests?limit=50&from=" + str(middle - 3600) + "&to=" + str(middle))
+        middle = int(time.time()) - SPAN_DAYS * 86_400 // 2
+        _, first = timed(port, "/admin/requests?limit=50&from=" + str(middle - 86400) + "&to=" + str(middle))
         import json
-        cursor = json.loads(first)["next_cursor"]
+        cursor = json.loads(first).get("next_cursor")
         queries = {
             "newest page": "/admin/requests?limit=50",
             "by key": "/admin/requests?key=key-17",
@@ -148,10 +151,16 @@ def main():
             "by status 5xx": "/admin/requests?status=5xx",
             "by outcome": "/admin/requests?outcome=client_error",
             "an hour, 15 days ago": f"/admin/requests?from={middle - 3600}&to={middle}",
-            "next page (cursor)": f"/admin/requests?limit=50&from={middle - 3600}&to={middle}&cursor={cursor}",
+            "next page (cursor)": f"/admin/requests?limit=50&from={middle - 86400}&to={middle}&cursor={cursor}",
             "key and model": "/admin/requests?key=key-17&model=gpt-4.1",
             "one request": f"/admin/requests/req_bench_{ROWS // 2:012d}",
+            f"key stats, {SPAN_DAYS} d by day": f"/admin/keys/key-17/stats?days={SPAN_DAYS}",
+            f"key stats, {SPAN_DAYS} d by hour": f"/admin/keys/key-17/stats?interval=hour&from={int(time.time()) - min(SPAN_DAYS, 416) * 86_400}",
+            f"account stats, {SPAN_DAYS} d by day": f"/admin/accounts/acct-3/stats?days={SPAN_DAYS}",
+            "account stats, 24 h by minute": "/admin/accounts/acct-3/stats?interval=minute",
         }
+        if cursor is None:
+            del queries["next page (cursor)"]
         cookie = sign_in(port)
         pages = {f"dashboard {p}": f"/admin/ui/?period={p}" for p in ("1h", "24h", "7d", "30d")}
         pages["usage report by model, 30 d"] = "/admin/ui/usage?by=model"

@@ -66,7 +66,7 @@ public struct SnapshotLoader: Sendable {
 
     /// Why a key's owner cannot be charged as its policy says: the user or its
     /// group is missing or unreadable. Nil when the key has no user or all is well.
-    static func ownerProblem(_ policy: KeyPolicy, users: [String: UserEntry], groups: [String: GroupEntry]) -> String? {
+    public static func ownerProblem(_ policy: KeyPolicy, users: [String: UserEntry], groups: [String: GroupEntry]) -> String? {
         guard let name = policy.user else { return nil }
         guard let user = users[name] else { return "its user \(name) does not exist" }
         if let unreadable = user.unreadable { return "its user's stored balance cannot be read (\(unreadable))" }

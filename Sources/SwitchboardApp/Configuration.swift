@@ -185,3 +185,12 @@ extension Configuration.KeyDeclaration: CustomStringConvertible {
     /// The key's name only.
     public var description: String { "Key(\(name))" }
 }
+
+extension Configuration {
+    /// The prices in force: the `prices_file` (else the bundled LiteLLM table), with the `prices` overrides on top.
+    public func priceTable() throws -> PriceTable {
+        var prices = try pricesFile.map { try PriceTable(contentsOf: $0) } ?? PriceTable.bundled()
+        if let priceOverrides { prices = prices.overriding(with: try PriceTable(json: priceOverrides)) }
+        return prices
+    }
+}

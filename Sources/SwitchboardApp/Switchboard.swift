@@ -45,16 +45,8 @@ public struct Switchboard: Sendable {
     ) async throws -> Switchboard {
         // Check everything that can be wrong with the settings before opening anything.
         let (host, port) = try config.listenAddress()
-        var prices: PriceTable
-        if let file = config.pricesFile {
-            prices = try PriceTable(contentsOf: file)
-            logger.info("price table loaded", metadata: ["file": "\(file)", "models": "\(prices.entries.count)"])
-        } else {
-            prices = try PriceTable.bundled()
-        }
-        if let overrides = config.priceOverrides {
-            prices = prices.overriding(with: try PriceTable(json: overrides))
-        }
+        let prices = try config.priceTable()
+        if let file = config.pricesFile { logger.info("price table loaded", metadata: ["file": "\(file)", "models": "\(prices.entries.count)"]) }
         let tracing = try Self.tracing(config, logger: logger)
         let context = try await StoreContext.open(config, logger: logger)
         let holder: SnapshotHolder
