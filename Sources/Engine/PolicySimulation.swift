@@ -1,8 +1,8 @@
 import Foundation
 import Policy
 import Storage
-import Synchronization
 import SwitchboardCore
+import Synchronization
 
 /// Replays recorded requests (their ledger rows: key, user, model, tokens, the
 /// time each started and how long it ran) against proposed keys, users, groups
@@ -99,7 +99,8 @@ public struct PolicySimulation: Sendable {
             var entry = reports[name] ?? KeyReport(key: name)
             entry.requests += 1
             recorded[name, default: .zero] += row.cost
-            let owner = key.policy.user.flatMap { users[$0] }.map { Owner(user: $0, group: $0.group.flatMap { groups[$0] }) }?.pricing(row.model ?? "")
+            let owner = key.policy.user.flatMap { users[$0] }.map { Owner(user: $0, group: $0.group.flatMap { groups[$0] }) }?.pricing(
+                row.model ?? "")
             let cost = self.cost(of: row, owner: owner)
             if let reason = refusalBeforeAdmission(row, key: key, owner: owner) {
                 entry.refused[reason, default: 0] += 1

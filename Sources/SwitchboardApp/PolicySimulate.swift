@@ -21,7 +21,8 @@ extension Admin {
         for key in try await store.listKeys() {
             let refusal = key.unreadable ?? SnapshotLoader.ownerProblem(key.policy, users: users, groups: groups)
             keys[key.name] = KeyEntry(
-                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil && refusal == nil, expiresAt: key.expiresAt, policy: key.policy)
+                id: key.id, name: key.name, enabled: key.enabled && key.revokedAt == nil && refusal == nil, expiresAt: key.expiresAt,
+                policy: key.policy)
         }
         var nextID = Int64.min
         for declared in proposal.keys {

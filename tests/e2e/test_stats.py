@@ -39,3 +39,38 @@ def test_an_accounts_minute_series_counts_its_429s_and_says_when_it_last_saw_one
     assert stats["last_429_at"], "the pool saw the upstream's 429"
     status, account = admin(gateway, "GET", f"/accounts/{served}")
     assert account["live"]["last_429_at"] == stats["last_429_at"]
+
+
+def test_policy_simulate_replays_the_recorded_traffic_against_a_proposal(gateway, tmp_path):
+    import json
+    import re
+    import subprocess
+
+    from conftest import BIN, KEY
+
+    client = openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
+    answer = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=16)
+    gateway.ledger_row(answer.headers["x-request-id"])  # written: the replay reads the ledger
+    database = re.search(r"^database: (.+)$", gateway.config.read_text(), re.M).group(1)
+    proposal = tmp_path / "proposal.yaml"
+    proposal.write_text(f"""
+database: {database}
+keys:
+  - name: e2e
+    key: {KEY}
+    models: ["claude-*"]
+""")
+    def simulate(*args, code=0):
+        # Not gateway.cli: that one adds the running gateway's --config, and this reads the proposal's.
+        result = subprocess.run([str(BIN / "switchboard"), "policy", "simulate", *args, "--config", str(proposal)],
+                                capture_output=True, text=True, env=gateway.env, timeout=60)
+        assert result.returncode == code, result.stderr
+        return result.stdout
+
+    report = json.loads(simulate("--since", "1d", "--json"))
+    e2e = next(entry for entry in report["keys"] if entry["key"] == "e2e")
+    assert e2e["requests"] >= 1 and e2e["refused"].get("model_not_allowed", 0) >= 1, e2e
+    assert e2e["admitted"] + sum(e2e["refused"].values()) == e2e["requests"]
+    text = simulate("--since", "1d")
+    assert "e2e:" in text and "model_not_allowed" in text
+    simulate("--since", "soon", code=2)
