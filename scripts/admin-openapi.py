@@ -149,6 +149,8 @@ schemas = {
         "model_budgets": MODEL_BUDGETS_IN,
     }),
     "UsageResetParts": obj({"parts": nullable({"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}})}),
+    "Capture": obj({"request": S, "request_truncated": B, "response": S, "response_truncated": B},
+                   required=["request", "request_truncated", "response_truncated"]),
     "CreatedKey": obj({"api_key": {"type": "string", "description": "The key: shown this once."}, "key": ref("Key")}, required=["api_key", "key"]),
     "Stats": obj({
         "name": S, "kind": {"type": "string", "enum": ["key", "user", "group", "account"]}, "from": TIME, "to": TIME,
@@ -294,6 +296,10 @@ paths = {
         ])},
     "/admin/requests/{id}": {"get": operation("One request's record.", ref("Request"), tag="requests", parameters=[
         {"name": "id", "in": "path", "required": True, "description": "The request id (`x-request-id`).", "schema": {"type": "string", "minLength": 1}}])},
+    "/admin/requests/{id}/capture": {"get": operation(
+        "A captured request's bodies (keys under `capture:`): truncated to `max_bytes`, redacted, opened with the master key.", ref("Capture"),
+        errors=("400", "401", "404", "409", "429", "503"), tag="requests", parameters=[
+            {"name": "id", "in": "path", "required": True, "description": "The request id (`x-request-id`).", "schema": {"type": "string", "minLength": 1}}])},
     "/admin/reconciliation": {"get": operation(
         "The last reconciliation (`switchboard reconcile`): the ledger against a provider's export by day and model; 404 before the first.",
         ref("Reconciliation"), tag="gateway", errors=("401", "404", "429", "503"))},

@@ -27,6 +27,7 @@ GEMINI_SECRET = "gemini-upstream-e2e-key"
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 BROKE_KEY = "sk-sb-e2e-broke-0123456789abcdefghijklmn"
 QUEUED_KEY = "sk-sb-e2e-queued-0123456789abcdefghijklm"
+CAPTURED_KEY = "sk-sb-e2e-captured-0123456789abcdefghijk"
 # Models whose name makes the fake upstream misbehave. Each is served by accounts
 # of its own, so the cooldown a failure earns never touches the healthy accounts.
 FAULT_MODELS = ["fail-429", "fail-529", "fail-500", "drop-after-first-chunk", "truncated-stream", "big-stream", "short-slow-stream",
@@ -121,6 +122,7 @@ listen: 127.0.0.1:0
 database: sqlite:{workdir}/data/switchboard.db
 admin_token: {ADMIN_TOKEN}
 keepalive_interval: 200ms
+capture: {{keys: [captured], max_bytes: 1024, redact: [password]}}
 allow_private_upstreams: true
 accounts:
   - name: openai-1
@@ -153,6 +155,8 @@ keys:
     key: {QUEUED_KEY}
     concurrency: 1
     max_waiting: 4
+  - name: captured
+    key: {CAPTURED_KEY}
 """)
     env = dict(os.environ, E2E_OPENAI_SECRET=OPENAI_SECRET)
     env.pop("SWITCHBOARD_MASTER_KEY", None)
@@ -171,5 +175,5 @@ keys:
         fake.wait(timeout=10)
     output = output.text(finished=True)
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
-    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, GEMINI_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY):
+    for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, GEMINI_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY, CAPTURED_KEY):
         assert secret not in output, "a secret was logged"

@@ -128,8 +128,31 @@ public struct RequestPage: Sendable, Encodable {
 /// The request explorer's operations, shared by the admin API and the console.
 public struct RequestAdmin: Sendable {
     let store: any GatewayStore
+    /// Opens sealed captures (the master key); nil where none can be opened.
+    let open: (@Sendable (SealedSecret) throws -> String)?
 
-    public init(store: any GatewayStore) { self.store = store }
+    public init(store: any GatewayStore, open: (@Sendable (SealedSecret) throws -> String)? = nil) {
+        self.store = store
+        self.open = open
+    }
+
+    /// A request's captured bodies (`capture:`), opened.
+    public func capture(_ requestID: String) async throws -> CapturedExchange {
+        guard let sealed = try await store.capture(requestID: requestID) else {
+            throw AdminError(
+                .notFound,
+                "no capture for request \(jsonStringLiteral(String(requestID.prefix(80)))) (its key is not captured, or it went with retention)")
+        }
+        guard let open else { throw AdminError(.unavailable, "captures cannot be opened here") }
+        let text: String
+        do { text = try open(sealed) } catch {
+            throw AdminError(.conflict, "the capture was sealed with master key \(sealed.keyID), which is not at hand")
+        }
+        guard let exchange = try? JSONDecoder().decode(CapturedExchange.self, from: Data(text.utf8)) else {
+            throw AdminError(.conflict, "the capture cannot be read")
+        }
+        return exchange
+    }
 
     /// Rows matching `query`, newest first.
     public func list(_ query: LedgerQuery) async throws -> RequestPage {

@@ -38,6 +38,8 @@ public final class Gateway: Sendable {
         public var tracer: (any Tracer)?
         /// Whether attempts send their `traceparent` upstream (`propagate_trace`).
         public var propagateTrace = false
+        /// Request and response bodies kept for chosen keys (`capture:`); nil when off.
+        public var capture: CaptureSettings?
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,

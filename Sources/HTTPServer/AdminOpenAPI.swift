@@ -433,6 +433,29 @@ enum AdminOpenAPI {
                 ],
                 "type": "object"
               },
+              "Capture": {
+                "additionalProperties": false,
+                "properties": {
+                  "request": {
+                    "type": "string"
+                  },
+                  "request_truncated": {
+                    "type": "boolean"
+                  },
+                  "response": {
+                    "type": "string"
+                  },
+                  "response_truncated": {
+                    "type": "boolean"
+                  }
+                },
+                "required": [
+                  "request",
+                  "request_truncated",
+                  "response_truncated"
+                ],
+                "type": "object"
+              },
               "ClassCosts": {
                 "additionalProperties": false,
                 "properties": {
@@ -3935,6 +3958,56 @@ enum AdminOpenAPI {
                   }
                 },
                 "summary": "One request's record.",
+                "tags": [
+                  "requests"
+                ]
+              }
+            },
+            "/admin/requests/{id}/capture": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "The request id (`x-request-id`).",
+                    "in": "path",
+                    "name": "id",
+                    "required": true,
+                    "schema": {
+                      "minLength": 1,
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Capture"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "A captured request's bodies (keys under `capture:`): truncated to `max_bytes`, redacted, opened with the master key.",
                 "tags": [
                   "requests"
                 ]

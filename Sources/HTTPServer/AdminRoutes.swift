@@ -101,6 +101,12 @@ public struct AdminRoutes: Sendable {
                 return try Self.json(report)
             }
         }
+        group.get("/requests/:id/capture") { request, context in
+            await guarded(request, context: context) {
+                guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }
+                return try Self.json(await operations.requests.capture(id))
+            }
+        }
         group.get("/requests/:id") { request, context in
             await guarded(request, context: context) {
                 guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }

@@ -106,6 +106,8 @@ public protocol GatewayStore: LedgerSink {
     func auditPage(_ query: AuditQuery) async throws -> AuditPage
     /// Deletes up to `limit` of the oldest audit entries made before `cutoff`; returns how many went.
     func deleteAudit(before cutoff: Date, limit: Int) async throws -> Int
+    /// A request's sealed capture (`capture:`), nil when there is none.
+    func capture(requestID: String) async throws -> SealedSecret?
     /// Deletes up to `limit` minute rollups older than `cutoff`; returns how many went.
     func deleteMinuteRollups(before cutoff: Date, limit: Int) async throws -> Int
     /// Totals by key and by model since a time (all time when nil).

@@ -171,6 +171,9 @@ public struct LedgerRow: Sendable, Equatable {
     public var upstreamCost: Money = .zero
     /// The list price class by class (input, cache read, cache writes, output): `upstreamCost` split.
     public var listCosts: TokenCosts = .zero
+    /// The request's and response's bodies, sealed, for a key under `capture:`
+    /// (kept beside the row, and deleted with it).
+    public var capture: SealedSecret?
     public var latencyMs: Int64
     public var firstByteMs: Int64?
     /// How many upstream attempts were made.

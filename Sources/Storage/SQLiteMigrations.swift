@@ -217,6 +217,15 @@ enum SQLiteMigrations {
         // by token class per hour, minute rollups for two days, and latency
         // histograms per account, key and user.
         SQLiteRollups.statsMigration,
+        // 16: request and response bodies of keys under `capture:`, sealed with the master key.
+        [
+            """
+            CREATE TABLE captures (
+                request_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, key_id TEXT NOT NULL, sealed BLOB NOT NULL
+            )
+            """,
+            "CREATE INDEX captures_created_at ON captures (created_at)",
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -48,6 +48,15 @@ extension SQLiteStore {
                 _ = try await execute(sql, chunk.flatMap(Self.binds))
                 start += chunk.count
             }
+            for row in rows {
+                guard let capture = row.capture else { continue }
+                _ = try await execute(
+                    "INSERT INTO captures (request_id, created_at, key_id, sealed) VALUES (?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+                    [
+                        .text(row.requestID), .integer(Int(row.createdAt.millisecondsSince1970)), .text(capture.keyID),
+                        .blob(ByteBuffer(bytes: capture.combined)),
+                    ])
+            }
             var lastUse: [Int64: Int64] = [:]
             var firstUse: [Int64: Int64] = [:]
             for row in rows {
@@ -74,7 +83,18 @@ extension SQLiteStore {
     }
 
     public func deleteLedgerRows(before cutoff: Date, limit: Int) async throws -> Int {
-        try await deleteOldest(from: "ledger", before: cutoff, limit: limit)
+        let rows = try await deleteOldest(from: "ledger", before: cutoff, limit: limit)
+        // Captures go with their rows (a capture is never older than its row).
+        _ = try await deleteOldest(from: "captures", before: cutoff, limit: limit)
+        return rows
+    }
+
+    /// A request's sealed capture, nil when there is none.
+    public func capture(requestID: String) async throws -> SealedSecret? {
+        guard let row = try await query("SELECT key_id, sealed FROM captures WHERE request_id = ?", [.text(requestID)]).first,
+            let keyID = row.text("key_id"), let sealed = row.column("sealed")?.blob
+        else { return nil }
+        return SealedSecret(keyID: keyID, combined: Data(sealed.readableBytesView))
     }
 
     /// Deletes up to `limit` of a table's oldest rows made before `cutoff`, in one transaction; returns how many went.

@@ -65,6 +65,15 @@ public struct Configuration: Sendable {
     public var ledgerRetention: Duration? = .seconds(90 * 86400)
     /// Webhooks that hear of accounts failing, budgets running out, the ledger failing, and each day's spend.
     public var alerts = AlertSettings()
+    /// Request and response bodies kept for chosen keys; off with no keys named.
+    public var capture = Capture()
+
+    /// `capture:` as the file gives it.
+    public struct Capture: Sendable, Equatable {
+        public var keys: [String] = []
+        public var maxBytes = 65_536
+        public var redact: [String] = []
+    }
     /// How often housekeeping (retention) runs.
     public var housekeepingInterval: Duration = .seconds(3600)
     /// Longest wait for an upstream connection.

@@ -19,12 +19,12 @@ extension Configuration {
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
         "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
-        "prices", "accounts", "keys", "users", "groups", "alerts",
+        "prices", "accounts", "keys", "users", "groups", "alerts", "capture",
     ]
 
     /// Top-level settings that hold lists or maps (no environment override).
     static let structuredKeys: Set<String> = [
-        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts",
+        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts", "capture",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -132,6 +132,7 @@ extension Configuration {
             }
         }
         if let value = root["alerts"] { alerts = try Self.alerts(value, reader: reader) }
+        if let value = root["capture"] { capture = try Self.capture(value, reader: reader) }
         if let list = root["keys"] {
             keys = try reader.list(list, at: "keys").enumerated().map { index, item in
                 try KeyDeclaration(item, reader: reader, at: "keys[\(index)]")
@@ -332,6 +333,22 @@ extension Configuration.KeyDeclaration {
 
 extension Configuration {
     /// `alerts: {webhooks: [{url, secret, events}], interval, storm_accounts}`.
+    /// `capture: {keys: [...], max_bytes: 65536, redact: [...]}`.
+    static func capture(_ value: Any, reader: ValueReader) throws -> Configuration.Capture {
+        let map = try reader.mapping(value, at: "capture")
+        try reader.rejectUnknown(map, allowed: ["keys", "max_bytes", "redact"], at: "capture")
+        var capture = Configuration.Capture()
+        capture.keys = try map["keys"].map { try reader.textList($0, at: "capture.keys") } ?? []
+        capture.redact = try map["redact"].map { try reader.textList($0, at: "capture.redact") } ?? []
+        if let bytes = map["max_bytes"] {
+            guard let count = Int(try reader.scalarText(bytes, at: "capture.max_bytes")), (1...CaptureSettings.maxBytesLimit).contains(count) else {
+                throw ConfigurationError("capture.max_bytes must be a whole number from 1 to \(CaptureSettings.maxBytesLimit)")
+            }
+            capture.maxBytes = count
+        }
+        return capture
+    }
+
     static func alerts(_ value: Any, reader: ValueReader) throws -> AlertSettings {
         let map = try reader.mapping(value, at: "alerts")
         try reader.rejectUnknown(map, allowed: ["webhooks", "interval", "storm_accounts"], at: "alerts")

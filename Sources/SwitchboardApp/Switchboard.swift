@@ -100,6 +100,11 @@ public struct Switchboard: Sendable {
         settings.trustedProxies = config.trustedProxies
         settings.tracer = tracing?.tracer
         settings.propagateTrace = config.propagateTrace
+        if !config.capture.keys.isEmpty {
+            let box = context.box
+            settings.capture = CaptureSettings(
+                keys: Set(config.capture.keys), maxBytes: config.capture.maxBytes, redact: Set(config.capture.redact), seal: { try box.seal($0) })
+        }
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock),
             limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices,
@@ -117,7 +122,8 @@ public struct Switchboard: Sendable {
                     accounts: accountAdmin,
                     keys: KeyAdmin(store: context.store, hasher: context.hasher, gateway: gateway, refresher: refresher),
                     parties: PartyAdmin(store: context.store, gateway: gateway, refresher: refresher),
-                    requests: RequestAdmin(store: context.store), reports: ReportAdmin(store: context.store, gateway: gateway),
+                    requests: RequestAdmin(store: context.store, open: { [box = context.box] in try box.open($0) }),
+                    reports: ReportAdmin(store: context.store, gateway: gateway),
                     gateway: gateway),
                 token: config.adminToken, loginAttempts: config.adminLoginAttempts, logger: logger),
             metrics: MetricsRoutes(

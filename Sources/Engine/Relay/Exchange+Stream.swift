@@ -72,9 +72,17 @@ extension Exchange {
         var firstByteMs: Int64?
         var noted: Int64 = 0
         let account = withHeld { $0.accountLease?.account }
+        let captureBytes = capture?.maxBytes
+        var captured: ByteBuffer? = captureBytes == nil ? nil : ByteBuffer()
+        var capturedCut = false
         func send(_ bytes: ByteBuffer, text: Int64) async throws(ClientGone) {
             guard bytes.readableBytes > 0 else { return }
             do { try await write(bytes) } catch { throw ClientGone() }
+            if let limit = captureBytes, captured != nil {
+                let room = max(0, limit - captured!.readableBytes)
+                if bytes.readableBytes > room { capturedCut = true }
+                captured!.writeImmutableBuffer(bytes.getSlice(at: bytes.readerIndex, length: min(room, bytes.readableBytes))!)
+            }
             delivered = delivered.saturatingAdd(Int64(bytes.readableBytes))
             deliveredText = deliveredText.saturatingAdd(text)
             if firstByteMs == nil { firstByteMs = request.receivedAt.duration(to: .now).wholeMilliseconds }
@@ -117,6 +125,7 @@ extension Exchange {
         }
         guard case .finish(var finish) = step else { return }
         finish.row.firstByteMs = firstByteMs
+        if let captured { withHeld { ($0.capturedStream, $0.capturedStreamCut) = (captured, capturedCut) } }
         settle(finish)
         if let bytes = streamBytes(for: finish) { try? await write(bytes) }
     }

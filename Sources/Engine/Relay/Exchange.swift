@@ -58,6 +58,15 @@ final class Exchange: Sendable {
         var attemptSpan: (any Span)?
         /// The open attempt's upstream status, once it answered.
         var attemptStatus: Int?
+        /// What a captured stream sent the client (up to `capture.max_bytes`), and whether more went.
+        var capturedStream: ByteBuffer?
+        var capturedStreamCut = false
+    }
+
+    /// The `capture:` settings when this request's key is captured.
+    var capture: CaptureSettings? {
+        guard let capture = gateway.configuration.capture, capture.keys.contains(key.name) else { return nil }
+        return capture
     }
 
     /// An attempt goes upstream now (a previous one still open ends here).
@@ -202,10 +211,27 @@ final class Exchange: Sendable {
             return (held.upstreamTime.map { min($0.wholeMilliseconds, row.latencyMs) }, closed)
         }
         row.upstreamMs = upstreamMs
+        if let capture { row.capture = sealedCapture(capture, answer: finish.answer) }
         if !row.priced, row.usage.total > 0 { gateway.countUnpriced(row.upstreamModel ?? row.model ?? "") }
         endAttemptSpan(closed.span, status: closed.status, failure: nil)
         endSpan(row)
         gateway.ledger.record(row)
+    }
+
+    /// The request's body and what the client got, as `capture:` keeps them.
+    private func sealedCapture(_ capture: CaptureSettings, answer: RelayAnswer) -> SealedSecret? {
+        let (response, streamed, cut) = held.withLock { held -> (ByteBuffer?, Bool, Bool) in
+            if let stream = held.capturedStream { return (stream, true, held.capturedStreamCut) }
+            let whole: GatewayResponse?
+            switch answer {
+            case .upstreamBody: whole = held.body
+            case .upstreamRefusal: whole = held.refusal
+            default: whole = nil
+            }
+            guard case .full(let body)? = whole?.body else { return (nil, false, false) }
+            return (body, false, false)
+        }
+        return capture.sealed(request: client.body, response: response, streamed: streamed, responseCut: cut)
     }
 
     /// Holds the key's admission: the lease settles with the row.

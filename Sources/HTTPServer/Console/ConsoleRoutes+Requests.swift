@@ -43,7 +43,20 @@ extension ConsoleRoutes {
         }
         ui.get("/requests/:id") { request, context in
             await page(request, "Request", "request") { _ in
-                ConsolePages.request(try await operations.requests.get(try Self.parameter(context, "id")))
+                let id = try Self.parameter(context, "id")
+                var page = ConsolePages.request(try await operations.requests.get(id))
+                // Shown only where the key is captured; a capture that cannot be opened says why.
+                do {
+                    let capture = try await operations.requests.capture(id)
+                    page["capture"] = [
+                        "request": capture.request, "requestCut": capture.requestTruncated,
+                        "response": capture.response ?? "(the gateway's own answer)",
+                        "responseCut": capture.responseTruncated,
+                    ]
+                } catch let error as AdminError where error.code != .notFound {
+                    page["captureProblem"] = error.description
+                } catch {}
+                return page
             }
         }
         ui.get("/usage") { request, _ in

@@ -378,6 +378,10 @@ enum ConsoleTemplates {
         {{#hops}}<li>{{account}}: {{reason}}</li>{{/hops}}
         {{#account}}<li>{{account}}: served ({{status}}), chosen: {{selection}}</li>{{/account}}
         </ol>
+        {{#capture}}<section><h2>Captured bodies</h2>
+        <h3>Request{{#requestCut}} (cut at capture.max_bytes){{/requestCut}}</h3><pre class="capture">{{request}}</pre>
+        <h3>Response{{#responseCut}} (cut at capture.max_bytes){{/responseCut}}</h3><pre class="capture">{{response}}</pre></section>{{/capture}}
+        {{#captureProblem}}<p role="alert">{{captureProblem}}</p>{{/captureProblem}}
         """
 
     static let usage = """
