@@ -242,6 +242,17 @@ public final class KeyLimiter: Sendable {
         }
     }
 
+    /// A user's cost per model in the current day, week and month (for model budget alerts).
+    public func models(of user: UserEntry) -> [String: PeriodTotals] {
+        let now = clock.now()
+        return state.withLock { limiter in
+            guard var state = limiter.users[user.id] else { return [:] }
+            let models = state.models.current(now: now)
+            limiter.users[user.id] = state
+            return models
+        }
+    }
+
     /// What remains of a user's tightest budget (user balance or subscription
     /// window), nil when none is set.
     public func remaining(of owner: Owner) -> Money? {

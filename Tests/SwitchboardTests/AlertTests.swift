@@ -1,11 +1,13 @@
 import Crypto
-import Engine
 import Foundation
 import NIOHTTP1
+import Policy
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting
 import Testing
+
+@testable import Engine
 
 /// `alerts:` webhooks: what raises an alert (once per condition, until it
 /// clears), and its delivery: signed, retried on the gateway's clock, dead-lettered.
@@ -24,6 +26,19 @@ import Testing
             },
             budgets: budgets.map { .init(subject: $0.0, kind: "balance", used: Money(picos: $0.1), limit: Money(picos: $0.2)) },
             ledgerProblem: ledger)
+    }
+
+    @Test func modelBudgetsAreWatchedPerGlobAndPeriod() {
+        let starts = Periods.starts(of: Date(timeIntervalSince1970: 1_800_000_000))
+        let spent = [
+            "claude-opus-4-5": PeriodTotals(starts: starts, day: Money(picos: 800), week: Money(picos: 900), month: Money(picos: 900)),
+            "claude-opus-4-1": PeriodTotals(starts: starts, day: Money(picos: 100), week: Money(picos: 100), month: Money(picos: 100)),
+            "gpt-5": PeriodTotals(starts: starts, day: Money(picos: 5000), week: Money(picos: 5000), month: Money(picos: 5000)),
+        ]
+        let budgets = AlertMonitor.modelBudgets(
+            [ModelBudget(pattern: "claude-opus-*", daily: Money(picos: 1000), monthly: Money(picos: 4000))], spent: spent, subject: "user:ann")
+        #expect(budgets.map(\.kind) == ["model_budget:claude-opus-*:daily", "model_budget:claude-opus-*:monthly"])
+        #expect(budgets.map(\.used) == [Money(picos: 900), Money(picos: 1000)] && budgets[0].limit == Money(picos: 1000))
     }
 
     @Test func eachConditionAlertsOnceUntilItClears() {

@@ -82,10 +82,10 @@ import Testing
             let deducted = try await admin(harness, "/keys/test-key/deduct", method: .POST, body: #"{"amount_usd":"2.5"}"#)
             #expect(deducted.status == 200 && deducted.json["balance_usd"] as? String == "0.5")
 
-            let stats = try await admin(harness, "/keys/test-key/stats?days=7")
-            let days = try #require(stats.json["days"] as? [[String: Any]])
             _ = try await harness.ledger(atLeast: 1)
-            #expect(stats.status == 200 && days.count <= 1)
+            let stats = try await admin(harness, "/keys/test-key/stats?days=7")
+            let days = try #require(stats.json["series"] as? [[String: Any]])
+            #expect(stats.status == 200 && days.count == 1 && stats.json["interval"] as? String == "day")
             let unlimited = try await withHarnessUsageOfUnlimitedKey(harness)
             #expect(unlimited == -1)
         }

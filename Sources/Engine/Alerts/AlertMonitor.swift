@@ -68,6 +68,21 @@ public struct AlertMonitor: Service {
         }
     }
 
+    /// Each model budget's caps with what the models its glob matches spent in the period
+    /// (`model_budget:claude-opus-*:daily`).
+    static func modelBudgets(_ budgets: [ModelBudget]?, spent: [String: PeriodTotals], subject: String) -> [AlertObservation.Budget] {
+        (budgets ?? []).flatMap { budget -> [AlertObservation.Budget] in
+            let matching = spent.filter { Glob.matches(budget.pattern, $0.key) }.values
+            return [
+                ("daily", budget.daily, matching.reduce(Money.zero) { $0 + $1.day }),
+                ("weekly", budget.weekly, matching.reduce(Money.zero) { $0 + $1.week }),
+                ("monthly", budget.monthly, matching.reduce(Money.zero) { $0 + $1.month }),
+            ].compactMap { period, cap, used in
+                cap.map { AlertObservation.Budget(subject: subject, kind: "model_budget:\(budget.pattern):\(period)", used: used, limit: $0) }
+            }
+        }
+    }
+
     /// What the gateway's live state says now.
     func observe() -> AlertObservation {
         let snapshot = gateway.snapshots.snapshot
@@ -88,8 +103,13 @@ public struct AlertMonitor: Service {
             ] {
                 if let limit { budgets.append(.init(subject: "key:\(key.name)", kind: kind, used: used, limit: limit)) }
             }
+            if let budget = key.policy.budget, let spent = usage.budgetSpent {
+                budgets.append(.init(subject: "key:\(key.name)", kind: "budget", used: spent, limit: budget))
+            }
+            budgets += Self.modelBudgets(key.policy.modelBudgets, spent: usage.models, subject: "key:\(key.name)")
         }
         for user in snapshot.users.values {
+            budgets += Self.modelBudgets(user.limits.modelBudgets, spent: gateway.limiter.models(of: user), subject: "user:\(user.name)")
             guard let balance = user.balance, let remaining = gateway.limiter.remaining(of: Owner(user: user, group: nil)) else { continue }
             budgets.append(.init(subject: "user:\(user.name)", kind: "balance", used: balance - max(.zero, remaining), limit: balance))
         }

@@ -226,6 +226,20 @@ enum ConsolePages {
         ]
     }
 
+    /// An account's last 24 hours: requests and 429s by hour, p95, the last 429.
+    static func accountStats(_ stats: UsageStatsView) -> [String: Any] {
+        [
+            "hourChart": SVGChart.bars(
+                stats.series.map {
+                    SVGChart.Bar(
+                        label: String(ISO8601DateFormatter().string(from: $0.start).dropFirst(11).prefix(5)), value: Double($0.requests),
+                        text: "\($0.requests) requests, \($0.rateLimited) answered 429")
+                }, title: "Requests by hour (UTC)"),
+            "dayRequests": "\(stats.requests)", "dayErrors": "\(stats.errors)", "day429": "\(stats.rateLimited)",
+            "dayP95": stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet", "last429": stats.last429At.map(time) ?? "never",
+        ]
+    }
+
     /// A settings map (model budgets, multipliers per model) as the JSON an admin types, sorted; empty for none.
     static func document(_ value: (some Encodable)?) -> String {
         guard let value, let data = try? AdminJSON.encode(value, pretty: false) else { return "" }

@@ -35,8 +35,11 @@ extension ConsoleRoutes {
         }
         ui.get("/accounts/:name") { request, context in
             await page(request, "Account", "account") { _ in
-                var values = ConsolePages.account(try await operations.accounts.get(try Self.parameter(context)))
+                let name = try Self.parameter(context)
+                var values = ConsolePages.account(try await operations.accounts.get(name))
                 values["title"] = values["name"]
+                let hours = try await operations.stats.account(name, try StatsRequest.parse(["interval": "hour"]))
+                values.merge(ConsolePages.accountStats(hours)) { _, new in new }
                 return values
             }
         }

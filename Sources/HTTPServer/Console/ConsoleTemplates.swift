@@ -239,8 +239,12 @@ enum ConsoleTemplates {
         <dt>Requests / tokens this minute</dt><dd>{{rpm}} / {{tpm}}</dd>
         <dt>Requests / failures in total</dt><dd>{{totalRequests}} / {{totalFailures}}</dd>
         <dt>Last error</dt><dd>{{lastError}} {{lastErrorAt}}</dd>
+        <dt>Last 429</dt><dd id="account-last-429">{{last429}}</dd>
         <dt>Secret</dt><dd>{{secret}}</dd>
         </dl>
+        <section><h2>Last 24 hours</h2>{{{hourChart}}}
+        <p>{{dayRequests}} requests, {{dayErrors}} errors ({{day429}} answered 429), p95 latency {{dayP95}}.
+        Per minute: <code>GET /admin/accounts/{{path}}/stats?interval=minute</code>.</p></section>
         <div class="actions">
         {{#enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
         {{^enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Enable</button></form>{{/enabled}}
