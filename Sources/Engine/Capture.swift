@@ -60,11 +60,17 @@ extension CaptureSettings {
         var text = String(buffer: body)
         if !redact.isEmpty {
             if stream {
-                text = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-                    guard line.hasPrefix("data:") else { return String(line) }
-                    let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
-                    if payload == "[DONE]" { return String(line) }
-                    return "data: " + (redacted(payload) ?? "[not JSON: left out]")
+                // Lines end in LF, CRLF or CR (Swift reads CRLF as one character, so normalise first).
+                let lines = text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
+                text = lines.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                    if line.hasPrefix("data:") {
+                        let payload = line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+                        if payload == "[DONE]" { return String(line) }
+                        return "data: " + (redacted(payload) ?? "[not JSON: left out]")
+                    }
+                    // Framing without payload stays; anything else is left out rather than kept unredacted.
+                    let framing = line.isEmpty || line.hasPrefix("event:") || line.hasPrefix("id:") || line.hasPrefix("retry:")
+                    return framing ? String(line.prefix(200)) : "[not an event field: left out]"
                 }.joined(separator: "\n")
             } else {
                 text = redacted(text) ?? "[not JSON (\(body.readableBytes) bytes): left out, since redaction is on]"

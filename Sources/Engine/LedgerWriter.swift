@@ -316,5 +316,6 @@ public final class LedgerWriter: Service, Sendable {
     static func size(of row: LedgerRow) -> Int {
         256 + row.requestID.utf8.count + (row.keyName?.utf8.count ?? 0) + (row.model?.utf8.count ?? 0)
             + (row.upstreamModel?.utf8.count ?? 0) + (row.route?.utf8.count ?? 0) + (row.errorCode?.utf8.count ?? 0)
+            + (row.capture?.combined.count ?? 0)
     }
 }

@@ -14,6 +14,8 @@ public final class Snapshot: Sendable {
     public let users: [String: UserEntry]
     /// Groups by name.
     public let groups: [String: GroupEntry]
+    /// Users by id, for the limiter's queues.
+    let usersByID: [Int64: UserEntry]
 
     /// Creates a snapshot.
     public init(
@@ -25,6 +27,13 @@ public final class Snapshot: Sendable {
         self.revision = revision
         self.users = users
         self.groups = groups
+        usersByID = Dictionary(users.values.map { ($0.id, $0) }) { a, _ in a }
+    }
+
+    /// A user and its group as this snapshot has them, by the user's id.
+    public func owner(userID: Int64) -> Owner? {
+        guard let user = usersByID[userID] else { return nil }
+        return Owner(user: user, group: user.group.flatMap { groups[$0] })
     }
 
     /// Whether some account's secret names a master key this process has not

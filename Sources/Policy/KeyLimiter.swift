@@ -61,11 +61,18 @@ public final class KeyLimiter: Sendable {
     /// by an older request goes to a waiter under today's limits, not the
     /// limits that request was admitted under.
     let currentKey: @Sendable (Int64) -> KeyEntry?
+    /// A user and its group as the current snapshot has them (by the user's id):
+    /// the user's queue admits under today's limits too.
+    let currentOwner: @Sendable (Int64) -> Owner?
 
     /// Creates an empty limiter.
-    public init(clock: any GatewayClock = SystemClock(), currentKey: @escaping @Sendable (Int64) -> KeyEntry? = { _ in nil }) {
+    public init(
+        clock: any GatewayClock = SystemClock(), currentKey: @escaping @Sendable (Int64) -> KeyEntry? = { _ in nil },
+        currentOwner: @escaping @Sendable (Int64) -> Owner? = { _ in nil }
+    ) {
         self.clock = clock
         self.currentKey = currentKey
+        self.currentOwner = currentOwner
     }
 
     /// What a key spent before this process started (from the ledger), taken the
@@ -190,8 +197,10 @@ public final class KeyLimiter: Sendable {
                 limiter.users[owner.user.id] = user
             }
             if cost > demand.hold, key.policy.meters || owner?.meters == true { limiter.overrun += cost - demand.hold }
-            var wake = limiter.handOver(\.keys[key.id], slot: .concurrency, now: now, currentKey: currentKey)
-            if let owner { wake += limiter.handOver(\.users[owner.user.id], slot: .userConcurrency, now: now, currentKey: currentKey) }
+            var wake = limiter.handOver(\.keys[key.id], slot: .concurrency, now: now, currentKey: currentKey, currentOwner: currentOwner)
+            if let owner {
+                wake += limiter.handOver(\.users[owner.user.id], slot: .userConcurrency, now: now, currentKey: currentKey, currentOwner: currentOwner)
+            }
             return wake
         }
         for (continuation, granted) in wake { continuation.resume(returning: granted) }
@@ -384,7 +393,8 @@ extension KeyLimiter.LimiterState {
     /// each admitted is woken granted; one blocked by anything but this queue's
     /// slot is woken to queue again elsewhere or hear why it is refused.
     mutating func handOver<Holder>(
-        _ queue: WritableKeyPath<Self, Holder?>, slot: KeyRefusal, now: Date, currentKey: (Int64) -> KeyEntry?
+        _ queue: WritableKeyPath<Self, Holder?>, slot: KeyRefusal, now: Date, currentKey: (Int64) -> KeyEntry?,
+        currentOwner: (Int64) -> Owner?
     ) -> [(CheckedContinuation<Bool, Never>, Bool)] where Holder: WaitQueue {
         var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
         while let waiter = self[keyPath: queue]?.waiters.first {
@@ -393,7 +403,9 @@ extension KeyLimiter.LimiterState {
                 wake.append((self[keyPath: queue]!.waiters.removeFirst().continuation, false))
                 continue
             }
-            let refusal = tryCommit(key, owner: waiter.owner, demand: waiter.demand, now: now)
+            // The owner as it is now (its concurrency may have changed), priced as the waiter was.
+            let owner = waiter.owner.map { queued in currentOwner(queued.user.id)?.pricing(waiter.demand.model) ?? queued }
+            let refusal = tryCommit(key, owner: owner, demand: waiter.demand, now: now)
             if refusal == slot { break }
             wake.append((self[keyPath: queue]!.waiters.removeFirst().continuation, refusal == nil))
         }

@@ -119,13 +119,21 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     /// The longest budget period: ten years.
     public static let maxBudgetHours = 87_600
 
+    /// The hours an anchor may name: from 1970 to the year 9999 (a stored value outside is refused, never computed with).
+    public static let anchorHours: ClosedRange<Int64> = 0...70_000_000
+
     /// The budget period holding `now`, when the budget has a duration.
     public func budgetPeriod(at now: Date) -> DateInterval? {
         guard budget != nil, let hours = budgetDurationHours, (1...Self.maxBudgetHours).contains(hours), let anchor = budgetAnchorHour else {
             return nil
         }
-        let current = Int64((now.timeIntervalSince1970 / 3600).rounded(.down))
-        let start = anchor + max(0, current - anchor) / Int64(hours) * Int64(hours)
+        guard Self.anchorHours.contains(anchor) else { return nil }
+        let current = Int64((max(0, now.timeIntervalSince1970) / 3600).rounded(.down))
+        // Periods run back to back both ways from the anchor (floor division), so a time before it has its period too.
+        let elapsed = current - anchor
+        let length = Int64(hours)
+        let periods = elapsed >= 0 ? elapsed / length : -((-elapsed + length - 1) / length)
+        let start = anchor + periods * length
         return DateInterval(start: Date(timeIntervalSince1970: Double(start) * 3600), duration: Double(hours) * 3600)
     }
 
@@ -160,6 +168,7 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
         if let monthlyCost, monthlyCost < .zero { return "monthly_cost is negative" }
         if let budget, budget < .zero { return "budget is negative" }
         if let hours = budgetDurationHours, !(1...Self.maxBudgetHours).contains(hours) { return "budget_duration is out of range" }
+        if let anchor = budgetAnchorHour, !Self.anchorHours.contains(anchor) { return "the budget period's start is out of range" }
         if let problem = ModelBudget.problem(modelBudgets) { return problem }
         if let days = activateOnFirstUseDays, !(1...Self.maxDays).contains(days) { return "activate_on_first_use_days is out of range" }
         return nil

@@ -53,7 +53,8 @@ struct KeyState: Sendable {
     /// period over, and applies a usage reset made elsewhere.
     mutating func advance(_ policy: KeyPolicy, now: Date) {
         periods.advance(now)
-        if let reset = policy.usageReset, reset.atMilliseconds != resetAt { apply(reset) }
+        // Only a newer reset: a request still holding the key as it was before the reset must not apply an older one again.
+        if let reset = policy.usageReset, reset.atMilliseconds > (resetAt ?? .min) { apply(reset) }
         let hourStart = Date(timeIntervalSince1970: (now.timeIntervalSince1970 / 3600).rounded(.down) * 3600)
         if hour.start != hourStart { hour = (hourStart, .zero) }
         if let period = policy.budgetPeriod(at: now) {

@@ -60,6 +60,9 @@ struct ModelSpending: Sendable {
     struct Entry: Sendable {
         var periods: PeriodSpend
         var held: Money = .zero
+
+        /// Nothing in any current period and nothing held: nothing left to count.
+        var isIdle: Bool { held == .zero && periods.day == .zero && periods.week == .zero && periods.month == .zero }
     }
 
     var models: [String: Entry] = [:]
@@ -81,6 +84,11 @@ struct ModelSpending: Sendable {
             for name in Array(models.keys) where Glob.matches(budget.pattern, name) {
                 models[name]!.periods.advance(now)
                 let entry = models[name]!
+                // Nothing in any current period and nothing held: the entry has nothing left to count.
+                if entry.isIdle {
+                    models[name] = nil
+                    continue
+                }
                 held += entry.held
                 spent.day += entry.periods.day
                 spent.week += entry.periods.week
@@ -95,6 +103,7 @@ struct ModelSpending: Sendable {
 
     mutating func hold(_ amount: Money, model: String, now: Date) {
         guard !model.isEmpty else { return }
+        if models.count > Self.pruneAbove, models[model] == nil { prune(now) }
         models[model, default: Entry(periods: .empty(now))].held += amount
     }
 
@@ -104,6 +113,18 @@ struct ModelSpending: Sendable {
         entry.held = max(.zero, entry.held - hold)
         entry.periods.add(cost, now: now)
         models[model] = entry
+    }
+
+    /// Entries kept before idle ones are dropped: a key that tries many model names does not grow without bound.
+    static let pruneAbove = 64
+
+    /// Drops models with nothing in any current period and nothing held.
+    mutating func prune(_ now: Date) {
+        for name in Array(models.keys) {
+            models[name]!.periods.advance(now)
+            let entry = models[name]!
+            if entry.isIdle { models[name] = nil }
+        }
     }
 
     /// Each model's spending in the current periods, for reports.

@@ -14,7 +14,13 @@ extension Admin {
     public func simulate(_ proposal: Configuration, since: Date, until: Date = Date()) async throws -> PolicySimulation.Report {
         let store = context.store
         var users = Dictionary(try await store.listUsers().map { ($0.name, $0) }) { a, _ in a }
-        for user in proposal.users { users[user.name] = users[user.name].map { stored in with(user) { $0.id = stored.id } } ?? user }
+        var nextUserID = Int64.min
+        for user in proposal.users {
+            // A user new in the proposal gets an id of its own (the limiter keeps users by id).
+            let id = users[user.name]?.id ?? nextUserID
+            nextUserID += 1
+            users[user.name] = with(user) { $0.id = id }
+        }
         var groups = Dictionary(try await store.listGroups().map { ($0.name, $0) }) { a, _ in a }
         for group in proposal.groups { groups[group.name] = group }
         var keys: [String: KeyEntry] = [:]
@@ -28,7 +34,11 @@ extension Admin {
         for declared in proposal.keys {
             var entry = keys[declared.name] ?? KeyEntry(id: nextID, name: declared.name, enabled: true, expiresAt: nil)
             nextID += 1
-            entry.policy = declared.policy
+            // A budget period the proposal keeps runs on its stored schedule; a new one as if set when the replay starts.
+            var policy = declared.policy
+            policy.budgetAnchorHour = nil
+            policy.anchorBudget(previous: keys[declared.name]?.policy, now: since)
+            entry.policy = policy
             entry.expiresAt = declared.expiresAt ?? entry.expiresAt
             entry.enabled = entry.enabled && SnapshotLoader.ownerProblem(declared.policy, users: users, groups: groups) == nil
             keys[declared.name] = entry

@@ -107,7 +107,9 @@ public struct Switchboard: Sendable {
         }
         let gateway = Gateway(
             snapshots: holder, pool: AccountPool(settings: config.pool, clock: clock),
-            limiter: KeyLimiter(clock: clock) { holder.snapshot.keys.entry(id: $0) }, transport: transport, ledger: ledger, prices: prices,
+            limiter: KeyLimiter(
+                clock: clock, currentKey: { holder.snapshot.keys.entry(id: $0) }, currentOwner: { holder.snapshot.owner(userID: $0) }),
+            transport: transport, ledger: ledger, prices: prices,
             hasher: context.hasher, configuration: settings, logger: logger)
         let userIDs = holder.snapshot.users.mapValues(\.id)
         gateway.limiter.restore(

@@ -201,9 +201,43 @@ import Testing
         var limited = key { $0.tokenLimit = 100 }
         lease(await limiter.admit(limited, demand: KeyDemand(hold: .zero, tokens: 100)))?.settle(cost: .zero, tokens: 100)
         #expect(refusal(await limiter.admit(limited, demand: KeyDemand(hold: .zero, tokens: 1))) == .quotaExhausted("token_limit"))
+        let before = limited
         limited.policy.usageReset = UsageReset.next(
             after: nil, parts: [.tokens], at: clock.now(), tokens: 100, day: .zero, dayStart: Periods.dayStart(of: clock.now()))
-        #expect(lease(await limiter.admit(limited, demand: KeyDemand(hold: .zero, tokens: 100))) != nil)
+        lease(await limiter.admit(limited, demand: KeyDemand(hold: .zero, tokens: 60)))?.settle(cost: .zero, tokens: 60)
+        // A request still holding the key as it was before the reset does not start the count again.
+        #expect(refusal(await limiter.admit(before, demand: KeyDemand(hold: .zero, tokens: 41))) == .quotaExhausted("token_limit"))
+        #expect(limiter.usage(of: limited).tokens == 60)
+    }
+
+    @Test func aUsersQueueAdmitsUnderTheUsersLimitsAsTheyAreNow() async throws {
+        let current = Mutex(UserEntry(id: 7, name: "team"))
+        current.withLock { $0.limits = UserLimits(concurrency: 3, maxWaiting: 5) }
+        let limiter = KeyLimiter(clock: clock, currentOwner: { id in current.withLock { Owner(user: $0, group: nil) } })
+        let owner = current.withLock { Owner(user: $0, group: nil) }
+        let keyed = key { $0.user = "team" }
+        var leases: [KeyLease] = []
+        for _ in 0..<3 { leases.append(try #require(lease(await limiter.admit(keyed, owner: owner, demand: demand(0))))) }
+        async let fourth = limiter.admit(keyed, owner: owner, demand: demand(0), waitTimeout: .seconds(600))
+        while limiter.slots(of: owner.user).waiting == 0 { await Task.yield() }
+        current.withLock { $0.limits.concurrency = 1 }  // an admin lowers it while one waits
+        leases.removeLast().settle(cost: .zero, tokens: 0)
+        #expect(limiter.slots(of: owner.user) == (2, 1), "two in flight are already over the new limit: the waiter stays queued")
+        for held in leases { held.settle(cost: .zero, tokens: 0) }
+        let admitted = try #require(lease(await fourth))
+        #expect(limiter.slots(of: owner.user) == (1, 0))
+        admitted.settle(cost: .zero, tokens: 0)
+    }
+
+    @Test func aBudgetPeriodHasAStartBeforeItsAnchorToo() {
+        var policy = KeyPolicy()
+        policy.budget = Money(picos: 1)
+        policy.budgetDurationHours = 24
+        policy.anchorBudget(previous: nil, now: clock.now())  // 08:00
+        let earlier = clock.now().addingTimeInterval(-30 * 3600)  // the day before, 02:00
+        #expect(policy.budgetPeriod(at: earlier)?.start == clock.now().addingTimeInterval(-48 * 3600))
+        policy.budgetAnchorHour = .min
+        #expect(policy.budgetPeriod(at: earlier) == nil && policy.problem != nil, "a stored anchor out of range is refused, never computed with")
     }
 
     @Test func aGroupsMultiplierForAModelGlobWinsByTheLongestMatch() {

@@ -30,6 +30,12 @@ import Testing
             settings(redact: []).kept(ByteBuffer(string: "password=hunter2"), stream: false).0 == "password=hunter2", "without redaction, as sent")
     }
 
+    @Test func crlfStreamsAreRedactedLineByLine() {
+        let stream = ByteBuffer(string: "event: message\r\ndata: {\"password\":\"p\"}\r\n\r\n: keepalive hunter2\r\ndata: [DONE]\r\n")
+        let (text, _) = settings().kept(stream, stream: true)
+        #expect(!text.contains("\"p\"") && !text.contains("hunter2") && text.contains("event: message") && text.contains("[redacted]"))
+    }
+
     @Test func bodiesAreCutOnACharacterBoundary() {
         let (text, cut) = settings(maxBytes: 5, redact: []).kept(ByteBuffer(string: "ab€€"), stream: false)  // € is three bytes
         #expect(cut && text == "ab€")
