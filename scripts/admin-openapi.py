@@ -149,6 +149,20 @@ schemas = {
         "model_budgets": MODEL_BUDGETS_IN,
     }),
     "UsageResetParts": obj({"parts": nullable({"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}})}),
+    "SimulationProposal": obj({
+        "since": {"type": "string", "description": "How far back: 7d (default), 24h, 90m."},
+        "keys": {"type": "array", "items": {"type": "object", "description": "A key's settings as in the config file, with its name."}},
+        "users": {"type": "array", "items": {"type": "object", "description": "A user's settings as in the config file, with its name."}},
+        "groups": {"type": "array", "items": {"type": "object", "description": "A group's settings as in the config file, with its name."}},
+        "prices": {"type": "object", "description": "Price overrides, as the config file's `prices`."},
+    }),
+    "Simulation": obj({
+        "from": TIME, "to": TIME, "requests": I, "refused": I, "recorded_cost_usd": MONEY, "simulated_cost_usd": MONEY, "unknown_key_rows": I,
+        "keys": {"type": "array", "items": obj({
+            "key": S, "requests": I, "admitted": I, "queued": I, "refused": {"type": "object", "additionalProperties": I},
+            "recorded_cost_usd": MONEY, "simulated_cost_usd": MONEY, "peak_concurrency": I,
+        }, required=["key", "requests", "admitted", "queued", "refused", "recorded_cost_usd", "simulated_cost_usd", "peak_concurrency"])},
+    }, required=["requests", "refused", "recorded_cost_usd", "simulated_cost_usd", "unknown_key_rows", "keys"]),
     "Capture": obj({"request": S, "request_truncated": B, "response": S, "response_truncated": B},
                    required=["request", "request_truncated", "response_truncated"]),
     "CreatedKey": obj({"api_key": {"type": "string", "description": "The key: shown this once."}, "key": ref("Key")}, required=["api_key", "key"]),
@@ -296,6 +310,9 @@ paths = {
         ])},
     "/admin/requests/{id}": {"get": operation("One request's record.", ref("Request"), tag="requests", parameters=[
         {"name": "id", "in": "path", "required": True, "description": "The request id (`x-request-id`).", "schema": {"type": "string", "minLength": 1}}])},
+    "/admin/policy/simulate": {"post": operation(
+        "Replay the recorded requests against proposed keys, users, groups and prices (nothing is sent or written).", ref("Simulation"),
+        body=ref("SimulationProposal"), tag="policy")},
     "/admin/requests/{id}/capture": {"get": operation(
         "A captured request's bodies (keys under `capture:`): truncated to `max_bytes`, redacted, opened with the master key.", ref("Capture"),
         errors=("400", "401", "404", "409", "429", "503"), tag="requests", parameters=[
@@ -327,7 +344,7 @@ document = {
              "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     "servers": [{"url": "/"}],
     "security": [{"adminToken": []}],
-    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "requests", "audit", "gateway")],
+    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "requests", "policy", "audit", "gateway")],
     "paths": paths,
     "components": {"schemas": schemas, "responses": responses,
                    "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "The `admin_token` setting."}}},

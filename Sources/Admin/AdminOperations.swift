@@ -15,6 +15,8 @@ public struct AdminOperations: Sendable {
     public var audit: AuditAdmin { AuditAdmin(store: requests.store) }
     /// Stats of keys, users, groups and accounts, from the rollups.
     public var stats: StatsAdmin { StatsAdmin(store: requests.store, gateway: gateway) }
+    /// Policy dry-runs against the recorded traffic.
+    public var policy: PolicyAdmin { PolicyAdmin(store: requests.store, prices: gateway.prices) }
     /// Reconciliations with providers' exports.
     public var reconciliation: ReconciliationAdmin { ReconciliationAdmin(store: requests.store) }
 

@@ -63,7 +63,8 @@ public final class Gateway: Sendable {
     /// The HTTP client to upstreams.
     public let transport: any UpstreamTransport
     let ledger: LedgerWriter
-    let prices: PriceTable
+    /// The prices in force.
+    public let prices: PriceTable
     let hasher: KeyHasher
     let configuration: Configuration
     let logger: Logger

@@ -1751,6 +1751,132 @@ enum AdminOpenAPI {
                 ],
                 "type": "object"
               },
+              "Simulation": {
+                "additionalProperties": false,
+                "properties": {
+                  "from": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "keys": {
+                    "items": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "admitted": {
+                          "type": "integer"
+                        },
+                        "key": {
+                          "type": "string"
+                        },
+                        "peak_concurrency": {
+                          "type": "integer"
+                        },
+                        "queued": {
+                          "type": "integer"
+                        },
+                        "recorded_cost_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
+                        "refused": {
+                          "additionalProperties": {
+                            "type": "integer"
+                          },
+                          "type": "object"
+                        },
+                        "requests": {
+                          "type": "integer"
+                        },
+                        "simulated_cost_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        }
+                      },
+                      "required": [
+                        "key",
+                        "requests",
+                        "admitted",
+                        "queued",
+                        "refused",
+                        "recorded_cost_usd",
+                        "simulated_cost_usd",
+                        "peak_concurrency"
+                      ],
+                      "type": "object"
+                    },
+                    "type": "array"
+                  },
+                  "recorded_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "refused": {
+                    "type": "integer"
+                  },
+                  "requests": {
+                    "type": "integer"
+                  },
+                  "simulated_cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "to": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "unknown_key_rows": {
+                    "type": "integer"
+                  }
+                },
+                "required": [
+                  "requests",
+                  "refused",
+                  "recorded_cost_usd",
+                  "simulated_cost_usd",
+                  "unknown_key_rows",
+                  "keys"
+                ],
+                "type": "object"
+              },
+              "SimulationProposal": {
+                "additionalProperties": false,
+                "properties": {
+                  "groups": {
+                    "items": {
+                      "description": "A group's settings as in the config file, with its name.",
+                      "type": "object"
+                    },
+                    "type": "array"
+                  },
+                  "keys": {
+                    "items": {
+                      "description": "A key's settings as in the config file, with its name.",
+                      "type": "object"
+                    },
+                    "type": "array"
+                  },
+                  "prices": {
+                    "description": "Price overrides, as the config file's `prices`.",
+                    "type": "object"
+                  },
+                  "since": {
+                    "description": "How far back: 7d (default), 24h, 90m.",
+                    "type": "string"
+                  },
+                  "users": {
+                    "items": {
+                      "description": "A user's settings as in the config file, with its name.",
+                      "type": "object"
+                    },
+                    "type": "array"
+                  }
+                },
+                "type": "object"
+              },
               "Stats": {
                 "additionalProperties": false,
                 "properties": {
@@ -3725,6 +3851,51 @@ enum AdminOpenAPI {
                 ]
               }
             },
+            "/admin/policy/simulate": {
+              "post": {
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/SimulationProposal"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Simulation"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Replay the recorded requests against proposed keys, users, groups and prices (nothing is sent or written).",
+                "tags": [
+                  "policy"
+                ]
+              }
+            },
             "/admin/reconciliation": {
               "get": {
                 "responses": {
@@ -4499,6 +4670,9 @@ enum AdminOpenAPI {
             },
             {
               "name": "requests"
+            },
+            {
+              "name": "policy"
             },
             {
               "name": "audit"

@@ -101,6 +101,21 @@ public struct AdminRoutes: Sendable {
                 return try Self.json(report)
             }
         }
+        group.post("/policy/simulate") { request, context in
+            await guarded(request, context: context) {
+                let body = try await Self.body(request, emptyIs: [:])
+                var since = Duration.seconds(7 * 86400)
+                if let value = body["since"] {
+                    guard case .string(let text) = value, let parsed = DurationSyntax.parse(text), parsed > .zero,
+                        parsed <= .seconds(3660 * 86400)
+                    else { throw AdminError(.invalid, "since must be a duration such as 7d, 24h or 90m") }
+                    since = parsed
+                }
+                let proposal = try operations.policy.proposal(body)
+                let from = Date().addingTimeInterval(-Double(since.components.seconds))
+                return try Self.json(await operations.policy.simulate(proposal, since: from))
+            }
+        }
         group.get("/requests/:id/capture") { request, context in
             await guarded(request, context: context) {
                 guard let id = context.parameters.get("id"), !id.isEmpty else { throw AdminError(.invalid, "a request id is required") }

@@ -22,6 +22,8 @@ def test_a_captured_keys_bodies_are_redacted_sealed_and_shown_by_request_id(gate
     with sqlite3.connect(gateway.db_path) as db:
         sealed = db.execute("SELECT sealed FROM captures WHERE request_id = ?", (request_id,)).fetchone()[0]
     assert b"Say hello" not in sealed and b"Hello from the fake" not in sealed, "sealed at rest"
+    out, _ = gateway.cli("capture", request_id)
+    assert '[redacted]' in out and "hunter2-do-not-keep" not in out, "the CLI opens it with the master key too"
 
 
 def test_a_captured_stream_keeps_the_events_the_client_got_up_to_max_bytes(gateway):

@@ -79,3 +79,18 @@ keys:
     text = simulate("--since", "1d")
     assert "e2e:" in text and "model_not_allowed" in text
     simulate("--since", "soon", code=2)
+
+
+def test_policy_simulate_from_the_admin_api(gateway):
+    from conftest import KEY
+
+    client = openai.OpenAI(base_url=gateway.openai_base, api_key=KEY, max_retries=0)
+    answer = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=16)
+    gateway.ledger_row(answer.headers["x-request-id"])
+    status, report = admin(gateway, "POST", "/policy/simulate", {"since": "1d", "keys": [{"name": "e2e", "models": ["claude-*"]}]})
+    assert status == 200, report
+    e2e = next(entry for entry in report["keys"] if entry["key"] == "e2e")
+    assert e2e["refused"].get("model_not_allowed", 0) >= 1
+    status, error = admin(gateway, "POST", "/policy/simulate", {"keys": [{"name": "e2e", "concurrency": 0}]})
+    assert status == 400 and error["error"]["message"].startswith("keys[0]: concurrency"), error
+    assert admin(gateway, "POST", "/policy/simulate", {"since": "forever"})[0] == 400
