@@ -106,6 +106,10 @@ public protocol GatewayStore: LedgerSink {
     func auditPage(_ query: AuditQuery) async throws -> AuditPage
     /// Deletes up to `limit` of the oldest audit entries made before `cutoff`; returns how many went.
     func deleteAudit(before cutoff: Date, limit: Int) async throws -> Int
+    /// Captures sealed with master key `keyID`, in request id order after `after`, up to `limit`.
+    func captures(sealedWith keyID: String, after: String, limit: Int) async throws -> [(requestID: String, sealed: SealedSecret)]
+    /// Replaces captures' sealed bodies (a master key rotation), in one transaction.
+    func replaceCaptures(_ sealed: [String: SealedSecret]) async throws
     /// A request's sealed capture (`capture:`), nil when there is none.
     func capture(requestID: String) async throws -> SealedSecret?
     /// Deletes up to `limit` minute rollups older than `cutoff`; returns how many went.

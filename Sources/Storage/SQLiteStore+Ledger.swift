@@ -89,6 +89,29 @@ extension SQLiteStore {
         return rows
     }
 
+    /// Captures sealed with master key `keyID`, in request id order after `after`, up to `limit`.
+    public func captures(sealedWith keyID: String, after: String, limit: Int) async throws -> [(requestID: String, sealed: SealedSecret)] {
+        try await query(
+            "SELECT request_id, sealed FROM captures WHERE key_id = ? AND request_id > ? ORDER BY request_id LIMIT ?",
+            [.text(keyID), .text(after), .integer(limit)]
+        ).compactMap { row in
+            guard let id = row.text("request_id"), let sealed = row.column("sealed")?.blob else { return nil }
+            return (id, SealedSecret(keyID: keyID, combined: Data(sealed.readableBytesView)))
+        }
+    }
+
+    /// Replaces captures' sealed bodies (a master key rotation), in one transaction.
+    public func replaceCaptures(_ sealed: [String: SealedSecret]) async throws {
+        guard !sealed.isEmpty else { return }
+        try await transaction {
+            for (id, secret) in sealed {
+                _ = try await execute(
+                    "UPDATE captures SET key_id = ?, sealed = ? WHERE request_id = ?",
+                    [.text(secret.keyID), .blob(ByteBuffer(bytes: secret.combined)), .text(id)])
+            }
+        }
+    }
+
     /// A request's sealed capture, nil when there is none.
     public func capture(requestID: String) async throws -> SealedSecret? {
         guard let row = try await query("SELECT key_id, sealed FROM captures WHERE request_id = ?", [.text(requestID)]).first,

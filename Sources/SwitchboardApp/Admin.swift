@@ -39,6 +39,8 @@ extension Admin {
         public var resealed: Int
         /// Accounts whose secret did not open under the old key either; left as they were.
         public var unopenable: [String]
+        /// Captured bodies re-sealed under the new key.
+        public var capturesResealed = 0
         /// The id of the key now in force.
         public var newKeyID: String
     }
@@ -91,9 +93,21 @@ extension Admin {
             if let plain = try? old.open(record.secret) { late[record.id] = try new.seal(plain) }
         }
         if !late.isEmpty { try await context.store.replaceSecrets(late, settings: [:]) }
+        // Captured bodies too, a batch at a time (there may be many); one that does not open stays as it was.
+        var captures = 0
+        var after = ""
+        while true {
+            let batch = try await context.store.captures(sealedWith: old.keyID, after: after, limit: 500)
+            guard let last = batch.last else { break }
+            var resealed: [String: SealedSecret] = [:]
+            for (id, secret) in batch { if let plain = try? old.open(secret) { resealed[id] = try new.seal(plain) } }
+            try await context.store.replaceCaptures(resealed)
+            captures += resealed.count
+            after = last.requestID
+        }
         await trail.record(
             "master_key.rotate", "master_key", before: ["key_id": old.keyID],
             after: ["key_id": new.keyID, "resealed": String(sealed.count + late.count)])
-        return Rotation(resealed: sealed.count + late.count, unopenable: unopenable, newKeyID: new.keyID)
+        return Rotation(resealed: sealed.count + late.count, unopenable: unopenable, capturesResealed: captures, newKeyID: new.keyID)
     }
 }

@@ -32,6 +32,7 @@ struct Secrets: AsyncParsableCommand {
                 try await Admin(context: context).rotateMasterKey(newKey: newKey, dataDirectory: directory)
             }
             print("Re-sealed \(rotation.resealed) account secret(s) under master key \(rotation.newKeyID).")
+            if rotation.capturesResealed > 0 { print("Re-sealed \(rotation.capturesResealed) captured request(s) too.") }
             if !rotation.unopenable.isEmpty {
                 print("Left unchanged (their secret did not open under the old key either): \(rotation.unopenable.joined(separator: ", ")).")
             }

@@ -96,11 +96,18 @@ import Upstream
         settings.models = ["m"]
         _ = try await AccountAdmin(store: server.store, box: server.box, source: "test", upstreams: .init()).create(settings)
         let oldKeyID = server.box.keyID
+        var captured = LedgerRow(requestID: "req_captured", createdAt: Date(), dialect: "openai_chat", status: 200, outcome: .ok)
+        captured.capture = try server.box.seal(#"{"request":"hello"}"#)
+        try await server.store.appendLedger([captured])
 
         let cli = try await StoreContext.open(config, logger: quietLogger())
         let rotation = try await Admin(context: cli).rotateMasterKey(newKey: nil, dataDirectory: directory)
         try await cli.store.close()
         #expect(rotation.resealed == 1 && rotation.unopenable.isEmpty && rotation.newKeyID != oldKeyID)
+        #expect(rotation.capturesResealed == 1)
+        let capture = try #require(try await server.store.capture(requestID: "req_captured"))
+        let opened = try server.box.open(capture)
+        #expect(capture.keyID == rotation.newKeyID && opened == #"{"request":"hello"}"#, "captured bodies follow the key")
 
         let record = try #require(try await server.store.listAccounts().first)
         #expect(record.secret.keyID == rotation.newKeyID)
