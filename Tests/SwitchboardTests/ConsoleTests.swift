@@ -141,6 +141,18 @@ extension ConsoleTests {
         }
     }
 
+    @Test func aPolicyIsSimulatedFromItsPage() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            let (cookie, csrf) = try await signIn(harness)
+            #expect(try await harness.browse("/admin/ui/simulate", cookie: cookie).body.contains("Proposal (JSON)"))
+            let proposal = #"{"keys":[{"name":"test-key","daily_cost_usd":"0.01"}]}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let done = try await harness.form("/admin/ui/simulate", "csrf=\(csrf)&since=1d&proposal=\(proposal)", cookie: cookie)
+            #expect(done.status == 200 && done.body.contains("requests replayed"))
+            let refused = try await harness.form("/admin/ui/simulate", "csrf=\(csrf)&since=1d&proposal=%7B%22keys%22%3A5%7D", cookie: cookie)
+            #expect(refused.status == 400 && refused.body.contains("keys must be a list"))
+        }
+    }
+
     @Test func usersGroupsAndAccountsAreManagedThroughForms() async throws {
         try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
             let (cookie, csrf) = try await signIn(harness)

@@ -287,6 +287,21 @@ extension ConsolePages {
 }
 
 extension ConsolePages {
+    /// A policy simulation's result, key by key.
+    static func simulation(_ report: PolicySimulation.Report) -> [String: Any] {
+        [
+            "requests": "\(report.requests)", "refused": "\(report.refused)", "recorded": report.recordedCostUsd,
+            "simulated": report.simulatedCostUsd,
+            "keys": report.keys.map { key -> [String: Any] in
+                [
+                    "key": key.key, "requests": "\(key.requests)", "admitted": "\(key.admitted)", "queued": "\(key.queued)",
+                    "refused": key.refused.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "),
+                    "recorded": key.recordedCostUsd, "simulated": key.simulatedCostUsd, "peak": "\(key.peakConcurrency)",
+                ]
+            },
+        ]
+    }
+
     /// The last reconciliation, line by line, with its total last.
     static func reconciliation(_ report: ReconciliationReport) -> [String: Any] {
         func line(_ line: ReconciliationReport.Line) -> [String: Any] {

@@ -22,6 +22,38 @@ extension ConsoleRoutes {
                 return values
             }
         }
+        ui.get("/simulate") { request, _ in
+            await page(request, "Simulate", "simulate") { _ in
+                ["since": "7d", "proposal": #"{"keys": [{"name": "laptop-1", "daily_cost_usd": 2}]}"#]
+            }
+        }
+        ui.post("/simulate") { request, _ in
+            let (form, token): (ConsoleForm, String?)
+            switch await posted(request, back: "\(Self.root)/simulate") {
+            case .refused(let response): return response
+            case .form(let read, let session): (form, token) = (read, session)
+            }
+            var values: [String: Any] = ["since": form.text("since") ?? "7d", "proposal": form.text("proposal") ?? ""]
+            values["csrf"] = sessions.session(token)?.csrf
+            do {
+                guard let since = DurationSyntax.parse(form.text("since") ?? "7d"), since > .zero, since <= .seconds(3660 * 86400) else {
+                    throw AdminError(.invalid, "since must be a duration such as 7d, 24h or 90m")
+                }
+                guard let proposal = JSONValue.object(from: Data((form.text("proposal") ?? "{}").utf8)) else {
+                    throw AdminError(.invalid, "the proposal must be a JSON object, such as {\"keys\": [{\"name\": \"k\", \"daily_cost_usd\": 2}]}")
+                }
+                let report = try await operations.policy.simulate(
+                    try operations.policy.proposal(proposal), since: Date().addingTimeInterval(-Double(since.components.seconds)))
+                values["report"] = ConsolePages.simulation(report)
+                return render("Simulate", "simulate", values, token: token)
+            } catch let error as AdminError {
+                return render("Simulate", "simulate", values, token: token, status: .badRequest, flash: .init(text: error.description, isError: true))
+            } catch {
+                return render(
+                    "Simulate", "simulate", values, token: token, status: .serviceUnavailable,
+                    flash: .init(text: "The simulation failed: \(error)", isError: true))
+            }
+        }
         ui.get("/reconciliation") { request, _ in
             await page(request, "Reconciliation", "reconciliation") { _ in
                 guard let report = try await operations.reconciliation.last() else { return [:] }

@@ -5,7 +5,7 @@ enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "keys": keys, "key": key, "keyCreated": keyCreated,
         "accounts": accounts, "account": account, "users": users, "requests": requests, "request": request, "usage": usage,
-        "message": message, "audit": audit, "reconciliation": reconciliation,
+        "message": message, "audit": audit, "reconciliation": reconciliation, "simulate": simulate,
     ]
 
     static let layout = """
@@ -29,6 +29,7 @@ enum ConsoleTemplates {
         <a href="/admin/ui/requests">Requests</a>
         <a href="/admin/ui/usage">Usage</a>
         <a href="/admin/ui/reconciliation">Reconciliation</a>
+        <a href="/admin/ui/simulate">Simulate</a>
         <a href="/admin/ui/audit">Audit</a>
         </nav>
         <form method="post" action="/admin/ui/logout" class="inline">
@@ -344,6 +345,25 @@ enum ConsoleTemplates {
         </tbody>
         </table>
         {{#next}}<p><a href="/admin/ui/audit?{{next}}" rel="next">Older actions</a></p>{{/next}}
+        """
+
+    static let simulate = """
+        <p>Replays the recorded requests against proposed keys, users and groups (settings named as in the config file;
+        the ones not named stay as they are). Nothing is sent upstream or written.</p>
+        <form method="post" action="/admin/ui/simulate" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="since">Since (e.g. 7d, 24h)</label><input id="since" name="since" value="{{since}}">
+        <label for="proposal">Proposal (JSON)</label>
+        <textarea id="proposal" name="proposal" rows="8" cols="80">{{proposal}}</textarea>
+        <button type="submit">Simulate</button>
+        </form>
+        {{#report}}<section><h2>Result</h2>
+        <p>{{requests}} requests replayed, {{refused}} would be refused; charged ${{recorded}}, under the proposal ${{simulated}}.</p>
+        <table><thead><tr><th scope="col">Key</th><th scope="col">Requests</th><th scope="col">Admitted</th><th scope="col">Queued</th>
+        <th scope="col">Refused, and why</th><th scope="col">Charged</th><th scope="col">Under the proposal</th><th scope="col">Peak concurrency</th></tr></thead>
+        <tbody>{{#keys}}<tr><td>{{key}}</td><td>{{requests}}</td><td>{{admitted}}</td><td>{{queued}}</td><td>{{refused}}</td>
+        <td>${{recorded}}</td><td>${{simulated}}</td><td>{{peak}}</td></tr>{{/keys}}
+        {{^keys}}<tr><td colspan="8">No requests in that time.</td></tr>{{/keys}}</tbody></table></section>{{/report}}
         """
 
     static let reconciliation = """
