@@ -26,6 +26,8 @@ public struct AccountView: Sendable, Encodable {
     public var waitTimeout: String
     public var interceptWarmup: Bool
     public var defaultInstructions: String?
+    /// Its share of traffic among accounts of equal priority.
+    public var weight: Int
     /// `ok`, or why the secret does not open under the current master key.
     public var secret: String
     /// The live state, when known.
@@ -132,7 +134,7 @@ public struct AccountAdmin: Sendable {
                 modelMap: settings.modelMap ?? existing.modelMap, priority: settings.priority ?? existing.priority,
                 enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
                 limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
-                defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions)
+                defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions, weight: settings.weight ?? existing.weight)
             _ = try await store.upsertAccount(input)
             if let enabled = settings.enabled, enabled != existing.enabled {
                 return try await setEnabled(settings.name, enabled)
@@ -199,7 +201,7 @@ public struct AccountAdmin: Sendable {
             source: record.source, createdAt: record.createdAt, maxRpm: record.limits.maxRPM, maxTpm: record.limits.maxTPM,
             maxConcurrency: record.limits.maxConcurrency, maxWaiting: record.limits.maxWaiting,
             waitTimeout: DurationSyntax.format(record.limits.waitTimeout), interceptWarmup: record.interceptWarmup,
-            defaultInstructions: record.defaultInstructions, secret: secretState, live: live?.0, liveAt: live?.1)
+            defaultInstructions: record.defaultInstructions, weight: record.weight, secret: secretState, live: live?.0, liveAt: live?.1)
     }
 }
 

@@ -22,6 +22,8 @@ public struct AccountDefinition: Sendable, Equatable {
     public var interceptWarmup = false
     /// Responses `instructions` for requests that bring none (not Codex's).
     public var defaultInstructions: String?
+    /// Its share of traffic among accounts of equal priority.
+    public var weight = 1
 
     /// An account; the base URL defaults to the provider's.
     public init(
@@ -46,7 +48,7 @@ public struct AccountDefinition: Sendable, Equatable {
         AccountInput(
             name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap, priority: priority,
             enabled: enabled, notes: notes, source: source, limits: limits, interceptWarmup: interceptWarmup,
-            defaultInstructions: defaultInstructions)
+            defaultInstructions: defaultInstructions, weight: weight)
     }
 }
 
@@ -71,13 +73,15 @@ public struct AccountSettings: Sendable, Equatable {
     public var interceptWarmup: Bool?
     /// Responses instructions for requests without any; `.some(nil)` removes them.
     public var defaultInstructions: String??
+    /// Its share of traffic among accounts of equal priority (1 to 1,000).
+    public var weight: Int?
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
 
     /// The fields an admin request may carry; anything else is refused.
     public static let fields = [
-        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "enabled", "notes", "max_rpm",
+        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "weight", "enabled", "notes", "max_rpm",
         "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
         "default_instructions",
     ]
@@ -128,6 +132,9 @@ public struct AccountSettings: Sendable, Equatable {
         interceptWarmup = try flag("intercept_warmup")
         enabled = try flag("enabled")
         priority = try whole("priority", minimum: -1_000_000) ?? nil
+        weight = try json["weight"].flatMap { v throws(AdminError) in
+            try SettingValue.whole(v, "weight", minimum: AccountEntry.weights.lowerBound, maximum: AccountEntry.weights.upperBound).map(Int.init)
+        }
         maxRPM = try whole("max_rpm", minimum: 1)
         maxTPM = try whole("max_tpm", minimum: 1)
         maxConcurrency = try whole("max_concurrency", minimum: 1)
@@ -146,6 +153,7 @@ public struct AccountSettings: Sendable, Equatable {
             name: name, provider: provider, baseURL: baseURL, apiKey: apiKey ?? "", models: models, modelMap: modelMap ?? [:],
             priority: priority ?? 0, enabled: enabled ?? true, notes: notes ?? "", limits: apply(to: AccountLimits()))
         account.interceptWarmup = interceptWarmup ?? false
+        account.weight = weight ?? 1
         account.defaultInstructions = defaultInstructions ?? nil
         return account
     }

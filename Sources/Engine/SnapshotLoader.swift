@@ -56,6 +56,7 @@ public struct SnapshotLoader: Sendable {
                 models: record.models, modelMap: record.modelMap, priority: record.priority, enabled: record.enabled,
                 unusableReason: reason, limits: record.limits, generation: record.generation)
             entry.interceptWarmup = record.interceptWarmup
+            entry.weight = record.weight
             entry.defaultInstructions = record.defaultInstructions
             return entry
         }

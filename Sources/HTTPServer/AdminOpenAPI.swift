@@ -144,6 +144,9 @@ enum AdminOpenAPI {
                   },
                   "wait_timeout": {
                     "type": "string"
+                  },
+                  "weight": {
+                    "type": "integer"
                   }
                 },
                 "required": [
@@ -272,6 +275,18 @@ enum AdminOpenAPI {
                     "oneOf": [
                       {
                         "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "weight": {
+                    "oneOf": [
+                      {
+                        "maximum": 1000,
+                        "minimum": 1,
+                        "type": "integer"
                       },
                       {
                         "type": "null"

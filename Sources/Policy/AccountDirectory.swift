@@ -30,6 +30,11 @@ public struct AccountEntry: Sendable, Equatable {
     public var generation: Int64
     /// Whether Claude Code's warmup requests are answered without the upstream.
     public var interceptWarmup: Bool = false
+    /// Its share of traffic among accounts of equal priority (`weight`, 1 to 1,000).
+    public var weight = 1
+
+    /// The weights accepted.
+    public static let weights: ClosedRange<Int64> = 1...1000
     /// Responses `instructions` for requests that bring none (Codex's excepted).
     public var defaultInstructions: String?
 

@@ -52,14 +52,16 @@ public final class AccountPool: Sendable {
     }
 
     /// Chooses an account among `candidates` and takes a slot on it: the
-    /// session's account when it is usable, else by priority, then load, then
-    /// least recently used. Accounts in `tried` are never chosen again.
+    /// session's account when it is usable, else by priority, then the stride
+    /// pass (so equal-priority accounts share traffic in proportion to their
+    /// weights, in turn), then load per unit of weight, then least recently used.
+    /// Accounts in `tried` are never chosen again.
     public func pick(
         from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil, lane: AccountLane = .generation
     ) -> Pick {
         let now = clock.now()
         let outcome: (AccountEntry?, [Skipped], AccountChoice) = state.withLock { pool in
-            var usable: [(entry: AccountEntry, load: Int, lastUsed: Date)] = []
+            var usable: [(entry: AccountEntry, load: Double, pass: Double?, lastUsed: Date)] = []
             var skipped: [Skipped] = []
             for entry in candidates {
                 if tried.contains(entry.id) {
@@ -70,7 +72,7 @@ public final class AccountPool: Sendable {
                 if let reason = account.skipReason(entry, now: now, lane: lane) {
                     skipped.append(Skipped(account: entry, reason: reason))
                 } else {
-                    usable.append((entry, account.inFlight, account.lastUsed ?? .distantPast))
+                    usable.append((entry, Double(account.inFlight) / Double(max(1, entry.weight)), account.pass, account.lastUsed ?? .distantPast))
                 }
                 pool.accounts[entry.id] = account
             }
@@ -81,10 +83,17 @@ public final class AccountPool: Sendable {
             }
             if chosen == nil {
                 choice = .ranked
-                chosen =
-                    usable.min { a, b in
-                        (a.entry.priority, a.load, a.lastUsed, a.entry.id) < (b.entry.priority, b.load, b.lastUsed, b.entry.id)
-                    }?.entry
+                // Accounts in steady use stay within one step of each other; one that is new, or back from a
+                // cooldown far behind, starts one step behind the leader instead of taking everything until it catches up.
+                let floor = (usable.compactMap(\.pass).max() ?? 0) - 1
+                func pass(_ candidate: (entry: AccountEntry, load: Double, pass: Double?, lastUsed: Date)) -> Double {
+                    max(candidate.pass ?? floor, floor)
+                }
+                let best = usable.min { a, b in
+                    (a.entry.priority, pass(a), a.load, a.lastUsed, a.entry.id) < (b.entry.priority, pass(b), b.load, b.lastUsed, b.entry.id)
+                }
+                chosen = best?.entry
+                if let best { pool.accounts[best.entry.id]?.pass = pass(best) }
             }
             guard let chosen else { return (nil, skipped, choice) }
             pool.accounts[chosen.id]!.grant(chosen, now: now)

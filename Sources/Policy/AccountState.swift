@@ -27,6 +27,10 @@ struct AccountState: Sendable {
     var lastRateLimitedAt: Date?
     var totalRequests: Int64 = 0
     var totalTokens: Int64 = 0
+    /// Stride scheduling among accounts of equal priority: each grant moves the
+    /// account on by 1 / weight, and the one furthest behind goes next. Nil until
+    /// first ranked (then it starts level with the others, not behind them all).
+    var pass: Double?
     var totalFailures: Int64 = 0
 
     /// A request queued for a slot; resumed with true when given one.
@@ -88,6 +92,7 @@ struct AccountState: Sendable {
         window.addRequest(at: now)
         lastUsed = now
         totalRequests += 1
+        pass = (pass ?? 0) + 1 / Double(max(1, account.weight))
     }
 
     /// Starts or extends a cooldown; a shorter one never cuts a longer one short.

@@ -94,6 +94,8 @@ public struct AccountRecord: Sendable, Equatable {
     public var interceptWarmup: Bool = false
     /// Responses `instructions` added to requests that bring none (not Codex's).
     public var defaultInstructions: String?
+    /// Its share of traffic among accounts of equal priority.
+    public var weight = 1
     /// Why the stored record cannot be used as written (a cap or map that does
     /// not read); such an account is never chosen.
     public var unreadable: String?
@@ -114,12 +116,15 @@ public struct AccountInput: Sendable {
     public var limits: AccountLimits
     public var interceptWarmup: Bool
     public var defaultInstructions: String?
+    /// Its share of traffic among accounts of equal priority.
+    public var weight = 1
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
         modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
-        limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil
+        limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil, weight: Int = 1
     ) {
+        self.weight = weight
         self.interceptWarmup = interceptWarmup
         self.defaultInstructions = defaultInstructions
         self.name = name

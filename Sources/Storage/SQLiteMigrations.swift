@@ -226,6 +226,16 @@ enum SQLiteMigrations {
             """,
             "CREATE INDEX captures_created_at ON captures (created_at)",
         ],
+        // 17: an account's share of traffic among accounts of equal priority.
+        [
+            "ALTER TABLE accounts ADD COLUMN weight INTEGER NOT NULL DEFAULT 1",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
+                    + "default_instructions, weight")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -24,6 +24,7 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Requests per 60 s (0 removes the cap).") var maxRpm: Int?
         @Option(help: "Tokens per 60 s (0 removes the cap).") var maxTpm: Int?
         @Option(help: "Requests in flight at once (0 removes the cap).") var maxConcurrency: Int?
+        @Option(help: "Share of traffic among accounts of equal priority (1 to 1000; default 1).") var weight: Int?
         @Option(help: "Requests that may queue for a slot when the account is full.") var maxWaiting: Int?
         @Option(help: "How long a queued request waits, e.g. 30s.") var waitTimeout: String?
         @Option(help: "Free text for admins.") var notes: String?
@@ -60,6 +61,10 @@ struct Accounts: AsyncParsableCommand {
                 settings.modelMap = map
             }
             settings.priority = priority
+            if let weight {
+                guard AccountEntry.weights.contains(Int64(weight)) else { throw ValidationError("--weight must be from 1 to 1000") }
+                settings.weight = weight
+            }
             settings.notes = notes
             settings.interceptWarmup = interceptWarmup
             if let defaultInstructions { settings.defaultInstructions = .some(defaultInstructions.isEmpty ? nil : defaultInstructions) }

@@ -32,6 +32,39 @@ import Testing
         }
     }
 
+    @Test func weightsShareTrafficAmongAccountsOfEqualPriority() {
+        let pool = pool()
+        var heavy = account(1)
+        heavy.weight = 3
+        let accounts = [heavy, account(2), account(3, priority: 1)]
+        var served: [Int64: Int] = [:]
+        // Some requests overlap (two in flight at a time), as they do under load.
+        var open: [AccountLease] = []
+        for _ in 0..<1000 {
+            let lease = pick(pool, accounts).0!
+            served[lease.account.id, default: 0] += 1
+            open.append(lease)
+            if open.count == 2 { open.removeFirst().finish(.served(tokens: 1)) }
+        }
+        for lease in open { lease.finish(.served(tokens: 1)) }
+        let share = Double(served[1] ?? 0) / 1000
+        #expect(abs(share - 0.75) <= 0.05, "a 3:1 split lands within 5 points (\(served))")
+        #expect(served[3] == nil, "a lower priority is not touched while the first ones are usable")
+    }
+
+    @Test func anAccountBackFromACooldownDoesNotTakeEverythingUntilItCatchesUp() {
+        let pool = pool()
+        let accounts = [account(1), account(2)]
+        for _ in 0..<100 { pick(pool, [accounts[0]]).0!.finish(.served(tokens: 1)) }  // account 2 unusable meanwhile
+        var served: [Int64: Int] = [:]
+        for _ in 0..<10 {
+            let lease = pick(pool, accounts).0!
+            served[lease.account.id, default: 0] += 1
+            lease.finish(.served(tokens: 1))
+        }
+        #expect(served[1] == 5 && served[2] == 5, "\(served)")
+    }
+
     @Test func priorityThenLoadThenLeastRecentlyUsed() {
         let pool = pool()
         let accounts = [account(1, priority: 1), account(2, priority: 0), account(3, priority: 0)]

@@ -203,6 +203,7 @@ enum ConsolePages {
         page["maxRpm"] = account.maxRpm.map(String.init) ?? ""
         page["maxTpm"] = account.maxTpm.map(String.init) ?? ""
         page["maxConcurrency"] = account.maxConcurrency.map(String.init) ?? ""
+        page["weight"] = String(account.weight)
         page["notes"] = account.notes
         return page
     }

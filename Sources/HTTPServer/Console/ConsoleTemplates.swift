@@ -226,6 +226,7 @@ enum ConsoleTemplates {
         <label for="priority">Priority (lower first)</label><input id="priority" name="priority" inputmode="numeric" value="{{priority}}">
         <label for="max_rpm">Requests per minute cap</label><input id="max_rpm" name="max_rpm" inputmode="numeric" value="{{maxRpm}}">
         <label for="max_tpm">Tokens per minute cap</label><input id="max_tpm" name="max_tpm" inputmode="numeric" value="{{maxTpm}}">
+        <label for="weight">Weight (share of traffic among accounts of equal priority)</label><input id="weight" name="weight" inputmode="numeric" value="{{weight}}">
         <label for="max_concurrency">Concurrency cap</label><input id="max_concurrency" name="max_concurrency" inputmode="numeric" value="{{maxConcurrency}}">
         <label for="notes">Notes</label><input id="notes" name="notes" value="{{notes}}">
         """
