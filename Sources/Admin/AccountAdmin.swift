@@ -28,6 +28,9 @@ public struct AccountView: Sendable, Encodable {
     public var defaultInstructions: String?
     /// Its share of traffic among accounts of equal priority.
     public var weight: Int
+    /// Headers added upstream, and top-level body fields set.
+    public var headers: [String: String]?
+    public var bodyOverrides: [String: JSONValue]?
     /// `ok`, or why the secret does not open under the current master key.
     public var secret: String
     /// The live state, when known.
@@ -134,7 +137,8 @@ public struct AccountAdmin: Sendable {
                 modelMap: settings.modelMap ?? existing.modelMap, priority: settings.priority ?? existing.priority,
                 enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
                 limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
-                defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions, weight: settings.weight ?? existing.weight)
+                defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions, weight: settings.weight ?? existing.weight,
+                headers: settings.headers ?? existing.headers, bodyOverrides: settings.bodyOverrides ?? existing.bodyOverrides)
             _ = try await store.upsertAccount(input)
             if let enabled = settings.enabled, enabled != existing.enabled {
                 return try await setEnabled(settings.name, enabled)
@@ -201,7 +205,10 @@ public struct AccountAdmin: Sendable {
             source: record.source, createdAt: record.createdAt, maxRpm: record.limits.maxRPM, maxTpm: record.limits.maxTPM,
             maxConcurrency: record.limits.maxConcurrency, maxWaiting: record.limits.maxWaiting,
             waitTimeout: DurationSyntax.format(record.limits.waitTimeout), interceptWarmup: record.interceptWarmup,
-            defaultInstructions: record.defaultInstructions, weight: record.weight, secret: secretState, live: live?.0, liveAt: live?.1)
+            defaultInstructions: record.defaultInstructions, weight: record.weight, headers: record.headers.isEmpty ? nil : record.headers,
+            bodyOverrides: record.bodyOverrides.isEmpty
+                ? nil : record.bodyOverrides.compactMapValues { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
+            secret: secretState, live: live?.0, liveAt: live?.1)
     }
 }
 

@@ -1,3 +1,4 @@
+import Dialects
 import Foundation
 import Policy
 import Storage
@@ -24,6 +25,9 @@ public struct AccountDefinition: Sendable, Equatable {
     public var defaultInstructions: String?
     /// Its share of traffic among accounts of equal priority.
     public var weight = 1
+    /// Headers added upstream (lower-cased names), and top-level body fields set (name → JSON text).
+    public var headers: [String: String] = [:]
+    public var bodyOverrides: [String: String] = [:]
 
     /// An account; the base URL defaults to the provider's.
     public init(
@@ -48,7 +52,7 @@ public struct AccountDefinition: Sendable, Equatable {
         AccountInput(
             name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap, priority: priority,
             enabled: enabled, notes: notes, source: source, limits: limits, interceptWarmup: interceptWarmup,
-            defaultInstructions: defaultInstructions, weight: weight)
+            defaultInstructions: defaultInstructions, weight: weight, headers: headers, bodyOverrides: bodyOverrides)
     }
 }
 
@@ -75,13 +79,17 @@ public struct AccountSettings: Sendable, Equatable {
     public var defaultInstructions: String??
     /// Its share of traffic among accounts of equal priority (1 to 1,000).
     public var weight: Int?
+    /// Headers added upstream, and top-level body fields set; `.some([:])` (from `null`) removes them.
+    public var headers: [String: String]?
+    public var bodyOverrides: [String: String]?
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
 
     /// The fields an admin request may carry; anything else is refused.
     public static let fields = [
-        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "weight", "enabled", "notes", "max_rpm",
+        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "weight", "headers", "body_overrides", "enabled", "notes",
+        "max_rpm",
         "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
         "default_instructions",
     ]
@@ -132,6 +140,8 @@ public struct AccountSettings: Sendable, Equatable {
         interceptWarmup = try flag("intercept_warmup")
         enabled = try flag("enabled")
         priority = try whole("priority", minimum: -1_000_000) ?? nil
+        headers = try json["headers"].map { v throws(AdminError) in try Self.headers(v) }
+        bodyOverrides = try json["body_overrides"].map { v throws(AdminError) in try Self.bodyOverrides(v) }
         weight = try json["weight"].flatMap { v throws(AdminError) in
             try SettingValue.whole(v, "weight", minimum: AccountEntry.weights.lowerBound, maximum: AccountEntry.weights.upperBound).map(Int.init)
         }
@@ -154,6 +164,8 @@ public struct AccountSettings: Sendable, Equatable {
             priority: priority ?? 0, enabled: enabled ?? true, notes: notes ?? "", limits: apply(to: AccountLimits()))
         account.interceptWarmup = interceptWarmup ?? false
         account.weight = weight ?? 1
+        account.headers = headers ?? [:]
+        account.bodyOverrides = bodyOverrides ?? [:]
         account.defaultInstructions = defaultInstructions ?? nil
         return account
     }
@@ -171,6 +183,56 @@ public struct AccountSettings: Sendable, Equatable {
 }
 
 /// An admin operation's failure, with a fixed code.
+extension AccountSettings {
+    /// `headers`: names to values, added to or replacing the upstream request's;
+    /// never the credential or hop-by-hop headers; `null` removes them all.
+    static func headers(_ value: JSONValue) throws(AdminError) -> [String: String] {
+        if value == .null { return [:] }
+        guard case .object(let fields) = value else { throw AdminError(.invalid, "headers must map header names to text, or be null") }
+        var headers: [String: String] = [:]
+        for (name, raw) in fields {
+            let lower = name.lowercased()
+            guard !lower.isEmpty, lower.utf8.count <= 100, lower.utf8.allSatisfy({ Self.tokenBytes.contains($0) }) else {
+                throw AdminError(.invalid, "headers: \(jsonStringLiteral(String(name.prefix(100)))) is not a header name")
+            }
+            guard !AccountEntry.reservedHeaders.contains(lower), !lower.hasPrefix("proxy-") else {
+                throw AdminError(.invalid, "headers: \(lower) cannot be set (the credential and hop-by-hop headers are the gateway's)")
+            }
+            guard case .string(let text) = raw, text.utf8.count <= 4096, !text.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {
+                throw AdminError(.invalid, "headers.\(lower) must be text of at most 4096 bytes on one line")
+            }
+            headers[lower] = text
+        }
+        return headers
+    }
+
+    /// `body_overrides`: top-level fields of the upstream body set to fixed
+    /// JSON values (not `model`, `stream` or `stream_options`); `null` removes them all.
+    static func bodyOverrides(_ value: JSONValue) throws(AdminError) -> [String: String] {
+        if value == .null { return [:] }
+        guard case .object(let fields) = value else {
+            throw AdminError(.invalid, "body_overrides must map top-level fields to JSON values, or be null")
+        }
+        var overrides: [String: String] = [:]
+        for (name, field) in fields {
+            guard !name.isEmpty, name.utf8.count <= 100 else { throw AdminError(.invalid, "body_overrides: a field name must be 1 to 100 bytes") }
+            guard !BodyOverrides.reserved.contains(name) else {
+                throw AdminError(.invalid, "body_overrides: \(name) cannot be set (the gateway reads it to route, stream and bill)")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            guard let data = try? encoder.encode(field), data.count <= 16_384 else {
+                throw AdminError(.invalid, "body_overrides.\(name) must be a JSON value of at most 16 KiB")
+            }
+            overrides[name] = String(decoding: data, as: UTF8.self)
+        }
+        return overrides
+    }
+
+    /// The bytes of an HTTP token (a header name).
+    static let tokenBytes = Set("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~".utf8)
+}
+
 public struct AdminError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         case invalid = "invalid_request"

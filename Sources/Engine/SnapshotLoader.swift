@@ -57,6 +57,8 @@ public struct SnapshotLoader: Sendable {
                 unusableReason: reason, limits: record.limits, generation: record.generation)
             entry.interceptWarmup = record.interceptWarmup
             entry.weight = record.weight
+            entry.headers = record.headers
+            entry.bodyOverrides = record.bodyOverrides
             entry.defaultInstructions = record.defaultInstructions
             return entry
         }

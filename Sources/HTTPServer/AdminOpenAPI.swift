@@ -74,6 +74,9 @@ enum AdminOpenAPI {
                   "base_url": {
                     "type": "string"
                   },
+                  "body_overrides": {
+                    "type": "object"
+                  },
                   "created_at": {
                     "format": "date-time",
                     "type": "string"
@@ -83,6 +86,12 @@ enum AdminOpenAPI {
                   },
                   "enabled": {
                     "type": "boolean"
+                  },
+                  "headers": {
+                    "additionalProperties": {
+                      "type": "string"
+                    },
+                    "type": "object"
                   },
                   "intercept_warmup": {
                     "type": "boolean"
@@ -169,6 +178,17 @@ enum AdminOpenAPI {
                   "base_url": {
                     "type": "string"
                   },
+                  "body_overrides": {
+                    "oneOf": [
+                      {
+                        "description": "Top-level upstream body fields set to fixed JSON; not model, stream or stream_options.",
+                        "type": "object"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "default_instructions": {
                     "oneOf": [
                       {
@@ -181,6 +201,20 @@ enum AdminOpenAPI {
                   },
                   "enabled": {
                     "type": "boolean"
+                  },
+                  "headers": {
+                    "oneOf": [
+                      {
+                        "additionalProperties": {
+                          "type": "string"
+                        },
+                        "description": "Headers added upstream; not the credential or hop-by-hop ones.",
+                        "type": "object"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
                   },
                   "intercept_warmup": {
                     "type": "boolean"

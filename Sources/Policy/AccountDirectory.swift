@@ -33,6 +33,17 @@ public struct AccountEntry: Sendable, Equatable {
     /// Its share of traffic among accounts of equal priority (`weight`, 1 to 1,000).
     public var weight = 1
 
+    /// Headers added to or replacing the upstream request's (`headers`), lower-cased names.
+    public var headers: [String: String] = [:]
+    /// Top-level upstream body fields set to fixed JSON (`body_overrides`), name → JSON text.
+    public var bodyOverrides: [String: String] = [:]
+
+    /// Header names an account may not set: the credential, and what HTTP itself manages.
+    public static let reservedHeaders: Set<String> = [
+        "authorization", "x-api-key", "api-key", "x-goog-api-key", "host", "content-length", "content-type", "connection", "keep-alive",
+        "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection", "cookie",
+    ]
+
     /// The weights accepted.
     public static let weights: ClosedRange<Int64> = 1...1000
     /// Responses `instructions` for requests that bring none (Codex's excepted).

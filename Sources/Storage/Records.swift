@@ -96,6 +96,9 @@ public struct AccountRecord: Sendable, Equatable {
     public var defaultInstructions: String?
     /// Its share of traffic among accounts of equal priority.
     public var weight = 1
+    /// Headers added to upstream requests, and top-level body fields set (name → JSON text).
+    public var headers: [String: String] = [:]
+    public var bodyOverrides: [String: String] = [:]
     /// Why the stored record cannot be used as written (a cap or map that does
     /// not read); such an account is never chosen.
     public var unreadable: String?
@@ -118,13 +121,19 @@ public struct AccountInput: Sendable {
     public var defaultInstructions: String?
     /// Its share of traffic among accounts of equal priority.
     public var weight = 1
+    /// Headers added to upstream requests, and top-level body fields set (name → JSON text).
+    public var headers: [String: String] = [:]
+    public var bodyOverrides: [String: String] = [:]
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
         modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
-        limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil, weight: Int = 1
+        limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil, weight: Int = 1,
+        headers: [String: String] = [:], bodyOverrides: [String: String] = [:]
     ) {
         self.weight = weight
+        self.headers = headers
+        self.bodyOverrides = bodyOverrides
         self.interceptWarmup = interceptWarmup
         self.defaultInstructions = defaultInstructions
         self.name = name

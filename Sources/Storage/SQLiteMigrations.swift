@@ -236,6 +236,17 @@ enum SQLiteMigrations {
                     + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
                     + "default_instructions, weight")[1],
         ],
+        // 18: headers an account adds upstream and top-level body fields it sets (JSON maps).
+        [
+            "ALTER TABLE accounts ADD COLUMN headers TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE accounts ADD COLUMN body_overrides TEXT NOT NULL DEFAULT '{}'",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
+                    + "default_instructions, weight, headers, body_overrides")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

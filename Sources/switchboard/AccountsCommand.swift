@@ -25,6 +25,8 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Tokens per 60 s (0 removes the cap).") var maxTpm: Int?
         @Option(help: "Requests in flight at once (0 removes the cap).") var maxConcurrency: Int?
         @Option(help: "Share of traffic among accounts of equal priority (1 to 1000; default 1).") var weight: Int?
+        @Option(help: "Headers added upstream, as JSON (e.g. '{\"x-team\": \"a\"}'); {} removes them.") var headers: String?
+        @Option(help: "Top-level upstream body fields set, as JSON (e.g. '{\"store\": false}'); {} removes them.") var bodyOverrides: String?
         @Option(help: "Requests that may queue for a slot when the account is full.") var maxWaiting: Int?
         @Option(help: "How long a queued request waits, e.g. 30s.") var waitTimeout: String?
         @Option(help: "Free text for admins.") var notes: String?
@@ -64,6 +66,14 @@ struct Accounts: AsyncParsableCommand {
             if let weight {
                 guard AccountEntry.weights.contains(Int64(weight)) else { throw ValidationError("--weight must be from 1 to 1000") }
                 settings.weight = weight
+            }
+            for (flag, text, isHeaders) in [("--headers", headers, true), ("--body-overrides", bodyOverrides, false)] {
+                guard let text else { continue }
+                guard let object = JSONValue.object(from: Data(text.utf8)) else { throw ValidationError("\(flag) must be a JSON object") }
+                do {
+                    let parsed = try AccountSettings(json: [(isHeaders ? "headers" : "body_overrides"): .object(object)], name: name)
+                    if isHeaders { settings.headers = parsed.headers } else { settings.bodyOverrides = parsed.bodyOverrides }
+                } catch { throw ValidationError(error.description) }
             }
             settings.notes = notes
             settings.interceptWarmup = interceptWarmup

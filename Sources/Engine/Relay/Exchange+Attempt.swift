@@ -96,6 +96,20 @@ extension Exchange {
     /// account of its own format, translated for another; nil when counting
     /// tokens for a provider that has no counting endpoint.
     func outboundRequest(for account: AccountEntry, upstreamModel: String) throws(GatewayError) -> UpstreamRequest? {
+        guard var outbound = try clientOrTranslated(for: account, upstreamModel: upstreamModel) else { return nil }
+        // The account's own headers and body fields (`headers`, `body_overrides`) go on last.
+        if !account.headers.isEmpty {
+            outbound.forwardedHeaders.removeAll { account.headers[$0.name] != nil }
+            outbound.forwardedHeaders += account.headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        }
+        if !account.bodyOverrides.isEmpty, lane != .counting, outbound.operation != .listModels {
+            outbound.body = BodyOverrides.apply(account.bodyOverrides.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, to: outbound.body)
+        }
+        return outbound
+    }
+
+    /// The request as the client wrote it (this account's format) or translated, before the account's own additions.
+    private func clientOrTranslated(for account: AccountEntry, upstreamModel: String) throws(GatewayError) -> UpstreamRequest? {
         let forwarded = request.headers.filter { UpstreamRequest.forwardableHeaders.contains($0.name) }
         withHeld { $0.carrier = nil }
         if account.provider.speaks(client.dialect) {

@@ -204,6 +204,8 @@ enum ConsolePages {
         page["maxTpm"] = account.maxTpm.map(String.init) ?? ""
         page["maxConcurrency"] = account.maxConcurrency.map(String.init) ?? ""
         page["weight"] = String(account.weight)
+        page["headers"] = document(account.headers)
+        page["bodyOverrides"] = document(account.bodyOverrides)
         page["notes"] = account.notes
         return page
     }

@@ -8,7 +8,7 @@ extension ConsoleRoutes {
     static func accountSettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
         var json = form.settings(
             texts: ["name", "provider", "base_url", "notes"], lists: ["models"],
-            numbers: ["priority", "weight", "max_rpm", "max_tpm", "max_concurrency"], editing: editing)
+            numbers: ["priority", "weight", "max_rpm", "max_tpm", "max_concurrency"], documents: ["headers", "body_overrides"], editing: editing)
         // An empty secret field keeps the current secret; it never means "remove".
         if let key = form.text("api_key") { json["api_key"] = .string(key) }
         if editing {

@@ -227,6 +227,8 @@ enum ConsoleTemplates {
         <label for="max_rpm">Requests per minute cap</label><input id="max_rpm" name="max_rpm" inputmode="numeric" value="{{maxRpm}}">
         <label for="max_tpm">Tokens per minute cap</label><input id="max_tpm" name="max_tpm" inputmode="numeric" value="{{maxTpm}}">
         <label for="weight">Weight (share of traffic among accounts of equal priority)</label><input id="weight" name="weight" inputmode="numeric" value="{{weight}}">
+        <label for="headers">Headers added upstream (JSON, e.g. {"x-team": "a"})</label><input id="headers" name="headers" value="{{headers}}">
+        <label for="body_overrides">Body fields set upstream (JSON, e.g. {"store": false})</label><input id="body_overrides" name="body_overrides" value="{{bodyOverrides}}">
         <label for="max_concurrency">Concurrency cap</label><input id="max_concurrency" name="max_concurrency" inputmode="numeric" value="{{maxConcurrency}}">
         <label for="notes">Notes</label><input id="notes" name="notes" value="{{notes}}">
         """
