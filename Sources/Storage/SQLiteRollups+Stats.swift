@@ -23,6 +23,18 @@ extension SQLiteRollups {
     /// How long minute rollups are kept: a day's series, with a day to spare.
     static let minuteRetentionMs: Int64 = 2 * 86_400_000
 
+    /// What a stats query sums over rollup rows: the counts and each sum's two parts.
+    static var statsColumns: String {
+        let counts = ["requests", "errors"] + errorClasses.map(\.0)
+        let parts = (sums + classCostSums).map { "SUM(\($0.name)_hi) AS \($0.name)_hi, SUM(\($0.name)_lo) AS \($0.name)_lo" }
+        return (counts.map { "SUM(\($0)) AS \($0)" } + parts).joined(separator: ", ")
+    }
+
+    /// A cost sum over the hours from a bound start (`?`, given twice), as `<name>_hi` and `<name>_lo`.
+    static func costSince(_ name: String) -> String {
+        "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
+    }
+
     /// The start of a row's minute, in milliseconds.
     static func minute(_ time: String) -> String { "(\(time) - \(time) % 60000)" }
 

@@ -151,12 +151,9 @@ extension SQLiteStore {
     public func keyBaselines(now: Date) async throws -> [Int64: KeyBaseline] {
         let starts = Periods.starts(of: now)
         let totals = try await query("SELECT key_id, cost_hi AS spent_hi, cost_lo AS spent_lo, tokens_hi, tokens_lo FROM key_totals")
-        func since(_ name: String) -> String {
-            "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
-        }
         let periods = try await query(
             """
-            SELECT name, \(since("day")), \(since("week")), \(since("month")) FROM usage_hourly
+            SELECT name, \(SQLiteRollups.costSince("day")), \(SQLiteRollups.costSince("week")), \(SQLiteRollups.costSince("month")) FROM usage_hourly
             WHERE dimension = '\(SQLiteRollups.keyIDDimension.name)' AND hour >= ? GROUP BY name
             """,
             [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month, min(starts.week, starts.month)].map {

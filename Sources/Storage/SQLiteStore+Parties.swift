@@ -129,12 +129,9 @@ extension SQLiteStore {
     public func userBaselines(now: Date) async throws -> [String: UserBaseline] {
         let starts = Periods.starts(of: now)
         let earliest = min(starts.day, starts.week, starts.month)
-        func since(_ name: String) -> String {
-            "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
-        }
         let periods = try await query(
             """
-            SELECT name, \(since("day")), \(since("week")), \(since("month")) FROM usage_hourly
+            SELECT name, \(SQLiteRollups.costSince("day")), \(SQLiteRollups.costSince("week")), \(SQLiteRollups.costSince("month")) FROM usage_hourly
             WHERE dimension = 'user' AND name != '' AND hour >= ? GROUP BY name
             """,
             [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month, earliest].map {
@@ -160,12 +157,9 @@ extension SQLiteStore {
     /// the current day, week and month, by owner (key id or user name) and model.
     func modelPeriods(_ dimension: String, now: Date) async throws -> [String: [String: PeriodTotals]] {
         let starts = Periods.starts(of: now)
-        func since(_ name: String) -> String {
-            "SUM(CASE WHEN hour >= ? THEN cost_hi ELSE 0 END) AS \(name)_hi, SUM(CASE WHEN hour >= ? THEN cost_lo ELSE 0 END) AS \(name)_lo"
-        }
         let rows = try await query(
             """
-            SELECT name, \(since("day")), \(since("week")), \(since("month")) FROM usage_hourly
+            SELECT name, \(SQLiteRollups.costSince("day")), \(SQLiteRollups.costSince("week")), \(SQLiteRollups.costSince("month")) FROM usage_hourly
             WHERE dimension = ? AND hour >= ? GROUP BY name
             """,
             [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month].map { .integer(Int($0.millisecondsSince1970)) }

@@ -12,13 +12,10 @@ extension SQLiteStore {
         let end = (to.millisecondsSince1970.saturatingAdd(width - 1)) / width * width
         let (filter, binds) = Self.statsFilter(subject)
         let (table, time) = interval == .minute ? ("usage_minutely", "minute") : ("usage_hourly", "hour")
-        let counts = ["requests", "errors"] + SQLiteRollups.errorClasses.map(\.0)
-        let sums = (SQLiteRollups.sums + SQLiteRollups.classCostSums).map(\.name)
-        let columns = counts.map { "SUM(\($0)) AS \($0)" } + sums.map { "SUM(\($0)_hi) AS \($0)_hi, SUM(\($0)_lo) AS \($0)_lo" }
         let range: [SQLiteData] = [.integer(Int(start)), .integer(Int(end))]
         let rows = try await query(
             """
-            SELECT (\(time) - ?) / ? AS slice, \(columns.joined(separator: ", ")) FROM \(table)
+            SELECT (\(time) - ?) / ? AS slice, \(SQLiteRollups.statsColumns) FROM \(table)
             WHERE \(filter) AND \(time) >= ? AND \(time) < ? GROUP BY slice ORDER BY slice
             """, [.integer(Int(start)), .integer(Int(width))] + binds + range)
         var series = rows.map { row in
@@ -79,12 +76,9 @@ extension SQLiteStore {
                 [.text(name)]
             )
         }
-        let counts = ["requests", "errors"] + SQLiteRollups.errorClasses.map(\.0)
-        let sums = (SQLiteRollups.sums + SQLiteRollups.classCostSums).map(\.name)
-        let columns = counts.map { "SUM(\($0)) AS \($0)" } + sums.map { "SUM(\($0)_hi) AS \($0)_hi, SUM(\($0)_lo) AS \($0)_lo" }
         let rows = try await query(
             """
-            SELECT substr(name, instr(name, '/') + 1) AS model, \(columns.joined(separator: ", ")) FROM usage_hourly
+            SELECT substr(name, instr(name, '/') + 1) AS model, \(SQLiteRollups.statsColumns) FROM usage_hourly
             WHERE \(filter) AND hour >= ? AND hour < ? GROUP BY model
             """, binds + [.integer(Int(from)), .integer(Int(to))])
         return rows.compactMap { row in
