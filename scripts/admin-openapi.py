@@ -90,6 +90,14 @@ MODEL_BUDGETS_IN = nullable({"type": "object", "additionalProperties": obj({"dai
 MULTIPLIER_IN = {"oneOf": [{"type": "string"}, {"type": "number"}]}
 AMOUNT = obj({"amount_usd": {"oneOf": [DECIMAL, {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000}]}}, required=["amount_usd"])
 
+# What binds a key, user or group to accounts.
+BINDING = {"pools": {"type": "array", "items": S}, "accounts": {"type": "array", "items": S}, "fallback_to_shared": B}
+BINDING_IN = {
+    "pools": nullable({"type": "array", "items": S, "description": "Route only to accounts in these pools (and `accounts`)."}),
+    "accounts": nullable({"type": "array", "items": S, "description": "Route only to these accounts (and `pools`)."}),
+    "fallback_to_shared": nullable({"type": "boolean", "description": "After the bound accounts, try shared ones (in no pool)."}),
+}
+
 schemas = {
     "Error": obj({"error": obj({"code": {"type": "string", "enum": ["invalid_request", "not_found", "conflict", "unauthorized", "too_many_attempts", "unavailable"]}, "message": S}, required=["code", "message"])}, required=["error"]),
     "AccountStatus": obj({
@@ -100,16 +108,17 @@ schemas = {
         "health_mark": S,
     }, required=["id", "name", "state", "in_flight", "waiting"]),
     "Account": obj({
-        "name": S, "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini"]}, "base_url": S,
+        "name": S, "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini", "azure"]}, "base_url": S,
         "models": {"type": "array", "items": S}, "model_map": {"type": "object", "additionalProperties": S}, "priority": I,
         "enabled": B, "notes": S, "source": S, "created_at": TIME, "max_rpm": I, "max_tpm": I, "max_concurrency": I,
         "max_waiting": I, "wait_timeout": S, "intercept_warmup": B, "default_instructions": S, "weight": I,
         "headers": {"type": "object", "additionalProperties": S}, "body_overrides": {"type": "object"},
+        "pools": {"type": "array", "items": S}, "model_list": {"type": "array", "items": S}, "auth_header": S, "deployment": S, "api_version": S,
         "secret": {"type": "string", "description": "`ok`, or why the sealed secret does not open."},
         "live": ref("AccountStatus"), "live_at": TIME,
     }, required=["name", "provider", "base_url", "models", "priority", "enabled", "secret"]),
     "AccountSettings": obj({
-        "name": NAME, "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini"]}, "base_url": S, "api_key": S,
+        "name": NAME, "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini", "azure"]}, "base_url": S, "api_key": S,
         "models": {"type": "array", "items": S}, "model_map": nullable({"type": "object", "additionalProperties": S}),
         "priority": I, "enabled": B, "notes": nullable(S), "max_rpm": nullable(I), "max_tpm": nullable(I),
         "max_concurrency": nullable(I), "max_waiting": nullable(I), "wait_timeout": nullable(S), "intercept_warmup": B,
@@ -117,6 +126,11 @@ schemas = {
         "headers": nullable({"type": "object", "additionalProperties": S, "description": "Headers added upstream; not the credential or hop-by-hop ones."}),
         "body_overrides": nullable({"type": "object", "description": "Top-level upstream body fields set to fixed JSON; not model, stream or stream_options."}),
         "default_instructions": nullable(S),
+        "pools": nullable({"type": "array", "items": S, "description": "Pools the account belongs to; an account in none is shared by unbound keys."}),
+        "model_list": nullable({"type": "array", "items": S, "description": "Concrete models behind the account's globs, listed by /v1/models."}),
+        "auth_header": nullable({"type": "string", "description": "The header the credential goes in (OpenAI-compatible upstreams); `authorization` carries `Bearer`."}),
+        "deployment": nullable({"type": "string", "description": "Azure: the deployment; `{model}` stands for the upstream model (the default)."}),
+        "api_version": nullable({"type": "string", "description": "Azure: the api-version query value (default 2024-10-21)."}),
     }),
     "ProbeResult": obj({"ok": B, "status": I, "failure_class": S, "message": S, "latency_ms": I}, required=["ok", "message", "latency_ms"]),
     "KeyUsage": obj({
@@ -138,6 +152,7 @@ schemas = {
         "balance_usd": MONEY, "budget_usd": MONEY, "budget_duration": {"type": "string", "description": "Whole hours or days: `12h`, `30d`."},
         "model_budgets": MODEL_BUDGETS, "usage_reset_at": TIME,
         "usage_reset": {"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}}, "usage": ref("KeyUsage"),
+        **BINDING,
     }, required=["name", "key", "state", "source", "created_at", "usage"]),
     "KeySettings": obj({
         "name": NAME, "key": S, "description": nullable(S), "tags": nullable({"type": "array", "items": S}), "user": nullable(S),
@@ -150,7 +165,7 @@ schemas = {
         "weekly_cost_usd": DOLLARS_IN, "monthly_cost_usd": DOLLARS_IN,
         "balance_usd": DOLLARS_IN, "enabled": B, "budget_usd": DOLLARS_IN,
         "budget_duration": nullable({"oneOf": [S, I], "description": "Whole hours, 1h to 3650d: `12h`, `7d`, `30d`; needs budget_usd."}),
-        "model_budgets": MODEL_BUDGETS_IN,
+        "model_budgets": MODEL_BUDGETS_IN, **BINDING_IN,
     }),
     "UsageResetParts": obj({"parts": nullable({"type": "array", "items": {"type": "string", "enum": ["window", "daily", "tokens"]}})}),
     "SimulationProposal": obj({
@@ -190,14 +205,14 @@ schemas = {
                       required=["input", "cache_read", "cache_write5m", "cache_write1h", "output", "total"]),
     "User": obj({"name": S, "group": S, "description": S, "balance_usd": MONEY, "ip_allow": {"type": "array", "items": S},
                  "ip_deny": {"type": "array", "items": S}, "concurrency": I, "max_waiting": I, "model_budgets": MODEL_BUDGETS,
-                 "remaining_usd": MONEY, "spent_usd": MONEY}, required=["name", "spent_usd"]),
+                 "remaining_usd": MONEY, "spent_usd": MONEY, **BINDING}, required=["name", "spent_usd"]),
     "UserSettings": obj({"name": NAME, "group": nullable(S), "balance_usd": DOLLARS_IN, "description": nullable(S),
                          "ip_allow": nullable({"type": "array", "items": S}), "ip_deny": nullable({"type": "array", "items": S}),
-                         "concurrency": nullable(I), "max_waiting": nullable(I), "model_budgets": MODEL_BUDGETS_IN}),
-    "Group": obj({"name": S, "multiplier": S, "price_multiplier": {"type": "object", "additionalProperties": S}, "subscription": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY})}, required=["name", "multiplier"]),
+                         "concurrency": nullable(I), "max_waiting": nullable(I), "model_budgets": MODEL_BUDGETS_IN, **BINDING_IN}),
+    "Group": obj({"name": S, "multiplier": S, "price_multiplier": {"type": "object", "additionalProperties": S}, "subscription": obj({"daily_usd": MONEY, "weekly_usd": MONEY, "monthly_usd": MONEY}), **BINDING}, required=["name", "multiplier"]),
     "GroupSettings": obj({"name": NAME, "multiplier": MULTIPLIER_IN,
                           "price_multiplier": nullable({"type": "object", "description": "Multipliers per model glob, instead of `multiplier`.", "additionalProperties": MULTIPLIER_IN}),
-                          "subscription": nullable(obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN}))}),
+                          "subscription": nullable(obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN})), **BINDING_IN}),
     "GatewayStats": obj({"unpriced_requests": I, "overrun_usd": MONEY, "unauthenticated_requests": I, "malformed_requests": I,
                          "alerts_delivered": I, "alert_dead_letters": I},
                         required=["unpriced_requests", "overrun_usd", "unauthenticated_requests", "malformed_requests",
@@ -261,6 +276,7 @@ paths = {
     "/admin/accounts/{name}/enable": {"post": operation("Enable; clears cooldown and health mark.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
     "/admin/accounts/{name}/disable": {"post": operation("Disable.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
     "/admin/accounts/{name}/test": {"post": operation("Send the account one minimal request.", ref("ProbeResult"), parameters=[ACCOUNT], tag="accounts")},
+    "/admin/accounts/{name}/sync_models": {"post": operation("Fetch the models the upstream lists into the account's `model_list`.", ref("Account"), parameters=[ACCOUNT], tag="accounts")},
     "/admin/accounts/{name}/stats": {"get": operation("An account's totals and series (per minute for the last two days), errors by class, p95, and when it last saw a 429.", ref("Stats"), parameters=[ACCOUNT, *STATS_PARAMETERS], tag="accounts")},
     "/admin/keys": {
         "get": operation("Every key with its settings and live usage (never the key).", {"type": "array", "items": ref("Key")}, errors=("401", "404", "429", "503"), tag="keys"),

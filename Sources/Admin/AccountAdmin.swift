@@ -31,6 +31,13 @@ public struct AccountView: Sendable, Encodable {
     /// Headers added upstream, and top-level body fields set.
     public var headers: [String: String]?
     public var bodyOverrides: [String: JSONValue]?
+    /// The pools it belongs to (none: shared) and the concrete models behind its globs.
+    public var pools: [String]?
+    public var modelList: [String]?
+    /// The credential's header name, and Azure's deployment and API version.
+    public var authHeader: String?
+    public var deployment: String?
+    public var apiVersion: String?
     /// `ok`, or why the secret does not open under the current master key.
     public var secret: String
     /// The live state, when known.
@@ -131,6 +138,10 @@ public struct AccountAdmin: Sendable {
                 }
                 try await checkBaseURL(baseURL)
             }
+            let options = settings.apply(to: existing.options)
+            if (settings.provider ?? existing.provider) != .azure, options.deployment != nil || options.apiVersion != nil {
+                throw AdminError(.invalid, "deployment and api_version are for provider azure")
+            }
             let input = AccountInput(
                 name: existing.name, provider: settings.provider ?? existing.provider, baseURL: settings.baseURL ?? existing.baseURL,
                 secret: try settings.apiKey.map { try box.seal($0) } ?? existing.secret, models: settings.models ?? existing.models,
@@ -138,7 +149,8 @@ public struct AccountAdmin: Sendable {
                 enabled: existing.enabled, notes: settings.notes ?? existing.notes, source: existing.source,
                 limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
                 defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions, weight: settings.weight ?? existing.weight,
-                headers: settings.headers ?? existing.headers, bodyOverrides: settings.bodyOverrides ?? existing.bodyOverrides)
+                headers: settings.headers ?? existing.headers, bodyOverrides: settings.bodyOverrides ?? existing.bodyOverrides,
+                options: options)
             _ = try await store.upsertAccount(input)
             if let enabled = settings.enabled, enabled != existing.enabled {
                 return try await setEnabled(settings.name, enabled)
@@ -158,6 +170,28 @@ public struct AccountAdmin: Sendable {
         }
     }
 
+    /// Fetches the models the upstream lists (its model endpoint) into the
+    /// account's `model_list`, which `/v1/models` shows for its globs.
+    public func syncModels(_ name: String, transport: any UpstreamTransport) async throws -> AccountView {
+        try await trail.audited("account.sync_models", name, read: { await snapshot(name) }) {
+            guard let record = try await record(name) else { throw AdminError(.notFound, "no account named \(name)") }
+            let models = try await UpstreamModels.fetch(opened(record), transport: transport)
+            var settings = AccountSettings(name: name)
+            settings.modelList = models
+            return try await update(settings)
+        }
+    }
+
+    /// The stored account as the hot path would send to it, secret opened (or why not).
+    private func opened(_ record: AccountRecord) -> AccountEntry {
+        var entry = AccountEntry(
+            id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: nil,
+            models: record.models, modelMap: record.modelMap)
+        entry.options = record.options
+        do { entry.secret = try box.open(record.secret) } catch { entry.unusableReason = "secret unavailable: \(error)" }
+        return entry
+    }
+
     /// Deletes an account; its ledger rows stay.
     public func delete(_ name: String) async throws {
         try await trail.audited("account.delete", name, read: { await snapshot(name) }) {
@@ -171,10 +205,7 @@ public struct AccountAdmin: Sendable {
     /// mark, refused credentials set one.
     public func test(_ name: String, transport: any UpstreamTransport) async throws -> ProbeResult {
         guard let record = try await record(name) else { throw AdminError(.notFound, "no account named \(name)") }
-        var entry = AccountEntry(
-            id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: nil,
-            models: record.models, modelMap: record.modelMap)
-        do { entry.secret = try box.open(record.secret) } catch { entry.unusableReason = "secret unavailable: \(error)" }
+        let entry = opened(record)
         let result = await AccountProbe.run(entry, kind: .minimalRequest, transport: transport)
         if let pool = gateway?.pool {
             if result.ok {
@@ -208,7 +239,8 @@ public struct AccountAdmin: Sendable {
             defaultInstructions: record.defaultInstructions, weight: record.weight, headers: record.headers.isEmpty ? nil : record.headers,
             bodyOverrides: record.bodyOverrides.isEmpty
                 ? nil : record.bodyOverrides.compactMapValues { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
-            secret: secretState, live: live?.0, liveAt: live?.1)
+            pools: record.options.pools, modelList: record.options.modelList, authHeader: record.options.authHeader,
+            deployment: record.options.deployment, apiVersion: record.options.apiVersion, secret: secretState, live: live?.0, liveAt: live?.1)
     }
 }
 

@@ -42,6 +42,10 @@ public struct KeyView: Sendable, Encodable {
     /// When `reset_usage` last ran, and on what.
     public var usageResetAt: Date?
     public var usageReset: [String]?
+    /// The pools and accounts it routes to, and whether shared accounts follow them.
+    public var pools: [String]?
+    public var accounts: [String]?
+    public var fallbackToShared: Bool?
     public var usage: Usage
 
     public struct Rate: Sendable, Encodable {
@@ -296,7 +300,8 @@ public struct KeyAdmin: Sendable {
             balanceUsd: usd(policy.balance), budgetUsd: usd(policy.budget), budgetDuration: policy.budgetDurationHours.map(Self.hoursText),
             modelBudgets: ModelBudgetView.map(policy.modelBudgets),
             usageResetAt: policy.usageReset.map { Date(timeIntervalSince1970: Double($0.atMilliseconds) / 1000) },
-            usageReset: policy.usageReset?.parts.map(\.rawValue), usage: usage)
+            usageReset: policy.usageReset?.parts.map(\.rawValue), pools: policy.binding?.pools, accounts: policy.binding?.accounts,
+            fallbackToShared: policy.binding?.fallbackToShared, usage: usage)
     }
 
     /// Whole hours as the settings write them: `30d` when whole days, else `36h`.

@@ -21,6 +21,10 @@ public struct UserView: Sendable, Encodable {
     /// from the ledger elsewhere); nil when nothing is limited.
     public var remainingUsd: String?
     public var spentUsd: String
+    /// The pools and accounts its keys route to (unless a key has its own).
+    public var pools: [String]?
+    public var accounts: [String]?
+    public var fallbackToShared: Bool?
 }
 
 /// A group as admins see it.
@@ -31,6 +35,10 @@ public struct GroupView: Sendable, Encodable {
     /// Multipliers for models matching a glob, instead of `multiplier` (`{"claude-opus-*": "1.5"}`).
     public var priceMultiplier: [String: String]?
     public var subscription: Subscription?
+    /// The pools and accounts its users' keys route to (unless a user or key has its own).
+    public var pools: [String]?
+    public var accounts: [String]?
+    public var fallbackToShared: Bool?
 
     public struct Subscription: Sendable, Encodable {
         public var dailyUsd: String?
@@ -66,7 +74,8 @@ public struct PartyAdmin: Sendable {
                 name: user.name, group: user.group, description: user.description,
                 balanceUsd: user.balance?.dollarsString, ipAllow: user.addresses.allow?.map(\.description),
                 ipDeny: user.addresses.deny?.map(\.description), concurrency: user.limits.concurrency, maxWaiting: user.limits.maxWaiting,
-                modelBudgets: ModelBudgetView.map(user.limits.modelBudgets), remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString)
+                modelBudgets: ModelBudgetView.map(user.limits.modelBudgets), remainingUsd: remaining?.dollarsString, spentUsd: spent.dollarsString,
+                pools: user.binding?.pools, accounts: user.binding?.accounts, fallbackToShared: user.binding?.fallbackToShared)
         }
     }
 
@@ -191,7 +200,7 @@ public struct PartyAdmin: Sendable {
             priceMultiplier: group.modelMultipliers.isEmpty ? nil : group.modelMultipliers.mapValues(Self.multiplierText),
             subscription: group.hasSubscription
                 ? .init(dailyUsd: group.daily?.dollarsString, weeklyUsd: group.weekly?.dollarsString, monthlyUsd: group.monthly?.dollarsString)
-                : nil)
+                : nil, pools: group.binding?.pools, accounts: group.binding?.accounts, fallbackToShared: group.binding?.fallbackToShared)
     }
 }
 

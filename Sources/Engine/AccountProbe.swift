@@ -32,16 +32,14 @@ public enum AccountProbe {
 
     /// Probes an account and returns what happened.
     public static func run(_ account: AccountEntry, kind: Kind, transport: any UpstreamTransport) async -> ProbeResult {
-        guard let secret = account.secret else {
+        guard account.secret != nil else {
             return ProbeResult(
                 ok: false, status: nil, failureClass: "credential", message: account.unusableReason ?? "no usable secret", latencyMs: 0)
         }
         let request: UpstreamRequest
         switch kind {
         case .listModels:
-            request = UpstreamRequest(
-                provider: account.provider, baseURL: account.baseURL, secret: secret, operation: .listModels,
-                body: ByteBuffer(), forwardedHeaders: [])
+            request = account.upstreamRequest(.listModels, body: ByteBuffer(), forwardedHeaders: [])
         case .minimalRequest:
             let upstreamModel = account.upstreamModel(for: account.models.first ?? "")
             let model = jsonStringLiteral(upstreamModel)
@@ -49,16 +47,14 @@ public enum AccountProbe {
             switch account.provider {
             case .anthropic:
                 (operation, body) = (.anthropicMessages, #"{"model":\#(model),"max_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#)
-            case .openai:
+            case .openai, .azure:
                 (operation, body) = (.openAIChat, #"{"model":\#(model),"max_completion_tokens":16,"messages":[{"role":"user","content":"ping"}]}"#)
             case .gemini:
                 (operation, body) = (
                     .geminiGenerate, #"{"contents":[{"role":"user","parts":[{"text":"ping"}]}],"generationConfig":{"maxOutputTokens":16}}"#
                 )
             }
-            request = UpstreamRequest(
-                provider: account.provider, baseURL: account.baseURL, secret: secret,
-                operation: operation, model: upstreamModel, body: ByteBuffer(string: body), forwardedHeaders: [])
+            request = account.upstreamRequest(operation, model: upstreamModel, body: ByteBuffer(string: body), forwardedHeaders: [])
         }
         let started = ContinuousClock.now
         func elapsed() -> Int64 { started.duration(to: .now).wholeMilliseconds }

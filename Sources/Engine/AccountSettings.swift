@@ -28,6 +28,8 @@ public struct AccountDefinition: Sendable, Equatable {
     /// Headers added upstream (lower-cased names), and top-level body fields set (name → JSON text).
     public var headers: [String: String] = [:]
     public var bodyOverrides: [String: String] = [:]
+    /// Pools, model list, auth header, Azure deployment.
+    public var options = AccountOptions()
 
     /// An account; the base URL defaults to the provider's.
     public init(
@@ -52,7 +54,7 @@ public struct AccountDefinition: Sendable, Equatable {
         AccountInput(
             name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap, priority: priority,
             enabled: enabled, notes: notes, source: source, limits: limits, interceptWarmup: interceptWarmup,
-            defaultInstructions: defaultInstructions, weight: weight, headers: headers, bodyOverrides: bodyOverrides)
+            defaultInstructions: defaultInstructions, weight: weight, headers: headers, bodyOverrides: bodyOverrides, options: options)
     }
 }
 
@@ -82,16 +84,23 @@ public struct AccountSettings: Sendable, Equatable {
     /// Headers added upstream, and top-level body fields set; `.some([:])` (from `null`) removes them.
     public var headers: [String: String]?
     public var bodyOverrides: [String: String]?
+    /// Pools it belongs to and the concrete models behind its globs; `.some([])` (from `null`) removes them.
+    public var pools: [String]?
+    public var modelList: [String]?
+    /// The credential's header name (OpenAI-compatible upstreams), and Azure's
+    /// deployment and API version; `.some(nil)` (from `null`) removes one.
+    public var authHeader: String??
+    public var deployment: String??
+    public var apiVersion: String??
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
 
     /// The fields an admin request may carry; anything else is refused.
     public static let fields = [
-        "name", "provider", "base_url", "api_key", "models", "model_map", "priority", "weight", "headers", "body_overrides", "enabled", "notes",
-        "max_rpm",
-        "max_tpm", "max_concurrency", "max_waiting", "wait_timeout", "intercept_warmup",
-        "default_instructions",
+        "name", "provider", "base_url", "api_key", "models", "model_map", "model_list", "pools", "priority", "weight", "headers",
+        "body_overrides", "auth_header", "deployment", "api_version", "enabled", "notes", "max_rpm", "max_tpm", "max_concurrency",
+        "max_waiting", "wait_timeout", "intercept_warmup", "default_instructions",
     ]
 
     /// Reads settings from a parsed JSON object, refusing unknown fields and wrong types.
@@ -111,7 +120,8 @@ public struct AccountSettings: Sendable, Equatable {
         self.name = name
         if let raw = try text("provider") {
             guard let provider = Provider(rawValue: raw) else {
-                throw AdminError(.invalid, "provider must be openai, anthropic or gemini (got \(jsonStringLiteral(String(raw.prefix(64)))))")
+                throw AdminError(
+                    .invalid, "provider must be openai, anthropic, gemini or azure (got \(jsonStringLiteral(String(raw.prefix(64)))))")
             }
             self.provider = provider
         }
@@ -128,11 +138,37 @@ public struct AccountSettings: Sendable, Equatable {
             guard case .object(let map) = value else { throw AdminError(.invalid, "model_map must map strings to strings") }
             var strings: [String: String] = [:]
             for (source, item) in map {
-                guard case .string(let target) = item else { throw AdminError(.invalid, "model_map must map strings to strings") }
+                guard case .string(let target) = item, !source.isEmpty, !target.isEmpty else {
+                    throw AdminError(.invalid, "model_map must map strings to strings")
+                }
+                // A target's `*` takes what a source glob's `*` matched: it needs one to take.
+                let stars = (source.filter { $0 == "*" }.count, target.filter { $0 == "*" }.count)
+                guard stars.1 <= stars.0 else {
+                    throw AdminError(.invalid, "model_map.\(source): the target has more * than the source has to carry over")
+                }
                 strings[source] = target
             }
             modelMap = strings
         }
+        pools = try json["pools"].map { v throws(AdminError) in try Self.names(v, "pools") }
+        modelList = try json["model_list"].map { v throws(AdminError) in try Self.names(v, "model_list", limit: 10_000) }
+        func option(_ key: String, _ check: (String) -> Bool, _ problem: String) throws(AdminError) -> String?? {
+            guard let value = json[key] else { return nil }
+            guard let text = try SettingValue.text(value, key), !text.isEmpty else { return .some(nil) }
+            guard text.utf8.count <= 200, check(text) else { throw AdminError(.invalid, "\(key) \(problem)") }
+            return .some(text)
+        }
+        authHeader = try option(
+            "auth_header",
+            {
+                Self.tokenBytes.isSuperset(of: $0.lowercased().utf8)
+                    && !AccountEntry.reservedHeaders.subtracting(AccountEntry.credentialHeaders).contains($0.lowercased())
+            },
+            "must be a header name (not one HTTP itself manages)")
+        deployment = try option(
+            "deployment", { !$0.utf8.contains { [UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), 37].contains($0) } },
+            "must be a deployment name (no /, ?, # or %)")
+        apiVersion = try option("api_version", { $0.utf8.allSatisfy { Self.versionBytes.contains($0) } }, "must be a version such as 2024-10-21")
         if let value = json["default_instructions"] {
             let text = try SettingValue.text(value, "default_instructions")
             defaultInstructions = .some(text?.isEmpty == false ? text : nil)
@@ -159,6 +195,9 @@ public struct AccountSettings: Sendable, Equatable {
         guard let provider else { throw AdminError(.invalid, "provider is required") }
         guard let models, !models.isEmpty else { throw AdminError(.invalid, "models must list at least one model") }
         if requireSecret, apiKey?.isEmpty ?? true { throw AdminError(.invalid, "api_key is required") }
+        if provider == .azure, baseURL?.isEmpty ?? true {
+            throw AdminError(.invalid, "base_url is required for azure (the resource's endpoint, https://NAME.openai.azure.com)")
+        }
         var account = AccountDefinition(
             name: name, provider: provider, baseURL: baseURL, apiKey: apiKey ?? "", models: models, modelMap: modelMap ?? [:],
             priority: priority ?? 0, enabled: enabled ?? true, notes: notes ?? "", limits: apply(to: AccountLimits()))
@@ -167,7 +206,22 @@ public struct AccountSettings: Sendable, Equatable {
         account.headers = headers ?? [:]
         account.bodyOverrides = bodyOverrides ?? [:]
         account.defaultInstructions = defaultInstructions ?? nil
+        account.options = apply(to: AccountOptions())
+        if provider != .azure, account.options.deployment != nil || account.options.apiVersion != nil {
+            throw AdminError(.invalid, "deployment and api_version are for provider azure")
+        }
         return account
+    }
+
+    /// Applies these settings to an account's options.
+    public func apply(to options: AccountOptions) -> AccountOptions {
+        var options = options
+        if let pools { options.pools = pools.isEmpty ? nil : pools }
+        if let modelList { options.modelList = modelList.isEmpty ? nil : modelList }
+        if let authHeader { options.authHeader = authHeader?.lowercased() }
+        if let deployment { options.deployment = deployment }
+        if let apiVersion { options.apiVersion = apiVersion }
+        return options
     }
 
     /// Applies these settings to limits.
@@ -228,6 +282,20 @@ extension AccountSettings {
         }
         return overrides
     }
+
+    /// A list of names (`pools`, `model_list`): each 1 to 200 bytes, at most
+    /// `limit` of them, duplicates dropped; `null` or `[]` removes them.
+    static func names(_ value: JSONValue, _ key: String, limit: Int = 100) throws(AdminError) -> [String] {
+        guard let list = try SettingValue.list(value, key) else { return [] }
+        guard list.count <= limit, list.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 200 }) else {
+            throw AdminError(.invalid, "\(key) must list at most \(limit) names of 1 to 200 bytes")
+        }
+        var seen = Set<String>()
+        return list.filter { seen.insert($0).inserted }
+    }
+
+    /// The bytes of an API version (`2024-10-21`, `2025-04-01-preview`).
+    static let versionBytes = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._".utf8)
 
     /// The bytes of an HTTP token (a header name).
     static let tokenBytes = Set("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~".utf8)

@@ -28,7 +28,7 @@ extension Gateway {
     /// failover may land on any). Counting tokens holds no money, but takes a
     /// slot and a window entry like any request.
     func admitNow(
-        _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, accounts: [AccountEntry], lane: AccountLane
+        _ key: KeyEntry, client: ClientRequest, request: GatewayRequest, tiers: [RouteTier], lane: AccountLane
     ) -> FirstAdmission {
         let owner = snapshots.snapshot.owner(of: key)?.pricing(client.model)
         var demand: KeyDemand
@@ -38,11 +38,16 @@ extension Gateway {
         } else {
             // A translation may ask for more than the client wrote (a thinking budget on top of the cap).
             let holds = key.policy.meters || key.policy.tokenLimit != nil || owner?.meters == true
-            let translator = holds && accounts.contains { !$0.provider.speaks(client.dialect) } ? try? Translator(client) : nil
+            let translator =
+                holds && tiers.contains { $0.accounts.contains { !$0.provider.speaks(client.dialect) } } ? try? Translator(client) : nil
             demand =
-                accounts.map { account in
-                    let translatedCap = account.provider.speaks(client.dialect) ? nil : translator?.outputCap(for: account.provider)
-                    return Self.demand(for: client, policy: key.policy, owner: owner, account: account, prices: prices, translatedCap: translatedCap)
+                tiers.flatMap { tier in
+                    tier.accounts.map { account in
+                        let translatedCap = account.provider.speaks(client.dialect) ? nil : translator?.outputCap(for: account.provider)
+                        return Self.demand(
+                            for: client, model: tier.model, policy: key.policy, owner: owner, account: account, prices: prices,
+                            translatedCap: translatedCap)
+                    }
                 }
                 .max { $0.hold < $1.hold } ?? .nothing
             if let group = owner?.group { demand.hold = group.charge(demand.hold) }
@@ -105,12 +110,14 @@ extension Gateway {
     /// request or its translation carries, else the model's ceiling), times the
     /// answers asked for. Nothing is held for keys that meter neither money nor tokens.
     static func demand(
-        for client: ClientRequest, policy: KeyPolicy, owner: Owner?, account: AccountEntry, prices: PriceTable, translatedCap: Int64? = nil
+        for client: ClientRequest, model: String? = nil, policy: KeyPolicy, owner: Owner?, account: AccountEntry, prices: PriceTable,
+        translatedCap: Int64? = nil
     ) -> KeyDemand {
         guard policy.meters || policy.tokenLimit != nil || owner?.meters == true else { return .nothing }
         let input = Int64((client.body.readableBytes + 2) / 3)
-        let upstreamModel = account.upstreamModel(for: client.model)
-        let price = prices.price(for: upstreamModel, provider: account.provider) ?? prices.price(for: client.model, provider: account.provider)
+        let model = model ?? client.model
+        let upstreamModel = account.upstreamModel(for: model)
+        let price = prices.price(for: upstreamModel, provider: account.provider) ?? prices.price(for: model, provider: account.provider)
         // Every answer asked for (n, candidateCount) may run to the cap; without
         // one, to the model's own ceiling.
         let cap = max(client.maxTokens ?? 0, translatedCap ?? 0)

@@ -180,7 +180,7 @@ public final class Gateway: Sendable {
             return exchange.refuseNow(GatewayError(.modelNotAllowed, param: "model"), outcome: .refused)
         }
         let translate = lane == .counting || request.operation.translatable
-        switch snapshots.snapshot.accounts.select(model: client.model, dialect: request.dialect, translate: translate) {
+        switch routing(model: client.model, key: key, dialect: request.dialect, translate: translate) {
         case .unknownModel:
             return exchange.refuseNow(
                 GatewayError(
@@ -194,8 +194,10 @@ public final class Gateway: Sendable {
                         "The model \(jsonStringLiteral(client.model)) is served through another API format, and this operation is not translated between formats.",
                     param: "model"),
                 outcome: .clientError)
-        case .candidates(let accounts):
-            if lane == .generation, configuration.refuseUnpriced, !accounts.contains(where: { isPriced(client.model, account: $0) }) {
+        case .tiers(let tiers):
+            if lane == .generation, configuration.refuseUnpriced,
+                !tiers.contains(where: { tier in tier.accounts.contains { isPriced(tier.model, account: $0) } })
+            {
                 return exchange.refuseNow(
                     GatewayError(
                         .invalidRequest,
@@ -203,7 +205,7 @@ public final class Gateway: Sendable {
                         param: "model"),
                     outcome: .refused)
             }
-            return await exchange.run(accounts: accounts)
+            return await exchange.run(tiers: tiers)
         }
     }
 
@@ -278,7 +280,7 @@ public final class Gateway: Sendable {
 
     /// What a key may use from a dialect: servable models its allow-lists admit.
     func modelEntries(for key: KeyEntry, dialect: Dialect) -> [ModelList.Entry] {
-        snapshots.snapshot.accounts.servableModels(dialect: dialect, translate: true)
+        snapshots.snapshot.accounts.servableModels(dialect: dialect, admits: reachable(by: key))
             .filter { key.policy.allows(model: $0.model) && key.policy.allows(provider: $0.provider) }
             .map { ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue) }
     }

@@ -8,12 +8,14 @@ import SwitchboardCore
 /// a limit.
 public enum KeySettings {
     /// The fields an admin request may carry.
-    public static let fields = [
-        "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry", "providers",
-        "models", "clients", "ip_allow", "ip_deny",
-        "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd", "enabled",
-        "budget_usd", "budget_duration", "model_budgets",
-    ]
+    public static let fields =
+        [
+            "name", "key", "description", "tags", "user", "expires_at", "expires_in_days", "activate_on_first_use_days", "on_expiry", "providers",
+            "models", "clients", "ip_allow", "ip_deny",
+            "rate_limit", "concurrency", "max_waiting", "token_limit", "daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd",
+            "enabled",
+            "budget_usd", "budget_duration", "model_budgets",
+        ] + SettingValue.bindingFields
 
     /// What the JSON asks for, applied to the current policy.
     public struct Change: Sendable {
@@ -114,6 +116,7 @@ public enum KeySettings {
             }
         }
         if p.budgetDurationHours != nil, p.budget == nil { throw AdminError(.invalid, "budget_duration needs budget_usd") }
+        p.binding = try SettingValue.binding(json, current: p.binding)
         p.anchorBudget(previous: policy, now: now)
         change.policy = p
         return change

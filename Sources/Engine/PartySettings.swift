@@ -7,9 +7,10 @@ import SwitchboardCore
 /// Whether a named group exists is the caller's to check (it needs the store).
 public enum UserSettings {
     /// The settings a user has.
-    public static let fields = [
-        "name", "group", "balance_usd", "description", "ip_allow", "ip_deny", "concurrency", "max_waiting", "model_budgets",
-    ]
+    public static let fields =
+        [
+            "name", "group", "balance_usd", "description", "ip_allow", "ip_deny", "concurrency", "max_waiting", "model_budgets",
+        ] + SettingValue.bindingFields
 
     /// Applies the fields of `json` to `user`.
     public static func apply(_ json: [String: JSONValue], to user: UserEntry) throws(AdminError) -> UserEntry {
@@ -31,6 +32,7 @@ public enum UserSettings {
             default: break
             }
         }
+        user.binding = try SettingValue.binding(json, current: user.binding)
         return user
     }
 }
@@ -38,7 +40,7 @@ public enum UserSettings {
 /// An admin's change to a group's settings, from JSON with the config file's names.
 public enum GroupSettings {
     /// The settings a group has.
-    public static let fields = ["name", "multiplier", "subscription", "price_multiplier"]
+    public static let fields = ["name", "multiplier", "subscription", "price_multiplier"] + SettingValue.bindingFields
 
     /// Applies the fields of `json` to `group`.
     public static func apply(_ json: [String: JSONValue], to group: GroupEntry) throws(AdminError) -> GroupEntry {
@@ -47,6 +49,7 @@ public enum GroupSettings {
         }
         if case .string(let other)? = json["name"], other != group.name { throw AdminError(.invalid, "a group cannot be renamed") }
         var group = group
+        group.binding = try SettingValue.binding(json, current: group.binding)
         if let value = json["multiplier"] { group.multiplierPPM = try SettingValue.multiplier(value, "multiplier") }
         switch json["price_multiplier"] {
         case nil: break

@@ -28,6 +28,36 @@ public enum SettingValue {
         return strings
     }
 
+    /// The settings that bind a key, user or group to accounts.
+    public static let bindingFields = ["pools", "accounts", "fallback_to_shared"]
+
+    /// The binding after the `pools`, `accounts` and `fallback_to_shared` of
+    /// `json` (absent fields keep theirs; `null` or `[]` empties a list); nil
+    /// when it binds to nothing.
+    public static func binding(_ json: [String: JSONValue], current: AccountBinding?) throws(AdminError) -> AccountBinding? {
+        guard bindingFields.contains(where: { json[$0] != nil }) else { return current }
+        var binding = current ?? AccountBinding()
+        func names(_ key: String) throws(AdminError) -> [String]? {
+            guard let value = json[key] else { return nil }
+            let list = try SettingValue.list(value, key) ?? []
+            guard list.count <= 100, list.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 200 }) else {
+                throw AdminError(.invalid, "\(key) must list at most 100 names of 1 to 200 bytes")
+            }
+            var seen = Set<String>()
+            return list.filter { seen.insert($0).inserted }
+        }
+        if let pools = try names("pools") { binding.pools = pools }
+        if let accounts = try names("accounts") { binding.accounts = accounts }
+        if let value = json["fallback_to_shared"] { binding.fallbackToShared = value == .null ? false : try flag(value, "fallback_to_shared") }
+        guard !binding.isEmpty else {
+            if json["fallback_to_shared"] == .bool(true) {
+                throw AdminError(.invalid, "fallback_to_shared needs pools or accounts to fall back from")
+            }
+            return nil
+        }
+        return binding
+    }
+
     /// A whole number within bounds, or nil for `null`.
     public static func whole(_ value: JSONValue, _ name: String, minimum: Int64, maximum: Int64 = 999_999_999_999_999) throws(AdminError) -> Int64? {
         let invalid = AdminError(.invalid, "\(name) must be a whole number from \(minimum) to \(maximum), or null")

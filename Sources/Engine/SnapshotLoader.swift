@@ -59,6 +59,7 @@ public struct SnapshotLoader: Sendable {
             entry.weight = record.weight
             entry.headers = record.headers
             entry.bodyOverrides = record.bodyOverrides
+            entry.options = record.options
             entry.defaultInstructions = record.defaultInstructions
             return entry
         }

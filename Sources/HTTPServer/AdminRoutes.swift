@@ -81,6 +81,11 @@ public struct AdminRoutes: Sendable {
         group.post("/accounts/:name/test") { request, context in
             await guarded(request, context: context) { try Self.json(await accounts.test(try Self.name(context), transport: gateway.transport)) }
         }
+        group.post("/accounts/:name/sync_models") { request, context in
+            await guarded(request, context: context) {
+                try Self.json(await accounts.syncModels(try Self.name(context), transport: gateway.transport))
+            }
+        }
         registerKeys(on: group)
         registerParties(on: group)
         group.get("/requests") { request, context in

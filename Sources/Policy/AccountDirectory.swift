@@ -1,4 +1,5 @@
 import SwitchboardCore
+import Synchronization
 
 /// What the hot path knows about one upstream account.
 public struct AccountEntry: Sendable, Equatable {
@@ -37,12 +38,20 @@ public struct AccountEntry: Sendable, Equatable {
     public var headers: [String: String] = [:]
     /// Top-level upstream body fields set to fixed JSON (`body_overrides`), name → JSON text.
     public var bodyOverrides: [String: String] = [:]
+    /// Pools, model list and egress settings (`pools`, `model_list`, `auth_header`, Azure's).
+    public var options = AccountOptions()
+
+    /// The pools the account belongs to; none makes it shared.
+    public var pools: [String] { options.pools ?? [] }
 
     /// Header names an account may not set: the credential, and what HTTP itself manages.
     public static let reservedHeaders: Set<String> = [
         "authorization", "x-api-key", "api-key", "x-goog-api-key", "host", "content-length", "content-type", "connection", "keep-alive",
         "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection", "cookie",
     ]
+
+    /// The headers providers read credentials from.
+    public static let credentialHeaders: Set<String> = ["authorization", "x-api-key", "api-key", "x-goog-api-key"]
 
     /// The weights accepted.
     public static let weights: ClosedRange<Int64> = 1...1000
@@ -69,8 +78,29 @@ public struct AccountEntry: Sendable, Equatable {
         self.generation = generation
     }
 
-    /// The name to send upstream for a client's model name.
-    public func upstreamModel(for model: String) -> String { modelMap[model] ?? model }
+    /// The name to send upstream for a client's model name: its exact entry in
+    /// `model_map`, else the longest glob entry matching it (with what its `*`s
+    /// matched carried into the target's), else the name itself.
+    public func upstreamModel(for model: String) -> String {
+        if modelMap.isEmpty { return model }
+        if let exact = modelMap[model] { return exact }
+        let glob = modelMap.filter { Glob.isPattern($0.key) && Glob.matches($0.key, model) }
+            .max { ($0.key.count, $1.key) < ($1.key.count, $0.key) }
+        guard let glob, let captures = Glob.captures(glob.key, model) else { return model }
+        return Glob.substitute(glob.value, captures: captures)
+    }
+
+    /// Whether the account serves `model`: listed by name or by a glob (`claude-*`, `*`).
+    public func serves(_ model: String) -> Bool { models.contains { $0 == model || (Glob.isPattern($0) && Glob.matches($0, model)) } }
+
+    /// The concrete models it can be asked for: its names, and the `model_list`
+    /// entries its globs admit.
+    public var concreteModels: [String] {
+        let names = models.filter { !Glob.isPattern($0) }
+        let globs = models.filter(Glob.isPattern)
+        guard !globs.isEmpty else { return names }
+        return names + (options.modelList ?? []).filter { model in globs.contains { Glob.matches($0, model) } }
+    }
 }
 
 extension AccountEntry: CustomStringConvertible {
@@ -91,41 +121,82 @@ public enum Selection: Sendable, Equatable {
 }
 
 /// Every account, indexed by model; an immutable snapshot swapped in as a whole.
-public struct AccountDirectory: Sendable {
+public final class AccountDirectory: Sendable {
     /// All accounts, by id order.
     public let accounts: [AccountEntry]
     private let byModel: [String: [AccountEntry]]
+    /// Accounts that list globs, by glob: matched per distinct model name once,
+    /// then remembered (a bounded memo: hostile names cannot grow it).
+    private let byGlob: [(glob: String, accounts: [AccountEntry])]
+    private let matched = Mutex<[String: [AccountEntry]]>([:])
+
+    /// How many model names the glob memo keeps before it starts over.
+    static let memoLimit = 4096
 
     /// Indexes the given accounts.
     public init(accounts: [AccountEntry] = []) {
         self.accounts = accounts.sorted { $0.id < $1.id }
         var byModel: [String: [AccountEntry]] = [:]
+        var byGlob: [String: [AccountEntry]] = [:]
         for account in self.accounts {
-            for model in Set(account.models) { byModel[model, default: []].append(account) }
+            for model in Set(account.models) {
+                if Glob.isPattern(model) { byGlob[model, default: []].append(account) } else { byModel[model, default: []].append(account) }
+            }
         }
-        self.byModel = byModel.mapValues { list in
-            list.sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }
+        self.byModel = byModel.mapValues(Self.ranked)
+        self.byGlob = byGlob.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    private static func ranked(_ list: [AccountEntry]) -> [AccountEntry] {
+        list.sorted { ($0.priority, $0.id) < ($1.priority, $1.id) }
+    }
+
+    /// Every account that lists `model`, by name or glob, by priority then age.
+    public func listing(_ model: String) -> [AccountEntry] {
+        let named = byModel[model] ?? []
+        guard !byGlob.isEmpty else { return named }
+        if let known = matched.withLock({ $0[model] }) { return known }
+        var seen = Set(named.map(\.id))
+        var all = named
+        for (glob, accounts) in byGlob where Glob.matches(glob, model) {
+            for account in accounts where seen.insert(account.id).inserted { all.append(account) }
         }
+        let result = Self.ranked(all)
+        matched.withLock { memo in
+            if memo.count >= Self.memoLimit { memo.removeAll(keepingCapacity: true) }
+            memo[model] = result
+        }
+        return result
     }
 
     /// The accounts that list `model` for a client speaking `dialect`, by priority
-    /// then age; which of them can serve now is the pool's decision. Accounts
-    /// that speak the dialect relay it untouched, so they are the candidates
-    /// whenever there are any; otherwise, when `translate` allows, every account
-    /// listing the model is.
-    public func select(model: String, dialect: Dialect, translate: Bool) -> Selection {
-        guard let listed = byModel[model], !listed.isEmpty else { return .unknownModel }
+    /// then age, among those `admits` lets through; which of them can serve now is
+    /// the pool's decision. Accounts that speak the dialect relay it untouched, so
+    /// they are the candidates whenever there are any; otherwise, when
+    /// `translate` allows, every account listing the model is.
+    public func select(
+        model: String, dialect: Dialect, translate: Bool, admits: (AccountEntry) -> Bool = { _ in true }
+    ) -> Selection {
+        let listed = listing(model).filter(admits)
+        guard !listed.isEmpty else { return .unknownModel }
         let sameDialect = listed.filter { $0.provider.speaks(dialect) }
         guard sameDialect.isEmpty else { return .candidates(sameDialect) }
         return translate ? .candidates(listed) : .otherDialectOnly
     }
 
-    /// The models a client can be served now (by an enabled, usable account),
-    /// with their provider, sorted; `translate` counts accounts of other dialects.
-    public func servableModels(dialect: Dialect, translate: Bool) -> [(model: String, provider: Provider)] {
-        byModel.compactMap { model, accounts in
-            let usable = accounts.filter { $0.enabled && $0.unusableReason == nil }
-            return (usable.first { $0.provider.speaks(dialect) } ?? (translate ? usable.first : nil)).map { (model, $0.provider) }
-        }.sorted { $0.model < $1.model }
+    /// The models a client can be served now (by an enabled, usable account that
+    /// `admits` lets through), with their provider, sorted; accounts of other
+    /// dialects count (requests to them are translated). Accounts with globs
+    /// contribute their `model_list`.
+    public func servableModels(dialect: Dialect, admits: (AccountEntry) -> Bool = { _ in true }) -> [(model: String, provider: Provider)] {
+        var best: [String: AccountEntry] = [:]
+        for account in accounts where account.enabled && account.unusableReason == nil && admits(account) {
+            for model in account.concreteModels {
+                // The first account of the client's own dialect names the provider; else any.
+                if let current = best[model], current.provider.speaks(dialect) || !account.provider.speaks(dialect) { continue }
+                best[model] = account
+            }
+        }
+        return best.map { ($0.key, $0.value.provider) }.sorted { $0.model < $1.model }
     }
 }

@@ -51,11 +51,13 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
     public var modelBudgets: [ModelBudget]?
     /// The last `reset_usage`: where counters read from the ledger start again.
     public var usageReset: UsageReset?
+    /// The accounts the key routes to (`pools`, `accounts`, `fallback_to_shared`).
+    public var binding: AccountBinding?
 
     /// Stored names (snake-cased by the store) kept from when amounts were bare picodollars.
     enum CodingKeys: String, CodingKey {
         case description, tags, user, onExpiry, activateOnFirstUseDays, providers, models, clients, rateLimit, concurrency, maxWaiting,
-            tokenLimit, ipAllow, ipDeny, budgetDurationHours, budgetAnchorHour, modelBudgets, usageReset
+            tokenLimit, ipAllow, ipDeny, budgetDurationHours, budgetAnchorHour, modelBudgets, usageReset, binding
         case budget = "budgetPicos"
         case dailyCost = "dailyCostPicos"
         case weeklyCost = "weeklyCostPicos"
@@ -206,5 +208,48 @@ public enum Glob {
         }
         while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
         return pi == p.count
+    }
+
+    /// Whether the text has glob characters (and so is a pattern, not a name).
+    public static func isPattern(_ text: String) -> Bool { text.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") } }
+
+    /// What each `*` of `pattern` matched in `text`, in order (shortest first),
+    /// or nil when it does not match. Failed positions are remembered, so a
+    /// hostile pattern costs at most pattern × text steps.
+    public static func captures(_ pattern: String, _ text: String) -> [String]? {
+        let p = Array(pattern.utf8)
+        let t = Array(text.utf8)
+        var failed = Set<Int>()
+        var spans: [Range<Int>] = []
+        func match(_ pi: Int, _ ti: Int) -> Bool {
+            let key = pi * (t.count + 1) + ti
+            if failed.contains(key) { return false }
+            var matched = false
+            if pi == p.count {
+                matched = ti == t.count
+            } else if p[pi] == UInt8(ascii: "*") {
+                for end in ti...t.count {
+                    spans.append(ti..<end)
+                    if match(pi + 1, end) { return true }
+                    spans.removeLast()
+                }
+            } else if ti < t.count, p[pi] == UInt8(ascii: "?") || p[pi] == t[ti] {
+                matched = match(pi + 1, ti + 1)
+            }
+            if !matched { failed.insert(key) }
+            return matched
+        }
+        guard match(0, 0) else { return nil }
+        return spans.map { String(decoding: t[$0], as: UTF8.self) }
+    }
+
+    /// `target` with each `*` replaced by what the pattern's `*`s captured, in
+    /// order (a `*` beyond the captures stays empty).
+    public static func substitute(_ target: String, captures: [String]) -> String {
+        guard target.contains("*") else { return target }
+        var result = ""
+        var next = captures.makeIterator()
+        for character in target { if character == "*" { result += next.next() ?? "" } else { result.append(character) } }
+        return result
     }
 }

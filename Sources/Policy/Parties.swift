@@ -14,6 +14,8 @@ public struct UserEntry: Sendable, Equatable, Codable {
     public var addresses = AddressRules()
     /// Requests in flight at once across the user's keys, its queue, and its model budgets.
     public var limits = UserLimits()
+    /// The accounts the user's keys route to (`pools`, `accounts`), unless a key has its own.
+    public var binding: AccountBinding?
     /// Why the stored user cannot be enforced as written; its keys are refused.
     public var unreadable: String?
 
@@ -67,6 +69,8 @@ public struct GroupEntry: Sendable, Equatable, Codable {
     /// Multipliers for models matching a glob (`price_multiplier`), in
     /// millionths, instead of `multiplierPPM`; the longest matching glob wins.
     public var modelMultipliers: [String: Int64] = [:]
+    /// The accounts its users' keys route to, unless a user or key has its own.
+    public var binding: AccountBinding?
     /// Why the stored group cannot be enforced as written; its users' keys are refused.
     public var unreadable: String?
 

@@ -99,6 +99,8 @@ public struct AccountRecord: Sendable, Equatable {
     /// Headers added to upstream requests, and top-level body fields set (name → JSON text).
     public var headers: [String: String] = [:]
     public var bodyOverrides: [String: String] = [:]
+    /// Pools, model list and egress settings.
+    public var options = AccountOptions()
     /// Why the stored record cannot be used as written (a cap or map that does
     /// not read); such an account is never chosen.
     public var unreadable: String?
@@ -124,13 +126,16 @@ public struct AccountInput: Sendable {
     /// Headers added to upstream requests, and top-level body fields set (name → JSON text).
     public var headers: [String: String] = [:]
     public var bodyOverrides: [String: String] = [:]
+    /// Pools, model list and egress settings.
+    public var options = AccountOptions()
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
         modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
         limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil, weight: Int = 1,
-        headers: [String: String] = [:], bodyOverrides: [String: String] = [:]
+        headers: [String: String] = [:], bodyOverrides: [String: String] = [:], options: AccountOptions = .init()
     ) {
+        self.options = options
         self.weight = weight
         self.headers = headers
         self.bodyOverrides = bodyOverrides

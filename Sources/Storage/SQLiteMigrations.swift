@@ -247,6 +247,24 @@ enum SQLiteMigrations {
                     + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
                     + "default_instructions, weight, headers, body_overrides")[1],
         ],
+        // 19: account options (pools, model list, auth header, Azure deployment; one JSON
+        // document), and the accounts users' and groups' keys route to.
+        [
+            "ALTER TABLE accounts ADD COLUMN options TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE users ADD COLUMN binding TEXT",
+            "ALTER TABLE groups ADD COLUMN binding TEXT",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
+                    + "default_instructions, weight, headers, body_overrides, options")[1],
+            "DROP TRIGGER users_revision_update",
+            revisionTriggers(table: "users", columns: "name, group_name, balance_picos, description, ip_allow, ip_deny, limits, binding")[1],
+            "DROP TRIGGER groups_revision_update",
+            revisionTriggers(
+                table: "groups", columns: "name, multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier, binding")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -17,7 +17,7 @@ extension SQLiteStore {
                     account.limits.waitTimeout.components.seconds * 1000
                         + account.limits.waitTimeout.components.attoseconds / 1_000_000_000_000_000)),
             .integer(account.interceptWarmup ? 1 : 0), account.defaultInstructions.map { .text($0) } ?? .null, .integer(account.weight),
-            .text(Self.encodeMap(account.headers)), .text(Self.encodeMap(account.bodyOverrides)),
+            .text(Self.encodeMap(account.headers)), .text(Self.encodeMap(account.bodyOverrides)), .text(try Self.encoded(account.options)),
         ]
         return try await transaction {
             let existing = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(account.name)])
@@ -27,7 +27,7 @@ extension SQLiteStore {
                     UPDATE accounts SET provider = ?, base_url = ?, secret_key_id = ?, secret_sealed = ?, models = ?,
                         model_map = ?, priority = ?, enabled = ?, notes = ?, source = ?, max_rpm = ?, max_tpm = ?,
                         max_concurrency = ?, max_waiting = ?, wait_timeout_ms = ?, intercept_warmup = ?,
-                        default_instructions = ?, weight = ?, headers = ?, body_overrides = ? WHERE id = ?
+                        default_instructions = ?, weight = ?, headers = ?, body_overrides = ?, options = ? WHERE id = ?
                     """, binds + [.integer(Int(id))])
                 return try await accountRow(id: id)
             }
@@ -35,8 +35,8 @@ extension SQLiteStore {
                 """
                 INSERT INTO accounts (provider, base_url, secret_key_id, secret_sealed, models, model_map, priority,
                     enabled, notes, source, max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, intercept_warmup,
-                    default_instructions, weight, headers, body_overrides, name, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    default_instructions, weight, headers, body_overrides, options, name, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, binds + [.text(account.name), .integer(Int(Date().millisecondsSince1970))])
             return try await accountRow(id: Int64(try await connection.lastAutoincrementID()))
         }
@@ -136,6 +136,7 @@ extension SQLiteStore {
             record.weight = Int(weight)
             record.headers = try decodeMap(row.text("headers") ?? "{}")
             record.bodyOverrides = try decodeMap(row.text("body_overrides") ?? "{}")
+            record.options = try Self.decoded(AccountOptions.self, row.text("options"), what: "its options") ?? AccountOptions()
             record.limits = AccountLimits(
                 maxRPM: try row.integer("max_rpm").map(bounded), maxTPM: try row.integer("max_tpm").map(bounded),
                 maxConcurrency: try row.integer("max_concurrency").map(bounded), maxWaiting: try bounded(row.integer("max_waiting") ?? 0),

@@ -15,6 +15,7 @@ extension SQLiteStore {
                 user.addresses = AddressRules(allow: try Self.ranges(row.text("ip_allow")), deny: try Self.ranges(row.text("ip_deny")))
                 user.limits = try Self.decoded(UserLimits.self, row.text("limits"), what: "its limits") ?? UserLimits()
                 if let problem = user.limits.problem { throw StoreError(.corrupt, problem) }
+                user.binding = try Self.decoded(AccountBinding.self, row.text("binding"), what: "its account binding")
             } catch {
                 user.unreadable = "\(error)"
             }
@@ -27,21 +28,22 @@ extension SQLiteStore {
             let rules: [SQLiteData] = [
                 Self.rangesText(user.addresses.allow).sqlite, Self.rangesText(user.addresses.deny).sqlite,
                 (user.limits.isEmpty ? nil : try Self.encoded(user.limits)).sqlite,
+                (user.binding?.isEmpty ?? true ? nil : try Self.encoded(user.binding)).sqlite,
             ]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
                 if setBalance {
                     _ = try await execute(
-                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ? WHERE id = ?",
+                        "UPDATE users SET group_name = ?, balance_picos = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ?, binding = ? WHERE id = ?",
                         [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
                 } else {
                     _ = try await execute(
-                        "UPDATE users SET group_name = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ? WHERE id = ?",
+                        "UPDATE users SET group_name = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ?, binding = ? WHERE id = ?",
                         [user.group.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
                 }
             } else {
                 _ = try await execute(
-                    "INSERT INTO users (group_name, balance_picos, description, ip_allow, ip_deny, limits, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO users (group_name, balance_picos, description, ip_allow, ip_deny, limits, binding, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules
                         + [.text(user.name), .integer(Int(Date().millisecondsSince1970))])
             }
@@ -88,6 +90,7 @@ extension SQLiteStore {
                 guard group.modelMultipliers.values.allSatisfy({ (1...GroupEntry.maxMultiplierPPM).contains($0) }) else {
                     throw StoreError(.corrupt, "a price multiplier out of range")
                 }
+                group.binding = try Self.decoded(AccountBinding.self, row.text("binding"), what: "its account binding")
             } catch {
                 group.unreadable = "\(error)"
             }
@@ -100,17 +103,18 @@ extension SQLiteStore {
             let binds: [SQLiteData] = [
                 .integer(Int(group.multiplierPPM)), group.daily.sqlite, group.weekly.sqlite, group.monthly.sqlite,
                 (group.modelMultipliers.isEmpty ? nil : try Self.encoded(group.modelMultipliers, snakeCase: false)).sqlite,
+                (group.binding?.isEmpty ?? true ? nil : try Self.encoded(group.binding)).sqlite,
             ]
             let existing = try await execute("SELECT id FROM groups WHERE name = ?", [.text(group.name)])
             if let id = existing.first?.int("id") {
                 _ = try await execute(
-                    "UPDATE groups SET multiplier_ppm = ?, daily_picos = ?, weekly_picos = ?, monthly_picos = ?, price_multiplier = ? WHERE id = ?",
+                    "UPDATE groups SET multiplier_ppm = ?, daily_picos = ?, weekly_picos = ?, monthly_picos = ?, price_multiplier = ?, binding = ? WHERE id = ?",
                     binds + [.integer(Int(id))])
             } else {
                 _ = try await execute(
                     """
-                    INSERT INTO groups (multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier, name, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO groups (multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier, binding, name, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """, binds + [.text(group.name), .integer(Int(Date().millisecondsSince1970))])
             }
         }

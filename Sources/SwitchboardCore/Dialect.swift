@@ -32,12 +32,19 @@ public enum Provider: String, Sendable, CaseIterable, Codable {
     case anthropic
     /// Google's Gemini API.
     case gemini
+    /// Azure OpenAI: OpenAI's Chat Completions under a deployment's path, an
+    /// `api-version` query and an `api-key` header.
+    case azure
+
+    /// The wire format it speaks: Azure's is OpenAI's.
+    public var family: Provider { self == .azure ? .openai : self }
 
     /// Whether this provider speaks a client dialect itself, so requests in it
     /// pass through with only the model renamed.
     public func speaks(_ dialect: Dialect) -> Bool {
         switch (self, dialect) {
-        case (.openai, .openAIChat), (.openai, .openAIResponses), (.anthropic, .anthropicMessages), (.gemini, .gemini): return true
+        case (.openai, .openAIChat), (.openai, .openAIResponses), (.anthropic, .anthropicMessages), (.gemini, .gemini), (.azure, .openAIChat):
+            return true
         default: return false
         }
     }
@@ -48,6 +55,8 @@ public enum Provider: String, Sendable, CaseIterable, Codable {
         case .openai: return "https://api.openai.com/v1"
         case .anthropic: return "https://api.anthropic.com"
         case .gemini: return "https://generativelanguage.googleapis.com"
+        // Each Azure resource has its own host: an account must name it.
+        case .azure: return ""
         }
     }
 }

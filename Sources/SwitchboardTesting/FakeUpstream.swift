@@ -16,6 +16,8 @@ public final class FakeUpstream: Sendable {
         public var headers: [String: String]
         public var body: [String: any Sendable]
         public var rawBody: String
+        /// The query string, without `?` (Azure's `api-version`).
+        public var query = ""
     }
 
     private let log = Mutex<[Received]>([])
@@ -75,6 +77,14 @@ public final class FakeUpstream: Sendable {
         set { refused.withLock { $0 = newValue } }
     }
 
+    /// The header OpenAI-format requests carry their key in, for upstreams
+    /// that do not read `Authorization: Bearer` (any other value: the bare key).
+    public var openAIKeyHeader: String {
+        get { keyHeader.withLock { $0 } }
+        set { keyHeader.withLock { $0 = newValue } }
+    }
+    private let keyHeader = Mutex("authorization")
+
     /// Every request received so far.
     public var received: [Received] { log.withLock { $0 } }
 
@@ -114,6 +124,16 @@ public final class FakeUpstream: Sendable {
         }
         router.post("/v1/responses") { request, context in
             try await self.serve(request, context: context, format: .responses)
+        }
+        // Azure OpenAI: Chat Completions under a deployment, which needs `api-version` and an `api-key` header.
+        router.post("/openai/deployments/{deployment}/chat/completions") { request, context -> Response in
+            guard request.uri.queryParameters["api-version"].map({ !$0.isEmpty }) == true else {
+                return Response(
+                    status: .notFound, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"code":"404","message":"Resource not found"}}"#)))
+            }
+            return try await self.serve(
+                request, context: context, format: .openAI, pathModel: context.parameters.get("deployment"), credentialHeader: "api-key")
         }
         router.post("/v1beta/models/{target}") { request, context -> Response in
             let target = context.parameters.get("target") ?? ""
@@ -274,7 +294,8 @@ public final class FakeUpstream: Sendable {
     }
 
     private func serve(
-        _ request: Request, context: BasicRequestContext, format: Format, pathModel: String? = nil, pathStream: Bool = false
+        _ request: Request, context: BasicRequestContext, format: Format, pathModel: String? = nil, pathStream: Bool = false,
+        credentialHeader: String? = nil
     ) async throws -> Response {
         inFlight.state.withLock {
             $0.now += 1
@@ -287,10 +308,13 @@ public final class FakeUpstream: Sendable {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         log.withLock {
-            $0.append(Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw))
+            $0.append(
+                Received(path: request.uri.path, headers: headers, body: json.mapValues { "\($0)" }, rawBody: raw, query: request.uri.query ?? ""))
         }
         let key: String?
+        let keyHeader = credentialHeader ?? openAIKeyHeader
         switch format {
+        case .openAI where keyHeader != "authorization", .responses where keyHeader != "authorization": key = headers[keyHeader]
         case .openAI, .responses: key = headers["authorization"].map { String($0.dropFirst("Bearer ".count)) }
         case .anthropic: key = headers["x-api-key"]
         case .gemini: key = headers["x-goog-api-key"]

@@ -18,6 +18,12 @@ public struct UpstreamRequest: Sendable {
     public var body: ByteBuffer
     /// Client headers that must reach the upstream (`anthropic-version`, …), by lowercase name.
     public var forwardedHeaders: [(name: String, value: String)]
+    /// The header the credential goes in instead of the provider's own
+    /// (`auth_header`, lower-case): `authorization` carries `Bearer`, any other the bare secret.
+    public var authHeader: String?
+    /// Azure: the deployment (`{model}` stands for the upstream model) and the `api-version`.
+    public var deployment: String?
+    public var apiVersion: String?
     /// The event loop of the client's connection: the upstream connection is
     /// taken from the same loop, so the exchange stays on one thread.
     public var eventLoop: (any EventLoop)?
@@ -46,7 +52,7 @@ public struct UpstreamRequest: Sendable {
         /// The operation a translated generation uses at a provider.
         public static func generation(for provider: Provider, stream: Bool) -> Operation {
             switch provider {
-            case .openai: return .openAIChat
+            case .openai, .azure: return .openAIChat
             case .anthropic: return .anthropicMessages
             case .gemini: return stream ? .geminiStream : .geminiGenerate
             }
@@ -89,6 +95,7 @@ public struct UpstreamRequest: Sendable {
     public var url: String {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
+        if provider == .azure { return azureURL(base) }
         switch operation {
         case .openAIChat:
             return base + "/chat/completions"
@@ -110,13 +117,29 @@ public struct UpstreamRequest: Sendable {
             // Accept base URLs written with or without the trailing `/v1`.
             return base.hasSuffix("/v1") ? base + "/messages" : base + "/v1/messages"
         case .listModels:
+            // One page holds every model a provider has (their defaults are 20 to 50).
             switch provider {
-            case .openai: return base + "/models"
-            case .anthropic: return base.hasSuffix("/v1") ? base + "/models" : base + "/v1/models"
-            case .gemini: return geminiRoot(base) + "/models"
+            case .openai, .azure: return base + "/models"
+            case .anthropic: return (base.hasSuffix("/v1") ? base + "/models" : base + "/v1/models") + "?limit=1000"
+            case .gemini: return geminiRoot(base) + "/models?pageSize=1000"
             }
         }
     }
+
+    /// Azure OpenAI's URL: the operation under the deployment, with the API version.
+    private func azureURL(_ base: String) -> String {
+        let query = "?api-version=" + (apiVersion ?? Self.defaultAzureAPIVersion)
+        let name = (deployment ?? "{model}").replacingOccurrences(of: "{model}", with: model)
+        let deployment = base + "/openai/deployments/" + (name.addingPercentEncoding(withAllowedCharacters: Self.pathCharacters) ?? name)
+        switch operation {
+        case .openAIEmbeddings: return deployment + "/embeddings" + query
+        case .listModels: return base + "/openai/models" + query
+        default: return deployment + "/chat/completions" + query
+        }
+    }
+
+    /// The Azure API version used when an account names none.
+    public static let defaultAzureAPIVersion = "2024-10-21"
 
     /// Gemini's versioned root: the API root as the SDK uses it plus `/v1beta`
     /// (a base URL that already ends in a version is taken as is).
@@ -141,10 +164,12 @@ public struct UpstreamRequest: Sendable {
     /// the forwarded client headers.
     public var headers: [(String, String)] {
         var headers: [(String, String)] = operation == .listModels ? [] : [("content-type", "application/json")]
-        switch provider {
-        case .openai: headers.append(("authorization", "Bearer " + secret))
-        case .anthropic: headers.append(("x-api-key", secret))
-        case .gemini: headers.append(("x-goog-api-key", secret))
+        switch (authHeader, provider) {
+        case ("authorization"?, _), (nil, .openai): headers.append(("authorization", "Bearer " + secret))
+        case (let name?, _): headers.append((name, secret))
+        case (nil, .anthropic): headers.append(("x-api-key", secret))
+        case (nil, .gemini): headers.append(("x-goog-api-key", secret))
+        case (nil, .azure): headers.append(("api-key", secret))
         }
         headers += forwardedHeaders.map { ($0.name, $0.value) }
         if provider == .anthropic, !forwardedHeaders.contains(where: { $0.name == "anthropic-version" }) {

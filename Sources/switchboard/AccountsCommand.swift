@@ -11,15 +11,21 @@ struct Accounts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage upstream provider accounts.",
         discussion: "Changes reach a running server within a second; enabling an account clears its cooldown and health mark.",
-        subcommands: [Add.self, List.self, Update.self, Enable.self, Disable.self, Test.self, Remove.self])
+        subcommands: [Add.self, List.self, Update.self, Enable.self, Disable.self, Test.self, SyncModels.self, Remove.self])
 
     /// The settings flags shared by add and update.
     struct SettingsOptions: ParsableArguments {
-        @Option(help: "openai (any OpenAI-compatible API), anthropic or gemini.") var provider: String?
+        @Option(help: "openai (any OpenAI-compatible API), anthropic, gemini or azure (Azure OpenAI).") var provider: String?
         @Option(help: "The API root, e.g. https://api.openai.com/v1 (default: the provider's).") var baseUrl: String?
         @Option(help: "Environment variable holding the account's API key.") var apiKeyEnv: String?
-        @Option(help: "Comma-separated model names clients may ask for.") var models: String?
-        @Option(help: "Comma-separated client=upstream model renames, e.g. fast=gpt-4o-mini.") var modelMap: String?
+        @Option(help: "Comma-separated model names or globs clients may ask for (claude-*, *).") var models: String?
+        @Option(help: "Comma-separated client=upstream model renames, e.g. fast=gpt-4o-mini or claude-3-5-*=claude-sonnet-4-5.")
+        var modelMap: String?
+        @Option(help: "Comma-separated concrete models behind the globs, for /v1/models (empty removes them).") var modelList: String?
+        @Option(help: "Comma-separated pools the account belongs to (empty: shared by unbound keys).") var pools: String?
+        @Option(help: "The header the credential goes in, for OpenAI-compatible upstreams (empty: the provider's own).") var authHeader: String?
+        @Option(help: "Azure: the deployment ({model} stands for the upstream model; the default).") var deployment: String?
+        @Option(help: "Azure: the api-version query value (default 2024-10-21).") var apiVersion: String?
         @Option(help: "Lower goes first.") var priority: Int?
         @Option(help: "Requests per 60 s (0 removes the cap).") var maxRpm: Int?
         @Option(help: "Tokens per 60 s (0 removes the cap).") var maxTpm: Int?
@@ -34,11 +40,18 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Responses instructions for requests that bring none, except Codex's (empty removes them).")
         var defaultInstructions: String?
 
+        /// Settings read by the admin API's reader, its refusals as the CLI's.
+        static func parsed(_ json: [String: JSONValue], name: String) throws -> AccountSettings {
+            do { return try AccountSettings(json: json, name: name) } catch { throw ValidationError(error.description) }
+        }
+
         /// The settings these flags give, reading the secret when `requireSecret`.
         func settings(name: String, requireSecret: Bool) throws -> AccountSettings {
             var settings = AccountSettings(name: name)
             if let provider {
-                guard let parsed = Provider(rawValue: provider) else { throw ValidationError("--provider must be openai, anthropic or gemini") }
+                guard let parsed = Provider(rawValue: provider) else {
+                    throw ValidationError("--provider must be openai, anthropic, gemini or azure")
+                }
                 settings.provider = parsed
             }
             settings.baseURL = baseUrl
@@ -60,7 +73,21 @@ struct Accounts: AsyncParsableCommand {
                     }
                     map[parts[0]] = parts[1]
                 }
-                settings.modelMap = map
+                settings.modelMap = try Self.parsed(["model_map": .object(map.mapValues(JSONValue.string))], name: name).modelMap
+            }
+            func list(_ text: String) -> JSONValue {
+                .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0 != .string("") })
+            }
+            var options: [String: JSONValue] = [:]
+            options["pools"] = pools.map(list)
+            options["model_list"] = modelList.map(list)
+            options["auth_header"] = authHeader.map(JSONValue.string)
+            options["deployment"] = deployment.map(JSONValue.string)
+            options["api_version"] = apiVersion.map(JSONValue.string)
+            if !options.isEmpty {
+                let parsed = try Self.parsed(options, name: name)
+                (settings.pools, settings.modelList) = (parsed.pools, parsed.modelList)
+                (settings.authHeader, settings.deployment, settings.apiVersion) = (parsed.authHeader, parsed.deployment, parsed.apiVersion)
             }
             settings.priority = priority
             if let weight {
@@ -163,6 +190,27 @@ struct Accounts: AsyncParsableCommand {
                 print("\(name): \(result.ok ? "ok" : "failed") — \(result.message) in \(result.latencyMs) ms")
             }
             if !result.ok { throw ExitCode(CommandFailure.runtime) }
+        }
+    }
+
+    struct SyncModels: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync-models",
+            abstract: "Fetch the models the upstream lists into the account's model_list (shown by /v1/models for its globs).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() async throws {
+            let transport = HTTP1Transport(policy: try options.load().upstreamPolicy)
+            let view: AccountView
+            do {
+                view = try await options.withAccounts { try await $0.syncModels(name, transport: transport) }
+            } catch {
+                try? await transport.shutdown()
+                throw error
+            }
+            try await transport.shutdown()
+            print("\(name): \(view.modelList?.count ?? 0) models listed")
         }
     }
 

@@ -27,7 +27,7 @@ extension Translator {
         // Counting weighs the prompt: the answer's format is not counted, so it cannot be refused here.
         conversation.responseFormat = nil
         switch provider {
-        case .openai:
+        case .openai, .azure:
             return nil
         case .anthropic:
             // count_tokens takes the prompt only: no output cap or sampling.

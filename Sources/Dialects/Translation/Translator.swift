@@ -45,7 +45,7 @@ public struct Translator: Sendable {
     /// The dialect a provider is spoken to in when a request is translated for it.
     public static func upstreamDialect(of provider: Provider) -> Dialect {
         switch provider {
-        case .openai: return .openAIChat
+        case .openai, .azure: return .openAIChat
         case .anthropic: return .anthropicMessages
         case .gemini: return .gemini
         }
@@ -57,7 +57,7 @@ public struct Translator: Sendable {
         conversation.model = model
         let body: JSON
         switch provider {
-        case .openai: body = try WriteRequest.openAIChat(conversation)
+        case .openai, .azure: body = try WriteRequest.openAIChat(conversation)
         case .anthropic: body = try WriteRequest.anthropic(conversation)
         case .gemini: body = try WriteRequest.gemini(conversation)
         }
@@ -69,7 +69,7 @@ public struct Translator: Sendable {
         guard let tree = try? body.withUnsafeReadableBytes({ bytes throws(JSONSyntaxError) in try JSON.parse(bytes) }) else { return nil }
         let completion: Completion
         switch provider {
-        case .openai: completion = ReadCompletion.openAIChat(tree)
+        case .openai, .azure: completion = ReadCompletion.openAIChat(tree)
         case .anthropic: completion = ReadCompletion.anthropic(tree)
         case .gemini: completion = ReadCompletion.gemini(tree, ids: "call_" + requestID)
         }

@@ -116,9 +116,8 @@ extension Exchange {
             // Default instructions never reach Codex: it brings its own, and an extra
             // prompt would change its behaviour.
             let instructions = client.hasInstructions || request.isCodex || lane == .counting ? nil : account.defaultInstructions
-            return UpstreamRequest(
-                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: request.operation,
-                model: upstreamModel, body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions),
+            return account.upstreamRequest(
+                request.operation, model: upstreamModel, body: client.upstreamBody(model: upstreamModel, defaultInstructions: instructions),
                 forwardedHeaders: forwarded)
         }
         let carrier: Carrier
@@ -132,14 +131,10 @@ extension Exchange {
         let headers = forwarded.filter { $0.name == "user-agent" || account.provider == .anthropic }
         if lane == .counting {
             guard let (operation, body) = try carrier.countRequest(for: account.provider, model: upstreamModel) else { return nil }
-            return UpstreamRequest(
-                provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: operation,
-                model: upstreamModel, body: body, forwardedHeaders: headers.filter { $0.name == "user-agent" })
+            return account.upstreamRequest(operation, model: upstreamModel, body: body, forwardedHeaders: headers.filter { $0.name == "user-agent" })
         }
         let (operation, body) = try carrier.outbound(for: account.provider, model: upstreamModel, stream: client.stream)
-        return UpstreamRequest(
-            provider: account.provider, baseURL: account.baseURL, secret: account.secret ?? "", operation: operation,
-            model: upstreamModel, body: body, forwardedHeaders: headers)
+        return account.upstreamRequest(operation, model: upstreamModel, body: body, forwardedHeaders: headers)
     }
 
     /// An upstream error status: the client's own mistakes go back to it (in its

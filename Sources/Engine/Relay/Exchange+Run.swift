@@ -10,32 +10,33 @@ import Upstream
 extension Exchange {
     /// Takes a request whose key and body are known through admission, the
     /// attempts and the answer. Every path ends in the machine's one settlement.
-    func run(accounts listed: [AccountEntry]) async -> GatewayResponse {
-        let usable = listed.filter { key.policy.allows(provider: $0.provider) }
+    func run(tiers listed: [RouteTier]) async -> GatewayResponse {
+        let usable = listed.map { RouteTier(model: $0.model, accounts: $0.accounts.filter { key.policy.allows(provider: $0.provider) }) }
+            .filter { !$0.accounts.isEmpty }
         guard !usable.isEmpty else { return answer(decide { $0.refuse(GatewayError(.providerNotAllowed), outcome: .refused) }) }
-        switch gateway.admitNow(key, client: client, request: request, accounts: usable, lane: lane) {
+        switch gateway.admitNow(key, client: client, request: request, tiers: usable, lane: lane) {
         case .refused(let error):
             return answer(decide { $0.refuse(error, outcome: .refused) })
         case .mustWait(let demand) where client.stream && Gateway.keepalive(request.dialect) != nil:
-            return waitingStream(demand: demand, accounts: usable)
+            return waitingStream(demand: demand, tiers: usable)
         case .mustWait(let demand):
             switch await gateway.admitAfterWaiting(key, demand: demand, request: request) {
             case .failure(let error):
                 if Task.isCancelled { return answer(decide { $0.clientGone() }) }
                 return answer(decide { $0.refuse(error, outcome: .refused) })
             case .success(let admitted):
-                return await proceed(admitted, accounts: usable)
+                return await proceed(admitted, tiers: usable)
             }
         case .admitted(let admitted):
-            return await proceed(admitted, accounts: usable)
+            return await proceed(admitted, tiers: usable)
         }
     }
 
     /// The key admitted the request: hold its lease, record it in the journal,
     /// drive the attempts while the record goes to disk, and start the answer
     /// only once it is there (the fsync costs no latency of its own).
-    private func proceed(_ admitted: Gateway.Admitted, accounts: [AccountEntry]) async -> GatewayResponse {
-        let first = admit(admitted, accounts: accounts)
+    private func proceed(_ admitted: Gateway.Admitted, tiers: [RouteTier]) async -> GatewayResponse {
+        let first = admit(admitted, tiers: tiers)
         let ticket = journalTicket(first, admitted)
         let outcome = await advance(first)
         if let ticket { await answerWhenWritten(ticket) }
@@ -100,8 +101,8 @@ extension Exchange {
     }
 
     /// Ties the key's lease to this exchange and tells the machine.
-    private func admit(_ admitted: Gateway.Admitted, accounts: [AccountEntry]) -> RelayStep {
-        holdKey(admitted.lease, accounts: accounts, headers: admitted.headers)
+    private func admit(_ admitted: Gateway.Admitted, tiers: [RouteTier]) -> RelayStep {
+        holdKey(admitted.lease, tiers: tiers, headers: admitted.headers)
         let owner = admitted.lease.owner
         return decide { $0.admitted(group: owner?.group, userName: owner?.user.name) }
     }
@@ -120,7 +121,7 @@ extension Exchange {
     /// own form, on the gateway's clock, while the request waits, so the client
     /// does not time out. Once admitted, the upstream stream follows in the same
     /// response; a refusal or an upstream failure becomes the stream's error event.
-    private func waitingStream(demand: KeyDemand, accounts: [AccountEntry]) -> GatewayResponse {
+    private func waitingStream(demand: KeyDemand, tiers: [RouteTier]) -> GatewayResponse {
         _ = decide { machine in
             machine.headWasSent()
             return .none
@@ -148,7 +149,7 @@ extension Exchange {
                         }
                     case .decided(let result)?:
                         group.cancelAll()
-                        if clientLeft, case .success(let late) = result { _ = self.admit(late, accounts: accounts) }
+                        if clientLeft, case .success(let late) = result { _ = self.admit(late, tiers: tiers) }
                         return clientLeft ? nil : result
                     default:
                         continue
@@ -164,7 +165,7 @@ extension Exchange {
             case .failure(let error)?:
                 step = self.decide { $0.refuse(error, outcome: .refused) }
             case .success(let admitted)?:
-                step = await self.journaled(self.admit(admitted, accounts: accounts), admitted)
+                step = await self.journaled(self.admit(admitted, tiers: tiers), admitted)
             }
             switch await self.advance(step) {
             case .finished(let finish):

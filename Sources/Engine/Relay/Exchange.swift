@@ -34,8 +34,8 @@ final class Exchange: Sendable {
     struct Held: Sendable {
         var keyLease: KeyLease?
         var accountLease: AccountLease?
-        /// The account's candidates, as admitted.
-        var accounts: [AccountEntry] = []
+        /// The candidate accounts, tier by tier, as admitted.
+        var tiers: [RouteTier] = []
         /// How the request is carried to the current account when it speaks another format.
         var carrier: Carrier?
         /// The translator built once for the request, reused across attempts.
@@ -170,16 +170,21 @@ final class Exchange: Sendable {
         }
     }
 
+    /// Asks the pool tier by tier: a later tier only when no account of the earlier ones can take the request.
     private func pick(excluding: Set<Int64>) -> RelayStep {
-        let accounts = held.withLock { $0.accounts }
+        let tiers = held.withLock { $0.tiers }
         let now = gateway.clock.now()
-        switch gateway.pool.pick(from: accounts, excluding: excluding, session: session, lane: lane) {
-        case .lease(let lease, let skipped):
-            held.withLock { $0.accountLease = lease }
-            return decide { $0.picked(lease.account, choice: lease.choice, skipped: skipped, now: now) }
-        case .none(let skipped):
-            return decide { $0.noAccount(skipped: skipped, now: now) }
+        var passed: [AccountPool.Skipped] = []
+        for tier in tiers {
+            switch gateway.pool.pick(from: tier.accounts, excluding: excluding, session: session, lane: lane) {
+            case .lease(let lease, let skipped):
+                held.withLock { $0.accountLease = lease }
+                return decide { $0.picked(lease.account, model: tier.model, choice: lease.choice, skipped: passed + skipped, now: now) }
+            case .none(let skipped):
+                passed += skipped
+            }
         }
+        return decide { $0.noAccount(skipped: passed, now: now) }
     }
 
     private func waitForAccount(_ account: AccountEntry) async -> RelayStep {
@@ -188,7 +193,8 @@ final class Exchange: Sendable {
             return decide { $0.accountWaitFailed() }
         }
         held.withLock { $0.accountLease = lease }
-        return decide { $0.picked(lease.account, choice: lease.choice, skipped: [], now: gateway.clock.now()) }
+        let model = held.withLock { $0.tiers }.first { $0.accounts.contains { $0.id == account.id } }?.model ?? client.model
+        return decide { $0.picked(lease.account, model: model, choice: lease.choice, skipped: [], now: gateway.clock.now()) }
     }
 
     // MARK: settling
@@ -235,10 +241,10 @@ final class Exchange: Sendable {
     }
 
     /// Holds the key's admission: the lease settles with the row.
-    func holdKey(_ lease: KeyLease, accounts: [AccountEntry], headers: [(String, String)]) {
+    func holdKey(_ lease: KeyLease, tiers: [RouteTier], headers: [(String, String)]) {
         held.withLock {
             $0.keyLease = lease
-            $0.accounts = accounts
+            $0.tiers = tiers
             $0.headers = headers
         }
     }
@@ -294,7 +300,7 @@ final class Exchange: Sendable {
     private func resolve(_ error: GatewayError, _ source: RetryAfterSource) -> GatewayError {
         guard case .soonestCooldown(let fallback) = source else { return error }
         var error = error
-        let accounts = held.withLock { $0.accounts }
+        let accounts = held.withLock { $0.tiers.allAccounts }
         if let soonest = gateway.pool.status(of: accounts).compactMap(\.cooldownUntil).min() {
             error.retryAfterSeconds = RetryAfter.seconds(until: soonest, now: gateway.clock.now())
         } else {

@@ -86,11 +86,14 @@ struct RelayMachine: Sendable {
     }
 
     /// The pool granted an account (`skipped`: those passed over, in order).
-    mutating func picked(_ account: AccountEntry, choice: AccountChoice = .ranked, skipped: [AccountPool.Skipped], now: Date) -> RelayStep {
+    /// `model` is what this account is asked for: an alias's target, else the client's model.
+    mutating func picked(
+        _ account: AccountEntry, model: String? = nil, choice: AccountChoice = .ranked, skipped: [AccountPool.Skipped], now: Date
+    ) -> RelayStep {
         guard state == .choosing || state == .waitingForAccount else { return .none }
         route.note(skipped, now: now)
         tried.insert(account.id)
-        let upstreamModel = account.upstreamModel(for: facts.model)
+        let upstreamModel = account.upstreamModel(for: model ?? facts.model)
         attempt = Attempt(account: account, upstreamModel: upstreamModel)
         row.accountID = account.id
         row.accountName = account.name

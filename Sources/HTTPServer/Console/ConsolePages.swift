@@ -97,6 +97,9 @@ enum ConsolePages {
         page["description"] = key.description ?? ""
         page["models"] = (key.models ?? []).joined(separator: ", ")
         page["clients"] = (key.clients ?? []).joined(separator: ", ")
+        page["pools"] = (key.pools ?? []).joined(separator: ", ")
+        page["accounts"] = (key.accounts ?? []).joined(separator: ", ")
+        page["fallbackToShared"] = key.fallbackToShared == true
         page["ipAllow"] = (key.ipAllow ?? []).joined(separator: ", ")
         page["ipDeny"] = (key.ipDeny ?? []).joined(separator: ", ")
         page["addresses"] = addresses(allow: key.ipAllow, deny: key.ipDeny)
@@ -206,6 +209,11 @@ enum ConsolePages {
         page["weight"] = String(account.weight)
         page["headers"] = document(account.headers)
         page["bodyOverrides"] = document(account.bodyOverrides)
+        page["pools"] = (account.pools ?? []).joined(separator: ", ")
+        page["modelList"] = (account.modelList ?? []).joined(separator: ", ")
+        page["authHeader"] = account.authHeader ?? ""
+        page["deployment"] = account.deployment ?? ""
+        page["apiVersion"] = account.apiVersion ?? ""
         page["notes"] = account.notes
         return page
     }

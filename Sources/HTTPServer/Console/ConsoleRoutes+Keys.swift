@@ -9,11 +9,15 @@ import SwitchboardCore
 extension ConsoleRoutes {
     /// The key form's fields, by kind (the admin API's names).
     static func keySettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
-        form.settings(
-            texts: ["description", "user", "expires_at", "budget_duration"], lists: ["models", "clients", "ip_allow", "ip_deny"],
+        var json = form.settings(
+            texts: ["description", "user", "expires_at", "budget_duration"],
+            lists: ["models", "clients", "ip_allow", "ip_deny", "pools", "accounts"],
             numbers: ["concurrency", "token_limit"],
             money: ["daily_cost_usd", "weekly_cost_usd", "monthly_cost_usd", "balance_usd", "budget_usd"], documents: ["model_budgets"],
             editing: editing)
+        // An unticked box is not sent at all: on an edit, that means "off".
+        if form.text("fallback_to_shared") != nil || editing { json["fallback_to_shared"] = .bool(form.text("fallback_to_shared") != nil) }
+        return json
     }
 
     /// Keys: list, create (shown once), a key's page, edit, enable, disable,

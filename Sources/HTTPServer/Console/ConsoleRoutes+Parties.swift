@@ -16,8 +16,8 @@ extension ConsoleRoutes {
             await action(request, back: usersPath) { form in
                 let view = try await operations.parties.createUser(
                     form.settings(
-                        texts: ["name", "group"], numbers: ["concurrency", "max_waiting"], money: ["balance_usd"], documents: ["model_budgets"],
-                        editing: false))
+                        texts: ["name", "group"], lists: ["pools", "accounts"], numbers: ["concurrency", "max_waiting"], money: ["balance_usd"],
+                        documents: ["model_budgets"], editing: false))
                 return (usersPath, "Created user \(view.name).")
             }
         }
@@ -38,7 +38,8 @@ extension ConsoleRoutes {
         }
         ui.post("/groups") { request, _ in
             await action(request, back: usersPath) { form in
-                var settings = form.settings(texts: ["name"], money: ["multiplier"], documents: ["price_multiplier"], editing: false)
+                var settings = form.settings(
+                    texts: ["name"], lists: ["pools", "accounts"], money: ["multiplier"], documents: ["price_multiplier"], editing: false)
                 let subscription = form.settings(money: ["daily_usd", "weekly_usd", "monthly_usd"], editing: false)
                 if !subscription.isEmpty { settings["subscription"] = .object(subscription) }
                 let view = try await operations.parties.createGroup(settings)

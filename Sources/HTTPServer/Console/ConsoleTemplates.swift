@@ -118,6 +118,9 @@ enum ConsoleTemplates {
         <label for="user">User</label><input id="user" name="user" value="{{user}}">
         <label for="models">Allowed models (comma-separated globs)</label><input id="models" name="models" value="{{models}}">
         <label for="clients">Allowed clients (User-Agent globs)</label><input id="clients" name="clients" value="{{clients}}">
+        <label for="pools">Route to pools (comma-separated; empty: its user's, else shared accounts)</label><input id="pools" name="pools" value="{{pools}}">
+        <label for="accounts">Route to accounts (comma-separated)</label><input id="accounts" name="accounts" value="{{accounts}}">
+        <label><input type="checkbox" name="fallback_to_shared" value="true"{{#fallbackToShared}} checked{{/fallbackToShared}}> Fall back to shared accounts</label>
         <label for="ip_allow">Allowed client addresses (comma-separated ranges, e.g. 10.0.0.0/8)</label><input id="ip_allow" name="ip_allow" value="{{ipAllow}}">
         <label for="ip_deny">Refused client addresses (comma-separated ranges)</label><input id="ip_deny" name="ip_deny" value="{{ipDeny}}">
         <label for="concurrency">Concurrent requests</label><input id="concurrency" name="concurrency" inputmode="numeric" value="{{concurrency}}">
@@ -212,7 +215,7 @@ enum ConsoleTemplates {
         <form method="post" action="/admin/ui/accounts" class="card grid">
         <input type="hidden" name="csrf" value="{{csrf}}">
         <label for="name">Name</label><input id="name" name="name" required maxlength="128">
-        <label for="provider">Provider</label><select id="provider" name="provider"><option>openai</option><option>anthropic</option><option>gemini</option></select>
+        <label for="provider">Provider</label><select id="provider" name="provider"><option>openai</option><option>anthropic</option><option>gemini</option><option>azure</option></select>
         <label for="api_key">API key</label><input id="api_key" name="api_key" type="password" autocomplete="off" required>
         {{> accountFields}}
         <button type="submit">Add</button>
@@ -222,7 +225,9 @@ enum ConsoleTemplates {
     /// The settings an account form edits, shared by the add and edit forms.
     static let accountFields = """
         <label for="base_url">Base URL (empty for the provider's)</label><input id="base_url" name="base_url" value="{{baseURL}}">
-        <label for="models">Models (comma-separated)</label><input id="models" name="models" value="{{models}}" required>
+        <label for="models">Models (comma-separated names or globs: claude-*, *)</label><input id="models" name="models" value="{{models}}" required>
+        <label for="model_list">Models behind the globs, for /v1/models (comma-separated)</label><input id="model_list" name="model_list" value="{{modelList}}">
+        <label for="pools">Pools (comma-separated; none: shared by unbound keys)</label><input id="pools" name="pools" value="{{pools}}">
         <label for="priority">Priority (lower first)</label><input id="priority" name="priority" inputmode="numeric" value="{{priority}}">
         <label for="max_rpm">Requests per minute cap</label><input id="max_rpm" name="max_rpm" inputmode="numeric" value="{{maxRpm}}">
         <label for="max_tpm">Tokens per minute cap</label><input id="max_tpm" name="max_tpm" inputmode="numeric" value="{{maxTpm}}">
@@ -230,6 +235,9 @@ enum ConsoleTemplates {
         <label for="headers">Headers added upstream (JSON, e.g. {"x-team": "a"})</label><input id="headers" name="headers" value="{{headers}}">
         <label for="body_overrides">Body fields set upstream (JSON, e.g. {"store": false})</label><input id="body_overrides" name="body_overrides" value="{{bodyOverrides}}">
         <label for="max_concurrency">Concurrency cap</label><input id="max_concurrency" name="max_concurrency" inputmode="numeric" value="{{maxConcurrency}}">
+        <label for="auth_header">Credential header (OpenAI-compatible; empty for the provider's)</label><input id="auth_header" name="auth_header" value="{{authHeader}}">
+        <label for="deployment">Azure deployment ({model} for the upstream model)</label><input id="deployment" name="deployment" value="{{deployment}}">
+        <label for="api_version">Azure API version</label><input id="api_version" name="api_version" value="{{apiVersion}}">
         <label for="notes">Notes</label><input id="notes" name="notes" value="{{notes}}">
         """
 
@@ -291,6 +299,8 @@ enum ConsoleTemplates {
         <label for="user-concurrency">Concurrent requests across its keys</label><input id="user-concurrency" name="concurrency" inputmode="numeric">
         <label for="user-waiting">Requests that may queue for them</label><input id="user-waiting" name="max_waiting" inputmode="numeric">
         <label for="user-model-budgets">Model budgets (JSON, e.g. {"claude-opus-*": {"daily_usd": 10}})</label><input id="user-model-budgets" name="model_budgets">
+        <label for="user-pools">Route its keys to pools (comma-separated)</label><input id="user-pools" name="pools">
+        <label for="user-accounts">Route its keys to accounts (comma-separated)</label><input id="user-accounts" name="accounts">
         <button type="submit">Create user</button>
         </form>
         <h2>Groups</h2>
@@ -307,6 +317,8 @@ enum ConsoleTemplates {
         <label for="group-name">Name</label><input id="group-name" name="name" required>
         <label for="group-multiplier">Price multiplier</label><input id="group-multiplier" name="multiplier" inputmode="decimal">
         <label for="group-per-model">Multipliers per model (JSON, e.g. {"claude-opus-*": 1.5})</label><input id="group-per-model" name="price_multiplier">
+        <label for="group-pools">Route its users' keys to pools (comma-separated)</label><input id="group-pools" name="pools">
+        <label for="group-accounts">Route its users' keys to accounts (comma-separated)</label><input id="group-accounts" name="accounts">
         <label for="group-daily">Subscription per day (USD)</label><input id="group-daily" name="daily_usd" inputmode="decimal">
         <label for="group-weekly">Subscription per week (USD)</label><input id="group-weekly" name="weekly_usd" inputmode="decimal">
         <label for="group-monthly">Subscription per month (USD)</label><input id="group-monthly" name="monthly_usd" inputmode="decimal">

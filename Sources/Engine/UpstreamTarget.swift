@@ -1,0 +1,19 @@
+import NIOCore
+import Policy
+import Upstream
+
+extension AccountEntry {
+    /// A request to this account: its provider, base URL and credential, in
+    /// the header its options name, and Azure's deployment where it has one.
+    func upstreamRequest(
+        _ operation: UpstreamRequest.Operation, model: String = "", body: ByteBuffer, forwardedHeaders: [(name: String, value: String)]
+    ) -> UpstreamRequest {
+        var request = UpstreamRequest(
+            provider: provider, baseURL: baseURL, secret: secret ?? "", operation: operation, model: model, body: body,
+            forwardedHeaders: forwardedHeaders)
+        request.authHeader = options.authHeader
+        request.deployment = options.deployment
+        request.apiVersion = options.apiVersion
+        return request
+    }
+}
