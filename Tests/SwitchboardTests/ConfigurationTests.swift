@@ -204,7 +204,7 @@ import Testing
 
     @Test(arguments: [
         ("listen: 127.0.0.1:8080\nlisen: x", "unknown setting"),
-        ("accounts:\n  - name: a\n    provider: azure\n    models: [m]", "provider"),
+        ("accounts:\n  - name: a\n    provider: bedrock\n    models: [m]", "provider"),
         ("accounts:\n  - name: a\n    provider: openai\n    models: []", "at least one model"),
         ("accounts:\n  - name: a\n    provider: openai\n    models: [m]\n    rpm: 5", "unknown setting"),
         ("keys:\n  - key: sk-x", "name is required"),

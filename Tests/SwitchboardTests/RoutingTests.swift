@@ -1,0 +1,241 @@
+import Engine
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Policy
+import SwitchboardApp
+import SwitchboardCore
+import SwitchboardTesting
+import Testing
+
+/// Pools and bindings, models by pattern, Azure and custom credential headers:
+/// where a request goes, checked by what the fake upstream received.
+@Suite struct RoutingTests {
+    static let token = "admin-token-0123456789abcdef"
+
+    /// Two OpenAI accounts on the fake, told apart by a header each adds: `pro-1`
+    /// in pool `pro` (and first by priority), `shared-1` in none.
+    static func pooledAccounts(_ port: Int) -> [Configuration.AccountDeclaration] {
+        var pro = Harness.defaultAccounts(fakePort: port)[0].with(name: "pro-1", priority: -1)
+        pro.options.pools = ["pro"]
+        pro.headers = ["x-served-by": "pro-1"]
+        var shared = Harness.defaultAccounts(fakePort: port)[0].with(
+            name: "shared-1", models: ["gpt-4o-mini", "shared-only"] + Harness.behaviourModels)
+        shared.headers = ["x-served-by": "shared-1"]
+        return [pro, shared]
+    }
+
+    static func key(_ name: String, _ secret: String, binding: AccountBinding? = nil, user: String? = nil) -> Configuration.KeyDeclaration {
+        var policy = KeyPolicy()
+        policy.binding = binding
+        policy.user = user
+        return .init(name: name, key: secret, policy: policy)
+    }
+
+    static let proKey = "sk-sb-pro-0123456789abcdefghijklmnop"
+    static let fallbackKey = "sk-sb-fallback-0123456789abcdefghijk"
+    static let userKey = "sk-sb-user-0123456789abcdefghijklmno"
+
+    func servedBy(_ harness: Harness, model: String = "gpt-4o-mini", key: String) async throws -> (Int, String?) {
+        harness.fake.reset()
+        let reply = try await harness.send("/v1/chat/completions", body: Harness.chat(model), key: key)
+        return (reply.status, harness.fake.received.last?.headers["x-served-by"])
+    }
+
+    @Test func poolsAreReservedForTheKeysBoundToThem() async throws {
+        try await withHarness(
+            accounts: Self.pooledAccounts,
+            configure: { config in
+                var team = UserEntry(id: 0, name: "team-a")
+                team.binding = AccountBinding(pools: ["pro"])
+                config.users = [team]
+                config.keys += [
+                    Self.key("pro", Self.proKey, binding: AccountBinding(pools: ["pro"])),
+                    Self.key("fallback", Self.fallbackKey, binding: AccountBinding(accounts: ["pro-1"], fallbackToShared: true)),
+                    Self.key("of-team-a", Self.userKey, user: "team-a"),
+                ]
+            }
+        ) { harness in
+            // Unbound: only shared accounts, though the pooled one ranks first.
+            #expect(try await servedBy(harness, key: Harness.key) == (200, "shared-1"))
+            // Bound to the pool: only its accounts; a model only shared accounts serve does not exist for it.
+            #expect(try await servedBy(harness, key: Self.proKey) == (200, "pro-1"))
+            #expect(try await servedBy(harness, model: "shared-only", key: Self.proKey).0 == 404)
+            // A user's binding holds for its keys.
+            #expect(try await servedBy(harness, key: Self.userKey) == (200, "pro-1"))
+            // With fallback: the bound account first; shared ones when it cannot serve.
+            #expect(try await servedBy(harness, key: Self.fallbackKey) == (200, "pro-1"))
+            #expect(try await servedBy(harness, model: "shared-only", key: Self.fallbackKey) == (200, "shared-1"))
+            // A bound account that fails: the pro key has nowhere else to go, the fallback key does.
+            harness.fake.reset()
+            let failed = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-500"), key: Self.proKey)
+            #expect(failed.status >= 500)
+            #expect(harness.fake.received.allSatisfy { $0.headers["x-served-by"] == "pro-1" })
+            harness.fake.reset()
+            _ = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-500"), key: Self.fallbackKey)
+            #expect(harness.fake.received.map { $0.headers["x-served-by"] ?? "" } == ["pro-1", "shared-1"], "the shared account after the bound one")
+            // /v1/models: what each key can reach.
+            let unbound = try await harness.send("/v1/models", method: .GET, key: Harness.key)
+            let proModels = try await harness.send("/v1/models", method: .GET, key: Self.proKey)
+            func ids(_ reply: Harness.Reply) -> Set<String> { Set((reply.json["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }) }
+            #expect(ids(unbound).contains("shared-only") && !ids(proModels).contains("shared-only") && ids(proModels).contains("gpt-4o-mini"))
+        }
+    }
+
+    @Test func bindingsAreReadAndRefusedByTheSettingsReaders() throws {
+        var policy = try KeySettings.apply(["pools": .array([.string("pro")]), "fallback_to_shared": .bool(true)], to: KeyPolicy()).policy
+        #expect(policy.binding == AccountBinding(pools: ["pro"], fallbackToShared: true))
+        policy = try KeySettings.apply(["pools": .null], to: policy).policy
+        #expect(policy.binding == nil, "no pools and no accounts: unbound")
+        #expect(throws: AdminError.self) { try KeySettings.apply(["fallback_to_shared": .bool(true)], to: KeyPolicy()) }
+        #expect(throws: AdminError.self) { try KeySettings.apply(["pools": .array([.string("")])], to: KeyPolicy()) }
+        let user = try UserSettings.apply(["accounts": .array([.string("a-1")])], to: UserEntry(id: 1, name: "u"))
+        #expect(user.binding == AccountBinding(accounts: ["a-1"]))
+        let group = try GroupSettings.apply(["pools": .array([.string("p")])], to: GroupEntry(id: 1, name: "g"))
+        #expect(group.binding == AccountBinding(pools: ["p"]))
+        // The key's own binding first, then its user's, then its group's.
+        var owner = Owner(user: user, group: group)
+        #expect(AccountBinding.effective(key: KeyPolicy(), owner: owner) == user.binding)
+        owner.user.binding = nil
+        #expect(AccountBinding.effective(key: KeyPolicy(), owner: owner) == group.binding)
+        var own = KeyPolicy()
+        own.binding = AccountBinding(pools: ["mine"])
+        #expect(AccountBinding.effective(key: own, owner: owner) == own.binding)
+    }
+
+    @Test func globsMatchAndCarryWhatTheirStarsMatched() {
+        #expect(Glob.captures("claude-3-5-*", "claude-3-5-sonnet-latest") == ["sonnet-latest"])
+        #expect(Glob.captures("*-*", "a-b-c") == ["a", "b-c"], "shortest first")
+        #expect(Glob.captures("gpt-?o", "gpt-4o") == [])
+        #expect(Glob.captures("claude-*", "gpt-4o") == nil)
+        // A pattern that would backtrack exponentially ends at once.
+        #expect(Glob.captures(String(repeating: "*a", count: 30) + "b", String(repeating: "a", count: 200)) == nil)
+        #expect(Glob.substitute("anthropic/claude-*", captures: ["opus-4"]) == "anthropic/claude-opus-4")
+
+        var account = AccountEntry(
+            id: 1, name: "a", provider: .openai, baseURL: "", secret: "s", models: ["claude-*"],
+            modelMap: ["claude-3-5-*": "claude-sonnet-4-5", "claude-*": "vendor/claude-*", "claude-exact": "pinned"])
+        #expect(account.upstreamModel(for: "claude-3-5-haiku") == "claude-sonnet-4-5", "the longest glob wins")
+        #expect(account.upstreamModel(for: "claude-opus-4") == "vendor/claude-opus-4")
+        #expect(account.upstreamModel(for: "claude-exact") == "pinned", "an exact entry before any glob")
+        #expect(account.upstreamModel(for: "gpt-4o") == "gpt-4o")
+        account.options.modelList = ["claude-opus-4", "gpt-4o", "claude-haiku-4-5"]
+        #expect(account.concreteModels == ["claude-opus-4", "claude-haiku-4-5"], "only what its globs admit")
+
+        let named = AccountEntry(id: 2, name: "b", provider: .anthropic, baseURL: "", secret: "s", models: ["claude-opus-4"], priority: 5)
+        let wildcard = AccountEntry(id: 3, name: "c", provider: .openai, baseURL: "", secret: "s", models: ["*"], priority: -1)
+        let directory = AccountDirectory(accounts: [account, named, wildcard])
+        #expect(directory.listing("claude-opus-4").map(\.name) == ["c", "a", "b"], "by priority, named or globbed")
+        #expect(directory.listing("claude-opus-4").map(\.name) == ["c", "a", "b"], "the same from the memo")
+        #expect(directory.listing("anything").map(\.name) == ["c"])
+        #expect(AccountDirectory(accounts: [named]).listing("claude-opus-5").isEmpty)
+        #expect(throws: AdminError.self, "a target cannot carry more than its source matched") {
+            try AccountSettings(json: ["model_map": .object(["exact": .string("x-*")])], name: "a")
+        }
+    }
+
+    @Test func globAccountsServeAndMapAndListTheirModelList() async throws {
+        try await withHarness(
+            accounts: { port in
+                var account = Harness.defaultAccounts(fakePort: port)[0].with(models: ["gpt-*"], modelMap: ["gpt-5-*": "gpt-4o-*"])
+                account.options.modelList = ["gpt-4o-mini", "gpt-5-nano", "text-embedding-3-small"]
+                return [account]
+            }
+        ) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-5-mini"))
+            #expect(reply.status == 200)
+            #expect(harness.fake.received.last?.body["model"] as? String == "gpt-4o-mini", "the glob map carried `mini` over")
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("claude-x")).status == 404)
+            let models = try await harness.send("/v1/models", method: .GET)
+            let ids = (models.json["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(ids == ["gpt-4o-mini", "gpt-5-nano"], "the model list, as far as the globs admit it")
+        }
+    }
+
+    @Test func azureAccountsGoToTheirDeploymentWithAnAPIKeyHeader() async throws {
+        try await withHarness(
+            accounts: { port in
+                var azure = AccountDefinition(
+                    name: "azure-1", provider: .azure, baseURL: "http://127.0.0.1:\(port)", apiKey: Harness.openAISecret,
+                    models: ["gpt-4o-mini", "pinned"])
+                azure.modelMap = ["pinned": "gpt-4o"]
+                return [azure]
+            }
+        ) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
+            #expect(reply.status == 200)
+            let sent = try #require(harness.fake.received.last)
+            #expect(sent.path == "/openai/deployments/gpt-4o-mini/chat/completions" && sent.query == "api-version=2024-10-21")
+            #expect(sent.headers["api-key"] == Harness.openAISecret && sent.headers["authorization"] == nil)
+            // A stream in, a stream out, metered as OpenAI's.
+            let stream = try await harness.send("/v1/chat/completions", body: Harness.chat("pinned", stream: true))
+            #expect(stream.status == 200 && stream.body.contains("data: [DONE]"))
+            #expect(harness.fake.received.last?.path == "/openai/deployments/gpt-4o/chat/completions")
+            // An Anthropic client's request is translated for it.
+            let translated = try await harness.send("/v1/messages", body: Harness.messages("gpt-4o-mini"))
+            #expect(translated.status == 200 && translated.json["type"] as? String == "message")
+        }
+        try await withHarness(
+            accounts: { port in
+                var azure = AccountDefinition(
+                    name: "azure-2", provider: .azure, baseURL: "http://127.0.0.1:\(port)/", apiKey: Harness.openAISecret, models: ["gpt-4o-mini"])
+                azure.options.deployment = "team-{model}"
+                azure.options.apiVersion = "2025-04-01-preview"
+                return [azure]
+            }
+        ) { harness in
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
+            let sent = try #require(harness.fake.received.last)
+            #expect(sent.path == "/openai/deployments/team-gpt-4o-mini/chat/completions" && sent.query == "api-version=2025-04-01-preview")
+        }
+        #expect(throws: AdminError.self, "Azure needs its resource's endpoint") {
+            try AccountSettings(json: ["provider": .string("azure"), "models": .array([.string("m")])], name: "a").definition(requireSecret: false)
+        }
+        #expect(throws: AdminError.self, "deployment is Azure's") {
+            try AccountSettings(
+                json: ["provider": .string("openai"), "models": .array([.string("m")]), "deployment": .string("d")], name: "a"
+            ).definition(requireSecret: false)
+        }
+        #expect(throws: AdminError.self) { try AccountSettings(json: ["deployment": .string("../x")], name: "a") }
+    }
+
+    @Test func aCustomCredentialHeaderCarriesTheBareSecret() async throws {
+        try await withHarness(
+            accounts: { port in
+                var account = Harness.defaultAccounts(fakePort: port)[0]
+                account.options.authHeader = "x-portal-key"
+                return [account]
+            }
+        ) { harness in
+            harness.fake.openAIKeyHeader = "x-portal-key"
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
+            let sent = try #require(harness.fake.received.last)
+            #expect(sent.headers["x-portal-key"] == Harness.openAISecret && sent.headers["authorization"] == nil)
+        }
+        #expect(throws: AdminError.self) { try AccountSettings(json: ["auth_header": .string("content-length")], name: "a") }
+        #expect(throws: AdminError.self) { try AccountSettings(json: ["auth_header": .string("bad header")], name: "a") }
+    }
+
+    @Test func syncModelsFillsTheModelListFromTheUpstream() async throws {
+        try await withHarness(
+            accounts: { port in
+                [
+                    Harness.defaultAccounts(fakePort: port)[0].with(models: ["*"]),
+                    Harness.geminiAccount(fakePort: port).with(models: ["gemini-*"]),
+                ]
+            },
+            configure: { $0.adminToken = Self.token }
+        ) { harness in
+            let synced = try await harness.admin("/accounts/openai-1/sync_models", method: .POST, body: nil, token: Self.token)
+            #expect(synced.status == 200 && synced.json["model_list"] as? [String] == ["gpt-4o-mini"])
+            let gemini = try await harness.admin("/accounts/gemini-1/sync_models", method: .POST, body: nil, token: Self.token)
+            #expect(gemini.json["model_list"] as? [String] == ["gemini-2.5-flash"], "without the models/ prefix")
+            let listed = try await harness.send("/v1/models", method: .GET)
+            let ids = (listed.json["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            #expect(ids == ["gemini-2.5-flash", "gpt-4o-mini"])
+            harness.fake.refusedKeys = [Harness.openAISecret]
+            let refused = try await harness.admin("/accounts/openai-1/sync_models", method: .POST, body: nil, token: Self.token)
+            #expect(refused.status == 503 && refused.body.contains("401") && !refused.body.contains(Harness.openAISecret))
+        }
+    }
+}
