@@ -132,6 +132,14 @@ schemas = {
         "deployment": nullable({"type": "string", "description": "Azure: the deployment; `{model}` stands for the upstream model (the default)."}),
         "api_version": nullable({"type": "string", "description": "Azure: the api-version query value (default 2024-10-21)."}),
     }),
+    "ModelAlias": obj({
+        "name": S, "targets": {"type": "array", "items": obj({"model": S, "weight": I}, required=["model"])}, "max_failovers": I,
+    }, required=["name", "targets"]),
+    "ModelAliasSettings": obj({
+        "targets": {"type": "array", "minItems": 1, "maxItems": 32, "description": "Target models in order; a target is a name or {model, weight}.",
+                    "items": {"oneOf": [S, obj({"model": S, "weight": {"type": "integer", "minimum": 1, "maximum": 1000}}, required=["model"])]}},
+        "max_failovers": nullable({"type": "integer", "minimum": 0, "maximum": 100}),
+    }, required=["targets"]),
     "ProbeResult": obj({"ok": B, "status": I, "failure_class": S, "message": S, "latency_ms": I}, required=["ok", "message", "latency_ms"]),
     "KeyUsage": obj({
         "in_flight": I, "window_requests": I, "window_tokens": I, "window_cost_usd": MONEY, "window_reset_seconds": I,
@@ -263,6 +271,7 @@ responses = {
 }
 
 ACCOUNT, KEY, USER, GROUP = path_name("account"), path_name("key"), path_name("user"), path_name("group")
+ALIAS = path_name("model alias")
 paths = {
     "/admin/accounts": {
         "get": operation("Every account with its live state.", {"type": "array", "items": ref("Account")}, errors=("401", "404", "429", "503"), tag="accounts"),
@@ -313,6 +322,13 @@ paths = {
         "delete": operation("Delete a group (refused while users belong to it).", status="204", parameters=[GROUP], errors=("400", "401", "404", "409", "429", "503"), tag="groups"),
     },
     "/admin/groups/{name}/stats": {"get": operation("A group's totals and series (every user in it now).", ref("Stats"), parameters=[GROUP, *STATS_PARAMETERS], tag="groups")},
+    "/admin/models": {
+        "get": operation("Every model alias.", {"type": "array", "items": ref("ModelAlias")}, errors=("401", "404", "429", "503"), tag="models"),
+    },
+    "/admin/models/{name}": {
+        "put": operation("Create or replace a model alias.", ref("ModelAlias"), body=ref("ModelAliasSettings"), parameters=[ALIAS], errors=("400", "401", "404", "429", "503"), tag="models"),
+        "delete": operation("Delete a model alias.", status="204", parameters=[ALIAS], tag="models"),
+    },
     "/admin/stats": {"get": operation("Gateway counters.", ref("GatewayStats"), errors=("401", "404", "429"), tag="gateway")},
     "/admin/requests": {"get": operation(
         "The request explorer, newest first; a filter value that does not read is refused.", ref("RequestPage"), tag="requests",
@@ -364,7 +380,7 @@ document = {
              "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}},
     "servers": [{"url": "/"}],
     "security": [{"adminToken": []}],
-    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "requests", "policy", "audit", "gateway")],
+    "tags": [{"name": n} for n in ("accounts", "keys", "users", "groups", "models", "requests", "policy", "audit", "gateway")],
     "paths": paths,
     "components": {"schemas": schemas, "responses": responses,
                    "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "The `admin_token` setting."}}},

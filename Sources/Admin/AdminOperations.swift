@@ -17,6 +17,8 @@ public struct AdminOperations: Sendable {
     public var stats: StatsAdmin { StatsAdmin(store: requests.store, gateway: gateway) }
     /// Policy dry-runs against the recorded traffic.
     public var policy: PolicyAdmin { PolicyAdmin(store: requests.store, prices: gateway.prices) }
+    /// Model aliases (`models:`).
+    public var aliases: AliasAdmin { AliasAdmin(store: requests.store, refresher: parties.refresher) }
     /// Reconciliations with providers' exports.
     public var reconciliation: ReconciliationAdmin { ReconciliationAdmin(store: requests.store) }
 

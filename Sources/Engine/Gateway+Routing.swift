@@ -5,43 +5,70 @@ import SwitchboardCore
 extension Gateway {
     /// Where a request may go, or why nowhere.
     enum Routing: Sendable {
-        /// Candidate accounts, tier by tier.
-        case tiers([RouteTier])
+        /// Candidate accounts, tier by tier; `skipped`: alias targets passed
+        /// over before any account was asked, with why (for the route).
+        case tiers([RouteTier], skipped: [(model: String, reason: String)])
         /// No account this key may use lists the model.
         case unknownModel
         /// Accounts list it but speak other formats, and this operation is not translated.
         case otherDialectOnly
     }
 
-    /// The accounts a key's request for `model` may use: those of its binding
-    /// (its own, its user's or its group's pools and named accounts) and then,
-    /// with `fallback_to_shared`, the shared ones; unbound, the shared ones
-    /// (accounts in no pool), since a pool's accounts are reserved for it.
-    func routing(model: String, key: KeyEntry, dialect: Dialect, translate: Bool) -> Routing {
+    /// The accounts a key's request for `model` may use, tier by tier. An alias
+    /// (`models:`) stands for its targets: in order, or the one whose weighted
+    /// turn it is first; a fallback target whose context window the prompt
+    /// exceeds is skipped. For each model: the accounts of the client's format,
+    /// then those a translation reaches.
+    func routing(model: String, key: KeyEntry, dialect: Dialect, translate: Bool, promptBytes: Int = 0) -> Routing {
         let snapshot = snapshots.snapshot
-        let directory = snapshot.accounts
-        guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else {
-            return Self.routing(model: model, directory.select(model: model, dialect: dialect, translate: translate) { $0.pools.isEmpty })
+        guard let alias = snapshot.aliases[model] else { return routing(target: model, key: key, dialect: dialect, translate: translate) }
+        var tiers: [RouteTier] = []
+        var skipped: [(model: String, reason: String)] = []
+        var otherDialect = false
+        // About four bytes a token: an estimate that errs towards trying a target, not skipping it.
+        let promptTokens = Int64(promptBytes / 4)
+        for (index, target) in aliasRotation.order(alias).enumerated() {
+            if index > 0, let window = prices.price(for: target.model)?.maxInputTokens, promptTokens > window {
+                skipped.append((target.model, "context(\(promptTokens)>\(window))"))
+                continue
+            }
+            switch routing(target: target.model, key: key, dialect: dialect, translate: translate) {
+            case .tiers(let found, _): tiers += found
+            case .otherDialectOnly: otherDialect = true
+            case .unknownModel: break
+            }
         }
-        let bound = directory.select(model: model, dialect: dialect, translate: translate) { binding.reserves($0) }
-        guard binding.fallbackToShared else { return Self.routing(model: model, bound) }
-        let shared = directory.select(model: model, dialect: dialect, translate: translate) { $0.pools.isEmpty && !binding.reserves($0) }
-        switch (bound, shared) {
-        case (.candidates(let first), .candidates(let then)):
-            return .tiers([RouteTier(model: model, accounts: first), RouteTier(model: model, accounts: then)])
-        case (.candidates, _): return Self.routing(model: model, bound)
-        case (_, .candidates): return Self.routing(model: model, shared)
-        case (.otherDialectOnly, _), (_, .otherDialectOnly): return .otherDialectOnly
-        default: return .unknownModel
-        }
+        guard !tiers.isEmpty else { return otherDialect ? .otherDialectOnly : .unknownModel }
+        return .tiers(tiers, skipped: skipped)
     }
 
-    private static func routing(model: String, _ selection: Selection) -> Routing {
-        switch selection {
-        case .candidates(let accounts): return .tiers([RouteTier(model: model, accounts: accounts)])
-        case .unknownModel: return .unknownModel
-        case .otherDialectOnly: return .otherDialectOnly
+    /// The accounts for one concrete model: those of the key's binding (its
+    /// own, its user's or its group's pools and named accounts) and then, with
+    /// `fallback_to_shared`, the shared ones; unbound, the shared ones (accounts
+    /// in no pool), since a pool's accounts are reserved for it.
+    private func routing(target model: String, key: KeyEntry, dialect: Dialect, translate: Bool) -> Routing {
+        let snapshot = snapshots.snapshot
+        let directory = snapshot.accounts
+        func select(_ admits: (AccountEntry) -> Bool) -> Selection {
+            directory.select(model: model, dialect: dialect, translate: translate, admits: admits)
         }
+        guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else {
+            return Self.routing(model: model, [select { $0.pools.isEmpty }])
+        }
+        let bound = select { binding.reserves($0) }
+        guard binding.fallbackToShared else { return Self.routing(model: model, [bound]) }
+        return Self.routing(model: model, [bound, select { $0.pools.isEmpty && !binding.reserves($0) }])
+    }
+
+    /// Tiers from selections in order of preference: each one's own-format
+    /// accounts, then its translated ones.
+    private static func routing(model: String, _ selections: [Selection]) -> Routing {
+        var tiers: [RouteTier] = []
+        for case .candidates(let accounts, let translated) in selections {
+            tiers += [accounts, translated].filter { !$0.isEmpty }.map { RouteTier(model: model, accounts: $0) }
+        }
+        if !tiers.isEmpty { return .tiers(tiers, skipped: []) }
+        return selections.contains(.otherDialectOnly) ? .otherDialectOnly : .unknownModel
     }
 
     /// The accounts a key may reach at all (its binding's, or the shared ones), for `/v1/models`.

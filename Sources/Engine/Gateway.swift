@@ -65,6 +65,8 @@ public final class Gateway: Sendable {
     let ledger: LedgerWriter
     /// The prices in force.
     public let prices: PriceTable
+    /// Whose turn it is among each weighted alias's targets.
+    let aliasRotation = AliasRotation()
     let hasher: KeyHasher
     let configuration: Configuration
     let logger: Logger
@@ -180,7 +182,7 @@ public final class Gateway: Sendable {
             return exchange.refuseNow(GatewayError(.modelNotAllowed, param: "model"), outcome: .refused)
         }
         let translate = lane == .counting || request.operation.translatable
-        switch routing(model: client.model, key: key, dialect: request.dialect, translate: translate) {
+        switch routing(model: client.model, key: key, dialect: request.dialect, translate: translate, promptBytes: client.body.readableBytes) {
         case .unknownModel:
             return exchange.refuseNow(
                 GatewayError(
@@ -194,7 +196,7 @@ public final class Gateway: Sendable {
                         "The model \(jsonStringLiteral(client.model)) is served through another API format, and this operation is not translated between formats.",
                     param: "model"),
                 outcome: .clientError)
-        case .tiers(let tiers):
+        case .tiers(let tiers, let passed):
             if lane == .generation, configuration.refuseUnpriced,
                 !tiers.contains(where: { tier in tier.accounts.contains { isPriced(tier.model, account: $0) } })
             {
@@ -204,6 +206,13 @@ public final class Gateway: Sendable {
                         message: "The model \(jsonStringLiteral(client.model)) has no price, and this gateway refuses unpriced models.",
                         param: "model"),
                     outcome: .refused)
+            }
+            let maxFailovers = snapshots.snapshot.aliases[client.model]?.maxFailovers
+            if !passed.isEmpty || maxFailovers != nil {
+                _ = exchange.decide { machine in
+                    machine.routed(passed: passed, maxFailovers: maxFailovers)
+                    return .none
+                }
             }
             return await exchange.run(tiers: tiers)
         }
@@ -280,8 +289,17 @@ public final class Gateway: Sendable {
 
     /// What a key may use from a dialect: servable models its allow-lists admit.
     func modelEntries(for key: KeyEntry, dialect: Dialect) -> [ModelList.Entry] {
-        snapshots.snapshot.accounts.servableModels(dialect: dialect, admits: reachable(by: key))
-            .filter { key.policy.allows(model: $0.model) && key.policy.allows(provider: $0.provider) }
+        let snapshot = snapshots.snapshot
+        let servable = snapshot.accounts.servableModels(dialect: dialect, admits: reachable(by: key))
+            .filter { key.policy.allows(provider: $0.provider) }
+        let providers = Dictionary(servable.map { ($0.model, $0.provider) }) { a, _ in a }
+        // An alias is listed when one of its targets can be served to this key.
+        let aliases = snapshot.aliases.values.compactMap { alias in
+            alias.targets.lazy.compactMap { providers[$0.model] }.first.map { (model: alias.name, provider: $0) }
+        }
+        return (servable.filter { snapshot.aliases[$0.model] == nil } + aliases)
+            .filter { key.policy.allows(model: $0.model) }
+            .sorted { $0.model < $1.model }
             .map { ModelList.Entry(id: $0.model, ownedBy: $0.provider.rawValue) }
     }
 

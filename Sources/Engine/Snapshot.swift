@@ -14,14 +14,17 @@ public final class Snapshot: Sendable {
     public let users: [String: UserEntry]
     /// Groups by name.
     public let groups: [String: GroupEntry]
+    /// Model aliases by name (`models:`).
+    public let aliases: [String: ModelAlias]
     /// Users by id, for the limiter's queues.
     let usersByID: [Int64: UserEntry]
 
     /// Creates a snapshot.
     public init(
         keys: KeyDirectory, accounts: AccountDirectory, revision: Int64, users: [String: UserEntry] = [:],
-        groups: [String: GroupEntry] = [:]
+        groups: [String: GroupEntry] = [:], aliases: [String: ModelAlias] = [:]
     ) {
+        self.aliases = aliases
         self.keys = keys
         self.accounts = accounts
         self.revision = revision

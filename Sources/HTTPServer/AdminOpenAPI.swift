@@ -71,6 +71,12 @@ enum AdminOpenAPI {
               "Account": {
                 "additionalProperties": false,
                 "properties": {
+                  "api_version": {
+                    "type": "string"
+                  },
+                  "auth_header": {
+                    "type": "string"
+                  },
                   "base_url": {
                     "type": "string"
                   },
@@ -82,6 +88,9 @@ enum AdminOpenAPI {
                     "type": "string"
                   },
                   "default_instructions": {
+                    "type": "string"
+                  },
+                  "deployment": {
                     "type": "string"
                   },
                   "enabled": {
@@ -115,6 +124,12 @@ enum AdminOpenAPI {
                   "max_waiting": {
                     "type": "integer"
                   },
+                  "model_list": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "model_map": {
                     "additionalProperties": {
                       "type": "string"
@@ -133,6 +148,12 @@ enum AdminOpenAPI {
                   "notes": {
                     "type": "string"
                   },
+                  "pools": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "priority": {
                     "type": "integer"
                   },
@@ -140,7 +161,8 @@ enum AdminOpenAPI {
                     "enum": [
                       "openai",
                       "anthropic",
-                      "gemini"
+                      "gemini",
+                      "azure"
                     ],
                     "type": "string"
                   },
@@ -175,6 +197,28 @@ enum AdminOpenAPI {
                   "api_key": {
                     "type": "string"
                   },
+                  "api_version": {
+                    "oneOf": [
+                      {
+                        "description": "Azure: the api-version query value (default 2024-10-21).",
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "auth_header": {
+                    "oneOf": [
+                      {
+                        "description": "The header the credential goes in (OpenAI-compatible upstreams); `authorization` carries `Bearer`.",
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "base_url": {
                     "type": "string"
                   },
@@ -192,6 +236,17 @@ enum AdminOpenAPI {
                   "default_instructions": {
                     "oneOf": [
                       {
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "deployment": {
+                    "oneOf": [
+                      {
+                        "description": "Azure: the deployment; `{model}` stands for the upstream model (the default).",
                         "type": "string"
                       },
                       {
@@ -259,6 +314,20 @@ enum AdminOpenAPI {
                       }
                     ]
                   },
+                  "model_list": {
+                    "oneOf": [
+                      {
+                        "description": "Concrete models behind the account's globs, listed by /v1/models.",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "model_map": {
                     "oneOf": [
                       {
@@ -294,6 +363,20 @@ enum AdminOpenAPI {
                       }
                     ]
                   },
+                  "pools": {
+                    "oneOf": [
+                      {
+                        "description": "Pools the account belongs to; an account in none is shared by unbound keys.",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "priority": {
                     "type": "integer"
                   },
@@ -301,7 +384,8 @@ enum AdminOpenAPI {
                     "enum": [
                       "openai",
                       "anthropic",
-                      "gemini"
+                      "gemini",
+                      "azure"
                     ],
                     "type": "string"
                   },
@@ -636,11 +720,26 @@ enum AdminOpenAPI {
               "Group": {
                 "additionalProperties": false,
                 "properties": {
+                  "accounts": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "fallback_to_shared": {
+                    "type": "boolean"
+                  },
                   "multiplier": {
                     "type": "string"
                   },
                   "name": {
                     "type": "string"
+                  },
+                  "pools": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
                   },
                   "price_multiplier": {
                     "additionalProperties": {
@@ -679,6 +778,31 @@ enum AdminOpenAPI {
               "GroupSettings": {
                 "additionalProperties": false,
                 "properties": {
+                  "accounts": {
+                    "oneOf": [
+                      {
+                        "description": "Route only to these accounts (and `pools`).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "fallback_to_shared": {
+                    "oneOf": [
+                      {
+                        "description": "After the bound accounts, try shared ones (in no pool).",
+                        "type": "boolean"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "multiplier": {
                     "oneOf": [
                       {
@@ -694,6 +818,20 @@ enum AdminOpenAPI {
                     "minLength": 1,
                     "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     "type": "string"
+                  },
+                  "pools": {
+                    "oneOf": [
+                      {
+                        "description": "Route only to accounts in these pools (and `accounts`).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
                   },
                   "price_multiplier": {
                     "oneOf": [
@@ -786,6 +924,12 @@ enum AdminOpenAPI {
               "Key": {
                 "additionalProperties": false,
                 "properties": {
+                  "accounts": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "activate_on_first_use_days": {
                     "type": "integer"
                   },
@@ -827,6 +971,9 @@ enum AdminOpenAPI {
                   "expires_at": {
                     "format": "date-time",
                     "type": "string"
+                  },
+                  "fallback_to_shared": {
+                    "type": "boolean"
                   },
                   "ip_allow": {
                     "items": {
@@ -892,6 +1039,12 @@ enum AdminOpenAPI {
                   },
                   "on_expiry": {
                     "type": "string"
+                  },
+                  "pools": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
                   },
                   "providers": {
                     "items": {
@@ -984,6 +1137,20 @@ enum AdminOpenAPI {
               "KeySettings": {
                 "additionalProperties": false,
                 "properties": {
+                  "accounts": {
+                    "oneOf": [
+                      {
+                        "description": "Route only to these accounts (and `pools`).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "activate_on_first_use_days": {
                     "oneOf": [
                       {
@@ -1113,6 +1280,17 @@ enum AdminOpenAPI {
                     "oneOf": [
                       {
                         "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "fallback_to_shared": {
+                    "oneOf": [
+                      {
+                        "description": "After the bound accounts, try shared ones (in no pool).",
+                        "type": "boolean"
                       },
                       {
                         "type": "null"
@@ -1269,6 +1447,20 @@ enum AdminOpenAPI {
                           "delete"
                         ],
                         "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "pools": {
+                    "oneOf": [
+                      {
+                        "description": "Route only to accounts in these pools (and `accounts`).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
                       },
                       {
                         "type": "null"
@@ -1479,6 +1671,91 @@ enum AdminOpenAPI {
                   "month_cost_usd",
                   "total_cost_usd",
                   "total_tokens"
+                ],
+                "type": "object"
+              },
+              "ModelAlias": {
+                "additionalProperties": false,
+                "properties": {
+                  "max_failovers": {
+                    "type": "integer"
+                  },
+                  "name": {
+                    "type": "string"
+                  },
+                  "targets": {
+                    "items": {
+                      "additionalProperties": false,
+                      "properties": {
+                        "model": {
+                          "type": "string"
+                        },
+                        "weight": {
+                          "type": "integer"
+                        }
+                      },
+                      "required": [
+                        "model"
+                      ],
+                      "type": "object"
+                    },
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "name",
+                  "targets"
+                ],
+                "type": "object"
+              },
+              "ModelAliasSettings": {
+                "additionalProperties": false,
+                "properties": {
+                  "max_failovers": {
+                    "oneOf": [
+                      {
+                        "maximum": 100,
+                        "minimum": 0,
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "targets": {
+                    "description": "Target models in order; a target is a name or {model, weight}.",
+                    "items": {
+                      "oneOf": [
+                        {
+                          "type": "string"
+                        },
+                        {
+                          "additionalProperties": false,
+                          "properties": {
+                            "model": {
+                              "type": "string"
+                            },
+                            "weight": {
+                              "maximum": 1000,
+                              "minimum": 1,
+                              "type": "integer"
+                            }
+                          },
+                          "required": [
+                            "model"
+                          ],
+                          "type": "object"
+                        }
+                      ]
+                    },
+                    "maxItems": 32,
+                    "minItems": 1,
+                    "type": "array"
+                  }
+                },
+                "required": [
+                  "targets"
                 ],
                 "type": "object"
               },
@@ -2148,6 +2425,12 @@ enum AdminOpenAPI {
               "User": {
                 "additionalProperties": false,
                 "properties": {
+                  "accounts": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "balance_usd": {
                     "description": "Exact dollars as a decimal string.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
@@ -2158,6 +2441,9 @@ enum AdminOpenAPI {
                   },
                   "description": {
                     "type": "string"
+                  },
+                  "fallback_to_shared": {
+                    "type": "boolean"
                   },
                   "group": {
                     "type": "string"
@@ -2205,6 +2491,12 @@ enum AdminOpenAPI {
                   "name": {
                     "type": "string"
                   },
+                  "pools": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "remaining_usd": {
                     "description": "Exact dollars as a decimal string.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
@@ -2225,6 +2517,20 @@ enum AdminOpenAPI {
               "UserSettings": {
                 "additionalProperties": false,
                 "properties": {
+                  "accounts": {
+                    "oneOf": [
+                      {
+                        "description": "Route only to these accounts (and `pools`).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
                   "balance_usd": {
                     "description": "Dollars: a decimal string or number; null removes the limit.",
                     "oneOf": [
@@ -2256,6 +2562,17 @@ enum AdminOpenAPI {
                     "oneOf": [
                       {
                         "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "fallback_to_shared": {
+                    "oneOf": [
+                      {
+                        "description": "After the bound accounts, try shared ones (in no pool).",
+                        "type": "boolean"
                       },
                       {
                         "type": "null"
@@ -2380,6 +2697,20 @@ enum AdminOpenAPI {
                     "minLength": 1,
                     "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
                     "type": "string"
+                  },
+                  "pools": {
+                    "oneOf": [
+                      {
+                        "description": "Route only to accounts in these pools (and `accounts`).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
                   }
                 },
                 "type": "object"
@@ -2816,6 +3147,55 @@ enum AdminOpenAPI {
                   }
                 },
                 "summary": "An account's totals and series (per minute for the last two days), errors by class, p95, and when it last saw a 429.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
+            "/admin/accounts/{name}/sync_models": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The account's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Account"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Fetch the models the upstream lists into the account's `model_list`.",
                 "tags": [
                   "accounts"
                 ]
@@ -3879,6 +4259,140 @@ enum AdminOpenAPI {
                 ]
               }
             },
+            "/admin/models": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/ModelAlias"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Every model alias.",
+                "tags": [
+                  "models"
+                ]
+              }
+            },
+            "/admin/models/{name}": {
+              "delete": {
+                "parameters": [
+                  {
+                    "description": "The model alias's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Done; no body."
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Delete a model alias.",
+                "tags": [
+                  "models"
+                ]
+              },
+              "put": {
+                "parameters": [
+                  {
+                    "description": "The model alias's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ModelAliasSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/ModelAlias"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Create or replace a model alias.",
+                "tags": [
+                  "models"
+                ]
+              }
+            },
             "/admin/openapi.json": {
               "get": {
                 "responses": {
@@ -4716,6 +5230,9 @@ enum AdminOpenAPI {
             },
             {
               "name": "groups"
+            },
+            {
+              "name": "models"
             },
             {
               "name": "requests"

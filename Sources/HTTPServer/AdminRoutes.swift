@@ -88,6 +88,18 @@ public struct AdminRoutes: Sendable {
         }
         registerKeys(on: group)
         registerParties(on: group)
+        group.get("/models") { request, context in await guarded(request, context: context) { try Self.json(await operations.aliases.list()) } }
+        group.put("/models/:name") { request, context in
+            await guarded(request, context: context) {
+                try Self.json(await operations.aliases.set(try Self.name(context), try await Self.body(request)))
+            }
+        }
+        group.delete("/models/:name") { request, context in
+            await guarded(request, context: context) {
+                try await operations.aliases.delete(try Self.name(context))
+                return Response(status: .noContent)
+            }
+        }
         group.get("/requests") { request, context in
             await guarded(request, context: context) {
                 try Self.json(await operations.requests.list(try RequestAdmin.query(Self.parameters(request))))

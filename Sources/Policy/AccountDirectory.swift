@@ -111,8 +111,10 @@ extension AccountEntry: CustomStringConvertible {
 /// The accounts that list a model, before the pool looks at their live state.
 public enum Selection: Sendable, Equatable {
     /// Accounts that serve the model, by priority then age; disabled ones
-    /// included, so the pool can say why it skipped them.
-    case candidates([AccountEntry])
+    /// included, so the pool can say why it skipped them. `translated`: accounts
+    /// of other formats, tried after all of `accounts` (empty when the request
+    /// cannot be translated).
+    case candidates([AccountEntry], translated: [AccountEntry])
     /// No account lists the model at all.
     case unknownModel
     /// Accounts list the model but only speak other dialects, and this request
@@ -172,16 +174,17 @@ public final class AccountDirectory: Sendable {
     /// The accounts that list `model` for a client speaking `dialect`, by priority
     /// then age, among those `admits` lets through; which of them can serve now is
     /// the pool's decision. Accounts that speak the dialect relay it untouched, so
-    /// they are the candidates whenever there are any; otherwise, when
-    /// `translate` allows, every account listing the model is.
+    /// they come first; those of other formats follow when `translate` allows
+    /// (a failover across providers).
     public func select(
         model: String, dialect: Dialect, translate: Bool, admits: (AccountEntry) -> Bool = { _ in true }
     ) -> Selection {
         let listed = listing(model).filter(admits)
         guard !listed.isEmpty else { return .unknownModel }
         let sameDialect = listed.filter { $0.provider.speaks(dialect) }
-        guard sameDialect.isEmpty else { return .candidates(sameDialect) }
-        return translate ? .candidates(listed) : .otherDialectOnly
+        let others = translate ? listed.filter { !$0.provider.speaks(dialect) } : []
+        if sameDialect.isEmpty, others.isEmpty { return .otherDialectOnly }
+        return sameDialect.isEmpty ? .candidates(others, translated: []) : .candidates(sameDialect, translated: others)
     }
 
     /// The models a client can be served now (by an enabled, usable account that

@@ -44,6 +44,8 @@ public struct ModelPrice: Sendable, Equatable {
     public var reasoning = Rate()
     /// The most output tokens the model writes in one answer, where the table says.
     public var maxOutputTokens: Int64?
+    /// The most prompt tokens the model takes (its context window for input), where the table says.
+    public var maxInputTokens: Int64?
 
     /// Creates an empty price.
     public init() {}

@@ -52,6 +52,7 @@ public struct PriceTable: Sendable {
             entries: entries.merging(overrides.entries) { old, new in
                 var merged = new
                 merged.maxOutputTokens = new.maxOutputTokens ?? old.maxOutputTokens
+                merged.maxInputTokens = new.maxInputTokens ?? old.maxInputTokens
                 return merged
             })
     }
@@ -125,6 +126,10 @@ public struct PriceTable: Sendable {
                 if value >= 1, value <= 1e9 { price.maxOutputTokens = Int64(value) }
                 break
             }
+        }
+        if let number = fields["max_input_tokens"] as? NSNumber, !(fields["max_input_tokens"] is Bool) {
+            let value = number.doubleValue
+            if value >= 1, value <= 1e10 { price.maxInputTokens = Int64(value) }
         }
         return found ? price : nil
     }

@@ -128,6 +128,13 @@ public protocol GatewayStore: LedgerSink {
     func usageBreakdown(by dimension: UsageDimension, from: Date, to: Date) async throws -> [UsageTotals]
 
     /// Releases the connection.
+    /// Every model alias, by name; one that cannot be read comes back with no targets (it serves nothing).
+    func listAliases() async throws -> [ModelAlias]
+    /// Creates or replaces an alias.
+    func upsertAlias(_ alias: ModelAlias, source: String) async throws
+    /// Deletes an alias; false when there was none.
+    func deleteAlias(name: String) async throws -> Bool
+
     func close() async throws
 }
 

@@ -265,6 +265,19 @@ enum SQLiteMigrations {
             revisionTriggers(
                 table: "groups", columns: "name, multiplier_ppm, daily_picos, weekly_picos, monthly_picos, price_multiplier, binding")[1],
         ],
+        // 20: model aliases (`models:`): a name clients ask for, standing for other models.
+        [
+            """
+            CREATE TABLE model_aliases (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                targets TEXT NOT NULL,
+                max_failovers INTEGER,
+                source TEXT NOT NULL DEFAULT 'api',
+                created_at INTEGER NOT NULL
+            )
+            """
+        ] + revisionTriggers(table: "model_aliases", columns: "name, targets, max_failovers"),
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

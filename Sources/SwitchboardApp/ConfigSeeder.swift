@@ -23,6 +23,7 @@ enum ConfigSeeder {
             _ = try await context.store.upsertAccount(account.input(secret: try context.box.seal(account.apiKey), source: "config"))
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
+        for alias in config.aliases { try await context.store.upsertAlias(alias, source: "config") }
         let existingUsers = try await context.store.listUsers()
         for var user in config.users {
             if let group = user.group, !config.groups.contains(where: { $0.name == group }),

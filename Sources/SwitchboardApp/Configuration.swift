@@ -96,6 +96,8 @@ public struct Configuration: Sendable {
     public var users: [UserEntry] = []
     /// Groups declared in the file (price multiplier, subscription caps).
     public var groups: [GroupEntry] = []
+    /// Model aliases (`models:`): a name standing for target models, in order or by weight.
+    public var aliases: [ModelAlias] = []
     /// The master key from the environment, when given.
     public var masterKey: String?
 

@@ -19,12 +19,12 @@ extension Configuration {
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
         "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
-        "prices", "accounts", "keys", "users", "groups", "alerts", "capture",
+        "prices", "accounts", "keys", "users", "groups", "alerts", "capture", "models",
     ]
 
     /// Top-level settings that hold lists or maps (no environment override).
     static let structuredKeys: Set<String> = [
-        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts", "capture",
+        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts", "capture", "models",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -128,6 +128,16 @@ extension Configuration {
                     return try UserSettings.apply(json, to: UserEntry(id: 0, name: name))
                 } catch {
                     throw Self.placed(error, at: path, fields: UserSettings.fields)
+                }
+            }
+        }
+        if let value = root["models"] {
+            let json = try reader.jsonObject(value, at: "models")
+            aliases = try json.keys.sorted().map { name in
+                do throws(AdminError) {
+                    return try AliasSettings.alias(name, json[name]!)
+                } catch {
+                    throw ConfigurationError("models: \(error.description)")
                 }
             }
         }

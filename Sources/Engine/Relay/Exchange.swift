@@ -171,12 +171,13 @@ final class Exchange: Sendable {
     }
 
     /// Asks the pool tier by tier: a later tier only when no account of the earlier ones can take the request.
-    private func pick(excluding: Set<Int64>) -> RelayStep {
+    private func pick(excluding: Set<Attempted>) -> RelayStep {
         let tiers = held.withLock { $0.tiers }
         let now = gateway.clock.now()
         var passed: [AccountPool.Skipped] = []
         for tier in tiers {
-            switch gateway.pool.pick(from: tier.accounts, excluding: excluding, session: session, lane: lane) {
+            let tried = Set(excluding.filter { $0.model == tier.model }.map(\.account))
+            switch gateway.pool.pick(from: tier.accounts, excluding: tried, session: session, lane: lane) {
             case .lease(let lease, let skipped):
                 held.withLock { $0.accountLease = lease }
                 return decide { $0.picked(lease.account, model: tier.model, choice: lease.choice, skipped: passed + skipped, now: now) }

@@ -16,7 +16,7 @@ struct RelayMachine: Sendable {
     /// How the request ends when the client leaves a stream early.
     let disconnect: DisconnectPolicy
     /// Attempts allowed: the first and its failovers.
-    let maxAttempts: Int
+    private(set) var maxAttempts: Int
     /// Whether the request is billed by usage (counting tokens is not).
     let billable: Bool
     /// What the request is, for pricing and estimates.
@@ -26,7 +26,7 @@ struct RelayMachine: Sendable {
 
     private(set) var state: RelayState = .open
     private var row: LedgerRow
-    private var tried: Set<Int64> = []
+    private var tried: Set<Attempted> = []
     private var route = Route()
     private var lastFailure: AttemptFailure?
     private var waitedForAccount = false
@@ -71,6 +71,14 @@ struct RelayMachine: Sendable {
             release: attempt.map { _ in .notBlamed(tokens: 0) }, usage: nil, answer: .error(error, retryAfter: .given))
     }
 
+    /// The route decided before any account was asked: alias targets passed
+    /// over, and the alias's own failover limit, if it has one.
+    mutating func routed(passed: [(model: String, reason: String)], maxFailovers: Int?) {
+        for (model, reason) in passed { route.passed(model, reason) }
+        row.route = route.text
+        if let maxFailovers { maxAttempts = 1 + max(0, maxFailovers) }
+    }
+
     /// The client's queue for a key slot answered at once with a stream (its
     /// head and keepalives are out): later errors are stream events.
     mutating func headWasSent() { headSent = true }
@@ -92,7 +100,7 @@ struct RelayMachine: Sendable {
     ) -> RelayStep {
         guard state == .choosing || state == .waitingForAccount else { return .none }
         route.note(skipped, now: now)
-        tried.insert(account.id)
+        tried.insert(Attempted(account: account.id, model: model ?? facts.model))
         let upstreamModel = account.upstreamModel(for: model ?? facts.model)
         attempt = Attempt(account: account, upstreamModel: upstreamModel)
         row.accountID = account.id
@@ -397,13 +405,20 @@ enum RelayState: Sendable, Equatable {
     case finished
 }
 
+/// An account tried for a model: not asked for that model again (an alias's
+/// fallback to another model may still go to it).
+struct Attempted: Hashable, Sendable {
+    var account: Int64
+    var model: String
+}
+
 /// What the driver does next.
 enum RelayStep: Sendable {
     /// Nothing (the event came too late to matter).
     case none
-    /// Ask the pool for an account, never one of `excluding`; first release the
-    /// failed attempt's lease with `releasing`.
-    case pick(excluding: Set<Int64>, releasing: AttemptOutcome? = nil)
+    /// Ask the pool for an account, never again for a model it was tried
+    /// with (`excluding`); first release the failed attempt's lease with `releasing`.
+    case pick(excluding: Set<Attempted>, releasing: AttemptOutcome? = nil)
     /// Queue for a slot on this full account.
     case waitForAccount(AccountEntry)
     /// Send the request to this account.

@@ -15,6 +15,11 @@ struct Route {
         }
     }
 
+    /// Notes an alias target passed over before any account was asked (`gpt-4o=context(…)`).
+    mutating func passed(_ model: String, _ reason: String) {
+        parts.append("\(model)=\(reason)")
+    }
+
     /// Notes an account that was tried and failed.
     mutating func failed(_ name: String, _ failureClass: FailureClass) {
         seen.insert(name)

@@ -218,6 +218,15 @@ enum ConsolePages {
         return page
     }
 
+    static func aliasRow(_ alias: AliasView) -> [String: Any] {
+        [
+            "name": alias.name, "path": path(alias.name),
+            "targets": alias.targets.map { target in target.weight.map { "\(target.model) (weight \($0))" } ?? target.model }
+                .joined(separator: " → "),
+            "maxFailovers": alias.maxFailovers.map(String.init) ?? "default",
+        ]
+    }
+
     static func users(_ users: [UserView], groups: [GroupView]) -> [String: Any] {
         [
             "users": users.map {

@@ -1,5 +1,6 @@
 import Admin
 import Engine
+import Foundation
 import Hummingbird
 import SwitchboardCore
 
@@ -20,12 +21,47 @@ extension ConsoleRoutes {
         return json
     }
 
+    /// The alias form: `model` or `model:weight` targets, comma-separated.
+    static func aliasSettings(_ form: ConsoleForm) throws -> [String: JSONValue] {
+        let targets = (form.text("targets") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var json: [String: JSONValue] = [
+            "targets": .array(
+                targets.map { target in
+                    guard let colon = target.lastIndex(of: ":"), let weight = Double(target[target.index(after: colon)...]) else {
+                        return .string(target)
+                    }
+                    return .object(["model": .string(String(target[..<colon])), "weight": .number(weight)])
+                })
+        ]
+        if let failovers = form.text("max_failovers") { json["max_failovers"] = Double(failovers).map(JSONValue.number) ?? .string(failovers) }
+        return json
+    }
+
     /// Accounts: list with live state, add, an account's page, edit, enable,
     /// disable, test, rotate the secret, delete.
     func registerAccounts(on ui: RouterGroup<GatewayRequestContext>) {
         let accountsPath = "\(Self.root)/accounts"
         ui.get("/accounts") { request, _ in
-            await page(request, "Accounts", "accounts") { _ in ["accounts": try await operations.accounts.list().map(ConsolePages.accountRow)] }
+            await page(request, "Accounts", "accounts") { _ in
+                [
+                    "accounts": try await operations.accounts.list().map(ConsolePages.accountRow),
+                    "aliases": try await operations.aliases.list().map(ConsolePages.aliasRow),
+                ]
+            }
+        }
+        ui.post("/models") { request, _ in
+            await action(request, back: accountsPath) { form in
+                let name = form.text("name") ?? ""
+                let view = try await operations.aliases.set(name, try Self.aliasSettings(form))
+                return (accountsPath, "Saved alias \(view.name).")
+            }
+        }
+        ui.post("/models/:name/delete") { request, context in
+            await action(request, back: accountsPath) { _ in
+                let name = try Self.parameter(context)
+                try await operations.aliases.delete(name)
+                return (accountsPath, "Deleted alias \(name).")
+            }
         }
         ui.post("/accounts") { request, _ in
             await action(request, back: accountsPath) { form in

@@ -220,6 +220,21 @@ enum ConsoleTemplates {
         {{> accountFields}}
         <button type="submit">Add</button>
         </form>
+        <h2>Model aliases</h2>
+        <table>
+        <thead><tr><th scope="col">Alias</th><th scope="col">Targets</th><th scope="col">Failovers</th><th scope="col">Actions</th></tr></thead>
+        <tbody>
+        {{#aliases}}<tr><td>{{name}}</td><td>{{targets}}</td><td>{{maxFailovers}}</td>
+        <td><form method="post" action="/admin/ui/models/{{path}}/delete" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="danger">Delete</button></form></td></tr>{{/aliases}}
+        {{^aliases}}<tr><td colspan="4">No aliases yet.</td></tr>{{/aliases}}
+        </tbody></table>
+        <form method="post" action="/admin/ui/models" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="alias-name">Alias</label><input id="alias-name" name="name" required maxlength="128">
+        <label for="alias-targets">Targets in order (comma-separated; model:weight to share by weight)</label><input id="alias-targets" name="targets" required>
+        <label for="alias-failovers">Failovers (empty for the gateway's)</label><input id="alias-failovers" name="max_failovers" inputmode="numeric">
+        <button type="submit">Save alias</button>
+        </form>
         """
 
     /// The settings an account form edits, shared by the add and edit forms.

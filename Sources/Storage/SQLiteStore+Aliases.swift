@@ -1,0 +1,26 @@
+import Foundation
+import Policy
+import SQLiteNIO
+
+extension SQLiteStore {
+    public func listAliases() async throws -> [ModelAlias] {
+        try await query("SELECT name, targets, max_failovers FROM model_aliases ORDER BY name").compactMap { row in
+            guard let name = row.text("name") else { return nil }
+            // A record that cannot be read serves nothing rather than something unintended.
+            let targets = (try? Self.decoded([ModelAlias.Target].self, row.text("targets"), what: "its targets")) ?? []
+            let failovers = (try? row.integer("max_failovers")).flatMap { (0...100).contains($0) ? Int($0) : nil }
+            return ModelAlias(name: name, targets: targets, maxFailovers: failovers)
+        }
+    }
+
+    public func upsertAlias(_ alias: ModelAlias, source: String) async throws {
+        let binds: [SQLiteData] = [.text(try Self.encoded(alias.targets)), alias.maxFailovers.map { .integer($0) } ?? .null, .text(source)]
+        _ = try await execute(
+            """
+            INSERT INTO model_aliases (targets, max_failovers, source, name, created_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET targets = excluded.targets, max_failovers = excluded.max_failovers, source = excluded.source
+            """, binds + [.text(alias.name), .integer(Int(Date().millisecondsSince1970))])
+    }
+
+    public func deleteAlias(name: String) async throws -> Bool { try await deleteNamed(name, from: "model_aliases") }
+}
