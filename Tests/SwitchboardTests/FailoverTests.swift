@@ -65,7 +65,14 @@ import Testing
     }
 
     @Test func whenEveryAttemptFailsTheStatusFollowsTheLastFailure() async throws {
-        try await withHarness(configure: { $0.firstByteTimeout = .seconds(3) }) { harness in
+        // Each model on one provider only, so no failover crosses to the other format.
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            let (openAI, anthropic) = (Harness.defaultAccounts(fakePort: port)[0], Harness.defaultAccounts(fakePort: port)[1])
+            return [
+                openAI.with(models: ["fail-429", "fail-500", "slow-first-byte"]), anthropic.with(models: ["fail-529", "fail-401"]),
+            ]
+        }
+        try await withHarness(accounts: accounts, configure: { $0.firstByteTimeout = .seconds(3) }) { harness in
             let limited = try await harness.send("/v1/chat/completions", body: Harness.chat("fail-429"))
             #expect(limited.status == 429)
             #expect(limited.headers.first(name: "retry-after") == "7")

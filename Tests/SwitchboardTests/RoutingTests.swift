@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Policy
+import Storage
 import SwitchboardApp
 import SwitchboardCore
 import SwitchboardTesting
@@ -149,6 +150,21 @@ import Testing
             let models = try await harness.send("/v1/models", method: .GET)
             let ids = (models.json["data"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
             #expect(ids == ["gpt-4o-mini", "gpt-5-nano"], "the model list, as far as the globs admit it")
+        }
+    }
+
+    @Test func aFailoverCrossesToAnAccountOfAnotherFormatForTheSameModel() async throws {
+        try await withHarness(
+            accounts: { port in
+                let defaults = Harness.defaultAccounts(fakePort: port)
+                return [defaults[0].with(models: ["dual"], modelMap: ["dual": "fail-500"]), defaults[1].with(models: ["dual"], priority: 5)]
+            }
+        ) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("dual"))
+            #expect(reply.status == 200 && reply.json["object"] as? String == "chat.completion", "translated back to the client's format")
+            #expect(harness.fake.received.map(\.path) == ["/v1/chat/completions", "/v1/messages"], "its own format first, then the other")
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.accountName == "anthropic-1" && row.attempts == 2)
         }
     }
 
