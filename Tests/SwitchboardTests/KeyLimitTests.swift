@@ -181,29 +181,34 @@ import Testing
             $0.keys[0].policy.maxWaiting = 2
             $0.keepaliveInterval = .milliseconds(200)
         }) { harness in
-            func body(_ model: String) -> String {
-                openAI
-                    ? #"{"model":"\#(model)","stream":true,"messages":[{"role":"user","content":"k"}]}"#
-                    : #"{"model":"\#(model)","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"k"}]}"#
-            }
-            // The key's one slot is held until the test lets it go.
-            async let first = harness.send(path, body: body("held-stream"))
-            try await harness.eventually { harness.fake.currentInFlight == 1 }
-            async let second = harness.send(path, body: body("short-slow-stream"))
-            // Two keepalive intervals pass on the gateway's clock while the second waits
-            // (its sleepers: the keepalive timer and the queue's timeout).
-            try await harness.tick(.milliseconds(200), whenSleepers: 2)
-            try await harness.tick(.milliseconds(200), whenSleepers: 2)
-            try await harness.eventually { harness.clock.sleeperCount >= 2 }
-            harness.fake.releaseHeld()
-            let (held, waited) = (try await first, try await second)
-            #expect(held.status == 200 && waited.status == 200)
-            let keepalive = openAI ? ": keepalive\n\n" : "event: ping\ndata: {\"type\": \"ping\"}\n\n"
-            #expect(waited.body.hasPrefix(keepalive + keepalive), "keepalives come first, while the request waits")
-            #expect(waited.body.hasSuffix(openAI ? "data: [DONE]\n\n" : "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+            let row = try await queuedStreamGetsKeepalivesThenItsStream(harness, path: path, openAI: openAI)
             #expect(harness.fake.peakInFlight(key: openAI ? Harness.openAISecret : Harness.anthropicSecret) == 1)
-            let row = try await harness.row(waited.headers.first(name: "x-request-id"))
             #expect(row.outcome == .ok && row.usage.output > 0)
         }
     }
+}
+
+/// Holds the one slot with a held stream, sends a second stream that must
+/// queue, passes two keepalive intervals on the gateway's clock (its sleepers:
+/// the keepalive timer and the queue's timeout), lets the first go, and checks
+/// the second heard keepalives before its whole stream. Returns its row.
+func queuedStreamGetsKeepalivesThenItsStream(_ harness: Harness, path: String, openAI: Bool) async throws -> LedgerRow {
+    func body(_ model: String) -> String {
+        openAI
+            ? #"{"model":"\#(model)","stream":true,"messages":[{"role":"user","content":"k"}]}"#
+            : #"{"model":"\#(model)","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"k"}]}"#
+    }
+    async let first = harness.send(path, body: body("held-stream"))
+    try await harness.eventually { harness.fake.currentInFlight == 1 }
+    async let second = harness.send(path, body: body("short-slow-stream"))
+    try await harness.tick(.milliseconds(200), whenSleepers: 2)
+    try await harness.tick(.milliseconds(200), whenSleepers: 2)
+    try await harness.eventually { harness.clock.sleeperCount >= 2 }
+    harness.fake.releaseHeld()
+    let (held, waited) = (try await first, try await second)
+    #expect(held.status == 200 && waited.status == 200)
+    let keepalive = openAI ? ": keepalive\n\n" : "event: ping\ndata: {\"type\": \"ping\"}\n\n"
+    #expect(waited.body.hasPrefix(keepalive + keepalive), "keepalives come first, while the request waits")
+    #expect(waited.body.hasSuffix(openAI ? "data: [DONE]\n\n" : "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+    return try await harness.row(waited.headers.first(name: "x-request-id"))
 }

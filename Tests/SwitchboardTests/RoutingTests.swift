@@ -255,3 +255,22 @@ import Testing
         }
     }
 }
+
+@Suite struct AccountQueueKeepaliveTests {
+    /// A streaming request queued for a slot on a full account hears the
+    /// dialect's keepalive while it waits, as one queued for a key slot does.
+    @Test(arguments: [("/v1/chat/completions", true), ("/v1/messages", false)])
+    func aStreamWaitingForAnAccountSlotGetsKeepalivesThenItsStream(path: String, openAI: Bool) async throws {
+        try await withHarness(
+            accounts: { port in
+                let account = Harness.defaultAccounts(fakePort: port)[openAI ? 0 : 1]
+                return [account.with(limits: AccountLimits(maxConcurrency: 1, maxWaiting: 2, waitTimeout: .seconds(30)))]
+            },
+            configure: { $0.keepaliveInterval = .milliseconds(200) }
+        ) { harness in
+            let row = try await queuedStreamGetsKeepalivesThenItsStream(harness, path: path, openAI: openAI)
+            #expect(harness.fake.peakInFlight == 1, "the account's cap held")
+            #expect(row.outcome == .ok && row.usage.output > 0 && row.selection == "waited")
+        }
+    }
+}

@@ -38,9 +38,11 @@ extension Exchange {
     private func proceed(_ admitted: Gateway.Admitted, tiers: [RouteTier]) async -> GatewayResponse {
         let first = admit(admitted, tiers: tiers)
         let ticket = journalTicket(first, admitted)
-        let outcome = await advance(first)
+        let outcome = await advance(first, headSent: false)
         if let ticket { await answerWhenWritten(ticket) }
         switch outcome {
+        case .mustWaitForAccount(let account):
+            return waitingForAccount(account)
         case .finished(let finish):
             return response(for: finish)
         case .stream(let stream):
@@ -122,60 +124,94 @@ extension Exchange {
     /// does not time out. Once admitted, the upstream stream follows in the same
     /// response; a refusal or an upstream failure becomes the stream's error event.
     private func waitingStream(demand: KeyDemand, tiers: [RouteTier]) -> GatewayResponse {
+        keptAlive { write in
+            let (decision, clientLeft) = await self.keepingAlive(write) {
+                await self.gateway.admitAfterWaiting(self.key, demand: demand, request: self.request)
+            }
+            switch decision {
+            case .success(let admitted) where clientLeft:
+                // The machine settles the request, and gives back an admission that came too late.
+                _ = self.admit(admitted, tiers: tiers)
+                return self.decide { $0.clientGone() }
+            case _ where clientLeft:
+                return self.decide { $0.clientGone() }
+            case .failure(let error):
+                return self.decide { $0.refuse(error, outcome: .refused) }
+            case .success(let admitted):
+                return await self.journaled(self.admit(admitted, tiers: tiers), admitted)
+            }
+        }
+    }
+
+    /// A streaming request that must queue for a slot on a full account: as
+    /// for a key's slot, the answer starts at once and keepalives hold the
+    /// client while it waits.
+    func waitingForAccount(_ account: AccountEntry) -> GatewayResponse {
+        keptAlive { write in
+            let (step, clientLeft) = await self.keepingAlive(write) { await self.waitForAccount(account) }
+            return clientLeft ? self.decide { $0.clientGone() } : step
+        }
+    }
+
+    /// A stream answer begun before the request has an upstream: `waiting`
+    /// writes keepalives until it has the next step, then the request goes on
+    /// in the same response (its errors as the stream's error event).
+    private func keptAlive(_ waiting: @escaping @Sendable (BodyWrite) async -> RelayStep) -> GatewayResponse {
         _ = decide { machine in
             machine.headWasSent()
             return .none
         }
-        let keepalive = ByteBuffer(string: Gateway.keepalive(request.dialect) ?? "")
-        let interval = gateway.configuration.keepaliveInterval
         let producer: StreamProducer = { write in
-            enum Heard: Sendable {
-                case tick
-                case decided(Result<Gateway.Admitted, GatewayError>)
-            }
-            let decision: Result<Gateway.Admitted, GatewayError>? = await withTaskGroup(of: Heard?.self) { group in
-                group.addTask { .decided(await self.gateway.admitAfterWaiting(self.key, demand: demand, request: self.request)) }
-                group.addTask { (try? await self.gateway.clock.sleep(for: interval)) == nil ? nil : .tick }
-                var clientLeft = false
-                while let heard = await group.next() {
-                    switch heard {
-                    case .tick? where !clientLeft:
-                        do {
-                            try await write(keepalive)
-                            group.addTask { (try? await self.gateway.clock.sleep(for: interval)) == nil ? nil : .tick }
-                        } catch {
-                            clientLeft = true  // stop waiting; an admission that still arrives is settled below
-                            group.cancelAll()
-                        }
-                    case .decided(let result)?:
-                        group.cancelAll()
-                        if clientLeft, case .success(let late) = result { _ = self.admit(late, tiers: tiers) }
-                        return clientLeft ? nil : result
-                    default:
-                        continue
-                    }
-                }
-                return nil
-            }
-            let step: RelayStep
-            switch decision {
-            case nil:
-                // The machine settles the request, and gives back an admission that came too late.
-                step = self.decide { $0.clientGone() }
-            case .failure(let error)?:
-                step = self.decide { $0.refuse(error, outcome: .refused) }
-            case .success(let admitted)?:
-                step = await self.journaled(self.admit(admitted, tiers: tiers), admitted)
-            }
-            switch await self.advance(step) {
+            let step = await waiting(write)
+            switch await self.advance(step, headSent: true) {
             case .finished(let finish):
                 if let bytes = self.streamBytes(for: finish) { try? await write(bytes) }
             case .stream(let stream):
                 await self.relayStream(stream, write: write)
-            case .settledBefore:
+            case .settledBefore, .mustWaitForAccount:
                 break
             }
         }
         return GatewayResponse(status: 200, headers: Self.streamHeaders, body: .stream(producer))
     }
+
+    /// Runs `work` while writing the dialect's keepalive every interval of the
+    /// gateway's clock; if a write fails (the client left), `work` is
+    /// cancelled and its result comes back with `clientLeft`.
+    private func keepingAlive<T: Sendable>(
+        _ write: BodyWrite, _ work: @escaping @Sendable () async -> T
+    ) async -> (T, clientLeft: Bool) {
+        let keepalive = ByteBuffer(string: Gateway.keepalive(request.dialect) ?? "")
+        let interval = gateway.configuration.keepaliveInterval
+        let clock = gateway.clock
+        return await withTaskGroup(of: KeepaliveHeard<T>?.self) { group in
+            group.addTask { .done(await work()) }
+            group.addTask { (try? await clock.sleep(for: interval)) == nil ? nil : .tick }
+            var clientLeft = false
+            while let heard = await group.next() {
+                switch heard {
+                case .tick? where !clientLeft:
+                    do {
+                        try await write(keepalive)
+                        group.addTask { (try? await clock.sleep(for: interval)) == nil ? nil : .tick }
+                    } catch {
+                        clientLeft = true  // stop waiting; what the work still returns is settled by the caller
+                        group.cancelAll()
+                    }
+                case .done(let result)?:
+                    group.cancelAll()
+                    return (result, clientLeft)
+                default:
+                    continue
+                }
+            }
+            preconditionFailure("the work's task always reports")
+        }
+    }
+}
+
+/// What a wait with keepalives hears next: time for a keepalive, or the work's result.
+private enum KeepaliveHeard<T: Sendable>: Sendable {
+    case tick
+    case done(T)
 }

@@ -138,10 +138,15 @@ final class Exchange: Sendable {
         case stream(PendingStream)
         /// The machine had settled already (a late event): nothing to answer.
         case settledBefore
+        /// A stream must queue for a slot on a full account: its answer starts
+        /// now, with keepalives while it waits (the caller does that wait).
+        case mustWaitForAccount(AccountEntry)
     }
 
-    /// Performs steps until the request settles or its stream starts.
-    func advance(_ first: RelayStep) async -> Reached {
+    /// Performs steps until the request settles or its stream starts. A stream
+    /// whose answer has not begun (`headSent` false) stops before queueing for
+    /// an account, so the wait can carry keepalives.
+    func advance(_ first: RelayStep, headSent: Bool) async -> Reached {
         var step = first
         while true {
             switch step {
@@ -150,6 +155,8 @@ final class Exchange: Sendable {
             case .pick(let excluding, let releasing):
                 if let releasing { releaseAccount(releasing) }
                 step = pick(excluding: excluding)
+            case .waitForAccount(let account) where !headSent && client.stream && Gateway.keepalive(request.dialect) != nil:
+                return .mustWaitForAccount(account)
             case .waitForAccount(let account):
                 step = await waitForAccount(account)
             case .send(let account, let upstreamModel):
@@ -188,7 +195,7 @@ final class Exchange: Sendable {
         return decide { $0.noAccount(skipped: passed, now: now) }
     }
 
-    private func waitForAccount(_ account: AccountEntry) async -> RelayStep {
+    func waitForAccount(_ account: AccountEntry) async -> RelayStep {
         guard let lease = await gateway.pool.waitForSlot(on: account, session: session, lane: lane) else {
             if Task.isCancelled { return decide { $0.clientGone() } }
             return decide { $0.accountWaitFailed() }
