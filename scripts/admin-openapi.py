@@ -114,6 +114,7 @@ schemas = {
         "max_waiting": I, "wait_timeout": S, "intercept_warmup": B, "default_instructions": S, "weight": I,
         "headers": {"type": "object", "additionalProperties": S}, "body_overrides": {"type": "object"},
         "pools": {"type": "array", "items": S}, "model_list": {"type": "array", "items": S}, "auth_header": S, "deployment": S, "api_version": S,
+        "ban_patterns": {"type": "array", "items": S},
         "secret": {"type": "string", "description": "`ok`, or why the sealed secret does not open."},
         "live": ref("AccountStatus"), "live_at": TIME,
     }, required=["name", "provider", "base_url", "models", "priority", "enabled", "secret"]),
@@ -131,7 +132,12 @@ schemas = {
         "auth_header": nullable({"type": "string", "description": "The header the credential goes in (OpenAI-compatible upstreams); `authorization` carries `Bearer`."}),
         "deployment": nullable({"type": "string", "description": "Azure: the deployment; `{model}` stands for the upstream model (the default)."}),
         "api_version": nullable({"type": "string", "description": "Azure: the api-version query value (default 2024-10-21)."}),
+        "ban_patterns": nullable({"type": "array", "items": S, "description": "Text that, in an upstream refusal, means the account is banned (case-insensitive)."}),
     }),
+    "Quarantine": obj({
+        "id": I, "scope": {"type": "string", "enum": ["session", "key"]}, "session": S, "key": S, "account": S, "signal": S,
+        "request_id": S, "created_at": TIME,
+    }, required=["id", "scope", "key", "account", "signal", "request_id", "created_at"]),
     "ModelAlias": obj({
         "name": S, "targets": {"type": "array", "items": obj({"model": S, "weight": I}, required=["model"])}, "max_failovers": I,
     }, required=["name", "targets"]),
@@ -322,6 +328,12 @@ paths = {
         "delete": operation("Delete a group (refused while users belong to it).", status="204", parameters=[GROUP], errors=("400", "401", "404", "409", "429", "503"), tag="groups"),
     },
     "/admin/groups/{name}/stats": {"get": operation("A group's totals and series (every user in it now).", ref("Stats"), parameters=[GROUP, *STATS_PARAMETERS], tag="groups")},
+    "/admin/quarantines": {
+        "get": operation("Sessions and keys quarantined after an upstream flagged their account.", {"type": "array", "items": ref("Quarantine")}, errors=("401", "404", "429", "503"), tag="accounts"),
+    },
+    "/admin/quarantines/{name}/release": {
+        "post": operation("Release a quarantine (its id): the session's or key's requests are served again.", ref("Quarantine"), parameters=[path_name("quarantine id")], tag="accounts"),
+    },
     "/admin/models": {
         "get": operation("Every model alias.", {"type": "array", "items": ref("ModelAlias")}, errors=("401", "404", "429", "503"), tag="models"),
     },

@@ -38,6 +38,8 @@ public struct AccountView: Sendable, Encodable {
     public var authHeader: String?
     public var deployment: String?
     public var apiVersion: String?
+    /// Text in an upstream refusal that means the account is banned.
+    public var banPatterns: [String]?
     /// `ok`, or why the secret does not open under the current master key.
     public var secret: String
     /// The live state, when known.
@@ -240,7 +242,8 @@ public struct AccountAdmin: Sendable {
             bodyOverrides: record.bodyOverrides.isEmpty
                 ? nil : record.bodyOverrides.compactMapValues { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
             pools: record.options.pools, modelList: record.options.modelList, authHeader: record.options.authHeader,
-            deployment: record.options.deployment, apiVersion: record.options.apiVersion, secret: secretState, live: live?.0, liveAt: live?.1)
+            deployment: record.options.deployment, apiVersion: record.options.apiVersion, banPatterns: record.options.banPatterns,
+            secret: secretState, live: live?.0, liveAt: live?.1)
     }
 }
 

@@ -19,6 +19,8 @@ public struct AdminOperations: Sendable {
     public var policy: PolicyAdmin { PolicyAdmin(store: requests.store, prices: gateway.prices) }
     /// Model aliases (`models:`).
     public var aliases: AliasAdmin { AliasAdmin(store: requests.store, refresher: parties.refresher) }
+    /// Sessions and keys quarantined after ban signals.
+    public var quarantines: QuarantineAdmin { QuarantineAdmin(store: requests.store, gateway: gateway, refresher: parties.refresher) }
     /// Reconciliations with providers' exports.
     public var reconciliation: ReconciliationAdmin { ReconciliationAdmin(store: requests.store) }
 

@@ -87,6 +87,8 @@ public struct AccountSettings: Sendable, Equatable {
     /// Pools it belongs to and the concrete models behind its globs; `.some([])` (from `null`) removes them.
     public var pools: [String]?
     public var modelList: [String]?
+    /// Text in an upstream refusal that means the account is banned; `.some([])` removes them.
+    public var banPatterns: [String]?
     /// The credential's header name (OpenAI-compatible upstreams), and Azure's
     /// deployment and API version; `.some(nil)` (from `null`) removes one.
     public var authHeader: String??
@@ -99,7 +101,7 @@ public struct AccountSettings: Sendable, Equatable {
     /// The fields an admin request may carry; anything else is refused.
     public static let fields = [
         "name", "provider", "base_url", "api_key", "models", "model_map", "model_list", "pools", "priority", "weight", "headers",
-        "body_overrides", "auth_header", "deployment", "api_version", "enabled", "notes", "max_rpm", "max_tpm", "max_concurrency",
+        "body_overrides", "auth_header", "deployment", "api_version", "ban_patterns", "enabled", "notes", "max_rpm", "max_tpm", "max_concurrency",
         "max_waiting", "wait_timeout", "intercept_warmup", "default_instructions",
     ]
 
@@ -152,6 +154,7 @@ public struct AccountSettings: Sendable, Equatable {
         }
         pools = try json["pools"].map { v throws(AdminError) in try Self.names(v, "pools") }
         modelList = try json["model_list"].map { v throws(AdminError) in try Self.names(v, "model_list", limit: 10_000) }
+        banPatterns = try json["ban_patterns"].map { v throws(AdminError) in try Self.names(v, "ban_patterns", limit: 20) }
         func option(_ key: String, _ check: (String) -> Bool, _ problem: String) throws(AdminError) -> String?? {
             guard let value = json[key] else { return nil }
             guard let text = try SettingValue.text(value, key), !text.isEmpty else { return .some(nil) }
@@ -218,6 +221,7 @@ public struct AccountSettings: Sendable, Equatable {
         var options = options
         if let pools { options.pools = pools.isEmpty ? nil : pools }
         if let modelList { options.modelList = modelList.isEmpty ? nil : modelList }
+        if let banPatterns { options.banPatterns = banPatterns.isEmpty ? nil : banPatterns }
         if let authHeader { options.authHeader = authHeader?.lowercased() }
         if let deployment { options.deployment = deployment }
         if let apiVersion { options.apiVersion = apiVersion }

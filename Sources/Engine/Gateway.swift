@@ -40,6 +40,8 @@ public final class Gateway: Sendable {
         public var propagateTrace = false
         /// Request and response bodies kept for chosen keys (`capture:`); nil when off.
         public var capture: CaptureSettings?
+        /// How far an upstream's ban signal reaches (`session_quarantine`).
+        public var sessionQuarantine = QuarantineMode.session
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
@@ -67,6 +69,10 @@ public final class Gateway: Sendable {
     public let prices: PriceTable
     /// Whose turn it is among each weighted alias's targets.
     let aliasRotation = AliasRotation()
+    /// Quarantines this process began that the snapshot may not hold yet.
+    let pendingQuarantines = Mutex<[Quarantine]>([])
+    /// Where quarantines are kept (nil in tests that run without one).
+    let store: (any GatewayStore)?
     let hasher: KeyHasher
     let configuration: Configuration
     let logger: Logger
@@ -98,8 +104,9 @@ public final class Gateway: Sendable {
     /// Creates the pipeline.
     public init(
         snapshots: SnapshotHolder, pool: AccountPool, limiter: KeyLimiter, transport: any UpstreamTransport, ledger: LedgerWriter, prices: PriceTable,
-        hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger
+        hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger, store: (any GatewayStore)? = nil
     ) {
+        self.store = store
         self.snapshots = snapshots
         self.pool = pool
         self.limiter = limiter
@@ -180,6 +187,9 @@ public final class Gateway: Sendable {
         }
         guard key.policy.allows(model: client.model) else {
             return exchange.refuseNow(GatewayError(.modelNotAllowed, param: "model"), outcome: .refused)
+        }
+        if quarantine(covering: key.id, session: exchange.session) != nil {
+            return exchange.refuseNow(GatewayError(.sessionQuarantined), outcome: .refused)
         }
         let translate = lane == .counting || request.operation.translatable
         switch routing(model: client.model, key: key, dialect: request.dialect, translate: translate, promptBytes: client.body.readableBytes) {

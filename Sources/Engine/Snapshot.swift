@@ -16,15 +16,18 @@ public final class Snapshot: Sendable {
     public let groups: [String: GroupEntry]
     /// Model aliases by name (`models:`).
     public let aliases: [String: ModelAlias]
+    /// Sessions and keys quarantined after a ban signal, not released.
+    public let quarantines: [Quarantine]
     /// Users by id, for the limiter's queues.
     let usersByID: [Int64: UserEntry]
 
     /// Creates a snapshot.
     public init(
         keys: KeyDirectory, accounts: AccountDirectory, revision: Int64, users: [String: UserEntry] = [:],
-        groups: [String: GroupEntry] = [:], aliases: [String: ModelAlias] = [:]
+        groups: [String: GroupEntry] = [:], aliases: [String: ModelAlias] = [:], quarantines: [Quarantine] = []
     ) {
         self.aliases = aliases
+        self.quarantines = quarantines
         self.keys = keys
         self.accounts = accounts
         self.revision = revision

@@ -65,7 +65,8 @@ public struct SnapshotLoader: Sendable {
         }
         return Snapshot(
             keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision,
-            users: users, groups: groups, aliases: Dictionary(try await store.listAliases().map { ($0.name, $0) }) { a, _ in a })
+            users: users, groups: groups, aliases: Dictionary(try await store.listAliases().map { ($0.name, $0) }) { a, _ in a },
+            quarantines: try await store.activeQuarantines())
     }
 
     /// Why a key's owner cannot be charged as its policy says: the user or its

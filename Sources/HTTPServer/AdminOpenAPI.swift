@@ -77,6 +77,12 @@ enum AdminOpenAPI {
                   "auth_header": {
                     "type": "string"
                   },
+                  "ban_patterns": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
                   "base_url": {
                     "type": "string"
                   },
@@ -213,6 +219,20 @@ enum AdminOpenAPI {
                       {
                         "description": "The header the credential goes in (OpenAI-compatible upstreams); `authorization` carries `Bearer`.",
                         "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  },
+                  "ban_patterns": {
+                    "oneOf": [
+                      {
+                        "description": "Text that, in an upstream refusal, means the account is banned (case-insensitive).",
+                        "items": {
+                          "type": "string"
+                        },
+                        "type": "array"
                       },
                       {
                         "type": "null"
@@ -1782,6 +1802,50 @@ enum AdminOpenAPI {
                   "ok",
                   "message",
                   "latency_ms"
+                ],
+                "type": "object"
+              },
+              "Quarantine": {
+                "additionalProperties": false,
+                "properties": {
+                  "account": {
+                    "type": "string"
+                  },
+                  "created_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "id": {
+                    "type": "integer"
+                  },
+                  "key": {
+                    "type": "string"
+                  },
+                  "request_id": {
+                    "type": "string"
+                  },
+                  "scope": {
+                    "enum": [
+                      "session",
+                      "key"
+                    ],
+                    "type": "string"
+                  },
+                  "session": {
+                    "type": "string"
+                  },
+                  "signal": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "id",
+                  "scope",
+                  "key",
+                  "account",
+                  "signal",
+                  "request_id",
+                  "created_at"
                 ],
                 "type": "object"
               },
@@ -4456,6 +4520,90 @@ enum AdminOpenAPI {
                 "summary": "Replay the recorded requests against proposed keys, users, groups and prices (nothing is sent or written).",
                 "tags": [
                   "policy"
+                ]
+              }
+            },
+            "/admin/quarantines": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/Quarantine"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Sessions and keys quarantined after an upstream flagged their account.",
+                "tags": [
+                  "accounts"
+                ]
+              }
+            },
+            "/admin/quarantines/{name}/release": {
+              "post": {
+                "parameters": [
+                  {
+                    "description": "The quarantine id's name.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "maxLength": 128,
+                      "minLength": 1,
+                      "pattern": "^[^/\\s\\x00-\\x1f\\x7f-\\x9f]([^/\\x00-\\x1f\\x7f-\\x9f]*[^/\\s\\x00-\\x1f\\x7f-\\x9f])?$",
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Quarantine"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Release a quarantine (its id): the session's or key's requests are served again.",
+                "tags": [
+                  "accounts"
                 ]
               }
             },

@@ -88,6 +88,15 @@ public struct AdminRoutes: Sendable {
         }
         registerKeys(on: group)
         registerParties(on: group)
+        group.get("/quarantines") { request, context in
+            await guarded(request, context: context) { try Self.json(await operations.quarantines.list()) }
+        }
+        group.post("/quarantines/:name/release") { request, context in
+            await guarded(request, context: context) {
+                guard let id = Int64(try Self.name(context)) else { throw AdminError(.notFound, "no such quarantine") }
+                return try Self.json(await operations.quarantines.release(id))
+            }
+        }
         group.get("/models") { request, context in await guarded(request, context: context) { try Self.json(await operations.aliases.list()) } }
         group.put("/models/:name") { request, context in
             await guarded(request, context: context) {

@@ -16,6 +16,8 @@ public struct AccountOptions: Sendable, Equatable, Codable {
     /// upstream model name; the default), and the `api-version` query value.
     public var deployment: String?
     public var apiVersion: String?
+    /// Text in an upstream refusal that means this account is banned (`ban_patterns`, case-insensitive).
+    public var banPatterns: [String]?
 
     public init() {}
 

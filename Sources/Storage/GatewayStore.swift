@@ -135,6 +135,13 @@ public protocol GatewayStore: LedgerSink {
     /// Deletes an alias; false when there was none.
     func deleteAlias(name: String) async throws -> Bool
 
+    /// Stores a quarantine; returns its id.
+    func addQuarantine(_ quarantine: Quarantine) async throws -> Int64
+    /// The quarantines not released, oldest first.
+    func activeQuarantines() async throws -> [Quarantine]
+    /// Releases a quarantine; false when there is no active one with that id.
+    func releaseQuarantine(id: Int64, at: Date) async throws -> Bool
+
     func close() async throws
 }
 

@@ -278,6 +278,23 @@ enum SQLiteMigrations {
             )
             """
         ] + revisionTriggers(table: "model_aliases", columns: "name, targets, max_failovers"),
+        // 21: sessions and keys quarantined after an upstream flagged their account.
+        [
+            """
+            CREATE TABLE quarantines (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                scope TEXT NOT NULL,
+                session TEXT,
+                key_id INTEGER NOT NULL,
+                key_name TEXT NOT NULL,
+                account TEXT NOT NULL,
+                signal TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                released_at INTEGER
+            )
+            """
+        ] + revisionTriggers(table: "quarantines", columns: "released_at"),
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -15,7 +15,8 @@ extension Configuration {
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
         "session_ttl", "health_probe_interval", "admin_token", "admin_login_attempts", "metrics_token", "metrics_listen", "metrics_key_labels",
         "otlp_endpoint", "propagate_trace", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
-        "on_client_disconnect", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout", "client_send_timeout",
+        "on_client_disconnect", "session_quarantine", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout",
+        "client_send_timeout",
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
         "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
@@ -235,6 +236,9 @@ extension Configuration {
         case "refuse_unpriced":
             refuseUnpriced = try Self.flag(value, source: source)
         case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
+        case "session_quarantine":
+            guard let mode = QuarantineMode(rawValue: value) else { throw ConfigurationError("\(source) must be off, session or key") }
+            sessionQuarantine = mode
         case "on_client_disconnect":
             guard let policy = DisconnectPolicy(rawValue: value) else { throw ConfigurationError("\(source) must be drain or estimate") }
             onClientDisconnect = policy

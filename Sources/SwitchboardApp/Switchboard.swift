@@ -95,6 +95,7 @@ public struct Switchboard: Sendable {
             maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
             refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval)
         settings.onClientDisconnect = config.onClientDisconnect
+        settings.sessionQuarantine = config.sessionQuarantine
         settings.drainTimeout = config.drainTimeout
         settings.drainBytes = config.drainMaxBytes
         settings.trustedProxies = config.trustedProxies
@@ -110,7 +111,7 @@ public struct Switchboard: Sendable {
             limiter: KeyLimiter(
                 clock: clock, currentKey: { holder.snapshot.keys.entry(id: $0) }, currentOwner: { holder.snapshot.owner(userID: $0) }),
             transport: transport, ledger: ledger, prices: prices,
-            hasher: context.hasher, configuration: settings, logger: logger)
+            hasher: context.hasher, configuration: settings, logger: logger, store: context.store)
         let userIDs = holder.snapshot.users.mapValues(\.id)
         gateway.limiter.restore(
             keyBaselines, users: Dictionary(userBaselines.compactMap { name, baseline in userIDs[name].map { ($0, baseline) } }) { a, _ in a })

@@ -20,6 +20,7 @@ public struct GatewayError: Error, Hashable, Sendable {
         case ipNotAllowed = "ip_not_allowed"
         case modelNotAllowed = "model_not_allowed"
         case providerNotAllowed = "provider_not_allowed"
+        case sessionQuarantined = "session_quarantined"
         case keyRateLimited = "key_rate_limited"
         case keyConcurrencyLimited = "key_concurrency_limited"
         case insufficientQuota = "insufficient_quota"
@@ -44,7 +45,7 @@ public struct GatewayError: Error, Hashable, Sendable {
             case .upstreamRateLimited, .accountsCoolingDown, .accountsAtCapacity, .keyRateLimited, .keyConcurrencyLimited,
                 .insufficientQuota:
                 return 429
-            case .clientNotAllowed, .ipNotAllowed, .modelNotAllowed, .providerNotAllowed: return 403
+            case .clientNotAllowed, .ipNotAllowed, .modelNotAllowed, .providerNotAllowed, .sessionQuarantined: return 403
             case .internalError: return 500
             case .upstreamAuthFailed, .upstreamBadResponse: return 502
             case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable: return 503
@@ -101,6 +102,8 @@ public struct GatewayError: Error, Hashable, Sendable {
         case .ipNotAllowed: return "This key may not be used from this address."
         case .modelNotAllowed: return "This key may not use this model."
         case .providerNotAllowed: return "This key may not use the providers that serve this model."
+        case .sessionQuarantined:
+            return "The upstream provider flagged the account serving this session; the session is quarantined until an admin releases it."
         case .keyRateLimited: return "This key's rate limit is reached. Retry after the time given."
         case .keyConcurrencyLimited: return "This key has as many requests in flight as it may. Retry shortly."
         case .insufficientQuota: return "This key's quota is used up. Top up its balance or raise its limit."

@@ -125,6 +125,34 @@ struct FakeAnswer: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.encode(body)))
     }
 
+    /// What each provider answers for a suspended or disabled account.
+    func banned() -> Response {
+        let (status, body): (Int, [String: Any])
+        switch format {
+        case .anthropic:
+            status = 400
+            body = ["type": "error", "error": ["type": "invalid_request_error", "message": "This organization has been disabled."]]
+        case .openAI, .responses:
+            status = 401
+            body = [
+                "error": [
+                    "message": "The OpenAI account associated with this API key has been deactivated.", "type": "invalid_request_error",
+                    "param": NSNull(), "code": "account_deactivated",
+                ]
+            ]
+        case .gemini:
+            status = 403
+            body = [
+                "error": [
+                    "code": 403, "message": "Permission denied: Consumer 'api_key:fake' has been suspended.", "status": "PERMISSION_DENIED",
+                    "details": [["@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "CONSUMER_SUSPENDED"]],
+                ]
+            ]
+        }
+        return Response(
+            status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.encode(body)))
+    }
+
     func error(status: Int) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == 429 { headers[HTTPField.Name("retry-after")!] = "7" }

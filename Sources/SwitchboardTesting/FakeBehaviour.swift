@@ -37,6 +37,8 @@ public enum FakeBehaviour: Equatable, Sendable {
     case honourCap
     /// Reports `1e15` input and output tokens, written in exponent form.
     case absurdUsage
+    /// Refuses as a provider does for a suspended or disabled account (each provider's own status and words).
+    case banned
 
     /// The behaviour a model name asks for.
     public init(model: String) {
@@ -64,6 +66,7 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "held-stream": self = .held
         case "honour-cap": self = .honourCap
         case "absurd-usage": self = .absurdUsage
+        case "banned-account": self = .banned
         default: self = .normal
         }
     }

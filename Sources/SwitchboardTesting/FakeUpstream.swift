@@ -341,6 +341,9 @@ public final class FakeUpstream: Sendable {
         case .status(let status):
             release()
             return answer.error(status: status)
+        case .banned:
+            release()
+            return answer.banned()
         case .slowFirstByte(let ms):
             try? await Task.sleep(for: .milliseconds(ms))
         default:

@@ -26,6 +26,8 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "The header the credential goes in, for OpenAI-compatible upstreams (empty: the provider's own).") var authHeader: String?
         @Option(help: "Azure: the deployment ({model} stands for the upstream model; the default).") var deployment: String?
         @Option(help: "Azure: the api-version query value (default 2024-10-21).") var apiVersion: String?
+        @Option(help: "Comma-separated text that, in an upstream refusal, means the account is banned (empty removes them).")
+        var banPatterns: String?
         @Option(help: "Lower goes first.") var priority: Int?
         @Option(help: "Requests per 60 s (0 removes the cap).") var maxRpm: Int?
         @Option(help: "Tokens per 60 s (0 removes the cap).") var maxTpm: Int?
@@ -84,9 +86,10 @@ struct Accounts: AsyncParsableCommand {
             options["auth_header"] = authHeader.map(JSONValue.string)
             options["deployment"] = deployment.map(JSONValue.string)
             options["api_version"] = apiVersion.map(JSONValue.string)
+            options["ban_patterns"] = banPatterns.map(list)
             if !options.isEmpty {
                 let parsed = try Self.parsed(options, name: name)
-                (settings.pools, settings.modelList) = (parsed.pools, parsed.modelList)
+                (settings.pools, settings.modelList, settings.banPatterns) = (parsed.pools, parsed.modelList, parsed.banPatterns)
                 (settings.authHeader, settings.deployment, settings.apiVersion) = (parsed.authHeader, parsed.deployment, parsed.apiVersion)
             }
             settings.priority = priority

@@ -56,11 +56,7 @@ struct Models: AsyncParsableCommand {
 
 extension GlobalOptions {
     func withAliases<T>(_ body: (AliasAdmin) async throws -> T) async throws -> T {
-        do {
-            return try await withStore { context in try await body(AliasAdmin(store: context.store)) }
-        } catch let error as AdminError {
-            throw ValidationError(error.description)
-        }
+        try await withAdmin({ AliasAdmin(store: $0.store) }, body)
     }
 
     /// Runs an operation and prints its answer as JSON.

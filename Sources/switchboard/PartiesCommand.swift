@@ -130,8 +130,13 @@ func dollars(_ text: String) throws -> Money {
 
 extension GlobalOptions {
     func withParties<T>(_ body: (PartyAdmin) async throws -> T) async throws -> T {
+        try await withAdmin({ PartyAdmin(store: $0.store) }, body)
+    }
+
+    /// Runs an admin operation on the store, its refusals as the command's.
+    func withAdmin<Admin, T>(_ make: (StoreContext) -> Admin, _ body: (Admin) async throws -> T) async throws -> T {
         do {
-            return try await withStore { context in try await body(PartyAdmin(store: context.store)) }
+            return try await withStore { context in try await body(make(context)) }
         } catch let error as AdminError {
             throw ValidationError(error.description)
         }

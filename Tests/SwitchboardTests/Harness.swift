@@ -35,7 +35,7 @@ struct Harness: Sendable {
     static let behaviourModels = [
         "echo", "fail-400", "fail-401", "fail-429", "fail-500", "fail-529", "slow-first-byte", "drop-after-first-chunk",
         "truncated-stream", "slow-stream", "short-slow-stream", "big-stream", "cut-mid-event", "stall-mid-stream",
-        "error-first-stream", "fail-402", "fail-404", "no-end-marker", "held-stream", "honour-cap", "absurd-usage",
+        "error-first-stream", "fail-402", "fail-404", "no-end-marker", "held-stream", "honour-cap", "absurd-usage", "banned-account",
     ]
 
     /// Accounts against the fake on `port`: one OpenAI, one Anthropic.

@@ -143,6 +143,12 @@ extension Exchange {
     private func refused(_ response: UpstreamResponse, account: AccountEntry) async -> RelayStep {
         let errorBody = try? await response.collect(upTo: gateway.configuration.maxErrorBodyBytes)
         let hint = errorBody.map { String(buffer: $0.getSlice(at: $0.readerIndex, length: min(512, $0.readableBytes)) ?? ByteBuffer()) } ?? ""
+        if gateway.configuration.sessionQuarantine != .off,
+            let signal = BanSignal.detect(
+                status: response.status, body: errorBody.map { String(buffer: $0) } ?? "", patterns: account.options.banPatterns ?? [])
+        {
+            return await banned(signal: signal, account: account)
+        }
         let failureClass = FailureClass.classify(status: response.status, bodyHint: hint)
         guard failureClass == .callerFault else {
             return failed(
@@ -167,6 +173,27 @@ extension Exchange {
         }
         withHeld { $0.refusal = answer }
         return decide { $0.callerFault(status: response.status) }
+    }
+
+    /// The upstream flagged the account itself (suspended, disabled, a policy
+    /// ban): the request is not moved to another account, the session (or the
+    /// key, as `session_quarantine` says) is quarantined so later requests are
+    /// refused rather than moved, and the account is marked unhealthy.
+    private func banned(signal: String, account: AccountEntry) async -> RelayStep {
+        let mode = gateway.configuration.sessionQuarantine
+        let scope: Quarantine.Scope? = mode == .key ? .key : session == nil ? nil : .session
+        if let scope {
+            await gateway.begin(
+                Quarantine(
+                    scope: scope, session: scope == .session ? session : nil, keyID: key.id, keyName: key.name, account: account.name,
+                    signal: signal, requestID: request.requestID, createdAt: gateway.clock.now()))
+        }
+        let error =
+            scope == nil
+            ? GatewayError(
+                .upstreamAuthFailed, message: "The upstream provider suspended the account serving this request; it was not retried elsewhere.")
+            : GatewayError(.sessionQuarantined)
+        return decide { $0.banned(error, detail: "ban signal: \(signal)") }
     }
 
     /// A token count answered: passed on, or said in the client's format when

@@ -164,6 +164,17 @@ struct RelayMachine: Sendable {
         return .pick(excluding: tried, releasing: release)
     }
 
+    /// The upstream flagged the account itself: the request ends here with
+    /// `error`, no failover; the account is marked as for a refused credential.
+    mutating func banned(_ error: GatewayError, detail: String) -> RelayStep {
+        guard state == .attempting, let current = attempt else { return .none }
+        route.failed(current.account.name, .credential)
+        row.route = route.text
+        return finish(
+            outcome: .upstreamError, status: error.status(in: facts.dialect), errorCode: error.code.rawValue,
+            release: .failed(.credential, retryAfter: nil, detail: detail), usage: nil, answer: .error(error, retryAfter: .given))
+    }
+
     /// The upstream said the client's request is wrong (a 4xx other than the
     /// account's own troubles): the client hears it, the account is not blamed.
     mutating func callerFault(status: Int) -> RelayStep {

@@ -214,6 +214,7 @@ enum ConsolePages {
         page["authHeader"] = account.authHeader ?? ""
         page["deployment"] = account.deployment ?? ""
         page["apiVersion"] = account.apiVersion ?? ""
+        page["banPatterns"] = (account.banPatterns ?? []).joined(separator: ", ")
         page["notes"] = account.notes
         return page
     }
@@ -224,6 +225,13 @@ enum ConsolePages {
             "targets": alias.targets.map { target in target.weight.map { "\(target.model) (weight \($0))" } ?? target.model }
                 .joined(separator: " → "),
             "maxFailovers": alias.maxFailovers.map(String.init) ?? "default",
+        ]
+    }
+
+    static func quarantineRow(_ quarantine: QuarantineView) -> [String: Any] {
+        [
+            "id": String(quarantine.id), "createdAt": time(quarantine.createdAt), "scope": quarantine.scope, "key": quarantine.key,
+            "account": quarantine.account, "signal": quarantine.signal, "requestID": quarantine.requestId,
         ]
     }
 

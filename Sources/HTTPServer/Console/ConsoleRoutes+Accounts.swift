@@ -8,7 +8,8 @@ extension ConsoleRoutes {
     /// The account form's fields, by kind (the admin API's names).
     static func accountSettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
         var json = form.settings(
-            texts: ["name", "provider", "base_url", "notes", "auth_header", "deployment", "api_version"], lists: ["models", "pools", "model_list"],
+            texts: ["name", "provider", "base_url", "notes", "auth_header", "deployment", "api_version"],
+            lists: ["models", "pools", "model_list", "ban_patterns"],
             numbers: ["priority", "weight", "max_rpm", "max_tpm", "max_concurrency"], documents: ["headers", "body_overrides"], editing: editing)
         // An empty secret field keeps the current secret; it never means "remove".
         if let key = form.text("api_key") { json["api_key"] = .string(key) }
@@ -46,6 +47,7 @@ extension ConsoleRoutes {
                 [
                     "accounts": try await operations.accounts.list().map(ConsolePages.accountRow),
                     "aliases": try await operations.aliases.list().map(ConsolePages.aliasRow),
+                    "quarantines": try await operations.quarantines.list().map(ConsolePages.quarantineRow),
                 ]
             }
         }
@@ -54,6 +56,13 @@ extension ConsoleRoutes {
                 let name = form.text("name") ?? ""
                 let view = try await operations.aliases.set(name, try Self.aliasSettings(form))
                 return (accountsPath, "Saved alias \(view.name).")
+            }
+        }
+        ui.post("/quarantines/:name/release") { request, context in
+            await action(request, back: accountsPath) { _ in
+                guard let id = Int64(try Self.parameter(context)) else { throw AdminError(.notFound, "no such quarantine") }
+                let released = try await operations.quarantines.release(id)
+                return (accountsPath, "Released the quarantine of key \(released.key).")
             }
         }
         ui.post("/models/:name/delete") { request, context in

@@ -220,6 +220,15 @@ enum ConsoleTemplates {
         {{> accountFields}}
         <button type="submit">Add</button>
         </form>
+        <h2>Quarantined sessions</h2>
+        <table>
+        <thead><tr><th scope="col">Since</th><th scope="col">Scope</th><th scope="col">Key</th><th scope="col">Account</th><th scope="col">Signal</th>
+        <th scope="col">Request</th><th scope="col">Actions</th></tr></thead>
+        <tbody>
+        {{#quarantines}}<tr><td>{{createdAt}}</td><td>{{scope}}</td><td>{{key}}</td><td>{{account}}</td><td>{{signal}}</td><td><code>{{requestID}}</code></td>
+        <td><form method="post" action="/admin/ui/quarantines/{{id}}/release" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Release</button></form></td></tr>{{/quarantines}}
+        {{^quarantines}}<tr><td colspan="7">No session is quarantined.</td></tr>{{/quarantines}}
+        </tbody></table>
         <h2>Model aliases</h2>
         <table>
         <thead><tr><th scope="col">Alias</th><th scope="col">Targets</th><th scope="col">Failovers</th><th scope="col">Actions</th></tr></thead>
@@ -253,6 +262,7 @@ enum ConsoleTemplates {
         <label for="auth_header">Credential header (OpenAI-compatible; empty for the provider's)</label><input id="auth_header" name="auth_header" value="{{authHeader}}">
         <label for="deployment">Azure deployment ({model} for the upstream model)</label><input id="deployment" name="deployment" value="{{deployment}}">
         <label for="api_version">Azure API version</label><input id="api_version" name="api_version" value="{{apiVersion}}">
+        <label for="ban_patterns">Ban patterns (comma-separated text meaning the account is banned)</label><input id="ban_patterns" name="ban_patterns" value="{{banPatterns}}">
         <label for="notes">Notes</label><input id="notes" name="notes" value="{{notes}}">
         """
 
