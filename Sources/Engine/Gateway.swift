@@ -40,6 +40,8 @@ public final class Gateway: Sendable {
         public var propagateTrace = false
         /// Request and response bodies kept for chosen keys (`capture:`); nil when off.
         public var capture: CaptureSettings?
+        /// Attempts after the first on one provider's accounts, where capped (`providers: {P: {max_failovers}}`).
+        public var providerFailovers: [Provider: Int] = [:]
         /// How far an upstream's ban signal reaches (`session_quarantine`).
         public var sessionQuarantine = QuarantineMode.session
 

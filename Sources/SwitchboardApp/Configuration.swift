@@ -49,6 +49,8 @@ public struct Configuration: Sendable {
     public var keepaliveInterval: Duration = .seconds(5)
     /// What a stream the client leaves before its usage is billed from: `drain` or `estimate`.
     public var onClientDisconnect: DisconnectPolicy = .drain
+    /// Failovers allowed within one provider's accounts (`providers: {anthropic: {max_failovers: 1}}`).
+    public var providerFailovers: [Provider: Int] = [:]
     /// How far an upstream's ban signal reaches: off, session (default) or key.
     public var sessionQuarantine = QuarantineMode.session
     /// How long a stream is read on after its client left, for its usage.

@@ -20,12 +20,12 @@ extension Configuration {
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
         "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
-        "prices", "accounts", "keys", "users", "groups", "alerts", "capture", "models",
+        "prices", "accounts", "keys", "users", "groups", "alerts", "capture", "models", "providers",
     ]
 
     /// Top-level settings that hold lists or maps (no environment override).
     static let structuredKeys: Set<String> = [
-        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts", "capture", "models",
+        "accounts", "keys", "prices", "users", "groups", "upstream_allow_hosts", "trusted_proxies", "alerts", "capture", "models", "providers",
     ]
 
     /// The environment variable that overrides a top-level setting.
@@ -129,6 +129,21 @@ extension Configuration {
                     return try UserSettings.apply(json, to: UserEntry(id: 0, name: name))
                 } catch {
                     throw Self.placed(error, at: path, fields: UserSettings.fields)
+                }
+            }
+        }
+        if let value = root["providers"] {
+            for (name, settings) in try reader.mapping(value, at: "providers") {
+                guard let provider = Provider(rawValue: name) else {
+                    throw ConfigurationError("providers: \(name) is not a provider (openai, anthropic, gemini, azure)")
+                }
+                let fields = try reader.mapping(settings, at: "providers.\(name)")
+                try reader.rejectUnknown(fields, allowed: ["max_failovers"], at: "providers.\(name)")
+                if let count = fields["max_failovers"] {
+                    guard let number = Int(try reader.scalarText(count, at: "providers.\(name).max_failovers")), (0...100).contains(number) else {
+                        throw ConfigurationError("providers.\(name).max_failovers must be a whole number from 0 to 100")
+                    }
+                    providerFailovers[provider] = number
                 }
             }
         }

@@ -168,6 +168,26 @@ import Testing
         }
     }
 
+    @Test func aProvidersFailoverLimitSendsTheRestToOtherProviders() async throws {
+        let accounts: (Int) -> [Configuration.AccountDeclaration] = { port in
+            let defaults = Harness.defaultAccounts(fakePort: port)
+            let failing = defaults[0].with(models: ["dual"], modelMap: ["dual": "fail-500"])
+            return [failing.with(name: "openai-a"), failing.with(name: "openai-b"), defaults[1].with(models: ["dual"], priority: 5)]
+        }
+        for (cap, paths) in [
+            (nil, ["/v1/chat/completions", "/v1/chat/completions", "/v1/messages"]), (0, ["/v1/chat/completions", "/v1/messages"]),
+        ] {
+            try await withHarness(accounts: accounts, configure: { config in if let cap { config.providerFailovers = [.openai: cap] } }) { harness in
+                let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("dual"))
+                #expect(reply.status == 200)
+                #expect(harness.fake.received.map(\.path) == paths, "cap \(String(describing: cap))")
+            }
+        }
+        let config = try loadConfiguration("providers:\n  openai: {max_failovers: 1}\n", environment: [:])
+        #expect(config.providerFailovers == [.openai: 1])
+        #expect(throws: (any Error).self) { try loadConfiguration("providers:\n  bedrock: {max_failovers: 1}\n", environment: [:]) }
+    }
+
     @Test func azureAccountsGoToTheirDeploymentWithAnAPIKeyHeader() async throws {
         try await withHarness(
             accounts: { port in

@@ -107,13 +107,14 @@ final class Exchange: Sendable {
         let model = client.model
         let counter = gateway
         gateway.ledger.opened()
-        machine = Mutex(
-            RelayMachine(
-                row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
-                disconnect: gateway.configuration.onClientDisconnect, billable: billable,
-                price: { usage, upstreamModel, provider in
-                    counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices)
-                }))
+        var relay = RelayMachine(
+            row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
+            disconnect: gateway.configuration.onClientDisconnect, billable: billable,
+            price: { usage, upstreamModel, provider in
+                counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices)
+            })
+        relay.providerAttempts = gateway.configuration.providerFailovers.mapValues { 1 + max(0, $0) }
+        machine = Mutex(relay)
     }
 
     deinit {
@@ -179,7 +180,10 @@ final class Exchange: Sendable {
 
     /// Asks the pool tier by tier: a later tier only when no account of the earlier ones can take the request.
     private func pick(excluding: Set<Attempted>) -> RelayStep {
-        let tiers = held.withLock { $0.tiers }
+        let exhausted = machine.withLock { $0.exhaustedProviders }
+        let tiers = held.withLock { $0.tiers }.map { tier in
+            exhausted.isEmpty ? tier : RouteTier(model: tier.model, accounts: tier.accounts.filter { !exhausted.contains($0.provider) })
+        }
         let now = gateway.clock.now()
         var passed: [AccountPool.Skipped] = []
         for tier in tiers {

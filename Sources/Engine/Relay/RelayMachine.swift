@@ -17,6 +17,15 @@ struct RelayMachine: Sendable {
     let disconnect: DisconnectPolicy
     /// Attempts allowed: the first and its failovers.
     private(set) var maxAttempts: Int
+    /// Attempts allowed on the accounts of a provider (`providers: {P: {max_failovers}}`), where capped.
+    var providerAttempts: [Provider: Int] = [:]
+    /// Attempts made so far on each provider's accounts.
+    private var attemptsOn: [Provider: Int] = [:]
+
+    /// Providers whose accounts may not be tried again for this request.
+    var exhaustedProviders: Set<Provider> {
+        Set(providerAttempts.compactMap { provider, cap in attemptsOn[provider, default: 0] >= cap ? provider : nil })
+    }
     /// Whether the request is billed by usage (counting tokens is not).
     let billable: Bool
     /// What the request is, for pricing and estimates.
@@ -101,6 +110,7 @@ struct RelayMachine: Sendable {
         guard state == .choosing || state == .waitingForAccount else { return .none }
         route.note(skipped, now: now)
         tried.insert(Attempted(account: account.id, model: model ?? facts.model))
+        attemptsOn[account.provider, default: 0] += 1
         let upstreamModel = account.upstreamModel(for: model ?? facts.model)
         attempt = Attempt(account: account, upstreamModel: upstreamModel)
         row.accountID = account.id
