@@ -187,6 +187,12 @@ let package = Package(
             name: "fake-upstream",
             dependencies: ["SwitchboardTesting"]
         ),
+        // Selection cost with many accounts, pools and globs (bench/README.md).
+        .executableTarget(
+            name: "selection-bench",
+            dependencies: ["Policy", "SwitchboardCore"],
+            path: "bench/SelectionBench"
+        ),
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [

@@ -48,16 +48,14 @@ extension Gateway {
     /// in no pool), since a pool's accounts are reserved for it.
     private func routing(target model: String, key: KeyEntry, dialect: Dialect, translate: Bool) -> Routing {
         let snapshot = snapshots.snapshot
-        let directory = snapshot.accounts
-        func select(_ admits: (AccountEntry) -> Bool) -> Selection {
-            directory.select(model: model, dialect: dialect, translate: translate, admits: admits)
+        func select(_ scope: SelectionScope) -> Selection {
+            snapshot.accounts.select(model: model, dialect: dialect, translate: translate, scope: scope)
         }
         guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else {
-            return Self.routing(model: model, [select { $0.pools.isEmpty }])
+            return Self.routing(model: model, [select(.shared)])
         }
-        let bound = select { binding.reserves($0) }
-        guard binding.fallbackToShared else { return Self.routing(model: model, [bound]) }
-        return Self.routing(model: model, [bound, select { $0.pools.isEmpty && !binding.reserves($0) }])
+        guard binding.fallbackToShared else { return Self.routing(model: model, [select(.bound(binding))]) }
+        return Self.routing(model: model, [select(.bound(binding)), select(.sharedBeside(binding))])
     }
 
     /// Tiers from selections in order of preference: each one's own-format
@@ -74,7 +72,7 @@ extension Gateway {
     /// The accounts a key may reach at all (its binding's, or the shared ones), for `/v1/models`.
     func reachable(by key: KeyEntry) -> (AccountEntry) -> Bool {
         let snapshot = snapshots.snapshot
-        guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else { return { $0.pools.isEmpty } }
-        return { binding.reserves($0) || (binding.fallbackToShared && $0.pools.isEmpty) }
+        guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else { return SelectionScope.shared.admits }
+        return { binding.reserves($0) || (binding.fallbackToShared && SelectionScope.shared.admits($0)) }
     }
 }

@@ -122,17 +122,43 @@ public enum Selection: Sendable, Equatable {
     case otherDialectOnly
 }
 
+/// Which accounts a selection may draw on: the shared ones (in no pool),
+/// those a binding reserves, or the shared ones a binding falls back to.
+public enum SelectionScope: Sendable, Hashable {
+    case shared
+    case bound(AccountBinding)
+    case sharedBeside(AccountBinding)
+
+    /// Whether an account is in scope.
+    public func admits(_ account: AccountEntry) -> Bool {
+        switch self {
+        case .shared: return account.pools.isEmpty
+        case .bound(let binding): return binding.reserves(account)
+        case .sharedBeside(let binding): return account.pools.isEmpty && !binding.reserves(account)
+        }
+    }
+}
+
 /// Every account, indexed by model; an immutable snapshot swapped in as a whole.
+/// Selections are remembered per model, dialect and scope, so a request's
+/// selection costs one lookup however many accounts, pools and globs there
+/// are (a bounded memo: hostile model names cannot grow it).
 public final class AccountDirectory: Sendable {
     /// All accounts, by id order.
     public let accounts: [AccountEntry]
     private let byModel: [String: [AccountEntry]]
-    /// Accounts that list globs, by glob: matched per distinct model name once,
-    /// then remembered (a bounded memo: hostile names cannot grow it).
+    /// Accounts that list globs, by glob.
     private let byGlob: [(glob: String, accounts: [AccountEntry])]
-    private let matched = Mutex<[String: [AccountEntry]]>([:])
+    private let memo = Mutex<[SelectionKey: Selection]>([:])
 
-    /// How many model names the glob memo keeps before it starts over.
+    private struct SelectionKey: Hashable {
+        var model: String
+        var dialect: Dialect
+        var translate: Bool
+        var scope: SelectionScope
+    }
+
+    /// How many selections the memo keeps before it starts over.
     static let memoLimit = 4096
 
     /// Indexes the given accounts.
@@ -157,34 +183,40 @@ public final class AccountDirectory: Sendable {
     public func listing(_ model: String) -> [AccountEntry] {
         let named = byModel[model] ?? []
         guard !byGlob.isEmpty else { return named }
-        if let known = matched.withLock({ $0[model] }) { return known }
         var seen = Set(named.map(\.id))
         var all = named
         for (glob, accounts) in byGlob where Glob.matches(glob, model) {
             for account in accounts where seen.insert(account.id).inserted { all.append(account) }
         }
-        let result = Self.ranked(all)
-        matched.withLock { memo in
-            if memo.count >= Self.memoLimit { memo.removeAll(keepingCapacity: true) }
-            memo[model] = result
-        }
-        return result
+        return Self.ranked(all)
     }
 
-    /// The accounts that list `model` for a client speaking `dialect`, by priority
-    /// then age, among those `admits` lets through; which of them can serve now is
-    /// the pool's decision. Accounts that speak the dialect relay it untouched, so
+    /// The accounts in `scope` that list `model` for a client speaking
+    /// `dialect`, by priority then age; which of them can serve now is the
+    /// pool's decision. Accounts that speak the dialect relay it untouched, so
     /// they come first; those of other formats follow when `translate` allows
     /// (a failover across providers).
-    public func select(
-        model: String, dialect: Dialect, translate: Bool, admits: (AccountEntry) -> Bool = { _ in true }
-    ) -> Selection {
-        let listed = listing(model).filter(admits)
-        guard !listed.isEmpty else { return .unknownModel }
-        let sameDialect = listed.filter { $0.provider.speaks(dialect) }
-        let others = translate ? listed.filter { !$0.provider.speaks(dialect) } : []
-        if sameDialect.isEmpty, others.isEmpty { return .otherDialectOnly }
-        return sameDialect.isEmpty ? .candidates(others, translated: []) : .candidates(sameDialect, translated: others)
+    public func select(model: String, dialect: Dialect, translate: Bool, scope: SelectionScope = .shared) -> Selection {
+        let key = SelectionKey(model: model, dialect: dialect, translate: translate, scope: scope)
+        if let known = memo.withLock({ $0[key] }) { return known }
+        let listed = listing(model).filter(scope.admits)
+        let selection: Selection
+        if listed.isEmpty {
+            selection = .unknownModel
+        } else {
+            let sameDialect = listed.filter { $0.provider.speaks(dialect) }
+            let others = translate ? listed.filter { !$0.provider.speaks(dialect) } : []
+            if sameDialect.isEmpty, others.isEmpty {
+                selection = .otherDialectOnly
+            } else {
+                selection = sameDialect.isEmpty ? .candidates(others, translated: []) : .candidates(sameDialect, translated: others)
+            }
+        }
+        memo.withLock { memo in
+            if memo.count >= Self.memoLimit { memo.removeAll(keepingCapacity: true) }
+            memo[key] = selection
+        }
+        return selection
     }
 
     /// The models a client can be served now (by an enabled, usable account that

@@ -29,7 +29,7 @@ public struct AccountOptions: Sendable, Equatable, Codable {
 /// `fallback_to_shared`). Unbound, a request goes to shared accounts (those in
 /// no pool); bound, only to its pools' and named accounts, and to shared ones
 /// after them only when `fallbackToShared`.
-public struct AccountBinding: Sendable, Equatable, Codable {
+public struct AccountBinding: Sendable, Hashable, Codable {
     public var pools: [String]
     public var accounts: [String]
     public var fallbackToShared: Bool
