@@ -147,8 +147,8 @@ public final class AccountDirectory: Sendable {
     /// All accounts, by id order.
     public let accounts: [AccountEntry]
     private let byModel: [String: [AccountEntry]]
-    /// Accounts that list globs, by glob.
-    private let byGlob: [(glob: String, accounts: [AccountEntry])]
+    /// Accounts that list globs, by glob (kept as UTF-8, matched without converting).
+    private let byGlob: [(glob: [UInt8], accounts: [AccountEntry])]
     private let memo = Mutex<[SelectionKey: Selection]>([:])
 
     private struct SelectionKey: Hashable {
@@ -172,7 +172,7 @@ public final class AccountDirectory: Sendable {
             }
         }
         self.byModel = byModel.mapValues(Self.ranked)
-        self.byGlob = byGlob.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        self.byGlob = byGlob.sorted { $0.key < $1.key }.map { (Array($0.key.utf8), $0.value) }
     }
 
     private static func ranked(_ list: [AccountEntry]) -> [AccountEntry] {
@@ -185,7 +185,8 @@ public final class AccountDirectory: Sendable {
         guard !byGlob.isEmpty else { return named }
         var seen = Set(named.map(\.id))
         var all = named
-        for (glob, accounts) in byGlob where Glob.matches(glob, model) {
+        let text = Array(model.utf8)
+        for (glob, accounts) in byGlob where Glob.matches(glob, text) {
             for account in accounts where seen.insert(account.id).inserted { all.append(account) }
         }
         return Self.ranked(all)

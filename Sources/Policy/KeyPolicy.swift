@@ -183,9 +183,10 @@ public struct KeyPolicy: Sendable, Equatable, Codable {
 /// Shell-style globs: `*` any run of characters, `?` one character.
 public enum Glob {
     /// Whether `text` matches `pattern` as a whole.
-    public static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8)
-        let t = Array(text.utf8)
+    public static func matches(_ pattern: String, _ text: String) -> Bool { matches(Array(pattern.utf8), Array(text.utf8)) }
+
+    /// Whether `t` matches `p` as a whole, both as UTF-8 (for patterns kept in that form).
+    public static func matches(_ p: [UInt8], _ t: [UInt8]) -> Bool {
         var pi = 0
         var ti = 0
         var star = -1

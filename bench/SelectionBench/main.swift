@@ -24,9 +24,9 @@ func account(_ id: Int, models: [String], pools: [String] = []) -> AccountEntry 
 
 // Two accounts, exact names, no pools: today's small gateway.
 let small = AccountDirectory(accounts: [account(1, models: ["family-7-large"]), account(2, models: ["family-7-large"])])
-// 1,000 accounts in 50 pools of 20; 200 glob models (`family-N-*`), each account listing 4 of them.
+// 1,000 accounts in 50 pools of 20; 200 glob models (`family-N-*`), each pool's accounts listing 4 of them.
 let large = AccountDirectory(
-    accounts: (1...1000).map { id in account(id, models: (0..<4).map { "family-\((id * 7 + $0 * 53) % 200)-*" }, pools: ["pool-\(id % 50)"]) })
+    accounts: (1...1000).map { id in account(id, models: (0..<4).map { "family-\((id % 50) * 4 + $0)-*" }, pools: ["pool-\(id % 50)"]) })
 let binding = AccountBinding(pools: ["pool-7"])
 let models = (0..<200).map { "family-\($0)-large" }
 let iterations = 1_000_000
