@@ -62,11 +62,11 @@ func pickCost(_ directory: AccountDirectory, scope: SelectionScope, model: Strin
 }
 print("pick and release among the candidates (ns):")
 print(String(format: "  2 accounts                                       %8.0f", pickCost(small, scope: .shared, model: "family-7-large")))
-let bound = large.select(model: "family-7-large", dialect: .openAIChat, translate: true, scope: .bound(binding))
+let bound = large.select(model: "family-28-large", dialect: .openAIChat, translate: true, scope: .bound(binding))
 if case .candidates(let first, _) = bound {
     print(
         String(
             format: "  1,000 accounts, the bound pool's %2d candidates    %8.0f", first.count,
-            pickCost(large, scope: .bound(binding), model: "family-7-large")))
+            pickCost(large, scope: .bound(binding), model: "family-28-large")))
 }
 if sink == 42 { print("") }
