@@ -114,7 +114,7 @@ schemas = {
         "max_waiting": I, "wait_timeout": S, "intercept_warmup": B, "default_instructions": S, "weight": I,
         "headers": {"type": "object", "additionalProperties": S}, "body_overrides": {"type": "object"},
         "pools": {"type": "array", "items": S}, "model_list": {"type": "array", "items": S}, "auth_header": S, "deployment": S, "api_version": S,
-        "ban_patterns": {"type": "array", "items": S},
+        "ban_patterns": {"type": "array", "items": S}, "proxy": S,
         "secret": {"type": "string", "description": "`ok`, or why the sealed secret does not open."},
         "live": ref("AccountStatus"), "live_at": TIME,
     }, required=["name", "provider", "base_url", "models", "priority", "enabled", "secret"]),
@@ -133,6 +133,7 @@ schemas = {
         "deployment": nullable({"type": "string", "description": "Azure: the deployment; `{model}` stands for the upstream model (the default)."}),
         "api_version": nullable({"type": "string", "description": "Azure: the api-version query value (default 2024-10-21)."}),
         "ban_patterns": nullable({"type": "array", "items": S, "description": "Text that, in an upstream refusal, means the account is banned (case-insensitive)."}),
+        "proxy": nullable({"type": "string", "description": "http://HOST:PORT or socks5://HOST:PORT its requests go through, or `direct`; changing it needs `api_key` too."}),
     }),
     "Quarantine": obj({
         "id": I, "scope": {"type": "string", "enum": ["session", "key"]}, "session": S, "key": S, "account": S, "signal": S,

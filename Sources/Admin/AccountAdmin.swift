@@ -40,6 +40,8 @@ public struct AccountView: Sendable, Encodable {
     public var apiVersion: String?
     /// Text in an upstream refusal that means the account is banned.
     public var banPatterns: [String]?
+    /// The proxy its requests go through, or `direct`; absent: the gateway's default.
+    public var proxy: String?
     /// `ok`, or why the secret does not open under the current master key.
     public var secret: String
     /// The live state, when known.
@@ -98,6 +100,16 @@ public struct AccountAdmin: Sendable {
         }
     }
 
+    /// Refuses a proxy whose address the upstream policy refuses (it sees every request sent through it).
+    func checkProxy(_ proxy: String?) async throws(AdminError) {
+        guard let proxy, let parsed = UpstreamProxy.parse(proxy) else { return }
+        do {
+            try await upstreams.checkResolving(proxy: parsed)
+        } catch {
+            throw AdminError(.invalid, error.description)
+        }
+    }
+
     /// Every account with its state.
     public func list() async throws -> [AccountView] {
         let records = try await store.listAccounts()
@@ -123,6 +135,7 @@ public struct AccountAdmin: Sendable {
             if try await record(settings.name) != nil { throw AdminError(.conflict, "an account named \(settings.name) exists") }
             let account = try settings.definition(requireSecret: true)
             try await checkBaseURL(account.baseURL)
+            try await checkProxy(account.options.proxy)
             _ = try await store.upsertAccount(account.input(secret: try box.seal(account.apiKey), source: source))
             return try await changed(settings.name)
         }
@@ -139,6 +152,14 @@ public struct AccountAdmin: Sendable {
                     throw AdminError(.invalid, "changing base_url needs the account's api_key in the same request")
                 }
                 try await checkBaseURL(baseURL)
+            }
+            if let proxy = settings.proxy, proxy != existing.options.proxy {
+                // A proxy sees what goes through it (all of it, for an http upstream): as for base_url,
+                // whoever routes a secret somewhere new must know the secret.
+                guard let apiKey = settings.apiKey, !apiKey.isEmpty else {
+                    throw AdminError(.invalid, "changing proxy needs the account's api_key in the same request")
+                }
+                try await checkProxy(proxy)
             }
             let options = settings.apply(to: existing.options)
             if (settings.provider ?? existing.provider) != .azure, options.deployment != nil || options.apiVersion != nil {
@@ -243,6 +264,7 @@ public struct AccountAdmin: Sendable {
                 ? nil : record.bodyOverrides.compactMapValues { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) },
             pools: record.options.pools, modelList: record.options.modelList, authHeader: record.options.authHeader,
             deployment: record.options.deployment, apiVersion: record.options.apiVersion, banPatterns: record.options.banPatterns,
+            proxy: record.options.proxy,
             secret: secretState, live: live?.0, liveAt: live?.1)
     }
 }

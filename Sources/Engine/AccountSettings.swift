@@ -3,6 +3,7 @@ import Foundation
 import Policy
 import Storage
 import SwitchboardCore
+import Upstream
 
 /// An account's settings, whole: what the config file declares and what an
 /// admin creates. Its patch is `AccountSettings`, which every source of
@@ -94,6 +95,8 @@ public struct AccountSettings: Sendable, Equatable {
     public var authHeader: String??
     public var deployment: String??
     public var apiVersion: String??
+    /// `http://HOST:PORT`, `socks5://HOST:PORT` or `direct`; `.some(nil)` (from `null`) returns to the gateway's default.
+    public var proxy: String??
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
@@ -101,7 +104,8 @@ public struct AccountSettings: Sendable, Equatable {
     /// The fields an admin request may carry; anything else is refused.
     public static let fields = [
         "name", "provider", "base_url", "api_key", "models", "model_map", "model_list", "pools", "priority", "weight", "headers",
-        "body_overrides", "auth_header", "deployment", "api_version", "ban_patterns", "enabled", "notes", "max_rpm", "max_tpm", "max_concurrency",
+        "body_overrides", "auth_header", "deployment", "api_version", "ban_patterns", "proxy", "enabled", "notes", "max_rpm", "max_tpm",
+        "max_concurrency",
         "max_waiting", "wait_timeout", "intercept_warmup", "default_instructions",
     ]
 
@@ -171,6 +175,9 @@ public struct AccountSettings: Sendable, Equatable {
         deployment = try option(
             "deployment", { !$0.utf8.contains { [UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), 37].contains($0) } },
             "must be a deployment name (no /, ?, # or %)")
+        proxy = try option(
+            "proxy", { $0 == "direct" || UpstreamProxy.parse($0) != nil },
+            "must be http://HOST:PORT, socks5://HOST:PORT or direct (no credentials in the URL)")
         apiVersion = try option("api_version", { $0.utf8.allSatisfy { Self.versionBytes.contains($0) } }, "must be a version such as 2024-10-21")
         if let value = json["default_instructions"] {
             let text = try SettingValue.text(value, "default_instructions")
@@ -225,6 +232,7 @@ public struct AccountSettings: Sendable, Equatable {
         if let authHeader { options.authHeader = authHeader?.lowercased() }
         if let deployment { options.deployment = deployment }
         if let apiVersion { options.apiVersion = apiVersion }
+        if let proxy { options.proxy = proxy }
         return options
     }
 

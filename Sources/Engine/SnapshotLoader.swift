@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Policy
 import Storage
+import Upstream
 
 /// Builds snapshots from the store, opening account secrets on the way.
 public struct SnapshotLoader: Sendable {
@@ -60,6 +61,9 @@ public struct SnapshotLoader: Sendable {
             entry.headers = record.headers
             entry.bodyOverrides = record.bodyOverrides
             entry.options = record.options
+            if let proxy = record.options.proxy, proxy != "direct", UpstreamProxy.parse(proxy) == nil {
+                entry.unusableReason = entry.unusableReason ?? "stored proxy unreadable"
+            }
             entry.defaultInstructions = record.defaultInstructions
             return entry
         }

@@ -14,6 +14,17 @@ extension AccountEntry {
         request.authHeader = options.authHeader
         request.deployment = options.deployment
         request.apiVersion = options.apiVersion
+        request.egress = egress
         return request
+    }
+
+    /// Which way its requests leave (a stored proxy that does not read makes
+    /// the account unusable when the snapshot loads; here it would go direct).
+    var egress: Egress {
+        switch options.proxy {
+        case nil: return .inherit
+        case "direct"?: return .direct
+        case let text?: return UpstreamProxy.parse(text).map(Egress.proxy) ?? .direct
+        }
     }
 }

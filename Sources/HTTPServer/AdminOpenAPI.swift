@@ -172,6 +172,9 @@ enum AdminOpenAPI {
                     ],
                     "type": "string"
                   },
+                  "proxy": {
+                    "type": "string"
+                  },
                   "secret": {
                     "description": "`ok`, or why the sealed secret does not open.",
                     "type": "string"
@@ -408,6 +411,17 @@ enum AdminOpenAPI {
                       "azure"
                     ],
                     "type": "string"
+                  },
+                  "proxy": {
+                    "oneOf": [
+                      {
+                        "description": "http://HOST:PORT or socks5://HOST:PORT its requests go through, or `direct`; changing it needs `api_key` too.",
+                        "type": "string"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
                   },
                   "wait_timeout": {
                     "oneOf": [

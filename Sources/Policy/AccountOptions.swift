@@ -18,6 +18,9 @@ public struct AccountOptions: Sendable, Equatable, Codable {
     public var apiVersion: String?
     /// Text in an upstream refusal that means this account is banned (`ban_patterns`, case-insensitive).
     public var banPatterns: [String]?
+    /// The proxy its requests go through (`http://HOST:PORT`, `socks5://HOST:PORT`),
+    /// or `direct` to bypass the gateway's `upstream_proxy`; nil: the gateway's.
+    public var proxy: String?
 
     public init() {}
 

@@ -17,6 +17,7 @@ enum ConfigSeeder {
             }
             do {
                 try await config.upstreamPolicy.checkResolving(baseURL: account.baseURL)
+                if let proxy = account.options.proxy.flatMap(UpstreamProxy.parse) { try await config.upstreamPolicy.checkResolving(proxy: proxy) }
             } catch {
                 throw ConfigurationError("account \(account.name): \(error.description)")
             }

@@ -18,7 +18,8 @@ extension Configuration {
         "on_client_disconnect", "session_quarantine", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout",
         "client_send_timeout",
         "keepalive_timeout",
-        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "trusted_proxies",
+        "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "upstream_proxy",
+        "trusted_proxies",
         "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
         "prices", "accounts", "keys", "users", "groups", "alerts", "capture", "models", "providers",
     ]
@@ -251,6 +252,11 @@ extension Configuration {
         case "refuse_unpriced":
             refuseUnpriced = try Self.flag(value, source: source)
         case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
+        case "upstream_proxy":
+            guard let proxy = UpstreamProxy.parse(value) else {
+                throw ConfigurationError("\(source) must be http://HOST:PORT or socks5://HOST:PORT (no credentials in the URL)")
+            }
+            upstreamPolicy.defaultProxy = proxy
         case "session_quarantine":
             guard let mode = QuarantineMode(rawValue: value) else { throw ConfigurationError("\(source) must be off, session or key") }
             sessionQuarantine = mode

@@ -15,6 +15,27 @@ public struct UpstreamPolicy: Sendable, Equatable {
     public var allowPrivate = false
     /// Host names (any address they resolve to is allowed), addresses and CIDR ranges.
     public var allowHosts: [String] = []
+    /// The proxy upstream connections go through unless an account says otherwise (`upstream_proxy`).
+    public var defaultProxy: UpstreamProxy?
+
+    /// The proxy a request's connection goes through, if any.
+    public func proxy(for egress: Egress) -> UpstreamProxy? {
+        switch egress {
+        case .inherit: return defaultProxy
+        case .direct: return nil
+        case .proxy(let proxy): return proxy
+        }
+    }
+
+    /// Checks a proxy's address as a base URL's is checked: the proxy sees
+    /// every request sent through it.
+    public func checkResolving(proxy: UpstreamProxy) async throws(Refusal) {
+        do {
+            try await checkResolving(baseURL: "http://\(proxy.host.contains(":") ? "[" + proxy.host + "]" : proxy.host):\(proxy.port)")
+        } catch {
+            throw Refusal(description: "proxy: " + error.description.replacingOccurrences(of: "base_url", with: "the proxy"))
+        }
+    }
 
     /// Nothing private allowed.
     public init(allowPrivate: Bool = false, allowHosts: [String] = []) {

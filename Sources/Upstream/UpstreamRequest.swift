@@ -24,6 +24,8 @@ public struct UpstreamRequest: Sendable {
     /// Azure: the deployment (`{model}` stands for the upstream model) and the `api-version`.
     public var deployment: String?
     public var apiVersion: String?
+    /// Which way the request leaves: the transport's default proxy, direct, or a proxy of the account's own.
+    public var egress = Egress.inherit
     /// The event loop of the client's connection: the upstream connection is
     /// taken from the same loop, so the exchange stays on one thread.
     public var eventLoop: (any EventLoop)?

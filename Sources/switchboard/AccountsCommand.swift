@@ -28,6 +28,8 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Azure: the api-version query value (default 2024-10-21).") var apiVersion: String?
         @Option(help: "Comma-separated text that, in an upstream refusal, means the account is banned (empty removes them).")
         var banPatterns: String?
+        @Option(help: "http://HOST:PORT or socks5://HOST:PORT its requests go through, direct to bypass upstream_proxy (empty: the default).")
+        var proxy: String?
         @Option(help: "Lower goes first.") var priority: Int?
         @Option(help: "Requests per 60 s (0 removes the cap).") var maxRpm: Int?
         @Option(help: "Tokens per 60 s (0 removes the cap).") var maxTpm: Int?
@@ -87,10 +89,12 @@ struct Accounts: AsyncParsableCommand {
             options["deployment"] = deployment.map(JSONValue.string)
             options["api_version"] = apiVersion.map(JSONValue.string)
             options["ban_patterns"] = banPatterns.map(list)
+            options["proxy"] = proxy.map(JSONValue.string)
             if !options.isEmpty {
                 let parsed = try Self.parsed(options, name: name)
                 (settings.pools, settings.modelList, settings.banPatterns) = (parsed.pools, parsed.modelList, parsed.banPatterns)
                 (settings.authHeader, settings.deployment, settings.apiVersion) = (parsed.authHeader, parsed.deployment, parsed.apiVersion)
+                settings.proxy = parsed.proxy
             }
             settings.priority = priority
             if let weight {

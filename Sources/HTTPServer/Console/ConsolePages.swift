@@ -215,6 +215,7 @@ enum ConsolePages {
         page["deployment"] = account.deployment ?? ""
         page["apiVersion"] = account.apiVersion ?? ""
         page["banPatterns"] = (account.banPatterns ?? []).joined(separator: ", ")
+        page["proxy"] = account.proxy ?? ""
         page["notes"] = account.notes
         return page
     }

@@ -8,7 +8,7 @@ extension ConsoleRoutes {
     /// The account form's fields, by kind (the admin API's names).
     static func accountSettings(_ form: ConsoleForm, editing: Bool) -> [String: JSONValue] {
         var json = form.settings(
-            texts: ["name", "provider", "base_url", "notes", "auth_header", "deployment", "api_version"],
+            texts: ["name", "provider", "base_url", "notes", "auth_header", "deployment", "api_version", "proxy"],
             lists: ["models", "pools", "model_list", "ban_patterns"],
             numbers: ["priority", "weight", "max_rpm", "max_tpm", "max_concurrency"], documents: ["headers", "body_overrides"], editing: editing)
         // An empty secret field keeps the current secret; it never means "remove".

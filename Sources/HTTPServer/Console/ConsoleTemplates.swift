@@ -120,7 +120,7 @@ enum ConsoleTemplates {
         <label for="clients">Allowed clients (User-Agent globs)</label><input id="clients" name="clients" value="{{clients}}">
         <label for="pools">Route to pools (comma-separated; empty: its user's, else shared accounts)</label><input id="pools" name="pools" value="{{pools}}">
         <label for="accounts">Route to accounts (comma-separated)</label><input id="accounts" name="accounts" value="{{accounts}}">
-        <label><input type="checkbox" name="fallback_to_shared" value="true"{{#fallbackToShared}} checked{{/fallbackToShared}}> Fall back to shared accounts</label>
+        <label for="fallback_to_shared">Fall back to shared accounts</label><input type="checkbox" id="fallback_to_shared" name="fallback_to_shared" value="true"{{#fallbackToShared}} checked{{/fallbackToShared}}>
         <label for="ip_allow">Allowed client addresses (comma-separated ranges, e.g. 10.0.0.0/8)</label><input id="ip_allow" name="ip_allow" value="{{ipAllow}}">
         <label for="ip_deny">Refused client addresses (comma-separated ranges)</label><input id="ip_deny" name="ip_deny" value="{{ipDeny}}">
         <label for="concurrency">Concurrent requests</label><input id="concurrency" name="concurrency" inputmode="numeric" value="{{concurrency}}">
@@ -262,6 +262,7 @@ enum ConsoleTemplates {
         <label for="auth_header">Credential header (OpenAI-compatible; empty for the provider's)</label><input id="auth_header" name="auth_header" value="{{authHeader}}">
         <label for="deployment">Azure deployment ({model} for the upstream model)</label><input id="deployment" name="deployment" value="{{deployment}}">
         <label for="api_version">Azure API version</label><input id="api_version" name="api_version" value="{{apiVersion}}">
+        <label for="proxy">Proxy (http://HOST:PORT, socks5://HOST:PORT or direct; changing it needs the API key)</label><input id="proxy" name="proxy" value="{{proxy}}">
         <label for="ban_patterns">Ban patterns (comma-separated text meaning the account is banned)</label><input id="ban_patterns" name="ban_patterns" value="{{banPatterns}}">
         <label for="notes">Notes</label><input id="notes" name="notes" value="{{notes}}">
         """

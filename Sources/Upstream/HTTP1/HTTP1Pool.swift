@@ -87,35 +87,64 @@ final class HTTP1Pool: @unchecked Sendable {
     }
 
     /// Opens a connection: TCP (the address checked against the policy unless
-    /// the host is allowed by name), TLS for https, then HTTP/1.1.
+    /// the host is allowed by name), through the origin's proxy when it has
+    /// one (whose address is checked the same way), TLS for https, then HTTP/1.1.
     private func connect(_ origin: UpstreamOrigin) -> EventLoopFuture<HTTP1Connection> {
         guard !closing else { return eventLoop.makeFailedFuture(TransportFailure.connectionReset) }
         // No TLS context (the system's trust store could not be read): https cannot be spoken.
         if origin.secure, tls == nil { return eventLoop.makeFailedFuture(TransportFailure.connectFailed) }
-        let checkAddress = !policy.allowPrivate && !policy.allowsName(origin.host)
+        let endpoint: (host: String, port: Int) = origin.proxy.map { ($0.host, $0.port) } ?? (origin.host, origin.port)
+        let checkAddress = !policy.allowPrivate && !policy.allowsName(endpoint.host)
+        // Through a proxy the upstream's name is the proxy's to resolve; an address literal is judged here.
+        if origin.proxy != nil, !policy.allowPrivate, !policy.allowsName(origin.host), let literal = IPAddress(origin.host),
+            !policy.allows(literal)
+        {
+            return eventLoop.makeFailedFuture(TransportFailure.addressRefused)
+        }
         let settings = settings
-        let tls = origin.secure ? tls : nil
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-        return bootstrap.connect(host: origin.host, port: origin.port).flatMapThrowing { [self] channel in
+        return bootstrap.connect(host: endpoint.host, port: endpoint.port).flatMap { [self] channel in
             if checkAddress, !policy.allows(channel.remoteAddress) {
                 channel.close(promise: nil)
-                throw TransportFailure.addressRefused
+                return eventLoop.makeFailedFuture(TransportFailure.addressRefused)
             }
-            let connection = HTTP1Connection(channel: channel, origin: origin, settings: settings, pool: self)
-            let pipeline = channel.pipeline.syncOperations
-            if let tls {
-                try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: origin.isAddress ? nil : origin.host))
+            guard let proxy = origin.proxy else { return eventLoop.makeCompletedFuture { try start(channel, origin: origin) } }
+            let tunnel = eventLoop.makePromise(of: Void.self)
+            let deadline = eventLoop.scheduleTask(in: settings.connectTimeout) { tunnel.fail(TransportFailure.connectFailed) }
+            do {
+                try channel.pipeline.syncOperations.addHandler(
+                    ProxyHandshake(kind: proxy.kind, host: origin.host, port: origin.port, promise: tunnel))
+            } catch {
+                tunnel.fail(error)
             }
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderListSize = settings.maxHeadBytes
-            limits.maxHeaderFieldSize = settings.maxHeadBytes
-            limits.maxHeaderFieldCount = 256
-            try pipeline.addHTTPClientHandlers(decoderLimitConfiguration: limits)
-            try pipeline.addHandler(connection)
-            return connection
+            return tunnel.futureResult.flatMapThrowing { [self] in
+                deadline.cancel()
+                return try start(channel, origin: origin)
+            }.flatMapErrorThrowing { error in
+                deadline.cancel()
+                channel.close(promise: nil)
+                throw error
+            }
         }
+    }
+
+    /// TLS (for https) and HTTP/1.1 on a connected channel, and the connection that drives them.
+    private func start(_ channel: any Channel, origin: UpstreamOrigin) throws -> HTTP1Connection {
+        let tls = origin.secure ? tls : nil
+        let connection = HTTP1Connection(channel: channel, origin: origin, settings: settings, pool: self)
+        let pipeline = channel.pipeline.syncOperations
+        if let tls {
+            try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: origin.isAddress ? nil : origin.host))
+        }
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = settings.maxHeadBytes
+        limits.maxHeaderFieldSize = settings.maxHeadBytes
+        limits.maxHeaderFieldCount = 256
+        try pipeline.addHTTPClientHandlers(decoderLimitConfiguration: limits)
+        try pipeline.addHandler(connection)
+        return connection
     }
 
     private func startSweep() {

@@ -36,7 +36,9 @@ public final class HTTP1Transport: UpstreamTransport {
     }
 
     public func send(_ request: UpstreamRequest) async throws(TransportFailure) -> UpstreamResponse {
-        guard let (origin, target) = UpstreamOrigin.split(request.url) else { throw .connectFailed }
+        guard let (direct, target) = UpstreamOrigin.split(request.url) else { throw .connectFailed }
+        var origin = direct
+        origin.proxy = policy.proxy(for: request.egress)
         // The client's loop; else the caller's own; else always the same one, so
         // callers on no loop (probes, the command line) share its connections.
         let loop = request.eventLoop ?? MultiThreadedEventLoopGroup.currentEventLoop

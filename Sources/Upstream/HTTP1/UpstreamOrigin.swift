@@ -10,6 +10,8 @@ struct UpstreamOrigin: Hashable, Sendable {
     var host: String
     /// The TCP port.
     var port: Int
+    /// The proxy connections to the origin go through (pooled apart from direct ones).
+    var proxy: UpstreamProxy?
 
     /// The `Host` header: the host, and the port when it is not the scheme's own.
     var hostHeader: String {
