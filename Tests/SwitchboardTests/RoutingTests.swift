@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Engine
 import Foundation
 import NIOCore
@@ -291,6 +292,44 @@ import Testing
             let row = try await queuedStreamGetsKeepalivesThenItsStream(harness, path: path, openAI: openAI)
             #expect(harness.fake.peakInFlight == 1, "the account's cap held")
             #expect(row.outcome == .ok && row.usage.output > 0 && row.selection == "waited")
+        }
+    }
+}
+
+extension AccountQueueKeepaliveTests {
+    /// A streaming client that leaves while it waits for an account slot is
+    /// settled as gone: one row, its key lease and queue place given back.
+    @Test func aClientLeavingWhileQueuedForAnAccountLeavesOneRowAndNoLease() async throws {
+        try await withHarness(
+            accounts: { port in
+                [Harness.defaultAccounts(fakePort: port)[0].with(limits: AccountLimits(maxConcurrency: 1, maxWaiting: 2, waitTimeout: .seconds(30)))]
+            },
+            configure: { $0.keepaliveInterval = .milliseconds(200) }
+        ) { harness in
+            async let first = harness.send("/v1/chat/completions", body: Harness.chat("held-stream", stream: true))
+            try await harness.eventually { harness.fake.currentInFlight == 1 }
+            var request = HTTPClientRequest(url: harness.base + "/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
+            request.body = .bytes(ByteBuffer(string: Harness.chat("gpt-4o-mini", stream: true)))
+            // The head and one keepalive heard, then the client hangs up.
+            let reader = Task {
+                let response = try await harness.client.execute(request, timeout: .seconds(30))
+                let id = response.headers.first(name: "x-request-id")
+                async let keepalive: Void = { for try await _ in response.body { break } }()
+                try await harness.tick(.milliseconds(200), whenSleepers: 2)
+                try await keepalive
+                return id
+            }
+            let id = try await reader.value
+            // The next keepalives find it gone (a write or two may still land in the socket's buffer).
+            for _ in 0..<5 where harness.switchboard.ledger.openCount > 1 {
+                try await harness.tick(.milliseconds(200), whenSleepers: 2)
+            }
+            let row = try await harness.row(id)
+            #expect(row.outcome == .clientDisconnected && row.accountName == nil)
+            harness.fake.releaseHeld()
+            #expect(try await first.status == 200)
         }
     }
 }

@@ -24,8 +24,9 @@ extension Exchange {
             outbound = built
             outbound.eventLoop = request.eventLoop
         } catch {
-            // What the client asked cannot be carried to this account: its mistake.
-            return decide { $0.refuse(error, outcome: .clientError) }
+            // What the client asked cannot be carried to this account: its mistake, unless
+            // this was a failover to another format, where the earlier failure stands.
+            return decide { $0.cannotCarry(error) }
         }
         let response: UpstreamResponse
         upstreamBegan(span: attemptSpan(account, upstreamModel: upstreamModel, outbound: &outbound))

@@ -149,6 +149,8 @@ extension Exchange {
     func waitingForAccount(_ account: AccountEntry) -> GatewayResponse {
         keptAlive { write in
             let (step, clientLeft) = await self.keepingAlive(write) { await self.waitForAccount(account) }
+            // The wait, cancelled by the departure, may already have settled the request as the client's.
+            if clientLeft, case .finish = step { return step }
             return clientLeft ? self.decide { $0.clientGone() } : step
         }
     }

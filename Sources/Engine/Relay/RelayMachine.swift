@@ -174,6 +174,16 @@ struct RelayMachine: Sendable {
         return .pick(excluding: tried, releasing: release)
     }
 
+    /// The request cannot be carried to the account chosen (it would need a
+    /// translation it has no form for): the client's mistake on a first
+    /// attempt; on a failover, the earlier failure is the answer and this
+    /// account is not blamed.
+    mutating func cannotCarry(_ error: GatewayError) -> RelayStep {
+        guard state == .attempting else { return .none }
+        if let lastFailure { return failedUpstream(lastFailure, release: .notBlamed(tokens: 0)) }
+        return refuse(error, outcome: .clientError)
+    }
+
     /// The upstream flagged the account itself: the request ends here with
     /// `error`, no failover; the account is marked as for a refused credential.
     mutating func banned(_ error: GatewayError, detail: String) -> RelayStep {
