@@ -146,7 +146,8 @@ extension Exchange {
         let hint = errorBody.map { String(buffer: $0.getSlice(at: $0.readerIndex, length: min(512, $0.readableBytes)) ?? ByteBuffer()) } ?? ""
         if gateway.configuration.sessionQuarantine != .off,
             let signal = BanSignal.detect(
-                status: response.status, body: errorBody.map { String(buffer: $0) } ?? "", patterns: account.options.banPatterns ?? [])
+                status: response.status, body: errorBody.map { String(buffer: $0) } ?? "", patterns: account.options.banPatterns ?? [],
+                request: String(buffer: client.body))
         {
             return await banned(signal: signal, account: account)
         }
