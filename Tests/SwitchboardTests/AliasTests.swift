@@ -37,6 +37,17 @@ import Testing
         }
     }
 
+    @Test func anAliasIsPricedByItsTargetWhenTheUpstreamNameHasNoPrice() async throws {
+        try await withHarness(
+            accounts: { port in [Harness.defaultAccounts(fakePort: port)[0].with(modelMap: ["gpt-4o-mini": "vendor/unpriced-mini"])] },
+            configure: { config in config.aliases = [try! Self.alias("cheap", #"["gpt-4o-mini"]"#)] }
+        ) { harness in
+            let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("cheap"))
+            let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+            #expect(row.upstreamModel == "vendor/unpriced-mini" && row.priced && row.cost > .zero, "gpt-4o-mini's price, not none")
+        }
+    }
+
     @Test func anAliasesOwnFailoverLimitCapsItsAttempts() async throws {
         try await withHarness(configure: { config in
             config.aliases = [try! Self.alias("strict", #"{"targets": ["fail-500", "gpt-4o-mini"], "max_failovers": 0}"#)]

@@ -13,7 +13,7 @@ import Testing
 @Suite struct RelayMachineTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)
     /// A dollar per million input tokens, two per million output.
-    static let price: @Sendable (TokenUsage, String, Provider) -> (TokenCosts, Bool) = { usage, _, _ in
+    static let price: @Sendable (TokenUsage, String, String, Provider) -> (TokenCosts, Bool) = { usage, _, _, _ in
         (TokenCosts(input: Money(picos: usage.totalInput * 1_000_000), output: Money(picos: usage.output * 2_000_000)), true)
     }
 

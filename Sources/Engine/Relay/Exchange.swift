@@ -104,13 +104,12 @@ final class Exchange: Sendable {
         let facts = RequestFacts(
             dialect: request.dialect, model: client.model, promptBytes: client.body.readableBytes, localAnswer: client.localAnswer)
         let prices = gateway.prices
-        let model = client.model
         let counter = gateway
         gateway.ledger.opened()
         var relay = RelayMachine(
             row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
             disconnect: gateway.configuration.onClientDisconnect, billable: billable,
-            price: { usage, upstreamModel, provider in
+            price: { usage, model, upstreamModel, provider in
                 counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices)
             })
         relay.providerAttempts = gateway.configuration.providerFailovers.mapValues { 1 + max(0, $0) }

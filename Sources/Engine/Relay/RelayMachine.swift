@@ -30,8 +30,9 @@ struct RelayMachine: Sendable {
     let billable: Bool
     /// What the request is, for pricing and estimates.
     let facts: RequestFacts
-    /// Prices the usage: list price and whether the model has one.
-    let price: @Sendable (TokenUsage, _ upstreamModel: String, _ provider: Provider) -> (TokenCosts, Bool)
+    /// Prices the usage: list price and whether the model has one (`model`: what
+    /// the account was asked for, the price when the upstream name has none).
+    let price: @Sendable (TokenUsage, _ model: String, _ upstreamModel: String, _ provider: Provider) -> (TokenCosts, Bool)
 
     private(set) var state: RelayState = .open
     private var row: LedgerRow
@@ -50,7 +51,7 @@ struct RelayMachine: Sendable {
 
     init(
         row: LedgerRow, facts: RequestFacts, maxAttempts: Int, disconnect: DisconnectPolicy, billable: Bool = true,
-        price: @escaping @Sendable (TokenUsage, String, Provider) -> (TokenCosts, Bool)
+        price: @escaping @Sendable (TokenUsage, String, String, Provider) -> (TokenCosts, Bool)
     ) {
         self.row = row
         self.facts = facts
@@ -63,6 +64,8 @@ struct RelayMachine: Sendable {
     /// The account an attempt is on.
     struct Attempt: Sendable, Equatable {
         var account: AccountEntry
+        /// What the account was asked for (an alias's target, else the client's model), and the name sent.
+        var model: String
         var upstreamModel: String
     }
 
@@ -112,7 +115,7 @@ struct RelayMachine: Sendable {
         tried.insert(Attempted(account: account.id, model: model ?? facts.model))
         attemptsOn[account.provider, default: 0] += 1
         let upstreamModel = account.upstreamModel(for: model ?? facts.model)
-        attempt = Attempt(account: account, upstreamModel: upstreamModel)
+        attempt = Attempt(account: account, model: model ?? facts.model, upstreamModel: upstreamModel)
         row.accountID = account.id
         row.accountName = account.name
         row.provider = account.provider.rawValue
@@ -356,7 +359,7 @@ struct RelayMachine: Sendable {
         row.errorCode = errorCode ?? row.errorCode
         row.route = route.text
         if let (tokens, source) = usage, let attempt {
-            let (costs, hasPrice) = price(tokens, attempt.upstreamModel, attempt.account.provider)
+            let (costs, hasPrice) = price(tokens, attempt.model, attempt.upstreamModel, attempt.account.provider)
             let list = costs.total
             row.listCosts = costs
             row.usage = tokens
