@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Policy
 import Storage
+import SwitchboardCore
 import Synchronization
 
 extension Gateway {
@@ -9,14 +10,20 @@ extension Gateway {
     /// those the snapshot holds, and those this process began since.
     func quarantine(covering keyID: Int64, session: String?) -> Quarantine? {
         let stored = snapshots.snapshot.quarantines
-        if let found = stored.first(where: { $0.covers(keyID: keyID, session: session) }) { return found }
-        return pendingQuarantines.withLock { pending in
-            // Once the snapshot holds one, it speaks for it (and a release removes it there).
+        let now = clock.now()
+        let pending = pendingQuarantines.withLock { pending -> Quarantine? in
+            // Once a snapshot holds one, it speaks for it (and a release removes it there); one stored a
+            // while ago that no snapshot holds was released before any snapshot saw it.
             let known = Set(stored.map(\.id))
-            pending.removeAll { $0.id != 0 && known.contains($0.id) }
+            pending.removeAll { $0.id != 0 && (known.contains($0.id) || now.timeIntervalSince($0.createdAt) > Self.pendingQuarantineLifetime) }
             return pending.first { $0.covers(keyID: keyID, session: session) }
         }
+        return pending ?? stored.first { $0.covers(keyID: keyID, session: session) }
     }
+
+    /// How long a stored quarantine is also kept in this process: far longer
+    /// than the snapshot refresher takes to load it.
+    static let pendingQuarantineLifetime: TimeInterval = 60
 
     /// Quarantines a session or key at once, then stores it (a store that
     /// fails leaves it in force in this process).

@@ -54,6 +54,34 @@ import Testing
         }
     }
 
+    /// A release from another process (the CLI) reaches the store only: the
+    /// server drops its own copy once a snapshot spoke for it, or, released
+    /// before any snapshot saw it, after a minute.
+    @Test func aReleaseFromTheCommandLineReachesTheRunningServer() async throws {
+        try await withHarness { harness in
+            let store = harness.switchboard.storeContext.store
+            func served() async throws -> Bool { try await Self.chat("claude-sonnet-4-5", harness, session: "s-cli").status == 200 }
+            #expect(try await Self.chat("banned-account", harness, session: "s-cli").status == 403)
+            await harness.switchboard.refresher.refreshIfChanged()
+            #expect(try await !served())
+            let first = try #require(try await store.activeQuarantines().first)
+            #expect(try await store.releaseQuarantine(id: first.id, at: Date()))
+            await harness.switchboard.refresher.refreshIfChanged()
+            #expect(try await served())
+            // Released before any snapshot held it.
+            #expect(try await Self.chat("banned-account", harness, session: "s-cli-2").status == 403)
+            let second = try #require(try await store.activeQuarantines().first)
+            #expect(try await store.releaseQuarantine(id: second.id, at: Date()))
+            await harness.switchboard.refresher.refreshIfChanged()
+            let again = try await Self.chat("claude-sonnet-4-5", harness, session: "s-cli-2")
+            #expect(again.status == 403, "this process's own copy still holds")
+            harness.clock.advance(by: .seconds(61))
+            // (Both accounts are marked by now, so it is not served; but it is no longer quarantined.)
+            let later = try await Self.chat("claude-sonnet-4-5", harness, session: "s-cli-2")
+            #expect(later.status != 403 && !later.body.contains("session_quarantined"), "\(later.status) \(later.body)")
+        }
+    }
+
     @Test func keyScopeQuarantinesEveryRequestOfTheKey() async throws {
         try await withHarness(configure: { $0.sessionQuarantine = .key }) { harness in
             let banned = try await Self.chat("banned-account", harness, session: nil)
