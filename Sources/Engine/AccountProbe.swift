@@ -41,7 +41,8 @@ public enum AccountProbe {
         case .listModels:
             request = account.upstreamRequest(.listModels, body: ByteBuffer(), forwardedHeaders: [])
         case .minimalRequest:
-            let upstreamModel = account.upstreamModel(for: account.models.first ?? "")
+            // A glob is no model: the first concrete name (or one from the model list).
+            let upstreamModel = account.upstreamModel(for: account.concreteModels.first ?? account.models.first ?? "")
             let model = jsonStringLiteral(upstreamModel)
             let (operation, body): (UpstreamRequest.Operation, String)
             switch account.provider {

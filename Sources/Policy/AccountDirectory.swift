@@ -140,26 +140,51 @@ public enum SelectionScope: Sendable, Hashable {
 }
 
 /// Every account, indexed by model; an immutable snapshot swapped in as a whole.
-/// Selections are remembered per model, dialect and scope, so a request's
-/// selection costs one lookup however many accounts, pools and globs there
-/// are (a bounded memo: hostile model names cannot grow it).
+///
+/// Selections are remembered, so a request's selection costs a lookup or two
+/// however many accounts, pools and globs there are. A model name maps to its
+/// signature (its exact listing and which globs match it): names that match
+/// the same globs share one selection, so random names that only `*` matches
+/// cost one entry, not one each. Every memo is bounded (names by count and
+/// length, selections by the candidates they hold): hostile model names
+/// cannot grow memory.
 public final class AccountDirectory: Sendable {
     /// All accounts, by id order.
     public let accounts: [AccountEntry]
     private let byModel: [String: [AccountEntry]]
     /// Accounts that list globs, by glob (kept as UTF-8, matched without converting).
     private let byGlob: [(glob: [UInt8], accounts: [AccountEntry])]
-    private let memo = Mutex<[SelectionKey: Selection]>([:])
+    private let memo = Mutex(Memo())
+
+    /// Which accounts list a model: its exact name when some account lists it, and the globs that match it.
+    private struct Signature: Hashable {
+        var exact: String?
+        var globs: [Int]
+    }
 
     private struct SelectionKey: Hashable {
-        var model: String
+        var signature: Int
         var dialect: Dialect
         var translate: Bool
         var scope: SelectionScope
     }
 
-    /// How many selections the memo keeps before it starts over.
-    static let memoLimit = 4096
+    private struct Memo {
+        var names: [String: Int] = [:]
+        var signatures: [Signature: Int] = [:]
+        var list: [Signature] = []
+        var selections: [SelectionKey: Selection] = [:]
+        /// Candidates the remembered selections hold, together.
+        var held = 0
+
+        mutating func clear() { self = Memo() }
+    }
+
+    /// The most model names remembered, the longest one remembered, and the
+    /// most candidates the remembered selections may hold together.
+    static let memoNames = 4096
+    static let memoNameBytes = 256
+    static let memoCandidates = 262_144
 
     /// Indexes the given accounts.
     public init(accounts: [AccountEntry] = []) {
@@ -180,14 +205,20 @@ public final class AccountDirectory: Sendable {
     }
 
     /// Every account that lists `model`, by name or glob, by priority then age.
-    public func listing(_ model: String) -> [AccountEntry] {
-        let named = byModel[model] ?? []
-        guard !byGlob.isEmpty else { return named }
+    public func listing(_ model: String) -> [AccountEntry] { listing(signature(of: model)) }
+
+    private func signature(of model: String) -> Signature {
+        let text = Array(model.utf8)
+        return Signature(exact: byModel[model] == nil ? nil : model, globs: byGlob.indices.filter { Glob.matches(byGlob[$0].glob, text) })
+    }
+
+    private func listing(_ signature: Signature) -> [AccountEntry] {
+        let named = signature.exact.flatMap { byModel[$0] } ?? []
+        guard !signature.globs.isEmpty else { return named }
         var seen = Set(named.map(\.id))
         var all = named
-        let text = Array(model.utf8)
-        for (glob, accounts) in byGlob where Glob.matches(glob, text) {
-            for account in accounts where seen.insert(account.id).inserted { all.append(account) }
+        for index in signature.globs {
+            for account in byGlob[index].accounts where seen.insert(account.id).inserted { all.append(account) }
         }
         return Self.ranked(all)
     }
@@ -198,26 +229,52 @@ public final class AccountDirectory: Sendable {
     /// they come first; those of other formats follow when `translate` allows
     /// (a failover across providers).
     public func select(model: String, dialect: Dialect, translate: Bool, scope: SelectionScope = .shared) -> Selection {
-        let key = SelectionKey(model: model, dialect: dialect, translate: translate, scope: scope)
-        if let known = memo.withLock({ $0[key] }) { return known }
-        let listed = listing(model).filter(scope.admits)
-        let selection: Selection
-        if listed.isEmpty {
-            selection = .unknownModel
-        } else {
-            let sameDialect = listed.filter { $0.provider.speaks(dialect) }
-            let others = translate ? listed.filter { !$0.provider.speaks(dialect) } : []
-            if sameDialect.isEmpty, others.isEmpty {
-                selection = .otherDialectOnly
-            } else {
-                selection = sameDialect.isEmpty ? .candidates(others, translated: []) : .candidates(sameDialect, translated: others)
-            }
+        let remembered = memo.withLock { memo -> (Signature?, Selection?) in
+            guard let id = memo.names[model] else { return (nil, nil) }
+            return (memo.list[id], memo.selections[SelectionKey(signature: id, dialect: dialect, translate: translate, scope: scope)])
         }
+        if let selection = remembered.1 { return selection }
+        let signature = remembered.0 ?? signature(of: model)
+        // A new name whose globs an earlier name matched shares that name's selection.
+        if remembered.0 == nil,
+            let shared = memo.withLock({ memo -> Selection? in
+                guard let id = memo.signatures[signature] else { return nil }
+                if model.utf8.count <= Self.memoNameBytes, memo.names.count < Self.memoNames { memo.names[model] = id }
+                return memo.selections[SelectionKey(signature: id, dialect: dialect, translate: translate, scope: scope)]
+            })
+        {
+            return shared
+        }
+        let selection = Self.selection(listing(signature).filter(scope.admits), dialect: dialect, translate: translate)
+        var size = 0
+        if case .candidates(let first, let then) = selection { size = first.count + then.count }
         memo.withLock { memo in
-            if memo.count >= Self.memoLimit { memo.removeAll(keepingCapacity: true) }
-            memo[key] = selection
+            // Names start over when full; selections when they hold too much (signature ids go with them).
+            if memo.names.count >= Self.memoNames { memo.names.removeAll(keepingCapacity: true) }
+            if memo.held + size > Self.memoCandidates || memo.list.count >= Self.memoNames { memo.clear() }
+            let id = memo.signatures[signature] ?? memo.list.count
+            if id == memo.list.count {
+                memo.signatures[signature] = id
+                memo.list.append(signature)
+            }
+            if model.utf8.count <= Self.memoNameBytes { memo.names[model] = id }
+            let key = SelectionKey(signature: id, dialect: dialect, translate: translate, scope: scope)
+            if memo.selections.updateValue(selection, forKey: key) == nil { memo.held += size }
         }
         return selection
+    }
+
+    /// How much the memo holds: names, selections, and the candidates in them (for tests).
+    public var remembered: (names: Int, selections: Int, candidates: Int) {
+        memo.withLock { ($0.names.count, $0.selections.count, $0.held) }
+    }
+
+    private static func selection(_ listed: [AccountEntry], dialect: Dialect, translate: Bool) -> Selection {
+        guard !listed.isEmpty else { return .unknownModel }
+        let sameDialect = listed.filter { $0.provider.speaks(dialect) }
+        let others = translate ? listed.filter { !$0.provider.speaks(dialect) } : []
+        if sameDialect.isEmpty, others.isEmpty { return .otherDialectOnly }
+        return sameDialect.isEmpty ? .candidates(others, translated: []) : .candidates(sameDialect, translated: others)
     }
 
     /// The models a client can be served now (by an enabled, usable account that

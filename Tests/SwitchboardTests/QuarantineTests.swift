@@ -115,7 +115,8 @@ import Testing
 
     @Test func signalsAreTheProvidersWordsForASuspendedAccountOnly() {
         #expect(
-            BanSignal.detect(status: 400, body: #"{"type":"error","error":{"type":"invalid_request_error","message":"This organization has been disabled."}}"#)
+            BanSignal.detect(
+                status: 400, body: #"{"type":"error","error":{"type":"invalid_request_error","message":"This organization has been disabled."}}"#)
                 == "organization_disabled")
         #expect(BanSignal.detect(status: 401, body: #"{"error":{"code":"account_deactivated","message":"…"}}"#) == "account_deactivated")
         #expect(
@@ -125,19 +126,25 @@ import Testing
         #expect(BanSignal.detect(status: 400, body: #"{"error":{"message":"max_tokens is too large"}}"#) == nil)
         #expect(BanSignal.detect(status: 500, body: #"{"error":{"message":"organization has been disabled"}}"#) == nil, "a server error is not a ban")
         #expect(BanSignal.detect(status: 429, body: #"{"error":{"message":"slow down"}}"#, patterns: ["SLOW"]) == "ban_pattern:SLOW")
-        #expect(BanSignal.detect(status: 400, body: #"{"error":{"message":"usage policies violated"}}"#) == nil, "a policy refusal of one request is the caller's")
+        #expect(
+            BanSignal.detect(status: 400, body: #"{"error":{"message":"usage policies violated"}}"#) == nil,
+            "a policy refusal of one request is the caller's")
         #expect(BanSignal.detect(status: 403, body: "organization has been disabled (not JSON)") == nil, "only an error's own fields count")
     }
 
     /// Upstreams quote what a client sent in their 400s: a client cannot fake a
     /// ban signal (and so knock accounts out) by writing one into its request.
     @Test func aSignalTheClientWroteItselfDoesNotCount() {
-        let echoed = #"{"error":{"code":400,"message":"Invalid JSON payload received. Unknown name "consumer_suspended": Cannot find field.","details":[{"reason":"CONSUMER_SUSPENDED"}]}}"#
+        let echoed =
+            #"{"error":{"code":400,"message":"Invalid JSON payload received. Unknown name "consumer_suspended": Cannot find field.","details":[{"reason":"CONSUMER_SUSPENDED"}]}}"#
         #expect(BanSignal.detect(status: 400, body: echoed, request: #"{"consumer_suspended": 1}"#) == nil)
         let quoted = #"{"error":{"message":"Unrecognized request argument supplied: account_deactivated","code":"account_deactivated"}}"#
         #expect(BanSignal.detect(status: 400, body: quoted, request: #"{"account_deactivated": true}"#) == nil)
         let disabled = #"{"error":{"message":"messages.0: This organization has been disabled. is not a valid role"}}"#
         #expect(BanSignal.detect(status: 400, body: disabled, request: "this organization has been disabled.") == nil)
-        #expect(BanSignal.detect(status: 400, body: #"{"error":{"message":"bad word: FORBIDDEN-TOKEN"}}"#, patterns: ["forbidden-token"], request: "FORBIDDEN-TOKEN") == nil)
+        #expect(
+            BanSignal.detect(
+                status: 400, body: #"{"error":{"message":"bad word: FORBIDDEN-TOKEN"}}"#, patterns: ["forbidden-token"], request: "FORBIDDEN-TOKEN")
+                == nil)
     }
 }

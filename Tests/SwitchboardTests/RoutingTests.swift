@@ -136,6 +136,26 @@ import Testing
         }
     }
 
+    /// Hostile model names cannot grow the selection memo: names that match
+    /// the same globs share one selection, long names are not remembered, and
+    /// the names remembered are bounded.
+    @Test func randomModelNamesShareOneRememberedSelection() {
+        let accounts = (1...500).map { id in
+            AccountEntry(id: Int64(id), name: "a-\(id)", provider: .openai, baseURL: "", secret: "s", models: id == 1 ? ["exact"] : ["*"])
+        }
+        let directory = AccountDirectory(accounts: accounts)
+        for index in 0..<10_000 { _ = directory.select(model: "random-\(index)", dialect: .openAIChat, translate: true) }
+        _ = directory.select(model: String(repeating: "x", count: 1 << 20), dialect: .openAIChat, translate: true)
+        let remembered = directory.remembered
+        #expect(remembered.selections == 1 && remembered.candidates == 499, "one signature: only * matches")
+        #expect(remembered.names <= 4096)
+        guard case .candidates(let exact, _) = directory.select(model: "exact", dialect: .openAIChat, translate: true) else {
+            Issue.record("exact")
+            return
+        }
+        #expect(exact.count == 500 && directory.remembered.selections == 2)
+    }
+
     @Test func globAccountsServeAndMapAndListTheirModelList() async throws {
         try await withHarness(
             accounts: { port in
