@@ -133,7 +133,7 @@ schemas = {
         "deployment": nullable({"type": "string", "description": "Azure: the deployment; `{model}` stands for the upstream model (the default)."}),
         "api_version": nullable({"type": "string", "description": "Azure: the api-version query value (default 2024-10-21)."}),
         "ban_patterns": nullable({"type": "array", "items": S, "description": "Text that, in an upstream refusal, means the account is banned (case-insensitive)."}),
-        "proxy": nullable({"type": "string", "description": "http://HOST:PORT or socks5://HOST:PORT its requests go through, or `direct`; changing it needs `api_key` too."}),
+        "proxy": nullable({"type": "string", "description": "http://[USER:PASSWORD@]HOST:PORT or socks5://[USER:PASSWORD@]HOST:PORT its requests go through, or `direct`; the password is sealed and never shown; changing it needs `api_key` too."}),
     }),
     "Quarantine": obj({
         "id": I, "scope": {"type": "string", "enum": ["session", "key"]}, "session": S, "key": S, "account": S, "signal": S,

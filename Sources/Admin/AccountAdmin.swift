@@ -136,7 +136,9 @@ public struct AccountAdmin: Sendable {
             let account = try settings.definition(requireSecret: true)
             try await checkBaseURL(account.baseURL)
             try await checkProxy(account.options.proxy)
-            _ = try await store.upsertAccount(account.input(secret: try box.seal(account.apiKey), source: source))
+            _ = try await store.upsertAccount(
+                account.input(
+                    secret: try box.seal(account.apiKey), proxySecret: try account.proxyPassword.map { try box.seal($0) }, source: source))
             return try await changed(settings.name)
         }
     }
@@ -173,7 +175,11 @@ public struct AccountAdmin: Sendable {
                 limits: settings.apply(to: existing.limits), interceptWarmup: settings.interceptWarmup ?? existing.interceptWarmup,
                 defaultInstructions: settings.defaultInstructions ?? existing.defaultInstructions, weight: settings.weight ?? existing.weight,
                 headers: settings.headers ?? existing.headers, bodyOverrides: settings.bodyOverrides ?? existing.bodyOverrides,
-                options: options)
+                options: options,
+                // A new proxy, or a new password, brings its own (or none); the same proxy written back
+                // without one (as settings show it) keeps the stored one.
+                proxySecret: settings.proxy == nil || (settings.proxy! == existing.options.proxy && settings.proxyPassword == nil)
+                    ? existing.proxySecret : try settings.proxyPassword.map { try box.seal($0) })
             _ = try await store.upsertAccount(input)
             if let enabled = settings.enabled, enabled != existing.enabled {
                 return try await setEnabled(settings.name, enabled)
@@ -211,7 +217,10 @@ public struct AccountAdmin: Sendable {
             id: record.id, name: record.name, provider: record.provider, baseURL: record.baseURL, secret: nil,
             models: record.models, modelMap: record.modelMap)
         entry.options = record.options
-        do { entry.secret = try box.open(record.secret) } catch { entry.unusableReason = "secret unavailable: \(error)" }
+        do {
+            entry.secret = try box.open(record.secret)
+            entry.proxyPassword = try record.proxySecret.map { try box.open($0) }
+        } catch { entry.unusableReason = "secret unavailable: \(error)" }
         return entry
     }
 

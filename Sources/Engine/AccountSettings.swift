@@ -29,8 +29,10 @@ public struct AccountDefinition: Sendable, Equatable {
     /// Headers added upstream (lower-cased names), and top-level body fields set (name → JSON text).
     public var headers: [String: String] = [:]
     public var bodyOverrides: [String: String] = [:]
-    /// Pools, model list, auth header, Azure deployment.
+    /// Pools, model list, auth header, Azure deployment, proxy (without its password).
     public var options = AccountOptions()
+    /// The proxy's password in plain text, sealed when stored.
+    public var proxyPassword: String?
 
     /// An account; the base URL defaults to the provider's.
     public init(
@@ -51,11 +53,12 @@ public struct AccountDefinition: Sendable, Equatable {
     }
 
     /// The stored form, with the secret sealed by the caller.
-    public func input(secret: SealedSecret, source: String) -> AccountInput {
+    public func input(secret: SealedSecret, proxySecret: SealedSecret? = nil, source: String) -> AccountInput {
         AccountInput(
             name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap, priority: priority,
             enabled: enabled, notes: notes, source: source, limits: limits, interceptWarmup: interceptWarmup,
-            defaultInstructions: defaultInstructions, weight: weight, headers: headers, bodyOverrides: bodyOverrides, options: options)
+            defaultInstructions: defaultInstructions, weight: weight, headers: headers, bodyOverrides: bodyOverrides, options: options,
+            proxySecret: proxySecret)
     }
 }
 
@@ -95,8 +98,11 @@ public struct AccountSettings: Sendable, Equatable {
     public var authHeader: String??
     public var deployment: String??
     public var apiVersion: String??
-    /// `http://HOST:PORT`, `socks5://HOST:PORT` or `direct`; `.some(nil)` (from `null`) returns to the gateway's default.
+    /// `http://HOST:PORT`, `socks5://HOST:PORT` or `direct`, without its password; `.some(nil)` (from `null`)
+    /// returns to the gateway's default.
     public var proxy: String??
+    /// The password the proxy URL carried (sealed when stored); set with `proxy`.
+    public var proxyPassword: String?
 
     /// Settings naming only the account.
     public init(name: String) { self.name = name }
@@ -177,7 +183,11 @@ public struct AccountSettings: Sendable, Equatable {
             "must be a deployment name (no /, ?, # or %)")
         proxy = try option(
             "proxy", { $0 == "direct" || UpstreamProxy.parse($0) != nil },
-            "must be http://HOST:PORT, socks5://HOST:PORT or direct (no credentials in the URL)")
+            "must be http://[USER:PASSWORD@]HOST:PORT, socks5://[USER:PASSWORD@]HOST:PORT or direct")
+        if case .some(.some(let text)) = proxy, let parsed = UpstreamProxy.parse(text) {
+            proxy = .some(parsed.withoutPassword)
+            proxyPassword = parsed.password
+        }
         apiVersion = try option("api_version", { $0.utf8.allSatisfy { Self.versionBytes.contains($0) } }, "must be a version such as 2024-10-21")
         if let value = json["default_instructions"] {
             let text = try SettingValue.text(value, "default_instructions")
@@ -217,6 +227,7 @@ public struct AccountSettings: Sendable, Equatable {
         account.bodyOverrides = bodyOverrides ?? [:]
         account.defaultInstructions = defaultInstructions ?? nil
         account.options = apply(to: AccountOptions())
+        account.proxyPassword = proxyPassword
         if provider != .azure, account.options.deployment != nil || account.options.apiVersion != nil {
             throw AdminError(.invalid, "deployment and api_version are for provider azure")
         }

@@ -64,6 +64,11 @@ public struct SnapshotLoader: Sendable {
             if let proxy = record.options.proxy, proxy != "direct", UpstreamProxy.parse(proxy) == nil {
                 entry.unusableReason = entry.unusableReason ?? "stored proxy unreadable"
             }
+            do {
+                entry.proxyPassword = try record.proxySecret.map { try box.open($0) }
+            } catch {
+                entry.unusableReason = entry.unusableReason ?? "proxy password unavailable: \(error)"
+            }
             entry.defaultInstructions = record.defaultInstructions
             return entry
         }

@@ -24,7 +24,10 @@ extension AccountEntry {
         switch options.proxy {
         case nil: return .inherit
         case "direct"?: return .direct
-        case let text?: return UpstreamProxy.parse(text).map(Egress.proxy) ?? .direct
+        case let text?:
+            guard var proxy = UpstreamProxy.parse(text) else { return .direct }
+            proxy.password = proxyPassword
+            return .proxy(proxy)
         }
     }
 }

@@ -415,7 +415,7 @@ enum AdminOpenAPI {
                   "proxy": {
                     "oneOf": [
                       {
-                        "description": "http://HOST:PORT or socks5://HOST:PORT its requests go through, or `direct`; changing it needs `api_key` too.",
+                        "description": "http://[USER:PASSWORD@]HOST:PORT or socks5://[USER:PASSWORD@]HOST:PORT its requests go through, or `direct`; the password is sealed and never shown; changing it needs `api_key` too.",
                         "type": "string"
                       },
                       {

@@ -40,6 +40,8 @@ public struct AccountEntry: Sendable, Equatable {
     public var bodyOverrides: [String: String] = [:]
     /// Pools, model list and egress settings (`pools`, `model_list`, `auth_header`, Azure's).
     public var options = AccountOptions()
+    /// The proxy's password, opened from its seal (never shown).
+    public var proxyPassword: String?
 
     /// The pools the account belongs to; none makes it shared.
     public var pools: [String] { options.pools ?? [] }

@@ -63,7 +63,7 @@ public protocol GatewayStore: LedgerSink {
     func accountStatuses() async throws -> [(status: AccountStatus, updatedAt: Date)]
     /// Replaces the sealed secrets of the given accounts and the given settings,
     /// all or none (a master key rotation).
-    func replaceSecrets(_ secrets: [Int64: SealedSecret], settings: [String: String]) async throws
+    func replaceSecrets(_ secrets: [Int64: SealedSecret], proxySecrets: [Int64: SealedSecret], settings: [String: String]) async throws
 
     /// Every user, oldest first.
     func listUsers() async throws -> [UserEntry]

@@ -101,6 +101,8 @@ public struct AccountRecord: Sendable, Equatable {
     public var bodyOverrides: [String: String] = [:]
     /// Pools, model list and egress settings.
     public var options = AccountOptions()
+    /// The proxy's password, sealed; nil when the proxy has none.
+    public var proxySecret: SealedSecret?
     /// Why the stored record cannot be used as written (a cap or map that does
     /// not read); such an account is never chosen.
     public var unreadable: String?
@@ -128,13 +130,17 @@ public struct AccountInput: Sendable {
     public var bodyOverrides: [String: String] = [:]
     /// Pools, model list and egress settings.
     public var options = AccountOptions()
+    /// The proxy's password, sealed; nil when the proxy has none.
+    public var proxySecret: SealedSecret?
 
     public init(
         name: String, provider: Provider, baseURL: String, secret: SealedSecret, models: [String],
         modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true, notes: String = "", source: String,
         limits: AccountLimits = .init(), interceptWarmup: Bool = false, defaultInstructions: String? = nil, weight: Int = 1,
-        headers: [String: String] = [:], bodyOverrides: [String: String] = [:], options: AccountOptions = .init()
+        headers: [String: String] = [:], bodyOverrides: [String: String] = [:], options: AccountOptions = .init(),
+        proxySecret: SealedSecret? = nil
     ) {
+        self.proxySecret = proxySecret
         self.options = options
         self.weight = weight
         self.headers = headers

@@ -295,6 +295,17 @@ enum SQLiteMigrations {
             )
             """
         ] + revisionTriggers(table: "quarantines", columns: "released_at"),
+        // 22: an account's proxy password, sealed like its secret.
+        [
+            "ALTER TABLE accounts ADD COLUMN proxy_key_id TEXT",
+            "ALTER TABLE accounts ADD COLUMN proxy_sealed BLOB",
+            "DROP TRIGGER accounts_revision_update",
+            revisionTriggers(
+                table: "accounts",
+                columns: "name, provider, base_url, secret_key_id, secret_sealed, models, model_map, priority, enabled, "
+                    + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
+                    + "default_instructions, weight, headers, body_overrides, options, proxy_key_id, proxy_sealed")[1],
+        ],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -18,6 +18,7 @@ extension SQLiteStore {
                         + account.limits.waitTimeout.components.attoseconds / 1_000_000_000_000_000)),
             .integer(account.interceptWarmup ? 1 : 0), account.defaultInstructions.map { .text($0) } ?? .null, .integer(account.weight),
             .text(Self.encodeMap(account.headers)), .text(Self.encodeMap(account.bodyOverrides)), .text(try Self.encoded(account.options)),
+            account.proxySecret.map { .text($0.keyID) } ?? .null, account.proxySecret.map { .blob(ByteBuffer(bytes: $0.combined)) } ?? .null,
         ]
         return try await transaction {
             let existing = try await execute("SELECT id FROM accounts WHERE name = ?", [.text(account.name)])
@@ -27,7 +28,8 @@ extension SQLiteStore {
                     UPDATE accounts SET provider = ?, base_url = ?, secret_key_id = ?, secret_sealed = ?, models = ?,
                         model_map = ?, priority = ?, enabled = ?, notes = ?, source = ?, max_rpm = ?, max_tpm = ?,
                         max_concurrency = ?, max_waiting = ?, wait_timeout_ms = ?, intercept_warmup = ?,
-                        default_instructions = ?, weight = ?, headers = ?, body_overrides = ?, options = ? WHERE id = ?
+                        default_instructions = ?, weight = ?, headers = ?, body_overrides = ?, options = ?, proxy_key_id = ?, proxy_sealed = ?
+                        WHERE id = ?
                     """, binds + [.integer(Int(id))])
                 return try await accountRow(id: id)
             }
@@ -35,8 +37,8 @@ extension SQLiteStore {
                 """
                 INSERT INTO accounts (provider, base_url, secret_key_id, secret_sealed, models, model_map, priority,
                     enabled, notes, source, max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, intercept_warmup,
-                    default_instructions, weight, headers, body_overrides, options, name, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    default_instructions, weight, headers, body_overrides, options, proxy_key_id, proxy_sealed, name, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, binds + [.text(account.name), .integer(Int(Date().millisecondsSince1970))])
             return try await accountRow(id: Int64(try await connection.lastAutoincrementID()))
         }
@@ -92,8 +94,13 @@ extension SQLiteStore {
         }
     }
 
-    public func replaceSecrets(_ secrets: [Int64: SealedSecret], settings: [String: String]) async throws {
+    public func replaceSecrets(_ secrets: [Int64: SealedSecret], proxySecrets: [Int64: SealedSecret], settings: [String: String]) async throws {
         try await transaction {
+            for (id, secret) in proxySecrets.sorted(by: { $0.key < $1.key }) {
+                _ = try await execute(
+                    "UPDATE accounts SET proxy_key_id = ?, proxy_sealed = ? WHERE id = ?",
+                    [.text(secret.keyID), .blob(ByteBuffer(bytes: secret.combined)), .integer(Int(id))])
+            }
             for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
                 _ = try await execute("UPDATE settings SET value = ? WHERE name = ?", [.text(value), .text(name)])
             }
@@ -137,6 +144,9 @@ extension SQLiteStore {
             record.headers = try decodeMap(row.text("headers") ?? "{}")
             record.bodyOverrides = try decodeMap(row.text("body_overrides") ?? "{}")
             record.options = try Self.decoded(AccountOptions.self, row.text("options"), what: "its options") ?? AccountOptions()
+            if let keyID = row.text("proxy_key_id"), let sealed = row.column("proxy_sealed")?.blob {
+                record.proxySecret = SealedSecret(keyID: keyID, combined: Data(sealed.readableBytesView))
+            }
             record.limits = AccountLimits(
                 maxRPM: try row.integer("max_rpm").map(bounded), maxTPM: try row.integer("max_tpm").map(bounded),
                 maxConcurrency: try row.integer("max_concurrency").map(bounded), maxWaiting: try bounded(row.integer("max_waiting") ?? 0),

@@ -76,23 +76,29 @@ extension Admin {
         let old = context.box.box
         let new = SecretBox(masterKey: newKey)
         var sealed: [Int64: SealedSecret] = [:]
+        var proxies: [Int64: SealedSecret] = [:]
         var unopenable: [String] = []
-        for record in try await context.store.listAccounts() where record.secret.keyID != new.keyID {
+        for record in try await context.store.listAccounts() {
             do {
-                sealed[record.id] = try new.seal(try old.open(record.secret))
+                if record.secret.keyID != new.keyID { sealed[record.id] = try new.seal(try old.open(record.secret)) }
+                if let proxy = record.proxySecret, proxy.keyID != new.keyID { proxies[record.id] = try new.seal(try old.open(proxy)) }
             } catch {
                 unopenable.append(record.name)
             }
         }
         let hashSecret = try await KeyHasher.resealed(store: context.store, from: old, to: new)
-        try await context.store.replaceSecrets(sealed, settings: [hashSecret.name: hashSecret.value])
+        try await context.store.replaceSecrets(sealed, proxySecrets: proxies, settings: [hashSecret.name: hashSecret.value])
         if fromFile { try StoreContext.promoteNextKey(dataDirectory) }
         // A secret another process added under the old key while this ran: seal it again too.
         var late: [Int64: SealedSecret] = [:]
-        for record in try await context.store.listAccounts() where record.secret.keyID == old.keyID {
-            if let plain = try? old.open(record.secret) { late[record.id] = try new.seal(plain) }
+        var lateProxies: [Int64: SealedSecret] = [:]
+        for record in try await context.store.listAccounts() {
+            if record.secret.keyID == old.keyID, let plain = try? old.open(record.secret) { late[record.id] = try new.seal(plain) }
+            if let proxy = record.proxySecret, proxy.keyID == old.keyID, let plain = try? old.open(proxy) {
+                lateProxies[record.id] = try new.seal(plain)
+            }
         }
-        if !late.isEmpty { try await context.store.replaceSecrets(late, settings: [:]) }
+        if !late.isEmpty || !lateProxies.isEmpty { try await context.store.replaceSecrets(late, proxySecrets: lateProxies, settings: [:]) }
         // Captured bodies too, a batch at a time (there may be many); one that does not open stays as it was.
         var captures = 0
         var after = ""

@@ -21,7 +21,10 @@ enum ConfigSeeder {
             } catch {
                 throw ConfigurationError("account \(account.name): \(error.description)")
             }
-            _ = try await context.store.upsertAccount(account.input(secret: try context.box.seal(account.apiKey), source: "config"))
+            _ = try await context.store.upsertAccount(
+                account.input(
+                    secret: try context.box.seal(account.apiKey), proxySecret: try account.proxyPassword.map { try context.box.seal($0) },
+                    source: "config"))
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
         for alias in config.aliases { try await context.store.upsertAlias(alias, source: "config") }

@@ -254,7 +254,7 @@ extension Configuration {
         case "health_probe_interval": healthProbeInterval = try DurationText.parse(value, source: source)
         case "upstream_proxy":
             guard let proxy = UpstreamProxy.parse(value) else {
-                throw ConfigurationError("\(source) must be http://HOST:PORT or socks5://HOST:PORT (no credentials in the URL)")
+                throw ConfigurationError("\(source) must be http://[USER:PASSWORD@]HOST:PORT or socks5://[USER:PASSWORD@]HOST:PORT")
             }
             upstreamPolicy.defaultProxy = proxy
         case "session_quarantine":

@@ -28,7 +28,7 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Azure: the api-version query value (default 2024-10-21).") var apiVersion: String?
         @Option(help: "Comma-separated text that, in an upstream refusal, means the account is banned (empty removes them).")
         var banPatterns: String?
-        @Option(help: "http://HOST:PORT or socks5://HOST:PORT its requests go through, direct to bypass upstream_proxy (empty: the default).")
+        @Option(help: "http://[USER:PASSWORD@]HOST:PORT or socks5://… its requests go through, direct to bypass upstream_proxy (empty: the default).")
         var proxy: String?
         @Option(help: "Lower goes first.") var priority: Int?
         @Option(help: "Requests per 60 s (0 removes the cap).") var maxRpm: Int?

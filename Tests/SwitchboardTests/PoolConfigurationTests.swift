@@ -72,7 +72,7 @@ import Upstream
         let record = try #require(try await first.store.listAccounts().first)
         let hash = try await KeyHasher.resealed(store: first.store, from: first.box.box, to: newBox)
         try await first.store.replaceSecrets(
-            [record.id: try newBox.seal(try first.box.open(record.secret))], settings: [hash.name: hash.value])
+            [record.id: try newBox.seal(try first.box.open(record.secret))], proxySecrets: [:], settings: [hash.name: hash.value])
         try await first.store.close()
 
         let second = try await StoreContext.open(config, logger: quietLogger())
@@ -94,6 +94,8 @@ import Upstream
         settings.provider = .anthropic
         settings.apiKey = "sk-ant-secret"
         settings.models = ["m"]
+        let proxied = try AccountSettings(json: ["proxy": .string("socks5://me:proxy-pass@203.0.113.5:1080")], name: "acct")
+        (settings.proxy, settings.proxyPassword) = (proxied.proxy, proxied.proxyPassword)
         _ = try await AccountAdmin(store: server.store, box: server.box, source: "test", upstreams: .init()).create(settings)
         let oldKeyID = server.box.keyID
         var captured = LedgerRow(requestID: "req_captured", createdAt: Date(), dialect: "openai_chat", status: 200, outcome: .ok)
@@ -112,6 +114,10 @@ import Upstream
         let record = try #require(try await server.store.listAccounts().first)
         #expect(record.secret.keyID == rotation.newKeyID)
         #expect(try server.box.open(record.secret) == "sk-ant-secret", "the running server follows the new key file")
+        let proxySecret = try #require(record.proxySecret)
+        let proxyPassword = try server.box.open(proxySecret)
+        #expect(proxySecret.keyID == rotation.newKeyID && proxyPassword == "proxy-pass", "the proxy's password too")
+        #expect(record.options.proxy == "socks5://me@203.0.113.5:1080", "stored without its password")
         #expect(server.box.keyID == rotation.newKeyID)
         try await server.store.close()
     }

@@ -12,8 +12,11 @@ import Upstream
         #expect(UpstreamProxy.parse("socks5://127.0.0.1:1080/") == UpstreamProxy(kind: .socks5, host: "127.0.0.1", port: 1080))
         #expect(UpstreamProxy.parse("socks5h://[::1]:1080") == UpstreamProxy(kind: .socks5, host: "::1", port: 1080))
         #expect(UpstreamProxy.parse("socks5h://[::1]:1080")?.description == "socks5://[::1]:1080")
+        let login = UpstreamProxy.parse("http://me%40team:p%3Aw@proxy.lan:3128")
+        #expect(login?.username == "me@team" && login?.password == "p:w" && login?.host == "proxy.lan")
+        #expect(login?.description == "http://me%40team@proxy.lan:3128" && login?.withoutPassword == login?.description, "never the password")
         for bad in [
-            "https://proxy:443", "http://user:secret@proxy:8080", "http://proxy", "http://proxy:", "http://proxy:8080/path",
+            "https://proxy:443", "http://:secret@proxy:8080", "http://proxy", "http://proxy:", "http://proxy:8080/path",
             "socks4://proxy:1080", "http://proxy:70000", "", "direct",
         ] {
             #expect(UpstreamProxy.parse(bad) == nil, "\(bad)")

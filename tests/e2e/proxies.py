@@ -2,14 +2,17 @@
 that tunnels with CONNECT and a SOCKS5 proxy (no authentication). Each records
 the destinations it was asked for and relays bytes both ways; daemon threads,
 bounded reads, everything ends when either side closes."""
+import base64
 import socket
 import struct
 import threading
 
 
 class Proxy:
-    def __init__(self, kind):
+    def __init__(self, kind, auth=None):
         self.kind = kind
+        self.auth = auth  # (user, password) the proxy demands, or None
+        self.refused = 0
         self.destinations = []
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
@@ -33,6 +36,10 @@ class Proxy:
         client.settimeout(30)
         try:
             host, port = self._http(client) if self.kind == "http" else self._socks5(client)
+            if host is None:
+                self.refused += 1
+                client.close()
+                return
             self.destinations.append((host, port))
             upstream = socket.create_connection((host, port), timeout=30)
         except (OSError, ValueError):
@@ -62,18 +69,35 @@ class Proxy:
             if not chunk or len(head) > 8192:
                 raise ValueError("no request head")
             head += chunk
-        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        lines = head.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
         if method != "CONNECT":
             raise ValueError("only CONNECT")
+        if self.auth:
+            expected = "Basic " + base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
+            given = [line.split(":", 1)[1].strip() for line in lines[1:] if line.lower().startswith("proxy-authorization:")]
+            if given != [expected]:
+                client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n")
+                return None, None
         host, port = target.rsplit(":", 1)
         return host.strip("[]"), int(port)
 
     def _socks5(self, client):
         version, count = self._read_exactly(client, 2)
         methods = self._read_exactly(client, count)
-        if version != 5 or 0 not in methods:
-            raise ValueError("no acceptable method")
-        client.sendall(b"\x05\x00")
+        wanted = 2 if self.auth else 0
+        if version != 5 or wanted not in methods:
+            client.sendall(b"\x05\xff")
+            return None, None
+        client.sendall(bytes([5, wanted]))
+        if self.auth:
+            _, user_length = self._read_exactly(client, 2)
+            user = self._read_exactly(client, user_length).decode()
+            password = self._read_exactly(client, self._read_exactly(client, 1)[0]).decode()
+            if (user, password) != tuple(self.auth):
+                client.sendall(b"\x01\x01")
+                return None, None
+            client.sendall(b"\x01\x00")
         version, command, _, kind = self._read_exactly(client, 4)
         if version != 5 or command != 1:
             raise ValueError("only CONNECT")

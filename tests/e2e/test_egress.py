@@ -27,11 +27,35 @@ def test_an_accounts_requests_go_through_its_proxy(gateway, kind):
         proxy.close()
 
 
+@pytest.mark.parametrize("kind", ["http", "socks5"])
+def test_a_proxy_with_a_password_gets_it_and_admins_never_see_it(gateway, kind):
+    proxy = Proxy(kind, auth=("gateway", "pa ss:word"))
+    try:
+        url = proxy.url.replace("://", "://gateway:pa%20ss%3Aword@")
+        created = add_account(gateway, f"login-{kind}", "openai", [f"login-{kind}"], proxy=url)
+        assert created["proxy"] == proxy.url.replace("://", "://gateway@") and "word" not in str(created)
+        client = new_key(gateway, f"login-key-{kind}")
+        assert client.chat.completions.create(model=f"login-{kind}", messages=MESSAGES, max_tokens=16).choices[0].message.content
+        assert proxy.destinations and proxy.refused == 0
+        # The same proxy written back without its password (as admins see it) keeps the stored one.
+        status, kept = admin(gateway, "PATCH", f"/accounts/login-{kind}", {"proxy": created["proxy"], "api_key": OPENAI_SECRET})
+        assert status == 200 and kept["proxy"] == created["proxy"]
+        assert client.chat.completions.create(model=f"login-{kind}", messages=MESSAGES, max_tokens=16).choices[0].message.content
+        # A wrong password: the proxy refuses the tunnel, and the request fails without reaching the upstream.
+        wrong = proxy.url.replace("://", "://gateway:wrong@")
+        assert admin(gateway, "PATCH", f"/accounts/login-{kind}", {"proxy": wrong, "api_key": OPENAI_SECRET})[0] == 200
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.chat.completions.create(model=f"login-{kind}", messages=MESSAGES, max_tokens=16)
+        assert caught.value.status_code >= 500 and proxy.refused >= 1
+    finally:
+        proxy.close()
+
+
 def test_a_proxy_change_needs_the_accounts_key_and_a_readable_proxy(gateway):
     add_account(gateway, "proxy-guarded", "openai", ["proxy-guarded"])
     status, refused = admin(gateway, "PATCH", "/accounts/proxy-guarded", {"proxy": "http://127.0.0.1:9"})
     assert status == 400 and "api_key" in refused["error"]["message"]
-    for bad in ("ftp://127.0.0.1:21", "http://user:pass@127.0.0.1:8080", "socks5://127.0.0.1", "http://127.0.0.1:8080/path"):
+    for bad in ("ftp://127.0.0.1:21", "socks5://127.0.0.1", "http://127.0.0.1:8080/path", "http://:pw@127.0.0.1:8080"):
         status, _ = admin(gateway, "PATCH", "/accounts/proxy-guarded", {"proxy": bad, "api_key": OPENAI_SECRET})
         assert status == 400, bad
     status, changed = admin(gateway, "PATCH", "/accounts/proxy-guarded", {"proxy": "direct", "api_key": OPENAI_SECRET})

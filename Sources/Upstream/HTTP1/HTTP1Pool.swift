@@ -115,7 +115,7 @@ final class HTTP1Pool: @unchecked Sendable {
             let deadline = eventLoop.scheduleTask(in: settings.connectTimeout) { tunnel.fail(TransportFailure.connectFailed) }
             do {
                 try channel.pipeline.syncOperations.addHandler(
-                    ProxyHandshake(kind: proxy.kind, host: origin.host, port: origin.port, promise: tunnel))
+                    ProxyHandshake(proxy: proxy, host: origin.host, port: origin.port, promise: tunnel))
             } catch {
                 tunnel.fail(error)
             }

@@ -1,9 +1,11 @@
+import Foundation
 import NIOCore
 import SwitchboardCore
 
 /// Opens a tunnel through a forward proxy on a fresh connection, before TLS
-/// and HTTP are added: `CONNECT host:port` to an HTTP proxy, or SOCKS5's
-/// greeting (no authentication) and CONNECT by name. The proxy's answers are
+/// and HTTP are added: `CONNECT host:port` to an HTTP proxy (with Basic
+/// credentials when it has a user), or SOCKS5's greeting, its
+/// username/password method when it has a user, and CONNECT by name. The proxy's answers are
 /// read within a byte bound; anything but success fails the connection (the
 /// caller's connect timeout bounds the time). On success it removes itself.
 final class ProxyHandshake: ChannelInboundHandler, RemovableChannelHandler {
@@ -11,21 +13,21 @@ final class ProxyHandshake: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private enum Step {
-        case idle, awaitingConnectReply, awaitingGreetingReply, awaitingSOCKSReply, done
+        case idle, awaitingConnectReply, awaitingGreetingReply, awaitingLoginReply, awaitingSOCKSReply, done
     }
 
     /// The most bytes of a proxy's answer read (an HTTP proxy's reply head).
     static let maxReplyBytes = 8192
 
-    private let kind: UpstreamProxy.Kind
+    private let proxy: UpstreamProxy
     private let host: String
     private let port: Int
     private let promise: EventLoopPromise<Void>
     private var step = Step.idle
     private var buffer = ByteBuffer()
 
-    init(kind: UpstreamProxy.Kind, host: String, port: Int, promise: EventLoopPromise<Void>) {
-        self.kind = kind
+    init(proxy: UpstreamProxy, host: String, port: Int, promise: EventLoopPromise<Void>) {
+        self.proxy = proxy
         self.host = host
         self.port = port
         self.promise = promise
@@ -43,13 +45,19 @@ final class ProxyHandshake: ChannelInboundHandler, RemovableChannelHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard step == .idle else { return }
         var out = context.channel.allocator.buffer(capacity: 64)
-        switch kind {
+        switch proxy.kind {
         case .http:
             let authority = (host.contains(":") ? "[" + host + "]" : host) + ":" + String(port)
-            out.writeString("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\r\n")
+            var login = ""
+            if let user = proxy.username {
+                let token = Data((user + ":" + (proxy.password ?? "")).utf8).base64EncodedString()
+                login = "Proxy-Authorization: Basic \(token)\r\n"
+            }
+            out.writeString("CONNECT \(authority) HTTP/1.1\r\nHost: \(authority)\r\n\(login)\r\n")
             step = .awaitingConnectReply
         case .socks5:
-            out.writeBytes([5, 1, 0])  // version 5, one method: no authentication
+            // Version 5 and the one method offered: username/password when there is a user, else none.
+            out.writeBytes([5, 1, proxy.username == nil ? 0 : 2])
             step = .awaitingGreetingReply
         }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
@@ -63,6 +71,7 @@ final class ProxyHandshake: ChannelInboundHandler, RemovableChannelHandler {
         switch step {
         case .awaitingConnectReply: readConnectReply(context)
         case .awaitingGreetingReply: readGreetingReply(context)
+        case .awaitingLoginReply: readLoginReply(context)
         case .awaitingSOCKSReply: readSOCKSReply(context)
         case .idle, .done: fail(context)
         }
@@ -80,12 +89,36 @@ final class ProxyHandshake: ChannelInboundHandler, RemovableChannelHandler {
         succeed(context)
     }
 
-    /// `05 00`: the proxy takes no authentication; then ask it to connect by name.
+    /// `05 00` (no authentication) or `05 02` (username/password, sent next);
+    /// then ask it to connect by name.
     private func readGreetingReply(_ context: ChannelHandlerContext) {
         guard buffer.readableBytes >= 2 else { return }
-        guard buffer.readInteger(as: UInt8.self) == 5, buffer.readInteger(as: UInt8.self) == 0, buffer.readableBytes == 0 else {
+        let offered: UInt8 = proxy.username == nil ? 0 : 2
+        guard buffer.readInteger(as: UInt8.self) == 5, buffer.readInteger(as: UInt8.self) == offered, buffer.readableBytes == 0 else {
             return fail(context)
         }
+        guard let user = proxy.username else { return sendConnect(context) }
+        let password = proxy.password ?? ""
+        var out = context.channel.allocator.buffer(capacity: 3 + user.utf8.count + password.utf8.count)
+        out.writeInteger(UInt8(1))
+        out.writeInteger(UInt8(user.utf8.count))
+        out.writeString(user)
+        out.writeInteger(UInt8(password.utf8.count))
+        out.writeString(password)
+        step = .awaitingLoginReply
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+    }
+
+    /// `01 00`: the user name and password were accepted.
+    private func readLoginReply(_ context: ChannelHandlerContext) {
+        guard buffer.readableBytes >= 2 else { return }
+        guard buffer.readInteger(as: UInt8.self) == 1, buffer.readInteger(as: UInt8.self) == 0, buffer.readableBytes == 0 else {
+            return fail(context)
+        }
+        sendConnect(context)
+    }
+
+    private func sendConnect(_ context: ChannelHandlerContext) {
         var out = context.channel.allocator.buffer(capacity: 8 + host.utf8.count)
         out.writeBytes([5, 1, 0])  // version, CONNECT, reserved
         switch IPAddress(host) {
