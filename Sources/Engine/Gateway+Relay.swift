@@ -23,6 +23,15 @@ extension Gateway {
         return client.sessionHint.map { SessionKey.of(kind: "body", $0) }
     }
 
+    /// The pool's key for the first `bytes` of a request's body, when it is
+    /// longer than that: a new session whose prompt starts the same way (a
+    /// long system prompt, tools) goes where a recent one warmed the
+    /// provider's prompt cache. Nil when off or the body is shorter.
+    static func prefixKey(_ client: ClientRequest, bytes: Int) -> String? {
+        guard bytes > 0, client.body.readableBytes > bytes else { return nil }
+        return client.body.withUnsafeReadableBytes { SessionKey.of(kind: "prefix", bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(bytes))) }
+    }
+
     /// Keeps a relayed Responses answer's id on its account, so a request that
     /// continues it (`previous_response_id`) goes where the response is stored.
     func rememberAnswer(_ id: String?, account: AccountEntry) {

@@ -42,6 +42,8 @@ public final class Gateway: Sendable {
         public var capture: CaptureSettings?
         /// Attempts after the first on one provider's accounts, where capped (`providers: {P: {max_failovers}}`).
         public var providerFailovers: [Provider: Int] = [:]
+        /// How much of a prompt's start names it for cache affinity (`cache_prefix_bytes`); 0 turns it off.
+        public var cachePrefixBytes = 4096
         /// How far an upstream's ban signal reaches (`session_quarantine`).
         public var sessionQuarantine = QuarantineMode.session
 

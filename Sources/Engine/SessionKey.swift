@@ -10,10 +10,15 @@ enum SessionKey {
 
     /// 128 bits of SHA-256 over the hint's kind and text, as 32 hex digits.
     static func of(kind: String, _ text: some StringProtocol) -> String {
+        Array(text.utf8).withUnsafeBytes { of(kind: kind, bytes: $0) }
+    }
+
+    /// The same over bytes (a prompt's start).
+    static func of(kind: String, bytes: UnsafeRawBufferPointer) -> String {
         var hasher = SHA256()
         hasher.update(data: Array(kind.utf8))
         hasher.update(data: [0])
-        hasher.update(data: Array(text.utf8))
+        hasher.update(bufferPointer: bytes)
         let digest = hasher.finalize()
         return String(unsafeUninitializedCapacity: 32) { output in
             for (index, byte) in digest.prefix(16).enumerated() {

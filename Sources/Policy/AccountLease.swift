@@ -55,4 +55,6 @@ public enum AccountChoice: String, Sendable {
     case ranked
     /// Every candidate was full, and a slot on it came free while the request waited.
     case waited
+    /// A new session whose prompt starts as a recent one did went where that one's cache is warm.
+    case prefix
 }

@@ -57,7 +57,8 @@ public final class AccountPool: Sendable {
     /// weights, in turn), then load per unit of weight, then least recently used.
     /// Accounts in `tried` are never chosen again.
     public func pick(
-        from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil, lane: AccountLane = .generation
+        from candidates: [AccountEntry], excluding tried: Set<Int64> = [], session: String? = nil, prefix: String? = nil,
+        lane: AccountLane = .generation
     ) -> Pick {
         let now = clock.now()
         let outcome: (AccountEntry?, [Skipped], AccountChoice) = state.withLock { pool in
@@ -81,6 +82,13 @@ public final class AccountPool: Sendable {
             if let session, let binding = pool.sessions[session], binding.expiresAt > now {
                 chosen = usable.first { $0.entry.id == binding.accountID }?.entry
             }
+            // A session new here whose prompt starts as a recent one's: where that prompt's cache is warm.
+            if chosen == nil, session.map({ pool.sessions[$0] == nil }) ?? true, let prefix, let binding = pool.sessions[prefix],
+                binding.expiresAt > now
+            {
+                chosen = usable.first { $0.entry.id == binding.accountID }?.entry
+                if chosen != nil { choice = .prefix }
+            }
             if chosen == nil {
                 choice = .ranked
                 // Accounts in steady use stay within one step of each other; one that is new, or back from a
@@ -98,6 +106,7 @@ public final class AccountPool: Sendable {
             guard let chosen else { return (nil, skipped, choice) }
             pool.accounts[chosen.id]!.grant(chosen, now: now)
             if let session { pool.bind(session, to: chosen.id, now: now, settings: settings) }
+            if let prefix { pool.bind(prefix, to: chosen.id, now: now, settings: settings) }
             return (chosen, skipped, choice)
         }
         guard let chosen = outcome.0 else { return .none(skipped: outcome.1) }

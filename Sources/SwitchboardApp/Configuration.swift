@@ -51,6 +51,8 @@ public struct Configuration: Sendable {
     public var onClientDisconnect: DisconnectPolicy = .drain
     /// Failovers allowed within one provider's accounts (`providers: {anthropic: {max_failovers: 1}}`).
     public var providerFailovers: [Provider: Int] = [:]
+    /// How much of a prompt's start sends a new session to where it is cached (0: off).
+    public var cachePrefixBytes = 4096
     /// How far an upstream's ban signal reaches: off, session (default) or key.
     public var sessionQuarantine = QuarantineMode.session
     /// How long a stream is read on after its client left, for its usage.

@@ -15,7 +15,8 @@ extension Configuration {
         "rate_limit_cooldown_max", "overload_cooldown", "transient_failures", "transient_window", "transient_cooldown",
         "session_ttl", "health_probe_interval", "admin_token", "admin_login_attempts", "metrics_token", "metrics_listen", "metrics_key_labels",
         "otlp_endpoint", "propagate_trace", "refuse_unpriced", "key_wait_timeout", "keepalive_interval",
-        "on_client_disconnect", "session_quarantine", "drain_timeout", "drain_max_size", "client_header_timeout", "client_body_timeout",
+        "on_client_disconnect", "session_quarantine", "cache_prefix_bytes", "drain_timeout", "drain_max_size", "client_header_timeout",
+        "client_body_timeout",
         "client_send_timeout",
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "upstream_proxy",
@@ -257,6 +258,11 @@ extension Configuration {
                 throw ConfigurationError("\(source) must be http://[USER:PASSWORD@]HOST:PORT or socks5://[USER:PASSWORD@]HOST:PORT")
             }
             upstreamPolicy.defaultProxy = proxy
+        case "cache_prefix_bytes":
+            guard value == "0" || ByteSize.parse(value).map({ (1...(1 << 20)).contains($0) }) == true else {
+                throw ConfigurationError("\(source) must be 0 (off) or a size up to 1MiB, such as 4KiB")
+            }
+            cachePrefixBytes = value == "0" ? 0 : ByteSize.parse(value) ?? 4096
         case "session_quarantine":
             guard let mode = QuarantineMode(rawValue: value) else { throw ConfigurationError("\(source) must be off, session or key") }
             sessionQuarantine = mode

@@ -96,6 +96,7 @@ public struct Switchboard: Sendable {
             refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval)
         settings.onClientDisconnect = config.onClientDisconnect
         settings.sessionQuarantine = config.sessionQuarantine
+        settings.cachePrefixBytes = config.cachePrefixBytes
         settings.providerFailovers = config.providerFailovers
         settings.drainTimeout = config.drainTimeout
         settings.drainBytes = config.drainMaxBytes

@@ -85,6 +85,22 @@ public final class FakeUpstream: Sendable {
     }
     private let keyHeader = Mutex("authorization")
 
+    /// Whether answers model a prompt cache per upstream key: a request whose
+    /// system prompt (or first message) that key sent before reports cache reads.
+    public var modelsPrefixCache: Bool {
+        get { prefixCacheOn.withLock { $0 } }
+        set { prefixCacheOn.withLock { $0 = newValue } }
+    }
+    private let prefixCacheOn = Mutex(false)
+    private let prefixes = Mutex<Set<String>>([])
+
+    /// The start of a prompt, as a provider's cache keys it: the system prompt, else the first message's text.
+    static func promptStart(_ json: [String: Any]) -> String? {
+        if let system = json["system"] as? String { return system }
+        guard let first = (json["messages"] as? [[String: Any]])?.first else { return nil }
+        return first["content"] as? String
+    }
+
     /// Every request received so far.
     public var received: [Received] { log.withLock { $0 } }
 
@@ -321,7 +337,12 @@ public final class FakeUpstream: Sendable {
         }
         let model = pathModel ?? json["model"] as? String ?? ""
         let stream = format == .gemini ? pathStream : json["stream"] as? Bool ?? false
-        let behaviour = FakeBehaviour(model: model)
+        var behaviour = FakeBehaviour(model: model)
+        if behaviour == .normal, modelsPrefixCache, let prefix = Self.promptStart(json) {
+            // A provider's prompt cache, per account (upstream key): a prompt whose start this key sent before is read from it.
+            let seen = prefixes.withLock { !$0.insert((key ?? "") + "\u{0}" + prefix).inserted }
+            if seen { behaviour = .cached }
+        }
         let answer = FakeAnswer(format: format, model: model, behaviour: behaviour, request: json, headers: headers)
         let counter = inFlight
         let keyName = key ?? ""

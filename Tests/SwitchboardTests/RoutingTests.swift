@@ -353,3 +353,51 @@ extension AccountQueueKeepaliveTests {
         }
     }
 }
+
+/// Cache-aware stickiness: a new session whose prompt starts as a recent one's
+/// goes where that prompt is cached, so a fake upstream that models a prompt
+/// cache per account reports more cache reads.
+@Suite struct CacheAffinityTests {
+    /// Six long system prompts, each opening four new sessions, one after
+    /// another, over two accounts of equal weight; the share of requests the
+    /// upstream served from its cache.
+    func hits(cachePrefixBytes: Int) async throws -> (hits: Int, prefixChoices: Int) {
+        var result = (hits: 0, prefixChoices: 0)
+        try await withHarness(
+            accounts: { port in
+                let account = Harness.defaultAccounts(fakePort: port)[0]
+                var second = account.with(name: "openai-2")
+                second.apiKey = Harness.anthropicSecret  // another upstream key: its own cache
+                return [account, second]
+            },
+            configure: { $0.cachePrefixBytes = cachePrefixBytes }
+        ) { harness in
+            harness.fake.modelsPrefixCache = true
+            var ids: [String?] = []
+            for prompt in 0..<6 {
+                let system = "You are assistant number \(prompt). " + String(repeating: "Follow the house rules carefully. ", count: 200)
+                for session in 0..<4 {
+                    let body =
+                        #"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"\#(system)"},{"role":"user","content":"question \#(session)"}]}"#
+                    let reply = try await harness.send("/v1/chat/completions", body: body, headers: [("session-id", "s-\(prompt)-\(session)")])
+                    #expect(reply.status == 200)
+                    ids.append(reply.headers.first(name: "x-request-id"))
+                }
+            }
+            for id in ids {
+                let row = try await harness.row(id)
+                if row.usage.cacheRead > 0 { result.hits += 1 }
+                if row.selection == "prefix" { result.prefixChoices += 1 }
+            }
+        }
+        return result
+    }
+
+    @Test func aNewSessionGoesWhereItsPromptIsCached() async throws {
+        let with = try await hits(cachePrefixBytes: 4096)
+        let without = try await hits(cachePrefixBytes: 0)
+        // With the preference each prompt misses once (6 of 24); without, once on each account.
+        #expect(with.hits == 18 && with.prefixChoices == 18, "\(with)")
+        #expect(without.hits == 12 && without.prefixChoices == 0, "\(without)")
+    }
+}

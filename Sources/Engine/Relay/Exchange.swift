@@ -20,6 +20,8 @@ final class Exchange: Sendable {
     let key: KeyEntry
     /// The pool's key for the request's session, if it has one.
     let session: String?
+    /// The pool's key for the start of its prompt (`cache_prefix_bytes`), when the prompt is longer.
+    let prefix: String?
     /// What the request asks of accounts: generation or counting.
     let lane: AccountLane
     /// Who sent it, as its row records them (for its journal record).
@@ -100,6 +102,7 @@ final class Exchange: Sendable {
         self.lane = lane
         self.origin = (row.clientAddress, row.userAgent)
         self.session = Gateway.sessionKey(request, client)
+        self.prefix = Gateway.prefixKey(client, bytes: gateway.configuration.cachePrefixBytes)
         self.span = Self.requestSpan(request, model: client.model, tracer: gateway.configuration.tracer)
         let facts = RequestFacts(
             dialect: request.dialect, model: client.model, promptBytes: client.body.readableBytes, localAnswer: client.localAnswer)
@@ -187,7 +190,7 @@ final class Exchange: Sendable {
         var passed: [AccountPool.Skipped] = []
         for tier in tiers {
             let tried = Set(excluding.filter { $0.model == tier.model }.map(\.account))
-            switch gateway.pool.pick(from: tier.accounts, excluding: tried, session: session, lane: lane) {
+            switch gateway.pool.pick(from: tier.accounts, excluding: tried, session: session, prefix: prefix, lane: lane) {
             case .lease(let lease, let skipped):
                 held.withLock { $0.accountLease = lease }
                 return decide { $0.picked(lease.account, model: tier.model, choice: lease.choice, skipped: passed + skipped, now: now) }
