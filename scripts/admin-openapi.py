@@ -210,8 +210,11 @@ schemas = {
         }, required=["start", "requests", "errors", "rate_limited", "tokens", "cost_usd"])},
         "models": {"type": "array", "items": obj({
             "model": S, "requests": I, "tokens": ref("TokenClasses"), "cost_usd": MONEY, "list_cost_usd": ref("ClassCosts"),
+            "cache_hit_ratio": {"type": "number"}, "cache_saved_usd": MONEY,
         }, required=["model", "requests", "tokens", "cost_usd", "list_cost_usd"])},
         "last_429_at": TIME,
+        "cache_hit_ratio": {"type": "number", "description": "Cache reads over all prompt tokens (uncached, read, written)."},
+        "cache_saved_usd": MONEY,
     }, required=["name", "kind", "from", "to", "interval", "requests", "errors", "rate_limited", "client_errors", "server_errors",
                  "tokens", "cost_usd", "list_cost_usd", "series"]),
     "TokenClasses": obj({"input": I, "cache_read": I, "cache_write5m": I, "cache_write1h": I, "output": I, "total": I},

@@ -74,11 +74,29 @@ public struct UsageStatsView: Sendable, Encodable {
     public var models: [Model]?
     /// When an upstream last answered this account 429 (accounts, in the server).
     public var last429At: Date?
+    /// Cache reads over all prompt tokens (uncached, read, written); nil without prompt tokens.
+    public var cacheHitRatio: Double?
+    /// What cache reads saved at list price against the same tokens uncached (keys, users and groups:
+    /// summed over the models the price table knows).
+    public var cacheSavedUsd: String?
 
     enum CodingKeys: String, CodingKey {
         case name, kind, from, to, interval, requests, errors, rateLimited, clientErrors, serverErrors, tokens, costUsd, listCostUsd
-        case meanLatencyMs, p95LatencyMs, series, models
+        case meanLatencyMs, p95LatencyMs, series, models, cacheHitRatio, cacheSavedUsd
         case last429At = "last_429_at"
+    }
+
+    /// Cache reads over every prompt token.
+    static func hitRatio(_ usage: TokenUsage) -> Double? {
+        let prompt = usage.inputUncached + usage.cacheRead + usage.cacheWrite5m + usage.cacheWrite1h
+        guard prompt > 0 else { return nil }
+        return (Double(usage.cacheRead) / Double(prompt) * 10_000).rounded() / 10_000
+    }
+
+    /// The same cache reads priced uncached, less what they cost; nil for a model without a price.
+    static func saved(_ usage: TokenUsage, readCost: Money, price: ModelPrice?) -> Money? {
+        guard let price else { return nil }
+        return max(.zero, price.cost(TokenUsage(inputUncached: usage.cacheRead)) - readCost)
     }
 
     public struct Tokens: Sendable, Encodable {
@@ -134,9 +152,11 @@ public struct UsageStatsView: Sendable, Encodable {
         public var tokens: Tokens
         public var costUsd: String
         public var listCostUsd: ClassCosts
+        public var cacheHitRatio: Double?
+        public var cacheSavedUsd: String?
     }
 
-    init(name: String, subject: StatsSubject, stats: UsageStats, last429At: Date?) {
+    init(name: String, subject: StatsSubject, stats: UsageStats, last429At: Date?, prices: PriceTable? = nil) {
         self.name = name
         switch subject {
         case .key: kind = "key"
@@ -163,14 +183,22 @@ public struct UsageStatsView: Sendable, Encodable {
                 start: $0.start, requests: $0.requests, errors: $0.errors, rateLimited: $0.rateLimited, tokens: $0.tokens.total,
                 costUsd: $0.cost.dollarsString, meanLatencyMs: $0.meanLatencyMs, p95LatencyMs: $0.p95LatencyMs)
         }
+        cacheHitRatio = Self.hitRatio(total.tokens)
         if case .account = subject {
             models = nil
         } else {
-            models = stats.models.map {
-                Model(
-                    model: $0.model, requests: $0.slice.requests, tokens: Tokens($0.slice.tokens), costUsd: $0.slice.cost.dollarsString,
-                    listCostUsd: ClassCosts($0.slice.listCosts))
+            var savedInAll = Money.zero
+            models = stats.models.map { entry in
+                let saved = prices.flatMap { prices in
+                    Self.saved(entry.slice.tokens, readCost: entry.slice.listCosts.cacheRead, price: prices.price(for: entry.model))
+                }
+                savedInAll = savedInAll + (saved ?? .zero)
+                return Model(
+                    model: entry.model, requests: entry.slice.requests, tokens: Tokens(entry.slice.tokens),
+                    costUsd: entry.slice.cost.dollarsString, listCostUsd: ClassCosts(entry.slice.listCosts),
+                    cacheHitRatio: Self.hitRatio(entry.slice.tokens), cacheSavedUsd: saved?.dollarsString)
             }
+            cacheSavedUsd = prices == nil ? nil : savedInAll.dollarsString
         }
         self.last429At = last429At
     }
@@ -180,10 +208,13 @@ public struct UsageStatsView: Sendable, Encodable {
 public struct StatsAdmin: Sendable {
     let store: any GatewayStore
     let gateway: Gateway?
+    /// The prices savings are counted at (the server's; the bundled table elsewhere).
+    let prices: PriceTable?
 
-    public init(store: any GatewayStore, gateway: Gateway? = nil) {
+    public init(store: any GatewayStore, gateway: Gateway? = nil, prices: PriceTable? = nil) {
         self.store = store
         self.gateway = gateway
+        self.prices = prices ?? gateway?.prices
     }
 
     public func key(_ name: String, _ request: StatsRequest) async throws -> UsageStatsView {
@@ -215,6 +246,6 @@ public struct StatsAdmin: Sendable {
 
     private func load(_ name: String, _ subject: StatsSubject, _ request: StatsRequest, last429At: Date? = nil) async throws -> UsageStatsView {
         let stats = try await store.usageStats(of: subject, from: request.from, to: request.to, interval: request.interval)
-        return UsageStatsView(name: name, subject: subject, stats: stats, last429At: last429At)
+        return UsageStatsView(name: name, subject: subject, stats: stats, last429At: last429At, prices: prices)
     }
 }

@@ -2284,6 +2284,15 @@ enum AdminOpenAPI {
               "Stats": {
                 "additionalProperties": false,
                 "properties": {
+                  "cache_hit_ratio": {
+                    "description": "Cache reads over all prompt tokens (uncached, read, written).",
+                    "type": "number"
+                  },
+                  "cache_saved_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
                   "client_errors": {
                     "type": "integer"
                   },
@@ -2330,6 +2339,14 @@ enum AdminOpenAPI {
                     "items": {
                       "additionalProperties": false,
                       "properties": {
+                        "cache_hit_ratio": {
+                          "type": "number"
+                        },
+                        "cache_saved_usd": {
+                          "description": "Exact dollars as a decimal string.",
+                          "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                          "type": "string"
+                        },
                         "cost_usd": {
                           "description": "Exact dollars as a decimal string.",
                           "pattern": "^-?[0-9]+(\\.[0-9]+)?$",

@@ -41,10 +41,7 @@ struct Stats: AsyncParsableCommand {
 
 extension GlobalOptions {
     func withStats<T>(_ body: (StatsAdmin) async throws -> T) async throws -> T {
-        do {
-            return try await withStore { context in try await body(StatsAdmin(store: context.store)) }
-        } catch let error as AdminError {
-            throw ValidationError(error.description)
-        }
+        let prices = try? load().priceTable()
+        return try await withAdmin({ StatsAdmin(store: $0.store, prices: prices) }, body)
     }
 }

@@ -1,3 +1,4 @@
+import Admin
 import AsyncHTTPClient
 import Engine
 import Foundation
@@ -361,8 +362,8 @@ extension AccountQueueKeepaliveTests {
     /// Six long system prompts, each opening four new sessions, one after
     /// another, over two accounts of equal weight; the share of requests the
     /// upstream served from its cache.
-    func hits(cachePrefixBytes: Int) async throws -> (hits: Int, prefixChoices: Int) {
-        var result = (hits: 0, prefixChoices: 0)
+    func hits(cachePrefixBytes: Int) async throws -> (hits: Int, prefixChoices: Int, ratio: Double, saved: Money) {
+        var result = (hits: 0, prefixChoices: 0, ratio: 0.0, saved: Money.zero)
         try await withHarness(
             accounts: { port in
                 let account = Harness.defaultAccounts(fakePort: port)[0]
@@ -389,6 +390,12 @@ extension AccountQueueKeepaliveTests {
                 if row.usage.cacheRead > 0 { result.hits += 1 }
                 if row.selection == "prefix" { result.prefixChoices += 1 }
             }
+            // What admins read: the key's cache-hit ratio and the dollars its cache reads saved.
+            let stats = try await StatsAdmin(store: harness.switchboard.storeContext.store, gateway: harness.switchboard.gateway)
+                .key("test-key", StatsRequest(from: Date().addingTimeInterval(-3600), to: Date().addingTimeInterval(3600), interval: .hour))
+            result.ratio = stats.cacheHitRatio ?? 0
+            result.saved = Money(dollars: stats.cacheSavedUsd ?? "0") ?? .zero
+            #expect(stats.models?.first?.cacheSavedUsd == stats.cacheSavedUsd, "one model: its savings are the key's")
         }
         return result
     }
@@ -399,5 +406,6 @@ extension AccountQueueKeepaliveTests {
         // With the preference each prompt misses once (6 of 24); without, once on each account.
         #expect(with.hits == 18 && with.prefixChoices == 18, "\(with)")
         #expect(without.hits == 12 && without.prefixChoices == 0, "\(without)")
+        #expect(with.ratio > without.ratio && without.ratio > 0 && with.saved > without.saved && without.saved > .zero)
     }
 }

@@ -133,6 +133,11 @@ enum ConsolePages {
             ]
         }
         page["p95"] = stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet"
+        page["cache"] =
+            stats.cacheHitRatio.map { ratio in
+                "\(Int((ratio * 100).rounded())) % of prompt tokens read from cache"
+                    + (stats.cacheSavedUsd.map { ", saving $\($0) at list price" } ?? "")
+            } ?? "no prompt tokens yet"
         page["rows"] = recent.requests.map(requestRow)
         return page
     }
@@ -265,7 +270,8 @@ enum ConsolePages {
                         text: "\($0.requests) requests, \($0.rateLimited) answered 429")
                 }, title: "Requests by hour (UTC)"),
             "dayRequests": "\(stats.requests)", "dayErrors": "\(stats.errors)", "day429": "\(stats.rateLimited)",
-            "dayP95": stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet", "last429": stats.last429At.map(time) ?? "never",
+            "dayP95": stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet",
+            "dayCache": stats.cacheHitRatio.map { "\(Int(($0 * 100).rounded())) %" } ?? "none", "last429": stats.last429At.map(time) ?? "never",
         ]
     }
 

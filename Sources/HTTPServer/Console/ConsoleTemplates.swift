@@ -172,6 +172,7 @@ enum ConsoleTemplates {
         </div>
         <section><h2>Spend by day, last 30 days</h2>{{{chart}}}
         <p>p95 latency: {{p95}}</p>
+        <p>Prompt cache: {{cache}}</p>
         <table><caption>By model, last 30 days (list price by token class; Cost is what was charged)</caption>
         <thead><tr><th scope="col">Model</th><th scope="col">Requests</th><th scope="col">Tokens</th><th scope="col">Input</th>
         <th scope="col">Cache read</th><th scope="col">Cache write</th><th scope="col">Output</th><th scope="col">Cost</th></tr></thead>
@@ -281,7 +282,7 @@ enum ConsoleTemplates {
         <dt>Secret</dt><dd>{{secret}}</dd>
         </dl>
         <section><h2>Last 24 hours</h2>{{{hourChart}}}
-        <p>{{dayRequests}} requests, {{dayErrors}} errors ({{day429}} answered 429), p95 latency {{dayP95}}.
+        <p>{{dayRequests}} requests, {{dayErrors}} errors ({{day429}} answered 429), p95 latency {{dayP95}}, prompt tokens read from cache {{dayCache}}.
         Per minute: <code>GET /admin/accounts/{{path}}/stats?interval=minute</code>.</p></section>
         <div class="actions">
         {{#enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
