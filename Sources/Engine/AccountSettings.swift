@@ -162,9 +162,9 @@ public struct AccountSettings: Sendable, Equatable {
             }
             modelMap = strings
         }
-        pools = try json["pools"].map { v throws(AdminError) in try Self.names(v, "pools") }
-        modelList = try json["model_list"].map { v throws(AdminError) in try Self.names(v, "model_list", limit: 10_000) }
-        banPatterns = try json["ban_patterns"].map { v throws(AdminError) in try Self.names(v, "ban_patterns", limit: 20) }
+        pools = try json["pools"].map { v throws(AdminError) in try SettingValue.names(v, "pools") }
+        modelList = try json["model_list"].map { v throws(AdminError) in try SettingValue.names(v, "model_list", limit: 10_000) }
+        banPatterns = try json["ban_patterns"].map { v throws(AdminError) in try SettingValue.names(v, "ban_patterns", limit: 20) }
         func option(_ key: String, _ check: (String) -> Bool, _ problem: String) throws(AdminError) -> String?? {
             guard let value = json[key] else { return nil }
             guard let text = try SettingValue.text(value, key), !text.isEmpty else { return .some(nil) }
@@ -304,17 +304,6 @@ extension AccountSettings {
             overrides[name] = String(decoding: data, as: UTF8.self)
         }
         return overrides
-    }
-
-    /// A list of names (`pools`, `model_list`): each 1 to 200 bytes, at most
-    /// `limit` of them, duplicates dropped; `null` or `[]` removes them.
-    static func names(_ value: JSONValue, _ key: String, limit: Int = 100) throws(AdminError) -> [String] {
-        guard let list = try SettingValue.list(value, key) else { return [] }
-        guard list.count <= limit, list.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 200 }) else {
-            throw AdminError(.invalid, "\(key) must list at most \(limit) names of 1 to 200 bytes")
-        }
-        var seen = Set<String>()
-        return list.filter { seen.insert($0).inserted }
     }
 
     /// The bytes of an API version (`2024-10-21`, `2025-04-01-preview`).

@@ -73,6 +73,7 @@ extension Gateway {
     func reachable(by key: KeyEntry) -> (AccountEntry) -> Bool {
         let snapshot = snapshots.snapshot
         guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else { return SelectionScope.shared.admits }
-        return { binding.reserves($0) || (binding.fallbackToShared && SelectionScope.shared.admits($0)) }
+        // The scopes `routing` selects from, as one test.
+        return { SelectionScope.bound(binding).admits($0) || (binding.fallbackToShared && SelectionScope.sharedBeside(binding).admits($0)) }
     }
 }

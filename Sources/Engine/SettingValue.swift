@@ -28,6 +28,17 @@ public enum SettingValue {
         return strings
     }
 
+    /// A list of names (`pools`, `accounts`, `model_list`, `ban_patterns`): each
+    /// 1 to 200 bytes, at most `limit` of them, duplicates dropped; `null` or `[]` is none.
+    public static func names(_ value: JSONValue, _ key: String, limit: Int = 100) throws(AdminError) -> [String] {
+        guard let list = try list(value, key) else { return [] }
+        guard list.count <= limit, list.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 200 }) else {
+            throw AdminError(.invalid, "\(key) must list at most \(limit) names of 1 to 200 bytes")
+        }
+        var seen = Set<String>()
+        return list.filter { seen.insert($0).inserted }
+    }
+
     /// The settings that bind a key, user or group to accounts.
     public static let bindingFields = ["pools", "accounts", "fallback_to_shared"]
 
@@ -38,13 +49,7 @@ public enum SettingValue {
         guard bindingFields.contains(where: { json[$0] != nil }) else { return current }
         var binding = current ?? AccountBinding()
         func names(_ key: String) throws(AdminError) -> [String]? {
-            guard let value = json[key] else { return nil }
-            let list = try SettingValue.list(value, key) ?? []
-            guard list.count <= 100, list.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 200 }) else {
-                throw AdminError(.invalid, "\(key) must list at most 100 names of 1 to 200 bytes")
-            }
-            var seen = Set<String>()
-            return list.filter { seen.insert($0).inserted }
+            try json[key].map { v throws(AdminError) in try SettingValue.names(v, key) }
         }
         if let pools = try names("pools") { binding.pools = pools }
         if let accounts = try names("accounts") { binding.accounts = accounts }

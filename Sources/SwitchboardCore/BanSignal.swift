@@ -24,10 +24,17 @@ public enum BanSignal {
     /// `ban_patterns` (case-insensitive) in the message or code of any 4xx.
     /// `request` is the client's body. The name returned is safe to record
     /// (never the upstream's text).
-    public static func detect(status: Int, body: String, patterns: [String] = [], request: String = "") -> String? {
-        guard (400..<500).contains(status), let fields = fields(body) else { return nil }
+    public static func detect(
+        status: Int, body: @autoclosure () -> String, patterns: [String] = [], request: @autoclosure () -> String = ""
+    ) -> String? {
+        guard (400..<500).contains(status), let fields = fields(body()) else { return nil }
         let said = (fields.code + "\n" + fields.message).lowercased()
-        let asked = request.lowercased()
+        // The client's body, read only once some phrase is there to look for.
+        var read: String?
+        var asked: String {
+            if read == nil { read = request().lowercased() }
+            return read ?? ""
+        }
         // A phrase is the upstream's own only if the client did not write it.
         func says(_ phrase: String) -> Bool {
             let phrase = phrase.lowercased()

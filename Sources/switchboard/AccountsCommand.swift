@@ -182,15 +182,9 @@ struct Accounts: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let transport = HTTP1Transport(policy: try options.load().upstreamPolicy)
-            let result: ProbeResult
-            do {
-                result = try await options.withAccounts { try await $0.test(name, transport: transport) }
-            } catch {
-                try? await transport.shutdown()
-                throw error
+            let result = try await options.withUpstream { transport in
+                try await options.withAccounts { try await $0.test(name, transport: transport) }
             }
-            try await transport.shutdown()
             if json {
                 print(String(decoding: try AdminJSON.encode(result, pretty: true), as: UTF8.self))
             } else {
@@ -208,15 +202,9 @@ struct Accounts: AsyncParsableCommand {
         @Argument(help: "The account's name.") var name: String
 
         func run() async throws {
-            let transport = HTTP1Transport(policy: try options.load().upstreamPolicy)
-            let view: AccountView
-            do {
-                view = try await options.withAccounts { try await $0.syncModels(name, transport: transport) }
-            } catch {
-                try? await transport.shutdown()
-                throw error
+            let view = try await options.withUpstream { transport in
+                try await options.withAccounts { try await $0.syncModels(name, transport: transport) }
             }
-            try await transport.shutdown()
             print("\(name): \(view.modelList?.count ?? 0) models listed")
         }
     }
@@ -280,6 +268,21 @@ extension GlobalOptions {
             }
         } catch let error as AdminError {
             throw ValidationError(error.description)
+        }
+    }
+}
+
+extension GlobalOptions {
+    /// Runs `body` with an upstream client under the config's upstream policy, shut down after.
+    func withUpstream<T>(_ body: (HTTP1Transport) async throws -> T) async throws -> T {
+        let transport = HTTP1Transport(policy: try load().upstreamPolicy)
+        do {
+            let result = try await body(transport)
+            try await transport.shutdown()
+            return result
+        } catch {
+            try? await transport.shutdown()
+            throw error
         }
     }
 }
