@@ -4,6 +4,7 @@ explorer, disabling the key, and a form post without its CSRF token refused."""
 import httpx
 import openai
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
@@ -12,8 +13,10 @@ from conftest import ADMIN_TOKEN, ANTHROPIC_SECRET, GEMINI_SECRET, KEY, OPENAI_S
 
 
 def wait(browser):
-    """Waits for an event with a generous bound (never asserts a duration)."""
-    return WebDriverWait(browser, 30)
+    """Waits for an event with a generous bound (never asserts a duration). A
+    form post replaces the page: an element read as the old document goes is
+    stale (or, in Chrome, "does not belong to the document"), so the wait looks again."""
+    return WebDriverWait(browser, 30, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException, WebDriverException))
 
 
 def button(browser, label):
