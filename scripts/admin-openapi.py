@@ -142,6 +142,19 @@ schemas = {
     "ModelAlias": obj({
         "name": S, "targets": {"type": "array", "items": obj({"model": S, "weight": I}, required=["model"])}, "max_failovers": I,
     }, required=["name", "targets"]),
+    "Provider": obj({
+        "provider": {"type": "string", "enum": ["openai", "anthropic", "gemini", "azure"]},
+        "max_failovers": {"type": "integer", "description": "Failovers one request may make within this provider's accounts; absent: no cap of its own."},
+    }, required=["provider"]),
+    "ProviderSettings": obj({"max_failovers": nullable({"type": "integer", "minimum": 0, "maximum": 100})}),
+    "Session": obj({
+        "session": {"type": "string", "description": "The gateway's key for the session: a digest of what named it (a header, `prompt_cache_key`, Claude Code's session id), never the name."},
+        "key": S, "user": S, "accounts": {"type": "array", "items": S}, "first_at": TIME, "last_at": TIME, "requests": I, "errors": I,
+        "tokens": ref("TokenClasses"), "cost_usd": MONEY,
+        "cache_hit_ratio": {"type": "number", "description": "Cache reads over all prompt tokens."},
+        "cache_saved_usd": MONEY, "quarantined": B,
+    }, required=["session", "accounts", "first_at", "last_at", "requests", "errors", "tokens", "cost_usd", "cache_saved_usd", "quarantined"]),
+    "SessionPage": obj({"from": TIME, "to": TIME, "sessions": {"type": "array", "items": ref("Session")}}, required=["sessions"]),
     "ModelAliasSettings": obj({
         "targets": {"type": "array", "minItems": 1, "maxItems": 32, "description": "Target models in order; a target is a name or {model, weight}.",
                     "items": {"oneOf": [S, obj({"model": S, "weight": {"type": "integer", "minimum": 1, "maximum": 1000}}, required=["model"])]}},
@@ -211,12 +224,12 @@ schemas = {
         "models": {"type": "array", "items": obj({
             "model": S, "requests": I, "tokens": ref("TokenClasses"), "cost_usd": MONEY, "list_cost_usd": ref("ClassCosts"),
             "cache_hit_ratio": {"type": "number"}, "cache_saved_usd": MONEY,
-        }, required=["model", "requests", "tokens", "cost_usd", "list_cost_usd"])},
+        }, required=["model", "requests", "tokens", "cost_usd", "list_cost_usd", "cache_saved_usd"])},
         "last_429_at": TIME,
         "cache_hit_ratio": {"type": "number", "description": "Cache reads over all prompt tokens (uncached, read, written)."},
-        "cache_saved_usd": MONEY,
+        "cache_saved_usd": {**MONEY, "description": "What cache reads saved against the same tokens uncached, at list price as each request was priced."},
     }, required=["name", "kind", "from", "to", "interval", "requests", "errors", "rate_limited", "client_errors", "server_errors",
-                 "tokens", "cost_usd", "list_cost_usd", "series"]),
+                 "tokens", "cost_usd", "list_cost_usd", "series", "cache_saved_usd"]),
     "TokenClasses": obj({"input": I, "cache_read": I, "cache_write5m": I, "cache_write1h": I, "output": I, "total": I},
                         required=["input", "cache_read", "cache_write5m", "cache_write1h", "output", "total"]),
     "ClassCosts": obj({"input": MONEY, "cache_read": MONEY, "cache_write5m": MONEY, "cache_write1h": MONEY, "output": MONEY, "total": MONEY},
@@ -243,8 +256,10 @@ schemas = {
         "cost_usd": MONEY, "upstream_cost_usd": MONEY, "priced": B, "usage_source": S, "usage_incomplete": B, "delivered_bytes": I,
         "latency_ms": I, "first_byte_ms": I, "upstream_ms": I, "attempts": I,
         "route": {"type": "array", "items": obj({"account": S, "reason": S}, required=["account", "reason"])},
-        "selection": {"type": "string", "enum": ["session", "ranked", "waited"]}, "client_address": S, "user_agent": S,
-    }, required=["request_id", "created_at", "dialect", "status", "outcome", "stream", "tokens", "cost_usd", "upstream_cost_usd", "route"]),
+        "selection": {"type": "string", "enum": ["session", "prefix", "ranked", "waited"]}, "client_address": S, "user_agent": S,
+        "session": {"type": "string", "description": "The session as the gateway keys it (see /admin/sessions)."},
+        "cache_saved_usd": MONEY,
+    }, required=["request_id", "created_at", "dialect", "status", "outcome", "stream", "tokens", "cost_usd", "upstream_cost_usd", "route", "cache_saved_usd"]),
     "RequestPage": obj({"requests": {"type": "array", "items": ref("Request")}, "next_cursor": S}, required=["requests"]),
     "AuditEntry": obj({
         "id": I, "time": TIME, "who": {"type": "string", "description": "`admin_token:<fingerprint>` or `cli:<user>`."},
@@ -282,6 +297,7 @@ responses = {
 
 ACCOUNT, KEY, USER, GROUP = path_name("account"), path_name("key"), path_name("user"), path_name("group")
 ALIAS = path_name("model alias")
+PROVIDER = {"name": "name", "in": "path", "required": True, "description": "The provider.", "schema": {"type": "string", "enum": ["openai", "anthropic", "gemini", "azure"]}}
 paths = {
     "/admin/accounts": {
         "get": operation("Every account with its live state.", {"type": "array", "items": ref("Account")}, errors=("401", "404", "429", "503"), tag="accounts"),
@@ -345,6 +361,22 @@ paths = {
         "put": operation("Create or replace a model alias.", ref("ModelAlias"), body=ref("ModelAliasSettings"), parameters=[ALIAS], errors=("400", "401", "404", "429", "503"), tag="models"),
         "delete": operation("Delete a model alias.", status="204", parameters=[ALIAS], tag="models"),
     },
+    "/admin/providers": {
+        "get": operation("Every provider with its settings.", {"type": "array", "items": ref("Provider")}, errors=("401", "404", "429", "503"), tag="models"),
+    },
+    "/admin/providers/{name}": {
+        "put": operation("Set a provider's settings (`max_failovers`; null lifts the cap).", ref("Provider"), body=ref("ProviderSettings"), parameters=[PROVIDER], errors=("400", "401", "404", "429", "503"), tag="models"),
+        "delete": operation("Forget a provider's settings.", status="204", parameters=[PROVIDER], errors=("400", "401", "404", "429", "503"), tag="models"),
+    },
+    "/admin/sessions": {"get": operation(
+        "Sessions among the requests the filters select (from a day ago unless `from` says), most recently active first: cache-hit ratio, cache tokens, the dollars cache reads saved.",
+        ref("SessionPage"), tag="requests", errors=("400", "401", "404", "429", "503"), parameters=[
+            query("from", S, "Start (inclusive): ISO 8601, a UTC date, or Unix seconds; default a day ago."),
+            query("to", S, "End (exclusive), as `from`."),
+            query("key", S, "Key name."), query("user", S, "User name."), query("account", S, "Account name."),
+            query("model", S, "Model the client asked for."), query("session", S, "One session."),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Sessions shown (default 50)."),
+        ])},
     "/admin/stats": {"get": operation("Gateway counters.", ref("GatewayStats"), errors=("401", "404", "429"), tag="gateway")},
     "/admin/requests": {"get": operation(
         "The request explorer, newest first; a filter value that does not read is refused.", ref("RequestPage"), tag="requests",
@@ -357,6 +389,7 @@ paths = {
             query("status", S, "A status (`429`) or class (`5xx`)."),
             query("outcome", {"type": "string", "enum": ["ok", "client_error", "refused", "no_account", "upstream_error", "client_disconnected", "cancelled", "warmup_intercepted", "title_intercepted", "interrupted"]}, "How requests ended."),
             query("request_id", S, "One request id."),
+            query("session", S, "One session (as /admin/sessions names it)."),
             query("cursor", S, "The previous page's `next_cursor`."),
             query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "Rows per page (default 50)."),
         ])},

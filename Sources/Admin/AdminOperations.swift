@@ -17,8 +17,8 @@ public struct AdminOperations: Sendable {
     public var stats: StatsAdmin { StatsAdmin(store: requests.store, gateway: gateway) }
     /// Policy dry-runs against the recorded traffic.
     public var policy: PolicyAdmin { PolicyAdmin(store: requests.store, prices: gateway.prices) }
-    /// Model aliases (`models:`).
-    public var aliases: AliasAdmin { AliasAdmin(store: requests.store, refresher: parties.refresher) }
+    /// Model aliases (`models:`) and providers' settings (`providers:`).
+    public var routing: RoutingAdmin { RoutingAdmin(store: requests.store, refresher: parties.refresher) }
     /// Sessions and keys quarantined after ban signals.
     public var quarantines: QuarantineAdmin { QuarantineAdmin(store: requests.store, gateway: gateway, refresher: parties.refresher) }
     /// Reconciliations with providers' exports.

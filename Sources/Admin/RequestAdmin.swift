@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Policy
 import Storage
 import SwitchboardCore
 
@@ -40,6 +41,10 @@ public struct RequestView: Sendable, Encodable {
     public var selection: String?
     public var clientAddress: String?
     public var userAgent: String?
+    /// The session as the gateway keys it (a digest of what named it); absent without one.
+    public var session: String?
+    /// What the cache reads saved against the same tokens uncached, at list price.
+    public var cacheSavedUsd: String
 
     /// Tokens by class.
     public struct Tokens: Sendable, Encodable {
@@ -93,6 +98,8 @@ public struct RequestView: Sendable, Encodable {
         selection = row.selection
         clientAddress = row.clientAddress
         userAgent = row.userAgent
+        session = row.session
+        cacheSavedUsd = row.listCosts.cacheSaved.dollarsString
     }
 
     /// The reasons a route records, as they start.
@@ -123,6 +130,50 @@ public struct RequestPage: Sendable, Encodable {
     public var requests: [RequestView]
     /// Pass as `cursor` for the next page; absent on the last one.
     public var nextCursor: String?
+}
+
+/// One session's requests added up: where its cache was read and what that saved.
+public struct SessionView: Sendable, Encodable {
+    /// The gateway's key for the session (as requests show it).
+    public var session: String
+    public var key: String?
+    public var user: String?
+    /// The accounts that served it; more than one when it failed over or its account stopped serving.
+    public var accounts: [String]
+    public var firstAt: Date
+    public var lastAt: Date
+    public var requests: Int64
+    public var errors: Int64
+    public var tokens: UsageStatsView.Tokens
+    public var costUsd: String
+    /// Cache reads over all prompt tokens; nil without prompt tokens.
+    public var cacheHitRatio: Double?
+    public var cacheSavedUsd: String
+    /// Whether the session (or its key) is quarantined now.
+    public var quarantined: Bool
+
+    init(_ usage: SessionUsage, quarantined: Bool) {
+        session = usage.session
+        key = usage.keyName
+        user = usage.userName
+        accounts = usage.accounts.sorted()
+        firstAt = usage.firstAt
+        lastAt = usage.lastAt
+        requests = usage.requests
+        errors = usage.errors
+        tokens = UsageStatsView.Tokens(usage.tokens)
+        costUsd = usage.cost.dollarsString
+        cacheHitRatio = UsageStatsView.hitRatio(usage.tokens)
+        cacheSavedUsd = usage.cacheSaved.dollarsString
+        self.quarantined = quarantined
+    }
+}
+
+/// The sessions a query found.
+public struct SessionPage: Sendable, Encodable {
+    public var from: Date?
+    public var to: Date?
+    public var sessions: [SessionView]
 }
 
 /// The request explorer's operations, shared by the admin API and the console.
@@ -160,6 +211,23 @@ public struct RequestAdmin: Sendable {
         return RequestPage(requests: page.rows.map(RequestView.init), nextCursor: page.next?.text)
     }
 
+    /// The sessions among the rows matching `query` (its `from` defaulting to a day
+    /// ago), most recently active first: their cache use and what it saved.
+    public func sessions(_ query: LedgerQuery, now: Date = Date()) async throws -> SessionPage {
+        guard query.cursor == nil else { throw AdminError(.invalid, "sessions are not paged; narrow them with from and to") }
+        var query = query
+        query.from = query.from ?? now.addingTimeInterval(-86400)
+        let quarantined = try await store.activeQuarantines()
+        let sessions = try await store.sessionUsage(query).map { usage in
+            SessionView(
+                usage,
+                quarantined: quarantined.contains {
+                    $0.session == usage.session || ($0.scope == .key && usage.keyName == $0.keyName)
+                })
+        }
+        return SessionPage(from: query.from, to: query.to, sessions: sessions)
+    }
+
     /// One request's record.
     public func get(_ requestID: String) async throws -> RequestView {
         guard let row = try await store.ledgerRow(requestID: requestID) else {
@@ -170,7 +238,7 @@ public struct RequestAdmin: Sendable {
 
     /// Reads the explorer's filters from query parameters (`from`, `to` as
     /// ISO 8601, a UTC date, or Unix seconds; `key`, `user`, `account`, `model`, `dialect`,
-    /// `status` as `429` or `5xx`, `outcome`, `request_id`, `cursor`, `limit`).
+    /// `status` as `429` or `5xx`, `outcome`, `request_id`, `session`, `cursor`, `limit`).
     /// A value that does not read is refused, never ignored: a filter silently
     /// dropped would show rows the admin asked to exclude.
     public static func query(_ parameters: [String: String]) throws(AdminError) -> LedgerQuery {
@@ -186,6 +254,7 @@ public struct RequestAdmin: Sendable {
         query.model = try text("model")
         query.dialect = try text("dialect")
         query.requestID = try text("request_id")
+        query.session = try text("session")
         if let value = try text("status") {
             guard let status = LedgerQuery.StatusFilter(value) else {
                 throw AdminError(.invalid, "status must be a code such as 429 or a class such as 5xx")

@@ -76,9 +76,9 @@ public struct UsageStatsView: Sendable, Encodable {
     public var last429At: Date?
     /// Cache reads over all prompt tokens (uncached, read, written); nil without prompt tokens.
     public var cacheHitRatio: Double?
-    /// What cache reads saved at list price against the same tokens uncached (keys, users and groups:
-    /// summed over the models the price table knows).
-    public var cacheSavedUsd: String?
+    /// What cache reads saved at list price against the same tokens uncached,
+    /// as each request was priced (recorded from migration 23 on).
+    public var cacheSavedUsd: String
 
     enum CodingKeys: String, CodingKey {
         case name, kind, from, to, interval, requests, errors, rateLimited, clientErrors, serverErrors, tokens, costUsd, listCostUsd
@@ -93,12 +93,6 @@ public struct UsageStatsView: Sendable, Encodable {
         return (Double(usage.cacheRead) / Double(prompt) * 10_000).rounded() / 10_000
     }
 
-    /// The same cache reads priced uncached, less what they cost; nil for a model without a price.
-    static func saved(_ usage: TokenUsage, readCost: Money, price: ModelPrice?) -> Money? {
-        guard let price else { return nil }
-        return max(.zero, price.cost(TokenUsage(inputUncached: usage.cacheRead)) - readCost)
-    }
-
     public struct Tokens: Sendable, Encodable {
         public var input: Int64
         public var cacheRead: Int64
@@ -107,7 +101,7 @@ public struct UsageStatsView: Sendable, Encodable {
         public var output: Int64
         public var total: Int64
 
-        init(_ usage: TokenUsage) {
+        public init(_ usage: TokenUsage) {
             input = usage.inputUncached
             cacheRead = usage.cacheRead
             cacheWrite5m = usage.cacheWrite5m
@@ -153,10 +147,10 @@ public struct UsageStatsView: Sendable, Encodable {
         public var costUsd: String
         public var listCostUsd: ClassCosts
         public var cacheHitRatio: Double?
-        public var cacheSavedUsd: String?
+        public var cacheSavedUsd: String
     }
 
-    init(name: String, subject: StatsSubject, stats: UsageStats, last429At: Date?, prices: PriceTable? = nil) {
+    init(name: String, subject: StatsSubject, stats: UsageStats, last429At: Date?) {
         self.name = name
         switch subject {
         case .key: kind = "key"
@@ -184,21 +178,16 @@ public struct UsageStatsView: Sendable, Encodable {
                 costUsd: $0.cost.dollarsString, meanLatencyMs: $0.meanLatencyMs, p95LatencyMs: $0.p95LatencyMs)
         }
         cacheHitRatio = Self.hitRatio(total.tokens)
+        cacheSavedUsd = total.listCosts.cacheSaved.dollarsString
         if case .account = subject {
             models = nil
         } else {
-            var savedInAll = Money.zero
             models = stats.models.map { entry in
-                let saved = prices.flatMap { prices in
-                    Self.saved(entry.slice.tokens, readCost: entry.slice.listCosts.cacheRead, price: prices.price(for: entry.model))
-                }
-                savedInAll = savedInAll + (saved ?? .zero)
-                return Model(
+                Model(
                     model: entry.model, requests: entry.slice.requests, tokens: Tokens(entry.slice.tokens),
                     costUsd: entry.slice.cost.dollarsString, listCostUsd: ClassCosts(entry.slice.listCosts),
-                    cacheHitRatio: Self.hitRatio(entry.slice.tokens), cacheSavedUsd: saved?.dollarsString)
+                    cacheHitRatio: Self.hitRatio(entry.slice.tokens), cacheSavedUsd: entry.slice.listCosts.cacheSaved.dollarsString)
             }
-            cacheSavedUsd = prices == nil ? nil : savedInAll.dollarsString
         }
         self.last429At = last429At
     }
@@ -208,13 +197,10 @@ public struct UsageStatsView: Sendable, Encodable {
 public struct StatsAdmin: Sendable {
     let store: any GatewayStore
     let gateway: Gateway?
-    /// The prices savings are counted at (the server's; the bundled table elsewhere).
-    let prices: PriceTable?
 
-    public init(store: any GatewayStore, gateway: Gateway? = nil, prices: PriceTable? = nil) {
+    public init(store: any GatewayStore, gateway: Gateway? = nil) {
         self.store = store
         self.gateway = gateway
-        self.prices = prices ?? gateway?.prices
     }
 
     public func key(_ name: String, _ request: StatsRequest) async throws -> UsageStatsView {
@@ -246,6 +232,6 @@ public struct StatsAdmin: Sendable {
 
     private func load(_ name: String, _ subject: StatsSubject, _ request: StatsRequest, last429At: Date? = nil) async throws -> UsageStatsView {
         let stats = try await store.usageStats(of: subject, from: request.from, to: request.to, interval: request.interval)
-        return UsageStatsView(name: name, subject: subject, stats: stats, last429At: last429At, prices: prices)
+        return UsageStatsView(name: name, subject: subject, stats: stats, last429At: last429At)
     }
 }

@@ -40,8 +40,6 @@ public final class Gateway: Sendable {
         public var propagateTrace = false
         /// Request and response bodies kept for chosen keys (`capture:`); nil when off.
         public var capture: CaptureSettings?
-        /// Attempts after the first on one provider's accounts, where capped (`providers: {P: {max_failovers}}`).
-        public var providerFailovers: [Provider: Int] = [:]
         /// How much of a prompt's start names it for cache affinity (`cache_prefix_bytes`); 0 turns it off.
         public var cachePrefixBytes = 4096
         /// How far an upstream's ban signal reaches (`session_quarantine`).
@@ -221,10 +219,12 @@ public final class Gateway: Sendable {
                         param: "model"),
                     outcome: .refused)
             }
-            let maxFailovers = snapshots.snapshot.aliases[client.model]?.maxFailovers
-            if !passed.isEmpty || maxFailovers != nil {
+            let snapshot = snapshots.snapshot
+            let maxFailovers = snapshot.aliases[client.model]?.maxFailovers
+            let providerFailovers = snapshot.providerFailovers
+            if !passed.isEmpty || maxFailovers != nil || !providerFailovers.isEmpty {
                 _ = exchange.decide { machine in
-                    machine.routed(passed: passed, maxFailovers: maxFailovers)
+                    machine.routed(passed: passed, maxFailovers: maxFailovers, providerFailovers: providerFailovers)
                     return .none
                 }
             }

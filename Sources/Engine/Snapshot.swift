@@ -1,4 +1,5 @@
 import Policy
+import SwitchboardCore
 import Synchronization
 
 /// Everything a request decides on, frozen: keys and accounts. A new snapshot
@@ -18,15 +19,19 @@ public final class Snapshot: Sendable {
     public let aliases: [String: ModelAlias]
     /// Sessions and keys quarantined after a ban signal, not released.
     public let quarantines: [Quarantine]
+    /// Failovers allowed within each capped provider's accounts (`providers:`).
+    public let providerFailovers: [Provider: Int]
     /// Users by id, for the limiter's queues.
     let usersByID: [Int64: UserEntry]
 
     /// Creates a snapshot.
     public init(
         keys: KeyDirectory, accounts: AccountDirectory, revision: Int64, users: [String: UserEntry] = [:],
-        groups: [String: GroupEntry] = [:], aliases: [String: ModelAlias] = [:], quarantines: [Quarantine] = []
+        groups: [String: GroupEntry] = [:], aliases: [String: ModelAlias] = [:], quarantines: [Quarantine] = [],
+        providerFailovers: [Provider: Int] = [:]
     ) {
         self.aliases = aliases
+        self.providerFailovers = providerFailovers
         self.quarantines = quarantines
         self.keys = keys
         self.accounts = accounts

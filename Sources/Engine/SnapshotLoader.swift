@@ -75,7 +75,10 @@ public struct SnapshotLoader: Sendable {
         return Snapshot(
             keys: KeyDirectory(byHash: byHash), accounts: AccountDirectory(accounts: entries), revision: revision,
             users: users, groups: groups, aliases: Dictionary(try await store.listAliases().map { ($0.name, $0) }) { a, _ in a },
-            quarantines: try await store.activeQuarantines())
+            quarantines: try await store.activeQuarantines(),
+            providerFailovers: Dictionary(
+                try await store.listProviderSettings().compactMap { setting in setting.maxFailovers.map { (setting.provider, $0) } }
+            ) { a, _ in a })
     }
 
     /// Why a key's owner cannot be charged as its policy says: the user or its

@@ -1819,6 +1819,46 @@ enum AdminOpenAPI {
                 ],
                 "type": "object"
               },
+              "Provider": {
+                "additionalProperties": false,
+                "properties": {
+                  "max_failovers": {
+                    "description": "Failovers one request may make within this provider's accounts; absent: no cap of its own.",
+                    "type": "integer"
+                  },
+                  "provider": {
+                    "enum": [
+                      "openai",
+                      "anthropic",
+                      "gemini",
+                      "azure"
+                    ],
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "provider"
+                ],
+                "type": "object"
+              },
+              "ProviderSettings": {
+                "additionalProperties": false,
+                "properties": {
+                  "max_failovers": {
+                    "oneOf": [
+                      {
+                        "maximum": 100,
+                        "minimum": 0,
+                        "type": "integer"
+                      },
+                      {
+                        "type": "null"
+                      }
+                    ]
+                  }
+                },
+                "type": "object"
+              },
               "Quarantine": {
                 "additionalProperties": false,
                 "properties": {
@@ -1989,6 +2029,11 @@ enum AdminOpenAPI {
                   "attempts": {
                     "type": "integer"
                   },
+                  "cache_saved_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
                   "client_address": {
                     "type": "string"
                   },
@@ -2056,9 +2101,14 @@ enum AdminOpenAPI {
                   "selection": {
                     "enum": [
                       "session",
+                      "prefix",
                       "ranked",
                       "waited"
                     ],
+                    "type": "string"
+                  },
+                  "session": {
+                    "description": "The session as the gateway keys it (see /admin/sessions).",
                     "type": "string"
                   },
                   "status": {
@@ -2133,7 +2183,8 @@ enum AdminOpenAPI {
                   "tokens",
                   "cost_usd",
                   "upstream_cost_usd",
-                  "route"
+                  "route",
+                  "cache_saved_usd"
                 ],
                 "type": "object"
               },
@@ -2152,6 +2203,97 @@ enum AdminOpenAPI {
                 },
                 "required": [
                   "requests"
+                ],
+                "type": "object"
+              },
+              "Session": {
+                "additionalProperties": false,
+                "properties": {
+                  "accounts": {
+                    "items": {
+                      "type": "string"
+                    },
+                    "type": "array"
+                  },
+                  "cache_hit_ratio": {
+                    "description": "Cache reads over all prompt tokens.",
+                    "type": "number"
+                  },
+                  "cache_saved_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "cost_usd": {
+                    "description": "Exact dollars as a decimal string.",
+                    "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
+                    "type": "string"
+                  },
+                  "errors": {
+                    "type": "integer"
+                  },
+                  "first_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "key": {
+                    "type": "string"
+                  },
+                  "last_at": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "quarantined": {
+                    "type": "boolean"
+                  },
+                  "requests": {
+                    "type": "integer"
+                  },
+                  "session": {
+                    "description": "The gateway's key for the session: a digest of what named it (a header, `prompt_cache_key`, Claude Code's session id), never the name.",
+                    "type": "string"
+                  },
+                  "tokens": {
+                    "$ref": "#/components/schemas/TokenClasses"
+                  },
+                  "user": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "session",
+                  "accounts",
+                  "first_at",
+                  "last_at",
+                  "requests",
+                  "errors",
+                  "tokens",
+                  "cost_usd",
+                  "cache_saved_usd",
+                  "quarantined"
+                ],
+                "type": "object"
+              },
+              "SessionPage": {
+                "additionalProperties": false,
+                "properties": {
+                  "from": {
+                    "format": "date-time",
+                    "type": "string"
+                  },
+                  "sessions": {
+                    "items": {
+                      "$ref": "#/components/schemas/Session"
+                    },
+                    "type": "array"
+                  },
+                  "to": {
+                    "format": "date-time",
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "sessions"
                 ],
                 "type": "object"
               },
@@ -2289,7 +2431,7 @@ enum AdminOpenAPI {
                     "type": "number"
                   },
                   "cache_saved_usd": {
-                    "description": "Exact dollars as a decimal string.",
+                    "description": "What cache reads saved against the same tokens uncached, at list price as each request was priced.",
                     "pattern": "^-?[0-9]+(\\.[0-9]+)?$",
                     "type": "string"
                   },
@@ -2370,7 +2512,8 @@ enum AdminOpenAPI {
                         "requests",
                         "tokens",
                         "cost_usd",
-                        "list_cost_usd"
+                        "list_cost_usd",
+                        "cache_saved_usd"
                       ],
                       "type": "object"
                     },
@@ -2457,7 +2600,8 @@ enum AdminOpenAPI {
                   "tokens",
                   "cost_usd",
                   "list_cost_usd",
-                  "series"
+                  "series",
+                  "cache_saved_usd"
                 ],
                 "type": "object"
               },
@@ -4554,6 +4698,146 @@ enum AdminOpenAPI {
                 ]
               }
             },
+            "/admin/providers": {
+              "get": {
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "items": {
+                            "$ref": "#/components/schemas/Provider"
+                          },
+                          "type": "array"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Every provider with its settings.",
+                "tags": [
+                  "models"
+                ]
+              }
+            },
+            "/admin/providers/{name}": {
+              "delete": {
+                "parameters": [
+                  {
+                    "description": "The provider.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "enum": [
+                        "openai",
+                        "anthropic",
+                        "gemini",
+                        "azure"
+                      ],
+                      "type": "string"
+                    }
+                  }
+                ],
+                "responses": {
+                  "204": {
+                    "description": "Done; no body."
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Forget a provider's settings.",
+                "tags": [
+                  "models"
+                ]
+              },
+              "put": {
+                "parameters": [
+                  {
+                    "description": "The provider.",
+                    "in": "path",
+                    "name": "name",
+                    "required": true,
+                    "schema": {
+                      "enum": [
+                        "openai",
+                        "anthropic",
+                        "gemini",
+                        "azure"
+                      ],
+                      "type": "string"
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ProviderSettings"
+                      }
+                    }
+                  },
+                  "required": true
+                },
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/Provider"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Set a provider's settings (`max_failovers`; null lifts the cap).",
+                "tags": [
+                  "models"
+                ]
+              }
+            },
             "/admin/quarantines": {
               "get": {
                 "responses": {
@@ -4776,6 +5060,15 @@ enum AdminOpenAPI {
                     }
                   },
                   {
+                    "description": "One session (as /admin/sessions names it).",
+                    "in": "query",
+                    "name": "session",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
                     "description": "The previous page's `next_cursor`.",
                     "in": "query",
                     "name": "cursor",
@@ -4921,6 +5214,117 @@ enum AdminOpenAPI {
                   }
                 },
                 "summary": "A captured request's bodies (keys under `capture:`): truncated to `max_bytes`, redacted, opened with the master key.",
+                "tags": [
+                  "requests"
+                ]
+              }
+            },
+            "/admin/sessions": {
+              "get": {
+                "parameters": [
+                  {
+                    "description": "Start (inclusive): ISO 8601, a UTC date, or Unix seconds; default a day ago.",
+                    "in": "query",
+                    "name": "from",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "End (exclusive), as `from`.",
+                    "in": "query",
+                    "name": "to",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Key name.",
+                    "in": "query",
+                    "name": "key",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "User name.",
+                    "in": "query",
+                    "name": "user",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Account name.",
+                    "in": "query",
+                    "name": "account",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Model the client asked for.",
+                    "in": "query",
+                    "name": "model",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "One session.",
+                    "in": "query",
+                    "name": "session",
+                    "required": false,
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "description": "Sessions shown (default 50).",
+                    "in": "query",
+                    "name": "limit",
+                    "required": false,
+                    "schema": {
+                      "maximum": 500,
+                      "minimum": 1,
+                      "type": "integer"
+                    }
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/SessionPage"
+                        }
+                      }
+                    },
+                    "description": "OK"
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/Invalid"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "429": {
+                    "$ref": "#/components/responses/Throttled"
+                  },
+                  "503": {
+                    "$ref": "#/components/responses/Unavailable"
+                  }
+                },
+                "summary": "Sessions among the requests the filters select (from a day ago unless `from` says), most recently active first: cache-hit ratio, cache tokens, the dollars cache reads saved.",
                 "tags": [
                   "requests"
                 ]

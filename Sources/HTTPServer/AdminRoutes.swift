@@ -97,21 +97,39 @@ public struct AdminRoutes: Sendable {
                 return try Self.json(await operations.quarantines.release(id))
             }
         }
-        group.get("/models") { request, context in await guarded(request, context: context) { try Self.json(await operations.aliases.list()) } }
+        group.get("/models") { request, context in await guarded(request, context: context) { try Self.json(await operations.routing.aliases()) } }
         group.put("/models/:name") { request, context in
             await guarded(request, context: context) {
-                try Self.json(await operations.aliases.set(try Self.name(context), try await Self.body(request)))
+                try Self.json(await operations.routing.setAlias(try Self.name(context), try await Self.body(request)))
             }
         }
         group.delete("/models/:name") { request, context in
             await guarded(request, context: context) {
-                try await operations.aliases.delete(try Self.name(context))
+                try await operations.routing.deleteAlias(try Self.name(context))
+                return Response(status: .noContent)
+            }
+        }
+        group.get("/providers") { request, context in await guarded(request, context: context) { try Self.json(await operations.routing.providers()) }
+        }
+        group.put("/providers/:name") { request, context in
+            await guarded(request, context: context) {
+                try Self.json(await operations.routing.setProvider(try Self.name(context), try await Self.body(request)))
+            }
+        }
+        group.delete("/providers/:name") { request, context in
+            await guarded(request, context: context) {
+                try await operations.routing.deleteProvider(try Self.name(context))
                 return Response(status: .noContent)
             }
         }
         group.get("/requests") { request, context in
             await guarded(request, context: context) {
                 try Self.json(await operations.requests.list(try RequestAdmin.query(Self.parameters(request))))
+            }
+        }
+        group.get("/sessions") { request, context in
+            await guarded(request, context: context) {
+                try Self.json(await operations.requests.sessions(try RequestAdmin.query(Self.parameters(request))))
             }
         }
         group.get("/audit") { request, context in

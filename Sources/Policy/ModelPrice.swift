@@ -57,7 +57,8 @@ public struct ModelPrice: Sendable, Equatable {
     /// only when the table lists one, else they are output.
     public func cost(_ usage: TokenUsage) -> Money { costs(usage).total }
 
-    /// The exact cost of the given usage, class by class (reasoning counts as output).
+    /// The exact cost of the given usage, class by class (reasoning counts as output),
+    /// and what its cache reads saved.
     public func costs(_ usage: TokenUsage) -> TokenCosts {
         let prompt = usage.totalInput
         let inputRate = input.at(promptTokens: prompt) ?? .zero
@@ -68,6 +69,7 @@ public struct ModelPrice: Sendable, Equatable {
         var costs = TokenCosts(
             input: inputRate.times(usage.inputUncached), cacheRead: readRate.times(usage.cacheRead),
             cacheWrite5m: write5mRate.times(usage.cacheWrite5m), cacheWrite1h: write1hRate.times(usage.cacheWrite1h))
+        costs.cacheSaved = max(.zero, inputRate.times(usage.cacheRead) - costs.cacheRead)
         if let reasoningRate = reasoning.at(promptTokens: prompt), usage.reasoning > 0 {
             let reasoningTokens = min(usage.reasoning, usage.output)
             costs.output = reasoningRate.times(reasoningTokens) + outputRate.times(usage.output - reasoningTokens)

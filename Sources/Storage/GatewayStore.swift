@@ -118,6 +118,8 @@ public protocol GatewayStore: LedgerSink {
     func usageReport(since: Date?) async throws -> UsageReport
     /// A page of ledger rows for the request explorer, newest first.
     func ledgerPage(_ query: LedgerQuery) async throws -> LedgerPage
+    /// The sessions among a query's rows, most recently active first, each added up.
+    func sessionUsage(_ query: LedgerQuery) async throws -> [SessionUsage]
     /// The row of one request, if there is one.
     func ledgerRow(requestID: String) async throws -> LedgerRow?
     /// The ledger between two times in slices of `bucketSeconds`, oldest first.
@@ -127,13 +129,18 @@ public protocol GatewayStore: LedgerSink {
     /// Ledger totals between two times grouped by key, user, model, account or day.
     func usageBreakdown(by dimension: UsageDimension, from: Date, to: Date) async throws -> [UsageTotals]
 
-    /// Releases the connection.
     /// Every model alias, by name; one that cannot be read comes back with no targets (it serves nothing).
     func listAliases() async throws -> [ModelAlias]
     /// Creates or replaces an alias.
     func upsertAlias(_ alias: ModelAlias, source: String) async throws
     /// Deletes an alias; false when there was none.
     func deleteAlias(name: String) async throws -> Bool
+    /// Every provider's stored settings; a value that cannot be read is left out (no cap).
+    func listProviderSettings() async throws -> [ProviderSetting]
+    /// Creates or replaces a provider's settings.
+    func upsertProviderSetting(_ setting: ProviderSetting, source: String) async throws
+    /// Deletes a provider's settings; false when there were none.
+    func deleteProviderSetting(_ provider: Provider) async throws -> Bool
 
     /// Stores a quarantine; returns its id.
     func addQuarantine(_ quarantine: Quarantine) async throws -> Int64

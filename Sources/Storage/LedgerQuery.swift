@@ -15,6 +15,8 @@ public struct LedgerQuery: Sendable, Equatable {
     public var status: StatusFilter?
     public var outcome: Outcome?
     public var requestID: String?
+    /// The session, as the ledger keeps it (`LedgerRow.session`).
+    public var session: String?
     /// Where the previous page ended.
     public var cursor: LedgerCursor?
     /// Rows per page, 1…`maxLimit`.
@@ -87,4 +89,24 @@ public struct LedgerPage: Sendable, Equatable {
         self.rows = rows
         self.next = next
     }
+}
+
+/// One session's ledger rows added up: what the per-session view of cache use shows.
+public struct SessionUsage: Sendable, Equatable {
+    /// The most accounts one session lists (a session that failed over across more shows the first ones).
+    public static let maxAccounts = 20
+
+    public var session: String
+    public var keyName: String?
+    public var userName: String?
+    /// The accounts that served it, in no particular order.
+    public var accounts: [String]
+    public var firstAt: Date
+    public var lastAt: Date
+    public var requests: Int64
+    public var errors: Int64
+    public var tokens: TokenUsage
+    public var cost: Money
+    /// What its cache reads saved at list price.
+    public var cacheSaved: Money
 }

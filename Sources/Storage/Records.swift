@@ -219,6 +219,9 @@ public struct LedgerRow: Sendable, Equatable {
     /// Why the serving account was chosen: `session` (its sticky session),
     /// `ranked` (priority, load, least recently used) or `waited` (its queue).
     public var selection: String?
+    /// The request's session as the account pool keys it (a digest of what named
+    /// the session, never the name itself); nil for a request without one.
+    public var session: String?
 
     public init(
         requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,

@@ -306,6 +306,20 @@ enum SQLiteMigrations {
                     + "max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, generation, intercept_warmup, "
                     + "default_instructions, weight, headers, body_overrides, options, proxy_key_id, proxy_sealed")[1],
         ],
+        // 23: what each row's cache reads saved (summed in the rollups) and its session.
+        SQLiteRollups.savingsMigration,
+        // 24: settings for all of one provider's accounts (`providers:`), by provider name.
+        [
+            """
+            CREATE TABLE provider_settings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                max_failovers INTEGER,
+                source TEXT NOT NULL DEFAULT 'api',
+                created_at INTEGER NOT NULL
+            )
+            """
+        ] + revisionTriggers(table: "provider_settings", columns: "name, max_failovers"),
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

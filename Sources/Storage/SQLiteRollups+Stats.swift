@@ -15,6 +15,10 @@ extension SQLiteRollups {
         ("list_cache_write_1h", "list_cache_write_1h_picos"), ("list_output", "list_output_picos"),
     ]
 
+    /// Added by migration 23: what cache reads saved against the same tokens
+    /// uncached (ledger `cache_saved_picos`), at the price that charged the row.
+    static let savedSums: [(name: String, ledger: String)] = [("cache_saved", "cache_saved_picos")]
+
     /// What minute rollups and per-entity latency are kept for.
     static var statsDimensions: [(name: String, columns: [String])] {
         [keyIDDimension, ("user", ["user_name"]), ("account", ["account_name"])]
@@ -26,7 +30,7 @@ extension SQLiteRollups {
     /// What a stats query sums over rollup rows: the counts and each sum's two parts.
     static var statsColumns: String {
         let counts = ["requests", "errors"] + errorClasses.map(\.0)
-        let parts = (sums + classCostSums).map { "SUM(\($0.name)_hi) AS \($0.name)_hi, SUM(\($0.name)_lo) AS \($0.name)_lo" }
+        let parts = (sums + classCostSums + savedSums).map { "SUM(\($0.name)_hi) AS \($0.name)_hi, SUM(\($0.name)_lo) AS \($0.name)_lo" }
         return (counts.map { "SUM(\($0)) AS \($0)" } + parts).joined(separator: ", ")
     }
 
@@ -38,12 +42,13 @@ extension SQLiteRollups {
     /// The start of a row's minute, in milliseconds.
     static func minute(_ time: String) -> String { "(\(time) - \(time) % 60000)" }
 
-    static var statsUpserts: String {
+    /// The minute rollups and latency histograms the trigger keeps (with `savings`, from migration 23).
+    static func statsUpserts(savings: Bool) -> String {
         let counts = [("requests", "1"), ("errors", "NEW.status >= 400")] + errorClasses
         let minutes = statsDimensions.map { dimension in
             upsert(
                 "usage_minutely", time: ("minute", minute("NEW.created_at")), dimension: dimension, counts: counts,
-                sums: sums + classCostSums, conflict: "dimension, name, minute")
+                sums: sums + classCostSums + (savings ? savedSums : []), conflict: "dimension, name, minute")
         }
         let latency = statsDimensions.map { dimension in
             """
@@ -91,5 +96,23 @@ extension SQLiteRollups {
                         SELECT '\(dimension.name)', \(key), \(hour("created_at")), \(bucket("latency_ms")), COUNT(*) FROM ledger GROUP BY 2, 3, 4
                     """
             }
+    }
+
+    /// Migration 23: what cache reads saved, per row and in every rollup, and the
+    /// session a row belongs to (its per-session view reads the rows).
+    static var savingsMigration: [String] {
+        [
+            "ALTER TABLE ledger ADD COLUMN cache_saved_picos INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE ledger ADD COLUMN session TEXT",
+            "CREATE INDEX ledger_session ON ledger (session, created_at) WHERE session IS NOT NULL",
+        ]
+            + ["usage_hourly", "usage_minutely"].flatMap { table in
+                savedSums.flatMap {
+                    [
+                        "ALTER TABLE \(table) ADD COLUMN \($0.name)_hi INTEGER NOT NULL DEFAULT 0",
+                        "ALTER TABLE \(table) ADD COLUMN \($0.name)_lo INTEGER NOT NULL DEFAULT 0",
+                    ]
+                }
+            } + ["DROP TRIGGER ledger_rollup", trigger(dimensions: allDimensions, totals: true, stats: true, savings: true)]
     }
 }

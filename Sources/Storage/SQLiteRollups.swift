@@ -105,10 +105,12 @@ enum SQLiteRollups {
     /// The rollup trigger: usage by the given dimensions and latency histograms;
     /// with `totals`, also each key's and user's lifetime spend and tokens, which
     /// admission starts from and which outlive the rows (`ledger_retention`).
-    static func trigger(dimensions: [(name: String, columns: [String])], totals: Bool, stats: Bool = false) -> String {
+    /// With `stats` (migration 15), errors by class, list prices by class, minute
+    /// rollups and latency per entity; with `savings` (migration 23), cache savings.
+    static func trigger(dimensions: [(name: String, columns: [String])], totals: Bool, stats: Bool = false, savings: Bool = false) -> String {
         let counts =
             stats ? [("requests", "1"), ("errors", "NEW.status >= 400")] + errorClasses : [("requests", "1"), ("errors", "NEW.status >= 400")]
-        let added = stats ? sums + classCostSums : sums
+        let added = stats ? sums + classCostSums + (savings ? savedSums : []) : sums
         let usage = dimensions.map { dimension in
             upsert(
                 "usage_hourly", time: ("hour", hour("NEW.created_at")), dimension: dimension, counts: counts, sums: added,
@@ -117,7 +119,7 @@ enum SQLiteRollups {
         return """
             CREATE TRIGGER ledger_rollup AFTER INSERT ON ledger BEGIN
             \(usage)
-            \(stats ? statsUpserts : "")
+            \(stats ? statsUpserts(savings: savings) : "")
             \(totals ? totalsUpserts : "")
                 INSERT INTO latency_hourly (hour, kind, bucket, count) VALUES (\(hour("NEW.created_at")), \(latencyKind), \(bucket("NEW.latency_ms")), 1)
                     ON CONFLICT (hour, kind, bucket) DO UPDATE SET count = count + 1;

@@ -1,6 +1,7 @@
 import Foundation
 import Policy
 import SQLiteNIO
+import SwitchboardCore
 
 extension SQLiteStore {
     public func listAliases() async throws -> [ModelAlias] {
@@ -23,4 +24,31 @@ extension SQLiteStore {
     }
 
     public func deleteAlias(name: String) async throws -> Bool { try await deleteNamed(name, from: "model_aliases") }
+}
+
+extension SQLiteStore {
+    public func listProviderSettings() async throws -> [ProviderSetting] {
+        try await query("SELECT name, max_failovers FROM provider_settings ORDER BY name").compactMap { row in
+            // A provider this version does not know, or a value out of range, caps nothing.
+            guard let provider = row.text("name").flatMap(Provider.init(rawValue:)) else { return nil }
+            let failovers = (try? row.integer("max_failovers")).flatMap { (0...100).contains($0) ? Int($0) : nil }
+            return ProviderSetting(provider: provider, maxFailovers: failovers)
+        }
+    }
+
+    public func upsertProviderSetting(_ setting: ProviderSetting, source: String) async throws {
+        _ = try await execute(
+            """
+            INSERT INTO provider_settings (max_failovers, source, name, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(name) DO UPDATE SET max_failovers = excluded.max_failovers, source = excluded.source
+            """,
+            [
+                setting.maxFailovers.map { .integer($0) } ?? .null, .text(source), .text(setting.provider.rawValue),
+                .integer(Int(Date().millisecondsSince1970)),
+            ])
+    }
+
+    public func deleteProviderSetting(_ provider: Provider) async throws -> Bool {
+        try await deleteNamed(provider.rawValue, from: "provider_settings")
+    }
 }

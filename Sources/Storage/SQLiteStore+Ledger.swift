@@ -10,7 +10,7 @@ extension SQLiteStore {
         "cache_write_5m", "cache_write_1h", "output", "reasoning", "cost_picos", "priced", "usage_incomplete",
         "latency_ms", "first_byte_ms", "attempts", "route", "user_name", "usage_source", "delivered_bytes", "upstream_cost_picos",
         "client_address", "user_agent", "selection", "upstream_ms", "list_input_picos", "list_cache_read_picos",
-        "list_cache_write_5m_picos", "list_cache_write_1h_picos", "list_output_picos",
+        "list_cache_write_5m_picos", "list_cache_write_1h_picos", "list_output_picos", "cache_saved_picos", "session",
     ]
 
     /// Rows per INSERT statement, well under SQLite's limit of bound variables.
@@ -203,7 +203,7 @@ extension SQLiteStore {
             row.clientAddress.sqlite, row.userAgent.sqlite, row.selection.sqlite, row.upstreamMs.sqlite,
             .integer(Int(row.listCosts.input.picos)), .integer(Int(row.listCosts.cacheRead.picos)),
             .integer(Int(row.listCosts.cacheWrite5m.picos)), .integer(Int(row.listCosts.cacheWrite1h.picos)),
-            .integer(Int(row.listCosts.output.picos)),
+            .integer(Int(row.listCosts.output.picos)), .integer(Int(row.listCosts.cacheSaved.picos)), row.session.sqlite,
         ]
     }
 
@@ -230,11 +230,13 @@ extension SQLiteStore {
         ledgerRow.listCosts = TokenCosts(
             input: Money(picos: row.int("list_input_picos") ?? 0), cacheRead: Money(picos: row.int("list_cache_read_picos") ?? 0),
             cacheWrite5m: Money(picos: row.int("list_cache_write_5m_picos") ?? 0),
-            cacheWrite1h: Money(picos: row.int("list_cache_write_1h_picos") ?? 0), output: Money(picos: row.int("list_output_picos") ?? 0))
+            cacheWrite1h: Money(picos: row.int("list_cache_write_1h_picos") ?? 0), output: Money(picos: row.int("list_output_picos") ?? 0),
+            cacheSaved: Money(picos: row.int("cache_saved_picos") ?? 0))
         ledgerRow.clientAddress = row.text("client_address")
         ledgerRow.userAgent = row.text("user_agent")
         ledgerRow.selection = row.text("selection")
         ledgerRow.upstreamMs = row.int("upstream_ms")
+        ledgerRow.session = row.text("session")
         return ledgerRow
     }
 }

@@ -7,6 +7,27 @@ extension SQLiteStore {
     /// column where one exists (a key or account is looked up by name first,
     /// then its rows by id), so a page costs one index range, not a scan.
     public func ledgerPage(_ query: LedgerQuery) async throws -> LedgerPage {
+        var (conditions, binds) = try await ledgerFilter(query)
+        if let cursor = query.cursor {
+            // The first term lets the time index bound the range; the second breaks ties.
+            conditions.append("created_at <= ? AND (created_at < ? OR rowid < ?)")
+            binds += [.integer(Int(cursor.createdAtMs)), .integer(Int(cursor.createdAtMs)), .integer(Int(cursor.sequence))]
+        }
+        let limit = min(max(query.limit, 1), LedgerQuery.maxLimit)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let found = try await self.query(
+            "SELECT rowid AS sequence, * FROM ledger \(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            binds + [.integer(limit + 1)])
+        let rows = try found.prefix(limit).map(Self.ledgerRow)
+        var next: LedgerCursor?
+        if found.count > limit, let last = found.prefix(limit).last, let time = last.int("created_at"), let sequence = last.int("sequence") {
+            next = LedgerCursor(createdAtMs: time, sequence: sequence)
+        }
+        return LedgerPage(rows: rows, next: next)
+    }
+
+    /// The conditions (joined by AND) and values that select a query's rows, cursor aside.
+    private func ledgerFilter(_ query: LedgerQuery) async throws -> ([String], [SQLiteData]) {
         var conditions: [String] = []
         var binds: [SQLiteData] = []
         func add(_ condition: String, _ values: SQLiteData...) {
@@ -34,26 +55,42 @@ extension SQLiteStore {
         if let model = query.model { add("model = ?", .text(model)) }
         if let dialect = query.dialect { add("dialect = ?", .text(dialect)) }
         if let outcome = query.outcome { add("outcome = ?", .text(outcome.rawValue)) }
+        if let session = query.session { add("session = ?", .text(session)) }
         if let status = query.status {
             add("status BETWEEN ? AND ?", .integer(status.range.lowerBound), .integer(status.range.upperBound))
         }
-        if let cursor = query.cursor {
-            // The first term lets the time index bound the range; the second breaks ties.
-            add(
-                "created_at <= ? AND (created_at < ? OR rowid < ?)", .integer(Int(cursor.createdAtMs)),
-                .integer(Int(cursor.createdAtMs)), .integer(Int(cursor.sequence)))
-        }
+        return (conditions, binds)
+    }
+
+    /// The sessions among a query's rows, the most recently active first, each
+    /// added up (`limit` of them; the cursor does not apply). Sums are read in
+    /// billions and the rest, so no session's total can overflow.
+    public func sessionUsage(_ query: LedgerQuery) async throws -> [SessionUsage] {
+        let (conditions, binds) = try await ledgerFilter(query)
+        let columns = [
+            ("input", "input_uncached"), ("cache_read", "cache_read"), ("cache_write_5m", "cache_write_5m"),
+            ("cache_write_1h", "cache_write_1h"), ("output", "output"), ("cost", "cost_picos"), ("saved", "cache_saved_picos"),
+        ].map { "SUM(\($0.1) / \(SafeSum.unit)) AS \($0.0)_hi, SUM(\($0.1) % \(SafeSum.unit)) AS \($0.0)_lo" }
         let limit = min(max(query.limit, 1), LedgerQuery.maxLimit)
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let found = try await self.query(
-            "SELECT rowid AS sequence, * FROM ledger \(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            binds + [.integer(limit + 1)])
-        let rows = try found.prefix(limit).map(Self.ledgerRow)
-        var next: LedgerCursor?
-        if found.count > limit, let last = found.prefix(limit).last, let time = last.int("created_at"), let sequence = last.int("sequence") {
-            next = LedgerCursor(createdAtMs: time, sequence: sequence)
+        let rows = try await self.query(
+            """
+            SELECT session, MIN(created_at) AS first_at, MAX(created_at) AS last_at, COUNT(*) AS requests,
+                SUM(status >= 400) AS errors, MAX(key_name) AS key_name, MAX(user_name) AS user_name,
+                GROUP_CONCAT(DISTINCT account_name) AS accounts, \(columns.joined(separator: ", "))
+            FROM ledger WHERE \((["session IS NOT NULL"] + conditions).joined(separator: " AND "))
+            GROUP BY session ORDER BY last_at DESC LIMIT ?
+            """, binds + [.integer(limit)])
+        return rows.compactMap { row in
+            guard let session = row.text("session"), let first = row.date("first_at"), let last = row.date("last_at") else { return nil }
+            return SessionUsage(
+                session: session, keyName: row.text("key_name"), userName: row.text("user_name"),
+                accounts: (row.text("accounts") ?? "").split(separator: ",").prefix(SessionUsage.maxAccounts).map(String.init),
+                firstAt: first, lastAt: last, requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
+                tokens: TokenUsage(
+                    inputUncached: row.sum("input"), cacheRead: row.sum("cache_read"), cacheWrite5m: row.sum("cache_write_5m"),
+                    cacheWrite1h: row.sum("cache_write_1h"), output: row.sum("output")),
+                cost: Money(picos: row.sum("cost")), cacheSaved: Money(picos: row.sum("saved")))
         }
-        return LedgerPage(rows: rows, next: next)
     }
 
     /// The row of one request, if there is one.

@@ -112,7 +112,7 @@ extension SQLiteStore {
         slice.listCosts = TokenCosts(
             input: Money(picos: row.sum("list_input")), cacheRead: Money(picos: row.sum("list_cache_read")),
             cacheWrite5m: Money(picos: row.sum("list_cache_write_5m")), cacheWrite1h: Money(picos: row.sum("list_cache_write_1h")),
-            output: Money(picos: row.sum("list_output")))
+            output: Money(picos: row.sum("list_output")), cacheSaved: Money(picos: row.sum("cache_saved")))
         slice.latencyMsTotal = row.sum("latency")
         return slice
     }

@@ -64,7 +64,8 @@ public struct StatsSlice: Sendable, Equatable {
         listCosts = TokenCosts(
             input: listCosts.input + other.listCosts.input, cacheRead: listCosts.cacheRead + other.listCosts.cacheRead,
             cacheWrite5m: listCosts.cacheWrite5m + other.listCosts.cacheWrite5m,
-            cacheWrite1h: listCosts.cacheWrite1h + other.listCosts.cacheWrite1h, output: listCosts.output + other.listCosts.output)
+            cacheWrite1h: listCosts.cacheWrite1h + other.listCosts.cacheWrite1h, output: listCosts.output + other.listCosts.output,
+            cacheSaved: listCosts.cacheSaved + other.listCosts.cacheSaved)
         latencyMsTotal = latencyMsTotal.saturatingAdd(other.latencyMsTotal)
     }
 }

@@ -28,6 +28,9 @@ enum ConfigSeeder {
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
         for alias in config.aliases { try await context.store.upsertAlias(alias, source: "config") }
+        for (provider, maxFailovers) in config.providerFailovers {
+            try await context.store.upsertProviderSetting(ProviderSetting(provider: provider, maxFailovers: maxFailovers), source: "config")
+        }
         let existingUsers = try await context.store.listUsers()
         for var user in config.users {
             if let group = user.group, !config.groups.contains(where: { $0.name == group }),

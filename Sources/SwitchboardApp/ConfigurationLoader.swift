@@ -135,17 +135,13 @@ extension Configuration {
             }
         }
         if let value = root["providers"] {
-            for (name, settings) in try reader.mapping(value, at: "providers") {
-                guard let provider = Provider(rawValue: name) else {
-                    throw ConfigurationError("providers: \(name) is not a provider (openai, anthropic, gemini, azure)")
-                }
-                let fields = try reader.mapping(settings, at: "providers.\(name)")
-                try reader.rejectUnknown(fields, allowed: ["max_failovers"], at: "providers.\(name)")
-                if let count = fields["max_failovers"] {
-                    guard let number = Int(try reader.scalarText(count, at: "providers.\(name).max_failovers")), (0...100).contains(number) else {
-                        throw ConfigurationError("providers.\(name).max_failovers must be a whole number from 0 to 100")
-                    }
-                    providerFailovers[provider] = number
+            let json = try reader.jsonObject(value, at: "providers")
+            for name in json.keys.sorted() {
+                do throws(AdminError) {
+                    let setting = try ProviderSettings.setting(name, json[name]!)
+                    providerFailovers[setting.provider] = setting.maxFailovers
+                } catch {
+                    throw ConfigurationError(error.description)
                 }
             }
         }

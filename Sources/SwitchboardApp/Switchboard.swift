@@ -97,7 +97,6 @@ public struct Switchboard: Sendable {
         settings.onClientDisconnect = config.onClientDisconnect
         settings.sessionQuarantine = config.sessionQuarantine
         settings.cachePrefixBytes = config.cachePrefixBytes
-        settings.providerFailovers = config.providerFailovers
         settings.drainTimeout = config.drainTimeout
         settings.drainBytes = config.drainMaxBytes
         settings.trustedProxies = config.trustedProxies

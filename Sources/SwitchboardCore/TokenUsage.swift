@@ -69,13 +69,20 @@ public struct TokenCosts: Sendable, Equatable {
     public var cacheWrite1h: Money
     /// Output, reasoning included.
     public var output: Money
+    /// What the cache reads saved: the same tokens at the uncached input rate,
+    /// less `cacheRead` (never below zero). Not a cost, so not in `total`.
+    public var cacheSaved: Money
 
-    public init(input: Money = .zero, cacheRead: Money = .zero, cacheWrite5m: Money = .zero, cacheWrite1h: Money = .zero, output: Money = .zero) {
+    public init(
+        input: Money = .zero, cacheRead: Money = .zero, cacheWrite5m: Money = .zero, cacheWrite1h: Money = .zero, output: Money = .zero,
+        cacheSaved: Money = .zero
+    ) {
         self.input = input
         self.cacheRead = cacheRead
         self.cacheWrite5m = cacheWrite5m
         self.cacheWrite1h = cacheWrite1h
         self.output = output
+        self.cacheSaved = cacheSaved
     }
 
     /// Nothing.

@@ -15,7 +15,7 @@ struct Models: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the model aliases.")
         @OptionGroup var options: GlobalOptions
-        func run() async throws { try await options.printAliases { try await $0.list() } }
+        func run() async throws { try await options.printRouting { try await $0.aliases() } }
     }
 
     struct Set: AsyncParsableCommand {
@@ -39,7 +39,7 @@ struct Models: AsyncParsableCommand {
                     })
             ]
             if let maxFailovers { json["max_failovers"] = .number(Double(maxFailovers)) }
-            try await options.printAliases { [json] in try await $0.set(name, json) }
+            try await options.printRouting { [json] in try await $0.setAlias(name, json) }
         }
     }
 
@@ -48,20 +48,20 @@ struct Models: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The alias.") var name: String
         func run() async throws {
-            try await options.withAliases { try await $0.delete(name) }
+            try await options.withRouting { try await $0.deleteAlias(name) }
             print("Deleted alias \(name).")
         }
     }
 }
 
 extension GlobalOptions {
-    func withAliases<T>(_ body: (AliasAdmin) async throws -> T) async throws -> T {
-        try await withAdmin({ AliasAdmin(store: $0.store) }, body)
+    func withRouting<T>(_ body: (RoutingAdmin) async throws -> T) async throws -> T {
+        try await withAdmin({ RoutingAdmin(store: $0.store) }, body)
     }
 
-    /// Runs an operation and prints its answer as JSON.
-    func printAliases<T: Encodable>(_ body: (AliasAdmin) async throws -> T) async throws {
-        let value = try await withAliases(body)
+    /// Runs an operation on aliases or providers and prints its answer as JSON.
+    func printRouting<T: Encodable>(_ body: (RoutingAdmin) async throws -> T) async throws {
+        let value = try await withRouting(body)
         print(String(decoding: try AdminJSON.encode(value, pretty: true), as: UTF8.self))
     }
 }

@@ -41,7 +41,6 @@ struct Stats: AsyncParsableCommand {
 
 extension GlobalOptions {
     func withStats<T>(_ body: (StatsAdmin) async throws -> T) async throws -> T {
-        let prices = try? load().priceTable()
-        return try await withAdmin({ StatsAdmin(store: $0.store, prices: prices) }, body)
+        try await withAdmin({ StatsAdmin(store: $0.store) }, body)
     }
 }

@@ -199,6 +199,36 @@ extension ConsoleTests {
             #expect(!account.body.contains(secret))
             #expect(try await harness.form("/admin/ui/accounts/extra/disable", "csrf=\(csrf)", cookie: cookie).status == 303)
             #expect(try await harness.browse("/admin/ui/accounts/extra", cookie: cookie).body.contains("<dd id=\"account-state\">disabled</dd>"))
+
+            // A provider's failover cap from the accounts page; a refused one says why.
+            #expect(try await harness.form("/admin/ui/providers", "csrf=\(csrf)&provider=anthropic&max_failovers=1", cookie: cookie).status == 303)
+            let accounts = try await harness.browse("/admin/ui/accounts", cookie: cookie).body
+            #expect(
+                accounts.contains("<tr><td>anthropic</td><td>1</td></tr>") && accounts.contains("<tr><td>openai</td><td>no cap of its own</td></tr>"))
+            #expect(try await harness.form("/admin/ui/providers", "csrf=\(csrf)&provider=anthropic&max_failovers=many", cookie: cookie).status == 303)
+            #expect(
+                try await harness.browse("/admin/ui/accounts", cookie: cookie).body.contains(
+                    "providers.anthropic.max_failovers must be a whole number"))
+        }
+    }
+
+    @Test func aKeysAndAnAccountsPagesListTheirSessions() async throws {
+        try await withHarness(configure: { $0.adminToken = Self.token }) { (harness: Harness) async throws in
+            var rows: [LedgerRow] = []
+            for _ in 0..<2 {
+                let reply = try await harness.send(
+                    "/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), headers: [("session-id", "console-session")])
+                rows.append(try await harness.row(reply.headers.first(name: "x-request-id")))
+            }
+            let (cookie, _) = try await signIn(harness)
+            let session = try #require(rows[0].session)
+            #expect(rows[1].session == session)
+            for page in ["/admin/ui/keys/test-key", "/admin/ui/accounts/openai-1"] {
+                let body = try await harness.browse(page, cookie: cookie).body
+                #expect(body.contains("<a href=\"/admin/ui/requests?session=\(session)\"><code>\(session.prefix(12))</code></a>"), "\(page)")
+                #expect(body.contains("<td>test-key</td><td>openai-1</td><td>2</td>"), "\(page)")
+                #expect(!body.contains("console-session"), "what the client wrote is never shown")
+            }
         }
     }
 }

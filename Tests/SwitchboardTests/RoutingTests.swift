@@ -196,14 +196,32 @@ import Testing
             let failing = defaults[0].with(models: ["dual"], modelMap: ["dual": "fail-500"])
             return [failing.with(name: "openai-a"), failing.with(name: "openai-b"), defaults[1].with(models: ["dual"], priority: 5)]
         }
-        for (cap, paths) in [
-            (nil, ["/v1/chat/completions", "/v1/chat/completions", "/v1/messages"]), (0, ["/v1/chat/completions", "/v1/messages"]),
-        ] {
+        let uncapped = ["/v1/chat/completions", "/v1/chat/completions", "/v1/messages"]
+        let capped = ["/v1/chat/completions", "/v1/messages"]
+        // No cap; a cap from the config file; a cap set through the admin API and then removed.
+        for (cap, paths) in [(nil, uncapped), (0, capped)] {
             try await withHarness(accounts: accounts, configure: { config in if let cap { config.providerFailovers = [.openai: cap] } }) { harness in
                 let reply = try await harness.send("/v1/chat/completions", body: Harness.chat("dual"))
                 #expect(reply.status == 200)
                 #expect(harness.fake.received.map(\.path) == paths, "cap \(String(describing: cap))")
             }
+        }
+        let token = "admin-token-0123456789abcdef"
+        try await withHarness(accounts: accounts, configure: { $0.adminToken = token }) { harness in
+            let set = try await harness.admin("/providers/openai", method: .PUT, body: #"{"max_failovers": 0}"#, token: token)
+            #expect(set.status == 200 && set.json["max_failovers"] as? Int == 0)
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("dual")).status == 200)
+            #expect(harness.fake.received.map(\.path) == capped)
+            let listed = try await harness.admin("/providers", token: token)
+            #expect(
+                listed.body.contains(#""max_failovers":0,"provider":"openai""#) || listed.body.contains(#""provider":"openai","max_failovers":0"#))
+            #expect(try await harness.admin("/providers/bedrock", method: .PUT, body: #"{"max_failovers": 0}"#, token: token).status == 400)
+            #expect(try await harness.admin("/providers/openai", method: .PUT, body: #"{"max_failovers": -1}"#, token: token).status == 400)
+            #expect(try await harness.admin("/providers/openai", method: .DELETE, token: token).status == 204)
+            #expect(try await harness.admin("/providers/openai", method: .DELETE, token: token).status == 404)
+            harness.fake.reset()
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("dual")).status == 200)
+            #expect(harness.fake.received.map(\.path) == uncapped)
         }
         let config = try loadConfiguration("providers:\n  openai: {max_failovers: 1}\n", environment: [:])
         #expect(config.providerFailovers == [.openai: 1])
@@ -391,11 +409,29 @@ extension AccountQueueKeepaliveTests {
                 if row.selection == "prefix" { result.prefixChoices += 1 }
             }
             // What admins read: the key's cache-hit ratio and the dollars its cache reads saved.
-            let stats = try await StatsAdmin(store: harness.switchboard.storeContext.store, gateway: harness.switchboard.gateway)
-                .key("test-key", StatsRequest(from: Date().addingTimeInterval(-3600), to: Date().addingTimeInterval(3600), interval: .hour))
+            let store = harness.switchboard.storeContext.store
+            let hour = StatsRequest(from: Date().addingTimeInterval(-3600), to: Date().addingTimeInterval(3600), interval: .hour)
+            let statsAdmin = StatsAdmin(store: store, gateway: harness.switchboard.gateway)
+            let stats = try await statsAdmin.key("test-key", hour)
             result.ratio = stats.cacheHitRatio ?? 0
-            result.saved = Money(dollars: stats.cacheSavedUsd ?? "0") ?? .zero
+            result.saved = try #require(Money(dollars: stats.cacheSavedUsd))
             #expect(stats.models?.first?.cacheSavedUsd == stats.cacheSavedUsd, "one model: its savings are the key's")
+            // The same savings seen per account and per session.
+            var byAccount = Money.zero
+            for account in ["openai-1", "openai-2"] {
+                byAccount += try #require(Money(dollars: try await statsAdmin.account(account, hour).cacheSavedUsd))
+            }
+            #expect(byAccount == result.saved)
+            var query = LedgerQuery()
+            query.keyName = "test-key"
+            query.limit = 100
+            let sessions = try await RequestAdmin(store: store).sessions(query).sessions
+            #expect(sessions.count == 24 && sessions.allSatisfy { $0.requests == 1 && $0.accounts.count == 1 && $0.key == "test-key" })
+            #expect(sessions.compactMap { Money(dollars: $0.cacheSavedUsd) }.reduce(.zero, +) == result.saved)
+            #expect(sessions.filter { ($0.cacheHitRatio ?? 0) > 0 }.count == result.hits, "a session read the cache where its request did")
+            // One session's requests, found by the session the view names.
+            query.session = try #require(sessions.first?.session)
+            #expect(try await RequestAdmin(store: store).list(query).requests.map(\.session) == [sessions.first?.session])
         }
         return result
     }

@@ -109,13 +109,14 @@ final class Exchange: Sendable {
         let prices = gateway.prices
         let counter = gateway
         gateway.ledger.opened()
-        var relay = RelayMachine(
+        var row = row
+        row.session = session
+        let relay = RelayMachine(
             row: row, facts: facts, maxAttempts: 1 + max(0, gateway.configuration.maxFailovers),
             disconnect: gateway.configuration.onClientDisconnect, billable: billable,
             price: { usage, model, upstreamModel, provider in
                 counter.price(usage, model: model, upstreamModel: upstreamModel, provider: provider, prices: prices)
             })
-        relay.providerAttempts = gateway.configuration.providerFailovers.mapValues { 1 + max(0, $0) }
         machine = Mutex(relay)
     }
 

@@ -18,7 +18,7 @@ struct RelayMachine: Sendable {
     /// Attempts allowed: the first and its failovers.
     private(set) var maxAttempts: Int
     /// Attempts allowed on the accounts of a provider (`providers: {P: {max_failovers}}`), where capped.
-    var providerAttempts: [Provider: Int] = [:]
+    private var providerAttempts: [Provider: Int] = [:]
     /// Attempts made so far on each provider's accounts.
     private var attemptsOn: [Provider: Int] = [:]
 
@@ -84,11 +84,12 @@ struct RelayMachine: Sendable {
     }
 
     /// The route decided before any account was asked: alias targets passed
-    /// over, and the alias's own failover limit, if it has one.
-    mutating func routed(passed: [(model: String, reason: String)], maxFailovers: Int?) {
+    /// over, the alias's own failover limit, if it has one, and the providers'.
+    mutating func routed(passed: [(model: String, reason: String)], maxFailovers: Int?, providerFailovers: [Provider: Int] = [:]) {
         for (model, reason) in passed { route.passed(model, reason) }
         row.route = route.text
         if let maxFailovers { maxAttempts = 1 + max(0, maxFailovers) }
+        providerAttempts = providerFailovers.mapValues { 1 + max(0, $0) }
     }
 
     /// The client's queue for a key slot answered at once with a stream (its

@@ -135,8 +135,7 @@ enum ConsolePages {
         page["p95"] = stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet"
         page["cache"] =
             stats.cacheHitRatio.map { ratio in
-                "\(Int((ratio * 100).rounded())) % of prompt tokens read from cache"
-                    + (stats.cacheSavedUsd.map { ", saving $\($0) at list price" } ?? "")
+                "\(Int((ratio * 100).rounded())) % of prompt tokens read from cache, saving $\(stats.cacheSavedUsd) at list price"
             } ?? "no prompt tokens yet"
         page["rows"] = recent.requests.map(requestRow)
         return page
@@ -272,7 +271,22 @@ enum ConsolePages {
             "dayRequests": "\(stats.requests)", "dayErrors": "\(stats.errors)", "day429": "\(stats.rateLimited)",
             "dayP95": stats.p95LatencyMs.map { "\($0) ms" } ?? "none yet",
             "dayCache": stats.cacheHitRatio.map { "\(Int(($0 * 100).rounded())) %" } ?? "none", "last429": stats.last429At.map(time) ?? "never",
+            "daySaved": stats.cacheSavedUsd,
         ]
+    }
+
+    static func sessionRow(_ session: SessionView) -> [String: Any] {
+        [
+            "lastAt": time(session.lastAt), "session": session.session, "short": String(session.session.prefix(12)),
+            "quarantined": session.quarantined, "key": session.key ?? "", "accounts": session.accounts.joined(separator: ", "),
+            "requests": "\(session.requests)", "hit": session.cacheHitRatio.map { "\(Int(($0 * 100).rounded())) %" } ?? "none",
+            "cacheRead": "\(session.tokens.cacheRead)", "cacheWrite": "\(session.tokens.cacheWrite5m.saturatingAdd(session.tokens.cacheWrite1h))",
+            "saved": session.cacheSavedUsd, "cost": session.costUsd,
+        ]
+    }
+
+    static func providerRow(_ provider: ProviderView) -> [String: Any] {
+        ["provider": provider.provider, "maxFailovers": provider.maxFailovers.map(String.init) ?? "no cap of its own"]
     }
 
     /// A settings map (model budgets, multipliers per model) as the JSON an admin types, sorted; empty for none.

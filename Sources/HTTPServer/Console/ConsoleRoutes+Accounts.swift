@@ -2,6 +2,7 @@ import Admin
 import Engine
 import Foundation
 import Hummingbird
+import Storage
 import SwitchboardCore
 
 extension ConsoleRoutes {
@@ -46,15 +47,25 @@ extension ConsoleRoutes {
             await page(request, "Accounts", "accounts") { _ in
                 [
                     "accounts": try await operations.accounts.list().map(ConsolePages.accountRow),
-                    "aliases": try await operations.aliases.list().map(ConsolePages.aliasRow),
+                    "aliases": try await operations.routing.aliases().map(ConsolePages.aliasRow),
                     "quarantines": try await operations.quarantines.list().map(ConsolePages.quarantineRow),
+                    "providers": try await operations.routing.providers().map(ConsolePages.providerRow),
                 ]
+            }
+        }
+        ui.post("/providers") { request, _ in
+            await action(request, back: accountsPath) { form in
+                let name = form.text("provider") ?? ""
+                let failovers = form.text("max_failovers")
+                let value = failovers.map { Double($0).map(JSONValue.number) ?? .string($0) } ?? .null
+                let view = try await operations.routing.setProvider(name, ["max_failovers": value])
+                return (accountsPath, "Saved the settings of provider \(view.provider).")
             }
         }
         ui.post("/models") { request, _ in
             await action(request, back: accountsPath) { form in
                 let name = form.text("name") ?? ""
-                let view = try await operations.aliases.set(name, try Self.aliasSettings(form))
+                let view = try await operations.routing.setAlias(name, try Self.aliasSettings(form))
                 return (accountsPath, "Saved alias \(view.name).")
             }
         }
@@ -68,7 +79,7 @@ extension ConsoleRoutes {
         ui.post("/models/:name/delete") { request, context in
             await action(request, back: accountsPath) { _ in
                 let name = try Self.parameter(context)
-                try await operations.aliases.delete(name)
+                try await operations.routing.deleteAlias(name)
                 return (accountsPath, "Deleted alias \(name).")
             }
         }
@@ -85,6 +96,10 @@ extension ConsoleRoutes {
                 values["title"] = values["name"]
                 let hours = try await operations.stats.account(name, try StatsRequest.parse(["interval": "hour"]))
                 values.merge(ConsolePages.accountStats(hours)) { _, new in new }
+                var query = LedgerQuery()
+                query.accountName = name
+                query.limit = 20
+                values["sessions"] = try await operations.requests.sessions(query).sessions.map(ConsolePages.sessionRow)
                 return values
             }
         }

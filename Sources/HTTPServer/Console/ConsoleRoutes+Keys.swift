@@ -57,6 +57,7 @@ extension ConsoleRoutes {
                 var values = ConsolePages.key(
                     view, stats: try await operations.stats.key(name, try StatsRequest.parse(["days": "30"])),
                     recent: try await operations.requests.list(query))
+                values["sessions"] = try await operations.requests.sessions(query).sessions.map(ConsolePages.sessionRow)
                 values["title"] = name
                 return values
             }

@@ -185,6 +185,7 @@ enum ConsoleTemplates {
         {{> keyFields}}
         <button type="submit">Save</button>
         </form></section>
+        <section><h2>Sessions, last 24 hours</h2>{{> sessionRows}}</section>
         <section><h2>Recent requests</h2>{{> requestRows}}
         <p><a href="/admin/ui/requests?key={{query}}">All of this key's requests</a></p></section>
         """
@@ -199,6 +200,19 @@ enum ConsoleTemplates {
         {{#rows}}<tr><td>{{time}}</td><td><a href="/admin/ui/requests/{{path}}">{{id}}</a></td><td>{{key}}</td><td>{{model}}</td>
         <td>{{account}}</td><td>{{status}}</td><td>{{outcome}}</td><td>{{tokens}}</td><td>${{cost}}</td><td>{{latency}} ms</td></tr>{{/rows}}
         {{^rows}}<tr><td colspan="10">No requests.</td></tr>{{/rows}}
+        </tbody></table>
+        """
+
+    /// A table of sessions, shared by the key and account pages.
+    static let sessionRows = """
+        <table>
+        <thead><tr><th scope="col">Last active (UTC)</th><th scope="col">Session</th><th scope="col">Key</th><th scope="col">Accounts</th>
+        <th scope="col">Requests</th><th scope="col">Cache hit</th><th scope="col">Cache read / written</th><th scope="col">Saved</th>
+        <th scope="col">Cost</th></tr></thead>
+        <tbody>
+        {{#sessions}}<tr><td>{{lastAt}}</td><td><a href="/admin/ui/requests?session={{session}}"><code>{{short}}</code></a>{{#quarantined}} (quarantined){{/quarantined}}</td>
+        <td>{{key}}</td><td>{{accounts}}</td><td>{{requests}}</td><td>{{hit}}</td><td>{{cacheRead}} / {{cacheWrite}}</td><td>${{saved}}</td><td>${{cost}}</td></tr>{{/sessions}}
+        {{^sessions}}<tr><td colspan="9">No sessions.</td></tr>{{/sessions}}
         </tbody></table>
         """
 
@@ -245,6 +259,18 @@ enum ConsoleTemplates {
         <label for="alias-failovers">Failovers (empty for the gateway's)</label><input id="alias-failovers" name="max_failovers" inputmode="numeric">
         <button type="submit">Save alias</button>
         </form>
+        <h2>Providers</h2>
+        <table>
+        <thead><tr><th scope="col">Provider</th><th scope="col">Failovers within its accounts</th></tr></thead>
+        <tbody>
+        {{#providers}}<tr><td>{{provider}}</td><td>{{maxFailovers}}</td></tr>{{/providers}}
+        </tbody></table>
+        <form method="post" action="/admin/ui/providers" class="card grid">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="provider-name">Provider</label><select id="provider-name" name="provider">{{#providers}}<option>{{provider}}</option>{{/providers}}</select>
+        <label for="provider-failovers">Failovers within its accounts (empty: no cap of its own)</label><input id="provider-failovers" name="max_failovers" inputmode="numeric">
+        <button type="submit">Save provider</button>
+        </form>
         """
 
     /// The settings an account form edits, shared by the add and edit forms.
@@ -283,7 +309,9 @@ enum ConsoleTemplates {
         </dl>
         <section><h2>Last 24 hours</h2>{{{hourChart}}}
         <p>{{dayRequests}} requests, {{dayErrors}} errors ({{day429}} answered 429), p95 latency {{dayP95}}, prompt tokens read from cache {{dayCache}}.
+        Cache reads saved ${{daySaved}} at list price.
         Per minute: <code>GET /admin/accounts/{{path}}/stats?interval=minute</code>.</p></section>
+        <section><h2>Sessions, last 24 hours</h2>{{> sessionRows}}</section>
         <div class="actions">
         {{#enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
         {{^enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Enable</button></form>{{/enabled}}
@@ -467,7 +495,9 @@ enum ConsoleTemplates {
         </tbody></table>
         """
 
-    static let partials: [String: String] = ["keyFields": keyFields, "accountFields": accountFields, "requestRows": requestRows]
+    static let partials: [String: String] = [
+        "keyFields": keyFields, "accountFields": accountFields, "requestRows": requestRows, "sessionRows": sessionRows,
+    ]
 
     static let css = """
         body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f7f7f8}
