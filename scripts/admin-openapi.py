@@ -366,7 +366,7 @@ paths = {
     },
     "/admin/providers/{name}": {
         "put": operation("Set a provider's settings (`max_failovers`; null lifts the cap).", ref("Provider"), body=ref("ProviderSettings"), parameters=[PROVIDER], errors=("400", "401", "404", "429", "503"), tag="models"),
-        "delete": operation("Forget a provider's settings.", status="204", parameters=[PROVIDER], errors=("400", "401", "404", "429", "503"), tag="models"),
+        "delete": operation("Forget a provider's settings.", status="204", parameters=[PROVIDER], errors=("401", "404", "429", "503"), tag="models"),
     },
     "/admin/sessions": {"get": operation(
         "Sessions among the requests the filters select (from a day ago unless `from` says), most recently active first: cache-hit ratio, cache tokens, the dollars cache reads saved.",

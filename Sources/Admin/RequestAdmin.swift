@@ -212,18 +212,17 @@ public struct RequestAdmin: Sendable {
     }
 
     /// The sessions among the rows matching `query` (its `from` defaulting to a day
-    /// ago), most recently active first: their cache use and what it saved.
+    /// before its `to` or now), each key's apart, most recently active first:
+    /// their cache use and what it saved.
     public func sessions(_ query: LedgerQuery, now: Date = Date()) async throws -> SessionPage {
         guard query.cursor == nil else { throw AdminError(.invalid, "sessions are not paged; narrow them with from and to") }
         var query = query
-        query.from = query.from ?? now.addingTimeInterval(-86400)
+        query.from = query.from ?? (query.to ?? now).addingTimeInterval(-86400)
         let quarantined = try await store.activeQuarantines()
         let sessions = try await store.sessionUsage(query).map { usage in
             SessionView(
                 usage,
-                quarantined: quarantined.contains {
-                    $0.session == usage.session || ($0.scope == .key && usage.keyName == $0.keyName)
-                })
+                quarantined: usage.keyID.map { keyID in quarantined.contains { $0.covers(keyID: keyID, session: usage.session) } } ?? false)
         }
         return SessionPage(from: query.from, to: query.to, sessions: sessions)
     }

@@ -91,7 +91,7 @@ public struct RoutingAdmin: Sendable {
     /// Forgets a provider's settings: its accounts are capped only by the gateway's `max_failovers`.
     public func deleteProvider(_ name: String) async throws {
         try await trail.audited("provider.delete", name, read: { await providerView(name) }) {
-            guard let provider = Provider(rawValue: name), try await store.deleteProviderSetting(provider) else {
+            guard let provider = Provider(rawValue: name), try await store.deleteProviderSetting(provider, source: nil) else {
                 throw AdminError(.notFound, "no settings stored for provider \(jsonStringLiteral(String(name.prefix(40))))")
             }
             await refresher?.refreshIfChanged()

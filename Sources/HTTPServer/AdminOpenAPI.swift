@@ -4756,9 +4756,6 @@ enum AdminOpenAPI {
                   "204": {
                     "description": "Done; no body."
                   },
-                  "400": {
-                    "$ref": "#/components/responses/Invalid"
-                  },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
                   },

@@ -139,8 +139,8 @@ public protocol GatewayStore: LedgerSink {
     func listProviderSettings() async throws -> [ProviderSetting]
     /// Creates or replaces a provider's settings.
     func upsertProviderSetting(_ setting: ProviderSetting, source: String) async throws
-    /// Deletes a provider's settings; false when there were none.
-    func deleteProviderSetting(_ provider: Provider) async throws -> Bool
+    /// Deletes a provider's settings (only if written by `source`, when given); false when none were.
+    func deleteProviderSetting(_ provider: Provider, source: String?) async throws -> Bool
 
     /// Stores a quarantine; returns its id.
     func addQuarantine(_ quarantine: Quarantine) async throws -> Int64

@@ -97,6 +97,7 @@ public struct SessionUsage: Sendable, Equatable {
     public static let maxAccounts = 20
 
     public var session: String
+    public var keyID: Int64?
     public var keyName: String?
     public var userName: String?
     /// The accounts that served it, in no particular order.

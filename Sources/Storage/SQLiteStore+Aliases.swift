@@ -48,7 +48,10 @@ extension SQLiteStore {
             ])
     }
 
-    public func deleteProviderSetting(_ provider: Provider) async throws -> Bool {
-        try await deleteNamed(provider.rawValue, from: "provider_settings")
+    public func deleteProviderSetting(_ provider: Provider, source: String?) async throws -> Bool {
+        guard let source else { return try await deleteNamed(provider.rawValue, from: "provider_settings") }
+        return try await !execute(
+            "DELETE FROM provider_settings WHERE name = ? AND source = ? RETURNING id", [.text(provider.rawValue), .text(source)]
+        ).isEmpty
     }
 }

@@ -62,7 +62,14 @@ extension SQLiteStore {
         return (conditions, binds)
     }
 
-    /// The sessions among a query's rows, the most recently active first, each
+    /// The names in a JSON list of strings; none for anything else.
+    static func names(fromJSONList text: String?) -> [String] {
+        guard let text, let data = text.data(using: .utf8), let names = try? JSONDecoder().decode([String].self, from: data) else { return [] }
+        return names
+    }
+
+    /// A key's sessions among a query's rows (a session's digest names it within
+    /// its key), the most recently active first, each
     /// added up (`limit` of them; the cursor does not apply). Sums are read in
     /// billions and the rest, so no session's total can overflow.
     public func sessionUsage(_ query: LedgerQuery) async throws -> [SessionUsage] {
@@ -72,19 +79,21 @@ extension SQLiteStore {
             ("cache_write_1h", "cache_write_1h"), ("output", "output"), ("cost", "cost_picos"), ("saved", "cache_saved_picos"),
         ].map { "SUM(\($0.1) / \(SafeSum.unit)) AS \($0.0)_hi, SUM(\($0.1) % \(SafeSum.unit)) AS \($0.0)_lo" }
         let limit = min(max(query.limit, 1), LedgerQuery.maxLimit)
+        // `+key_id`: grouping in the key index's order would read every row ever kept; the filters' indexes bound the range instead.
         let rows = try await self.query(
             """
-            SELECT session, MIN(created_at) AS first_at, MAX(created_at) AS last_at, COUNT(*) AS requests,
+            SELECT session, key_id, MIN(created_at) AS first_at, MAX(created_at) AS last_at, COUNT(*) AS requests,
                 SUM(status >= 400) AS errors, MAX(key_name) AS key_name, MAX(user_name) AS user_name,
-                GROUP_CONCAT(DISTINCT account_name) AS accounts, \(columns.joined(separator: ", "))
+                '[' || GROUP_CONCAT(DISTINCT CASE WHEN account_name IS NOT NULL THEN json_quote(account_name) END) || ']' AS accounts, \(columns.joined(separator: ", "))
             FROM ledger WHERE \((["session IS NOT NULL"] + conditions).joined(separator: " AND "))
-            GROUP BY session ORDER BY last_at DESC LIMIT ?
+            GROUP BY +key_id, session ORDER BY last_at DESC LIMIT ?
             """, binds + [.integer(limit)])
         return rows.compactMap { row in
             guard let session = row.text("session"), let first = row.date("first_at"), let last = row.date("last_at") else { return nil }
             return SessionUsage(
-                session: session, keyName: row.text("key_name"), userName: row.text("user_name"),
-                accounts: (row.text("accounts") ?? "").split(separator: ",").prefix(SessionUsage.maxAccounts).map(String.init),
+                session: session, keyID: row.int("key_id"), keyName: row.text("key_name"), userName: row.text("user_name"),
+                // GROUP_CONCAT's separator is a comma, which a name may hold: each name is quoted as JSON text first.
+                accounts: Self.names(fromJSONList: row.text("accounts")).prefix(SessionUsage.maxAccounts).map { $0 },
                 firstAt: first, lastAt: last, requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
                 tokens: TokenUsage(
                     inputUncached: row.sum("input"), cacheRead: row.sum("cache_read"), cacheWrite5m: row.sum("cache_write_5m"),

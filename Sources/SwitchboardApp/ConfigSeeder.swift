@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Policy
 import Storage
+import SwitchboardCore
 import Upstream
 
 /// Upserts the accounts and keys a config file declares. Keys are hashed here;
@@ -28,8 +29,13 @@ enum ConfigSeeder {
         }
         for group in config.groups { _ = try await context.store.upsertGroup(group) }
         for alias in config.aliases { try await context.store.upsertAlias(alias, source: "config") }
-        for (provider, maxFailovers) in config.providerFailovers {
-            try await context.store.upsertProviderSetting(ProviderSetting(provider: provider, maxFailovers: maxFailovers), source: "config")
+        // The file's caps as it says now: one it no longer sets is lifted (one set through the API stays).
+        for provider in Provider.allCases {
+            if let maxFailovers = config.providerFailovers[provider] {
+                try await context.store.upsertProviderSetting(ProviderSetting(provider: provider, maxFailovers: maxFailovers), source: "config")
+            } else {
+                _ = try await context.store.deleteProviderSetting(provider, source: "config")
+            }
         }
         let existingUsers = try await context.store.listUsers()
         for var user in config.users {

@@ -147,4 +147,23 @@ import Upstream
         #expect(policy.concurrency == 5 && policy.models == ["gpt-*"])
         try await context.store.close()
     }
+
+    @Test func aProvidersCapFollowsTheFileAndOneSetThroughTheAPIStays() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = try loadConfiguration("providers:\n  openai: {max_failovers: 1}\n  gemini: {max_failovers: 2}\n")
+        config.database = "sqlite:\(directory)/switchboard.db"
+        let context = try await StoreContext.open(config, logger: quietLogger())
+        try await ConfigSeeder.seed(config, into: context, logger: quietLogger())
+        _ = try await RoutingAdmin(store: context.store).setProvider("anthropic", ["max_failovers": .number(0)])
+        func caps() async throws -> [Provider: Int] {
+            Dictionary(
+                uniqueKeysWithValues: try await context.store.listProviderSettings().compactMap { s in s.maxFailovers.map { (s.provider, $0) } })
+        }
+        #expect(try await caps() == [.openai: 1, .gemini: 2, .anthropic: 0])
+        config.providerFailovers = [.gemini: 3]  // the next start: openai's cap gone from the file
+        try await ConfigSeeder.seed(config, into: context, logger: quietLogger())
+        #expect(try await caps() == [.gemini: 3, .anthropic: 0])
+        try await context.store.close()
+    }
 }

@@ -436,6 +436,26 @@ extension AccountQueueKeepaliveTests {
         return result
     }
 
+    @Test func aSessionIsEachKeysOwnAndNamesItsAccountsWhole() async throws {
+        let token = "admin-token-0123456789abcdef"
+        try await withHarness(
+            accounts: { port in [Harness.defaultAccounts(fakePort: port)[0].with(name: "openai, the first")] },
+            configure: { $0.adminToken = token }
+        ) { harness in
+            let created = try await harness.admin("/keys", method: .POST, body: #"{"name": "second-key"}"#, token: token)
+            let second = try #require(created.json["api_key"] as? String)
+            for key in [Harness.key, second] {
+                let reply = try await harness.send(
+                    "/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: key, headers: [("session-id", "same-name")])
+                _ = try await harness.row(reply.headers.first(name: "x-request-id"))
+            }
+            let sessions = try await RequestAdmin(store: harness.switchboard.storeContext.store).sessions(LedgerQuery()).sessions
+            #expect(sessions.count == 2 && Set(sessions.map(\.session)).count == 1, "one digest, two keys: two sessions")
+            #expect(Set(sessions.compactMap(\.key)) == ["test-key", "second-key"])
+            #expect(sessions.allSatisfy { $0.accounts == ["openai, the first"] && $0.requests == 1 })
+        }
+    }
+
     @Test func aNewSessionGoesWhereItsPromptIsCached() async throws {
         let with = try await hits(cachePrefixBytes: 4096)
         let without = try await hits(cachePrefixBytes: 0)

@@ -17,6 +17,7 @@ extension ConsoleRoutes {
                 var values: [String: Any] = ["rows": found.requests.map(ConsolePages.requestRow)]
                 for name in ["from", "to", "key", "user", "account", "model", "dialect", "status"] { values[name] = parameters[name] ?? "" }
                 values["requestID"] = parameters["request_id"] ?? ""
+                values["session"] = parameters["session"] ?? ""
                 values["outcomes"] = Outcome.allCases.map { ["name": $0.rawValue, "selected": parameters["outcome"] == $0.rawValue] }
                 if let next = found.nextCursor { values["next"] = ConsolePages.queryString(parameters, cursor: next) }
                 return values

@@ -311,7 +311,7 @@ enum ConsoleTemplates {
         <p>{{dayRequests}} requests, {{dayErrors}} errors ({{day429}} answered 429), p95 latency {{dayP95}}, prompt tokens read from cache {{dayCache}}.
         Cache reads saved ${{daySaved}} at list price.
         Per minute: <code>GET /admin/accounts/{{path}}/stats?interval=minute</code>.</p></section>
-        <section><h2>Sessions, last 24 hours</h2>{{> sessionRows}}</section>
+        <section><h2>Sessions, last 24 hours (the requests this account served)</h2>{{> sessionRows}}</section>
         <div class="actions">
         {{#enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/disable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Disable</button></form>{{/enabled}}
         {{^enabled}}<form method="post" action="/admin/ui/accounts/{{path}}/enable"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Enable</button></form>{{/enabled}}
@@ -393,6 +393,7 @@ enum ConsoleTemplates {
         <label for="status">Status (429 or 5xx)</label><input id="status" name="status" value="{{status}}">
         <label for="outcome">Outcome</label><select id="outcome" name="outcome"><option value="">any</option>{{#outcomes}}<option {{#selected}}selected{{/selected}}>{{name}}</option>{{/outcomes}}</select>
         <label for="request_id">Request id</label><input id="request_id" name="request_id" value="{{requestID}}">
+        <label for="session">Session</label><input id="session" name="session" value="{{session}}">
         <button type="submit">Filter</button>
         </form>
         {{> requestRows}}
