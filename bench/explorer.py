@@ -96,9 +96,57 @@ def fill(db_path):
             batch.clear()
     if batch:
         db.executemany(f"INSERT INTO ledger ({columns}) VALUES ({','.join('?' * 34)})", batch)
+    file_rollups(db)
     db.commit()
     db.execute("ANALYZE")
     db.close()
+
+
+def file_rollups(db):
+    """The rollups the gateway's ledger writer files with each batch (Sources/Storage/LedgerRollups.swift),
+    for rows written straight into the ledger: usage by hour per dimension, by minute and latency histograms
+    for keys, users and accounts, the global histograms, lifetime totals. Sums in billions and the rest."""
+    unit = 1_000_000_000
+    hour, minute = "(created_at - created_at % 3600000)", "(created_at - created_at % 60000)"
+    sums = [("input", "input_uncached"), ("cache_read", "cache_read"), ("cache_write_5m", "cache_write_5m"),
+            ("cache_write_1h", "cache_write_1h"), ("output", "output"), ("cost", "cost_picos"), ("latency", "latency_ms"),
+            ("list_input", "list_input_picos"), ("list_cache_read", "list_cache_read_picos"),
+            ("list_cache_write_5m", "list_cache_write_5m_picos"), ("list_cache_write_1h", "list_cache_write_1h_picos"),
+            ("list_output", "list_output_picos"), ("cache_saved", "cache_saved_picos")]
+    counts = [("requests", "1"), ("errors", "status >= 400"), ("rate_limited", "status = 429"),
+              ("client_errors", "status >= 400 AND status < 500 AND status != 429"), ("server_errors", "status >= 500")]
+    columns = [c for c, _ in counts] + [f"{n}_{part}" for n, _ in sums for part in ("hi", "lo")]
+    values = [f"SUM({e})" for _, e in counts] + [f"SUM({e} {op} {unit})" for _, e in sums for op in ("/", "%")]
+
+    def name(cols):
+        return " || '/' || ".join(f"COALESCE(CAST({c} AS TEXT), '')" for c in cols) if cols else "''"
+
+    def bucket(v):
+        cases, limit, step = f"CASE WHEN {v} < 100 THEN MAX({v}, 0)", 1000, 10
+        while limit <= 1_000_000_000_000:
+            cases += f" WHEN {v} < {limit} THEN {v} / {step} * {step}"
+            limit, step = limit * 10, step * 10
+        return cases + f" ELSE {v} / {step} * {step} END"
+
+    hourly = {"total": [], "key": ["key_name"], "user": ["user_name"], "model": ["model"], "account": ["account_name"],
+              "key_id": ["key_id"], "key_model": ["key_id", "model"], "user_model": ["user_name", "model"]}
+    stats = {"key_id": ["key_id"], "user": ["user_name"], "account": ["account_name"]}
+    for table, time_column, time, dims in [("usage_hourly", "hour", hour, hourly), ("usage_minutely", "minute", minute, stats)]:
+        for dim, cols in dims.items():
+            db.execute(f"INSERT INTO {table} (dimension, name, {time_column}, {', '.join(columns)}) "
+                       f"SELECT '{dim}', {name(cols)}, {time}, {', '.join(values)} FROM ledger GROUP BY 2, 3")
+    for dim, cols in stats.items():
+        db.execute(f"INSERT INTO latency_by_hour (dimension, name, hour, bucket, count) "
+                   f"SELECT '{dim}', {name(cols)}, {hour}, {bucket('latency_ms')}, COUNT(*) FROM ledger GROUP BY 2, 3, 4")
+    db.execute(f"INSERT INTO latency_hourly (hour, kind, bucket, count) SELECT {hour}, 0, {bucket('latency_ms')}, COUNT(*) FROM ledger GROUP BY 1, 3")
+    db.execute(f"INSERT INTO latency_hourly (hour, kind, bucket, count) SELECT {hour}, 1, {bucket('first_byte_ms')}, COUNT(*) "
+               "FROM ledger WHERE first_byte_ms IS NOT NULL GROUP BY 1, 3")
+    tokens = ["input_uncached", "cache_read", "cache_write_5m", "cache_write_1h", "output"]
+    db.execute(f"INSERT INTO key_totals (key_id, cost_hi, cost_lo, tokens_hi, tokens_lo) SELECT key_id, SUM(cost_picos / {unit}), "
+               f"SUM(cost_picos % {unit}), SUM({' + '.join(f'{t} / {unit}' for t in tokens)}), SUM({' + '.join(f'{t} % {unit}' for t in tokens)}) "
+               "FROM ledger WHERE key_id IS NOT NULL GROUP BY key_id")
+    db.execute(f"INSERT INTO user_totals (user_name, cost_hi, cost_lo) SELECT user_name, SUM(cost_picos / {unit}), SUM(cost_picos % {unit}) "
+               "FROM ledger WHERE user_name IS NOT NULL GROUP BY user_name")
 
 
 def timed(port, path, cookie=None):

@@ -320,6 +320,8 @@ enum SQLiteMigrations {
             )
             """
         ] + revisionTriggers(table: "provider_settings", columns: "name, max_failovers"),
+        // 25: the rollups are filed by the ledger writer, a batch at a time (`LedgerRollups`), not per row by a trigger.
+        ["DROP TRIGGER ledger_rollup"],
     ]
 
     /// Triggers that bump the revision when rows change in ways snapshots care

@@ -39,15 +39,22 @@ extension SQLiteStore {
         let placeholders = "(" + Array(repeating: "?", count: Self.ledgerColumns.count).joined(separator: ",") + ")"
         try await transaction {
             var start = 0
+            var inserted = Set<String>()
             while start < rows.count {
                 let chunk = rows[start..<min(rows.count, start + Self.ledgerRowsPerStatement)]
                 let sql =
                     "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
                     + Array(repeating: placeholders, count: chunk.count).joined(separator: ",")
-                    + " ON CONFLICT (request_id) DO NOTHING"
-                _ = try await execute(sql, chunk.flatMap(Self.binds))
+                    + " ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+                for row in try await execute(sql, chunk.flatMap(Self.binds)) {
+                    if let id = row.text("request_id") { inserted.insert(id) }
+                }
                 start += chunk.count
             }
+            // The rows the insert took, each once (of two with one id in the batch, the first went in).
+            var rollups = LedgerRollups()
+            for row in rows where inserted.remove(row.requestID) != nil { rollups.add(row) }
+            for (sql, binds) in rollups.statements() { _ = try await execute(sql, binds) }
             for row in rows {
                 guard let capture = row.capture else { continue }
                 _ = try await execute(
