@@ -197,9 +197,9 @@ public final class KeyLimiter: Sendable {
                 limiter.users[owner.user.id] = user
             }
             if cost > demand.hold, key.policy.meters || owner?.meters == true { limiter.overrun += cost - demand.hold }
-            var wake = limiter.handOver(\.keys[key.id], slot: .concurrency, now: now, currentKey: currentKey, currentOwner: currentOwner)
+            var wake = limiter.handOver(.key(key.id), slot: .concurrency, now: now, currentKey: currentKey, currentOwner: currentOwner)
             if let owner {
-                wake += limiter.handOver(\.users[owner.user.id], slot: .userConcurrency, now: now, currentKey: currentKey, currentOwner: currentOwner)
+                wake += limiter.handOver(.user(owner.user.id), slot: .userConcurrency, now: now, currentKey: currentKey, currentOwner: currentOwner)
             }
             return wake
         }
@@ -392,31 +392,45 @@ extension KeyLimiter.LimiterState {
     /// Admits the queue's waiters in order while the freed slot lets them in:
     /// each admitted is woken granted; one blocked by anything but this queue's
     /// slot is woken to queue again elsewhere or hear why it is refused.
-    mutating func handOver<Holder>(
-        _ queue: WritableKeyPath<Self, Holder?>, slot: KeyRefusal, now: Date, currentKey: (Int64) -> KeyEntry?,
-        currentOwner: (Int64) -> Owner?
-    ) -> [(CheckedContinuation<Bool, Never>, Bool)] where Holder: WaitQueue {
+    mutating func handOver(
+        _ queue: Queue, slot: KeyRefusal, now: Date, currentKey: (Int64) -> KeyEntry?, currentOwner: (Int64) -> Owner?
+    ) -> [(CheckedContinuation<Bool, Never>, Bool)] {
         var wake: [(CheckedContinuation<Bool, Never>, Bool)] = []
-        while let waiter = self[keyPath: queue]?.waiters.first {
+        while let waiter = firstWaiter(queue) {
             let key = currentKey(waiter.key.id) ?? waiter.key
             guard key.enabled else {
-                wake.append((self[keyPath: queue]!.waiters.removeFirst().continuation, false))
+                wake.append((removeFirstWaiter(queue).continuation, false))
                 continue
             }
             // The owner as it is now (its concurrency may have changed), priced as the waiter was.
             let owner = waiter.owner.map { queued in currentOwner(queued.user.id)?.pricing(waiter.demand.model) ?? queued }
             let refusal = tryCommit(key, owner: owner, demand: waiter.demand, now: now)
             if refusal == slot { break }
-            wake.append((self[keyPath: queue]!.waiters.removeFirst().continuation, refusal == nil))
+            wake.append((removeFirstWaiter(queue).continuation, refusal == nil))
         }
         return wake
     }
-}
 
-/// A state that queues requests for its slots.
-protocol WaitQueue {
-    var waiters: [KeyState.Waiter] { get set }
-}
+    /// A queue of waiters: a key's or a user's. (A key path such as
+    /// `\.keys[id]` would say the same, but is built at run time on every
+    /// settlement: a measurable share of a request's CPU.)
+    enum Queue {
+        case key(Int64)
+        case user(Int64)
+    }
 
-extension KeyState: WaitQueue {}
-extension UserState: WaitQueue {}
+    func firstWaiter(_ queue: Queue) -> KeyState.Waiter? {
+        switch queue {
+        case .key(let id): return keys[id]?.waiters.first
+        case .user(let id): return users[id]?.waiters.first
+        }
+    }
+
+    /// Removes and returns the first waiter of a queue that has one.
+    mutating func removeFirstWaiter(_ queue: Queue) -> KeyState.Waiter {
+        switch queue {
+        case .key(let id): return keys[id]!.waiters.removeFirst()
+        case .user(let id): return users[id]!.waiters.removeFirst()
+        }
+    }
+}

@@ -77,6 +77,10 @@ struct LedgerRollups {
         ("list_output", { $0.listCosts.output.picos }), ("cache_saved", { $0.listCosts.cacheSaved.picos }),
     ]
 
+    /// The dimensions filed by hour, and those also by minute and in latency histograms.
+    static let hourlyDimensions = SQLiteRollups.allDimensions.map(\.name)
+    static let statsDimensions = SQLiteRollups.statsDimensions.map(\.name)
+
     /// The name a row is filed under in a dimension, as the trigger wrote it:
     /// the columns' text joined by `/`, empty text for none.
     static func name(_ dimension: String, _ row: LedgerRow) -> String {
@@ -120,11 +124,11 @@ struct LedgerRollups {
         let time = row.createdAt.millisecondsSince1970
         let hour = time - time % SQLiteStore.hourMs
         let minute = time - time % 60_000
-        for dimension in SQLiteRollups.allDimensions.map(\.name) {
+        for dimension in Self.hourlyDimensions {
             hourly[Place(dimension: dimension, name: Self.name(dimension, row), time: hour), default: Tally()].add(row)
         }
         let latency = Self.bucket(row.latencyMs)
-        for dimension in SQLiteRollups.statsDimensions.map(\.name) {
+        for dimension in Self.statsDimensions {
             let name = Self.name(dimension, row)
             minutely[Place(dimension: dimension, name: name, time: minute), default: Tally()].add(row)
             latencyByHour[Bucket(place: Place(dimension: dimension, name: name, time: hour), bucket: latency), default: 0] += 1
@@ -136,9 +140,11 @@ struct LedgerRollups {
         if let key = row.keyID {
             var totals = keyTotals[key] ?? (Parts(), Parts())
             totals.cost.add(row.cost.picos)
-            for tokens in [row.usage.inputUncached, row.usage.cacheRead, row.usage.cacheWrite5m, row.usage.cacheWrite1h, row.usage.output] {
-                totals.tokens.add(tokens)
-            }
+            totals.tokens.add(row.usage.inputUncached)
+            totals.tokens.add(row.usage.cacheRead)
+            totals.tokens.add(row.usage.cacheWrite5m)
+            totals.tokens.add(row.usage.cacheWrite1h)
+            totals.tokens.add(row.usage.output)
             keyTotals[key] = totals
         }
         if let user = row.userName { userTotals[user, default: Parts()].add(row.cost.picos) }
