@@ -26,62 +26,112 @@ public final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.name("build", "info", "The running build (always 1)."), labels: [("version", version)]).set(1.0)
     }
 
-    /// Counts stored ledger rows.
+    /// Counts stored ledger rows: added up by series first, so a batch costs
+    /// one registry lookup per series it touches, not several per row.
     func observe(_ rows: [LedgerRow]) {
-        for row in rows { observe(row) }
+        var tally = Tally(keyLabels: keyLabels)
+        for row in rows { tally.add(row) }
+        for (series, count) in tally.counts { registry.makeCounter(descriptor: series.metric.descriptor, labels: series.labels).increment(by: count) }
+        for (series, picos) in tally.costs {
+            registry.makeCounter(descriptor: series.metric.descriptor, labels: series.labels).increment(by: Double(picos) / 1e12)
+        }
+        for (series, values) in tally.samples {
+            let histogram = registry.makeValueHistogram(
+                descriptor: series.metric.descriptor, labels: series.labels,
+                buckets: series.metric == .addedOverhead ? Self.overheadBuckets : Self.durationBuckets)
+            for value in values { histogram.record(value) }
+        }
     }
 
-    private func observe(_ row: LedgerRow) {
-        // A model reached an account only if the configuration names it.
-        let model = row.accountName == nil ? "other" : Self.bounded(row.model ?? "other")
-        let provider = row.provider ?? "none"
-        let outcome = row.outcome.rawValue
-        var labels = [("dialect", row.dialect), ("model", model), ("provider", provider), ("status", String(row.status)), ("outcome", outcome)]
-        // Key names are the admin's own (bounded by the keys there are); never the key itself.
-        if keyLabels { labels.append(("key", Self.bounded(row.keyName ?? "none"))) }
-        registry.makeCounter(
-            descriptor: Self.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row)."), labels: labels
-        ).increment()
-        registry.makeValueHistogram(
-            descriptor: Self.name("request_duration", "seconds", "Time from the request's arrival to its last byte."),
-            labels: [("dialect", row.dialect), ("outcome", outcome)], buckets: Self.durationBuckets
-        ).record(Double(row.latencyMs) / 1000)
-        if let firstByte = row.firstByteMs {
-            registry.makeValueHistogram(
-                descriptor: Self.name("first_byte", "seconds", "Time from the request's arrival to the first byte of its answer."),
-                labels: [("dialect", row.dialect)], buckets: Self.durationBuckets
-            ).record(Double(firstByte) / 1000)
+    /// The request metrics, by name.
+    enum Metric: Hashable {
+        case requests, requestDuration, firstByte, addedOverhead, failovers, refusals, tokens, cost
+
+        var descriptor: MetricNameDescriptor {
+            switch self {
+            case .requests: return GatewayMetrics.name("requests", "total", "Requests with a valid key, by how they ended (one per ledger row).")
+            case .requestDuration: return GatewayMetrics.name("request_duration", "seconds", "Time from the request's arrival to its last byte.")
+            case .firstByte: return GatewayMetrics.name("first_byte", "seconds", "Time from the request's arrival to the first byte of its answer.")
+            case .addedOverhead:
+                return GatewayMetrics.name(
+                    "added_overhead", "seconds", "What the gateway added to a request: its time less the time spent waiting on upstreams.")
+            case .failovers: return GatewayMetrics.name("failovers", "total", "Attempts after a request's first.")
+            case .refusals: return GatewayMetrics.name("refusals", "total", "Requests refused, by error code.")
+            case .tokens: return GatewayMetrics.name("tokens", "total", "Tokens recorded, by class (output includes reasoning).")
+            case .cost: return GatewayMetrics.name("cost_usd", "total", "Cost charged, in US dollars.")
+            }
         }
-        if let upstream = row.upstreamMs {
-            registry.makeValueHistogram(
-                descriptor: Self.name(
-                    "added_overhead", "seconds", "What the gateway added to a request: its time less the time spent waiting on upstreams."),
-                labels: [("dialect", row.dialect)], buckets: Self.overheadBuckets
-            ).record(Double(max(0, row.latencyMs - upstream)) / 1000)
+    }
+
+    /// One metric with its label values.
+    struct Series: Hashable {
+        var metric: Metric
+        var names: [String]
+        var values: [String]
+
+        init(_ metric: Metric, _ labels: KeyValuePairs<String, String>) {
+            self.metric = metric
+            names = labels.map(\.key)
+            values = labels.map(\.value)
         }
-        if row.attempts > 1 {
-            registry.makeCounter(
-                descriptor: Self.name("failovers", "total", "Attempts after a request's first."), labels: [("provider", provider)]
-            ).increment(by: Int64(row.attempts - 1))
+
+        init(_ metric: Metric, names: [String], values: [String]) {
+            self.metric = metric
+            self.names = names
+            self.values = values
         }
-        if row.outcome == .refused {
-            let reason = row.errorCode.flatMap { GatewayError.Code(rawValue: $0)?.rawValue } ?? "other"
-            registry.makeCounter(descriptor: Self.name("refusals", "total", "Requests refused, by error code."), labels: [("reason", reason)])
-                .increment()
+
+        var labels: [(String, String)] { Array(zip(names, values)) }
+    }
+
+    /// A batch's rows added up by series.
+    struct Tally {
+        let keyLabels: Bool
+        var counts: [Series: Int64] = [:]
+        var costs: [Series: Int64] = [:]
+        var samples: [Series: [Double]] = [:]
+
+        mutating func add(_ row: LedgerRow) {
+            // A model reached an account only if the configuration names it.
+            let model = row.accountName == nil ? "other" : GatewayMetrics.bounded(row.model ?? "other")
+            let provider = row.provider ?? "none"
+            let outcome = row.outcome.rawValue
+            var names = ["dialect", "model", "provider", "status", "outcome"]
+            var values = [row.dialect, model, provider, String(row.status), outcome]
+            // Key names are the admin's own (bounded by the keys there are); never the key itself.
+            if keyLabels {
+                names.append("key")
+                values.append(GatewayMetrics.bounded(row.keyName ?? "none"))
+            }
+            count(Series(.requests, names: names, values: values), 1)
+            samples[Series(.requestDuration, ["dialect": row.dialect, "outcome": outcome]), default: []].append(Double(row.latencyMs) / 1000)
+            if let firstByte = row.firstByteMs {
+                samples[Series(.firstByte, ["dialect": row.dialect]), default: []].append(Double(firstByte) / 1000)
+            }
+            if let upstream = row.upstreamMs {
+                samples[Series(.addedOverhead, ["dialect": row.dialect]), default: []].append(Double(max(0, row.latencyMs - upstream)) / 1000)
+            }
+            if row.attempts > 1 { count(Series(.failovers, ["provider": provider]), Int64(row.attempts - 1)) }
+            if row.outcome == .refused {
+                let reason = row.errorCode.flatMap { GatewayError.Code(rawValue: $0)?.rawValue } ?? "other"
+                count(Series(.refusals, ["reason": reason]), 1)
+            }
+            let usage = row.usage
+            for (tokenClass, count) in [
+                ("input", usage.inputUncached), ("cache_read", usage.cacheRead), ("cache_write_5m", usage.cacheWrite5m),
+                ("cache_write_1h", usage.cacheWrite1h), ("output", usage.output), ("reasoning", usage.reasoning),
+            ] where count > 0 {
+                self.count(Series(.tokens, ["model": model, "class": tokenClass]), count)
+            }
+            if row.cost > .zero {
+                let series = Series(.cost, ["model": model])
+                costs[series] = costs[series, default: 0].saturatingAdd(row.cost.picos)
+            }
         }
-        let usage = row.usage
-        for (tokenClass, count) in [
-            ("input", usage.inputUncached), ("cache_read", usage.cacheRead), ("cache_write_5m", usage.cacheWrite5m),
-            ("cache_write_1h", usage.cacheWrite1h), ("output", usage.output), ("reasoning", usage.reasoning),
-        ] where count > 0 {
-            registry.makeCounter(
-                descriptor: Self.name("tokens", "total", "Tokens recorded, by class (output includes reasoning)."),
-                labels: [("model", model), ("class", tokenClass)]
-            ).increment(by: count)
-        }
-        if row.cost > .zero {
-            registry.makeCounter(descriptor: Self.name("cost_usd", "total", "Cost charged, in US dollars."), labels: [("model", model)])
-                .increment(by: Double(row.cost.picos) / 1e12)
+
+        /// Adds to a counter's series, held at the bound instead of trapping (counts come from upstreams).
+        private mutating func count(_ series: Series, _ amount: Int64) {
+            counts[series, default: 0] = counts[series, default: 0].saturatingAdd(amount)
         }
     }
 
@@ -110,8 +160,11 @@ public final class GatewayMetrics: Sendable {
                 labels: [("account", account.name)]
             ).set(max(0, status.cooldownUntil.map { $0.timeIntervalSince(now) } ?? 0))
         }
-        return registry.emitToBuffer()
+        return exposition()
     }
+
+    /// The exposition text of what is recorded, gauges as last set.
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
 
     static let accountStates = ["ready", "disabled", "unhealthy", "cooling_down", "rpm_cap", "tpm_cap", "full"]
 

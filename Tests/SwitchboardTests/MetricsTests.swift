@@ -5,6 +5,8 @@ import SwitchboardApp
 import SwitchboardCore
 import Testing
 
+@testable import Engine
+
 /// `GET /metrics` after known traffic: the families an operator graphs, with
 /// values that agree with the ledger, and labels only from bounded sets.
 @Suite struct MetricsTests {
@@ -56,6 +58,28 @@ import Testing
             #expect(Self.sample(text, "switchboard_ledger_failed_writes") == 0)
             #expect(!text.contains("key=\""), "no key label unless metrics_key_labels is on")
         }
+    }
+
+    @Test func aBatchIsAddedUpBySeriesAndHeldAtTheBounds() {
+        func row(_ id: String, status: Int = 200, output: Int64 = 5, cost: Int64 = 1_000_000_000) -> LedgerRow {
+            var row = LedgerRow(
+                requestID: id, createdAt: Date(), keyName: "k", accountName: "openai-1", provider: "openai", dialect: "openai_chat",
+                model: "gpt-4o-mini", status: status, outcome: status == 200 ? .ok : .upstreamError,
+                usage: TokenUsage(inputUncached: 10, output: output), cost: Money(picos: cost), latencyMs: 12, firstByteMs: 3, attempts: 2)
+            row.upstreamMs = 10
+            return row
+        }
+        let metrics = GatewayMetrics(version: "test")
+        metrics.observe([row("a"), row("b"), row("c", status: 502), row("d", output: .max, cost: .max), row("e", output: .max)])
+        let text = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(Self.sample(text, "switchboard_requests_total", ["status": "200"]) == 4)
+        #expect(Self.sample(text, "switchboard_requests_total", ["status": "502"]) == 1)
+        #expect(Self.sample(text, "switchboard_failovers_total", ["provider": "openai"]) == 5)
+        #expect(Self.sample(text, "switchboard_tokens_total", ["class": "input"]) == 50)
+        #expect(Self.sample(text, "switchboard_tokens_total", ["class": "output"]) == Double(Int64.max), "held at the bound, not trapped")
+        #expect(Self.sample(text, "switchboard_request_duration_seconds_count", ["outcome": "ok"]) == 4)
+        #expect(Self.sample(text, "switchboard_first_byte_seconds_count") == 5)
+        #expect(Self.sample(text, "switchboard_added_overhead_seconds_count") == 5)
     }
 
     @Test func keyNamesAreLabelsOnlyWhenAsked() async throws {
