@@ -20,14 +20,23 @@ struct LedgerRollups {
         var high = [Int64](repeating: 0, count: LedgerRollups.sums.count)
         var low = [Int64](repeating: 0, count: LedgerRollups.sums.count)
 
-        mutating func add(_ row: LedgerRow) {
-            for (index, count) in LedgerRollups.counts.enumerated() where count.applies(row.status) {
-                counts[index] = counts[index].saturatingAdd(1)
-            }
+        /// One row's own tally (read once, then added to each place it is filed under).
+        init(_ row: LedgerRow) {
+            for (index, count) in LedgerRollups.counts.enumerated() where count.applies(row.status) { counts[index] = 1 }
             for (index, sum) in LedgerRollups.sums.enumerated() {
                 let value = sum.value(row)
-                high[index] = high[index].saturatingAdd(value / SafeSum.unit)
-                low[index] = low[index].saturatingAdd(value % SafeSum.unit)
+                high[index] = value / SafeSum.unit
+                low[index] = value % SafeSum.unit
+            }
+        }
+
+        init() {}
+
+        mutating func add(_ other: Tally) {
+            for index in counts.indices { counts[index] = counts[index].saturatingAdd(other.counts[index]) }
+            for index in high.indices {
+                high[index] = high[index].saturatingAdd(other.high[index])
+                low[index] = low[index].saturatingAdd(other.low[index])
             }
         }
     }
@@ -124,13 +133,14 @@ struct LedgerRollups {
         let time = row.createdAt.millisecondsSince1970
         let hour = time - time % SQLiteStore.hourMs
         let minute = time - time % 60_000
+        let own = Tally(row)
         for dimension in Self.hourlyDimensions {
-            hourly[Place(dimension: dimension, name: Self.name(dimension, row), time: hour), default: Tally()].add(row)
+            hourly[Place(dimension: dimension, name: Self.name(dimension, row), time: hour), default: Tally()].add(own)
         }
         let latency = Self.bucket(row.latencyMs)
         for dimension in Self.statsDimensions {
             let name = Self.name(dimension, row)
-            minutely[Place(dimension: dimension, name: name, time: minute), default: Tally()].add(row)
+            minutely[Place(dimension: dimension, name: name, time: minute), default: Tally()].add(own)
             latencyByHour[Bucket(place: Place(dimension: dimension, name: name, time: hour), bucket: latency), default: 0] += 1
         }
         latencyHourly[Histogram(hour: hour, kind: SQLiteRollups.latencyKind, bucket: latency), default: 0] += 1
