@@ -86,8 +86,9 @@ def test_key_created_in_the_console_serves_shows_in_the_explorer_and_stops_when_
     every_field_is_labelled(browser)
     field(browser, "Key").send_keys("console-key")
     button(browser, "Filter").click()
-    wait(browser).until(lambda b: b.find_elements(By.LINK_TEXT, request_id))
-    browser.find_element(By.LINK_TEXT, request_id).click()
+    # The unfiltered page lists the request too: wait for the filtered one before following its link.
+    wait(browser).until(lambda b: "key=console-key" in b.current_url and b.find_elements(By.LINK_TEXT, request_id))
+    wait(browser).until(lambda b: b.find_element(By.LINK_TEXT, request_id).click() or True)
     wait(browser).until(ready.title_contains("Request"))
     assert browser.find_element(By.ID, "request-status").text == "200"
     page = browser.page_source
