@@ -32,12 +32,16 @@ extension Gateway {
         return client.body.withUnsafeReadableBytes { SessionKey.of(kind: "prefix", bytes: UnsafeRawBufferPointer(rebasing: $0.prefix(bytes))) }
     }
 
-    /// Keeps a relayed Responses answer's id on its account, so a request that
-    /// continues it (`previous_response_id`) goes where the response is stored.
-    func rememberAnswer(_ id: String?, account: AccountEntry) {
+    /// Keeps a relayed Responses answer's id on its account, so a request of
+    /// the same key that continues it (`previous_response_id`) goes where the
+    /// response is stored.
+    func rememberAnswer(_ id: String?, account: AccountEntry, keyID: Int64) {
         guard let id, !id.isEmpty else { return }
-        pool.remember(session: SessionKey.of(kind: "resp", id), on: account.id)
+        pool.remember(session: Self.poolSession(SessionKey.of(kind: "resp", id), keyID: keyID), on: account.id)
     }
+
+    /// A session as the account pool keeps it: within its key.
+    static func poolSession(_ session: String, keyID: Int64) -> String { "\(keyID):\(session)" }
 
     /// An upstream's refusal of a translated request, whose body is in the
     /// upstream's format, said in the client's with the upstream's status and message.

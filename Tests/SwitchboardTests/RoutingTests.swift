@@ -456,6 +456,36 @@ extension AccountQueueKeepaliveTests {
         }
     }
 
+    @Test func aSessionNameSentByAnotherKeyNeitherFollowsNorMovesIt() async throws {
+        let token = "admin-token-0123456789abcdef"
+        try await withHarness(
+            accounts: { port in
+                let account = Harness.defaultAccounts(fakePort: port)[0]
+                return [account, account.with(name: "openai-2")]
+            },
+            configure: { $0.adminToken = token }
+        ) { harness in
+            let created = try await harness.admin("/keys", method: .POST, body: #"{"name": "other-key"}"#, token: token)
+            let other = try #require(created.json["api_key"] as? String)
+            func send(_ key: String) async throws -> LedgerRow {
+                let reply = try await harness.send(
+                    "/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: key, headers: [("session-id", "guessable")])
+                return try await harness.row(reply.headers.first(name: "x-request-id"))
+            }
+            let first = try await send(Harness.key)
+            #expect(first.selection != "session", "new to the gateway")
+            let otherFirst = try await send(other)
+            #expect(otherFirst.selection != "session", "another key's session of the same name is its own")
+            for _ in 0..<3 {
+                let again = try await send(Harness.key)
+                #expect(again.selection == "session" && again.accountName == first.accountName, "the first key's session stays put")
+                let otherAgain = try await send(other)
+                #expect(otherAgain.selection == "session" && otherAgain.accountName == otherFirst.accountName)
+            }
+            #expect(otherFirst.session == first.session, "one digest in the ledger")
+        }
+    }
+
     @Test func aNewSessionGoesWhereItsPromptIsCached() async throws {
         let with = try await hits(cachePrefixBytes: 4096)
         let without = try await hits(cachePrefixBytes: 0)

@@ -76,7 +76,7 @@ extension Exchange {
             else { return failed(AttemptFailure(failureClass: .transient, detail: "upstream_answer_not_json")) }
             answer = translated
         }
-        if client.dialect == .openAIResponses, carrier == nil { gateway.rememberAnswer(answerID, account: account) }
+        if client.dialect == .openAIResponses, carrier == nil { gateway.rememberAnswer(answerID, account: account, keyID: key.id) }
         withHeld {
             $0.body = GatewayResponse(
                 status: response.status, headers: [("content-type", carrier == nil ? contentType : "application/json")], body: .full(answer))

@@ -56,7 +56,7 @@ extension Exchange {
             }
         }
         relay.committed = true
-        if let id = relay.observer.answerID { gateway.rememberAnswer(id, account: account) }
+        if let id = relay.observer.answerID { gateway.rememberAnswer(id, account: account, keyID: key.id) }
         noteProgress(account: account, deliveredBytes: 0, deliveredTextBytes: 0)
         withHeld { $0.stream = PendingStream(relay: relay, first: pending, firstTextBytes: text, reader: reader, status: response.status) }
         return decide { $0.streamCommitted(status: response.status) }

@@ -18,8 +18,11 @@ final class Exchange: Sendable {
     let request: GatewayRequest
     let client: ClientRequest
     let key: KeyEntry
-    /// The pool's key for the request's session, if it has one.
+    /// The request's session, if it has one: a digest of what named it (as the ledger and quarantines keep it).
     let session: String?
+    /// The same within its key, as the account pool keeps sessions: one key's
+    /// session name cannot move or pin another key's session.
+    let poolSession: String?
     /// The pool's key for the start of its prompt (`cache_prefix_bytes`), when the prompt is longer.
     let prefix: String?
     /// What the request asks of accounts: generation or counting.
@@ -102,6 +105,7 @@ final class Exchange: Sendable {
         self.lane = lane
         self.origin = (row.clientAddress, row.userAgent)
         self.session = Gateway.sessionKey(request, client)
+        self.poolSession = session.map { Gateway.poolSession($0, keyID: key.id) }
         self.prefix = Gateway.prefixKey(client, bytes: gateway.configuration.cachePrefixBytes)
         self.span = Self.requestSpan(request, model: client.model, tracer: gateway.configuration.tracer)
         let facts = RequestFacts(
@@ -191,7 +195,7 @@ final class Exchange: Sendable {
         var passed: [AccountPool.Skipped] = []
         for tier in tiers {
             let tried = Set(excluding.filter { $0.model == tier.model }.map(\.account))
-            switch gateway.pool.pick(from: tier.accounts, excluding: tried, session: session, prefix: prefix, lane: lane) {
+            switch gateway.pool.pick(from: tier.accounts, excluding: tried, session: poolSession, prefix: prefix, lane: lane) {
             case .lease(let lease, let skipped):
                 held.withLock { $0.accountLease = lease }
                 return decide { $0.picked(lease.account, model: tier.model, choice: lease.choice, skipped: passed + skipped, now: now) }
@@ -203,7 +207,7 @@ final class Exchange: Sendable {
     }
 
     func waitForAccount(_ account: AccountEntry) async -> RelayStep {
-        guard let lease = await gateway.pool.waitForSlot(on: account, session: session, lane: lane) else {
+        guard let lease = await gateway.pool.waitForSlot(on: account, session: poolSession, lane: lane) else {
             if Task.isCancelled { return decide { $0.clientGone() } }
             return decide { $0.accountWaitFailed() }
         }
