@@ -42,6 +42,7 @@ struct JournalLine {
             $0.field("multiplierPPM", entry.multiplierPPM)
             $0.field("clientAddress", entry.clientAddress)
             $0.field("userAgent", entry.userAgent)
+            $0.field("session", entry.session)
         }
     }
 

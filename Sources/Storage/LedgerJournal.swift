@@ -39,12 +39,15 @@ public final class LedgerJournal: Sendable {
         /// Who sent it (as the ledger row records them).
         public var clientAddress: String?
         public var userAgent: String?
+        /// The request's session digest (as the ledger row records it).
+        public var session: String?
 
         public init(
             requestID: String, createdAt: Date, keyID: Int64?, keyName: String?, userName: String?, dialect: String, model: String?,
             stream: Bool, hold: Money, holdTokens: Int64, promptBytes: Int, multiplierPPM: Int64, clientAddress: String? = nil,
-            userAgent: String? = nil
+            userAgent: String? = nil, session: String? = nil
         ) {
+            self.session = session
             self.clientAddress = clientAddress
             self.userAgent = userAgent
             self.requestID = requestID

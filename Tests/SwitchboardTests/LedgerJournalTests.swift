@@ -155,8 +155,11 @@ import Testing
         let prices = try PriceTable(json: Data(#"{"gpt-4o-mini":{"input_cost_per_token":0.000001,"output_cost_per_token":0.000002}}"#.utf8))
         let progress = LedgerJournal.Progress(
             accountID: 1, accountName: "acct", provider: "openai", upstreamModel: "gpt-4o-mini", deliveredBytes: 900, deliveredTextBytes: 400)
-        let estimated = JournalRecovery.row(.init(entry: Self.entry("a"), progress: progress), prices: prices)
+        var entry = Self.entry("a")
+        entry.session = "0123456789abcdef0123456789abcdef"
+        let estimated = JournalRecovery.row(.init(entry: entry, progress: progress), prices: prices)
         #expect(estimated.outcome == .interrupted && estimated.usageSource == .estimated && estimated.accountName == "acct")
+        #expect(estimated.session == entry.session, "an interrupted row stays in its session")
         #expect(estimated.usage == TokenUsage(inputUncached: 100, output: 100))
         #expect(estimated.cost == Money(picos: 100 * 1_000_000 + 100 * 2_000_000))
         let held = JournalRecovery.row(.init(entry: Self.entry("b"), progress: nil), prices: prices)
@@ -172,7 +175,7 @@ import Testing
             LedgerJournal.Entry(
                 requestID: "req-" + awkward, createdAt: Date(timeIntervalSince1970: 1_800_000_000.5), keyID: Int64.min, keyName: awkward,
                 userName: awkward, dialect: "anthropic_messages", model: awkward, stream: false, hold: Money(picos: .max),
-                holdTokens: 1_000_000_000, promptBytes: Int.max, multiplierPPM: -1),
+                holdTokens: 1_000_000_000, promptBytes: Int.max, multiplierPPM: -1, session: awkward),
             LedgerJournal.Entry(
                 requestID: "", createdAt: Date(timeIntervalSince1970: 0), keyID: nil, keyName: nil, userName: nil, dialect: "", model: nil,
                 stream: true, hold: .zero, holdTokens: 0, promptBytes: 0, multiplierPPM: 0),

@@ -83,7 +83,8 @@ extension Exchange {
             requestID: request.requestID, createdAt: Date(), keyID: key.id, keyName: key.name, userName: owner?.user.name,
             dialect: request.operation.rawValue, model: client.model, stream: client.stream, hold: admitted.lease.demand.hold,
             holdTokens: admitted.lease.demand.tokens, promptBytes: client.body.readableBytes,
-            multiplierPPM: owner?.group?.multiplierPPM ?? 1_000_000, clientAddress: origin.address, userAgent: origin.userAgent)
+            multiplierPPM: owner?.group?.multiplierPPM ?? 1_000_000, clientAddress: origin.address, userAgent: origin.userAgent,
+            session: session)
         withHeld { $0.journaled = true }
         return journal.begin(entry)
     }

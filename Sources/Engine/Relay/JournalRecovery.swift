@@ -32,6 +32,7 @@ public enum JournalRecovery {
         row.usageSource = .estimated
         row.clientAddress = entry.clientAddress
         row.userAgent = entry.userAgent
+        row.session = entry.session
         row.deliveredBytes = progress?.deliveredBytes ?? 0
         let group = GroupEntry(id: 0, name: "", multiplierPPM: entry.multiplierPPM)
         if let progress, progress.deliveredTextBytes > 0,
