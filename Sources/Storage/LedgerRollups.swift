@@ -87,23 +87,24 @@ struct LedgerRollups {
     ]
 
     /// The dimensions filed by hour, and those also by minute and in latency histograms.
-    static let hourlyDimensions = SQLiteRollups.allDimensions.map(\.name)
-    static let statsDimensions = SQLiteRollups.statsDimensions.map(\.name)
+    static let hourlyDimensions = SQLiteRollups.allDimensions
+    static let statsDimensions = SQLiteRollups.statsDimensions
 
-    /// The name a row is filed under in a dimension, as the trigger wrote it:
-    /// the columns' text joined by `/`, empty text for none.
-    static func name(_ dimension: String, _ row: LedgerRow) -> String {
-        let key = row.keyID.map { String($0) } ?? ""
-        switch dimension {
-        case "total": return ""
-        case "key": return row.keyName ?? ""
-        case "user": return row.userName ?? ""
-        case "model": return row.model ?? ""
-        case "account": return row.accountName ?? ""
-        case "key_id": return key
-        case "key_model": return key + "/" + (row.model ?? "")
-        case "user_model": return (row.userName ?? "") + "/" + (row.model ?? "")
-        default: return ""
+    /// The name a row is filed under in a dimension, as `SQLiteRollups.name`
+    /// writes it in SQL: its columns' text joined by `/`, empty text for none.
+    static func name(_ dimension: (name: String, columns: [String]), _ row: LedgerRow) -> String {
+        dimension.columns.map { column(named: $0, of: row) ?? "" }.joined(separator: "/")
+    }
+
+    /// A ledger column a dimension files rows by, as text.
+    static func column(named name: String, of row: LedgerRow) -> String? {
+        switch name {
+        case "key_id": return row.keyID.map { String($0) }
+        case "key_name": return row.keyName
+        case "user_name": return row.userName
+        case "model": return row.model
+        case "account_name": return row.accountName
+        default: preconditionFailure("no rollup dimension files rows by \(name)")
         }
     }
 
@@ -135,13 +136,13 @@ struct LedgerRollups {
         let minute = time - time % 60_000
         let own = Tally(row)
         for dimension in Self.hourlyDimensions {
-            hourly[Place(dimension: dimension, name: Self.name(dimension, row), time: hour), default: Tally()].add(own)
+            hourly[Place(dimension: dimension.name, name: Self.name(dimension, row), time: hour), default: Tally()].add(own)
         }
         let latency = Self.bucket(row.latencyMs)
         for dimension in Self.statsDimensions {
             let name = Self.name(dimension, row)
-            minutely[Place(dimension: dimension, name: name, time: minute), default: Tally()].add(own)
-            latencyByHour[Bucket(place: Place(dimension: dimension, name: name, time: hour), bucket: latency), default: 0] += 1
+            minutely[Place(dimension: dimension.name, name: name, time: minute), default: Tally()].add(own)
+            latencyByHour[Bucket(place: Place(dimension: dimension.name, name: name, time: hour), bucket: latency), default: 0] += 1
         }
         latencyHourly[Histogram(hour: hour, kind: SQLiteRollups.latencyKind, bucket: latency), default: 0] += 1
         if let firstByte = row.firstByteMs {
