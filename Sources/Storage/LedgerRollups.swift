@@ -1,4 +1,4 @@
-import SQLiteNIO
+import NIOCore
 import SwitchboardCore
 
 /// The rollups of a batch of ledger rows, added up in memory and written as one
@@ -132,7 +132,7 @@ struct LedgerRollups {
     /// Files one row.
     mutating func add(_ row: LedgerRow) {
         let time = row.createdAt.millisecondsSince1970
-        let hour = time - time % SQLiteStore.hourMs
+        let hour = time - time % SQLStore.hourMs
         let minute = time - time % 60_000
         let own = Tally(row)
         for dimension in Self.hourlyDimensions {
@@ -162,25 +162,26 @@ struct LedgerRollups {
     }
 
     /// The upserts that add the filed rows to the tables.
-    func statements() -> [(sql: String, binds: [SQLiteData])] {
+    func statements() -> [(sql: String, binds: [SQLValue])] {
         let tallyColumns = Self.counts.map(\.name) + Self.sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
-        func tallies(_ table: String, _ time: String, _ entries: [Place: Tally]) -> [(String, [SQLiteData])] {
+        func tallies(_ table: String, _ time: String, _ entries: [Place: Tally]) -> [(String, [SQLValue])] {
             Self.upserts(
                 table, columns: ["dimension", "name", time] + tallyColumns, conflict: "dimension, name, \(time)",
-                updates: tallyColumns.map { "\($0) = \($0) + excluded.\($0)" },
+                updates: tallyColumns.map { "\($0) = \(table).\($0) + excluded.\($0)" },
                 rows: entries.map { place, tally in
                     [.text(place.dimension), .text(place.name), .integer(Int(place.time))] + tally.counts.map { .integer(Int($0)) }
-                        + zip(tally.high, tally.low).flatMap { [SQLiteData.integer(Int($0)), .integer(Int($1))] }
+                        + zip(tally.high, tally.low).flatMap { [SQLValue.integer(Int($0)), .integer(Int($1))] }
                 })
         }
-        let carry = { (name: String) in
-            "\(name)_hi = \(name)_hi + excluded.\(name)_hi + (\(name)_lo + excluded.\(name)_lo) / \(SafeSum.unit), "
-                + "\(name)_lo = (\(name)_lo + excluded.\(name)_lo) % \(SafeSum.unit)"
+        // Each column the table's own (`table.column`): bare, PostgreSQL cannot tell it from `excluded`'s.
+        let carry = { (table: String, name: String) in
+            "\(name)_hi = \(table).\(name)_hi + excluded.\(name)_hi + (\(table).\(name)_lo + excluded.\(name)_lo) / \(SafeSum.unit), "
+                + "\(name)_lo = (\(table).\(name)_lo + excluded.\(name)_lo) % \(SafeSum.unit)"
         }
         return tallies("usage_hourly", "hour", hourly) + tallies("usage_minutely", "minute", minutely)
             + Self.upserts(
                 "latency_by_hour", columns: ["dimension", "name", "hour", "bucket", "count"], conflict: "dimension, name, hour, bucket",
-                updates: ["count = count + excluded.count"],
+                updates: ["count = latency_by_hour.count + excluded.count"],
                 rows: latencyByHour.map { entry, count in
                     [
                         .text(entry.place.dimension), .text(entry.place.name), .integer(Int(entry.place.time)), .integer(Int(entry.bucket)),
@@ -189,13 +190,13 @@ struct LedgerRollups {
                 })
             + Self.upserts(
                 "latency_hourly", columns: ["hour", "kind", "bucket", "count"], conflict: "hour, kind, bucket",
-                updates: ["count = count + excluded.count"],
+                updates: ["count = latency_hourly.count + excluded.count"],
                 rows: latencyHourly.map { entry, count in
                     [.integer(Int(entry.hour)), .integer(entry.kind), .integer(Int(entry.bucket)), .integer(Int(count))]
                 })
             + Self.upserts(
                 "key_totals", columns: ["key_id", "cost_hi", "cost_lo", "tokens_hi", "tokens_lo"], conflict: "key_id",
-                updates: [carry("cost"), carry("tokens")],
+                updates: [carry("key_totals", "cost"), carry("key_totals", "tokens")],
                 rows: keyTotals.map { key, totals in
                     [
                         .integer(Int(key)), .integer(Int(totals.cost.high)), .integer(Int(totals.cost.low)), .integer(Int(totals.tokens.high)),
@@ -203,14 +204,14 @@ struct LedgerRollups {
                     ]
                 })
             + Self.upserts(
-                "user_totals", columns: ["user_name", "cost_hi", "cost_lo"], conflict: "user_name", updates: [carry("cost")],
+                "user_totals", columns: ["user_name", "cost_hi", "cost_lo"], conflict: "user_name", updates: [carry("user_totals", "cost")],
                 rows: userTotals.map { user, cost in [.text(user), .integer(Int(cost.high)), .integer(Int(cost.low))] })
     }
 
     /// Multi-row upserts of `rows` (each with one value per column), as few as SQLite's limit on bound values allows.
     static func upserts(
-        _ table: String, columns: [String], conflict: String, updates: [String], rows: [[SQLiteData]]
-    ) -> [(String, [SQLiteData])] {
+        _ table: String, columns: [String], conflict: String, updates: [String], rows: [[SQLValue]]
+    ) -> [(String, [SQLValue])] {
         guard !rows.isEmpty else { return [] }
         let perStatement = max(1, 30_000 / columns.count)
         let placeholder = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"

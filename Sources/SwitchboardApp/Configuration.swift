@@ -10,7 +10,8 @@ import Upstream
 public struct Configuration: Sendable {
     /// Where the server listens, `host:port`.
     public var listen = "127.0.0.1:8080"
-    /// The database URL: `sqlite:PATH` (default), or a plain path.
+    /// The database URL: `sqlite:PATH` (default), a plain path, or
+    /// `postgres://user:password@host:port/database?sslmode=…`.
     public var database = "sqlite:switchboard-data/switchboard.db"
     /// Where the master key file lives; the database's directory when unset.
     public var dataDirectory: String?
@@ -132,21 +133,27 @@ public struct Configuration: Sendable {
         }
     }
 
-    /// The SQLite file path named by `database`.
-    public func sqlitePath() throws -> String {
+    /// The database `database` names.
+    public func databaseLocation() throws -> DatabaseLocation {
         var url = database
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            throw ConfigurationError("PostgreSQL is not supported by this build yet; use sqlite:PATH")
+            guard let components = URLComponents(string: url), components.host?.isEmpty == false else {
+                throw ConfigurationError("database: a PostgreSQL URL looks like postgres://user:password@host:5432/database")
+            }
+            return .postgres(url: url)
         }
         if url.hasPrefix("sqlite://") { url.removeFirst("sqlite://".count) } else if url.hasPrefix("sqlite:") { url.removeFirst("sqlite:".count) }
         guard !url.isEmpty else { throw ConfigurationError("database must name a file, e.g. sqlite:switchboard-data/switchboard.db") }
-        return url
+        return .sqlite(path: url)
     }
 
-    /// The directory holding the master key file.
+    /// The directory holding the master key file: with SQLite, the database's
+    /// own; with PostgreSQL (whose replicas must share one key:
+    /// `SWITCHBOARD_MASTER_KEY`, or a `data_dir` they share), `switchboard-data`.
     public func resolvedDataDirectory() throws -> String {
         if let dataDirectory { return dataDirectory }
-        let directory = ((try sqlitePath()) as NSString).deletingLastPathComponent
+        guard case .sqlite(let path) = try databaseLocation() else { return "switchboard-data" }
+        let directory = (path as NSString).deletingLastPathComponent
         return directory.isEmpty ? "." : directory
     }
 
@@ -189,7 +196,8 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 extension Configuration: CustomStringConvertible {
     /// The settings without any secret, safe to log.
     public var description: String {
-        "Configuration(listen: \(listen), database: \(database), accounts: \(accounts.map(\.name)), keys: \(keys.map(\.name)))"
+        let database = (try? databaseLocation()).map(\.description) ?? "(unreadable)"
+        return "Configuration(listen: \(listen), database: \(database), accounts: \(accounts.map(\.name)), keys: \(keys.map(\.name)))"
     }
 }
 
@@ -209,5 +217,25 @@ extension Configuration {
         var prices = try pricesFile.map { try PriceTable(contentsOf: $0) } ?? PriceTable.bundled()
         if let priceOverrides { prices = prices.overriding(with: try PriceTable(json: priceOverrides)) }
         return prices
+    }
+}
+
+/// Where the store lives.
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    /// An SQLite file (the embedded default).
+    case sqlite(path: String)
+    /// A PostgreSQL database several replicas share.
+    case postgres(url: String)
+
+    /// The location for messages: an absolute path, or the URL without its password.
+    public var description: String {
+        switch self {
+        case .sqlite(let path): return path.absolutePath
+        case .postgres(let url):
+            guard var components = URLComponents(string: url) else { return "postgres://(unreadable URL)" }
+            if components.password != nil { components.password = "***" }
+            components.query = nil
+            return components.string ?? "postgres://(unreadable URL)"
+        }
     }
 }

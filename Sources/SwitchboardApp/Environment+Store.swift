@@ -17,14 +17,19 @@ public struct StoreContext: Sendable {
     /// path, not a new empty one (a command run in the wrong directory would
     /// otherwise make itself a database and a master key of its own).
     public static func open(_ config: Configuration, logger: Logger, create: Bool = true) async throws -> StoreContext {
-        let path = try config.sqlitePath()
-        if !create, !FileManager.default.fileExists(atPath: path) {
-            throw ConfigurationError(
-                "there is no database at \(path.absolutePath): run the command where the gateway's configuration is, "
-                    + "name it with --config FILE or SWITCHBOARD_CONFIG, or point at the database with SWITCHBOARD_DATABASE=sqlite:PATH "
-                    + "(`switchboard init` makes a new one)")
+        let store: SQLStore
+        switch try config.databaseLocation() {
+        case .sqlite(let path):
+            if !create, !FileManager.default.fileExists(atPath: path) {
+                throw ConfigurationError(
+                    "there is no database at \(path.absolutePath): run the command where the gateway's configuration is, "
+                        + "name it with --config FILE or SWITCHBOARD_CONFIG, or point at the database with SWITCHBOARD_DATABASE=sqlite:PATH "
+                        + "(`switchboard init` makes a new one)")
+            }
+            store = try await SQLStore.openSQLite(path: path, logger: logger)
+        case .postgres(let url):
+            store = try await SQLStore.openPostgres(url: url, logger: logger)
         }
-        let store = try await SQLiteStore.open(path: path, logger: logger)
         do {
             try await store.migrate()
             let directory = try config.resolvedDataDirectory()

@@ -111,7 +111,7 @@ struct GlobalOptions: ParsableArguments {
         } catch let error as MasterKeyLoader.LoadError {
             throw CommandFailure(message: error.description, code: CommandFailure.usage)
         }
-        FileHandle.standardError.write(Data("database: \(try config.sqlitePath().absolutePath)\n".utf8))
+        FileHandle.standardError.write(Data("database: \(try config.databaseLocation())\n".utf8))
         do {
             let result = try await body(context)
             try await context.store.close()
@@ -181,11 +181,15 @@ struct Init: AsyncParsableCommand {
         let config = try options.load()
         var logger = options.logger(config)
         logger.logLevel = .warning
-        let path = try config.sqlitePath()
-        let existed = FileManager.default.fileExists(atPath: path)
+        let location = try config.databaseLocation()
+        let existed: Bool
+        if case .sqlite(let path) = location { existed = FileManager.default.fileExists(atPath: path) } else { existed = true }
         let context = try await StoreContext.open(config, logger: logger, create: true)
         try await context.store.close()
-        print(existed ? "database: \(path.absolutePath) (already there)" : "database: \(path.absolutePath) (created)")
+        switch location {
+        case .sqlite: print(existed ? "database: \(location) (already there)" : "database: \(location) (created)")
+        case .postgres: print("database: \(location) (migrated)")
+        }
         print("master key: \(context.masterKeySource == "environment" ? "from SWITCHBOARD_MASTER_KEY" : context.masterKeySource.absolutePath)")
     }
 }

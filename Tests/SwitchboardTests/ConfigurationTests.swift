@@ -33,7 +33,7 @@ import Testing
     @Test func theReadmeExampleLoadsAsWritten() throws {
         let config = try load(Self.example)
         #expect(try config.listenAddress() == ("127.0.0.1", 8080))
-        #expect(try config.sqlitePath() == "switchboard-data/switchboard.db")
+        #expect(try config.databaseLocation() == .sqlite(path: "switchboard-data/switchboard.db"))
         #expect(try config.resolvedDataDirectory() == "switchboard-data")
         #expect(config.accounts.map(\.name) == ["openai-1", "anthropic-1"])
         #expect(config.accounts[0].provider == .openai && config.accounts[0].baseURL == "http://127.0.0.1:9001/v1")
@@ -54,7 +54,7 @@ import Testing
                 "SWITCHBOARD_MASTER_KEY": "mk",
             ])
         #expect(config.listen == "0.0.0.0:9999")
-        #expect(try config.sqlitePath() == "/tmp/x.db")
+        #expect(try config.databaseLocation() == .sqlite(path: "/tmp/x.db"))
         #expect(config.maxBodyBytes == 1 << 20)
         #expect(config.maxFailovers == 1)
         #expect(config.firstByteTimeout == .seconds(90))
@@ -192,7 +192,7 @@ import Testing
     @Test func noFileMeansDefaults() throws {
         let config = try Configuration.load(file: nil, environment: [:])
         #expect(config.listen == "127.0.0.1:8080")
-        #expect(try config.sqlitePath() == "switchboard-data/switchboard.db")
+        #expect(try config.databaseLocation() == .sqlite(path: "switchboard-data/switchboard.db"))
         #expect(config.accounts.isEmpty && config.keys.isEmpty)
     }
 
@@ -222,7 +222,12 @@ import Testing
         #expect(throws: ConfigurationError.self) { _ = try config.listenAddress() }
         config.listen = "[::1]:8080"
         #expect(try config.listenAddress() == ("::1", 8080))
-        config.database = "postgres://localhost/db"
-        #expect(throws: ConfigurationError.self) { _ = try config.sqlitePath() }
+        config.database = "postgres://ops:hunter2@db.internal:5433/gateway?sslmode=require"
+        #expect(try config.databaseLocation() == .postgres(url: config.database))
+        // The password is nobody's to read in a log line or an error.
+        #expect(!config.description.contains("hunter2") && config.description.contains("postgres://ops:***@db.internal:5433/gateway"))
+        #expect(try config.resolvedDataDirectory() == "switchboard-data")
+        config.database = "postgres:///nohost"
+        #expect(throws: ConfigurationError.self) { _ = try config.databaseLocation() }
     }
 }

@@ -170,7 +170,7 @@ import Testing
     @Test func aStoredPolicyThatCannotBeReadRefusesItsKey() async throws {
         try await withHarness { harness in
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
-            let store = try #require(harness.switchboard.storeContext.store as? SQLiteStore)
+            let store = try #require(harness.switchboard.storeContext.store as? SQLStore)
             _ = try await store.query("UPDATE keys SET policy = '{\"balance_picos\": 9.3e18, \"concurrency\": \"lots\"}'")
             _ = try await store.query("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'revision'")
             await harness.switchboard.refresher.refreshIfChanged()

@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func underAOneMinuteRetentionTheFileStopsGrowing() async throws {
-        try await withStore { store, path in
+        try await withStore(engines: [.sqlite]) { store, path in
             let retention = LedgerRetention(store: store, retention: .seconds(60), interval: .seconds(60), batch: 100, logger: quietLogger())
             let start = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / Self.hour).rounded(.down) * Self.hour - Self.hour)
             var sizes: [Int] = []

@@ -39,7 +39,7 @@ import Testing
     }
 
     /// Every rollup table's rows, each sum put back together (how it is split in billions and rest may differ).
-    static func rollups(_ store: SQLiteStore) async throws -> [String: [String]] {
+    static func rollups(_ store: SQLStore) async throws -> [String: [String]] {
         var tables: [String: [String]] = [:]
         for (table, keys) in [
             ("usage_hourly", ["dimension", "name", "hour"]), ("usage_minutely", ["dimension", "name", "minute"]),
@@ -48,13 +48,13 @@ import Testing
         ] {
             let rows = try await store.query("SELECT * FROM \(table) ORDER BY \(keys.joined(separator: ", "))")
             tables[table] = rows.map { row in
-                row.columns.compactMap { column -> String? in
-                    if column.name.hasSuffix("_lo") { return nil }
-                    if column.name.hasSuffix("_hi") {
-                        let name = String(column.name.dropLast(3))
+                zip(row.names, row.values).compactMap { column, value -> String? in
+                    if column.hasSuffix("_lo") { return nil }
+                    if column.hasSuffix("_hi") {
+                        let name = String(column.dropLast(3))
                         return "\(name)=\(row.sum(name))"
                     }
-                    return "\(column.name)=\(column.data)"
+                    return "\(column)=\(value)"
                 }.joined(separator: " ")
             }
         }
@@ -64,20 +64,20 @@ import Testing
     @Test func batchesFileWhatTheTriggerFiledRowByRow() async throws {
         let rows = Self.rows()
         var byTrigger: [String: [String]] = [:]
-        try await withStore { store, _ in
-            let sqlite = try #require(store as? SQLiteStore)
+        try await withStore(engines: [.sqlite]) { store, _ in
+            let sqlite = try #require(store as? SQLStore)
             _ = try await sqlite.query(SQLiteRollups.trigger(dimensions: SQLiteRollups.allDimensions, totals: true, stats: true, savings: true))
-            let placeholders = "(" + Array(repeating: "?", count: SQLiteStore.ledgerColumns.count).joined(separator: ",") + ")"
+            let placeholders = "(" + Array(repeating: "?", count: SQLStore.ledgerColumns.count).joined(separator: ",") + ")"
             for row in rows {
                 _ = try await sqlite.query(
-                    "INSERT INTO ledger (\(SQLiteStore.ledgerColumns.joined(separator: ","))) VALUES \(placeholders) ON CONFLICT (request_id) DO NOTHING",
-                    SQLiteStore.binds(row))
+                    "INSERT INTO ledger (\(SQLStore.ledgerColumns.joined(separator: ","))) VALUES \(placeholders) ON CONFLICT (request_id) DO NOTHING",
+                    SQLStore.binds(row))
             }
             byTrigger = try await Self.rollups(sqlite)
         }
         for batch in [1, 7, 300] {
             try await withStore { store, _ in
-                let sqlite = try #require(store as? SQLiteStore)
+                let sqlite = try #require(store as? SQLStore)
                 for start in stride(from: 0, to: rows.count, by: batch) {
                     try await store.appendLedger(Array(rows[start..<min(rows.count, start + batch)]))
                 }

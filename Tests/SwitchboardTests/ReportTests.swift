@@ -6,9 +6,9 @@ import Testing
 
 /// The dashboard's and the usage report's figures, from known ledger rows.
 @Suite struct ReportTests {
-    func store() async throws -> (SQLiteStore, String) {
+    func store() async throws -> (SQLStore, String) {
         let directory = try makeTemporaryDirectory()
-        let store = try await SQLiteStore.open(path: "\(directory)/reports.db", logger: quietLogger())
+        let store = try await SQLStore.openSQLite(path: "\(directory)/reports.db", logger: quietLogger())
         try await store.migrate()
         return (store, directory)
     }

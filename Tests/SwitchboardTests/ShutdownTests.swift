@@ -54,7 +54,7 @@ import Upstream
             try await switchboard.storeContext.store.close()
 
             // Reopen the file as another process would and find the row.
-            let store = try await SQLiteStore.open(path: "\(directory)/switchboard.db", logger: quietLogger())
+            let store = try await SQLStore.openSQLite(path: "\(directory)/switchboard.db", logger: quietLogger())
             let rows = try await store.recentLedger(limit: 10)
             try await store.close()
             let row = try #require(rows.first { $0.requestID == requestID })

@@ -14,7 +14,7 @@ import Testing
             try await store.migrate()
             _ = try await store.insertKey(key("a", hash: "h1"))
             try await store.close()
-            let reopened = try await SQLiteStore.open(path: path, logger: quietLogger())
+            let reopened = try await openStore(path)
             try await reopened.migrate()
             #expect(try await reopened.listKeys().map(\.name) == ["a"])
             try await reopened.close()

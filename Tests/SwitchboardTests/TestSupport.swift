@@ -1,7 +1,8 @@
 import Foundation
 import Logging
-import Storage
 import SwitchboardApp
+
+@testable import Storage
 
 /// A fresh directory under the system temporary directory, removed by the caller.
 func makeTemporaryDirectory() throws -> String {
@@ -26,15 +27,65 @@ func loadConfiguration(_ text: String, environment: [String: String] = [:]) thro
     return try Configuration.load(file: path, environment: environment)
 }
 
-/// A migrated store in a temporary directory, with its file path; closed and removed after.
-func withStore(_ body: (any GatewayStore, String) async throws -> Void) async throws {
-    let directory = try makeTemporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let path = directory + "/db/switchboard.db"
-    let store = try await SQLiteStore.open(path: path, logger: quietLogger())
+/// The engines a store test runs on: SQLite always; PostgreSQL when
+/// `SWITCHBOARD_TEST_POSTGRES` names a server (`scripts/test` starts one), each
+/// test in a database of its own.
+enum StoreEngine: CaseIterable {
+    case sqlite
+    case postgres
+
+    /// The server's maintenance database URL, e.g. postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable.
+    static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_POSTGRES"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// Opens the store at a location `withStore` handed out: a file path or a `postgres://` URL.
+func openStore(_ location: String) async throws -> SQLStore {
+    location.hasPrefix("postgres://")
+        ? try await SQLStore.openPostgres(url: location, logger: quietLogger())
+        : try await SQLStore.openSQLite(path: location, logger: quietLogger())
+}
+
+/// A migrated store, fresh, with its location (a file path or a database URL),
+/// once on each engine; closed and removed after.
+func withStore(engines: [StoreEngine] = StoreEngine.allCases, _ body: (any GatewayStore, String) async throws -> Void) async throws {
+    for engine in engines {
+        switch engine {
+        case .sqlite:
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try await withOpenStore(at: directory + "/db/switchboard.db", body)
+        case .postgres:
+            guard let server = StoreEngine.postgresURL else { continue }
+            let name = "switchboard_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let admin = try await openStore(server)
+            _ = try await admin.query("CREATE DATABASE \(name)")
+            do {
+                try await withOpenStore(at: databaseURL(server, name: name), body)
+            } catch {
+                _ = try? await admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+                try? await admin.close()
+                throw error
+            }
+            _ = try await admin.query("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+            try await admin.close()
+        }
+    }
+}
+
+/// The URL of another database on the server `url` names.
+func databaseURL(_ url: String, name: String) -> String {
+    var components = URLComponents(string: url)!
+    components.path = "/" + name
+    return components.string!
+}
+
+private func withOpenStore(at location: String, _ body: (any GatewayStore, String) async throws -> Void) async throws {
+    let store = try await openStore(location)
     try await store.migrate()
     do {
-        try await body(store, path)
+        try await body(store, location)
     } catch {
         try? await store.close()
         throw error

@@ -1,9 +1,9 @@
 import Foundation
+import NIOCore
 import Policy
-import SQLiteNIO
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     /// Every user. One whose balance cannot be read comes back `unreadable`:
     /// its keys are refused, never run without the balance.
     public func listUsers() async throws -> [UserEntry] {
@@ -25,26 +25,26 @@ extension SQLiteStore {
 
     public func upsertUser(_ user: UserEntry, setBalance: Bool) async throws -> UserEntry {
         try await transaction {
-            let rules: [SQLiteData] = [
-                Self.rangesText(user.addresses.allow).sqlite, Self.rangesText(user.addresses.deny).sqlite,
-                (user.limits.isEmpty ? nil : try Self.encoded(user.limits)).sqlite,
-                (user.binding?.isEmpty ?? true ? nil : try Self.encoded(user.binding)).sqlite,
+            let rules: [SQLValue] = [
+                Self.rangesText(user.addresses.allow).bind, Self.rangesText(user.addresses.deny).bind,
+                (user.limits.isEmpty ? nil : try Self.encoded(user.limits)).bind,
+                (user.binding?.isEmpty ?? true ? nil : try Self.encoded(user.binding)).bind,
             ]
             let existing = try await execute("SELECT id FROM users WHERE name = ?", [.text(user.name)])
             if let id = existing.first?.int("id") {
                 if setBalance {
                     _ = try await execute(
                         "UPDATE users SET group_name = ?, balance_picos = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ?, binding = ? WHERE id = ?",
-                        [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
+                        [user.group.bind, user.balance.bind, user.description.bind] + rules + [.integer(Int(id))])
                 } else {
                     _ = try await execute(
                         "UPDATE users SET group_name = ?, description = ?, ip_allow = ?, ip_deny = ?, limits = ?, binding = ? WHERE id = ?",
-                        [user.group.sqlite, user.description.sqlite] + rules + [.integer(Int(id))])
+                        [user.group.bind, user.description.bind] + rules + [.integer(Int(id))])
                 }
             } else {
                 _ = try await execute(
                     "INSERT INTO users (group_name, balance_picos, description, ip_allow, ip_deny, limits, binding, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [user.group.sqlite, user.balance.sqlite, user.description.sqlite] + rules
+                    [user.group.bind, user.balance.bind, user.description.bind] + rules
                         + [.text(user.name), .integer(Int(Date().millisecondsSince1970))])
             }
         }
@@ -100,10 +100,10 @@ extension SQLiteStore {
 
     public func upsertGroup(_ group: GroupEntry) async throws -> GroupEntry {
         try await transaction {
-            let binds: [SQLiteData] = [
-                .integer(Int(group.multiplierPPM)), group.daily.sqlite, group.weekly.sqlite, group.monthly.sqlite,
-                (group.modelMultipliers.isEmpty ? nil : try Self.encoded(group.modelMultipliers, snakeCase: false)).sqlite,
-                (group.binding?.isEmpty ?? true ? nil : try Self.encoded(group.binding)).sqlite,
+            let binds: [SQLValue] = [
+                .integer(Int(group.multiplierPPM)), group.daily.bind, group.weekly.bind, group.monthly.bind,
+                (group.modelMultipliers.isEmpty ? nil : try Self.encoded(group.modelMultipliers, snakeCase: false)).bind,
+                (group.binding?.isEmpty ?? true ? nil : try Self.encoded(group.binding)).bind,
             ]
             let existing = try await execute("SELECT id FROM groups WHERE name = ?", [.text(group.name)])
             if let id = existing.first?.int("id") {
@@ -141,7 +141,7 @@ extension SQLiteStore {
             [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month, earliest].map {
                 .integer(Int($0.millisecondsSince1970))
             })
-        var recent: [String: SQLiteRow] = [:]
+        var recent: [String: SQLRow] = [:]
         for row in periods { if let name = row.text("name") { recent[name] = row } }
         let models = try await modelPeriods(SQLiteRollups.userModelDimension.name, now: now)
         var baselines: [String: UserBaseline] = [:]
@@ -182,10 +182,10 @@ extension SQLiteStore {
 }
 
 extension Optional where Wrapped == Money {
-    var sqlite: SQLiteData { self.map { .integer(Int($0.picos)) } ?? .null }
+    var bind: SQLValue { self.map { .integer(Int($0.picos)) } ?? .null }
 }
 
-extension SQLiteStore {
+extension SQLStore {
     /// A JSON document as stored (keys snake-cased, unless they are data such as model globs).
     static func encoded(_ value: some Encodable, snakeCase: Bool = true) throws -> String {
         let encoder = JSONEncoder()

@@ -1,9 +1,9 @@
 import Foundation
+import NIOCore
 import Policy
-import SQLiteNIO
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func listAliases() async throws -> [ModelAlias] {
         try await query("SELECT name, targets, max_failovers FROM model_aliases ORDER BY name").compactMap { row in
             guard let name = row.text("name") else { return nil }
@@ -15,7 +15,7 @@ extension SQLiteStore {
     }
 
     public func upsertAlias(_ alias: ModelAlias, source: String) async throws {
-        let binds: [SQLiteData] = [.text(try Self.encoded(alias.targets)), alias.maxFailovers.map { .integer($0) } ?? .null, .text(source)]
+        let binds: [SQLValue] = [.text(try Self.encoded(alias.targets)), alias.maxFailovers.map { .integer($0) } ?? .null, .text(source)]
         _ = try await execute(
             """
             INSERT INTO model_aliases (targets, max_failovers, source, name, created_at) VALUES (?, ?, ?, ?, ?)
@@ -26,7 +26,7 @@ extension SQLiteStore {
     public func deleteAlias(name: String) async throws -> Bool { try await deleteNamed(name, from: "model_aliases") }
 }
 
-extension SQLiteStore {
+extension SQLStore {
     public func listProviderSettings() async throws -> [ProviderSetting] {
         try await query("SELECT name, max_failovers FROM provider_settings ORDER BY name").compactMap { row in
             // A provider this version does not know, or a value out of range, caps nothing.

@@ -1,16 +1,16 @@
 import Foundation
-import SQLiteNIO
+import NIOCore
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func dailyUsage(provider: String, account: String?, from: Date, to: Date) async throws -> [DailyUsage] {
         let accountFilter = account == nil ? "" : "AND account_name = ?"
-        let binds: [SQLiteData] =
+        let binds: [SQLValue] =
             [.text(provider)] + (account.map { [.text($0)] } ?? [])
             + [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))]
         return try await query(
             """
-            SELECT date(created_at / 1000, 'unixepoch') AS day, COALESCE(upstream_model, model, '') AS model, COUNT(*) AS requests,
+            SELECT \(dialect.utcDay(ofMilliseconds: "created_at")) AS day, COALESCE(upstream_model, model, '') AS model, COUNT(*) AS requests,
                 \(SafeSum.sql("input_uncached", as: "input")), \(SafeSum.sql("cache_read", as: "cache_read")),
                 \(SafeSum.sql("cache_write_5m", as: "cache_write_5m")), \(SafeSum.sql("cache_write_1h", as: "cache_write_1h")),
                 \(SafeSum.sql("output", as: "output")), \(SafeSum.sql("upstream_cost_picos", as: "cost"))

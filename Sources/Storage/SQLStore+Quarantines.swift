@@ -1,21 +1,22 @@
 import Foundation
+import NIOCore
 import Policy
-import SQLiteNIO
 
-extension SQLiteStore {
+extension SQLStore {
     public func addQuarantine(_ quarantine: Quarantine) async throws -> Int64 {
         try await transaction {
-            _ = try await execute(
+            let inserted = try await execute(
                 """
                 INSERT INTO quarantines (scope, session, key_id, key_name, account, signal, request_id, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """,
                 [
                     .text(quarantine.scope.rawValue), quarantine.session.map { .text($0) } ?? .null, .integer(Int(quarantine.keyID)),
                     .text(quarantine.keyName), .text(quarantine.account), .text(quarantine.signal), .text(quarantine.requestID),
                     .integer(Int(quarantine.createdAt.millisecondsSince1970)),
                 ])
-            return Int64(try await connection.lastAutoincrementID())
+            guard let id = inserted.first?.int("id") else { throw StoreError(.notFound, "the new quarantine has no id") }
+            return id
         }
     }
 

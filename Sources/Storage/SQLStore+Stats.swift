@@ -1,8 +1,8 @@
 import Foundation
-import SQLiteNIO
+import NIOCore
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     /// A subject's series between `from` and `to` (rounded out to whole slices),
     /// from the rollups: minutes from the minute rollups (kept two days), hours
     /// and days from the hourly ones, p95 from the hourly latency histograms.
@@ -12,7 +12,7 @@ extension SQLiteStore {
         let end = (to.millisecondsSince1970.saturatingAdd(width - 1)) / width * width
         let (filter, binds) = Self.statsFilter(subject)
         let (table, time) = interval == .minute ? ("usage_minutely", "minute") : ("usage_hourly", "hour")
-        let range: [SQLiteData] = [.integer(Int(start)), .integer(Int(end))]
+        let range: [SQLValue] = [.integer(Int(start)), .integer(Int(end))]
         let rows = try await query(
             """
             SELECT (\(time) - ?) / ? AS slice, \(SQLiteRollups.statsColumns) FROM \(table)
@@ -24,15 +24,15 @@ extension SQLiteStore {
         var total = StatsSlice(start: Date(millisecondsSince1970: start))
         for slice in series { total.add(slice) }
         // Latency histograms are hourly: minute slices get no p95; the total's covers the hours around the range.
-        let hourStart = start / SQLiteStore.hourMs * SQLiteStore.hourMs
-        let hourEnd = (end.saturatingAdd(SQLiteStore.hourMs - 1)) / SQLiteStore.hourMs * SQLiteStore.hourMs
+        let hourStart = start / SQLStore.hourMs * SQLStore.hourMs
+        let hourEnd = (end.saturatingAdd(SQLStore.hourMs - 1)) / SQLStore.hourMs * SQLStore.hourMs
         let latencyFilter = Self.statsFilter(subject, latency: true)
         let buckets = try await query(
             """
             SELECT (hour - ?) / ? AS slice, bucket, SUM(count) AS n FROM latency_by_hour
             WHERE \(latencyFilter.0) AND hour >= ? AND hour < ? GROUP BY slice, bucket ORDER BY slice, bucket
             """,
-            [.integer(Int(hourStart)), .integer(Int(interval == .minute ? SQLiteStore.hourMs : width))] + latencyFilter.1
+            [.integer(Int(hourStart)), .integer(Int(interval == .minute ? SQLStore.hourMs : width))] + latencyFilter.1
                 + [.integer(Int(hourStart)), .integer(Int(hourEnd))])
         var bySlice: [Int64: [(Int64, Int64)]] = [:]
         var all: [Int64: Int64] = [:]
@@ -57,7 +57,7 @@ extension SQLiteStore {
     /// By model, for keys, users and groups (from the key×model and user×model rollups, whole hours).
     private func modelStats(of subject: StatsSubject, from: Int64, to: Int64) async throws -> [(model: String, slice: StatsSlice)] {
         let filter: String
-        let binds: [SQLiteData]
+        let binds: [SQLValue]
         switch subject {
         case .account: return []
         case .key(let id):
@@ -72,13 +72,13 @@ extension SQLiteStore {
         case .group(let name):
             // A user's name holds no '/', so the first one ends it.
             (filter, binds) = (
-                "dimension = '\(SQLiteRollups.userModelDimension.name)' AND substr(name, 1, instr(name, '/') - 1) IN (SELECT name FROM users WHERE group_name = ?)",
+                "dimension = '\(SQLiteRollups.userModelDimension.name)' AND substr(name, 1, \(dialect.position(of: "'/'", in: "name")) - 1) IN (SELECT name FROM users WHERE group_name = ?)",
                 [.text(name)]
             )
         }
         let rows = try await query(
             """
-            SELECT substr(name, instr(name, '/') + 1) AS model, \(SQLiteRollups.statsColumns) FROM usage_hourly
+            SELECT substr(name, \(dialect.position(of: "'/'", in: "name")) + 1) AS model, \(SQLiteRollups.statsColumns) FROM usage_hourly
             WHERE \(filter) AND hour >= ? AND hour < ? GROUP BY model
             """, binds + [.integer(Int(from)), .integer(Int(to))])
         return rows.compactMap { row in
@@ -88,7 +88,7 @@ extension SQLiteStore {
     }
 
     /// Which rollup rows a subject's are: usage (`latency` false) or latency histograms.
-    static func statsFilter(_ subject: StatsSubject, latency: Bool = false) -> (String, [SQLiteData]) {
+    static func statsFilter(_ subject: StatsSubject, latency: Bool = false) -> (String, [SQLValue]) {
         switch subject {
         case .key(let id): return ("dimension = '\(SQLiteRollups.keyIDDimension.name)' AND name = ?", [.text(String(id))])
         case .user(let name): return ("dimension = 'user' AND name = ?", [.text(name)])
@@ -98,7 +98,7 @@ extension SQLiteStore {
     }
 
     /// A rollup row's counts and sums as a slice.
-    static func slice(_ row: SQLiteRow, start: Date) -> StatsSlice {
+    static func slice(_ row: SQLRow, start: Date) -> StatsSlice {
         var slice = StatsSlice(start: start)
         slice.requests = row.int("requests") ?? 0
         slice.errors = row.int("errors") ?? 0

@@ -1,14 +1,14 @@
 import Foundation
-import SQLiteNIO
+import NIOCore
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     /// The ledger between `from` and `to` in slices of `bucketSeconds`, oldest
     /// first; slices without requests are absent.
     public func activity(from: Date, to: Date, bucketSeconds: Int64) async throws -> [ActivityBucket] {
         let start = from.millisecondsSince1970
         let width = max(1, bucketSeconds).saturatingMultiply(1000)
-        let rows: [SQLiteRow]
+        let rows: [SQLRow]
         if Self.onHours(from, to), width % Self.hourMs == 0 {
             rows = try await query(
                 """
@@ -37,7 +37,7 @@ extension SQLiteStore {
 
     /// The median and 95th percentile of latency and first byte between `from` and `to`.
     public func latencySummary(from: Date, to: Date) async throws -> LatencySummary {
-        let range: [SQLiteData] = [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))]
+        let range: [SQLValue] = [.integer(Int(from.millisecondsSince1970)), .integer(Int(to.millisecondsSince1970))]
         if Self.onHours(from, to) {
             func quantiles(_ kind: Int) async throws -> (Int64?, Int64?) {
                 let buckets = try await query(
@@ -76,13 +76,13 @@ extension SQLiteStore {
         case .user: group = "user_name"
         case .model: group = "model"
         case .account: group = "account_name"
-        case .day: group = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')"
+        case .day: group = dialect.utcDay(ofMilliseconds: "created_at")
         }
         let order = dimension == .day ? "name" : "cost_hi DESC, cost_lo DESC, name"
         if Self.onHours(from, to) {
             let (filed, label) =
                 dimension == .day
-                ? ("total", "strftime('%Y-%m-%d', hour / 1000, 'unixepoch')") : (dimension.rawValue, "NULLIF(name, '')")
+                ? ("total", dialect.utcDay(ofMilliseconds: "hour")) : (dimension.rawValue, "NULLIF(name, '')")
             let rows = try await query(
                 """
                 SELECT \(label) AS label, SUM(requests) AS requests, SUM(errors) AS errors,
@@ -103,7 +103,7 @@ extension SQLiteStore {
     }
 
     /// A usage row; `name` is the column holding its key, model, … (`label` where the rollup has a `name` column of its own).
-    static func usageTotals(_ row: SQLiteRow, name: String) -> UsageTotals {
+    static func usageTotals(_ row: SQLRow, name: String) -> UsageTotals {
         UsageTotals(
             name: row.text(name) ?? "(none)", requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
             inputTokens: row.sum("input"), cacheReadTokens: row.sum("cache_read"),

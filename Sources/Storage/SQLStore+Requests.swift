@@ -1,8 +1,8 @@
 import Foundation
-import SQLiteNIO
+import NIOCore
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     /// A page of ledger rows, newest first. Each filter maps to an indexed
     /// column where one exists (a key or account is looked up by name first,
     /// then its rows by id), so a page costs one index range, not a scan.
@@ -10,13 +10,13 @@ extension SQLiteStore {
         var (conditions, binds) = try await ledgerFilter(query)
         if let cursor = query.cursor {
             // The first term lets the time index bound the range; the second breaks ties.
-            conditions.append("created_at <= ? AND (created_at < ? OR rowid < ?)")
+            conditions.append("created_at <= ? AND (created_at < ? OR \(dialect.insertionOrder) < ?)")
             binds += [.integer(Int(cursor.createdAtMs)), .integer(Int(cursor.createdAtMs)), .integer(Int(cursor.sequence))]
         }
         let limit = min(max(query.limit, 1), LedgerQuery.maxLimit)
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let found = try await self.query(
-            "SELECT rowid AS sequence, * FROM ledger \(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            "SELECT \(dialect.insertionOrder) AS sequence, * FROM ledger \(filter) ORDER BY created_at DESC, \(dialect.insertionOrder) DESC LIMIT ?",
             binds + [.integer(limit + 1)])
         let rows = try found.prefix(limit).map(Self.ledgerRow)
         var next: LedgerCursor?
@@ -27,10 +27,10 @@ extension SQLiteStore {
     }
 
     /// The conditions (joined by AND) and values that select a query's rows, cursor aside.
-    private func ledgerFilter(_ query: LedgerQuery) async throws -> ([String], [SQLiteData]) {
+    private func ledgerFilter(_ query: LedgerQuery) async throws -> ([String], [SQLValue]) {
         var conditions: [String] = []
-        var binds: [SQLiteData] = []
-        func add(_ condition: String, _ values: SQLiteData...) {
+        var binds: [SQLValue] = []
+        func add(_ condition: String, _ values: SQLValue...) {
             conditions.append(condition)
             binds.append(contentsOf: values)
         }
@@ -79,20 +79,20 @@ extension SQLiteStore {
             ("cache_write_1h", "cache_write_1h"), ("output", "output"), ("cost", "cost_picos"), ("saved", "cache_saved_picos"),
         ].map { "SUM(\($0.1) / \(SafeSum.unit)) AS \($0.0)_hi, SUM(\($0.1) % \(SafeSum.unit)) AS \($0.0)_lo" }
         let limit = min(max(query.limit, 1), LedgerQuery.maxLimit)
-        // `+key_id`: grouping in the key index's order would read every row ever kept; the filters' indexes bound the range instead.
+        // `+key_id` in SQLite: grouping in the key index's order would read every row ever kept; the filters' indexes bound the range instead.
         let rows = try await self.query(
             """
             SELECT session, key_id, MIN(created_at) AS first_at, MAX(created_at) AS last_at, COUNT(*) AS requests,
-                SUM(status >= 400) AS errors, MAX(key_name) AS key_name, MAX(user_name) AS user_name,
-                '[' || GROUP_CONCAT(DISTINCT CASE WHEN account_name IS NOT NULL THEN json_quote(account_name) END) || ']' AS accounts, \(columns.joined(separator: ", "))
+                SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors, MAX(key_name) AS key_name, MAX(user_name) AS user_name,
+                \(dialect.jsonArrayOfDistinct("account_name")) AS accounts, \(columns.joined(separator: ", "))
             FROM ledger WHERE \((["session IS NOT NULL"] + conditions).joined(separator: " AND "))
-            GROUP BY +key_id, session ORDER BY last_at DESC LIMIT ?
+            GROUP BY \(dialect.unindexed("key_id")), session ORDER BY last_at DESC LIMIT ?
             """, binds + [.integer(limit)])
         return rows.compactMap { row in
             guard let session = row.text("session"), let first = row.date("first_at"), let last = row.date("last_at") else { return nil }
             return SessionUsage(
                 session: session, keyID: row.int("key_id"), keyName: row.text("key_name"), userName: row.text("user_name"),
-                // GROUP_CONCAT's separator is a comma, which a name may hold: each name is quoted as JSON text first.
+                // A JSON list: a name may hold the comma a plain list would be joined with.
                 accounts: Self.names(fromJSONList: row.text("accounts")).prefix(SessionUsage.maxAccounts).map { $0 },
                 firstAt: first, lastAt: last, requests: row.int("requests") ?? 0, errors: row.int("errors") ?? 0,
                 tokens: TokenUsage(

@@ -1,17 +1,16 @@
 import Foundation
 import NIOCore
 import Policy
-import SQLiteNIO
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func upsertAccount(_ account: AccountInput) async throws -> AccountRecord {
-        let binds: [SQLiteData] = [
+        let binds: [SQLValue] = [
             .text(account.provider.rawValue), .text(account.baseURL), .text(account.secret.keyID),
             .blob(ByteBuffer(bytes: account.secret.combined)), .text(Self.encodeList(account.models)),
             .text(Self.encodeMap(account.modelMap)), .integer(account.priority), .integer(account.enabled ? 1 : 0),
-            .text(account.notes), .text(account.source), account.limits.maxRPM.sqlite, account.limits.maxTPM.sqlite,
-            account.limits.maxConcurrency.sqlite, .integer(account.limits.maxWaiting),
+            .text(account.notes), .text(account.source), account.limits.maxRPM.bind, account.limits.maxTPM.bind,
+            account.limits.maxConcurrency.bind, .integer(account.limits.maxWaiting),
             .integer(
                 Int(
                     account.limits.waitTimeout.components.seconds * 1000
@@ -33,14 +32,15 @@ extension SQLiteStore {
                     """, binds + [.integer(Int(id))])
                 return try await accountRow(id: id)
             }
-            _ = try await execute(
+            let inserted = try await execute(
                 """
                 INSERT INTO accounts (provider, base_url, secret_key_id, secret_sealed, models, model_map, priority,
                     enabled, notes, source, max_rpm, max_tpm, max_concurrency, max_waiting, wait_timeout_ms, intercept_warmup,
                     default_instructions, weight, headers, body_overrides, options, proxy_key_id, proxy_sealed, name, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """, binds + [.text(account.name), .integer(Int(Date().millisecondsSince1970))])
-            return try await accountRow(id: Int64(try await connection.lastAutoincrementID()))
+            guard let id = inserted.first?.int("id") else { throw StoreError(.notFound, "the new account has no id") }
+            return try await accountRow(id: id)
         }
     }
 
@@ -121,7 +121,7 @@ extension SQLiteStore {
     /// An account as stored. One whose caps, model list or map cannot be read
     /// comes back `unreadable`: it is never chosen, rather than run uncapped or
     /// sending the client's model names unmapped.
-    static func accountRecord(_ row: SQLiteRow) throws -> AccountRecord {
+    static func accountRecord(_ row: SQLRow) throws -> AccountRecord {
         guard let id = row.int("id"), let name = row.text("name"),
             let provider = row.text("provider").flatMap(Provider.init(rawValue:)),
             let baseURL = row.text("base_url"), let keyID = row.text("secret_key_id"),

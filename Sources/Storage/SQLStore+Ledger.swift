@@ -1,9 +1,9 @@
 import Foundation
+import NIOCore
 import Policy
-import SQLiteNIO
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     static let ledgerColumns = [
         "request_id", "created_at", "key_id", "key_name", "account_id", "account_name", "provider", "dialect",
         "model", "upstream_model", "status", "outcome", "error_code", "stream", "input_uncached", "cache_read",
@@ -19,19 +19,9 @@ extension SQLiteStore {
     public func appendLedger(_ rows: [LedgerRow]) async throws {
         do {
             try await insertLedger(rows)
-        } catch let error as SQLiteError {
-            throw Self.classify(error)
+        } catch {
+            throw database.storeError(error) ?? error
         }
-    }
-
-    /// Whether SQLite refused the rows themselves (retrying cannot help) or could
-    /// not write at all (full, locked, failing: retry later).
-    static func classify(_ error: SQLiteError) -> StoreError {
-        let reason = "\(error.reason)"
-        if reason.hasPrefix("constraint") || ["mismatch", "tooBig", "range"].contains(reason) {
-            return StoreError(.rejected, "the database refused a ledger row (\(reason))")
-        }
-        return StoreError(.unavailable, "the database cannot write (\(reason))")
     }
 
     private func insertLedger(_ rows: [LedgerRow]) async throws {
@@ -74,16 +64,16 @@ extension SQLiteStore {
             }
             for (key, time) in lastUse {
                 _ = try await execute(
-                    "UPDATE keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+                    "UPDATE keys SET last_used_at = \(dialect.greatest("COALESCE(last_used_at, 0)", "?")) WHERE id = ?",
                     [.integer(Int(time)), .integer(Int(key))])
             }
             // A key that activates on first use starts its clock with its first request.
+            let days = dialect.jsonInteger("policy", field: "activate_on_first_use_days")
             for (key, time) in firstUse {
                 _ = try await execute(
                     """
-                    UPDATE keys SET expires_at = ? + CAST(json_extract(policy, '$.activate_on_first_use_days') AS INTEGER) * 86400000
-                    WHERE id = ? AND expires_at IS NULL
-                        AND CAST(json_extract(policy, '$.activate_on_first_use_days') AS INTEGER) BETWEEN 1 AND ?
+                    UPDATE keys SET expires_at = ? + \(days) * 86400000
+                    WHERE id = ? AND expires_at IS NULL AND \(days) BETWEEN 1 AND ?
                     """, [.integer(Int(time)), .integer(Int(key)), .integer(KeyPolicy.maxDays)])
             }
         }
@@ -129,16 +119,20 @@ extension SQLiteStore {
 
     /// Deletes up to `limit` of a table's oldest rows made before `cutoff`, in one transaction; returns how many went.
     func deleteOldest(from table: String, before cutoff: Date, limit: Int) async throws -> Int {
-        try await transaction {
-            _ = try await execute(
-                "DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE created_at < ? ORDER BY created_at LIMIT ?)",
-                [.integer(Int(cutoff.millisecondsSince1970)), .integer(max(0, limit))])
-            return Int(try await execute("SELECT changes() AS n").first?.int("n") ?? 0)
+        let row = dialect.physicalRow
+        return try await transaction {
+            try await execute(
+                """
+                DELETE FROM \(table) WHERE \(row) IN (SELECT \(row) FROM \(table) WHERE created_at < ? ORDER BY created_at LIMIT ?)
+                RETURNING 1 AS n
+                """,
+                [.integer(Int(cutoff.millisecondsSince1970)), .integer(max(0, limit))]
+            ).count
         }
     }
 
     public func recentLedger(limit: Int) async throws -> [LedgerRow] {
-        try await query("SELECT * FROM ledger ORDER BY created_at DESC, rowid DESC LIMIT ?", [.integer(limit)])
+        try await query("SELECT * FROM ledger ORDER BY created_at DESC, \(dialect.insertionOrder) DESC LIMIT ?", [.integer(limit)])
             .map(Self.ledgerRow)
     }
 
@@ -160,9 +154,9 @@ extension SQLiteStore {
                 ("output", "output"), ("cost", "cost"),
             ].flatMap { column, name in ["SUM(\(column)_hi) AS \(name)_hi", "SUM(\(column)_lo) AS \(name)_lo"] }).joined(separator: ", ")
         let rows = "FROM ledger WHERE created_at >= ? AND created_at < ?"
-        let rowBinds: [SQLiteData] = [.integer(Int(start)), .integer(Int(firstWholeHour))]
+        let rowBinds: [SQLValue] = [.integer(Int(start)), .integer(Int(firstWholeHour))]
         let hours = "FROM usage_hourly WHERE hour >= ?"
-        let hourBinds: [SQLiteData] = [.integer(Int(firstWholeHour))]
+        let hourBinds: [SQLValue] = [.integer(Int(firstWholeHour))]
         let deleted = { (name: String) in
             "CASE WHEN \(name) IS NOT NULL AND \(name) != '' AND \(name) NOT IN (SELECT name FROM keys) THEN \(name) || ' (deleted)' ELSE NULLIF(\(name), '') END"
         }
@@ -179,7 +173,7 @@ extension SQLiteStore {
     }
 
     /// Totals read in parts (rows and rollups), added up by name, dearest first.
-    static func merged(_ rows: [SQLiteRow]) -> [UsageTotals] {
+    static func merged(_ rows: [SQLRow]) -> [UsageTotals] {
         var byName: [String: UsageTotals] = [:]
         for row in rows where (row.int("requests") ?? 0) > 0 {
             let name = row.text("name") ?? "(none)"
@@ -196,25 +190,25 @@ extension SQLiteStore {
         return byName.values.sorted { ($0.cost, $1.name) > ($1.cost, $0.name) }
     }
 
-    static func binds(_ row: LedgerRow) -> [SQLiteData] {
+    static func binds(_ row: LedgerRow) -> [SQLValue] {
         [
-            .text(row.requestID), .integer(Int(row.createdAt.millisecondsSince1970)), row.keyID.sqlite,
-            row.keyName.sqlite, row.accountID.sqlite, row.accountName.sqlite, row.provider.sqlite, .text(row.dialect),
-            row.model.sqlite, row.upstreamModel.sqlite, .integer(row.status), .text(row.outcome.rawValue), row.errorCode.sqlite,
+            .text(row.requestID), .integer(Int(row.createdAt.millisecondsSince1970)), row.keyID.bind,
+            row.keyName.bind, row.accountID.bind, row.accountName.bind, row.provider.bind, .text(row.dialect),
+            row.model.bind, row.upstreamModel.bind, .integer(row.status), .text(row.outcome.rawValue), row.errorCode.bind,
             .integer(row.stream ? 1 : 0), .integer(Int(row.usage.inputUncached)), .integer(Int(row.usage.cacheRead)),
             .integer(Int(row.usage.cacheWrite5m)), .integer(Int(row.usage.cacheWrite1h)),
             .integer(Int(row.usage.output)), .integer(Int(row.usage.reasoning)), .integer(Int(row.cost.picos)),
             .integer(row.priced ? 1 : 0), .integer(row.usageIncomplete ? 1 : 0), .integer(Int(row.latencyMs)),
-            row.firstByteMs.sqlite, .integer(row.attempts), row.route.sqlite, row.userName.sqlite, .text(row.usageSource.rawValue),
+            row.firstByteMs.bind, .integer(row.attempts), row.route.bind, row.userName.bind, .text(row.usageSource.rawValue),
             .integer(Int(row.deliveredBytes)), .integer(Int(row.upstreamCost.picos)),
-            row.clientAddress.sqlite, row.userAgent.sqlite, row.selection.sqlite, row.upstreamMs.sqlite,
+            row.clientAddress.bind, row.userAgent.bind, row.selection.bind, row.upstreamMs.bind,
             .integer(Int(row.listCosts.input.picos)), .integer(Int(row.listCosts.cacheRead.picos)),
             .integer(Int(row.listCosts.cacheWrite5m.picos)), .integer(Int(row.listCosts.cacheWrite1h.picos)),
-            .integer(Int(row.listCosts.output.picos)), .integer(Int(row.listCosts.cacheSaved.picos)), row.session.sqlite,
+            .integer(Int(row.listCosts.output.picos)), .integer(Int(row.listCosts.cacheSaved.picos)), row.session.bind,
         ]
     }
 
-    static func ledgerRow(_ row: SQLiteRow) throws -> LedgerRow {
+    static func ledgerRow(_ row: SQLRow) throws -> LedgerRow {
         guard let id = row.text("request_id"), let created = row.date("created_at"), let dialect = row.text("dialect"),
             let outcome = row.text("outcome").flatMap(Outcome.init(rawValue:))
         else { throw StoreError(.corrupt, "a ledger row is missing required columns") }

@@ -1,9 +1,9 @@
 import Foundation
+import NIOCore
 import Policy
-import SQLiteNIO
 import SwitchboardCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func insertKey(_ key: KeyInput) async throws -> KeyRecord {
         try await transaction {
             let existing = try await execute("SELECT id FROM keys WHERE name = ?", [.text(key.name)])
@@ -24,7 +24,7 @@ extension SQLiteStore {
                 WHERE id = ?
                 """,
                 [
-                    .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source), key.expiresAt.sqlite,
+                    .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source), key.expiresAt.bind,
                     .text(try Self.encodePolicy(key.policy)), .text(key.hash), .text(key.hash), .integer(Int(id)),
                 ])
             return try await keyRow(id: id)
@@ -42,10 +42,11 @@ extension SQLiteStore {
             let rows = try await execute("SELECT id FROM keys WHERE name = ?", [.text(name)])
             guard let id = rows.first?.int("id") else { return nil }
             // Keeping the stored balance inside the UPDATE means a concurrent top-up is never overwritten.
-            let policySQL = keepStoredBalance ? "json_set(?, '$.balance_picos', json_extract(policy, '$.balance_picos'))" : "?"
+            let policySQL =
+                keepStoredBalance ? dialect.jsonSet("?", field: "balance_picos", to: dialect.jsonInteger("policy", field: "balance_picos")) : "?"
             _ = try await execute(
                 "UPDATE keys SET policy = \(policySQL), enabled = ?, expires_at = ? WHERE id = ?",
-                [.text(try Self.encodePolicy(policy)), .integer(enabled ? 1 : 0), expiresAt.sqlite, .integer(Int(id))])
+                [.text(try Self.encodePolicy(policy)), .integer(enabled ? 1 : 0), expiresAt.bind, .integer(Int(id))])
             return try await keyRow(id: id)
         }
     }
@@ -61,7 +62,7 @@ extension SQLiteStore {
                 throw StoreError(.outOfRange, "the balance would pass what the gateway can hold")
             }
             _ = try await execute(
-                "UPDATE keys SET policy = json_set(policy, '$.balance_picos', ?) WHERE id = ?",
+                "UPDATE keys SET policy = \(dialect.jsonSet("policy", field: "balance_picos", to: "?")) WHERE id = ?",
                 [.integer(Int(balance)), .integer(Int(id))])
             return try await keyRow(id: id)
         }
@@ -83,16 +84,16 @@ extension SQLiteStore {
     }
 
     private func insertKeyRow(_ key: KeyInput) async throws -> KeyRecord {
-        _ = try await execute(
+        let inserted = try await execute(
             """
             INSERT INTO keys (name, hash, prefix, last_four, enabled, source, created_at, expires_at, policy)
-            VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id
             """,
             [
                 .text(key.name), .text(key.hash), .text(key.prefix), .text(key.lastFour), .text(key.source),
-                .integer(Int(Date().millisecondsSince1970)), key.expiresAt.sqlite, .text(try Self.encodePolicy(key.policy)),
+                .integer(Int(Date().millisecondsSince1970)), key.expiresAt.bind, .text(try Self.encodePolicy(key.policy)),
             ])
-        let id = Int64(try await connection.lastAutoincrementID())
+        guard let id = inserted.first?.int("id") else { throw StoreError(.notFound, "the new key has no id") }
         return try await keyRow(id: id)
     }
 
@@ -105,7 +106,7 @@ extension SQLiteStore {
     /// A key as stored. A record whose policy or times cannot be read (or
     /// that sets limits no request could meet) comes back with `unreadable`
     /// set: the gateway refuses that key rather than run it without limits.
-    static func keyRecord(_ row: SQLiteRow) throws -> KeyRecord {
+    static func keyRecord(_ row: SQLRow) throws -> KeyRecord {
         guard let id = row.int("id"), let name = row.text("name"), let hash = row.text("hash")
         else { throw StoreError(.corrupt, "a key row is missing required columns") }
         var record = KeyRecord(
@@ -159,7 +160,7 @@ extension SQLiteStore {
             [starts.day, starts.day, starts.week, starts.week, starts.month, starts.month, min(starts.week, starts.month)].map {
                 .integer(Int($0.millisecondsSince1970))
             })
-        var recent: [Int64: SQLiteRow] = [:]
+        var recent: [Int64: SQLRow] = [:]
         for row in periods {
             if let id = row.text("name").flatMap({ Int64($0) }) { recent[id] = row }
         }

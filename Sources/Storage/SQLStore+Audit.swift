@@ -1,21 +1,21 @@
 import Foundation
-import SQLiteNIO
+import NIOCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func appendAudit(_ entry: AuditEntry) async throws {
         _ = try await transaction {
             try await execute(
                 "INSERT INTO audit_log (created_at, who, source, address, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .integer(Int(entry.createdAt.millisecondsSince1970)), .text(entry.who), .text(entry.source), entry.address.sqlite,
-                    .text(entry.action), .text(entry.target), entry.before.sqlite, entry.after.sqlite,
+                    .integer(Int(entry.createdAt.millisecondsSince1970)), .text(entry.who), .text(entry.source), entry.address.bind,
+                    .text(entry.action), .text(entry.target), entry.before.bind, entry.after.bind,
                 ])
         }
     }
 
     public func auditPage(_ query: AuditQuery) async throws -> AuditPage {
         var conditions: [String] = []
-        var binds: [SQLiteData] = []
+        var binds: [SQLValue] = []
         if let from = query.from {
             conditions.append("created_at >= ?")
             binds.append(.integer(Int(from.millisecondsSince1970)))
@@ -59,12 +59,13 @@ extension SQLiteStore {
 
     public func deleteMinuteRollups(before cutoff: Date, limit: Int) async throws -> Int {
         try await transaction {
-            _ = try await execute(
+            try await execute(
                 """
                 DELETE FROM usage_minutely WHERE (dimension, name, minute) IN
                     (SELECT dimension, name, minute FROM usage_minutely WHERE minute < ? ORDER BY minute LIMIT ?)
-                """, [.integer(Int(cutoff.millisecondsSince1970)), .integer(limit)])
-            return Int(try await execute("SELECT changes() AS n").first?.int("n") ?? 0)
+                RETURNING 1 AS n
+                """, [.integer(Int(cutoff.millisecondsSince1970)), .integer(limit)]
+            ).count
         }
     }
 

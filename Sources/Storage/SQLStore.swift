@@ -1,85 +1,58 @@
 import Foundation
 import Logging
 import NIOCore
-import SQLiteNIO
 import SwitchboardCore
 
-/// The embedded store: one SQLite file in WAL mode.
-///
-/// One connection serves the process; `AsyncLock` keeps a transaction's
-/// statements together. The server and the CLI may open the same file at once;
-/// SQLite's own locking keeps them apart: a statement that meets the other's
-/// write lock sleeps and retries for up to 10 s (`busy_timeout`, which replaces
-/// sqlite-nio's handler that retries without sleeping).
-public final class SQLiteStore: GatewayStore {
-    let connection: SQLiteConnection
-    let lock = AsyncLock()
+/// The store on an SQL engine: SQLite, embedded (`SQLiteDatabase`), or
+/// PostgreSQL, shared by replicas (`PostgresDatabase`). The statements are
+/// written once; what differs between the engines is in `SQLDialect` and each
+/// engine's migrations.
+public final class SQLStore: GatewayStore {
+    let database: any SQLDatabase
+    var dialect: SQLDialect { database.dialect }
 
-    private init(connection: SQLiteConnection) { self.connection = connection }
+    init(database: any SQLDatabase) { self.database = database }
 
-    /// Opens (creating if needed) the database file at `path`.
-    public static func open(path: String, logger: Logger) async throws -> SQLiteStore {
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        }
-        // The ledger and the sealed secrets are nobody else's to read: the file
-        // is made owner-only before SQLite opens it (its -wal and -shm files
-        // take the database's mode), and an older, wider one is narrowed.
-        let descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        if descriptor >= 0 { _ = Foundation.close(descriptor) }
-        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) { _ = chmod(file, 0o600) }
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let store = SQLiteStore(connection: connection)
-        for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
-            _ = try await store.execute(pragma)
-        }
-        return store
+    /// Opens (creating if needed) the SQLite database file at `path`.
+    public static func openSQLite(path: String, logger: Logger) async throws -> SQLStore {
+        SQLStore(database: try await SQLiteDatabase.open(path: path, logger: logger))
     }
 
-    /// Runs statements under the lock as one transaction.
-    func transaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await lock.withLock { try await unlockedTransaction(body) }
+    /// Connects to the PostgreSQL database a `postgres://` URL names.
+    public static func openPostgres(url: String, logger: Logger) async throws -> SQLStore {
+        SQLStore(database: try await PostgresDatabase.open(url: url, logger: logger))
     }
 
-    /// A transaction for a caller that already holds the lock.
-    private func unlockedTransaction<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        _ = try await execute("BEGIN IMMEDIATE")
-        do {
-            let result = try await body()
-            _ = try await execute("COMMIT")
-            return result
-        } catch {
-            _ = try? await execute("ROLLBACK")
-            throw error
-        }
+    /// Runs statements as one transaction.
+    func transaction<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await database.transaction(body)
     }
 
-    /// Runs one statement under the lock.
-    func query(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        try await lock.withLock { try await execute(sql, binds) }
+    /// Runs one statement on its own.
+    func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+        try await database.query(sql, binds)
     }
 
-    /// Runs one statement, to completion even if the calling task is cancelled:
-    /// a cancelled statement inside a transaction would leave the transaction
-    /// open (its ROLLBACK cancelled too) and fail every write after it. The
-    /// future-based call does not observe task cancellation.
-    func execute(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
-        try await connection.query(sql, binds).get()
+    /// Runs one statement inside the current transaction.
+    func execute(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
+        try await database.execute(sql, binds)
     }
+
+    /// The migrations of this store's engine, oldest first.
+    var migrations: [[String]] { dialect == .sqlite ? SQLiteMigrations.steps : PostgresMigrations.steps }
 
     public func migrate() async throws {
-        try await lock.withLock {
+        try await database.exclusively {
             _ = try await execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)")
             let rows = try await execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
             let current = Int(rows.first?.column("v")?.integer ?? 0)
-            guard current <= SQLiteMigrations.steps.count else {
+            let steps = migrations
+            guard current <= steps.count else {
                 throw StoreError(.schemaTooNew, "the database schema (version \(current)) is newer than this build understands")
             }
-            for (offset, statements) in SQLiteMigrations.steps.enumerated() where offset + 1 > current {
-                try await unlockedTransaction {
+            for (offset, statements) in steps.enumerated() where offset + 1 > current {
+                try await transaction {
                     for statement in statements { _ = try await execute(statement) }
                     _ = try await execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
@@ -108,7 +81,7 @@ public final class SQLiteStore: GatewayStore {
     }
 
     public func close() async throws {
-        try await connection.close()
+        try await database.close()
     }
 }
 
@@ -127,7 +100,7 @@ extension Date {
     public init(millisecondsSince1970 ms: Int64) { self.init(timeIntervalSince1970: Double(ms) / 1000) }
 }
 
-extension SQLiteRow {
+extension SQLRow {
     /// An integer column, nil when NULL or when it holds anything but a whole
     /// number within `Int64` (SQLite stores an overflowing sum as a REAL, and
     /// converting that blindly would trap). For columns whose loss does not
@@ -173,29 +146,29 @@ extension SQLiteRow {
 enum SafeSum {
     static let unit: Int64 = 1_000_000_000
 
-    /// `SUM` of `expression` selected as `name_hi` and `name_lo`; read back with `SQLiteRow.sum(name)`.
+    /// `SUM` of `expression` selected as `name_hi` and `name_lo`; read back with `SQLRow.sum(name)`.
     static func sql(_ expression: String, as name: String) -> String {
         "SUM((\(expression)) / \(unit)) AS \(name)_hi, SUM((\(expression)) % \(unit)) AS \(name)_lo"
     }
 }
 
 extension Optional where Wrapped == Date {
-    var sqlite: SQLiteData { self.map { .integer(Int($0.millisecondsSince1970)) } ?? .null }
+    var bind: SQLValue { self.map { .integer(Int($0.millisecondsSince1970)) } ?? .null }
 }
 
 extension Optional where Wrapped == String {
-    var sqlite: SQLiteData { self.map { .text($0) } ?? .null }
+    var bind: SQLValue { self.map { .text($0) } ?? .null }
 }
 
 extension Optional where Wrapped == Int64 {
-    var sqlite: SQLiteData { self.map { .integer(Int($0)) } ?? .null }
+    var bind: SQLValue { self.map { .integer(Int($0)) } ?? .null }
 }
 
 extension Optional where Wrapped == Int {
-    var sqlite: SQLiteData { self.map { .integer($0) } ?? .null }
+    var bind: SQLValue { self.map { .integer($0) } ?? .null }
 }
 
-extension SQLiteStore {
+extension SQLStore {
     /// Deletes the row with this name from a table of named records; false when there is none.
     func deleteNamed(_ name: String, from table: String) async throws -> Bool {
         try await transaction {

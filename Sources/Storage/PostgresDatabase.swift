@@ -1,0 +1,244 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresNIO
+
+/// PostgreSQL through postgres-nio's pooled client: the engine several
+/// replicas share.
+///
+/// A transaction runs on one leased connection, which the task carries
+/// (`session`) so the store's statements inside it find it. Every transaction
+/// first takes one transaction-scoped advisory lock: store transactions
+/// (read, check, write; rollup upserts touching the same rows in any order)
+/// run one at a time across replicas, as SQLite's write lock runs them, so none
+/// loses an update or deadlocks. Reads outside transactions do not wait.
+final class PostgresDatabase: SQLDatabase {
+    let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+    var dialect: SQLDialect { .postgres }
+
+    /// The lock that orders store transactions, and the one migrations hold.
+    static let transactionLock: Int64 = 0x5357_4244_0001
+    static let migrationLock: Int64 = 0x5357_4244_0002
+
+    /// The connection the calling task's transaction or exclusive section runs on.
+    struct Session: Sendable {
+        let connection: PostgresConnection
+        let inTransaction: Bool
+    }
+    @TaskLocal static var session: Session?
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects to the database a `postgres://` URL names.
+    static func open(url: String, logger: Logger) async throws -> PostgresDatabase {
+        let database = PostgresDatabase(client: PostgresClient(configuration: try configuration(url), backgroundLogger: logger), logger: logger)
+        // A server that is not there fails the start within seconds, not after the pool's retries.
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try await database.query("SELECT 1", []) }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(15))
+                    throw StoreError(.unavailable, "the database did not answer within 15 s")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            try? await database.close()
+            throw database.storeError(error) ?? error
+        }
+        return database
+    }
+
+    /// The client configuration for `postgres://user:password@host:port/database?sslmode=…`.
+    static func configuration(_ url: String) throws -> PostgresClient.Configuration {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host, !host.isEmpty
+        else { throw StoreError(.unavailable, "the database URL must look like postgres://user:password@host:5432/database") }
+        let database = String(components.path.drop { $0 == "/" })
+        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "allow", "prefer", "require":
+            // libpq's meaning: encrypted where the server offers it (or must), the certificate not checked.
+            var unchecked = TLSConfiguration.makeClientConfiguration()
+            unchecked.certificateVerification = .none
+            tls = mode == "require" ? .require(unchecked) : .prefer(unchecked)
+        case "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        default: throw StoreError(.unavailable, "sslmode must be disable, allow, prefer, require, verify-ca or verify-full")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: database.isEmpty ? nil : database, tls: tls)
+        configuration.options.maximumConnections = 16
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try await execute(sql, binds)
+    }
+
+    func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: Self.bindings(binds))
+        do {
+            let rows: PostgresRowSequence
+            if let session = Self.session {
+                rows = try await session.connection.query(query, logger: logger)
+            } else {
+                rows = try await client.query(query, logger: logger)
+            }
+            var result: [SQLRow] = []
+            for try await row in rows {
+                var names: [String] = []
+                var values: [SQLValue] = []
+                for cell in row {
+                    names.append(cell.columnName)
+                    values.append(try Self.value(cell))
+                }
+                result.append(SQLRow(names: names, values: values))
+            }
+            return result
+        } catch {
+            // As a `StoreError`: says what failed without the statement's values.
+            throw storeError(error) ?? error
+        }
+    }
+
+    func transaction<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if let session = Self.session {
+            return session.inTransaction ? try await body() : try await run(on: session.connection, body)
+        }
+        return try await client.withConnection { connection in try await run(on: connection, body) }
+    }
+
+    private func run<T: Sendable>(on connection: PostgresConnection, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await Self.$session.withValue(Session(connection: connection, inTransaction: true)) {
+            try await committed(begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.transactionLock))"], body)
+        }
+    }
+
+    /// Migrations run on one replica at a time: the others wait on the lock,
+    /// then find the schema current.
+    func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await Self.$session.withValue(Session(connection: connection, inTransaction: false)) {
+                _ = try await execute("SELECT pg_advisory_lock(?)", [.integer(Int(Self.migrationLock))])
+                do {
+                    let result = try await body()
+                    _ = try await execute("SELECT pg_advisory_unlock(?)", [.integer(Int(Self.migrationLock))])
+                    return result
+                } catch {
+                    _ = try? await execute("SELECT pg_advisory_unlock(?)", [.integer(Int(Self.migrationLock))])
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// A statement PostgreSQL refused for its values (a constraint, a number out
+    /// of range: classes 22 and 23) is rejected; anything else, the connection
+    /// or the server failing, is unavailable.
+    func storeError(_ error: any Error) -> StoreError? {
+        if error is StoreError { return nil }
+        guard let error = error as? PSQLError else {
+            // The pool's own errors (no connection can be made) and decoding failures.
+            return StoreError(.unavailable, "the database cannot be reached (\(type(of: error)))")
+        }
+        if error.code == .server, let state = error.serverInfo?[.sqlState] {
+            // The message names what failed (a column, a constraint); its detail, which can quote values, is left out.
+            let message = String((error.serverInfo?[.message] ?? "").prefix(200))
+            if state.hasPrefix("22") || state.hasPrefix("23") {
+                return StoreError(.rejected, "the database refused a row (SQLSTATE \(state): \(message))")
+            }
+            return StoreError(.unavailable, "the database failed (SQLSTATE \(state): \(message))")
+        }
+        return StoreError(.unavailable, "the database cannot be reached (\(error.code))")
+    }
+
+    func close() async throws {
+        runner.cancel()
+        await runner.value
+    }
+
+    /// `?` placeholders as PostgreSQL's `$1`, `$2`…; a `?` inside a quoted
+    /// literal, a quoted name or a `$$` body stays as it is.
+    static func numberedPlaceholders(_ sql: String) -> String {
+        var result = ""
+        result.reserveCapacity(sql.utf8.count + 16)
+        var number = 0
+        var quote: Character?
+        var inDollarBody = false
+        var previous: Character?
+        for character in sql {
+            if inDollarBody {
+                if character == "$", previous == "$" { inDollarBody = false }
+            } else if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            } else if character == "$", previous == "$" {
+                inDollarBody = true
+            } else if character == "?" {
+                number += 1
+                result += "$\(number)"
+                previous = character
+                continue
+            }
+            result.append(character)
+            previous = character
+        }
+        return result
+    }
+
+    private static func bindings(_ values: [SQLValue]) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .integer(let value): bindings.append(Int64(value))
+            case .float(let value): bindings.append(value)
+            case .text(let value): bindings.append(value)
+            case .blob(let value): bindings.append(value)
+            case .null: bindings.appendNull()
+            }
+        }
+        return bindings
+    }
+
+    /// A cell in the engine-neutral form; a type the store never selects fails closed.
+    private static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8:
+            return .integer(Int(try cell.decode(Int64.self)))
+        case .bool:
+            return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .float4, .float8:
+            return .float(try cell.decode(Double.self))
+        case .numeric:
+            // SUM over BIGINT is NUMERIC: whole and within range it is an integer, as SQLite returns it.
+            let decimal = try cell.decode(Decimal.self)
+            var rounded = decimal
+            var source = decimal
+            NSDecimalRound(&rounded, &source, 0, .plain)
+            if rounded == decimal, let whole = Int64(exactly: NSDecimalNumber(decimal: decimal).int64Value),
+                Decimal(whole) == decimal
+            {
+                return .integer(Int(whole))
+            }
+            return .float(NSDecimalNumber(decimal: decimal).doubleValue)
+        case .bytea:
+            return .blob(try cell.decode(ByteBuffer.self))
+        default:
+            return .text(try cell.decode(String.self))
+        }
+    }
+}
