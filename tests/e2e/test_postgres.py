@@ -1,0 +1,180 @@
+"""Two gateway replicas on one PostgreSQL database, as docs/SCALING.md sets
+them up: one master key from the environment, a data directory (journal) each.
+The official openai SDK talks to both; what one replica or the CLI changes, the
+other serves within the refresh interval; both write one ledger.
+
+Needs the server `scripts/test` starts (SWITCHBOARD_TEST_POSTGRES); skipped, and
+says so, without it."""
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+
+from conftest import BIN
+from gateway_process import Output
+
+SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "")
+pytestmark = pytest.mark.skipif(not SERVER, reason="no PostgreSQL server (SWITCHBOARD_TEST_POSTGRES); scripts/test starts one")
+
+UPSTREAM_SECRET = "sk-upstream-pg-openai"
+ADMIN_TOKEN = "pg-admin-token-0123456789abcdef"
+KEY = "sk-sb-pg-0123456789abcdefghijklmnopqrstuvwx"
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+
+
+def psql(url, *statements):
+    for statement in statements:
+        subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", statement], check=True, capture_output=True, text=True)
+
+
+def query(url, statement):
+    return subprocess.run(["psql", url, "-qAtc", statement], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def database_url(name):
+    head, _, tail = SERVER.partition("?")
+    return head.rsplit("/", 1)[0] + "/" + name + ("?" + tail if tail else "")
+
+
+def admin(port, method, path, body=None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/admin{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def eventually(check, timeout=15.0):
+    """Waits (a generous bound, not a measured one) until `check()` is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+@pytest.fixture
+def replicas():
+    name = "switchboard_e2e_" + secrets.token_hex(6)
+    psql(SERVER, f"CREATE DATABASE {name}")
+    url = database_url(name)
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+    fake = subprocess.Popen([str(BIN / "fake-upstream"), "0", UPSTREAM_SECRET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    fake_port = int(Output(fake).wait_for(r"listening (\d+)").group(1))
+    config = workdir / "switchboard.yaml"
+    config.write_text(f"""
+listen: 127.0.0.1:0
+database: {url}
+admin_token: {ADMIN_TOKEN}
+allow_private_upstreams: true
+accounts:
+  - name: openai-1
+    provider: openai
+    base_url: http://127.0.0.1:{fake_port}/v1
+    api_key: {UPSTREAM_SECRET}
+    models: [gpt-4o-mini]
+keys:
+  - name: shared
+    key: {KEY}
+""")
+    # One master key for every replica; each its own data directory (its ledger journal).
+    env = dict(os.environ, SWITCHBOARD_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
+    processes, outputs, ports = [], [], []
+    for index in range(2):
+        data = workdir / f"replica-{index}"
+        process = subprocess.Popen(
+            [str(BIN / "switchboard"), "serve", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(env, SWITCHBOARD_DATA_DIR=str(data)), cwd=workdir,
+        )
+        output = Output(process)
+        ports.append(int(output.wait_for(r"switchboard listening address=127\.0\.0\.1:(\d+)", process).group(1)))
+        processes.append(process)
+        outputs.append(output)
+    yield {"url": url, "ports": ports, "config": config, "env": env, "workdir": workdir}
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    codes = [process.wait(timeout=30) for process in processes]
+    fake.terminate()
+    fake.wait(timeout=10)
+    psql(SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    for code, output in zip(codes, outputs):
+        text = output.text(finished=True)
+        assert code == 0, f"a replica did not exit cleanly ({code}):\n{text[-3000:]}"
+        for secret in (KEY, UPSTREAM_SECRET, ADMIN_TOKEN, env["SWITCHBOARD_MASTER_KEY"]):
+            assert secret not in text, "a secret was logged"
+
+
+def client(port, key=KEY):
+    return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+
+
+def test_both_replicas_serve_and_write_one_ledger(replicas):
+    url, ports = replicas["url"], replicas["ports"]
+    ids = []
+    for port in ports:
+        answer = client(port).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=16)
+        ids.append(answer.headers["x-request-id"])
+        stream = client(port).chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=16, stream=True, stream_options={"include_usage": True})
+        chunks = list(stream)
+        assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    # Each row written once, by the replica that served it, and readable through either.
+    assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger") == "4")
+    for request_id in ids:
+        assert query(url, f"SELECT COUNT(*) FROM ledger WHERE request_id = '{request_id}'") == "1"
+        for port in ports:
+            status, row = admin(port, "GET", f"/requests/{request_id}")
+            assert status == 200 and row["key"] == "shared" and row["cost_usd"] != "0", row
+    # The rollups every stats endpoint reads count the four requests once.
+    status, stats = admin(ports[1], "GET", "/keys/shared/stats?interval=hour")
+    assert status == 200 and stats["requests"] == 4, stats
+    assert query(url, "SELECT SUM(cost_picos) FROM ledger") == query(url, "SELECT cost_hi * 1000000000 + cost_lo FROM key_totals")
+
+
+def test_a_change_on_one_replica_or_the_cli_is_served_by_the_other(replicas):
+    url, first, second = replicas["url"], *replicas["ports"]
+    status, created = admin(first, "POST", "/keys", {"name": "made-on-first"})
+    assert status == 201, created
+    new_key = created["api_key"]
+
+    def serves(port, key):
+        try:
+            client(port, key).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)
+            return True
+        except openai.AuthenticationError:
+            return False
+
+    assert eventually(lambda: serves(second, new_key)), "the key made on the first replica never worked on the second"
+    # Revoked through the command line (a third process on the same database): refused by both.
+    cli = subprocess.run(
+        [str(BIN / "switchboard"), "keys", "revoke", "made-on-first", "--config", str(replicas["config"])],
+        env=replicas["env"], cwd=replicas["workdir"], capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert "postgres://" in cli.stderr and "@127.0.0.1" in cli.stderr  # names the database it worked on
+    assert eventually(lambda: not serves(first, new_key) and not serves(second, new_key))
+    # An account disabled on the second: the first stops using it (no account left: 503 in the SDK's format).
+    assert admin(second, "POST", "/accounts/openai-1/disable")[0] == 200
+
+    def refused(port):
+        try:
+            client(port).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)
+            return False
+        except openai.APIStatusError as error:
+            return error.status_code == 503
+
+    assert eventually(lambda: refused(first))
+    assert query(url, "SELECT enabled FROM accounts WHERE name = 'openai-1'") == "0"
