@@ -15,7 +15,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
         version: "switchboard \(Switchboard.version) (commit \(BuildInfo.commit))",
         subcommands: [
             Serve.self, Init.self, Keys.self, Users.self, Groups.self, Accounts.self, Secrets.self, Usage.self, Stats.self,
-            Reconcile.self, PolicyCommand.self, Capture.self, Models.self, Quarantines.self, Sessions.self, Providers.self,
+            Reconcile.self, PolicyCommand.self, Capture.self, Models.self, Quarantines.self, Sessions.self, Providers.self, Migrate.self,
         ],
         defaultSubcommand: Serve.self)
 

@@ -118,6 +118,12 @@ keys:
             assert secret not in text, "a secret was logged"
 
 
+def user(port, name):
+    status, users = admin(port, "GET", "/users")
+    assert status == 200, users
+    return next(entry for entry in (users["users"] if isinstance(users, dict) else users) if entry["name"] == name)
+
+
 def client(port, key=KEY):
     return openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
 
@@ -178,3 +184,94 @@ def test_a_change_on_one_replica_or_the_cli_is_served_by_the_other(replicas):
 
     assert eventually(lambda: refused(first))
     assert query(url, "SELECT enabled FROM accounts WHERE name = 'openai-1'") == "0"
+
+
+def test_an_sqlite_installation_moves_to_postgres_whole(tmp_path):
+    """The README's move: an installation used on SQLite (keys, a user with a
+    balance, a group, an account with its sealed secret, ledger rows, the audit
+    log), `switchboard migrate --to`, then the gateway on PostgreSQL serves the
+    same key with the same account and reports the same spend."""
+    fake = subprocess.Popen([str(BIN / "fake-upstream"), "0", UPSTREAM_SECRET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    fake_port = int(Output(fake).wait_for(r"listening (\d+)").group(1))
+    config = tmp_path / "switchboard.yaml"
+    config.write_text(f"""
+listen: 127.0.0.1:0
+database: sqlite:{tmp_path}/data/switchboard.db
+admin_token: {ADMIN_TOKEN}
+allow_private_upstreams: true
+""")
+    env = dict(os.environ)
+    env.pop("SWITCHBOARD_MASTER_KEY", None)
+
+    def cli(*args, database=None):
+        run_env = dict(env, **({"SWITCHBOARD_DATABASE": database} if database else {}))
+        done = subprocess.run([str(BIN / "switchboard"), *args, "--config", str(config)], env=run_env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        return done
+
+    def serve(database=None, master_key=None):
+        run_env = dict(env, **({"SWITCHBOARD_DATABASE": database} if database else {}))
+        if master_key:
+            run_env["SWITCHBOARD_MASTER_KEY"] = master_key
+            run_env["SWITCHBOARD_DATA_DIR"] = str(tmp_path / "replica")
+        process = subprocess.Popen([str(BIN / "switchboard"), "serve", "--config", str(config)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, env=run_env, cwd=tmp_path)
+        output = Output(process)
+        return process, output, int(output.wait_for(r"switchboard listening address=127\.0\.0\.1:(\d+)", process).group(1))
+
+    try:
+        process, output, port = serve()
+        assert admin(port, "POST", "/groups", {"name": "team", "multiplier": 1})[0] == 201
+        assert admin(port, "POST", "/users", {"name": "ada", "group": "team", "balance_usd": "5"})[0] == 201
+        status, created = admin(port, "POST", "/keys", {"name": "moved", "user": "ada"})
+        assert status == 201, created
+        status, account = admin(port, "POST", "/accounts", {
+            "name": "upstream", "provider": "openai", "base_url": f"http://127.0.0.1:{fake_port}/v1", "api_key": UPSTREAM_SECRET,
+            "models": ["gpt-4o-mini"]})
+        assert status == 201, account
+        ids = []
+        for _ in range(3):
+            answer = client(port, created["api_key"]).chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=MESSAGES, max_tokens=16)
+            ids.append(answer.headers["x-request-id"])
+        assert eventually(lambda: all(admin(port, "GET", f"/requests/{i}")[0] == 200 for i in ids))
+        before = user(port, "ada")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        master_key = (tmp_path / "data" / "master.key").read_text().strip()
+
+        name = "switchboard_moved_" + secrets.token_hex(6)
+        psql(SERVER, f"CREATE DATABASE {name}")
+        url = database_url(name)
+        moved = cli("migrate", "--to", url)
+        assert moved.returncode == 0, moved.stderr + moved.stdout
+        assert "ledger: 3 rows" in moved.stdout and "keys: 1 rows" in moved.stdout, moved.stdout
+        # Into a database that is no longer empty: refused, nothing doubled.
+        again = cli("migrate", "--to", url)
+        assert again.returncode == 1 and "not empty" in again.stderr
+        assert query(url, "SELECT COUNT(*) FROM ledger") == "3"
+
+        process, output, port = serve(database=url, master_key=master_key)
+        try:
+            # The same key, checked against the hash secret sealed in SQLite; the account's secret unsealed by the same master key.
+            answer = client(port, created["api_key"]).chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=MESSAGES, max_tokens=16)
+            assert answer.parse().choices[0].message.content
+            assert eventually(lambda: admin(port, "GET", f"/requests/{answer.headers['x-request-id']}")[0] == 200)
+            after = user(port, "ada")
+            assert after["group"] == "team"
+            assert admin(port, "GET", "/keys/moved/stats?interval=day")[1]["requests"] == 4
+            for request_id in ids:
+                assert admin(port, "GET", f"/requests/{request_id}")[0] == 200
+            # The spend the SQLite installation recorded came along: three requests before, one more after.
+            assert 0 < float(before["spent_usd"]) < float(after["spent_usd"])
+            assert float(after["remaining_usd"]) < float(before["remaining_usd"]) < 5
+            # A new key gets an id after the copied ones.
+            assert admin(port, "POST", "/keys", {"name": "after-the-move"})[0] == 201
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        psql(SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
