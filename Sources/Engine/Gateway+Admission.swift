@@ -1,7 +1,9 @@
 import Dialects
 import Foundation
+import Logging
 import NIOCore
 import Policy
+import Storage
 import SwitchboardCore
 
 extension Gateway {
@@ -65,7 +67,56 @@ extension Gateway {
     func admitAfterWaiting(_ key: KeyEntry, demand: KeyDemand, request: GatewayRequest) async -> Result<Admitted, GatewayError> {
         let owner = snapshots.snapshot.owner(of: key)?.pricing(demand.model)
         let admission = await limiter.wait(key, owner: owner, demand: demand, timeout: configuration.keyWaitTimeout)
-        return admitted(admission, key: key, request: request)
+        switch admitted(admission, key: key, request: request) {
+        case .success(let admitted): return await confirmShared(admitted, key: key, request: request)
+        case .failure(let error): return .failure(error)
+        }
+    }
+
+    /// With replicas on PostgreSQL, a request this replica admitted must also
+    /// pass its key's shared counts (concurrency, balance, request window):
+    /// one conditional statement. A refusal gives the local lease back and
+    /// answers as the local limiter would; a database that cannot be asked
+    /// refuses (503 `store_unavailable`): a limited key is never served unchecked.
+    /// A key with a queue (`max_waiting`) waits for a shared slot up to `key_wait_timeout`.
+    func confirmShared(_ admitted: Admitted, key: KeyEntry, request: GatewayRequest) async -> Result<Admitted, GatewayError> {
+        let policy = key.policy
+        guard let shared, let settlements = sharedSettlements,
+            policy.concurrency != nil || policy.balance != nil || policy.rateLimit?.requests != nil
+        else { return .success(admitted) }
+        let demand = SharedDemand(
+            requestID: request.requestID, keyID: key.id, concurrency: policy.concurrency, balance: policy.balance,
+            hold: admitted.lease.demand.hold, windowRequests: policy.rateLimit?.requests,
+            windowMilliseconds: Int64(policy.rateLimit?.windowMinutes ?? 1).saturatingMultiply(60_000))
+        let deadline = ContinuousClock.now.advanced(by: configuration.keyWaitTimeout)
+        do {
+            var verdict = try await shared.admit(demand, now: clock.now())
+            while verdict == .concurrency, (policy.maxWaiting ?? 0) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(20))
+                verdict = try await shared.admit(demand, now: clock.now())
+            }
+            let refusal: GatewayError
+            switch verdict {
+            case .admitted:
+                let (requestID, keyID) = (request.requestID, key.id)
+                admitted.lease.whenSettled { cost in settlements.enqueue(requestID: requestID, keyID: keyID, cost: cost) }
+                return .success(admitted)
+            case .concurrency:
+                refusal = GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1)
+            case .balance:
+                refusal = GatewayError(.insufficientQuota, message: "This key's balance cannot cover this request. Top it up or raise the limit.")
+            case .rateLimited(let until):
+                refusal = GatewayError(
+                    .keyRateLimited, message: "This key's rate limit on requests is reached. Retry after the time given.",
+                    retryAfterSeconds: RetryAfter.seconds(until: until, now: clock.now()))
+            }
+            admitted.lease.settle(cost: .zero, tokens: 0)
+            return .failure(refusal)
+        } catch {
+            admitted.lease.settle(cost: .zero, tokens: 0)
+            logger.warning("shared key limits could not be checked", metadata: ["error": "\(error)"])
+            return .failure(GatewayError(.storeUnavailable, retryAfterSeconds: 1))
+        }
     }
 
     /// Turns the limiter's answer into the lease or the client's error.

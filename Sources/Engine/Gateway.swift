@@ -44,6 +44,8 @@ public final class Gateway: Sendable {
         public var cachePrefixBytes = 4096
         /// How far an upstream's ban signal reaches (`session_quarantine`).
         public var sessionQuarantine = QuarantineMode.session
+        /// How long this replica's shared leases outlive its last renewal (`lease_ttl`, PostgreSQL only).
+        public var leaseTTL: Duration = .seconds(30)
 
         public init(
             maxFailovers: Int = 3, maxBodyBytes: Int = 32 * 1024 * 1024, maxErrorBodyBytes: Int = 256 * 1024,
@@ -75,6 +77,10 @@ public final class Gateway: Sendable {
     let pendingQuarantines = Mutex<[Quarantine]>([])
     /// Where quarantines are kept (nil in tests that run without one).
     let store: (any GatewayStore)?
+    /// Key limits shared with the other replicas (PostgreSQL); nil on SQLite.
+    public let shared: SharedKeyLimits?
+    /// Settlements of shared leases, applied in order off the request path.
+    public let sharedSettlements: SharedSettlements?
     let hasher: KeyHasher
     let configuration: Configuration
     let logger: Logger
@@ -109,6 +115,8 @@ public final class Gateway: Sendable {
         hasher: KeyHasher, configuration: Configuration = .init(), logger: Logger, store: (any GatewayStore)? = nil
     ) {
         self.store = store
+        shared = store.flatMap { SharedKeyLimits(store: $0, leaseTTL: configuration.leaseTTL) }
+        sharedSettlements = shared.map { SharedSettlements(limits: $0, logger: logger) }
         self.snapshots = snapshots
         self.pool = pool
         self.limiter = limiter

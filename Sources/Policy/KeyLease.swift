@@ -13,6 +13,7 @@ public final class KeyLease: Sendable {
     public let demand: KeyDemand
     private let limiter: KeyLimiter
     private let done = Atomic<Bool>(false)
+    private let settled = Mutex<(@Sendable (Money) -> Void)?>(nil)
 
     init(key: KeyEntry, owner: Owner?, demand: KeyDemand, limiter: KeyLimiter) {
         self.key = key
@@ -25,6 +26,14 @@ public final class KeyLease: Sendable {
     public func settle(cost: Money, tokens: Int64) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
         limiter.settle(key, owner: owner, demand: demand, cost: cost, tokens: tokens)
+        settled.withLock { $0.take() }?(cost)
+    }
+
+    /// Also runs `action` with the cost when the lease settles (a shared lease
+    /// that must go back with it); at once when it already has.
+    public func whenSettled(_ action: @escaping @Sendable (Money) -> Void) {
+        settled.withLock { $0 = action }
+        if done.load(ordering: .acquiring) { settled.withLock { $0.take() }?(.zero) }
     }
 
     /// A lease dropped without `settle` is a bug in its owner: the slot and

@@ -131,6 +131,21 @@ enum PostgresMigrations {
             """
             CREATE TRIGGER provider_settings_revision AFTER INSERT OR UPDATE OF name, max_failovers OR DELETE ON provider_settings FOR EACH ROW EXECUTE FUNCTION bump_revision()
             """,
-        ]
+        ],
+        // 2: limits replicas share exactly (`SharedKeyLimits`): each key's counts, and each admitted request's lease.
+        [
+            """
+            CREATE TABLE shared_keys (
+                key_id BIGINT PRIMARY KEY, in_flight BIGINT NOT NULL DEFAULT 0, held_picos BIGINT NOT NULL DEFAULT 0,
+                spent_picos BIGINT NOT NULL DEFAULT 0, window_times BIGINT[] NOT NULL DEFAULT '{}')
+            """,
+            """
+            CREATE TABLE shared_holds (
+                request_id TEXT COLLATE "C" PRIMARY KEY, key_id BIGINT NOT NULL, replica TEXT COLLATE "C" NOT NULL,
+                hold_picos BIGINT NOT NULL, expires_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX shared_holds_replica ON shared_holds (replica)",
+            "CREATE INDEX shared_holds_expires_at ON shared_holds (expires_at)",
+        ],
     ]
 }

@@ -66,6 +66,8 @@ public struct Configuration: Sendable {
     public var trustedProxies: [CIDR] = []
     /// Where accounts may send requests (and so their secrets).
     public var upstreamPolicy = UpstreamPolicy()
+    /// How long a replica's leases (slots, holds) on PostgreSQL outlive its last renewal (`lease_ttl`).
+    public var leaseTTL: Duration = .seconds(30)
     /// How old the oldest unwritten ledger row may grow before new requests are refused.
     public var ledgerStallTimeout: Duration = .seconds(5)
     /// How long ledger rows are kept; nil (`0`) keeps them for ever. Rollups and totals stay either way.

@@ -21,7 +21,7 @@ extension Configuration {
         "keepalive_timeout",
         "max_connections", "max_header_fields", "max_head_size", "allow_private_upstreams", "upstream_allow_hosts", "upstream_proxy",
         "trusted_proxies",
-        "ledger_stall_timeout", "ledger_retention", "housekeeping_interval",
+        "ledger_stall_timeout", "ledger_retention", "housekeeping_interval", "lease_ttl",
         "prices", "accounts", "keys", "users", "groups", "alerts", "capture", "models", "providers",
     ]
 
@@ -291,6 +291,10 @@ extension Configuration {
         case "allow_private_upstreams":
             upstreamPolicy.allowPrivate = try Self.flag(value, source: source)
         case "ledger_stall_timeout": ledgerStallTimeout = try DurationText.parse(value, source: source)
+        case "lease_ttl":
+            let ttl = try DurationText.parse(value, source: source)
+            guard ttl >= .seconds(3), ttl <= .seconds(3600) else { throw ConfigurationError("\(source) must be from 3s to 1h") }
+            leaseTTL = ttl
         case "ledger_retention":
             let retention = try DurationText.parse(value, source: source)
             ledgerRetention = retention == .zero ? nil : retention

@@ -96,6 +96,7 @@ public struct Switchboard: Sendable {
             refuseUnpriced: config.refuseUnpriced, keepaliveInterval: config.keepaliveInterval)
         settings.onClientDisconnect = config.onClientDisconnect
         settings.sessionQuarantine = config.sessionQuarantine
+        settings.leaseTTL = config.leaseTTL
         settings.cachePrefixBytes = config.cachePrefixBytes
         settings.drainTimeout = config.drainTimeout
         settings.drainBytes = config.drainMaxBytes
@@ -140,6 +141,10 @@ public struct Switchboard: Sendable {
         let protection = ConnectionProtection(limits: config.limits, logger: logger)
         var services: [any Service] = [
             TransportService(transport: transport), JournalService(journal: journal), ledger, refresher,
+        ]
+        // Shared leases (PostgreSQL) settle after the requests holding them, and before the ledger stops.
+        if let settlements = gateway.sharedSettlements { services.append(settlements) }
+        services += [
             AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
             HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
             KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),

@@ -32,6 +32,8 @@ public struct GatewayError: Error, Hashable, Sendable {
         case upstreamBadResponse = "upstream_bad_response"
         case shuttingDown = "shutting_down"
         case ledgerUnavailable = "ledger_unavailable"
+        /// The database replicas share limits through cannot be reached: a limited key's request is not admitted unchecked.
+        case storeUnavailable = "store_unavailable"
         case internalError = "internal_error"
 
         /// The HTTP status a client gets for this code.
@@ -48,7 +50,7 @@ public struct GatewayError: Error, Hashable, Sendable {
             case .clientNotAllowed, .ipNotAllowed, .modelNotAllowed, .providerNotAllowed, .sessionQuarantined: return 403
             case .internalError: return 500
             case .upstreamAuthFailed, .upstreamBadResponse: return 502
-            case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable: return 503
+            case .noUsableAccount, .upstreamUnavailable, .shuttingDown, .ledgerUnavailable, .storeUnavailable: return 503
             case .upstreamOverloaded: return 529
             case .upstreamTimeout: return 504
             }
@@ -116,6 +118,7 @@ public struct GatewayError: Error, Hashable, Sendable {
         case .upstreamBadResponse: return "The upstream provider sent a response the gateway could not use."
         case .shuttingDown: return "The gateway is shutting down. Retry shortly."
         case .ledgerUnavailable: return "The gateway cannot record requests right now. Retry shortly."
+        case .storeUnavailable: return "The gateway cannot check this key's shared limits right now; nothing was spent. Retry shortly."
         case .internalError: return "The gateway failed to handle the request."
         }
     }

@@ -203,6 +203,12 @@ public final class FakeUpstream: Sendable {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(string: #"{"input_tokens":\#(FakeUsage.prompt)}"#)))
         }
+        // The most requests in flight at once, and now, for tests that drive the fake from another process.
+        router.get("/in-flight") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"peak":\#(self.peakInFlight),"now":\#(self.currentInFlight)}"#)))
+        }
         // Lets `held-stream` answers go on, for tests that drive the fake from another process.
         router.post("/held/release") { _, _ -> Response in
             self.releaseHeld()

@@ -6,6 +6,7 @@ other serves within the refresh interval; both write one ledger.
 Needs the server `scripts/test` starts (SWITCHBOARD_TEST_POSTGRES); skipped, and
 says so, without it."""
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -69,6 +70,12 @@ def eventually(check, timeout=15.0):
 
 @pytest.fixture
 def replicas():
+    with started_replicas(2) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def started_replicas(count, models=("gpt-4o-mini",), keys="", settings=""):
     name = "switchboard_e2e_" + secrets.token_hex(6)
     psql(SERVER, f"CREATE DATABASE {name}")
     url = database_url(name)
@@ -81,20 +88,21 @@ listen: 127.0.0.1:0
 database: {url}
 admin_token: {ADMIN_TOKEN}
 allow_private_upstreams: true
+{settings}
 accounts:
   - name: openai-1
     provider: openai
     base_url: http://127.0.0.1:{fake_port}/v1
     api_key: {UPSTREAM_SECRET}
-    models: [gpt-4o-mini]
+    models: [{", ".join(models)}]
 keys:
   - name: shared
-    key: {KEY}
+    key: {KEY}{keys}
 """)
     # One master key for every replica; each its own data directory (its ledger journal).
     env = dict(os.environ, SWITCHBOARD_MASTER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
     processes, outputs, ports = [], [], []
-    for index in range(2):
+    for index in range(count):
         data = workdir / f"replica-{index}"
         process = subprocess.Popen(
             [str(BIN / "switchboard"), "serve", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -104,13 +112,18 @@ keys:
         ports.append(int(output.wait_for(r"switchboard listening address=127\.0\.0\.1:(\d+)", process).group(1)))
         processes.append(process)
         outputs.append(output)
-    yield {"url": url, "ports": ports, "config": config, "env": env, "workdir": workdir}
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-    codes = [process.wait(timeout=30) for process in processes]
-    fake.terminate()
-    fake.wait(timeout=10)
-    psql(SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    try:
+        yield {"url": url, "ports": ports, "config": config, "env": env, "workdir": workdir, "fake_port": fake_port,
+               "processes": processes}
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        # A replica the test killed on purpose exits by its signal.
+        codes = [0 if process.returncode == -signal.SIGKILL else process.wait(timeout=30) for process in processes]
+        fake.terminate()
+        fake.wait(timeout=10)
+        psql(SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     for code, output in zip(codes, outputs):
         text = output.text(finished=True)
         assert code == 0, f"a replica did not exit cleanly ({code}):\n{text[-3000:]}"
@@ -275,3 +288,115 @@ allow_private_upstreams: true
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+
+
+def fan_out(ports, count, send):
+    """Sends `count` requests at once, round-robin over the replicas; returns each outcome."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(count, 64)) as pool:
+        return list(pool.map(lambda index: send(ports[index % len(ports)]), range(count)))
+
+
+def outcome(call):
+    try:
+        call()
+        return "ok"
+    except openai.APIStatusError as error:
+        return f"{error.status_code} {error.body.get('code') if isinstance(error.body, dict) else error.body}"
+
+
+def test_three_replicas_never_exceed_a_keys_concurrency(tmp_path):
+    keys = f"""
+  - name: two-at-once
+    key: {KEY}-two
+    concurrency: 2"""
+    with started_replicas(3, models=("gpt-4o-mini", "short-slow-stream"), keys=keys) as running:
+        def send(port):
+            def call():
+                stream = client(port, KEY + "-two").chat.completions.create(
+                    model="short-slow-stream", messages=MESSAGES, max_tokens=16, stream=True)
+                for _ in stream:
+                    pass
+            return outcome(call)
+
+        results = fan_out(running["ports"], 24, send)
+        with urllib.request.urlopen(f"http://127.0.0.1:{running['fake_port']}/in-flight", timeout=10) as answer:
+            seen = json.loads(answer.read())
+        # Each replica alone would let two through: three replicas, six at once.
+        assert 1 <= seen["peak"] <= 2, (seen, results)
+        assert results.count("ok") >= 2 and all(r == "ok" or r.startswith("429") for r in results), results
+        assert any("key_concurrency_limited" in r for r in results), results
+        # Every slot came back: the key serves again.
+        assert outcome(lambda: client(running["ports"][0], KEY + "-two").chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)) == "ok"
+        assert eventually(lambda: query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "0")
+
+
+def test_two_hundred_requests_over_three_replicas_spend_at_most_the_balance(tmp_path):
+    keys = f"""
+  - name: one-dollar
+    key: {KEY}-dollar
+    balance_usd: 1"""
+    with started_replicas(3, models=("o1-pro",), keys=keys) as running:
+        def send(port):
+            return outcome(lambda: client(port, KEY + "-dollar").chat.completions.create(
+                model="o1-pro", messages=MESSAGES, max_tokens=16))
+
+        results = fan_out(running["ports"], 200, send)
+        served = results.count("ok")
+        # o1-pro at the fake's 21 + 9 tokens is $0.00855 a request: 200 would be $1.71.
+        assert 0 < served < 200 and all(r == "ok" or "insufficient_quota" in r for r in results), results
+        url = running["url"]
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger WHERE key_name = 'one-dollar' AND status = 200") == str(served))
+        spent = int(query(url, "SELECT SUM(cost_picos) FROM ledger WHERE key_name = 'one-dollar'"))
+        assert 0 < spent <= 10**12, f"spent {spent / 1e12} dollars of a one-dollar balance"
+        assert eventually(lambda: query(url, "SELECT in_flight || '/' || held_picos FROM shared_keys") == "0/0")
+        assert int(query(url, "SELECT spent_picos FROM shared_keys")) == spent
+
+
+def test_a_request_window_admits_at_most_its_count_across_replicas(tmp_path):
+    keys = f"""
+  - name: ten-a-minute
+    key: {KEY}-ten
+    rate_limit: {{window_minutes: 1, requests: 10}}"""
+    with started_replicas(3, keys=keys) as running:
+        def send(port):
+            return outcome(lambda: client(port, KEY + "-ten").chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, max_tokens=8))
+
+        results = fan_out(running["ports"], 30, send)
+        # A sliding minute: however the thirty fall across replicas and clock minutes, ten are served.
+        assert results.count("ok") == 10, results
+        assert all(r == "ok" or "key_rate_limited" in r for r in results), results
+
+
+def test_a_killed_replicas_slot_comes_back_when_its_lease_expires(tmp_path):
+    """kill -9 holds no slot for ever: the dead replica's lease is not renewed,
+    and after `lease_ttl` the others' sweep gives its slot back."""
+    keys = f"""
+  - name: one-at-once
+    key: {KEY}-one
+    concurrency: 1"""
+    with started_replicas(2, models=("gpt-4o-mini", "held-stream"), keys=keys, settings="lease_ttl: 3s") as running:
+        first, second = running["ports"]
+        import threading
+
+        def hold_the_slot():
+            try:
+                list(client(first, KEY + "-one").chat.completions.create(
+                    model="held-stream", messages=MESSAGES, max_tokens=8, stream=True))
+            except openai.APIConnectionError:
+                pass  # its replica is killed under it
+
+        held = threading.Thread(target=hold_the_slot, daemon=True)
+        held.start()
+        assert eventually(lambda: query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "1")
+        ask = lambda: outcome(lambda: client(second, KEY + "-one").chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=8))
+        assert "key_concurrency_limited" in ask()
+        running["processes"][0].kill()
+        running["processes"][0].wait(timeout=10)
+        assert eventually(lambda: ask() == "ok", timeout=60), "the dead replica's slot never came back"
+        assert query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "0"
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{running['fake_port']}/held/release", method="POST"), timeout=10)

@@ -28,7 +28,10 @@ extension Exchange {
                 return await proceed(admitted, tiers: usable)
             }
         case .admitted(let admitted):
-            return await proceed(admitted, tiers: usable)
+            switch await gateway.confirmShared(admitted, key: key, request: request) {
+            case .failure(let error): return answer(decide { $0.refuse(error, outcome: .refused) })
+            case .success(let admitted): return await proceed(admitted, tiers: usable)
+            }
         }
     }
 
