@@ -31,9 +31,19 @@ public struct LedgerRetention: Service {
     }
 
     /// Deletes every ledger row and audit entry made before `now` less the
-    /// retention; returns how many rows went.
+    /// retention; returns how many rows went. With replicas, one sweeps at a
+    /// time (the others find it taken and skip this round).
     @discardableResult
     public func sweep(now: Date) async -> Int {
+        do {
+            return try await store.leading("ledger_retention") { await sweepAll(now: now) } ?? 0
+        } catch {
+            logger.warning("the retention sweep could not start", metadata: ["error": "\(error)"])
+            return 0
+        }
+    }
+
+    private func sweepAll(now: Date) async -> Int {
         await deleteAll("minute rollups") { try await store.deleteMinuteRollups(before: now.addingTimeInterval(-2 * 86400), limit: batch) }
         guard let retention else { return 0 }
         let cutoff = now.addingTimeInterval(-Double(retention.wholeMilliseconds) / 1000)

@@ -149,6 +149,11 @@ public protocol GatewayStore: LedgerSink {
     /// Releases a quarantine; false when there is no active one with that id.
     func releaseQuarantine(id: Int64, at: Date) async throws -> Bool
 
+    /// Runs `body` when no other process sharing the database runs the same
+    /// `task` now (housekeeping runs on one replica at a time); nil when
+    /// another does. With one process (SQLite) it always runs.
+    func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T?
+
     func close() async throws
 }
 

@@ -144,6 +144,35 @@ final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// Housekeeping on one replica at a time: a session advisory lock per task,
+    /// tried, not waited for; held on its own connection while `body` runs
+    /// (whose statements use the pool).
+    func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        let lock = Self.lockKey(task)
+        return try await client.withConnection { connection in
+            let session = Session(connection: connection, inTransaction: false)
+            let taken = try await Self.$session.withValue(session) {
+                try await execute("SELECT pg_try_advisory_lock(?) AS taken", [.integer(Int(lock))]).first?.int("taken") == 1
+            }
+            guard taken else { return nil }
+            do {
+                let result = try await body()
+                _ = try await Self.$session.withValue(session) { try await execute("SELECT pg_advisory_unlock(?)", [.integer(Int(lock))]) }
+                return result
+            } catch {
+                _ = try? await Self.$session.withValue(session) { try await execute("SELECT pg_advisory_unlock(?)", [.integer(Int(lock))]) }
+                throw error
+            }
+        }
+    }
+
+    /// A task's advisory lock: FNV-1a of its name beside the store's own locks.
+    static func lockKey(_ task: String) -> Int64 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in task.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return 0x5357_4244_0000_0000 | Int64(hash)
+    }
+
     /// A statement PostgreSQL refused for its values (a constraint, a number out
     /// of range: classes 22 and 23) is rejected; anything else, the connection
     /// or the server failing, is unavailable.

@@ -108,6 +108,8 @@ public protocol SQLDatabase: Sendable {
     /// Runs `body` with no other process or task changing the schema at the same time
     /// (migrations); `body` opens its own transactions with `transaction`.
     func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
+    /// Runs `body` only if no other process holds `task`'s lock (`GatewayStore.leading`).
+    func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T?
     /// Maps an engine's error to what the store reports, nil when it is not the engine's.
     func storeError(_ error: any Error) -> StoreError?
     func close() async throws

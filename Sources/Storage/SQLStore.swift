@@ -80,6 +80,10 @@ public final class SQLStore: GatewayStore {
         }
     }
 
+    public func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await database.leading(task, body)
+    }
+
     public func close() async throws {
         try await database.close()
     }

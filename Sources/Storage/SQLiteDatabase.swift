@@ -56,6 +56,11 @@ final class SQLiteDatabase: SQLDatabase {
         try await lock.withLock { try await Self.$holdsLock.withValue(true) { try await body() } }
     }
 
+    /// One process uses the file at a time for housekeeping: nobody to wait for.
+    func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        try await body()
+    }
+
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         if Self.holdsLock { return try await execute(sql, binds) }
         return try await lock.withLock { try await execute(sql, binds) }

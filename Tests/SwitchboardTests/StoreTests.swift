@@ -3,7 +3,7 @@ import Storage
 import SwitchboardCore
 import Testing
 
-/// The store contract. Every backend must pass it; SQLite on a real file today.
+/// The store contract. Every backend must pass it: SQLite on a real file, and PostgreSQL when a server is there (`withStore`).
 @Suite struct StoreTests {
     func key(_ name: String, hash: String) -> KeyInput {
         KeyInput(name: name, hash: hash, prefix: "sk-sb-", lastFour: String(hash.suffix(4)), source: "cli")
@@ -110,6 +110,37 @@ import Testing
             #expect(first == "first")
             #expect(try await store.initializeSetting("s", to: "second") == "first")
             #expect(try await store.setting("s") == "first")
+        }
+    }
+
+    /// Housekeeping runs on one replica at a time: while one process leads a
+    /// task, another sharing the database skips it (SQLite has one process:
+    /// it always runs); once done, the next may lead.
+    @Test func oneProcessAtATimeLeadsATask() async throws {
+        try await withStore { store, location in
+            let other = try await openStore(location)
+            let (entered, inside) = AsyncStream.makeStream(of: Void.self)
+            let (released, release) = AsyncStream.makeStream(of: Void.self)
+            let leader = Task {
+                try await store.leading("sweep") {
+                    inside.yield()
+                    for await _ in released { break }
+                    return "first"
+                }
+            }
+            for await _ in entered { break }
+            let meanwhile = try await other.leading("sweep") { "second" }
+            let otherTask = try await other.leading("another task") { "free" }
+            release.yield()
+            #expect(try await leader.value == "first")
+            #expect(otherTask == "free")
+            if location.hasPrefix("postgres://") {
+                #expect(meanwhile == nil, "a second process led the task while the first did")
+                #expect(try await other.leading("sweep") { "after" } == "after")
+            } else {
+                #expect(meanwhile == "second")
+            }
+            try await other.close()
         }
     }
 }
