@@ -79,6 +79,9 @@ extension Gateway {
     /// answers as the local limiter would; a database that cannot be asked
     /// refuses (503 `store_unavailable`): a limited key is never served unchecked.
     /// A key with a queue (`max_waiting`) waits for a shared slot up to `key_wait_timeout`.
+    /// How long a request waits for the shared database before it is refused (503 `store_unavailable`).
+    static let sharedDeadline: Duration = .seconds(2)
+
     func confirmShared(_ admitted: Admitted, key: KeyEntry, request: GatewayRequest) async -> Result<Admitted, GatewayError> {
         let policy = key.policy
         guard let shared, let settlements = sharedSettlements,
@@ -89,16 +92,31 @@ extension Gateway {
             hold: admitted.lease.demand.hold, windowRequests: policy.rateLimit?.requests,
             windowMilliseconds: Int64(policy.rateLimit?.windowMinutes ?? 1).saturatingMultiply(60_000))
         let deadline = ContinuousClock.now.advanced(by: configuration.keyWaitTimeout)
+        let clock = self.clock
+        // An admission that outlives its deadline (or fails, so whether it
+        // committed is unknown) may still file a lease: once it is done, its
+        // settlement takes any lease back.
+        let (requestID, keyID) = (request.requestID, key.id)
+        let ask = { @Sendable () async throws -> SharedVerdict in
+            try await withDeadline(
+                Self.sharedDeadline,
+                abandoned: { attempt in
+                    Task {
+                        _ = await attempt.result
+                        settlements.enqueue(requestID: requestID, keyID: keyID, cost: .zero)
+                    }
+                }
+            ) { try await shared.admit(demand, now: clock.now()) }
+        }
         do {
-            var verdict = try await shared.admit(demand, now: clock.now())
+            var verdict = try await ask()
             while verdict == .concurrency, (policy.maxWaiting ?? 0) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(20))
-                verdict = try await shared.admit(demand, now: clock.now())
+                verdict = try await ask()
             }
             let refusal: GatewayError
             switch verdict {
             case .admitted:
-                let (requestID, keyID) = (request.requestID, key.id)
                 admitted.lease.whenSettled { cost in settlements.enqueue(requestID: requestID, keyID: keyID, cost: cost) }
                 return .success(admitted)
             case .concurrency:
@@ -114,6 +132,7 @@ extension Gateway {
             return .failure(refusal)
         } catch {
             admitted.lease.settle(cost: .zero, tokens: 0)
+            if !(error is DeadlineExceeded) { settlements.enqueue(requestID: requestID, keyID: keyID, cost: .zero) }
             logger.warning("shared key limits could not be checked", metadata: ["error": "\(error)"])
             return .failure(GatewayError(.storeUnavailable, retryAfterSeconds: 1))
         }

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import Storage
+import SwitchboardCore
 import Synchronization
 
 /// Keeps the snapshot in step with the store: polls the store's revision and
@@ -31,7 +32,9 @@ public struct SnapshotRefresher: Service {
     /// Reloads the snapshot when the store's revision differs from the held one.
     public func refreshIfChanged() async {
         do {
-            let revision = try await loader.store.revision()
+            // A database that does not answer within the deadline is down for readiness (its pool may wait a minute).
+            let store = loader.store
+            let revision = try await withDeadline(.seconds(2)) { try await store.revision() }
             // Also retry while secrets name a master key not found yet (a rotation's
             // rename lands just after its commit).
             let keyRetry = holder.snapshot.awaitsMasterKey && retryClock.due(every: .seconds(2))

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import PostgresNIO
+import SwitchboardCore
 
 /// PostgreSQL through postgres-nio's pooled client: the engine several
 /// replicas share.
@@ -90,27 +91,38 @@ final class PostgresDatabase: SQLDatabase {
     func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: Self.bindings(binds))
         do {
-            let rows: PostgresRowSequence
-            if let session = Self.session {
-                rows = try await session.connection.query(query, logger: logger)
-            } else {
-                rows = try await client.query(query, logger: logger)
+            guard let session = Self.session else { return try await Self.rows(of: client.query(query, logger: logger)) }
+            // A statement on a held connection that gets no answer (seen: a server
+            // stopped under a transaction left its query waiting for ever) fails
+            // after a deadline, and its connection is closed so the pool drops it.
+            let logger = logger
+            return try await withDeadline(Self.statementDeadline) {
+                try await Self.rows(of: session.connection.query(query, logger: logger))
             }
-            var result: [SQLRow] = []
-            for try await row in rows {
-                var names: [String] = []
-                var values: [SQLValue] = []
-                for cell in row {
-                    names.append(cell.columnName)
-                    values.append(try Self.value(cell))
-                }
-                result.append(SQLRow(names: names, values: values))
-            }
-            return result
+        } catch let error as DeadlineExceeded {
+            if let connection = Self.session?.connection { try? await connection.close() }
+            throw StoreError(.unavailable, "the database did not answer a statement within \(error.limit)")
         } catch {
             // As a `StoreError`: says what failed without the statement's values.
             throw storeError(error) ?? error
         }
+    }
+
+    /// How long one statement inside a transaction may go unanswered.
+    static let statementDeadline: Duration = .seconds(15)
+
+    private static func rows(of sequence: PostgresRowSequence) async throws -> [SQLRow] {
+        var result: [SQLRow] = []
+        for try await row in sequence {
+            var names: [String] = []
+            var values: [SQLValue] = []
+            for cell in row {
+                names.append(cell.columnName)
+                values.append(try value(cell))
+            }
+            result.append(SQLRow(names: names, values: values))
+        }
+        return result
     }
 
     func transaction<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

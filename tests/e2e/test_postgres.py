@@ -21,7 +21,7 @@ import openai
 import pytest
 
 from conftest import BIN
-from gateway_process import Output
+from gateway_process import ROOT, Output
 
 SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "")
 pytestmark = pytest.mark.skipif(not SERVER, reason="no PostgreSQL server (SWITCHBOARD_TEST_POSTGRES); scripts/test starts one")
@@ -114,7 +114,7 @@ keys:
         outputs.append(output)
     try:
         yield {"url": url, "ports": ports, "config": config, "env": env, "workdir": workdir, "fake_port": fake_port,
-               "processes": processes}
+               "processes": processes, "outputs": outputs}
     finally:
         for process in processes:
             if process.poll() is None:
@@ -400,3 +400,74 @@ def test_a_killed_replicas_slot_comes_back_when_its_lease_expires(tmp_path):
         assert eventually(lambda: ask() == "ok", timeout=60), "the dead replica's slot never came back"
         assert query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "0"
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{running['fake_port']}/held/release", method="POST"), timeout=10)
+
+
+@pytest.mark.skipif(not os.environ.get("SWITCHBOARD_TEST_POSTGRES_DIR"), reason="needs the server's directory to stop and start it")
+def test_a_database_outage_under_traffic_loses_and_doubles_nothing(tmp_path):
+    """PostgreSQL stopped under traffic and started again: a limited key is
+    refused with 503 store_unavailable meanwhile (its money is never spent
+    unchecked), /ready says why, the replicas reconnect by themselves, and
+    every answered request has exactly one ledger row, counted once."""
+    import threading
+
+    directory = os.environ["SWITCHBOARD_TEST_POSTGRES_DIR"]
+    port = SERVER.split("@", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+    keys = f"""
+  - name: limited
+    key: {KEY}-limited
+    balance_usd: 100"""
+    with started_replicas(2, keys=keys) as running:
+        url, ports = running["url"], running["ports"]
+        results, stop = [], threading.Event()
+
+        def traffic(replica):
+            sent = 0
+            while not stop.is_set() and sent < 3000:
+                sent += 1
+                for key in (KEY, KEY + "-limited"):
+                    try:
+                        answer = client(ports[replica], key).chat.completions.with_raw_response.create(
+                            model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)
+                        results.append((key, answer.headers["x-request-id"], 200, "ok"))
+                    except openai.APIStatusError as error:
+                        code = error.body.get("code") if isinstance(error.body, dict) else None
+                        results.append((key, error.response.headers.get("x-request-id"), error.status_code, code))
+                time.sleep(0.02)
+
+        threads = [threading.Thread(target=traffic, args=(index,), daemon=True) for index in range(2)]
+        for thread in threads:
+            thread.start()
+        assert eventually(lambda: sum(1 for r in results if r[2] == 200) >= 20)
+        subprocess.run([str(ROOT / "scripts" / "postgres"), "stop", directory], check=True, timeout=60)
+        try:
+            assert eventually(lambda: any(r[3] == "store_unavailable" for r in results), timeout=30), results[-10:]
+            ready = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/ready")
+            def unready():
+                try:
+                    urllib.request.urlopen(ready, timeout=5)
+                    return False
+                except urllib.error.HTTPError as error:
+                    return error.code == 503 and b"database" in error.read()
+            assert eventually(unready, timeout=30)
+        finally:
+            subprocess.run([str(ROOT / "scripts" / "postgres"), "start", directory, port], check=True, timeout=120)
+        mark = len(results)
+        assert eventually(lambda: any(r[2] == 200 and r[0] != KEY for r in results[mark:]), timeout=60), results[-10:]
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        statuses = {(r[2], r[3]) for r in results}
+        assert statuses <= {(200, "ok"), (503, "store_unavailable"), (503, "ledger_unavailable")}, statuses
+        answered = [r[1] for r in results if r[2] == 200]
+        count = lambda: int(query(url, "SELECT COUNT(*) FROM ledger WHERE status = 200"))
+        def missing():
+            listed = set(query(url, "SELECT request_id FROM ledger").split())
+            gone = [(index, r) for index, r in enumerate(results) if r[2] == 200 and r[1] not in listed]
+            rows = query(url, "SELECT request_id, status, outcome FROM ledger WHERE status <> 200")
+            return gone, rows, len(results)
+        assert eventually(lambda: count() >= len(answered), timeout=60), (count(), len(answered), missing())
+        assert count() == len(answered)
+        listed = set(query(url, "SELECT request_id FROM ledger WHERE status = 200").split())
+        assert listed == set(answered)
+        totals = query(url, "SELECT SUM(cost_hi * 1000000000 + cost_lo) FROM key_totals")
+        assert totals == query(url, "SELECT SUM(cost_picos) FROM ledger WHERE key_id IS NOT NULL")
