@@ -292,6 +292,21 @@ public final class AccountPool: Sendable {
         }
     }
 
+    /// Takes on a cooldown another replica saw (a 429 there): kept only for
+    /// the same generation of the account, and never shortening a longer one.
+    public func adoptCooldown(accountID: Int64, generation: Int64, until: Date, cause: String?) {
+        let now = clock.now()
+        guard until > now else { return }
+        state.withLock { pool in
+            var current = pool.accounts[accountID] ?? AccountState(generation: generation)
+            guard current.generation == generation else { return }
+            if let existing = current.cooldownUntil, existing >= until { return }
+            current.cooldownUntil = until
+            current.cooldownCause = cause.flatMap(CooldownCause.init(rawValue:)) ?? .rateLimited
+            pool.accounts[accountID] = current
+        }
+    }
+
     /// Marks an account unhealthy (a health probe failed on its credentials).
     public func markUnhealthy(accountID: Int64, reason: String) {
         state.withLock { $0.accounts[accountID]?.unhealthy = reason }

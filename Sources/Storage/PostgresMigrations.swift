@@ -147,5 +147,12 @@ enum PostgresMigrations {
             "CREATE INDEX shared_holds_replica ON shared_holds (replica)",
             "CREATE INDEX shared_holds_expires_at ON shared_holds (expires_at)",
         ],
+        // 3: accounts' cooldowns, which replicas take on from each other (`SharedCooldowns`).
+        [
+            """
+            CREATE TABLE shared_cooldowns (
+                account_id BIGINT PRIMARY KEY, generation BIGINT NOT NULL, until_ms BIGINT NOT NULL, cause TEXT COLLATE "C")
+            """
+        ],
     ]
 }

@@ -471,3 +471,18 @@ def test_a_database_outage_under_traffic_loses_and_doubles_nothing(tmp_path):
         assert listed == set(answered)
         totals = query(url, "SELECT SUM(cost_hi * 1000000000 + cost_lo) FROM key_totals")
         assert totals == query(url, "SELECT SUM(cost_picos) FROM ledger WHERE key_id IS NOT NULL")
+
+
+def test_a_429_seen_by_one_replica_cools_the_account_on_the_others(tmp_path):
+    with started_replicas(2, models=("gpt-4o-mini", "fail-429")) as running:
+        first, second = running["ports"]
+        ask = lambda port, model: outcome(lambda: client(port).chat.completions.create(model=model, messages=MESSAGES, max_tokens=8))
+        assert ask(second, "gpt-4o-mini") == "ok"
+        assert ask(first, "fail-429").startswith("429")
+        # The second replica never saw the 429: it keeps off the account because the first told it.
+        assert eventually(lambda: "accounts_cooling_down" in ask(second, "gpt-4o-mini")), ask(second, "gpt-4o-mini")
+        status, account = admin(second, "GET", "/accounts/openai-1")
+        assert status == 200 and account["live"]["cooldown_until"], account
+        # An admin's enable ends it everywhere (a new generation leaves the shared cooldown behind).
+        assert admin(second, "POST", "/accounts/openai-1/enable")[0] == 200
+        assert eventually(lambda: ask(first, "gpt-4o-mini") == "ok" and ask(second, "gpt-4o-mini") == "ok")
