@@ -21,6 +21,8 @@
 #   LOG_LEVEL=info LOG_FORMAT=json bench/run.sh  # with an access line per request (to a file), as JSON (default: warnings only)
 #   bench/otlp_sink.py 4318 & SWITCHBOARD_OTLP_ENDPOINT=http://127.0.0.1:4318 bench/run.sh  # with tracing on
 #   KEEP_WORK=1 bench/run.sh        # keep the work directory (the gateway's log, its database) and print where
+#   DATABASE=postgres://…/empty_db bench/run.sh   # the gateway on PostgreSQL (an empty database) instead of SQLite
+#   KEY_SETTINGS='concurrency: 1000' bench/run.sh  # a setting on the bench key (one of the limits replicas share on PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -117,7 +119,8 @@ NGINX
 cat > "$WORK/switchboard.yaml" <<YAML
 listen: 127.0.0.1:$GATEWAY_PORT
 allow_private_upstreams: true
-database: sqlite:$WORK/data/switchboard.db
+database: ${DATABASE:-sqlite:$WORK/data/switchboard.db}
+data_dir: $WORK/data
 log_level: ${LOG_LEVEL:-warning}
 log_format: ${LOG_FORMAT:-text}
 accounts:
@@ -141,6 +144,7 @@ accounts:
 keys:
   - name: bench
     key: $KEY
+${KEY_SETTINGS:+    $KEY_SETTINGS}
 YAML
 (cd "$WORK" && exec "$BIN" serve --config "$WORK/switchboard.yaml" 2>"$WORK/gateway.log") &
 GATEWAY_PID=$!
@@ -328,7 +332,11 @@ PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$GATEWAY_PID/status)
 echo "gateway RSS: idle $((IDLE_RSS_KB / 1024)) MB, peak $((PEAK_RSS_KB / 1024)) MB"
 printf 'gateway RSS idle MB\t-\t%s\t\t\t\n' "$((IDLE_RSS_KB / 1024))" >> "$WORK/results.tsv"
 printf 'gateway RSS peak MB\t-\t%s\t\t\t\n' "$((PEAK_RSS_KB / 1024))" >> "$WORK/results.tsv"
-ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ledger').fetchone()[0])" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
+if [[ "${DATABASE:-}" == postgres* ]]; then
+  ROWS=$(psql "$DATABASE" -qAtc "select count(*) from ledger" 2>/dev/null || echo "?")
+else
+  ROWS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ledger').fetchone()[0])" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
+fi
 echo "ledger rows written: $ROWS"
 OUTCOMES=$(python3 -c "import sqlite3,sys; print(', '.join(f'{o} {n}' for o, n in sqlite3.connect(sys.argv[1]).execute('select outcome || coalesce(\\' (\\' || error_code || \\')\\', \\'\\'), count(*) from ledger group by 1 order by 2 desc')))" "$WORK/data/switchboard.db" 2>/dev/null || echo "?")
 echo "ledger outcomes: $OUTCOMES"

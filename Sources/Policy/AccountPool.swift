@@ -21,6 +21,19 @@ public final class AccountPool: Sendable {
         var nextWaiterID: UInt64 = 0
     }
 
+    /// A session's account and when the binding ends, as replicas exchange them.
+    public struct SessionPlacement: Sendable, Equatable {
+        public var session: String
+        public var accountID: Int64
+        public var expiresAt: Date
+
+        public init(session: String, accountID: Int64, expiresAt: Date) {
+            self.session = session
+            self.accountID = accountID
+            self.expiresAt = expiresAt
+        }
+    }
+
     struct SessionBinding: Sendable {
         var accountID: Int64
         var expiresAt: Date
@@ -288,6 +301,30 @@ public final class AccountPool: Sendable {
                     }
                 }
                 pool.accounts[entry.id] = restored
+            }
+        }
+    }
+
+    /// Sessions bound (or refreshed) since `watermark`: those whose expiry is
+    /// later, as every bind sets the expiry a session TTL from its time.
+    public func placements(after watermark: Date) -> [SessionPlacement] {
+        state.withLock { pool in
+            pool.sessions.compactMap { session, binding in
+                binding.expiresAt > watermark ? SessionPlacement(session: session, accountID: binding.accountID, expiresAt: binding.expiresAt) : nil
+            }
+        }
+    }
+
+    /// Takes on sessions other replicas placed, where they are newer than
+    /// what this pool holds, so a session keeps its account (and its warm
+    /// prompt cache) whichever replica its next request reaches.
+    public func adopt(_ placements: [SessionPlacement]) {
+        let now = clock.now()
+        state.withLock { pool in
+            for placement in placements where placement.expiresAt > now {
+                if let held = pool.sessions[placement.session], held.expiresAt >= placement.expiresAt { continue }
+                pool.bind(placement.session, to: placement.accountID, now: now, settings: settings)
+                pool.sessions[placement.session]?.expiresAt = placement.expiresAt
             }
         }
     }

@@ -154,5 +154,14 @@ enum PostgresMigrations {
                 account_id BIGINT PRIMARY KEY, generation BIGINT NOT NULL, until_ms BIGINT NOT NULL, cause TEXT COLLATE "C")
             """
         ],
+        // 4: sessions' accounts, which replicas take on from each other (`SharedSessions`); `seq` orders the changes.
+        [
+            "CREATE SEQUENCE shared_sessions_seq",
+            """
+            CREATE TABLE shared_sessions (
+                session TEXT COLLATE "C" PRIMARY KEY, account_id BIGINT NOT NULL, expires_at BIGINT NOT NULL, seq BIGINT NOT NULL)
+            """,
+            "CREATE INDEX shared_sessions_by_seq ON shared_sessions (seq)",
+        ],
     ]
 }

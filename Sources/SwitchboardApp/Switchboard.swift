@@ -144,7 +144,7 @@ public struct Switchboard: Sendable {
         ]
         // Shared leases (PostgreSQL) settle after the requests holding them, and before the ledger stops.
         if let settlements = gateway.sharedSettlements { services.append(settlements) }
-        if let cooldowns = CooldownExchange(gateway: gateway, store: context.store, logger: logger) { services.append(cooldowns) }
+        if let exchange = PoolExchange(gateway: gateway, store: context.store, logger: logger) { services.append(exchange) }
         services += [
             AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
             HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),

@@ -75,7 +75,7 @@ def replicas():
 
 
 @contextlib.contextmanager
-def started_replicas(count, models=("gpt-4o-mini",), keys="", settings=""):
+def started_replicas(count, models=("gpt-4o-mini",), keys="", settings="", accounts=""):
     name = "switchboard_e2e_" + secrets.token_hex(6)
     psql(SERVER, f"CREATE DATABASE {name}")
     url = database_url(name)
@@ -94,7 +94,7 @@ accounts:
     provider: openai
     base_url: http://127.0.0.1:{fake_port}/v1
     api_key: {UPSTREAM_SECRET}
-    models: [{", ".join(models)}]
+    models: [{", ".join(models)}]{accounts.replace("FAKE_PORT", str(fake_port))}
 keys:
   - name: shared
     key: {KEY}{keys}
@@ -486,3 +486,38 @@ def test_a_429_seen_by_one_replica_cools_the_account_on_the_others(tmp_path):
         # An admin's enable ends it everywhere (a new generation leaves the shared cooldown behind).
         assert admin(second, "POST", "/accounts/openai-1/enable")[0] == 200
         assert eventually(lambda: ask(first, "gpt-4o-mini") == "ok" and ask(second, "gpt-4o-mini") == "ok")
+
+
+def test_a_session_keeps_its_account_whichever_replica_its_next_request_reaches(tmp_path):
+    """Sessions placed by one replica are taken on by the other: its next
+    request lands on the same account (its prompt cache), not wherever the
+    other replica's own ranking would send it."""
+    accounts = "".join(f"""
+  - name: {name}
+    provider: openai
+    base_url: http://127.0.0.1:FAKE_PORT/v1
+    api_key: {UPSTREAM_SECRET}
+    models: [{models}]""" for name, models in (("openai-2", "gpt-4o-mini"), ("openai-3", "gpt-4o-mini"), ("faults", "fail-429")))
+    with started_replicas(2, accounts=accounts) as running:
+        first, second = running["ports"]
+        url = running["url"]
+
+        def placed(port, session):
+            answer = client(port).chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=MESSAGES, max_tokens=8, extra_headers={"session-id": session})
+            request_id = answer.headers["x-request-id"]
+            assert eventually(lambda: admin(port, "GET", f"/requests/{request_id}")[0] == 200)
+            return admin(port, "GET", f"/requests/{request_id}")[1]["account"]
+
+        # The second replica's own ranking starts one account further on, so it
+        # would place each new session elsewhere if it did not take them on.
+        assert outcome(lambda: client(second).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)) == "ok"
+        sessions = [f"conversation-{index}" for index in range(12)]
+        where = {session: placed(first, session) for session in sessions}
+        assert len(set(where.values())) > 1, "the first replica spread the sessions over its accounts"
+        # Filed, then a cooldown filed after them; once the second replica shows the cooldown, it took the sessions on too.
+        assert eventually(lambda: int(query(url, "SELECT COUNT(*) FROM shared_sessions")) >= len(sessions))
+        assert outcome(lambda: client(first).chat.completions.create(model="fail-429", messages=MESSAGES, max_tokens=8)).startswith("429")
+        assert eventually(lambda: admin(second, "GET", "/accounts/faults")[1]["live"].get("cooldown_until"))
+        for session in sessions:
+            assert placed(second, session) == where[session], session
