@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
+import Synchronization
 
 /// Applies shared lease settlements (`SharedKeyLimits.settle`) in the order
 /// requests finished, off the request path, and keeps this replica's leases
@@ -11,26 +12,24 @@ import SwitchboardCore
 /// retried until it lands (its slot and hold stay taken meanwhile: the safe
 /// side); at shutdown what is left is tried once more, then left to expire.
 public final class SharedSettlements: Service, Sendable {
-    struct Settlement: Sendable {
-        let requestID: String
-        let keyID: Int64
-        let cost: Money
-    }
-
     let limits: SharedKeyLimits
     let logger: Logger
-    private let stream: AsyncStream<Settlement>
-    private let continuation: AsyncStream<Settlement>.Continuation
+    /// Settlements not applied yet, in the order requests finished.
+    private let pending = Mutex<[SharedKeyLimits.Settlement]>([])
+    /// A nudge for the runner: something was queued.
+    private let signal: AsyncStream<Void>
+    private let nudge: AsyncStream<Void>.Continuation
 
     init(limits: SharedKeyLimits, logger: Logger) {
         self.limits = limits
         self.logger = logger
-        (stream, continuation) = AsyncStream.makeStream(of: Settlement.self)
+        (signal, nudge) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues a settlement.
     func enqueue(requestID: String, keyID: Int64, cost: Money) {
-        continuation.yield(Settlement(requestID: requestID, keyID: keyID, cost: cost))
+        pending.withLock { $0.append(SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, cost: cost)) }
+        nudge.yield()
     }
 
     public func run() async throws {
@@ -48,30 +47,36 @@ public final class SharedSettlements: Service, Sendable {
                 }
             }
             group.addTask { [self] in
-                await cancelWhenGracefulShutdownIgnoringErrors { try await self.applyAll() }
-                self.continuation.finish()
-                // What finished before the stop still goes back, once each.
-                for await settlement in self.stream { try? await self.apply(settlement) }
+                await cancelWhenGracefulShutdownIgnoringErrors {
+                    for await _ in self.signal { try await self.applyPending(retrying: true) }
+                }
+                // What finished before the stop still goes back, once.
+                try? await self.applyPending(retrying: false)
             }
         }
     }
 
-    private func applyAll() async throws {
-        for await settlement in stream {
+    /// Applies what is queued, a batch per statement, until nothing is; with
+    /// `retrying`, a batch the database cannot take now is tried again each second.
+    private func applyPending(retrying: Bool) async throws {
+        while true {
+            let batch = pending.withLock { queue -> [SharedKeyLimits.Settlement] in
+                let taken = Array(queue.prefix(SharedKeyLimits.settlementsPerStatement))
+                queue.removeFirst(taken.count)
+                return taken
+            }
+            guard !batch.isEmpty else { return }
             while true {
                 do {
-                    try await apply(settlement)
+                    try await limits.settle(batch)
                     break
                 } catch {
-                    logger.warning("a shared settlement waits for the database", metadata: ["error": "\(error)"])
+                    guard retrying else { throw error }
+                    logger.warning("shared settlements wait for the database", metadata: ["error": "\(error)"])
                     try await Task.sleep(for: .seconds(1))
                 }
             }
         }
-    }
-
-    private func apply(_ settlement: Settlement) async throws {
-        try await limits.settle(requestID: settlement.requestID, keyID: settlement.keyID, cost: settlement.cost)
     }
 }
 

@@ -78,61 +78,90 @@ public final class SharedKeyLimits: Sendable {
         let balance = demand.balance.map { Int($0.picos) } ?? -1
         let hold = demand.balance == nil ? 0 : Int(max(demand.hold.picos, 0))
         let requests = demand.windowRequests ?? -1
-        let rows = try await store.query(
-            """
-            WITH admitted AS (
-                UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + ?,
-                    window_times = CASE WHEN ? < 0 THEN window_times
-                        ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > ?), ?::bigint) END
-                WHERE key_id = ? AND (? < 0 OR in_flight < ?)
-                    AND (? < 0 OR spent_picos::numeric + held_picos + ? <= ?)
-                    AND (? < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) < ?)
-                RETURNING key_id)
-            INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at)
-                SELECT ?, key_id, ?, ?, ? FROM admitted
-            RETURNING request_id
-            """,
-            [
-                .integer(hold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
-                .integer(concurrency), .integer(concurrency), .integer(balance), .integer(hold), .integer(balance),
-                .integer(requests), .integer(Int(since)), .integer(requests),
-                .text(demand.requestID), .text(replica), .integer(hold), .integer(Int(expiry(from: now))),
-            ])
-        if !rows.isEmpty { return .admitted }
-        // Which cap refused: read after the fact, for the client's message.
-        guard
-            let row = try await store.query(
+        // A refusal no cap explains on a second look (the counts moved in between) is tried again.
+        for _ in 0..<3 {
+            let rows = try await store.query(
                 """
-                SELECT in_flight, (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) AS in_window,
-                    (SELECT MIN(t) FROM unnest(window_times) AS t WHERE t > ?) AS oldest
-                FROM shared_keys WHERE key_id = ?
+                WITH admitted AS (
+                    UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + ?,
+                        window_times = CASE WHEN ? < 0 THEN window_times
+                            ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > ?), ?::bigint) END
+                    WHERE key_id = ? AND (? < 0 OR in_flight < ?)
+                        AND (? < 0 OR spent_picos::numeric + held_picos + ? <= ?)
+                        AND (? < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) < ?)
+                    RETURNING key_id)
+                INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at)
+                    SELECT ?, key_id, ?, ?, ? FROM admitted
+                RETURNING request_id
                 """,
-                [.integer(Int(since)), .integer(Int(since)), .integer(Int(demand.keyID))]
-            ).first
-        else { throw StoreError(.unavailable, "the key's shared row is missing") }
-        if concurrency >= 0, (row.int("in_flight") ?? 0) >= Int64(concurrency) { return .concurrency }
-        if requests >= 0, (row.int("in_window") ?? 0) >= Int64(requests) {
-            // A place frees when the oldest admission in the window leaves it.
-            return .rateLimited(until: Date(millisecondsSince1970: (row.int("oldest") ?? nowMs).saturatingAdd(windowMs)))
+                [
+                    .integer(hold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
+                    .integer(concurrency), .integer(concurrency), .integer(balance), .integer(hold), .integer(balance),
+                    .integer(requests), .integer(Int(since)), .integer(requests),
+                    .text(demand.requestID), .text(replica), .integer(hold), .integer(Int(expiry(from: now))),
+                ])
+            if !rows.isEmpty { return .admitted }
+            // Which cap refused: read after the fact, for the client's message.
+            guard
+                let row = try await store.query(
+                    """
+                    SELECT in_flight, (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) AS in_window,
+                        (SELECT MIN(t) FROM unnest(window_times) AS t WHERE t > ?) AS oldest
+                    FROM shared_keys WHERE key_id = ?
+                    """,
+                    [.integer(Int(since)), .integer(Int(since)), .integer(Int(demand.keyID))]
+                ).first
+            else { throw StoreError(.unavailable, "the key's shared row is missing") }
+            if concurrency >= 0, (row.int("in_flight") ?? 0) >= Int64(concurrency) { return .concurrency }
+            if requests >= 0, (row.int("in_window") ?? 0) >= Int64(requests) {
+                // A place frees when the oldest admission in the window leaves it.
+                return .rateLimited(until: Date(millisecondsSince1970: (row.int("oldest") ?? nowMs).saturatingAdd(windowMs)))
+            }
+            if balance >= 0 { return .balance }
         }
-        return .balance
+        return concurrency >= 0 ? .concurrency : .balance
     }
 
-    /// Gives the request's slot and hold back and adds what it cost; also
-    /// when its lease already expired (the cost still counts).
-    public func settle(requestID: String, keyID: Int64, cost: Money) async throws {
-        let settled = try await store.query(
-            """
-            WITH gone AS (DELETE FROM shared_holds WHERE request_id = ? RETURNING key_id, hold_picos)
-            UPDATE shared_keys SET in_flight = GREATEST(in_flight - 1, 0), held_picos = GREATEST(held_picos - gone.hold_picos, 0),
-                spent_picos = LEAST(spent_picos::numeric + ?, 9223372036854775807)::bigint
-            FROM gone WHERE shared_keys.key_id = gone.key_id
-            RETURNING shared_keys.key_id
-            """, [.text(requestID), .integer(Int(max(cost.picos, 0)))])
-        guard settled.isEmpty, cost.picos > 0 else { return }
-        _ = try await store.query(
-            "UPDATE shared_keys SET spent_picos = LEAST(spent_picos::numeric + ?, 9223372036854775807)::bigint WHERE key_id = ?",
-            [.integer(Int(cost.picos)), .integer(Int(keyID))])
+    /// A finished request: its lease to give back and what it cost.
+    public struct Settlement: Sendable {
+        public var requestID: String
+        public var keyID: Int64
+        public var cost: Money
+
+        public init(requestID: String, keyID: Int64, cost: Money) {
+            self.requestID = requestID
+            self.keyID = keyID
+            self.cost = cost
+        }
+    }
+
+    /// Settlements per statement.
+    public static let settlementsPerStatement = 500
+
+    /// Gives the requests' slots and holds back and adds what they cost, in
+    /// one statement per key touched; a request whose lease already expired
+    /// (or was never filed) still has its cost counted.
+    public func settle(_ settlements: [Settlement]) async throws {
+        for start in stride(from: 0, to: settlements.count, by: Self.settlementsPerStatement) {
+            let chunk = settlements[start..<min(settlements.count, start + Self.settlementsPerStatement)]
+            _ = try await store.query(
+                """
+                WITH costs (request_id, key_id, cost) AS (VALUES \(
+                    Array(repeating: "(?::text, ?::bigint, ?::bigint)", count: chunk.count).joined(separator: ", "))),
+                gone AS (
+                    DELETE FROM shared_holds USING costs WHERE shared_holds.request_id = costs.request_id
+                    RETURNING shared_holds.request_id, shared_holds.hold_picos),
+                per_key AS (
+                    SELECT costs.key_id, COUNT(gone.request_id) AS settled, COALESCE(SUM(gone.hold_picos), 0) AS held,
+                        SUM(costs.cost) AS spent
+                    FROM costs LEFT JOIN gone ON gone.request_id = costs.request_id GROUP BY costs.key_id)
+                UPDATE shared_keys SET in_flight = GREATEST(in_flight - per_key.settled, 0),
+                    held_picos = GREATEST(held_picos - per_key.held, 0),
+                    spent_picos = LEAST(spent_picos::numeric + per_key.spent, 9223372036854775807)::bigint
+                FROM per_key WHERE shared_keys.key_id = per_key.key_id
+                """,
+                chunk.flatMap { [.text($0.requestID), .integer(Int($0.keyID)), .integer(Int(max($0.cost.picos, 0)))] })
+        }
     }
 
     /// Pushes this replica's leases' expiry forward: it is alive.
