@@ -23,6 +23,7 @@
 #   KEEP_WORK=1 bench/run.sh        # keep the work directory (the gateway's log, its database) and print where
 #   DATABASE=postgres://…/empty_db bench/run.sh   # the gateway on PostgreSQL (an empty database) instead of SQLite
 #   KEY_SETTINGS='concurrency: 1000' bench/run.sh  # a setting on the bench key (one of the limits replicas share on PostgreSQL)
+#   REPLICAS=2 DATABASE=postgres://…/empty_db bench/run.sh  # that many replicas behind an nginx balancer against one, instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -46,8 +47,11 @@ GATEWAY_PORT=18900
 PROXY_PORT=18902
 KEY=sk-sb-bench-0123456789abcdefghijklmnopqrstuvw
 
+BALANCER_PORT=18903
 cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
+  for pid in ${REPLICA_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$WORK/balancer.pid" ] && kill "$(cat "$WORK/balancer.pid")" 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
   [ -f "$WORK/proxy.pid" ] && kill "$(cat "$WORK/proxy.pid")" 2>/dev/null || true
   sleep 0.5
@@ -155,6 +159,38 @@ done
 sleep 1
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
 
+# REPLICAS=N: N-1 more gateways on the same PostgreSQL database (the first one's
+# master key, a data directory each), and nginx balancing over all N.
+REPLICA_PIDS=""
+if [ -n "${REPLICAS:-}" ]; then
+  [[ "${DATABASE:-}" == postgres* ]] || { echo "REPLICAS needs DATABASE=postgres://…" >&2; exit 2; }
+  servers="server 127.0.0.1:$GATEWAY_PORT;"
+  for index in $(seq 2 "$REPLICAS"); do
+    port=$((GATEWAY_PORT + 10 + index))
+    (cd "$WORK" && SWITCHBOARD_MASTER_KEY="$(cat "$WORK/data/master.key")" SWITCHBOARD_DATA_DIR="$WORK/data-$index" \
+      exec "$BIN" serve --config "$WORK/switchboard.yaml" --listen "127.0.0.1:$port" 2>"$WORK/gateway-$index.log") &
+    REPLICA_PIDS="$REPLICA_PIDS $!"
+    servers="$servers server 127.0.0.1:$port;"
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
+  done
+  cat > "$WORK/balancer.conf" <<NGINX
+worker_processes 1;
+pid $WORK/balancer.pid;
+error_log $WORK/balancer-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream replicas { $servers keepalive 256; }
+  server {
+    listen 127.0.0.1:$BALANCER_PORT;
+    location / { proxy_pass http://replicas; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+NGINX
+  "$NGINX" -c "$WORK/balancer.conf" -p "$WORK" -e "$WORK/balancer-error.log"
+fi
+
 # CPU time the gateway (or the nginx proxy's workers) has used, in clock ticks (user + system).
 proxy_pids() { pgrep -P "$(cat "$WORK/proxy.pid")" | tr '\n' ' '; }
 cpu_ticks() {
@@ -189,6 +225,7 @@ run() {
   [ "$conns" -gt 1 ] && threads=2
   [[ $url == *":$GATEWAY_PORT"* ]] && pids=$GATEWAY_PID
   [[ $url == *":$PROXY_PORT"* ]] && pids=$(proxy_pids)
+  [[ $url == *":$BALANCER_PORT"* ]] && pids="$GATEWAY_PID $REPLICA_PIDS $(pgrep -P "$(cat "$WORK/balancer.pid")" | tr '\n' ' ')"
   local before after out reqs rps p50 p99 cpu_us=-
   [ -n "$pids" ] && before=$(cpu_ticks $pids)
   out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url")
@@ -294,7 +331,15 @@ printf '%-32s %5s %10s %10s %10s %12s\n' "run" "conn" "req/s" "p50" "p99" "cpu �
 field() { awk -F'\t' -v n="$1" -v c="$2" -v k="$3" '$1 == n && $2 == c { print $(k + 1) }' "$WORK/results.tsv"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
-if [ -n "${CURVE:-}" ]; then
+if [ -n "${REPLICAS:-}" ]; then
+  LB="http://127.0.0.1:$BALANCER_PORT/v1/chat/completions"
+  wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$LB" >/dev/null
+  run "one replica, JSON" "$GW" "$WORK/json.lua" 50
+  run "$REPLICAS replicas behind nginx, JSON" "$LB" "$WORK/json.lua" 50
+  run "one replica, stream" "$GW" "$WORK/stream.lua" 50
+  run "$REPLICAS replicas behind nginx, stream" "$LB" "$WORK/stream.lua" 50
+  echo "(CPU per request behind nginx counts every replica and the balancer)"
+elif [ -n "${CURVE:-}" ]; then
   # Throughput and p99 as concurrency grows (wrk needs a descriptor per connection).
   ulimit -n 65536 2>/dev/null || true
   for conns in 1 10 50 200 1000; do
