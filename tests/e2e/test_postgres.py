@@ -41,9 +41,16 @@ def query(url, statement):
     return subprocess.run(["psql", url, "-qAtc", statement], check=True, capture_output=True, text=True).stdout.strip()
 
 
+# The test server trusts loopback, so any password passes: the replicas get one, and no log may show it.
+DATABASE_PASSWORD = "pg-password-never-logged"
+
+
 def database_url(name):
     head, _, tail = SERVER.partition("?")
-    return head.rsplit("/", 1)[0] + "/" + name + ("?" + tail if tail else "")
+    scheme, _, rest = head.partition("://")
+    user, _, location = rest.partition("@")
+    with_password = f"{scheme}://{user.split(':')[0]}:{DATABASE_PASSWORD}@{location}"
+    return with_password.rsplit("/", 1)[0] + "/" + name + ("?" + tail if tail else "")
 
 
 def admin(port, method, path, body=None):
@@ -127,7 +134,7 @@ keys:
     for code, output in zip(codes, outputs):
         text = output.text(finished=True)
         assert code == 0, f"a replica did not exit cleanly ({code}):\n{text[-3000:]}"
-        for secret in (KEY, UPSTREAM_SECRET, ADMIN_TOKEN, env["SWITCHBOARD_MASTER_KEY"]):
+        for secret in (KEY, UPSTREAM_SECRET, ADMIN_TOKEN, env["SWITCHBOARD_MASTER_KEY"], DATABASE_PASSWORD):
             assert secret not in text, "a secret was logged"
 
 
@@ -184,6 +191,7 @@ def test_a_change_on_one_replica_or_the_cli_is_served_by_the_other(replicas):
         env=replicas["env"], cwd=replicas["workdir"], capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert "postgres://" in cli.stderr and "@127.0.0.1" in cli.stderr  # names the database it worked on
+    assert DATABASE_PASSWORD not in cli.stderr + cli.stdout
     assert eventually(lambda: not serves(first, new_key) and not serves(second, new_key))
     # An account disabled on the second: the first stops using it (no account left: 503 in the SDK's format).
     assert admin(second, "POST", "/accounts/openai-1/disable")[0] == 200
@@ -259,6 +267,7 @@ allow_private_upstreams: true
         moved = cli("migrate", "--to", url)
         assert moved.returncode == 0, moved.stderr + moved.stdout
         assert "ledger: 3 rows" in moved.stdout and "keys: 1 rows" in moved.stdout, moved.stdout
+        assert DATABASE_PASSWORD not in moved.stdout + moved.stderr and "postgres://postgres:***@" in moved.stdout
         # Into a database that is no longer empty: refused, nothing doubled.
         again = cli("migrate", "--to", url)
         assert again.returncode == 1 and "not empty" in again.stderr
