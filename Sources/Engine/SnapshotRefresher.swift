@@ -23,9 +23,17 @@ public struct SnapshotRefresher: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            await refreshIfChanged()
+        await withTaskGroup(of: Void.self) { group in
+            // PostgreSQL tells of a change as it commits; polling stays as the safety net (and is all SQLite has).
+            group.addTask { [self] in
+                await cancelWhenGracefulShutdownIgnoringErrors { await loader.store.watchChanges { await refreshIfChanged() } }
+            }
+            group.addTask { [self] in
+                while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    await refreshIfChanged()
+                }
+            }
         }
     }
 

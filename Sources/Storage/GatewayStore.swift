@@ -154,6 +154,12 @@ public protocol GatewayStore: LedgerSink {
     /// another does. With one process (SQLite) it always runs.
     func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T?
 
+    /// Calls `onChange` whenever another process may have changed what
+    /// `revision` counts, until the calling task is cancelled (PostgreSQL:
+    /// LISTEN on the revision's channel, reconnecting as needed); returns at
+    /// once where there is nothing to listen to (SQLite: polling it is).
+    func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async
+
     func close() async throws
 }
 

@@ -178,6 +178,29 @@ final class PostgresDatabase: SQLDatabase {
         }
     }
 
+    /// The channel the revision triggers notify (migration 5).
+    static let revisionChannel = "switchboard_revision"
+
+    /// Calls `onChange` for each notification on `channel` until cancelled; a
+    /// lost connection is replaced after a second (what changed meanwhile the
+    /// refresher's polling finds).
+    func listen(on channel: String, _ onChange: @escaping @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        for try await _ in notifications { await onChange() }
+                    }
+                }
+            } catch {
+                logger.debug(
+                    "listening for changes stopped; again in a second",
+                    metadata: ["error": "\(storeError(error) ?? StoreError(.unavailable, "\(type(of: error))"))"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
     /// A task's advisory lock: FNV-1a of its name beside the store's own locks.
     static func lockKey(_ task: String) -> Int64 {
         var hash: UInt32 = 2_166_136_261

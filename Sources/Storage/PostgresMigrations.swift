@@ -163,5 +163,16 @@ enum PostgresMigrations {
             """,
             "CREATE INDEX shared_sessions_by_seq ON shared_sessions (seq)",
         ],
+        // 5: a change to what the revision counts also notifies the replicas listening (LISTEN switchboard_revision).
+        [
+            """
+            CREATE OR REPLACE FUNCTION bump_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE settings SET value = (value::bigint + 1)::text WHERE name = 'revision';
+                PERFORM pg_notify('switchboard_revision', '');
+                RETURN NULL;
+            END $$
+            """
+        ],
     ]
 }

@@ -84,6 +84,11 @@ public final class SQLStore: GatewayStore {
         try await database.leading(task, body)
     }
 
+    public func watchChanges(_ onChange: @escaping @Sendable () async -> Void) async {
+        guard let postgres = database as? PostgresDatabase else { return }
+        await postgres.listen(on: PostgresDatabase.revisionChannel, onChange)
+    }
+
     public func close() async throws {
         try await database.close()
     }

@@ -143,4 +143,34 @@ import Testing
             try await other.close()
         }
     }
+
+    /// A change another process commits is told to the watchers as it
+    /// commits (PostgreSQL's LISTEN/NOTIFY); SQLite has nothing to listen to
+    /// and returns at once (its gateways poll the revision).
+    @Test func aChangeIsToldToTheWatchers() async throws {
+        try await withStore { store, location in
+            let (told, tell) = AsyncStream.makeStream(of: Void.self)
+            let watcher = Task { await store.watchChanges { tell.yield() } }
+            guard location.hasPrefix("postgres://") else {
+                await watcher.value  // nothing to watch: it returned
+                return
+            }
+            let other = try await openStore(location)
+            // The listener may not be in place yet: change until a change is told, at most a hundred times.
+            let changer = Task {
+                for index in 0..<100 where !Task.isCancelled {
+                    _ = try? await other.insertKey(key("watched-\(index)", hash: "hash-watched-\(index)"))
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                tell.finish()
+            }
+            var iterator = told.makeAsyncIterator()
+            let heard = await iterator.next() != nil
+            changer.cancel()
+            _ = await changer.value
+            watcher.cancel()
+            #expect(heard, "no change was told")
+            try await other.close()
+        }
+    }
 }
