@@ -74,7 +74,8 @@ extension Gateway {
     }
 
     /// With replicas on PostgreSQL, a request this replica admitted must also
-    /// pass its key's shared counts (concurrency, balance, request window):
+    /// pass its key's shared counts (concurrency, balance, request window)
+    /// and its user's balance:
     /// one conditional statement. A refusal gives the local lease back and
     /// answers as the local limiter would; a database that cannot be asked
     /// refuses (503 `store_unavailable`): a limited key is never served unchecked.
@@ -84,13 +85,17 @@ extension Gateway {
 
     func confirmShared(_ admitted: Admitted, key: KeyEntry, request: GatewayRequest) async -> Result<Admitted, GatewayError> {
         let policy = key.policy
+        let user = admitted.lease.owner?.user
+        let userBalance = user.flatMap { user in user.balance.map { (id: user.id, name: user.name, balance: $0) } }
         guard let shared, let settlements = sharedSettlements,
-            policy.concurrency != nil || policy.balance != nil || policy.rateLimit?.requests != nil
+            policy.concurrency != nil || policy.balance != nil || policy.rateLimit?.requests != nil || userBalance != nil
         else { return .success(admitted) }
-        let demand = SharedDemand(
+        var wanted = SharedDemand(
             requestID: request.requestID, keyID: key.id, concurrency: policy.concurrency, balance: policy.balance,
             hold: admitted.lease.demand.hold, windowRequests: policy.rateLimit?.requests,
             windowMilliseconds: Int64(policy.rateLimit?.windowMinutes ?? 1).saturatingMultiply(60_000))
+        wanted.user = userBalance
+        let demand = wanted
         let deadline = ContinuousClock.now.advanced(by: configuration.keyWaitTimeout)
         let clock = self.clock
         // An admission that outlives its deadline (or fails, so whether it
@@ -117,12 +122,16 @@ extension Gateway {
             let refusal: GatewayError
             switch verdict {
             case .admitted:
-                admitted.lease.whenSettled { cost in settlements.enqueue(requestID: requestID, keyID: keyID, cost: cost) }
+                let userID = userBalance?.id
+                admitted.lease.whenSettled { cost in settlements.enqueue(requestID: requestID, keyID: keyID, userID: userID, cost: cost) }
                 return .success(admitted)
             case .concurrency:
                 refusal = GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1)
             case .balance:
                 refusal = GatewayError(.insufficientQuota, message: "This key's balance cannot cover this request. Top it up or raise the limit.")
+            case .userBalance:
+                refusal = GatewayError(
+                    .insufficientQuota, message: "The key owner's balance cannot cover this request. Top it up or raise the limit.")
             case .rateLimited(let until):
                 refusal = GatewayError(
                     .keyRateLimited, message: "This key's rate limit on requests is reached. Retry after the time given.",

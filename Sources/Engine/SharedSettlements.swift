@@ -27,8 +27,8 @@ public final class SharedSettlements: Service, Sendable {
     }
 
     /// Queues a settlement.
-    func enqueue(requestID: String, keyID: Int64, cost: Money) {
-        pending.withLock { $0.append(SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, cost: cost)) }
+    func enqueue(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money) {
+        pending.withLock { $0.append(SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, userID: userID, cost: cost)) }
         nudge.yield()
     }
 

@@ -126,15 +126,22 @@ final class PostgresDatabase: SQLDatabase {
     }
 
     func transaction<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        if let session = Self.session {
-            return session.inTransaction ? try await body() : try await run(on: session.connection, body)
-        }
-        return try await client.withConnection { connection in try await run(on: connection, body) }
+        try await transaction(ordered: true, body)
     }
 
-    private func run<T: Sendable>(on connection: PostgresConnection, _ body: @Sendable () async throws -> T) async throws -> T {
+    /// A transaction; `ordered` takes the store's transaction lock first (every
+    /// store transaction), otherwise its statements' row locks are all that
+    /// orders it (the shared limits, which lock rows in one order).
+    func transaction<T: Sendable>(ordered: Bool, _ body: @Sendable () async throws -> T) async throws -> T {
+        if let session = Self.session {
+            return session.inTransaction ? try await body() : try await run(on: session.connection, ordered: ordered, body)
+        }
+        return try await client.withConnection { connection in try await run(on: connection, ordered: ordered, body) }
+    }
+
+    private func run<T: Sendable>(on connection: PostgresConnection, ordered: Bool, _ body: @Sendable () async throws -> T) async throws -> T {
         try await Self.$session.withValue(Session(connection: connection, inTransaction: true)) {
-            try await committed(begin: ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.transactionLock))"], body)
+            try await committed(begin: ordered ? ["BEGIN", "SELECT pg_advisory_xact_lock(\(Self.transactionLock))"] : ["BEGIN"], body)
         }
     }
 

@@ -174,5 +174,13 @@ enum PostgresMigrations {
             END $$
             """
         ],
+        // 6: users' balances shared like keys' (`SharedKeyLimits`): each user's held and spent money, and each lease's part of it.
+        [
+            """
+            CREATE TABLE shared_users (
+                user_id BIGINT PRIMARY KEY, held_picos BIGINT NOT NULL DEFAULT 0, spent_picos BIGINT NOT NULL DEFAULT 0)
+            """,
+            "ALTER TABLE shared_holds ADD COLUMN user_id BIGINT, ADD COLUMN user_hold_picos BIGINT NOT NULL DEFAULT 0",
+        ],
     ]
 }

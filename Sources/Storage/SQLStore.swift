@@ -28,6 +28,13 @@ public final class SQLStore: GatewayStore {
         try await database.transaction(body)
     }
 
+    /// A transaction ordered by its statements' row locks alone (PostgreSQL's
+    /// shared limits); elsewhere the store's ordinary transaction.
+    func rowOrderedTransaction<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        guard let postgres = database as? PostgresDatabase else { return try await database.transaction(body) }
+        return try await postgres.transaction(ordered: false, body)
+    }
+
     /// Runs one statement on its own.
     func query(_ sql: String, _ binds: [SQLValue] = []) async throws -> [SQLRow] {
         try await database.query(sql, binds)

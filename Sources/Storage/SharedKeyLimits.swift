@@ -14,6 +14,8 @@ public struct SharedDemand: Sendable {
     /// The key's requests per sliding window, and the window.
     public var windowRequests: Int?
     public var windowMilliseconds: Int64
+    /// The key's user, when that user has a balance: the same hold is held against it.
+    public var user: (id: Int64, name: String, balance: Money)?
 
     public init(
         requestID: String, keyID: Int64, concurrency: Int?, balance: Money?, hold: Money, windowRequests: Int?, windowMilliseconds: Int64
@@ -33,6 +35,8 @@ public enum SharedVerdict: Sendable, Equatable {
     case admitted
     case concurrency
     case balance
+    /// The key's user's balance.
+    case userBalance
     /// The window is full until `until`.
     case rateLimited(until: Date)
 }
@@ -58,6 +62,7 @@ public final class SharedKeyLimits: Sendable {
     /// How long a lease outlives its replica's last renewal.
     public let leaseTTL: Duration
     private let known = Mutex<Set<Int64>>([])
+    private let knownUsers = Mutex<Set<Int64>>([])
 
     /// Shares limits through `store` when it is PostgreSQL; nil for SQLite (one process: the limiter in memory is exact).
     public init?(store: any GatewayStore, leaseTTL: Duration) {
@@ -69,36 +74,56 @@ public final class SharedKeyLimits: Sendable {
 
     /// Admits the request against the shared counts, or says which limit refused it.
     /// Throws `StoreError` when the database cannot be asked.
+    ///
+    /// With a user balance the statement first locks the user's row (`FOR
+    /// UPDATE`), then the key's: every admission and settlement takes them in
+    /// that order, so they never deadlock.
     public func admit(_ demand: SharedDemand, now: Date) async throws -> SharedVerdict {
         try await ensureRow(demand.keyID)
+        if let user = demand.user { try await ensureUserRow(user.id, name: user.name) }
         let nowMs = now.millisecondsSince1970
         let windowMs = max(demand.windowMilliseconds, 1)
         let since = nowMs.saturatingSubtract(windowMs)
         let concurrency = Int(demand.concurrency ?? -1)
         let balance = demand.balance.map { Int($0.picos) } ?? -1
-        let hold = demand.balance == nil ? 0 : Int(max(demand.hold.picos, 0))
+        let metered = demand.balance != nil || demand.user != nil
+        let hold = metered ? Int(max(demand.hold.picos, 0)) : 0
+        let keyHold = demand.balance == nil ? 0 : hold
+        let userID = demand.user.map { Int($0.id) } ?? -1
+        let userBalance = demand.user.map { Int($0.balance.picos) } ?? -1
         let requests = demand.windowRequests ?? -1
         // A refusal no cap explains on a second look (the counts moved in between) is tried again.
         for _ in 0..<3 {
             let rows = try await store.query(
                 """
-                WITH admitted AS (
+                WITH owner AS (
+                    SELECT user_id FROM shared_users
+                    WHERE user_id = ? AND spent_picos::numeric + held_picos + ? <= ? FOR UPDATE),
+                admitted AS (
                     UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + ?,
                         window_times = CASE WHEN ? < 0 THEN window_times
                             ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > ?), ?::bigint) END
                     WHERE key_id = ? AND (? < 0 OR in_flight < ?)
                         AND (? < 0 OR spent_picos::numeric + held_picos + ? <= ?)
                         AND (? < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) < ?)
-                    RETURNING key_id)
-                INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at)
-                    SELECT ?, key_id, ?, ?, ? FROM admitted
+                        AND (? < 0 OR EXISTS (SELECT 1 FROM owner))
+                    RETURNING key_id),
+                charged AS (
+                    UPDATE shared_users SET held_picos = held_picos + ?
+                    WHERE user_id IN (SELECT user_id FROM owner) AND EXISTS (SELECT 1 FROM admitted)
+                    RETURNING user_id)
+                INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at, user_id, user_hold_picos)
+                    SELECT ?, key_id, ?, ?, ?, (SELECT user_id FROM charged), CASE WHEN EXISTS (SELECT 1 FROM charged) THEN ? ELSE 0 END
+                    FROM admitted
                 RETURNING request_id
                 """,
                 [
-                    .integer(hold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
-                    .integer(concurrency), .integer(concurrency), .integer(balance), .integer(hold), .integer(balance),
-                    .integer(requests), .integer(Int(since)), .integer(requests),
-                    .text(demand.requestID), .text(replica), .integer(hold), .integer(Int(expiry(from: now))),
+                    .integer(userID), .integer(hold), .integer(userBalance),
+                    .integer(keyHold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
+                    .integer(concurrency), .integer(concurrency), .integer(balance), .integer(keyHold), .integer(balance),
+                    .integer(requests), .integer(Int(since)), .integer(requests), .integer(userID),
+                    .integer(hold),
+                    .text(demand.requestID), .text(replica), .integer(keyHold), .integer(Int(expiry(from: now))), .integer(hold),
                 ])
             if !rows.isEmpty { return .admitted }
             // Which cap refused: read after the fact, for the client's message.
@@ -106,10 +131,15 @@ public final class SharedKeyLimits: Sendable {
                 let row = try await store.query(
                     """
                     SELECT in_flight, (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) AS in_window,
-                        (SELECT MIN(t) FROM unnest(window_times) AS t WHERE t > ?) AS oldest
+                        (SELECT MIN(t) FROM unnest(window_times) AS t WHERE t > ?) AS oldest,
+                        spent_picos::numeric + held_picos + ? > ? AS over_balance,
+                        (SELECT spent_picos::numeric + held_picos + ? > ? FROM shared_users WHERE user_id = ?) AS over_user_balance
                     FROM shared_keys WHERE key_id = ?
                     """,
-                    [.integer(Int(since)), .integer(Int(since)), .integer(Int(demand.keyID))]
+                    [
+                        .integer(Int(since)), .integer(Int(since)), .integer(keyHold), .integer(balance), .integer(hold),
+                        .integer(userBalance), .integer(userID), .integer(Int(demand.keyID)),
+                    ]
                 ).first
             else { throw StoreError(.unavailable, "the key's shared row is missing") }
             if concurrency >= 0, (row.int("in_flight") ?? 0) >= Int64(concurrency) { return .concurrency }
@@ -117,7 +147,8 @@ public final class SharedKeyLimits: Sendable {
                 // A place frees when the oldest admission in the window leaves it.
                 return .rateLimited(until: Date(millisecondsSince1970: (row.int("oldest") ?? nowMs).saturatingAdd(windowMs)))
             }
-            if balance >= 0 { return .balance }
+            if balance >= 0, row.int("over_balance") == 1 { return .balance }
+            if userID >= 0, row.int("over_user_balance") == 1 { return .userBalance }
         }
         return concurrency >= 0 ? .concurrency : .balance
     }
@@ -126,41 +157,73 @@ public final class SharedKeyLimits: Sendable {
     public struct Settlement: Sendable {
         public var requestID: String
         public var keyID: Int64
+        /// The key's user, when its balance was held too.
+        public var userID: Int64?
         public var cost: Money
 
-        public init(requestID: String, keyID: Int64, cost: Money) {
+        public init(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money) {
             self.requestID = requestID
             self.keyID = keyID
+            self.userID = userID
             self.cost = cost
         }
     }
 
-    /// Settlements per statement.
+    /// Settlements per transaction.
     public static let settlementsPerStatement = 500
 
-    /// Gives the requests' slots and holds back and adds what they cost, in
-    /// one statement per key touched; a request whose lease already expired
-    /// (or was never filed) still has its cost counted.
+    /// Gives the requests' slots and holds back and adds what they cost: one
+    /// transaction per batch, its leases deleted first, then users' rows, then
+    /// keys' (the order admission locks them in). A request whose lease already
+    /// expired (or was never filed) still has its cost counted.
     public func settle(_ settlements: [Settlement]) async throws {
+        try await settle(settlements, expiredBefore: nil)
+    }
+
+    /// Settles; with `expiredBefore`, only leases that expired before it go
+    /// (one renewed meanwhile stays, and its cost is not counted).
+    private func settle(_ settlements: [Settlement], expiredBefore: Date?) async throws {
+        let cutoff = expiredBefore.map { Int($0.millisecondsSince1970) } ?? -1
         for start in stride(from: 0, to: settlements.count, by: Self.settlementsPerStatement) {
-            let chunk = settlements[start..<min(settlements.count, start + Self.settlementsPerStatement)]
-            _ = try await store.query(
-                """
-                WITH costs (request_id, key_id, cost) AS (VALUES \(
-                    Array(repeating: "(?::text, ?::bigint, ?::bigint)", count: chunk.count).joined(separator: ", "))),
-                gone AS (
-                    DELETE FROM shared_holds USING costs WHERE shared_holds.request_id = costs.request_id
-                    RETURNING shared_holds.request_id, shared_holds.hold_picos),
-                per_key AS (
-                    SELECT costs.key_id, COUNT(gone.request_id) AS settled, COALESCE(SUM(gone.hold_picos), 0) AS held,
-                        SUM(costs.cost) AS spent
-                    FROM costs LEFT JOIN gone ON gone.request_id = costs.request_id GROUP BY costs.key_id)
-                UPDATE shared_keys SET in_flight = GREATEST(in_flight - per_key.settled, 0),
-                    held_picos = GREATEST(held_picos - per_key.held, 0),
-                    spent_picos = LEAST(spent_picos::numeric + per_key.spent, 9223372036854775807)::bigint
-                FROM per_key WHERE shared_keys.key_id = per_key.key_id
-                """,
-                chunk.flatMap { [.text($0.requestID), .integer(Int($0.keyID)), .integer(Int(max($0.cost.picos, 0)))] })
+            let chunk = Array(settlements[start..<min(settlements.count, start + Self.settlementsPerStatement)])
+            try await store.rowOrderedTransaction { [store] in
+                let gone = try await store.query(
+                    "DELETE FROM shared_holds WHERE request_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", "))) "
+                        + "AND (? < 0 OR expires_at < ?) RETURNING key_id, hold_picos, user_id, user_hold_picos",
+                    chunk.map { .text($0.requestID) } + [.integer(cutoff), .integer(cutoff)])
+                var users: [Int64: (held: Int64, spent: Int64)] = [:]
+                var keys: [Int64: (settled: Int64, held: Int64, spent: Int64)] = [:]
+                for row in gone {
+                    if let user = row.int("user_id") {
+                        users[user, default: (0, 0)].held = users[user, default: (0, 0)].held.saturatingAdd(row.int("user_hold_picos") ?? 0)
+                    }
+                    if let key = row.int("key_id") {
+                        keys[key, default: (0, 0, 0)].settled += 1
+                        keys[key, default: (0, 0, 0)].held = keys[key, default: (0, 0, 0)].held.saturatingAdd(row.int("hold_picos") ?? 0)
+                    }
+                }
+                for settlement in chunk where settlement.cost.picos > 0 {
+                    if let user = settlement.userID {
+                        users[user, default: (0, 0)].spent = users[user, default: (0, 0)].spent.saturatingAdd(settlement.cost.picos)
+                    }
+                    keys[settlement.keyID, default: (0, 0, 0)].spent = keys[settlement.keyID, default: (0, 0, 0)].spent.saturatingAdd(
+                        settlement.cost.picos)
+                }
+                for (user, change) in users.sorted(by: { $0.key < $1.key }) {
+                    _ = try await store.query(
+                        """
+                        UPDATE shared_users SET held_picos = GREATEST(held_picos - ?, 0),
+                            spent_picos = LEAST(spent_picos::numeric + ?, 9223372036854775807)::bigint WHERE user_id = ?
+                        """, [.integer(Int(change.held)), .integer(Int(change.spent)), .integer(Int(user))])
+                }
+                for (key, change) in keys.sorted(by: { $0.key < $1.key }) {
+                    _ = try await store.query(
+                        """
+                        UPDATE shared_keys SET in_flight = GREATEST(in_flight - ?, 0), held_picos = GREATEST(held_picos - ?, 0),
+                            spent_picos = LEAST(spent_picos::numeric + ?, 9223372036854775807)::bigint WHERE key_id = ?
+                        """, [.integer(Int(change.settled)), .integer(Int(change.held)), .integer(Int(change.spent)), .integer(Int(key))])
+                }
+            }
         }
     }
 
@@ -170,35 +233,46 @@ public final class SharedKeyLimits: Sendable {
             "UPDATE shared_holds SET expires_at = ? WHERE replica = ?", [.integer(Int(expiry(from: now))), .text(replica)])
     }
 
-    /// Ends the leases whose replica stopped renewing them; returns how many.
+    /// Ends the leases whose replica stopped renewing them (their slots and
+    /// holds go back, with no cost); returns how many.
     @discardableResult
     public func sweep(now: Date) async throws -> Int {
-        try await store.query(
-            """
-            WITH gone AS (DELETE FROM shared_holds WHERE expires_at < ? RETURNING key_id, hold_picos),
-                totals AS (SELECT key_id, COUNT(*) AS n, SUM(hold_picos) AS held FROM gone GROUP BY key_id)
-            UPDATE shared_keys SET in_flight = GREATEST(in_flight - totals.n, 0), held_picos = GREATEST(held_picos - totals.held, 0)
-            FROM totals WHERE shared_keys.key_id = totals.key_id
-            RETURNING totals.n
-            """, [.integer(Int(now.millisecondsSince1970))]
-        ).reduce(0) { $0 + Int($1.int("n") ?? 0) }
+        let expired = try await store.query(
+            "SELECT request_id, key_id, user_id FROM shared_holds WHERE expires_at < ? LIMIT 1000", [.integer(Int(now.millisecondsSince1970))])
+        let leases = expired.compactMap { row -> Settlement? in
+            guard let id = row.text("request_id"), let key = row.int("key_id") else { return nil }
+            return Settlement(requestID: id, keyID: key, userID: row.int("user_id"), cost: .zero)
+        }
+        // Settled with no cost, the way settlements go; a lease renewed meanwhile stays.
+        try await settle(leases, expiredBefore: now)
+        return leases.count
     }
 
     private func expiry(from now: Date) -> Int64 {
         now.millisecondsSince1970.saturatingAdd(Int64(leaseTTL.components.seconds) * 1000)
     }
 
-    /// Makes the key's shared row once per process: its spend starts from the
-    /// ledger's lifetime total for the key.
-    private func ensureRow(_ keyID: Int64) async throws {
-        if known.withLock({ $0.contains(keyID) }) { return }
+    /// Makes a key's or user's shared row once per process (`known` remembers
+    /// which): its spend starts from the ledger's lifetime total for it.
+    private func ensureRow(
+        _ table: String, id: Int64, in known: borrowing Mutex<Set<Int64>>, totals: String, totalsKey: String, totalsValue: SQLValue
+    ) async throws {
+        if known.withLock({ $0.contains(id) }) { return }
         _ = try await store.query(
             """
-            INSERT INTO shared_keys (key_id, spent_picos)
+            INSERT INTO \(table) (\(table == "shared_keys" ? "key_id" : "user_id"), spent_picos)
             VALUES (?, COALESCE((SELECT LEAST(cost_hi::numeric * 1000000000 + cost_lo, 9223372036854775807)::bigint
-                FROM key_totals WHERE key_id = ?), 0))
-            ON CONFLICT (key_id) DO NOTHING
-            """, [.integer(Int(keyID)), .integer(Int(keyID))])
-        _ = known.withLock { $0.insert(keyID) }
+                FROM \(totals) WHERE \(totalsKey) = ?), 0))
+            ON CONFLICT DO NOTHING
+            """, [.integer(Int(id)), totalsValue])
+        _ = known.withLock { $0.insert(id) }
+    }
+
+    private func ensureRow(_ keyID: Int64) async throws {
+        try await ensureRow("shared_keys", id: keyID, in: known, totals: "key_totals", totalsKey: "key_id", totalsValue: .integer(Int(keyID)))
+    }
+
+    private func ensureUserRow(_ userID: Int64, name: String) async throws {
+        try await ensureRow("shared_users", id: userID, in: knownUsers, totals: "user_totals", totalsKey: "user_name", totalsValue: .text(name))
     }
 }

@@ -530,3 +530,35 @@ def test_a_session_keeps_its_account_whichever_replica_its_next_request_reaches(
         assert eventually(lambda: admin(second, "GET", "/accounts/faults")[1]["live"].get("cooldown_until"))
         for session in sessions:
             assert placed(second, session) == where[session], session
+
+
+def test_two_hundred_requests_on_two_keys_spend_at_most_their_users_balance(tmp_path):
+    """A user's balance is shared by the user's keys and by every replica."""
+    users = """users:
+  - name: ada
+    balance_usd: 1"""
+    keys = f"""
+  - name: ada-laptop
+    key: {KEY}-laptop
+    user: ada
+  - name: ada-server
+    key: {KEY}-server
+    user: ada"""
+    with started_replicas(3, models=("o1-pro",), keys=keys, settings=users) as running:
+        def send(index_port):
+            key = KEY + ("-laptop" if index_port[0] % 2 else "-server")
+            return outcome(lambda: client(index_port[1], key).chat.completions.create(model="o1-pro", messages=MESSAGES, max_tokens=16))
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        ports = running["ports"]
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            results = list(pool.map(send, [(index, ports[index % len(ports)]) for index in range(200)]))
+        served = results.count("ok")
+        assert 0 < served < 200 and all(r == "ok" or "insufficient_quota" in r for r in results), results
+        url = running["url"]
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger WHERE user_name = 'ada' AND status = 200") == str(served))
+        spent = int(query(url, "SELECT SUM(cost_picos) FROM ledger WHERE user_name = 'ada'"))
+        assert 0 < spent <= 10**12, f"spent {spent / 1e12} dollars of a one-dollar balance"
+        assert eventually(lambda: query(url, "SELECT held_picos FROM shared_users") == "0")
+        assert int(query(url, "SELECT spent_picos FROM shared_users")) == spent
