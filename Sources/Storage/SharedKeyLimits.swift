@@ -41,20 +41,22 @@ public enum SharedVerdict: Sendable, Equatable {
     case rateLimited(until: Date)
 }
 
-/// A key's concurrency, balance and request window, exact across every
-/// replica on one PostgreSQL database.
+/// A key's concurrency, balance and request window, and its user's balance,
+/// exact across every replica on one PostgreSQL database.
 ///
 /// One row per key (`shared_keys`) counts what is in flight, held and spent,
 /// and keeps the admission times inside the sliding request window (at most
-/// the window's request count of them); one row per admitted request
-/// (`shared_holds`) is its lease. Admission is one conditional statement:
-/// the UPDATE takes the key's row lock, re-checks every cap against the
-/// committed counts, and files the lease only if it passed, so two replicas
-/// can never both take the last slot or the last dollar. Settlement is one
-/// statement: the lease goes, its slot and hold with it, and the cost is
-/// added to what was spent. A replica renews its leases' expiry while it
-/// lives; leases a dead replica left expire (`lease_ttl`) and any replica's
-/// sweep gives their slots and holds back.
+/// the window's request count of them); one row per user with a balance
+/// (`shared_users`) counts what is held and spent; one row per admitted
+/// request (`shared_holds`) is its lease. Admission is one conditional
+/// statement: it locks the user's row, then updates the key's only if every
+/// cap still holds against the committed counts, and files the lease only if
+/// both passed, so two replicas can never both take the last slot or the
+/// last dollar. Settlements go in batches, a transaction each: the leases
+/// go, their slots and holds with them, and the costs are added to what was
+/// spent. A replica renews its leases' expiry while it lives; leases a dead
+/// replica left expire (`lease_ttl`) and any replica's sweep gives their
+/// slots and holds back.
 public final class SharedKeyLimits: Sendable {
     let store: SQLStore
     /// This process's name on its leases.
