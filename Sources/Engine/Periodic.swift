@@ -12,3 +12,8 @@ func runPeriodically(every interval: Duration, immediately: Bool, _ work: @escap
         }
     }
 }
+
+/// Runs `body` until graceful shutdown cancels it; its cancellation is the normal end.
+func cancelWhenGracefulShutdownIgnoringErrors(_ body: @escaping @Sendable () async throws -> Void) async {
+    try? await cancelWhenGracefulShutdown { try await body() }
+}

@@ -79,8 +79,3 @@ public final class SharedSettlements: Service, Sendable {
         }
     }
 }
-
-/// Runs `body` until graceful shutdown cancels it; its cancellation is the normal end.
-func cancelWhenGracefulShutdownIgnoringErrors(_ body: @escaping @Sendable () async throws -> Void) async {
-    try? await cancelWhenGracefulShutdown { try await body() }
-}

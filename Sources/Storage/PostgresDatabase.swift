@@ -42,15 +42,10 @@ final class PostgresDatabase: SQLDatabase {
         let database = PostgresDatabase(client: PostgresClient(configuration: try configuration(url), backgroundLogger: logger), logger: logger)
         // A server that is not there fails the start within seconds, not after the pool's retries.
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { _ = try await database.query("SELECT 1", []) }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(15))
-                    throw StoreError(.unavailable, "the database did not answer within 15 s")
-                }
-                try await group.next()
-                group.cancelAll()
-            }
+            _ = try await withDeadline(.seconds(15)) { try await database.query("SELECT 1", []) }
+        } catch let error as DeadlineExceeded {
+            try? await database.close()
+            throw StoreError(.unavailable, "the database did not answer within \(error.limit)")
         } catch {
             try? await database.close()
             throw database.storeError(error) ?? error

@@ -300,11 +300,15 @@ allow_private_upstreams: true
 
 
 def fan_out(ports, count, send):
-    """Sends `count` requests at once, round-robin over the replicas; returns each outcome."""
+    """Sends `count` requests at once, round-robin over the replicas (`send(port)`, or
+    `send(port, index)` when it takes the request's number); returns each outcome."""
+    import inspect
     from concurrent.futures import ThreadPoolExecutor
 
+    numbered = len(inspect.signature(send).parameters) == 2
+    call = lambda index: send(ports[index % len(ports)], index) if numbered else send(ports[index % len(ports)])
     with ThreadPoolExecutor(max_workers=min(count, 64)) as pool:
-        return list(pool.map(lambda index: send(ports[index % len(ports)]), range(count)))
+        return list(pool.map(call, range(count)))
 
 
 def outcome(call):
@@ -545,17 +549,13 @@ def test_two_hundred_requests_on_two_keys_spend_at_most_their_users_balance(tmp_
     key: {KEY}-server
     user: ada"""
     with started_replicas(3, models=("o1-pro",), keys=keys, settings=users) as running:
-        def send(index_port):
-            key = KEY + ("-laptop" if index_port[0] % 2 else "-server")
-            return outcome(lambda: client(index_port[1], key).chat.completions.create(model="o1-pro", messages=MESSAGES, max_tokens=16))
+        def send(port, index):
+            key = KEY + ("-laptop" if index % 2 else "-server")
+            return outcome(lambda: client(port, key).chat.completions.create(model="o1-pro", messages=MESSAGES, max_tokens=16))
 
-        from concurrent.futures import ThreadPoolExecutor
-
-        ports = running["ports"]
-        with ThreadPoolExecutor(max_workers=64) as pool:
-            results = list(pool.map(send, [(index, ports[index % len(ports)]) for index in range(200)]))
+        results = fan_out(running["ports"], 200, send)
         served = results.count("ok")
-        assert 0 < served < 200 and all(r == "ok" or "insufficient_quota" in r for r in results), results
+        assert 0 < served < 200 and all(r == "ok" or "insufficient_quota" in r for r in results), __import__("collections").Counter(results)
         url = running["url"]
         assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger WHERE user_name = 'ada' AND status = 200") == str(served))
         spent = int(query(url, "SELECT SUM(cost_picos) FROM ledger WHERE user_name = 'ada'"))
