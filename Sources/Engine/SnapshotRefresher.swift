@@ -40,9 +40,7 @@ public struct SnapshotRefresher: Service {
     /// Reloads the snapshot when the store's revision differs from the held one.
     public func refreshIfChanged() async {
         do {
-            // A database that does not answer within the deadline is down for readiness (its pool may wait a minute).
-            let store = loader.store
-            let revision = try await withDeadline(.seconds(2)) { try await store.revision() }
+            let revision = try await loader.store.revision()
             // Also retry while secrets name a master key not found yet (a rotation's
             // rename lands just after its commit).
             let keyRetry = holder.snapshot.awaitsMasterKey && retryClock.due(every: .seconds(2))

@@ -69,9 +69,16 @@ public final class SQLStore: GatewayStore {
         }
     }
 
+    /// On PostgreSQL, a server that does not answer within 2 s is taken for
+    /// down (readiness must know in seconds; the pool would wait a minute);
+    /// SQLite answers when its lock frees, however busy.
     public func revision() async throws -> Int64 {
-        let rows = try await query("SELECT value FROM settings WHERE name = 'revision'")
-        return Int64(rows.first?.column("value")?.string ?? "0") ?? 0
+        let read = { @Sendable [self] () async throws -> Int64 in
+            let rows = try await query("SELECT value FROM settings WHERE name = 'revision'")
+            return Int64(rows.first?.column("value")?.string ?? "0") ?? 0
+        }
+        guard dialect == .postgres else { return try await read() }
+        return try await withDeadline(.seconds(2), read)
     }
 
     public func setting(_ name: String) async throws -> String? {
