@@ -87,15 +87,19 @@ extension Gateway {
         let policy = key.policy
         let user = admitted.lease.owner?.user
         let userBalance = user.flatMap { user in user.balance.map { (id: user.id, name: user.name, balance: $0) } }
-        guard let shared, let settlements = sharedSettlements,
-            policy.concurrency != nil || policy.balance != nil || policy.rateLimit?.requests != nil || userBalance != nil
+        guard let shared, let settlements = sharedSettlements else { return .success(admitted) }
+        let meters = Self.sharedMeters(for: key, owner: admitted.lease.owner, demand: admitted.lease.demand, now: clock.now())
+        guard policy.concurrency != nil || policy.balance != nil || policy.rateLimit?.requests != nil || userBalance != nil || !meters.isEmpty
         else { return .success(admitted) }
         var wanted = SharedDemand(
             requestID: request.requestID, keyID: key.id, concurrency: policy.concurrency, balance: policy.balance,
             hold: admitted.lease.demand.hold, windowRequests: policy.rateLimit?.requests,
             windowMilliseconds: Int64(policy.rateLimit?.windowMinutes ?? 1).saturatingMultiply(60_000))
         wanted.user = userBalance
+        wanted.meters = meters
         let demand = wanted
+        let uses = meters.map(\.use)
+        let userWaits = (admitted.lease.owner?.user.limits.maxWaiting ?? 0) > 0
         let deadline = ContinuousClock.now.advanced(by: configuration.keyWaitTimeout)
         let clock = self.clock
         // An admission that outlives its deadline (or fails, so whether it
@@ -115,7 +119,15 @@ extension Gateway {
         }
         do {
             var verdict = try await ask()
-            while verdict == .concurrency, (policy.maxWaiting ?? 0) > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            // A full set of slots that allows a queue: the shared slot is asked for again until the wait runs out.
+            func mayWait(_ verdict: SharedVerdict) -> Bool {
+                switch verdict {
+                case .concurrency: return (policy.maxWaiting ?? 0) > 0
+                case .meter(let meter, _): return meter.refusal == .userConcurrency && userWaits
+                default: return false
+                }
+            }
+            while mayWait(verdict), ContinuousClock.now < deadline, !Task.isCancelled {
                 try await Task.sleep(for: .milliseconds(20))
                 verdict = try await ask()
             }
@@ -123,8 +135,19 @@ extension Gateway {
             switch verdict {
             case .admitted:
                 let userID = userBalance?.id
-                admitted.lease.whenSettled { cost in settlements.enqueue(requestID: requestID, keyID: keyID, userID: userID, cost: cost) }
+                admitted.lease.whenSettled { cost, tokens in
+                    settlements.enqueue(requestID: requestID, keyID: keyID, userID: userID, cost: cost, tokens: tokens, meters: uses)
+                }
                 return .success(admitted)
+            case .meter(let meter, let oldest):
+                var refused = meter.refusal
+                if case .rateLimited(_, let what) = refused {
+                    // Room comes when the window's oldest entry leaves it.
+                    let now = clock.now()
+                    let until = oldest.map { $0.addingTimeInterval(Double(meter.windowMilliseconds) / 1000) } ?? now.addingTimeInterval(1)
+                    refused = .rateLimited(until: max(until, now), what: what)
+                }
+                refusal = Self.error(for: refused, now: clock.now())
             case .concurrency:
                 refusal = GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1)
             case .balance:
@@ -152,25 +175,32 @@ extension Gateway {
         switch admission {
         case .admitted(let lease):
             return .success(Admitted(lease: lease, headers: rateLimitHeaders(key, dialect: request.dialect)))
-        case .refused(.rateLimited(let until, let what)):
+        case .refused(let refusal):
+            return .failure(Self.error(for: refusal, now: limiter.clock.now()))
+        }
+    }
+
+    /// The client's error for a key's refusal, whichever limiter (this
+    /// replica's or the shared one) made it.
+    static func error(for refusal: KeyRefusal, now: Date) -> GatewayError {
+        switch refusal {
+        case .rateLimited(let until, let what):
             var error = GatewayError(.keyRateLimited, message: "This key's rate limit on \(what) is reached. Retry after the time given.")
-            error.retryAfterSeconds = RetryAfter.seconds(until: until, now: limiter.clock.now())
-            return .failure(error)
-        case .refused(.concurrency):
-            return .failure(GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1))
-        case .refused(.userConcurrency):
-            return .failure(
-                GatewayError(
-                    .keyConcurrencyLimited, message: "The key owner has as many requests in flight as it may. Retry shortly.", retryAfterSeconds: 1))
-        case .refused(.modelBudget(let refusal)):
+            error.retryAfterSeconds = RetryAfter.seconds(until: until, now: now)
+            return error
+        case .concurrency:
+            return GatewayError(.keyConcurrencyLimited, retryAfterSeconds: 1)
+        case .userConcurrency:
+            return GatewayError(
+                .keyConcurrencyLimited, message: "The key owner has as many requests in flight as it may. Retry shortly.", retryAfterSeconds: 1)
+        case .modelBudget(let refusal):
             let whose = refusal.owner == "user" ? "The key owner's" : "This key's"
-            return .failure(
-                GatewayError(
-                    .insufficientQuota,
-                    message:
-                        "\(whose) \(refusal.period) budget for \(refusal.pattern) models cannot cover this request. Wait for the next period or raise the limit."
-                ))
-        case .refused(.quotaExhausted(let which)):
+            return GatewayError(
+                .insufficientQuota,
+                message:
+                    "\(whose) \(refusal.period) budget for \(refusal.pattern) models cannot cover this request. Wait for the next period or raise the limit."
+            )
+        case .quotaExhausted(let which):
             let what =
                 [
                     "balance": "This key's balance", "daily_cost": "This key's daily cost limit", "token_limit": "This key's token limit",
@@ -179,7 +209,7 @@ extension Gateway {
                     "subscription_weekly": "The subscription's weekly limit", "subscription_monthly": "The subscription's monthly limit",
                     "budget": "This key's budget",
                 ][which] ?? "A budget"
-            return .failure(GatewayError(.insufficientQuota, message: "\(what) cannot cover this request. Top it up or raise the limit."))
+            return GatewayError(.insufficientQuota, message: "\(what) cannot cover this request. Top it up or raise the limit.")
         }
     }
 

@@ -27,8 +27,9 @@ public final class SharedSettlements: Service, Sendable {
     }
 
     /// Queues a settlement.
-    func enqueue(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money) {
-        pending.withLock { $0.append(SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, userID: userID, cost: cost)) }
+    func enqueue(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
+        let settlement = SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, userID: userID, cost: cost, tokens: tokens, meters: meters)
+        pending.withLock { $0.append(settlement) }
         nudge.yield()
     }
 

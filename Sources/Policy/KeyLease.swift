@@ -13,7 +13,7 @@ public final class KeyLease: Sendable {
     public let demand: KeyDemand
     private let limiter: KeyLimiter
     private let done = Atomic<Bool>(false)
-    private let settled = Mutex<(@Sendable (Money) -> Void)?>(nil)
+    private let settled = Mutex<(@Sendable (Money, Int64) -> Void)?>(nil)
 
     init(key: KeyEntry, owner: Owner?, demand: KeyDemand, limiter: KeyLimiter) {
         self.key = key
@@ -26,14 +26,14 @@ public final class KeyLease: Sendable {
     public func settle(cost: Money, tokens: Int64) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
         limiter.settle(key, owner: owner, demand: demand, cost: cost, tokens: tokens)
-        settled.withLock { $0.take() }?(cost)
+        settled.withLock { $0.take() }?(cost, tokens)
     }
 
-    /// Also runs `action` with the cost when the lease settles (a shared lease
-    /// that must go back with it); at once when it already has.
-    public func whenSettled(_ action: @escaping @Sendable (Money) -> Void) {
+    /// Also runs `action` with the cost and tokens when the lease settles (a
+    /// shared lease that must go back with it); at once when it already has.
+    public func whenSettled(_ action: @escaping @Sendable (Money, Int64) -> Void) {
         settled.withLock { $0 = action }
-        if done.load(ordering: .acquiring) { settled.withLock { $0.take() }?(.zero) }
+        if done.load(ordering: .acquiring) { settled.withLock { $0.take() }?(.zero, 0) }
     }
 
     /// A lease dropped without `settle` is a bug in its owner: the slot and

@@ -182,5 +182,21 @@ enum PostgresMigrations {
             """,
             "ALTER TABLE shared_holds ADD COLUMN user_id BIGINT, ADD COLUMN user_hold_picos BIGINT NOT NULL DEFAULT 0",
         ],
+        // 7: every other limit replicas share (`SharedMeter`): a row per meter (a key's day, a user's slots, a token
+        // window...), what each lease holds on each, and each meter's settled entries inside its window.
+        [
+            """
+            CREATE TABLE shared_meters (
+                name TEXT COLLATE "C" PRIMARY KEY, used BIGINT NOT NULL DEFAULT 0, held BIGINT NOT NULL DEFAULT 0,
+                in_flight BIGINT NOT NULL DEFAULT 0, window_at BIGINT[] NOT NULL DEFAULT '{}',
+                window_amounts BIGINT[] NOT NULL DEFAULT '{}', expires_at BIGINT)
+            """,
+            "CREATE INDEX shared_meters_expires_at ON shared_meters (expires_at)",
+            """
+            CREATE TABLE shared_meter_holds (
+                request_id TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, hold BIGINT NOT NULL,
+                slots BIGINT NOT NULL, PRIMARY KEY (request_id, name))
+            """,
+        ],
     ]
 }

@@ -16,6 +16,8 @@ public struct SharedDemand: Sendable {
     public var windowMilliseconds: Int64
     /// The key's user, when that user has a balance: the same hold is held against it.
     public var user: (id: Int64, name: String, balance: Money)?
+    /// Every other shared limit the request must pass, in the order a refusal is explained.
+    public var meters: [SharedMeter] = []
 
     public init(
         requestID: String, keyID: Int64, concurrency: Int?, balance: Money?, hold: Money, windowRequests: Int?, windowMilliseconds: Int64
@@ -39,6 +41,8 @@ public enum SharedVerdict: Sendable, Equatable {
     case userBalance
     /// The window is full until `until`.
     case rateLimited(until: Date)
+    /// A meter refused; for a window, `oldest` is its oldest entry inside it.
+    case meter(SharedMeter, oldest: Date?)
 }
 
 /// A key's concurrency, balance and request window, and its user's balance,
@@ -65,6 +69,8 @@ public final class SharedKeyLimits: Sendable {
     public let leaseTTL: Duration
     private let known = Mutex<Set<Int64>>([])
     private let knownUsers = Mutex<Set<Int64>>([])
+    /// The meters whose rows this process made or found, with when each may go.
+    private let knownMeters = Mutex<[String: Int64]>([:])
 
     /// Shares limits through `store` when it is PostgreSQL; nil for SQLite (one process: the limiter in memory is exact).
     public init?(store: any GatewayStore, leaseTTL: Duration) {
@@ -83,6 +89,7 @@ public final class SharedKeyLimits: Sendable {
     public func admit(_ demand: SharedDemand, now: Date) async throws -> SharedVerdict {
         try await ensureRow(demand.keyID)
         if let user = demand.user { try await ensureUserRow(user.id, name: user.name) }
+        try await ensureMeters(demand.meters)
         let nowMs = now.millisecondsSince1970
         let windowMs = max(demand.windowMilliseconds, 1)
         let since = nowMs.saturatingSubtract(windowMs)
@@ -94,40 +101,86 @@ public final class SharedKeyLimits: Sendable {
         let userID = demand.user.map { Int($0.id) } ?? -1
         let userBalance = demand.user.map { Int($0.balance.picos) } ?? -1
         let requests = demand.windowRequests ?? -1
+        let meters = demand.meters.sorted { $0.name < $1.name }
+        // The meters' rows are locked first (in name order), then the user's, then the key's: the order settlements take them in.
+        var binds: [SQLValue] = []
+        var sql = "WITH "
+        var gate = ""
+        if !meters.isEmpty {
+            sql += "wanted (name, cap, need, hold, slots, slot_cap, window_ms) AS (VALUES "
+            sql += Array(repeating: "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint)", count: meters.count)
+                .joined(separator: ", ")
+            sql += """
+                ),
+                locked AS (SELECT name, used, held, in_flight, window_at, window_amounts FROM shared_meters
+                    WHERE name IN (SELECT name FROM wanted) ORDER BY name FOR UPDATE),
+                meters_pass AS (SELECT COUNT(*) = ? AS pass FROM locked l JOIN wanted w USING (name)
+                    WHERE (w.slot_cap < 0 OR l.in_flight < w.slot_cap)
+                        AND (w.cap < 0 OR (CASE WHEN w.window_ms > 0
+                            THEN (SELECT COALESCE(SUM(e.a), 0) FROM unnest(l.window_at, l.window_amounts) AS e(t, a) WHERE e.t > ? - w.window_ms)
+                            ELSE l.used::numeric END) + l.held + w.need <= w.cap)),
+
+                """
+            for meter in meters {
+                binds += [
+                    .text(meter.name), .integer(Int(meter.cap ?? -1)), .integer(Int(max(meter.need, 0))), .integer(Int(max(meter.hold, 0))),
+                    .integer(meter.slotCap == nil ? 0 : 1), .integer(meter.slotCap ?? -1), .integer(Int(meter.windowMilliseconds)),
+                ]
+            }
+            binds += [.integer(meters.count), .integer(Int(nowMs))]
+            gate = "(SELECT pass FROM meters_pass) AND "
+        }
+        sql += """
+            owner AS (
+                SELECT user_id FROM shared_users
+                WHERE user_id = ? AND spent_picos::numeric + held_picos + ? <= ? FOR UPDATE),
+            gate AS (SELECT \(gate)(? < 0 OR EXISTS (SELECT 1 FROM owner)) AS open),
+            admitted AS (
+                UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + ?,
+                    window_times = CASE WHEN ? < 0 THEN window_times
+                        ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > ?), ?::bigint) END
+                WHERE key_id = ? AND (? < 0 OR in_flight < ?)
+                    AND (? < 0 OR spent_picos::numeric + held_picos + ? <= ?)
+                    AND (? < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) < ?)
+                    AND (SELECT open FROM gate)
+                RETURNING key_id),
+            charged AS (
+                UPDATE shared_users SET held_picos = held_picos + ?
+                WHERE user_id IN (SELECT user_id FROM owner) AND EXISTS (SELECT 1 FROM admitted)
+                RETURNING user_id)
+            """
+        binds += [
+            .integer(userID), .integer(hold), .integer(userBalance), .integer(userID),
+            .integer(keyHold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
+            .integer(concurrency), .integer(concurrency), .integer(balance), .integer(keyHold), .integer(balance),
+            .integer(requests), .integer(Int(since)), .integer(requests),
+            .integer(hold),
+        ]
+        if !meters.isEmpty {
+            sql += """
+                ,
+                meters_held AS (
+                    UPDATE shared_meters m SET held = LEAST(m.held::numeric + w.hold, 9223372036854775807)::bigint, in_flight = m.in_flight + w.slots
+                    FROM wanted w WHERE m.name = w.name AND EXISTS (SELECT 1 FROM admitted)
+                    RETURNING m.name),
+                meter_leases AS (
+                    INSERT INTO shared_meter_holds (request_id, name, hold, slots)
+                    SELECT ?, name, hold, slots FROM wanted WHERE EXISTS (SELECT 1 FROM admitted)
+                    RETURNING name)
+                """
+            binds.append(.text(demand.requestID))
+        }
+        sql += """
+
+            INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at, user_id, user_hold_picos)
+                SELECT ?, key_id, ?, ?, ?, (SELECT user_id FROM charged), CASE WHEN EXISTS (SELECT 1 FROM charged) THEN ? ELSE 0 END
+                FROM admitted
+            RETURNING request_id
+            """
+        binds += [.text(demand.requestID), .text(replica), .integer(keyHold), .integer(Int(expiry(from: now))), .integer(hold)]
         // A refusal no cap explains on a second look (the counts moved in between) is tried again.
         for _ in 0..<3 {
-            let rows = try await store.query(
-                """
-                WITH owner AS (
-                    SELECT user_id FROM shared_users
-                    WHERE user_id = ? AND spent_picos::numeric + held_picos + ? <= ? FOR UPDATE),
-                admitted AS (
-                    UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + ?,
-                        window_times = CASE WHEN ? < 0 THEN window_times
-                            ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > ?), ?::bigint) END
-                    WHERE key_id = ? AND (? < 0 OR in_flight < ?)
-                        AND (? < 0 OR spent_picos::numeric + held_picos + ? <= ?)
-                        AND (? < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) < ?)
-                        AND (? < 0 OR EXISTS (SELECT 1 FROM owner))
-                    RETURNING key_id),
-                charged AS (
-                    UPDATE shared_users SET held_picos = held_picos + ?
-                    WHERE user_id IN (SELECT user_id FROM owner) AND EXISTS (SELECT 1 FROM admitted)
-                    RETURNING user_id)
-                INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at, user_id, user_hold_picos)
-                    SELECT ?, key_id, ?, ?, ?, (SELECT user_id FROM charged), CASE WHEN EXISTS (SELECT 1 FROM charged) THEN ? ELSE 0 END
-                    FROM admitted
-                RETURNING request_id
-                """,
-                [
-                    .integer(userID), .integer(hold), .integer(userBalance),
-                    .integer(keyHold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
-                    .integer(concurrency), .integer(concurrency), .integer(balance), .integer(keyHold), .integer(balance),
-                    .integer(requests), .integer(Int(since)), .integer(requests), .integer(userID),
-                    .integer(hold),
-                    .text(demand.requestID), .text(replica), .integer(keyHold), .integer(Int(expiry(from: now))), .integer(hold),
-                ])
-            if !rows.isEmpty { return .admitted }
+            if !(try await store.query(sql, binds)).isEmpty { return .admitted }
             // Which cap refused: read after the fact, for the client's message.
             guard
                 let row = try await store.query(
@@ -151,8 +204,38 @@ public final class SharedKeyLimits: Sendable {
             }
             if balance >= 0, row.int("over_balance") == 1 { return .balance }
             if userID >= 0, row.int("over_user_balance") == 1 { return .userBalance }
+            if let refused = try await refusingMeter(demand.meters, now: now) { return refused }
         }
         return concurrency >= 0 ? .concurrency : .balance
+    }
+
+    /// The first meter (in the demand's order) that cannot take the request as its row stands now.
+    private func refusingMeter(_ meters: [SharedMeter], now: Date) async throws -> SharedVerdict? {
+        guard !meters.isEmpty else { return nil }
+        let nowMs = Int(now.millisecondsSince1970)
+        let rows = try await store.query(
+            """
+            SELECT m.name, m.used, m.held, m.in_flight,
+                (SELECT LEAST(COALESCE(SUM(e.a), 0), 9223372036854775807)::bigint FROM unnest(m.window_at, m.window_amounts) AS e(t, a)
+                    WHERE e.t > ? - w.window_ms) AS in_window,
+                (SELECT MIN(e.t) FROM unnest(m.window_at) AS e(t) WHERE e.t > ? - w.window_ms) AS oldest
+            FROM shared_meters m JOIN (VALUES \(Array(repeating: "(?::text, ?::bigint)", count: meters.count).joined(separator: ", ")))
+                AS w(name, window_ms) USING (name)
+            """, [.integer(nowMs), .integer(nowMs)] + meters.flatMap { [.text($0.name), .integer(Int($0.windowMilliseconds))] })
+        var found: [String: SQLRow] = [:]
+        for row in rows { if let name = row.text("name") { found[name] = row } }
+        for meter in meters {
+            guard let row = found[meter.name] else {
+                // Made again on the next admission.
+                _ = knownMeters.withLock { $0.removeValue(forKey: meter.name) }
+                throw StoreError(.unavailable, "a shared meter's row is missing")
+            }
+            let counted = meter.windowMilliseconds > 0 ? row.int("in_window") ?? 0 : row.int("used") ?? 0
+            if !meter.passes(counted: counted, held: row.int("held") ?? 0, inFlight: row.int("in_flight") ?? 0) {
+                return .meter(meter, oldest: row.int("oldest").map { Date(millisecondsSince1970: $0) })
+            }
+        }
+        return nil
     }
 
     /// A finished request: its lease to give back and what it cost.
@@ -162,12 +245,18 @@ public final class SharedKeyLimits: Sendable {
         /// The key's user, when its balance was held too.
         public var userID: Int64?
         public var cost: Money
+        /// The tokens it used, for meters that count tokens.
+        public var tokens: Int64
+        /// The meters its admission held, which its cost or tokens are added to.
+        public var meters: [SharedMeter.Use]
 
-        public init(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money) {
+        public init(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
             self.requestID = requestID
             self.keyID = keyID
             self.userID = userID
             self.cost = cost
+            self.tokens = tokens
+            self.meters = meters
         }
     }
 
@@ -191,8 +280,10 @@ public final class SharedKeyLimits: Sendable {
             try await store.rowOrderedTransaction { [store] in
                 let gone = try await store.query(
                     "DELETE FROM shared_holds WHERE request_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", "))) "
-                        + "AND (? < 0 OR expires_at < ?) RETURNING key_id, hold_picos, user_id, user_hold_picos",
+                        + "AND (? < 0 OR expires_at < ?) RETURNING request_id, key_id, hold_picos, user_id, user_hold_picos",
                     chunk.map { .text($0.requestID) } + [.integer(cutoff), .integer(cutoff)])
+                // Meters first: admission locks them before users and keys.
+                try await settleMeters(chunk, leases: gone.compactMap { $0.text("request_id") }, now: Date())
                 var users: [Int64: (held: Int64, spent: Int64)] = [:]
                 var keys: [Int64: (settled: Int64, held: Int64, spent: Int64)] = [:]
                 for row in gone {
@@ -229,6 +320,62 @@ public final class SharedKeyLimits: Sendable {
         }
     }
 
+    /// Gives back what the gone leases held on meters and adds each
+    /// settlement's cost or tokens to the meters it named, a statement per
+    /// meter in name order (the order admission locks them in).
+    private func settleMeters(_ settlements: [Settlement], leases: [String], now: Date) async throws {
+        struct Change {
+            var held: Int64 = 0
+            var slots: Int64 = 0
+            var used: Int64 = 0
+            var windowMilliseconds: Int64 = 0
+        }
+        var changes: [String: Change] = [:]
+        if !leases.isEmpty {
+            let holds = try await store.query(
+                "DELETE FROM shared_meter_holds WHERE request_id IN (\(Array(repeating: "?", count: leases.count).joined(separator: ", "))) "
+                    + "RETURNING name, hold, slots", leases.map { .text($0) })
+            for row in holds {
+                guard let name = row.text("name") else { continue }
+                changes[name, default: Change()].held = changes[name, default: Change()].held.saturatingAdd(row.int("hold") ?? 0)
+                changes[name, default: Change()].slots = changes[name, default: Change()].slots.saturatingAdd(row.int("slots") ?? 0)
+            }
+        }
+        for settlement in settlements {
+            for use in settlement.meters {
+                let amount = use.unit == .money ? settlement.cost.picos : settlement.tokens
+                changes[use.name, default: Change()].used = changes[use.name, default: Change()].used.saturatingAdd(max(amount, 0))
+                changes[use.name, default: Change()].windowMilliseconds = use.windowMilliseconds
+            }
+        }
+        let nowMs = Int(now.millisecondsSince1970)
+        for (name, change) in changes.sorted(by: { $0.key < $1.key }) {
+            // A window keeps its entries inside it, and gains the batch's use as one entry.
+            let window = Int(change.windowMilliseconds)
+            let add = window > 0 && change.used > 0 ? Int(change.used) : 0
+            func kept(_ column: String) -> String {
+                """
+                CASE WHEN ? > 0 THEN ARRAY(SELECT e.\(column) FROM unnest(window_at, window_amounts) WITH ORDINALITY AS e(t, a, i)
+                    WHERE e.t > ? - ? ORDER BY e.i) || CASE WHEN ? > 0 THEN ARRAY[?::bigint] ELSE '{}'::bigint[] END
+                ELSE \(column == "t" ? "window_at" : "window_amounts") END
+                """
+            }
+            _ = try await store.query(
+                """
+                UPDATE shared_meters SET held = GREATEST(held - ?, 0), in_flight = GREATEST(in_flight - ?, 0),
+                    used = LEAST(used::numeric + ?, 9223372036854775807)::bigint,
+                    window_at = \(kept("t")), window_amounts = \(kept("a"))
+                WHERE name = ?
+                """,
+                [
+                    .integer(Int(change.held)), .integer(Int(change.slots)), .integer(Int(change.used)),
+                    .integer(window), .integer(nowMs), .integer(window), .integer(add), .integer(nowMs),
+                    .integer(window), .integer(nowMs), .integer(window), .integer(add), .integer(add),
+                    .text(name),
+                ])
+        }
+    }
+
     /// Pushes this replica's leases' expiry forward: it is alive.
     public func renew(now: Date) async throws {
         _ = try await store.query(
@@ -247,6 +394,10 @@ public final class SharedKeyLimits: Sendable {
         }
         // Settled with no cost, the way settlements go; a lease renewed meanwhile stays.
         try await settle(leases, expiredBefore: now)
+        // Meters of periods that are over, which nothing holds any more.
+        let nowMs = now.millisecondsSince1970
+        _ = try await store.query("DELETE FROM shared_meters WHERE expires_at < ? AND held = 0 AND in_flight = 0", [.integer(Int(nowMs))])
+        knownMeters.withLock { $0 = $0.filter { $0.value >= nowMs } }
         return leases.count
     }
 
@@ -268,6 +419,17 @@ public final class SharedKeyLimits: Sendable {
             ON CONFLICT DO NOTHING
             """, [.integer(Int(id)), totalsValue])
         _ = known.withLock { $0.insert(id) }
+    }
+
+    /// Makes each meter's row once per process, its count starting where the rollups have it.
+    private func ensureMeters(_ meters: [SharedMeter]) async throws {
+        for meter in meters where knownMeters.withLock({ $0[meter.name] == nil }) {
+            let start = try await store.meterOrigin(meter.origin)
+            _ = try await store.query(
+                "INSERT INTO shared_meters (name, used, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [.text(meter.name), .integer(Int(start)), meter.expiresAt.map { .integer(Int($0.millisecondsSince1970)) } ?? .null])
+            knownMeters.withLock { $0[meter.name] = meter.expiresAt?.millisecondsSince1970 ?? .max }
+        }
     }
 
     private func ensureRow(_ keyID: Int64) async throws {
