@@ -267,13 +267,13 @@ public final class SharedKeyLimits: Sendable {
     /// transaction per batch, its leases deleted first, then users' rows, then
     /// keys' (the order admission locks them in). A request whose lease already
     /// expired (or was never filed) still has its cost counted.
-    public func settle(_ settlements: [Settlement]) async throws {
-        try await settle(settlements, expiredBefore: nil)
+    public func settle(_ settlements: [Settlement], now: Date = Date()) async throws {
+        try await settle(settlements, expiredBefore: nil, now: now)
     }
 
-    /// Settles; with `expiredBefore`, only leases that expired before it go
+    /// Settles at `now` (a window's entry is stamped with it); with `expiredBefore`, only leases that expired before it go
     /// (one renewed meanwhile stays, and its cost is not counted).
-    private func settle(_ settlements: [Settlement], expiredBefore: Date?) async throws {
+    private func settle(_ settlements: [Settlement], expiredBefore: Date?, now: Date) async throws {
         let cutoff = expiredBefore.map { Int($0.millisecondsSince1970) } ?? -1
         for start in stride(from: 0, to: settlements.count, by: Self.settlementsPerStatement) {
             let chunk = Array(settlements[start..<min(settlements.count, start + Self.settlementsPerStatement)])
@@ -283,7 +283,7 @@ public final class SharedKeyLimits: Sendable {
                         + "AND (? < 0 OR expires_at < ?) RETURNING request_id, key_id, hold_picos, user_id, user_hold_picos",
                     chunk.map { .text($0.requestID) } + [.integer(cutoff), .integer(cutoff)])
                 // Meters first: admission locks them before users and keys.
-                try await settleMeters(chunk, leases: gone.compactMap { $0.text("request_id") }, now: Date())
+                try await settleMeters(chunk, leases: gone.compactMap { $0.text("request_id") }, now: now)
                 var users: [Int64: (held: Int64, spent: Int64)] = [:]
                 var keys: [Int64: (settled: Int64, held: Int64, spent: Int64)] = [:]
                 for row in gone {
@@ -393,7 +393,7 @@ public final class SharedKeyLimits: Sendable {
             return Settlement(requestID: id, keyID: key, userID: row.int("user_id"), cost: .zero)
         }
         // Settled with no cost, the way settlements go; a lease renewed meanwhile stays.
-        try await settle(leases, expiredBefore: now)
+        try await settle(leases, expiredBefore: now, now: now)
         // Meters of periods that are over, which nothing holds any more.
         let nowMs = now.millisecondsSince1970
         _ = try await store.query("DELETE FROM shared_meters WHERE expires_at < ? AND held = 0 AND in_flight = 0", [.integer(Int(nowMs))])
