@@ -572,3 +572,41 @@ def test_two_hundred_requests_on_two_keys_spend_at_most_their_users_balance(tmp_
         assert 0 < spent <= 10**12, f"spent {spent / 1e12} dollars of a one-dollar balance"
         assert eventually(lambda: query(url, "SELECT held_picos FROM shared_users") == "0")
         assert int(query(url, "SELECT spent_picos FROM shared_users")) == spent
+
+
+@pytest.mark.parametrize("limit", ["key_daily_cost", "group_subscription"])
+def test_two_hundred_requests_spend_at_most_a_one_dollar_day_across_replicas(tmp_path, limit):
+    """A key's daily cost and a group's daily subscription hold across replicas as a balance does."""
+    if limit == "key_daily_cost":
+        settings, keys = "", f"""
+  - name: daily
+    key: {KEY}-daily
+    daily_cost_usd: 1"""
+        spender = "key_name = 'daily'"
+    else:
+        settings = """groups:
+  - name: pro
+    subscription: {daily_usd: 1}
+users:
+  - name: grace
+    group: pro"""
+        keys = f"""
+  - name: daily
+    key: {KEY}-daily
+    user: grace"""
+        spender = "user_name = 'grace'"
+    with started_replicas(3, models=("o1-pro",), keys=keys, settings=settings) as running:
+        def send(port):
+            return outcome(lambda: client(port, KEY + "-daily").chat.completions.create(
+                model="o1-pro", messages=MESSAGES, max_tokens=16))
+
+        results = fan_out(running["ports"], 200, send)
+        served = results.count("ok")
+        # $0.00855 a request: 200 would be $1.71; each replica alone would let $1 through.
+        assert_spend_was_refused(results)
+        url = running["url"]
+        assert eventually(lambda: query(url, f"SELECT COUNT(*) FROM ledger WHERE {spender} AND status = 200") == str(served))
+        spent = int(query(url, f"SELECT SUM(cost_picos) FROM ledger WHERE {spender}"))
+        assert 0 < spent <= 10**12, f"spent {spent / 1e12} dollars of a one-dollar day"
+        assert eventually(lambda: query(url, "SELECT SUM(held) || '/' || SUM(in_flight) FROM shared_meters") == "0/0")
+        assert int(query(url, "SELECT SUM(used) FROM shared_meters")) == spent
