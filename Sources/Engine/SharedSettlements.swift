@@ -27,7 +27,7 @@ public final class SharedSettlements: Service, Sendable {
     }
 
     /// Queues a settlement.
-    func enqueue(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
+    func enqueue(requestID: String, keyID: Int64?, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
         let settlement = SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, userID: userID, cost: cost, tokens: tokens, meters: meters)
         pending.withLock { $0.append(settlement) }
         nudge.yield()

@@ -3,6 +3,14 @@ import Synchronization
 
 /// What one attempt on an account came to, as far as the account is concerned.
 public enum AttemptOutcome: Sendable, Equatable {
+    /// The tokens the attempt counts against the account's window.
+    public var tokens: Int64 {
+        switch self {
+        case .served(let tokens), .notBlamed(let tokens): return tokens
+        case .failed: return 0
+        }
+    }
+
     /// The account answered; these tokens count against its window.
     case served(tokens: Int64)
     /// The attempt ended for reasons that are not the account's (the client's own
@@ -24,6 +32,7 @@ public final class AccountLease: Sendable {
     public let choice: AccountChoice
     private let pool: AccountPool
     private let done = Atomic<Bool>(false)
+    private let finished = Mutex<(@Sendable (AttemptOutcome) -> Void)?>(nil)
 
     init(account: AccountEntry, lane: AccountLane, choice: AccountChoice, pool: AccountPool) {
         self.account = account
@@ -36,6 +45,14 @@ public final class AccountLease: Sendable {
     public func finish(_ outcome: AttemptOutcome) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pool.finish(account, outcome, lane: lane)
+        finished.withLock { $0.take() }?(outcome)
+    }
+
+    /// Also runs `action` with the outcome when the slot goes back (a shared
+    /// slot that must go back with it); at once when it already has.
+    public func whenFinished(_ action: @escaping @Sendable (AttemptOutcome) -> Void) {
+        finished.withLock { $0 = action }
+        if done.load(ordering: .acquiring) { finished.withLock { $0.take() }?(.notBlamed(tokens: 0)) }
     }
 
     /// A lease dropped without `finish` is a bug in its owner: the slot still

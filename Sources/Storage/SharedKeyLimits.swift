@@ -107,27 +107,7 @@ public final class SharedKeyLimits: Sendable {
         var sql = "WITH "
         var gate = ""
         if !meters.isEmpty {
-            sql += "wanted (name, cap, need, hold, slots, slot_cap, window_ms) AS (VALUES "
-            sql += Array(repeating: "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint)", count: meters.count)
-                .joined(separator: ", ")
-            sql += """
-                ),
-                locked AS (SELECT name, used, held, in_flight, window_at, window_amounts FROM shared_meters
-                    WHERE name IN (SELECT name FROM wanted) ORDER BY name FOR UPDATE),
-                meters_pass AS (SELECT COUNT(*) = ? AS pass FROM locked l JOIN wanted w USING (name)
-                    WHERE (w.slot_cap < 0 OR l.in_flight < w.slot_cap)
-                        AND (w.cap < 0 OR (CASE WHEN w.window_ms > 0
-                            THEN (SELECT COALESCE(SUM(e.a), 0) FROM unnest(l.window_at, l.window_amounts) AS e(t, a) WHERE e.t > ? - w.window_ms)
-                            ELSE l.used::numeric END) + l.held + w.need <= w.cap)),
-
-                """
-            for meter in meters {
-                binds += [
-                    .text(meter.name), .integer(Int(meter.cap ?? -1)), .integer(Int(max(meter.need, 0))), .integer(Int(max(meter.hold, 0))),
-                    .integer(meter.slotCap == nil ? 0 : 1), .integer(meter.slotCap ?? -1), .integer(Int(meter.windowMilliseconds)),
-                ]
-            }
-            binds += [.integer(meters.count), .integer(Int(nowMs))]
+            sql += Self.meterCheck(meters, now: nowMs, binds: &binds)
             gate = "(SELECT pass FROM meters_pass) AND "
         }
         sql += """
@@ -156,20 +136,7 @@ public final class SharedKeyLimits: Sendable {
             .integer(requests), .integer(Int(since)), .integer(requests),
             .integer(hold),
         ]
-        if !meters.isEmpty {
-            sql += """
-                ,
-                meters_held AS (
-                    UPDATE shared_meters m SET held = LEAST(m.held::numeric + w.hold, 9223372036854775807)::bigint, in_flight = m.in_flight + w.slots
-                    FROM wanted w WHERE m.name = w.name AND EXISTS (SELECT 1 FROM admitted)
-                    RETURNING m.name),
-                meter_leases AS (
-                    INSERT INTO shared_meter_holds (request_id, name, hold, slots)
-                    SELECT ?, name, hold, slots FROM wanted WHERE EXISTS (SELECT 1 FROM admitted)
-                    RETURNING name)
-                """
-            binds.append(.text(demand.requestID))
-        }
+        if !meters.isEmpty { sql += ",\n" + Self.meterHolds(requestID: demand.requestID, binds: &binds) }
         sql += """
 
             INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at, user_id, user_hold_picos)
@@ -209,6 +176,69 @@ public final class SharedKeyLimits: Sendable {
         return concurrency >= 0 ? .concurrency : .balance
     }
 
+    /// Holds `meters` for one lease that is not a key's (an attempt on an
+    /// account with caps): one conditional statement, as a key's admission.
+    public func admit(lease requestID: String, meters: [SharedMeter], now: Date) async throws -> SharedVerdict {
+        try await ensureMeters(meters)
+        let sorted = meters.sorted { $0.name < $1.name }
+        var binds: [SQLValue] = []
+        var sql = "WITH " + Self.meterCheck(sorted, now: now.millisecondsSince1970, binds: &binds)
+        sql += "admitted AS (SELECT 1 AS ok WHERE (SELECT pass FROM meters_pass)),\n"
+        sql += Self.meterHolds(requestID: requestID, binds: &binds)
+        sql += """
+
+            INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at)
+                SELECT ?, NULL, ?, 0, ? FROM admitted
+            RETURNING request_id
+            """
+        binds += [.text(requestID), .text(replica), .integer(Int(expiry(from: now)))]
+        for _ in 0..<3 {
+            if !(try await store.query(sql, binds)).isEmpty { return .admitted }
+            if let refused = try await refusingMeter(meters, now: now) { return refused }
+        }
+        return .meter(meters[0], oldest: nil)
+    }
+
+    /// The CTEs that lock `meters`' rows (sorted by name: the order every
+    /// admission and settlement takes them in) and say whether every one
+    /// passes (`meters_pass`).
+    private static func meterCheck(_ meters: [SharedMeter], now: Int64, binds: inout [SQLValue]) -> String {
+        for meter in meters {
+            binds += [
+                .text(meter.name), .integer(Int(meter.cap ?? -1)), .integer(Int(max(meter.need, 0))), .integer(Int(max(meter.hold, 0))),
+                .integer(meter.slotCap == nil ? 0 : 1), .integer(meter.slotCap ?? -1), .integer(Int(meter.windowMilliseconds)),
+            ]
+        }
+        binds += [.integer(meters.count), .integer(Int(now))]
+        let values = Array(repeating: "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint)", count: meters.count)
+        return """
+            wanted (name, cap, need, hold, slots, slot_cap, window_ms) AS (VALUES \(values.joined(separator: ", "))),
+            locked AS (SELECT name, used, held, in_flight, window_at, window_amounts FROM shared_meters
+                WHERE name IN (SELECT name FROM wanted) ORDER BY name FOR UPDATE),
+            meters_pass AS (SELECT COUNT(*) = ? AS pass FROM locked l JOIN wanted w USING (name)
+                WHERE (w.slot_cap < 0 OR l.in_flight < w.slot_cap)
+                    AND (w.cap < 0 OR (CASE WHEN w.window_ms > 0
+                        THEN (SELECT COALESCE(SUM(e.a), 0) FROM unnest(l.window_at, l.window_amounts) AS e(t, a) WHERE e.t > ? - w.window_ms)
+                        ELSE l.used::numeric END) + l.held + w.need <= w.cap)),
+
+            """
+    }
+
+    /// The CTEs that, once `admitted` returned a row, hold the wanted meters and file what the lease holds on each.
+    private static func meterHolds(requestID: String, binds: inout [SQLValue]) -> String {
+        binds.append(.text(requestID))
+        return """
+            meters_held AS (
+                UPDATE shared_meters m SET held = LEAST(m.held::numeric + w.hold, 9223372036854775807)::bigint, in_flight = m.in_flight + w.slots
+                FROM wanted w WHERE m.name = w.name AND EXISTS (SELECT 1 FROM admitted)
+                RETURNING m.name),
+            meter_leases AS (
+                INSERT INTO shared_meter_holds (request_id, name, hold, slots)
+                SELECT ?, name, hold, slots FROM wanted WHERE EXISTS (SELECT 1 FROM admitted)
+                RETURNING name)
+            """
+    }
+
     /// The first meter (in the demand's order) that cannot take the request as its row stands now.
     private func refusingMeter(_ meters: [SharedMeter], now: Date) async throws -> SharedVerdict? {
         guard !meters.isEmpty else { return nil }
@@ -241,7 +271,8 @@ public final class SharedKeyLimits: Sendable {
     /// A finished request: its lease to give back and what it cost.
     public struct Settlement: Sendable {
         public var requestID: String
-        public var keyID: Int64
+        /// The key, for a key's lease; nil for an account attempt's.
+        public var keyID: Int64?
         /// The key's user, when its balance was held too.
         public var userID: Int64?
         public var cost: Money
@@ -250,7 +281,7 @@ public final class SharedKeyLimits: Sendable {
         /// The meters its admission held, which its cost or tokens are added to.
         public var meters: [SharedMeter.Use]
 
-        public init(requestID: String, keyID: Int64, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
+        public init(requestID: String, keyID: Int64?, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
             self.requestID = requestID
             self.keyID = keyID
             self.userID = userID
@@ -299,8 +330,9 @@ public final class SharedKeyLimits: Sendable {
                     if let user = settlement.userID {
                         users[user, default: (0, 0)].spent = users[user, default: (0, 0)].spent.saturatingAdd(settlement.cost.picos)
                     }
-                    keys[settlement.keyID, default: (0, 0, 0)].spent = keys[settlement.keyID, default: (0, 0, 0)].spent.saturatingAdd(
-                        settlement.cost.picos)
+                    if let key = settlement.keyID {
+                        keys[key, default: (0, 0, 0)].spent = keys[key, default: (0, 0, 0)].spent.saturatingAdd(settlement.cost.picos)
+                    }
                 }
                 for (user, change) in users.sorted(by: { $0.key < $1.key }) {
                     _ = try await store.query(
@@ -343,7 +375,12 @@ public final class SharedKeyLimits: Sendable {
         }
         for settlement in settlements {
             for use in settlement.meters {
-                let amount = use.unit == .money ? settlement.cost.picos : settlement.tokens
+                let amount: Int64
+                switch use.unit {
+                case .money: amount = settlement.cost.picos
+                case .tokens: amount = settlement.tokens
+                case .requests: amount = 1
+                }
                 changes[use.name, default: Change()].used = changes[use.name, default: Change()].used.saturatingAdd(max(amount, 0))
                 changes[use.name, default: Change()].windowMilliseconds = use.windowMilliseconds
             }
@@ -389,8 +426,8 @@ public final class SharedKeyLimits: Sendable {
         let expired = try await store.query(
             "SELECT request_id, key_id, user_id FROM shared_holds WHERE expires_at < ? LIMIT 1000", [.integer(Int(now.millisecondsSince1970))])
         let leases = expired.compactMap { row -> Settlement? in
-            guard let id = row.text("request_id"), let key = row.int("key_id") else { return nil }
-            return Settlement(requestID: id, keyID: key, userID: row.int("user_id"), cost: .zero)
+            guard let id = row.text("request_id") else { return nil }
+            return Settlement(requestID: id, keyID: row.int("key_id"), userID: row.int("user_id"), cost: .zero)
         }
         // Settled with no cost, the way settlements go; a lease renewed meanwhile stays.
         try await settle(leases, expiredBefore: now, now: now)

@@ -18,6 +18,8 @@ public struct SharedMeter: Sendable, Equatable {
     public enum Unit: String, Sendable {
         case money
         case tokens
+        /// Each settled request counts one.
+        case requests
     }
 
     /// Where a new meter row's count starts: what the ledger's rollups

@@ -292,6 +292,35 @@ import Testing
         #expect(error.code == .accountsAtCapacity && error.retryAfterSeconds == 12 && finish.row.outcome == .noAccount)
     }
 
+    @Test func anAccountFullOnOtherReplicasIsPassedOverWithoutCountingAsAnAttempt() {
+        var machine = Self.machine(attempts: 1)
+        _ = machine.admitted(group: nil, userName: nil)
+        guard case .send = machine.picked(Self.account(1), skipped: [], now: Self.now) else {
+            Issue.record("expected a send")
+            return
+        }
+        // Its slot goes back unblamed, and the next pick leaves it out; the one attempt allowed is still there.
+        guard case .pick(let excluding, .notBlamed(0)?) = machine.fullElsewhere(.requestCap(until: Self.now.addingTimeInterval(30))) else {
+            Issue.record("expected another pick")
+            return
+        }
+        #expect(excluding == [Attempted(account: 1, model: "m")])
+        guard case .send = machine.picked(Self.account(2), skipped: [], now: Self.now) else {
+            Issue.record("expected a send to the second account")
+            return
+        }
+        guard case .pick = machine.fullElsewhere(.full(canWait: false)) else {
+            Issue.record("expected another pick")
+            return
+        }
+        // None left: the refusal names the soonest recovery of the accounts other replicas filled.
+        guard case .finish(let finish) = machine.noAccount(skipped: [], now: Self.now), case .error(let error, _) = finish.answer else {
+            Issue.record("expected a refusal")
+            return
+        }
+        #expect(error.code == .accountsAtCapacity && error.retryAfterSeconds == 30 && finish.row.attempts == 0)
+    }
+
     @Test func accountsRestingAfterAnOverloadAnswer529() {
         let cooling = [AccountPool.Skipped(account: Self.account(1), reason: .coolingDown(until: Self.now.addingTimeInterval(5), cause: .overloaded))]
         #expect(RelayMachine.refusal(skipped: cooling, now: Self.now).0.code == .upstreamOverloaded)

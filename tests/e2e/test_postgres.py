@@ -610,3 +610,34 @@ users:
         assert 0 < spent <= 10**12, f"spent {spent / 1e12} dollars of a one-dollar day"
         assert eventually(lambda: query(url, "SELECT SUM(held) || '/' || SUM(in_flight) FROM shared_meters") == "0/0")
         assert int(query(url, "SELECT SUM(used) FROM shared_meters")) == spent
+
+
+def test_an_accounts_concurrency_and_rpm_caps_hold_across_replicas(tmp_path):
+    """An account's max_concurrency and max_rpm are never exceeded, however its requests fall over the replicas."""
+    with started_replicas(3, models=("gpt-4o-mini", "short-slow-stream"), accounts="""
+    max_concurrency: 2
+    max_rpm: 12""") as running:
+        def send(port):
+            def call():
+                stream = client(port).chat.completions.create(
+                    model="short-slow-stream", messages=MESSAGES, max_tokens=16, stream=True)
+                for _ in stream:
+                    pass
+            return outcome(call)
+
+        results = fan_out(running["ports"], 24, send)
+        with urllib.request.urlopen(f"http://127.0.0.1:{running['fake_port']}/in-flight", timeout=10) as answer:
+            seen = json.loads(answer.read())
+        # Each replica alone would send two at once: three replicas, six.
+        assert 1 <= seen["peak"] <= 2, (seen, results)
+        assert all(r == "ok" or r.startswith("429") or r.startswith("503") for r in results), results
+        first_round = results.count("ok")
+        assert first_round >= 2, results
+        # Twelve a minute over all replicas: more requests are served only up to twelve in all.
+        more = fan_out(running["ports"], 24, lambda port: outcome(lambda: client(port).chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)))
+        assert first_round + more.count("ok") <= 12, (results, more)
+        assert more.count("ok") >= 1 or first_round == 12, (results, more)
+        url = running["url"]
+        assert eventually(lambda: query(url, "SELECT SUM(held) || '/' || SUM(in_flight) FROM shared_meters") == "0/0")
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM shared_holds") == "0")

@@ -168,6 +168,10 @@ final class Exchange: Sendable {
             case .waitForAccount(let account):
                 step = await waitForAccount(account)
             case .send(let account, let upstreamModel):
+                if let lease = held.withLock({ $0.accountLease }), let full = await gateway.holdSharedCaps(of: lease, requestID: request.requestID) {
+                    step = decide { $0.fullElsewhere(full) }
+                    continue
+                }
                 step = await send(to: account, upstreamModel: upstreamModel)
             case .startStream, .continueStream:
                 guard let pending = held.withLock({ $0.stream.take() }) else {

@@ -37,6 +37,10 @@ struct RelayMachine: Sendable {
     private(set) var state: RelayState = .open
     private var row: LedgerRow
     private var tried: Set<Attempted> = []
+    /// Accounts other replicas filled (their shared caps): not tried, not to be picked again, and why.
+    private var fullElsewhere: [Attempted: AccountPool.Skipped] = [:]
+    /// What a pick passes over: what was tried and what other replicas filled.
+    private var excluded: Set<Attempted> { tried.union(fullElsewhere.keys) }
     private var route = Route()
     private var lastFailure: AttemptFailure?
     private var waitedForAccount = false
@@ -103,7 +107,7 @@ struct RelayMachine: Sendable {
         self.group = group
         row.userName = userName ?? row.userName
         state = .choosing
-        return .pick(excluding: tried)
+        return .pick(excluding: excluded)
     }
 
     /// The pool granted an account (`skipped`: those passed over, in order).
@@ -133,9 +137,25 @@ struct RelayMachine: Sendable {
         return .send(account, upstreamModel: upstreamModel)
     }
 
+    /// The account picked has no room under its caps across replicas (another
+    /// replica fills them): not an attempt; another account is picked, and
+    /// when none is left, this one explains why.
+    mutating func fullElsewhere(_ reason: SkipReason) -> RelayStep {
+        guard state == .attempting, let current = attempt else { return .none }
+        let attempted = Attempted(account: current.account.id, model: current.model)
+        tried.remove(attempted)
+        fullElsewhere[attempted] = AccountPool.Skipped(account: current.account, reason: reason)
+        attemptsOn[current.account.provider, default: 1] -= 1
+        row.attempts = tried.count
+        attempt = nil
+        state = .choosing
+        return .pick(excluding: excluded, releasing: .notBlamed(tokens: 0))
+    }
+
     /// No account can take the request now.
     mutating func noAccount(skipped: [AccountPool.Skipped], now: Date) -> RelayStep {
         guard state == .choosing || state == .waitingForAccount else { return .none }
+        let skipped = skipped + fullElsewhere.values.sorted { $0.account.id < $1.account.id }
         // Everything is full: queue once for the first account with room in its
         // queue, unless an attempt already failed.
         if lastFailure == nil, !waitedForAccount, let queued = skipped.first(where: { $0.reason == .full(canWait: true) }) {
@@ -158,7 +178,7 @@ struct RelayMachine: Sendable {
     mutating func accountWaitFailed() -> RelayStep {
         guard state == .waitingForAccount else { return .none }
         state = .choosing
-        return .pick(excluding: tried)
+        return .pick(excluding: excluded)
     }
 
     // MARK: an attempt
@@ -175,7 +195,7 @@ struct RelayMachine: Sendable {
         guard tried.count < maxAttempts else { return failedUpstream(failure, release: release) }
         attempt = nil
         state = .choosing
-        return .pick(excluding: tried, releasing: release)
+        return .pick(excluding: excluded, releasing: release)
     }
 
     /// The request cannot be carried to the account chosen (it would need a
