@@ -116,7 +116,9 @@ public final class Gateway: Sendable {
     ) {
         self.store = store
         shared = store.flatMap { SharedKeyLimits(store: $0, leaseTTL: configuration.leaseTTL) }
-        sharedSettlements = shared.map { SharedSettlements(limits: $0, logger: logger) }
+        sharedSettlements = shared.map { limits in
+            SharedSettlements(limits: limits, logger: logger, orphans: store.map { (ledger.journal?.mirror, $0, prices) })
+        }
         self.snapshots = snapshots
         self.pool = pool
         self.limiter = limiter

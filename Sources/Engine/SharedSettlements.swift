@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Policy
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
@@ -20,9 +21,14 @@ public final class SharedSettlements: Service, Sendable {
     private let signal: AsyncStream<Void>
     private let nudge: AsyncStream<Void>.Continuation
 
-    init(limits: SharedKeyLimits, logger: Logger) {
+    /// Where this replica's open requests are told (filed every second), and
+    /// the ledger and prices a dead replica's are recorded with.
+    let orphans: (mirror: OpenRequestMirror?, ledger: any GatewayStore, prices: PriceTable)?
+
+    init(limits: SharedKeyLimits, logger: Logger, orphans: (mirror: OpenRequestMirror?, ledger: any GatewayStore, prices: PriceTable)? = nil) {
         self.limits = limits
         self.logger = logger
+        self.orphans = orphans
         (signal, nudge) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -40,11 +46,19 @@ public final class SharedSettlements: Service, Sendable {
                 await runPeriodically(every: every, immediately: true) { [self] in
                     do {
                         try await limits.renew(now: Date())
-                        let swept = try await limits.sweep(now: Date())
+                        let charged = try await recordOrphans(now: Date())
+                        let swept = try await limits.sweep(now: Date(), charged: charged)
                         if swept > 0 { logger.notice("expired shared leases released", metadata: ["leases": "\(swept)"]) }
                     } catch {
                         logger.warning("shared leases could not be renewed", metadata: ["error": "\(error)"])
                     }
+                }
+            }
+            if let mirror = orphans?.mirror {
+                group.addTask { [self] in
+                    await runPeriodically(every: .seconds(1), immediately: false) { [self] in await fileOpenRequests(mirror) }
+                    // What closed before the stop is withdrawn, once.
+                    await fileOpenRequests(mirror)
                 }
             }
             group.addTask { [self] in
@@ -55,6 +69,36 @@ public final class SharedSettlements: Service, Sendable {
                 try? await self.applyPending(retrying: false)
             }
         }
+    }
+
+    /// Files what this replica opened since the last time and withdraws what it closed.
+    private func fileOpenRequests(_ mirror: OpenRequestMirror) async {
+        let (file, withdraw) = mirror.changes()
+        guard !file.isEmpty || !withdraw.isEmpty else { return }
+        do {
+            try await limits.file(file, withdraw: withdraw, now: Date())
+        } catch {
+            mirror.restore(file: file, withdraw: withdraw)
+            logger.warning("open requests could not be filed for the other replicas", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Records the requests a dead replica left open as `interrupted` rows
+    /// (charged as a restarted replica charges its journal's: the hold, or
+    /// an estimate of what was delivered), each once whichever replicas
+    /// sweep; returns what each cost, for its lease's settlement.
+    private func recordOrphans(now: Date) async throws -> [String: (cost: Money, tokens: Int64)] {
+        guard let (_, ledger, prices) = orphans else { return [:] }
+        let (entries, unreadable) = try await limits.orphans(now: now)
+        if unreadable > 0 {
+            logger.error("open requests of a dead replica could not be read and are not recorded", metadata: ["count": "\(unreadable)"])
+        }
+        guard !entries.isEmpty else { return [:] }
+        let rows = entries.map { JournalRecovery.row(LedgerJournal.Interrupted(entry: $0, progress: nil), prices: prices) }
+        try await ledger.appendLedger(rows)
+        try await limits.forget(entries.map(\.requestID))
+        logger.warning("requests a dead replica left open were recorded as interrupted", metadata: ["count": "\(rows.count)"])
+        return Dictionary(rows.map { ($0.requestID, (cost: $0.cost, tokens: $0.usage.total)) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Applies what is queued, a batch per statement, until nothing is; with

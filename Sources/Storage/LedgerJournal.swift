@@ -111,6 +111,8 @@ public final class LedgerJournal: Sendable {
         var progress: Progress?
     }
 
+    /// Where open requests are also told, for other replicas (nil: one process).
+    public let mirror: OpenRequestMirror?
     let directory: String
     let segmentBytes: Int
     /// How long one write and sync may take before new requests are refused.
@@ -142,7 +144,10 @@ public final class LedgerJournal: Sendable {
     }
 
     /// Opens the journal in `directory`, with segments of `segmentBytes`.
-    public init(directory: String, segmentBytes: Int = 8 << 20, stallTimeout: Duration = .seconds(5), logger: Logger) throws {
+    public init(
+        directory: String, segmentBytes: Int = 8 << 20, stallTimeout: Duration = .seconds(5), mirror: OpenRequestMirror? = nil, logger: Logger
+    ) throws {
+        self.mirror = mirror
         self.directory = directory
         self.segmentBytes = segmentBytes
         self.stallTimeout = stallTimeout
@@ -187,7 +192,12 @@ public final class LedgerJournal: Sendable {
             state.unwritten.insert(entry.requestID)
             return true
         }
-        if queued { wake.yield() } else { ticket.resolve(.failure(Failure(description: "the journal is closed"))) }
+        if queued {
+            mirror?.opened(entry)
+            wake.yield()
+        } else {
+            ticket.resolve(.failure(Failure(description: "the journal is closed")))
+        }
         return ticket
     }
 
@@ -237,6 +247,7 @@ public final class LedgerJournal: Sendable {
             state.pending += lines
             return Self.release(requestIDs, in: &state)
         }
+        mirror?.closed(requestIDs)
         for segment in done { try? FileManager.default.removeItem(atPath: path(segment)) }
     }
 

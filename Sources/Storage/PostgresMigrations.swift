@@ -195,10 +195,18 @@ enum PostgresMigrations {
             """
             CREATE TABLE shared_meter_holds (
                 request_id TEXT COLLATE "C" NOT NULL, name TEXT COLLATE "C" NOT NULL, hold BIGINT NOT NULL,
-                slots BIGINT NOT NULL, PRIMARY KEY (request_id, name))
+                slots BIGINT NOT NULL, unit TEXT COLLATE "C" NOT NULL, window_ms BIGINT NOT NULL, PRIMARY KEY (request_id, name))
             """,
             // An attempt on an account with caps holds its meters under a lease of its own, with no key.
             "ALTER TABLE shared_holds ALTER COLUMN key_id DROP NOT NULL",
+            // What each replica has open (its journal's entries), for another to record if it dies (`OpenRequestMirror`).
+            """
+            CREATE TABLE shared_open_requests (
+                request_id TEXT COLLATE "C" PRIMARY KEY, replica TEXT COLLATE "C" NOT NULL, entry TEXT COLLATE "C" NOT NULL,
+                expires_at BIGINT NOT NULL)
+            """,
+            "CREATE INDEX shared_open_requests_replica ON shared_open_requests (replica)",
+            "CREATE INDEX shared_open_requests_expires_at ON shared_open_requests (expires_at)",
         ],
     ]
 }

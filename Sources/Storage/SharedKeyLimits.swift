@@ -207,12 +207,13 @@ public final class SharedKeyLimits: Sendable {
             binds += [
                 .text(meter.name), .integer(Int(meter.cap ?? -1)), .integer(Int(max(meter.need, 0))), .integer(Int(max(meter.hold, 0))),
                 .integer(meter.slotCap == nil ? 0 : 1), .integer(meter.slotCap ?? -1), .integer(Int(meter.windowMilliseconds)),
+                .text(meter.unit.rawValue),
             ]
         }
         binds += [.integer(meters.count), .integer(Int(now))]
-        let values = Array(repeating: "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint)", count: meters.count)
+        let values = Array(repeating: "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::text)", count: meters.count)
         return """
-            wanted (name, cap, need, hold, slots, slot_cap, window_ms) AS (VALUES \(values.joined(separator: ", "))),
+            wanted (name, cap, need, hold, slots, slot_cap, window_ms, unit) AS (VALUES \(values.joined(separator: ", "))),
             locked AS (SELECT name, used, held, in_flight, window_at, window_amounts FROM shared_meters
                 WHERE name IN (SELECT name FROM wanted) ORDER BY name FOR UPDATE),
             meters_pass AS (SELECT COUNT(*) = ? AS pass FROM locked l JOIN wanted w USING (name)
@@ -233,8 +234,8 @@ public final class SharedKeyLimits: Sendable {
                 FROM wanted w WHERE m.name = w.name AND EXISTS (SELECT 1 FROM admitted)
                 RETURNING m.name),
             meter_leases AS (
-                INSERT INTO shared_meter_holds (request_id, name, hold, slots)
-                SELECT ?, name, hold, slots FROM wanted WHERE EXISTS (SELECT 1 FROM admitted)
+                INSERT INTO shared_meter_holds (request_id, name, hold, slots, unit, window_ms)
+                SELECT ?, name, hold, slots, unit, window_ms FROM wanted WHERE EXISTS (SELECT 1 FROM admitted)
                 RETURNING name)
             """
     }
@@ -307,12 +308,18 @@ public final class SharedKeyLimits: Sendable {
     private func settle(_ settlements: [Settlement], expiredBefore: Date?, now: Date) async throws {
         let cutoff = expiredBefore.map { Int($0.millisecondsSince1970) } ?? -1
         for start in stride(from: 0, to: settlements.count, by: Self.settlementsPerStatement) {
-            let chunk = Array(settlements[start..<min(settlements.count, start + Self.settlementsPerStatement)])
+            let batch = Array(settlements[start..<min(settlements.count, start + Self.settlementsPerStatement)])
             try await store.rowOrderedTransaction { [store] in
+                var chunk = batch
                 let gone = try await store.query(
                     "DELETE FROM shared_holds WHERE request_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", "))) "
                         + "AND (? < 0 OR expires_at < ?) RETURNING request_id, key_id, hold_picos, user_id, user_hold_picos",
                     chunk.map { .text($0.requestID) } + [.integer(cutoff), .integer(cutoff)])
+                // A sweep charges only the leases it ended (one renewed meanwhile is still running).
+                if cutoff >= 0 {
+                    let ended = Set(gone.compactMap { $0.text("request_id") })
+                    chunk = chunk.filter { ended.contains($0.requestID) }
+                }
                 // Meters first: admission locks them before users and keys.
                 try await settleMeters(chunk, leases: gone.compactMap { $0.text("request_id") }, now: now)
                 var users: [Int64: (held: Int64, spent: Int64)] = [:]
@@ -363,18 +370,23 @@ public final class SharedKeyLimits: Sendable {
             var windowMilliseconds: Int64 = 0
         }
         var changes: [String: Change] = [:]
+        var held: [String: [SharedMeter.Use]] = [:]
         if !leases.isEmpty {
             let holds = try await store.query(
                 "DELETE FROM shared_meter_holds WHERE request_id IN (\(Array(repeating: "?", count: leases.count).joined(separator: ", "))) "
-                    + "RETURNING name, hold, slots", leases.map { .text($0) })
+                    + "RETURNING request_id, name, hold, slots, unit, window_ms", leases.map { .text($0) })
             for row in holds {
                 guard let name = row.text("name") else { continue }
                 changes[name, default: Change()].held = changes[name, default: Change()].held.saturatingAdd(row.int("hold") ?? 0)
                 changes[name, default: Change()].slots = changes[name, default: Change()].slots.saturatingAdd(row.int("slots") ?? 0)
+                if let id = row.text("request_id"), let unit = row.text("unit").flatMap(SharedMeter.Unit.init(rawValue:)) {
+                    held[id, default: []].append(SharedMeter.Use(name: name, unit: unit, windowMilliseconds: row.int("window_ms") ?? 0))
+                }
             }
         }
         for settlement in settlements {
-            for use in settlement.meters {
+            // A settlement that names no meters (a dead replica's, swept) charges those its lease held.
+            for use in settlement.meters.isEmpty ? held[settlement.requestID] ?? [] : settlement.meters {
                 let amount: Int64
                 switch use.unit {
                 case .money: amount = settlement.cost.picos
@@ -413,21 +425,91 @@ public final class SharedKeyLimits: Sendable {
         }
     }
 
-    /// Pushes this replica's leases' expiry forward: it is alive.
+    /// Pushes this replica's leases' and open requests' expiry forward: it is alive.
     public func renew(now: Date) async throws {
         _ = try await store.query(
             "UPDATE shared_holds SET expires_at = ? WHERE replica = ?", [.integer(Int(expiry(from: now))), .text(replica)])
+        _ = try await store.query(
+            "UPDATE shared_open_requests SET expires_at = ? WHERE replica = ?", [.integer(Int(expiry(from: now))), .text(replica)])
+    }
+
+    // MARK: open requests, for when a replica dies
+
+    /// Files this replica's newly open requests and withdraws those now in the ledger (`OpenRequestMirror`).
+    public func file(_ entries: [LedgerJournal.Entry], withdraw: [String], now: Date) async throws {
+        for start in stride(from: 0, to: withdraw.count, by: Self.settlementsPerStatement) {
+            let chunk = withdraw[start..<min(withdraw.count, start + Self.settlementsPerStatement)]
+            _ = try await store.query(
+                "DELETE FROM shared_open_requests WHERE request_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
+                chunk.map { .text($0) })
+        }
+        let encoder = JSONEncoder()
+        let expires = SQLValue.integer(Int(expiry(from: now)))
+        for start in stride(from: 0, to: entries.count, by: Self.settlementsPerStatement) {
+            let chunk = entries[start..<min(entries.count, start + Self.settlementsPerStatement)]
+            var binds: [SQLValue] = []
+            for entry in chunk {
+                binds += [.text(entry.requestID), .text(replica), .text(String(decoding: try encoder.encode(entry), as: UTF8.self)), expires]
+            }
+            _ = try await store.query(
+                "INSERT INTO shared_open_requests (request_id, replica, entry, expires_at) VALUES "
+                    + Array(repeating: "(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ") + " ON CONFLICT DO NOTHING", binds)
+        }
+    }
+
+    /// Requests a replica filed open and stopped renewing (it died): up to
+    /// 500, oldest first. One whose entry cannot be read is dropped (there
+    /// is nothing to record it from) and counted in `unreadable`.
+    public func orphans(now: Date) async throws -> (entries: [LedgerJournal.Entry], unreadable: Int) {
+        let rows = try await store.query(
+            """
+            SELECT request_id, entry, EXISTS (SELECT 1 FROM ledger l WHERE l.request_id = o.request_id) AS recorded
+            FROM shared_open_requests o WHERE expires_at < ? ORDER BY expires_at LIMIT 500
+            """, [.integer(Int(now.millisecondsSince1970))])
+        let decoder = JSONDecoder()
+        var entries: [LedgerJournal.Entry] = []
+        var unreadable: [String] = []
+        var recorded: [String] = []
+        for row in rows {
+            guard let id = row.text("request_id") else { continue }
+            if row.int("recorded") == 1 {
+                // Its row reached the ledger before its replica stopped (and withdrew it): nothing to record or charge.
+                recorded.append(id)
+            } else if let text = row.text("entry"), let entry = try? decoder.decode(LedgerJournal.Entry.self, from: Data(text.utf8)),
+                entry.requestID == id
+            {
+                entries.append(entry)
+            } else {
+                unreadable.append(id)
+            }
+        }
+        try await forget(unreadable + recorded)
+        return (entries, unreadable.count)
+    }
+
+    /// Forgets open requests now recorded.
+    public func forget(_ requestIDs: [String]) async throws {
+        try await file([], withdraw: requestIDs, now: Date())
     }
 
     /// Ends the leases whose replica stopped renewing them (their slots and
-    /// holds go back, with no cost); returns how many.
+    /// holds go back); returns how many.
+    /// `charged` names what requests recorded as interrupted cost (their
+    /// replica died): their leases' keys, users and meters are charged it.
+    /// A lease whose request is still filed open waits until that request is
+    /// recorded (`orphans`), so its cost goes with it.
     @discardableResult
-    public func sweep(now: Date) async throws -> Int {
+    public func sweep(now: Date, charged: [String: (cost: Money, tokens: Int64)] = [:]) async throws -> Int {
         let expired = try await store.query(
-            "SELECT request_id, key_id, user_id FROM shared_holds WHERE expires_at < ? LIMIT 1000", [.integer(Int(now.millisecondsSince1970))])
+            """
+            SELECT request_id, key_id, user_id FROM shared_holds h WHERE expires_at < ?
+                AND NOT EXISTS (SELECT 1 FROM shared_open_requests o WHERE o.request_id = h.request_id) LIMIT 1000
+            """, [.integer(Int(now.millisecondsSince1970))])
         let leases = expired.compactMap { row -> Settlement? in
             guard let id = row.text("request_id") else { return nil }
-            return Settlement(requestID: id, keyID: row.int("key_id"), userID: row.int("user_id"), cost: .zero)
+            let charge = charged[id]
+            return Settlement(
+                requestID: id, keyID: row.int("key_id"), userID: row.int("user_id"), cost: charge?.cost ?? .zero, tokens: charge?.tokens ?? 0)
         }
         // Settled with no cost, the way settlements go; a lease renewed meanwhile stays.
         try await settle(leases, expiredBefore: now, now: now)

@@ -62,7 +62,8 @@ public struct Switchboard: Sendable {
         let journal: LedgerJournal
         do {
             journal = try LedgerJournal(
-                directory: try config.resolvedDataDirectory() + "/journal", stallTimeout: config.ledgerStallTimeout, logger: logger)
+                directory: try config.resolvedDataDirectory() + "/journal", stallTimeout: config.ledgerStallTimeout,
+                mirror: OpenRequestMirror.shared(by: context.store), logger: logger)
             try await JournalRecovery.settle(journal, store: context.store, prices: prices, logger: logger)
         } catch {
             try? await context.store.close()

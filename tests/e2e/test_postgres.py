@@ -641,3 +641,46 @@ def test_an_accounts_concurrency_and_rpm_caps_hold_across_replicas(tmp_path):
         url = running["url"]
         assert eventually(lambda: query(url, "SELECT SUM(held) || '/' || SUM(in_flight) FROM shared_meters") == "0/0")
         assert eventually(lambda: query(url, "SELECT COUNT(*) FROM shared_holds") == "0")
+
+
+def test_a_killed_replica_that_never_returns_has_its_open_requests_recorded(tmp_path):
+    """kill -9, and the replica is never started again: its journal cannot be replayed, so
+    another replica records what it left open as an `interrupted` row, charged the hold,
+    and its key's shared spend counts it, once."""
+    keys = f"""
+  - name: one-dollar
+    key: {KEY}-dollar
+    balance_usd: 1"""
+    with started_replicas(2, models=("o1-pro", "gpt-4o-mini"), keys=keys, settings="lease_ttl: 3s",
+                          accounts="\n    model_map: {o1-pro: held-stream}") as running:
+        first, second = running["ports"]
+        url = running["url"]
+        import threading
+
+        def stream_until_killed():
+            try:
+                list(client(first, KEY + "-dollar").chat.completions.create(
+                    model="o1-pro", messages=MESSAGES, max_tokens=8, stream=True))
+            except openai.APIConnectionError:
+                pass  # its replica is killed under it
+
+        threading.Thread(target=stream_until_killed, daemon=True).start()
+        # Filed within a second of opening, with its lease.
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM shared_open_requests") == "1")
+        assert query(url, "SELECT COUNT(*) FROM shared_holds") == "1"
+        request_id = query(url, "SELECT request_id FROM shared_open_requests")
+        running["processes"][0].kill()
+        running["processes"][0].wait(timeout=10)
+        assert eventually(lambda: query(url, f"SELECT outcome FROM ledger WHERE request_id = '{request_id}'") == "interrupted", timeout=60)
+        cost = int(query(url, f"SELECT cost_picos FROM ledger WHERE request_id = '{request_id}'"))
+        assert cost > 0, "an interrupted request is charged its hold"
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM shared_holds") == "0")
+        assert query(url, "SELECT COUNT(*) FROM shared_open_requests") == "0"
+        assert int(query(url, "SELECT spent_picos FROM shared_keys")) == cost
+        assert query(url, "SELECT COUNT(*) FROM ledger") == "1"
+        # The survivor goes on serving the key, and its own requests are withdrawn once recorded.
+        assert outcome(lambda: client(second, KEY + "-dollar").chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)) == "ok"
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM ledger") == "2")
+        assert eventually(lambda: query(url, "SELECT COUNT(*) FROM shared_open_requests") == "0")
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{running['fake_port']}/held/release", method="POST"), timeout=10)
