@@ -45,22 +45,26 @@ public enum SharedVerdict: Sendable, Equatable {
     case meter(SharedMeter, oldest: Date?)
 }
 
-/// A key's concurrency, balance and request window, and its user's balance,
-/// exact across every replica on one PostgreSQL database.
+/// Every limit of keys, users, groups and accounts, exact across every
+/// replica on one PostgreSQL database.
 ///
 /// One row per key (`shared_keys`) counts what is in flight, held and spent,
 /// and keeps the admission times inside the sliding request window (at most
 /// the window's request count of them); one row per user with a balance
-/// (`shared_users`) counts what is held and spent; one row per admitted
-/// request (`shared_holds`) is its lease. Admission is one conditional
-/// statement: it locks the user's row, then updates the key's only if every
-/// cap still holds against the committed counts, and files the lease only if
-/// both passed, so two replicas can never both take the last slot or the
-/// last dollar. Settlements go in batches, a transaction each: the leases
-/// go, their slots and holds with them, and the costs are added to what was
-/// spent. A replica renews its leases' expiry while it lives; leases a dead
-/// replica left expire (`lease_ttl`) and any replica's sweep gives their
-/// slots and holds back.
+/// (`shared_users`) counts what is held and spent; one row per meter
+/// (`shared_meters`, see `SharedMeter`) counts every other limit; one row
+/// per admitted request (`shared_holds`) is its lease, with what it holds on
+/// each meter (`shared_meter_holds`). Admission is one conditional
+/// statement: it locks the meters' rows (in name order), then the user's,
+/// then updates the key's only if every cap still holds against the
+/// committed counts, and files the lease only if all passed, so two
+/// replicas can never both take the last slot or the last dollar.
+/// Settlements go in batches, a transaction each: the leases go, their
+/// slots and holds with them, and the costs are added to what was spent, in
+/// the same order. A replica renews its leases' expiry while it lives;
+/// leases a dead replica left expire (`lease_ttl`) and any replica's sweep
+/// gives their slots and holds back, after recording what that replica left
+/// open (`shared_open_requests`, filed by `OpenRequestMirror`).
 public final class SharedKeyLimits: Sendable {
     let store: SQLStore
     /// This process's name on its leases.
@@ -83,9 +87,9 @@ public final class SharedKeyLimits: Sendable {
     /// Admits the request against the shared counts, or says which limit refused it.
     /// Throws `StoreError` when the database cannot be asked.
     ///
-    /// With a user balance the statement first locks the user's row (`FOR
-    /// UPDATE`), then the key's: every admission and settlement takes them in
-    /// that order, so they never deadlock.
+    /// The statement locks the meters' rows, then the user's (`FOR UPDATE`),
+    /// then the key's: every admission and settlement takes them in that
+    /// order, so they never deadlock.
     public func admit(_ demand: SharedDemand, now: Date) async throws -> SharedVerdict {
         try await ensureRow(demand.keyID)
         if let user = demand.user { try await ensureUserRow(user.id, name: user.name) }
