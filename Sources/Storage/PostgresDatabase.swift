@@ -17,6 +17,14 @@ import SwitchboardCore
 final class PostgresDatabase: SQLDatabase {
     let client: PostgresClient
     private let runner: Task<Void, Never>
+    /// The ledger writer's own connections: admissions queued on a hot key's
+    /// row can hold every connection of the main pool, and the ledger must
+    /// still get through (seen: rows waiting past `ledger_stall_timeout`).
+    let ledgerClient: PostgresClient
+    private let ledgerRunner: Task<Void, Never>
+    @TaskLocal static var onLedgerLane = false
+    /// The pool the calling task's statements use.
+    private var pool: PostgresClient { Self.onLedgerLane ? ledgerClient : client }
     private let logger: Logger
     var dialect: SQLDialect { .postgres }
 
@@ -31,15 +39,21 @@ final class PostgresDatabase: SQLDatabase {
     }
     @TaskLocal static var session: Session?
 
-    private init(client: PostgresClient, logger: Logger) {
+    private init(client: PostgresClient, ledgerClient: PostgresClient, logger: Logger) {
         self.client = client
+        self.ledgerClient = ledgerClient
         self.logger = logger
         runner = Task { await client.run() }
+        ledgerRunner = Task { await ledgerClient.run() }
     }
 
     /// Connects to the database a `postgres://` URL names.
     static func open(url: String, logger: Logger) async throws -> PostgresDatabase {
-        let database = PostgresDatabase(client: PostgresClient(configuration: try configuration(url), backgroundLogger: logger), logger: logger)
+        var ledger = try configuration(url)
+        ledger.options.maximumConnections = 2
+        let database = PostgresDatabase(
+            client: PostgresClient(configuration: try configuration(url), backgroundLogger: logger),
+            ledgerClient: PostgresClient(configuration: ledger, backgroundLogger: logger), logger: logger)
         // A server that is not there fails the start within seconds, not after the pool's retries.
         do {
             _ = try await withDeadline(.seconds(15)) { try await database.query("SELECT 1", []) }
@@ -86,7 +100,7 @@ final class PostgresDatabase: SQLDatabase {
     func execute(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
         let query = PostgresQuery(unsafeSQL: Self.numberedPlaceholders(sql), binds: Self.bindings(binds))
         do {
-            guard let session = Self.session else { return try await Self.rows(of: client.query(query, logger: logger)) }
+            guard let session = Self.session else { return try await Self.rows(of: pool.query(query, logger: logger)) }
             // A statement on a held connection that gets no answer (seen: a server
             // stopped under a transaction left its query waiting for ever) fails
             // after a deadline, and its connection is closed so the pool drops it.
@@ -131,7 +145,7 @@ final class PostgresDatabase: SQLDatabase {
         if let session = Self.session {
             return session.inTransaction ? try await body() : try await run(on: session.connection, ordered: ordered, body)
         }
-        return try await client.withConnection { connection in try await run(on: connection, ordered: ordered, body) }
+        return try await pool.withConnection { connection in try await run(on: connection, ordered: ordered, body) }
     }
 
     private func run<T: Sendable>(on connection: PostgresConnection, ordered: Bool, _ body: @Sendable () async throws -> T) async throws -> T {
@@ -230,9 +244,15 @@ final class PostgresDatabase: SQLDatabase {
         return StoreError(.unavailable, "the database cannot be reached (\(error.code))")
     }
 
+    func onLedgerLane<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await Self.$onLedgerLane.withValue(true) { try await body() }
+    }
+
     func close() async throws {
         runner.cancel()
+        ledgerRunner.cancel()
         await runner.value
+        await ledgerRunner.value
     }
 
     /// `?` placeholders as PostgreSQL's `$1`, `$2`…; a `?` inside a quoted

@@ -112,10 +112,15 @@ public protocol SQLDatabase: Sendable {
     func leading<T: Sendable>(_ task: String, _ body: @Sendable () async throws -> T) async throws -> T?
     /// Maps an engine's error to what the store reports, nil when it is not the engine's.
     func storeError(_ error: any Error) -> StoreError?
+    /// Runs `body`'s statements on the ledger writer's own connections, where the engine has a pool to share.
+    func onLedgerLane<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T
     func close() async throws
 }
 
 extension SQLDatabase {
+    /// One connection (SQLite): nothing to keep apart.
+    func onLedgerLane<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T { try await body() }
+
     /// Runs the `begin` statements, then `body`, then COMMIT; on any error, ROLLBACK.
     func committed<T: Sendable>(begin: [String], _ body: @Sendable () async throws -> T) async throws -> T {
         _ = try await execute(begin[0], [])

@@ -18,7 +18,7 @@ extension SQLStore {
 
     public func appendLedger(_ rows: [LedgerRow]) async throws {
         do {
-            try await insertLedger(rows)
+            try await database.onLedgerLane { try await self.insertLedger(rows) }
         } catch {
             throw database.storeError(error) ?? error
         }
