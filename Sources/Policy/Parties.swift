@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import Synchronization
 
 /// A person or team that owns keys; may hold a balance its keys draw from.
 public struct UserEntry: Sendable, Equatable, Codable {
@@ -148,10 +149,16 @@ public enum Periods {
 
     /// The start of the UTC day, week and month holding `date`.
     public static func starts(of date: Date) -> (day: Date, week: Date, month: Date) {
-        let calendar = utc
         let day = dayStart(of: date)
+        // Asked on every metered admission; the calendar's answer holds for the whole day.
+        if let known = lastDay.withLock({ $0 }), known.day == day { return known.starts }
+        let calendar = utc
         let week = calendar.dateInterval(of: .weekOfYear, for: date)?.start ?? day
         let month = calendar.dateInterval(of: .month, for: date)?.start ?? day
+        lastDay.withLock { $0 = (day, (day, week, month)) }
         return (day, week, month)
     }
+
+    /// The last day asked about, and its starts.
+    private static let lastDay = Mutex<(day: Date, starts: (day: Date, week: Date, month: Date))?>(nil)
 }

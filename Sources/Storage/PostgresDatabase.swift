@@ -258,31 +258,36 @@ final class PostgresDatabase: SQLDatabase {
     /// `?` placeholders as PostgreSQL's `$1`, `$2`…; a `?` inside a quoted
     /// literal, a quoted name or a `$$` body stays as it is.
     static func numberedPlaceholders(_ sql: String) -> String {
-        var result = ""
+        // Over the UTF-8 bytes: every character that matters is ASCII (and no
+        // byte of a multi-byte character is), and a statement is rewritten on
+        // every call, so walking grapheme clusters would cost more than the rest.
+        var result: [UInt8] = []
         result.reserveCapacity(sql.utf8.count + 16)
         var number = 0
-        var quote: Character?
+        var quote: UInt8?
         var inDollarBody = false
-        var previous: Character?
-        for character in sql {
+        var previous: UInt8 = 0
+        let dollar = UInt8(ascii: "$")
+        for byte in sql.utf8 {
             if inDollarBody {
-                if character == "$", previous == "$" { inDollarBody = false }
+                if byte == dollar, previous == dollar { inDollarBody = false }
             } else if let open = quote {
-                if character == open { quote = nil }
-            } else if character == "'" || character == "\"" {
-                quote = character
-            } else if character == "$", previous == "$" {
+                if byte == open { quote = nil }
+            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                quote = byte
+            } else if byte == dollar, previous == dollar {
                 inDollarBody = true
-            } else if character == "?" {
+            } else if byte == UInt8(ascii: "?") {
                 number += 1
-                result += "$\(number)"
-                previous = character
+                result.append(dollar)
+                result += String(number).utf8
+                previous = byte
                 continue
             }
-            result.append(character)
-            previous = character
+            result.append(byte)
+            previous = byte
         }
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 
     private static func bindings(_ values: [SQLValue]) -> PostgresBindings {
