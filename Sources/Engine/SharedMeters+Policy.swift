@@ -96,7 +96,9 @@ extension Gateway {
         meters += modelMeters(
             owner.user.limits.modelBudgets, prefix: u, owner: "user", model: demand.model, hold: hold, starts: starts,
             origin: { .userModelCost(user: owner.user.name, pattern: $0, since: $1) })
-        return meters
+        // One hold per meter, whatever names the same one twice.
+        var named = Set<String>()
+        return meters.filter { named.insert($0.name).inserted }
     }
 
     /// A meter per cap of each model budget whose glob covers the request's model.

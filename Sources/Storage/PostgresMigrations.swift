@@ -208,5 +208,66 @@ enum PostgresMigrations {
             "CREATE INDEX shared_open_requests_replica ON shared_open_requests (replica)",
             "CREATE INDEX shared_open_requests_expires_at ON shared_open_requests (expires_at)",
         ],
+        // 8: admission as a function (`SharedKeyLimits.admit`): PL/pgSQL keeps each statement's plan per
+        // connection, where a statement sent whole is parsed and planned on every request.
+        [
+            """
+            CREATE FUNCTION switchboard_admit(
+                p_request TEXT, p_replica TEXT, p_expires BIGINT, p_now BIGINT, p_meters TEXT,
+                p_user BIGINT, p_user_balance BIGINT, p_hold BIGINT,
+                p_key BIGINT, p_concurrency BIGINT, p_balance BIGINT, p_key_hold BIGINT, p_requests BIGINT, p_since BIGINT
+            ) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
+            DECLARE
+                wanted INT := 0;
+                passing INT := 0;
+            BEGIN
+                -- Meters first (in name order), then the user, then the key: the order settlements lock them in.
+                IF p_meters IS NOT NULL THEN
+                    SELECT COUNT(*), COUNT(*) FILTER (WHERE
+                            (w.slot_cap < 0 OR l.in_flight < w.slot_cap)
+                            AND (w.cap < 0 OR (CASE WHEN w.window_ms > 0
+                                THEN (SELECT COALESCE(SUM(e.a), 0) FROM unnest(l.window_at, l.window_amounts) AS e(t, a) WHERE e.t > p_now - w.window_ms)
+                                ELSE l.used::numeric END) + l.held + w.need <= w.cap))
+                        INTO wanted, passing
+                    FROM (SELECT m.* FROM shared_meters m
+                            WHERE m.name IN (SELECT x.name FROM json_to_recordset(p_meters::json) AS x(name TEXT))
+                            ORDER BY m.name FOR UPDATE) l
+                        JOIN json_to_recordset(p_meters::json)
+                            AS w(name TEXT, cap BIGINT, need BIGINT, hold BIGINT, slots BIGINT, slot_cap BIGINT, window_ms BIGINT, unit TEXT)
+                            USING (name);
+                    IF wanted <> json_array_length(p_meters::json) OR passing <> wanted THEN RETURN FALSE; END IF;
+                END IF;
+                IF p_user >= 0 THEN
+                    PERFORM 1 FROM shared_users
+                        WHERE user_id = p_user AND spent_picos::numeric + held_picos + p_hold <= p_user_balance FOR UPDATE;
+                    IF NOT FOUND THEN RETURN FALSE; END IF;
+                END IF;
+                IF p_key >= 0 THEN
+                    UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + p_key_hold,
+                        window_times = CASE WHEN p_requests < 0 THEN window_times
+                            ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > p_since), p_now) END
+                    WHERE key_id = p_key AND (p_concurrency < 0 OR in_flight < p_concurrency)
+                        AND (p_balance < 0 OR spent_picos::numeric + held_picos + p_key_hold <= p_balance)
+                        AND (p_requests < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > p_since) < p_requests);
+                    IF NOT FOUND THEN RETURN FALSE; END IF;
+                END IF;
+                IF p_user >= 0 THEN
+                    UPDATE shared_users SET held_picos = held_picos + p_hold WHERE user_id = p_user;
+                END IF;
+                IF p_meters IS NOT NULL THEN
+                    UPDATE shared_meters m SET held = LEAST(m.held::numeric + w.hold, 9223372036854775807)::bigint,
+                            in_flight = m.in_flight + w.slots
+                        FROM json_to_recordset(p_meters::json) AS w(name TEXT, hold BIGINT, slots BIGINT) WHERE m.name = w.name;
+                    INSERT INTO shared_meter_holds (request_id, name, hold, slots, unit, window_ms)
+                        SELECT p_request, w.name, w.hold, w.slots, w.unit, w.window_ms
+                        FROM json_to_recordset(p_meters::json) AS w(name TEXT, hold BIGINT, slots BIGINT, unit TEXT, window_ms BIGINT);
+                END IF;
+                INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at, user_id, user_hold_picos)
+                    VALUES (p_request, CASE WHEN p_key >= 0 THEN p_key END, p_replica, GREATEST(p_key_hold, 0), p_expires,
+                        CASE WHEN p_user >= 0 THEN p_user END, CASE WHEN p_user >= 0 THEN p_hold ELSE 0 END);
+                RETURN TRUE;
+            END $$
+            """
+        ],
     ]
 }

@@ -105,53 +105,17 @@ public final class SharedKeyLimits: Sendable {
         let userID = demand.user.map { Int($0.id) } ?? -1
         let userBalance = demand.user.map { Int($0.balance.picos) } ?? -1
         let requests = demand.windowRequests ?? -1
-        let meters = demand.meters.sorted { $0.name < $1.name }
-        // The meters' rows are locked first (in name order), then the user's, then the key's: the order settlements take them in.
-        var binds: [SQLValue] = []
-        var sql = "WITH "
-        var gate = ""
-        if !meters.isEmpty {
-            sql += Self.meterCheck(meters, now: nowMs, binds: &binds)
-            gate = "(SELECT pass FROM meters_pass) AND "
-        }
-        sql += """
-            owner AS (
-                SELECT user_id FROM shared_users
-                WHERE user_id = ? AND spent_picos::numeric + held_picos + ? <= ? FOR UPDATE),
-            gate AS (SELECT \(gate)(? < 0 OR EXISTS (SELECT 1 FROM owner)) AS open),
-            admitted AS (
-                UPDATE shared_keys SET in_flight = in_flight + 1, held_picos = held_picos + ?,
-                    window_times = CASE WHEN ? < 0 THEN window_times
-                        ELSE array_append(ARRAY(SELECT t FROM unnest(window_times) AS t WHERE t > ?), ?::bigint) END
-                WHERE key_id = ? AND (? < 0 OR in_flight < ?)
-                    AND (? < 0 OR spent_picos::numeric + held_picos + ? <= ?)
-                    AND (? < 0 OR (SELECT COUNT(*) FROM unnest(window_times) AS t WHERE t > ?) < ?)
-                    AND (SELECT open FROM gate)
-                RETURNING key_id),
-            charged AS (
-                UPDATE shared_users SET held_picos = held_picos + ?
-                WHERE user_id IN (SELECT user_id FROM owner) AND EXISTS (SELECT 1 FROM admitted)
-                RETURNING user_id)
-            """
-        binds += [
-            .integer(userID), .integer(hold), .integer(userBalance), .integer(userID),
-            .integer(keyHold), .integer(requests), .integer(Int(since)), .integer(Int(nowMs)), .integer(Int(demand.keyID)),
-            .integer(concurrency), .integer(concurrency), .integer(balance), .integer(keyHold), .integer(balance),
-            .integer(requests), .integer(Int(since)), .integer(requests),
-            .integer(hold),
+        // One call of `switchboard_admit` (PostgreSQL migration 8): it locks the meters' rows (in name order),
+        // then the user's, then updates the key's only if every cap holds, and files the lease.
+        let binds: [SQLValue] = [
+            .text(demand.requestID), .text(replica), .integer(Int(expiry(from: now))), .integer(Int(nowMs)),
+            try Self.metersDocument(demand.meters),
+            .integer(userID), .integer(userBalance), .integer(hold),
+            .integer(Int(demand.keyID)), .integer(concurrency), .integer(balance), .integer(keyHold), .integer(requests), .integer(Int(since)),
         ]
-        if !meters.isEmpty { sql += ",\n" + Self.meterHolds(requestID: demand.requestID, binds: &binds) }
-        sql += """
-
-            INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at, user_id, user_hold_picos)
-                SELECT ?, key_id, ?, ?, ?, (SELECT user_id FROM charged), CASE WHEN EXISTS (SELECT 1 FROM charged) THEN ? ELSE 0 END
-                FROM admitted
-            RETURNING request_id
-            """
-        binds += [.text(demand.requestID), .text(replica), .integer(keyHold), .integer(Int(expiry(from: now))), .integer(hold)]
         // A refusal no cap explains on a second look (the counts moved in between) is tried again.
         for _ in 0..<3 {
-            if !(try await store.query(sql, binds)).isEmpty { return .admitted }
+            if try await Self.admitted(store, binds) { return .admitted }
             // Which cap refused: read after the fact, for the client's message.
             guard
                 let row = try await store.query(
@@ -181,67 +145,53 @@ public final class SharedKeyLimits: Sendable {
     }
 
     /// Holds `meters` for one lease that is not a key's (an attempt on an
-    /// account with caps): one conditional statement, as a key's admission.
+    /// account with caps): one call, as a key's admission.
     public func admit(lease requestID: String, meters: [SharedMeter], now: Date) async throws -> SharedVerdict {
         try await ensureMeters(meters)
-        let sorted = meters.sorted { $0.name < $1.name }
-        var binds: [SQLValue] = []
-        var sql = "WITH " + Self.meterCheck(sorted, now: now.millisecondsSince1970, binds: &binds)
-        sql += "admitted AS (SELECT 1 AS ok WHERE (SELECT pass FROM meters_pass)),\n"
-        sql += Self.meterHolds(requestID: requestID, binds: &binds)
-        sql += """
-
-            INSERT INTO shared_holds (request_id, key_id, replica, hold_picos, expires_at)
-                SELECT ?, NULL, ?, 0, ? FROM admitted
-            RETURNING request_id
-            """
-        binds += [.text(requestID), .text(replica), .integer(Int(expiry(from: now)))]
+        let binds: [SQLValue] = [
+            .text(requestID), .text(replica), .integer(Int(expiry(from: now))), .integer(Int(now.millisecondsSince1970)),
+            try Self.metersDocument(meters), .integer(-1), .integer(-1), .integer(0),
+            .integer(-1), .integer(-1), .integer(-1), .integer(0), .integer(-1), .integer(0),
+        ]
         for _ in 0..<3 {
-            if !(try await store.query(sql, binds)).isEmpty { return .admitted }
+            if try await Self.admitted(store, binds) { return .admitted }
             if let refused = try await refusingMeter(meters, now: now) { return refused }
         }
         return .meter(meters[0], oldest: nil)
     }
 
-    /// The CTEs that lock `meters`' rows (sorted by name: the order every
-    /// admission and settlement takes them in) and say whether every one
-    /// passes (`meters_pass`).
-    private static func meterCheck(_ meters: [SharedMeter], now: Int64, binds: inout [SQLValue]) -> String {
-        for meter in meters {
-            binds += [
-                .text(meter.name), .integer(Int(meter.cap ?? -1)), .integer(Int(max(meter.need, 0))), .integer(Int(max(meter.hold, 0))),
-                .integer(meter.slotCap == nil ? 0 : 1), .integer(meter.slotCap ?? -1), .integer(Int(meter.windowMilliseconds)),
-                .text(meter.unit.rawValue),
-            ]
-        }
-        binds += [.integer(meters.count), .integer(Int(now))]
-        let values = Array(repeating: "(?::text, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::bigint, ?::text)", count: meters.count)
-        return """
-            wanted (name, cap, need, hold, slots, slot_cap, window_ms, unit) AS (VALUES \(values.joined(separator: ", "))),
-            locked AS (SELECT name, used, held, in_flight, window_at, window_amounts FROM shared_meters
-                WHERE name IN (SELECT name FROM wanted) ORDER BY name FOR UPDATE),
-            meters_pass AS (SELECT COUNT(*) = ? AS pass FROM locked l JOIN wanted w USING (name)
-                WHERE (w.slot_cap < 0 OR l.in_flight < w.slot_cap)
-                    AND (w.cap < 0 OR (CASE WHEN w.window_ms > 0
-                        THEN (SELECT COALESCE(SUM(e.a), 0) FROM unnest(l.window_at, l.window_amounts) AS e(t, a) WHERE e.t > ? - w.window_ms)
-                        ELSE l.used::numeric END) + l.held + w.need <= w.cap)),
-
-            """
+    /// Calls `switchboard_admit` with `binds`: whether it admitted.
+    private static func admitted(_ store: SQLStore, _ binds: [SQLValue]) async throws -> Bool {
+        let row = try await store.query(
+            "SELECT switchboard_admit(\(Array(repeating: "?", count: binds.count).joined(separator: ", "))) AS admitted", binds)
+        return row.first?.int("admitted") == 1
     }
 
-    /// The CTEs that, once `admitted` returned a row, hold the wanted meters and file what the lease holds on each.
-    private static func meterHolds(requestID: String, binds: inout [SQLValue]) -> String {
-        binds.append(.text(requestID))
-        return """
-            meters_held AS (
-                UPDATE shared_meters m SET held = LEAST(m.held::numeric + w.hold, 9223372036854775807)::bigint, in_flight = m.in_flight + w.slots
-                FROM wanted w WHERE m.name = w.name AND EXISTS (SELECT 1 FROM admitted)
-                RETURNING m.name),
-            meter_leases AS (
-                INSERT INTO shared_meter_holds (request_id, name, hold, slots, unit, window_ms)
-                SELECT ?, name, hold, slots, unit, window_ms FROM wanted WHERE EXISTS (SELECT 1 FROM admitted)
-                RETURNING name)
-            """
+    /// What `switchboard_admit` reads the meters from: a JSON array, one object per meter.
+    private static func metersDocument(_ meters: [SharedMeter]) throws -> SQLValue {
+        struct Wanted: Encodable {
+            var name: String
+            var cap: Int64
+            var need: Int64
+            var hold: Int64
+            var slots: Int64
+            var slotCap: Int64
+            var windowMs: Int64
+            var unit: String
+
+            enum CodingKeys: String, CodingKey {
+                case name, cap, need, hold, slots, unit
+                case slotCap = "slot_cap"
+                case windowMs = "window_ms"
+            }
+        }
+        guard !meters.isEmpty else { return .null }
+        let wanted = meters.map { meter in
+            Wanted(
+                name: meter.name, cap: meter.cap ?? -1, need: max(meter.need, 0), hold: max(meter.hold, 0), slots: meter.slotCap == nil ? 0 : 1,
+                slotCap: Int64(meter.slotCap ?? -1), windowMs: meter.windowMilliseconds, unit: meter.unit.rawValue)
+        }
+        return .text(String(decoding: try JSONEncoder().encode(wanted), as: UTF8.self))
     }
 
     /// The first meter (in the demand's order) that cannot take the request as its row stands now.
