@@ -15,7 +15,10 @@ extension Gateway {
         let hold = max(demand.hold.picos, 0)
         let starts = Periods.starts(of: now)
         let reset = policy.usageReset
-        let resetTag = reset.map { ".r\($0.atMilliseconds)" } ?? ""
+        // A usage reset starts again only what it reset: a window's meters are named for the last reset of the
+        // window, the lifetime tokens for what resets took off them, today's cost for what a reset took off today.
+        let windowTag = reset.flatMap { $0.parts.contains(.window) ? ".r\($0.atMilliseconds)" : nil } ?? ""
+        let tokensTag = reset.flatMap { $0.tokens > 0 ? ".o\($0.tokens)" : nil } ?? ""
         let day: Int64 = 86_400_000
         let k = "k\(key.id)"
         var meters: [SharedMeter] = []
@@ -24,20 +27,20 @@ extension Gateway {
             if let cap = rate.tokens {
                 meters.append(
                     SharedMeter(
-                        name: "\(k).window-tokens.\(window)\(resetTag)", cap: cap, need: 1, hold: 0, unit: .tokens, windowMilliseconds: window,
+                        name: "\(k).window-tokens.\(window)\(windowTag)", cap: cap, need: 1, hold: 0, unit: .tokens, windowMilliseconds: window,
                         refusal: .rateLimited(until: now, what: "tokens")))
             }
             if let cap = rate.cost {
                 meters.append(
                     SharedMeter(
-                        name: "\(k).window-cost.\(window)\(resetTag)", cap: cap.picos, need: hold, hold: hold, windowMilliseconds: window,
+                        name: "\(k).window-cost.\(window)\(windowTag)", cap: cap.picos, need: hold, hold: hold, windowMilliseconds: window,
                         refusal: .rateLimited(until: now, what: "cost")))
             }
         }
         if let limit = policy.tokenLimit {
             meters.append(
                 SharedMeter(
-                    name: "\(k).tokens\(resetTag)", cap: limit, need: max(demand.tokens, 0), hold: max(demand.tokens, 0), unit: .tokens,
+                    name: "\(k).tokens\(tokensTag)", cap: limit, need: max(demand.tokens, 0), hold: max(demand.tokens, 0), unit: .tokens,
                     origin: .keyTokens(keyID: key.id, less: reset?.tokens ?? 0), refusal: .quotaExhausted("token_limit")))
         }
         let periods: [(name: String, cap: Money?, start: Date, lasts: Int64, refusal: String)] = [
@@ -47,11 +50,11 @@ extension Gateway {
         for period in periods {
             guard let cap = period.cap else { continue }
             let startMs = period.start.millisecondsSince1970
-            // A usage reset starts today's cost again: today's meter is named for it, and counts from it.
+            // A usage reset starts today's cost again: today's meter is named for what it took off, and counts from there.
             let less = period.name == "day" ? reset.map { $0.dayStartMilliseconds == startMs ? $0.day : .zero } ?? .zero : .zero
             meters.append(
                 SharedMeter(
-                    name: "\(k).\(period.name).\(startMs)\(period.name == "day" ? resetTag : "")", cap: cap.picos, need: hold, hold: hold,
+                    name: "\(k).\(period.name).\(startMs)\(less > .zero ? ".o\(less.picos)" : "")", cap: cap.picos, need: hold, hold: hold,
                     expiresAt: Date(millisecondsSince1970: startMs.saturatingAdd(period.lasts)),
                     origin: .keyCost(keyID: key.id, since: period.start, less: less), refusal: .quotaExhausted(period.refusal)))
         }

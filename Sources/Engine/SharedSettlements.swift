@@ -46,8 +46,8 @@ public final class SharedSettlements: Service, Sendable {
                 await runPeriodically(every: every, immediately: true) { [self] in
                     do {
                         try await limits.renew(now: Date())
-                        let charged = try await recordOrphans(now: Date())
-                        let swept = try await limits.sweep(now: Date(), charged: charged)
+                        try await recordOrphans(now: Date())
+                        let swept = try await limits.sweep(now: Date())
                         if swept > 0 { logger.notice("expired shared leases released", metadata: ["leases": "\(swept)"]) }
                     } catch {
                         logger.warning("shared leases could not be renewed", metadata: ["error": "\(error)"])
@@ -86,19 +86,18 @@ public final class SharedSettlements: Service, Sendable {
     /// Records the requests a dead replica left open as `interrupted` rows
     /// (charged as a restarted replica charges its journal's: the hold, or
     /// an estimate of what was delivered), each once whichever replicas
-    /// sweep; returns what each cost, for its lease's settlement.
-    private func recordOrphans(now: Date) async throws -> [String: (cost: Money, tokens: Int64)] {
-        guard let (_, ledger, prices) = orphans else { return [:] }
+    /// sweep; the sweep then charges their leases what those rows say.
+    private func recordOrphans(now: Date) async throws {
+        guard let (_, ledger, prices) = orphans else { return }
         let (entries, unreadable) = try await limits.orphans(now: now)
         if unreadable > 0 {
             logger.error("open requests of a dead replica could not be read and are not recorded", metadata: ["count": "\(unreadable)"])
         }
-        guard !entries.isEmpty else { return [:] }
+        guard !entries.isEmpty else { return }
         let rows = entries.map { JournalRecovery.row(LedgerJournal.Interrupted(entry: $0, progress: nil), prices: prices) }
         try await ledger.appendLedger(rows)
         try await limits.forget(entries.map(\.requestID))
         logger.warning("requests a dead replica left open were recorded as interrupted", metadata: ["count": "\(rows.count)"])
-        return Dictionary(rows.map { ($0.requestID, (cost: $0.cost, tokens: $0.usage.total)) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Applies what is queued, a batch per statement, until nothing is; with

@@ -250,9 +250,10 @@ public final class SharedKeyLimits: Sendable {
     public static let settlementsPerStatement = 500
 
     /// Gives the requests' slots and holds back and adds what they cost: one
-    /// transaction per batch, its leases deleted first, then users' rows, then
-    /// keys' (the order admission locks them in). A request whose lease already
-    /// expired (or was never filed) still has its cost counted.
+    /// transaction per batch, its leases deleted first, then meters', users'
+    /// and keys' rows (the order admission locks them in). A request whose
+    /// lease is already gone is not counted again: the sweep that ended it
+    /// charged what the ledger held for it.
     public func settle(_ settlements: [Settlement], now: Date = Date()) async throws {
         try await settle(settlements, expiredBefore: nil, now: now)
     }
@@ -269,11 +270,11 @@ public final class SharedKeyLimits: Sendable {
                     "DELETE FROM shared_holds WHERE request_id IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", "))) "
                         + "AND (? < 0 OR expires_at < ?) RETURNING request_id, key_id, hold_picos, user_id, user_hold_picos",
                     chunk.map { .text($0.requestID) } + [.integer(cutoff), .integer(cutoff)])
-                // A sweep charges only the leases it ended (one renewed meanwhile is still running).
-                if cutoff >= 0 {
-                    let ended = Set(gone.compactMap { $0.text("request_id") })
-                    chunk = chunk.filter { ended.contains($0.requestID) }
-                }
+                // Only the leases this batch ended are charged: a lease already gone was charged when it went
+                // (swept from the ledger's row, or a settlement whose commit was not heard and is retried), and
+                // a sweep leaves a lease renewed meanwhile (still running) alone.
+                let ended = Set(gone.compactMap { $0.text("request_id") })
+                chunk = chunk.filter { ended.contains($0.requestID) }
                 // Meters first: admission locks them before users and keys.
                 try await settleMeters(chunk, leases: gone.compactMap { $0.text("request_id") }, now: now)
                 var users: [Int64: (held: Int64, spent: Int64)] = [:]
@@ -379,18 +380,26 @@ public final class SharedKeyLimits: Sendable {
         }
     }
 
-    /// Pushes this replica's leases' and open requests' expiry forward: it is alive.
+    /// Pushes this replica's leases' and open requests' expiry forward: it is
+    /// alive. On the ledger writer's connections: admissions queued on a hot
+    /// row can hold the main pool's, and a late renewal would have a live
+    /// replica taken for dead.
     public func renew(now: Date) async throws {
-        _ = try await store.query(
-            "UPDATE shared_holds SET expires_at = ? WHERE replica = ?", [.integer(Int(expiry(from: now))), .text(replica)])
-        _ = try await store.query(
-            "UPDATE shared_open_requests SET expires_at = ? WHERE replica = ?", [.integer(Int(expiry(from: now))), .text(replica)])
+        let (store, replica, expires) = (store, replica, Int(expiry(from: now)))
+        try await store.database.onLedgerLane {
+            _ = try await store.query("UPDATE shared_holds SET expires_at = ? WHERE replica = ?", [.integer(expires), .text(replica)])
+            _ = try await store.query("UPDATE shared_open_requests SET expires_at = ? WHERE replica = ?", [.integer(expires), .text(replica)])
+        }
     }
 
     // MARK: open requests, for when a replica dies
 
     /// Files this replica's newly open requests and withdraws those now in the ledger (`OpenRequestMirror`).
     public func file(_ entries: [LedgerJournal.Entry], withdraw: [String], now: Date) async throws {
+        try await store.database.onLedgerLane { try await self.fileNow(entries, withdraw: withdraw, now: now) }
+    }
+
+    private func fileNow(_ entries: [LedgerJournal.Entry], withdraw: [String], now: Date) async throws {
         for start in stride(from: 0, to: withdraw.count, by: Self.settlementsPerStatement) {
             let chunk = withdraw[start..<min(withdraw.count, start + Self.settlementsPerStatement)]
             _ = try await store.query(
@@ -447,25 +456,30 @@ public final class SharedKeyLimits: Sendable {
     }
 
     /// Ends the leases whose replica stopped renewing them (their slots and
-    /// holds go back); returns how many.
-    /// `charged` names what requests recorded as interrupted cost (their
-    /// replica died): their leases' keys, users and meters are charged it.
-    /// A lease whose request is still filed open waits until that request is
-    /// recorded (`orphans`), so its cost goes with it.
+    /// holds go back); returns how many. A lease still there was never
+    /// settled, so whatever the ledger holds for its request (the dead
+    /// replica's own row, or the `interrupted` row its restart or another
+    /// replica wrote) is charged to its key, user and meters now. A lease
+    /// whose request is still filed open waits until that request is recorded
+    /// (`orphans`), so its cost goes with it.
     @discardableResult
-    public func sweep(now: Date, charged: [String: (cost: Money, tokens: Int64)] = [:]) async throws -> Int {
+    public func sweep(now: Date) async throws -> Int {
         let expired = try await store.query(
             """
-            SELECT request_id, key_id, user_id FROM shared_holds h WHERE expires_at < ?
-                AND NOT EXISTS (SELECT 1 FROM shared_open_requests o WHERE o.request_id = h.request_id) LIMIT 1000
+            SELECT h.request_id, h.key_id, h.user_id, l.cost_picos,
+                LEAST(l.input_uncached::numeric + l.cache_read + l.cache_write_5m + l.cache_write_1h + l.output, 9223372036854775807)::bigint
+                    AS tokens
+            FROM shared_holds h LEFT JOIN ledger l ON l.request_id = h.request_id
+            WHERE h.expires_at < ? AND NOT EXISTS (SELECT 1 FROM shared_open_requests o WHERE o.request_id = h.request_id)
+            ORDER BY h.expires_at LIMIT 1000
             """, [.integer(Int(now.millisecondsSince1970))])
         let leases = expired.compactMap { row -> Settlement? in
             guard let id = row.text("request_id") else { return nil }
-            let charge = charged[id]
             return Settlement(
-                requestID: id, keyID: row.int("key_id"), userID: row.int("user_id"), cost: charge?.cost ?? .zero, tokens: charge?.tokens ?? 0)
+                requestID: id, keyID: row.int("key_id"), userID: row.int("user_id"), cost: Money(picos: max(row.int("cost_picos") ?? 0, 0)),
+                tokens: max(row.int("tokens") ?? 0, 0))
         }
-        // Settled with no cost, the way settlements go; a lease renewed meanwhile stays.
+        // Only leases that expired go (one renewed meanwhile stays), each charged once: settlements count only the leases they end.
         try await settle(leases, expiredBefore: now, now: now)
         // Meters of periods that are over, which nothing holds any more.
         let nowMs = now.millisecondsSince1970

@@ -158,4 +158,29 @@ import Testing
             #expect(demand("c", key: key, hold: dollars(20), model: "gpt-4o").meters.isEmpty)
         }
     }
+
+    @Test func aSettlementHeardTwiceCountsOnceAndASweptLeaseIsChargedWhatTheLedgerHolds() async throws {
+        try await withReplicas { store, first, second in
+            var policy = KeyPolicy()
+            policy.dailyCost = dollars(100)
+            let key = KeyEntry(id: 4, name: "k", enabled: true, expiresAt: nil, policy: policy)
+            // A settlement whose commit was not heard is sent again: its cost is not counted twice.
+            let a = demand("a", key: key, hold: dollars(10))
+            #expect(try await first.admit(a, now: now) == .admitted)
+            try await first.settle([settlement(a, cost: dollars(3))], now: now)
+            try await first.settle([settlement(a, cost: dollars(3))], now: now)
+            // A replica wrote b's row and died before settling it: the sweep charges the row's cost.
+            let b = demand("b", key: key, hold: dollars(10))
+            #expect(try await first.admit(b, now: now) == .admitted)
+            try await store.appendLedger([
+                LedgerRow(
+                    requestID: "b", createdAt: now, keyID: 4, keyName: "k", dialect: "openai_chat", model: "gpt-4o", status: 200,
+                    outcome: .ok, usage: TokenUsage(inputUncached: 10, output: 5), cost: dollars(7), priced: true, latencyMs: 10, attempts: 1)
+            ])
+            #expect(try await second.sweep(now: now.addingTimeInterval(31)) == 1)
+            let row = try #require(try await store.query("SELECT used, held FROM shared_meters WHERE name LIKE 'k4.day.%'", []).first)
+            #expect(row.int("used") == dollars(10).picos && row.int("held") == 0)
+            #expect(try await store.query("SELECT in_flight FROM shared_keys WHERE key_id = 4", []).first?.int("in_flight") == 0)
+        }
+    }
 }
