@@ -119,6 +119,13 @@ extension Gateway {
         }
         do {
             var verdict = try await ask()
+            // A slot just freed may not be settled in the database yet (settlements go in batches, off the
+            // request path, from whichever replica served): a client's next request waits those milliseconds
+            // (a few looks, more while this replica's own settlement of the key is on its way), not a 429.
+            for look in 0..<50 where verdict == .concurrency && (look < 5 || settlements.isSettling(keyID)) && !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(10))
+                verdict = try await ask()
+            }
             // A full set of slots that allows a queue: the shared slot is asked for again until the wait runs out.
             func mayWait(_ verdict: SharedVerdict) -> Bool {
                 switch verdict {

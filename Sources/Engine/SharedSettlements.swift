@@ -17,6 +17,8 @@ public final class SharedSettlements: Service, Sendable {
     let logger: Logger
     /// Settlements not applied yet, in the order requests finished.
     private let pending = Mutex<[SharedKeyLimits.Settlement]>([])
+    /// Per key, settlements queued or being applied: a slot this replica freed that the database does not know of yet.
+    private let unsettled = Mutex<[Int64: Int]>([:])
     /// A nudge for the runner: something was queued.
     private let signal: AsyncStream<Void>
     private let nudge: AsyncStream<Void>.Continuation
@@ -35,6 +37,7 @@ public final class SharedSettlements: Service, Sendable {
     /// Queues a settlement.
     func enqueue(requestID: String, keyID: Int64?, userID: Int64? = nil, cost: Money, tokens: Int64 = 0, meters: [SharedMeter.Use] = []) {
         let settlement = SharedKeyLimits.Settlement(requestID: requestID, keyID: keyID, userID: userID, cost: cost, tokens: tokens, meters: meters)
+        if let keyID { unsettled.withLock { $0[keyID, default: 0] += 1 } }
         pending.withLock { $0.append(settlement) }
         nudge.yield()
     }
@@ -70,6 +73,9 @@ public final class SharedSettlements: Service, Sendable {
             }
         }
     }
+
+    /// Whether a settlement of `keyID` from this replica is still on its way to the database.
+    func isSettling(_ keyID: Int64) -> Bool { unsettled.withLock { $0[keyID] != nil } }
 
     /// Files what this replica opened since the last time and withdraws what it closed.
     private func fileOpenRequests(_ mirror: OpenRequestMirror) async {
@@ -113,6 +119,12 @@ public final class SharedSettlements: Service, Sendable {
             while true {
                 do {
                     try await limits.settle(batch)
+                    unsettled.withLock { unsettled in
+                        for case let key? in batch.map(\.keyID) {
+                            unsettled[key, default: 1] -= 1
+                            if unsettled[key] == 0 { unsettled[key] = nil }
+                        }
+                    }
                     break
                 } catch {
                     guard retrying else { throw error }
