@@ -97,6 +97,8 @@ extension Gateway {
             windowMilliseconds: Int64(policy.rateLimit?.windowMinutes ?? 1).saturatingMultiply(60_000))
         wanted.user = userBalance
         wanted.meters = meters
+        // A usage reset of the window starts the shared request window again, as it does this replica's.
+        if let reset = policy.usageReset, reset.parts.contains(.window) { wanted.windowFloor = reset.atMilliseconds }
         let demand = wanted
         let uses = meters.map(\.use)
         let userWaits = (admitted.lease.owner?.user.limits.maxWaiting ?? 0) > 0

@@ -14,6 +14,8 @@ public struct SharedDemand: Sendable {
     /// The key's requests per sliding window, and the window.
     public var windowRequests: Int?
     public var windowMilliseconds: Int64
+    /// When the window's count starts at the latest (a usage reset of the window, in milliseconds since 1970).
+    public var windowFloor: Int64 = .min
     /// The key's user, when that user has a balance: the same hold is held against it.
     public var user: (id: Int64, name: String, balance: Money)?
     /// Every other shared limit the request must pass, in the order a refusal is explained.
@@ -96,7 +98,7 @@ public final class SharedKeyLimits: Sendable {
         try await ensureMeters(demand.meters)
         let nowMs = now.millisecondsSince1970
         let windowMs = max(demand.windowMilliseconds, 1)
-        let since = nowMs.saturatingSubtract(windowMs)
+        let since = max(nowMs.saturatingSubtract(windowMs), demand.windowFloor)
         let concurrency = Int(demand.concurrency ?? -1)
         let balance = demand.balance.map { Int($0.picos) } ?? -1
         let metered = demand.balance != nil || demand.user != nil

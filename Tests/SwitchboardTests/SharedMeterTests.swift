@@ -183,4 +183,20 @@ import Testing
             #expect(try await store.query("SELECT in_flight FROM shared_keys WHERE key_id = 4", []).first?.int("in_flight") == 0)
         }
     }
+
+    @Test func aUsageResetOfTheWindowStartsTheSharedRequestWindowAgain() async throws {
+        try await withReplicas { _, first, second in
+            var window = SharedDemand(
+                requestID: "a", keyID: 3, concurrency: nil, balance: nil, hold: .zero, windowRequests: 1, windowMilliseconds: 60_000)
+            #expect(try await first.admit(window, now: now) == .admitted)
+            window.requestID = "b"
+            guard case .rateLimited = try await second.admit(window, now: now.addingTimeInterval(1)) else {
+                Issue.record("the window's one request was not counted across replicas")
+                return
+            }
+            // Reset a second later: the request before it no longer counts, on either replica.
+            window.windowFloor = now.addingTimeInterval(1).millisecondsSince1970
+            #expect(try await second.admit(window, now: now.addingTimeInterval(2)) == .admitted)
+        }
+    }
 }
