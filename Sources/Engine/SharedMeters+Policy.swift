@@ -19,7 +19,6 @@ extension Gateway {
         // window, the lifetime tokens for what resets took off them, today's cost for what a reset took off today.
         let windowTag = reset.flatMap { $0.parts.contains(.window) ? ".r\($0.atMilliseconds)" : nil } ?? ""
         let tokensTag = reset.flatMap { $0.tokens > 0 ? ".o\($0.tokens)" : nil } ?? ""
-        let day: Int64 = 86_400_000
         let k = "k\(key.id)"
         var meters: [SharedMeter] = []
         if let rate = policy.rateLimit {
@@ -43,20 +42,13 @@ extension Gateway {
                     name: "\(k).tokens\(tokensTag)", cap: limit, need: max(demand.tokens, 0), hold: max(demand.tokens, 0), unit: .tokens,
                     origin: .keyTokens(keyID: key.id, less: reset?.tokens ?? 0), refusal: .quotaExhausted("token_limit")))
         }
-        let periods: [(name: String, cap: Money?, start: Date, lasts: Int64, refusal: String)] = [
-            ("day", policy.dailyCost, starts.day, 2 * day, "daily_cost"), ("week", policy.weeklyCost, starts.week, 8 * day, "weekly_cost"),
-            ("month", policy.monthlyCost, starts.month, 32 * day, "monthly_cost"),
-        ]
-        for period in periods {
-            guard let cap = period.cap else { continue }
-            let startMs = period.start.millisecondsSince1970
+        meters += periodMeters([policy.dailyCost, policy.weeklyCost, policy.monthlyCost], starts: starts, hold: hold) { period, startMs in
             // A usage reset starts today's cost again: today's meter is named for what it took off, and counts from there.
             let less = period.name == "day" ? reset.map { $0.dayStartMilliseconds == startMs ? $0.day : .zero } ?? .zero : .zero
-            meters.append(
-                SharedMeter(
-                    name: "\(k).\(period.name).\(startMs)\(less > .zero ? ".o\(less.picos)" : "")", cap: cap.picos, need: hold, hold: hold,
-                    expiresAt: Date(millisecondsSince1970: startMs.saturatingAdd(period.lasts)),
-                    origin: .keyCost(keyID: key.id, since: period.start, less: less), refusal: .quotaExhausted(period.refusal)))
+            return (
+                "\(k).\(period.name).\(startMs)\(less > .zero ? ".o\(less.picos)" : "")", .keyCost(keyID: key.id, since: period.start, less: less),
+                .quotaExhausted("\(period.adjective)_cost")
+            )
         }
         if let budget = policy.budget {
             if let period = policy.budgetPeriod(at: now) {
@@ -81,19 +73,11 @@ extension Gateway {
             meters.append(SharedMeter(name: "\(u).slots", cap: nil, need: 0, hold: 0, slotCap: cap, refusal: .userConcurrency))
         }
         if let group = owner.group {
-            let subscription: [(name: String, cap: Money?, start: Date, lasts: Int64, refusal: String)] = [
-                ("day", group.daily, starts.day, 2 * day, "subscription_daily"),
-                ("week", group.weekly, starts.week, 8 * day, "subscription_weekly"),
-                ("month", group.monthly, starts.month, 32 * day, "subscription_monthly"),
-            ]
-            for period in subscription {
-                guard let cap = period.cap else { continue }
-                let startMs = period.start.millisecondsSince1970
-                meters.append(
-                    SharedMeter(
-                        name: "\(u).\(period.name).\(startMs)", cap: cap.picos, need: hold, hold: hold,
-                        expiresAt: Date(millisecondsSince1970: startMs.saturatingAdd(period.lasts)),
-                        origin: .userCost(user: owner.user.name, since: period.start), refusal: .quotaExhausted(period.refusal)))
+            meters += periodMeters([group.daily, group.weekly, group.monthly], starts: starts, hold: hold) { period, startMs in
+                (
+                    "\(u).\(period.name).\(startMs)", .userCost(user: owner.user.name, since: period.start),
+                    .quotaExhausted("subscription_\(period.adjective)")
+                )
             }
         }
         meters += modelMeters(
@@ -107,26 +91,46 @@ extension Gateway {
     /// A meter per cap of each model budget whose glob covers the request's model.
     private static func modelMeters(
         _ budgets: [ModelBudget]?, prefix: String, owner: String, model: String, hold: Int64, starts: (day: Date, week: Date, month: Date),
-        origin: (String, Date) -> SharedMeter.Origin
+        origin: @escaping (String, Date) -> SharedMeter.Origin
     ) -> [SharedMeter] {
         guard !model.isEmpty else { return [] }
-        let day: Int64 = 86_400_000
-        var meters: [SharedMeter] = []
-        for budget in budgets ?? [] where Glob.matches(budget.pattern, model) {
-            let caps: [(period: String, cap: Money?, start: Date, lasts: Int64)] = [
-                ("daily", budget.daily, starts.day, 2 * day), ("weekly", budget.weekly, starts.week, 8 * day),
-                ("monthly", budget.monthly, starts.month, 32 * day),
-            ]
-            for cap in caps {
-                guard let amount = cap.cap else { continue }
-                let startMs = cap.start.millisecondsSince1970
-                meters.append(
-                    SharedMeter(
-                        name: "\(prefix).model.\(cap.period).\(startMs).\(budget.pattern)", cap: amount.picos, need: hold, hold: hold,
-                        expiresAt: Date(millisecondsSince1970: startMs.saturatingAdd(cap.lasts)), origin: origin(budget.pattern, cap.start),
-                        refusal: .modelBudget(ModelBudgetRefusal(owner: owner, pattern: budget.pattern, period: cap.period))))
+        return (budgets ?? []).filter { Glob.matches($0.pattern, model) }.flatMap { budget in
+            periodMeters([budget.daily, budget.weekly, budget.monthly], starts: starts, hold: hold) { period, startMs in
+                (
+                    "\(prefix).model.\(period.adjective).\(startMs).\(budget.pattern)", origin(budget.pattern, period.start),
+                    .modelBudget(ModelBudgetRefusal(owner: owner, pattern: budget.pattern, period: period.adjective))
+                )
             }
         }
-        return meters
+    }
+
+    /// A UTC day, ISO week or calendar month: what a period's meter is named for, and how long its row is kept after it starts.
+    private struct Period {
+        var name: String
+        var adjective: String
+        var start: Date
+        var lasts: Int64
+    }
+
+    /// One meter per capped period, `caps` in day, week, month order: each holds the request's hold against
+    /// its cap; `describe` names it, says where its count starts and what its refusal says.
+    private static func periodMeters(
+        _ caps: [Money?], starts: (day: Date, week: Date, month: Date), hold: Int64,
+        describe: (Period, Int64) -> (name: String, origin: SharedMeter.Origin, refusal: KeyRefusal)
+    ) -> [SharedMeter] {
+        let day: Int64 = 86_400_000
+        let periods = [
+            Period(name: "day", adjective: "daily", start: starts.day, lasts: 2 * day),
+            Period(name: "week", adjective: "weekly", start: starts.week, lasts: 8 * day),
+            Period(name: "month", adjective: "monthly", start: starts.month, lasts: 32 * day),
+        ]
+        return zip(periods, caps).compactMap { period, cap in
+            guard let cap else { return nil }
+            let startMs = period.start.millisecondsSince1970
+            let (name, origin, refusal) = describe(period, startMs)
+            return SharedMeter(
+                name: name, cap: cap.picos, need: hold, hold: hold, expiresAt: Date(millisecondsSince1970: startMs.saturatingAdd(period.lasts)),
+                origin: origin, refusal: refusal)
+        }
     }
 }

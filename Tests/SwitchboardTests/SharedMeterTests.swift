@@ -37,6 +37,12 @@ import Testing
         return demand
     }
 
+    func ledgerRow(_ id: String, at time: Date, key: Int64, model: String = "gpt-4o", cost: Money) -> LedgerRow {
+        LedgerRow(
+            requestID: id, createdAt: time, keyID: key, keyName: "k", dialect: "openai_chat", model: model, status: 200, outcome: .ok,
+            usage: TokenUsage(inputUncached: 10, output: 5), cost: cost, priced: true, latencyMs: 10, attempts: 1)
+    }
+
     func settlement(_ demand: SharedDemand, cost: Money, tokens: Int64 = 0) -> SharedKeyLimits.Settlement {
         SharedKeyLimits.Settlement(requestID: demand.requestID, keyID: demand.keyID, cost: cost, tokens: tokens, meters: demand.meters.map(\.use))
     }
@@ -49,12 +55,7 @@ import Testing
     @Test func aDailyCostIsHeldAcrossReplicasAndCountsTheDayBeforeTheLimit() async throws {
         try await withReplicas { store, first, second in
             // $0.40 spent this morning, before the limit was set: the day's meter starts from it.
-            try await store.appendLedger([
-                LedgerRow(
-                    requestID: "earlier", createdAt: now.addingTimeInterval(-3600), keyID: 7, keyName: "k", dialect: "openai_chat",
-                    model: "gpt-4o", status: 200, outcome: .ok, usage: TokenUsage(inputUncached: 10, output: 5), cost: dollars(40),
-                    priced: true, latencyMs: 10, attempts: 1)
-            ])
+            try await store.appendLedger([ledgerRow("earlier", at: now.addingTimeInterval(-3600), key: 7, cost: dollars(40))])
             var policy = KeyPolicy()
             policy.dailyCost = dollars(100)
             let key = KeyEntry(id: 7, name: "k", enabled: true, expiresAt: nil, policy: policy)
@@ -138,14 +139,8 @@ import Testing
     @Test func aModelBudgetCountsOnlyItsModelsFromTheirRollups() async throws {
         try await withReplicas { store, first, second in
             try await store.appendLedger([
-                LedgerRow(
-                    requestID: "opus", createdAt: now.addingTimeInterval(-600), keyID: 5, keyName: "k", dialect: "openai_chat",
-                    model: "claude-opus-4-5", status: 200, outcome: .ok, usage: TokenUsage(inputUncached: 10, output: 5), cost: dollars(40),
-                    priced: true, latencyMs: 10, attempts: 1),
-                LedgerRow(
-                    requestID: "gpt", createdAt: now.addingTimeInterval(-600), keyID: 5, keyName: "k", dialect: "openai_chat",
-                    model: "gpt-4o", status: 200, outcome: .ok, usage: TokenUsage(inputUncached: 10, output: 5), cost: dollars(90),
-                    priced: true, latencyMs: 10, attempts: 1),
+                ledgerRow("opus", at: now.addingTimeInterval(-600), key: 5, model: "claude-opus-4-5", cost: dollars(40)),
+                ledgerRow("gpt", at: now.addingTimeInterval(-600), key: 5, cost: dollars(90)),
             ])
             var policy = KeyPolicy()
             policy.modelBudgets = [ModelBudget(pattern: "claude-opus-*", daily: dollars(50))]
@@ -172,11 +167,7 @@ import Testing
             // A replica wrote b's row and died before settling it: the sweep charges the row's cost.
             let b = demand("b", key: key, hold: dollars(10))
             #expect(try await first.admit(b, now: now) == .admitted)
-            try await store.appendLedger([
-                LedgerRow(
-                    requestID: "b", createdAt: now, keyID: 4, keyName: "k", dialect: "openai_chat", model: "gpt-4o", status: 200,
-                    outcome: .ok, usage: TokenUsage(inputUncached: 10, output: 5), cost: dollars(7), priced: true, latencyMs: 10, attempts: 1)
-            ])
+            try await store.appendLedger([ledgerRow("b", at: now, key: 4, cost: dollars(7))])
             #expect(try await second.sweep(now: now.addingTimeInterval(31)) == 1)
             let row = try #require(try await store.query("SELECT used, held FROM shared_meters WHERE name LIKE 'k4.day.%'", []).first)
             #expect(row.int("used") == dollars(10).picos && row.int("held") == 0)
