@@ -17,6 +17,8 @@
 #   IDLE_CONNECTIONS=1000 bench/run.sh  # that many keep-alive clients, each after one request, left idle: memory instead
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
+#   ALLOCS=1 bench/run.sh           # heap allocations (malloc calls) per request, JSON and stream, instead (needs perf and root)
+#   LOADED=1 bench/run.sh           # the same runs with 10,000 more keys and 1,000 more accounts configured
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
 #   LOG_LEVEL=info LOG_FORMAT=json bench/run.sh  # with an access line per request (to a file), as JSON (default: warnings only)
 #   bench/otlp_sink.py 4318 & SWITCHBOARD_OTLP_ENDPOINT=http://127.0.0.1:4318 bench/run.sh  # with tracing on
@@ -38,8 +40,9 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 if [ -z "${BIN:-}" ]; then
-  swift build -c release --product switchboard >/dev/null
-  BIN="$(swift build -c release --show-bin-path)/switchboard"
+  # As scripts/package builds what ships: the Swift runtime and Foundation linked in.
+  swift build -c release --product switchboard --static-swift-stdlib >/dev/null
+  BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/switchboard"
 fi
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/switchboard-bench.XXXXXX")
 UPSTREAM_PORT=18901
@@ -150,9 +153,29 @@ keys:
     key: $KEY
 ${KEY_SETTINGS:+    $KEY_SETTINGS}
 YAML
+# LOADED=1: 1,000 more accounts (20 for each of 50 other models) and 10,000 more keys, each
+# with limits of its own, so that a request's selection and admission run beside a directory of
+# that size (they should cost the same as with one key and three accounts).
+if [ -n "${LOADED:-}" ]; then
+  python3 - "$WORK/switchboard.yaml" "$UPSTREAM_PORT" <<'PY'
+import sys
+path, port = sys.argv[1], sys.argv[2]
+text = open(path).read()
+accounts = "".join(
+    f"  - name: bulk-{i}\n    provider: openai\n    base_url: http://127.0.0.1:{port}/json/v1\n"
+    f"    api_key: sk-upstream-bulk-{i}\n    models: [bulk-model-{i % 50}]\n    max_concurrency: 100\n"
+    for i in range(1000))
+keys = "".join(
+    f"  - name: bulk-{i}\n    key: sk-sb-bulk-{i:06d}-0123456789abcdefghijklmnopqrst\n"
+    f"    concurrency: 10\n    daily_cost_usd: 5\n    models: [bulk-model-{i % 50}]\n"
+    for i in range(10000))
+text = text.replace("accounts:\n", "accounts:\n" + accounts, 1).replace("keys:\n", "keys:\n" + keys, 1)
+open(path, "w").write(text)
+PY
+fi
 (cd "$WORK" && exec "$BIN" serve --config "$WORK/switchboard.yaml" 2>"$WORK/gateway.log") &
 GATEWAY_PID=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
   curl -s -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/health" && break
   sleep 0.1
 done
@@ -312,6 +335,26 @@ rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswit
 print(f"{count} keep-alive connections, {answered} answered with 200, now idle: gateway RSS {rss // 1024} MB")
 PY
   echo "gateway RSS before them: $((before_kb / 1024)) MB"
+  exit 0
+fi
+
+# ALLOCS=1: malloc calls in the gateway per request (a uprobe on libc's malloc, counted by perf
+# over a bounded wrk run at c=10), for JSON and streamed chat, relayed and translated.
+if [ -n "${ALLOCS:-}" ]; then
+  LIBC=$(awk '$NF ~ /libc\.so\.6$/ {print $NF; exit}' /proc/$GATEWAY_PID/maps)
+  perf probe -l 2>/dev/null | grep -q 'probe_libc:malloc ' || perf probe -q -x "$LIBC" --add malloc
+  for pair in "JSON:$GW:json" "stream:$GW:stream" "translated Messages→Chat, JSON:$GW_MESSAGES:messages" \
+    "translated Messages→Chat, stream:$GW_MESSAGES:messages-stream"; do
+    label=${pair%%:http*}
+    rest=${pair#"$label:"}
+    script=${rest##*:}
+    url=${rest%:*}
+    perf stat -e probe_libc:malloc -x, -o "$WORK/allocs.csv" -p "$GATEWAY_PID" -- \
+      wrk -t1 -c10 -d"${DURATION}s" -s "$WORK/$script.lua" "$url" > "$WORK/allocs.wrk"
+    reqs=$(awk '/requests in/ {print $1}' "$WORK/allocs.wrk")
+    mallocs=$(awk -F, '/probe_libc:malloc/ {print $1}' "$WORK/allocs.csv")
+    printf '%-36s %8s requests  %8.1f mallocs per request\n' "$label" "$reqs" "$(awk -v m="$mallocs" -v n="$reqs" 'BEGIN { print m / n }')"
+  done
   exit 0
 fi
 

@@ -140,11 +140,23 @@ public struct ClientRoutes: Sendable {
         _ request: Request, context: GatewayRequestContext, dialect: Dialect, operation: UpstreamRequest.Operation? = nil,
         pathModel: String? = nil
     ) -> GatewayRequest {
+        // One pass over the fields (a lookup by name per header the engine wants walks them all each time).
         var headers: [(name: String, value: String)] = []
-        for (name, text) in HeaderNames.passedToEngine {
-            if let value = request.headers[name] { headers.append((text, value)) }
+        var forwardedFor: [String] = []
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if field.name == HeaderNames.forwardedFor {
+                forwardedFor.append(field.value)
+            } else if HeaderNames.passedToEngine.contains(name) {
+                // A header given twice reaches the engine as one value, joined as HTTP allows.
+                if let index = headers.firstIndex(where: { $0.name == name }) {
+                    headers[index].value += ", " + field.value
+                } else {
+                    headers.append((name, field.value))
+                }
+            }
         }
-        for value in request.headers[values: HeaderNames.forwardedFor] { headers.append(("x-forwarded-for", value)) }
+        for value in forwardedFor { headers.append(("x-forwarded-for", value)) }
         let stream = request.body
         let body = BodySource(declaredLength: request.headers[.contentLength].flatMap(Int.init)) { limit throws(BodyReadFailure) in
             do {

@@ -18,7 +18,7 @@ enum ErrorRendering {
         if path.hasPrefix("/v1beta/") || path == "/v1beta" { return .gemini }
         if path.hasPrefix("/v1/models/"), path.contains(":"), request.method == .post { return .gemini }
         if path.hasSuffix("/responses") || path.contains("/responses/") { return .openAIResponses }
-        if path.hasPrefix("/v1/messages") || request.headers[HeaderNames.anthropicVersion] != nil { return .anthropicMessages }
+        if path.hasPrefix("/v1/messages") || request.headers.contains(HeaderNames.anthropicVersion) { return .anthropicMessages }
         // `/v1/…` is shared by OpenAI, Anthropic and (since google-genai 3) Gemini: the client's headers tell.
         if isGoogleClient(request), path.hasPrefix("/v1/") || path == "/v1" { return .gemini }
         return .openAIChat
@@ -27,13 +27,13 @@ enum ErrorRendering {
     /// The shape `GET /v1/models` and `GET /v1/models/{id}` answer in: by the
     /// client's headers alone (a model id may hold a colon).
     static func listingDialect(for request: Request) -> Dialect {
-        if request.headers[HeaderNames.anthropicVersion] != nil { return .anthropicMessages }
+        if request.headers.contains(HeaderNames.anthropicVersion) { return .anthropicMessages }
         return isGoogleClient(request) ? .gemini : .openAIChat
     }
 
     /// Whether the request carries what Google's SDKs send.
     static func isGoogleClient(_ request: Request) -> Bool {
-        request.headers[HeaderNames.googAPIKey] != nil || request.headers[HeaderNames.googAPIClient] != nil
+        request.headers.contains(HeaderNames.googAPIKey) || request.headers.contains(HeaderNames.googAPIClient)
             || request.uri.queryParameters["key"] != nil
     }
 
@@ -58,6 +58,8 @@ struct RequestIDMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
+        // Worked out once: every response asks (for the Anthropic request-id header), errors too.
+        let dialect = ErrorRendering.dialect(for: request)
         do {
             response = try await next(request, context)
         } catch let error as HTTPError where error.status.code == 404 && !routes.methods(at: request.uri.path).isEmpty {
@@ -66,7 +68,7 @@ struct RequestIDMiddleware: RouterMiddleware {
                 GatewayError(
                     .methodNotAllowed, message: "This route takes \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method.rawValue)."
                 ),
-                dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
+                dialect: dialect, requestID: context.requestID)
             response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         } catch let error as HTTPError {
             let code: GatewayError.Code
@@ -77,14 +79,14 @@ struct RequestIDMiddleware: RouterMiddleware {
             case 400..<500: code = .invalidRequest
             default: code = .internalError
             }
-            response = ErrorRendering.response(GatewayError(code), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
+            response = ErrorRendering.response(GatewayError(code), dialect: dialect, requestID: context.requestID)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(type(of: error))"])
             response = ErrorRendering.response(
-                GatewayError(.internalError), dialect: ErrorRendering.dialect(for: request), requestID: context.requestID)
+                GatewayError(.internalError), dialect: dialect, requestID: context.requestID)
         }
         response.headers[HeaderNames.requestID] = context.requestID
-        if ErrorRendering.dialect(for: request) == .anthropicMessages {
+        if dialect == .anthropicMessages {
             response.headers[HeaderNames.anthropicRequestID] = context.requestID
         }
         return response

@@ -19,9 +19,8 @@ enum HeaderNames {
 
     /// Request headers the engine may need (those it forwards upstream, those
     /// that name a session, W3C trace context), by lowercase name.
-    static let passedToEngine: [(HTTPField.Name, String)] =
-        (UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders + ["originator"] + Gateway.traceHeaders)
-        .map { (HTTPField.Name($0)!, $0) }
+    static let passedToEngine: Set<String> = Set(
+        UpstreamRequest.forwardableHeaders + Gateway.sessionHeaders + ["originator"] + Gateway.traceHeaders)
 
     /// A name for a header the engine returns; the common ones are not rebuilt.
     static func name(_ text: String) -> HTTPField.Name? {

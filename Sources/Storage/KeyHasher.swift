@@ -7,14 +7,19 @@ import Foundation
 /// The hash secret is random and stored sealed under the master key in
 /// settings, so a master key rotation re-seals it instead of invalidating keys.
 public struct KeyHasher: Sendable {
-    private let secret: SymmetricKey
+    /// The HMAC with the secret already absorbed: each request's hash copies it
+    /// instead of hashing the padded secret again (two of its four SHA-256 blocks).
+    private let keyed: HMAC<SHA256>
 
     /// A hasher with the given secret.
-    public init(secret: SymmetricKey) { self.secret = secret }
+    public init(secret: SymmetricKey) { self.keyed = HMAC<SHA256>(key: secret) }
 
     /// The hex hash of a key.
     public func hash(_ key: String) -> String {
-        Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(key.utf8), using: secret))
+        var mac = keyed
+        var key = key
+        key.withUTF8 { mac.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return Hex.encode(mac.finalize())
     }
 
     /// The setting that holds the sealed hash secret.

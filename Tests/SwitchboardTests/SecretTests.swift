@@ -67,4 +67,14 @@ import Testing
         #expect(a.hash("sk-sb-x") != b.hash("sk-sb-x"))
         #expect(a.hash("sk-sb-x").count == 64)
     }
+
+    /// Hashes stored by earlier versions must still match: the prepared HMAC gives
+    /// RFC 4231's answer (test case 2), every time it is used.
+    @Test func hashIsPlainHMACSHA256() {
+        let hasher = KeyHasher(secret: SymmetricKey(data: Array("Jefe".utf8)))
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        #expect(hasher.hash("what do ya want for nothing?") == expected)
+        #expect(hasher.hash("what do ya want for nothing?") == expected)
+        #expect(hasher.hash("") != expected)
+    }
 }

@@ -77,16 +77,19 @@ public final class HTTP1Transport: UpstreamTransport {
         let started = NIOLockedValueBox<(connection: HTTP1Connection, exchange: Int)?>(nil)
         let cancelled = NIOLockedValueBox(false)
         let loop = pool.eventLoop
-        return try await withTaskCancellationHandler {
-            try await loop.flatSubmit {
-                pool.send(head, body: body, to: origin, fresh: fresh) { connection in
-                    let exchange = connection.exchanges + 1
-                    started.withLockedValue { $0 = (connection, exchange) }
-                    if cancelled.withLockedValue({ $0 }) {
-                        loop.execute { connection.cancel(exchange: exchange) }
-                    }
+        let start = {
+            pool.send(head, body: body, to: origin, fresh: fresh) { connection in
+                let exchange = connection.exchanges + 1
+                started.withLockedValue { $0 = (connection, exchange) }
+                if cancelled.withLockedValue({ $0 }) {
+                    loop.execute { connection.cancel(exchange: exchange) }
                 }
-            }.get()
+            }
+        }
+        return try await withTaskCancellationHandler {
+            // Tasks mostly run on the loop whose connection they use (NIO is the
+            // global executor, and sticky): then start at once, with no hop.
+            try await (loop.inEventLoop ? start() : loop.flatSubmit(start)).get()
         } onCancel: {
             cancelled.withLockedValue { $0 = true }
             guard let (connection, exchange) = started.withLockedValue({ $0 }) else { return }

@@ -37,23 +37,25 @@ struct UpstreamOrigin: Hashable, Sendable {
         } else {
             return nil
         }
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        // Scanned as UTF-8 bytes: walking Characters costs grapheme breaking on every request.
+        let authorityEnd =
+            rest.utf8.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         rest = rest[authorityEnd...]
-        if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
-        let target = rest.isEmpty ? "/" : (rest.first == "?" ? "/" + rest : String(rest))
-        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        if let fragment = rest.utf8.firstIndex(of: UInt8(ascii: "#")) { rest = rest[..<fragment] }
+        let target = rest.isEmpty ? "/" : (rest.utf8.first == UInt8(ascii: "?") ? "/" + rest : String(rest))
+        guard !authority.isEmpty, !authority.utf8.contains(UInt8(ascii: "@")) else { return nil }
         var host: Substring
         var portText: Substring?
-        if authority.first == "[" {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
+        if authority.utf8.first == UInt8(ascii: "[") {
+            guard let close = authority.utf8.firstIndex(of: UInt8(ascii: "]")) else { return nil }
             host = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
             if !after.isEmpty {
-                guard after.first == ":" else { return nil }
+                guard after.utf8.first == UInt8(ascii: ":") else { return nil }
                 portText = after.dropFirst()
             }
-        } else if let colon = authority.firstIndex(of: ":") {
+        } else if let colon = authority.utf8.firstIndex(of: UInt8(ascii: ":")) {
             host = authority[..<colon]
             portText = authority[authority.index(after: colon)...]
         } else {
