@@ -16,7 +16,9 @@ public enum UsageReader {
     /// includes reasoning.
     public static func openAIChat(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
         guard usage.kind == .object else { return nil }
-        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap { count(reader, $0) } ?? 0 }
+        func int(_ name: String, _ inner: String? = nil) -> Int64 {
+            reader.value(name, inner, in: usage).flatMap { count(reader, $0) } ?? 0
+        }
         let prompt = int("prompt_tokens")
         let cached = int("prompt_tokens_details", "cached_tokens")
         let written = int("prompt_tokens_details", "cache_write_tokens")
@@ -32,7 +34,9 @@ public enum UsageReader {
     /// includes reasoning.
     public static func openAIResponses(_ reader: JSONReader, usage: JSONSpan) -> TokenUsage? {
         guard usage.kind == .object else { return nil }
-        func int(_ path: String...) -> Int64 { reader.value(at: path, in: usage).flatMap { count(reader, $0) } ?? 0 }
+        func int(_ name: String, _ inner: String? = nil) -> Int64 {
+            reader.value(name, inner, in: usage).flatMap { count(reader, $0) } ?? 0
+        }
         let input = int("input_tokens")
         let cached = int("input_tokens_details", "cached_tokens")
         return TokenUsage(
@@ -95,7 +99,7 @@ public enum UsageReader {
     public static func anthropicParts(_ reader: JSONReader, usage: JSONSpan) -> AnthropicParts {
         var parts = AnthropicParts()
         guard usage.kind == .object else { return parts }
-        func int(_ path: String...) -> Int64? { reader.value(at: path, in: usage).flatMap { count(reader, $0) } }
+        func int(_ name: String, _ inner: String? = nil) -> Int64? { reader.value(name, inner, in: usage).flatMap { count(reader, $0) } }
         parts.input = int("input_tokens")
         parts.cacheRead = int("cache_read_input_tokens")
         parts.cacheCreation = int("cache_creation_input_tokens")

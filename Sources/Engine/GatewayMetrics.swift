@@ -66,22 +66,51 @@ public final class GatewayMetrics: Sendable {
     /// One metric with its label values.
     struct Series: Hashable {
         var metric: Metric
+        /// The label names: one of the constant lists in `Names` (shared, never copied).
         var names: [String]
-        var values: [String]
+        /// The label values in the names' order, held inline so that adding a
+        /// row to a tally builds no array (it runs for every request).
+        var values: Values
 
-        init(_ metric: Metric, _ labels: KeyValuePairs<String, String>) {
-            self.metric = metric
-            names = labels.map(\.key)
-            values = labels.map(\.value)
-        }
-
-        init(_ metric: Metric, names: [String], values: [String]) {
+        init(_ metric: Metric, _ names: [String], _ values: Values) {
             self.metric = metric
             self.names = names
             self.values = values
         }
 
-        var labels: [(String, String)] { Array(zip(names, values)) }
+        var labels: [(String, String)] { names.indices.map { (names[$0], values[$0]) } }
+    }
+
+    /// Up to six label values.
+    struct Values: Hashable {
+        var v0 = "", v1 = "", v2 = "", v3 = "", v4 = "", v5 = ""
+
+        init(_ v0: String, _ v1: String = "", _ v2: String = "", _ v3: String = "", _ v4: String = "", _ v5: String = "") {
+            (self.v0, self.v1, self.v2, self.v3, self.v4, self.v5) = (v0, v1, v2, v3, v4, v5)
+        }
+
+        subscript(index: Int) -> String {
+            switch index {
+            case 0: return v0
+            case 1: return v1
+            case 2: return v2
+            case 3: return v3
+            case 4: return v4
+            default: return v5
+            }
+        }
+    }
+
+    /// The label names of each series.
+    enum Names {
+        static let requests = ["dialect", "model", "provider", "status", "outcome"]
+        static let requestsByKey = requests + ["key"]
+        static let dialectOutcome = ["dialect", "outcome"]
+        static let dialect = ["dialect"]
+        static let provider = ["provider"]
+        static let reason = ["reason"]
+        static let modelClass = ["model", "class"]
+        static let model = ["model"]
     }
 
     /// A batch's rows added up by series.
@@ -96,35 +125,38 @@ public final class GatewayMetrics: Sendable {
             let model = row.accountName == nil ? "other" : GatewayMetrics.bounded(row.model ?? "other")
             let provider = row.provider ?? "none"
             let outcome = row.outcome.rawValue
-            var names = ["dialect", "model", "provider", "status", "outcome"]
-            var values = [row.dialect, model, provider, String(row.status), outcome]
             // Key names are the admin's own (bounded by the keys there are); never the key itself.
-            if keyLabels {
-                names.append("key")
-                values.append(GatewayMetrics.bounded(row.keyName ?? "none"))
-            }
-            count(Series(.requests, names: names, values: values), 1)
-            samples[Series(.requestDuration, ["dialect": row.dialect, "outcome": outcome]), default: []].append(Double(row.latencyMs) / 1000)
+            let key = keyLabels ? GatewayMetrics.bounded(row.keyName ?? "none") : ""
+            count(
+                Series(
+                    .requests, keyLabels ? Names.requestsByKey : Names.requests,
+                    Values(row.dialect, model, provider, String(row.status), outcome, key)), 1)
+            samples[Series(.requestDuration, Names.dialectOutcome, Values(row.dialect, outcome)), default: []].append(
+                Double(row.latencyMs) / 1000)
             if let firstByte = row.firstByteMs {
-                samples[Series(.firstByte, ["dialect": row.dialect]), default: []].append(Double(firstByte) / 1000)
+                samples[Series(.firstByte, Names.dialect, Values(row.dialect)), default: []].append(Double(firstByte) / 1000)
             }
             if let upstream = row.upstreamMs {
-                samples[Series(.addedOverhead, ["dialect": row.dialect]), default: []].append(Double(max(0, row.latencyMs - upstream)) / 1000)
+                samples[Series(.addedOverhead, Names.dialect, Values(row.dialect)), default: []].append(
+                    Double(max(0, row.latencyMs - upstream)) / 1000)
             }
-            if row.attempts > 1 { count(Series(.failovers, ["provider": provider]), Int64(row.attempts - 1)) }
+            if row.attempts > 1 { count(Series(.failovers, Names.provider, Values(provider)), Int64(row.attempts - 1)) }
             if row.outcome == .refused {
                 let reason = row.errorCode.flatMap { GatewayError.Code(rawValue: $0)?.rawValue } ?? "other"
-                count(Series(.refusals, ["reason": reason]), 1)
+                count(Series(.refusals, Names.reason, Values(reason)), 1)
             }
             let usage = row.usage
-            for (tokenClass, count) in [
-                ("input", usage.inputUncached), ("cache_read", usage.cacheRead), ("cache_write_5m", usage.cacheWrite5m),
-                ("cache_write_1h", usage.cacheWrite1h), ("output", usage.output), ("reasoning", usage.reasoning),
-            ] where count > 0 {
-                self.count(Series(.tokens, ["model": model, "class": tokenClass]), count)
+            func tokens(_ tokenClass: String, _ amount: Int64) {
+                if amount > 0 { count(Series(.tokens, Names.modelClass, Values(model, tokenClass)), amount) }
             }
+            tokens("input", usage.inputUncached)
+            tokens("cache_read", usage.cacheRead)
+            tokens("cache_write_5m", usage.cacheWrite5m)
+            tokens("cache_write_1h", usage.cacheWrite1h)
+            tokens("output", usage.output)
+            tokens("reasoning", usage.reasoning)
             if row.cost > .zero {
-                let series = Series(.cost, ["model": model])
+                let series = Series(.cost, Names.model, Values(model))
                 costs[series] = costs[series, default: 0].saturatingAdd(row.cost.picos)
             }
         }

@@ -18,7 +18,7 @@ public struct KeyHasher: Sendable {
     public func hash(_ key: String) -> String {
         var mac = keyed
         var key = key
-        key.withUTF8 { mac.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        key.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
         return Hex.encode(mac.finalize())
     }
 

@@ -93,7 +93,14 @@ struct LedgerRollups {
     /// The name a row is filed under in a dimension, as `SQLiteRollups.name`
     /// writes it in SQL: its columns' text joined by `/`, empty text for none.
     static func name(_ dimension: (name: String, columns: [String]), _ row: LedgerRow) -> String {
-        dimension.columns.map { column(named: $0, of: row) ?? "" }.joined(separator: "/")
+        // Built in place: it runs for every dimension of every row stored.
+        if dimension.columns.count == 1 { return column(named: dimension.columns[0], of: row) ?? "" }
+        var name = ""
+        for (index, named) in dimension.columns.enumerated() {
+            if index > 0 { name += "/" }
+            name += column(named: named, of: row) ?? ""
+        }
+        return name
     }
 
     /// A ledger column a dimension files rows by, as text.

@@ -12,25 +12,59 @@ extension JSONReader {
     /// The members of an object, in document order. The span must come from this
     /// reader's validation; anything else yields an empty list.
     public func members(of object: JSONSpan) -> [JSONMember] {
-        guard object.kind == .object else { return [] }
         var result: [JSONMember] = []
+        result.reserveCapacity(16)
+        forEachMember(of: object) { nameSpan, value in
+            result.append(JSONMember(name: string(nameSpan) ?? "", nameSpan: nameSpan, value: value))
+        }
+        return result
+    }
+
+    /// Calls `body` with each member's name span and value span, in document
+    /// order, building nothing (looking one member up is done on every request).
+    public func forEachMember(of object: JSONSpan, _ body: (_ name: JSONSpan, _ value: JSONSpan) -> Void) {
+        guard object.kind == .object else { return }
         var index = skipWhitespace(object.start + 1)
         while index < object.end, bytes[index] == UInt8(ascii: "\"") {
-            guard let nameSpan = try? scanValue(&index, depth: 0) else { return result }
+            guard let nameSpan = try? scanValue(&index, depth: 0) else { return }
             index = skipWhitespace(index)
             index = skipWhitespace(index + 1)  // ':'
-            guard let value = try? scanValue(&index, depth: 0) else { return result }
-            result.append(JSONMember(name: string(nameSpan) ?? "", nameSpan: nameSpan, value: value))
+            guard let value = try? scanValue(&index, depth: 0) else { return }
+            body(nameSpan, value)
             index = skipWhitespace(index)
             if index < object.end, bytes[index] == UInt8(ascii: ",") { index = skipWhitespace(index + 1) }
         }
-        return result
     }
 
     /// The value of the named member, or nil. Where a name repeats, the last one
     /// wins, as in the parsers upstream providers use.
     public func member(_ name: String, of object: JSONSpan) -> JSONSpan? {
-        members(of: object).last { $0.name == name }?.value
+        var found: JSONSpan?
+        forEachMember(of: object) { nameSpan, value in
+            if string(nameSpan, is: name) { found = value }
+        }
+        return found
+    }
+
+    /// Whether a string value's decoded text is `text`, code point for code
+    /// point (as JSON parsers compare names; no Unicode normalisation), without
+    /// making a string unless the value holds an escape.
+    public func string(_ span: JSONSpan, is text: String) -> Bool {
+        guard span.kind == .string else { return false }
+        let inner = UnsafeRawBufferPointer(rebasing: bytes[(span.start + 1)..<(span.end - 1)])
+        if inner.contains(UInt8(ascii: "\\")) {
+            return string(span).map { $0.unicodeScalars.elementsEqual(text.unicodeScalars) } ?? false
+        }
+        var text = text
+        return text.withUTF8 { inner.elementsEqual($0) }
+    }
+
+    /// The value at one member name, then (when given) a second inside it: the
+    /// common paths, without the array `value(at:in:)` takes.
+    public func value(_ name: String, _ inner: String? = nil, in root: JSONSpan) -> JSONSpan? {
+        guard let outer = member(name, of: root) else { return nil }
+        guard let inner else { return outer }
+        return member(inner, of: outer)
     }
 
     /// The value at a path of member names, e.g. `["usage", "output_tokens"]`.

@@ -48,6 +48,25 @@ import Testing
         }
     }
 
+    /// A member is found by its name's code points: escaped or not, never by a
+    /// look-alike that Unicode normalisation would call equal (U+212A KELVIN SIGN is not "K").
+    @Test func findsMembersByExactNameWithoutBuildingAList() throws {
+        let text = #"{"mod\u0065l":"escaped","\u212Aey":"kelvin","usage":{"prompt_tokens_details":{"cached_tokens":7}},"id":1,"id":2}"#
+        try withReader(text) { reader in
+            let root = try reader.validateDocument()
+            #expect(reader.member("model", of: root).flatMap(reader.string) == "escaped")
+            #expect(reader.member("Key", of: root) == nil)
+            #expect(reader.member("\u{212A}ey", of: root).flatMap(reader.string) == "kelvin")
+            #expect(reader.member("id", of: root).flatMap(reader.int64) == 2)
+            #expect(
+                reader.value("usage", "prompt_tokens_details", in: root).flatMap { reader.member("cached_tokens", of: $0) }.flatMap(reader.int64) == 7
+            )
+            #expect(reader.value("usage", "missing", in: root) == nil)
+            #expect(reader.value("missing", in: root) == nil)
+            #expect(reader.member("model", of: reader.member("id", of: root)!) == nil)
+        }
+    }
+
     @Test func decodesEscapes() throws {
         try withReader(#"["a\"b\\c\nd\u00e9\ud83d\ude00\/"]"#) { reader in
             let root = try reader.validateDocument()

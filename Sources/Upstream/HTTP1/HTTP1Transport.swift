@@ -77,7 +77,7 @@ public final class HTTP1Transport: UpstreamTransport {
         let started = NIOLockedValueBox<(connection: HTTP1Connection, exchange: Int)?>(nil)
         let cancelled = NIOLockedValueBox(false)
         let loop = pool.eventLoop
-        let start = {
+        let start: @Sendable () -> EventLoopFuture<UpstreamResponse> = {
             pool.send(head, body: body, to: origin, fresh: fresh) { connection in
                 let exchange = connection.exchanges + 1
                 started.withLockedValue { $0 = (connection, exchange) }
