@@ -69,8 +69,6 @@ public final class Gateway: Sendable {
     /// The HTTP client to upstreams.
     public let transport: any UpstreamTransport
     let ledger: LedgerWriter
-    /// The event loops' task executors, for requests to run on their connection's loop.
-    let loopExecutors = LoopTaskExecutors()
     /// The prices in force.
     public let prices: PriceTable
     /// Whose turn it is among each weighted alias's targets.
@@ -161,14 +159,9 @@ public final class Gateway: Sendable {
     /// the task that runs them and kept by it at their largest until it ends,
     /// so run in the connection's own task they stayed (about 50 KB) with every
     /// idle keep-alive connection.
-    ///
-    /// The child task prefers the client connection's event loop (see `LoopTaskExecutor`).
     public func handle(_ request: GatewayRequest) async -> GatewayResponse {
-        let executor = request.eventLoop.map { loopExecutors.executor(for: $0) }
-        return await withTaskExecutorPreference(executor) {
-            async let response = handleInThisTask(request)
-            return await response
-        }
+        async let response = handleInThisTask(request)
+        return await response
     }
 
     private func handleInThisTask(_ request: GatewayRequest) async -> GatewayResponse {
