@@ -63,7 +63,15 @@ public final class LedgerWriter: Service, Sendable {
         }
 
         /// When the oldest row not yet in the database was queued.
-        var oldest: ContinuousClock.Instant? { [writing, requeued, rows.first?.at].compactMap { $0 }.min() }
+        var oldest: ContinuousClock.Instant? {
+            // Asked on every request: compared in place, not through an array.
+            func earlier(_ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+                guard let a else { return b }
+                guard let b else { return a }
+                return min(a, b)
+            }
+            return earlier(earlier(writing, requeued), rows.first?.at)
+        }
     }
 
     /// Creates the writer.

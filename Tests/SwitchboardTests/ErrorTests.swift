@@ -132,6 +132,8 @@ import Testing
             #expect(openAI.status == 404)
             #expect((openAI.json["error"] as? [String: Any])?["code"] as? String == "route_not_found")
             #expect(openAI.headers.first(name: "x-request-id") != nil)
+            let gemini = try await harness.send("/v1/models/gemini-2.5-flash:noSuchMethod", body: "{}")
+            #expect(gemini.status == 404 && (gemini.json["error"] as? [String: Any])?["status"] != nil, "Gemini's shape")
             let anthropic = try await harness.send("/v1/messages/nothing", body: "{}")
             #expect(anthropic.status == 404)
             #expect(anthropic.json["type"] as? String == "error")
