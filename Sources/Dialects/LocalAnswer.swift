@@ -38,8 +38,9 @@ public enum LocalAnswer {
             // Only the start of the message: the instruction leads, the conversation follows.
             text += "\n" + texts(reader, content).prefix(500)
         }
-        if text.contains("'isNewTopic'") && text.contains("new conversation topic") { return .topic }
-        if text.contains("write a 5-10 word title for the following conversation") { return .title }
+        // Byte searches: the system prompt of every Claude Code request passes here, often tens of kilobytes.
+        if text.holdsBytes("'isNewTopic'") && text.holdsBytes("new conversation topic") { return .topic }
+        if text.holdsBytes("write a 5-10 word title for the following conversation") { return .title }
         return nil
     }
 

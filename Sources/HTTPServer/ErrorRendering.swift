@@ -16,24 +16,13 @@ enum ErrorRendering {
     static func dialect(for request: Request) -> Dialect {
         let path = request.uri.path
         if path.hasPrefix("/v1beta/") || path == "/v1beta" { return .gemini }
-        // Byte searches: `String.contains` allocates a searcher on every call, and this runs for every response.
-        if path.hasPrefix("/v1/models/"), path.utf8.contains(UInt8(ascii: ":")), request.method == .post { return .gemini }
-        if path.hasSuffix("/responses") || holds(path, "/responses/") { return .openAIResponses }
+        // Byte searches (`holdsBytes`): this runs for every response.
+        if path.hasPrefix("/v1/models/"), path.holdsBytes(":"), request.method == .post { return .gemini }
+        if path.hasSuffix("/responses") || path.holdsBytes("/responses/") { return .openAIResponses }
         if path.hasPrefix("/v1/messages") || request.headers.contains(HeaderNames.anthropicVersion) { return .anthropicMessages }
         // `/v1/…` is shared by OpenAI, Anthropic and (since google-genai 3) Gemini: the client's headers tell.
         if isGoogleClient(request), path.hasPrefix("/v1/") || path == "/v1" { return .gemini }
         return .openAIChat
-    }
-
-    /// Whether `text` holds `part`, compared as UTF-8 bytes.
-    private static func holds(_ text: String, _ part: StaticString) -> Bool {
-        let part = UnsafeRawBufferPointer(start: part.utf8Start, count: part.utf8CodeUnitCount)
-        var rest = text.utf8[...]
-        while let first = rest.firstIndex(of: part[0]) {
-            if rest[first...].starts(with: part) { return true }
-            rest = rest[rest.index(after: first)...]
-        }
-        return false
     }
 
     /// The shape `GET /v1/models` and `GET /v1/models/{id}` answer in: by the

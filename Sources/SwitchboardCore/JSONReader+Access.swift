@@ -13,7 +13,6 @@ extension JSONReader {
     /// reader's validation; anything else yields an empty list.
     public func members(of object: JSONSpan) -> [JSONMember] {
         var result: [JSONMember] = []
-        result.reserveCapacity(16)
         forEachMember(of: object) { nameSpan, value in
             result.append(JSONMember(name: string(nameSpan) ?? "", nameSpan: nameSpan, value: value))
         }
