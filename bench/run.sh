@@ -19,6 +19,7 @@
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   ALLOCS=1 bench/run.sh           # heap allocations (malloc calls) per request, JSON and stream, instead (needs perf and root)
 #   LOADED=1 bench/run.sh           # the same runs with 10,000 more keys and 1,000 more accounts configured
+#   LONG_STREAMS=100 bench/run.sh   # that many 2-minute streams at once (an event a second, from fake-upstream): memory and CPU per stream instead
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
 #   LOG_LEVEL=info LOG_FORMAT=json bench/run.sh  # with an access line per request (to a file), as JSON (default: warnings only)
 #   bench/otlp_sink.py 4318 & SWITCHBOARD_OTLP_ENDPOINT=http://127.0.0.1:4318 bench/run.sh  # with tracing on
@@ -53,6 +54,7 @@ KEY=sk-sb-bench-0123456789abcdefghijklmnopqrstuvw
 BALANCER_PORT=18903
 cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
+  [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
   for pid in ${REPLICA_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
   [ -f "$WORK/balancer.pid" ] && kill "$(cat "$WORK/balancer.pid")" 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
@@ -153,6 +155,23 @@ keys:
     key: $KEY
 ${KEY_SETTINGS:+    $KEY_SETTINGS}
 YAML
+# LONG_STREAMS=N: the fake-upstream binary (FAKE_BIN, else built beside the gateway) serves
+# 2-minute streams, an event a second, to an account of their own.
+if [ -n "${LONG_STREAMS:-}" ]; then
+  FAKE_BIN=${FAKE_BIN:-$(dirname "$BIN")/fake-upstream}
+  [ -x "$FAKE_BIN" ] || { swift build -c release --product fake-upstream --static-swift-stdlib >/dev/null; FAKE_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/fake-upstream"; }
+  "$FAKE_BIN" 18904 sk-upstream-bench > "$WORK/fake.log" 2>&1 &
+  FAKE_PID=$!
+  for _ in $(seq 1 100); do grep -q listening "$WORK/fake.log" && break; sleep 0.1; done
+  python3 - "$WORK/switchboard.yaml" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+account = ("  - name: long\n    provider: openai\n    base_url: http://127.0.0.1:18904/v1\n"
+           "    api_key: sk-upstream-bench\n    models: [long-stream]\n")
+open(path, "w").write(text.replace("accounts:\n", "accounts:\n" + account, 1))
+PY
+fi
 # LOADED=1: 1,000 more accounts (20 for each of 50 other models) and 10,000 more keys, each
 # with limits of its own, so that a request's selection and admission run beside a directory of
 # that size (they should cost the same as with one key and three accounts).
@@ -335,6 +354,35 @@ rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswit
 print(f"{count} keep-alive connections, {answered} answered with 200, now idle: gateway RSS {rss // 1024} MB")
 PY
   echo "gateway RSS before them: $((before_kb / 1024)) MB"
+  exit 0
+fi
+
+# LONG_STREAMS=N: N clients each read one 2-minute stream, all at once; the
+# gateway's memory and CPU sampled every 5 s while they run.
+if [ -n "${LONG_STREAMS:-}" ]; then
+  before_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
+  peak_kb=$before_kb
+  start_ticks=$(cpu_ticks "$GATEWAY_PID")
+  started=$(date +%s)
+  pids=""
+  for index in $(seq 1 "$LONG_STREAMS"); do
+    curl -s -N -o "$WORK/long-$index.out" --max-time 200 "$GW" -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \
+      -d "{\"model\":\"long-stream\",\"stream\":true,$PROMPT}" &
+    pids="$pids $!"
+  done
+  any_running() { local pid; for pid in $pids; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
+  while any_running; do
+    now_kb=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
+    [ "$now_kb" -gt "$peak_kb" ] && peak_kb=$now_kb
+    sleep 5
+  done
+  seconds=$(($(date +%s) - started))
+  ticks=$(($(cpu_ticks "$GATEWAY_PID") - start_ticks))
+  complete=$(grep -l '\[DONE\]' "$WORK"/long-*.out | wc -l)
+  echo "$LONG_STREAMS streams of 120 events, one a second, at once: $complete ended with [DONE] after ${seconds}s"
+  echo "gateway RSS: $((before_kb / 1024)) MB before, at most $((peak_kb / 1024)) MB while streaming (+$(((peak_kb - before_kb) * 1024 / LONG_STREAMS / 1024)) KB per stream)"
+  awk -v t="$ticks" -v hz="$TICKS" -v n="$LONG_STREAMS" -v s="$seconds" \
+    'BEGIN { printf "gateway CPU: %.2f s in all, %.1f ms per stream per minute (%.2f%% of one core for all of them)\n", t / hz, t / hz * 1000 / n / (s / 60), t / hz / s * 100 }'
   exit 0
 fi
 

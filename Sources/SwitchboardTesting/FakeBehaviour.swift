@@ -62,6 +62,8 @@ public enum FakeBehaviour: Equatable, Sendable {
         case "invalid-first-stream": self = .invalidFirstStream
         case "slow-stream": self = .slowStream(events: 200, pauseMilliseconds: 20)
         case "short-slow-stream": self = .slowStream(events: 20, pauseMilliseconds: 50)
+        // Two minutes, an event a second: `LONG_STREAMS=N bench/run.sh`.
+        case "long-stream": self = .slowStream(events: 120, pauseMilliseconds: 1_000)
         case "big-stream": self = .bigStream(events: 200_000, bytesPerEvent: 2_500)
         case "held-stream": self = .held
         case "honour-cap": self = .honourCap
