@@ -158,11 +158,15 @@ YAML
 # LONG_STREAMS=N: the fake-upstream binary (FAKE_BIN, else built beside the gateway) serves
 # 2-minute streams, an event a second, to an account of their own.
 if [ -n "${LONG_STREAMS:-}" ]; then
-  FAKE_BIN=${FAKE_BIN:-$(dirname "$BIN")/fake-upstream}
-  [ -x "$FAKE_BIN" ] || { swift build -c release --product fake-upstream --static-swift-stdlib >/dev/null; FAKE_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/fake-upstream"; }
+  # Built from this tree unless named: an older binary would not know the long-stream model.
+  if [ -z "${FAKE_BIN:-}" ]; then
+    swift build -c release --product fake-upstream --static-swift-stdlib >/dev/null
+    FAKE_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/fake-upstream"
+  fi
   "$FAKE_BIN" 18904 sk-upstream-bench > "$WORK/fake.log" 2>&1 &
   FAKE_PID=$!
   for _ in $(seq 1 100); do grep -q listening "$WORK/fake.log" && break; sleep 0.1; done
+  grep -q listening "$WORK/fake.log" || { echo "fake-upstream did not start:" >&2; cat "$WORK/fake.log" >&2; exit 1; }
   python3 - "$WORK/switchboard.yaml" <<'PY'
 import sys
 path = sys.argv[1]
@@ -378,8 +382,9 @@ if [ -n "${LONG_STREAMS:-}" ]; then
   done
   seconds=$(($(date +%s) - started))
   ticks=$(($(cpu_ticks "$GATEWAY_PID") - start_ticks))
-  complete=$(grep -l '\[DONE\]' "$WORK"/long-*.out | wc -l)
+  complete=$( (grep -l '\[DONE\]' "$WORK"/long-*.out 2>/dev/null || true) | wc -l)
   echo "$LONG_STREAMS streams of 120 events, one a second, at once: $complete ended with [DONE] after ${seconds}s"
+  [ "$seconds" -ge 100 ] || echo "!! the streams ended too soon to be the 2-minute ones (an old fake-upstream?)"
   echo "gateway RSS: $((before_kb / 1024)) MB before, at most $((peak_kb / 1024)) MB while streaming (+$(((peak_kb - before_kb) * 1024 / LONG_STREAMS / 1024)) KB per stream)"
   awk -v t="$ticks" -v hz="$TICKS" -v n="$LONG_STREAMS" -v s="$seconds" \
     'BEGIN { printf "gateway CPU: %.2f s in all, %.1f ms per stream per minute (%.2f%% of one core for all of them)\n", t / hz, t / hz * 1000 / n / (s / 60), t / hz / s * 100 }'
@@ -390,7 +395,8 @@ fi
 # over a bounded wrk run at c=10), for JSON and streamed chat, relayed and translated.
 if [ -n "${ALLOCS:-}" ]; then
   LIBC=$(awk '$NF ~ /libc\.so\.6$/ {print $NF; exit}' /proc/$GATEWAY_PID/maps)
-  perf probe -l 2>/dev/null | grep -q 'probe_libc:malloc ' || perf probe -q -x "$LIBC" --add malloc
+  probes=$(perf probe -l 2>/dev/null || true)
+  grep -q 'probe_libc:malloc ' <<<"$probes" || perf probe -q -x "$LIBC" --add malloc
   for pair in "JSON:$GW:json" "stream:$GW:stream" "translated Messages→Chat, JSON:$GW_MESSAGES:messages" \
     "translated Messages→Chat, stream:$GW_MESSAGES:messages-stream"; do
     label=${pair%%:http*}
@@ -403,6 +409,7 @@ if [ -n "${ALLOCS:-}" ]; then
     mallocs=$(awk -F, '/probe_libc:malloc/ {print $1}' "$WORK/allocs.csv")
     printf '%-36s %8s requests  %8.1f mallocs per request\n' "$label" "$reqs" "$(awk -v m="$mallocs" -v n="$reqs" 'BEGIN { print m / n }')"
   done
+  perf probe -q --del probe_libc:malloc 2>/dev/null || true
   exit 0
 fi
 
