@@ -61,7 +61,9 @@ public struct PriceTable: Sendable {
     /// suffix, then prefixed with the provider (`gemini/…`), then without a
     /// provider prefix the client may have added.
     public func price(for model: String, provider: Provider? = nil) -> ModelPrice? {
-        for candidate in Self.lookupNames(model, provider: provider) {
+        // The name as given first (what most requests send): the other spellings cost allocations.
+        if let price = entries[model] { return price }
+        for candidate in Self.lookupNames(model, provider: provider).dropFirst() {
             if let price = entries[candidate] { return price }
         }
         return nil
