@@ -15,8 +15,27 @@ public enum RequestID {
     /// per request, and ids need to be unique, not secret.
     public static func make() -> String {
         let sequence = counter.add(1, ordering: .relaxed).newValue
-        return "req_" + processPrefix + hex(sequence, digits: 12)
+        // Written into one buffer (this runs for every request): the prefix, then the
+        // sequence's low 48 bits as 12 lowercase hex digits.
+        return String(unsafeUninitializedCapacity: 28) { buffer in
+            var index = 0
+            for byte in "req_".utf8 {
+                buffer[index] = byte
+                index += 1
+            }
+            for byte in processPrefix.utf8.prefix(12) {
+                buffer[index] = byte
+                index += 1
+            }
+            for shift in stride(from: 44, through: 0, by: -4) {
+                buffer[index] = hexDigits[Int(truncatingIfNeeded: (sequence >> UInt64(shift)) & 0xF)]
+                index += 1
+            }
+            return index
+        }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     private static func hex(_ value: UInt64, digits: Int) -> String {
         let text = String(value & ((1 << (4 * UInt64(digits))) - 1), radix: 16)
