@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwitchboardCore
 
 /// Hashes downstream keys with HMAC-SHA256 under a server secret, so a stolen
 /// database does not allow keys to be checked offline without that secret.
@@ -110,20 +111,5 @@ public enum KeyGenerator {
     /// only the fixed prefix is ever shown).
     public static func display(prefix stored: String, lastFour: String) -> String {
         (stored == prefix ? prefix : "") + "…" + lastFour
-    }
-}
-
-/// Lowercase hex, without Foundation's formatter (which is slow on the hot path).
-enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
-
-    static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

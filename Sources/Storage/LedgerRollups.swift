@@ -94,7 +94,6 @@ struct LedgerRollups {
     /// writes it in SQL: its columns' text joined by `/`, empty text for none.
     static func name(_ dimension: (name: String, columns: [String]), _ row: LedgerRow) -> String {
         // Built in place: it runs for every dimension of every row stored.
-        if dimension.columns.count == 1 { return column(named: dimension.columns[0], of: row) ?? "" }
         var name = ""
         for (index, named) in dimension.columns.enumerated() {
             if index > 0 { name += "/" }

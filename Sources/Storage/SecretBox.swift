@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwitchboardCore
 
 /// Seals and opens upstream secrets with AES-256-GCM under the master key.
 ///

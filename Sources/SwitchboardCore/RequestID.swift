@@ -5,7 +5,7 @@ public enum RequestID {
     /// Random per process, so ids from different runs and replicas do not collide.
     private static let processPrefix: String = {
         var generator = SystemRandomNumberGenerator()
-        return hex(generator.next() as UInt64, digits: 12)
+        return withUnsafeBytes(of: generator.next() as UInt64) { Hex.encode($0.prefix(6)) }
     }()
 
     private static let counter = Atomic<UInt64>(0)
@@ -28,17 +28,11 @@ public enum RequestID {
                 index += 1
             }
             for shift in stride(from: 44, through: 0, by: -4) {
-                buffer[index] = hexDigits[Int(truncatingIfNeeded: (sequence >> UInt64(shift)) & 0xF)]
+                buffer[index] = Hex.digits[Int(truncatingIfNeeded: (sequence >> UInt64(shift)) & 0xF)]
                 index += 1
             }
             return index
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    private static func hex(_ value: UInt64, digits: Int) -> String {
-        let text = String(value & ((1 << (4 * UInt64(digits))) - 1), radix: 16)
-        return String(repeating: "0", count: digits - text.count) + text
-    }
 }

@@ -1,0 +1,16 @@
+/// Lowercase hex, without Foundation's formatter (which is slow on the hot path).
+public enum Hex {
+    /// The digits, by value.
+    public static let digits = Array("0123456789abcdef".utf8)
+
+    /// Two digits per byte, high half first.
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
