@@ -42,7 +42,12 @@ let package = Package(
     ],
     targets: [
         .target(
-            name: "SwitchboardCore"
+            name: "SwitchboardCore",
+            dependencies: [
+                // Waits sleep on an event loop's timer (LoopTimer), not on libdispatch's.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "Dialects",
@@ -126,7 +131,9 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(

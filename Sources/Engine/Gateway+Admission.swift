@@ -125,7 +125,7 @@ extension Gateway {
             // request path, from whichever replica served): a client's next request waits those milliseconds
             // (a few looks, more while this replica's own settlement of the key is on its way), not a 429.
             for look in 0..<50 where verdict == .concurrency && (look < 5 || settlements.isSettling(keyID)) && !Task.isCancelled {
-                try await Task.sleep(for: .milliseconds(10))
+                try await LoopTimer.sleep(for: .milliseconds(10))
                 verdict = try await ask()
             }
             // A full set of slots that allows a queue: the shared slot is asked for again until the wait runs out.
@@ -137,7 +137,7 @@ extension Gateway {
                 }
             }
             while mayWait(verdict), ContinuousClock.now < deadline, !Task.isCancelled {
-                try await Task.sleep(for: .milliseconds(20))
+                try await LoopTimer.sleep(for: .milliseconds(20))
                 verdict = try await ask()
             }
             let refusal: GatewayError

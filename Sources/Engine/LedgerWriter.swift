@@ -132,7 +132,7 @@ public final class LedgerWriter: Service, Sendable {
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            try? await LoopTimer.sleep(for: interval)
             await flush()
         }
         // The final drain runs in a task of its own: shutdown cancels this service
@@ -145,7 +145,7 @@ public final class LedgerWriter: Service, Sendable {
         let deadline = ContinuousClock.now + drainDeadline
         while pendingCount > 0 || openCount > 0, ContinuousClock.now < deadline {
             await flush()
-            if pendingCount > 0 || openCount > 0 { try? await Task.sleep(for: .milliseconds(50)) }
+            if pendingCount > 0 || openCount > 0 { try? await LoopTimer.sleep(for: .milliseconds(50)) }
         }
         if pendingCount > 0 || openCount > 0 {
             // Their journal entries stay open: the next start records them as interrupted.

@@ -1,4 +1,5 @@
 import ServiceLifecycle
+import SwitchboardCore
 
 /// Runs `work` every `interval` (the first time at once when `immediately`)
 /// until graceful shutdown, which never waits out an interval: the background
@@ -7,7 +8,7 @@ func runPeriodically(every interval: Duration, immediately: Bool, _ work: @escap
     try? await cancelWhenGracefulShutdown {
         if immediately { await work() }
         while !Task.isCancelled {
-            try await Task.sleep(for: interval)
+            try await LoopTimer.sleep(for: interval)
             await work()
         }
     }

@@ -129,7 +129,7 @@ public final class SharedSettlements: Service, Sendable {
                 } catch {
                     guard retrying else { throw error }
                     logger.warning("shared settlements wait for the database", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: .seconds(1))
+                    try await LoopTimer.sleep(for: .seconds(1))
                 }
             }
         }

@@ -30,7 +30,7 @@ public struct SnapshotRefresher: Service {
             }
             group.addTask { [self] in
                 while !Task.isShuttingDownGracefully, !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
+                    try? await LoopTimer.sleep(for: interval)
                     await refreshIfChanged()
                 }
             }

@@ -277,7 +277,7 @@ public final class LedgerJournal: Sendable {
         // the writer: a probe every half second finds out when it works again.
         let retry = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await LoopTimer.sleep(for: .milliseconds(500))
                 if state.withLock({ $0.failing != nil && !$0.stopped }) { wake.yield() }
             }
         }

@@ -213,7 +213,7 @@ final class PostgresDatabase: SQLDatabase {
                     "listening for changes stopped; again in a second",
                     metadata: ["error": "\(storeError(error) ?? StoreError(.unavailable, "\(type(of: error))"))"])
             }
-            try? await Task.sleep(for: .seconds(1))
+            try? await LoopTimer.sleep(for: .seconds(1))
         }
     }
 

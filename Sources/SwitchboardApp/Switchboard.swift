@@ -19,7 +19,7 @@ public struct Switchboard: Sendable {
     public static let version = "0.6.0"
 
     /// The HTTP application, with the gateway's services inside it.
-    public let application: Application<RouterResponder<GatewayRequestContext>>
+    public let application: GatewayApplication
     /// The durable parts.
     public let storeContext: StoreContext
     /// The engine.
@@ -89,8 +89,8 @@ public struct Switchboard: Sendable {
             transport
             ?? HTTP1Transport(
                 settings: .init(
-                    connectTimeout: config.connectTimeout.timeAmount, firstByteTimeout: config.firstByteTimeout.timeAmount,
-                    idleTimeout: config.streamIdleTimeout.timeAmount),
+                    connectTimeout: TimeAmount(saturating: config.connectTimeout), firstByteTimeout: TimeAmount(saturating: config.firstByteTimeout),
+                    idleTimeout: TimeAmount(saturating: config.streamIdleTimeout)),
                 policy: config.upstreamPolicy)
         var settings = Gateway.Configuration(
             maxFailovers: config.maxFailovers, maxBodyBytes: config.maxBodyBytes, keyWaitTimeout: config.keyWaitTimeout,
@@ -161,18 +161,18 @@ public struct Switchboard: Sendable {
         if let (metricsHost, metricsPort) = try config.metricsAddress() {
             // `/metrics` on an address of its own (an internal interface, a sidecar's port).
             services.append(
-                Application(
+                GatewayApplication(
                     router: MetricsRoutes.ownRouter(metrics: metrics, gateway: gateway, token: config.metricsToken),
-                    configuration: .init(address: .hostname(metricsHost, port: metricsPort), serverName: nil),
+                    address: .hostname(metricsHost, port: metricsPort),
                     onServerRunning: { channel in
                         logger.info("metrics listening", metadata: ["address": "\(metricsHost):\(channel.localAddress?.port ?? metricsPort)"])
                     },
                     logger: logger))
         }
-        let application = Application(
+        let application = GatewayApplication(
             router: router,
             server: protection.server,
-            configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            address: .hostname(host, port: port),
             services: services,
             onServerRunning: { channel in
                 await protection.install(on: channel)
@@ -225,14 +225,6 @@ public struct Switchboard: Sendable {
         if snapshot.keys.count == 0 {
             logger.notice("no client keys yet: create one with `switchboard keys create --name NAME`, or under keys: in the config file")
         }
-    }
-}
-
-extension Duration {
-    /// The same span as a NIO `TimeAmount`.
-    var timeAmount: TimeAmount {
-        let (seconds, attos) = components
-        return .nanoseconds(seconds * 1_000_000_000 + attos / 1_000_000_000)
     }
 }
 

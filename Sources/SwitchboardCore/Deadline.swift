@@ -20,7 +20,7 @@ public func withDeadline<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let timer = Task {
-                try? await Task.sleep(for: limit)
+                try? await LoopTimer.sleep(for: limit)
                 guard settled.claim() else { return }
                 task.cancel()
                 abandoned?(task)

@@ -15,7 +15,7 @@ public protocol GatewayClock: Sendable {
 public struct SystemClock: GatewayClock {
     public init() {}
     public func now() -> Date { Date() }
-    public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+    public func sleep(for duration: Duration) async throws { try await LoopTimer.sleep(for: duration) }
 }
 
 extension GatewayClock {

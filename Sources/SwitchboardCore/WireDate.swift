@@ -156,8 +156,24 @@ public enum WireDate {
 
     /// The UTC day holding `date`, as `2026-12-05`: how the ledger, reports and exports name days.
     public static func utcDay(_ date: Date) -> String {
-        let days = Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
-        // Civil date from days since 1970-01-01 (proleptic Gregorian), without a formatter per call.
+        let (year, month, day) = civil(days: Int64((date.timeIntervalSince1970 / 86_400).rounded(.down)))
+        return String(format: "%04lld-%02lld-%02lld", year, month, day)
+    }
+
+    /// A time in whole seconds since 1970 as IMF-fixdate (`Sun, 06 Nov 1994
+    /// 08:49:37 GMT`): the form of the `Date` header the gateway sends.
+    public static func httpDate(seconds: Int64) -> String {
+        let (days, second) = (seconds.floorDivided(by: 86_400), seconds.floorRemainder(by: 86_400))
+        let (year, month, day) = civil(days: days)
+        // 1970-01-01 was a Thursday (index 3 from Monday).
+        let weekday = weekdays[Int((days + 3).floorRemainder(by: 7))]
+        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(weekday), \(two(day)) \(months[Int(month - 1)]) \(year) \(two(second / 3600)):\(two(second / 60 % 60)):\(two(second % 60)) GMT"
+    }
+
+    /// Civil date from days since 1970-01-01 (proleptic Gregorian; Howard
+    /// Hinnant's civil-from-days), without a formatter per call.
+    private static func civil(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
@@ -166,7 +182,20 @@ public enum WireDate {
         let monthIndex = (5 * dayOfYear + 2) / 153
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return String(format: "%04lld-%02lld-%02lld", year, month, day)
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
+
+extension Int64 {
+    /// The quotient rounded toward negative infinity.
+    fileprivate func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return self % divisor < 0 ? quotient - 1 : quotient
+    }
+
+    /// The remainder of `floorDivided(by:)`, from 0 up to `divisor`.
+    fileprivate func floorRemainder(by divisor: Int64) -> Int64 {
+        let remainder = self % divisor
+        return remainder < 0 ? remainder + divisor : remainder
     }
 }

@@ -112,29 +112,6 @@ public struct UpstreamPolicy: Sendable, Equatable {
 
     /// The addresses a name resolves to (the system resolver, as connections use).
     static func resolve(_ host: String) -> [IPAddress] {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return [] }
-        defer { freeaddrinfo(first) }
-        var addresses: [IPAddress] = []
-        var cursor: UnsafeMutablePointer<addrinfo>? = first
-        while let info = cursor {
-            if let socket = info.pointee.ai_addr {
-                switch Int32(socket.pointee.sa_family) {
-                case AF_INET:
-                    let v4 = socket.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
-                    addresses.append(.v4(UInt32(bigEndian: v4)))
-                case AF_INET6:
-                    let bytes = socket.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
-                    }
-                    addresses.append(.v6(bytes))
-                default: break
-                }
-            }
-            cursor = info.pointee.ai_next
-        }
-        return addresses
+        ThreadPoolResolver.resolve(host, port: 0).compactMap { $0.ipAddress.flatMap(IPAddress.init) }
     }
 }

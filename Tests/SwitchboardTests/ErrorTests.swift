@@ -18,6 +18,20 @@ import Testing
         }
     }
 
+    /// RFC 9110: an origin server with a clock sends `Date` (IMF-fixdate) on
+    /// answers and refusals alike.
+    @Test func answersAndRefusalsCarryADate() async throws {
+        try await withHarness { harness in
+            let answered = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"))
+            let refused = try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: nil)
+            #expect(answered.status == 200 && refused.status == 401)
+            for reply in [answered, refused] {
+                let date = reply.headers.first(name: "date").flatMap(WireDate.httpDate)
+                #expect(date.map { abs($0.timeIntervalSinceNow) < 86_400 } == true, "\(reply.headers)")
+            }
+        }
+    }
+
     @Test func badKeysGetTheSame401EveryTimeAndNeverAnEcho() async throws {
         try await withHarness { harness in
             let secretLooking = "sk-sb-this-is-not-a-real-key-but-do-not-echo-it"

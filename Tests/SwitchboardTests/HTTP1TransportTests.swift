@@ -1,9 +1,11 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import NIOSSL
 import SwitchboardCore
 import Testing
-import Upstream
+
+@testable import Upstream
 
 /// The upstream client on its own, against a scripted loopback server: the
 /// connection reuse, retry, TLS and bounds the gateway relies on.
@@ -120,6 +122,45 @@ import Upstream
         let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
         await #expect(throws: TransportFailure.connectFailed) { _ = try await transport.send(Self.request(port)) }
         try await transport.shutdown()
+    }
+
+    /// A new connection's name is looked up on NIO's thread pool (not on
+    /// libdispatch, whose worker monitor traps the process when descriptors run out).
+    @Test func aNameIsLookedUpForANewConnection() async throws {
+        let server = try await ScriptedUpstream { _, _ in .answer(body: "{}") }
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        let response = try await transport.send(Self.request(server.port, host: "localhost"))
+        #expect(response.status == 200)
+        #expect(try await Self.text(response) == "{}")
+        try await transport.shutdown()
+        try await server.close()
+    }
+
+    @Test func aNameThatDoesNotResolveIsAFailedConnection() async throws {
+        let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
+        await #expect(throws: TransportFailure.connectFailed) {
+            _ = try await transport.send(Self.request(9, host: "no-such-host.invalid"))
+        }
+        try await transport.shutdown()
+    }
+
+    /// Address literals are answered at once, each under its own family; names
+    /// come back with the port filled in.
+    @Test func theResolverAnswersLiteralsAndNames() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let v4 = ThreadPoolResolver(loop: loop)
+        #expect(try await v4.initiateAQuery(host: "127.0.0.1", port: 8080).get() == [try SocketAddress(ipAddress: "127.0.0.1", port: 8080)])
+        #expect(try await v4.initiateAAAAQuery(host: "127.0.0.1", port: 8080).get().isEmpty)
+        let v6 = ThreadPoolResolver(loop: loop)
+        #expect(try await v6.initiateAAAAQuery(host: "::1", port: 443).get() == [try SocketAddress(ipAddress: "::1", port: 443)])
+        #expect(try await v6.initiateAQuery(host: "::1", port: 443).get().isEmpty)
+        let named = ThreadPoolResolver.resolve("localhost", port: 8443)
+        #expect(!named.isEmpty)
+        for address in named {
+            #expect(address.port == 8443)
+            #expect(["127.0.0.1", "::1"].contains(address.ipAddress ?? ""), "\(address)")
+        }
+        #expect(ThreadPoolResolver.resolve("no-such-host.invalid", port: 1).isEmpty)
     }
 
     /// https: the certificate is verified against the trust roots and the host

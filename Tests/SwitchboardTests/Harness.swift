@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Engine
 import Foundation
+import HTTPServer
 import Hummingbird
 import Logging
 import NIOCore

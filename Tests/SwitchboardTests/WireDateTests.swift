@@ -41,4 +41,16 @@ import Testing
             #expect(WireDate.utcDay(Date(timeIntervalSince1970: seconds)) == day, "\(seconds)")
         }
     }
+
+    /// The `Date` header's form: RFC 9110's own example, the epoch, a leap day,
+    /// a second before 1970, and what is written reads back.
+    @Test func writesIMFFixdate() {
+        #expect(WireDate.httpDate(seconds: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(WireDate.httpDate(seconds: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(WireDate.httpDate(seconds: 1_709_164_800) == "Thu, 29 Feb 2024 00:00:00 GMT")
+        #expect(WireDate.httpDate(seconds: -1) == "Wed, 31 Dec 1969 23:59:59 GMT")
+        for seconds: Int64 in [1_800_000_000, 1_445_412_480, 951_782_400, 4_102_444_799, 1_796_558_399] {
+            #expect(WireDate.httpDate(WireDate.httpDate(seconds: seconds)) == Date(timeIntervalSince1970: Double(seconds)), "\(seconds)")
+        }
+    }
 }

@@ -105,6 +105,7 @@ final class HTTP1Pool: @unchecked Sendable {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(settings.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .resolver(ThreadPoolResolver(loop: eventLoop))
         return bootstrap.connect(host: endpoint.host, port: endpoint.port).flatMap { [self] channel in
             if checkAddress, !policy.allows(channel.remoteAddress) {
                 channel.close(promise: nil)
