@@ -157,9 +157,12 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Swift concurrency's enqueue hook, reached by the linker (EventLoopExecutor).
+        .target(name: "CConcurrencyHook"),
         .executableTarget(
             name: "switchboard",
             dependencies: [
+                "CConcurrencyHook",
                 "SwitchboardCore",
                 "Storage",
                 "SwitchboardApp",

@@ -19,11 +19,9 @@ struct SwitchboardCommand: AsyncParsableCommand {
         ],
         defaultSubcommand: Serve.self)
 
-    /// Runs Swift concurrency's jobs on NIO's event loops first: request handlers
-    /// and the sockets they use then share threads instead of hopping between two
-    /// pools on every await. It must happen before any other task runs.
+    /// Runs Swift concurrency's jobs on NIO's event loops first (`EventLoopExecutor`).
     static func main() async {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        EventLoopExecutor.install()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

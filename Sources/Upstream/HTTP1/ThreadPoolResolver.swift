@@ -1,14 +1,7 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Addresses for a new upstream connection: an address literal at once, a name
 /// by one `getaddrinfo` on NIO's blocking thread pool (shared by the A and AAAA

@@ -1,0 +1,5 @@
+#include "CConcurrencyHook.h"
+
+extern void *swift_task_enqueueGlobal_hook;
+
+void **switchboard_enqueue_global_hook(void) { return &swift_task_enqueueGlobal_hook; }

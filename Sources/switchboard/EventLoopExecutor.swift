@@ -1,0 +1,27 @@
+import CConcurrencyHook
+import NIOCore
+import NIOPosix
+
+/// Makes NIO's event loops Swift concurrency's global executor: request
+/// handlers and the sockets they use share threads instead of hopping between
+/// the loops and libdispatch's pool on every await, and no task waits on a
+/// libdispatch queue (whose Linux worker monitor traps the process when
+/// descriptors run out; see `LoopTimer`).
+///
+/// NIO offers this (`NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`)
+/// but finds the runtime's hook with `dlsym`, which fails without a word in a
+/// binary linked with `--static-swift-stdlib`, as the shipped one is: every
+/// task ran on libdispatch there. Here the linker resolves the hook.
+enum EventLoopExecutor {
+    /// The runtime's type for the hook: a job, and the enqueue it replaces.
+    private typealias Hook = @convention(thin) (UnownedJob, @convention(thin) (UnownedJob) -> Void) -> Void
+
+    /// Installs the hook; call it first thing in `main`, before any task runs.
+    static func install() {
+        let hook: Hook = { job, _ in
+            // `any()` is the caller's own loop when it is on one, so a task stays where it runs.
+            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+        }
+        switchboard_enqueue_global_hook().pointee = unsafeBitCast(hook, to: UnsafeMutableRawPointer.self)
+    }
+}
