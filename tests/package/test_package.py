@@ -1,7 +1,8 @@
 """The packaged binary on its own: scripts/package's archive unpacked into an empty
 directory runs there with nothing beside it (no resource bundle, no Swift runtime
 from the toolchain): --version names the release and commit; init, accounts add and
-keys create set it up; serve answers a request made with the official OpenAI SDK."""
+keys create set it up; serve answers requests made with the official OpenAI SDK, its
+tasks on NIO's event loops."""
 import json
 import os
 import re
@@ -65,6 +66,15 @@ def test_the_packaged_binary_serves_from_an_empty_directory():
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
         reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content and reply.usage.total_tokens > 0
+        streamed = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in streamed if chunk.choices)
+        # Its tasks ran on NIO's event loops, as in every other build, not on
+        # libdispatch's pool: a statically linked runtime once hid the hook that
+        # moves them, and libdispatch's workers (threads named for their QoS
+        # queues) cost a thread hop per await and trap the process when
+        # descriptors run out. Its manager thread (for signals) may exist.
+        threads = [(task / "comm").read_text().strip() for task in Path(f"/proc/{gateway.pid}/task").iterdir()]
+        assert not [name for name in threads if "qos" in name and not name.endswith("overcommit")], threads
         # Priced from the table compiled into the binary.
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0
