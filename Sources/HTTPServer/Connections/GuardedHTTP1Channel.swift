@@ -37,7 +37,9 @@ struct GuardedHTTP1Channel: HTTPChannelHandler {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(LoopTaskExecutor.of(value.channel.eventLoop)) {
+            await inner.handle(value: value, logger: logger)
+        }
     }
 }
 
