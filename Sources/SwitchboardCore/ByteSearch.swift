@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 extension StringProtocol {
     /// Whether the text holds `part`, compared byte for byte as UTF-8.
     ///
@@ -7,21 +15,21 @@ extension StringProtocol {
     /// allocates a searcher each call; this does neither.
     public func holdsBytes(_ part: some StringProtocol) -> Bool {
         let found = utf8.withContiguousStorageIfAvailable { text in
-            part.utf8.withContiguousStorageIfAvailable { part in Self.search(text, part) }
+            part.utf8.withContiguousStorageIfAvailable { part in byteSearch(text, part) }
         }
         if let found = found.flatMap({ $0 }) { return found }
-        return Self.search(Array(utf8), Array(part.utf8))
+        return Array(utf8).withUnsafeBufferPointer { text in Array(part.utf8).withUnsafeBufferPointer { byteSearch(text, $0) } }
     }
+}
 
-    private static func search(_ text: some RandomAccessCollection<UInt8>, _ part: some RandomAccessCollection<UInt8>) -> Bool {
-        guard let first = part.first else { return true }
-        guard text.count >= part.count else { return false }
-        var start = text.startIndex
-        let lastStart = text.index(text.endIndex, offsetBy: -part.count)
-        while start <= lastStart {
-            if text[start] == first, text[start..<text.index(start, offsetBy: part.count)].elementsEqual(part) { return true }
-            start = text.index(after: start)
-        }
-        return false
+/// Whether `part` occurs in `text`. Over buffers, not generic collections: a
+/// generic search called from the generic `holdsBytes` was not specialized, and
+/// its slices' `elementsEqual` allocated (12 times per Anthropic request).
+private func byteSearch(_ text: UnsafeBufferPointer<UInt8>, _ part: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let first = part.first else { return true }
+    guard text.count >= part.count, let textStart = text.baseAddress, let partStart = part.baseAddress else { return false }
+    for start in 0...(text.count - part.count) where text[start] == first {
+        if memcmp(textStart + start, partStart, part.count) == 0 { return true }
     }
+    return false
 }

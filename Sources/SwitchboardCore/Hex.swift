@@ -3,7 +3,10 @@ public enum Hex {
     /// The digits, by value.
     public static let digits = Array("0123456789abcdef".utf8)
 
-    /// Two digits per byte, high half first.
+    /// Two digits per byte, high half first. Inlinable so that callers in
+    /// other modules get it specialized for their byte sequence: unspecialized,
+    /// iterating an HMAC's digest allocated once per byte (32 per request).
+    @inlinable
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(64)
