@@ -68,11 +68,11 @@ public struct UpstreamPolicy: Sendable, Equatable {
         guard Self.resolve(host).allSatisfy(allows) else { throw Refusal(description: Self.privateRefusal) }
     }
 
-    /// `check(baseURL:)` with the name lookup on the blocking thread pool.
+    /// `check(baseURL:)` with the name lookup on the lookups' thread pool.
     public func checkResolving(baseURL: String) async throws(Refusal) {
         try check(baseURL: baseURL, resolve: false)
         guard let host = URL(string: baseURL)?.host, !allowPrivate, !allowsName(host), IPAddress(host) == nil else { return }
-        let addresses = (try? await NIOThreadPool.singleton.runIfActive { Self.resolve(host) }) ?? []
+        let addresses = (try? await ThreadPoolResolver.lookups.runIfActive { Self.resolve(host) }) ?? []
         guard addresses.allSatisfy(allows) else { throw Refusal(description: Self.privateRefusal) }
     }
 

@@ -1,4 +1,5 @@
 import CConcurrencyHook
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -23,5 +24,14 @@ enum EventLoopExecutor {
             MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
         }
         switchboard_enqueue_global_hook().pointee = unsafeBitCast(hook, to: UnsafeMutableRawPointer.self)
+    }
+
+    /// Whether a new task runs on an event loop: says so on standard error when
+    /// not, rather than failing without a word as NIO's lookup did.
+    static func verify() async {
+        let onLoop = await Task.detached { MultiThreadedEventLoopGroup.currentEventLoop != nil }.value
+        guard !onLoop else { return }
+        FileHandle.standardError.write(
+            Data("switchboard: warning: tasks are not running on NIO's event loops (the executor hook did not take)\n".utf8))
     }
 }

@@ -22,6 +22,7 @@ struct SwitchboardCommand: AsyncParsableCommand {
     /// Runs Swift concurrency's jobs on NIO's event loops first (`EventLoopExecutor`).
     static func main() async {
         EventLoopExecutor.install()
+        await EventLoopExecutor.verify()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {

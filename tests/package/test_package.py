@@ -75,6 +75,7 @@ def test_the_packaged_binary_serves_from_an_empty_directory():
         # descriptors run out. Its manager thread (for signals) may exist.
         threads = [(task / "comm").read_text().strip() for task in Path(f"/proc/{gateway.pid}/task").iterdir()]
         assert not [name for name in threads if "qos" in name and not name.endswith("overcommit")], threads
+        assert "not running on NIO's event loops" not in output.text(), output.text()
         # Priced from the table compiled into the binary.
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(timeout=30) == 0

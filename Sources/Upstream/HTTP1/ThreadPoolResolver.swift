@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 
 /// Addresses for a new upstream connection: an address literal at once, a name
-/// by one `getaddrinfo` on NIO's blocking thread pool (shared by the A and AAAA
+/// by one `getaddrinfo` on a thread pool of its own (shared by the A and AAAA
 /// queries of one connection attempt).
 ///
 /// Why not NIO's own resolver: it runs `getaddrinfo` on libdispatch's global
@@ -39,12 +39,21 @@ struct ThreadPoolResolver: Resolver, Sendable {
             if let literal = try? SocketAddress(ipAddress: host, port: port) {
                 future = loop.makeSucceededFuture([literal])
             } else {
-                future = NIOThreadPool.singleton.runIfActive(eventLoop: loop) { Self.resolve(host, port: port) }
+                future = Self.lookups.runIfActive(eventLoop: loop) { Self.resolve(host, port: port) }
             }
             pending = future
             return future
         }
     }
+
+    /// Lookups' own threads, started on first use: `getaddrinfo` can block for
+    /// seconds when DNS is slow, and NIO's shared pool (a thread per core) runs
+    /// SQLite's statements and the journal's writes, which requests wait on.
+    static let lookups: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
 
     /// The system resolver's TCP addresses for a name, in its order; none when it fails.
     static func resolve(_ host: String, port: Int) -> [SocketAddress] {
