@@ -345,10 +345,13 @@ def test_three_replicas_never_exceed_a_keys_concurrency(tmp_path):
         assert 1 <= peak <= 2, (peak, results)
         assert results.count("ok") >= 2 and all(r == "ok" or r.startswith("429") for r in results), results
         assert any("key_concurrency_limited" in r for r in results), results
-        # Every slot came back: the key serves again.
+        # Every slot came back, then the key serves again. Other replicas settle
+        # in batches, so a request sent the instant the streams end may still
+        # find their slots held (the look-again covers this replica's own
+        # settlements only); CI saw that once in about ten runs.
+        assert eventually(lambda: query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "0")
         assert outcome(lambda: client(running["ports"][0], KEY + "-two").chat.completions.create(
             model="gpt-4o-mini", messages=MESSAGES, max_tokens=8)) == "ok"
-        assert eventually(lambda: query(running["url"], "SELECT COUNT(*) FROM shared_holds") == "0")
 
 
 def assert_spend_was_refused(results):
