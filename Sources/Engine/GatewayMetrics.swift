@@ -28,7 +28,7 @@ public final class GatewayMetrics: Sendable {
 
     /// Counts stored ledger rows: added up by series first, so a batch costs
     /// one registry lookup per series it touches, not several per row.
-    func observe(_ rows: [LedgerRow]) {
+    func observe(_ rows: some Collection<LedgerRow>) {
         var tally = Tally(keyLabels: keyLabels)
         for row in rows { tally.add(row) }
         for (series, count) in tally.counts { registry.makeCounter(descriptor: series.metric.descriptor, labels: series.labels).increment(by: count) }

@@ -18,7 +18,7 @@ import Synchronization
 /// `unavailable` says why and new requests are refused until it recovers by
 /// itself. At shutdown it keeps flushing until no request is still open or a
 /// hard deadline passes. The store skips request ids it already has, so a retry
-/// never doubles a row.
+/// never doubles a row. The flushes run on `BackgroundThread`, off the event loops.
 public final class LedgerWriter: Service, Sendable {
     let store: any LedgerSink
     /// The write-ahead journal whose requests settle here (nil: none kept).
@@ -131,9 +131,11 @@ public final class LedgerWriter: Service, Sendable {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            try? await LoopTimer.sleep(for: interval)
-            await flush()
+        await withTaskExecutorPreference(BackgroundThread.executor) {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                try? await LoopTimer.sleep(for: interval)
+                await flush()
+            }
         }
         // The final drain runs in a task of its own: shutdown cancels this service
         // when its time is up, and cancelled database calls would drop the rows.
@@ -195,6 +197,9 @@ public final class LedgerWriter: Service, Sendable {
             queue.withLock { $0.writing = nil }
         }
     }
+
+    /// Rows counted into the metrics between yields of the processor.
+    static let rowsPerPiece = 64
 
     /// A failure of one row alone while other rows are written marks it; after
     /// this many such rounds it is taken for a row the database refuses.
@@ -300,7 +305,14 @@ public final class LedgerWriter: Service, Sendable {
             if !queue.strikes.isEmpty { for row in rows { queue.strikes[row.requestID] = nil } }
         }
         journal?.close(rows.map(\.requestID))
-        metrics?.observe(rows)
+        // In pieces, yielding the processor between them (see `BackgroundThread`).
+        var start = rows.startIndex
+        while let metrics, start < rows.endIndex {
+            let end = min(rows.endIndex, start + Self.rowsPerPiece)
+            metrics.observe(rows[start..<end])
+            BackgroundThread.yieldProcessor()
+            start = end
+        }
         for row in rows { logRequest(row) }
     }
 

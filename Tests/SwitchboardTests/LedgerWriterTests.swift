@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Storage
 import SwitchboardCore
 import Synchronization
@@ -123,5 +125,31 @@ import Testing
         #expect(sink.storedIDs.sorted() == ["a", "b", "c", "d"])
         #expect(ledger.rejectedCount == 1)
         #expect(ledger.pendingCount == 0)
+    }
+    /// The writer's flushes (hundreds of rows filed into rollups and metrics)
+    /// run on a thread of their own, not on an event loop serving requests.
+    @Test func theServiceFlushesOnTheBackgroundThreadNotOnALoopThatServesRequests() async throws {
+        final class WhereSink: LedgerSink, Sendable {
+            let loops = Mutex<[ObjectIdentifier?]>([])
+            func appendLedger(_ rows: [LedgerRow]) async throws {
+                let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+                loops.withLock { $0.append(loop) }
+            }
+        }
+        let sink = WhereSink()
+        let ledger = LedgerWriter(store: sink, interval: .milliseconds(10), logger: quietLogger())
+        let service = Task { try await ledger.run() }
+        record([row("a")], into: ledger)
+        for _ in 0..<400 where sink.loops.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(25)) }
+        service.cancel()
+        _ = try? await service.value
+        let serving = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
+        let background = ObjectIdentifier(BackgroundThread.executor.loop)
+        let used = sink.loops.withLock { $0 }
+        #expect(!used.isEmpty)
+        for loop in used {
+            #expect(loop == background)
+            #expect(loop.map { !serving.contains($0) } == true)
+        }
     }
 }

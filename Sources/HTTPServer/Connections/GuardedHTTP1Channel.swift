@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import SwitchboardCore
 
 /// Hummingbird's HTTP/1 child channel with the gateway's protections around
 /// it: a `ConnectionGuard` first in the pipeline (deadlines for the head, the
