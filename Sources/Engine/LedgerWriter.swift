@@ -188,8 +188,9 @@ public final class LedgerWriter: Service, Sendable {
             }
             guard !batch.isEmpty else { return }
             do {
-                try await store.appendLedger(batch.map(\.row))
-                written(batch.map(\.row))
+                let rows = batch.map(\.row)
+                try await store.appendLedger(rows)
+                written(rows)
             } catch {
                 failedWrites.add(1, ordering: .relaxed)
                 await writeOneByOne(batch, batchError: error)

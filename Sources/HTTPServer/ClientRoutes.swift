@@ -158,7 +158,7 @@ public struct ClientRoutes: Sendable {
         }
         for value in forwardedFor { headers.append(("x-forwarded-for", value)) }
         let stream = request.body
-        let body = BodySource(declaredLength: request.headers[.contentLength].flatMap(Int.init)) { limit throws(BodyReadFailure) in
+        let body = BodySource(declaredLength: request.headers.value(.contentLength).flatMap(Int.init)) { limit throws(BodyReadFailure) in
             do {
                 return try await stream.collect(upTo: limit)
             } catch is NIOTooManyBytesError {
@@ -177,14 +177,14 @@ public struct ClientRoutes: Sendable {
     /// The key a request presents: `Authorization: Bearer`, `x-api-key`,
     /// `x-goog-api-key`, or Gemini's `?key=` query parameter.
     static func credential(_ request: Request) -> String? {
-        if let authorization = request.headers[.authorization] {
+        if let authorization = request.headers.value(.authorization) {
             let utf8 = authorization.utf8
             if utf8.count > 7, utf8.prefix(7).map({ $0 | 0x20 }).elementsEqual("bearer ".utf8) {
                 let token = utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
                 return String(Substring(token))
             }
         }
-        return request.headers[HeaderNames.apiKey] ?? request.headers[HeaderNames.googAPIKey]
+        return request.headers.value(HeaderNames.apiKey) ?? request.headers.value(HeaderNames.googAPIKey)
             ?? request.uri.queryParameters["key"].map(String.init)
     }
 

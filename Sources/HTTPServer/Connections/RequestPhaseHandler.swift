@@ -35,7 +35,7 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch part {
         case .head(let request):
             readingBody = true
-            connectionGuard?.headParsed(declaredLength: request.headerFields[.contentLength].flatMap { Int($0) })
+            connectionGuard?.headParsed(declaredLength: request.headerFields.value(.contentLength).flatMap { Int($0) })
         case .body:
             break
         case .end:
