@@ -20,17 +20,19 @@ struct LedgerRollups {
         var high = [Int64](repeating: 0, count: LedgerRollups.sums.count)
         var low = [Int64](repeating: 0, count: LedgerRollups.sums.count)
 
-        /// One row's own tally (read once, then added to each place it is filed under).
-        init(_ row: LedgerRow) {
-            for (index, count) in LedgerRollups.counts.enumerated() where count.applies(row.status) { counts[index] = 1 }
+        init() {}
+
+        /// Adds one row, as adding its own tally would.
+        mutating func add(_ row: LedgerRow) {
+            for (index, count) in LedgerRollups.counts.enumerated() where count.applies(row.status) {
+                counts[index] = counts[index].saturatingAdd(1)
+            }
             for (index, sum) in LedgerRollups.sums.enumerated() {
                 let value = sum.value(row)
-                high[index] = value / SafeSum.unit
-                low[index] = value % SafeSum.unit
+                high[index] = high[index].saturatingAdd(value / SafeSum.unit)
+                low[index] = low[index].saturatingAdd(value % SafeSum.unit)
             }
         }
-
-        init() {}
 
         mutating func add(_ other: Tally) {
             for index in counts.indices { counts[index] = counts[index].saturatingAdd(other.counts[index]) }
@@ -90,26 +92,53 @@ struct LedgerRollups {
     static let hourlyDimensions = SQLiteRollups.allDimensions
     static let statsDimensions = SQLiteRollups.statsDimensions
 
-    /// The name a row is filed under in a dimension, as `SQLiteRollups.name`
-    /// writes it in SQL: its columns' text joined by `/`, empty text for none.
-    static func name(_ dimension: (name: String, columns: [String]), _ row: LedgerRow) -> String {
-        // Built in place: it runs for every dimension of every row stored.
+    /// What decides the places a row is filed under, and when: rows alike in
+    /// all of it are added up first and filed once (a batch of hundreds of rows
+    /// from a few keys, models and accounts has a few profiles), instead of
+    /// each row into each of its places (fourteen dictionary entries, eleven
+    /// names built, a row).
+    struct Profile: Hashable {
+        var keyID: Int64?
+        var keyName: String?
+        var userName: String?
+        var model: String?
+        var accountName: String?
+        var hour: Int64
+        /// Zero in `LatencyBucket`, whose counts are by hour.
+        var minute: Int64
+
+        init(_ row: LedgerRow, hour: Int64, minute: Int64) {
+            (keyID, keyName, userName, model, accountName) = (row.keyID, row.keyName, row.userName, row.model, row.accountName)
+            (self.hour, self.minute) = (hour, minute)
+        }
+    }
+
+    /// A profile's rows in one latency bucket of an hour.
+    struct LatencyBucket: Hashable {
+        var profile: Profile
+        var bucket: Int64
+    }
+
+    /// The name a profile's rows are filed under in a dimension, as
+    /// `SQLiteRollups.name` writes it in SQL: its columns' text joined by `/`,
+    /// empty text for none.
+    static func name(_ dimension: (name: String, columns: [String]), _ profile: Profile) -> String {
         var name = ""
         for (index, named) in dimension.columns.enumerated() {
             if index > 0 { name += "/" }
-            name += column(named: named, of: row) ?? ""
+            name += column(named: named, of: profile) ?? ""
         }
         return name
     }
 
     /// A ledger column a dimension files rows by, as text.
-    static func column(named name: String, of row: LedgerRow) -> String? {
+    static func column(named name: String, of profile: Profile) -> String? {
         switch name {
-        case "key_id": return row.keyID.map { String($0) }
-        case "key_name": return row.keyName
-        case "user_name": return row.userName
-        case "model": return row.model
-        case "account_name": return row.accountName
+        case "key_id": return profile.keyID.map { String($0) }
+        case "key_name": return profile.keyName
+        case "user_name": return profile.userName
+        case "model": return profile.model
+        case "account_name": return profile.accountName
         default: preconditionFailure("no rollup dimension files rows by \(name)")
         }
     }
@@ -127,9 +156,8 @@ struct LedgerRollups {
         return value / step * step
     }
 
-    private(set) var hourly: [Place: Tally] = [:]
-    private(set) var minutely: [Place: Tally] = [:]
-    private(set) var latencyByHour: [Bucket: Int64] = [:]
+    private(set) var profiles: [Profile: Tally] = [:]
+    private(set) var latencies: [LatencyBucket: Int64] = [:]
     /// Kind 0 latency, kind 1 first byte (`SQLiteRollups.latencyKind`, `firstByteKind`), by hour.
     private(set) var latencyHourly: [Histogram: Int64] = [:]
     private(set) var keyTotals: [Int64: (cost: Parts, tokens: Parts)] = [:]
@@ -140,16 +168,9 @@ struct LedgerRollups {
         let time = row.createdAt.millisecondsSince1970
         let hour = time - time % SQLStore.hourMs
         let minute = time - time % 60_000
-        let own = Tally(row)
-        for dimension in Self.hourlyDimensions {
-            hourly[Place(dimension: dimension.name, name: Self.name(dimension, row), time: hour), default: Tally()].add(own)
-        }
+        profiles[Profile(row, hour: hour, minute: minute), default: Tally()].add(row)
         let latency = Self.bucket(row.latencyMs)
-        for dimension in Self.statsDimensions {
-            let name = Self.name(dimension, row)
-            minutely[Place(dimension: dimension.name, name: name, time: minute), default: Tally()].add(own)
-            latencyByHour[Bucket(place: Place(dimension: dimension.name, name: name, time: hour), bucket: latency), default: 0] += 1
-        }
+        latencies[LatencyBucket(profile: Profile(row, hour: hour, minute: 0), bucket: latency), default: 0] += 1
         latencyHourly[Histogram(hour: hour, kind: SQLiteRollups.latencyKind, bucket: latency), default: 0] += 1
         if let firstByte = row.firstByteMs {
             latencyHourly[Histogram(hour: hour, kind: SQLiteRollups.firstByteKind, bucket: Self.bucket(firstByte)), default: 0] += 1
@@ -165,6 +186,41 @@ struct LedgerRollups {
             keyTotals[key] = totals
         }
         if let user = row.userName { userTotals[user, default: Parts()].add(row.cost.picos) }
+    }
+
+    /// The rows' tallies by hour for every dimension.
+    var hourly: [Place: Tally] {
+        var hourly: [Place: Tally] = [:]
+        for (profile, tally) in profiles {
+            for dimension in Self.hourlyDimensions {
+                hourly[Place(dimension: dimension.name, name: Self.name(dimension, profile), time: profile.hour), default: Tally()].add(tally)
+            }
+        }
+        return hourly
+    }
+
+    /// The rows' tallies by minute for the stats dimensions.
+    var minutely: [Place: Tally] {
+        var minutely: [Place: Tally] = [:]
+        for (profile, tally) in profiles {
+            for dimension in Self.statsDimensions {
+                minutely[Place(dimension: dimension.name, name: Self.name(dimension, profile), time: profile.minute), default: Tally()]
+                    .add(tally)
+            }
+        }
+        return minutely
+    }
+
+    /// The rows' latency histograms by hour for the stats dimensions.
+    var latencyByHour: [Bucket: Int64] {
+        var byHour: [Bucket: Int64] = [:]
+        for (entry, count) in latencies {
+            for dimension in Self.statsDimensions {
+                let place = Place(dimension: dimension.name, name: Self.name(dimension, entry.profile), time: entry.profile.hour)
+                byHour[Bucket(place: place, bucket: entry.bucket), default: 0] += count
+            }
+        }
+        return byHour
     }
 
     /// The upserts that add the filed rows to the tables.
@@ -214,12 +270,14 @@ struct LedgerRollups {
                 rows: userTotals.map { user, cost in [.text(user), .integer(Int(cost.high)), .integer(Int(cost.low))] })
     }
 
-    /// Multi-row upserts of `rows` (each with one value per column), as few as SQLite's limit on bound values allows.
+    /// Multi-row upserts of `rows` (each with one value per column), as many
+    /// rows a statement as the ledger's inserts take (`ledgerRowsPerStatement`:
+    /// a statement holds a blocking-pool thread for a fraction of a millisecond).
     static func upserts(
         _ table: String, columns: [String], conflict: String, updates: [String], rows: [[SQLValue]]
     ) -> [(String, [SQLValue])] {
         guard !rows.isEmpty else { return [] }
-        let perStatement = max(1, 30_000 / columns.count)
+        let perStatement = max(1, min(SQLStore.ledgerRowsPerStatement, 30_000 / columns.count))
         let placeholder = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
         return stride(from: 0, to: rows.count, by: perStatement).map { start in
             let chunk = rows[start..<min(rows.count, start + perStatement)]

@@ -12,8 +12,27 @@ import Testing
 @Suite struct LedgerRollupTests {
     /// Rows that reach every branch: keys, users and models present and absent,
     /// each status class, first byte or none, latencies across buckets, hours and
-    /// minutes, sums across the billions, a request id sent twice.
+    /// minutes, sums across the billions, a request id sent twice; and a run
+    /// of rows alike in key, user, model, account and minute (added up before
+    /// they are filed).
     static func rows() -> [LedgerRow] {
+        var alike: [LedgerRow] = []
+        for index in 0..<40 {
+            let statuses = [200, 200, 429, 500]
+            let latencies: [Int64] = [7, 7, 150, 2500]
+            let usage = TokenUsage(inputUncached: 1_999_999_999, cacheRead: Int64(index), cacheWrite5m: 0, cacheWrite1h: 0, output: 9)
+            var row = LedgerRow(
+                requestID: "alike-\(index)", createdAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(index % 5)), keyID: 1,
+                keyName: "key-1", dialect: "openai_chat", model: "gpt-4o", status: statuses[index % 4], outcome: .ok, usage: usage,
+                cost: Money(picos: 999_999_999_999 + Int64(index)), priced: true, latencyMs: latencies[index % 4],
+                firstByteMs: index % 2 == 0 ? nil : 3, attempts: 1, userName: "user-1")
+            row.accountName = "acct-0"
+            alike.append(row)
+        }
+        return sampled() + alike
+    }
+
+    static func sampled() -> [LedgerRow] {
         let base = Date(timeIntervalSince1970: 1_800_000_000)
         var rng = SystemRandomNumberGenerator()
         let statuses = [200, 200, 200, 429, 400, 404, 500, 502, 0]
