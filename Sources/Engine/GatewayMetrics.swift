@@ -206,5 +206,8 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// A label value kept short.
-    static func bounded(_ text: String) -> String { text.count <= 128 ? text : String(text.prefix(128)) }
+    static func bounded(_ text: String) -> String {
+        // Counting characters walks grapheme breaks; a text of at most 128 bytes has at most 128 of them.
+        text.utf8.count <= 128 || text.count <= 128 ? text : String(text.prefix(128))
+    }
 }

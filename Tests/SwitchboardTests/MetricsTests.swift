@@ -82,6 +82,26 @@ import Testing
         #expect(Self.sample(text, "switchboard_added_overhead_seconds_count") == 5)
     }
 
+    /// Label values are cut to 128 characters (not bytes): a configured model
+    /// name can be long, and a label of any length would be kept as given.
+    @Test func labelValuesAreCutTo128Characters() {
+        let metrics = GatewayMetrics(version: "test")
+        let models = [String(repeating: "m", count: 300), String(repeating: "é", count: 100), String(repeating: "ü", count: 200)]
+        metrics.observe(
+            models.enumerated().map { index, model in
+                LedgerRow(
+                    requestID: "r\(index)", createdAt: Date(), accountName: "openai-1", provider: "openai", dialect: "openai_chat",
+                    model: model, status: 200, outcome: .ok, cost: Money(picos: 1_000))
+            })
+        let text = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(Self.sample(text, "switchboard_cost_usd_total", ["model": String(repeating: "m", count: 128)]) != nil)
+        #expect(!text.contains(String(repeating: "m", count: 129)))
+        #expect(
+            Self.sample(text, "switchboard_cost_usd_total", ["model": String(repeating: "é", count: 100)]) != nil, "200 bytes, 100 characters: whole")
+        #expect(Self.sample(text, "switchboard_cost_usd_total", ["model": String(repeating: "ü", count: 128)]) != nil)
+        #expect(!text.contains(String(repeating: "ü", count: 129)))
+    }
+
     @Test func keyNamesAreLabelsOnlyWhenAsked() async throws {
         try await withHarness(configure: { $0.metricsKeyLabels = true }) { harness in
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
