@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import SQLiteNIO
 import SwitchboardCore
 
@@ -34,7 +35,11 @@ final class SQLiteDatabase: SQLDatabase {
         let descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         if descriptor >= 0 { _ = Foundation.close(descriptor) }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) { _ = chmod(file, 0o600) }
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        // Statements run on NIO's blocking pool and complete on the background
+        // thread, where the ledger's flushes wait for them: not on an event loop
+        // serving requests (which woke for each and handed the result on).
+        let connection = try await SQLiteConnection.open(
+            storage: .file(path: path), threadPool: .singleton, logger: logger, on: BackgroundThread.eventLoop)
         let database = SQLiteDatabase(connection: connection)
         for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
             _ = try await database.execute(pragma, [])

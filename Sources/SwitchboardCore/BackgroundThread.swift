@@ -17,11 +17,12 @@ import NIOPosix
 /// calls `yieldProcessor()` between them, so a thread waiting for the core
 /// goes first.
 public enum BackgroundThread {
-    /// One thread, started on first use and never stopped (as NIO's singletons).
-    private static let loop: any EventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+    /// One thread, started on first use and never stopped (as NIO's singletons):
+    /// an event loop, for futures that complete where the batch work waits.
+    public static let eventLoop: any EventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
 
     /// The thread as a task executor (`withTaskExecutorPreference`).
-    public static var executor: LoopTaskExecutor { LoopTaskExecutor.of(loop) }
+    public static var executor: LoopTaskExecutor { LoopTaskExecutor.of(eventLoop) }
 
     /// Lets any thread waiting for this core run first (`sched_yield`; cheap
     /// when none waits). For batch work between pieces, never on a request's path.

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Policy
 import SQLiteNIO
 import SwitchboardCore
@@ -107,6 +108,17 @@ import Testing
                 }
                 #expect(byTrigger["usage_hourly"]?.isEmpty == false && byTrigger["latency_hourly"]?.isEmpty == false)
             }
+        }
+    }
+
+    /// SQLite's statements complete on the background thread, where the
+    /// ledger's flushes wait for them, not on an event loop serving requests.
+    @Test func sqliteStatementsCompleteOnTheBackgroundThread() async throws {
+        try await withStore(engines: [.sqlite]) { store, _ in
+            let database = try #require((store as? SQLStore)?.database as? Storage.SQLiteDatabase)
+            #expect(database.connection.eventLoop === BackgroundThread.eventLoop)
+            let loop = try await database.connection.query("SELECT 1").map { _ in MultiThreadedEventLoopGroup.currentEventLoop }.get()
+            #expect(loop === BackgroundThread.eventLoop)
         }
     }
 
