@@ -224,11 +224,11 @@ struct LedgerRollups {
     }
 
     /// The upserts that add the filed rows to the tables.
-    func statements() -> [(sql: String, binds: [SQLValue])] {
+    func statements(_ dialect: SQLDialect) -> [(sql: String, binds: [SQLValue])] {
         let tallyColumns = Self.counts.map(\.name) + Self.sums.flatMap { ["\($0.name)_hi", "\($0.name)_lo"] }
         func tallies(_ table: String, _ time: String, _ entries: [Place: Tally]) -> [(String, [SQLValue])] {
             Self.upserts(
-                table, columns: ["dimension", "name", time] + tallyColumns, conflict: "dimension, name, \(time)",
+                dialect, table, columns: ["dimension", "name", time] + tallyColumns, conflict: "dimension, name, \(time)",
                 updates: tallyColumns.map { "\($0) = \(table).\($0) + excluded.\($0)" },
                 rows: entries.map { place, tally in
                     [.text(place.dimension), .text(place.name), .integer(Int(place.time))] + tally.counts.map { .integer(Int($0)) }
@@ -242,7 +242,7 @@ struct LedgerRollups {
         }
         return tallies("usage_hourly", "hour", hourly) + tallies("usage_minutely", "minute", minutely)
             + Self.upserts(
-                "latency_by_hour", columns: ["dimension", "name", "hour", "bucket", "count"], conflict: "dimension, name, hour, bucket",
+                dialect, "latency_by_hour", columns: ["dimension", "name", "hour", "bucket", "count"], conflict: "dimension, name, hour, bucket",
                 updates: ["count = latency_by_hour.count + excluded.count"],
                 rows: latencyByHour.map { entry, count in
                     [
@@ -251,13 +251,13 @@ struct LedgerRollups {
                     ]
                 })
             + Self.upserts(
-                "latency_hourly", columns: ["hour", "kind", "bucket", "count"], conflict: "hour, kind, bucket",
+                dialect, "latency_hourly", columns: ["hour", "kind", "bucket", "count"], conflict: "hour, kind, bucket",
                 updates: ["count = latency_hourly.count + excluded.count"],
                 rows: latencyHourly.map { entry, count in
                     [.integer(Int(entry.hour)), .integer(entry.kind), .integer(Int(entry.bucket)), .integer(Int(count))]
                 })
             + Self.upserts(
-                "key_totals", columns: ["key_id", "cost_hi", "cost_lo", "tokens_hi", "tokens_lo"], conflict: "key_id",
+                dialect, "key_totals", columns: ["key_id", "cost_hi", "cost_lo", "tokens_hi", "tokens_lo"], conflict: "key_id",
                 updates: [carry("key_totals", "cost"), carry("key_totals", "tokens")],
                 rows: keyTotals.map { key, totals in
                     [
@@ -266,18 +266,17 @@ struct LedgerRollups {
                     ]
                 })
             + Self.upserts(
-                "user_totals", columns: ["user_name", "cost_hi", "cost_lo"], conflict: "user_name", updates: [carry("user_totals", "cost")],
+                dialect, "user_totals", columns: ["user_name", "cost_hi", "cost_lo"], conflict: "user_name", updates: [carry("user_totals", "cost")],
                 rows: userTotals.map { user, cost in [.text(user), .integer(Int(cost.high)), .integer(Int(cost.low))] })
     }
 
     /// Multi-row upserts of `rows` (each with one value per column), as many
-    /// rows a statement as the ledger's inserts take (`ledgerRowsPerStatement`:
-    /// a statement holds a blocking-pool thread for a fraction of a millisecond).
+    /// rows a statement as the ledger's inserts take (`SQLDialect.rowsPerStatement`).
     static func upserts(
-        _ table: String, columns: [String], conflict: String, updates: [String], rows: [[SQLValue]]
+        _ dialect: SQLDialect, _ table: String, columns: [String], conflict: String, updates: [String], rows: [[SQLValue]]
     ) -> [(String, [SQLValue])] {
         guard !rows.isEmpty else { return [] }
-        let perStatement = max(1, min(SQLStore.ledgerRowsPerStatement, 30_000 / columns.count))
+        let perStatement = dialect.rowsPerStatement(columns: columns.count)
         let placeholder = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
         return stride(from: 0, to: rows.count, by: perStatement).map { start in
             let chunk = rows[start..<min(rows.count, start + perStatement)]

@@ -89,6 +89,19 @@ public enum SQLDialect: Sendable {
     /// The column that orders a table's rows by insertion (a tiebreaker for equal times).
     var insertionOrder: String { self == .sqlite ? "rowid" : "seq" }
 
+    /// Rows per multi-row INSERT or upsert of the ledger's batches. SQLite runs
+    /// a statement in this process, on a blocking-pool thread that holds its
+    /// core until the statement ends: 400 rows took 2.5–3.5 ms, and a request's
+    /// event loop woken on that core waited it out. PostgreSQL runs it in its
+    /// own process, and each statement costs a round trip: as many rows as the
+    /// bound values allow (at most 400).
+    func rowsPerStatement(columns: Int) -> Int {
+        switch self {
+        case .sqlite: 32
+        case .postgres: max(1, min(400, 30_000 / max(1, columns)))
+        }
+    }
+
     /// A column naming one physical row, for deleting a bounded batch.
     var physicalRow: String { self == .sqlite ? "rowid" : "ctid" }
 }

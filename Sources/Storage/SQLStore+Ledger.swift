@@ -13,12 +13,6 @@ extension SQLStore {
         "list_cache_write_5m_picos", "list_cache_write_1h_picos", "list_output_picos", "cache_saved_picos", "session",
     ]
 
-    /// Rows per INSERT statement: well under SQLite's limit of bound variables,
-    /// and small enough that one statement holds a blocking-pool thread (and its
-    /// core) for a fraction of a millisecond. At 400 rows a statement took
-    /// 2.5–3.5 ms, and a request's loop woken on that core waited it out.
-    static let ledgerRowsPerStatement = 32
-
     /// Rows filed into rollups between yields of the processor (`BackgroundThread.yieldProcessor`).
     static let ledgerRowsPerPiece = 64
 
@@ -37,7 +31,7 @@ extension SQLStore {
             var start = 0
             var inserted = Set<String>()
             while start < rows.count {
-                let chunk = rows[start..<min(rows.count, start + Self.ledgerRowsPerStatement)]
+                let chunk = rows[start..<min(rows.count, start + dialect.rowsPerStatement(columns: Self.ledgerColumns.count))]
                 let sql =
                     "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
                     + Array(repeating: placeholders, count: chunk.count).joined(separator: ",")
@@ -53,7 +47,7 @@ extension SQLStore {
                 rollups.add(row)
                 if index % Self.ledgerRowsPerPiece == Self.ledgerRowsPerPiece - 1 { BackgroundThread.yieldProcessor() }
             }
-            for (sql, binds) in rollups.statements() { _ = try await execute(sql, binds) }
+            for (sql, binds) in rollups.statements(dialect) { _ = try await execute(sql, binds) }
             for row in rows {
                 guard let capture = row.capture else { continue }
                 _ = try await execute(
