@@ -5,6 +5,7 @@ ledger row; one the gateway admits leaves exactly one."""
 import json
 import socket
 import struct
+import subprocess
 import time
 import uuid
 
@@ -405,6 +406,18 @@ def test_streams_nobody_reads_are_closed_after_client_send_timeout_and_settled(g
         for sock in sockets:
             sock.close()
     assert not gateway.duplicate_ids()
+
+
+def test_a_burst_of_connections_waits_in_the_listeners_backlog(gateway):
+    """A thousand clients connecting at once overflowed Hummingbird's backlog of
+    256: the kernel dropped the surplus handshakes and each of those clients
+    waited a second or more for its SYN to be sent again. The listener asks
+    for 4096 (the kernel caps it at net.core.somaxconn); `ss` shows a
+    listener's backlog as its Send-Q."""
+    somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+    listing = subprocess.run(["ss", "-Hltn", f"sport = :{gateway.port}"], capture_output=True, text=True, check=True).stdout
+    backlogs = [int(line.split()[2]) for line in listing.splitlines() if line.strip()]
+    assert backlogs and all(backlog >= min(4096, somaxconn) for backlog in backlogs), listing
 
 
 def test_admin_token_guessing_is_throttled(gateway):
