@@ -139,7 +139,7 @@ public final class LedgerWriter: Service, Sendable {
         }
         // The final drain runs in a task of its own: shutdown cancels this service
         // when its time is up, and cancelled database calls would drop the rows.
-        await Task.detached { await self.drainBeforeExit() }.value
+        await Task.detached(executorPreference: BackgroundThread.executor) { await self.drainBeforeExit() }.value
     }
 
     /// Writes until nothing is queued and no request is open, or the deadline passes.
@@ -198,9 +198,6 @@ public final class LedgerWriter: Service, Sendable {
             queue.withLock { $0.writing = nil }
         }
     }
-
-    /// Rows counted into the metrics between yields of the processor.
-    static let rowsPerPiece = 64
 
     /// A failure of one row alone while other rows are written marks it; after
     /// this many such rounds it is taken for a row the database refuses.
@@ -306,15 +303,10 @@ public final class LedgerWriter: Service, Sendable {
             if !queue.strikes.isEmpty { for row in rows { queue.strikes[row.requestID] = nil } }
         }
         journal?.close(rows.map(\.requestID))
-        // In pieces, yielding the processor between them (see `BackgroundThread`).
-        var start = rows.startIndex
-        while let metrics, start < rows.endIndex {
-            let end = min(rows.endIndex, start + Self.rowsPerPiece)
-            metrics.observe(rows[start..<end])
-            BackgroundThread.yieldProcessor()
-            start = end
+        BackgroundThread.inPieces(rows) { piece in
+            metrics?.observe(piece)
+            for row in piece { logRequest(row) }
         }
-        for row in rows { logRequest(row) }
     }
 
     /// A row with its text fields cut short and its numbers in range.

@@ -1,13 +1,14 @@
 import NIOCore
 import SwitchboardCore
 
-/// The rollups of a batch of ledger rows, added up in memory and written as one
-/// multi-row upsert per table, in the transaction that inserts the rows: only
-/// the rows the insert took (not a duplicate request id) are added, so each
-/// counts exactly once. Until migration 25 a trigger filed every row itself,
-/// twenty upserts a row; that made the ledger writer, not the relay, the
-/// gateway's ceiling. A batch of rows from a few keys, models and accounts now
-/// costs a few dozen upserts in all.
+/// The rollups of a batch of ledger rows, added up in memory and written as
+/// multi-row upserts per table (`SQLDialect.rowsPerStatement` rows each), in the
+/// transaction that inserts the rows: only the rows the insert took (not a
+/// duplicate request id) are added, so each counts exactly once. Until
+/// migration 25 a trigger filed every row itself, twenty upserts a row; that
+/// made the ledger writer, not the relay, the gateway's ceiling. A batch of
+/// rows from a few keys, models and accounts now costs a statement or two per
+/// table.
 ///
 /// What is filed is what the trigger filed: usage by hour for every dimension
 /// (`SQLiteRollups.allDimensions`), by minute and latency histograms by hour for

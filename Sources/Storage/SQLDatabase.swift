@@ -93,8 +93,8 @@ public enum SQLDialect: Sendable {
     /// a statement in this process, on a blocking-pool thread that holds its
     /// core until the statement ends: 400 rows took 2.5–3.5 ms, and a request's
     /// event loop woken on that core waited it out. PostgreSQL runs it in its
-    /// own process, and each statement costs a round trip: as many rows as the
-    /// bound values allow (at most 400).
+    /// own process, and each statement costs a round trip: as many rows as fit
+    /// in 30,000 bound values (PostgreSQL takes 65,535), at most 400.
     func rowsPerStatement(columns: Int) -> Int {
         switch self {
         case .sqlite: 32

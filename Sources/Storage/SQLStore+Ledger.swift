@@ -13,9 +13,6 @@ extension SQLStore {
         "list_cache_write_5m_picos", "list_cache_write_1h_picos", "list_output_picos", "cache_saved_picos", "session",
     ]
 
-    /// Rows filed into rollups between yields of the processor (`BackgroundThread.yieldProcessor`).
-    static let ledgerRowsPerPiece = 64
-
     public func appendLedger(_ rows: [LedgerRow]) async throws {
         do {
             try await database.onLedgerLane { try await self.insertLedger(rows) }
@@ -43,9 +40,9 @@ extension SQLStore {
             }
             // The rows the insert took, each once (of two with one id in the batch, the first went in).
             var rollups = LedgerRollups()
-            for (index, row) in rows.enumerated() where inserted.remove(row.requestID) != nil {
-                rollups.add(row)
-                if index % Self.ledgerRowsPerPiece == Self.ledgerRowsPerPiece - 1 { BackgroundThread.yieldProcessor() }
+            let taken = rows.filter { inserted.remove($0.requestID) != nil }
+            BackgroundThread.inPieces(taken) { piece in
+                for row in piece { rollups.add(row) }
             }
             for (sql, binds) in rollups.statements(dialect) { _ = try await execute(sql, binds) }
             for row in rows {

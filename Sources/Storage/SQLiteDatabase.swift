@@ -36,8 +36,10 @@ final class SQLiteDatabase: SQLDatabase {
         if descriptor >= 0 { _ = Foundation.close(descriptor) }
         for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) { _ = chmod(file, 0o600) }
         // Statements run on NIO's blocking pool and complete on the background
-        // thread, where the ledger's flushes wait for them: not on an event loop
-        // serving requests (which woke for each and handed the result on).
+        // thread, where the ledger's flushes wait for them, not on an event loop
+        // serving requests (which woke for each and handed the result on). Every
+        // caller's do (the admin's, the CLI's, a request's rare read), each
+        // behind at most a piece of batch work there.
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: logger, on: BackgroundThread.eventLoop)
         let database = SQLiteDatabase(connection: connection)

@@ -3,6 +3,10 @@ import NIOPosix
 
 #if canImport(Glibc)
     import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
 #endif
 
 /// A thread of its own for the gateway's batch work: the ledger's flushes,
@@ -13,9 +17,9 @@ import NIOPosix
 /// and the scheduler (this 2-core VM's kernel gives a running thread a 3 ms
 /// slice before a woken one of equal weight may preempt it) left a request's
 /// loop, woken on that core, waiting behind it: one request in a hundred took
-/// 1–3 ms more at one client. Batch work therefore also runs in pieces and
-/// calls `yieldProcessor()` between them, so a thread waiting for the core
-/// goes first.
+/// 1–3 ms more at one client. Batch work therefore also runs in pieces
+/// (`inPieces`), yielding the processor between them, so a thread waiting for
+/// the core goes first.
 public enum BackgroundThread {
     /// One thread, started on first use and never stopped (as NIO's singletons):
     /// an event loop, for futures that complete where the batch work waits.
@@ -24,11 +28,19 @@ public enum BackgroundThread {
     /// The thread as a task executor (`withTaskExecutorPreference`).
     public static var executor: LoopTaskExecutor { LoopTaskExecutor.of(eventLoop) }
 
-    /// Lets any thread waiting for this core run first (`sched_yield`; cheap
-    /// when none waits). For batch work between pieces, never on a request's path.
-    public static func yieldProcessor() {
-        #if canImport(Glibc)
-            sched_yield()
-        #endif
+    /// Items of batch work (ledger rows) handled between yields of the processor.
+    public static let itemsPerPiece = 64
+
+    /// Calls `body` with `items` a piece at a time, letting any thread waiting
+    /// for this core run between pieces (`sched_yield`: cheap when none waits).
+    /// For batch work, not for a request's own.
+    public static func inPieces<Items: Collection>(_ items: Items, _ body: (Items.SubSequence) -> Void) {
+        var start = items.startIndex
+        while start != items.endIndex {
+            let end = items.index(start, offsetBy: itemsPerPiece, limitedBy: items.endIndex) ?? items.endIndex
+            body(items[start..<end])
+            start = end
+            if start != items.endIndex { _ = sched_yield() }
+        }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 import Policy
 import SQLiteNIO
 import SwitchboardCore
@@ -117,8 +116,6 @@ import Testing
         try await withStore(engines: [.sqlite]) { store, _ in
             let database = try #require((store as? SQLStore)?.database as? Storage.SQLiteDatabase)
             #expect(database.connection.eventLoop === BackgroundThread.eventLoop)
-            let loop = try await database.connection.query("SELECT 1").map { _ in MultiThreadedEventLoopGroup.currentEventLoop }.get()
-            #expect(loop === BackgroundThread.eventLoop)
         }
     }
 

@@ -126,26 +126,50 @@ import Testing
         #expect(ledger.rejectedCount == 1)
         #expect(ledger.pendingCount == 0)
     }
-    /// The writer's flushes (hundreds of rows filed into rollups and metrics)
-    /// run on a thread of their own, not on an event loop serving requests.
-    @Test func theServiceFlushesOnTheBackgroundThreadNotOnALoopThatServesRequests() async throws {
-        final class WhereSink: LedgerSink, Sendable {
-            let loops = Mutex<[ObjectIdentifier?]>([])
-            func appendLedger(_ rows: [LedgerRow]) async throws {
-                let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
-                loops.withLock { $0.append(loop) }
+    /// Where each write that succeeded ran (its event loop, nil for none);
+    /// the first `failures` writes fail as if the database could not write.
+    final class WhereSink: LedgerSink, Sendable {
+        let loops = Mutex<[ObjectIdentifier?]>([])
+        let failures: Mutex<Int>
+        init(failures: Int) { self.failures = Mutex(failures) }
+        func appendLedger(_ rows: [LedgerRow]) async throws {
+            let fail = failures.withLock { left in
+                defer { left = max(0, left - 1) }
+                return left > 0
             }
+            if fail { throw StoreError(.unavailable, "disk full") }
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+            loops.withLock { $0.append(loop) }
         }
-        let sink = WhereSink()
-        let ledger = LedgerWriter(store: sink, interval: .milliseconds(10), logger: quietLogger())
-        let service = Task { try await ledger.run() }
+    }
+
+    /// Runs the writer's service over one recorded row and answers the loops
+    /// its writes ran on. Regular flushes: stopped once the row is written. At
+    /// shutdown: stopped at once, with the database failing the first batch
+    /// and the row alone, so that the row can only be written by the drain
+    /// (whether or not the service's loop flushed once on its way out).
+    func serviceWrites(atShutdown: Bool) async throws -> [ObjectIdentifier?] {
+        let sink = WhereSink(failures: atShutdown ? 2 : 0)
+        let ledger = LedgerWriter(store: sink, interval: atShutdown ? .seconds(3600) : .milliseconds(10), logger: quietLogger())
         record([row("a")], into: ledger)
-        for _ in 0..<400 where sink.loops.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(25)) }
+        let service = Task { try await ledger.run() }
+        if !atShutdown {
+            for _ in 0..<400 where sink.loops.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(25)) }
+        }
         service.cancel()
         _ = try? await service.value
+        #expect(ledger.pendingCount == 0)
+        return sink.loops.withLock { $0 }
+    }
+
+    /// The writer's flushes (hundreds of rows filed into rollups and metrics)
+    /// run on a thread of their own, not on an event loop serving requests;
+    /// so does the drain at shutdown, while the server finishes its requests.
+    @Test(arguments: [false, true])
+    func theServiceWritesOnTheBackgroundThreadNotOnALoopThatServesRequests(atShutdown: Bool) async throws {
+        let used = try await serviceWrites(atShutdown: atShutdown)
         let serving = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
         let background = ObjectIdentifier(BackgroundThread.executor.loop)
-        let used = sink.loops.withLock { $0 }
         #expect(!used.isEmpty)
         for loop in used {
             #expect(loop == background)

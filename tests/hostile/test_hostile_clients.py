@@ -3,6 +3,7 @@ huge heads, partial and oversized bodies, invalid UTF-8, huge model names and
 type confusion. A request refused before its body is understood leaves no
 ledger row; one the gateway admits leaves exactly one."""
 import json
+import shutil
 import socket
 import struct
 import subprocess
@@ -415,6 +416,8 @@ def test_a_burst_of_connections_waits_in_the_listeners_backlog(gateway):
     for 4096 (the kernel caps it at net.core.somaxconn); `ss` shows a
     listener's backlog as its Send-Q."""
     somaxconn = int(open("/proc/sys/net/core/somaxconn").read())
+    if somaxconn <= 256 or shutil.which("ss") is None:
+        pytest.skip("the kernel caps any backlog at or below the old 256, or ss is missing")
     listing = subprocess.run(["ss", "-Hltn", f"sport = :{gateway.port}"], capture_output=True, text=True, check=True).stdout
     backlogs = [int(line.split()[2]) for line in listing.splitlines() if line.strip()]
     assert backlogs and all(backlog >= min(4096, somaxconn) for backlog in backlogs), listing

@@ -87,7 +87,11 @@ public struct ConnectionProtection: Sendable {
         try? await listener.eventLoop.submit {
             try listener.pipeline.syncOperations.addHandler(ListenerGuard(registry: registry, logger: logger), position: .first)
         }.get()
-        try? await listener.setOption(ChannelOptions.maxMessagesPerRead, value: Self.acceptsPerRead).get()
+        do {
+            try await listener.setOption(ChannelOptions.maxMessagesPerRead, value: Self.acceptsPerRead).get()
+        } catch {
+            logger.warning("the listener accepts NIO's default of connections per read", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Connections accepted each time the listener is readable. NIO's default,
