@@ -25,10 +25,11 @@ extension SQLStore {
         guard !rows.isEmpty else { return }
         let placeholders = "(" + Array(repeating: "?", count: Self.ledgerColumns.count).joined(separator: ",") + ")"
         try await transaction {
+            let perStatement = dialect.rowsPerStatement(columns: Self.ledgerColumns.count)
             var start = 0
             var inserted = Set<String>()
             while start < rows.count {
-                let chunk = rows[start..<min(rows.count, start + dialect.rowsPerStatement(columns: Self.ledgerColumns.count))]
+                let chunk = rows[start..<min(rows.count, start + perStatement)]
                 let sql =
                     "INSERT INTO ledger (\(Self.ledgerColumns.joined(separator: ","))) VALUES "
                     + Array(repeating: placeholders, count: chunk.count).joined(separator: ",")
