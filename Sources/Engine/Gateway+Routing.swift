@@ -52,21 +52,26 @@ extension Gateway {
             snapshot.accounts.select(model: model, dialect: dialect, translate: translate, scope: scope)
         }
         guard let binding = AccountBinding.effective(key: key.policy, owner: snapshot.owner(of: key)) else {
-            return Self.routing(model: model, [select(.shared)])
+            return Self.routing(model: model, select(.shared))
         }
-        guard binding.fallbackToShared else { return Self.routing(model: model, [select(.bound(binding))]) }
-        return Self.routing(model: model, [select(.bound(binding)), select(.sharedBeside(binding))])
+        guard binding.fallbackToShared else { return Self.routing(model: model, select(.bound(binding))) }
+        return Self.routing(model: model, select(.bound(binding)), then: select(.sharedBeside(binding)))
     }
 
-    /// Tiers from selections in order of preference: each one's own-format
-    /// accounts, then its translated ones.
-    private static func routing(model: String, _ selections: [Selection]) -> Routing {
+    /// Tiers from one or two selections in order of preference: each one's
+    /// own-format accounts, then its translated ones. (Runs for every request:
+    /// no lists are made beside the tiers.)
+    private static func routing(model: String, _ first: Selection, then second: Selection? = nil) -> Routing {
         var tiers: [RouteTier] = []
-        for case .candidates(let accounts, let translated) in selections {
-            tiers += [accounts, translated].filter { !$0.isEmpty }.map { RouteTier(model: model, accounts: $0) }
+        func add(_ selection: Selection?) {
+            guard case .candidates(let accounts, let translated)? = selection else { return }
+            if !accounts.isEmpty { tiers.append(RouteTier(model: model, accounts: accounts)) }
+            if !translated.isEmpty { tiers.append(RouteTier(model: model, accounts: translated)) }
         }
+        add(first)
+        add(second)
         if !tiers.isEmpty { return .tiers(tiers, skipped: []) }
-        return selections.contains(.otherDialectOnly) ? .otherDialectOnly : .unknownModel
+        return first == .otherDialectOnly || second == .otherDialectOnly ? .otherDialectOnly : .unknownModel
     }
 
     /// The accounts a key may reach at all (its binding's, or the shared ones), for `/v1/models`.

@@ -10,22 +10,26 @@ enum SessionKey {
 
     /// 128 bits of SHA-256 over the hint's kind and text, as 32 hex digits.
     static func of(kind: String, _ text: some StringProtocol) -> String {
-        Array(text.utf8).withUnsafeBytes { of(kind: kind, bytes: $0) }
+        var text = String(text)
+        return text.withUTF8 { of(kind: kind, bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    /// The same over bytes (a prompt's start).
+    /// The same over bytes (a prompt's start). Called for most requests: it
+    /// hashes in place, with no arrays made along the way.
     static func of(kind: String, bytes: UnsafeRawBufferPointer) -> String {
         var hasher = SHA256()
-        hasher.update(data: Array(kind.utf8))
-        hasher.update(data: [0])
+        var kind = kind
+        kind.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        withUnsafeBytes(of: UInt8(0)) { hasher.update(bufferPointer: $0) }
         hasher.update(bufferPointer: bytes)
-        let digest = hasher.finalize()
-        return String(unsafeUninitializedCapacity: 32) { output in
-            for (index, byte) in digest.prefix(16).enumerated() {
-                output[2 * index] = hex[Int(byte >> 4)]
-                output[2 * index + 1] = hex[Int(byte & 0xF)]
+        return hasher.finalize().withUnsafeBytes { digest in
+            String(unsafeUninitializedCapacity: 32) { output in
+                for index in 0..<16 {
+                    output[2 * index] = hex[Int(digest[index] >> 4)]
+                    output[2 * index + 1] = hex[Int(digest[index] & 0xF)]
+                }
+                return 32
             }
-            return 32
         }
     }
 }

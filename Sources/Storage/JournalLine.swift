@@ -11,7 +11,7 @@ struct JournalLine {
     private(set) var bytes: [UInt8] = []
     private var first = true
 
-    private init() { bytes.reserveCapacity(320) }
+    private init() { bytes.reserveCapacity(512) }
 
     /// The line of `record`, newline included.
     static func of(_ record: LedgerJournal.Record) -> [UInt8] {
@@ -73,7 +73,8 @@ struct JournalLine {
         first = false
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
     }
 
     private mutating func field(_ name: StaticString, _ value: (inout JournalLine) -> Void) {

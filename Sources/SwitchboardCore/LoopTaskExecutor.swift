@@ -11,12 +11,53 @@ import Synchronization
 /// a stream) then crossed between the two loops and woke the other thread.
 public final class LoopTaskExecutor: TaskExecutor {
     public let loop: any EventLoop
+    /// Jobs waiting for the loop, run in one go by `drain`: a job handed to
+    /// the loop one by one would cost a closure allocation each (a request
+    /// hops several times).
+    private let queue = Mutex(Queue())
+    /// `drain`, made once.
+    private nonisolated(unsafe) var drainer: (@Sendable () -> Void)?
 
-    private init(_ loop: any EventLoop) { self.loop = loop }
+    private struct Queue {
+        var jobs: [UnownedJob] = []
+        /// The storage of the last batch run, kept for the next.
+        var spare: [UnownedJob] = []
+        /// Whether a drain is on the loop's queue.
+        var scheduled = false
+    }
+
+    private init(_ loop: any EventLoop) {
+        self.loop = loop
+        // Unowned: executors live as long as the process (`byLoop` keeps them).
+        drainer = { [unowned self] in self.drain() }
+    }
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        let schedule = queue.withLock { queue in
+            queue.jobs.append(job)
+            defer { queue.scheduled = true }
+            return !queue.scheduled
+        }
+        if schedule, let drainer { loop.execute(drainer) }
+    }
+
+    /// Runs the jobs queued so far; later ones wait for the next drain, so
+    /// the loop's I/O is served in between.
+    private func drain() {
+        var batch = queue.withLock { queue in
+            queue.scheduled = false
+            let batch = queue.jobs
+            queue.jobs = queue.spare
+            queue.spare = []
+            return batch
+        }
+        let executor = asUnownedTaskExecutor()
+        for job in batch { job.runSynchronously(on: executor) }
+        batch.removeAll(keepingCapacity: true)
+        queue.withLock { queue in
+            if queue.spare.capacity < batch.capacity { queue.spare = batch }
+        }
     }
 
     private static let byLoop = Mutex<[ObjectIdentifier: LoopTaskExecutor]>([:])

@@ -162,22 +162,22 @@ public struct UpstreamRequest: Sendable {
         return allowed
     }()
 
-    /// The headers sent upstream: the credential in the provider's own form, then
-    /// the forwarded client headers.
-    public var headers: [(String, String)] {
-        var headers: [(String, String)] = operation == .listModels ? [] : [("content-type", "application/json")]
+    /// The headers sent upstream, in order: the credential in the provider's
+    /// own form, then the forwarded client headers (handed over one by one, so
+    /// no list is built per request).
+    public func eachHeader(_ body: (_ name: String, _ value: String) -> Void) {
+        if operation != .listModels { body("content-type", "application/json") }
         switch (authHeader, provider) {
-        case ("authorization"?, _), (nil, .openai): headers.append(("authorization", "Bearer " + secret))
-        case (let name?, _): headers.append((name, secret))
-        case (nil, .anthropic): headers.append(("x-api-key", secret))
-        case (nil, .gemini): headers.append(("x-goog-api-key", secret))
-        case (nil, .azure): headers.append(("api-key", secret))
+        case ("authorization"?, _), (nil, .openai): body("authorization", "Bearer " + secret)
+        case (let name?, _): body(name, secret)
+        case (nil, .anthropic): body("x-api-key", secret)
+        case (nil, .gemini): body("x-goog-api-key", secret)
+        case (nil, .azure): body("api-key", secret)
         }
-        headers += forwardedHeaders.map { ($0.name, $0.value) }
+        for header in forwardedHeaders { body(header.name, header.value) }
         if provider == .anthropic, !forwardedHeaders.contains(where: { $0.name == "anthropic-version" }) {
-            headers.append(("anthropic-version", Self.defaultAnthropicVersion))
+            body("anthropic-version", Self.defaultAnthropicVersion)
         }
-        return headers
     }
 }
 

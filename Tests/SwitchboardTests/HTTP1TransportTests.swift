@@ -115,6 +115,18 @@ import Testing
         try await server.close()
     }
 
+    /// The connection's timer outlives an exchange (it is not set again for
+    /// each one): on a reused connection it must still end a silent second one.
+    @Test(.timeLimit(.minutes(1))) func aReusedConnectionThatFallsSilentIsAFirstByteTimeout() async throws {
+        let server = try await ScriptedUpstream { _, request in request == 1 ? .answer() : .hold }
+        let transport = HTTP1Transport(settings: .init(firstByteTimeout: .milliseconds(200)), policy: UpstreamPolicy(allowPrivate: true))
+        #expect(try await Self.text(transport.send(Self.request(server.port))) == "{}")
+        await #expect(throws: TransportFailure.firstByteTimeout) { _ = try await transport.send(Self.request(server.port)) }
+        #expect(server.connections == 1 && server.requests == 2, "the silent request went on the reused connection, once")
+        try await transport.shutdown()
+        try await server.close()
+    }
+
     @Test func nothingListeningIsAFailedConnection() async throws {
         let server = try await ScriptedUpstream { _, _ in .answer() }
         let port = server.port

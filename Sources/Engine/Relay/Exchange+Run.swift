@@ -11,8 +11,7 @@ extension Exchange {
     /// Takes a request whose key and body are known through admission, the
     /// attempts and the answer. Every path ends in the machine's one settlement.
     func run(tiers listed: [RouteTier]) async -> GatewayResponse {
-        let usable = listed.map { RouteTier(model: $0.model, accounts: $0.accounts.filter { key.policy.allows(provider: $0.provider) }) }
-            .filter { !$0.accounts.isEmpty }
+        let usable = Self.usable(listed, policy: key.policy)
         guard !usable.isEmpty else { return answer(decide { $0.refuse(GatewayError(.providerNotAllowed), outcome: .refused) }) }
         switch gateway.admitNow(key, client: client, request: request, tiers: usable, lane: lane) {
         case .refused(let error):
@@ -33,6 +32,17 @@ extension Exchange {
             case .success(let admitted): return await proceed(admitted, tiers: usable)
             }
         }
+    }
+
+    /// The tiers with the accounts the key's policy allows, empty tiers left
+    /// out; the list as it is (no copies) when nothing is left out, as for most keys.
+    static func usable(_ listed: [RouteTier], policy: KeyPolicy) -> [RouteTier] {
+        let allAllowed = listed.allSatisfy { tier in
+            !tier.accounts.isEmpty && tier.accounts.allSatisfy { policy.allows(provider: $0.provider) }
+        }
+        if allAllowed { return listed }
+        return listed.map { RouteTier(model: $0.model, accounts: $0.accounts.filter { policy.allows(provider: $0.provider) }) }
+            .filter { !$0.accounts.isEmpty }
     }
 
     /// The key admitted the request: hold its lease, record it in the journal,

@@ -44,8 +44,13 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
     private var heldRead = false
     /// When bytes last arrived during an exchange.
     private var lastRead = NIODeadline.now()
-    /// The exchange's one timer: first byte, then silence.
-    private var timer: Scheduled<Void>?
+    /// When the exchange's head must have arrived.
+    private var firstByteDue = NIODeadline.now()
+    /// The connection's one timer, and when it fires. It is not moved for each
+    /// exchange (scheduling one costs allocations and a heap insert): it fires
+    /// at the earliest deadline it was asked for and sets itself again for the
+    /// exchange under way, if there is one.
+    private var timer: (task: Scheduled<Void>, at: NIODeadline)?
     /// When it went back to the pool.
     var idleSince = NIODeadline.now()
 
@@ -75,7 +80,8 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
         state = .awaitingHead(exchange: exchanges, promise: promise)
         readerWantsMore = true
         lastRead = .now()
-        arm(at: lastRead + settings.firstByteTimeout)
+        firstByteDue = lastRead + settings.firstByteTimeout
+        arm(by: firstByteDue)
         // The head's promise fails both when the encoder refuses it (a header
         // value it will not send) and when the socket fails the flush: either
         // way no answer will come.
@@ -125,7 +131,7 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
                 return close(failing: TransportFailure.badResponse)
             }
             lastRead = .now()
-            arm(at: lastRead + settings.idleTimeout)
+            arm(by: lastRead + settings.idleTimeout)
             let made = UpstreamReader.Chunks.makeSequence(
                 backPressureStrategy: UpstreamReader.backpressure, finishOnDeinit: true,
                 delegate: BodyDemand(self, exchange: exchange))
@@ -144,8 +150,7 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
             }
         case .end:
             guard case .streaming(_, let source, let keepAlive) = state else { return close(failing: TransportFailure.badResponse) }
-            timer?.cancel()
-            timer = nil
+            // The timer stays: the next exchange on this connection most likely uses it.
             source.finish()
             state = .idle
             readerWantsMore = true
@@ -183,7 +188,7 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
         let failure = TransportFailure.classify(error)
         let previous = state
         state = .closed
-        timer?.cancel()
+        timer?.task.cancel()
         timer = nil
         switch previous {
         case .closed:
@@ -203,21 +208,29 @@ final class HTTP1Connection: ChannelDuplexHandler, @unchecked Sendable {
         context?.close(promise: nil)
     }
 
-    /// Sets the exchange's timer: until the head, it is the first-byte
-    /// deadline; after it, the idle deadline counted from the last read, moved
-    /// on when it fires early rather than re-armed for every chunk.
-    private func arm(at deadline: NIODeadline) {
-        timer?.cancel()
-        timer = channel.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
-            switch state {
-            case .awaitingHead:
-                close(failing: TransportFailure.firstByteTimeout)
-            case .streaming:
-                let due = lastRead + settings.idleTimeout
-                if due <= .now() { close(failing: TransportFailure.idleTimeout) } else { arm(at: due) }
-            case .idle, .closed:
-                break
-            }
+    /// Makes sure the timer fires by `deadline` (the first-byte deadline, or
+    /// the idle deadline counted from the last read): an earlier timer is kept.
+    private func arm(by deadline: NIODeadline) {
+        if let timer, timer.at <= deadline { return }
+        timer?.task.cancel()
+        let task = channel.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in timerFired() }
+        timer = (task, deadline)
+    }
+
+    /// Ends an exchange past its deadline, or sets the timer for the
+    /// exchange's real deadline when it fired early (set for an earlier
+    /// exchange, or before the last read); between exchanges it rests.
+    private func timerFired() {
+        timer = nil
+        let now = NIODeadline.now()
+        switch state {
+        case .awaitingHead:
+            if firstByteDue <= now { close(failing: TransportFailure.firstByteTimeout) } else { arm(by: firstByteDue) }
+        case .streaming:
+            let due = lastRead + settings.idleTimeout
+            if due <= now { close(failing: TransportFailure.idleTimeout) } else { arm(by: due) }
+        case .idle, .closed:
+            break
         }
     }
 }

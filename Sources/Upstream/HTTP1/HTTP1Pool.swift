@@ -63,9 +63,8 @@ final class HTTP1Pool: @unchecked Sendable {
 
     /// A connection that closed: out of the idle list if it was there.
     func forget(_ connection: HTTP1Connection) {
-        guard var list = idle[connection.origin], let index = list.firstIndex(where: { $0 === connection }) else { return }
-        list.remove(at: index)
-        idle[connection.origin] = list.isEmpty ? nil : list
+        guard let index = idle[connection.origin]?.firstIndex(where: { $0 === connection }) else { return }
+        idle[connection.origin]?.remove(at: index)
     }
 
     /// Closes every idle connection and keeps none from now on.
@@ -78,9 +77,10 @@ final class HTTP1Pool: @unchecked Sendable {
         for connection in all { connection.close(failing: TransportFailure.connectionReset) }
     }
 
+    /// An emptied list stays, storage and all: at low concurrency a
+    /// connection goes out and comes back on every request.
     private func takeIdle(_ origin: UpstreamOrigin) -> HTTP1Connection? {
         while let connection = idle[origin]?.popLast() {
-            if idle[origin]?.isEmpty == true { idle[origin] = nil }
             if connection.isOpen { return connection }
         }
         return nil

@@ -46,7 +46,7 @@ public final class HTTP1Transport: UpstreamTransport {
         var headers = HTTPHeaders()
         headers.reserveCapacity(8)
         headers.add(name: "host", value: origin.hostHeader)
-        for (name, value) in request.headers { headers.add(name: name, value: value) }
+        request.eachHeader { headers.add(name: $0, value: $1) }
         let body: ByteBuffer?
         if request.operation == .listModels {
             body = nil
