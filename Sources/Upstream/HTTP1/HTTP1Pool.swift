@@ -16,7 +16,10 @@ final class HTTP1Pool: @unchecked Sendable {
     private let settings: TransportSettings
     private let policy: UpstreamPolicy
     private let tls: NIOSSLContext?
-    private var idle: [UpstreamOrigin: [HTTP1Connection]] = [:]
+    /// Idle connections by origin, most recently used last. A list is an
+    /// object so taking from it is no mutation of the dictionary: the
+    /// dictionary's in-place accessor allocated on each request.
+    private var idle: [UpstreamOrigin: IdleList] = [:]
     private var sweep: RepeatedTask?
     private var closing = false
 
@@ -52,19 +55,26 @@ final class HTTP1Pool: @unchecked Sendable {
 
     /// A connection whose answer ended and may be reused.
     func release(_ connection: HTTP1Connection) {
-        guard !closing, connection.isOpen, idle[connection.origin, default: []].count < settings.idleConnectionsPerOrigin else {
+        let list: IdleList
+        if let known = idle[connection.origin] {
+            list = known
+        } else {
+            list = IdleList()
+            idle[connection.origin] = list
+        }
+        guard !closing, connection.isOpen, list.connections.count < settings.idleConnectionsPerOrigin else {
             connection.close(failing: TransportFailure.connectionReset)
             return
         }
         connection.idleSince = .now()
-        idle[connection.origin, default: []].append(connection)
+        list.connections.append(connection)
         if sweep == nil { startSweep() }
     }
 
     /// A connection that closed: out of the idle list if it was there.
     func forget(_ connection: HTTP1Connection) {
-        guard let index = idle[connection.origin]?.firstIndex(where: { $0 === connection }) else { return }
-        idle[connection.origin]?.remove(at: index)
+        guard let list = idle[connection.origin], let index = list.connections.firstIndex(where: { $0 === connection }) else { return }
+        list.connections.remove(at: index)
     }
 
     /// Closes every idle connection and keeps none from now on.
@@ -72,7 +82,7 @@ final class HTTP1Pool: @unchecked Sendable {
         closing = true
         sweep?.cancel()
         sweep = nil
-        let all = idle.values.flatMap { $0 }
+        let all = idle.values.flatMap(\.connections)
         idle = [:]
         for connection in all { connection.close(failing: TransportFailure.connectionReset) }
     }
@@ -80,7 +90,8 @@ final class HTTP1Pool: @unchecked Sendable {
     /// An emptied list stays, storage and all: at low concurrency a
     /// connection goes out and comes back on every request.
     private func takeIdle(_ origin: UpstreamOrigin) -> HTTP1Connection? {
-        while let connection = idle[origin]?.popLast() {
+        guard let list = idle[origin] else { return nil }
+        while let connection = list.connections.popLast() {
             if connection.isOpen { return connection }
         }
         return nil
@@ -153,8 +164,13 @@ final class HTTP1Pool: @unchecked Sendable {
         let period = TimeAmount.nanoseconds(max(lifetime.nanoseconds / 2, 1_000_000_000))
         sweep = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in
             let cutoff = NIODeadline.now() - lifetime
-            let stale = idle.values.flatMap { $0.filter { $0.idleSince < cutoff } }
+            let stale = idle.values.flatMap { $0.connections.filter { $0.idleSince < cutoff } }
             for connection in stale { connection.close(failing: TransportFailure.connectionReset) }
         }
     }
+}
+
+/// One origin's idle connections (touched only on the pool's loop).
+private final class IdleList {
+    var connections: [HTTP1Connection] = []
 }
