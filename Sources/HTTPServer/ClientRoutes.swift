@@ -179,7 +179,7 @@ public struct ClientRoutes: Sendable {
     static func credential(_ request: Request) -> String? {
         if let authorization = request.headers.value(.authorization) {
             let utf8 = authorization.utf8
-            if utf8.count > 7, utf8.prefix(7).map({ $0 | 0x20 }).elementsEqual("bearer ".utf8) {
+            if utf8.count > 7, zip(utf8, "bearer ".utf8).allSatisfy({ $0 | 0x20 == $1 }) {
                 let token = utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
                 return String(Substring(token))
             }

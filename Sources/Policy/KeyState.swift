@@ -8,9 +8,13 @@ struct KeyState: Sendable {
     var inFlight = 0
     var waiters: [Waiter] = []
     /// Start times of the requests in the window, oldest first (exact request counting).
-    var requestTimes: [Date] = []
+    var requestTimes = WindowLog<Date>()
     /// Settled usage in the window: when, tokens, cost.
-    var windowUsage: [(at: Date, tokens: Int64, cost: Money)] = []
+    var windowUsage = WindowLog<(at: Date, tokens: Int64, cost: Money)>()
+    /// Tokens settled in the window (kept as usage comes and goes: admission reads it for every request).
+    private(set) var windowTokens: Int64 = 0
+    /// Cost settled in the window.
+    private(set) var windowCost: Money = .zero
     var held: Money = .zero
     var heldTokens: Int64 = 0
     var spent: Money
@@ -65,15 +69,25 @@ struct KeyState: Sendable {
         }
         let window = policy.rateLimit?.window ?? 0
         let start = now.addingTimeInterval(-window)
-        if let first = requestTimes.firstIndex(where: { $0 > start }) { requestTimes.removeFirst(first) } else { requestTimes = [] }
-        if let first = windowUsage.firstIndex(where: { $0.at > start }) { windowUsage.removeFirst(first) } else { windowUsage = [] }
+        requestTimes.drop { $0 <= start }
+        // Taking from a sum that saturated would undercount: such a sum is added up again.
+        let saturated = windowTokens == .max || windowCost == .max || windowCost.picos == .min
+        windowUsage.drop(while: { $0.at <= start }) { left in
+            windowTokens = windowTokens.saturatingSubtract(left.tokens)
+            windowCost -= left.cost
+        }
+        if saturated || windowUsage.count == 0 {
+            windowTokens = windowUsage.reduce(0) { $0.saturatingAdd($1.tokens) }
+            windowCost = windowUsage.reduce(.zero) { $0 + $1.cost }
+        }
     }
 
-    /// Tokens settled in the window.
-    var windowTokens: Int64 { windowUsage.reduce(0) { $0.saturatingAdd($1.tokens) } }
-
-    /// Cost settled in the window.
-    var windowCost: Money { windowUsage.reduce(.zero) { $0 + $1.cost } }
+    /// Counts settled usage in the window.
+    private mutating func addToWindow(at now: Date, tokens used: Int64, cost: Money) {
+        windowUsage.append((now, used, cost))
+        windowTokens = windowTokens.saturatingAdd(used)
+        windowCost += cost
+    }
 
     /// Why the request cannot run now, in admission order: window, slot, budgets.
     mutating func refusal(_ policy: KeyPolicy, demand: KeyDemand, now: Date) -> KeyRefusal? {
@@ -111,7 +125,10 @@ struct KeyState: Sendable {
         resetAt = reset.atMilliseconds
         for part in reset.parts {
             switch part {
-            case .window: (requestTimes, windowUsage) = ([], [])
+            case .window:
+                requestTimes.removeAll()
+                windowUsage.removeAll()
+                (windowTokens, windowCost) = (0, .zero)
             case .daily: periods.day = .zero
             case .tokens: tokens = 0
             }
@@ -139,7 +156,7 @@ struct KeyState: Sendable {
         hour.spent += cost
         budgetPeriod?.spent += cost
         models.settle(cost, releasing: demand.hold, model: demand.model, now: now)
-        if used > 0 || cost > .zero { windowUsage.append((now, used, cost)) }
+        if used > 0 || cost > .zero { addToWindow(at: now, tokens: used, cost: cost) }
     }
 
     /// The numbers admins and `/v1/usage` see.

@@ -52,27 +52,67 @@ struct SecondBuckets: Sendable {
     }
 }
 
-/// The start times of the requests in the last 60 seconds, exactly, for an
-/// account with a requests-per-minute cap; never holds more than the cap.
-struct RequestTimes: Sendable {
-    static let window: TimeInterval = 60
-    private var times: [Date] = []
+/// Entries of a sliding window, oldest first. The oldest leave by moving a
+/// start index, not by shifting the rest down (for a busy key's minute-long
+/// window that was a copy of thousands of entries on every request); the
+/// storage is compacted once more than half of it has left.
+struct WindowLog<Entry: Sendable>: Sendable {
+    private var entries: [Entry] = []
     private var head = 0
 
-    /// Drops the times that left the window.
-    mutating func prune(_ now: Date) {
-        while head < times.count, now.timeIntervalSince(times[head]) >= Self.window { head += 1 }
-        if head > 64, head * 2 > times.count {
-            times.removeFirst(head)
+    /// How many entries are in the window.
+    var count: Int { entries.count - head }
+
+    /// The oldest entry.
+    var first: Entry? { head < entries.count ? entries[head] : nil }
+
+    /// The entry `offset` places after the oldest.
+    subscript(offset: Int) -> Entry { entries[head + offset] }
+
+    /// Adds the newest entry.
+    mutating func append(_ entry: Entry) { entries.append(entry) }
+
+    /// Drops the oldest entries as long as `leaves` says they left the
+    /// window, handing each to `left` on its way out.
+    mutating func drop(while leaves: (Entry) -> Bool, _ left: (Entry) -> Void = { _ in }) {
+        while head < entries.count, leaves(entries[head]) {
+            left(entries[head])
+            head += 1
+        }
+        if head == entries.count {
+            removeAll()
+        } else if head > 64, head * 2 > entries.count {
+            entries.removeFirst(head)
             head = 0
         }
     }
 
+    /// Empties the window, keeping the storage.
+    mutating func removeAll() {
+        entries.removeAll(keepingCapacity: true)
+        head = 0
+    }
+
+    /// Every entry in the window, oldest first.
+    func reduce<Result>(_ initial: Result, _ next: (Result, Entry) -> Result) -> Result {
+        entries[head...].reduce(initial, next)
+    }
+}
+
+/// The start times of the requests in the last 60 seconds, exactly, for an
+/// account with a requests-per-minute cap; never holds more than the cap.
+struct RequestTimes: Sendable {
+    static let window: TimeInterval = 60
+    private var times = WindowLog<Date>()
+
+    /// Drops the times that left the window.
+    mutating func prune(_ now: Date) { times.drop { now.timeIntervalSince($0) >= Self.window } }
+
     /// How many requests started in the window.
-    var count: Int { times.count - head }
+    var count: Int { times.count }
 
     /// When the oldest request in the window leaves it.
-    var oldestLeavesAt: Date? { head < times.count ? times[head].addingTimeInterval(Self.window) : nil }
+    var oldestLeavesAt: Date? { times.first?.addingTimeInterval(Self.window) }
 
     /// Records a request start.
     mutating func append(_ now: Date) { times.append(now) }

@@ -11,11 +11,19 @@ struct JournalLine {
     private(set) var bytes: [UInt8] = []
     private var first = true
 
-    private init() { bytes.reserveCapacity(512) }
-
     /// The line of `record`, newline included.
     static func of(_ record: LedgerJournal.Record) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        append(record, to: &bytes)
+        return bytes
+    }
+
+    /// Writes the line of `record`, newline included, at the end of `buffer`
+    /// (the journal's pending bytes: no line of its own is made).
+    static func append(_ record: LedgerJournal.Record, to buffer: inout [UInt8]) {
         var line = JournalLine()
+        swap(&line.bytes, &buffer)
         line.object {
             $0.field("op", record.op)
             $0.field("id", record.id)
@@ -23,7 +31,7 @@ struct JournalLine {
             if let progress = record.progress { $0.field("progress") { $0.write(progress) } }
         }
         line.bytes.append(UInt8(ascii: "\n"))
-        return line.bytes
+        swap(&line.bytes, &buffer)
     }
 
     private mutating func write(_ entry: LedgerJournal.Entry) {

@@ -20,7 +20,7 @@ public struct KeyHasher: Sendable {
         var mac = keyed
         var key = key
         key.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-        return Hex.encode(mac.finalize())
+        return mac.finalize().withUnsafeBytes(Hex.encode)
     }
 
     /// The setting that holds the sealed hash secret.

@@ -182,11 +182,12 @@ public final class LedgerJournal: Sendable {
     /// disk: the request may go upstream meanwhile, as long as its answer
     /// waits for the ticket.
     public func begin(_ entry: Entry) -> Ticket {
-        let line = Self.line(Record(op: "o", id: entry.requestID, entry: entry))
+        let record = Record(op: "o", id: entry.requestID, entry: entry)
         let ticket = Ticket()
         let queued: Bool = state.withLock { state in
             if state.stopped { return false }
-            state.pending += line
+            // Written straight into the batch (a line of its own was an allocation and a copy per request).
+            JournalLine.append(record, to: &state.pending)
             state.waiters.append(ticket)
             state.pendingOpens.append(entry.requestID)
             state.unwritten.insert(entry.requestID)
@@ -234,15 +235,15 @@ public final class LedgerJournal: Sendable {
 
     /// Notes how far an open request got (not synced: written with the next batch).
     public func progress(_ requestID: String, _ progress: Progress) {
-        let line = Self.line(Record(op: "p", id: requestID, progress: progress))
-        state.withLock { $0.pending += line }
+        let record = Record(op: "p", id: requestID, progress: progress)
+        state.withLock { JournalLine.append(record, to: &$0.pending) }
     }
 
     /// Closes requests whose rows are now in the database; a retired segment
     /// with nothing open any more is deleted.
     public func close(_ requestIDs: [String]) {
         var lines: [UInt8] = []
-        for id in requestIDs { lines += Self.line(Record(op: "c", id: id)) }
+        for id in requestIDs { JournalLine.append(Record(op: "c", id: id), to: &lines) }
         let done: [Int] = state.withLock { state in
             state.pending += lines
             return Self.release(requestIDs, in: &state)
@@ -344,7 +345,7 @@ public final class LedgerJournal: Sendable {
                 for id in opens {
                     state.unwritten.remove(id)
                     state.closedEarly.remove(id)
-                    state.pending += Self.line(Record(op: "c", id: id))
+                    JournalLine.append(Record(op: "c", id: id), to: &state.pending)
                 }
                 if state.failing == nil { logger.error("ledger journal cannot be written", metadata: ["reason": "\(failure)"]) }
                 state.failing = "the ledger journal cannot be written (\(failure)); requests are refused until it can"

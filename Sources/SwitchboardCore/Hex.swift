@@ -16,4 +16,15 @@ public enum Hex {
         }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// The same for bytes in memory (a digest's), written straight into the string.
+    public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: 2 * bytes.count) { out in
+            for (index, byte) in bytes.enumerated() {
+                out[2 * index] = digits[Int(byte >> 4)]
+                out[2 * index + 1] = digits[Int(byte & 0x0F)]
+            }
+            return 2 * bytes.count
+        }
+    }
 }

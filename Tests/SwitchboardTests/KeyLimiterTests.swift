@@ -36,6 +36,37 @@ import Testing
         #expect(limiter.usage(of: key).balanceRemaining == Money(picos: 80))
     }
 
+    /// The window's sums are kept as usage comes and leaves (not added up per
+    /// request): they must equal a count of what settled in the last minute.
+    @Test func theWindowsSumsFollowUsageAsItComesAndLeaves() async {
+        let limiter = KeyLimiter(clock: clock)
+        let key = key { $0.rateLimit = .init(windowMinutes: 1, requests: 10_000, tokens: 1_000_000) }
+        var settled: [(at: Date, tokens: Int64, cost: Money)] = []
+        for step in 0..<300 {
+            let tokens = Int64(step % 7 + 1)
+            let cost = Money(picos: Int64(step % 5) * 3)
+            admitted(await limiter.admit(key, demand: KeyDemand(hold: .zero, tokens: 0)))?.settle(cost: cost, tokens: tokens)
+            settled.append((clock.now(), tokens, cost))
+            clock.advance(by: .milliseconds(700))
+            let inWindow = settled.filter { $0.at > clock.now().addingTimeInterval(-60) }
+            let usage = limiter.usage(of: key)
+            #expect(usage.windowTokens == inWindow.reduce(0) { $0 + $1.tokens })
+            #expect(usage.windowCost == inWindow.reduce(.zero) { $0 + $1.cost })
+            #expect(usage.windowRequests == inWindow.count)
+        }
+    }
+
+    @Test func aSaturatedWindowSumIsExactAgainOnceItsCauseLeaves() async {
+        let limiter = KeyLimiter(clock: clock)
+        let key = key { $0.rateLimit = .init(windowMinutes: 1) }
+        admitted(await limiter.admit(key, demand: KeyDemand(hold: .zero, tokens: 0)))?.settle(cost: .max, tokens: .max)
+        clock.advance(by: .seconds(30))
+        admitted(await limiter.admit(key, demand: KeyDemand(hold: .zero, tokens: 0)))?.settle(cost: Money(picos: 7), tokens: 5)
+        #expect(limiter.usage(of: key).windowTokens == .max && limiter.usage(of: key).windowCost == .max)
+        clock.advance(by: .seconds(31))
+        #expect(limiter.usage(of: key).windowTokens == 5 && limiter.usage(of: key).windowCost == Money(picos: 7))
+    }
+
     @Test func dailyCostResetsAtUTCMidnightAndOverrunsAreCounted() async {
         let limiter = KeyLimiter(clock: clock)
         let key = key { $0.dailyCost = Money(picos: 100) }

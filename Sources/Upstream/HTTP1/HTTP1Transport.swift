@@ -74,16 +74,17 @@ public final class HTTP1Transport: UpstreamTransport {
     private func exchange(_ head: HTTPRequestHead, body: ByteBuffer?, origin: UpstreamOrigin, pool: HTTP1Pool, fresh: Bool) async throws
         -> UpstreamResponse
     {
-        let started = NIOLockedValueBox<(connection: HTTP1Connection, exchange: Int)?>(nil)
-        let cancelled = NIOLockedValueBox(false)
+        // Which exchange started, and whether the caller gave up: one box for both.
+        let progress = NIOLockedValueBox<(started: (connection: HTTP1Connection, exchange: Int)?, cancelled: Bool)>((nil, false))
         let loop = pool.eventLoop
         let start: @Sendable () -> EventLoopFuture<UpstreamResponse> = {
             pool.send(head, body: body, to: origin, fresh: fresh) { connection in
                 let exchange = connection.exchanges + 1
-                started.withLockedValue { $0 = (connection, exchange) }
-                if cancelled.withLockedValue({ $0 }) {
-                    loop.execute { connection.cancel(exchange: exchange) }
+                let cancelled = progress.withLockedValue {
+                    $0.started = (connection, exchange)
+                    return $0.cancelled
                 }
+                if cancelled { loop.execute { connection.cancel(exchange: exchange) } }
             }
         }
         return try await withTaskCancellationHandler {
@@ -91,8 +92,11 @@ public final class HTTP1Transport: UpstreamTransport {
             // global executor, and sticky): then start at once, with no hop.
             try await (loop.inEventLoop ? start() : loop.flatSubmit(start)).get()
         } onCancel: {
-            cancelled.withLockedValue { $0 = true }
-            guard let (connection, exchange) = started.withLockedValue({ $0 }) else { return }
+            let started = progress.withLockedValue {
+                $0.cancelled = true
+                return $0.started
+            }
+            guard let (connection, exchange) = started else { return }
             loop.execute { connection.cancel(exchange: exchange) }
         }
     }
