@@ -23,10 +23,12 @@ import Testing
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
             #expect(row.dialect == "anthropic_count_tokens" && row.cost == .zero && row.outcome == .ok && row.accountName == "anthropic-1")
             // While the key's only slot is taken by a stream, a count waits its turn like any request: refused here.
-            async let holder = harness.send("/v1/messages", body: Harness.messages("short-slow-stream", stream: true))
+            // The stream is held until then (a merely slow one could end first on a loaded machine).
+            async let holder = harness.send("/v1/messages", body: Harness.messages("held-stream", stream: true))
             while harness.fake.currentInFlight == 0 { try await Task.sleep(for: .milliseconds(10)) }
             let busy = try await harness.send("/v1/messages/count_tokens", body: Self.body)
             #expect(busy.status == 429 && (busy.json["error"] as? [String: Any])?["type"] as? String == "rate_limit_error")
+            harness.fake.releaseHeld()
             #expect(try await holder.status == 200)
             // Counts spend the key's request window: the window of 3 is full after one more.
             #expect(try await harness.send("/v1/messages/count_tokens", body: Self.body).status == 200)
