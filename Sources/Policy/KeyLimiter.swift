@@ -340,14 +340,17 @@ public struct KeyUsage: Sendable, Equatable {
 }
 
 extension KeyLimiter.LimiterState {
+    /// A key's state, taken out of the table: every caller puts it back
+    /// (`keys[id] = state`) when done. Taken, not copied, so its lists are not
+    /// shared with the table's copy: appending to a shared list copied all of
+    /// it, a busy key's whole rate-limit window on every request.
     mutating func key(_ id: Int64) -> KeyState {
-        if let existing = keys[id] { return existing }
-        return KeyState(baseline: baselines.removeValue(forKey: id))
+        keys.removeValue(forKey: id) ?? KeyState(baseline: baselines.removeValue(forKey: id))
     }
 
+    /// A user's state, taken out of the table as `key(_:)` takes a key's.
     mutating func user(_ id: Int64, now: Date) -> UserState {
-        if let existing = users[id] { return existing }
-        return UserState(baseline: userBaselines.removeValue(forKey: id), now: now)
+        users.removeValue(forKey: id) ?? UserState(baseline: userBaselines.removeValue(forKey: id), now: now)
     }
 
     /// The whole admission in one step: the key's window, slot and budgets, then
