@@ -92,6 +92,7 @@ public final class AccountPool: Sendable {
             }
             var chosen: AccountEntry?
             var choice = AccountChoice.session
+            var chosenPass: Double?
             if let session, let binding = pool.sessions[session], binding.expiresAt > now {
                 chosen = usable.first { $0.entry.id == binding.accountID }?.entry
             }
@@ -114,10 +115,13 @@ public final class AccountPool: Sendable {
                     (a.entry.priority, pass(a), a.load, a.lastUsed, a.entry.id) < (b.entry.priority, pass(b), b.load, b.lastUsed, b.entry.id)
                 }
                 chosen = best?.entry
-                if let best { pool.accounts[best.entry.id]?.pass = pass(best) }
+                chosenPass = best.map(pass)
             }
             guard let chosen else { return (nil, skipped, choice) }
-            pool.accounts[chosen.id]!.grant(chosen, now: now)
+            var account = pool.account(chosen)
+            if let chosenPass { account.pass = chosenPass }
+            account.grant(chosen, now: now)
+            pool.accounts[chosen.id] = account
             if let session { pool.bind(session, to: chosen.id, now: now, settings: settings) }
             if let prefix { pool.bind(prefix, to: chosen.id, now: now, settings: settings) }
             return (chosen, skipped, choice)
@@ -366,8 +370,13 @@ public final class AccountPool: Sendable {
 extension AccountPool.PoolState {
     /// The state for an account, new or carried over; an account an admin
     /// re-enabled since (newer generation) starts with a clean slate.
+    ///
+    /// Taken out of the table, not copied: every caller puts it back
+    /// (`accounts[id] = state`). A copy would share its lists (the per-second
+    /// buckets, the request times) with the table's, and the first change to
+    /// each would copy it whole.
     mutating func account(_ entry: AccountEntry) -> AccountState {
-        guard var current = accounts[entry.id] else { return AccountState(generation: entry.generation) }
+        guard var current = accounts.removeValue(forKey: entry.id) else { return AccountState(generation: entry.generation) }
         // Only a newer generation (an admin enabled it since) clears trouble; a
         // request that started before the enable carries an older entry.
         if entry.generation > current.generation {
