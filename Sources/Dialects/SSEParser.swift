@@ -123,24 +123,25 @@ public struct SSEParser: Sendable {
         let nameBytes = line[line.startIndex..<(colon ?? line.endIndex)]
         var valueBytes = colon.map { line[($0 + 1)...] } ?? line[line.endIndex...]
         if valueBytes.first == UInt8(ascii: " ") { valueBytes = valueBytes.dropFirst() }
-        switch String(decoding: nameBytes, as: UTF8.self) {
-        case "data":
+        // Names compared as bytes: no string is made for them (this runs for every line of a stream).
+        if nameBytes.elementsEqual("data".utf8) {
             dataLines.append(String(decoding: valueBytes, as: UTF8.self))
             sawData = true
-        case "event":
+        } else if nameBytes.elementsEqual("event".utf8) {
             eventName = String(decoding: valueBytes, as: UTF8.self)
-        default:
-            break  // id, retry and unknown fields pass through in the raw bytes
         }
+        // id, retry and unknown fields pass through in the raw bytes.
     }
 
     private mutating func takeEvent(length: Int) -> SSEEvent {
         let raw = pending.readSlice(length: length)!
-        let event = SSEEvent(raw: raw, event: eventName, data: dataLines.joined(separator: "\n"), hasData: sawData)
+        // Most events have one data line: it is the data as it is, not a join's new string.
+        let data = dataLines.count == 1 ? dataLines[0] : dataLines.joined(separator: "\n")
+        let event = SSEEvent(raw: raw, event: eventName, data: data, hasData: sawData)
         lineStart = 0
         scanFrom = 0
         eventName = nil
-        dataLines = []
+        dataLines.removeAll(keepingCapacity: true)
         sawData = false
         return event
     }
