@@ -1,4 +1,5 @@
 import Crypto
+import SwitchboardCore
 
 /// The key a session is kept under in the account pool: a fixed-size digest of
 /// whatever named the session (a header, `prompt_cache_key`, Claude Code's
@@ -6,8 +7,6 @@ import Crypto
 /// and the pool never holds what a client wrote. Computed for most requests,
 /// so without Foundation (its formatting cost more than the hash).
 enum SessionKey {
-    private static let hex = Array("0123456789abcdef".utf8)
-
     /// 128 bits of SHA-256 over the hint's kind and text, as 32 hex digits.
     static func of(kind: String, _ text: some StringProtocol) -> String {
         var text = String(text)
@@ -22,14 +21,6 @@ enum SessionKey {
         kind.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
         withUnsafeBytes(of: UInt8(0)) { hasher.update(bufferPointer: $0) }
         hasher.update(bufferPointer: bytes)
-        return hasher.finalize().withUnsafeBytes { digest in
-            String(unsafeUninitializedCapacity: 32) { output in
-                for index in 0..<16 {
-                    output[2 * index] = hex[Int(digest[index] >> 4)]
-                    output[2 * index + 1] = hex[Int(digest[index] & 0xF)]
-                }
-                return 32
-            }
-        }
+        return hasher.finalize().withUnsafeBytes { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(16))) }
     }
 }

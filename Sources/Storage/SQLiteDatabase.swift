@@ -38,8 +38,8 @@ final class SQLiteDatabase: SQLDatabase {
         // Statements run on NIO's blocking pool and complete on the background
         // thread, where the ledger's flushes wait for them, not on an event loop
         // serving requests (which woke for each and handed the result on). Every
-        // caller's do (the admin's, the CLI's, a request's rare read), each
-        // behind at most a piece of batch work there.
+        // other caller's statements (the admin's, the CLI's, a request's rare
+        // read) complete there too, each behind at most a piece of batch work.
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: logger, on: BackgroundThread.eventLoop)
         let database = SQLiteDatabase(connection: connection)
