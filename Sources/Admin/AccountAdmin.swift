@@ -1,10 +1,15 @@
 import Engine
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One account as admins see it: its settings (never its secret) and, where a
 /// server runs, its live state.

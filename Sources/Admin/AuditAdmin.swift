@@ -1,7 +1,12 @@
 import Engine
-import Foundation
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One audit entry as the admin API and console show it: the record before and
 /// after as JSON objects (absent where it did not exist).

@@ -1,9 +1,14 @@
 import Engine
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One key as admins see it: never the key, its settings with the config
 /// file's names, and its usage.

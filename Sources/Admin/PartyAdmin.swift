@@ -1,9 +1,14 @@
 import Engine
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A user as admins see it.
 public struct UserView: Sendable, Encodable {

@@ -1,8 +1,13 @@
 import Engine
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Policy dry-runs: recorded requests replayed against proposed keys, users,
 /// groups and prices (`switchboard policy simulate`, `POST /admin/policy/simulate`).

@@ -1,6 +1,11 @@
 import Engine
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Reads an admin listing's query parameters. A value that does not read is
 /// refused, never ignored: a filter silently dropped would show records the

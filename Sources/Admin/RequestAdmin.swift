@@ -1,8 +1,13 @@
 import Engine
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One request as the explorer shows it: its ledger row, money as exact
 /// decimal strings, the accounts passed over or failed on the way, and why

@@ -1,8 +1,13 @@
 import Engine
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What a stats request asks for: `from`, `to` (ISO 8601, a UTC date, or Unix
 /// seconds) and `interval` (`day`, `hour`, `minute`); `days=N` is the last N

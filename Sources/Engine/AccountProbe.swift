@@ -1,8 +1,13 @@
-import Foundation
 import NIOCore
 import Policy
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What one probe of an account found; safe to show admins (no upstream body,
 /// which may quote the credential).

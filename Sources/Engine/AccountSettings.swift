@@ -1,9 +1,14 @@
 import Dialects
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// An account's settings, whole: what the config file declares and what an
 /// admin creates. Its patch is `AccountSettings`, which every source of

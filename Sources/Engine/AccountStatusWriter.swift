@@ -1,9 +1,14 @@
-import Foundation
 import Logging
 import Policy
 import ServiceLifecycle
 import Storage
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Saves the accounts' live state to the store about once a second when it
 /// changed, so `switchboard accounts list` (another process) can show it and

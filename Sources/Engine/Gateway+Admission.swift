@@ -1,10 +1,15 @@
 import Dialects
-import Foundation
 import Logging
 import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Gateway {
     /// Output tokens assumed when a client sets no `max_tokens`, for the hold.

@@ -1,9 +1,14 @@
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Gateway {
     /// The quarantine a request of this key and session falls under, if any:

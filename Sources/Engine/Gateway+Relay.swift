@@ -1,11 +1,16 @@
 import Dialects
-import Foundation
 import Logging
 import NIOCore
 import Policy
 import SwitchboardCore
 import Synchronization
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Gateway {
     /// Headers in which clients name their session: Claude Code's, then Codex's.

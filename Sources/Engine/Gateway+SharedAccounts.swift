@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Gateway {
     /// The shared meters of an account's caps: its slots (`max_concurrency`),

@@ -1,5 +1,4 @@
 import Dialects
-import Foundation
 import Logging
 import NIOCore
 import Policy
@@ -8,6 +7,12 @@ import SwitchboardCore
 import Synchronization
 import Tracing
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The request pipeline: authenticate, read, select, send, relay, settle.
 /// It knows nothing of the HTTP server; `HTTPServer` adapts it.

@@ -1,8 +1,13 @@
-import Foundation
 import Policy
 import Prometheus
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The gateway's Prometheus metrics. Request figures come from ledger rows as
 /// they are stored (so they agree with the ledger and cost the request path

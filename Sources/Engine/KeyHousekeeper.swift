@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import Policy
 import ServiceLifecycle
 import Storage
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Applies keys' `on_expiry` once they expire: disables them (the default) or
 /// deletes them. Their ledger rows stay either way. Expired keys are refused

@@ -1,6 +1,11 @@
-import Foundation
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What `GET /v1/usage` tells a key about itself: its plan, what remains of the
 /// tightest budget (-1 when nothing is limited), the unit, and its window.

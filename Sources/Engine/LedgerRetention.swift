@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Deletes ledger rows (and audit entries) older than `ledger_retention`, every
 /// `housekeeping_interval`, in small batches so the ledger's own writes go

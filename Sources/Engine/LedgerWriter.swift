@@ -1,9 +1,14 @@
-import Foundation
 import Logging
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Writes ledger rows off the response path, in batches, and closes their
 /// requests in the journal once they are in the database.

@@ -1,6 +1,11 @@
-import Foundation
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// An admin's change to a user's settings, from JSON with the config file's
 /// names: the one reader the admin API, console, CLI and config file share.

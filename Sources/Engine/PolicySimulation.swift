@@ -1,8 +1,13 @@
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Replays recorded requests (their ledger rows: key, user, model, tokens, the
 /// time each started and how long it ran) against proposed keys, users, groups

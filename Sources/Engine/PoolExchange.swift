@@ -1,10 +1,15 @@
-import Foundation
 import Logging
 import Policy
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Replicas on PostgreSQL tell each other what their account pools learnt:
 /// every quarter second this replica files the cooldowns it began (a 429, an

@@ -1,7 +1,12 @@
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Gateway {
     /// The shared meters a request on `key` must pass besides the key's own

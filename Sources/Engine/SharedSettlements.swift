@@ -1,10 +1,15 @@
-import Foundation
 import Logging
 import Policy
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Applies shared lease settlements (`SharedKeyLimits.settle`) in the order
 /// requests finished, off the request path, and keeps this replica's leases

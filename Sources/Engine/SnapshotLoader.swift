@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import Policy
 import Storage
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Builds snapshots from the store, opening account secrets on the way.
 public struct SnapshotLoader: Sendable {

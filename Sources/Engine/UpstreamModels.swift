@@ -1,8 +1,13 @@
-import Foundation
 import NIOCore
 import Policy
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The models an upstream account lists at its model endpoint.
 public enum UpstreamModels {

@@ -1,6 +1,11 @@
-import Foundation
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Slows down guessing of the admin token: an address with `limit` failed
 /// attempts within `window` is refused (429) until the oldest of them leaves

@@ -1,12 +1,17 @@
 import Admin
 import Crypto
 import Engine
-import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The admin API under `/admin`, for accounts: list with live state, create,
 /// update, enable, disable, delete, test. Every call needs

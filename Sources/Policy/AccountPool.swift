@@ -1,6 +1,11 @@
-import Foundation
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The live side of the upstream accounts: who is busy, cooling down, capped or
 /// unhealthy, which session sits on which account. It decides, the engine acts:

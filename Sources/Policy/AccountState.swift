@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One account's live state in this process: load, windows, cooldown, health.
 /// Only `AccountPool` touches it, under its lock.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One account's live state, as admins see it.
 public struct AccountStatus: Sendable, Equatable, Codable {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What the hot path knows about one downstream key: enough to authenticate and
 /// attribute a request without a database round trip.

@@ -1,6 +1,11 @@
-import Foundation
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What a request asks of its key before it may run.
 public struct KeyDemand: Sendable, Equatable {

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What a downstream key may do and spend. Absent fields mean "no limit" or
 /// "everything allowed". Stored as one JSON document beside the key.

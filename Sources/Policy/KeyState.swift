@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One key's live counters in this process. Only `KeyLimiter` touches it,
 /// under its lock. Money sums saturate (`Money` arithmetic) and token sums use

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Money caps per UTC day, ISO week and calendar month for the requests whose
 /// model matches a glob (`claude-opus-*`), on a key or a user

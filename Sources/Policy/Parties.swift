@@ -1,6 +1,11 @@
-import Foundation
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A person or team that owns keys; may hold a balance its keys draw from.
 public struct UserEntry: Sendable, Equatable, Codable {

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Money spent in the current UTC day, ISO week and month, each starting again
 /// when its period does. Keys and users keep one each (under the limiter's lock);

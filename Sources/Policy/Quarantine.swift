@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// How far a ban signal reaches (`session_quarantine`): nowhere (the request
 /// fails over as for a refused credential), the session that drew it, or

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Requests and tokens over the last 60 seconds, in one-second buckets: cheap
 /// enough to keep for every account, exact to the second.

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What an admin's `reset_usage` can start again on a key.
 public enum UsagePart: String, Sendable, Codable, CaseIterable {

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One user's live money in this process: what is held and spent, in total
 /// and in the current day, week and month. Only `KeyLimiter` touches it.

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The ledger over one slice of time, for the dashboard's charts.
 public struct ActivityBucket: Sendable, Equatable {

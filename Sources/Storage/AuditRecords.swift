@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One admin action as the audit log keeps it: who did what to which record,
 /// from where, and the record before and after (as the admin API shows it,

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A day's usage of one model, as a provider's export or the ledger counts it.
 public struct DailyUsage: Sendable, Equatable {

@@ -1,6 +1,11 @@
-import Foundation
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Where the ledger writer puts rows: all it needs of the store.
 public protocol LedgerSink: Sendable {

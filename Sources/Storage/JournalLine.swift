@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Writes one journal record as one line of JSON, by hand: every admitted
 /// request writes two (its open and its close), so Foundation's

@@ -1,6 +1,11 @@
 import Crypto
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Hashes downstream keys with HMAC-SHA256 under a server secret, so a stolen
 /// database does not allow keys to be checked offline without that secret.

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Which ledger rows the request explorer wants: every filter is optional and
 /// they combine with AND; rows come newest first, `limit` at a time.

@@ -1,6 +1,11 @@
-import Foundation
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A downstream key as stored: never the key itself, only its keyed hash.
 public struct KeyRecord: Sendable, Equatable {

@@ -1,7 +1,12 @@
-import Foundation
 import NIOCore
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension SQLStore {
     public func upsertAccount(_ account: AccountInput) async throws -> AccountRecord {

@@ -1,6 +1,11 @@
-import Foundation
 import NIOCore
 import Policy
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension SQLStore {
     public func addQuarantine(_ quarantine: Quarantine) async throws -> Int64 {

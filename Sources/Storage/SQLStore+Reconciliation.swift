@@ -1,6 +1,11 @@
-import Foundation
 import NIOCore
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension SQLStore {
     public func dailyUsage(provider: String, account: String?, from: Date, to: Date) async throws -> [DailyUsage] {

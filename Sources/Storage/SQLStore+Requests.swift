@@ -1,6 +1,11 @@
-import Foundation
 import NIOCore
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension SQLStore {
     /// A page of ledger rows, newest first. Each filter maps to an indexed

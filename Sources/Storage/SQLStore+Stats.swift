@@ -1,6 +1,11 @@
-import Foundation
 import NIOCore
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension SQLStore {
     /// A subject's series between `from` and `to` (rounded out to whole slices),

@@ -1,7 +1,12 @@
-import Foundation
 import Logging
 import NIOCore
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The store on an SQL engine: SQLite, embedded (`SQLiteDatabase`), or
 /// PostgreSQL, shared by replicas (`PostgresDatabase`). The statements are

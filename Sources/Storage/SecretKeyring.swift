@@ -1,6 +1,11 @@
 import Crypto
-import Foundation
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The master key in force, able to follow a rotation made by another process:
 /// when a secret names a key other than the current one, the keyring asks its

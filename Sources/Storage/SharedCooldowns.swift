@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// An account's cooldown as one replica saw it begin.
 public struct SharedCooldown: Sendable, Equatable {

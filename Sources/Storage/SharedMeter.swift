@@ -1,6 +1,11 @@
-import Foundation
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One limit replicas share that is not a key's own row (its slots, balance
 /// and request window) or a user's balance: a key's day, week, month, budget

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Sessions' accounts replicas share on PostgreSQL (`shared_sessions`): each
 /// replica files the sessions it placed or refreshed and reads the others'

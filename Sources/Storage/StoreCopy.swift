@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Copies a whole installation from one store into an empty one (SQLite into
 /// PostgreSQL: `switchboard migrate --to`), in one transaction on the target,

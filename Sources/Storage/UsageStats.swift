@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Whose rows a stats report adds up.
 public enum StatsSubject: Sendable, Equatable {

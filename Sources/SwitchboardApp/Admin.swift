@@ -1,10 +1,15 @@
 import Admin
 import Crypto
 import Engine
-import Foundation
 import Logging
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Admin operations on keys, accounts and usage, shared by the CLI and (later)
 /// the admin API so both behave the same.

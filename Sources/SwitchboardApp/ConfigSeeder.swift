@@ -1,10 +1,15 @@
 import Engine
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Upserts the accounts and keys a config file declares. Keys are hashed here;
 /// their plaintext is never stored.

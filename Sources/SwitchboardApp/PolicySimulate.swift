@@ -1,6 +1,11 @@
 import Admin
 import Engine
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Admin {
     /// Replays the ledger's rows from `since` against a proposed configuration:

@@ -1,6 +1,5 @@
 import Admin
 import Engine
-import Foundation
 import HTTPServer
 import Hummingbird
 import Logging
@@ -11,6 +10,12 @@ import Storage
 import SwitchboardCore
 import UnixSignals
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The composition root: turns a configuration into the running gateway. `serve`
 /// and the tests build the server the same way.

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Where decisions that depend on time (cooldowns, windows, session expiry) read
 /// the time, and where waits sleep, so tests move a mock clock instead of

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// A parsed JSON value with its exact kind (a boolean is never a number), for
 /// admin requests whose fields are checked one by one.

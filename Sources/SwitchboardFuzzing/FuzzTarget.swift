@@ -1,7 +1,12 @@
 import Dialects
-import Foundation
 import NIOCore
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The readers of outside bytes, each as one function of arbitrary input: the
 /// libFuzzer targets (Fuzz/) call them, and the test suite replays every seed

@@ -1,9 +1,14 @@
 import Admin
 import ArgumentParser
 import Engine
-import Foundation
 import Storage
 import SwitchboardApp
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `switchboard capture REQUEST_ID`: a captured key's bodies, opened with the master key.
 struct Capture: AsyncParsableCommand {

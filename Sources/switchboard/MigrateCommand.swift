@@ -1,8 +1,13 @@
 import ArgumentParser
-import Foundation
 import Logging
 import Storage
 import SwitchboardApp
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `switchboard migrate --to postgres://…`: moves an SQLite installation into PostgreSQL.
 struct Migrate: AsyncParsableCommand {

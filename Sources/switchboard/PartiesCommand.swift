@@ -1,9 +1,14 @@
 import Admin
 import ArgumentParser
 import Engine
-import Foundation
 import SwitchboardApp
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

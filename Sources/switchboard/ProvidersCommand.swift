@@ -1,8 +1,13 @@
 import Admin
 import ArgumentParser
-import Foundation
 import SwitchboardApp
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct Providers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

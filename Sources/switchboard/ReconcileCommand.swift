@@ -1,8 +1,13 @@
 import Admin
 import ArgumentParser
 import Engine
-import Foundation
 import SwitchboardApp
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,13 @@
 import ArgumentParser
 import Crypto
-import Foundation
 import Storage
 import SwitchboardApp
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct Secrets: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Manage the master key that seals upstream secrets.", subcommands: [Rotate.self])

@@ -1,7 +1,12 @@
 import Admin
 import ArgumentParser
-import Foundation
 import SwitchboardApp
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `switchboard sessions`: sessions with their cache use and savings, as
 /// `GET /admin/sessions` answers.

@@ -1,9 +1,14 @@
 import Admin
 import ArgumentParser
 import Engine
-import Foundation
 import SwitchboardApp
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `switchboard stats key|user|group|account NAME`: a series from the rollups,
 /// as `GET /admin/{kind}s/{name}/stats` answers it.

@@ -1,8 +1,13 @@
 import ArgumentParser
-import Foundation
 import Storage
 import SwitchboardApp
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct Usage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Requests, tokens and cost by key and by model.")

@@ -1,6 +1,11 @@
-import Foundation
 public import NIOCore
 public import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Carries an OpenAI embeddings request to a Gemini account
 /// (`batchEmbedContents`) and its vectors back, in the encoding the client asked

@@ -1,6 +1,11 @@
-import Foundation
 public import NIOCore
 public import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Carries one request between a client dialect and a provider that speaks
 /// another: the request goes out in the provider's format, the answer (whole or

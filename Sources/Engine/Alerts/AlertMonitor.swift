@@ -1,11 +1,16 @@
 import AsyncHTTPClient
-import Foundation
 import Logging
 import Policy
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Watches the gateway every `alerts.interval` (on its clock) and posts what
 /// `AlertRules` raises to the configured webhooks: accounts unhealthy,

@@ -1,5 +1,10 @@
-import Foundation
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// An alert to send: a fixed event name, what it is about, and a sentence.
 public struct Alert: Sendable, Equatable {

@@ -1,9 +1,14 @@
 import Dialects
-import Foundation
 import NIOCore
 import Policy
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Exchange {
     /// One attempt on one account: build the upstream request, send it, and

@@ -1,11 +1,16 @@
 import Dialects
-import Foundation
 import Logging
 import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Exchange {
     /// Takes a request whose key and body are known through admission, the

@@ -1,10 +1,15 @@
 import Dialects
-import Foundation
 import NIOCore
 import Policy
 import Storage
 import SwitchboardCore
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The client stopped reading.
 struct ClientGone: Error {}

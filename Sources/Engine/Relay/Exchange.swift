@@ -1,5 +1,4 @@
 import Dialects
-import Foundation
 import NIOCore
 import Policy
 import Storage
@@ -7,6 +6,12 @@ import SwitchboardCore
 import Synchronization
 import Tracing
 import Upstream
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Carries one admitted-or-refused request out: asks the `RelayMachine` what
 /// to do, does it (pool, limiter, transport, ledger), and tells the machine

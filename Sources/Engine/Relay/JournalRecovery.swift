@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Turns requests the journal found open at start (the process died while they
 /// ran) into their ledger rows, marked `interrupted`, so budgets do not forget

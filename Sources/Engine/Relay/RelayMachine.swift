@@ -1,8 +1,13 @@
 import Dialects
-import Foundation
 import Policy
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The life of one request as decisions: admit → choose an account → attempt →
 /// fail over → relay → settle → record.

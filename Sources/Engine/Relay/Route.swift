@@ -1,6 +1,11 @@
-import Foundation
 import Policy
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Why this account: the accounts a request passed over or failed on, in order,
 /// for the ledger row and the request log.

@@ -1,8 +1,13 @@
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// On the listening socket, before anything else sees an accepted connection:
 /// admits it into the `ConnectionRegistry` (which may evict the stalest idle

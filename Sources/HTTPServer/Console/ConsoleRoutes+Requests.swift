@@ -1,10 +1,15 @@
 import Admin
 import Engine
-import Foundation
 import Hummingbird
 import NIOCore
 import Storage
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension ConsoleRoutes {
     /// The request explorer, a request's record, and the usage report with its CSV.

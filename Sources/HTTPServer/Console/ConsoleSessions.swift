@@ -1,6 +1,11 @@
-import Foundation
 import SwitchboardCore
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The console's logged-in browsers: a random session token (the cookie) maps
 /// to its expiry, its CSRF token (a hidden field every form posts back) and

@@ -1,6 +1,11 @@
-import Foundation
 import NIOCore
 import SwitchboardCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Opens a tunnel through a forward proxy on a fresh connection, before TLS
 /// and HTTP are added: `CONNECT host:port` to an HTTP proxy (with Basic
