@@ -1,7 +1,6 @@
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
+import NIOConcurrencyHelpers
 import SwitchboardCore
 import Synchronization
 
@@ -11,8 +10,8 @@ import Synchronization
 /// every request still open becomes an `interrupted` row.
 ///
 /// Opens are made durable with group commit: whoever asks waits for one
-/// `fdatasync` shared by everything written meanwhile, on a thread of its own
-/// (never the async pool). Progress notes and closes need no sync: a lost close
+/// `fdatasync` shared by everything written meanwhile, on the journal's own
+/// thread (never the async pool, nor an event loop). Progress notes and closes need no sync: a lost close
 /// only means the row is offered again (and skipped, the ledger keeps one per
 /// request id); a lost progress note only means a coarser estimate.
 ///
@@ -119,8 +118,9 @@ public final class LedgerJournal: Sendable {
     let stallTimeout: Duration
     let logger: Logger
     let state: Mutex<State>
-    private let wake: AsyncStream<Void>.Continuation
-    private let wakes: AsyncStream<Void>
+    /// Whether the writer has work waiting: set by whoever adds some, taken by the writer.
+    private let work = ConditionLock(value: false)
+    private let file = SegmentFile()
 
     struct State: Sendable {
         var pending: [UInt8] = []
@@ -155,7 +155,6 @@ public final class LedgerJournal: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let existing = Self.segments(in: directory)
         state = Mutex(State(segment: (existing.last ?? 0) + 1))
-        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Why new requests cannot be journaled now, or nil.
@@ -195,7 +194,7 @@ public final class LedgerJournal: Sendable {
         }
         if queued {
             mirror?.opened(entry)
-            wake.yield()
+            wake()
         } else {
             ticket.resolve(.failure(Failure(description: "the journal is closed")))
         }
@@ -271,34 +270,59 @@ public final class LedgerJournal: Sendable {
 
     // MARK: writing
 
-    /// Writes and syncs batches until `stop`: one `fdatasync` per batch, on the
-    /// blocking thread pool.
+    /// Writes and syncs batches until `stop`: one `fdatasync` per batch, on a
+    /// thread of the journal's own. Each batch is written the moment it is asked
+    /// for, and its waiters are resumed from that thread: at one client a request's
+    /// open used to hop to an event loop, then to NIO's thread pool, then back.
     public func run() async {
         // While writes fail (a full disk), requests are refused and nothing wakes
         // the writer: a probe every half second finds out when it works again.
         let retry = Task {
             while !Task.isCancelled {
                 try? await LoopTimer.sleep(for: .milliseconds(500))
-                if state.withLock({ $0.failing != nil && !$0.stopped }) { wake.yield() }
+                if state.withLock({ $0.failing != nil && !$0.stopped }) { wake() }
             }
         }
         defer { retry.cancel() }
-        for await _ in wakes {
-            await flush()
+        // Cancelled (the service group giving up rather than shutting down): written out and stopped, as by `stop`.
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let writer = Thread { [self] in
+                    writeUntilStopped()
+                    done.resume()
+                }
+                writer.name = "journal"
+                writer.start()
+            }
+        } onCancel: {
+            stop()
+        }
+    }
+
+    private func writeUntilStopped() {
+        while true {
+            work.lock(whenValue: true)
+            work.unlock(withValue: false)
+            flush()
             if state.withLock({ $0.stopped && $0.pending.isEmpty }) { break }
         }
-        await flush()
+        flush()
+        file.close()
+    }
+
+    private func wake() {
+        work.lock()
+        work.unlock(withValue: true)
     }
 
     /// Stops taking opens once the queue drains.
     public func stop() {
         state.withLock { $0.stopped = true }
-        wake.yield()
-        wake.finish()
+        wake()
     }
 
     /// Writes what is pending, syncs, and answers those who waited.
-    func flush() async {
+    func flush() {
         let (bytes, waiters, opens, segment, probing) = state.withLock {
             state -> ([UInt8], [Ticket], [String], Int, Bool) in
             defer {
@@ -314,12 +338,13 @@ public final class LedgerJournal: Sendable {
         guard !bytes.isEmpty || !waiters.isEmpty else { return }
         let path = path(segment)
         let written: Result<Void, Failure>
-        do {
-            written = .success(try await NIOThreadPool.singleton.runIfActive { try Self.append(bytes, to: path, sync: probing || !waiters.isEmpty) })
-        } catch let failure as Failure {
-            written = .failure(failure)
+        do throws(Failure) {
+            try Self.append(bytes, to: file, segment: segment, path: path, sync: probing || !waiters.isEmpty)
+            written = .success(())
         } catch {
-            written = .failure(Failure(description: "the journal could not be written"))
+            // Opened afresh for the next batch, as a file whose write or sync failed is not to be trusted.
+            file.close()
+            written = .failure(error)
         }
         let retire: Bool = state.withLock { state in
             state.writingSince = nil
@@ -366,10 +391,8 @@ public final class LedgerJournal: Sendable {
     /// middle of a torn line (which would spoil that batch's first record too).
     /// A failed sync leaves the whole lines in place: its opens are refused
     /// (and closed again by the caller), its closes and progress notes stand.
-    static func append(_ bytes: [UInt8], to path: String, sync: Bool) throws(Failure) {
-        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
-        defer { _ = Foundation.close(fd) }
+    static func append(_ bytes: [UInt8], to file: SegmentFile, segment: Int, path: String, sync: Bool) throws(Failure) {
+        let fd = try file.descriptor(segment, path: path)
         let start = lseek(fd, 0, SEEK_END)
         var offset = 0
         while offset < bytes.count {
@@ -383,6 +406,37 @@ public final class LedgerJournal: Sendable {
             offset += count
         }
         if sync, fdatasync(fd) != 0 { throw Failure(description: String(cString: strerror(errno))) }
+    }
+
+    /// The segment file batches are appended to, kept open from batch to batch: an
+    /// open and close per batch cost a path lookup per request at one client. Only
+    /// `flush` uses it, on the writer thread, so it needs no lock of its own.
+    final class SegmentFile: @unchecked Sendable {
+        private var segment = 0
+        private var fd: Int32 = -1
+
+        /// The open descriptor of `segment`, at `path`. Opened again when the segment
+        /// changes, or when the file was removed under it (an operator clearing the
+        /// directory): appending to a file no longer on disk would make nothing durable.
+        func descriptor(_ segment: Int, path: String) throws(Failure) -> Int32 {
+            if fd >= 0, self.segment == segment {
+                var status = stat()
+                if fstat(fd, &status) == 0, status.st_nlink > 0 { return fd }
+            }
+            close()
+            let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard opened >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
+            fd = opened
+            self.segment = segment
+            return fd
+        }
+
+        func close() {
+            if fd >= 0 { _ = Foundation.close(fd) }
+            fd = -1
+        }
+
+        deinit { close() }
     }
 
     // MARK: recovery

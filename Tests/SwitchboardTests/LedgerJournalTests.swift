@@ -92,6 +92,38 @@ import Testing
         #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["last"])
     }
 
+    /// A service group that gives up cancels the journal rather than stopping it:
+    /// its thread still writes what it has and ends.
+    @Test(.timeLimit(.minutes(1))) func aCancelledJournalEndsWithItsLinesWritten() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let journal = try LedgerJournal(directory: directory, logger: quietLogger())
+        let task = Task { await journal.run() }
+        try await journal.open(Self.entry("open"))
+        journal.progress(
+            "open", .init(accountID: 1, accountName: "acct", provider: "openai", upstreamModel: "m", deliveredBytes: 9, deliveredTextBytes: 4))
+        task.cancel()
+        await task.value
+        let interrupted = try LedgerJournal(directory: directory, logger: quietLogger()).interrupted()
+        #expect(interrupted.map(\.entry.requestID) == ["open"])
+        #expect(interrupted.first?.progress?.deliveredBytes == 9, "the unsynced progress note was written on the way out")
+    }
+
+    /// The segment stays open between batches; one removed under the journal (an
+    /// operator clearing the directory) is created again, so later opens are on disk.
+    @Test func aSegmentRemovedWhileRunningIsCreatedAgain() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await Self.running(directory) { journal in
+            try await journal.open(Self.entry("before"))
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+                try FileManager.default.removeItem(atPath: directory + "/" + name)
+            }
+            try await journal.open(Self.entry("after"))
+        }
+        #expect(try LedgerJournal(directory: directory, logger: quietLogger()).interrupted().map(\.entry.requestID) == ["after"])
+    }
+
     /// A journal that cannot be written refuses opens (so requests are refused),
     /// and finds out by itself when it can write again: nothing else would wake it.
     @Test func aJournalThatFailedRecoversByItselfWhenWritingWorksAgain() async throws {
@@ -117,7 +149,7 @@ import Testing
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let journal = try LedgerJournal(directory: directory, stallTimeout: .milliseconds(20), logger: quietLogger())
-        await journal.flush()  // nothing pending (a second wake for a batch already written): no write starts
+        journal.flush()  // nothing pending (a second wake for a batch already written): no write starts
         try await Task.sleep(for: .milliseconds(100))
         #expect(journal.unavailable == nil, "an idle journal is not a hung one")
     }
