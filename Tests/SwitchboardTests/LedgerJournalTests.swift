@@ -149,7 +149,7 @@ import Testing
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let journal = try LedgerJournal(directory: directory, stallTimeout: .milliseconds(20), logger: quietLogger())
-        journal.flush()  // nothing pending (a second wake for a batch already written): no write starts
+        await journal.flush()  // nothing pending (a second wake for a batch already written): no write starts
         try await Task.sleep(for: .milliseconds(100))
         #expect(journal.unavailable == nil, "an idle journal is not a hung one")
     }
