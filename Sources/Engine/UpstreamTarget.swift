@@ -9,11 +9,11 @@ extension AccountEntry {
         _ operation: UpstreamRequest.Operation, model: String = "", body: ByteBuffer, forwardedHeaders: [(name: String, value: String)]
     ) -> UpstreamRequest {
         var request = UpstreamRequest(
-            provider: provider, baseURL: baseURL, secret: secret ?? "", operation: operation, model: model, body: body,
+            provider: self.provider, baseURL: self.baseURL, secret: self.secret ?? "", operation: operation, model: model, body: body,
             forwardedHeaders: forwardedHeaders)
-        request.authHeader = options.authHeader
-        request.deployment = options.deployment
-        request.apiVersion = options.apiVersion
+        request.authHeader = self.options.authHeader
+        request.deployment = self.options.deployment
+        request.apiVersion = self.options.apiVersion
         request.egress = egress
         return request
     }
@@ -21,12 +21,12 @@ extension AccountEntry {
     /// Which way its requests leave (a stored proxy that does not read makes
     /// the account unusable when the snapshot loads; here it would go direct).
     var egress: Egress {
-        switch options.proxy {
+        switch self.options.proxy {
         case nil: return .inherit
         case "direct"?: return .direct
         case let text?:
             guard var proxy = UpstreamProxy.parse(text) else { return .direct }
-            proxy.password = proxyPassword
+            proxy.password = self.proxyPassword
             return .proxy(proxy)
         }
     }

@@ -1,50 +1,84 @@
 import SwitchboardCore
 import Synchronization
 
-/// What the hot path knows about one upstream account.
+/// What the hot path knows about one upstream account: its `Fields`, read and
+/// set as the entry's own (`entry.name`).
+///
+/// The fields live in one shared box, changed in place while not shared: an entry
+/// is copied several times per request (candidates, skips, the lease), and a copy
+/// of the fields one by one cost a retain and a release for each string, list and
+/// table among them.
+@dynamicMemberLookup
 public struct AccountEntry: Sendable, Equatable {
-    /// The account's database id.
-    public var id: Int64
-    /// The account's unique name.
-    public var name: String
-    /// The provider it belongs to.
-    public var provider: Provider
-    /// The API root requests go to.
-    public var baseURL: String
-    /// The decrypted credential; nil when it could not be decrypted.
-    public var secret: String?
-    /// The model names clients may ask this account for.
-    public var models: [String]
-    /// Client model name → name sent upstream, for the models that differ.
-    public var modelMap: [String: String]
-    /// Lower goes first.
-    public var priority: Int
-    /// Whether an admin allows the account to serve.
-    public var enabled: Bool
-    /// Why the account cannot serve even though enabled (e.g. its secret does not
-    /// decrypt); nil when it can.
-    public var unusableReason: String?
-    /// Its own caps on requests, tokens and concurrency.
-    public var limits: AccountLimits
-    /// Grows each time an admin enables the account; the pool clears the
-    /// account's cooldown and health mark when it sees a new value.
-    public var generation: Int64
-    /// Whether Claude Code's warmup requests are answered without the upstream.
-    public var interceptWarmup: Bool = false
-    /// Its share of traffic among accounts of equal priority (`weight`, 1 to 1,000).
-    public var weight = 1
+    public struct Fields: Sendable, Equatable {
+        /// The account's database id.
+        public var id: Int64
+        /// The account's unique name.
+        public var name: String
+        /// The provider it belongs to.
+        public var provider: Provider
+        /// The API root requests go to.
+        public var baseURL: String
+        /// The decrypted credential; nil when it could not be decrypted.
+        public var secret: String?
+        /// The model names clients may ask this account for.
+        public var models: [String]
+        /// Client model name → name sent upstream, for the models that differ.
+        public var modelMap: [String: String]
+        /// Lower goes first.
+        public var priority: Int
+        /// Whether an admin allows the account to serve.
+        public var enabled: Bool
+        /// Why the account cannot serve even though enabled (e.g. its secret does not
+        /// decrypt); nil when it can.
+        public var unusableReason: String?
+        /// Its own caps on requests, tokens and concurrency.
+        public var limits: AccountLimits
+        /// Grows each time an admin enables the account; the pool clears the
+        /// account's cooldown and health mark when it sees a new value.
+        public var generation: Int64
+        /// Whether Claude Code's warmup requests are answered without the upstream.
+        public var interceptWarmup: Bool = false
+        /// Its share of traffic among accounts of equal priority (`weight`, 1 to 1,000).
+        public var weight: Int = 1
+        /// Headers added to or replacing the upstream request's (`headers`), lower-cased names.
+        public var headers: [String: String] = [:]
+        /// Top-level upstream body fields set to fixed JSON (`body_overrides`), name → JSON text.
+        public var bodyOverrides: [String: String] = [:]
+        /// Pools, model list and egress settings (`pools`, `model_list`, `auth_header`, Azure's).
+        public var options: AccountOptions = AccountOptions()
+        /// The proxy's password, opened from its seal (never shown).
+        public var proxyPassword: String?
+        /// Responses `instructions` for requests that bring none (Codex's excepted).
+        public var defaultInstructions: String?
+    }
 
-    /// Headers added to or replacing the upstream request's (`headers`), lower-cased names.
-    public var headers: [String: String] = [:]
-    /// Top-level upstream body fields set to fixed JSON (`body_overrides`), name → JSON text.
-    public var bodyOverrides: [String: String] = [:]
-    /// Pools, model list and egress settings (`pools`, `model_list`, `auth_header`, Azure's).
-    public var options = AccountOptions()
-    /// The proxy's password, opened from its seal (never shown).
-    public var proxyPassword: String?
+    /// Changed only while one entry holds the only reference (see `fields`).
+    @usableFromInline final class Box: @unchecked Sendable {
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
+    }
+
+    @usableFromInline var box: Box
+
+    /// The fields to change: the box itself when not shared, else a copy of it first.
+    @usableFromInline var fields: Fields {
+        get { box.fields }
+        _modify {
+            if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+            yield &box.fields
+        }
+    }
+
+    @inlinable public subscript<Value>(dynamicMember field: WritableKeyPath<Fields, Value>) -> Value {
+        get { box.fields[keyPath: field] }
+        set { fields[keyPath: field] = newValue }
+    }
+
+    public static func == (lhs: AccountEntry, rhs: AccountEntry) -> Bool { lhs.box === rhs.box || lhs.box.fields == rhs.box.fields }
 
     /// The pools the account belongs to; none makes it shared.
-    public var pools: [String] { options.pools ?? [] }
+    public var pools: [String] { self.options.pools ?? [] }
 
     /// Header names an account may not set: the credential, and what HTTP itself manages.
     public static let reservedHeaders: Set<String> = [
@@ -57,8 +91,6 @@ public struct AccountEntry: Sendable, Equatable {
 
     /// The weights accepted.
     public static let weights: ClosedRange<Int64> = 1...1000
-    /// Responses `instructions` for requests that bring none (Codex's excepted).
-    public var defaultInstructions: String?
 
     /// Creates an entry.
     public init(
@@ -66,48 +98,40 @@ public struct AccountEntry: Sendable, Equatable {
         models: [String], modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true,
         unusableReason: String? = nil, limits: AccountLimits = .init(), generation: Int64 = 0
     ) {
-        self.id = id
-        self.name = name
-        self.provider = provider
-        self.baseURL = baseURL
-        self.secret = secret
-        self.models = models
-        self.modelMap = modelMap
-        self.priority = priority
-        self.enabled = enabled
-        self.unusableReason = unusableReason
-        self.limits = limits
-        self.generation = generation
+        box = Box(
+            Fields(
+                id: id, name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap,
+                priority: priority, enabled: enabled, unusableReason: unusableReason, limits: limits, generation: generation))
     }
 
     /// The name to send upstream for a client's model name: its exact entry in
     /// `model_map`, else the longest glob entry matching it (with what its `*`s
     /// matched carried into the target's), else the name itself.
     public func upstreamModel(for model: String) -> String {
-        if modelMap.isEmpty { return model }
-        if let exact = modelMap[model] { return exact }
-        let glob = modelMap.filter { Glob.isPattern($0.key) && Glob.matches($0.key, model) }
+        if self.modelMap.isEmpty { return model }
+        if let exact = self.modelMap[model] { return exact }
+        let glob = self.modelMap.filter { Glob.isPattern($0.key) && Glob.matches($0.key, model) }
             .max { ($0.key.count, $1.key) < ($1.key.count, $0.key) }
         guard let glob, let captures = Glob.captures(glob.key, model) else { return model }
         return Glob.substitute(glob.value, captures: captures)
     }
 
     /// Whether the account serves `model`: listed by name or by a glob (`claude-*`, `*`).
-    public func serves(_ model: String) -> Bool { models.contains { $0 == model || (Glob.isPattern($0) && Glob.matches($0, model)) } }
+    public func serves(_ model: String) -> Bool { self.models.contains { $0 == model || (Glob.isPattern($0) && Glob.matches($0, model)) } }
 
     /// The concrete models it can be asked for: its names, and the `model_list`
     /// entries its globs admit.
     public var concreteModels: [String] {
-        let names = models.filter { !Glob.isPattern($0) }
-        let globs = models.filter(Glob.isPattern)
+        let names = self.models.filter { !Glob.isPattern($0) }
+        let globs = self.models.filter(Glob.isPattern)
         guard !globs.isEmpty else { return names }
-        return names + (options.modelList ?? []).filter { model in globs.contains { Glob.matches($0, model) } }
+        return names + (self.options.modelList ?? []).filter { model in globs.contains { Glob.matches($0, model) } }
     }
 }
 
 extension AccountEntry: CustomStringConvertible {
     /// The account without its secret, safe to log.
-    public var description: String { "Account(\(name), \(provider.rawValue), \(baseURL))" }
+    public var description: String { "Account(\(self.name), \(self.provider.rawValue), \(self.baseURL))" }
 }
 
 /// The accounts that list a model, before the pool looks at their live state.
