@@ -2,12 +2,8 @@ import SwitchboardCore
 import Synchronization
 
 /// What the hot path knows about one upstream account: its `Fields`, read and
-/// set as the entry's own (`entry.name`).
-///
-/// The fields live in one shared box, changed in place while not shared: an entry
-/// is copied several times per request (candidates, skips, the lease), and a copy
-/// of the fields one by one cost a retain and a release for each string, list and
-/// table among them.
+/// set as the entry's own (`entry.name`), kept in one shared box (`SharedFields`):
+/// an entry is copied several times per request (candidates, skips, the lease).
 @dynamicMemberLookup
 public struct AccountEntry: Sendable, Equatable {
     public struct Fields: Sendable, Equatable {
@@ -53,29 +49,12 @@ public struct AccountEntry: Sendable, Equatable {
         public var defaultInstructions: String?
     }
 
-    /// Changed only while one entry holds the only reference (see `fields`).
-    @usableFromInline final class Box: @unchecked Sendable {
-        @usableFromInline var fields: Fields
-        @usableFromInline init(_ fields: Fields) { self.fields = fields }
-    }
-
-    @usableFromInline var box: Box
-
-    /// The fields to change: the box itself when not shared, else a copy of it first.
-    @usableFromInline var fields: Fields {
-        get { box.fields }
-        _modify {
-            if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
-            yield &box.fields
-        }
-    }
+    @usableFromInline var shared: SharedFields<Fields>
 
     @inlinable public subscript<Value>(dynamicMember field: WritableKeyPath<Fields, Value>) -> Value {
-        get { box.fields[keyPath: field] }
-        set { fields[keyPath: field] = newValue }
+        get { shared[field] }
+        set { shared.fields[keyPath: field] = newValue }
     }
-
-    public static func == (lhs: AccountEntry, rhs: AccountEntry) -> Bool { lhs.box === rhs.box || lhs.box.fields == rhs.box.fields }
 
     /// The pools the account belongs to; none makes it shared.
     public var pools: [String] { self.options.pools ?? [] }
@@ -98,7 +77,7 @@ public struct AccountEntry: Sendable, Equatable {
         models: [String], modelMap: [String: String] = [:], priority: Int = 0, enabled: Bool = true,
         unusableReason: String? = nil, limits: AccountLimits = .init(), generation: Int64 = 0
     ) {
-        box = Box(
+        shared = SharedFields(
             Fields(
                 id: id, name: name, provider: provider, baseURL: baseURL, secret: secret, models: models, modelMap: modelMap,
                 priority: priority, enabled: enabled, unusableReason: unusableReason, limits: limits, generation: generation))

@@ -166,67 +166,80 @@ public struct AccountInput: Sendable {
     }
 }
 
-/// One request's record: exactly one per request id.
+/// One request's record: exactly one per request id. Its `Fields` are read and
+/// set as its own (`row.status`), kept in one shared box (`SharedFields`): a row is
+/// copied on its way from the relay through the writer's queue to the database,
+/// the rollups, metrics and the access log.
+@dynamicMemberLookup
 public struct LedgerRow: Sendable, Equatable {
-    public var requestID: String
-    public var createdAt: Date
-    public var keyID: Int64?
-    public var keyName: String?
-    public var accountID: Int64?
-    public var accountName: String?
-    public var provider: String?
-    public var dialect: String
-    /// The model the client asked for.
-    public var model: String?
-    /// The model name sent upstream.
-    public var upstreamModel: String?
-    /// The HTTP status the client got.
-    public var status: Int
-    /// How the request ended.
-    public var outcome: Outcome
-    /// The gateway error code or upstream error type, if any.
-    public var errorCode: String?
-    public var stream: Bool
-    public var usage: TokenUsage
-    public var cost: Money
-    /// Whether a price was found for the model.
-    public var priced: Bool
-    /// Whether the response ended before its usage was complete.
-    public var usageIncomplete: Bool
-    /// Where the token counts come from: the upstream's report, or an estimate.
-    public var usageSource: UsageSource = .none
-    /// Bytes of the answer that reached the client (streams).
-    public var deliveredBytes: Int64 = 0
-    /// The list price of the usage, before a group's multiplier (`cost` is what was charged).
-    public var upstreamCost: Money = .zero
-    /// The list price class by class (input, cache read, cache writes, output): `upstreamCost` split.
-    public var listCosts: TokenCosts = .zero
-    /// The request's and response's bodies, sealed, for a key under `capture:`
-    /// (kept beside the row, and deleted with it).
-    public var capture: SealedSecret?
-    public var latencyMs: Int64
-    public var firstByteMs: Int64?
-    /// How many upstream attempts were made.
-    public var attempts: Int
-    /// Why this account: the accounts skipped or failed before it, compactly
-    /// (`openai-1=cooling(rate_limited,12s) openai-2=failed(transient)`); nil when none were.
-    public var route: String?
-    /// The user the request was charged to, if its key has one.
-    public var userName: String?
-    /// The client's IP address (from `X-Forwarded-For` only behind a trusted proxy).
-    public var clientAddress: String?
-    /// The client's User-Agent, capped and stripped of control characters.
-    public var userAgent: String?
-    /// Milliseconds spent waiting on upstreams (every attempt, from sending to
-    /// the answer's end); `latencyMs` minus this is what the gateway added.
-    /// Nil when no request went upstream.
-    public var upstreamMs: Int64?
-    /// Why the serving account was chosen: `session` (its sticky session),
-    /// `ranked` (priority, load, least recently used) or `waited` (its queue).
-    public var selection: String?
-    /// The request's session as the account pool keys it (a digest of what named
-    /// the session, never the name itself); nil for a request without one.
-    public var session: String?
+    public struct Fields: Sendable, Equatable {
+        public var requestID: String
+        public var createdAt: Date
+        public var keyID: Int64?
+        public var keyName: String?
+        public var accountID: Int64?
+        public var accountName: String?
+        public var provider: String?
+        public var dialect: String
+        /// The model the client asked for.
+        public var model: String?
+        /// The model name sent upstream.
+        public var upstreamModel: String?
+        /// The HTTP status the client got.
+        public var status: Int
+        /// How the request ended.
+        public var outcome: Outcome
+        /// The gateway error code or upstream error type, if any.
+        public var errorCode: String?
+        public var stream: Bool
+        public var usage: TokenUsage
+        public var cost: Money
+        /// Whether a price was found for the model.
+        public var priced: Bool
+        /// Whether the response ended before its usage was complete.
+        public var usageIncomplete: Bool
+        /// Where the token counts come from: the upstream's report, or an estimate.
+        public var usageSource: UsageSource = .none
+        /// Bytes of the answer that reached the client (streams).
+        public var deliveredBytes: Int64 = 0
+        /// The list price of the usage, before a group's multiplier (`cost` is what was charged).
+        public var upstreamCost: Money = .zero
+        /// The list price class by class (input, cache read, cache writes, output): `upstreamCost` split.
+        public var listCosts: TokenCosts = .zero
+        /// The request's and response's bodies, sealed, for a key under `capture:`
+        /// (kept beside the row, and deleted with it).
+        public var capture: SealedSecret?
+        public var latencyMs: Int64
+        public var firstByteMs: Int64?
+        /// How many upstream attempts were made.
+        public var attempts: Int
+        /// Why this account: the accounts skipped or failed before it, compactly
+        /// (`openai-1=cooling(rate_limited,12s) openai-2=failed(transient)`); nil when none were.
+        public var route: String?
+        /// The user the request was charged to, if its key has one.
+        public var userName: String?
+        /// The client's IP address (from `X-Forwarded-For` only behind a trusted proxy).
+        public var clientAddress: String?
+        /// The client's User-Agent, capped and stripped of control characters.
+        public var userAgent: String?
+        /// Milliseconds spent waiting on upstreams (every attempt, from sending to
+        /// the answer's end); `latencyMs` minus this is what the gateway added.
+        /// Nil when no request went upstream.
+        public var upstreamMs: Int64?
+        /// Why the serving account was chosen: `session` (its sticky session),
+        /// `ranked` (priority, load, least recently used) or `waited` (its queue).
+        public var selection: String?
+        /// The request's session as the account pool keys it (a digest of what named
+        /// the session, never the name itself); nil for a request without one.
+        public var session: String?
+    }
+
+    @usableFromInline var shared: SharedFields<Fields>
+
+    @inlinable public subscript<Value>(dynamicMember field: WritableKeyPath<Fields, Value>) -> Value {
+        get { shared[field] }
+        set { shared.fields[keyPath: field] = newValue }
+    }
 
     public init(
         requestID: String, createdAt: Date, keyID: Int64? = nil, keyName: String? = nil, accountID: Int64? = nil,
@@ -235,29 +248,12 @@ public struct LedgerRow: Sendable, Equatable {
         usage: TokenUsage = .zero, cost: Money = .zero, priced: Bool = false, usageIncomplete: Bool = false,
         latencyMs: Int64 = 0, firstByteMs: Int64? = nil, attempts: Int = 0, route: String? = nil, userName: String? = nil
     ) {
-        self.userName = userName
-        self.requestID = requestID
-        self.createdAt = createdAt
-        self.keyID = keyID
-        self.keyName = keyName
-        self.accountID = accountID
-        self.accountName = accountName
-        self.provider = provider
-        self.dialect = dialect
-        self.model = model
-        self.upstreamModel = upstreamModel
-        self.status = status
-        self.outcome = outcome
-        self.errorCode = errorCode
-        self.stream = stream
-        self.usage = usage
-        self.cost = cost
-        self.priced = priced
-        self.usageIncomplete = usageIncomplete
-        self.latencyMs = latencyMs
-        self.firstByteMs = firstByteMs
-        self.attempts = attempts
-        self.route = route
+        shared = SharedFields(
+            Fields(
+                requestID: requestID, createdAt: createdAt, keyID: keyID, keyName: keyName, accountID: accountID, accountName: accountName,
+                provider: provider, dialect: dialect, model: model, upstreamModel: upstreamModel, status: status, outcome: outcome,
+                errorCode: errorCode, stream: stream, usage: usage, cost: cost, priced: priced, usageIncomplete: usageIncomplete,
+                latencyMs: latencyMs, firstByteMs: firstByteMs, attempts: attempts, route: route, userName: userName))
     }
 }
 
