@@ -13,6 +13,7 @@ public final class MockClock: GatewayClock {
     private struct Sleeper {
         var id: UInt64
         var deadline: Date
+        var duration: Duration
         var continuation: CheckedContinuation<Bool, Never>
     }
 
@@ -32,6 +33,10 @@ public final class MockClock: GatewayClock {
     /// How many tasks sleep on this clock now (a test waits for this before moving it).
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
+    /// How many tasks sleep for exactly `duration` now: a test that waits for one
+    /// sleeper among others (a periodic service always sleeps on the clock too).
+    public func sleeperCount(for duration: Duration) -> Int { state.withLock { $0.sleepers.count { $0.duration == duration } } }
+
     public func sleep(for duration: Duration) async throws {
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
@@ -43,7 +48,7 @@ public final class MockClock: GatewayClock {
                     if Task.isCancelled { return false }
                     let deadline = state.now.addingTimeInterval(duration.secondsValue)
                     if deadline <= state.now { return true }
-                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, duration: duration, continuation: continuation))
                     return nil
                 }
                 if let resumeNow { continuation.resume(returning: resumeNow) }

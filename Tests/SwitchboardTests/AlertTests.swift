@@ -113,9 +113,12 @@ import Testing
             #expect(hooks("ok-budgets-only").isEmpty, "a webhook hears only the events it takes")
 
             // The down webhook is tried four times (once and three retries on the gateway's clock), then dead-lettered.
-            // The clock may run ahead of the posts (other services sleep on it too, so a
-            // look can pass while a post is still on the wire): then wait for them.
-            try await drive { harness.switchboard.gateway.stats.alertDeadLetters == 1 }
+            // The clock moves on only once its sender sleeps before a retry (the monitor always
+            // sleeps on the clock too: moved on its account, the clock ran ahead of the posts).
+            for delay in AlertSettings().retryDelays {
+                try await harness.eventually { harness.clock.sleeperCount(for: delay) == 1 }
+                harness.clock.advance(by: delay)
+            }
             try await harness.eventually { hooks("down").count == 4 && harness.switchboard.gateway.stats.alertDeadLetters == 1 }
             #expect(hooks("down").count == 4)
             #expect(harness.switchboard.gateway.stats.alertDeadLetters == 1)
