@@ -195,8 +195,10 @@ public final class Gateway: Sendable {
             peer: request.clientAddress, forwardedFor: request.headers.filter { $0.name == "x-forwarded-for" }.map(\.value),
             trusted: configuration.trustedProxies)
         row.userAgent = ClientOrigin.userAgent(request.header("user-agent"))
+        let clientAddress = row.clientAddress
+        // The row's last use here: handed over, not shared (a shared row is copied at its first change).
         let exchange = Exchange(gateway: self, request: request, client: client, key: key, row: row, lane: lane, billable: lane == .generation)
-        guard admitsAddress(row.clientAddress, key: key) else {
+        guard admitsAddress(clientAddress, key: key) else {
             return exchange.refuseNow(GatewayError(.ipNotAllowed), outcome: .refused)
         }
         guard key.policy.allows(userAgent: request.header("user-agent")) else {

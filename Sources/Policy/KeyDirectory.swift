@@ -1,3 +1,5 @@
+import SwitchboardCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -5,26 +7,35 @@
 #endif
 
 /// What the hot path knows about one downstream key: enough to authenticate and
-/// attribute a request without a database round trip.
+/// attribute a request without a database round trip. Its `Fields` are read and
+/// set as its own (`key.policy`), kept in one shared box (`SharedFields`): a key is
+/// copied several times per request (authentication, admission, the exchange, the
+/// settlement), and its policy alone holds some thirty lists, strings and limits.
+@dynamicMemberLookup
 public struct KeyEntry: Sendable, Equatable {
-    /// The key's database id.
-    public var id: Int64
-    /// The key's unique name.
-    public var name: String
-    /// Whether the key may be used (not revoked or disabled).
-    public var enabled: Bool
-    /// When the key stops working, if ever.
-    public var expiresAt: Date?
-    /// Limits, allow-lists and budgets.
-    public var policy: KeyPolicy
+    public struct Fields: Sendable, Equatable {
+        /// The key's database id.
+        public var id: Int64
+        /// The key's unique name.
+        public var name: String
+        /// Whether the key may be used (not revoked or disabled).
+        public var enabled: Bool
+        /// When the key stops working, if ever.
+        public var expiresAt: Date?
+        /// Limits, allow-lists and budgets.
+        public var policy: KeyPolicy
+    }
+
+    @usableFromInline var shared: SharedFields<Fields>
+
+    @inlinable public subscript<Value>(dynamicMember field: WritableKeyPath<Fields, Value>) -> Value {
+        get { shared[field] }
+        set { shared.fields[keyPath: field] = newValue }
+    }
 
     /// Creates an entry.
     public init(id: Int64, name: String, enabled: Bool, expiresAt: Date?, policy: KeyPolicy = .init()) {
-        self.id = id
-        self.name = name
-        self.enabled = enabled
-        self.expiresAt = expiresAt
-        self.policy = policy
+        shared = SharedFields(Fields(id: id, name: name, enabled: enabled, expiresAt: expiresAt, policy: policy))
     }
 }
 
