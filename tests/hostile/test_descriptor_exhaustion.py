@@ -20,6 +20,15 @@ def exhausted(upstream):
     sockets = open_flood(gw.port, FLOOD)
     results = []
     alive_throughout = True
+    peak = [0]
+    flooding = threading.Event()
+
+    def watch():  # the descriptor table, sampled while the flood lasts: the limit is reached for moments at a time
+        while not flooding.is_set():
+            peak[0] = max(peak[0], gw.fd_count())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
 
     def hold():
         try:
@@ -29,6 +38,7 @@ def exhausted(upstream):
 
     threads = [threading.Thread(target=hold) for _ in range(HOLDERS)]
     try:
+        watcher.start()
         send_all(sockets, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
         for thread in threads:
             thread.start()
@@ -39,9 +49,11 @@ def exhausted(upstream):
         for thread in threads:
             thread.join(timeout=120)
     finally:
+        flooding.set()
         for sock in sockets:
             sock.close()
-    yield gw, results, alive_throughout
+    watcher.join()
+    yield gw, results, alive_throughout, peak[0]
     LIVE.pop("emfile", None)
     gw.assert_healthy()
     code = gw.stop()
@@ -49,7 +61,7 @@ def exhausted(upstream):
 
 
 def test_out_of_descriptors_the_gateway_survives_and_fails_closed(exhausted):
-    gw, results, alive_throughout = exhausted
+    gw, results, alive_throughout, peak_descriptors = exhausted
     assert alive_throughout and gw.alive(), "the gateway died when it ran out of descriptors"
     answered = [r for r in results if isinstance(r, httpx.Response)]
     assert len(answered) >= HOLDERS // 2, results
@@ -64,7 +76,10 @@ def test_out_of_descriptors_the_gateway_survives_and_fails_closed(exhausted):
             assert len(gw.rows(request_id)) <= 1
         else:
             assert gw.row(request_id)["status"] == response.status_code
-    assert "out of file descriptors" in gw.log() or "Too many open files" in gw.log(), "the limit was never reached"
+    # Reached: seen in the process's descriptor table, or in a failure it logged. (The journal keeps
+    # its segment open between batches, so its failing `open` no longer tells.)
+    assert peak_descriptors >= NOFILE - 2 or "out of file descriptors" in gw.log() or "Too many open files" in gw.log(), \
+        f"the limit was never reached (at most {peak_descriptors} of {NOFILE} descriptors seen)"
     assert httpx.get(f"{gw.base}/health", timeout=10).status_code == 200
 
 
@@ -84,7 +99,7 @@ def test_after_descriptors_come_back_the_gateway_serves_again(exhausted):
     The gateway answers 503 to everything until restarted, though descriptors
     are back (the same holds for any transient write failure, e.g. a disk that
     was full and was freed)."""
-    gw, _, _ = exhausted
+    gw, _, _, _ = exhausted
     if "ledger journal cannot be written" not in gw.log():
         pytest.skip("the journal never failed in this run: nothing to recover from")
     assert wait_until(lambda: gw.fd_count() < NOFILE // 2, timeout=30, interval=0.5)
