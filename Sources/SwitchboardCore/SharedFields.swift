@@ -1,7 +1,7 @@
 /// A record's fields in one shared box, copied on the first change while shared.
 ///
 /// For the hot path's records with many strings and lists (an account's entry, a
-/// ledger row): they are copied several times per request, and a copy of the
+/// key's entry, a ledger row): they are copied several times per request, and a copy of the
 /// fields one by one cost a retain and a release for each string, list and table
 /// among them; a copy of the box is one. The record exposes the fields as its
 /// own through `@dynamicMemberLookup` and `subscript(dynamicMember:)`.
