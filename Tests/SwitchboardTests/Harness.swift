@@ -189,10 +189,17 @@ struct Harness: Sendable {
 
 /// Starts a fake upstream and a gateway in front of it, runs `body`, stops the
 /// gateway (while the fake still answers), then the fake.
+///
+/// The gateway stops as it does on SIGTERM, by graceful shutdown; with
+/// `cancelling`, by cancellation (a service group that gave up waiting). Either
+/// way every row must be written. Cancellation is not the default: NIO's server
+/// channel can trap on a connection accepted but not yet handed over when its
+/// task is cancelled, which graceful shutdown avoids.
 func withHarness(
     accounts: ((Int) -> [Configuration.AccountDeclaration])? = nil,
     configure: (inout Configuration) -> Void = { _ in },
     transport: (any UpstreamTransport)? = nil,
+    cancelling: Bool = false,
     _ body: (Harness) async throws -> Void
 ) async throws {
     let directory = try makeTemporaryDirectory()
@@ -215,11 +222,14 @@ func withHarness(
         config.keys = [.init(name: "test-key", key: Harness.key, expiresAt: nil)]
         config.logLevel = "critical"
         config.upstreamPolicy.allowPrivate = true  // the fake provider listens on loopback
+        // A test that leaves a stream open (a reader that stopped) ends it within this, then by cancellation.
+        config.shutdownTimeout = .seconds(5)
         configure(&config)
         let clock = MockClock(start: Date())
         let switchboard = try await Switchboard.build(config, logger: quietLogger(), clock: clock, transport: transport) { continuation.yield($0) }
+        let group = switchboard.serviceGroup(signals: [], logger: quietLogger())
         let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { gateway in
-            gateway.addTask { try? await switchboard.application.run() }
+            gateway.addTask { try? await group.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else { return .failure(CancellationError()) }
             let harness = Harness(port: port, fakePort: fakePort, fake: fake, switchboard: switchboard, client: client, clock: clock)
@@ -230,9 +240,10 @@ func withHarness(
             } catch {
                 result = .failure(error)
             }
-            gateway.cancelAll()  // the gateway stops and drains its ledger while the fake still runs
+            // The gateway stops and drains its ledger while the fake still runs.
+            if cancelling { gateway.cancelAll() } else { await group.triggerGracefulShutdown() }
             await gateway.waitForAll()
-            // Stopped by cancellation, the gateway must still have written every row.
+            // However it stopped, the gateway must have written every row.
             #expect(switchboard.ledger.pendingCount == 0 && switchboard.ledger.openCount == 0, "ledger rows lost at shutdown")
             // Every lease went back through the relay machine's settlement, none by the safety net.
             #expect(switchboard.gateway.pool.droppedLeases == 0, "an account lease was dropped unreleased")

@@ -61,4 +61,23 @@ import Upstream
             #expect(row.outcome == .ok && row.stream && !row.usageIncomplete)
         }
     }
+
+    /// A gateway stopped by cancellation (a service group that gave up on
+    /// graceful shutdown) still writes a row for every request, the one whose
+    /// stream it cut included: `withHarness` fails when any is left pending or
+    /// open in the journal.
+    @Test func aCancelledGatewayStillWritesEveryRow() async throws {
+        try await withHarness(cancelling: true) { harness in
+            #expect(try await harness.send(Harness.chat("gpt-4o-mini")).status == .ok)
+            // A stream still answering when the gateway is cancelled.
+            var request = HTTPClientRequest(url: harness.base + "/v1/chat/completions")
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
+            request.body = .bytes(ByteBuffer(string: Harness.chat("slow-stream", stream: true)))
+            let response = try await harness.client.execute(request, timeout: .seconds(30))
+            var iterator = response.body.makeAsyncIterator()
+            _ = try await iterator.next()
+            #expect(harness.switchboard.ledger.openCount == 1, "the stream is open in the journal when the gateway is cancelled")
+        }
+    }
 }
