@@ -115,3 +115,24 @@ final class UnauthenticatedRequests: Sendable {
         if log { logger.notice("request without a valid key", metadata: ["address": "\(address)"]) }
     }
 }
+
+/// Upstream connections this process could not open for want of file
+/// descriptors: counted, and logged at most every ten seconds (a flood that
+/// exhausts descriptors would otherwise log once per request).
+final class OutOfDescriptors: Sendable {
+    private let total = Atomic<Int>(0)
+    private let lastLogged = Mutex<Date?>(nil)
+
+    /// How many there were.
+    var count: Int { total.load(ordering: .relaxed) }
+
+    func note(logger: Logger, now: Date) {
+        let count = total.add(1, ordering: .relaxed).newValue
+        let log = lastLogged.withLock { last -> Bool in
+            if let last, now.timeIntervalSince(last) < 10 { return false }
+            last = now
+            return true
+        }
+        if log { logger.error("out of file descriptors: an upstream connection could not be opened", metadata: ["total": "\(count)"]) }
+    }
+}

@@ -95,6 +95,8 @@ public final class Gateway: Sendable {
     let unauthenticated = UnauthenticatedRequests()
     /// Alert deliveries made and given up (`alerts:` webhooks).
     public let alertCounters = AlertCounters()
+    /// Upstream connections that could not be opened for want of descriptors: counted, logged sparingly.
+    let outOfDescriptors = OutOfDescriptors()
     /// Requests with a valid key whose body could not be read or was malformed: counted, never recorded.
     let malformed = Atomic<Int>(0)
     /// The clock cooldowns, windows, waits and keepalives follow.

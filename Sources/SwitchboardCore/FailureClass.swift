@@ -78,6 +78,10 @@ public enum TransportFailure: String, Sendable, Hashable, Error {
     case badResponse = "bad_response"
     /// The upstream's address is not one accounts may reach (private, loopback, link-local).
     case addressRefused = "address_refused"
+    /// This process could not open a socket (out of file descriptors): the
+    /// gateway's own trouble, which no account is blamed for and another
+    /// account would meet as well.
+    case outOfDescriptors = "out_of_descriptors"
     /// Anything else.
     case other
 }

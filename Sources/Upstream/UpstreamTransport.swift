@@ -52,9 +52,14 @@ extension TransportFailure {
     /// Maps a socket, TLS or HTTP parsing error to the gateway's transport failures.
     static func classify(_ error: any Error) -> TransportFailure {
         if let failure = error as? TransportFailure { return failure }
-        if error is NIOConnectionError { return .connectFailed }
+        if let connection = error as? NIOConnectionError {
+            // Each address tried failed; when a socket could not even be made, the trouble is ours.
+            let outOfDescriptors = connection.connectionErrors.contains { classify($0.error) == .outOfDescriptors }
+            return outOfDescriptors ? .outOfDescriptors : .connectFailed
+        }
         if let io = error as? IOError {
             switch io.errnoCode {
+            case EMFILE, ENFILE: return .outOfDescriptors
             case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT: return .connectFailed
             case ECONNRESET, EPIPE: return .connectionReset
             default: return .other

@@ -230,4 +230,12 @@ extension HTTP1TransportTests {
         try await transport.shutdown()
         try await server.close()
     }
+
+    /// Socket errors that mean this process has no descriptors left are told
+    /// apart from an upstream that cannot be reached.
+    @Test func descriptorErrorsAreToldApartFromUnreachableUpstreams() {
+        #expect(TransportFailure.classify(IOError(errnoCode: EMFILE, reason: "socket")) == .outOfDescriptors)
+        #expect(TransportFailure.classify(IOError(errnoCode: ENFILE, reason: "socket")) == .outOfDescriptors)
+        #expect(TransportFailure.classify(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .connectFailed)
+    }
 }

@@ -2,6 +2,7 @@ import Engine
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import Policy
 import Storage
 import SwitchboardApp
 import SwitchboardCore
@@ -69,6 +70,29 @@ final class ScriptedTransport: UpstreamTransport {
             let row = try await harness.row(reply.headers.first(name: "x-request-id"))
             #expect(row.accountName == "second")
             #expect(row.usage.inputUncached == 7 && row.usage.output == 2)
+        }
+    }
+
+    /// No socket could be opened (the process is out of descriptors): the
+    /// gateway's trouble, not the account's. The client hears 503 at once, no
+    /// other account is tried (it would need a socket too), and however often
+    /// it happens no account is cooled down or counted as failing.
+    @Test func outOfDescriptorsBlamesNoAccount() async throws {
+        let transport = ScriptedTransport { _, _ throws(TransportFailure) in throw .outOfDescriptors }
+        try await withHarness(accounts: Self.accounts, transport: transport) { harness in
+            let body = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}"#
+            for round in 1...5 {
+                let reply = try await harness.send("/v1/chat/completions", body: body)
+                #expect(reply.status == 503)
+                #expect((reply.json["error"] as? [String: Any])?["code"] as? String == "upstream_unavailable")
+                #expect(transport.requests.count == round, "one attempt per request")
+                let row = try await harness.row(reply.headers.first(name: "x-request-id"))
+                #expect(row.outcome == .upstreamError && row.status == 503)
+            }
+            let accounts = harness.switchboard.gateway.snapshots.snapshot.accounts.accounts
+            for status in harness.switchboard.gateway.pool.status(of: accounts) {
+                #expect(status.cooldownUntil == nil && status.totalFailures == 0, "\(status.name) was blamed")
+            }
         }
     }
 

@@ -37,6 +37,9 @@ extension Exchange {
         upstreamBegan(span: attemptSpan(account, upstreamModel: upstreamModel, outbound: &outbound))
         do {
             response = try await gateway.transport.send(outbound)
+        } catch .outOfDescriptors {
+            gateway.outOfDescriptors.note(logger: gateway.logger, now: gateway.clock.now())
+            return decide { $0.gatewayExhausted() }
         } catch {
             return failed(
                 AttemptFailure(

@@ -203,6 +203,17 @@ struct RelayMachine: Sendable {
         return .pick(excluding: excluded, releasing: release)
     }
 
+    /// The attempt could not start for want of the gateway's own resources (no
+    /// socket could be opened): no account is blamed, none other is tried (it
+    /// would need a socket as well), and the client hears 503.
+    mutating func gatewayExhausted() -> RelayStep {
+        guard state == .attempting else { return .none }
+        let error = GatewayError(.upstreamUnavailable)
+        return finish(
+            outcome: .upstreamError, status: error.status(in: facts.dialect), errorCode: error.code.rawValue,
+            release: .notBlamed(tokens: 0), usage: nil, answer: .error(error, retryAfter: .given))
+    }
+
     /// The request cannot be carried to the account chosen (it would need a
     /// translation it has no form for): the client's mistake on a first
     /// attempt; on a failover, the earlier failure is the answer and this
