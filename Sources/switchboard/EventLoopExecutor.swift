@@ -2,6 +2,7 @@ import CConcurrencyHook
 import Foundation
 import NIOCore
 import NIOPosix
+import SwitchboardCore
 
 /// Makes NIO's event loops Swift concurrency's global executor: request
 /// handlers and the sockets they use share threads instead of hopping between
@@ -21,7 +22,8 @@ enum EventLoopExecutor {
     static func install() {
         let hook: Hook = { job, _ in
             // `any()` is the caller's own loop when it is on one, so a task stays where it runs.
-            MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+            // Run as the global executor's job, not as the loop's (`LoopTaskExecutor.enqueueGlobal`).
+            LoopTaskExecutor.of(MultiThreadedEventLoopGroup.singleton.any()).enqueueGlobal(job)
         }
         switchboard_enqueue_global_hook().pointee = unsafeBitCast(hook, to: UnsafeMutableRawPointer.self)
     }
