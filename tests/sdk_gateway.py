@@ -9,6 +9,7 @@ Anthropic account, gemini-2.5-flash on a Gemini account, `echo` on OpenAI and
 Anthropic. Each suite's conftest puts tests/ on sys.path and imports from here.
 """
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -174,6 +175,7 @@ keys:
         fake.terminate()
         fake.wait(timeout=10)
     output = output.text(finished=True)
+    shutil.rmtree(workdir, ignore_errors=True)
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{output}"
     for secret in (KEY, OPENAI_SECRET, ANTHROPIC_SECRET, GEMINI_SECRET, ADMIN_TOKEN, BROKE_KEY, QUEUED_KEY, CAPTURED_KEY):
         assert secret not in output, "a secret was logged"

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -132,6 +133,7 @@ keys:
         fake.terminate()
         fake.wait(timeout=10)
         psql(SERVER, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    shutil.rmtree(workdir, ignore_errors=True)
     for code, output in zip(codes, outputs):
         text = output.text(finished=True)
         assert code == 0, f"a replica did not exit cleanly ({code}):\n{text[-3000:]}"
