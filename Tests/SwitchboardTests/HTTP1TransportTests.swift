@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -128,11 +129,12 @@ import Testing
     }
 
     @Test func nothingListeningIsAFailedConnection() async throws {
-        let server = try await ScriptedUpstream { _, _ in .answer() }
-        let port = server.port
-        try await server.close()
+        // A port bound but not listening refuses connections, and stays ours while the test runs: a
+        // closed server's port could be taken by another test's server meanwhile (seen in CI).
+        let socket = try #require(BoundSocket())
+        defer { socket.close() }
         let transport = HTTP1Transport(policy: UpstreamPolicy(allowPrivate: true))
-        await #expect(throws: TransportFailure.connectFailed) { _ = try await transport.send(Self.request(port)) }
+        await #expect(throws: TransportFailure.connectFailed) { _ = try await transport.send(Self.request(socket.port)) }
         try await transport.shutdown()
     }
 
@@ -238,4 +240,32 @@ extension HTTP1TransportTests {
         #expect(TransportFailure.classify(IOError(errnoCode: ENFILE, reason: "socket")) == .outOfDescriptors)
         #expect(TransportFailure.classify(IOError(errnoCode: ECONNREFUSED, reason: "connect")) == .connectFailed)
     }
+}
+
+/// A TCP socket bound to a free loopback port and never listening.
+private struct BoundSocket {
+    let descriptor: Int32
+    let port: Int
+
+    init?() {
+        let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(descriptor, raw, length) == 0 && getsockname(descriptor, raw, &length) == 0
+            }
+        }
+        guard bound else {
+            Glibc.close(descriptor)
+            return nil
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { Glibc.close(descriptor) }
 }
