@@ -9,6 +9,7 @@ admin token) appears in anything it has logged so far.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -102,6 +103,10 @@ class Gateway:
                 self.process.wait(timeout=10)
                 return None
         return self.process.returncode
+
+    def remove(self):
+        """Deletes the gateway's work directory (once it has stopped)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def fd_count(self):
         try:
@@ -246,6 +251,7 @@ def gateway(upstream):
     for recorded in upstream.requests:
         flat = json.dumps({k: v for k, v in recorded.headers.items()}) + recorded.body.decode("latin-1")
         assert KEY not in flat and BUDGET_KEY not in flat, "the client's key went upstream"
+    gw.remove()
 
 
 @pytest.fixture(autouse=True)

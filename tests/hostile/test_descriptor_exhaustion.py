@@ -58,6 +58,7 @@ def exhausted(upstream):
     gw.assert_healthy()
     code = gw.stop()
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{gw.log()[-5000:]}"
+    gw.remove()
 
 
 def test_out_of_descriptors_the_gateway_survives_and_fails_closed(exhausted):

@@ -37,6 +37,7 @@ def small_gateway(upstream):
     gw.assert_healthy()
     code = gw.stop()
     assert code == 0, f"the gateway did not exit cleanly on SIGTERM ({code}):\n{gw.log()[-5000:]}"
+    gw.remove()
 
 
 def open_flood(port, count):

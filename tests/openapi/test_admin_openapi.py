@@ -4,6 +4,7 @@ Schemathesis (bounded in examples and time, fixed seed) finds no 5xx and no answ
 that breaks the document: status codes, content types and bodies all conform."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -46,6 +47,7 @@ keys:
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0, output.text(finished=True)[-3000:]
     assert TOKEN not in output.text(finished=True), "the admin token was logged"
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def test_the_served_document_is_the_repositorys_and_is_current(gateway):
