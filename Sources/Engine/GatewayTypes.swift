@@ -69,7 +69,7 @@ public struct GatewayRequest: Sendable {
 
     /// Whether the client is OpenAI's Codex CLI (its `originator` header or User-Agent).
     var isCodex: Bool {
-        (header("originator") ?? header("user-agent") ?? "").lowercased().hasPrefix("codex")
+        (header("originator") ?? header("user-agent") ?? "").hasPrefixIgnoringASCIICase("codex")
     }
 }
 

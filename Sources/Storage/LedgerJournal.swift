@@ -321,12 +321,12 @@ public final class LedgerJournal: Sendable {
             return (probing ? Self.probe : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
         }
         guard !bytes.isEmpty || !waiters.isEmpty else { return }
-        let path = path(segment)
         let written: Result<Void, Failure>
         do {
             written = .success(
-                try await NIOThreadPool.singleton.runIfActive { [file] in
-                    try Self.append(bytes, to: file, segment: segment, path: path, sync: probing || !waiters.isEmpty)
+                try await NIOThreadPool.singleton.runIfActive { [file, directory] in
+                    try Self.append(
+                        bytes, to: file, segment: segment, path: { Self.path(in: directory, segment) }, sync: probing || !waiters.isEmpty)
                 })
         } catch let failure as Failure {
             written = .failure(failure)
@@ -371,7 +371,7 @@ public final class LedgerJournal: Sendable {
             state.segmentSize = 0
             return state.openCount[segment, default: 0] == 0
         }
-        if retire, case .success = written { try? FileManager.default.removeItem(atPath: path) }
+        if retire, case .success = written { try? FileManager.default.removeItem(atPath: path(segment)) }
         for waiter in waiters { waiter.resolve(written) }
     }
 
@@ -380,7 +380,7 @@ public final class LedgerJournal: Sendable {
     /// middle of a torn line (which would spoil that batch's first record too).
     /// A failed sync leaves the whole lines in place: its opens are refused
     /// (and closed again by the caller), its closes and progress notes stand.
-    static func append(_ bytes: [UInt8], to file: SegmentFile, segment: Int, path: String, sync: Bool) throws(Failure) {
+    static func append(_ bytes: [UInt8], to file: SegmentFile, segment: Int, path: () -> String, sync: Bool) throws(Failure) {
         let fd = try file.descriptor(segment, path: path)
         let start = lseek(fd, 0, SEEK_END)
         var offset = 0
@@ -405,16 +405,17 @@ public final class LedgerJournal: Sendable {
         private var segment = 0
         private var fd: Int32 = -1
 
-        /// The open descriptor of `segment`, at `path`. Opened again when the segment
-        /// changes, or when the file was removed under it (an operator clearing the
-        /// directory): appending to a file no longer on disk would make nothing durable.
-        func descriptor(_ segment: Int, path: String) throws(Failure) -> Int32 {
+        /// The open descriptor of `segment`, at `path` (made only to open it). Opened
+        /// again when the segment changes, or when the file was removed under it (an
+        /// operator clearing the directory): appending to a file no longer on disk
+        /// would make nothing durable.
+        func descriptor(_ segment: Int, path: () -> String) throws(Failure) -> Int32 {
             if fd >= 0, self.segment == segment {
                 var status = stat()
                 if fstat(fd, &status) == 0, status.st_nlink > 0 { return fd }
             }
             close()
-            let opened = Foundation.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            let opened = Foundation.open(path(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
             guard opened >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
             fd = opened
             self.segment = segment
@@ -466,7 +467,9 @@ public final class LedgerJournal: Sendable {
 
     // MARK: files
 
-    func path(_ segment: Int) -> String {
+    func path(_ segment: Int) -> String { Self.path(in: directory, segment) }
+
+    static func path(in directory: String, _ segment: Int) -> String {
         let number = String(segment)
         return directory + "/segment-" + String(repeating: "0", count: max(0, 8 - number.count)) + number + ".log"
     }

@@ -20,6 +20,21 @@ extension StringProtocol {
         if let found = found.flatMap({ $0 }) { return found }
         return Array(utf8).withUnsafeBufferPointer { text in Array(part.utf8).withUnsafeBufferPointer { byteSearch(text, $0) } }
     }
+
+    /// Whether the text starts with `prefix`, ASCII letters compared without
+    /// case (a header value against a media type or a client's name): no
+    /// lowercased copy of the text is made, as `lowercased().hasPrefix` does.
+    public func hasPrefixIgnoringASCIICase(_ prefix: some StringProtocol) -> Bool {
+        var text = utf8.makeIterator()
+        for expected in prefix.utf8 {
+            guard let byte = text.next(), asciiLowercased(byte) == asciiLowercased(expected) else { return false }
+        }
+        return true
+    }
+}
+
+private func asciiLowercased(_ byte: UInt8) -> UInt8 {
+    (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
 }
 
 /// Whether `part` occurs in `text`. Over buffers, not generic collections: a

@@ -18,4 +18,16 @@ import Testing
         #expect(long.holdsBytes("write a 5-10 word title"))
         #expect(long.dropFirst(10).holdsBytes("word title"), "a substring too")
     }
+
+    /// Media types and client names are matched without case, as the lowercased copy matched them.
+    @Test func prefixesMatchWithoutASCIICase() {
+        #expect("Text/Event-Stream; charset=utf-8".hasPrefixIgnoringASCIICase("text/event-stream"))
+        #expect("text/event-stream".hasPrefixIgnoringASCIICase("text/event-stream"))
+        #expect(!"text/event".hasPrefixIgnoringASCIICase("text/event-stream"), "shorter than the prefix")
+        #expect(!"application/json".hasPrefixIgnoringASCIICase("text/event-stream"))
+        #expect("CODEX_cli_rs/0.1".hasPrefixIgnoringASCIICase("codex"))
+        #expect("anything".hasPrefixIgnoringASCIICase(""))
+        #expect(!"çodex".hasPrefixIgnoringASCIICase("codex"), "non-ASCII letters are not folded")
+        #expect(!"text[event-stream".hasPrefixIgnoringASCIICase("text{event-stream"), "only letters are folded")
+    }
 }

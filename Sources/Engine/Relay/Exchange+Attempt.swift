@@ -57,7 +57,7 @@ extension Exchange {
         }
         let contentType = response.header("content-type") ?? "application/json"
         // An event stream is relayed and metered as one, whatever the client asked.
-        if contentType.lowercased().hasPrefix("text/event-stream") { return await peekStream(response, account: account) }
+        if contentType.hasPrefixIgnoringASCIICase("text/event-stream") { return await peekStream(response, account: account) }
         let body: ByteBuffer
         do {
             body = try await response.collect(upTo: gateway.transport.settings.maxResponseBytes)
