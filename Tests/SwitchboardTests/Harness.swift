@@ -127,9 +127,9 @@ struct Harness: Sendable {
         try await send("/admin" + path, method: method, body: body, key: token)
     }
 
-    /// Starts a streaming request, reads its first chunk, and walks away (the
-    /// connection closes mid-stream when the response is dropped).
-    func startStreamAndLeave(_ body: String) async throws {
+    /// Starts a streaming request and reads its first chunk; the stream stays
+    /// open while the caller keeps what this returns.
+    func startStream(_ body: String) async throws -> HTTPClientResponse.Body.AsyncIterator {
         var request = HTTPClientRequest(url: base + "/v1/chat/completions")
         request.method = .POST
         request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
@@ -137,6 +137,13 @@ struct Harness: Sendable {
         let response = try await client.execute(request, timeout: .seconds(30))
         var iterator = response.body.makeAsyncIterator()
         _ = try await iterator.next()
+        return iterator
+    }
+
+    /// Starts a streaming request, reads its first chunk, and walks away (the
+    /// connection closes mid-stream when the response is dropped).
+    func startStreamAndLeave(_ body: String) async throws {
+        _ = try await startStream(body)
     }
 
     /// Waits (a generous bound, polling) until `condition` holds.

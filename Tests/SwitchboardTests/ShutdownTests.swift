@@ -71,14 +71,9 @@ import Upstream
         try await withHarness(cancelling: true) { harness in
             #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini")).status == 200)
             // A stream still answering when the gateway is cancelled.
-            var request = HTTPClientRequest(url: harness.base + "/v1/chat/completions")
-            request.method = .POST
-            request.headers.add(name: "authorization", value: "Bearer \(Harness.key)")
-            request.body = .bytes(ByteBuffer(string: Harness.chat("slow-stream", stream: true)))
-            let response = try await harness.client.execute(request, timeout: .seconds(30))
-            var iterator = response.body.makeAsyncIterator()
-            _ = try await iterator.next()
+            let stream = try await harness.startStream(Harness.chat("slow-stream", stream: true))
             #expect(harness.switchboard.ledger.openCount == 1, "the stream is open in the journal when the gateway is cancelled")
+            withExtendedLifetime(stream) {}
         }
     }
 }
