@@ -245,9 +245,10 @@ schemas = {
                           "price_multiplier": nullable({"type": "object", "description": "Multipliers per model glob, instead of `multiplier`.", "additionalProperties": MULTIPLIER_IN}),
                           "subscription": nullable(obj({"daily_usd": DOLLARS_IN, "weekly_usd": DOLLARS_IN, "monthly_usd": DOLLARS_IN})), **BINDING_IN}),
     "GatewayStats": obj({"unpriced_requests": I, "overrun_usd": MONEY, "unauthenticated_requests": I, "malformed_requests": I,
-                         "alerts_delivered": I, "alert_dead_letters": I},
+                         "alerts_delivered": I, "alert_dead_letters": I,
+                         "upstream_out_of_descriptors": {"type": "integer", "description": "Upstream connections that could not be opened for want of file descriptors (answered 503, no account blamed)."}},
                         required=["unpriced_requests", "overrun_usd", "unauthenticated_requests", "malformed_requests",
-                                  "alerts_delivered", "alert_dead_letters"]),
+                                  "alerts_delivered", "alert_dead_letters", "upstream_out_of_descriptors"]),
     "Request": obj({
         "request_id": S, "created_at": TIME, "key": S, "user": S, "account": S, "provider": S, "dialect": S, "model": S,
         "upstream_model": S, "status": I, "outcome": S, "error_code": S, "stream": B,

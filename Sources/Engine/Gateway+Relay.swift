@@ -123,6 +123,9 @@ final class OutOfDescriptors: Sendable {
     private let total = Atomic<Int>(0)
     private let lastLogged = Mutex<Date?>(nil)
 
+    /// How many there were.
+    var count: Int { total.load(ordering: .relaxed) }
+
     func note(logger: Logger, now: Date) {
         let count = total.add(1, ordering: .relaxed).newValue
         let log = lastLogged.withLock { last -> Bool in

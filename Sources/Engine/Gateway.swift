@@ -105,12 +105,14 @@ public final class Gateway: Sendable {
     let unpricedModels = Mutex<Set<String>>([])
 
     /// Counters admins watch: requests for unpriced models, money charged past
-    /// holds, requests without a valid key.
+    /// holds, requests without a valid key, upstream connections the process
+    /// had no descriptor for.
     public var stats: GatewayStats {
         GatewayStats(
             unpricedRequests: unpricedRequests, overrunUsd: limiter.overrun.dollarsString,
             unauthenticatedRequests: unauthenticated.count, malformedRequests: malformed.load(ordering: .relaxed),
-            alertsDelivered: alertCounters.deliveredCount, alertDeadLetters: alertCounters.deadLetterCount)
+            alertsDelivered: alertCounters.deliveredCount, alertDeadLetters: alertCounters.deadLetterCount,
+            upstreamOutOfDescriptors: outOfDescriptors.count)
     }
 
     /// How many requests were served for models the price table does not know.
@@ -404,4 +406,7 @@ public struct GatewayStats: Sendable, Encodable {
     public var alertsDelivered: Int
     /// Alerts no attempt could deliver.
     public var alertDeadLetters: Int
+    /// Upstream connections that could not be opened for want of file
+    /// descriptors (the gateway's own limit; answered 503, no account blamed).
+    public var upstreamOutOfDescriptors: Int
 }

@@ -2,6 +2,7 @@ import Policy
 import Prometheus
 import Storage
 import SwitchboardCore
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -25,6 +26,11 @@ public final class GatewayMetrics: Sendable {
 
     /// Whether requests are also counted by key name (`metrics_key_labels`).
     let keyLabels: Bool
+
+    /// How far each of the gateway's own counters (`GatewayStats`) has been
+    /// added to its Prometheus counter, by metric name: a scrape adds what
+    /// came since.
+    private let exported = Mutex<[String: Int]>([:])
 
     public init(version: String, keyLabels: Bool = false) {
         self.keyLabels = keyLabels
@@ -197,7 +203,35 @@ public final class GatewayMetrics: Sendable {
                 labels: [("account", account.name)]
             ).set(max(0, status.cooldownUntil.map { $0.timeIntervalSince(now) } ?? 0))
         }
+        let stats = gateway.stats
+        catchUp(
+            Self.name("unauthenticated_requests", "total", "Requests refused for want of a valid key (not in the ledger)."),
+            to: stats.unauthenticatedRequests)
+        catchUp(
+            Self.name("malformed_requests", "total", "Requests with a valid key refused for an unreadable or malformed body (not in the ledger)."),
+            to: stats.malformedRequests)
+        catchUp(
+            Self.name("unpriced_requests", "total", "Requests served for models the price table does not know (recorded at zero cost)."),
+            to: stats.unpricedRequests)
+        catchUp(
+            Self.name(
+                "upstream_out_of_descriptors", "total",
+                "Upstream connections not opened for want of file descriptors (answered 503, no account blamed)."),
+            to: stats.upstreamOutOfDescriptors)
+        catchUp(Self.name("alerts_delivered", "total", "Alerts delivered to webhooks."), to: stats.alertsDelivered)
+        catchUp(Self.name("alert_dead_letters", "total", "Alerts no attempt could deliver."), to: stats.alertDeadLetters)
         return exposition()
+    }
+
+    /// Brings a counter up to a count the gateway keeps itself. The difference
+    /// is taken under the lock, so scrapes at once never add the same part twice.
+    private func catchUp(_ descriptor: MetricNameDescriptor, to count: Int) {
+        let added = exported.withLock { seen in
+            let before = seen[descriptor.metricName, default: 0]
+            seen[descriptor.metricName] = max(before, count)
+            return max(0, count - before)
+        }
+        registry.makeCounter(descriptor: descriptor).increment(by: Int64(added))
     }
 
     /// The exposition text of what is recorded, gauges as last set.

@@ -739,6 +739,10 @@ enum AdminOpenAPI {
                   },
                   "unpriced_requests": {
                     "type": "integer"
+                  },
+                  "upstream_out_of_descriptors": {
+                    "description": "Upstream connections that could not be opened for want of file descriptors (answered 503, no account blamed).",
+                    "type": "integer"
                   }
                 },
                 "required": [
@@ -747,7 +751,8 @@ enum AdminOpenAPI {
                   "unauthenticated_requests",
                   "malformed_requests",
                   "alerts_delivered",
-                  "alert_dead_letters"
+                  "alert_dead_letters",
+                  "upstream_out_of_descriptors"
                 ],
                 "type": "object"
               },

@@ -60,6 +60,31 @@ import Testing
         }
     }
 
+    /// The gateway's own counters (requests without a valid key, malformed
+    /// bodies: never in the ledger) are Prometheus counters too, and a second
+    /// scrape adds only what came since.
+    @Test func theGatewaysOwnCountersAreCountedOnceAcrossScrapes() async throws {
+        try await withHarness { harness in
+            for _ in 0..<3 {
+                #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: "sk-sb-nope").status == 401)
+            }
+            #expect(try await harness.send("/v1/chat/completions", body: "{not json").status == 400)
+            let first = try await harness.send("/metrics", method: .GET, key: nil).body
+            #expect(Self.sample(first, "switchboard_unauthenticated_requests_total") == 3)
+            #expect(Self.sample(first, "switchboard_malformed_requests_total") == 1)
+            #expect(Self.sample(first, "switchboard_upstream_out_of_descriptors_total") == 0)
+            #expect(first.contains("# TYPE switchboard_unauthenticated_requests_total counter"))
+            #expect(!first.contains("sk-sb-nope"))
+
+            #expect(try await harness.send("/v1/chat/completions", body: Harness.chat("gpt-4o-mini"), key: "sk-sb-nope").status == 401)
+            let second = try await harness.send("/metrics", method: .GET, key: nil).body
+            #expect(Self.sample(second, "switchboard_unauthenticated_requests_total") == 4)
+            #expect(Self.sample(second, "switchboard_malformed_requests_total") == 1, "not added again")
+            let stats = harness.switchboard.gateway.stats
+            #expect(stats.unauthenticatedRequests == 4 && stats.malformedRequests == 1)
+        }
+    }
+
     @Test func aBatchIsAddedUpBySeriesAndHeldAtTheBounds() {
         func row(_ id: String, status: Int = 200, output: Int64 = 5, cost: Int64 = 1_000_000_000) -> LedgerRow {
             var row = LedgerRow(

@@ -93,6 +93,7 @@ final class ScriptedTransport: UpstreamTransport {
             for status in harness.switchboard.gateway.pool.status(of: accounts) {
                 #expect(status.cooldownUntil == nil && status.totalFailures == 0, "\(status.name) was blamed")
             }
+            #expect(harness.switchboard.gateway.stats.upstreamOutOfDescriptors == 5, "counted for admins")
         }
     }
 
