@@ -18,6 +18,7 @@
 #   BENCH_TMP=/dev/shm bench/run.sh # data (database, journal) on tmpfs: no real fsync
 #   PROFILE=1 bench/run.sh          # a perf profile under JSON load instead (PROFILE_CONNECTIONS, default 50)
 #   ALLOCS=1 bench/run.sh           # heap allocations (malloc calls) per request, JSON and stream, instead (needs perf and root)
+#   LINK_ORDER=1 bench/run.sh       # the gateway under Valgrind's callgrind: writes scripts/link-order.txt (see scripts/build) instead
 #   LOADED=1 bench/run.sh           # the same runs with 10,000 more keys and 1,000 more accounts configured
 #   LONG_STREAMS=100 bench/run.sh   # that many 2-minute streams at once (an event a second, from fake-upstream): memory and CPU per stream instead
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
@@ -41,9 +42,8 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 if [ -z "${BIN:-}" ]; then
-  # As scripts/package builds what ships: the Swift runtime and Foundation linked in.
-  swift build -c release --product switchboard --static-swift-stdlib >/dev/null
-  BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/switchboard"
+  # What ships (scripts/build, as scripts/package): the Swift runtime and Foundation linked in, the code laid out.
+  BIN=$(scripts/build | tail -1)
 fi
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/switchboard-bench.XXXXXX")
 UPSTREAM_PORT=18901
@@ -196,13 +196,68 @@ text = text.replace("accounts:\n", "accounts:\n" + accounts, 1).replace("keys:\n
 open(path, "w").write(text)
 PY
 fi
-(cd "$WORK" && exec "$BIN" serve --config "$WORK/switchboard.yaml" 2>"$WORK/gateway.log") &
+# LINK_ORDER=1: the gateway runs under Valgrind's callgrind, which lists every
+# function it runs, to write scripts/link-order.txt (see scripts/build) instead of the runs.
+RUNNER=()
+if [ -n "${LINK_ORDER:-}" ]; then
+  if ! command -v valgrind >/dev/null; then
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind
+  fi
+  # Valgrind 3.19 cannot read the DWARF 5 this toolchain writes: a copy without it (symbols kept).
+  strip --strip-debug -o "$WORK/switchboard" "$BIN"
+  BIN="$WORK/switchboard"
+  RUNNER=(valgrind -q --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.out")
+fi
+(cd "$WORK" && exec "${RUNNER[@]}" "$BIN" serve --config "$WORK/switchboard.yaml" 2>"$WORK/gateway.log") &
 GATEWAY_PID=$!
 for _ in $(seq 1 600); do
   curl -s -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/health" && break
   sleep 0.1
 done
 sleep 1
+
+if [ -n "${LINK_ORDER:-}" ]; then
+  callgrind_control -d started "$GATEWAY_PID" >/dev/null 2>&1  # → callgrind.out.1: starting, and /health
+  chat() { curl -s -o /dev/null -w '%{http_code} ' "http://127.0.0.1:$GATEWAY_PORT$1" -H "Content-Type: application/json" "${@:2}"; }
+  for _ in 1 2 3; do
+    chat /v1/chat/completions -H "Authorization: Bearer $KEY" -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+    chat /v1/chat/completions -H "Authorization: Bearer $KEY" -d '{"model":"gpt-4o-mini-stream","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+    chat /v1/messages -H "x-api-key: $KEY" -H "anthropic-version: 2023-06-01" -d '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+    chat /v1/messages -H "x-api-key: $KEY" -H "anthropic-version: 2023-06-01" -d '{"model":"gpt-4o-mini-stream","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+    chat /v1/chat/completions -H "Authorization: Bearer sk-sb-not-a-key" -d '{"model":"gpt-4o-mini","messages":[]}'
+    chat /v1/chat/completions -H "Authorization: Bearer $KEY" -d '{"model":"gpt-4o-mini",'
+    chat /health
+  done
+  echo
+  callgrind_control -d serving "$GATEWAY_PID" >/dev/null 2>&1  # → callgrind.out.2: serving
+  nm --defined-only "$BIN" | awk '$2 ~ /^[tTwW]$/ {print $3}' > "$WORK/symbols.txt"
+  python3 - "$WORK/callgrind.out.1" "$WORK/callgrind.out.2" "$WORK/symbols.txt" scripts/link-order.txt <<'PY'
+import re, sys
+started_path, serving_path, symbols_path, out_path = sys.argv[1:]
+symbols = set(open(symbols_path).read().split())
+def functions(path):
+    # "fn=(id) name" names a function the first time; later "fn=(id)" alone. Recursion adds "'2".
+    names, ran = {}, set()
+    for line in open(path, errors="replace"):
+        match = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
+        if not match:
+            continue
+        kind, number, name = match.groups()
+        if name:
+            names[number] = re.sub(r"'\d+$", "", name)
+        if kind == "fn" and names.get(number) in symbols:
+            ran.add(names[number])
+    return ran
+serving = functions(serving_path)
+started = functions(started_path) - serving
+with open(out_path, "w") as out:
+    for name in sorted(serving) + sorted(started):
+        out.write(name + "\n")
+print(f"{out_path}: {len(serving)} functions run while serving, then {len(started)} more run while starting")
+PY
+  exit 0
+fi
 IDLE_RSS_KB=$(awk '/VmRSS/ {print $2}' /proc/$GATEWAY_PID/status)
 
 # REPLICAS=N: N-1 more gateways on the same PostgreSQL database (the first one's
