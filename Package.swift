@@ -159,10 +159,13 @@ let package = Package(
         ),
         // Swift concurrency's enqueue hook, reached by the linker (EventLoopExecutor).
         .target(name: "CConcurrencyHook"),
+        // Gives back, once the gateway listens, memory only starting needed (`StartupMemory`).
+        .target(name: "CStartupMemory"),
         .executableTarget(
             name: "switchboard",
             dependencies: [
                 "CConcurrencyHook",
+                "CStartupMemory",
                 "SwitchboardCore",
                 "Storage",
                 "SwitchboardApp",
@@ -220,6 +223,7 @@ let package = Package(
                 "SwitchboardApp",
                 "SwitchboardTesting",
                 "SwitchboardFuzzing",
+                "CStartupMemory",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

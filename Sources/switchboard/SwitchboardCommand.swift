@@ -144,7 +144,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = options.logger(config)
         do {
-            let switchboard = try await Switchboard.build(config, logger: logger)
+            let switchboard = try await Switchboard.build(config, logger: logger) { _ in StartupMemory.release(logger: logger) }
             try await switchboard.run(logger: logger)
         } catch let error as ConfigurationError {
             throw CommandFailure(message: error.description, code: CommandFailure.usage)
