@@ -90,6 +90,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
+                "CProcessMemory",
                 "SwitchboardCore",
                 "Dialects",
                 "Policy",
@@ -159,13 +160,12 @@ let package = Package(
         ),
         // Swift concurrency's enqueue hook, reached by the linker (EventLoopExecutor).
         .target(name: "CConcurrencyHook"),
-        // Gives back, once the gateway listens, memory only starting needed (`StartupMemory`).
-        .target(name: "CStartupMemory"),
+        // Memory given back to the system (`ProcessMemory`).
+        .target(name: "CProcessMemory"),
         .executableTarget(
             name: "switchboard",
             dependencies: [
                 "CConcurrencyHook",
-                "CStartupMemory",
                 "SwitchboardCore",
                 "Storage",
                 "SwitchboardApp",
@@ -223,7 +223,7 @@ let package = Package(
                 "SwitchboardApp",
                 "SwitchboardTesting",
                 "SwitchboardFuzzing",
-                "CStartupMemory",
+                "CProcessMemory",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -155,6 +155,7 @@ public struct Switchboard: Sendable {
             AccountStatusWriter(gateway: gateway, store: context.store, logger: logger),
             HealthProber(gateway: gateway, interval: config.healthProbeInterval, logger: logger),
             KeyHousekeeper(store: context.store, refresher: refresher, logger: logger),
+            HeapTrimmer(logger: logger),
         ]
         if !config.alerts.webhooks.isEmpty {
             services.append(AlertMonitor(gateway: gateway, store: context.store, settings: config.alerts, logger: logger))

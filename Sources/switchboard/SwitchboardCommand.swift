@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Logging
 import NIOCore
@@ -144,7 +145,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = options.logger(config)
         do {
-            let switchboard = try await Switchboard.build(config, logger: logger) { _ in StartupMemory.release(logger: logger) }
+            let switchboard = try await Switchboard.build(config, logger: logger) { _ in ProcessMemory.releaseStartup(logger: logger) }
             try await switchboard.run(logger: logger)
         } catch let error as ConfigurationError {
             throw CommandFailure(message: error.description, code: CommandFailure.usage)

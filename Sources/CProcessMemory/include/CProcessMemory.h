@@ -1,5 +1,5 @@
-#ifndef SWITCHBOARD_STARTUP_MEMORY_H
-#define SWITCHBOARD_STARTUP_MEMORY_H
+#ifndef SWITCHBOARD_PROCESS_MEMORY_H
+#define SWITCHBOARD_PROCESS_MEMORY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,8 +19,12 @@ size_t switchboard_relocation_table_pages(uintptr_t *_Nonnull first, uintptr_t *
 size_t switchboard_release_relocation_table(void);
 
 /// Returns the allocator's free pages to the system (glibc's `malloc_trim`):
-/// starting frees most of what it allocated, and glibc keeps free pages in the
-/// middle of its heaps until asked. Returns 1 when memory was released.
+/// glibc keeps free pages in the middle of its heaps until asked. Returns 1
+/// when memory was released.
 int switchboard_trim_heap(void);
+
+/// The bytes the allocator holds free in its heaps (glibc's `mallinfo2`,
+/// `fordblks`), resident or already given back; 0 without glibc.
+size_t switchboard_heap_free_bytes(void);
 
 #endif

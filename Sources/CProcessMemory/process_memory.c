@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CStartupMemory.h"
+#include "CProcessMemory.h"
 
 #include <link.h>
 #include <stdint.h>
@@ -60,6 +60,14 @@ size_t switchboard_release_relocation_table(void) {
 int switchboard_trim_heap(void) {
 #ifdef __GLIBC__
     return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
+
+size_t switchboard_heap_free_bytes(void) {
+#ifdef __GLIBC__
+    return mallinfo2().fordblks;
 #else
     return 0;
 #endif
