@@ -56,7 +56,7 @@ import Testing
         // Every other block freed: each kept one keeps its freed neighbours apart and off the top of the heap.
         let freed = stride(from: 0, to: blocks.count, by: 2).map { blocks[$0] }
         let kept = stride(from: 1, to: blocks.count, by: 2).map { blocks[$0] }
-        defer { kept.forEach { free($0) } }
+        defer { for block in kept { free(block) } }
         // The whole pages inside each freed block, past the page where malloc keeps its own header.
         let ranges = freed.map { block -> (UInt, UInt) in
             let start = UInt(bitPattern: block) + Self.page
@@ -67,7 +67,7 @@ import Testing
         #expect(try resident() == pages)
 
         let freeBefore = switchboard_heap_free_bytes()
-        freed.forEach { free($0) }
+        for block in freed { free(block) }
         #expect(switchboard_heap_free_bytes() >= freeBefore + freed.count / 2 * blockSize)
         #expect(try resident() > pages / 2, "glibc keeps freed pages in the middle of its heap")
 
