@@ -43,7 +43,15 @@ final class SQLiteDatabase: SQLDatabase {
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: logger, on: BackgroundThread.eventLoop)
         let database = SQLiteDatabase(connection: connection)
-        for pragma in ["PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"] {
+        // temp_store = MEMORY keeps statement journals in memory. A ledger batch's
+        // multi-row insert and rollups keep the pages they change in one, and past
+        // 64 KiB SQLite spilled it to a temporary file: two writes per page, about two
+        // per request, and a writable temporary directory needed to record requests.
+        let pragmas = [
+            "PRAGMA busy_timeout = 10000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
+            "PRAGMA temp_store = MEMORY",
+        ]
+        for pragma in pragmas {
             _ = try await database.execute(pragma, [])
         }
         return database

@@ -1,7 +1,8 @@
 import Foundation
-import Storage
 import SwitchboardCore
 import Testing
+
+@testable import Storage
 
 /// The store contract. Every backend must pass it: SQLite on a real file, and PostgreSQL when a server is there (`withStore`).
 @Suite struct StoreTests {
@@ -18,6 +19,16 @@ import Testing
             try await reopened.migrate()
             #expect(try await reopened.listKeys().map(\.name) == ["a"])
             try await reopened.close()
+        }
+    }
+
+    /// A ledger batch's statement journal stays in memory: on a temporary file it
+    /// cost two writes per request, and recording requests needed a writable
+    /// temporary directory (a read-only container has none).
+    @Test func sqliteKeepsStatementJournalsInMemory() async throws {
+        try await withStore(engines: [.sqlite]) { store, _ in
+            let rows = try await #require(store as? SQLStore).query("PRAGMA temp_store")
+            #expect(rows.first?.column("temp_store") == .integer(2))  // 2: MEMORY
         }
     }
 
