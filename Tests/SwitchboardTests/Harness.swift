@@ -215,7 +215,10 @@ func withHarness(
     let (fakePorts, fakeContinuation) = AsyncStream.makeStream(of: Int.self)
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     var clientConfiguration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5)))
-    clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    // Above the most requests a test sends at once (100): a request waiting for a pooled
+    // connection fails after the connect timeout, and under a loaded CI run 64 connections
+    // stayed busy past it (LedgerTests, getConnectionFromPoolTimeout).
+    clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
     let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: clientConfiguration)
     try await withThrowingTaskGroup(of: Void.self) { upstream in
         upstream.addTask { try await fake.application(onListening: { fakeContinuation.yield($0) }).run() }
