@@ -209,6 +209,16 @@ let package = Package(
             dependencies: ["Policy", "SwitchboardCore"],
             path: "bench/SelectionBench"
         ),
+        // The floor under the gateway's figures: a bare SwiftNIO HTTP/1.1 proxy (bench/README.md).
+        .executableTarget(
+            name: "nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/NIOFloor"
+        ),
         .testTarget(
             name: "SwitchboardTests",
             dependencies: [

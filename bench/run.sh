@@ -2,11 +2,12 @@
 # Benchmark: the gateway in front of a fast fake upstream (nginx serving fixed
 # OpenAI bodies), beside nginx as a plain reverse proxy (keep-alive upstream,
 # buffering off) in front of the same fake: the practical ceiling of any proxy
-# on this machine. Loaded with wrk on loopback in bounded runs. Prints
+# on this machine, and a bare SwiftNIO proxy (bench/NIOFloor): the floor under
+# anything built on SwiftNIO here. Loaded with wrk on loopback in bounded runs. Prints
 # requests/s, p50/p99 latency, the latency each proxy adds, CPU time per request
 # and RSS, for JSON and streaming chat completions, relayed and translated
 # (Anthropic Messages clients on OpenAI accounts), and the gateway's figures as
-# a ratio to nginx's. Installs nginx and wrk if missing.
+# a ratio to nginx's and to the SwiftNIO floor's. Installs nginx and wrk if missing.
 #
 #   bench/run.sh                    # 10 s per run
 #   DURATION=30 bench/run.sh
@@ -22,6 +23,7 @@
 #   LOADED=1 bench/run.sh           # the same runs with 10,000 more keys and 1,000 more accounts configured
 #   LONG_STREAMS=100 bench/run.sh   # that many 2-minute streams at once (an event a second, from fake-upstream): memory and CPU per stream instead
 #   BIN=/other/switchboard bench/run.sh  # measure another build (an older commit's) with this script
+#   FLOOR_BIN=/other/nio-floor bench/run.sh  # that SwiftNIO floor binary instead of building bench/NIOFloor
 #   LOG_LEVEL=info LOG_FORMAT=json bench/run.sh  # with an access line per request (to a file), as JSON (default: warnings only)
 #   bench/otlp_sink.py 4318 & SWITCHBOARD_OTLP_ENDPOINT=http://127.0.0.1:4318 bench/run.sh  # with tracing on
 #   KEEP_WORK=1 bench/run.sh        # keep the work directory (the gateway's log, its database) and print where
@@ -49,12 +51,14 @@ WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/switchboard-bench.XXXXXX")
 UPSTREAM_PORT=18901
 GATEWAY_PORT=18900
 PROXY_PORT=18902
+FLOOR_PORT=18905
 KEY=sk-sb-bench-0123456789abcdefghijklmnopqrstuvw
 
 BALANCER_PORT=18903
 cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
   [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
+  [ -n "${FLOOR_PID:-}" ] && kill "$FLOOR_PID" 2>/dev/null || true
   for pid in ${REPLICA_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
   [ -f "$WORK/balancer.pid" ] && kill "$(cat "$WORK/balancer.pid")" 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
@@ -123,6 +127,15 @@ http {
 }
 NGINX
 "$NGINX" -c "$WORK/proxy.conf" -p "$WORK" -e "$WORK/proxy-error.log"
+
+# --- the SwiftNIO floor: NIOHTTP1 on both sides, nothing else (bench/NIOFloor) --
+if [ -z "${FLOOR_BIN:-}" ]; then
+  swift build -c release --product nio-floor --static-swift-stdlib >/dev/null
+  FLOOR_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/nio-floor"
+fi
+"$FLOOR_BIN" "$FLOOR_PORT" "$UPSTREAM_PORT" &
+FLOOR_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$FLOOR_PORT/json/v1/chat/completions" && break; sleep 0.1; done
 
 # --- the gateway -----------------------------------------------------------
 cat > "$WORK/switchboard.yaml" <<YAML
@@ -326,6 +339,7 @@ run() {
   [ "$conns" -gt 1 ] && threads=2
   [[ $url == *":$GATEWAY_PORT"* ]] && pids=$GATEWAY_PID
   [[ $url == *":$PROXY_PORT"* ]] && pids=$(proxy_pids)
+  [[ $url == *":$FLOOR_PORT"* ]] && pids=$FLOOR_PID
   [[ $url == *":$BALANCER_PORT"* ]] && pids="$GATEWAY_PID $REPLICA_PIDS $(pgrep -P "$(cat "$WORK/balancer.pid")" | tr '\n' ' ')"
   local before after out reqs rps p50 p99 cpu_us=-
   [ -n "$pids" ] && before=$(cpu_ticks $pids)
@@ -351,11 +365,14 @@ GW="http://127.0.0.1:$GATEWAY_PORT/v1/chat/completions"
 GW_MESSAGES="http://127.0.0.1:$GATEWAY_PORT/v1/messages"
 PX_JSON="http://127.0.0.1:$PROXY_PORT/json/v1/chat/completions"
 PX_STREAM="http://127.0.0.1:$PROXY_PORT/stream/v1/chat/completions"
+FL_JSON="http://127.0.0.1:$FLOOR_PORT/json/v1/chat/completions"
+FL_STREAM="http://127.0.0.1:$FLOOR_PORT/stream/v1/chat/completions"
 
 # Warm up connections and caches.
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$PX_JSON" >/dev/null
+wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$FL_JSON" >/dev/null
 
 # PROFILE=1: a perf profile of the gateway under JSON load (PROFILE_CONNECTIONS, default 50) instead of the runs.
 # SLOW_READER=1: one 100 MB streamed answer read by a client at 20 MB/s; the
@@ -512,9 +529,11 @@ else
   for conns in 1 50; do
     run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" $conns
     run "nginx proxy, JSON" "$PX_JSON" "$WORK/json.lua" $conns
+    run "SwiftNIO floor, JSON" "$FL_JSON" "$WORK/json.lua" $conns
     run "through gateway, JSON" "$GW" "$WORK/json.lua" $conns
     run "upstream direct, stream" "$UP_STREAM" "$WORK/stream.lua" $conns
     run "nginx proxy, stream" "$PX_STREAM" "$WORK/stream.lua" $conns
+    run "SwiftNIO floor, stream" "$FL_STREAM" "$WORK/stream.lua" $conns
     run "through gateway, stream" "$GW" "$WORK/stream.lua" $conns
   done
   run "translated Messages→Chat, JSON" "$GW_MESSAGES" "$WORK/messages.lua" 50
@@ -523,8 +542,9 @@ else
   # Added latency: p50 through a proxy minus p50 of the fake itself, one client.
   added() { awk -v a="$(field "$1" 1 3)" -v b="$(field "$2" 1 3)" 'BEGIN { printf "%.3f ms", a - b }'; }
   echo
-  echo "latency added at p50, concurrency 1: gateway JSON $(added "through gateway, JSON" "upstream direct, JSON"), stream $(added "through gateway, stream" "upstream direct, stream"); nginx proxy JSON $(added "nginx proxy, JSON" "upstream direct, JSON"), stream $(added "nginx proxy, stream" "upstream direct, stream")"
+  echo "latency added at p50, concurrency 1: gateway JSON $(added "through gateway, JSON" "upstream direct, JSON"), stream $(added "through gateway, stream" "upstream direct, stream"); nginx proxy JSON $(added "nginx proxy, JSON" "upstream direct, JSON"), stream $(added "nginx proxy, stream" "upstream direct, stream"); SwiftNIO floor JSON $(added "SwiftNIO floor, JSON" "upstream direct, JSON"), stream $(added "SwiftNIO floor, stream" "upstream direct, stream")"
   echo "gateway as a share of nginx proxy at c=50: JSON req/s $(ratio "$(field "through gateway, JSON" 50 2)" "$(field "nginx proxy, JSON" 50 2)"), stream req/s $(ratio "$(field "through gateway, stream" 50 2)" "$(field "nginx proxy, stream" 50 2)"); CPU per JSON request $(ratio "$(field "through gateway, JSON" 50 5)" "$(field "nginx proxy, JSON" 50 5)")x nginx's"
+  echo "SwiftNIO floor as a share of nginx proxy at c=50: JSON req/s $(ratio "$(field "SwiftNIO floor, JSON" 50 2)" "$(field "nginx proxy, JSON" 50 2)"), stream req/s $(ratio "$(field "SwiftNIO floor, stream" 50 2)" "$(field "nginx proxy, stream" 50 2)"); the gateway's CPU per JSON request $(ratio "$(field "through gateway, JSON" 50 5)" "$(field "SwiftNIO floor, JSON" 50 5)")x the floor's"
 fi
 PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' /proc/$GATEWAY_PID/status)
 # In MB to a tenth: the idle target (30 MB) is closer than a whole megabyte.
