@@ -21,7 +21,8 @@ public enum ProcessMemory {
 
 /// Gives the allocator's free memory back after a burst. glibc keeps the pages
 /// it freed in the middle of its heaps until asked: after a thousand clients at
-/// once, an idle gateway stayed at 118 MB resident, and 50 MB once trimmed.
+/// once, an idle gateway stayed at 124 MB resident, and 55 MB once trimmed
+/// (bench/README.md).
 ///
 /// Every `interval`, on the background thread, it reads how much the heaps
 /// hold free, and trims when that grew by `threshold` since the last trim
