@@ -75,7 +75,7 @@ public struct OpenAIChatStreamObserver: StreamObserver {
         return data.withUTF8 { bytes in
             let raw = UnsafeRawBufferPointer(bytes)
             // Most chunks carry `"usage":null` and no error: skip parsing them.
-            guard Self.mayHaveObject(named: "usage", in: raw) || Self.mayHaveObject(named: "error", in: raw) else {
+            guard Self.mayHaveObject(namedOneOf: Self.usageOrError, in: raw) else {
                 return .forward
             }
             let reader = JSONReader(raw)
@@ -95,26 +95,15 @@ public struct OpenAIChatStreamObserver: StreamObserver {
 }
 
 extension OpenAIChatStreamObserver {
-    /// Whether `"name"` followed by `:` and `{` appears anywhere in the text. A
-    /// top-level member holding an object always matches, so a miss proves there
-    /// is none; a hit (even inside a string) only costs a full parse.
-    static func mayHaveObject(named name: StaticString, in bytes: UnsafeRawBufferPointer) -> Bool {
-        let key = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        guard bytes.count > key.count + 3 else { return false }
-        var index = 0
-        while index + key.count + 2 < bytes.count {
-            if bytes[index] == UInt8(ascii: "\""), bytes[index + key.count + 1] == UInt8(ascii: "\""),
-                memcmp(bytes.baseAddress! + index + 1, key.baseAddress!, key.count) == 0
-            {
-                var next = index + key.count + 2
-                while next < bytes.count, bytes[next] == 0x20 || bytes[next] == 0x09 || bytes[next] == 0x0A || bytes[next] == 0x0D { next += 1 }
-                if next < bytes.count, bytes[next] == UInt8(ascii: ":") {
-                    next += 1
-                    while next < bytes.count, bytes[next] == 0x20 || bytes[next] == 0x09 || bytes[next] == 0x0A || bytes[next] == 0x0D { next += 1 }
-                    if next < bytes.count, bytes[next] == UInt8(ascii: "{") { return true }
-                }
-            }
-            index += 1
+    static let usageOrError: [StaticString] = ["usage", "error"]
+
+    /// Whether a member named one of `names` holds an object anywhere in the
+    /// text (one pass, `MemberScanner`). A top-level one always matches, so a
+    /// miss proves there is none; a nested one only costs a full parse.
+    static func mayHaveObject(namedOneOf names: [StaticString], in bytes: UnsafeRawBufferPointer) -> Bool {
+        var scanner = MemberScanner(bytes)
+        while let member = scanner.next() {
+            if scanner.holdsObject(member), scanner.name(of: member, isOneOf: names) { return true }
         }
         return false
     }

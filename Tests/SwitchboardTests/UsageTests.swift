@@ -85,7 +85,7 @@ import Testing
 @Suite struct UsagePrefilterTests {
     func check(_ text: String, _ name: StaticString) -> Bool {
         var text = text
-        return text.withUTF8 { OpenAIChatStreamObserver.mayHaveObject(named: name, in: UnsafeRawBufferPointer($0)) }
+        return text.withUTF8 { OpenAIChatStreamObserver.mayHaveObject(namedOneOf: [name], in: UnsafeRawBufferPointer($0)) }
     }
 
     @Test func findsObjectsAndSkipsNulls() {
@@ -96,6 +96,9 @@ import Testing
         #expect(!check(#"{"usage":null}"#, "error"))
         #expect(check(#"{"error":{"message":"x"}}"#, "error"))
         #expect(!check(#"{"usage"#, "usage"))
+        // Names inside text are not members: a string that reads like one costs no parse.
+        #expect(!check(#"{"choices":[{"delta":{"content":"\"usage\":{"}}],"usage":null}"#, "usage"))
+        #expect(check(#"{"choices":[{"delta":{"content":"\"usage\":{"}}],"usage":{"total_tokens":3}}"#, "usage"))
     }
 
     @Test func absurdCountsFromAnUpstreamAreClampedNotTrapped() {
