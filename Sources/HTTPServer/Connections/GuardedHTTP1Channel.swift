@@ -7,8 +7,9 @@ import SwitchboardCore
 /// Hummingbird's HTTP/1 child channel with the gateway's protections around
 /// it: a `ConnectionGuard` first in the pipeline (deadlines for the head, the
 /// body and keep-alive), the head limits (`max_header_fields`,
-/// `max_head_size`) in the decoder, and a `RequestPhaseHandler` after it
-/// (phases, and closing when an answer leaves a body unread).
+/// `max_head_size`) in the decoder, a `RequestPhaseHandler` after it
+/// (phases, and closing when an answer leaves a body unread), and a
+/// `FlushCoalescer` (the parts of an answer written in one turn, one write).
 struct GuardedHTTP1Channel: HTTPChannelHandler {
     typealias Value = HTTP1Channel.Value
 
@@ -21,7 +22,7 @@ struct GuardedHTTP1Channel: HTTPChannelHandler {
             maxHeaderFieldSize: limits.maxHeadBytes, maxHeaderListSize: limits.maxHeadBytes, maxHeaderFieldCount: limits.maxHeaderFields)
         inner = HTTP1Channel(
             responder: responder,
-            configuration: .init(additionalChannelHandlers: [RequestPhaseHandler()], httpDecoderConfiguration: decoder))
+            configuration: .init(additionalChannelHandlers: [RequestPhaseHandler(), FlushCoalescer()], httpDecoderConfiguration: decoder))
         self.limits = limits
         self.registry = registry
     }
