@@ -306,10 +306,25 @@ public final class LedgerJournal: Sendable {
         wake.finish()
     }
 
+    /// What one flush writes, and who waits for it.
+    struct Batch: Sendable {
+        var bytes: [UInt8]
+        var waiters: [Ticket]
+        /// Requests opened in it.
+        var opens: [String]
+        var segment: Int
+        /// A synced probe line of a failing journal, not lines of requests.
+        var probing: Bool
+    }
+
     /// Writes what is pending, syncs, and answers those who waited.
+    ///
+    /// The batch is written, synced and settled on NIO's thread pool: the
+    /// requests waiting on it are resumed from the thread that synced, not
+    /// through this task first, which on a lone request's path was one more
+    /// wakeup of an event loop between the sync and its answer.
     func flush() async {
-        let (bytes, waiters, opens, segment, probing) = state.withLock {
-            state -> ([UInt8], [Ticket], [String], Int, Bool) in
+        let batch = state.withLock { state -> Batch in
             defer {
                 state.pending = []
                 state.waiters = []
@@ -318,21 +333,36 @@ public final class LedgerJournal: Sendable {
             // Failing and nothing to write: a synced probe line tells whether writing works again.
             let probing = state.failing != nil && state.pending.isEmpty && state.waiters.isEmpty
             if probing || !state.pending.isEmpty || !state.waiters.isEmpty { state.writingSince = .now }
-            return (probing ? Self.probe : state.pending, state.waiters, state.pendingOpens, state.segment, probing)
+            return Batch(
+                bytes: probing ? Self.probe : state.pending, waiters: state.waiters, opens: state.pendingOpens, segment: state.segment,
+                probing: probing)
         }
-        guard !bytes.isEmpty || !waiters.isEmpty else { return }
+        guard !batch.bytes.isEmpty || !batch.waiters.isEmpty else { return }
+        do {
+            try await NIOThreadPool.singleton.runIfActive { [self] in write(batch) }
+        } catch {
+            // The pool did not run it (stopped, or the wait was cancelled before it started).
+            settle(batch, .failure(Failure(description: "the journal could not be written")))
+        }
+    }
+
+    /// Writes and syncs a batch, then settles it (on the pool's thread).
+    private func write(_ batch: Batch) {
         let written: Result<Void, Failure>
         do {
-            written = .success(
-                try await NIOThreadPool.singleton.runIfActive { [file, directory] in
-                    try Self.append(
-                        bytes, to: file, segment: segment, path: { Self.path(in: directory, segment) }, sync: probing || !waiters.isEmpty)
-                })
-        } catch let failure as Failure {
-            written = .failure(failure)
+            try Self.append(
+                batch.bytes, to: file, segment: batch.segment, path: { Self.path(in: directory, batch.segment) },
+                sync: batch.probing || !batch.waiters.isEmpty)
+            written = .success(())
         } catch {
-            written = .failure(Failure(description: "the journal could not be written"))
+            written = .failure(error)
         }
+        settle(batch, written)
+    }
+
+    /// Records how a batch's write went and answers those who waited for it.
+    private func settle(_ batch: Batch, _ written: Result<Void, Failure>) {
+        let segment = batch.segment
         // Opened afresh for the next batch, as a file whose write or sync failed is not to be trusted.
         if case .failure = written { file.close() }
         let retire: Bool = state.withLock { state in
@@ -341,12 +371,12 @@ public final class LedgerJournal: Sendable {
             case .success:
                 // Only a synced write of an open's size proves recovery: a few
                 // bytes of closes can still fit on a disk that takes no open.
-                if state.failing != nil, probing || !waiters.isEmpty {
+                if state.failing != nil, batch.probing || !batch.waiters.isEmpty {
                     logger.notice("ledger journal writes again")
                     state.failing = nil
                 }
-                state.segmentSize += bytes.count
-                for id in opens {
+                state.segmentSize += batch.bytes.count
+                for id in batch.opens {
                     state.unwritten.remove(id)
                     // Closed while its open was being written: nothing is left open.
                     if state.closedEarly.remove(id) != nil { continue }
@@ -356,7 +386,7 @@ public final class LedgerJournal: Sendable {
             case .failure(let failure):
                 // The opens in a failed batch were refused: should their lines have
                 // reached the file after all, these closes keep recovery from billing them.
-                for id in opens {
+                for id in batch.opens {
                     state.unwritten.remove(id)
                     state.closedEarly.remove(id)
                     JournalLine.append(Record(op: "c", id: id), to: &state.pending)
@@ -372,7 +402,7 @@ public final class LedgerJournal: Sendable {
             return state.openCount[segment, default: 0] == 0
         }
         if retire, case .success = written { try? FileManager.default.removeItem(atPath: path(segment)) }
-        for waiter in waiters { waiter.resolve(written) }
+        for waiter in batch.waiters { waiter.resolve(written) }
     }
 
     /// Appends to a segment and, for opens, syncs it to disk. A write that
