@@ -129,13 +129,17 @@ NGINX
 "$NGINX" -c "$WORK/proxy.conf" -p "$WORK" -e "$WORK/proxy-error.log"
 
 # --- the SwiftNIO floor: NIOHTTP1 on both sides, nothing else (bench/NIOFloor) --
-if [ -z "${FLOOR_BIN:-}" ]; then
-  swift build -c release --product nio-floor --static-swift-stdlib >/dev/null
-  FLOOR_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/nio-floor"
-fi
-"$FLOOR_BIN" "$FLOOR_PORT" "$UPSTREAM_PORT" &
-FLOOR_PID=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$FLOOR_PORT/json/v1/chat/completions" && break; sleep 0.1; done
+# Built and started for the standard runs only, the one mode that measures it.
+start_floor() {
+  if [ -z "${FLOOR_BIN:-}" ]; then
+    swift build -c release --product nio-floor --static-swift-stdlib >/dev/null
+    FLOOR_BIN="$(swift build -c release --static-swift-stdlib --show-bin-path)/nio-floor"
+  fi
+  "$FLOOR_BIN" "$FLOOR_PORT" "$UPSTREAM_PORT" &
+  FLOOR_PID=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$FLOOR_PORT/json/v1/chat/completions" && break; sleep 0.1; done
+  wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$FL_JSON" >/dev/null
+}
 
 # --- the gateway -----------------------------------------------------------
 cat > "$WORK/switchboard.yaml" <<YAML
@@ -372,7 +376,6 @@ FL_STREAM="http://127.0.0.1:$FLOOR_PORT/stream/v1/chat/completions"
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/stream.lua" "$GW" >/dev/null
 wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$PX_JSON" >/dev/null
-wrk -t1 -c10 -d2s -s "$WORK/json.lua" "$FL_JSON" >/dev/null
 
 # PROFILE=1: a perf profile of the gateway under JSON load (PROFILE_CONNECTIONS, default 50) instead of the runs.
 # SLOW_READER=1: one 100 MB streamed answer read by a client at 20 MB/s; the
@@ -526,6 +529,7 @@ elif [ -n "${CURVE:-}" ]; then
     echo "  c=$conns: JSON $(ratio "$(field "through gateway, JSON" $conns 2)" "$(field "nginx proxy, JSON" $conns 2)"), stream $(ratio "$(field "through gateway, stream" $conns 2)" "$(field "nginx proxy, stream" $conns 2)")"
   done
 else
+  start_floor
   for conns in 1 50; do
     run "upstream direct, JSON" "$UP_JSON" "$WORK/json.lua" $conns
     run "nginx proxy, JSON" "$PX_JSON" "$WORK/json.lua" $conns
